@@ -1,0 +1,35 @@
+//! The embedded SQLite backend of projector: the default, needing no server.
+//!
+//! - [`SqliteEventStore`] keeps events in one WAL-mode file. A single writer thread does group
+//!   commit: concurrent appends share one transaction and one sync to disk, while each caller
+//!   gets its own answer. Reads use a pool of read-only connections beside it.
+//! - [`SqliteReadStore`] keeps each projection's read model in its own files, one per
+//!   generation, with the checkpoint in the same file so batch and checkpoint commit together.
+//!
+//! Events and read models live in separate files, so appends and projection never queue
+//! behind one another.
+//!
+//! # Layout
+//! - `event_store`: the store and its options; `writer`: the group-commit thread;
+//!   `rows`: rows to events.
+//! - `read_store`: the read store; its `catalog` of generations, each `generation` file, and
+//!   the portable `transaction` projections write through.
+//! - `durability`: what each `synchronous` mode promises.
+//! - `connection`, `pool`, `error`: opening files, reusing read connections, mapping errors.
+//!
+//! It is not:
+//! - a multi-process store: one process appends at a time (the file is locked);
+//!   others may open it read-only.
+
+mod connection;
+mod durability;
+mod error;
+mod event_store;
+mod pool;
+mod read_store;
+mod rows;
+mod writer;
+
+pub use durability::Durability;
+pub use event_store::{SqliteEventStore, SqliteEventStoreOptions};
+pub use read_store::{SqliteReadStore, SqliteReadStoreOptions};

@@ -1,0 +1,263 @@
+//! One generation of one projection's read model: its own database file holding the
+//! projection's tables, its checkpoint and its dead letters.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use projector_core::{
+    ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, ProjectionName,
+    ReadStoreError, RecordedEvent, SqlProjection, StreamId,
+};
+use rusqlite::{Connection, params};
+
+use crate::connection::open_writer;
+use crate::durability::Durability;
+use crate::error::read_store_error;
+use crate::pool::ReaderPool;
+use crate::read_store::transaction::SqliteTransaction;
+
+/// An open generation database: one write connection (used by the projection's worker only)
+/// and a pool of read-only connections for queries.
+#[derive(Debug)]
+pub(crate) struct GenerationDb {
+    writer: Mutex<Connection>,
+    readers: Arc<ReaderPool>,
+}
+
+impl GenerationDb {
+    /// The database file of `projection`'s `generation` in `dir`.
+    pub(crate) fn path(dir: &Path, projection: &ProjectionName, generation: Generation) -> PathBuf {
+        dir.join(format!("{projection}.{generation}.db"))
+    }
+
+    /// Creates the file with the bookkeeping tables and the projection's schema.
+    pub(crate) fn create(
+        path: PathBuf,
+        projection: &ProjectionName,
+        schema: &[String],
+        durability: Durability,
+    ) -> Result<Self, ReadStoreError> {
+        remove_files(&path);
+        let mut conn = open_writer(&path, durability)
+            .map_err(|e| read_store_error("creating a read model", e))?;
+        let tx = conn
+            .transaction()
+            .map_err(|e| read_store_error("creating a read model", e))?;
+        tx.execute_batch(include_str!("../sql/read_model_bookkeeping.sql"))
+            .map_err(|e| read_store_error("creating bookkeeping tables", e))?;
+        for statement in schema {
+            tx.execute_batch(statement).map_err(|e| {
+                read_store_error(&format!("creating the schema of {projection}"), e)
+            })?;
+        }
+        tx.commit()
+            .map_err(|e| read_store_error("creating a read model", e))?;
+        Ok(Self::from_connection(path, conn))
+    }
+
+    /// Opens an existing generation file.
+    pub(crate) fn open(path: PathBuf, durability: Durability) -> Result<Self, ReadStoreError> {
+        if !path.exists() {
+            return Err(ReadStoreError::Unavailable {
+                message: format!("read model file {} is missing", path.display()),
+                source: None,
+            });
+        }
+        let conn = open_writer(&path, durability)
+            .map_err(|e| read_store_error("opening a read model", e))?;
+        Ok(Self::from_connection(path, conn))
+    }
+
+    fn from_connection(path: PathBuf, conn: Connection) -> Self {
+        Self {
+            readers: ReaderPool::new(path, 4),
+            writer: Mutex::new(conn),
+        }
+    }
+
+    /// The read-only connections, for queries.
+    pub(crate) fn readers(&self) -> &Arc<ReaderPool> {
+        &self.readers
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        // A panic inside a projection can leave a transaction open; never build on it.
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        conn
+    }
+
+    /// The checkpoint (blocking).
+    pub(crate) fn checkpoint(&self) -> Result<Checkpoint, ReadStoreError> {
+        let conn = self.writer();
+        let (position, last_event_at): (i64, Option<String>) = conn
+            .prepare_cached(
+                "SELECT position, last_event_at FROM _projector_checkpoint WHERE id = 1",
+            )
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(|e| read_store_error("reading a checkpoint", e))?;
+        Ok(Checkpoint {
+            position: GlobalPosition::new(u64::try_from(position).unwrap_or(0)),
+            last_event_at: last_event_at.as_deref().map(parse_time).transpose()?,
+        })
+    }
+
+    /// Applies a batch and moves the checkpoint in one transaction (blocking). The projection's
+    /// future is driven on this thread with `runtime`.
+    pub(crate) fn apply(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        projection: &dyn SqlProjection,
+        events: &[RecordedEvent],
+        checkpoint: Checkpoint,
+    ) -> Result<(), ApplyError> {
+        let mut conn = self.writer();
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| read_store_error("starting a batch", e))?;
+        let applied = if events.is_empty() {
+            Ok(())
+        } else {
+            let mut tx = SqliteTransaction::new(&mut conn);
+            runtime.block_on(projection.apply(&mut tx, events))
+        };
+        let result = applied.map_err(ApplyError::from).and_then(|()| {
+            write_checkpoint(&conn, checkpoint)?;
+            conn.execute_batch("COMMIT")
+                .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))
+        });
+        if result.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
+    /// Records or updates a dead letter, and moves the checkpoint past it when skipping
+    /// (blocking).
+    pub(crate) fn record_dead_letter(
+        &self,
+        letter: &DeadLetter,
+        skip_to: Option<Checkpoint>,
+    ) -> Result<(), ReadStoreError> {
+        let mut conn = self.writer();
+        let tx = conn
+            .transaction()
+            .map_err(|e| read_store_error("recording a dead letter", e))?;
+        tx.prepare_cached(include_str!("../sql/upsert_dead_letter.sql"))
+            .and_then(|mut s| {
+                s.execute(params![
+                    to_i64(letter.position.get()),
+                    letter.event_id.to_string(),
+                    letter.stream_id.as_str(),
+                    letter.event_type.as_str(),
+                    letter.error,
+                    i64::from(letter.attempts),
+                    format_time(letter.first_failed_at),
+                    format_time(letter.last_failed_at),
+                    letter.skipped,
+                ])
+            })
+            .map_err(|e| read_store_error("recording a dead letter", e))?;
+        if let Some(checkpoint) = skip_to {
+            write_checkpoint(&tx, checkpoint)?;
+        }
+        tx.commit()
+            .map_err(|e| read_store_error("recording a dead letter", e))
+    }
+
+    /// Every dead letter, oldest first (blocking).
+    pub(crate) fn dead_letters(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Vec<DeadLetter>, ReadStoreError> {
+        let conn = self.writer();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT position, event_id, stream_id, event_type, error, attempts, \
+                 first_failed_at, last_failed_at, skipped \
+                 FROM _projector_dead_letters ORDER BY position",
+            )
+            .map_err(|e| read_store_error("reading dead letters", e))?;
+        let mut rows = stmt
+            .query([])
+            .map_err(|e| read_store_error("reading dead letters", e))?;
+        let mut letters = Vec::new();
+        while let Some(row) = rows
+            .next()
+            .map_err(|e| read_store_error("reading dead letters", e))?
+        {
+            letters.push(dead_letter(projection, row)?);
+        }
+        Ok(letters)
+    }
+}
+
+fn write_checkpoint(conn: &Connection, checkpoint: Checkpoint) -> Result<(), ReadStoreError> {
+    conn.prepare_cached(
+        "UPDATE _projector_checkpoint SET position = ?1, last_event_at = ?2, updated_at = ?3 WHERE id = 1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            to_i64(checkpoint.position.get()),
+            checkpoint.last_event_at.map(format_time),
+            format_time(Utc::now()),
+        ])
+    })
+    .map_err(|e| read_store_error("writing a checkpoint", e))?;
+    Ok(())
+}
+
+fn dead_letter(
+    projection: &ProjectionName,
+    row: &rusqlite::Row<'_>,
+) -> Result<DeadLetter, ReadStoreError> {
+    let corrupt = |e: &dyn std::fmt::Display| ReadStoreError::Unavailable {
+        message: format!("corrupt dead letter: {e}"),
+        source: None,
+    };
+    let get_text =
+        |i: usize| -> Result<String, ReadStoreError> { row.get(i).map_err(|e| corrupt(&e)) };
+    let get_int = |i: usize| -> Result<i64, ReadStoreError> { row.get(i).map_err(|e| corrupt(&e)) };
+    Ok(DeadLetter {
+        projection: projection.clone(),
+        position: GlobalPosition::new(u64::try_from(get_int(0)?).unwrap_or(0)),
+        event_id: get_text(1)?.parse().map_err(|e| corrupt(&e))?,
+        stream_id: StreamId::parse(get_text(2)?).map_err(|e| corrupt(&e))?,
+        event_type: EventType::parse(get_text(3)?).map_err(|e| corrupt(&e))?,
+        error: get_text(4)?,
+        attempts: u32::try_from(get_int(5)?).unwrap_or(u32::MAX),
+        first_failed_at: parse_time(&get_text(6)?)?,
+        last_failed_at: parse_time(&get_text(7)?)?,
+        skipped: get_int(8)? != 0,
+    })
+}
+
+/// Times are stored as RFC 3339 text in UTC with microseconds, which sorts in time order.
+pub(crate) fn format_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, ReadStoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| ReadStoreError::Unavailable {
+            message: format!("corrupt time {text:?}: {e}"),
+            source: None,
+        })
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Deletes a database file and its WAL companions; open connections keep reading the unlinked
+/// file until they close.
+pub(crate) fn remove_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(file));
+    }
+}

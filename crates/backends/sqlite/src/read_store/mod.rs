@@ -1,0 +1,414 @@
+//! [`SqliteReadStore`]: SQL read models on embedded SQLite, one database file per generation of
+//! each projection.
+//!
+//! A file per projection means projections commit in parallel (SQLite has one writer per file)
+//! and never queue behind the event store; a file per generation means a rebuild fills a new
+//! file while the old one serves, and the swap is one catalog update.
+
+mod catalog;
+mod generation;
+mod transaction;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use async_trait::async_trait;
+use projector_core::{
+    ApplyError, Checkpoint, DeadLetter, Generation, ProjectionName, ReadStoreError, RecordedEvent,
+    Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore, SqlValue,
+};
+
+use crate::durability::Durability;
+use crate::error::join_error;
+use crate::pool::PoolError;
+use catalog::{Catalog, GenerationState};
+use generation::{GenerationDb, remove_files};
+
+/// How the read store is opened.
+#[derive(Clone, Copy, Debug)]
+pub struct SqliteReadStoreOptions {
+    /// Durability of read-model commits. Default: `Normal`, because a read model commits its
+    /// checkpoint with its rows and a lost commit is simply projected again.
+    pub durability: Durability,
+}
+
+impl Default for SqliteReadStoreOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Normal,
+        }
+    }
+}
+
+/// SQL read models in a directory of SQLite files: `catalog.db` plus
+/// `<projection>.g<generation>.db` for each live generation.
+#[derive(Clone, Debug)]
+pub struct SqliteReadStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    durability: Durability,
+    catalog: Mutex<Catalog>,
+    open: Mutex<HashMap<(ProjectionName, Generation), Arc<GenerationDb>>>,
+    serving: RwLock<HashMap<ProjectionName, Generation>>,
+}
+
+impl SqliteReadStore {
+    /// Opens (creating if needed) the read store in `dir`. Generations left half-built by a
+    /// process that died during a rebuild are deleted.
+    ///
+    /// # Errors
+    /// [`ReadStoreError::Unavailable`] when the directory or catalog cannot be opened.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        options: SqliteReadStoreOptions,
+    ) -> Result<Self, ReadStoreError> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            ReadStoreError::unavailable(format!("cannot create {}", dir.display()), e)
+        })?;
+        let catalog = Catalog::open(&dir)?;
+        let mut serving = HashMap::new();
+        for live in catalog.live()? {
+            match live.state {
+                GenerationState::Serving => {
+                    serving.insert(live.projection, live.generation);
+                }
+                GenerationState::Building => {
+                    tracing::info!(projection = %live.projection, generation = %live.generation,
+                        "dropping a generation whose rebuild did not finish");
+                    catalog.retire(&live.projection, live.generation)?;
+                }
+            }
+        }
+        sweep_unlisted_files(&dir, &serving);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dir,
+                durability: options.durability,
+                catalog: Mutex::new(catalog),
+                open: Mutex::new(HashMap::new()),
+                serving: RwLock::new(serving),
+            }),
+        })
+    }
+
+    /// The directory holding the files.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The database file serving `projection`'s reads, if any; for tools that inspect it.
+    pub fn serving_file(&self, projection: &ProjectionName) -> Option<PathBuf> {
+        let generation = *read(&self.inner.serving).get(projection)?;
+        Some(GenerationDb::path(&self.inner.dir, projection, generation))
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, ReadStoreError>
+    where
+        F: FnOnce(&Inner) -> Result<T, ReadStoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner))
+            .await
+            .map_err(|e| ReadStoreError::Unavailable {
+                message: join_error(e),
+                source: None,
+            })?
+    }
+}
+
+impl Inner {
+    /// The open database of a generation, opening it if the catalog lists it (blocking).
+    fn db(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<Arc<GenerationDb>, ReadStoreError> {
+        let key = (projection.clone(), generation);
+        if let Some(db) = lock(&self.open).get(&key) {
+            return Ok(Arc::clone(db));
+        }
+        let listed = lock(&self.catalog)
+            .live()?
+            .into_iter()
+            .any(|g| g.projection == *projection && g.generation == generation);
+        if !listed {
+            return Err(ReadStoreError::NoGeneration {
+                projection: projection.clone(),
+                generation: generation.to_string(),
+            });
+        }
+        let path = GenerationDb::path(&self.dir, projection, generation);
+        let db = Arc::new(GenerationDb::open(path, self.durability)?);
+        Ok(Arc::clone(lock(&self.open).entry(key).or_insert(db)))
+    }
+
+    fn serving_generation(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Generation, ReadStoreError> {
+        read(&self.serving)
+            .get(projection)
+            .copied()
+            .ok_or_else(|| ReadStoreError::NoGeneration {
+                projection: projection.clone(),
+                generation: "serving".into(),
+            })
+    }
+
+    /// The serving generation's database if it is already open: the query path's fast case.
+    fn cached_serving(&self, projection: &ProjectionName) -> Option<Arc<GenerationDb>> {
+        let generation = *read(&self.serving).get(projection)?;
+        lock(&self.open)
+            .get(&(projection.clone(), generation))
+            .cloned()
+    }
+
+    fn forget(&self, projection: &ProjectionName, generation: Generation) {
+        lock(&self.open).remove(&(projection.clone(), generation));
+        remove_files(&GenerationDb::path(&self.dir, projection, generation));
+    }
+}
+
+#[async_trait]
+impl SqlReadStore for SqliteReadStore {
+    async fn serving(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<ServingGeneration>, ReadStoreError> {
+        let projection = projection.clone();
+        self.blocking(move |inner| lock(&inner.catalog).serving(&projection))
+            .await
+    }
+
+    async fn create_generation(
+        &self,
+        projection: &dyn SqlProjection,
+    ) -> Result<Generation, ReadStoreError> {
+        let name = projection.name();
+        let version = projection.version();
+        let generation = {
+            let name = name.clone();
+            self.blocking(move |inner| lock(&inner.catalog).add_building(&name, version))
+                .await?
+        };
+        let schema: Vec<String> = projection
+            .schema()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        self.blocking(move |inner| {
+            let path = GenerationDb::path(&inner.dir, &name, generation);
+            let db = GenerationDb::create(path, &name, &schema, inner.durability)?;
+            lock(&inner.open).insert((name, generation), Arc::new(db));
+            Ok(generation)
+        })
+        .await
+    }
+
+    async fn activate(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<(), ReadStoreError> {
+        let projection = projection.clone();
+        self.blocking(move |inner| {
+            inner.db(&projection, generation)?;
+            let previous = lock(&inner.catalog).activate(&projection, generation)?;
+            write(&inner.serving).insert(projection.clone(), generation);
+            if let Some(previous) = previous {
+                inner.forget(&projection, previous);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn drop_generation(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<(), ReadStoreError> {
+        let projection = projection.clone();
+        self.blocking(move |inner| {
+            if inner.serving_generation(&projection).ok() == Some(generation) {
+                return Err(ReadStoreError::Unavailable {
+                    message: format!(
+                        "{projection} {generation} serves reads; activate another first"
+                    ),
+                    source: None,
+                });
+            }
+            lock(&inner.catalog).retire(&projection, generation)?;
+            inner.forget(&projection, generation);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn checkpoint(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<Checkpoint, ReadStoreError> {
+        let projection = projection.clone();
+        self.blocking(move |inner| inner.db(&projection, generation)?.checkpoint())
+            .await
+    }
+
+    async fn apply(
+        &self,
+        projection: Arc<dyn SqlProjection>,
+        generation: Generation,
+        events: Arc<[RecordedEvent]>,
+        checkpoint: Checkpoint,
+    ) -> Result<(), ApplyError> {
+        let runtime = tokio::runtime::Handle::current();
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let db = inner.db(&projection.name(), generation)?;
+            db.apply(&runtime, projection.as_ref(), &events, checkpoint)
+        })
+        .await
+        .map_err(|e| {
+            ApplyError::Store(ReadStoreError::Unavailable {
+                message: join_error(e),
+                source: None,
+            })
+        })?
+    }
+
+    async fn record_dead_letter(
+        &self,
+        generation: Generation,
+        letter: DeadLetter,
+        skip_to: Option<Checkpoint>,
+    ) -> Result<(), ReadStoreError> {
+        self.blocking(move |inner| {
+            inner
+                .db(&letter.projection, generation)?
+                .record_dead_letter(&letter, skip_to)
+        })
+        .await
+    }
+
+    async fn dead_letters(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Vec<DeadLetter>, ReadStoreError> {
+        let projection = projection.clone();
+        self.blocking(move |inner| {
+            let generation = inner.serving_generation(&projection)?;
+            inner.db(&projection, generation)?.dead_letters(&projection)
+        })
+        .await
+    }
+
+    async fn query(
+        &self,
+        projection: &ProjectionName,
+        sql: &str,
+        params: &[SqlParam<'_>],
+    ) -> Result<Vec<Row>, ReadStoreError> {
+        let db = match self.inner.cached_serving(projection) {
+            Some(db) => db,
+            None => {
+                let projection = projection.clone();
+                self.blocking(move |inner| {
+                    let generation = inner.serving_generation(&projection)?;
+                    inner.db(&projection, generation)
+                })
+                .await?
+            }
+        };
+        let sql = sql.to_owned();
+        let params: Vec<SqlValue> = params.iter().map(|p| SqlValue::from(*p)).collect();
+        let rows = db
+            .readers()
+            .run(move |conn| {
+                let params: Vec<SqlParam<'_>> = params.iter().map(SqlValue::as_param).collect();
+                transaction::query(conn, &sql, &params)
+            })
+            .await
+            .map_err(|e| match e {
+                PoolError::Open(e) => {
+                    crate::error::read_store_error("opening a read connection", e)
+                }
+                PoolError::Join(message) => ReadStoreError::Unavailable {
+                    message,
+                    source: None,
+                },
+            })??;
+        Ok(rows)
+    }
+}
+
+/// Deletes generation files that the catalog does not list as serving: leftovers of a process
+/// that died between a swap and the cleanup after it.
+fn sweep_unlisted_files(dir: &Path, serving: &HashMap<ProjectionName, Generation>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((projection, generation)) = parse_file_name(name) else {
+            continue;
+        };
+        if serving.get(&projection) != Some(&generation) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// `order_summary.g3.db` (or its `-wal`/`-shm` companions) → (`order_summary`, g3).
+fn parse_file_name(name: &str) -> Option<(ProjectionName, Generation)> {
+    let stem = name
+        .strip_suffix(".db")
+        .or_else(|| name.strip_suffix(".db-wal"))
+        .or_else(|| name.strip_suffix(".db-shm"))?;
+    let (projection, generation) = stem.rsplit_once(".g")?;
+    let projection = ProjectionName::parse(projection).ok()?;
+    let generation: u32 = generation.parse().ok()?;
+    Some((projection, Generation::new(generation)))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip() {
+        let name = ProjectionName::from_static("order_summary");
+        let path = GenerationDb::path(Path::new("/x"), &name, Generation::new(3));
+        assert_eq!(path, Path::new("/x/order_summary.g3.db"));
+        assert_eq!(
+            parse_file_name("order_summary.g3.db"),
+            Some((name.clone(), Generation::new(3)))
+        );
+        assert_eq!(
+            parse_file_name("order_summary.g3.db-wal"),
+            Some((name, Generation::new(3)))
+        );
+        assert_eq!(parse_file_name("catalog.db"), None);
+        assert_eq!(parse_file_name("x.gy.db"), None);
+    }
+}

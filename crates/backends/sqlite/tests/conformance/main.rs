@@ -1,0 +1,19 @@
+//! The shared event store conformance suite, run against the embedded SQLite store.
+
+use std::sync::Arc;
+
+use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+use projector_testkit::conformance::Fixture;
+
+/// A fresh store in a temporary directory that lives as long as the fixture.
+async fn fresh_store() -> Option<Fixture> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteEventStore::open(
+        dir.path().join("events.db"),
+        SqliteEventStoreOptions::default(),
+    )
+    .expect("open a fresh store");
+    Some(Fixture::new(Arc::new(store), dir))
+}
+
+projector_testkit::event_store_conformance!(fresh_store());

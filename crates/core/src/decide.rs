@@ -1,0 +1,238 @@
+//! Command handling as a pure decider: fold a stream's events into state with `evolve`, choose
+//! new events with `decide`, and append them guarded by the version that was loaded.
+//!
+//! [`Decider`] is synchronous and does no I/O, so domains test it given/when/then; [`execute`]
+//! is the one place that loads, decides, appends and retries.
+
+use crate::codec::DomainEvent;
+use crate::error::{StoreError, VersionConflict};
+use crate::event::{DecodeError, EventMetadata};
+use crate::ids::StreamId;
+use crate::position::{ExpectedVersion, GlobalPosition, StreamVersion};
+use crate::store::{EventStore, ReadDirection};
+
+/// A domain's pure command logic.
+pub trait Decider: Send + Sync {
+    /// What the decider knows of one stream, folded from its events.
+    type State: Default + Send;
+    /// A request to change the stream.
+    type Command: Send + Sync;
+    /// The events it records.
+    type Event: DomainEvent;
+    /// Why a command is refused.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The events that carry out `command` on `state`, or why it is refused. No events means
+    /// the command changes nothing.
+    fn decide(
+        &self,
+        state: &Self::State,
+        command: &Self::Command,
+    ) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// The state after `event`.
+    fn evolve(&self, state: Self::State, event: &Self::Event) -> Self::State;
+
+    /// The state after all of `events`, from the default state.
+    fn fold<'a>(&self, events: impl IntoIterator<Item = &'a Self::Event>) -> Self::State
+    where
+        Self::Event: 'a,
+    {
+        events
+            .into_iter()
+            .fold(Self::State::default(), |state, event| {
+                self.evolve(state, event)
+            })
+    }
+}
+
+/// How [`execute`] runs one command.
+#[derive(Clone, Debug)]
+pub struct CommandOptions {
+    /// The stream version the caller last saw (HTTP `If-Match`). When set, a stream at another
+    /// version fails with [`CommandError::PreconditionFailed`] and nothing is retried.
+    pub if_version: Option<StreamVersion>,
+    /// How many times to load and decide again when another writer appended first. Only used
+    /// without `if_version`: deciding again on fresh state is then safe.
+    pub max_attempts: u32,
+    /// Metadata stamped on every event the command records.
+    pub metadata: EventMetadata,
+}
+
+impl Default for CommandOptions {
+    fn default() -> Self {
+        Self {
+            if_version: None,
+            max_attempts: 5,
+            metadata: EventMetadata::default(),
+        }
+    }
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Executed<D: Decider> {
+    /// The events recorded (empty when the command changed nothing).
+    pub events: Vec<D::Event>,
+    /// The state after the command.
+    pub state: D::State,
+    /// The stream's version after the command.
+    pub stream_version: StreamVersion,
+    /// Global position of the last event recorded; `None` when nothing was recorded.
+    pub position: Option<GlobalPosition>,
+}
+
+/// Why a command did not run. "Refused by the domain" and "the system failed" are kept apart.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError<E: std::error::Error + 'static> {
+    /// The domain refused the command in the stream's current state; nothing was written.
+    ///
+    /// # Handling
+    /// Report the domain's reason (HTTP 409 or 422, as the domain sees fit).
+    #[error(transparent)]
+    Rejected(E),
+
+    /// The stream was not at the version the caller said it saw; nothing was written.
+    ///
+    /// # Handling
+    /// HTTP 412: the caller reloads and tries again.
+    #[error("stream {stream} is at version {actual}, not {expected}")]
+    PreconditionFailed {
+        /// The stream.
+        stream: StreamId,
+        /// The version the caller saw.
+        expected: StreamVersion,
+        /// The version the stream is at.
+        actual: StreamVersion,
+    },
+
+    /// Other writers kept appending first through every attempt; nothing was written.
+    ///
+    /// # Handling
+    /// HTTP 409: the caller may retry.
+    #[error(transparent)]
+    Conflict(VersionConflict),
+
+    /// A stored event of the stream could not be read back.
+    ///
+    /// # Handling
+    /// A bug or missing upcaster: HTTP 500, and alert.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+
+    /// A new event could not be encoded.
+    ///
+    /// # Handling
+    /// A bug: HTTP 500.
+    #[error("cannot encode event: {0}")]
+    Encode(#[from] serde_json::Error),
+
+    /// The store failed.
+    ///
+    /// # Handling
+    /// As the [`StoreError`] says: usually HTTP 503 and retry later.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// How many events [`load`] reads per request.
+const LOAD_PAGE: usize = 1_000;
+
+/// Loads `stream` and folds it into the decider's state, with the version it was at.
+///
+/// # Errors
+/// The store's error, or a decode error for an event the domain cannot read.
+pub async fn load<D: Decider, S: EventStore + ?Sized>(
+    decider: &D,
+    store: &S,
+    stream: &StreamId,
+) -> Result<(D::State, StreamVersion), CommandError<D::Error>> {
+    let mut state = D::State::default();
+    let mut version = StreamVersion::NONE;
+    loop {
+        let page = store
+            .read_stream(stream, version.next(), ReadDirection::Forwards, LOAD_PAGE)
+            .await
+            .map_err(CommandError::Store)?;
+        let full = page.len() == LOAD_PAGE;
+        for recorded in &page {
+            let event = D::Event::decode(recorded)?;
+            state = decider.evolve(state, &event);
+            version = recorded.stream_version;
+        }
+        if !full {
+            return Ok((state, version));
+        }
+    }
+}
+
+/// Runs `command` against `stream`: load, decide, append with the loaded version expected, and
+/// on a conflict load and decide again (up to `max_attempts`) unless the caller pinned a version.
+///
+/// # Errors
+/// See [`CommandError`]; in every error case nothing was written.
+pub async fn execute<D: Decider, S: EventStore + ?Sized>(
+    decider: &D,
+    store: &S,
+    stream: &StreamId,
+    command: &D::Command,
+    options: &CommandOptions,
+) -> Result<Executed<D>, CommandError<D::Error>> {
+    let mut attempt = 1;
+    loop {
+        let (state, version) = load(decider, store, stream).await?;
+        if let Some(expected) = options.if_version
+            && expected != version
+        {
+            return Err(CommandError::PreconditionFailed {
+                stream: stream.clone(),
+                expected,
+                actual: version,
+            });
+        }
+        let events = decider
+            .decide(&state, command)
+            .map_err(CommandError::Rejected)?;
+        if events.is_empty() {
+            return Ok(Executed {
+                events,
+                state,
+                stream_version: version,
+                position: None,
+            });
+        }
+        let new_events = events
+            .iter()
+            .map(|e| e.to_new_event(&options.metadata))
+            .collect::<Result<Vec<_>, _>>()?;
+        match store
+            .append(stream, ExpectedVersion::Exact(version), new_events)
+            .await
+        {
+            Ok(outcome) => {
+                let state = events.iter().fold(state, |s, e| decider.evolve(s, e));
+                return Ok(Executed {
+                    events,
+                    state,
+                    stream_version: outcome.stream_version,
+                    position: Some(outcome.last_position),
+                });
+            }
+            Err(StoreError::Conflict(conflict)) => {
+                if let Some(expected) = options.if_version {
+                    return Err(CommandError::PreconditionFailed {
+                        stream: stream.clone(),
+                        expected,
+                        actual: conflict.actual,
+                    });
+                }
+                if attempt >= options.max_attempts.max(1) {
+                    return Err(CommandError::Conflict(conflict));
+                }
+                attempt += 1;
+            }
+            Err(other) => return Err(CommandError::Store(other)),
+        }
+    }
+}

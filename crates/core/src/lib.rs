@@ -1,0 +1,51 @@
+//! The types and traits of projector: events, the event store, deciders and projections.
+//!
+//! Everything else is written against this crate: storage backends implement its traits, the
+//! runtime drives its projections, and the built-in domains use nothing but its public API.
+//!
+//! # Layout
+//! - [`ids`]: validated identifiers (stream ids, event types, projection names, metadata ids).
+//! - [`position`]: global positions, stream versions, expected versions.
+//! - [`event`]: [`NewEvent`] to append, [`RecordedEvent`] as stored, their metadata and payload.
+//! - [`store`]: the [`EventReader`], [`EventAppender`] and [`EventStore`] traits.
+//! - [`subscription`]: catch-up-then-live reading of the feed.
+//! - [`codec`]: domain events to stored events and back, with upcasters.
+//! - [`decide`]: pure deciders and the load-decide-append loop.
+//! - [`projection`]: the [`Projection`] traits.
+//! - [`sql`]: portable SQL for read models.
+//! - [`read_store`]: the [`SqlReadStore`] trait: generations, checkpoints, dead letters.
+//! - [`error`]: the store's errors.
+//!
+//! It is not:
+//! - a storage engine (see `projector-sqlite`, `projector-postgres`);
+//! - the projector that runs projections (see `projector-runtime`);
+//! - tied to an async runtime: it uses only `tokio::sync`, which runs on any executor.
+
+pub mod codec;
+pub mod decide;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod position;
+pub mod projection;
+pub mod read_store;
+pub mod sql;
+pub mod store;
+pub mod subscription;
+
+pub use codec::{DomainEvent, Upcaster, Upcasters};
+pub use decide::{CommandError, CommandOptions, Decider, Executed, execute, load};
+pub use error::{BoxError, StoreError, VersionConflict};
+pub use event::{DecodeError, EventMetadata, JsonPayload, NewEvent, RecordedEvent};
+pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
+pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
+pub use projection::{EventFilter, PoisonPolicy, Projection, ProjectionError, SqlProjection};
+pub use read_store::{
+    ApplyError, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingGeneration, SqlReadStore,
+};
+pub use sql::{FromSqlValue, Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue};
+pub use store::{
+    AppendOutcome, EventAppender, EventReader, EventStore, HeadWatch, MAX_EVENTS_PER_APPEND,
+    ReadDirection, validate_append,
+};
+pub use subscription::Subscription;

@@ -1,0 +1,244 @@
+//! The SQL read store: where [`SqlProjection`]s keep their tables, checkpoints and dead letters.
+//!
+//! Each projection's read model lives in its own namespace (a database file on SQLite, a schema
+//! on PostgreSQL), in numbered *generations*. One generation serves reads; a rebuild fills a new
+//! generation beside it and swaps it in once it has caught up, so reads never stop.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::BoxError;
+use crate::event::RecordedEvent;
+use crate::ids::{EventType, ProjectionName, StreamId};
+use crate::position::GlobalPosition;
+use crate::projection::{ProjectionError, SqlProjection};
+use crate::sql::{Row, SqlError, SqlParam};
+
+/// How far a projection has applied the feed, committed with its read model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Every event up to and including this position has been applied.
+    pub position: GlobalPosition,
+    /// When the event at `position` was recorded; `None` before the first event.
+    pub last_event_at: Option<DateTime<Utc>>,
+}
+
+impl Checkpoint {
+    /// The checkpoint right after `event`.
+    pub fn after(event: &RecordedEvent) -> Self {
+        Self {
+            position: event.position,
+            last_event_at: Some(event.recorded_at),
+        }
+    }
+}
+
+/// A numbered build of a projection's read model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Generation(u32);
+
+impl Generation {
+    /// Wraps a raw generation number.
+    pub const fn new(n: u32) -> Self {
+        Self(n)
+    }
+
+    /// The raw number.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "g{}", self.0)
+    }
+}
+
+/// The generation serving a projection's reads, and the projection version that built it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServingGeneration {
+    /// The generation.
+    pub generation: Generation,
+    /// [`Projection::version`](crate::projection::Projection::version) when it was created.
+    pub version: u32,
+}
+
+/// An event a projection failed to apply through every retry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The projection that failed.
+    pub projection: ProjectionName,
+    /// The event's position.
+    pub position: GlobalPosition,
+    /// The event's id.
+    pub event_id: Uuid,
+    /// The event's stream.
+    pub stream_id: StreamId,
+    /// The event's type.
+    pub event_type: EventType,
+    /// The last error.
+    pub error: String,
+    /// How many times it was tried, over all runs.
+    pub attempts: u32,
+    /// When it first failed.
+    pub first_failed_at: DateTime<Utc>,
+    /// When it last failed.
+    pub last_failed_at: DateTime<Utc>,
+    /// Whether the projection moved past it (policy `skip`) or stopped at it (policy `stop`).
+    pub skipped: bool,
+}
+
+/// Why a read store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadStoreError {
+    /// The storage could not be reached, was busy, or failed a write.
+    ///
+    /// # Handling
+    /// Retry later with backoff (HTTP 503).
+    #[error("read store unavailable: {message}")]
+    Unavailable {
+        /// What went wrong.
+        message: String,
+        /// The driver's error.
+        #[source]
+        source: Option<BoxError>,
+    },
+
+    /// The projection has no such generation, or none serving yet.
+    ///
+    /// # Handling
+    /// The projection has not been started; reads find nothing (HTTP 404/503).
+    #[error("projection {projection} has no generation {generation}")]
+    NoGeneration {
+        /// The projection.
+        projection: ProjectionName,
+        /// The generation asked for, or "serving".
+        generation: String,
+    },
+
+    /// A read query failed.
+    ///
+    /// # Handling
+    /// A bug in the query, or transient per [`SqlError::is_transient`].
+    #[error(transparent)]
+    Query(#[from] SqlError),
+
+    /// The store has been shut down.
+    ///
+    /// # Handling
+    /// The process is stopping.
+    #[error("read store is closed")]
+    Closed,
+}
+
+impl ReadStoreError {
+    /// An `Unavailable` error wrapping a driver error.
+    pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        ReadStoreError::Unavailable {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// Why applying a batch failed; the batch and the checkpoint were rolled back together.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The projection's code refused an event.
+    #[error("projection failed {0}")]
+    Projection(#[from] ProjectionError),
+    /// The read store failed around it (opening, committing).
+    #[error(transparent)]
+    Store(#[from] ReadStoreError),
+}
+
+impl ApplyError {
+    /// Whether retrying later may succeed without the events changing.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ApplyError::Projection(e) => e.transient,
+            ApplyError::Store(_) => true,
+        }
+    }
+}
+
+/// Storage for SQL read models, their checkpoints and dead letters, in generations.
+#[async_trait]
+pub trait SqlReadStore: Send + Sync + 'static {
+    /// The generation serving reads of `projection`, if any was ever activated.
+    async fn serving(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<ServingGeneration>, ReadStoreError>;
+
+    /// Creates an empty generation with the projection's schema and a zero checkpoint. It does
+    /// not serve reads until [`SqlReadStore::activate`].
+    async fn create_generation(
+        &self,
+        projection: &dyn SqlProjection,
+    ) -> Result<Generation, ReadStoreError>;
+
+    /// Makes `generation` serve reads of `projection`, atomically, and drops the generation
+    /// it replaces.
+    async fn activate(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<(), ReadStoreError>;
+
+    /// Deletes a generation that does not serve reads (an abandoned rebuild).
+    async fn drop_generation(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<(), ReadStoreError>;
+
+    /// The checkpoint of a generation.
+    async fn checkpoint(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<Checkpoint, ReadStoreError>;
+
+    /// Applies `events` with `projection` and moves the checkpoint to `checkpoint`, in one
+    /// transaction. `events` may be empty, to move the checkpoint past events the projection
+    /// does not handle.
+    async fn apply(
+        &self,
+        projection: Arc<dyn SqlProjection>,
+        generation: Generation,
+        events: Arc<[RecordedEvent]>,
+        checkpoint: Checkpoint,
+    ) -> Result<(), ApplyError>;
+
+    /// Records (or updates) a dead letter and, for a skipped event, moves the checkpoint past it
+    /// in the same transaction.
+    async fn record_dead_letter(
+        &self,
+        generation: Generation,
+        letter: DeadLetter,
+        skip_to: Option<Checkpoint>,
+    ) -> Result<(), ReadStoreError>;
+
+    /// The dead letters of the serving generation, oldest first.
+    async fn dead_letters(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Vec<DeadLetter>, ReadStoreError>;
+
+    /// Runs a read-only query against the serving generation of `projection`.
+    async fn query(
+        &self,
+        projection: &ProjectionName,
+        sql: &str,
+        params: &[SqlParam<'_>],
+    ) -> Result<Vec<Row>, ReadStoreError>;
+}

@@ -1,0 +1,161 @@
+//! The event store traits: [`EventReader`] for streams and the global feed, [`EventAppender`]
+//! for guarded atomic appends, joined as [`EventStore`].
+//!
+//! Backends implement these over their own storage and all pass the conformance suite in
+//! `projector-testkit`; everything typed (deciders, projections) is written once against them.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::error::StoreError;
+use crate::event::{NewEvent, RecordedEvent};
+use crate::ids::StreamId;
+use crate::position::{ExpectedVersion, GlobalPosition, StreamVersion};
+
+/// The most events one append may carry; larger appends are refused as invalid.
+pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
+
+/// Direction of a stream read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadDirection {
+    /// Oldest first, from the given version upwards.
+    Forwards,
+    /// Newest first, from the given version downwards.
+    Backwards,
+}
+
+/// What an append recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendOutcome {
+    /// The stream's version after the append: the version of its last new event.
+    pub stream_version: StreamVersion,
+    /// Global position of the first event appended.
+    pub first_position: GlobalPosition,
+    /// Global position of the last event appended; a read that waits for this position sees
+    /// the whole append.
+    pub last_position: GlobalPosition,
+}
+
+/// Receives the head of the feed each time it moves: the highest position that
+/// [`EventReader::read_all`] can return. It keeps only the latest value, so a slow reader never
+/// holds up an appender.
+pub type HeadWatch = watch::Receiver<GlobalPosition>;
+
+/// Reads streams and the global feed.
+#[async_trait]
+pub trait EventReader: Send + Sync {
+    /// Reads up to `limit` events of `stream`, starting at version `from` (inclusive) and going in
+    /// `direction`. Reading backwards from [`StreamVersion::LATEST`] starts at the newest event.
+    /// A stream that does not exist reads as empty.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: StreamVersion,
+        direction: ReadDirection,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The current version of `stream` ([`StreamVersion::NONE`] if it does not exist).
+    async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, StoreError>;
+
+    /// Reads up to `limit` events of the global feed with positions above `after`, in position
+    /// order. A reader that has passed a position never later finds an event below it.
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The position of the last event readable through [`EventReader::read_all`].
+    async fn head(&self) -> Result<GlobalPosition, StoreError>;
+
+    /// A watch of the head, woken on every commit.
+    fn watch_head(&self) -> HeadWatch;
+}
+
+/// Appends events to streams.
+#[async_trait]
+pub trait EventAppender: Send + Sync {
+    /// Appends `events` to `stream` atomically, if the stream's version satisfies `expected`.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] naming the actual version when `expected` does not hold;
+    /// [`StoreError::InvalidRequest`] for an empty append or one over
+    /// [`MAX_EVENTS_PER_APPEND`]. In every error case nothing is written.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError>;
+}
+
+/// A store that both reads and appends; implemented for every type that does both.
+pub trait EventStore: EventReader + EventAppender {}
+
+impl<T: EventReader + EventAppender + ?Sized> EventStore for T {}
+
+/// Checks the parts of an append every backend refuses the same way.
+pub fn validate_append(events: &[NewEvent]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Err(StoreError::InvalidRequest(
+            "an append needs at least one event".into(),
+        ));
+    }
+    if events.len() > MAX_EVENTS_PER_APPEND {
+        return Err(StoreError::InvalidRequest(format!(
+            "an append carries at most {MAX_EVENTS_PER_APPEND} events, not {}",
+            events.len()
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<T: EventReader + ?Sized> EventReader for Arc<T> {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: StreamVersion,
+        direction: ReadDirection,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        (**self).read_stream(stream, from, direction, limit).await
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, StoreError> {
+        (**self).stream_version(stream).await
+    }
+
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        (**self).read_all(after, limit).await
+    }
+
+    async fn head(&self) -> Result<GlobalPosition, StoreError> {
+        (**self).head().await
+    }
+
+    fn watch_head(&self) -> HeadWatch {
+        (**self).watch_head()
+    }
+}
+
+#[async_trait]
+impl<T: EventAppender + ?Sized> EventAppender for Arc<T> {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        (**self).append(stream, expected, events).await
+    }
+}

@@ -1,0 +1,77 @@
+//! A catch-up subscription to the global feed: reads history in batches from a position, then
+//! follows new commits as they happen, woken by the store rather than polling it.
+
+use std::sync::Arc;
+
+use crate::error::StoreError;
+use crate::event::RecordedEvent;
+use crate::position::GlobalPosition;
+use crate::store::{EventReader, HeadWatch};
+
+/// Follows the feed from a position: first the history, then live commits.
+///
+/// It pulls at its own pace; appenders only bump a watch value, so a slow subscriber never
+/// blocks them.
+pub struct Subscription {
+    reader: Arc<dyn EventReader>,
+    head: HeadWatch,
+    after: GlobalPosition,
+    batch_size: usize,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("after", &self.after)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subscription {
+    /// Subscribes to events with positions above `after`, delivered in batches of at most
+    /// `batch_size` (at least 1).
+    pub fn new(reader: Arc<dyn EventReader>, after: GlobalPosition, batch_size: usize) -> Self {
+        let head = reader.watch_head();
+        Self {
+            reader,
+            head,
+            after,
+            batch_size: batch_size.max(1),
+        }
+    }
+
+    /// The position of the last event delivered (or the starting position).
+    pub fn position(&self) -> GlobalPosition {
+        self.after
+    }
+
+    /// The next batch, waiting for new commits when the feed has been read to its head.
+    ///
+    /// # Errors
+    /// The store's error on a failed read, or [`StoreError::Closed`] once the store has shut
+    /// down. After an error the subscription resumes from the last delivered position.
+    pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
+        loop {
+            let batch = self.reader.read_all(self.after, self.batch_size).await?;
+            if let Some(last) = batch.last() {
+                self.after = last.position;
+                return Ok(batch);
+            }
+            // The watch holds the latest head, so a commit between the read above and this wait
+            // is not lost: `wait_for` checks the current value first.
+            let after = self.after;
+            let seen = *self.head.borrow_and_update();
+            if seen > after {
+                // The head is ahead but nothing was readable: wait for the next movement rather
+                // than spin (a backend may publish positions before they are visible).
+                self.head.changed().await.map_err(|_| StoreError::Closed)?;
+            } else {
+                self.head
+                    .wait_for(|head| *head > after)
+                    .await
+                    .map_err(|_| StoreError::Closed)?;
+            }
+        }
+    }
+}

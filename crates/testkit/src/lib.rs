@@ -1,0 +1,15 @@
+//! Test support shared by every crate of projector.
+//!
+//! # Layout
+//! - [`conformance`]: the event store conformance suite, written once and stamped out for each
+//!   backend with [`event_store_conformance!`].
+//! - [`harness`]: given/when/then for deciders.
+//! - [`services`]: URLs of the loopback services, and the rule for when a test may skip.
+//! - [`events`]: quick constructors for test events.
+//!
+//! It is not: a mock store. Every test here runs against a real backend.
+
+pub mod conformance;
+pub mod events;
+pub mod harness;
+pub mod services;
