@@ -43,7 +43,10 @@ pub use projection::{EventFilter, PoisonPolicy, Projection, ProjectionError, Sql
 pub use read_store::{
     ApplyError, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingGeneration, SqlReadStore,
 };
-pub use sql::{FromSqlValue, Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue};
+pub use sql::{
+    FromSqlValue, Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue, parse_sql_time,
+    sql_time,
+};
 pub use store::{
     AppendOutcome, EventAppender, EventReader, EventStore, HeadWatch, MAX_EVENTS_PER_APPEND,
     ReadDirection, validate_append,

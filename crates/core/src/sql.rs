@@ -9,9 +9,26 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::error::BoxError;
+
+/// A time as portable SQL text: RFC 3339 in UTC with microseconds
+/// (`2026-01-01T00:00:00.000000Z`), fixed-width so it sorts in time order as text.
+pub fn sql_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Reads a time written by [`sql_time`] (or any RFC 3339 text).
+///
+/// # Errors
+/// A [`SqlErrorKind::Conversion`] error for text that is not RFC 3339.
+pub fn parse_sql_time(text: &str) -> Result<DateTime<Utc>, SqlError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| SqlError::new(SqlErrorKind::Conversion, format!("{text:?} is not a time: {e}")))
+}
 
 /// A value bound to a statement's placeholder.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -172,7 +172,8 @@ impl SqliteEventStore {
         // Dropping the sender closes the queue once in-flight appends have enqueued; the writer
         // then drains it and exits.
         drop(lock(&writer.requests).take());
-        if let Some(thread) = lock(&writer.thread).take() {
+        let thread = lock(&writer.thread).take();
+        if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
     }

@@ -6,13 +6,12 @@
 use std::path::Path;
 
 use chrono::Utc;
-use projector_core::{Generation, ProjectionName, ReadStoreError, ServingGeneration};
+use projector_core::{Generation, ProjectionName, ReadStoreError, ServingGeneration, sql_time};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::connection::open_writer;
 use crate::durability::Durability;
 use crate::error::read_store_error;
-use crate::read_store::generation::format_time;
 
 /// The state of a generation in the catalog.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +138,7 @@ impl Catalog {
                     projection.as_str(),
                     next,
                     version,
-                    format_time(Utc::now())
+                    sql_time(Utc::now())
                 ])
             })
             .map_err(err("registering a generation"))?;

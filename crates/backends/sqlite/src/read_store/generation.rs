@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use projector_core::{
     ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, ProjectionName,
-    ReadStoreError, RecordedEvent, SqlProjection, StreamId,
+    ReadStoreError, RecordedEvent, SqlProjection, StreamId, parse_sql_time, sql_time,
 };
 use rusqlite::{Connection, params};
 
@@ -154,8 +154,8 @@ impl GenerationDb {
                     letter.event_type.as_str(),
                     letter.error,
                     i64::from(letter.attempts),
-                    format_time(letter.first_failed_at),
-                    format_time(letter.last_failed_at),
+                    sql_time(letter.first_failed_at),
+                    sql_time(letter.last_failed_at),
                     letter.skipped,
                 ])
             })
@@ -201,8 +201,8 @@ fn write_checkpoint(conn: &Connection, checkpoint: Checkpoint) -> Result<(), Rea
     .and_then(|mut s| {
         s.execute(params![
             to_i64(checkpoint.position.get()),
-            checkpoint.last_event_at.map(format_time),
-            format_time(Utc::now()),
+            checkpoint.last_event_at.map(sql_time),
+            sql_time(Utc::now()),
         ])
     })
     .map_err(|e| read_store_error("writing a checkpoint", e))?;
@@ -234,18 +234,8 @@ fn dead_letter(
     })
 }
 
-/// Times are stored as RFC 3339 text in UTC with microseconds, which sorts in time order.
-pub(crate) fn format_time(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 fn parse_time(text: &str) -> Result<DateTime<Utc>, ReadStoreError> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| ReadStoreError::Unavailable {
-            message: format!("corrupt time {text:?}: {e}"),
-            source: None,
-        })
+    parse_sql_time(text).map_err(ReadStoreError::Query)
 }
 
 fn to_i64(v: u64) -> i64 {

@@ -46,7 +46,7 @@ pub(crate) fn query(
 ) -> Result<Vec<Row>, SqlError> {
     let mut stmt = conn.prepare_cached(sql).map_err(sql_error)?;
     bind(&mut stmt, params)?;
-    let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
+    let columns: Arc<[String]> = stmt.column_names().map(String::from).collect();
     let width = columns.len();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();

@@ -1,0 +1,219 @@
+//! The events of an order's stream, and how they are stored.
+//!
+//! Every payload carries `order_id`, so projections never depend on how streams are named.
+//! Events that later projections need carry the facts at the time (an item's price, an order's
+//! total at completion), so a projection never has to look anything up in the write model.
+
+use chrono::{DateTime, Utc};
+use projector_core::{DecodeError, DomainEvent, EventType, JsonPayload, RecordedEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::money::Money;
+
+/// The stored type names.
+pub mod types {
+    use projector_core::EventType;
+
+    /// An order was opened for a customer.
+    pub const ORDER_CREATED: EventType = EventType::from_static("OrderCreated");
+    /// A line was added (or its quantity raised).
+    pub const ORDER_ITEM_ADDED: EventType = EventType::from_static("OrderItemAdded");
+    /// A line was removed.
+    pub const ORDER_ITEM_REMOVED: EventType = EventType::from_static("OrderItemRemoved");
+    /// The order was confirmed and paid.
+    pub const ORDER_CONFIRMED: EventType = EventType::from_static("OrderConfirmed");
+    /// The order left the warehouse.
+    pub const ORDER_SHIPPED: EventType = EventType::from_static("OrderShipped");
+    /// The order was delivered: its sale counts.
+    pub const ORDER_COMPLETED: EventType = EventType::from_static("OrderCompleted");
+    /// The order was cancelled before shipping.
+    pub const ORDER_CANCELLED: EventType = EventType::from_static("OrderCancelled");
+    /// Part or all of a completed order was paid back.
+    pub const ORDER_REFUNDED: EventType = EventType::from_static("OrderRefunded");
+
+    /// Every order event type, for projections that handle them all.
+    pub const ALL: [&str; 8] = [
+        "OrderCreated",
+        "OrderItemAdded",
+        "OrderItemRemoved",
+        "OrderConfirmed",
+        "OrderShipped",
+        "OrderCompleted",
+        "OrderCancelled",
+        "OrderRefunded",
+    ];
+}
+
+/// `OrderCreated`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCreated {
+    /// The order.
+    pub order_id: String,
+    /// Who placed it.
+    pub customer_id: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// `OrderItemAdded`: `quantity` more of `sku` at `unit_price` each.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderItemAdded {
+    /// The order.
+    pub order_id: String,
+    /// The product.
+    pub sku: String,
+    /// How many were added.
+    pub quantity: u32,
+    /// The price of one. Also read as `price`, the name in the benchmark workload.
+    #[serde(alias = "price")]
+    pub unit_price: Money,
+}
+
+/// `OrderItemRemoved`: the whole line of `sku`, as it stood.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderItemRemoved {
+    /// The order.
+    pub order_id: String,
+    /// The product.
+    pub sku: String,
+    /// The quantity the line had.
+    pub quantity: u32,
+    /// Its price per unit.
+    pub unit_price: Money,
+}
+
+/// `OrderConfirmed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderConfirmed {
+    /// The order.
+    pub order_id: String,
+    /// When.
+    pub confirmed_at: DateTime<Utc>,
+}
+
+/// `OrderShipped`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderShipped {
+    /// The order.
+    pub order_id: String,
+    /// The carrier's tracking number.
+    pub tracking: String,
+    /// When.
+    pub shipped_at: DateTime<Utc>,
+}
+
+/// `OrderCompleted`, with the order's totals at that moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCompleted {
+    /// The order.
+    pub order_id: String,
+    /// When.
+    pub completed_at: DateTime<Utc>,
+    /// What the order came to.
+    pub total_amount: Money,
+    /// How many items it held.
+    pub item_count: u32,
+}
+
+/// `OrderCancelled`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    /// The order.
+    pub order_id: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub cancelled_at: DateTime<Utc>,
+}
+
+/// `OrderRefunded`: `amount` paid back on a completed order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRefunded {
+    /// The order.
+    pub order_id: String,
+    /// How much.
+    pub amount: Money,
+    /// When.
+    pub refunded_at: DateTime<Utc>,
+    /// When the order was completed, so reports can charge the refund to that day's sales.
+    pub original_completed_at: DateTime<Utc>,
+}
+
+/// Everything that can happen to an order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderEvent {
+    /// See [`OrderCreated`].
+    Created(OrderCreated),
+    /// See [`OrderItemAdded`].
+    ItemAdded(OrderItemAdded),
+    /// See [`OrderItemRemoved`].
+    ItemRemoved(OrderItemRemoved),
+    /// See [`OrderConfirmed`].
+    Confirmed(OrderConfirmed),
+    /// See [`OrderShipped`].
+    Shipped(OrderShipped),
+    /// See [`OrderCompleted`].
+    Completed(OrderCompleted),
+    /// See [`OrderCancelled`].
+    Cancelled(OrderCancelled),
+    /// See [`OrderRefunded`].
+    Refunded(OrderRefunded),
+}
+
+impl OrderEvent {
+    /// The order the event belongs to.
+    pub fn order_id(&self) -> &str {
+        match self {
+            OrderEvent::Created(e) => &e.order_id,
+            OrderEvent::ItemAdded(e) => &e.order_id,
+            OrderEvent::ItemRemoved(e) => &e.order_id,
+            OrderEvent::Confirmed(e) => &e.order_id,
+            OrderEvent::Shipped(e) => &e.order_id,
+            OrderEvent::Completed(e) => &e.order_id,
+            OrderEvent::Cancelled(e) => &e.order_id,
+            OrderEvent::Refunded(e) => &e.order_id,
+        }
+    }
+}
+
+impl DomainEvent for OrderEvent {
+    fn event_type(&self) -> EventType {
+        match self {
+            OrderEvent::Created(_) => types::ORDER_CREATED,
+            OrderEvent::ItemAdded(_) => types::ORDER_ITEM_ADDED,
+            OrderEvent::ItemRemoved(_) => types::ORDER_ITEM_REMOVED,
+            OrderEvent::Confirmed(_) => types::ORDER_CONFIRMED,
+            OrderEvent::Shipped(_) => types::ORDER_SHIPPED,
+            OrderEvent::Completed(_) => types::ORDER_COMPLETED,
+            OrderEvent::Cancelled(_) => types::ORDER_CANCELLED,
+            OrderEvent::Refunded(_) => types::ORDER_REFUNDED,
+        }
+    }
+
+    fn encode(&self) -> Result<JsonPayload, serde_json::Error> {
+        match self {
+            OrderEvent::Created(e) => JsonPayload::encode(e),
+            OrderEvent::ItemAdded(e) => JsonPayload::encode(e),
+            OrderEvent::ItemRemoved(e) => JsonPayload::encode(e),
+            OrderEvent::Confirmed(e) => JsonPayload::encode(e),
+            OrderEvent::Shipped(e) => JsonPayload::encode(e),
+            OrderEvent::Completed(e) => JsonPayload::encode(e),
+            OrderEvent::Cancelled(e) => JsonPayload::encode(e),
+            OrderEvent::Refunded(e) => JsonPayload::encode(e),
+        }
+    }
+
+    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
+        Ok(match event.event_type.as_str() {
+            "OrderCreated" => OrderEvent::Created(event.decode()?),
+            "OrderItemAdded" => OrderEvent::ItemAdded(event.decode()?),
+            "OrderItemRemoved" => OrderEvent::ItemRemoved(event.decode()?),
+            "OrderConfirmed" => OrderEvent::Confirmed(event.decode()?),
+            "OrderShipped" => OrderEvent::Shipped(event.decode()?),
+            "OrderCompleted" => OrderEvent::Completed(event.decode()?),
+            "OrderCancelled" => OrderEvent::Cancelled(event.decode()?),
+            "OrderRefunded" => OrderEvent::Refunded(event.decode()?),
+            other => return Err(DecodeError::new(event, format!("{other} is not an order event"))),
+        })
+    }
+}

@@ -1,0 +1,28 @@
+//! The orders service of seed 000: an order's events, the decider that records them, and the
+//! read models projected from them.
+//!
+//! It is written only against `projector-core`'s public traits, so it is also the example to
+//! follow when embedding projector: a [`Decider`](projector_core::Decider) for the write side,
+//! [`SqlProjection`](projector_core::SqlProjection)s for the read side.
+//!
+//! # Layout
+//! - [`events`]: the events and their stored form.
+//! - [`state`]: an order folded from its events; [`decider`]: commands to events.
+//! - [`projections`]: `order_summary`, `daily_sales`, `customers` (`customer_orders` and
+//!   `customer_activity`).
+//! - [`money`]: exact amounts; [`error`]: why commands are refused.
+//!
+//! It is not: an HTTP API (see `projector-server`) or storage (any backend runs it).
+
+pub mod decider;
+pub mod error;
+pub mod events;
+pub mod money;
+pub mod projections;
+pub mod state;
+
+pub use decider::{NewItem, OrderCommand, OrderDecider, order_stream};
+pub use error::OrderError;
+pub use events::OrderEvent;
+pub use money::Money;
+pub use state::{Order, OrderStatus};

@@ -1,0 +1,16 @@
+-- The flattened order: one row per order (seed 000's read model).
+CREATE TABLE IF NOT EXISTS order_summary (
+    order_id            TEXT PRIMARY KEY,
+    customer_id         TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    item_count          BIGINT NOT NULL,
+    total_amount        DOUBLE PRECISION NOT NULL,
+    refunded_amount     DOUBLE PRECISION NOT NULL,
+    created_at          TEXT NOT NULL,
+    updated_at          TEXT NOT NULL,
+    shipped_at          TEXT,
+    tracking            TEXT,
+    completed_at        TEXT,
+    cancelled_at        TEXT,
+    cancellation_reason TEXT
+)

@@ -1,0 +1,18 @@
+INSERT INTO order_summary (
+    order_id, customer_id, status, item_count, total_amount, refunded_amount,
+    created_at, updated_at, shipped_at, tracking, completed_at, cancelled_at,
+    cancellation_reason
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (order_id) DO UPDATE SET
+    customer_id = excluded.customer_id,
+    status = excluded.status,
+    item_count = excluded.item_count,
+    total_amount = excluded.total_amount,
+    refunded_amount = excluded.refunded_amount,
+    created_at = excluded.created_at,
+    updated_at = excluded.updated_at,
+    shipped_at = excluded.shipped_at,
+    tracking = excluded.tracking,
+    completed_at = excluded.completed_at,
+    cancelled_at = excluded.cancelled_at,
+    cancellation_reason = excluded.cancellation_reason

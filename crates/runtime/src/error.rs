@@ -1,0 +1,106 @@
+//! Errors of the projector runtime.
+
+use projector_core::{Generation, GlobalPosition, ProjectionName, ReadStoreError, StoreError};
+
+/// Why a request to the projector failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// No projection of that name is registered.
+    ///
+    /// # Handling
+    /// A caller error (HTTP 404).
+    #[error("no projection named {0}")]
+    UnknownProjection(ProjectionName),
+
+    /// Two projections were registered under one name.
+    ///
+    /// # Handling
+    /// A programming error: rename one.
+    #[error("projection {0} is registered twice")]
+    DuplicateProjection(ProjectionName),
+
+    /// A rebuild was asked for while one is running.
+    ///
+    /// # Handling
+    /// Wait for it to finish (HTTP 409).
+    #[error("projection {projection} is already rebuilding into {generation}")]
+    RebuildInProgress {
+        /// The projection.
+        projection: ProjectionName,
+        /// The generation being built.
+        generation: Generation,
+    },
+
+    /// The read store failed.
+    ///
+    /// # Handling
+    /// Retry later (HTTP 503).
+    #[error(transparent)]
+    ReadStore(#[from] ReadStoreError),
+
+    /// The event store failed.
+    ///
+    /// # Handling
+    /// Retry later (HTTP 503).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// The projection's worker has shut down.
+    ///
+    /// # Handling
+    /// The process is stopping.
+    #[error("projection {0} has shut down")]
+    ShutDown(ProjectionName),
+}
+
+/// Why waiting for a projection to reach a position ended without it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// No projection of that name is registered.
+    #[error("no projection named {0}")]
+    UnknownProjection(ProjectionName),
+    /// The time ran out.
+    #[error("projection {projection} reached position {reached}, not {wanted}, in time")]
+    TimedOut {
+        /// The projection.
+        projection: ProjectionName,
+        /// The position asked for.
+        wanted: GlobalPosition,
+        /// How far it got.
+        reached: GlobalPosition,
+    },
+    /// The projection is stopped at a poison event before the position.
+    #[error("projection {projection} is stopped at position {stopped_at}: {error}")]
+    Stopped {
+        /// The projection.
+        projection: ProjectionName,
+        /// How far it got.
+        reached: GlobalPosition,
+        /// The poison event's position.
+        stopped_at: GlobalPosition,
+        /// The poison event's error.
+        error: String,
+    },
+    /// The projector shut down.
+    #[error("projection {projection} shut down at position {reached}")]
+    ShutDown {
+        /// The projection.
+        projection: ProjectionName,
+        /// How far it got.
+        reached: GlobalPosition,
+    },
+}
+
+impl WaitError {
+    /// The position the projection had reached when the wait ended.
+    pub fn reached(&self) -> Option<GlobalPosition> {
+        match self {
+            WaitError::UnknownProjection(_) => None,
+            WaitError::TimedOut { reached, .. }
+            | WaitError::Stopped { reached, .. }
+            | WaitError::ShutDown { reached, .. } => Some(*reached),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The projector: runs projections over the event feed and keeps their read models current.
+//!
+//! Each projection gets a worker that opens its read model, catches up from its checkpoint in
+//! batches and then follows live commits, woken by the store. Every batch commits with its
+//! checkpoint, so a crash at any instant loses nothing and applies nothing twice. Transient
+//! failures are retried with backoff; an event that keeps failing becomes a dead letter and the
+//! projection stops or skips it, as its policy says. A rebuild fills a new generation beside
+//! the serving one and swaps it in when caught up, so reads never stop.
+//!
+//! # Layout
+//! - [`projector`]: [`Projector`] (assembly and start) and [`ProjectorHandle`] (status, lag,
+//!   waiting for a position, rebuild, resume, shutdown).
+//! - `worker`: one projection's loop; `feed`: reading one batch ahead.
+//! - `dead_letter`: isolating a poison event; `rebuild`: building a generation and swapping it.
+//! - [`target`]: [`ProjectionTarget`], the seam to each kind of read model, and [`SqlTarget`].
+//! - [`status`]: what workers report, and [`Lag`]. [`retry`]: backoff. [`options`].
+//!
+//! It is not:
+//! - a scheduler across machines: one process runs each projection (see the PostgreSQL
+//!   backend's leases for several processes).
+
+mod dead_letter;
+mod error;
+mod feed;
+pub mod options;
+pub mod projector;
+mod rebuild;
+pub mod retry;
+pub mod status;
+pub mod target;
+mod worker;
+
+pub use error::{RuntimeError, WaitError};
+pub use options::ProjectorOptions;
+pub use projector::{Projector, ProjectorHandle};
+pub use retry::RetryPolicy;
+pub use status::{Lag, ProjectionStatus, RebuildStatus, WorkerState};
+pub use target::{ProjectionTarget, SqlTarget};

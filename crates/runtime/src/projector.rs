@@ -1,0 +1,298 @@
+//! [`Projector`] assembles projections and starts a worker for each; [`ProjectorHandle`] is how
+//! the rest of the system asks about them, waits for them and rebuilds them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+use projector_core::{
+    EventReader, Generation, GlobalPosition, ProjectionName, SqlProjection, SqlReadStore,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{RuntimeError, WaitError};
+use crate::options::ProjectorOptions;
+use crate::status::{Lag, ProjectionStatus, WorkerState};
+use crate::target::{ProjectionTarget, SqlTarget};
+use crate::worker::{Command, Worker};
+
+/// The projections to run over one event feed.
+pub struct Projector {
+    reader: Arc<dyn EventReader>,
+    options: ProjectorOptions,
+    targets: Vec<Arc<dyn ProjectionTarget>>,
+}
+
+impl std::fmt::Debug for Projector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projector")
+            .field("options", &self.options)
+            .field("projections", &self.targets.iter().map(|t| t.name()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Projector {
+    /// A projector over `reader`'s feed with no projections yet.
+    pub fn new(reader: Arc<dyn EventReader>, options: ProjectorOptions) -> Self {
+        Self {
+            reader,
+            options,
+            targets: Vec::new(),
+        }
+    }
+
+    /// Adds a projection bound to its read model.
+    pub fn with_target(mut self, target: Arc<dyn ProjectionTarget>) -> Self {
+        self.targets.push(target);
+        self
+    }
+
+    /// Adds a SQL projection whose tables live in `store`.
+    pub fn with_sql(self, store: Arc<dyn SqlReadStore>, projection: Arc<dyn SqlProjection>) -> Self {
+        self.with_target(Arc::new(SqlTarget::new(store, projection)))
+    }
+
+    /// Starts a worker per projection on the current tokio runtime. They run until `shutdown`
+    /// is cancelled, each finishing (committing or rolling back) its batch in hand.
+    ///
+    /// # Errors
+    /// [`RuntimeError::DuplicateProjection`] when two projections share a name.
+    pub fn start(self, shutdown: CancellationToken) -> Result<ProjectorHandle, RuntimeError> {
+        let mut workers = BTreeMap::new();
+        let mut tasks = Vec::new();
+        for target in self.targets {
+            let name = target.name();
+            if workers.contains_key(&name) {
+                return Err(RuntimeError::DuplicateProjection(name));
+            }
+            let (status, status_rx) = watch::channel(ProjectionStatus::starting(name.clone(), target.version()));
+            let (commands, commands_rx) = mpsc::channel(8);
+            let worker = Worker {
+                filter: target.filter(),
+                target,
+                reader: Arc::clone(&self.reader),
+                options: self.options,
+                status,
+                commands: commands_rx,
+                shutdown: shutdown.clone(),
+                head: self.reader.watch_head(),
+                failures: 0,
+            };
+            tasks.push(tokio::spawn(worker.run()));
+            workers.insert(
+                name,
+                WorkerHandle {
+                    status: status_rx,
+                    commands,
+                },
+            );
+        }
+        Ok(ProjectorHandle {
+            inner: Arc::new(HandleInner {
+                reader: self.reader,
+                workers,
+                tasks: Mutex::new(tasks),
+                shutdown,
+            }),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct WorkerHandle {
+    status: watch::Receiver<ProjectionStatus>,
+    commands: mpsc::Sender<Command>,
+}
+
+/// A running projector. Cloning shares it.
+#[derive(Clone, Debug)]
+pub struct ProjectorHandle {
+    inner: Arc<HandleInner>,
+}
+
+struct HandleInner {
+    reader: Arc<dyn EventReader>,
+    workers: BTreeMap<ProjectionName, WorkerHandle>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for HandleInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandleInner").field("workers", &self.workers).finish_non_exhaustive()
+    }
+}
+
+impl ProjectorHandle {
+    /// The names of the projections, in order.
+    pub fn names(&self) -> Vec<ProjectionName> {
+        self.inner.workers.keys().cloned().collect()
+    }
+
+    /// The current status of one projection.
+    pub fn status(&self, name: &ProjectionName) -> Option<ProjectionStatus> {
+        self.inner.workers.get(name).map(|w| w.status.borrow().clone())
+    }
+
+    /// The current status of every projection.
+    pub fn statuses(&self) -> Vec<ProjectionStatus> {
+        self.inner.workers.values().map(|w| w.status.borrow().clone()).collect()
+    }
+
+    /// A watch of one projection's status, for callers that follow it.
+    pub fn watch(&self, name: &ProjectionName) -> Option<watch::Receiver<ProjectionStatus>> {
+        self.inner.workers.get(name).map(|w| w.status.clone())
+    }
+
+    /// How far each projection trails the head of the feed, now.
+    ///
+    /// # Errors
+    /// The event store's error reading the head.
+    pub async fn lags(&self) -> Result<Vec<(ProjectionStatus, Lag)>, RuntimeError> {
+        let head = self.inner.reader.head().await?;
+        let now = Utc::now();
+        Ok(self
+            .statuses()
+            .into_iter()
+            .map(|s| {
+                let lag = s.lag(head, now);
+                (s, lag)
+            })
+            .collect())
+    }
+
+    /// Publishes lag gauges (`projector_projection_lag_events`, `..._seconds`) for a scrape.
+    ///
+    /// # Errors
+    /// The event store's error reading the head.
+    pub async fn publish_lag_metrics(&self) -> Result<(), RuntimeError> {
+        for (status, lag) in self.lags().await? {
+            let name = status.name.to_string();
+            metrics::gauge!("projector_projection_lag_events", "projection" => name.clone()).set(lag.events as f64);
+            metrics::gauge!("projector_projection_lag_seconds", "projection" => name.clone()).set(lag.seconds);
+            metrics::gauge!("projector_dead_letters", "projection" => name).set(status.dead_letters as f64);
+        }
+        Ok(())
+    }
+
+    /// Waits until `name` has applied every event up to `position`, for at most `timeout`.
+    /// Returns the position reached.
+    ///
+    /// # Errors
+    /// A [`WaitError`] naming the position reached when time ran out or the projection stopped.
+    pub async fn wait_for(
+        &self,
+        name: &ProjectionName,
+        position: GlobalPosition,
+        timeout: Duration,
+    ) -> Result<GlobalPosition, WaitError> {
+        let worker = self
+            .inner
+            .workers
+            .get(name)
+            .ok_or_else(|| WaitError::UnknownProjection(name.clone()))?;
+        let mut status = worker.status.clone();
+        let done = |s: &ProjectionStatus| {
+            s.checkpoint >= position || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::ShutDown)
+        };
+        let waited = tokio::time::timeout(timeout, status.wait_for(done)).await;
+        let current = worker.status.borrow().clone();
+        if current.checkpoint >= position {
+            return Ok(current.checkpoint);
+        }
+        match (waited, current.state) {
+            (_, WorkerState::Stopped { position: stopped_at, error }) => Err(WaitError::Stopped {
+                projection: name.clone(),
+                reached: current.checkpoint,
+                stopped_at,
+                error,
+            }),
+            (Ok(_), _) | (_, WorkerState::ShutDown) => Err(WaitError::ShutDown {
+                projection: name.clone(),
+                reached: current.checkpoint,
+            }),
+            (Err(_), _) => Err(WaitError::TimedOut {
+                projection: name.clone(),
+                wanted: position,
+                reached: current.checkpoint,
+            }),
+        }
+    }
+
+    /// Waits until every projection has applied the feed up to the head as it is now.
+    ///
+    /// # Errors
+    /// The first projection that times out or stops.
+    pub async fn wait_caught_up(&self, timeout: Duration) -> Result<GlobalPosition, WaitError> {
+        let head = match self.inner.reader.head().await {
+            Ok(head) => head,
+            Err(_) => *self.inner.reader.watch_head().borrow(),
+        };
+        let deadline = tokio::time::Instant::now() + timeout;
+        for name in self.inner.workers.keys() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            self.wait_for(name, head, left).await?;
+        }
+        Ok(head)
+    }
+
+    /// Rebuilds `name` from the first event into a new generation, swapped in when caught up.
+    /// Returns the new generation at once; the status reports progress.
+    ///
+    /// # Errors
+    /// Unknown projection, a rebuild already running, or the read store failing.
+    pub async fn rebuild(&self, name: &ProjectionName) -> Result<Generation, RuntimeError> {
+        let worker = self.worker(name)?;
+        let (reply, answer) = oneshot::channel();
+        worker
+            .commands
+            .send(Command::Rebuild { reply })
+            .await
+            .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
+        answer.await.map_err(|_| RuntimeError::ShutDown(name.clone()))?
+    }
+
+    /// Lets a projection stopped at a poison event try again from its checkpoint. Returns
+    /// whether it was stopped.
+    ///
+    /// # Errors
+    /// Unknown projection, or the projector shut down.
+    pub async fn resume(&self, name: &ProjectionName) -> Result<bool, RuntimeError> {
+        let worker = self.worker(name)?;
+        let (reply, answer) = oneshot::channel();
+        worker
+            .commands
+            .send(Command::Resume { reply })
+            .await
+            .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
+        answer.await.map_err(|_| RuntimeError::ShutDown(name.clone()))
+    }
+
+    /// Asks every worker to stop after its batch in hand.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Waits for every worker to finish (after [`ProjectorHandle::shutdown`] or the token).
+    pub async fn join(&self) {
+        let tasks = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for task in tasks {
+            if let Err(error) = task.await
+                && error.is_panic()
+            {
+                tracing::error!(%error, "a projection worker panicked");
+            }
+        }
+    }
+
+    fn worker(&self, name: &ProjectionName) -> Result<&WorkerHandle, RuntimeError> {
+        self.inner
+            .workers
+            .get(name)
+            .ok_or_else(|| RuntimeError::UnknownProjection(name.clone()))
+    }
+}

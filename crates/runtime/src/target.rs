@@ -1,0 +1,141 @@
+//! What a worker drives: a projection bound to the store that holds its read model.
+//!
+//! [`ProjectionTarget`] is the seam between the runtime and the kinds of read model. A SQL
+//! projection over a [`SqlReadStore`] is one ([`SqlTarget`]); other kinds of store implement
+//! the same trait and the worker runs them unchanged.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use projector_core::{
+    ApplyError, Checkpoint, DeadLetter, EventFilter, Generation, PoisonPolicy, ProjectionName,
+    ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore,
+};
+
+/// A projection together with where its read model lives.
+#[async_trait]
+pub trait ProjectionTarget: Send + Sync + 'static {
+    /// The projection's name.
+    fn name(&self) -> ProjectionName;
+    /// The version of the read model's shape.
+    fn version(&self) -> u32;
+    /// The events the projection handles.
+    fn filter(&self) -> EventFilter;
+    /// What to do with a poison event.
+    fn poison_policy(&self) -> PoisonPolicy;
+
+    /// The generation serving reads and the version of the projection that built it.
+    async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError>;
+    /// Creates an empty generation that does not serve yet.
+    async fn create_generation(&self) -> Result<Generation, ReadStoreError>;
+    /// Makes `generation` serve reads, dropping the one it replaces.
+    async fn activate(&self, generation: Generation) -> Result<(), ReadStoreError>;
+    /// Drops a generation that does not serve.
+    async fn drop_generation(&self, generation: Generation) -> Result<(), ReadStoreError>;
+    /// The checkpoint of a generation.
+    async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError>;
+    /// Applies `events` and moves the checkpoint to `checkpoint`, atomically.
+    async fn apply(
+        &self,
+        generation: Generation,
+        events: Arc<[RecordedEvent]>,
+        checkpoint: Checkpoint,
+    ) -> Result<(), ApplyError>;
+    /// Records a dead letter, moving the checkpoint past it when `skip_to` is set.
+    async fn dead_letter(
+        &self,
+        generation: Generation,
+        letter: DeadLetter,
+        skip_to: Option<Checkpoint>,
+    ) -> Result<(), ReadStoreError>;
+    /// The dead letters of the serving generation.
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError>;
+}
+
+/// A [`SqlProjection`] whose tables live in a [`SqlReadStore`].
+pub struct SqlTarget {
+    store: Arc<dyn SqlReadStore>,
+    projection: Arc<dyn SqlProjection>,
+}
+
+impl std::fmt::Debug for SqlTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlTarget")
+            .field("projection", &self.projection.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqlTarget {
+    /// Binds `projection` to `store`.
+    pub fn new(store: Arc<dyn SqlReadStore>, projection: Arc<dyn SqlProjection>) -> Self {
+        Self { store, projection }
+    }
+}
+
+#[async_trait]
+impl ProjectionTarget for SqlTarget {
+    fn name(&self) -> ProjectionName {
+        self.projection.name()
+    }
+
+    fn version(&self) -> u32 {
+        self.projection.version()
+    }
+
+    fn filter(&self) -> EventFilter {
+        self.projection.handles()
+    }
+
+    fn poison_policy(&self) -> PoisonPolicy {
+        self.projection.poison_policy()
+    }
+
+    async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
+        Ok(self
+            .store
+            .serving(&self.projection.name())
+            .await?
+            .map(|s| (s.generation, s.version)))
+    }
+
+    async fn create_generation(&self) -> Result<Generation, ReadStoreError> {
+        self.store.create_generation(self.projection.as_ref()).await
+    }
+
+    async fn activate(&self, generation: Generation) -> Result<(), ReadStoreError> {
+        self.store.activate(&self.projection.name(), generation).await
+    }
+
+    async fn drop_generation(&self, generation: Generation) -> Result<(), ReadStoreError> {
+        self.store.drop_generation(&self.projection.name(), generation).await
+    }
+
+    async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError> {
+        self.store.checkpoint(&self.projection.name(), generation).await
+    }
+
+    async fn apply(
+        &self,
+        generation: Generation,
+        events: Arc<[RecordedEvent]>,
+        checkpoint: Checkpoint,
+    ) -> Result<(), ApplyError> {
+        self.store
+            .apply(Arc::clone(&self.projection), generation, events, checkpoint)
+            .await
+    }
+
+    async fn dead_letter(
+        &self,
+        generation: Generation,
+        letter: DeadLetter,
+        skip_to: Option<Checkpoint>,
+    ) -> Result<(), ReadStoreError> {
+        self.store.record_dead_letter(generation, letter, skip_to).await
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {
+        self.store.dead_letters(&self.projection.name()).await
+    }
+}

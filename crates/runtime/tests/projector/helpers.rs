@@ -1,0 +1,170 @@
+//! A real event store and read store in a temporary directory, and a test projection that
+//! counts what it applies so double application shows.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use projector_core::{
+    EventAppender, EventFilter, ExpectedVersion, PoisonPolicy, Projection, ProjectionError,
+    ProjectionName, RecordedEvent, SqlProjection, SqlReadStore, SqlTransaction, StreamId,
+};
+use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
+use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions};
+use tokio_util::sync::CancellationToken;
+
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A fresh event store and read store.
+pub struct Stores {
+    pub events: Arc<SqliteEventStore>,
+    pub reads: Arc<SqliteReadStore>,
+    pub _dir: tempfile::TempDir,
+}
+
+impl Stores {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        Self::open(dir)
+    }
+
+    pub fn open(dir: tempfile::TempDir) -> Self {
+        let events = SqliteEventStore::open(dir.path().join("events.db"), SqliteEventStoreOptions::default())
+            .expect("event store");
+        let reads = SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
+            .expect("read store");
+        Self {
+            events: Arc::new(events),
+            reads: Arc::new(reads),
+            _dir: dir,
+        }
+    }
+
+    /// Appends `count` events `{"n": i, "poison": i == poison_at}` to `stream`.
+    pub async fn append(&self, stream: &str, count: usize, poison_at: Option<usize>) {
+        let events = (0..count)
+            .map(|i| {
+                projector_testkit::events::event(
+                    "Counted",
+                    serde_json::json!({"n": i, "poison": Some(i) == poison_at}),
+                )
+            })
+            .collect();
+        self.events
+            .append(&StreamId::parse(stream).expect("valid"), ExpectedVersion::Any, events)
+            .await
+            .expect("append");
+    }
+
+    pub fn start(&self, projection: Arc<dyn SqlProjection>, batch_size: usize) -> (ProjectorHandle, CancellationToken) {
+        let shutdown = CancellationToken::new();
+        let options = ProjectorOptions {
+            batch_size,
+            retry: RetryPolicy {
+                max_attempts: 3,
+                initial_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(5),
+            },
+        };
+        let handle = Projector::new(self.events.clone(), options)
+            .with_sql(self.reads.clone() as Arc<dyn SqlReadStore>, projection)
+            .start(shutdown.clone())
+            .expect("start");
+        (handle, shutdown)
+    }
+
+    /// `(rows in seen, applied counter)` of the serving generation.
+    pub async fn counted(&self, name: &ProjectionName) -> (i64, i64) {
+        let rows = self
+            .reads
+            .query(name, "SELECT (SELECT count(*) FROM seen), (SELECT applied FROM totals WHERE id = 1)", &[])
+            .await
+            .expect("query");
+        (rows[0].get(0).expect("count"), rows[0].get::<Option<i64>>(1).expect("applied").unwrap_or(0))
+    }
+}
+
+/// Records every event in `seen` (keyed by position) and bumps a counter per event, so applying
+/// an event twice fails on the key and a lost one shows in the count. Events whose payload says
+/// `"poison": true` fail; the first `flaky` applies fail transiently.
+pub struct Counting {
+    pub name: ProjectionName,
+    pub version: u32,
+    pub policy: PoisonPolicy,
+    pub flaky: AtomicU32,
+}
+
+impl Counting {
+    pub fn new(name: &'static str, policy: PoisonPolicy) -> Self {
+        Self {
+            name: ProjectionName::from_static(name),
+            version: 1,
+            policy,
+            flaky: AtomicU32::new(0),
+        }
+    }
+}
+
+impl Projection for Counting {
+    fn name(&self) -> ProjectionName {
+        self.name.clone()
+    }
+
+    fn version(&self) -> u32 {
+        self.version
+    }
+
+    fn handles(&self) -> EventFilter {
+        EventFilter::types(&["Counted"])
+    }
+
+    fn poison_policy(&self) -> PoisonPolicy {
+        self.policy
+    }
+}
+
+#[async_trait]
+impl SqlProjection for Counting {
+    fn schema(&self) -> &[&str] {
+        &[
+            "CREATE TABLE seen (position BIGINT PRIMARY KEY, stream TEXT NOT NULL, n BIGINT NOT NULL)",
+            "CREATE TABLE totals (id BIGINT PRIMARY KEY, applied BIGINT NOT NULL)",
+        ]
+    }
+
+    async fn apply(&self, tx: &mut dyn SqlTransaction, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        if self
+            .flaky
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
+            .is_ok()
+        {
+            return Err(ProjectionError {
+                position: None,
+                transient: true,
+                message: "the read store blinked".into(),
+            });
+        }
+        for event in events {
+            let data: serde_json::Value = event.data.decode().map_err(|e| ProjectionError::at(event.position, e.to_string()))?;
+            if data["poison"] == true {
+                return Err(ProjectionError::at(event.position, "this event is poison"));
+            }
+            let position = i64::try_from(event.position.get()).expect("small");
+            let n = data["n"].as_i64().unwrap_or(-1);
+            tx.execute(
+                "INSERT INTO seen (position, stream, n) VALUES ($1, $2, $3)",
+                &[position.into(), event.stream_id.as_str().into(), n.into()],
+            )
+            .await
+            .map_err(|e| ProjectionError::sql(event.position, e))?;
+            tx.execute(
+                "INSERT INTO totals (id, applied) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET applied = totals.applied + 1",
+                &[],
+            )
+            .await
+            .map_err(|e| ProjectionError::sql(event.position, e))?;
+        }
+        Ok(())
+    }
+}
