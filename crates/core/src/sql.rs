@@ -27,7 +27,12 @@ pub fn sql_time(time: DateTime<Utc>) -> String {
 pub fn parse_sql_time(text: &str) -> Result<DateTime<Utc>, SqlError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| SqlError::new(SqlErrorKind::Conversion, format!("{text:?} is not a time: {e}")))
+        .map_err(|e| {
+            SqlError::new(
+                SqlErrorKind::Conversion,
+                format!("{text:?} is not a time: {e}"),
+            )
+        })
 }
 
 /// A value bound to a statement's placeholder.

@@ -35,10 +35,16 @@ impl Worker {
         tracing::warn!(projection = %self.target.name(), error = %error,
             "batch failed; isolating the failing event");
         let mut start = 0;
-        let culprit = error.position.and_then(|p| events.iter().position(|e| e.position == p));
+        let culprit = error
+            .position
+            .and_then(|p| events.iter().position(|e| e.position == p));
         if let Some(index) = culprit.filter(|i| *i > 0) {
             let prefix = Checkpoint::after(&events[index - 1]);
-            if self.apply_alone(lane, &events[..index], prefix).await.is_ok() {
+            if self
+                .apply_alone(lane, &events[..index], prefix)
+                .await
+                .is_ok()
+            {
                 self.advanced(lane, kind, prefix, index, index);
                 start = index;
             }
@@ -66,12 +72,20 @@ impl Worker {
     }
 
     /// Applies one event alone until it passes or has failed every attempt.
-    async fn apply_until_done(&mut self, lane: &mut Lane, kind: LaneKind, event: &RecordedEvent) -> Outcome {
+    async fn apply_until_done(
+        &mut self,
+        lane: &mut Lane,
+        kind: LaneKind,
+        event: &RecordedEvent,
+    ) -> Outcome {
         let through = Checkpoint::after(event);
         let first_failed_at = Utc::now();
         let mut attempts = 0;
         loop {
-            match self.apply_alone(lane, std::slice::from_ref(event), through).await {
+            match self
+                .apply_alone(lane, std::slice::from_ref(event), through)
+                .await
+            {
                 Ok(()) => {
                     self.advanced(lane, kind, through, 1, 1);
                     return Outcome::Applied;
@@ -85,7 +99,9 @@ impl Worker {
                     attempts += 1;
                     let message = error.to_string();
                     if attempts >= self.options.retry.max_attempts.max(1) {
-                        return self.dead_letter(lane, kind, event, message, attempts, first_failed_at).await;
+                        return self
+                            .dead_letter(lane, kind, event, message, attempts, first_failed_at)
+                            .await;
                     }
                     let wait = self.options.retry.backoff(attempts);
                     tracing::warn!(projection = %self.target.name(), position = %event.position,
@@ -123,7 +139,11 @@ impl Worker {
             last_failed_at: Utc::now(),
             skipped: skip_to.is_some(),
         };
-        while let Err(store_error) = self.target.dead_letter(lane.generation, letter.clone(), skip_to).await {
+        while let Err(store_error) = self
+            .target
+            .dead_letter(lane.generation, letter.clone(), skip_to)
+            .await
+        {
             if !self.transient_failure(&store_error.to_string()).await {
                 return Outcome::Shutdown;
             }
@@ -132,7 +152,8 @@ impl Worker {
             event_type = %event.event_type, attempts, error = %error, ?policy,
             correlation_id = event.metadata.correlation_id.as_ref().map(|c| c.as_str()),
             "event dead-lettered");
-        metrics::counter!("projector_dead_letters_total", "projection" => name.to_string()).increment(1);
+        metrics::counter!("projector_dead_letters_total", "projection" => name.to_string())
+            .increment(1);
         if kind == LaneKind::Serving {
             self.status.send_modify(|s| s.dead_letters += 1);
         }

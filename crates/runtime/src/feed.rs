@@ -21,7 +21,11 @@ pub(crate) struct Feed {
 }
 
 impl Feed {
-    pub(crate) fn new(reader: Arc<dyn EventReader>, after: GlobalPosition, batch_size: usize) -> Self {
+    pub(crate) fn new(
+        reader: Arc<dyn EventReader>,
+        after: GlobalPosition,
+        batch_size: usize,
+    ) -> Self {
         Self {
             reader,
             batch_size: batch_size.max(1),
@@ -53,7 +57,9 @@ impl Feed {
         if batch.len() == self.batch_size {
             let reader = Arc::clone(&self.reader);
             let (after, limit) = (self.after, self.batch_size);
-            self.ahead = Some(tokio::spawn(async move { reader.read_all(after, limit).await }));
+            self.ahead = Some(tokio::spawn(
+                async move { reader.read_all(after, limit).await },
+            ));
         }
         Ok(batch)
     }

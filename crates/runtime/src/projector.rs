@@ -30,7 +30,10 @@ impl std::fmt::Debug for Projector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Projector")
             .field("options", &self.options)
-            .field("projections", &self.targets.iter().map(|t| t.name()).collect::<Vec<_>>())
+            .field(
+                "projections",
+                &self.targets.iter().map(|t| t.name()).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -52,7 +55,11 @@ impl Projector {
     }
 
     /// Adds a SQL projection whose tables live in `store`.
-    pub fn with_sql(self, store: Arc<dyn SqlReadStore>, projection: Arc<dyn SqlProjection>) -> Self {
+    pub fn with_sql(
+        self,
+        store: Arc<dyn SqlReadStore>,
+        projection: Arc<dyn SqlProjection>,
+    ) -> Self {
         self.with_target(Arc::new(SqlTarget::new(store, projection)))
     }
 
@@ -69,7 +76,8 @@ impl Projector {
             if workers.contains_key(&name) {
                 return Err(RuntimeError::DuplicateProjection(name));
             }
-            let (status, status_rx) = watch::channel(ProjectionStatus::starting(name.clone(), target.version()));
+            let (status, status_rx) =
+                watch::channel(ProjectionStatus::starting(name.clone(), target.version()));
             let (commands, commands_rx) = mpsc::channel(8);
             let worker = Worker {
                 filter: target.filter(),
@@ -123,7 +131,9 @@ struct HandleInner {
 
 impl std::fmt::Debug for HandleInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HandleInner").field("workers", &self.workers).finish_non_exhaustive()
+        f.debug_struct("HandleInner")
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
     }
 }
 
@@ -135,12 +145,19 @@ impl ProjectorHandle {
 
     /// The current status of one projection.
     pub fn status(&self, name: &ProjectionName) -> Option<ProjectionStatus> {
-        self.inner.workers.get(name).map(|w| w.status.borrow().clone())
+        self.inner
+            .workers
+            .get(name)
+            .map(|w| w.status.borrow().clone())
     }
 
     /// The current status of every projection.
     pub fn statuses(&self) -> Vec<ProjectionStatus> {
-        self.inner.workers.values().map(|w| w.status.borrow().clone()).collect()
+        self.inner
+            .workers
+            .values()
+            .map(|w| w.status.borrow().clone())
+            .collect()
     }
 
     /// A watch of one projection's status, for callers that follow it.
@@ -172,9 +189,12 @@ impl ProjectorHandle {
     pub async fn publish_lag_metrics(&self) -> Result<(), RuntimeError> {
         for (status, lag) in self.lags().await? {
             let name = status.name.to_string();
-            metrics::gauge!("projector_projection_lag_events", "projection" => name.clone()).set(lag.events as f64);
-            metrics::gauge!("projector_projection_lag_seconds", "projection" => name.clone()).set(lag.seconds);
-            metrics::gauge!("projector_dead_letters", "projection" => name).set(status.dead_letters as f64);
+            metrics::gauge!("projector_projection_lag_events", "projection" => name.clone())
+                .set(lag.events as f64);
+            metrics::gauge!("projector_projection_lag_seconds", "projection" => name.clone())
+                .set(lag.seconds);
+            metrics::gauge!("projector_dead_letters", "projection" => name)
+                .set(status.dead_letters as f64);
         }
         Ok(())
     }
@@ -197,15 +217,26 @@ impl ProjectorHandle {
             .ok_or_else(|| WaitError::UnknownProjection(name.clone()))?;
         let mut status = worker.status.clone();
         let done = |s: &ProjectionStatus| {
-            s.checkpoint >= position || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::ShutDown)
+            s.checkpoint >= position
+                || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::ShutDown)
         };
-        let waited = tokio::time::timeout(timeout, status.wait_for(done)).await;
+        // The guard `wait_for` returns must go before borrowing again: holding a read lock while
+        // taking another deadlocks against a worker waiting to publish.
+        let waited = tokio::time::timeout(timeout, status.wait_for(done))
+            .await
+            .map(|seen| seen.map(|_| ()));
         let current = worker.status.borrow().clone();
         if current.checkpoint >= position {
             return Ok(current.checkpoint);
         }
         match (waited, current.state) {
-            (_, WorkerState::Stopped { position: stopped_at, error }) => Err(WaitError::Stopped {
+            (
+                _,
+                WorkerState::Stopped {
+                    position: stopped_at,
+                    error,
+                },
+            ) => Err(WaitError::Stopped {
                 projection: name.clone(),
                 reached: current.checkpoint,
                 stopped_at,
@@ -253,7 +284,9 @@ impl ProjectorHandle {
             .send(Command::Rebuild { reply })
             .await
             .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
-        answer.await.map_err(|_| RuntimeError::ShutDown(name.clone()))?
+        answer
+            .await
+            .map_err(|_| RuntimeError::ShutDown(name.clone()))?
     }
 
     /// Lets a projection stopped at a poison event try again from its checkpoint. Returns
@@ -269,7 +302,9 @@ impl ProjectorHandle {
             .send(Command::Resume { reply })
             .await
             .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
-        answer.await.map_err(|_| RuntimeError::ShutDown(name.clone()))
+        answer
+            .await
+            .map_err(|_| RuntimeError::ShutDown(name.clone()))
     }
 
     /// Asks every worker to stop after its batch in hand.
@@ -279,7 +314,13 @@ impl ProjectorHandle {
 
     /// Waits for every worker to finish (after [`ProjectorHandle::shutdown`] or the token).
     pub async fn join(&self) {
-        let tasks = std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        let tasks = std::mem::take(
+            &mut *self
+                .inner
+                .tasks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         for task in tasks {
             if let Err(error) = task.await
                 && error.is_panic()

@@ -6,13 +6,16 @@ use std::sync::Arc;
 
 use projector_core::{Checkpoint, Generation, GlobalPosition};
 
+use crate::RuntimeError;
 use crate::status::RebuildStatus;
 use crate::worker::{Lane, Worker};
-use crate::RuntimeError;
 
 impl Worker {
     /// Starts filling a new generation.
-    pub(crate) async fn start_rebuild(&mut self, building: &mut Option<Lane>) -> Result<Generation, RuntimeError> {
+    pub(crate) async fn start_rebuild(
+        &mut self,
+        building: &mut Option<Lane>,
+    ) -> Result<Generation, RuntimeError> {
         let name = self.target.name();
         if let Some(lane) = building {
             return Err(RuntimeError::RebuildInProgress {

@@ -86,7 +86,9 @@ impl ProjectionStatus {
         let seconds = match (events, self.pending_since) {
             (0, _) => 0.0,
             (_, Some(since)) => seconds_between(since, now),
-            (_, None) => self.last_event_at.map_or(0.0, |at| seconds_between(at, now)),
+            (_, None) => self
+                .last_event_at
+                .map_or(0.0, |at| seconds_between(at, now)),
         };
         Lag {
             head,

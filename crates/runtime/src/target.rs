@@ -104,15 +104,21 @@ impl ProjectionTarget for SqlTarget {
     }
 
     async fn activate(&self, generation: Generation) -> Result<(), ReadStoreError> {
-        self.store.activate(&self.projection.name(), generation).await
+        self.store
+            .activate(&self.projection.name(), generation)
+            .await
     }
 
     async fn drop_generation(&self, generation: Generation) -> Result<(), ReadStoreError> {
-        self.store.drop_generation(&self.projection.name(), generation).await
+        self.store
+            .drop_generation(&self.projection.name(), generation)
+            .await
     }
 
     async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError> {
-        self.store.checkpoint(&self.projection.name(), generation).await
+        self.store
+            .checkpoint(&self.projection.name(), generation)
+            .await
     }
 
     async fn apply(
@@ -132,7 +138,9 @@ impl ProjectionTarget for SqlTarget {
         letter: DeadLetter,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError> {
-        self.store.record_dead_letter(generation, letter, skip_to).await
+        self.store
+            .record_dead_letter(generation, letter, skip_to)
+            .await
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {

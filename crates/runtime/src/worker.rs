@@ -17,11 +17,11 @@ use projector_core::{
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::RuntimeError;
 use crate::feed::Feed;
 use crate::options::ProjectorOptions;
 use crate::status::{ProjectionStatus, WorkerState};
 use crate::target::ProjectionTarget;
-use crate::RuntimeError;
 
 /// Requests a worker takes between batches.
 #[derive(Debug)]
@@ -142,7 +142,11 @@ impl Worker {
             match step {
                 Step::Continue => {}
                 Step::Idle => {
-                    if self.wait(&mut serving, &mut building, Some(IDLE_RECHECK)).await == Step::Shutdown {
+                    if self
+                        .wait(&mut serving, &mut building, Some(IDLE_RECHECK))
+                        .await
+                        == Step::Shutdown
+                    {
                         break;
                     }
                 }
@@ -195,7 +199,12 @@ impl Worker {
             s.dead_letters = dead_letters;
         });
         self.publish_metrics(checkpoint.position);
-        Ok(Lane::new(Arc::clone(&self.reader), generation, checkpoint, self.options.batch_size))
+        Ok(Lane::new(
+            Arc::clone(&self.reader),
+            generation,
+            checkpoint,
+            self.options.batch_size,
+        ))
     }
 
     async fn handle(&mut self, command: Command, serving: &mut Lane, building: &mut Option<Lane>) {
@@ -232,15 +241,28 @@ impl Worker {
         if kind == LaneKind::Serving {
             let pending_since = first.recorded_at;
             self.status.send_modify(|s| {
-                s.pending_since = Some(s.pending_since.map_or(pending_since, |p| p.min(pending_since)));
-                if !matches!(s.state, WorkerState::Retrying { .. } | WorkerState::Stopped { .. }) {
+                s.pending_since = Some(
+                    s.pending_since
+                        .map_or(pending_since, |p| p.min(pending_since)),
+                );
+                if !matches!(
+                    s.state,
+                    WorkerState::Retrying { .. } | WorkerState::Stopped { .. }
+                ) {
                     s.state = WorkerState::CatchingUp;
                 }
             });
         }
         let read = batch.len();
-        let handled: Arc<[RecordedEvent]> = batch.into_iter().filter(|e| self.filter.matches(&e.event_type)).collect();
-        match self.target.apply(lane.generation, Arc::clone(&handled), through).await {
+        let handled: Arc<[RecordedEvent]> = batch
+            .into_iter()
+            .filter(|e| self.filter.matches(&e.event_type))
+            .collect();
+        match self
+            .target
+            .apply(lane.generation, Arc::clone(&handled), through)
+            .await
+        {
             Ok(()) => {
                 self.advanced(lane, kind, through, read, handled.len());
                 Step::Continue
@@ -261,12 +283,21 @@ impl Worker {
     }
 
     /// Records a committed batch.
-    pub(crate) fn advanced(&mut self, lane: &mut Lane, kind: LaneKind, through: Checkpoint, read: usize, handled: usize) {
+    pub(crate) fn advanced(
+        &mut self,
+        lane: &mut Lane,
+        kind: LaneKind,
+        through: Checkpoint,
+        read: usize,
+        handled: usize,
+    ) {
         let name = self.target.name();
         lane.checkpoint = through;
         self.failures = 0;
-        metrics::counter!("projector_events_projected_total", "projection" => name.to_string()).increment(read as u64);
-        metrics::histogram!("projector_batch_size", "projection" => name.to_string()).record(read as f64);
+        metrics::counter!("projector_events_projected_total", "projection" => name.to_string())
+            .increment(read as u64);
+        metrics::histogram!("projector_batch_size", "projection" => name.to_string())
+            .record(read as f64);
         match kind {
             LaneKind::Serving => {
                 if handled > 0 {
@@ -316,7 +347,12 @@ impl Worker {
     }
 
     /// Waits for a new commit, a command or shutdown (or `limit`, if given).
-    async fn wait(&mut self, serving: &mut Lane, building: &mut Option<Lane>, limit: Option<Duration>) -> Step {
+    async fn wait(
+        &mut self,
+        serving: &mut Lane,
+        building: &mut Option<Lane>,
+        limit: Option<Duration>,
+    ) -> Step {
         let sleep = tokio::time::sleep(limit.unwrap_or(Duration::from_secs(3600)));
         tokio::select! {
             () = self.shutdown.cancelled() => Step::Shutdown,
@@ -386,7 +422,8 @@ impl Worker {
 
     fn publish_metrics(&self, checkpoint: GlobalPosition) {
         let name = self.target.name().to_string();
-        metrics::gauge!("projector_projection_checkpoint", "projection" => name).set(checkpoint.get() as f64);
+        metrics::gauge!("projector_projection_checkpoint", "projection" => name)
+            .set(checkpoint.get() as f64);
     }
 
     /// Applies one event (or none, to move the checkpoint) in its own transaction.
@@ -396,6 +433,8 @@ impl Worker {
         events: &[RecordedEvent],
         through: Checkpoint,
     ) -> Result<(), ApplyError> {
-        self.target.apply(lane.generation, Arc::from(events), through).await
+        self.target
+            .apply(lane.generation, Arc::from(events), through)
+            .await
     }
 }

@@ -1,11 +1,14 @@
 //! The single writer with group commit.
 //!
 //! One thread owns the only write connection. Appends queue on a channel; the thread takes
-//! every append waiting at that moment, applies them in one transaction (each inside its own
-//! savepoint, so one append's failure touches no other) and commits once: one sync to disk for
-//! the whole group. Appends that arrive while a commit is syncing form the next group, so the
-//! busier the store, the bigger the groups and the fewer the syncs per event.
+//! every append waiting at that moment, applies them in one transaction and commits once: one
+//! sync to disk for the whole group. Appends that arrive while a commit is syncing form the
+//! next group, so the busier the store, the bigger the groups and the fewer the syncs per
+//! event. Each caller still gets its own answer: a version conflict writes nothing and touches
+//! no other append, and an append that breaks a constraint is taken out of the group, which is
+//! then committed without it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
@@ -40,7 +43,7 @@ pub(crate) struct GroupLimits {
 pub(crate) type PoisonFlag = Arc<OnceLock<String>>;
 
 /// Spawns the writer thread. It runs until every sender of `requests` is dropped, draining the
-/// queue first, and publishes each committed head on `head`.
+/// queue first, and publishes each committed head on `head`, starting from `committed`.
 pub(crate) fn spawn(
     conn: Connection,
     requests: mpsc::Receiver<AppendRequest>,
@@ -50,68 +53,120 @@ pub(crate) fn spawn(
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("projector-sqlite-writer".into())
-        .spawn(move || run(conn, requests, head, poison, limits))
+        .spawn(move || {
+            Writer {
+                conn,
+                head,
+                poison,
+                versions: VersionCache::default(),
+            }
+            .run(requests, limits)
+        })
 }
 
-fn run(
-    mut conn: Connection,
-    mut requests: mpsc::Receiver<AppendRequest>,
+/// The writer thread's state. Its in-memory head is exact because it is the only writer: the
+/// store's lock file keeps other processes out, and the head moves only after a commit.
+struct Writer {
+    conn: Connection,
     head: watch::Sender<GlobalPosition>,
     poison: PoisonFlag,
-    limits: GroupLimits,
-) {
-    let mut group: Vec<AppendRequest> = Vec::new();
-    while let Some(first) = requests.blocking_recv() {
-        let mut events = first.events.len();
-        group.push(first);
-        while events < limits.max_events {
-            match requests.try_recv() {
-                Ok(next) => {
-                    events += next.events.len();
-                    group.push(next);
-                }
-                Err(_) => break,
-            }
-        }
-        metrics::histogram!("projector_append_group_appends").record(group.len() as f64);
-        metrics::histogram!("projector_append_group_events").record(events as f64);
+    versions: VersionCache,
+}
 
-        if let Some(reason) = poison.get() {
-            reply_all(&mut group, || StoreError::Poisoned(reason.clone()));
-            continue;
+/// The committed version of recently appended streams. Exact, because every append goes
+/// through this writer; it saves a lookup per append on hot streams.
+#[derive(Default)]
+struct VersionCache {
+    committed: HashMap<StreamId, StreamVersion>,
+}
+
+impl VersionCache {
+    /// Beyond this many streams the cache starts over rather than grow without bound.
+    const CAPACITY: usize = 100_000;
+
+    fn get(&self, stream: &StreamId) -> Option<StreamVersion> {
+        self.committed.get(stream).copied()
+    }
+
+    fn commit(&mut self, group: HashMap<StreamId, StreamVersion>) {
+        if self.committed.len() + group.len() > Self::CAPACITY {
+            self.committed.clear();
         }
-        match commit_group(&mut conn, &group) {
-            Ok((outcomes, new_head)) => {
-                // Publish the head before answering, so a caller that reads right after its
-                // append is answered never waits for a head it has already passed.
-                head.send_if_modified(|current| {
-                    let moved = new_head > *current;
-                    if moved {
-                        *current = new_head;
+        self.committed.extend(group);
+    }
+}
+
+impl Writer {
+    fn run(mut self, mut requests: mpsc::Receiver<AppendRequest>, limits: GroupLimits) {
+        let mut group: Vec<AppendRequest> = Vec::new();
+        while let Some(first) = requests.blocking_recv() {
+            let mut events = first.events.len();
+            group.push(first);
+            while events < limits.max_events {
+                match requests.try_recv() {
+                    Ok(next) => {
+                        events += next.events.len();
+                        group.push(next);
                     }
-                    moved
-                });
-                for (request, outcome) in group.drain(..).zip(outcomes) {
-                    if let Ok(o) = &outcome {
-                        metrics::counter!("projector_events_appended_total")
-                            .increment(o.last_position.get() - o.first_position.get() + 1);
-                    }
-                    let _ = request.reply.send(outcome);
+                    Err(_) => break,
                 }
             }
-            Err(GroupFailure::BeforeCommit(error)) => {
-                tracing::warn!(%error, appends = group.len(), "group append failed; rolled back");
-                let message = error.to_string();
-                reply_all(&mut group, || StoreError::Unavailable {
-                    message: format!("append failed: {message}"),
-                    source: None,
-                });
-            }
-            Err(GroupFailure::Commit(error)) => {
-                tracing::error!(%error, "commit failed; the event store is poisoned");
-                let reason = format!("commit failed: {error}");
-                let _ = poison.set(reason.clone());
-                reply_all(&mut group, || StoreError::Poisoned(reason.clone()));
+            metrics::histogram!("projector_append_group_appends").record(group.len() as f64);
+            metrics::histogram!("projector_append_group_events").record(events as f64);
+            self.commit(&mut group);
+        }
+    }
+
+    /// Commits a group, answering every caller in it.
+    fn commit(&mut self, group: &mut Vec<AppendRequest>) {
+        if let Some(reason) = self.poison.get() {
+            reply_all(group, || StoreError::Poisoned(reason.clone()));
+            return;
+        }
+        loop {
+            let head = *self.head.borrow();
+            match commit_group(&mut self.conn, group, head, &self.versions) {
+                Ok((outcomes, new_head, versions)) => {
+                    self.versions.commit(versions);
+                    // Publish the head before answering, so a caller that reads right after
+                    // its append is answered never waits for a head it has already passed.
+                    if new_head > head {
+                        self.head.send_replace(new_head);
+                    }
+                    for (request, outcome) in group.drain(..).zip(outcomes) {
+                        if let Ok(o) = &outcome {
+                            metrics::counter!("projector_events_appended_total")
+                                .increment(o.last_position.get() - o.first_position.get() + 1);
+                        }
+                        let _ = request.reply.send(outcome);
+                    }
+                    return;
+                }
+                Err(GroupFailure::Refused { index, error }) => {
+                    // One append broke a constraint: the group was rolled back. Answer that
+                    // caller and commit the rest without it.
+                    let refused = group.remove(index);
+                    let _ = refused.reply.send(Err(error));
+                    if group.is_empty() {
+                        return;
+                    }
+                }
+                Err(GroupFailure::BeforeCommit(error)) => {
+                    tracing::warn!(%error, appends = group.len(), "group append failed; rolled back");
+                    let message = error.to_string();
+                    reply_all(group, || StoreError::Unavailable {
+                        message: format!("append failed: {message}"),
+                        source: None,
+                    });
+                    return;
+                }
+                Err(GroupFailure::Commit(error)) => {
+                    tracing::error!(%error, "commit failed; the event store is poisoned");
+                    let reason = format!("commit failed: {error}");
+                    let _ = self.poison.set(reason.clone());
+                    reply_all(group, || StoreError::Poisoned(reason.clone()));
+                    return;
+                }
             }
         }
     }
@@ -123,9 +178,12 @@ fn reply_all(group: &mut Vec<AppendRequest>, error: impl Fn() -> StoreError) {
     }
 }
 
-/// A group that did not commit.
+/// A group that did not commit; in every case its transaction was rolled back or never began.
 enum GroupFailure {
-    /// A statement failed; the transaction was rolled back and nothing was written.
+    /// The append at `index` broke a constraint (a duplicate event id); the others may commit
+    /// without it.
+    Refused { index: usize, error: StoreError },
+    /// A statement failed; nothing was written.
     BeforeCommit(rusqlite::Error),
     /// `COMMIT` itself failed: whether anything reached the disk is unknown.
     Commit(rusqlite::Error),
@@ -139,44 +197,91 @@ impl From<rusqlite::Error> for GroupFailure {
 
 type Outcomes = Vec<Result<AppendOutcome, StoreError>>;
 
+/// Stream versions as the group in progress leaves them, over the committed cache.
+struct GroupVersions<'c> {
+    committed: &'c VersionCache,
+    written: HashMap<StreamId, StreamVersion>,
+}
+
+impl GroupVersions<'_> {
+    /// The stream's version if known without a lookup.
+    fn known(&self, stream: &StreamId) -> Option<StreamVersion> {
+        self.written
+            .get(stream)
+            .copied()
+            .or_else(|| self.committed.get(stream))
+    }
+}
+
+/// Applies every append of the group in one transaction after `head`, with no savepoints: the
+/// common case pays nothing for the rare constraint failure, which rolls the group back and is
+/// retried without the culprit.
 fn commit_group(
     conn: &mut Connection,
     group: &[AppendRequest],
-) -> Result<(Outcomes, GlobalPosition), GroupFailure> {
+    head: GlobalPosition,
+    committed: &VersionCache,
+) -> Result<(Outcomes, GlobalPosition, HashMap<StreamId, StreamVersion>), GroupFailure> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    // Read the head inside the write lock rather than trusting memory, so a rolled-back group
-    // can never leave a gap or a duplicate position.
-    let head: i64 = tx
-        .prepare_cached("SELECT coalesce(max(position), 0) FROM events")?
-        .query_row([], |row| row.get(0))?;
     let recorded_at = time_to_micros(Utc::now());
-    let mut next = head + 1;
+    let mut next = to_i64(head.get()) + 1;
     let mut outcomes = Vec::with_capacity(group.len());
-    for request in group {
-        outcomes.push(append_one(&tx, request, &mut next, recorded_at)?);
+    let mut versions = GroupVersions {
+        committed,
+        written: HashMap::new(),
+    };
+    for (index, request) in group.iter().enumerate() {
+        match append_one(&tx, request, next, recorded_at, &versions)? {
+            Appended::Ok(outcome) => {
+                next = to_i64(outcome.last_position.get()) + 1;
+                versions
+                    .written
+                    .insert(request.stream.clone(), outcome.stream_version);
+                outcomes.push(Ok(outcome));
+            }
+            Appended::Conflict(conflict) => outcomes.push(Err(StoreError::Conflict(conflict))),
+            Appended::Refused(error) => return Err(GroupFailure::Refused { index, error }),
+        }
     }
     tx.commit().map_err(GroupFailure::Commit)?;
-    Ok((outcomes, GlobalPosition::new(to_u64(next - 1))))
+    Ok((
+        outcomes,
+        GlobalPosition::new(to_u64(next - 1)),
+        versions.written,
+    ))
 }
 
-/// Appends one request inside the group's transaction. The outer `Err` fails the whole group;
-/// the inner one is this caller's alone (conflict, duplicate event).
+/// What one append inside a group came to.
+enum Appended {
+    Ok(AppendOutcome),
+    /// The expected version did not hold; nothing was written for it.
+    Conflict(VersionConflict),
+    /// A constraint refused it part-way; the group must roll back.
+    Refused(StoreError),
+}
+
 fn append_one(
     tx: &rusqlite::Transaction<'_>,
     request: &AppendRequest,
-    next: &mut i64,
+    first: i64,
     recorded_at: i64,
-) -> rusqlite::Result<Result<AppendOutcome, StoreError>> {
-    let actual = current_version(tx, &request.stream)?;
+    versions: &GroupVersions<'_>,
+) -> rusqlite::Result<Appended> {
+    let actual = match (versions.known(&request.stream), request.expected) {
+        (Some(version), _) => version,
+        // A new stream needs no lookup: if the stream exists after all, inserting its
+        // version 1 breaks the unique (stream, version) index and the append is refused as a
+        // conflict.
+        (None, ExpectedVersion::NoStream) => StreamVersion::NONE,
+        (None, _) => current_version(tx, &request.stream)?,
+    };
     if !request.expected.accepts(actual) {
-        return Ok(Err(StoreError::Conflict(VersionConflict {
+        return Ok(Appended::Conflict(VersionConflict {
             stream: request.stream.clone(),
             expected: request.expected,
             actual,
-        })));
+        }));
     }
-    tx.prepare_cached("SAVEPOINT append")?.execute([])?;
-    let first = *next;
     let mut insert = tx.prepare_cached(include_str!("sql/insert_event.sql"))?;
     for (i, event) in request.events.iter().enumerate() {
         let version = to_i64(actual.get()) + 1 + i as i64;
@@ -196,50 +301,45 @@ fn append_one(
         match inserted {
             Ok(_) => {}
             Err(error) if is_constraint(&error) => {
-                tx.prepare_cached("ROLLBACK TO append")?.execute([])?;
-                tx.prepare_cached("RELEASE append")?.execute([])?;
-                return explain_constraint(tx, request, actual);
+                return explain_constraint(tx, request, i, actual).map(Appended::Refused);
             }
             Err(error) => return Err(error),
         }
     }
-    tx.prepare_cached("RELEASE append")?.execute([])?;
     let count = request.events.len() as i64;
-    *next += count;
-    Ok(Ok(AppendOutcome {
+    Ok(Appended::Ok(AppendOutcome {
         stream_version: StreamVersion::new(actual.get() + count as u64),
         first_position: GlobalPosition::new(to_u64(first)),
         last_position: GlobalPosition::new(to_u64(first + count - 1)),
     }))
 }
 
-/// Works out, from the data rather than the error text, which constraint an insert broke.
+/// Works out, from the data rather than the error text, which constraint the insert of event
+/// `failed` broke. Called inside the doomed transaction, so "already stored" includes appends
+/// earlier in the group, which will commit.
 fn explain_constraint(
     tx: &rusqlite::Transaction<'_>,
     request: &AppendRequest,
+    failed: usize,
     version_seen: StreamVersion,
-) -> rusqlite::Result<Result<AppendOutcome, StoreError>> {
-    let mut exists = tx.prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?;
-    for (i, event) in request.events.iter().enumerate() {
-        let repeated_in_request = request.events[..i]
-            .iter()
-            .any(|e| e.event_id == event.event_id);
-        let stored = exists
-            .query_row([event.event_id.as_bytes().as_slice()], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if repeated_in_request || stored {
-            return Ok(Err(StoreError::DuplicateEvent {
-                event_id: event.event_id,
-            }));
-        }
+) -> rusqlite::Result<StoreError> {
+    let event_id = request.events[failed].event_id;
+    let repeated = request.events[..failed]
+        .iter()
+        .any(|e| e.event_id == event_id);
+    let stored = tx
+        .prepare_cached("SELECT 1 FROM events WHERE event_id = ?1")?
+        .query_row([event_id.as_bytes().as_slice()], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if repeated || stored {
+        return Ok(StoreError::DuplicateEvent { event_id });
     }
-    let actual = current_version(tx, &request.stream)?;
-    Ok(Err(StoreError::Conflict(VersionConflict {
+    Ok(StoreError::Conflict(VersionConflict {
         stream: request.stream.clone(),
         expected: request.expected,
-        actual: actual.max(version_seen),
-    })))
+        actual: current_version(tx, &request.stream)?.max(version_seen),
+    }))
 }
 
 fn current_version(

@@ -100,7 +100,13 @@ impl Decider for OrderDecider {
     type Error = OrderError;
 
     fn decide(&self, order: &Order, command: &OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
-        if let OrderCommand::Place { order_id, customer_id, items, at } = command {
+        if let OrderCommand::Place {
+            order_id,
+            customer_id,
+            items,
+            at,
+        } = command
+        {
             return place(order, order_id, customer_id, items, *at);
         }
         let (Some(order_id), Some(status)) = (order.id.clone(), order.status) else {
@@ -124,7 +130,10 @@ impl Decider for OrderDecider {
             }
             OrderCommand::RemoveItem { sku, .. } => {
                 require(status.is_open(), "remove items from", status)?;
-                let line = order.lines.get(sku).ok_or_else(|| OrderError::NoSuchItem { sku: sku.clone() })?;
+                let line = order
+                    .lines
+                    .get(sku)
+                    .ok_or_else(|| OrderError::NoSuchItem { sku: sku.clone() })?;
                 Ok(vec![OrderEvent::ItemRemoved(OrderItemRemoved {
                     order_id,
                     sku: sku.clone(),
@@ -163,7 +172,9 @@ impl Decider for OrderDecider {
             OrderCommand::Refund { amount, at } => {
                 require(status == OrderStatus::Completed, "refund", status)?;
                 if *amount == Money::ZERO {
-                    return Err(OrderError::Invalid("a refund must be more than zero".into()));
+                    return Err(OrderError::Invalid(
+                        "a refund must be more than zero".into(),
+                    ));
                 }
                 let refundable = order.total() - order.refunded;
                 if *amount > refundable {
@@ -198,13 +209,18 @@ fn place(
         return Err(OrderError::AlreadyExists);
     }
     if items.is_empty() {
-        return Err(OrderError::Invalid("an order needs at least one item".into()));
+        return Err(OrderError::Invalid(
+            "an order needs at least one item".into(),
+        ));
     }
     let mut skus = BTreeSet::new();
     for item in items {
         check_item(item)?;
         if !skus.insert(item.sku.as_str()) {
-            return Err(OrderError::Invalid(format!("item {} is listed twice", item.sku)));
+            return Err(OrderError::Invalid(format!(
+                "item {} is listed twice",
+                item.sku
+            )));
         }
     }
     let mut events = Vec::with_capacity(items.len() + 2);
@@ -232,7 +248,10 @@ fn added(order_id: &str, item: &NewItem) -> OrderEvent {
 
 fn check_item(item: &NewItem) -> Result<(), OrderError> {
     if item.quantity == 0 {
-        return Err(OrderError::Invalid(format!("item {} needs a quantity of at least 1", item.sku)));
+        return Err(OrderError::Invalid(format!(
+            "item {} needs a quantity of at least 1",
+            item.sku
+        )));
     }
     Ok(())
 }

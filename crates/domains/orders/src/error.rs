@@ -62,7 +62,9 @@ pub enum OrderError {
     ///
     /// # Handling
     /// HTTP 409.
-    #[error("cannot refund {requested}: only {refundable} of the order's payment is left to refund")]
+    #[error(
+        "cannot refund {requested}: only {refundable} of the order's payment is left to refund"
+    )]
     RefundExceedsPaid {
         /// The amount asked for.
         requested: Money,

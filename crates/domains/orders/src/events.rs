@@ -213,7 +213,12 @@ impl DomainEvent for OrderEvent {
             "OrderCompleted" => OrderEvent::Completed(event.decode()?),
             "OrderCancelled" => OrderEvent::Cancelled(event.decode()?),
             "OrderRefunded" => OrderEvent::Refunded(event.decode()?),
-            other => return Err(DecodeError::new(event, format!("{other} is not an order event"))),
+            other => {
+                return Err(DecodeError::new(
+                    event,
+                    format!("{other} is not an order event"),
+                ));
+            }
         })
     }
 }

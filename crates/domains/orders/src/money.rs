@@ -123,8 +123,14 @@ mod tests {
         assert_eq!(Money::from_decimal(-1.0), Err(MoneyError::Negative));
         assert_eq!(Money::from_decimal(f64::NAN), Err(MoneyError::NotFinite));
         assert_eq!(Money::from_decimal(1e13), Err(MoneyError::TooLarge));
-        assert_eq!(serde_json::to_string(&Money::from_cents(4550)).expect("json"), "45.5");
-        assert_eq!(serde_json::from_str::<Money>("12.5").expect("json"), Money::from_cents(1250));
+        assert_eq!(
+            serde_json::to_string(&Money::from_cents(4550)).expect("json"),
+            "45.5"
+        );
+        assert_eq!(
+            serde_json::from_str::<Money>("12.5").expect("json"),
+            Money::from_cents(1250)
+        );
         assert!(serde_json::from_str::<Money>("-3").is_err());
         assert_eq!(Money::from_cents(1025).times(3), Money::from_cents(3075));
         assert_eq!(Money::from_cents(4550).to_string(), "45.50");

@@ -81,9 +81,9 @@ pub struct Order {
 impl Order {
     /// What the order comes to.
     pub fn total(&self) -> Money {
-        self.lines
-            .values()
-            .fold(Money::ZERO, |sum, line| sum + line.unit_price.times(line.quantity))
+        self.lines.values().fold(Money::ZERO, |sum, line| {
+            sum + line.unit_price.times(line.quantity)
+        })
     }
 
     /// How many items it holds.

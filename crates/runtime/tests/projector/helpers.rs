@@ -11,7 +11,9 @@ use projector_core::{
     ProjectionName, RecordedEvent, SqlProjection, SqlReadStore, SqlTransaction, StreamId,
 };
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions};
+use projector_sqlite::{
+    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
+};
 use tokio_util::sync::CancellationToken;
 
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -30,10 +32,14 @@ impl Stores {
     }
 
     pub fn open(dir: tempfile::TempDir) -> Self {
-        let events = SqliteEventStore::open(dir.path().join("events.db"), SqliteEventStoreOptions::default())
-            .expect("event store");
-        let reads = SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-            .expect("read store");
+        let events = SqliteEventStore::open(
+            dir.path().join("events.db"),
+            SqliteEventStoreOptions::default(),
+        )
+        .expect("event store");
+        let reads =
+            SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
+                .expect("read store");
         Self {
             events: Arc::new(events),
             reads: Arc::new(reads),
@@ -52,12 +58,20 @@ impl Stores {
             })
             .collect();
         self.events
-            .append(&StreamId::parse(stream).expect("valid"), ExpectedVersion::Any, events)
+            .append(
+                &StreamId::parse(stream).expect("valid"),
+                ExpectedVersion::Any,
+                events,
+            )
             .await
             .expect("append");
     }
 
-    pub fn start(&self, projection: Arc<dyn SqlProjection>, batch_size: usize) -> (ProjectorHandle, CancellationToken) {
+    pub fn start(
+        &self,
+        projection: Arc<dyn SqlProjection>,
+        batch_size: usize,
+    ) -> (ProjectorHandle, CancellationToken) {
         let shutdown = CancellationToken::new();
         let options = ProjectorOptions {
             batch_size,
@@ -78,10 +92,17 @@ impl Stores {
     pub async fn counted(&self, name: &ProjectionName) -> (i64, i64) {
         let rows = self
             .reads
-            .query(name, "SELECT (SELECT count(*) FROM seen), (SELECT applied FROM totals WHERE id = 1)", &[])
+            .query(
+                name,
+                "SELECT (SELECT count(*) FROM seen), (SELECT applied FROM totals WHERE id = 1)",
+                &[],
+            )
             .await
             .expect("query");
-        (rows[0].get(0).expect("count"), rows[0].get::<Option<i64>>(1).expect("applied").unwrap_or(0))
+        (
+            rows[0].get(0).expect("count"),
+            rows[0].get::<Option<i64>>(1).expect("applied").unwrap_or(0),
+        )
     }
 }
 
@@ -133,7 +154,11 @@ impl SqlProjection for Counting {
         ]
     }
 
-    async fn apply(&self, tx: &mut dyn SqlTransaction, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        tx: &mut dyn SqlTransaction,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         if self
             .flaky
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |f| f.checked_sub(1))
@@ -146,7 +171,10 @@ impl SqlProjection for Counting {
             });
         }
         for event in events {
-            let data: serde_json::Value = event.data.decode().map_err(|e| ProjectionError::at(event.position, e.to_string()))?;
+            let data: serde_json::Value = event
+                .data
+                .decode()
+                .map_err(|e| ProjectionError::at(event.position, e.to_string()))?;
             if data["poison"] == true {
                 return Err(ProjectionError::at(event.position, "this event is poison"));
             }

@@ -20,12 +20,22 @@ async fn catches_up_then_follows_live_commits() {
     let projection = Arc::new(Counting::new("counting", PoisonPolicy::Stop));
     let name = projection.name.clone();
     let (handle, shutdown) = stores.start(projection, 100);
-    assert_eq!(handle.wait_caught_up(PATIENCE).await.expect("caught up").get(), 2500);
+    assert_eq!(
+        handle
+            .wait_caught_up(PATIENCE)
+            .await
+            .expect("caught up")
+            .get(),
+        2500
+    );
     assert_eq!(stores.counted(&name).await, (2500, 2500));
 
     stores.append("s-live", 10, None).await;
     let head = stores.events.head().await.expect("head");
-    handle.wait_for(&name, head, PATIENCE).await.expect("live events applied");
+    handle
+        .wait_for(&name, head, PATIENCE)
+        .await
+        .expect("live events applied");
     assert_eq!(stores.counted(&name).await, (2510, 2510));
 
     let (status, lag) = handle.lags().await.expect("lags").remove(0);
@@ -42,13 +52,18 @@ async fn catches_up_then_follows_live_commits() {
 
     shutdown.cancel();
     handle.join().await;
-    assert_eq!(handle.status(&name).expect("status").state, WorkerState::ShutDown);
+    assert_eq!(
+        handle.status(&name).expect("status").state,
+        WorkerState::ShutDown
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_a_projection_ignores_still_move_its_checkpoint() {
     let stores = Stores::new();
-    let events = (0..30).map(|i| projector_testkit::events::event("Ignored", serde_json::json!({ "i": i }))).collect();
+    let events = (0..30)
+        .map(|i| projector_testkit::events::event("Ignored", serde_json::json!({ "i": i })))
+        .collect();
     projector_core::EventAppender::append(
         stores.events.as_ref(),
         &projector_core::StreamId::from_static("other"),
@@ -61,7 +76,10 @@ async fn events_a_projection_ignores_still_move_its_checkpoint() {
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 7);
     handle.wait_caught_up(PATIENCE).await.expect("caught up");
-    assert_eq!(handle.status(&name).expect("status").checkpoint, GlobalPosition::new(30));
+    assert_eq!(
+        handle.status(&name).expect("status").checkpoint,
+        GlobalPosition::new(30)
+    );
     assert_eq!(stores.counted(&name).await, (0, 0));
 }
 
@@ -79,9 +97,17 @@ async fn a_restart_resumes_from_the_checkpoint() {
         handle.join().await;
     }
     stores.append("a", 200, None).await;
-    let (handle, _shutdown) = stores.start(Arc::new(Counting::new("counting", PoisonPolicy::Stop)), 64);
-    assert_eq!(handle.status(&name).expect("status").checkpoint, GlobalPosition::ZERO, "not yet opened");
-    handle.wait_caught_up(PATIENCE).await.expect("caught up again");
+    let (handle, _shutdown) =
+        stores.start(Arc::new(Counting::new("counting", PoisonPolicy::Stop)), 64);
+    assert_eq!(
+        handle.status(&name).expect("status").checkpoint,
+        GlobalPosition::ZERO,
+        "not yet opened"
+    );
+    handle
+        .wait_caught_up(PATIENCE)
+        .await
+        .expect("caught up again");
     // Re-applying any event would break the primary key of `seen`; none was lost either.
     assert_eq!(stores.counted(&name).await, (500, 500));
 }
@@ -93,30 +119,52 @@ async fn a_poison_event_stops_the_projection_under_the_stop_policy() {
     let projection = Arc::new(Counting::new("stopper", PoisonPolicy::Stop));
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 16);
-    match handle.wait_for(&name, GlobalPosition::new(50), PATIENCE).await {
-        Err(WaitError::Stopped { reached, stopped_at, error, .. }) => {
+    match handle
+        .wait_for(&name, GlobalPosition::new(50), PATIENCE)
+        .await
+    {
+        Err(WaitError::Stopped {
+            reached,
+            stopped_at,
+            error,
+            ..
+        }) => {
             assert_eq!(stopped_at, GlobalPosition::new(21));
             assert_eq!(reached, GlobalPosition::new(20));
             assert!(error.contains("poison"), "{error}");
         }
         other => panic!("expected the projection to stop, got {other:?}"),
     }
-    assert_eq!(stores.counted(&name).await, (20, 20), "the events before the poison are kept");
-    let letters = stores.reads.dead_letters(&name).await.expect("dead letters");
+    assert_eq!(
+        stores.counted(&name).await,
+        (20, 20),
+        "the events before the poison are kept"
+    );
+    let letters = stores
+        .reads
+        .dead_letters(&name)
+        .await
+        .expect("dead letters");
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].position, GlobalPosition::new(21));
     assert_eq!(letters[0].attempts, 3);
     assert!(!letters[0].skipped);
     assert!(letters[0].error.contains("poison"));
     let status = handle.status(&name).expect("status");
-    assert!(matches!(status.state, WorkerState::Stopped { position, .. } if position == GlobalPosition::new(21)));
+    assert!(
+        matches!(status.state, WorkerState::Stopped { position, .. } if position == GlobalPosition::new(21))
+    );
     assert_eq!(status.dead_letters, 1);
 
     // Resuming retries the event; it fails again and its attempts add up.
     assert!(handle.resume(&name).await.expect("resume"));
     tokio::time::timeout(PATIENCE, async {
         loop {
-            let letters = stores.reads.dead_letters(&name).await.expect("dead letters");
+            let letters = stores
+                .reads
+                .dead_letters(&name)
+                .await
+                .expect("dead letters");
             if letters[0].attempts == 6 {
                 break;
             }
@@ -136,9 +184,16 @@ async fn a_poison_event_is_skipped_under_the_skip_policy() {
     let projection = Arc::new(Counting::new("skipper", PoisonPolicy::Skip));
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 16);
-    handle.wait_for(&name, GlobalPosition::new(60), PATIENCE).await.expect("reaches the head");
+    handle
+        .wait_for(&name, GlobalPosition::new(60), PATIENCE)
+        .await
+        .expect("reaches the head");
     assert_eq!(stores.counted(&name).await, (58, 58));
-    let letters = stores.reads.dead_letters(&name).await.expect("dead letters");
+    let letters = stores
+        .reads
+        .dead_letters(&name)
+        .await
+        .expect("dead letters");
     let positions: Vec<u64> = letters.iter().map(|l| l.position.get()).collect();
     assert_eq!(positions, [21, 54]);
     assert!(letters.iter().all(|l| l.skipped && l.attempts == 3));
@@ -157,9 +212,19 @@ async fn transient_failures_are_retried_without_dead_letters() {
     });
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 10);
-    handle.wait_for(&name, GlobalPosition::new(40), PATIENCE).await.expect("reaches the head");
+    handle
+        .wait_for(&name, GlobalPosition::new(40), PATIENCE)
+        .await
+        .expect("reaches the head");
     assert_eq!(stores.counted(&name).await, (40, 40));
-    assert!(stores.reads.dead_letters(&name).await.expect("dead letters").is_empty());
+    assert!(
+        stores
+            .reads
+            .dead_letters(&name)
+            .await
+            .expect("dead letters")
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +240,10 @@ async fn a_rebuild_swaps_in_a_new_generation_while_reads_go_on() {
     let before = stores.reads.serving_file(&name).expect("serving file");
 
     let generation = handle.rebuild(&name).await.expect("rebuild starts");
-    assert!(handle.rebuild(&name).await.is_err(), "one rebuild at a time");
+    assert!(
+        handle.rebuild(&name).await.is_err(),
+        "one rebuild at a time"
+    );
     // Until the swap the old generation serves everything; after it, the new one does. A
     // reader never sees a half-built read model.
     tokio::time::timeout(PATIENCE, async {
@@ -192,11 +260,17 @@ async fn a_rebuild_swaps_in_a_new_generation_while_reads_go_on() {
     .expect("the rebuild completes");
     let after = stores.reads.serving_file(&name).expect("serving file");
     assert_ne!(before, after);
-    assert!(!before.exists(), "the replaced generation's file is deleted");
+    assert!(
+        !before.exists(),
+        "the replaced generation's file is deleted"
+    );
     assert_eq!(stores.counted(&name).await, (3000, 3000));
 
     stores.append("r-after", 5, None).await;
-    handle.wait_for(&name, GlobalPosition::new(3005), PATIENCE).await.expect("live after the swap");
+    handle
+        .wait_for(&name, GlobalPosition::new(3005), PATIENCE)
+        .await
+        .expect("live after the swap");
     assert_eq!(stores.counted(&name).await, (3005, 3005));
 }
 
@@ -220,11 +294,19 @@ async fn a_new_projection_version_builds_a_new_generation() {
         ..Counting::new("versioned", PoisonPolicy::Stop)
     });
     let (handle, _shutdown) = stores.start(projection, 50);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up again");
+    handle
+        .wait_caught_up(PATIENCE)
+        .await
+        .expect("caught up again");
     let status = handle.status(&name).expect("status");
     assert_ne!(status.generation, first_generation);
     assert_eq!(status.version, 2);
     assert_eq!(stores.counted(&name).await, (120, 120));
-    let serving = stores.reads.serving(&name).await.expect("serving").expect("a generation");
+    let serving = stores
+        .reads
+        .serving(&name)
+        .await
+        .expect("serving")
+        .expect("a generation");
     assert_eq!(serving.version, 2);
 }

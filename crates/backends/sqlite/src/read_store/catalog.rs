@@ -9,7 +9,7 @@ use chrono::Utc;
 use projector_core::{Generation, ProjectionName, ReadStoreError, ServingGeneration, sql_time};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::connection::open_writer;
+use crate::connection::{open_reader, open_writer};
 use crate::durability::Durability;
 use crate::error::read_store_error;
 
@@ -51,9 +51,14 @@ fn err(context: &'static str) -> impl Fn(rusqlite::Error) -> ReadStoreError {
 }
 
 impl Catalog {
-    pub(crate) fn open(dir: &Path) -> Result<Self, ReadStoreError> {
-        let conn = open_writer(&dir.join("catalog.db"), Durability::Full)
-            .map_err(err("opening the catalog"))?;
+    /// Opens the catalog in `dir`, creating it unless `read_only`.
+    pub(crate) fn open(dir: &Path, read_only: bool) -> Result<Self, ReadStoreError> {
+        let path = dir.join("catalog.db");
+        if read_only {
+            let conn = open_reader(&path).map_err(err("opening the catalog"))?;
+            return Ok(Self { conn });
+        }
+        let conn = open_writer(&path, Durability::Full).map_err(err("opening the catalog"))?;
         conn.execute_batch(include_str!("../sql/catalog_schema.sql"))
             .map_err(err("creating the catalog"))?;
         Ok(Self { conn })

@@ -11,7 +11,7 @@ use projector_core::{
 };
 use rusqlite::{Connection, params};
 
-use crate::connection::open_writer;
+use crate::connection::{open_reader, open_writer};
 use crate::durability::Durability;
 use crate::error::read_store_error;
 use crate::pool::ReaderPool;
@@ -56,16 +56,24 @@ impl GenerationDb {
         Ok(Self::from_connection(path, conn))
     }
 
-    /// Opens an existing generation file.
-    pub(crate) fn open(path: PathBuf, durability: Durability) -> Result<Self, ReadStoreError> {
+    /// Opens an existing generation file; `read_only` for inspection beside its writer.
+    pub(crate) fn open(
+        path: PathBuf,
+        durability: Durability,
+        read_only: bool,
+    ) -> Result<Self, ReadStoreError> {
         if !path.exists() {
             return Err(ReadStoreError::Unavailable {
                 message: format!("read model file {} is missing", path.display()),
                 source: None,
             });
         }
-        let conn = open_writer(&path, durability)
-            .map_err(|e| read_store_error("opening a read model", e))?;
+        let conn = if read_only {
+            open_reader(&path)
+        } else {
+            open_writer(&path, durability)
+        }
+        .map_err(|e| read_store_error("opening a read model", e))?;
         Ok(Self::from_connection(path, conn))
     }
 

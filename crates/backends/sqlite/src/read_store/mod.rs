@@ -31,12 +31,15 @@ pub struct SqliteReadStoreOptions {
     /// Durability of read-model commits. Default: `Normal`, because a read model commits its
     /// checkpoint with its rows and a lost commit is simply projected again.
     pub durability: Durability,
+    /// Open for inspection beside a process that writes: nothing is created, swept or written.
+    pub read_only: bool,
 }
 
 impl Default for SqliteReadStoreOptions {
     fn default() -> Self {
         Self {
             durability: Durability::Normal,
+            read_only: false,
         }
     }
 }
@@ -52,6 +55,7 @@ pub struct SqliteReadStore {
 struct Inner {
     dir: PathBuf,
     durability: Durability,
+    read_only: bool,
     catalog: Mutex<Catalog>,
     open: Mutex<HashMap<(ProjectionName, Generation), Arc<GenerationDb>>>,
     serving: RwLock<HashMap<ProjectionName, Generation>>,
@@ -68,28 +72,34 @@ impl SqliteReadStore {
         options: SqliteReadStoreOptions,
     ) -> Result<Self, ReadStoreError> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            ReadStoreError::unavailable(format!("cannot create {}", dir.display()), e)
-        })?;
-        let catalog = Catalog::open(&dir)?;
+        if !options.read_only {
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                ReadStoreError::unavailable(format!("cannot create {}", dir.display()), e)
+            })?;
+        }
+        let catalog = Catalog::open(&dir, options.read_only)?;
         let mut serving = HashMap::new();
         for live in catalog.live()? {
             match live.state {
                 GenerationState::Serving => {
                     serving.insert(live.projection, live.generation);
                 }
-                GenerationState::Building => {
+                GenerationState::Building if !options.read_only => {
                     tracing::info!(projection = %live.projection, generation = %live.generation,
                         "dropping a generation whose rebuild did not finish");
                     catalog.retire(&live.projection, live.generation)?;
                 }
+                GenerationState::Building => {}
             }
         }
-        sweep_unlisted_files(&dir, &serving);
+        if !options.read_only {
+            sweep_unlisted_files(&dir, &serving);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 dir,
                 durability: options.durability,
+                read_only: options.read_only,
                 catalog: Mutex::new(catalog),
                 open: Mutex::new(HashMap::new()),
                 serving: RwLock::new(serving),
@@ -100,6 +110,16 @@ impl SqliteReadStore {
     /// The directory holding the files.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// The projections that have a serving generation, with it.
+    pub fn serving_generations(&self) -> Vec<(ProjectionName, Generation)> {
+        let mut all: Vec<_> = read(&self.inner.serving)
+            .iter()
+            .map(|(p, g)| (p.clone(), *g))
+            .collect();
+        all.sort();
+        all
     }
 
     /// The database file serving `projection`'s reads, if any; for tools that inspect it.
@@ -145,7 +165,7 @@ impl Inner {
             });
         }
         let path = GenerationDb::path(&self.dir, projection, generation);
-        let db = Arc::new(GenerationDb::open(path, self.durability)?);
+        let db = Arc::new(GenerationDb::open(path, self.durability, self.read_only)?);
         Ok(Arc::clone(lock(&self.open).entry(key).or_insert(db)))
     }
 

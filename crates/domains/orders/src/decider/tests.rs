@@ -6,7 +6,9 @@ use projector_testkit::harness::given;
 use super::*;
 
 fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 4, 17, 0, minute, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 4, 17, 0, minute, 0)
+        .single()
+        .expect("valid time")
 }
 
 fn cents(c: i64) -> Money {
@@ -64,7 +66,12 @@ fn completed() -> OrderEvent {
 
 /// Seed 000's order: two items totalling 45.5, confirmed.
 fn placed() -> Vec<OrderEvent> {
-    vec![created(), added("sku-1", 1, 2000), added("sku-2", 1, 2550), confirmed()]
+    vec![
+        created(),
+        added("sku-1", 1, 2000),
+        added("sku-2", 1, 2550),
+        confirmed(),
+    ]
 }
 
 #[test]
@@ -99,7 +106,9 @@ fn an_order_needs_distinct_items_with_quantities() {
         items,
         at: at(0),
     };
-    given(&OrderDecider, []).when(&place(vec![])).then_refused(|e| matches!(e, OrderError::Invalid(_)));
+    given(&OrderDecider, [])
+        .when(&place(vec![]))
+        .then_refused(|e| matches!(e, OrderError::Invalid(_)));
     given(&OrderDecider, [])
         .when(&place(vec![item("a", 1, 1), item("a", 2, 1)]))
         .then_refused(|e| matches!(e, OrderError::Invalid(m) if m.contains("listed twice")));
@@ -176,13 +185,29 @@ fn the_lifecycle_runs_confirmed_shipped_completed() {
         .then([completed()]);
     given(&OrderDecider, placed())
         .when(&OrderCommand::Complete { at: at(9) })
-        .then_refused(|e| matches!(e, OrderError::InvalidTransition { action: "complete", .. }));
+        .then_refused(|e| {
+            matches!(
+                e,
+                OrderError::InvalidTransition {
+                    action: "complete",
+                    ..
+                }
+            )
+        });
     given(&OrderDecider, history)
         .when(&OrderCommand::Cancel {
             reason: "late".into(),
             at: at(6),
         })
-        .then_refused(|e| matches!(e, OrderError::InvalidTransition { action: "cancel", .. }));
+        .then_refused(|e| {
+            matches!(
+                e,
+                OrderError::InvalidTransition {
+                    action: "cancel",
+                    ..
+                }
+            )
+        });
 }
 
 #[test]
@@ -232,7 +257,9 @@ fn refunds_are_capped_at_what_was_paid() {
             original_completed_at: at(9),
         })
     };
-    given(&OrderDecider, history.clone()).when(&refund(1000)).then([refunded(1000)]);
+    given(&OrderDecider, history.clone())
+        .when(&refund(1000))
+        .then([refunded(1000)]);
     history.push(refunded(1000));
     given(&OrderDecider, history.clone())
         .when(&refund(3551))
@@ -242,11 +269,21 @@ fn refunds_are_capped_at_what_was_paid() {
                 refundable: cents(3550),
             }
         });
-    given(&OrderDecider, history.clone()).when(&refund(3550)).then([refunded(3550)]);
+    given(&OrderDecider, history.clone())
+        .when(&refund(3550))
+        .then([refunded(3550)]);
     given(&OrderDecider, history)
         .when(&refund(0))
         .then_refused(|e| matches!(e, OrderError::Invalid(_)));
     given(&OrderDecider, placed())
         .when(&refund(100))
-        .then_refused(|e| matches!(e, OrderError::InvalidTransition { action: "refund", .. }));
+        .then_refused(|e| {
+            matches!(
+                e,
+                OrderError::InvalidTransition {
+                    action: "refund",
+                    ..
+                }
+            )
+        });
 }

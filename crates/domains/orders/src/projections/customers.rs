@@ -7,8 +7,8 @@
 
 use async_trait::async_trait;
 use projector_core::{
-    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName,
-    RecordedEvent, SqlError, SqlParam, SqlProjection, SqlTransaction, sql_time,
+    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent, SqlError,
+    SqlParam, SqlProjection, SqlTransaction, sql_time,
 };
 
 use crate::events::{OrderEvent, types};
@@ -37,18 +37,24 @@ impl SqlProjection for CustomersProjection {
         &[include_str!("sql/customers_schema.sql")]
     }
 
-    async fn apply(&self, tx: &mut dyn SqlTransaction, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        tx: &mut dyn SqlTransaction,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         for recorded in events {
             let event = OrderEvent::decode(recorded)?;
-            apply_one(tx, &event, recorded)
-                .await
-                .map_err(|e| match e {
-                    Failure::Sql(e) => ProjectionError::sql(recorded.position, e),
-                    Failure::UnknownOrder => ProjectionError::at(
-                        recorded.position,
-                        format!("{} for order {}, which has no customer", recorded.event_type, event.order_id()),
+            apply_one(tx, &event, recorded).await.map_err(|e| match e {
+                Failure::Sql(e) => ProjectionError::sql(recorded.position, e),
+                Failure::UnknownOrder => ProjectionError::at(
+                    recorded.position,
+                    format!(
+                        "{} for order {}, which has no customer",
+                        recorded.event_type,
+                        event.order_id()
                     ),
-                })?;
+                ),
+            })?;
         }
         Ok(())
     }
@@ -65,7 +71,11 @@ impl From<SqlError> for Failure {
     }
 }
 
-async fn apply_one(tx: &mut dyn SqlTransaction, event: &OrderEvent, recorded: &RecordedEvent) -> Result<(), Failure> {
+async fn apply_one(
+    tx: &mut dyn SqlTransaction,
+    event: &OrderEvent,
+    recorded: &RecordedEvent,
+) -> Result<(), Failure> {
     let at = sql_time(recorded.recorded_at);
     let at = at.as_str();
     let order_id = event.order_id();
@@ -80,7 +90,11 @@ async fn apply_one(tx: &mut dyn SqlTransaction, event: &OrderEvent, recorded: &R
             .await?;
             tx.execute(
                 include_str!("sql/customers_order_placed.sql"),
-                &[e.customer_id.as_str().into(), created_at.as_str().into(), at.into()],
+                &[
+                    e.customer_id.as_str().into(),
+                    created_at.as_str().into(),
+                    at.into(),
+                ],
             )
             .await?;
         }
@@ -107,7 +121,11 @@ async fn apply_one(tx: &mut dyn SqlTransaction, event: &OrderEvent, recorded: &R
             tx.execute(
                 "UPDATE customer_activity SET orders_completed = orders_completed + 1, \
                  spent_cents = spent_cents + $2, last_activity_at = $3 WHERE customer_id = $1",
-                &[customer.as_str().into(), e.total_amount.cents().into(), at.into()],
+                &[
+                    customer.as_str().into(),
+                    e.total_amount.cents().into(),
+                    at.into(),
+                ],
             )
             .await?;
         }
@@ -151,7 +169,12 @@ async fn change_lines(
 }
 
 /// Sets an order's status; returns its customer.
-async fn set_status(tx: &mut dyn SqlTransaction, order_id: &str, status: OrderStatus, at: &str) -> Result<String, Failure> {
+async fn set_status(
+    tx: &mut dyn SqlTransaction,
+    order_id: &str,
+    status: OrderStatus,
+    at: &str,
+) -> Result<String, Failure> {
     returning_customer(
         tx,
         "UPDATE customer_orders SET status = $2, updated_at = $3 WHERE order_id = $1 RETURNING customer_id",
@@ -169,8 +192,15 @@ async fn customer_of(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Stri
     .await
 }
 
-async fn returning_customer(tx: &mut dyn SqlTransaction, sql: &str, params: &[SqlParam<'_>]) -> Result<String, Failure> {
-    let row = tx.query_opt(sql, params).await?.ok_or(Failure::UnknownOrder)?;
+async fn returning_customer(
+    tx: &mut dyn SqlTransaction,
+    sql: &str,
+    params: &[SqlParam<'_>],
+) -> Result<String, Failure> {
+    let row = tx
+        .query_opt(sql, params)
+        .await?
+        .ok_or(Failure::UnknownOrder)?;
     Ok(row.get(0)?)
 }
 

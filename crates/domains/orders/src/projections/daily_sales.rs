@@ -35,7 +35,11 @@ impl SqlProjection for DailySalesProjection {
         &[include_str!("sql/daily_sales_schema.sql")]
     }
 
-    async fn apply(&self, tx: &mut dyn SqlTransaction, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        tx: &mut dyn SqlTransaction,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         for recorded in events {
             let updated_at = sql_time(recorded.recorded_at);
             let written = match OrderEvent::decode(recorded)? {
@@ -56,7 +60,11 @@ impl SqlProjection for DailySalesProjection {
                     let day = e.original_completed_at.format("%Y-%m-%d").to_string();
                     tx.execute(
                         include_str!("sql/daily_sales_refunded.sql"),
-                        &[day.as_str().into(), e.amount.cents().into(), updated_at.as_str().into()],
+                        &[
+                            day.as_str().into(),
+                            e.amount.cents().into(),
+                            updated_at.as_str().into(),
+                        ],
                     )
                     .await
                 }

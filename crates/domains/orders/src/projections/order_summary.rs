@@ -41,7 +41,11 @@ impl SqlProjection for OrderSummaryProjection {
         &[include_str!("sql/order_summary_schema.sql")]
     }
 
-    async fn apply(&self, tx: &mut dyn SqlTransaction, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        tx: &mut dyn SqlTransaction,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         let mut rows: Vec<SummaryRow> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         for recorded in events {
@@ -66,7 +70,10 @@ impl SqlProjection for OrderSummaryProjection {
                         (None, _) => {
                             return Err(ProjectionError::at(
                                 recorded.position,
-                                format!("{} for order {order_id}, which has no summary", recorded.event_type),
+                                format!(
+                                    "{} for order {order_id}, which has no summary",
+                                    recorded.event_type
+                                ),
                             ));
                         }
                     };
@@ -78,7 +85,9 @@ impl SqlProjection for OrderSummaryProjection {
             rows[slot].apply(&event, recorded);
         }
         for row in &rows {
-            upsert(tx, row).await.map_err(|e| ProjectionError::sql(row.last_position, e))?;
+            upsert(tx, row)
+                .await
+                .map_err(|e| ProjectionError::sql(row.last_position, e))?;
             tracing::info!(
                 order_id = %row.order_id,
                 customer_id = %row.customer_id,
@@ -137,7 +146,9 @@ impl SummaryRow {
 
     fn apply(&mut self, event: &OrderEvent, recorded: &RecordedEvent) {
         match event {
-            OrderEvent::Created(e) => *self = Self::new(e.order_id.clone(), e.customer_id.clone(), e.created_at),
+            OrderEvent::Created(e) => {
+                *self = Self::new(e.order_id.clone(), e.customer_id.clone(), e.created_at)
+            }
             OrderEvent::ItemAdded(e) => {
                 self.item_count += i64::from(e.quantity);
                 self.total = self.total + e.unit_price.times(e.quantity);
@@ -165,21 +176,31 @@ impl SummaryRow {
         }
         self.updated_at = sql_time(recorded.recorded_at);
         self.last_position = recorded.position;
-        self.correlation_id = recorded.metadata.correlation_id.as_ref().map(|c| c.as_str().to_owned());
+        self.correlation_id = recorded
+            .metadata
+            .correlation_id
+            .as_ref()
+            .map(|c| c.as_str().to_owned());
     }
 
     fn from_row(row: &Row) -> Result<Self, SqlError> {
         let status: String = row.get(2)?;
         let money = |i: usize| -> Result<Money, SqlError> {
             Money::from_decimal(row.get(i)?).map_err(|e| {
-                SqlError::new(projector_core::SqlErrorKind::Conversion, format!("column {i}: {e}"))
+                SqlError::new(
+                    projector_core::SqlErrorKind::Conversion,
+                    format!("column {i}: {e}"),
+                )
             })
         };
         Ok(Self {
             order_id: row.get(0)?,
             customer_id: row.get(1)?,
             status: OrderStatus::parse(&status).ok_or_else(|| {
-                SqlError::new(projector_core::SqlErrorKind::Conversion, format!("unknown status {status}"))
+                SqlError::new(
+                    projector_core::SqlErrorKind::Conversion,
+                    format!("unknown status {status}"),
+                )
             })?,
             item_count: row.get(3)?,
             total: money(4)?,
@@ -198,7 +219,13 @@ impl SummaryRow {
 }
 
 async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<SummaryRow>, SqlError> {
-    match tx.query_opt(include_str!("sql/order_summary_select.sql"), &[order_id.into()]).await? {
+    match tx
+        .query_opt(
+            include_str!("sql/order_summary_select.sql"),
+            &[order_id.into()],
+        )
+        .await?
+    {
         Some(row) => SummaryRow::from_row(&row).map(Some),
         None => Ok(None),
     }
@@ -220,5 +247,6 @@ async fn upsert(tx: &mut dyn SqlTransaction, row: &SummaryRow) -> Result<u64, Sq
         row.cancelled_at.as_deref().into(),
         row.cancellation_reason.as_deref().into(),
     ];
-    tx.execute(include_str!("sql/order_summary_upsert.sql"), &params).await
+    tx.execute(include_str!("sql/order_summary_upsert.sql"), &params)
+        .await
 }

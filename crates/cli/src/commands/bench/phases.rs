@@ -1,0 +1,134 @@
+//! Phases A (append) and B (project) of the workload on projector itself, and the check.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::ProgressBar;
+use projector_core::{EventAppender, ExpectedVersion, SqlProjection, SqlReadStore};
+use projector_orders::projections::ORDER_SUMMARY;
+use projector_runtime::{Projector, ProjectorOptions};
+use projector_sqlite::{
+    Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::workload::{self, Expected};
+
+/// Phase A: `writers` tasks append `orders` orders between them, one append per order.
+/// Returns the store (for phase B) and the seconds taken.
+pub(crate) async fn append(
+    dir: &Path,
+    orders: u64,
+    writers: usize,
+    durability: Durability,
+    progress: &ProgressBar,
+) -> anyhow::Result<(Arc<SqliteEventStore>, f64)> {
+    let options = SqliteEventStoreOptions {
+        durability,
+        ..SqliteEventStoreOptions::default()
+    };
+    let store = Arc::new(SqliteEventStore::open(dir.join("events.db"), options)?);
+    let writers = writers.max(1) as u64;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = Arc::clone(&store);
+        let progress = progress.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < orders {
+                store
+                    .append(
+                        &workload::stream(i),
+                        ExpectedVersion::NoStream,
+                        workload::events(i),
+                    )
+                    .await
+                    .with_context(|| format!("appending order {i}"))?;
+                progress.inc(1);
+                i += writers;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await.context("an appender panicked")??;
+    }
+    Ok((store, started.elapsed().as_secs_f64()))
+}
+
+/// Phase B: from an empty read model, project every event; the seconds until every
+/// projection's checkpoint reaches the last event.
+pub(crate) async fn project(
+    dir: &Path,
+    store: Arc<SqliteEventStore>,
+    projections: Vec<Arc<dyn SqlProjection>>,
+    batch_size: usize,
+    progress: &ProgressBar,
+) -> anyhow::Result<(Arc<SqliteReadStore>, f64)> {
+    let reads = Arc::new(SqliteReadStore::open(
+        dir.join("read"),
+        SqliteReadStoreOptions::default(),
+    )?);
+    let options = ProjectorOptions {
+        batch_size,
+        ..ProjectorOptions::default()
+    };
+    let mut projector = Projector::new(store, options);
+    for projection in projections {
+        projector = projector.with_sql(reads.clone() as Arc<dyn SqlReadStore>, projection);
+    }
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let handle = projector.start(shutdown.clone())?;
+    let ticker = {
+        let handle = handle.clone();
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            loop {
+                let done = handle
+                    .statuses()
+                    .iter()
+                    .map(|s| s.checkpoint.get())
+                    .min()
+                    .unwrap_or(0);
+                progress.set_position(done);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let caught_up = handle.wait_caught_up(Duration::from_secs(3600)).await;
+    let seconds = started.elapsed().as_secs_f64();
+    ticker.abort();
+    shutdown.cancel();
+    handle.join().await;
+    caught_up.context("projecting the workload")?;
+    Ok((reads, seconds))
+}
+
+/// The workload's check on `order_summary`.
+pub(crate) async fn check(reads: &SqliteReadStore, orders: u64) -> anyhow::Result<()> {
+    let rows = reads
+        .query(
+            &ORDER_SUMMARY,
+            "SELECT count(*), sum(item_count), round(sum(total_amount), 2) FROM order_summary",
+            &[],
+        )
+        .await?;
+    let row = rows.first().context("the check query returned no row")?;
+    let count: i64 = row.get(0)?;
+    let items: Option<i64> = row.get(1)?;
+    let total: Option<f64> = row.get(2)?;
+    let found = Expected {
+        orders: count,
+        items: items.unwrap_or(0),
+        total_cents: (total.unwrap_or(0.0) * 100.0).round() as i64,
+    };
+    let expected = Expected::for_orders(orders);
+    if found != expected {
+        bail!("check failed: order_summary holds {found:?}, the workload expects {expected:?}");
+    }
+    Ok(())
+}

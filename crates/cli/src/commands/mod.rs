@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub(crate) mod bench;
+pub(crate) mod project;
+pub(crate) mod rebuild;
+pub(crate) mod status;

@@ -1,0 +1,49 @@
+//! `projector project`: run the projections until stopped, or until caught up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use projector_core::SqlReadStore;
+use projector_runtime::{Projector, ProjectorOptions};
+use projector_sqlite::Durability;
+use tokio_util::sync::CancellationToken;
+
+use crate::data::{DataDir, projections};
+use crate::opts::ProjectArgs;
+use crate::signals::shutdown_requested;
+
+pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
+    let data = DataDir::new(&args.data.data);
+    let events = Arc::new(data.open_events(Durability::Full)?);
+    let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
+    let options = ProjectorOptions {
+        batch_size: args.batch_size.max(1),
+        ..ProjectorOptions::default()
+    };
+    let mut projector = Projector::new(events.clone(), options);
+    for projection in projections(&args.projections)? {
+        projector = projector.with_sql(Arc::clone(&reads), projection);
+    }
+    let shutdown = CancellationToken::new();
+    let handle = projector
+        .start(shutdown.clone())
+        .context("starting the projector")?;
+    tracing::info!(data = %data.root().display(), projections = ?handle.names(), "projecting");
+
+    if args.until_caught_up {
+        tokio::select! {
+            caught_up = handle.wait_caught_up(Duration::from_secs(24 * 3600)) => {
+                let head = caught_up.context("waiting for the projections to catch up")?;
+                tracing::info!(%head, "every projection has reached the head");
+            }
+            () = shutdown_requested() => {}
+        }
+    } else {
+        shutdown_requested().await;
+    }
+    shutdown.cancel();
+    handle.join().await;
+    events.close().await;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! The `projector` command line: one module per subcommand, over the library crates.
+//!
+//! # Layout
+//! - [`opts`]: the command line.
+//! - `commands`: `project`, `rebuild`, `status`, `bench`.
+//! - `data`: the data directory's layout and opening the stores in it.
+//! - `telemetry`: logging; `signals`: SIGINT/SIGTERM.
+//!
+//! It is not: a library to embed (use `projector-runtime` and a backend crate directly).
+
+mod commands;
+mod data;
+pub mod opts;
+mod signals;
+mod telemetry;
+
+use anyhow::Context;
+
+use crate::opts::{Cli, Command};
+
+/// Runs one command to completion.
+///
+/// # Errors
+/// Whatever stopped the command, with context.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    telemetry::init(&cli.log, matches!(cli.command, Command::Bench(_)))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("projector")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Project(args) => commands::project::run(args).await,
+            Command::Rebuild(args) => commands::rebuild::run(args).await,
+            Command::Status(args) => commands::status::run(args).await,
+            Command::Bench(args) => commands::bench::run(args).await,
+        }
+    })
+}

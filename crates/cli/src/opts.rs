@@ -1,0 +1,137 @@
+//! The command line, defined with clap. Every option can also come from the environment.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use projector_sqlite::Durability;
+
+/// projector: a CQRS and event-sourcing engine whose centre is read projections.
+#[derive(Debug, Parser)]
+#[command(name = "projector", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// How to log.
+    #[command(flatten)]
+    pub log: LogOptions,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the projections over the event store until stopped (SIGINT/SIGTERM).
+    Project(ProjectArgs),
+    /// Rebuild a projection from the first event into a new generation, then swap it in.
+    Rebuild(RebuildArgs),
+    /// Show each projection's checkpoint, lag and dead letters.
+    Status(StatusArgs),
+    /// Run the benchmark workload (`shared/bench/WORKLOAD.md`) and print its figures.
+    Bench(BenchArgs),
+}
+
+/// Logging options.
+#[derive(Debug, Args)]
+pub struct LogOptions {
+    /// Log format.
+    #[arg(
+        long,
+        global = true,
+        env = "PROJECTOR_LOG_FORMAT",
+        default_value = "pretty"
+    )]
+    pub log_format: LogFormat,
+    /// Log filter, e.g. `info` or `projector_runtime=debug,info` (also `RUST_LOG`).
+    #[arg(long, global = true, env = "PROJECTOR_LOG")]
+    pub log_level: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// The data directory: `events.db` and the read models under `read/`.
+    #[arg(long, env = "PROJECTOR_DATA", default_value = "./data")]
+    pub data: PathBuf,
+}
+
+/// `projector project`.
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Run only these projections (repeatable); all by default.
+    #[arg(long = "projection", value_name = "NAME")]
+    pub projections: Vec<String>,
+    /// Events per transaction.
+    #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Exit once every projection has reached the head, instead of following new events.
+    #[arg(long)]
+    pub until_caught_up: bool,
+}
+
+/// `projector rebuild`.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// The projection to rebuild.
+    pub projection: String,
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Events per transaction.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+}
+
+/// `projector status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `projector bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Orders in the workload (4 events each).
+    #[arg(long, default_value_t = 100_000)]
+    pub orders: u64,
+    /// Concurrent appenders sharing the orders in phase A (1 is the workload's phase A).
+    #[arg(long, default_value_t = 1)]
+    pub writers: usize,
+    /// Run every order projection in phase B, not only `order_summary`.
+    #[arg(long)]
+    pub all_projections: bool,
+    /// Durability of the event store's commits.
+    #[arg(long, default_value = "full")]
+    pub durability: Durability,
+    /// Events per projection batch.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Repeat the whole run this many times and report the median.
+    #[arg(long, default_value_t = 1)]
+    pub runs: usize,
+    /// Also run the plain rusqlite loops that are the physical limit.
+    #[arg(long)]
+    pub baseline: bool,
+    /// Print one JSON line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Directory for the temporary data (default: the system's temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}

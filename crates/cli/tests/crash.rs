@@ -1,0 +1,337 @@
+//! Crash and replay: a real `projector project` process is killed with SIGKILL at random
+//! moments while it projects, many times over. After each kill it is restarted until caught
+//! up, and every read model must equal one rebuilt from scratch, with every checkpoint at the
+//! head: nothing lost, nothing applied twice.
+//!
+//! Rounds: `PROJECTOR_CRASH_ROUNDS` (default 25). Seed: `PROJECTOR_CRASH_SEED` (default random,
+//! printed so a failure can be replayed).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use projector_core::{
+    CommandOptions, EventReader, EventStore, GlobalPosition, ProjectionName, SqlReadStore,
+    SqlValue, execute,
+};
+use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
+use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
+use projector_runtime::{Projector, ProjectorOptions};
+use projector_sqlite::{
+    Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio_util::sync::CancellationToken;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_projector");
+const ORDERS_PER_ROUND: usize = 120;
+const TABLES: [(ProjectionName, &str); 4] = [
+    (ORDER_SUMMARY, "order_summary"),
+    (DAILY_SALES, "daily_sales"),
+    (CUSTOMERS, "customer_orders"),
+    (CUSTOMERS, "customer_activity"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
+    let rounds: usize = env_or("PROJECTOR_CRASH_ROUNDS", 25);
+    let seed: u64 = env_or("PROJECTOR_CRASH_SEED", rand::rng().random());
+    eprintln!("crash test: {rounds} rounds, PROJECTOR_CRASH_SEED={seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let data = tempfile::tempdir().expect("temporary directory");
+    let mut interrupted = 0;
+    let mut orders = 0;
+
+    for round in 0..rounds {
+        let head_before = append_orders(data.path(), &mut rng, orders).await;
+        orders += ORDERS_PER_ROUND;
+
+        // Project, and kill the process at a random moment.
+        let mut child = Command::new(BINARY)
+            .args([
+                "project",
+                "--batch-size",
+                "20",
+                "--log-level",
+                "warn",
+                "--data",
+            ])
+            .arg(data.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start projector");
+        // Kill once a projection has passed a random point of the new events, plus a random
+        // few milliseconds, so the kill lands while batches are being applied.
+        let head = head_of(data.path()).await;
+        let target = head_before.get() + rng.random_range(1..=head_before.distance_to(head));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline
+            && child.try_wait().expect("poll child").is_none()
+        {
+            let reached = try_checkpoints(data.path()).await.unwrap_or_default();
+            if reached.iter().any(|p| p.get() >= target) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_micros(rng.random_range(0..3000))).await;
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        let reached = checkpoints(data.path()).await;
+        if reached.iter().any(|p| *p > head_before && *p < head) {
+            interrupted += 1;
+        }
+
+        // Restart until caught up, then compare with a rebuild from scratch.
+        let status = Command::new(BINARY)
+            .args([
+                "project",
+                "--until-caught-up",
+                "--log-level",
+                "warn",
+                "--data",
+            ])
+            .arg(data.path())
+            .stdout(Stdio::null())
+            .status()
+            .expect("restart projector");
+        assert!(
+            status.success(),
+            "round {round}: the restarted projector failed: {status}"
+        );
+        let checkpoints = checkpoints(data.path()).await;
+        assert!(
+            checkpoints.iter().all(|p| *p == head),
+            "round {round}: checkpoints {checkpoints:?} did not reach the head {head}"
+        );
+        let survived = dump(&data.path().join("read")).await;
+        let rebuilt = rebuild(data.path()).await;
+        for ((table, got), (_, want)) in survived.iter().zip(&rebuilt) {
+            assert_eq!(
+                got.len(),
+                want.len(),
+                "round {round}: {table} has {} rows, a rebuild {}",
+                got.len(),
+                want.len()
+            );
+            assert_eq!(
+                got, want,
+                "round {round}: {table} differs from a rebuild (seed {seed})"
+            );
+        }
+    }
+    eprintln!("crash test: {interrupted} of {rounds} kills landed while projections were behind");
+    assert!(
+        interrupted * 2 >= rounds,
+        "only {interrupted} of {rounds} kills interrupted a projection mid-way; the test did not test much"
+    );
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Appends `ORDERS_PER_ROUND` orders with random lifecycles; returns the head before them.
+async fn append_orders(data: &Path, rng: &mut StdRng, first: usize) -> GlobalPosition {
+    let options = SqliteEventStoreOptions {
+        durability: Durability::Normal,
+        ..SqliteEventStoreOptions::default()
+    };
+    let store =
+        Arc::new(SqliteEventStore::open(data.join("events.db"), options).expect("event store"));
+    let head_before = store.head().await.expect("head");
+    let mut tasks = Vec::new();
+    for n in first..first + ORDERS_PER_ROUND {
+        let plan = lifecycle(rng, n);
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let id = format!("o{n}");
+            let stream = order_stream(&id).expect("valid id");
+            for command in plan {
+                execute(
+                    &OrderDecider,
+                    store.as_ref() as &dyn EventStore,
+                    &stream,
+                    &command,
+                    &CommandOptions::default(),
+                )
+                .await
+                .expect("command");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("order task");
+    }
+    store.close().await;
+    head_before
+}
+
+/// A random but valid lifecycle for order `n`.
+fn lifecycle(rng: &mut StdRng, n: usize) -> Vec<OrderCommand> {
+    let at = |minutes: i64| {
+        Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+            .single()
+            .expect("valid")
+            + chrono::Duration::minutes(minutes + n as i64 * 37)
+    };
+    let item = |sku: String, quantity: u32, cents: i64| NewItem {
+        sku,
+        quantity,
+        unit_price: Money::from_cents(cents),
+    };
+    let mut commands = vec![OrderCommand::Place {
+        order_id: format!("o{n}"),
+        customer_id: format!("c{}", rng.random_range(0..40)),
+        items: (0..rng.random_range(1..4u32))
+            .map(|i| {
+                item(
+                    format!("s{i}"),
+                    rng.random_range(1..5),
+                    rng.random_range(100..5000),
+                )
+            })
+            .collect(),
+        at: at(0),
+    }];
+    if rng.random_bool(0.4) {
+        commands.push(OrderCommand::AddItem {
+            item: item("extra".into(), rng.random_range(1..3), 250),
+            at: at(1),
+        });
+    }
+    if rng.random_bool(0.2) {
+        commands.push(OrderCommand::RemoveItem {
+            sku: "s0".into(),
+            at: at(2),
+        });
+        commands.push(OrderCommand::AddItem {
+            item: item("s9".into(), 1, 999),
+            at: at(2),
+        });
+    }
+    match rng.random_range(0..10) {
+        0..=1 => commands.push(OrderCommand::Cancel {
+            reason: "changed mind".into(),
+            at: at(3),
+        }),
+        2..=3 => commands.push(OrderCommand::Ship {
+            tracking: format!("T{n}"),
+            at: at(4),
+        }),
+        _ => {
+            commands.push(OrderCommand::Ship {
+                tracking: format!("T{n}"),
+                at: at(4),
+            });
+            commands.push(OrderCommand::Complete { at: at(600) });
+            if rng.random_bool(0.5) {
+                commands.push(OrderCommand::Refund {
+                    amount: Money::from_cents(100),
+                    at: at(2000),
+                });
+                commands.push(OrderCommand::Refund {
+                    amount: Money::from_cents(50),
+                    at: at(3000),
+                });
+            }
+        }
+    }
+    commands
+}
+
+async fn head_of(data: &Path) -> GlobalPosition {
+    SqliteEventStore::open_read_only(data.join("events.db"))
+        .expect("event store")
+        .head()
+        .await
+        .expect("head")
+}
+
+fn read_only(dir: &Path) -> SqliteReadStore {
+    SqliteReadStore::open(
+        dir,
+        SqliteReadStoreOptions {
+            read_only: true,
+            ..SqliteReadStoreOptions::default()
+        },
+    )
+    .expect("read store")
+}
+
+/// The serving checkpoint of every order projection (zero where none exists yet).
+async fn checkpoints(data: &Path) -> Vec<GlobalPosition> {
+    try_checkpoints(data).await.expect("checkpoints")
+}
+
+async fn try_checkpoints(
+    data: &Path,
+) -> Result<Vec<GlobalPosition>, projector_core::ReadStoreError> {
+    let reads = SqliteReadStore::open(
+        data.join("read"),
+        SqliteReadStoreOptions {
+            read_only: true,
+            ..SqliteReadStoreOptions::default()
+        },
+    )?;
+    let mut positions = Vec::new();
+    for name in [ORDER_SUMMARY, DAILY_SALES, CUSTOMERS] {
+        let position = match reads.serving(&name).await? {
+            Some(serving) => reads.checkpoint(&name, serving.generation).await?.position,
+            None => GlobalPosition::ZERO,
+        };
+        positions.push(position);
+    }
+    Ok(positions)
+}
+
+/// Every row of every order read model, in key order.
+async fn dump(read_dir: &Path) -> Vec<(&'static str, Vec<Vec<SqlValue>>)> {
+    let reads = read_only(read_dir);
+    let mut tables = Vec::new();
+    for (projection, table) in TABLES {
+        let rows = reads
+            .query(
+                &projection,
+                &format!("SELECT * FROM {table} ORDER BY 1"),
+                &[],
+            )
+            .await
+            .expect("dump")
+            .into_iter()
+            .map(|row| row.values().to_vec())
+            .collect();
+        tables.push((table, rows));
+    }
+    tables
+}
+
+/// Projects the whole store into a fresh read store and dumps it.
+async fn rebuild(data: &Path) -> Vec<(&'static str, Vec<Vec<SqlValue>>)> {
+    let events =
+        Arc::new(SqliteEventStore::open_read_only(data.join("events.db")).expect("event store"));
+    let fresh = tempfile::tempdir().expect("temporary directory");
+    let reads = Arc::new(
+        SqliteReadStore::open(fresh.path(), SqliteReadStoreOptions::default()).expect("read store"),
+    );
+    let mut projector = Projector::new(events, ProjectorOptions::default());
+    for projection in projections::all() {
+        projector = projector.with_sql(reads.clone() as Arc<dyn SqlReadStore>, projection);
+    }
+    let shutdown = CancellationToken::new();
+    let handle = projector.start(shutdown.clone()).expect("start");
+    handle
+        .wait_caught_up(Duration::from_secs(120))
+        .await
+        .expect("rebuild caught up");
+    shutdown.cancel();
+    handle.join().await;
+    drop(reads);
+    dump(fresh.path()).await
+}
