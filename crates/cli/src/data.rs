@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use projector_core::{ProjectionName, SqlProjection};
 use projector_sqlite::{
-    Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
+    Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteIdempotencyStore, SqliteReadStore,
+    SqliteReadStoreOptions,
 };
 
 /// A data directory.
@@ -41,6 +42,12 @@ impl DataDir {
         };
         SqliteEventStore::open(self.events_path(), options)
             .with_context(|| format!("opening the event store in {}", self.root.display()))
+    }
+
+    /// Opens the store of idempotency keys.
+    pub(crate) fn open_idempotency(&self) -> anyhow::Result<SqliteIdempotencyStore> {
+        SqliteIdempotencyStore::open(self.root.join("idempotency.db"))
+            .with_context(|| format!("opening the idempotency keys in {}", self.root.display()))
     }
 
     /// Opens the read store for projecting.

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - [`opts`]: the command line.
-//! - `commands`: `project`, `rebuild`, `status`, `bench`.
+//! - `commands`: `serve`, `project`, `rebuild`, `status`, `bench`.
 //! - `data`: the data directory's layout and opening the stores in it.
 //! - `telemetry`: logging; `signals`: SIGINT/SIGTERM.
 //!
@@ -31,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
+            Command::Serve(args) => commands::serve::run(args).await,
             Command::Project(args) => commands::project::run(args).await,
             Command::Rebuild(args) => commands::rebuild::run(args).await,
             Command::Status(args) => commands::status::run(args).await,

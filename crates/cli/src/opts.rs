@@ -20,6 +20,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the HTTP API (writes, reads, OpenAPI, metrics) and run the projections.
+    Serve(ServeArgs),
     /// Run the projections over the event store until stopped (SIGINT/SIGTERM).
     Project(ProjectArgs),
     /// Rebuild a projection from the first event into a new generation, then swap it in.
@@ -61,6 +63,23 @@ pub struct DataArgs {
     /// The data directory: `events.db` and the read models under `read/`.
     #[arg(long, env = "PROJECTOR_DATA", default_value = "./data")]
     pub data: PathBuf,
+}
+
+/// `projector serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, env = "PROJECTOR_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// Events per projection transaction.
+    #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = 1000)]
+    pub batch_size: usize,
+    /// The largest request body accepted, in bytes.
+    #[arg(long, env = "PROJECTOR_MAX_BODY_BYTES", default_value_t = 65536)]
+    pub max_body_bytes: usize,
 }
 
 /// `projector project`.

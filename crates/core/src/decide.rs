@@ -7,7 +7,7 @@
 use crate::codec::DomainEvent;
 use crate::error::{StoreError, VersionConflict};
 use crate::event::{DecodeError, EventMetadata};
-use crate::ids::StreamId;
+use crate::ids::{CausationId, StreamId};
 use crate::position::{ExpectedVersion, GlobalPosition, StreamVersion};
 use crate::store::{EventStore, ReadDirection};
 
@@ -55,7 +55,9 @@ pub struct CommandOptions {
     /// How many times to load and decide again when another writer appended first. Only used
     /// without `if_version`: deciding again on fresh state is then safe.
     pub max_attempts: u32,
-    /// Metadata stamped on every event the command records.
+    /// Metadata stamped on every event the command records. Its causation id is the
+    /// command's id: if the stream already holds events caused by it, the command ran before
+    /// (a retry after a lost answer) and is not run again; see [`Executed::replayed`].
     pub metadata: EventMetadata,
 }
 
@@ -80,6 +82,9 @@ pub struct Executed<D: Decider> {
     pub stream_version: StreamVersion,
     /// Global position of the last event recorded; `None` when nothing was recorded.
     pub position: Option<GlobalPosition>,
+    /// Whether the command had already run (its events were found in the stream, caused by
+    /// its id) so nothing new was recorded; `position` is then that of its earlier events.
+    pub replayed: bool,
 }
 
 /// Why a command did not run. "Refused by the domain" and "the system failed" are kept apart.
@@ -148,8 +153,26 @@ pub async fn load<D: Decider, S: EventStore + ?Sized>(
     store: &S,
     stream: &StreamId,
 ) -> Result<(D::State, StreamVersion), CommandError<D::Error>> {
+    let loaded = load_checking(decider, store, stream, None).await?;
+    Ok((loaded.state, loaded.version))
+}
+
+/// A folded stream, and where the events of a given command sit in it, if anywhere.
+struct Loaded<S> {
+    state: S,
+    version: StreamVersion,
+    caused_by_command: Option<GlobalPosition>,
+}
+
+async fn load_checking<D: Decider, S: EventStore + ?Sized>(
+    decider: &D,
+    store: &S,
+    stream: &StreamId,
+    command: Option<&CausationId>,
+) -> Result<Loaded<D::State>, CommandError<D::Error>> {
     let mut state = D::State::default();
     let mut version = StreamVersion::NONE;
+    let mut caused_by_command = None;
     loop {
         let page = store
             .read_stream(stream, version.next(), ReadDirection::Forwards, LOAD_PAGE)
@@ -160,9 +183,16 @@ pub async fn load<D: Decider, S: EventStore + ?Sized>(
             let event = D::Event::decode(recorded)?;
             state = decider.evolve(state, &event);
             version = recorded.stream_version;
+            if command.is_some() && recorded.metadata.causation_id.as_ref() == command {
+                caused_by_command = Some(recorded.position);
+            }
         }
         if !full {
-            return Ok((state, version));
+            return Ok(Loaded {
+                state,
+                version,
+                caused_by_command,
+            });
         }
     }
 }
@@ -181,7 +211,21 @@ pub async fn execute<D: Decider, S: EventStore + ?Sized>(
 ) -> Result<Executed<D>, CommandError<D::Error>> {
     let mut attempt = 1;
     loop {
-        let (state, version) = load(decider, store, stream).await?;
+        let command_id = options.metadata.causation_id.as_ref();
+        let Loaded {
+            state,
+            version,
+            caused_by_command,
+        } = load_checking(decider, store, stream, command_id).await?;
+        if let Some(position) = caused_by_command {
+            return Ok(Executed {
+                events: Vec::new(),
+                state,
+                stream_version: version,
+                position: Some(position),
+                replayed: true,
+            });
+        }
         if let Some(expected) = options.if_version
             && expected != version
         {
@@ -200,6 +244,7 @@ pub async fn execute<D: Decider, S: EventStore + ?Sized>(
                 state,
                 stream_version: version,
                 position: None,
+                replayed: false,
             });
         }
         let new_events = events
@@ -217,6 +262,7 @@ pub async fn execute<D: Decider, S: EventStore + ?Sized>(
                     state,
                     stream_version: outcome.stream_version,
                     position: Some(outcome.last_position),
+                    replayed: false,
                 });
             }
             Err(StoreError::Conflict(conflict)) => {

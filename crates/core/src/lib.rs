@@ -9,6 +9,7 @@
 //! - [`event`]: [`NewEvent`] to append, [`RecordedEvent`] as stored, their metadata and payload.
 //! - [`store`]: the [`EventReader`], [`EventAppender`] and [`EventStore`] traits.
 //! - [`subscription`]: catch-up-then-live reading of the feed.
+//! - [`idempotency`]: answers remembered per idempotency key.
 //! - [`codec`]: domain events to stored events and back, with upcasters.
 //! - [`decide`]: pure deciders and the load-decide-append loop.
 //! - [`projection`]: the [`Projection`] traits.
@@ -26,6 +27,7 @@ pub mod decide;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod idempotency;
 pub mod position;
 pub mod projection;
 pub mod read_store;
@@ -36,6 +38,7 @@ pub mod subscription;
 pub use codec::{DomainEvent, Upcaster, Upcasters};
 pub use decide::{CommandError, CommandOptions, Decider, Executed, execute, load};
 pub use error::{BoxError, StoreError, VersionConflict};
+pub use idempotency::{Claim, IdempotencyStore, StoredResponse};
 pub use event::{DecodeError, EventMetadata, JsonPayload, NewEvent, RecordedEvent};
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};

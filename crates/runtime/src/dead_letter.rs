@@ -45,7 +45,7 @@ impl Worker {
                 .await
                 .is_ok()
             {
-                self.advanced(lane, kind, prefix, index, index);
+                self.advanced(lane, kind, prefix, index, &events[..index]);
                 start = index;
             }
         }
@@ -59,7 +59,7 @@ impl Worker {
         // Move past the events of the batch the projection does not handle.
         while lane.checkpoint.position < through.position {
             match self.apply_alone(lane, &[], through).await {
-                Ok(()) => self.advanced(lane, kind, through, 0, 0),
+                Ok(()) => self.advanced(lane, kind, through, 0, &[]),
                 Err(error) => {
                     if !self.transient_failure(&error.to_string()).await {
                         return Step::Shutdown;
@@ -87,7 +87,7 @@ impl Worker {
                 .await
             {
                 Ok(()) => {
-                    self.advanced(lane, kind, through, 1, 1);
+                    self.advanced(lane, kind, through, 1, std::slice::from_ref(event));
                     return Outcome::Applied;
                 }
                 Err(error) if error.is_transient() => {
@@ -159,7 +159,7 @@ impl Worker {
         }
         match skip_to {
             Some(to) => {
-                self.advanced(lane, kind, to, 1, 0);
+                self.advanced(lane, kind, to, 1, &[]);
                 Outcome::Skipped
             }
             None => {

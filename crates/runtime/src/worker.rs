@@ -94,6 +94,22 @@ pub(crate) struct Worker {
     pub(crate) failures: u32,
 }
 
+/// The distinct correlation ids of a batch, for its log line (the first few of a large one).
+fn correlation_ids(events: &[RecordedEvent]) -> String {
+    const SHOWN: usize = 8;
+    let mut ids: Vec<&str> = Vec::new();
+    for id in events.iter().filter_map(|e| e.metadata.correlation_id.as_ref()) {
+        if !ids.contains(&id.as_str()) {
+            if ids.len() == SHOWN {
+                ids.push("...");
+                break;
+            }
+            ids.push(id.as_str());
+        }
+    }
+    ids.join(",")
+}
+
 /// The longest a worker waits for the head when a read found nothing although the head said
 /// there was more (a backend may announce positions before they are readable).
 const IDLE_RECHECK: Duration = Duration::from_millis(50);
@@ -264,7 +280,7 @@ impl Worker {
             .await
         {
             Ok(()) => {
-                self.advanced(lane, kind, through, read, handled.len());
+                self.advanced(lane, kind, through, read, &handled);
                 Step::Continue
             }
             Err(error) if error.is_transient() => {
@@ -289,20 +305,19 @@ impl Worker {
         kind: LaneKind,
         through: Checkpoint,
         read: usize,
-        handled: usize,
+        handled: &[RecordedEvent],
     ) {
         let name = self.target.name();
         lane.checkpoint = through;
         self.failures = 0;
-        metrics::counter!("projector_events_projected_total", "projection" => name.to_string())
-            .increment(read as u64);
-        metrics::histogram!("projector_batch_size", "projection" => name.to_string())
-            .record(read as f64);
+        metrics::counter!("projector_events_projected_total", "projection" => name.to_string()).increment(read as u64);
+        metrics::histogram!("projector_batch_size", "projection" => name.to_string()).record(read as f64);
         match kind {
             LaneKind::Serving => {
-                if handled > 0 {
-                    tracing::info!(projection = %name, count = handled, through = %through.position,
-                        "Projecting {handled} changed event(s)");
+                if !handled.is_empty() {
+                    let count = handled.len();
+                    tracing::info!(projection = %name, count, through = %through.position,
+                        correlation_ids = %correlation_ids(handled), "Projecting {count} changed event(s)");
                 }
                 let head = *self.head.borrow();
                 self.status.send_modify(|s| {

@@ -14,6 +14,7 @@
 //!   `rows`: rows to events.
 //! - `read_store`: the read store; its `catalog` of generations, each `generation` file, and
 //!   the portable `transaction` projections write through.
+//! - `idempotency`: idempotency keys and the answers they got.
 //! - `durability`: what each `synchronous` mode promises.
 //! - `connection`, `pool`, `error`: opening files, reusing read connections, mapping errors.
 //!
@@ -25,6 +26,7 @@ mod connection;
 mod durability;
 mod error;
 mod event_store;
+mod idempotency;
 mod pool;
 mod read_store;
 mod rows;
@@ -32,4 +34,5 @@ mod writer;
 
 pub use durability::Durability;
 pub use event_store::{SqliteEventStore, SqliteEventStoreOptions};
+pub use idempotency::SqliteIdempotencyStore;
 pub use read_store::{SqliteReadStore, SqliteReadStoreOptions};

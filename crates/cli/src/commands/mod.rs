@@ -3,4 +3,5 @@
 pub(crate) mod bench;
 pub(crate) mod project;
 pub(crate) mod rebuild;
+pub(crate) mod serve;
 pub(crate) mod status;

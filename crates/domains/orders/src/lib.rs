@@ -10,6 +10,7 @@
 //! - [`state`]: an order folded from its events; [`decider`]: commands to events.
 //! - [`projections`]: `order_summary`, `daily_sales`, `customers` (`customer_orders` and
 //!   `customer_activity`).
+//! - [`queries`]: typed reads of the read models, for APIs.
 //! - [`money`]: exact amounts; [`error`]: why commands are refused.
 //!
 //! It is not: an HTTP API (see `projector-server`) or storage (any backend runs it).
@@ -19,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod money;
 pub mod projections;
+pub mod queries;
 pub mod state;
 
 pub use decider::{NewItem, OrderCommand, OrderDecider, order_stream};

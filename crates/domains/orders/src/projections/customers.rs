@@ -56,6 +56,8 @@ impl SqlProjection for CustomersProjection {
                 ),
             })?;
         }
+        metrics::counter!("projector_read_model_upserts_total", "projection" => CUSTOMERS.to_string())
+            .increment(events.len() as u64);
         Ok(())
     }
 }

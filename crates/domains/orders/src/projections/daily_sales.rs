@@ -71,6 +71,7 @@ impl SqlProjection for DailySalesProjection {
                 _ => continue,
             };
             written.map_err(|e| ProjectionError::sql(recorded.position, e))?;
+            metrics::counter!("projector_read_model_upserts_total", "projection" => DAILY_SALES.to_string()).increment(1);
         }
         Ok(())
     }

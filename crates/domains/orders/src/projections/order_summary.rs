@@ -84,6 +84,8 @@ impl SqlProjection for OrderSummaryProjection {
             };
             rows[slot].apply(&event, recorded);
         }
+        metrics::counter!("projector_read_model_upserts_total", "projection" => ORDER_SUMMARY.to_string())
+            .increment(rows.len() as u64);
         for row in &rows {
             upsert(tx, row)
                 .await

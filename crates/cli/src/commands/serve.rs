@@ -1,0 +1,63 @@
+//! `projector serve`: the HTTP API and the projector in one process, on the data directory.
+//!
+//! Shutdown (SIGINT or SIGTERM) stops accepting connections, lets requests in flight finish,
+//! then lets each projection finish its batch in hand, and closes the event store after the
+//! writer has committed what was queued.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use projector_core::SqlReadStore;
+use projector_runtime::{Projector, ProjectorOptions};
+use projector_server::{AppState, ServerConfig};
+use projector_sqlite::Durability;
+use tokio_util::sync::CancellationToken;
+
+use crate::data::{DataDir, projections};
+use crate::opts::ServeArgs;
+use crate::signals::shutdown_requested;
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Install the metrics recorder before anything records.
+    projector_server::prometheus::handle();
+    let data = DataDir::new(&args.data.data);
+    let events = Arc::new(data.open_events(Durability::Full)?);
+    let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
+    let idempotency = Arc::new(data.open_idempotency()?);
+
+    let options = ProjectorOptions {
+        batch_size: args.batch_size.max(1),
+        ..ProjectorOptions::default()
+    };
+    let mut projector = Projector::new(events.clone(), options);
+    for projection in projections(&[])? {
+        projector = projector.with_sql(Arc::clone(&reads), projection);
+    }
+    let stop_projector = CancellationToken::new();
+    let projector = projector.start(stop_projector.clone()).context("starting the projector")?;
+
+    let config = ServerConfig {
+        max_body_bytes: args.max_body_bytes,
+        ..ServerConfig::default()
+    };
+    let state = AppState::new(events.clone(), Arc::clone(&reads), idempotency, projector.clone(), config);
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    tracing::info!(%addr, data = %data.root().display(), "projector serving");
+    // The address on standard output, for scripts and tests that asked for port 0.
+    println!("projector listening on http://{addr}");
+    std::io::stdout().flush().ok();
+
+    projector_server::serve(listener, state, shutdown_requested())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("HTTP server stopped; stopping the projections");
+    stop_projector.cancel();
+    projector.join().await;
+    events.close().await;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}

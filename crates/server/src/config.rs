@@ -1,0 +1,33 @@
+//! Settings of the HTTP server.
+
+use std::time::Duration;
+
+/// How the server behaves at its edges.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Requests running longer are answered 503 and dropped.
+    pub request_timeout: Duration,
+    /// How long a read with `min_position` waits by default.
+    pub default_read_wait: Duration,
+    /// The longest `wait_ms` a read may ask for.
+    pub max_read_wait: Duration,
+    /// An idempotency key claimed this long ago without an answer is taken to be abandoned.
+    pub idempotency_abandoned_after: Duration,
+    /// `/ready` fails while a projection trails the head by more events than this.
+    pub ready_max_lag_events: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: crate::limits::MAX_BODY_BYTES,
+            request_timeout: Duration::from_secs(35),
+            default_read_wait: Duration::from_secs(2),
+            max_read_wait: Duration::from_secs(30),
+            idempotency_abandoned_after: Duration::from_secs(60),
+            ready_max_lag_events: 10_000,
+        }
+    }
+}

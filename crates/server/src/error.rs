@@ -1,0 +1,207 @@
+//! Every error the API answers, turned into `application/problem+json` (RFC 9457) in one place.
+//! Server-side failures are logged with their cause; their bodies stay generic.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use projector_core::GlobalPosition;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::context;
+
+/// One bad field of a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Where it is: `customer_id`, `items[0].quantity`, `query.limit`, `header.If-Match`,
+    /// `path.id`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A bad field.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What happened this time.
+    pub detail: String,
+    /// The request's correlation id, to find it in the logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// Every bad field, for validation problems.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// For reads that waited: the position the projection had reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+    /// For version conflicts: the version the resource is at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The body is not JSON, or is empty.
+    #[error("{0}")]
+    Malformed(String),
+    /// The body is not declared as JSON.
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    /// The body is over the size limit.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Fields (or parameters, or headers) are invalid; every one is named.
+    #[error("the request has {} invalid field(s)", .0.len())]
+    Validation(Vec<FieldError>),
+    /// The resource does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route or method does not exist.
+    #[error("no route for {0}")]
+    NoRoute(String),
+    /// The method is not allowed on this route.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The resource's state forbids the request.
+    #[error("{0}")]
+    Conflict(String),
+    /// `If-Match` named another version than the resource's.
+    #[error("the resource is at version {actual}, not {expected}")]
+    PreconditionFailed {
+        /// The version the client sent.
+        expected: u64,
+        /// The version the resource is at.
+        actual: u64,
+    },
+    /// A request with this idempotency key is still being answered.
+    #[error("a request with this idempotency key is still in progress")]
+    IdempotencyInProgress,
+    /// The idempotency key was used with a different request.
+    #[error("this idempotency key was used for a different request")]
+    IdempotencyMismatch,
+    /// A read waited for a projection position that was not reached in time.
+    #[error("{projection} reached position {reached}, not {wanted}, within {waited_ms} ms")]
+    NotReached {
+        /// The projection behind the route.
+        projection: String,
+        /// The position asked for.
+        wanted: GlobalPosition,
+        /// The position reached.
+        reached: GlobalPosition,
+        /// How long the read waited.
+        waited_ms: u64,
+    },
+    /// Storage is unreachable or the server is stopping.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or corrupt data; the detail is logged, not returned.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// One invalid field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// The HTTP status of this error.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) | ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::NotReached { .. } | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::Malformed(_) => ("malformed-request", "Malformed request"),
+            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::PayloadTooLarge(_) => ("payload-too-large", "Request body too large"),
+            ApiError::Validation(_) => ("validation", "Invalid request"),
+            ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::NoRoute(_) => ("no-route", "No such route"),
+            ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
+            ApiError::Conflict(_) => ("conflict", "Conflict with the current state"),
+            ApiError::PreconditionFailed { .. } => ("precondition-failed", "Version mismatch"),
+            ApiError::IdempotencyInProgress => ("idempotency-in-progress", "Request in progress"),
+            ApiError::IdempotencyMismatch => ("idempotency-mismatch", "Idempotency key reused"),
+            ApiError::NotReached { .. } => ("projection-not-reached", "Read model not yet current"),
+            ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
+            ApiError::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.slug_and_title();
+        let detail = match self {
+            ApiError::Internal(_) => "the server failed; the correlation id finds the cause in its logs".to_owned(),
+            other => other.to_string(),
+        };
+        Problem {
+            kind: format!("urn:projector:problem:{slug}"),
+            title: title.to_owned(),
+            status: self.status_code().as_u16(),
+            detail,
+            correlation_id: context::current_correlation_id(),
+            errors: match self {
+                ApiError::Validation(errors) => errors.clone(),
+                _ => Vec::new(),
+            },
+            position: match self {
+                ApiError::NotReached { reached, .. } => Some(reached.get()),
+                _ => None,
+            },
+            current_version: match self {
+                ApiError::PreconditionFailed { actual, .. } => Some(*actual),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, status = status.as_u16(), "request failed");
+        } else {
+            tracing::debug!(error = %self, status = status.as_u16(), "request refused");
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if matches!(self, ApiError::NotReached { .. } | ApiError::Unavailable(_)) {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

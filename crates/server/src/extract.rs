@@ -1,0 +1,262 @@
+//! Reading requests: JSON bodies, query strings and headers, each refusing bad input as
+//! problem+json that names what is wrong.
+
+use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use bytes::Bytes;
+use chrono::NaiveDate;
+use projector_core::{StreamVersion, UserId};
+use serde_json::Value;
+
+use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
+
+/// A request body parsed as JSON, with its raw bytes (for idempotency fingerprints). An empty
+/// body is `None`.
+#[derive(Debug)]
+pub(crate) struct JsonBody {
+    pub(crate) value: Option<Value>,
+    pub(crate) bytes: Bytes,
+}
+
+impl JsonBody {
+    /// The body, which must be present.
+    pub(crate) fn required(&self) -> Result<&Value, ApiError> {
+        self.value
+            .as_ref()
+            .ok_or_else(|| ApiError::Malformed("the request body is empty; send a JSON object".into()))
+    }
+}
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let declared = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(state.config().max_body_bytes)
+            } else {
+                ApiError::Malformed(format!("cannot read the request body: {}", rejection.body_text()))
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self { value: None, bytes });
+        }
+        if !declared.as_deref().is_some_and(is_json) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::Malformed(format!("the request body is not valid JSON: {e}")))?;
+        Ok(Self {
+            value: Some(value),
+            bytes,
+        })
+    }
+}
+
+/// `application/json`, or any `+json` type, with or without parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The query string as name/value pairs, read one parameter at a time; parameters left over
+/// at the end are errors.
+#[derive(Debug, Default)]
+pub(crate) struct QueryParams {
+    pairs: Vec<(String, String)>,
+    errors: Vec<FieldError>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let RawQuery(raw) = RawQuery::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::field("query", "cannot be read"))?;
+        let pairs = match raw {
+            None => Vec::new(),
+            Some(raw) => serde_urlencoded::from_str::<Vec<(String, String)>>(&raw)
+                .map_err(|e| ApiError::field("query", format!("is not a valid query string: {e}")))?,
+        };
+        Ok(Self {
+            pairs,
+            errors: Vec::new(),
+        })
+    }
+}
+
+impl QueryParams {
+    /// The value of `name`, once; a repeated parameter is an error.
+    pub(crate) fn take(&mut self, name: &str) -> Option<String> {
+        let mut found: Vec<String> = Vec::new();
+        self.pairs.retain(|(key, value)| {
+            if key == name {
+                found.push(value.clone());
+                false
+            } else {
+                true
+            }
+        });
+        if found.len() > 1 {
+            self.error(name, "is given more than once");
+        }
+        found.into_iter().next()
+    }
+
+    /// `name` as a whole number in `min..=max`.
+    pub(crate) fn number(&mut self, name: &str, min: u64, max: u64) -> Option<u64> {
+        let text = self.take(name)?;
+        match text.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.error(name, format!("must be a whole number from {min} to {max}, not {text:?}"));
+                None
+            }
+        }
+    }
+
+    /// `name` as a date `YYYY-MM-DD`, which must be given.
+    pub(crate) fn required_date(&mut self, name: &str) -> Option<NaiveDate> {
+        let Some(text) = self.take(name) else {
+            self.error(name, "is required");
+            return None;
+        };
+        match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            Ok(date) if text.len() == 10 => Some(date),
+            _ => {
+                self.error(name, format!("must be a date YYYY-MM-DD, not {text:?}"));
+                None
+            }
+        }
+    }
+
+    /// Records an error about parameter `name`.
+    pub(crate) fn error(&mut self, name: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(format!("query.{name}"), message));
+    }
+
+    /// Fails with every error, including parameters nobody asked for.
+    pub(crate) fn finish(mut self) -> Result<(), ApiError> {
+        for (name, _) in std::mem::take(&mut self.pairs) {
+            self.errors
+                .push(FieldError::new(format!("query.{name}"), "is not a known parameter"));
+        }
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.errors))
+        }
+    }
+}
+
+/// `If-Match: "<stream version>"` (also `W/"<version>"`; `*` matches any version).
+pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<StreamVersion>, FieldError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || FieldError::new("header.If-Match", "must be a stream version in quotes, e.g. \"3\"");
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let quoted = text.strip_prefix("W/").unwrap_or(text);
+    let inner = quoted.strip_prefix('"').and_then(|t| t.strip_suffix('"')).ok_or_else(bad)?;
+    inner.parse::<u64>().map(|v| Some(StreamVersion::new(v))).map_err(|_| bad())
+}
+
+/// The longest idempotency key accepted.
+pub(crate) const IDEMPOTENCY_KEY_MAX: usize = 255;
+
+/// `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, FieldError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let bad = || {
+        FieldError::new(
+            "header.Idempotency-Key",
+            format!("must be 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII characters"),
+        )
+    };
+    let text = value.to_str().map_err(|_| bad())?;
+    if text.is_empty() || text.len() > IDEMPOTENCY_KEY_MAX || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// `X-User-Id`, the acting user until authentication exists.
+pub(crate) fn user_id(headers: &HeaderMap) -> Result<Option<UserId>, FieldError> {
+    let Some(value) = headers.get("x-user-id") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| FieldError::new("header.X-User-Id", "must be visible ASCII"))?;
+    UserId::parse(text)
+        .map(Some)
+        .map_err(|e| FieldError::new("header.X-User-Id", e.to_string()))
+}
+
+/// The headers every write reads.
+#[derive(Debug, Default)]
+pub(crate) struct WriteHeaders {
+    pub(crate) if_match: Option<StreamVersion>,
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) user_id: Option<UserId>,
+}
+
+impl WriteHeaders {
+    /// Reads them, collecting every bad one.
+    pub(crate) fn read(headers: &HeaderMap) -> (Self, Vec<FieldError>) {
+        let mut errors = Vec::new();
+        let parsed = Self {
+            if_match: keep_other(&mut errors, if_match(headers)),
+            idempotency_key: keep_other(&mut errors, idempotency_key(headers)),
+            user_id: keep_other(&mut errors, user_id(headers)),
+        };
+        (parsed, errors)
+    }
+}
+
+fn keep_other<T>(errors: &mut Vec<FieldError>, result: Result<Option<T>, FieldError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(is_json("application/merge-patch+json"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/jsonp"));
+    }
+
+    #[test]
+    fn if_match_values() {
+        let parse = |v: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_MATCH, HeaderValue::from_str(v).expect("header"));
+            if_match(&headers)
+        };
+        assert_eq!(parse("\"3\""), Ok(Some(StreamVersion::new(3))));
+        assert_eq!(parse("W/\"0\""), Ok(Some(StreamVersion::new(0))));
+        assert_eq!(parse("*"), Ok(None));
+        assert!(parse("3").is_err());
+        assert!(parse("\"x\"").is_err());
+        assert!(parse("\"-1\"").is_err());
+    }
+}

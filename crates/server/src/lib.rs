@@ -1,0 +1,85 @@
+//! The HTTP server of projector: the write and read APIs of the built-in services, the OpenAPI
+//! document and its interactive docs, metrics, health and readiness.
+//!
+//! Writes run domain commands against the event store; reads query read models only, waiting
+//! for `min_position` when asked so a client reads its own writes.
+//!
+//! # Layout
+//! - [`app`] builds the router; [`serve`] runs it until shutdown.
+//! - `routes`: one module per area (`orders`, `customers`, `reports`, `health`), each with its
+//!   documented router; `params`: shared parameters.
+//! - `command`: running a domain command for a write (idempotency, `If-Match`, metadata).
+//! - `consistency`: read-your-writes and `Projection-Position`.
+//! - `extract` and `validate`: reading requests and naming every bad field.
+//! - [`error`]: every error as problem+json. `context`: correlation ids, access logs, HTTP
+//!   metrics, timeouts. [`prometheus`]: the metrics recorder. `openapi`: the document.
+//! - [`limits`]: the documented validation limits.
+//!
+//! It is not: a storage engine or a projector; it is handed both in [`AppState`].
+
+mod command;
+pub mod config;
+mod consistency;
+mod context;
+pub mod error;
+mod extract;
+pub mod limits;
+mod openapi;
+pub mod prometheus;
+mod routes;
+mod state;
+mod validate;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Extension};
+use axum::http::Uri;
+use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_scalar::{Scalar, Servable};
+
+pub use config::ServerConfig;
+pub use consistency::POSITION_HEADER;
+pub use context::{CORRELATION_HEADER, RequestContext};
+pub use error::ApiError;
+pub use state::AppState;
+
+/// The whole API as an axum router, with its OpenAPI document at `/openapi.json` and
+/// interactive docs at `/docs`.
+pub fn app(state: AppState) -> Router {
+    let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(routes::orders::router())
+        .merge(routes::customers::router())
+        .merge(routes::reports::router())
+        .merge(routes::health::router())
+        .routes(routes!(openapi::document))
+        .split_for_parts();
+    let document = Arc::new(document);
+    let limit = state.config().max_body_bytes;
+    router
+        .merge(Scalar::with_url("/docs", document.as_ref().clone()))
+        .route("/docs/", get(|| async { axum::response::Redirect::permanent("/docs") }))
+        .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(Extension(document))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), context::track))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then stops accepting connections
+/// and lets requests in flight finish.
+///
+/// # Errors
+/// The listener's I/O error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,54 @@
+//! The validation limits of the API, in one place. The OpenAPI document states the same limits
+//! (a test compares them), so what is documented is what is enforced.
+
+/// The largest request body, in bytes (64 KiB).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest id (order, customer, SKU), in characters.
+pub const ID_MAX: usize = 64;
+/// The pattern ids follow: a letter or digit, then letters, digits and `_ . : -`.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$";
+/// Most items in one order request.
+pub const ITEMS_MAX: usize = 100;
+/// Largest quantity of one item.
+pub const QUANTITY_MAX: i64 = 10_000;
+/// Largest amount of money (in whole units).
+pub const AMOUNT_MAX: f64 = 1_000_000_000_000.0;
+/// Longest tracking number.
+pub const TRACKING_MAX: usize = 64;
+/// Longest cancellation reason.
+pub const REASON_MAX: usize = 500;
+/// Largest page of a list.
+pub const PAGE_MAX: u32 = 100;
+/// Default page size of a list.
+pub const PAGE_DEFAULT: u32 = 20;
+/// Longest date range of a report, in days.
+pub const REPORT_DAYS_MAX: i64 = 366;
+
+/// Whether `s` is a valid id: the ID_PATTERN, checked without a regex engine.
+pub fn is_id(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= ID_MAX
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[1..]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(is_id("order-1001"));
+        assert!(is_id("a"));
+        assert!(is_id(&"a".repeat(64)));
+        assert!(!is_id(&"a".repeat(65)));
+        assert!(!is_id(""));
+        assert!(!is_id("-a"));
+        assert!(!is_id("a b"));
+        assert!(!is_id("a/b"));
+        assert!(!is_id("ä"));
+    }
+}

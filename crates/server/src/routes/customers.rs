@@ -1,0 +1,117 @@
+//! A customer's orders ("my orders", newest first) and activity, from the `customers`
+//! projection.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use projector_orders::projections::CUSTOMERS;
+use projector_orders::queries::{self, OrdersCursor};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::error::{ApiError, Problem};
+use crate::extract::QueryParams;
+use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
+use crate::routes::orders::models::{CustomerActivity, CustomerOrders};
+use crate::routes::params::{CustomerPath, PathIds, ReadParams};
+use crate::routes::read_model_error;
+use crate::state::AppState;
+
+/// The customer routes, documented.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(customer_orders))
+        .routes(routes!(customer_activity))
+}
+
+/// Paging through a list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct PageParams {
+    /// Most items per page (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// Where to continue: the `next_cursor` of the previous page.
+    #[param(max_length = 256)]
+    cursor: Option<String>,
+}
+
+/// A customer's orders, newest first, a page at a time.
+#[utoipa::path(
+    get, path = "/api/customers/{id}/orders", tag = "customers",
+    params(CustomerPath, PageParams, ReadParams),
+    responses(
+        (status = 200, description = "A page of orders (empty for a customer without orders)", body = CustomerOrders,
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn customer_orders(
+    State(state): State<AppState>,
+    ids: PathIds,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
+    let limit = query.number("limit", 1, u64::from(PAGE_MAX)).map_or(PAGE_DEFAULT, |l| l as u32);
+    let cursor = match query.take("cursor") {
+        None => None,
+        Some(token) => match OrdersCursor::from_token(&token) {
+            Some(cursor) => Some(cursor),
+            None => {
+                query.error("cursor", "is not a cursor this API returned");
+                None
+            }
+        },
+    };
+    let consistency = ReadConsistency::from_query(&mut query, &state);
+    query.finish()?;
+    let customer_id = ids.get("id");
+    let position = reached(&state, &CUSTOMERS, consistency).await?;
+    let page = queries::customer_orders(state.reads(), &customer_id, limit, cursor.as_ref())
+        .await
+        .map_err(read_model_error)?;
+    let body = CustomerOrders {
+        customer_id,
+        orders: page.orders.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|c| c.to_token()),
+    };
+    Ok(with_position(Json(body).into_response(), position))
+}
+
+/// What a customer has done: orders placed, completed and cancelled, money spent and refunded.
+#[utoipa::path(
+    get, path = "/api/customers/{id}/activity", tag = "customers",
+    params(CustomerPath, ReadParams),
+    responses(
+        (status = 200, description = "The customer's activity", body = CustomerActivity,
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+        (status = 404, description = "No activity for this customer", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn customer_activity(
+    State(state): State<AppState>,
+    ids: PathIds,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
+    let consistency = ReadConsistency::from_query(&mut query, &state);
+    query.finish()?;
+    let customer_id = ids.get("id");
+    let position = reached(&state, &CUSTOMERS, consistency).await?;
+    let response = match queries::customer_activity(state.reads(), &customer_id)
+        .await
+        .map_err(read_model_error)?
+    {
+        Some(view) => Json(CustomerActivity::from(view)).into_response(),
+        None => {
+            metrics::counter!("projector_read_model_misses_total", "projection" => CUSTOMERS.to_string()).increment(1);
+            ApiError::NotFound(format!("no activity for customer {customer_id}")).into_response()
+        }
+    };
+    Ok(with_position(response, position))
+}

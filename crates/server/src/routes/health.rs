@@ -1,0 +1,143 @@
+//! Liveness, readiness and metrics.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use projector_core::StreamId;
+use projector_runtime::WorkerState;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// The operational routes, documented.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+}
+
+/// The answer of `/health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)))]
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// One projection in the readiness report.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProjectionReadiness {
+    name: String,
+    /// `starting`, `catching_up`, `live`, `retrying`, `stopped` or `shut_down`.
+    state: String,
+    checkpoint: u64,
+    lag_events: u64,
+    dead_letters: u64,
+    ready: bool,
+}
+
+/// The answer of `/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Readiness {
+    /// `ready` or `not_ready`.
+    status: &'static str,
+    /// Whether the event store answered.
+    event_store: bool,
+    /// Whether every read model answered.
+    read_store: bool,
+    projections: Vec<ProjectionReadiness>,
+    /// What is wrong, when not ready.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    problems: Vec<String>,
+}
+
+/// Storage is reachable and every projection is running, close to the head.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready; the body says why", body = Readiness),
+    ))]
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    let mut problems = Vec::new();
+    let probe = StreamId::from_static("projector-readiness-probe");
+    let event_store = match state.store().stream_version(&probe).await {
+        Ok(_) => true,
+        Err(error) => {
+            problems.push(format!("event store: {error}"));
+            false
+        }
+    };
+    let mut read_store = true;
+    let mut projections = Vec::new();
+    match state.projector().lags().await {
+        Ok(lags) => {
+            for (status, lag) in lags {
+                if let Err(error) = state.reads().query(&status.name, "SELECT 1", &[]).await {
+                    read_store = false;
+                    problems.push(format!("read model {}: {error}", status.name));
+                }
+                let running = matches!(status.state, WorkerState::Live | WorkerState::CatchingUp);
+                let close = lag.events <= state.config().ready_max_lag_events;
+                if !running {
+                    problems.push(format!("projection {} is {:?}", status.name, status.state));
+                } else if !close {
+                    problems.push(format!("projection {} is {} events behind", status.name, lag.events));
+                }
+                projections.push(ProjectionReadiness {
+                    name: status.name.to_string(),
+                    state: state_name(&status.state).into(),
+                    checkpoint: status.checkpoint.get(),
+                    lag_events: lag.events,
+                    dead_letters: status.dead_letters,
+                    ready: running && close,
+                });
+            }
+        }
+        Err(error) => problems.push(format!("projector: {error}")),
+    }
+    let ready = problems.is_empty();
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" },
+        event_store,
+        read_store,
+        projections,
+        problems,
+    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+fn state_name(state: &WorkerState) -> &'static str {
+    match state {
+        WorkerState::Starting => "starting",
+        WorkerState::CatchingUp => "catching_up",
+        WorkerState::Live => "live",
+        WorkerState::Retrying { .. } => "retrying",
+        WorkerState::Stopped { .. } => "stopped",
+        WorkerState::ShutDown => "shut_down",
+    }
+}
+
+/// Prometheus metrics: requests and latency by route and status, events appended, projection
+/// checkpoints, lag in events and seconds, batch sizes, read-model upserts and misses, dead
+/// letters.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    if let Err(error) = state.projector().publish_lag_metrics().await {
+        tracing::warn!(%error, "cannot compute projection lag for metrics");
+    }
+    let body = crate::prometheus::handle().render();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

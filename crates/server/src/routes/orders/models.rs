@@ -1,0 +1,328 @@
+//! The shapes of the order API's requests and responses, with the limits the OpenAPI document
+//! states, and the parsing that enforces them.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use projector_orders::queries::{CustomerActivityView, CustomerOrderView, DailySalesView, OrderSummaryView};
+use projector_orders::{Money, NewItem};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::limits::{ITEMS_MAX, QUANTITY_MAX, REASON_MAX, TRACKING_MAX};
+use crate::validate::{Checker, Object, Text};
+
+/// `POST /api/orders`: open, fill and confirm an order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
+pub(crate) struct CreateOrderRequest {
+    /// The order's id; made by the server when absent.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    pub(crate) id: Option<String>,
+    /// Who places it.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    pub(crate) customer_id: String,
+    /// Its lines, each SKU once.
+    #[schema(min_items = 1, max_items = 100)]
+    pub(crate) items: Vec<OrderItemRequest>,
+}
+
+/// One line of an order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
+pub(crate) struct OrderItemRequest {
+    /// The product.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    pub(crate) sku: String,
+    /// How many.
+    #[schema(minimum = 1, maximum = 10000)]
+    pub(crate) quantity: i64,
+    /// Price of one, with at most two decimal places.
+    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
+    pub(crate) unit_price: f64,
+}
+
+/// `POST /api/orders/{id}/ship`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
+pub(crate) struct ShipRequest {
+    /// The carrier's tracking number.
+    #[schema(min_length = 1, max_length = 64)]
+    pub(crate) tracking: String,
+}
+
+/// `POST /api/orders/{id}/cancel`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
+pub(crate) struct CancelRequest {
+    /// Why.
+    #[schema(min_length = 1, max_length = 500)]
+    pub(crate) reason: String,
+}
+
+/// `POST /api/orders/{id}/refund`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
+pub(crate) struct RefundRequest {
+    /// How much to pay back: more than 0, at most two decimal places, no more than is left
+    /// of what was paid.
+    #[schema(exclusive_minimum = 0, maximum = 1_000_000_000_000_i64)]
+    pub(crate) amount: f64,
+}
+
+/// A validated order creation.
+pub(crate) struct CreateOrder {
+    pub(crate) id: Option<String>,
+    pub(crate) customer_id: String,
+    pub(crate) items: Vec<NewItem>,
+}
+
+impl CreateOrder {
+    pub(crate) fn check(checker: &mut Checker, body: &Value) -> Option<Self> {
+        let object = checker.object(body, "", &["id", "customer_id", "items"])?;
+        let id = checker.optional_text(&object, "id", Text::Id);
+        let customer_id = checker.text(&object, "customer_id", Text::Id);
+        let items = checker.array(&object, "items", 1, ITEMS_MAX).map(|values| {
+            let mut items = Vec::with_capacity(values.len());
+            for (i, value) in values.iter().enumerate() {
+                let path = format!("items[{i}]");
+                if let Some(item) = checker.object(value, &path, &["sku", "quantity", "unit_price"]) {
+                    items.push(check_item(checker, &item));
+                }
+            }
+            items
+        });
+        let items: Vec<NewItem> = items?.into_iter().collect::<Option<_>>()?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, item) in items.iter().enumerate() {
+            if !seen.insert(item.sku.clone()) {
+                checker.error(format!("items[{i}].sku"), format!("{} is listed more than once", item.sku));
+            }
+        }
+        Some(Self {
+            id: id?,
+            customer_id: customer_id?,
+            items,
+        })
+    }
+}
+
+/// A validated line (for `POST /api/orders/{id}/items` and inside creations).
+pub(crate) fn check_item(checker: &mut Checker, object: &Object<'_>) -> Option<NewItem> {
+    let sku = checker.text(object, "sku", Text::Id);
+    let quantity = checker.integer(object, "quantity", 1, QUANTITY_MAX);
+    let unit_price = checker.amount(object, "unit_price", false);
+    Some(NewItem {
+        sku: sku?,
+        quantity: u32::try_from(quantity?).ok()?,
+        unit_price: unit_price?,
+    })
+}
+
+/// A validated item addition.
+pub(crate) fn check_add_item(checker: &mut Checker, body: &Value) -> Option<NewItem> {
+    let object = checker.object(body, "", &["sku", "quantity", "unit_price"])?;
+    check_item(checker, &object)
+}
+
+/// A validated tracking number.
+pub(crate) fn check_ship(checker: &mut Checker, body: &Value) -> Option<String> {
+    let object = checker.object(body, "", &["tracking"])?;
+    checker.text(&object, "tracking", Text::Free { max: TRACKING_MAX })
+}
+
+/// A validated cancellation reason.
+pub(crate) fn check_cancel(checker: &mut Checker, body: &Value) -> Option<String> {
+    let object = checker.object(body, "", &["reason"])?;
+    checker.text(&object, "reason", Text::Free { max: REASON_MAX })
+}
+
+/// A validated refund amount.
+pub(crate) fn check_refund(checker: &mut Checker, body: &Value) -> Option<Money> {
+    let object = checker.object(body, "", &["amount"])?;
+    checker.amount(&object, "amount", true)
+}
+
+/// The flattened order (seed 000's read model).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OrderView {
+    pub(crate) id: String,
+    pub(crate) customer_id: String,
+    /// `pending`, `confirmed`, `shipped`, `completed` or `cancelled`.
+    pub(crate) status: String,
+    pub(crate) item_count: i64,
+    pub(crate) total_amount: f64,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) shipped_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) tracking: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) completed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cancelled_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cancellation_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refunded_amount: Option<f64>,
+}
+
+impl From<OrderSummaryView> for OrderView {
+    fn from(v: OrderSummaryView) -> Self {
+        Self {
+            id: v.id,
+            customer_id: v.customer_id,
+            status: v.status,
+            item_count: v.item_count,
+            total_amount: v.total_amount,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+            shipped_at: v.shipped_at,
+            tracking: v.tracking,
+            completed_at: v.completed_at,
+            cancelled_at: v.cancelled_at,
+            cancellation_reason: v.cancellation_reason,
+            refunded_amount: v.refunded_amount,
+        }
+    }
+}
+
+/// One recorded event of an order: the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HistoryEvent {
+    pub(crate) position: u64,
+    pub(crate) stream_version: u64,
+    pub(crate) event_id: uuid::Uuid,
+    #[serde(rename = "type")]
+    pub(crate) event_type: String,
+    pub(crate) schema_version: u32,
+    /// The event's payload.
+    #[schema(value_type = Object)]
+    pub(crate) data: Value,
+    pub(crate) recorded_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) correlation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) causation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user_id: Option<String>,
+}
+
+/// An order's history, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct History {
+    pub(crate) id: String,
+    pub(crate) events: Vec<HistoryEvent>,
+    /// The stream version to pass as `after_version` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_after_version: Option<u64>,
+}
+
+/// One line of "my orders".
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CustomerOrder {
+    pub(crate) order_id: String,
+    pub(crate) status: String,
+    pub(crate) item_count: i64,
+    pub(crate) total_amount: f64,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+impl From<CustomerOrderView> for CustomerOrder {
+    fn from(v: CustomerOrderView) -> Self {
+        Self {
+            order_id: v.order_id,
+            status: v.status,
+            item_count: v.item_count,
+            total_amount: v.total_amount,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// A page of a customer's orders, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CustomerOrders {
+    pub(crate) customer_id: String,
+    pub(crate) orders: Vec<CustomerOrder>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_cursor: Option<String>,
+}
+
+/// What a customer has done.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CustomerActivity {
+    pub(crate) customer_id: String,
+    pub(crate) orders_placed: i64,
+    pub(crate) orders_completed: i64,
+    pub(crate) orders_cancelled: i64,
+    pub(crate) total_spent: f64,
+    pub(crate) total_refunded: f64,
+    pub(crate) first_order_at: DateTime<Utc>,
+    pub(crate) last_order_at: DateTime<Utc>,
+    pub(crate) last_activity_at: DateTime<Utc>,
+}
+
+impl From<CustomerActivityView> for CustomerActivity {
+    fn from(v: CustomerActivityView) -> Self {
+        Self {
+            customer_id: v.customer_id,
+            orders_placed: v.orders_placed,
+            orders_completed: v.orders_completed,
+            orders_cancelled: v.orders_cancelled,
+            total_spent: v.total_spent,
+            total_refunded: v.total_refunded,
+            first_order_at: v.first_order_at,
+            last_order_at: v.last_order_at,
+            last_activity_at: v.last_activity_at,
+        }
+    }
+}
+
+/// One day of sales. A sale counts on the day its order completed; refunds are charged back
+/// to that day.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DailySales {
+    pub(crate) date: NaiveDate,
+    pub(crate) orders_completed: i64,
+    pub(crate) items_sold: i64,
+    pub(crate) gross_revenue: f64,
+    pub(crate) refunds: i64,
+    pub(crate) refunded_amount: f64,
+    pub(crate) net_revenue: f64,
+}
+
+impl From<DailySalesView> for DailySales {
+    fn from(v: DailySalesView) -> Self {
+        Self {
+            date: v.date,
+            orders_completed: v.orders_completed,
+            items_sold: v.items_sold,
+            gross_revenue: v.gross_revenue,
+            refunds: v.refunds,
+            refunded_amount: v.refunded_amount,
+            net_revenue: v.net_revenue,
+        }
+    }
+}
+
+/// Sales per day over a range, with totals.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DailySalesReport {
+    pub(crate) from: NaiveDate,
+    pub(crate) to: NaiveDate,
+    /// Days with sales, in date order.
+    pub(crate) days: Vec<DailySales>,
+    pub(crate) orders_completed: i64,
+    pub(crate) gross_revenue: f64,
+    pub(crate) refunded_amount: f64,
+    pub(crate) net_revenue: f64,
+}

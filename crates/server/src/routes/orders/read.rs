@@ -1,0 +1,138 @@
+//! The order read API: the flattened order from its read model, and its audit log from the
+//! event stream.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use projector_core::{ReadDirection, StreamVersion};
+use projector_orders::order_stream;
+use projector_orders::projections::ORDER_SUMMARY;
+use projector_orders::queries;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::models::{History, HistoryEvent, OrderView};
+use crate::command::store_error;
+use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::error::{ApiError, Problem};
+use crate::extract::QueryParams;
+use crate::routes::params::{OrderPath, PathIds, ReadParams};
+use crate::routes::read_model_error;
+use crate::state::AppState;
+
+/// The flattened order from the `order_summary` read model.
+#[utoipa::path(
+    get, path = "/api/orders/{id}/projection", tag = "orders",
+    params(OrderPath, ReadParams),
+    responses(
+        (status = 200, description = "The order as the read model holds it", body = OrderView,
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+        (status = 404, description = "The read model has no such order", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "min_position not reached in time (the problem names the position reached), or storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_order(
+    State(state): State<AppState>,
+    ids: PathIds,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
+    let consistency = ReadConsistency::from_query(&mut query, &state);
+    query.finish()?;
+    let id = ids.get("id");
+    let position = reached(&state, &ORDER_SUMMARY, consistency).await?;
+    let view = queries::order_summary(state.reads(), &id).await.map_err(read_model_error)?;
+    let response = match view {
+        Some(view) => Json(OrderView::from(view)).into_response(),
+        None => {
+            metrics::counter!("projector_read_model_misses_total", "projection" => ORDER_SUMMARY.to_string()).increment(1);
+            ApiError::NotFound(format!("order {id} not found")).into_response()
+        }
+    };
+    Ok(with_position(response, position))
+}
+
+/// Paging through an order's history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct HistoryParams {
+    /// Start after this stream version (0 = from the first event).
+    #[param(minimum = 0)]
+    after_version: Option<u64>,
+    /// Most events per page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u64>,
+}
+
+/// The order's events in order, with who and what caused them: the audit log. Read from the
+/// event store, so always current.
+#[utoipa::path(
+    get, path = "/api/orders/{id}/history", tag = "orders",
+    params(OrderPath, HistoryParams, ReadParams),
+    responses(
+        (status = 200, description = "The events, oldest first", body = History,
+            headers(("Projection-Position" = u64, description = "The head of the event store"))),
+        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_history(
+    State(state): State<AppState>,
+    ids: PathIds,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
+    let after = query.number("after_version", 0, i64::MAX as u64).unwrap_or(0);
+    let limit = query.number("limit", 1, 1000).unwrap_or(100) as usize;
+    let min_position = query.number("min_position", 0, i64::MAX as u64);
+    query.number("wait_ms", 0, state.config().max_read_wait.as_millis() as u64);
+    query.finish()?;
+    let id = ids.get("id");
+    let head = state.store().head().await.map_err(store_error)?;
+    if let Some(wanted) = min_position.filter(|p| *p > head.get()) {
+        return Err(ApiError::field(
+            "query.min_position",
+            format!("is beyond the last committed position ({head}), not {wanted}"),
+        ));
+    }
+    let stream = order_stream(&id).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let events = state
+        .store()
+        .read_stream(&stream, StreamVersion::new(after + 1), ReadDirection::Forwards, limit + 1)
+        .await
+        .map_err(store_error)?;
+    if events.is_empty() && after == 0 {
+        return Ok(with_position(
+            ApiError::NotFound(format!("order {id} not found")).into_response(),
+            head,
+        ));
+    }
+    let more = events.len() > limit;
+    let events: Vec<HistoryEvent> = events
+        .into_iter()
+        .take(limit)
+        .map(|e| HistoryEvent {
+            position: e.position.get(),
+            stream_version: e.stream_version.get(),
+            event_id: e.event_id,
+            event_type: e.event_type.to_string(),
+            schema_version: e.schema_version,
+            data: e.data.to_value().unwrap_or_default(),
+            recorded_at: e.recorded_at,
+            correlation_id: e.metadata.correlation_id.map(|c| c.to_string()),
+            causation_id: e.metadata.causation_id.map(|c| c.to_string()),
+            user_id: e.metadata.user_id.map(|u| u.to_string()),
+        })
+        .collect();
+    let next_after_version = if more { events.last().map(|e| e.stream_version) } else { None };
+    Ok(with_position(
+        Json(History {
+            id,
+            events,
+            next_after_version,
+        })
+        .into_response(),
+        head,
+    ))
+}

@@ -1,0 +1,233 @@
+//! The order write API: each route validates its input, turns it into an order command and
+//! runs it; nothing reaches the event store unless every field is valid.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use chrono::Utc;
+use projector_orders::{OrderCommand, OrderDecider, OrderError, order_stream};
+use serde_json::Value;
+
+use super::models::{
+    CancelRequest, CreateOrder, CreateOrderRequest, OrderItemRequest, RefundRequest, ShipRequest, check_add_item,
+    check_cancel, check_refund, check_ship,
+};
+use crate::command::{self, Accepted, Write};
+use crate::context::RequestContext;
+use crate::error::{ApiError, Problem};
+use crate::extract::{JsonBody, WriteHeaders};
+use crate::routes::params::{OrderItemPath, OrderPath, PathIds, WriteHeaderParams};
+use crate::state::AppState;
+use crate::validate::Checker;
+
+/// What every write handler has in hand.
+struct Request<'a> {
+    state: &'a AppState,
+    context: &'a RequestContext,
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a JsonBody,
+}
+
+impl Request<'_> {
+    /// Validates headers and body together, builds the command and runs it.
+    async fn submit(
+        self,
+        order_id: Option<String>,
+        body_required: bool,
+        build: impl FnOnce(&mut Checker, Option<&Value>, &WriteHeaders) -> Option<(String, OrderCommand)>,
+    ) -> Result<Response, ApiError> {
+        if body_required {
+            self.body.required()?;
+        }
+        let (headers, header_errors) = WriteHeaders::read(self.headers);
+        let mut checker = Checker::new();
+        for error in header_errors {
+            checker.error(error.field, error.message);
+        }
+        let built = build(&mut checker, self.body.value.as_ref(), &headers);
+        let (built_id, command) = checker.finish(built)?;
+        let order_id = order_id.unwrap_or(built_id);
+        let stream = order_stream(&order_id).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let write = Write {
+            stream,
+            command,
+            resource_id: order_id.clone(),
+            location: format!("/api/orders/{order_id}/projection"),
+            headers,
+            fingerprint: command::fingerprint(self.method, self.uri.path(), &self.body.bytes),
+            context: self.context,
+        };
+        command::run(self.state, &OrderDecider, write, |e| refusal(&order_id, e)).await
+    }
+}
+
+/// The HTTP answer to each reason the order decider refuses a command.
+fn refusal(order_id: &str, error: &OrderError) -> ApiError {
+    match error {
+        OrderError::NotFound => ApiError::NotFound(format!("order {order_id} not found")),
+        OrderError::NoSuchItem { .. } => ApiError::NotFound(error.to_string()),
+        OrderError::Invalid(message) => ApiError::field("body", message.clone()),
+        _ => ApiError::Conflict(error.to_string()),
+    }
+}
+
+/// A server-made order id: derived from the idempotency key when there is one, so a retry
+/// names the same order.
+fn new_order_id(headers: &WriteHeaders) -> String {
+    let id = match &headers.idempotency_key {
+        Some(key) => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes()),
+        None => uuid::Uuid::now_v7(),
+    };
+    format!("ord-{}", id.simple())
+}
+
+/// Place an order: records `OrderCreated`, one `OrderItemAdded` per item and `OrderConfirmed`.
+#[utoipa::path(
+    post, path = "/api/orders", tag = "orders",
+    params(WriteHeaderParams),
+    request_body(content = CreateOrderRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Recorded; the read model follows", body = Accepted,
+            headers(("Location" = String, description = "The order's read model"), ("ETag" = String, description = "The stream version"))),
+        (status = 400, description = "Malformed or empty body", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An order with this id exists, or the idempotency key is in use", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each named; or an idempotency key reused for another request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn create_order(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let request = Request {
+        state: &state,
+        context: &context,
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    request
+        .submit(None, true, |checker, body, headers| {
+            let order = CreateOrder::check(checker, body?)?;
+            let order_id = order.id.unwrap_or_else(|| new_order_id(headers));
+            let command = OrderCommand::Place {
+                order_id: order_id.clone(),
+                customer_id: order.customer_id,
+                items: order.items,
+                at: Utc::now(),
+            };
+            Some((order_id, command))
+        })
+        .await
+}
+
+macro_rules! order_write {
+    (
+        $(#[$doc:meta])* $name:ident, $method:ident, $path:literal, $params:ty,
+        body = $body:ty, required = $required:expr,
+        |$checker:ident, $value:ident, $ids:ident| $build:expr
+    ) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            $method, path = $path, tag = "orders",
+            params($params, WriteHeaderParams),
+            request_body(content = $body, content_type = "application/json"),
+            responses(
+                (status = 202, description = "Recorded; the read model follows", body = Accepted,
+                    headers(("Location" = String, description = "The order's read model"), ("ETag" = String, description = "The stream version"))),
+                (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "No such order (or item)", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "The order's state forbids it, or the idempotency key is in use", body = Problem, content_type = "application/problem+json"),
+                (status = 412, description = "If-Match does not match the order's version", body = Problem, content_type = "application/problem+json"),
+                (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
+                (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
+                (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        pub(crate) async fn $name(
+            State(state): State<AppState>,
+            Extension(context): Extension<RequestContext>,
+            $ids: PathIds,
+            method: Method,
+            uri: Uri,
+            headers: HeaderMap,
+            body: JsonBody,
+        ) -> Result<Response, ApiError> {
+            let request = Request {
+                state: &state,
+                context: &context,
+                method: &method,
+                uri: &uri,
+                headers: &headers,
+                body: &body,
+            };
+            let order_id = $ids.get("id");
+            request
+                .submit(Some(order_id.clone()), $required, |$checker, $value, _| {
+                    let command = $build?;
+                    Some((order_id, command))
+                })
+                .await
+        }
+    };
+}
+
+order_write!(
+    /// Add an item, or more of an item at the same price: records `OrderItemAdded`.
+    add_item, post, "/api/orders/{id}/items", OrderPath,
+    body = OrderItemRequest, required = true,
+    |checker, value, ids| check_add_item(checker, value?).map(|item| OrderCommand::AddItem { item, at: Utc::now() })
+);
+
+order_write!(
+    /// Remove an item's whole line: records `OrderItemRemoved`. No body.
+    remove_item, delete, "/api/orders/{id}/items/{sku}", OrderItemPath,
+    body = Object, required = false,
+    |checker, value, ids| {
+        checker.empty_object(value);
+        Some(OrderCommand::RemoveItem { sku: ids.get("sku"), at: Utc::now() })
+    }
+);
+
+order_write!(
+    /// Ship a confirmed order: records `OrderShipped`.
+    ship_order, post, "/api/orders/{id}/ship", OrderPath,
+    body = ShipRequest, required = true,
+    |checker, value, ids| check_ship(checker, value?).map(|tracking| OrderCommand::Ship { tracking, at: Utc::now() })
+);
+
+order_write!(
+    /// Mark a shipped order delivered: records `OrderCompleted`. No body (or `{}`).
+    complete_order, post, "/api/orders/{id}/complete", OrderPath,
+    body = Object, required = false,
+    |checker, value, ids| {
+        checker.empty_object(value);
+        Some(OrderCommand::Complete { at: Utc::now() })
+    }
+);
+
+order_write!(
+    /// Cancel an order that has not shipped: records `OrderCancelled`.
+    cancel_order, post, "/api/orders/{id}/cancel", OrderPath,
+    body = CancelRequest, required = true,
+    |checker, value, ids| check_cancel(checker, value?).map(|reason| OrderCommand::Cancel { reason, at: Utc::now() })
+);
+
+order_write!(
+    /// Pay back part or all of a completed order: records `OrderRefunded`.
+    refund_order, post, "/api/orders/{id}/refund", OrderPath,
+    body = RefundRequest, required = true,
+    |checker, value, ids| check_refund(checker, value?).map(|amount| OrderCommand::Refund { amount, at: Utc::now() })
+);

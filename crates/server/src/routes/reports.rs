@@ -1,0 +1,85 @@
+//! Reports over the `daily_sales` projection.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use projector_orders::projections::DAILY_SALES;
+use projector_orders::queries;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::error::{ApiError, Problem};
+use crate::extract::QueryParams;
+use crate::limits::REPORT_DAYS_MAX;
+use crate::routes::orders::models::{DailySales, DailySalesReport};
+use crate::routes::params::ReadParams;
+use crate::routes::read_model_error;
+use crate::state::AppState;
+
+/// The report routes, documented.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(daily_sales))
+}
+
+/// A range of days.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct DateRange {
+    /// First day, `YYYY-MM-DD` (UTC).
+    #[param(value_type = String, format = Date)]
+    from: String,
+    /// Last day, `YYYY-MM-DD` (UTC), at most 366 days after `from`.
+    #[param(value_type = String, format = Date)]
+    to: String,
+}
+
+/// Sales per day over a range (both ends included), net of refunds, with totals.
+#[utoipa::path(
+    get, path = "/api/reports/daily-sales", tag = "reports",
+    params(DateRange, ReadParams),
+    responses(
+        (status = 200, description = "The days with sales in the range", body = DailySalesReport,
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+        (status = 422, description = "Missing or invalid dates, or a range over 366 days", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn daily_sales(State(state): State<AppState>, mut query: QueryParams) -> Result<Response, ApiError> {
+    let from = query.required_date("from");
+    let to = query.required_date("to");
+    if let (Some(from), Some(to)) = (from, to) {
+        let days = (to - from).num_days();
+        if days < 0 {
+            query.error("to", "must not be before from");
+        } else if days >= REPORT_DAYS_MAX {
+            query.error("to", format!("must be less than {REPORT_DAYS_MAX} days after from"));
+        }
+    }
+    let consistency = ReadConsistency::from_query(&mut query, &state);
+    query.finish()?;
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(ApiError::Internal("dates checked above".into()));
+    };
+    let position = reached(&state, &DAILY_SALES, consistency).await?;
+    let days: Vec<DailySales> = queries::daily_sales(state.reads(), from, to)
+        .await
+        .map_err(read_model_error)?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let sum = |f: fn(&DailySales) -> f64| (days.iter().map(f).sum::<f64>() * 100.0).round() / 100.0;
+    let report = DailySalesReport {
+        from,
+        to,
+        orders_completed: days.iter().map(|d| d.orders_completed).sum(),
+        gross_revenue: sum(|d| d.gross_revenue),
+        refunded_amount: sum(|d| d.refunded_amount),
+        net_revenue: sum(|d| d.net_revenue),
+        days,
+    };
+    Ok(with_position(Json(report).into_response(), position))
+}

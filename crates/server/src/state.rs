@@ -1,0 +1,76 @@
+//! What every handler shares: the stores, the projector and the settings.
+
+use std::sync::Arc;
+
+use projector_core::{EventStore, IdempotencyStore, SqlReadStore};
+use projector_runtime::ProjectorHandle;
+
+use crate::config::ServerConfig;
+
+/// The server's shared state. Cloning is cheap.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn EventStore>,
+    reads: Arc<dyn SqlReadStore>,
+    idempotency: Arc<dyn IdempotencyStore>,
+    projector: ProjectorHandle,
+    config: ServerConfig,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The state over the given stores and running projector.
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        reads: Arc<dyn SqlReadStore>,
+        idempotency: Arc<dyn IdempotencyStore>,
+        projector: ProjectorHandle,
+        config: ServerConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                reads,
+                idempotency,
+                projector,
+                config,
+            }),
+        }
+    }
+
+    /// The event store (the write model).
+    pub fn store(&self) -> &dyn EventStore {
+        self.inner.store.as_ref()
+    }
+
+    /// The read models.
+    pub fn reads(&self) -> &dyn SqlReadStore {
+        self.inner.reads.as_ref()
+    }
+
+    /// Remembered answers to idempotent requests.
+    pub fn idempotency(&self) -> &dyn IdempotencyStore {
+        self.inner.idempotency.as_ref()
+    }
+
+    /// The running projector.
+    pub fn projector(&self) -> &ProjectorHandle {
+        &self.inner.projector
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.inner.config
+    }
+}

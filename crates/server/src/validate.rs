@@ -1,0 +1,253 @@
+//! Validating a JSON body field by field, collecting every error rather than stopping at the
+//! first, so a client learns all that is wrong with a request at once.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, FieldError};
+use crate::limits::{AMOUNT_MAX, ID_MAX, is_id};
+
+/// Collects the errors of one request.
+#[derive(Debug, Default)]
+pub(crate) struct Checker {
+    errors: Vec<FieldError>,
+}
+
+/// A JSON object being read, with the path that names its fields in errors.
+pub(crate) struct Object<'v> {
+    map: &'v Map<String, Value>,
+    path: String,
+}
+
+/// How a text field is checked.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Text {
+    /// An id: [`crate::limits::ID_PATTERN`].
+    Id,
+    /// Free text of 1 to `max` characters, without control characters.
+    Free { max: usize },
+}
+
+impl Checker {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records an error.
+    pub(crate) fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError::new(field, message));
+    }
+
+    /// `value` as an object whose fields are among `allowed`; unknown fields are errors.
+    pub(crate) fn object<'v>(&mut self, value: &'v Value, path: &str, allowed: &[&str]) -> Option<Object<'v>> {
+        let Some(map) = value.as_object() else {
+            self.error(or_body(path), format!("must be a JSON object, not {}", kind(value)));
+            return None;
+        };
+        for key in map.keys() {
+            if !allowed.contains(&key.as_str()) {
+                self.error(join(path, key), format!("is not a known field; expected {}", allowed.join(", ")));
+            }
+        }
+        Some(Object {
+            map,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The body as an object with no fields at all (or an empty body).
+    pub(crate) fn empty_object(&mut self, value: Option<&Value>) {
+        if let Some(value) = value {
+            self.object(value, "", &[]);
+        }
+    }
+
+    /// A required text field.
+    pub(crate) fn text(&mut self, object: &Object<'_>, name: &str, rule: Text) -> Option<String> {
+        let field = join(&object.path, name);
+        match object.map.get(name) {
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(value) => self.check_text(&field, value, rule),
+        }
+    }
+
+    /// An optional text field: `Some(None)` when absent.
+    pub(crate) fn optional_text(&mut self, object: &Object<'_>, name: &str, rule: Text) -> Option<Option<String>> {
+        let field = join(&object.path, name);
+        match object.map.get(name) {
+            None | Some(Value::Null) => Some(None),
+            Some(value) => self.check_text(&field, value, rule).map(Some),
+        }
+    }
+
+    fn check_text(&mut self, field: &str, value: &Value, rule: Text) -> Option<String> {
+        let Some(text) = value.as_str() else {
+            self.error(field, format!("must be a string, not {}", kind(value)));
+            return None;
+        };
+        let message = match rule {
+            Text::Id if is_id(text) => return Some(text.to_owned()),
+            Text::Id => format!(
+                "must be 1 to {ID_MAX} characters: a letter or digit, then letters, digits, '_', '.', ':' or '-'"
+            ),
+            Text::Free { max } => {
+                let length = text.chars().count();
+                if length == 0 || text.trim().is_empty() {
+                    "must not be empty".to_owned()
+                } else if length > max {
+                    format!("must be at most {max} characters, not {length}")
+                } else if text.chars().any(char::is_control) {
+                    "must not contain control characters".to_owned()
+                } else {
+                    return Some(text.to_owned());
+                }
+            }
+        };
+        self.error(field, message);
+        None
+    }
+
+    /// A required whole number in `min..=max`.
+    pub(crate) fn integer(&mut self, object: &Object<'_>, name: &str, min: i64, max: i64) -> Option<i64> {
+        let field = join(&object.path, name);
+        let Some(value) = self.required(object, name, &field) else {
+            return None;
+        };
+        match value.as_i64() {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            Some(n) => {
+                self.error(field, format!("must be between {min} and {max}, not {n}"));
+                None
+            }
+            None => {
+                let message = if value.is_number() {
+                    format!("must be a whole number between {min} and {max}")
+                } else {
+                    format!("must be an integer, not {}", kind(value))
+                };
+                self.error(field, message);
+                None
+            }
+        }
+    }
+
+    /// A required amount of money with at most two decimals, at least `min`.
+    pub(crate) fn amount(&mut self, object: &Object<'_>, name: &str, positive: bool) -> Option<projector_orders::Money> {
+        let field = join(&object.path, name);
+        let value = self.required(object, name, &field)?;
+        let Some(number) = value.as_f64() else {
+            self.error(field, format!("must be a number, not {}", kind(value)));
+            return None;
+        };
+        if number > AMOUNT_MAX {
+            self.error(field, format!("must be at most {AMOUNT_MAX}"));
+            return None;
+        }
+        match projector_orders::Money::from_decimal(number) {
+            Ok(money) if positive && money == projector_orders::Money::ZERO => {
+                self.error(field, "must be greater than 0");
+                None
+            }
+            Ok(money) => Some(money),
+            Err(reason) => {
+                self.error(field, reason.to_string());
+                None
+            }
+        }
+    }
+
+    /// A required array of `min..=max` items.
+    pub(crate) fn array<'v>(&mut self, object: &Object<'v>, name: &str, min: usize, max: usize) -> Option<&'v Vec<Value>> {
+        let field = join(&object.path, name);
+        let value = self.required(object, name, &field)?;
+        let Some(items) = value.as_array() else {
+            self.error(field, format!("must be an array, not {}", kind(value)));
+            return None;
+        };
+        if items.len() < min || items.len() > max {
+            self.error(field, format!("must hold {min} to {max} items, not {}", items.len()));
+            return None;
+        }
+        Some(items)
+    }
+
+    fn required<'v>(&mut self, object: &Object<'v>, name: &str, field: &str) -> Option<&'v Value> {
+        match object.map.get(name) {
+            None | Some(Value::Null) => {
+                self.error(field, "is required");
+                None
+            }
+            Some(value) => Some(value),
+        }
+    }
+
+    /// The value if no error was recorded, or every error.
+    pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ if self.errors.is_empty() => Err(ApiError::Validation(vec![FieldError::new("body", "is invalid")])),
+            _ => Err(ApiError::Validation(self.errors)),
+        }
+    }
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+fn or_body(path: &str) -> &str {
+    if path.is_empty() { "body" } else { path }
+}
+
+/// The JSON type of a value, for messages.
+pub(crate) fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn collects_every_error() {
+        let body = json!({"customer_id": "bad id", "items": [], "extra": 1, "n": 1.5});
+        let mut checker = Checker::new();
+        let object = checker.object(&body, "", &["customer_id", "items", "n"]).expect("object");
+        assert!(checker.text(&object, "customer_id", Text::Id).is_none());
+        assert!(checker.array(&object, "items", 1, 100).is_none());
+        assert!(checker.integer(&object, "n", 1, 10).is_none());
+        assert!(checker.text(&object, "missing", Text::Free { max: 5 }).is_none());
+        let Err(ApiError::Validation(errors)) = checker.finish(Some(())) else {
+            panic!("expected validation errors");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["extra", "customer_id", "items", "n", "missing"]);
+    }
+
+    #[test]
+    fn amounts() {
+        let body = json!({"a": 10.25, "b": -1, "c": 0.001, "d": "1", "e": 0});
+        let mut checker = Checker::new();
+        let object = checker.object(&body, "", &["a", "b", "c", "d", "e"]).expect("object");
+        assert_eq!(checker.amount(&object, "a", true), Some(projector_orders::Money::from_cents(1025)));
+        assert!(checker.amount(&object, "b", false).is_none());
+        assert!(checker.amount(&object, "c", false).is_none());
+        assert!(checker.amount(&object, "d", false).is_none());
+        assert!(checker.amount(&object, "e", true).is_none());
+        assert_eq!(checker.errors.len(), 4);
+    }
+}
