@@ -43,7 +43,12 @@ pub enum Claim {
 pub trait IdempotencyStore: Send + Sync + 'static {
     /// Claims `key` for the request with `fingerprint`. A claim left unanswered for longer than
     /// `abandoned_after` (its process died) can be claimed again.
-    async fn claim(&self, key: &str, fingerprint: &str, abandoned_after: Duration) -> Result<Claim, StoreError>;
+    async fn claim(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        abandoned_after: Duration,
+    ) -> Result<Claim, StoreError>;
 
     /// Records the answer to a claimed key.
     async fn complete(&self, key: &str, response: &StoredResponse) -> Result<(), StoreError>;

@@ -98,7 +98,10 @@ pub(crate) struct Worker {
 fn correlation_ids(events: &[RecordedEvent]) -> String {
     const SHOWN: usize = 8;
     let mut ids: Vec<&str> = Vec::new();
-    for id in events.iter().filter_map(|e| e.metadata.correlation_id.as_ref()) {
+    for id in events
+        .iter()
+        .filter_map(|e| e.metadata.correlation_id.as_ref())
+    {
         if !ids.contains(&id.as_str()) {
             if ids.len() == SHOWN {
                 ids.push("...");
@@ -310,8 +313,10 @@ impl Worker {
         let name = self.target.name();
         lane.checkpoint = through;
         self.failures = 0;
-        metrics::counter!("projector_events_projected_total", "projection" => name.to_string()).increment(read as u64);
-        metrics::histogram!("projector_batch_size", "projection" => name.to_string()).record(read as f64);
+        metrics::counter!("projector_events_projected_total", "projection" => name.to_string())
+            .increment(read as u64);
+        metrics::histogram!("projector_batch_size", "projection" => name.to_string())
+            .record(read as f64);
         match kind {
             LaneKind::Serving => {
                 if !handled.is_empty() {

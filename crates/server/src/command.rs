@@ -7,8 +7,8 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use projector_core::{
-    CausationId, Claim, CommandError, CommandOptions, Decider, EventMetadata, StoreError, StoredResponse, StreamId,
-    execute,
+    CausationId, Claim, CommandError, CommandOptions, Decider, EventMetadata, StoreError,
+    StoredResponse, StreamId, execute,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -58,7 +58,11 @@ pub(crate) fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
     hasher.update(path.as_bytes());
     hasher.update(b"\n");
     hasher.update(body);
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Runs `write` with `decider`; `refusal` turns the domain's reasons into HTTP errors.
@@ -73,7 +77,9 @@ pub(crate) async fn run<D: Decider>(
 ) -> Result<Response, ApiError> {
     let Some(key) = write.headers.idempotency_key.clone() else {
         let command_id = CausationId::parse(uuid::Uuid::now_v7().to_string()).ok();
-        return carry_out(state, decider, &write, command_id, &refusal).await.map(into_response);
+        return carry_out(state, decider, &write, command_id, &refusal)
+            .await
+            .map(into_response);
     };
     match claim(state, &key, &write.fingerprint).await? {
         Claim::Claimed => {}
@@ -89,7 +95,11 @@ pub(crate) async fn run<D: Decider>(
     }
     // The command's id comes from the key, so a retry after a lost answer finds the first
     // attempt's events in the stream instead of running again.
-    let command_id = CausationId::parse(format!("idem-{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes()))).ok();
+    let command_id = CausationId::parse(format!(
+        "idem-{}",
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, key.as_bytes())
+    ))
+    .ok();
     let stored = match carry_out(state, decider, &write, command_id, &refusal).await {
         Ok(stored) => stored,
         Err(error) if error.status_code().is_server_error() => {
@@ -139,9 +149,15 @@ async fn carry_out<D: Decider>(
         },
         ..CommandOptions::default()
     };
-    let executed = execute(decider, state.store(), &write.stream, &write.command, &options)
-        .await
-        .map_err(|e| command_error(e, refusal))?;
+    let executed = execute(
+        decider,
+        state.store(),
+        &write.stream,
+        &write.command,
+        &options,
+    )
+    .await
+    .map_err(|e| command_error(e, refusal))?;
     let position = match executed.position {
         Some(position) => position,
         // Nothing changed: any read at the current head sees the resource as it is.
@@ -160,22 +176,30 @@ async fn carry_out<D: Decider>(
         headers: vec![
             (header::CONTENT_TYPE.to_string(), "application/json".into()),
             (header::LOCATION.to_string(), write.location.clone()),
-            (header::ETAG.to_string(), format!("\"{}\"", executed.stream_version)),
+            (
+                header::ETAG.to_string(),
+                format!("\"{}\"", executed.stream_version),
+            ),
         ],
         body: serde_json::to_string(&body).unwrap_or_default(),
     })
 }
 
-fn command_error<E: std::error::Error + 'static>(error: CommandError<E>, refusal: &impl Fn(&E) -> ApiError) -> ApiError {
+fn command_error<E: std::error::Error + 'static>(
+    error: CommandError<E>,
+    refusal: &impl Fn(&E) -> ApiError,
+) -> ApiError {
     match error {
         CommandError::Rejected(reason) => refusal(&reason),
-        CommandError::PreconditionFailed { expected, actual, .. } => ApiError::PreconditionFailed {
+        CommandError::PreconditionFailed {
+            expected, actual, ..
+        } => ApiError::PreconditionFailed {
             expected: expected.get(),
             actual: actual.get(),
         },
-        CommandError::Conflict(conflict) => {
-            ApiError::Conflict(format!("other writes kept changing the resource ({conflict}); try again"))
-        }
+        CommandError::Conflict(conflict) => ApiError::Conflict(format!(
+            "other writes kept changing the resource ({conflict}); try again"
+        )),
         CommandError::Store(error) => store_error(error),
         other => ApiError::Internal(other.to_string()),
     }
@@ -195,7 +219,10 @@ pub(crate) fn store_error(error: StoreError) -> ApiError {
 fn stored_error(error: &ApiError) -> StoredResponse {
     StoredResponse {
         status: error.status_code().as_u16(),
-        headers: vec![(header::CONTENT_TYPE.to_string(), "application/problem+json".into())],
+        headers: vec![(
+            header::CONTENT_TYPE.to_string(),
+            "application/problem+json".into(),
+        )],
         body: serde_json::to_string(&error.problem()).unwrap_or_default(),
     }
 }

@@ -29,7 +29,9 @@ impl ReadConsistency {
     pub(crate) fn from_query(query: &mut QueryParams, state: &AppState) -> Self {
         let config = state.config();
         let max_ms = config.max_read_wait.as_millis() as u64;
-        let min_position = query.number("min_position", 0, i64::MAX as u64).map(GlobalPosition::new);
+        let min_position = query
+            .number("min_position", 0, i64::MAX as u64)
+            .map(GlobalPosition::new);
         let wait = query
             .number("wait_ms", 0, max_ms)
             .map_or(config.default_read_wait, Duration::from_millis);
@@ -46,7 +48,9 @@ pub(crate) async fn reached(
 ) -> Result<GlobalPosition, ApiError> {
     let projector = state.projector();
     let Some(wanted) = consistency.min_position else {
-        return Ok(projector.status(projection).map_or(GlobalPosition::ZERO, |s| s.checkpoint));
+        return Ok(projector
+            .status(projection)
+            .map_or(GlobalPosition::ZERO, |s| s.checkpoint));
     };
     let head = state
         .store()
@@ -59,7 +63,10 @@ pub(crate) async fn reached(
             format!("is beyond the last committed position ({head}); no write has reached it"),
         ));
     }
-    match projector.wait_for(projection, wanted, consistency.wait).await {
+    match projector
+        .wait_for(projection, wanted, consistency.wait)
+        .await
+    {
         Ok(reached) => Ok(reached),
         Err(WaitError::TimedOut { reached, .. }) => Err(ApiError::NotReached {
             projection: projection.to_string(),
@@ -68,7 +75,10 @@ pub(crate) async fn reached(
             waited_ms: consistency.wait.as_millis() as u64,
         }),
         Err(WaitError::Stopped {
-            reached, stopped_at, error, ..
+            reached,
+            stopped_at,
+            error,
+            ..
         }) => Err(ApiError::Unavailable(format!(
             "{projection} is stopped at position {stopped_at} ({error}) and has reached {reached}"
         ))),

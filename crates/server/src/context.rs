@@ -33,12 +33,20 @@ pub(crate) fn current_correlation_id() -> Option<String> {
 }
 
 fn new_correlation_id() -> CorrelationId {
-    CorrelationId::parse(uuid::Uuid::now_v7().to_string()).unwrap_or(CorrelationId::from_static("uncorrelated"))
+    CorrelationId::parse(uuid::Uuid::now_v7().to_string())
+        .unwrap_or(CorrelationId::from_static("uncorrelated"))
 }
 
 /// Middleware: correlation id, log span, access log line and metrics for every request.
-pub(crate) async fn track(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let given = request.headers().get(CORRELATION_HEADER).and_then(|v| v.to_str().ok());
+pub(crate) async fn track(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let given = request
+        .headers()
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok());
     let correlation_id = match given.map(CorrelationId::parse) {
         Some(Ok(id)) => id,
         Some(Err(error)) => {
@@ -61,7 +69,11 @@ pub(crate) async fn track(State(state): State<AppState>, mut request: Request, n
     let handled = CORRELATION_ID.scope(correlation_id.clone(), async move {
         match tokio::time::timeout(timeout, next.run(request)).await {
             Ok(response) => response,
-            Err(_) => ApiError::Unavailable(format!("the request took longer than {} s", timeout.as_secs())).into_response(),
+            Err(_) => ApiError::Unavailable(format!(
+                "the request took longer than {} s",
+                timeout.as_secs()
+            ))
+            .into_response(),
         }
     });
     let mut response = handled.instrument(span.clone()).await;

@@ -23,9 +23,9 @@ pub(crate) struct JsonBody {
 impl JsonBody {
     /// The body, which must be present.
     pub(crate) fn required(&self) -> Result<&Value, ApiError> {
-        self.value
-            .as_ref()
-            .ok_or_else(|| ApiError::Malformed("the request body is empty; send a JSON object".into()))
+        self.value.as_ref().ok_or_else(|| {
+            ApiError::Malformed("the request body is empty; send a JSON object".into())
+        })
     }
 }
 
@@ -38,13 +38,18 @@ impl FromRequest<AppState> for JsonBody {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(state.config().max_body_bytes)
-            } else {
-                ApiError::Malformed(format!("cannot read the request body: {}", rejection.body_text()))
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(state.config().max_body_bytes)
+                } else {
+                    ApiError::Malformed(format!(
+                        "cannot read the request body: {}",
+                        rejection.body_text()
+                    ))
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self { value: None, bytes });
         }
@@ -62,8 +67,14 @@ impl FromRequest<AppState> for JsonBody {
 
 /// `application/json`, or any `+json` type, with or without parameters.
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// The query string as name/value pairs, read one parameter at a time; parameters left over
@@ -83,8 +94,11 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
             .map_err(|_| ApiError::field("query", "cannot be read"))?;
         let pairs = match raw {
             None => Vec::new(),
-            Some(raw) => serde_urlencoded::from_str::<Vec<(String, String)>>(&raw)
-                .map_err(|e| ApiError::field("query", format!("is not a valid query string: {e}")))?,
+            Some(raw) => {
+                serde_urlencoded::from_str::<Vec<(String, String)>>(&raw).map_err(|e| {
+                    ApiError::field("query", format!("is not a valid query string: {e}"))
+                })?
+            }
         };
         Ok(Self {
             pairs,
@@ -117,7 +131,10 @@ impl QueryParams {
         match text.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Some(n),
             _ => {
-                self.error(name, format!("must be a whole number from {min} to {max}, not {text:?}"));
+                self.error(
+                    name,
+                    format!("must be a whole number from {min} to {max}, not {text:?}"),
+                );
                 None
             }
         }
@@ -140,14 +157,17 @@ impl QueryParams {
 
     /// Records an error about parameter `name`.
     pub(crate) fn error(&mut self, name: &str, message: impl Into<String>) {
-        self.errors.push(FieldError::new(format!("query.{name}"), message));
+        self.errors
+            .push(FieldError::new(format!("query.{name}"), message));
     }
 
     /// Fails with every error, including parameters nobody asked for.
     pub(crate) fn finish(mut self) -> Result<(), ApiError> {
         for (name, _) in std::mem::take(&mut self.pairs) {
-            self.errors
-                .push(FieldError::new(format!("query.{name}"), "is not a known parameter"));
+            self.errors.push(FieldError::new(
+                format!("query.{name}"),
+                "is not a known parameter",
+            ));
         }
         if self.errors.is_empty() {
             Ok(())
@@ -162,14 +182,25 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<StreamVersion>, Fie
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let bad = || FieldError::new("header.If-Match", "must be a stream version in quotes, e.g. \"3\"");
+    let bad = || {
+        FieldError::new(
+            "header.If-Match",
+            "must be a stream version in quotes, e.g. \"3\"",
+        )
+    };
     let text = value.to_str().map_err(|_| bad())?.trim();
     if text == "*" {
         return Ok(None);
     }
     let quoted = text.strip_prefix("W/").unwrap_or(text);
-    let inner = quoted.strip_prefix('"').and_then(|t| t.strip_suffix('"')).ok_or_else(bad)?;
-    inner.parse::<u64>().map(|v| Some(StreamVersion::new(v))).map_err(|_| bad())
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .ok_or_else(bad)?;
+    inner
+        .parse::<u64>()
+        .map(|v| Some(StreamVersion::new(v)))
+        .map_err(|_| bad())
 }
 
 /// The longest idempotency key accepted.
@@ -187,7 +218,10 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Fie
         )
     };
     let text = value.to_str().map_err(|_| bad())?;
-    if text.is_empty() || text.len() > IDEMPOTENCY_KEY_MAX || !text.bytes().all(|b| b.is_ascii_graphic()) {
+    if text.is_empty()
+        || text.len() > IDEMPOTENCY_KEY_MAX
+        || !text.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(bad());
     }
     Ok(Some(text.to_owned()))

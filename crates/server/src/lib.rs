@@ -62,11 +62,17 @@ pub fn app(state: AppState) -> Router {
     let limit = state.config().max_body_bytes;
     router
         .merge(Scalar::with_url("/docs", document.as_ref().clone()))
-        .route("/docs/", get(|| async { axum::response::Redirect::permanent("/docs") }))
+        .route(
+            "/docs/",
+            get(|| async { axum::response::Redirect::permanent("/docs") }),
+        )
         .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(Extension(document))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), context::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            context::track,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -81,5 +87,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -38,14 +38,25 @@ impl Checker {
     }
 
     /// `value` as an object whose fields are among `allowed`; unknown fields are errors.
-    pub(crate) fn object<'v>(&mut self, value: &'v Value, path: &str, allowed: &[&str]) -> Option<Object<'v>> {
+    pub(crate) fn object<'v>(
+        &mut self,
+        value: &'v Value,
+        path: &str,
+        allowed: &[&str],
+    ) -> Option<Object<'v>> {
         let Some(map) = value.as_object() else {
-            self.error(or_body(path), format!("must be a JSON object, not {}", kind(value)));
+            self.error(
+                or_body(path),
+                format!("must be a JSON object, not {}", kind(value)),
+            );
             return None;
         };
         for key in map.keys() {
             if !allowed.contains(&key.as_str()) {
-                self.error(join(path, key), format!("is not a known field; expected {}", allowed.join(", ")));
+                self.error(
+                    join(path, key),
+                    format!("is not a known field; expected {}", allowed.join(", ")),
+                );
             }
         }
         Some(Object {
@@ -74,7 +85,12 @@ impl Checker {
     }
 
     /// An optional text field: `Some(None)` when absent.
-    pub(crate) fn optional_text(&mut self, object: &Object<'_>, name: &str, rule: Text) -> Option<Option<String>> {
+    pub(crate) fn optional_text(
+        &mut self,
+        object: &Object<'_>,
+        name: &str,
+        rule: Text,
+    ) -> Option<Option<String>> {
         let field = join(&object.path, name);
         match object.map.get(name) {
             None | Some(Value::Null) => Some(None),
@@ -110,11 +126,15 @@ impl Checker {
     }
 
     /// A required whole number in `min..=max`.
-    pub(crate) fn integer(&mut self, object: &Object<'_>, name: &str, min: i64, max: i64) -> Option<i64> {
+    pub(crate) fn integer(
+        &mut self,
+        object: &Object<'_>,
+        name: &str,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
         let field = join(&object.path, name);
-        let Some(value) = self.required(object, name, &field) else {
-            return None;
-        };
+        let value = self.required(object, name, &field)?;
         match value.as_i64() {
             Some(n) if (min..=max).contains(&n) => Some(n),
             Some(n) => {
@@ -134,7 +154,12 @@ impl Checker {
     }
 
     /// A required amount of money with at most two decimals, at least `min`.
-    pub(crate) fn amount(&mut self, object: &Object<'_>, name: &str, positive: bool) -> Option<projector_orders::Money> {
+    pub(crate) fn amount(
+        &mut self,
+        object: &Object<'_>,
+        name: &str,
+        positive: bool,
+    ) -> Option<projector_orders::Money> {
         let field = join(&object.path, name);
         let value = self.required(object, name, &field)?;
         let Some(number) = value.as_f64() else {
@@ -159,7 +184,13 @@ impl Checker {
     }
 
     /// A required array of `min..=max` items.
-    pub(crate) fn array<'v>(&mut self, object: &Object<'v>, name: &str, min: usize, max: usize) -> Option<&'v Vec<Value>> {
+    pub(crate) fn array<'v>(
+        &mut self,
+        object: &Object<'v>,
+        name: &str,
+        min: usize,
+        max: usize,
+    ) -> Option<&'v Vec<Value>> {
         let field = join(&object.path, name);
         let value = self.required(object, name, &field)?;
         let Some(items) = value.as_array() else {
@@ -167,7 +198,10 @@ impl Checker {
             return None;
         };
         if items.len() < min || items.len() > max {
-            self.error(field, format!("must hold {min} to {max} items, not {}", items.len()));
+            self.error(
+                field,
+                format!("must hold {min} to {max} items, not {}", items.len()),
+            );
             return None;
         }
         Some(items)
@@ -187,7 +221,10 @@ impl Checker {
     pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
         match value {
             Some(value) if self.errors.is_empty() => Ok(value),
-            _ if self.errors.is_empty() => Err(ApiError::Validation(vec![FieldError::new("body", "is invalid")])),
+            _ if self.errors.is_empty() => Err(ApiError::Validation(vec![FieldError::new(
+                "body",
+                "is invalid",
+            )])),
             _ => Err(ApiError::Validation(self.errors)),
         }
     }
@@ -226,11 +263,17 @@ mod tests {
     fn collects_every_error() {
         let body = json!({"customer_id": "bad id", "items": [], "extra": 1, "n": 1.5});
         let mut checker = Checker::new();
-        let object = checker.object(&body, "", &["customer_id", "items", "n"]).expect("object");
+        let object = checker
+            .object(&body, "", &["customer_id", "items", "n"])
+            .expect("object");
         assert!(checker.text(&object, "customer_id", Text::Id).is_none());
         assert!(checker.array(&object, "items", 1, 100).is_none());
         assert!(checker.integer(&object, "n", 1, 10).is_none());
-        assert!(checker.text(&object, "missing", Text::Free { max: 5 }).is_none());
+        assert!(
+            checker
+                .text(&object, "missing", Text::Free { max: 5 })
+                .is_none()
+        );
         let Err(ApiError::Validation(errors)) = checker.finish(Some(())) else {
             panic!("expected validation errors");
         };
@@ -242,8 +285,13 @@ mod tests {
     fn amounts() {
         let body = json!({"a": 10.25, "b": -1, "c": 0.001, "d": "1", "e": 0});
         let mut checker = Checker::new();
-        let object = checker.object(&body, "", &["a", "b", "c", "d", "e"]).expect("object");
-        assert_eq!(checker.amount(&object, "a", true), Some(projector_orders::Money::from_cents(1025)));
+        let object = checker
+            .object(&body, "", &["a", "b", "c", "d", "e"])
+            .expect("object");
+        assert_eq!(
+            checker.amount(&object, "a", true),
+            Some(projector_orders::Money::from_cents(1025))
+        );
         assert!(checker.amount(&object, "b", false).is_none());
         assert!(checker.amount(&object, "c", false).is_none());
         assert!(checker.amount(&object, "d", false).is_none());

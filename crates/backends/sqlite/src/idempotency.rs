@@ -38,7 +38,8 @@ impl SqliteIdempotencyStore {
     /// # Errors
     /// [`StoreError::Unavailable`] when the file cannot be opened.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let conn = open_writer(path.as_ref(), Durability::Normal).map_err(|e| store_error("opening idempotency keys", e))?;
+        let conn = open_writer(path.as_ref(), Durability::Normal)
+            .map_err(|e| store_error("opening idempotency keys", e))?;
         conn.execute_batch(include_str!("sql/idempotency_schema.sql"))
             .map_err(|e| store_error("creating idempotency keys", e))?;
         Ok(Self {
@@ -73,9 +74,14 @@ fn now_micros() -> i64 {
 
 #[async_trait]
 impl IdempotencyStore for SqliteIdempotencyStore {
-    async fn claim(&self, key: &str, fingerprint: &str, abandoned_after: Duration) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        abandoned_after: Duration,
+    ) -> Result<Claim, StoreError> {
         let (key, fingerprint) = (key.to_owned(), fingerprint.to_owned());
-        let sweep = self.inner.claims.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == 0;
+        let sweep = self.inner.claims.fetch_add(1, Ordering::Relaxed).is_multiple_of(SWEEP_EVERY);
         self.blocking(move |conn| {
             let now = now_micros();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -135,7 +141,10 @@ impl IdempotencyStore for SqliteIdempotencyStore {
     async fn release(&self, key: &str) -> Result<(), StoreError> {
         let key = key.to_owned();
         self.blocking(move |conn| {
-            conn.execute("DELETE FROM idempotency_keys WHERE key = ?1 AND state = 'pending'", [key])?;
+            conn.execute(
+                "DELETE FROM idempotency_keys WHERE key = ?1 AND state = 'pending'",
+                [key],
+            )?;
             Ok(())
         })
         .await

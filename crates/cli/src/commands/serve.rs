@@ -35,13 +35,21 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         projector = projector.with_sql(Arc::clone(&reads), projection);
     }
     let stop_projector = CancellationToken::new();
-    let projector = projector.start(stop_projector.clone()).context("starting the projector")?;
+    let projector = projector
+        .start(stop_projector.clone())
+        .context("starting the projector")?;
 
     let config = ServerConfig {
         max_body_bytes: args.max_body_bytes,
         ..ServerConfig::default()
     };
-    let state = AppState::new(events.clone(), Arc::clone(&reads), idempotency, projector.clone(), config);
+    let state = AppState::new(
+        events.clone(),
+        Arc::clone(&reads),
+        idempotency,
+        projector.clone(),
+        config,
+    );
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;

@@ -43,7 +43,10 @@ pub struct OrderSummaryView {
 ///
 /// # Errors
 /// The read store's error.
-pub async fn order_summary(store: &dyn SqlReadStore, order_id: &str) -> Result<Option<OrderSummaryView>, ReadStoreError> {
+pub async fn order_summary(
+    store: &dyn SqlReadStore,
+    order_id: &str,
+) -> Result<Option<OrderSummaryView>, ReadStoreError> {
     let rows = store
         .query(
             &ORDER_SUMMARY,
@@ -53,7 +56,9 @@ pub async fn order_summary(store: &dyn SqlReadStore, order_id: &str) -> Result<O
             &[order_id.into()],
         )
         .await?;
-    let Some(row) = rows.first() else { return Ok(None) };
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
     let refunded: f64 = row.get(12)?;
     Ok(Some(OrderSummaryView {
         id: row.get(0)?,
@@ -214,7 +219,10 @@ pub struct CustomerActivityView {
 ///
 /// # Errors
 /// The read store's error.
-pub async fn customer_activity(store: &dyn SqlReadStore, customer_id: &str) -> Result<Option<CustomerActivityView>, ReadStoreError> {
+pub async fn customer_activity(
+    store: &dyn SqlReadStore,
+    customer_id: &str,
+) -> Result<Option<CustomerActivityView>, ReadStoreError> {
     let rows = store
         .query(
             &CUSTOMERS,
@@ -223,7 +231,9 @@ pub async fn customer_activity(store: &dyn SqlReadStore, customer_id: &str) -> R
             &[customer_id.into()],
         )
         .await?;
-    let Some(row) = rows.first() else { return Ok(None) };
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
     Ok(Some(CustomerActivityView {
         customer_id: row.get(0)?,
         orders_placed: row.get(1)?,
@@ -260,8 +270,15 @@ pub struct DailySalesView {
 ///
 /// # Errors
 /// The read store's error.
-pub async fn daily_sales(store: &dyn SqlReadStore, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailySalesView>, ReadStoreError> {
-    let (from, to) = (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
+pub async fn daily_sales(
+    store: &dyn SqlReadStore,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DailySalesView>, ReadStoreError> {
+    let (from, to) = (
+        from.format("%Y-%m-%d").to_string(),
+        to.format("%Y-%m-%d").to_string(),
+    );
     let rows = store
         .query(
             &DAILY_SALES,
@@ -276,8 +293,9 @@ pub async fn daily_sales(store: &dyn SqlReadStore, from: NaiveDate, to: NaiveDat
             let gross: i64 = row.get(3)?;
             let refunded: i64 = row.get(5)?;
             Ok(DailySalesView {
-                date: NaiveDate::parse_from_str(&day, "%Y-%m-%d")
-                    .map_err(|e| SqlError::new(SqlErrorKind::Conversion, format!("day {day:?}: {e}")))?,
+                date: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| {
+                    SqlError::new(SqlErrorKind::Conversion, format!("day {day:?}: {e}"))
+                })?,
                 orders_completed: row.get(1)?,
                 items_sold: row.get(2)?,
                 gross_revenue: gross as f64 / 100.0,
@@ -294,5 +312,8 @@ fn time(row: &Row, index: usize) -> Result<DateTime<Utc>, SqlError> {
 }
 
 fn optional_time(row: &Row, index: usize) -> Result<Option<DateTime<Utc>>, SqlError> {
-    row.get::<Option<String>>(index)?.as_deref().map(parse_sql_time).transpose()
+    row.get::<Option<String>>(index)?
+        .as_deref()
+        .map(parse_sql_time)
+        .transpose()
 }

@@ -56,7 +56,9 @@ pub(crate) async fn customer_orders(
     ids: PathIds,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let limit = query.number("limit", 1, u64::from(PAGE_MAX)).map_or(PAGE_DEFAULT, |l| l as u32);
+    let limit = query
+        .number("limit", 1, u64::from(PAGE_MAX))
+        .map_or(PAGE_DEFAULT, |l| l as u32);
     let cursor = match query.take("cursor") {
         None => None,
         Some(token) => match OrdersCursor::from_token(&token) {

@@ -92,7 +92,10 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
                 if !running {
                     problems.push(format!("projection {} is {:?}", status.name, status.state));
                 } else if !close {
-                    problems.push(format!("projection {} is {} events behind", status.name, lag.events));
+                    problems.push(format!(
+                        "projection {} is {} events behind",
+                        status.name, lag.events
+                    ));
                 }
                 projections.push(ProjectionReadiness {
                     name: status.name.to_string(),
@@ -114,7 +117,11 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
         projections,
         problems,
     };
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 

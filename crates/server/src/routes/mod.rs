@@ -16,7 +16,9 @@ pub(crate) fn read_model_error(error: ReadStoreError) -> ApiError {
         ReadStoreError::NoGeneration { projection, .. } => {
             ApiError::Unavailable(format!("the {projection} read model is not built yet"))
         }
-        ReadStoreError::Query(e) if e.kind != SqlErrorKind::Transient => ApiError::Internal(e.to_string()),
+        ReadStoreError::Query(e) if e.kind != SqlErrorKind::Transient => {
+            ApiError::Internal(e.to_string())
+        }
         other => ApiError::Unavailable(other.to_string()),
     }
 }

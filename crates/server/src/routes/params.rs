@@ -15,7 +15,11 @@ use crate::limits::is_id;
 #[allow(dead_code)]
 pub(crate) struct OrderPath {
     /// The order's id.
-    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+    )]
     id: String,
 }
 
@@ -25,10 +29,18 @@ pub(crate) struct OrderPath {
 #[allow(dead_code)]
 pub(crate) struct OrderItemPath {
     /// The order's id.
-    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+    )]
     id: String,
     /// The item's SKU.
-    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+    )]
     sku: String,
 }
 
@@ -38,7 +50,11 @@ pub(crate) struct OrderItemPath {
 #[allow(dead_code)]
 pub(crate) struct CustomerPath {
     /// The customer's id.
-    #[param(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+    )]
     id: String,
 }
 

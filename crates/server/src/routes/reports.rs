@@ -48,7 +48,10 @@ pub(crate) struct DateRange {
         (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub(crate) async fn daily_sales(State(state): State<AppState>, mut query: QueryParams) -> Result<Response, ApiError> {
+pub(crate) async fn daily_sales(
+    State(state): State<AppState>,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
     let from = query.required_date("from");
     let to = query.required_date("to");
     if let (Some(from), Some(to)) = (from, to) {
@@ -56,7 +59,10 @@ pub(crate) async fn daily_sales(State(state): State<AppState>, mut query: QueryP
         if days < 0 {
             query.error("to", "must not be before from");
         } else if days >= REPORT_DAYS_MAX {
-            query.error("to", format!("must be less than {REPORT_DAYS_MAX} days after from"));
+            query.error(
+                "to",
+                format!("must be less than {REPORT_DAYS_MAX} days after from"),
+            );
         }
     }
     let consistency = ReadConsistency::from_query(&mut query, &state);

@@ -2,7 +2,9 @@
 //! states, and the parsing that enforces them.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use projector_orders::queries::{CustomerActivityView, CustomerOrderView, DailySalesView, OrderSummaryView};
+use projector_orders::queries::{
+    CustomerActivityView, CustomerOrderView, DailySalesView, OrderSummaryView,
+};
 use projector_orders::{Money, NewItem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,10 +19,18 @@ use crate::validate::{Checker, Object, Text};
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct CreateOrderRequest {
     /// The order's id; made by the server when absent.
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+    )]
     pub(crate) id: Option<String>,
     /// Who places it.
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+    )]
     pub(crate) customer_id: String,
     /// Its lines, each SKU once.
     #[schema(min_items = 1, max_items = 100)]
@@ -33,7 +43,11 @@ pub(crate) struct CreateOrderRequest {
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct OrderItemRequest {
     /// The product.
-    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+    )]
     pub(crate) sku: String,
     /// How many.
     #[schema(minimum = 1, maximum = 10000)]
@@ -90,7 +104,8 @@ impl CreateOrder {
             let mut items = Vec::with_capacity(values.len());
             for (i, value) in values.iter().enumerate() {
                 let path = format!("items[{i}]");
-                if let Some(item) = checker.object(value, &path, &["sku", "quantity", "unit_price"]) {
+                if let Some(item) = checker.object(value, &path, &["sku", "quantity", "unit_price"])
+                {
                     items.push(check_item(checker, &item));
                 }
             }
@@ -100,7 +115,10 @@ impl CreateOrder {
         let mut seen = std::collections::BTreeSet::new();
         for (i, item) in items.iter().enumerate() {
             if !seen.insert(item.sku.clone()) {
-                checker.error(format!("items[{i}].sku"), format!("{} is listed more than once", item.sku));
+                checker.error(
+                    format!("items[{i}].sku"),
+                    format!("{} is listed more than once", item.sku),
+                );
             }
         }
         Some(Self {

@@ -41,7 +41,9 @@ pub(crate) async fn get_order(
     query.finish()?;
     let id = ids.get("id");
     let position = reached(&state, &ORDER_SUMMARY, consistency).await?;
-    let view = queries::order_summary(state.reads(), &id).await.map_err(read_model_error)?;
+    let view = queries::order_summary(state.reads(), &id)
+        .await
+        .map_err(read_model_error)?;
     let response = match view {
         Some(view) => Json(OrderView::from(view)).into_response(),
         None => {
@@ -83,10 +85,16 @@ pub(crate) async fn get_history(
     ids: PathIds,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let after = query.number("after_version", 0, i64::MAX as u64).unwrap_or(0);
+    let after = query
+        .number("after_version", 0, i64::MAX as u64)
+        .unwrap_or(0);
     let limit = query.number("limit", 1, 1000).unwrap_or(100) as usize;
     let min_position = query.number("min_position", 0, i64::MAX as u64);
-    query.number("wait_ms", 0, state.config().max_read_wait.as_millis() as u64);
+    query.number(
+        "wait_ms",
+        0,
+        state.config().max_read_wait.as_millis() as u64,
+    );
     query.finish()?;
     let id = ids.get("id");
     let head = state.store().head().await.map_err(store_error)?;
@@ -99,7 +107,12 @@ pub(crate) async fn get_history(
     let stream = order_stream(&id).map_err(|e| ApiError::Internal(e.to_string()))?;
     let events = state
         .store()
-        .read_stream(&stream, StreamVersion::new(after + 1), ReadDirection::Forwards, limit + 1)
+        .read_stream(
+            &stream,
+            StreamVersion::new(after + 1),
+            ReadDirection::Forwards,
+            limit + 1,
+        )
         .await
         .map_err(store_error)?;
     if events.is_empty() && after == 0 {
@@ -125,7 +138,11 @@ pub(crate) async fn get_history(
             user_id: e.metadata.user_id.map(|u| u.to_string()),
         })
         .collect();
-    let next_after_version = if more { events.last().map(|e| e.stream_version) } else { None };
+    let next_after_version = if more {
+        events.last().map(|e| e.stream_version)
+    } else {
+        None
+    };
     Ok(with_position(
         Json(History {
             id,

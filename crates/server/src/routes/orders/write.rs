@@ -10,8 +10,8 @@ use projector_orders::{OrderCommand, OrderDecider, OrderError, order_stream};
 use serde_json::Value;
 
 use super::models::{
-    CancelRequest, CreateOrder, CreateOrderRequest, OrderItemRequest, RefundRequest, ShipRequest, check_add_item,
-    check_cancel, check_refund, check_ship,
+    CancelRequest, CreateOrder, CreateOrderRequest, OrderItemRequest, RefundRequest, ShipRequest,
+    check_add_item, check_cancel, check_refund, check_ship,
 };
 use crate::command::{self, Accepted, Write};
 use crate::context::RequestContext;
@@ -37,7 +37,11 @@ impl Request<'_> {
         self,
         order_id: Option<String>,
         body_required: bool,
-        build: impl FnOnce(&mut Checker, Option<&Value>, &WriteHeaders) -> Option<(String, OrderCommand)>,
+        build: impl FnOnce(
+            &mut Checker,
+            Option<&Value>,
+            &WriteHeaders,
+        ) -> Option<(String, OrderCommand)>,
     ) -> Result<Response, ApiError> {
         if body_required {
             self.body.required()?;

@@ -1,0 +1,108 @@
+//! The OpenAPI document matches the server: every route, and the validation limits it enforces.
+
+use serde_json::Value;
+
+use crate::helpers::Server;
+
+fn schema<'a>(document: &'a Value, name: &str) -> &'a Value {
+    &document["components"]["schemas"][name]
+}
+
+#[tokio::test]
+async fn the_document_covers_every_route_and_states_the_limits() {
+    let server = Server::start().await;
+    let document = server.get("/openapi.json").await.expect(200).json();
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().expect("paths");
+    for (path, methods) in [
+        ("/api/orders", &["post"][..]),
+        ("/api/orders/{id}/items", &["post"][..]),
+        ("/api/orders/{id}/items/{sku}", &["delete"][..]),
+        ("/api/orders/{id}/ship", &["post"][..]),
+        ("/api/orders/{id}/complete", &["post"][..]),
+        ("/api/orders/{id}/cancel", &["post"][..]),
+        ("/api/orders/{id}/refund", &["post"][..]),
+        ("/api/orders/{id}/projection", &["get"][..]),
+        ("/api/orders/{id}/history", &["get"][..]),
+        ("/api/customers/{id}/orders", &["get"][..]),
+        ("/api/customers/{id}/activity", &["get"][..]),
+        ("/api/reports/daily-sales", &["get"][..]),
+        ("/health", &["get"][..]),
+        ("/ready", &["get"][..]),
+        ("/metrics", &["get"][..]),
+        ("/openapi.json", &["get"][..]),
+    ] {
+        for method in methods {
+            let operation = &paths[path][method];
+            assert!(operation.is_object(), "{method} {path} is not documented");
+            if path.starts_with("/api/") {
+                let responses = operation["responses"].as_object().expect("responses");
+                assert!(
+                    responses.contains_key("422"),
+                    "{method} {path} does not document 422"
+                );
+                let problem =
+                    &responses["422"]["content"]["application/problem+json"]["schema"]["$ref"];
+                assert_eq!(problem, "#/components/schemas/Problem", "{method} {path}");
+            }
+        }
+    }
+    assert_eq!(
+        paths.len(),
+        16,
+        "a route the test does not know: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+
+    let create = schema(&document, "CreateOrderRequest");
+    assert_eq!(create["additionalProperties"], false);
+    assert_eq!(
+        create["properties"]["customer_id"]["maxLength"],
+        projector_server::limits::ID_MAX
+    );
+    assert_eq!(
+        create["properties"]["customer_id"]["pattern"],
+        projector_server::limits::ID_PATTERN
+    );
+    assert_eq!(
+        create["properties"]["items"]["maxItems"],
+        projector_server::limits::ITEMS_MAX
+    );
+    assert_eq!(create["properties"]["items"]["minItems"], 1);
+    let item = schema(&document, "OrderItemRequest");
+    assert_eq!(item["properties"]["quantity"]["minimum"], 1);
+    assert_eq!(
+        item["properties"]["quantity"]["maximum"],
+        projector_server::limits::QUANTITY_MAX
+    );
+    assert_eq!(item["properties"]["unit_price"]["minimum"], 0);
+    assert_eq!(
+        item["properties"]["unit_price"]["maximum"].as_f64(),
+        Some(projector_server::limits::AMOUNT_MAX)
+    );
+    assert_eq!(
+        schema(&document, "ShipRequest")["properties"]["tracking"]["maxLength"],
+        projector_server::limits::TRACKING_MAX
+    );
+    assert_eq!(
+        schema(&document, "CancelRequest")["properties"]["reason"]["maxLength"],
+        projector_server::limits::REASON_MAX
+    );
+    let problem = schema(&document, "Problem");
+    for field in ["type", "title", "status", "detail", "errors"] {
+        assert!(
+            problem["properties"][field].is_object(),
+            "Problem lacks {field}"
+        );
+    }
+
+    let docs = server.get("/docs").await.expect(200);
+    assert!(
+        docs.header("content-type")
+            .is_some_and(|c| c.starts_with("text/html"))
+    );
+    assert!(
+        docs.text.contains("CreateOrderRequest"),
+        "the docs page embeds the document"
+    );
+}

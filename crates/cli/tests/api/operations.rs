@@ -1,0 +1,107 @@
+//! Health, readiness, metrics and correlation ids.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::Server;
+
+#[tokio::test]
+async fn health_ready_and_metrics() {
+    let server = Server::start().await;
+    assert_eq!(
+        server.get("/health").await.expect(200).json()["status"],
+        "ok"
+    );
+    let position = server.place("o1", "c1", &[("a", 1, 1.0)]).await;
+    server
+        .get(&format!(
+            "/api/orders/o1/projection?min_position={position}"
+        ))
+        .await
+        .expect(200);
+    server
+        .get("/api/orders/missing/projection")
+        .await
+        .expect(404);
+
+    let ready = server.get("/ready").await.expect(200).json();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["event_store"], true);
+    assert_eq!(ready["read_store"], true);
+    let names: Vec<&str> = ready["projections"]
+        .as_array()
+        .expect("projections")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["customers", "daily_sales", "order_summary"]);
+
+    let metrics = server.get("/metrics").await.expect(200);
+    assert!(
+        metrics
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain"))
+    );
+    for needle in [
+        "http_requests_total{method=\"POST\",route=\"/api/orders\",status=\"202\"} 1",
+        "http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/orders\",status=\"202\",le=",
+        "projector_events_appended_total 3",
+        "projector_projection_checkpoint{projection=\"order_summary\"} 3",
+        "projector_projection_lag_events{projection=\"order_summary\"} 0",
+        "projector_projection_lag_seconds{projection=\"order_summary\"} 0",
+        "projector_batch_size_bucket{projection=\"order_summary\",le=",
+        "projector_read_model_upserts_total{projection=\"order_summary\"} 1",
+        "projector_read_model_misses_total{projection=\"order_summary\"} 1",
+        "projector_dead_letters{projection=\"order_summary\"} 0",
+    ] {
+        assert!(
+            metrics.text.contains(needle),
+            "metrics lack {needle}:\n{}",
+            metrics.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn correlation_ids_are_taken_or_made_and_returned() {
+    let server = Server::start().await;
+    let body = json!({"id": "o1", "customer_id": "c1", "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]});
+    let given = server
+        .send(
+            Method::POST,
+            "/api/orders",
+            Some(&body),
+            &[("X-Correlation-Id", "trace-abc")],
+        )
+        .await
+        .expect(202);
+    assert_eq!(given.header("x-correlation-id"), Some("trace-abc"));
+    let made = server.get("/api/orders/o1/history").await.expect(200);
+    let made_id = made
+        .header("x-correlation-id")
+        .expect("a correlation id is made");
+    assert_eq!(made_id.len(), 36);
+    let problem = server
+        .send(
+            Method::POST,
+            "/api/orders",
+            Some(&json!({})),
+            &[("X-Correlation-Id", "trace-bad")],
+        )
+        .await
+        .expect(422);
+    assert_eq!(problem.json()["correlation_id"], "trace-bad");
+    let history = made.json();
+    assert!(
+        history["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["correlation_id"] == "trace-abc")
+    );
+    let logged = server
+        .log_lines()
+        .iter()
+        .any(|l| l.contains("request completed") && l.contains("trace-abc"));
+    assert!(logged, "the access log line carries the correlation id");
+}

@@ -1,0 +1,105 @@
+//! The read API beyond a single order: "my orders" with pages, customer activity, daily sales.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::Server;
+
+#[tokio::test]
+async fn my_orders_are_newest_first_a_page_at_a_time() {
+    let server = Server::start().await;
+    let mut last = 0;
+    for i in 0..7 {
+        last = server
+            .place(&format!("o{i}"), "cust-7", &[("a", 1, 1.0)])
+            .await;
+    }
+    server.place("other", "cust-8", &[("a", 1, 1.0)]).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => format!("/api/customers/cust-7/orders?limit=3&min_position={last}"),
+            Some(c) => format!("/api/customers/cust-7/orders?limit=3&cursor={c}"),
+        };
+        let page = server.get(&path).await.expect(200).json();
+        let orders = page["orders"].as_array().expect("orders").clone();
+        assert!(orders.len() <= 3);
+        seen.extend(
+            orders
+                .iter()
+                .map(|o| o["order_id"].as_str().expect("id").to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["o6", "o5", "o4", "o3", "o2", "o1", "o0"]);
+    let none = server
+        .get("/api/customers/nobody/orders")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(none["orders"], json!([]));
+}
+
+#[tokio::test]
+async fn activity_and_daily_sales_follow_completions_and_refunds() {
+    let server = Server::start().await;
+    server.place("a", "c1", &[("x", 2, 10.0)]).await;
+    server.place("b", "c1", &[("y", 1, 5.0)]).await;
+    server
+        .post("/api/orders/b/cancel", &json!({"reason": "no"}))
+        .await
+        .expect(202);
+    server
+        .post("/api/orders/a/ship", &json!({"tracking": "T"}))
+        .await
+        .expect(202);
+    server
+        .send(Method::POST, "/api/orders/a/complete", None, &[])
+        .await
+        .expect(202);
+    let last = server
+        .post("/api/orders/a/refund", &json!({"amount": 2.5}))
+        .await
+        .expect(202)
+        .position();
+
+    let activity = server
+        .get(&format!("/api/customers/c1/activity?min_position={last}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(activity["orders_placed"], 2);
+    assert_eq!(activity["orders_completed"], 1);
+    assert_eq!(activity["orders_cancelled"], 1);
+    assert_eq!(activity["total_spent"], 20.0);
+    assert_eq!(activity["total_refunded"], 2.5);
+    server
+        .get("/api/customers/nobody/activity")
+        .await
+        .expect(404);
+
+    let today = chrono::Utc::now().date_naive();
+    let range = format!(
+        "from={}&to={}&min_position={last}",
+        today - chrono::Days::new(1),
+        today + chrono::Days::new(1)
+    );
+    let report = server
+        .get(&format!("/api/reports/daily-sales?{range}"))
+        .await
+        .expect(200)
+        .json();
+    let days = report["days"].as_array().expect("days");
+    assert_eq!(days.len(), 1, "{report}");
+    assert_eq!(days[0]["date"], today.to_string());
+    assert_eq!(days[0]["orders_completed"], 1);
+    assert_eq!(days[0]["items_sold"], 2);
+    assert_eq!(days[0]["gross_revenue"], 20.0);
+    assert_eq!(days[0]["refunded_amount"], 2.5);
+    assert_eq!(days[0]["net_revenue"], 17.5);
+    assert_eq!(report["net_revenue"], 17.5);
+}

@@ -1,0 +1,92 @@
+//! Seed 000's "Expected Output", over HTTP.
+
+use serde_json::json;
+
+use crate::helpers::Server;
+
+#[tokio::test]
+async fn an_order_is_accepted_projected_and_read_back_confirmed() {
+    let server = Server::start().await;
+    let accepted = server
+        .send(
+            reqwest::Method::POST,
+            "/api/orders",
+            Some(
+                &json!({"id": "order-1001", "customer_id": "cust-42", "items": [
+                    {"sku": "sku-1", "quantity": 1, "unit_price": 20.0},
+                    {"sku": "sku-2", "quantity": 1, "unit_price": 25.5}
+                ]}),
+            ),
+            &[("X-Correlation-Id", "seed-000-demo")],
+        )
+        .await
+        .expect(202);
+    let body = accepted.json();
+    assert_eq!(body["id"], "order-1001");
+    assert_eq!(body["status"], "accepted");
+    assert_eq!(
+        body["position"], 4,
+        "OrderCreated, two OrderItemAdded, OrderConfirmed"
+    );
+    assert_eq!(
+        accepted.header("location"),
+        Some("/api/orders/order-1001/projection")
+    );
+    assert_eq!(accepted.header("x-correlation-id"), Some("seed-000-demo"));
+    assert_eq!(accepted.header("etag"), Some("\"4\""));
+
+    let read = server
+        .get("/api/orders/order-1001/projection?min_position=4")
+        .await
+        .expect(200);
+    assert_eq!(read.header("projection-position"), Some("4"));
+    let order = read.json();
+    assert_eq!(order["id"], "order-1001");
+    assert_eq!(order["customer_id"], "cust-42");
+    assert_eq!(order["status"], "confirmed");
+    assert_eq!(order["item_count"], 2);
+    assert_eq!(order["total_amount"], 45.5);
+    assert!(order["created_at"].is_string() && order["updated_at"].is_string());
+    assert!(
+        order.get("shipped_at").is_none(),
+        "unset fields are absent: {order}"
+    );
+
+    // The correlation id reaches the events' metadata and the projector's log lines.
+    let history = server
+        .get("/api/orders/order-1001/history")
+        .await
+        .expect(200)
+        .json();
+    let events = history["events"].as_array().expect("events");
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "OrderCreated",
+            "OrderItemAdded",
+            "OrderItemAdded",
+            "OrderConfirmed"
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e["correlation_id"] == "seed-000-demo")
+    );
+    let logs = server.log_lines();
+    let upserted = logs
+        .iter()
+        .find(|line| line.contains("Upserted order read model"))
+        .unwrap_or_else(|| panic!("no upsert log line in {logs:#?}"));
+    let line: serde_json::Value = serde_json::from_str(upserted).expect("a JSON log line");
+    assert_eq!(line["order_id"], "order-1001");
+    assert_eq!(line["customer_id"], "cust-42");
+    assert_eq!(line["total_amount"], 45.5);
+    assert_eq!(line["correlation_id"], "seed-000-demo");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("Projecting 4 changed event(s)") && l.contains("seed-000-demo")),
+        "no batch log line naming the correlation id"
+    );
+}

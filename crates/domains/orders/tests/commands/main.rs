@@ -1,0 +1,153 @@
+//! Commands through `projector_core::execute` on a real store: retries on conflict, `If-Match`
+//! preconditions, and commands recognised by their id so a retry never runs twice.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use projector_core::{
+    CausationId, CommandError, CommandOptions, EventMetadata, EventStore, StreamVersion, execute,
+};
+use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, OrderError, order_stream};
+use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+
+fn store() -> (Arc<SqliteEventStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteEventStore::open(
+        dir.path().join("events.db"),
+        SqliteEventStoreOptions::default(),
+    )
+    .expect("store");
+    (Arc::new(store), dir)
+}
+
+fn place(id: &str) -> OrderCommand {
+    OrderCommand::Place {
+        order_id: id.into(),
+        customer_id: "c".into(),
+        items: vec![NewItem {
+            sku: "a".into(),
+            quantity: 1,
+            unit_price: Money::from_cents(100),
+        }],
+        at: Utc::now(),
+    }
+}
+
+fn with_command_id(id: &str) -> CommandOptions {
+    CommandOptions {
+        metadata: EventMetadata {
+            causation_id: Some(CausationId::parse(id).expect("valid")),
+            ..EventMetadata::default()
+        },
+        ..CommandOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_command_that_already_ran_is_answered_from_its_events() {
+    let (store, _dir) = store();
+    let stream = order_stream("o1").expect("valid");
+    let store: &dyn EventStore = store.as_ref();
+    let first = execute(
+        &OrderDecider,
+        store,
+        &stream,
+        &place("o1"),
+        &with_command_id("cmd-1"),
+    )
+    .await
+    .expect("first");
+    assert!(!first.replayed);
+    assert_eq!(first.events.len(), 3);
+    // The same command again (a retry whose answer was lost): not run, not refused.
+    let again = execute(
+        &OrderDecider,
+        store,
+        &stream,
+        &place("o1"),
+        &with_command_id("cmd-1"),
+    )
+    .await
+    .expect("again");
+    assert!(again.replayed);
+    assert!(again.events.is_empty());
+    assert_eq!(again.position, first.position);
+    assert_eq!(
+        store.stream_version(&stream).await.expect("version"),
+        StreamVersion::new(3)
+    );
+    // Another command with the same content is a new command, and the domain refuses it.
+    let other = execute(
+        &OrderDecider,
+        store,
+        &stream,
+        &place("o1"),
+        &with_command_id("cmd-2"),
+    )
+    .await;
+    assert!(matches!(
+        other,
+        Err(CommandError::Rejected(OrderError::AlreadyExists))
+    ));
+}
+
+#[tokio::test]
+async fn if_version_is_a_precondition_and_conflicts_are_retried_without_it() {
+    let (store, _dir) = store();
+    let stream = order_stream("o2").expect("valid");
+    let store: &dyn EventStore = store.as_ref();
+    execute(
+        &OrderDecider,
+        store,
+        &stream,
+        &place("o2"),
+        &CommandOptions::default(),
+    )
+    .await
+    .expect("placed");
+    let add = |sku: &str| OrderCommand::AddItem {
+        item: NewItem {
+            sku: sku.into(),
+            quantity: 1,
+            unit_price: Money::from_cents(5),
+        },
+        at: Utc::now(),
+    };
+    let stale = CommandOptions {
+        if_version: Some(StreamVersion::new(2)),
+        ..CommandOptions::default()
+    };
+    match execute(&OrderDecider, store, &stream, &add("x"), &stale).await {
+        Err(CommandError::PreconditionFailed {
+            expected, actual, ..
+        }) => {
+            assert_eq!((expected.get(), actual.get()), (2, 3));
+        }
+        other => panic!("expected a failed precondition, got {other:?}"),
+    }
+    // Many concurrent writers without a version: each retries on conflict and all succeed.
+    let adds = (0..12).map(|i| {
+        let stream = stream.clone();
+        let command = add(&format!("s{i}"));
+        async move {
+            execute(
+                &OrderDecider,
+                store,
+                &stream,
+                &command,
+                &CommandOptions {
+                    max_attempts: 50,
+                    ..CommandOptions::default()
+                },
+            )
+            .await
+        }
+    });
+    for result in futures::future::join_all(adds).await {
+        result.expect("every concurrent add succeeds after retries");
+    }
+    assert_eq!(
+        store.stream_version(&stream).await.expect("version"),
+        StreamVersion::new(15)
+    );
+}
