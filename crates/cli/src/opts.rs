@@ -153,4 +153,13 @@ pub struct BenchArgs {
     /// Directory for the temporary data (default: the system's temporary directory).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Run phase C instead: a server on the embedded default, driven over HTTP at `--rate`.
+    #[arg(long)]
+    pub http: bool,
+    /// Phase C: orders written per second.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u32,
+    /// Phase C: how long to hold the rate, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u32,
 }

@@ -1,7 +1,8 @@
 //! `projector bench`: the `orders-v1` workload (phases A and B) in a fresh temporary
-//! directory, with the plain-rusqlite limit beside it on request.
+//! directory, with the plain-rusqlite limit beside it on request; `--http` runs phase C.
 
 mod baseline;
+mod http;
 mod phases;
 mod report;
 mod workload;
@@ -15,6 +16,9 @@ use crate::opts::BenchArgs;
 use report::{Report, RunFigures};
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.http {
+        return http::run(&args).await;
+    }
     let projections_run = || {
         if args.all_projections {
             projections::all()
