@@ -81,7 +81,11 @@ impl IdempotencyStore for SqliteIdempotencyStore {
         abandoned_after: Duration,
     ) -> Result<Claim, StoreError> {
         let (key, fingerprint) = (key.to_owned(), fingerprint.to_owned());
-        let sweep = self.inner.claims.fetch_add(1, Ordering::Relaxed).is_multiple_of(SWEEP_EVERY);
+        let sweep = self
+            .inner
+            .claims
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY);
         self.blocking(move |conn| {
             let now = now_micros();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

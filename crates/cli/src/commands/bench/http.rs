@@ -61,7 +61,14 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     .context("creating a temporary directory")?;
     let executable = std::env::current_exe().context("finding the projector executable")?;
     let mut child = Command::new(executable)
-        .args(["serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--data"])
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--log-level",
+            "warn",
+            "--data",
+        ])
         .arg(dir.path().join("data"))
         .stdout(Stdio::piped())
         .spawn()
@@ -72,7 +79,10 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
-            .find_map(|line| line.strip_prefix("projector listening on ").map(str::to_owned))
+            .find_map(|line| {
+                line.strip_prefix("projector listening on ")
+                    .map(str::to_owned)
+            })
     })
     .await?
     .context("the server did not say where it listens")?;
@@ -100,16 +110,26 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut tasks = Vec::with_capacity(total);
     for i in 0..total {
         tokio::time::sleep_until(started + period * i as u32).await;
-        let (client, base, written, errors) = (client.clone(), base.clone(), Arc::clone(&written), Arc::clone(&errors));
+        let (client, base, written, errors) = (
+            client.clone(),
+            base.clone(),
+            Arc::clone(&written),
+            Arc::clone(&errors),
+        );
         tasks.push(tokio::spawn(async move {
             match write_and_read(&client, &base, i).await {
                 Ok(timing) => {
-                    written.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(format!("http-{i}"));
+                    written
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(format!("http-{i}"));
                     Some(timing)
                 }
                 Err(error) => {
                     tracing::warn!(%error, "order {i} failed");
-                    *errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+                    *errors
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
                     None
                 }
             }
@@ -145,7 +165,9 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         read_p50_ms: percentile(&read_latencies, 50.0),
         read_p99_ms: percentile(&read_latencies, 99.0),
         reads: read_latencies.len(),
-        errors: *errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+        errors: *errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
     };
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -155,25 +177,42 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             report.orders, rate, args.seconds, report.orders_per_s_held, report.errors
         );
         println!("{:<32} {:>9} {:>9} {:>9}", "", "p50 ms", "p99 ms", "max ms");
-        println!("{:<32} {:>9.2} {:>9.2}", "write (POST to 202)", report.write_p50_ms, report.write_p99_ms);
+        println!(
+            "{:<32} {:>9.2} {:>9.2}",
+            "write (POST to 202)", report.write_p50_ms, report.write_p99_ms
+        );
         println!(
             "{:<32} {:>9.2} {:>9.2} {:>9.2}",
-            "acknowledged to readable", report.ack_to_readable_p50_ms, report.ack_to_readable_p99_ms, report.ack_to_readable_max_ms
+            "acknowledged to readable",
+            report.ack_to_readable_p50_ms,
+            report.ack_to_readable_p99_ms,
+            report.ack_to_readable_max_ms
         );
-        println!("{:<32} {:>9.2} {:>9.2}   ({} reads)", "point read under load", report.read_p50_ms, report.read_p99_ms, report.reads);
+        println!(
+            "{:<32} {:>9.2} {:>9.2}   ({} reads)",
+            "point read under load", report.read_p50_ms, report.read_p99_ms, report.reads
+        );
     }
     Ok(())
 }
 
 /// Writes order `i` and reads it until it is `confirmed`.
-async fn write_and_read(client: &reqwest::Client, base: &str, i: usize) -> anyhow::Result<OrderTiming> {
+async fn write_and_read(
+    client: &reqwest::Client,
+    base: &str,
+    i: usize,
+) -> anyhow::Result<OrderTiming> {
     let id = format!("http-{i}");
     let body = json!({"id": id, "customer_id": format!("cust-{}", i % 1000), "items": [
         {"sku": format!("sku-{}", i % 97), "quantity": 1 + i % 3, "unit_price": 10.25},
         {"sku": format!("sku-{}", (i + 1) % 97), "quantity": 2, "unit_price": 12.5}
     ]});
     let sent = Instant::now();
-    let response = client.post(format!("{base}/api/orders")).json(&body).send().await?;
+    let response = client
+        .post(format!("{base}/api/orders"))
+        .json(&body)
+        .send()
+        .await?;
     if response.status() != 202 {
         bail!("write answered {}", response.status());
     }
@@ -182,7 +221,9 @@ async fn write_and_read(client: &reqwest::Client, base: &str, i: usize) -> anyho
     let position = accepted["position"].as_u64().context("no position")?;
     loop {
         let read = client
-            .get(format!("{base}/api/orders/{id}/projection?min_position={position}&wait_ms=10000"))
+            .get(format!(
+                "{base}/api/orders/{id}/projection?min_position={position}&wait_ms=10000"
+            ))
             .send()
             .await?;
         if read.status() == 200 {
@@ -221,22 +262,32 @@ async fn point_reads(
             _ = tick.tick() => {}
         }
         let id = {
-            let written = written.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let written = written
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if written.is_empty() {
                 continue;
             }
-            n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             written[(n >> 33) % written.len()].clone()
         };
         let started = Instant::now();
-        let read = match client.get(format!("{base}/api/orders/{id}/projection")).send().await {
+        let read = match client
+            .get(format!("{base}/api/orders/{id}/projection"))
+            .send()
+            .await
+        {
             Ok(response) if response.status() == 200 => response.bytes().await.is_ok(),
             _ => false,
         };
         if read {
             latencies.push(ms(started.elapsed()));
         } else {
-            *errors.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+            *errors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
         }
     }
 }
