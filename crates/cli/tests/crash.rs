@@ -233,11 +233,11 @@ fn lifecycle(rng: &mut StdRng, n: usize) -> Vec<OrderCommand> {
             commands.push(OrderCommand::Complete { at: at(600) });
             if rng.random_bool(0.5) {
                 commands.push(OrderCommand::Refund {
-                    amount: Money::from_cents(100),
+                    amount: Money::from_cents(10),
                     at: at(2000),
                 });
                 commands.push(OrderCommand::Refund {
-                    amount: Money::from_cents(50),
+                    amount: Money::from_cents(5),
                     at: at(3000),
                 });
             }
