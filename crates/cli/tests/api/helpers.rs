@@ -240,6 +240,22 @@ impl Server {
             .map_or(0, |v| v as u64)
     }
 
+    /// Waits until `/ready` answers 200 (every projection has opened its read model), and
+    /// returns its report.
+    pub async fn ready(&self) -> Value {
+        for _ in 0..200 {
+            let reply = self.get("/ready").await;
+            if reply.status == 200 {
+                return reply.json();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "the server never became ready: {}",
+            self.get("/ready").await.text
+        )
+    }
+
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited with 0.
     pub fn terminate(mut self) -> bool {
         let pid = self.child.id().to_string();

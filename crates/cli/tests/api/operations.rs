@@ -24,7 +24,7 @@ async fn health_ready_and_metrics() {
         .await
         .expect(404);
 
-    let ready = server.get("/ready").await.expect(200).json();
+    let ready = server.ready().await;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["event_store"], true);
     assert_eq!(ready["read_store"], true);
