@@ -1,23 +1,25 @@
-//! Running a domain command for a write request: idempotency keys, optimistic concurrency,
+//! Running a domain command for a write request: validation of headers and body together, idempotency keys, optimistic concurrency,
 //! event metadata, and the `202 Accepted` answer. Generic over the domain's decider, so every
 //! built-in service writes the same way.
 
 use std::time::Duration;
 
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use projector_core::{
-    CausationId, Claim, CommandError, CommandOptions, Decider, EventMetadata, StoreError,
+    CausationId, Claim, CommandError, CommandOptions, Decider, EventMetadata, IdError, StoreError,
     StoredResponse, StreamId, execute,
 };
 use serde::Serialize;
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::context::RequestContext;
 use crate::error::ApiError;
-use crate::extract::WriteHeaders;
+use crate::extract::{JsonBody, WriteHeaders};
 use crate::state::AppState;
+use crate::validate::Checker;
 
 /// The answer to an accepted write.
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -29,6 +31,8 @@ pub struct Accepted {
     /// The global position of the write's last event: pass it as `min_position` to read
     /// your own write.
     pub position: u64,
+    /// The id the command was recorded under: the causation id of the events it produced.
+    pub command_id: String,
 }
 
 /// One write to run.
@@ -48,6 +52,79 @@ pub(crate) struct Write<'a, C> {
     pub(crate) fingerprint: String,
     /// The correlation id.
     pub(crate) context: &'a RequestContext,
+    /// The status of a write that recorded events (`201` or `202`).
+    pub(crate) success: StatusCode,
+}
+
+/// A write request as its handler received it.
+pub(crate) struct HttpWrite<'a> {
+    pub(crate) state: &'a AppState,
+    pub(crate) context: &'a RequestContext,
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a JsonBody,
+}
+
+/// How one service's writes map onto streams and answers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WriteTarget {
+    /// The stream a resource id names.
+    pub(crate) stream: fn(&str) -> Result<StreamId, IdError>,
+    /// Where the resource's read model is served.
+    pub(crate) location: fn(&str) -> String,
+    /// The status of a write that recorded events.
+    pub(crate) success: StatusCode,
+    /// Whether writes must name the acting user (`X-User-Id`), else 401.
+    pub(crate) require_user: bool,
+}
+
+impl HttpWrite<'_> {
+    /// Validates headers and body together (every bad field named at once), builds the
+    /// command with `build` (which returns the resource id and the command), and runs it.
+    /// `id` is the resource id from the path, if the route has one.
+    pub(crate) async fn submit<D: Decider>(
+        self,
+        decider: &D,
+        target: WriteTarget,
+        id: Option<String>,
+        body_required: bool,
+        build: impl FnOnce(&mut Checker, Option<&Value>, &WriteHeaders) -> Option<(String, D::Command)>,
+        refusal: impl Fn(&str, &D::Error) -> ApiError,
+    ) -> Result<Response, ApiError> {
+        let (headers, header_errors) = WriteHeaders::read(self.headers);
+        if target.require_user
+            && headers.user_id.is_none()
+            && header_errors.iter().all(|e| e.field != "header.X-User-Id")
+        {
+            return Err(ApiError::Unauthorized(
+                "writes must name the acting user in X-User-Id".into(),
+            ));
+        }
+        if body_required {
+            self.body.required()?;
+        }
+        let mut checker = Checker::new();
+        for error in header_errors {
+            checker.error(error.field, error.message);
+        }
+        let built = build(&mut checker, self.body.value.as_ref(), &headers);
+        let (built_id, command) = checker.finish(built)?;
+        let resource_id = id.unwrap_or(built_id);
+        let stream =
+            (target.stream)(&resource_id).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let write = Write {
+            stream,
+            command,
+            resource_id: resource_id.clone(),
+            location: (target.location)(&resource_id),
+            headers,
+            fingerprint: fingerprint(self.method, self.uri.path(), &self.body.bytes),
+            context: self.context,
+            success: target.success,
+        };
+        run(self.state, decider, write, |e| refusal(&resource_id, e)).await
+    }
 }
 
 /// A hash of what makes a request itself: its method, path and body.
@@ -168,11 +245,27 @@ async fn carry_out<D: Decider>(
     }
     let body = Accepted {
         id: write.resource_id.clone(),
-        status: "accepted".into(),
+        status: if executed.events.is_empty() && !executed.replayed {
+            "unchanged"
+        } else {
+            "accepted"
+        }
+        .into(),
         position: position.get(),
+        command_id: options
+            .metadata
+            .causation_id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    };
+    let status = if executed.events.is_empty() && !executed.replayed {
+        StatusCode::OK
+    } else {
+        write.success
     };
     Ok(StoredResponse {
-        status: StatusCode::ACCEPTED.as_u16(),
+        status: status.as_u16(),
         headers: vec![
             (header::CONTENT_TYPE.to_string(), "application/json".into()),
             (header::LOCATION.to_string(), write.location.clone()),

@@ -71,6 +71,9 @@ pub enum ApiError {
     /// Fields (or parameters, or headers) are invalid; every one is named.
     #[error("the request has {} invalid field(s)", .0.len())]
     Validation(Vec<FieldError>),
+    /// The request does not say who makes it.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The resource does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -132,6 +135,7 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyMismatch => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
@@ -149,6 +153,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Request body too large"),
             ApiError::Validation(_) => ("validation", "Invalid request"),
+            ApiError::Unauthorized(_) => ("unauthorized", "Who is asking?"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::NoRoute(_) => ("no-route", "No such route"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),

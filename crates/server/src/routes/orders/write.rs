@@ -3,69 +3,32 @@
 
 use axum::Extension;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use chrono::Utc;
 use projector_orders::{OrderCommand, OrderDecider, OrderError, order_stream};
-use serde_json::Value;
 
 use super::models::{
     CancelRequest, CreateOrder, CreateOrderRequest, OrderItemRequest, RefundRequest, ShipRequest,
     check_add_item, check_cancel, check_refund, check_ship,
 };
-use crate::command::{self, Accepted, Write};
+use crate::command::{Accepted, HttpWrite, WriteTarget};
 use crate::context::RequestContext;
 use crate::error::{ApiError, Problem};
 use crate::extract::{JsonBody, WriteHeaders};
 use crate::routes::params::{OrderItemPath, OrderPath, PathIds, WriteHeaderParams};
 use crate::state::AppState;
-use crate::validate::Checker;
 
-/// What every write handler has in hand.
-struct Request<'a> {
-    state: &'a AppState,
-    context: &'a RequestContext,
-    method: &'a Method,
-    uri: &'a Uri,
-    headers: &'a HeaderMap,
-    body: &'a JsonBody,
-}
+/// How order writes map onto streams and answers.
+const ORDERS: WriteTarget = WriteTarget {
+    stream: order_stream,
+    location: order_location,
+    success: StatusCode::ACCEPTED,
+    require_user: false,
+};
 
-impl Request<'_> {
-    /// Validates headers and body together, builds the command and runs it.
-    async fn submit(
-        self,
-        order_id: Option<String>,
-        body_required: bool,
-        build: impl FnOnce(
-            &mut Checker,
-            Option<&Value>,
-            &WriteHeaders,
-        ) -> Option<(String, OrderCommand)>,
-    ) -> Result<Response, ApiError> {
-        if body_required {
-            self.body.required()?;
-        }
-        let (headers, header_errors) = WriteHeaders::read(self.headers);
-        let mut checker = Checker::new();
-        for error in header_errors {
-            checker.error(error.field, error.message);
-        }
-        let built = build(&mut checker, self.body.value.as_ref(), &headers);
-        let (built_id, command) = checker.finish(built)?;
-        let order_id = order_id.unwrap_or(built_id);
-        let stream = order_stream(&order_id).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let write = Write {
-            stream,
-            command,
-            resource_id: order_id.clone(),
-            location: format!("/api/orders/{order_id}/projection"),
-            headers,
-            fingerprint: command::fingerprint(self.method, self.uri.path(), &self.body.bytes),
-            context: self.context,
-        };
-        command::run(self.state, &OrderDecider, write, |e| refusal(&order_id, e)).await
-    }
+fn order_location(order_id: &str) -> String {
+    format!("/api/orders/{order_id}/projection")
 }
 
 /// The HTTP answer to each reason the order decider refuses a command.
@@ -113,7 +76,7 @@ pub(crate) async fn create_order(
     headers: HeaderMap,
     body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let request = Request {
+    let request = HttpWrite {
         state: &state,
         context: &context,
         method: &method,
@@ -122,17 +85,24 @@ pub(crate) async fn create_order(
         body: &body,
     };
     request
-        .submit(None, true, |checker, body, headers| {
-            let order = CreateOrder::check(checker, body?)?;
-            let order_id = order.id.unwrap_or_else(|| new_order_id(headers));
-            let command = OrderCommand::Place {
-                order_id: order_id.clone(),
-                customer_id: order.customer_id,
-                items: order.items,
-                at: Utc::now(),
-            };
-            Some((order_id, command))
-        })
+        .submit(
+            &OrderDecider,
+            ORDERS,
+            None,
+            true,
+            |checker, body, headers| {
+                let order = CreateOrder::check(checker, body?)?;
+                let order_id = order.id.unwrap_or_else(|| new_order_id(headers));
+                let command = OrderCommand::Place {
+                    order_id: order_id.clone(),
+                    customer_id: order.customer_id,
+                    items: order.items,
+                    at: Utc::now(),
+                };
+                Some((order_id, command))
+            },
+            refusal,
+        )
         .await
 }
 
@@ -169,7 +139,7 @@ macro_rules! order_write {
             headers: HeaderMap,
             body: JsonBody,
         ) -> Result<Response, ApiError> {
-            let request = Request {
+            let request = HttpWrite {
                 state: &state,
                 context: &context,
                 method: &method,
@@ -179,10 +149,10 @@ macro_rules! order_write {
             };
             let order_id = $ids.get("id");
             request
-                .submit(Some(order_id.clone()), $required, |$checker, $value, _| {
+                .submit(&OrderDecider, ORDERS, Some(order_id.clone()), $required, |$checker, $value, _| {
                     let command = $build?;
                     Some((order_id, command))
-                })
+                }, refusal)
                 .await
         }
     };
