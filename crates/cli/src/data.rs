@@ -59,7 +59,8 @@ impl DataDir {
 
 /// The projections of the built-in services, or the named subset of them.
 pub(crate) fn projections(names: &[String]) -> anyhow::Result<Vec<Arc<dyn SqlProjection>>> {
-    let all = projector_orders::projections::all();
+    let mut all = projector_orders::projections::all();
+    all.extend(projector_issues::projections::all());
     if names.is_empty() {
         return Ok(all);
     }

@@ -3,9 +3,10 @@
 
 use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use bytes::Bytes;
 use chrono::NaiveDate;
+use http_body_util::BodyExt;
 use projector_core::{StreamVersion, UserId};
 use serde_json::Value;
 
@@ -38,18 +39,7 @@ impl FromRequest<AppState> for JsonBody {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(state.config().max_body_bytes)
-                } else {
-                    ApiError::Malformed(format!(
-                        "cannot read the request body: {}",
-                        rejection.body_text()
-                    ))
-                }
-            })?;
+        let bytes = read_limited(request, state.config().max_body_bytes).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self { value: None, bytes });
         }
@@ -63,6 +53,43 @@ impl FromRequest<AppState> for JsonBody {
             bytes,
         })
     }
+}
+
+/// Reads at most `limit` bytes of body. A larger body is drained (up to a bound) before the
+/// 413 is sent, so the client finishes writing and reads the answer instead of a reset.
+async fn read_limited(request: Request, limit: usize) -> Result<Bytes, ApiError> {
+    /// Beyond this much, stop draining and let the connection close.
+    const DRAIN_MAX: usize = 4 * 1024 * 1024;
+    let too_large = || ApiError::PayloadTooLarge(limit);
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > DRAIN_MAX) {
+        return Err(too_large());
+    }
+    let mut body = request.into_body();
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame =
+            frame.map_err(|e| ApiError::Malformed(format!("cannot read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen > DRAIN_MAX {
+            return Err(too_large());
+        }
+        if seen <= limit {
+            bytes.extend_from_slice(&data);
+        }
+    }
+    if seen > limit {
+        return Err(too_large());
+    }
+    Ok(Bytes::from(bytes))
 }
 
 /// `application/json`, or any `+json` type, with or without parameters.

@@ -6,11 +6,11 @@
 //!
 //! # Layout
 //! - [`app`] builds the router; [`serve`] runs it until shutdown.
-//! - `routes`: one module per area (`orders`, `customers`, `reports`, `health`), each with its
+//! - `routes`: one module per area (`orders`, `customers`, `reports`, `issues`, `health`), each with its
 //!   documented router; `params`: shared parameters.
 //! - `command`: running a domain command for a write (idempotency, `If-Match`, metadata).
 //! - `consistency`: read-your-writes and `Projection-Position`.
-//! - `extract` and `validate`: reading requests and naming every bad field.
+//! - `extract` (bodies are read with the documented size limit) and `validate`: reading requests and naming every bad field.
 //! - [`error`]: every error as problem+json. `context`: correlation ids, access logs, HTTP
 //!   metrics, timeouts. [`prometheus`]: the metrics recorder. `openapi`: the document.
 //! - [`limits`]: the documented validation limits.
@@ -54,12 +54,12 @@ pub fn app(state: AppState) -> Router {
     let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(routes::orders::router())
         .merge(routes::customers::router())
+        .merge(routes::issues::router())
         .merge(routes::reports::router())
         .merge(routes::health::router())
         .routes(routes!(openapi::document))
         .split_for_parts();
     let document = Arc::new(document);
-    let limit = state.config().max_body_bytes;
     router
         .merge(Scalar::with_url("/docs", document.as_ref().clone()))
         .route(
@@ -73,7 +73,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             context::track,
         ))
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 

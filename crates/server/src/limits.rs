@@ -17,6 +17,10 @@ pub const AMOUNT_MAX: f64 = 1_000_000_000_000.0;
 pub const TRACKING_MAX: usize = 64;
 /// Longest cancellation reason.
 pub const REASON_MAX: usize = 500;
+/// Longest issue title.
+pub const TITLE_MAX: usize = 200;
+/// Longest issue description or comment.
+pub const PROSE_MAX: usize = 10_000;
 /// Largest page of a list.
 pub const PAGE_MAX: u32 = 100;
 /// Default page size of a list.

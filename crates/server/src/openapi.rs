@@ -24,6 +24,7 @@ use crate::error::{FieldError, Problem};
         (name = "orders", description = "The orders service of seed 000"),
         (name = "customers", description = "Customers' orders and activity"),
         (name = "reports", description = "Sales reports"),
+        (name = "issues", description = "The issue tracker of seed 001: every change audited, no dirty writes"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
     components(schemas(Problem, FieldError))

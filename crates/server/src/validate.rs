@@ -25,6 +25,11 @@ pub(crate) enum Text {
     Id,
     /// Free text of 1 to `max` characters, without control characters.
     Free { max: usize },
+    /// Prose of up to `max` characters: line breaks and tabs allowed, other control characters
+    /// not; empty only if `allow_empty`.
+    Prose { max: usize, allow_empty: bool },
+    /// A user id: 1 to 128 visible ASCII characters.
+    User,
 }
 
 impl Checker {
@@ -108,6 +113,25 @@ impl Checker {
             Text::Id => format!(
                 "must be 1 to {ID_MAX} characters: a letter or digit, then letters, digits, '_', '.', ':' or '-'"
             ),
+            Text::User if projector_core::UserId::parse(text).is_ok() => {
+                return Some(text.to_owned());
+            }
+            Text::User => "must be 1 to 128 visible ASCII characters (no spaces)".to_owned(),
+            Text::Prose { max, allow_empty } => {
+                let length = text.chars().count();
+                if length == 0 && !allow_empty {
+                    "must not be empty".to_owned()
+                } else if length > max {
+                    format!("must be at most {max} characters, not {length}")
+                } else if text
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+                {
+                    "must not contain control characters other than line breaks and tabs".to_owned()
+                } else {
+                    return Some(text.to_owned());
+                }
+            }
             Text::Free { max } => {
                 let length = text.chars().count();
                 if length == 0 || text.trim().is_empty() {
@@ -123,6 +147,48 @@ impl Checker {
         };
         self.error(field, message);
         None
+    }
+
+    /// An optional field that may be set to null: absent is `None`, null is `Some(None)`.
+    pub(crate) fn nullable_text(
+        &mut self,
+        object: &Object<'_>,
+        name: &str,
+        rule: Text,
+    ) -> Option<Option<Option<String>>> {
+        let field = join(&object.path, name);
+        match object.map.get(name) {
+            None => Some(None),
+            Some(Value::Null) => Some(Some(None)),
+            Some(value) => self
+                .check_text(&field, value, rule)
+                .map(|text| Some(Some(text))),
+        }
+    }
+
+    /// An optional field that must be one of `choices`.
+    pub(crate) fn optional_choice(
+        &mut self,
+        object: &Object<'_>,
+        name: &str,
+        choices: &[&str],
+    ) -> Option<Option<String>> {
+        let field = join(&object.path, name);
+        match object.map.get(name) {
+            None => Some(None),
+            Some(Value::String(s)) if choices.contains(&s.as_str()) => Some(Some(s.clone())),
+            Some(value) => {
+                self.error(
+                    field,
+                    format!(
+                        "must be one of {}, not {}",
+                        choices.join(", "),
+                        describe(value)
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// A required whole number in `min..=max`.
@@ -240,6 +306,14 @@ fn join(path: &str, name: &str) -> String {
 
 fn or_body(path: &str) -> &str {
     if path.is_empty() { "body" } else { path }
+}
+
+/// A value for messages: strings quoted, other types named.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("{s:?}"),
+        other => kind(other).to_owned(),
+    }
 }
 
 /// The JSON type of a value, for messages.

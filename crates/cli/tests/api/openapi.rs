@@ -31,6 +31,10 @@ async fn the_document_covers_every_route_and_states_the_limits() {
         ("/ready", &["get"][..]),
         ("/metrics", &["get"][..]),
         ("/openapi.json", &["get"][..]),
+        ("/api/issues", &["post", "get"][..]),
+        ("/api/issues/{id}", &["patch", "get"][..]),
+        ("/api/issues/{id}/comments", &["post"][..]),
+        ("/api/issues/{id}/history", &["get"][..]),
     ] {
         for method in methods {
             let operation = &paths[path][method];
@@ -49,7 +53,7 @@ async fn the_document_covers_every_route_and_states_the_limits() {
     }
     assert_eq!(
         paths.len(),
-        16,
+        20,
         "a route the test does not know: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
@@ -87,6 +91,19 @@ async fn the_document_covers_every_route_and_states_the_limits() {
     assert_eq!(
         schema(&document, "CancelRequest")["properties"]["reason"]["maxLength"],
         projector_server::limits::REASON_MAX
+    );
+    let issue = schema(&document, "CreateIssueRequest");
+    assert_eq!(
+        issue["properties"]["title"]["maxLength"],
+        projector_server::limits::TITLE_MAX
+    );
+    assert_eq!(
+        issue["properties"]["description"]["maxLength"],
+        projector_server::limits::PROSE_MAX
+    );
+    assert_eq!(
+        schema(&document, "CommentRequest")["properties"]["body"]["maxLength"],
+        projector_server::limits::PROSE_MAX
     );
     let problem = schema(&document, "Problem");
     for field in ["type", "title", "status", "detail", "errors"] {

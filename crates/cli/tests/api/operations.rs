@@ -34,7 +34,16 @@ async fn health_ready_and_metrics() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(names, ["customers", "daily_sales", "order_summary"]);
+    assert_eq!(
+        names,
+        [
+            "customers",
+            "daily_sales",
+            "issue_history",
+            "issues",
+            "order_summary"
+        ]
+    );
 
     let metrics = server.get("/metrics").await.expect(200);
     assert!(

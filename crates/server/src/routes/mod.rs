@@ -2,6 +2,7 @@
 
 pub(crate) mod customers;
 pub(crate) mod health;
+pub(crate) mod issues;
 pub(crate) mod orders;
 pub(crate) mod params;
 pub(crate) mod reports;

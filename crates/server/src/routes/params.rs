@@ -44,6 +44,20 @@ pub(crate) struct OrderItemPath {
     sku: String,
 }
 
+/// The id of an issue in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct IssuePath {
+    /// The issue's id.
+    #[param(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+    )]
+    id: String,
+}
+
 /// The id of a customer in the path.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -1,0 +1,186 @@
+//! The issue tracker's reads, from its read models only.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use projector_issues::projections::{ISSUE_HISTORY, ISSUES};
+use projector_issues::queries::{self, IssueFilter, IssuesCursor};
+use projector_issues::{IssueState, Priority};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::models::{Issue, IssueHistory, IssueList};
+use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::error::{ApiError, Problem};
+use crate::extract::QueryParams;
+use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
+use crate::routes::params::{IssuePath, PathIds, ReadParams};
+use crate::routes::read_model_error;
+use crate::state::AppState;
+
+/// An issue as it stands, with its comments; its version is also the `ETag`.
+#[utoipa::path(
+    get, path = "/api/issues/{id}", tag = "issues",
+    params(IssuePath, ReadParams),
+    responses(
+        (status = 200, description = "The issue", body = Issue,
+            headers(("ETag" = String, description = "The issue's version, for If-Match"),
+                    ("Projection-Position" = u64, description = "The position the read model has reached"))),
+        (status = 404, description = "No such issue in the read model", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn get_issue(
+    State(state): State<AppState>,
+    ids: PathIds,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
+    let consistency = ReadConsistency::from_query(&mut query, &state);
+    query.finish()?;
+    let issue_id = ids.get("id");
+    let position = reached(&state, &ISSUES, consistency).await?;
+    let response = match queries::issue(state.reads(), &issue_id)
+        .await
+        .map_err(read_model_error)?
+    {
+        Some((view, comments)) => {
+            let issue = Issue::new(view, Some(comments));
+            let etag = HeaderValue::from_str(&format!("\"{}\"", issue.version()));
+            let mut response = Json(issue).into_response();
+            if let Ok(etag) = etag {
+                response.headers_mut().insert(header::ETAG, etag);
+            }
+            response
+        }
+        None => {
+            metrics::counter!("projector_read_model_misses_total", "projection" => ISSUES.to_string()).increment(1);
+            ApiError::NotFound(format!("issue {issue_id} not found")).into_response()
+        }
+    };
+    Ok(with_position(response, position))
+}
+
+/// Filters and pages of the issue list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct IssueListParams {
+    /// Only issues in this state.
+    #[param(pattern = "^(open|in_progress|resolved|closed)$")]
+    state: Option<String>,
+    /// Only issues of this priority.
+    #[param(pattern = "^(low|medium|high|critical)$")]
+    priority: Option<String>,
+    /// Only issues assigned to this user.
+    #[param(min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$")]
+    assignee: Option<String>,
+    /// Most issues per page (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+    /// Where to continue: the `next_cursor` of the previous page.
+    #[param(max_length = 256)]
+    cursor: Option<String>,
+}
+
+/// Issues, newest first, filtered by state, priority and assignee, a page at a time.
+#[utoipa::path(
+    get, path = "/api/issues", tag = "issues",
+    params(IssueListParams, ReadParams),
+    responses(
+        (status = 200, description = "A page of issues", body = IssueList,
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn list_issues(
+    State(state): State<AppState>,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
+    let mut filter = IssueFilter::default();
+    if let Some(value) = query.take("state") {
+        match IssueState::parse(&value) {
+            Some(_) => filter.state = Some(value),
+            None => query.error(
+                "state",
+                "must be one of open, in_progress, resolved, closed",
+            ),
+        }
+    }
+    if let Some(value) = query.take("priority") {
+        match Priority::parse(&value) {
+            Some(_) => filter.priority = Some(value),
+            None => query.error("priority", "must be one of low, medium, high, critical"),
+        }
+    }
+    if let Some(value) = query.take("assignee") {
+        match projector_core::UserId::parse(value.as_str()) {
+            Ok(_) => filter.assignee = Some(value),
+            Err(e) => query.error("assignee", e.to_string()),
+        }
+    }
+    let limit = query
+        .number("limit", 1, u64::from(PAGE_MAX))
+        .map_or(PAGE_DEFAULT, |l| l as u32);
+    let cursor = match query
+        .take("cursor")
+        .map(|token| IssuesCursor::from_token(&token))
+    {
+        Some(None) => {
+            query.error("cursor", "is not a cursor this API returned");
+            None
+        }
+        other => other.flatten(),
+    };
+    let consistency = ReadConsistency::from_query(&mut query, &state);
+    query.finish()?;
+    let position = reached(&state, &ISSUES, consistency).await?;
+    let (views, next) = queries::issues(state.reads(), &filter, limit, cursor.as_ref())
+        .await
+        .map_err(read_model_error)?;
+    let list = IssueList {
+        issues: views.into_iter().map(|v| Issue::new(v, None)).collect(),
+        next_cursor: next.map(|c| c.to_token()),
+    };
+    Ok(with_position(Json(list).into_response(), position))
+}
+
+/// The audit log: every change to an issue, with who made it, when, by which command, and
+/// from which value to which.
+#[utoipa::path(
+    get, path = "/api/issues/{id}/history", tag = "issues",
+    params(IssuePath, ReadParams),
+    responses(
+        (status = 200, description = "The changes, oldest first", body = IssueHistory,
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+        (status = 404, description = "No such issue in the read model", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn issue_history(
+    State(state): State<AppState>,
+    ids: PathIds,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
+    let consistency = ReadConsistency::from_query(&mut query, &state);
+    query.finish()?;
+    let issue_id = ids.get("id");
+    let position = reached(&state, &ISSUE_HISTORY, consistency).await?;
+    let changes = queries::history(state.reads(), &issue_id)
+        .await
+        .map_err(read_model_error)?;
+    let response = if changes.is_empty() {
+        metrics::counter!("projector_read_model_misses_total", "projection" => ISSUE_HISTORY.to_string()).increment(1);
+        ApiError::NotFound(format!("issue {issue_id} not found")).into_response()
+    } else {
+        Json(IssueHistory {
+            id: issue_id,
+            changes: changes.into_iter().map(Into::into).collect(),
+        })
+        .into_response()
+    };
+    Ok(with_position(response, position))
+}

@@ -1,0 +1,226 @@
+//! The issue tracker's writes. Every write names its user (`X-User-Id`, else 401); the command
+//! is recorded under its id, which the events carry as their causation id.
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use chrono::Utc;
+use projector_issues::{IssueCommand, IssueDecider, IssueError, issue_stream};
+
+use super::models::{
+    CommentRequest, CreateIssueRequest, UpdateIssueRequest, check_comment, check_create,
+    check_update,
+};
+use crate::command::{Accepted, HttpWrite, WriteTarget};
+use crate::context::RequestContext;
+use crate::error::{ApiError, Problem};
+use crate::extract::{JsonBody, WriteHeaders};
+use crate::routes::params::{IssuePath, PathIds, WriteHeaderParams};
+use crate::state::AppState;
+
+fn issue_location(issue_id: &str) -> String {
+    format!("/api/issues/{issue_id}")
+}
+
+/// Writes that create something answer 201.
+const CREATES: WriteTarget = WriteTarget {
+    stream: issue_stream,
+    location: issue_location,
+    success: StatusCode::CREATED,
+    require_user: true,
+};
+
+/// Writes that change an issue answer 202 (or 200 when nothing changed).
+const CHANGES: WriteTarget = WriteTarget {
+    success: StatusCode::ACCEPTED,
+    ..CREATES
+};
+
+fn refusal(issue_id: &str, error: &IssueError) -> ApiError {
+    match error {
+        IssueError::NotFound => ApiError::NotFound(format!("issue {issue_id} not found")),
+        _ => ApiError::Conflict(error.to_string()),
+    }
+}
+
+/// A server-made id: derived from the idempotency key when there is one, so a retry names the
+/// same resource.
+fn new_id(prefix: &str, headers: &WriteHeaders) -> String {
+    let id = match &headers.idempotency_key {
+        Some(key) => uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_OID,
+            format!("{prefix}/{key}").as_bytes(),
+        ),
+        None => uuid::Uuid::now_v7(),
+    };
+    format!("{prefix}-{}", id.simple())
+}
+
+/// Report an issue: records `IssueCreated` (state `open`).
+#[utoipa::path(
+    post, path = "/api/issues", tag = "issues",
+    params(WriteHeaderParams),
+    request_body(content = CreateIssueRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Recorded", body = Accepted,
+            headers(("Location" = String, description = "The issue"), ("ETag" = String, description = "The issue's version"))),
+        (status = 400, description = "Malformed or empty body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No X-User-Id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The idempotency key is in use", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn create_issue(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let write = HttpWrite {
+        state: &state,
+        context: &context,
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    write
+        .submit(
+            &IssueDecider,
+            CREATES,
+            None,
+            true,
+            |checker, body, headers| {
+                let (title, description, priority) = check_create(checker, body?)?;
+                let issue_id = new_id("iss", headers);
+                let command = IssueCommand::Create {
+                    issue_id: issue_id.clone(),
+                    title,
+                    description,
+                    priority,
+                    at: Utc::now(),
+                };
+                Some((issue_id, command))
+            },
+            refusal,
+        )
+        .await
+}
+
+/// Change an issue's title, description, priority, state or assignee: one event per field
+/// that changes (`IssueRetitled`, `DescriptionChanged`, `PriorityChanged`, `StateChanged`,
+/// `IssueAssigned`); a request that changes nothing records nothing and answers 200.
+#[utoipa::path(
+    patch, path = "/api/issues/{id}", tag = "issues",
+    params(IssuePath, WriteHeaderParams),
+    request_body(content = UpdateIssueRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Nothing changed; nothing recorded", body = Accepted),
+        (status = 202, description = "Recorded", body = Accepted,
+            headers(("Location" = String, description = "The issue"), ("ETag" = String, description = "The issue's version"))),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No X-User-Id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The lifecycle forbids the state change", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn update_issue(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    ids: PathIds,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let issue_id = ids.get("id");
+    let write = HttpWrite {
+        state: &state,
+        context: &context,
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    write
+        .submit(
+            &IssueDecider,
+            CHANGES,
+            Some(issue_id.clone()),
+            false,
+            |checker, body, _| {
+                let changes = check_update(checker, body)?;
+                Some((issue_id, IssueCommand::Update(changes)))
+            },
+            refusal,
+        )
+        .await
+}
+
+/// Comment on an issue: records `CommentAdded`.
+#[utoipa::path(
+    post, path = "/api/issues/{id}/comments", tag = "issues",
+    params(IssuePath, WriteHeaderParams),
+    request_body(content = CommentRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Recorded", body = Accepted,
+            headers(("Location" = String, description = "The issue"), ("ETag" = String, description = "The issue's version"))),
+        (status = 400, description = "Malformed or empty body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No X-User-Id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn add_comment(
+    State(state): State<AppState>,
+    Extension(context): Extension<RequestContext>,
+    ids: PathIds,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let issue_id = ids.get("id");
+    let write = HttpWrite {
+        state: &state,
+        context: &context,
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    write
+        .submit(
+            &IssueDecider,
+            CREATES,
+            Some(issue_id.clone()),
+            true,
+            |checker, body, headers| {
+                let text = check_comment(checker, body?)?;
+                Some((
+                    issue_id,
+                    IssueCommand::Comment {
+                        comment_id: new_id("cmt", headers),
+                        body: text,
+                    },
+                ))
+            },
+            refusal,
+        )
+        .await
+}
