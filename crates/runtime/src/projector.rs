@@ -254,6 +254,21 @@ impl ProjectorHandle {
         }
     }
 
+    /// Waits until every projection has opened its read model (it may still be catching up),
+    /// so reads find a read model to query. Returns whether all did within `timeout`.
+    pub async fn wait_started(&self, timeout: Duration) -> bool {
+        let all = async {
+            for worker in self.inner.workers.values() {
+                let mut status = worker.status.clone();
+                let _ = status
+                    .wait_for(|s| s.state != WorkerState::Starting)
+                    .await
+                    .map(|_| ());
+            }
+        };
+        tokio::time::timeout(timeout, all).await.is_ok()
+    }
+
     /// Waits until every projection has applied the feed up to the head as it is now.
     ///
     /// # Errors

@@ -56,6 +56,9 @@ pub(crate) struct Write<'a, C> {
     pub(crate) success: StatusCode,
 }
 
+/// How many times a write without `If-Match` decides again after losing a race.
+const WRITE_ATTEMPTS: u32 = 32;
+
 /// A write request as its handler received it.
 pub(crate) struct HttpWrite<'a> {
     pub(crate) state: &'a AppState,
@@ -219,6 +222,8 @@ async fn carry_out<D: Decider>(
 ) -> Result<StoredResponse, ApiError> {
     let options = CommandOptions {
         if_version: write.headers.if_match,
+        // Each round of a race has one winner, so n writers to one stream need up to n tries.
+        max_attempts: WRITE_ATTEMPTS,
         metadata: EventMetadata {
             correlation_id: Some(write.context.correlation_id.clone()),
             causation_id: command_id,

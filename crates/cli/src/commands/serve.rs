@@ -39,6 +39,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .start(stop_projector.clone())
         .context("starting the projector")?;
 
+    // Open every read model before taking requests, so no read finds one missing.
+    if !projector
+        .wait_started(std::time::Duration::from_secs(30))
+        .await
+    {
+        tracing::warn!("some projections are still opening their read models; serving anyway");
+    }
     let config = ServerConfig {
         max_body_bytes: args.max_body_bytes,
         ..ServerConfig::default()
