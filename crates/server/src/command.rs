@@ -229,7 +229,6 @@ async fn carry_out<D: Decider>(
             causation_id: command_id,
             user_id: write.headers.user_id.clone(),
         },
-        ..CommandOptions::default()
     };
     let executed = execute(
         decider,
