@@ -52,25 +52,30 @@ impl Subscription {
     /// The store's error on a failed read, or [`StoreError::Closed`] once the store has shut
     /// down. After an error the subscription resumes from the last delivered position.
     pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut reread = false;
         loop {
             let batch = self.reader.read_all(self.after, self.batch_size).await?;
             if let Some(last) = batch.last() {
                 self.after = last.position;
                 return Ok(batch);
             }
-            // The watch holds the latest head, so a commit between the read above and this wait
-            // is not lost: `wait_for` checks the current value first.
             let after = self.after;
-            let seen = *self.head.borrow_and_update();
-            if seen > after {
-                // The head is ahead but nothing was readable: wait for the next movement rather
-                // than spin (a backend may publish positions before they are visible).
-                self.head.changed().await.map_err(|_| StoreError::Closed)?;
-            } else {
+            let head = *self.head.borrow_and_update();
+            if head <= after {
+                // The watch holds the latest head, so a commit after the read above is not
+                // lost: `wait_for` checks the current value first.
                 self.head
                     .wait_for(|head| *head > after)
                     .await
                     .map_err(|_| StoreError::Closed)?;
+            } else if !reread {
+                // Commits landed between the read and now: read again before waiting.
+                reread = true;
+            } else {
+                // Still nothing readable although the head is ahead (a backend may announce a
+                // position before it is visible): wait for the head to move again.
+                reread = false;
+                self.head.changed().await.map_err(|_| StoreError::Closed)?;
             }
         }
     }
