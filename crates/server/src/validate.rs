@@ -175,7 +175,7 @@ impl Checker {
     ) -> Option<Option<String>> {
         let field = join(&object.path, name);
         match object.map.get(name) {
-            None => Some(None),
+            None | Some(Value::Null) => Some(None),
             Some(Value::String(s)) if choices.contains(&s.as_str()) => Some(Some(s.clone())),
             Some(value) => {
                 self.error(

@@ -33,10 +33,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[allow(dead_code)]
 pub(crate) struct PageParams {
     /// Most items per page (default 20).
-    #[param(minimum = 1, maximum = 100)]
+    #[param(minimum = 1, maximum = 100, value_type = u32, required = false)]
     limit: Option<u32>,
     /// Where to continue: the `next_cursor` of the previous page.
-    #[param(max_length = 256)]
+    #[param(max_length = 256, value_type = String, required = false)]
     cursor: Option<String>,
 }
 

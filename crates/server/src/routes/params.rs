@@ -78,11 +78,12 @@ pub(crate) struct CustomerPath {
 #[allow(dead_code)]
 pub(crate) struct ReadParams {
     /// Answer only once the read model has applied the feed up to this position (the
-    /// `position` a write answered with).
-    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
+    /// `position` a write answered with). A position no write has reached yet is refused
+    /// with 422.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, value_type = u64, required = false)]
     min_position: Option<u64>,
     /// How long to wait for `min_position`, in milliseconds (default 2000).
-    #[param(minimum = 0, maximum = 30000)]
+    #[param(minimum = 0, maximum = 30000, value_type = u64, required = false)]
     wait_ms: Option<u64>,
 }
 
@@ -94,20 +95,20 @@ pub(crate) struct WriteHeaderParams {
     /// Makes a retry safe: a retry with the same key and body gets the first answer and
     /// appends nothing; the same key with another request is refused with 422.
     #[serde(rename = "Idempotency-Key")]
-    #[param(min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$")]
+    #[param(min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$", value_type = String, required = false)]
     idempotency_key: Option<String>,
     /// The stream version the client last saw, in quotes (the `ETag` of a write or read);
     /// the write fails with 412 if the resource has moved on.
     #[serde(rename = "If-Match")]
-    #[param(pattern = "^(W/)?\"[0-9]+\"$|^\\*$")]
+    #[param(pattern = "^(W/)?\"[0-9]+\"$|^\\*$", value_type = String, required = false)]
     if_match: Option<String>,
     /// The acting user, recorded in the events' metadata.
     #[serde(rename = "X-User-Id")]
-    #[param(min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$")]
+    #[param(min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$", value_type = String, required = false)]
     user_id: Option<String>,
     /// Ties the request to its log lines and events; made by the server when absent.
     #[serde(rename = "X-Correlation-Id")]
-    #[param(min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$")]
+    #[param(min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$", value_type = String, required = false)]
     correlation_id: Option<String>,
 }
 

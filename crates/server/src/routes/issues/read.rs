@@ -68,19 +68,19 @@ pub(crate) async fn get_issue(
 #[allow(dead_code)]
 pub(crate) struct IssueListParams {
     /// Only issues in this state.
-    #[param(pattern = "^(open|in_progress|resolved|closed)$")]
+    #[param(pattern = "^(open|in_progress|resolved|closed)$", value_type = String, required = false)]
     state: Option<String>,
     /// Only issues of this priority.
-    #[param(pattern = "^(low|medium|high|critical)$")]
+    #[param(pattern = "^(low|medium|high|critical)$", value_type = String, required = false)]
     priority: Option<String>,
     /// Only issues assigned to this user.
-    #[param(min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$")]
+    #[param(min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$", value_type = String, required = false)]
     assignee: Option<String>,
     /// Most issues per page (default 20).
-    #[param(minimum = 1, maximum = 100)]
+    #[param(minimum = 1, maximum = 100, value_type = u32, required = false)]
     limit: Option<u32>,
     /// Where to continue: the `next_cursor` of the previous page.
-    #[param(max_length = 256)]
+    #[param(max_length = 256, value_type = String, required = false)]
     cursor: Option<String>,
 }
 

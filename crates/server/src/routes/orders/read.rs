@@ -60,10 +60,10 @@ pub(crate) async fn get_order(
 #[allow(dead_code)]
 pub(crate) struct HistoryParams {
     /// Start after this stream version (0 = from the first event).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, value_type = u64, required = false)]
     after_version: Option<u64>,
     /// Most events per page (default 100).
-    #[param(minimum = 1, maximum = 1000)]
+    #[param(minimum = 1, maximum = 1000, value_type = u64, required = false)]
     limit: Option<u64>,
 }
 
