@@ -12,11 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::consistency::{ReadConsistency, reached, with_position};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
 use crate::routes::orders::models::{CustomerActivity, CustomerOrders};
 use crate::routes::params::{CustomerPath, PathIds, ReadParams};
+use crate::routes::problems::{MissingResource, ReadProblems};
 use crate::routes::read_model_error;
 use crate::state::AppState;
 
@@ -47,8 +48,7 @@ pub(crate) struct PageParams {
     responses(
         (status = 200, description = "A page of orders (empty for a customer without orders)", body = CustomerOrders,
             headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
-        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+        ReadProblems,
     )
 )]
 pub(crate) async fn customer_orders(
@@ -91,9 +91,8 @@ pub(crate) async fn customer_orders(
     responses(
         (status = 200, description = "The customer's activity", body = CustomerActivity,
             headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
-        (status = 404, description = "No activity for this customer", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+        ReadProblems,
+        MissingResource,
     )
 )]
 pub(crate) async fn customer_activity(

@@ -5,6 +5,7 @@ pub(crate) mod health;
 pub(crate) mod issues;
 pub(crate) mod orders;
 pub(crate) mod params;
+pub(crate) mod problems;
 pub(crate) mod reports;
 
 use projector_core::{ReadStoreError, SqlErrorKind};

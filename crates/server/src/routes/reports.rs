@@ -11,11 +11,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::consistency::{ReadConsistency, reached, with_position};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::REPORT_DAYS_MAX;
 use crate::routes::orders::models::{DailySales, DailySalesReport};
 use crate::routes::params::ReadParams;
+use crate::routes::problems::ReadProblems;
 use crate::routes::read_model_error;
 use crate::state::AppState;
 
@@ -44,8 +45,7 @@ pub(crate) struct DateRange {
     responses(
         (status = 200, description = "The days with sales in the range", body = DailySalesReport,
             headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
-        (status = 422, description = "Missing or invalid dates, or a range over 366 days", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+        ReadProblems,
     )
 )]
 pub(crate) async fn daily_sales(

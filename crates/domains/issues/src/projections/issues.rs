@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use projector_core::{
-    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent,
+    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent, SqlParam,
     SqlProjection, SqlTransaction, sql_time,
 };
 
@@ -66,99 +66,61 @@ async fn apply_one(
     let user = recorded.metadata.user_id.as_ref().map(|u| u.as_str());
     let at = sql_time(recorded.recorded_at);
     let id = event.issue_id();
-    let set = |column: &'static str| {
-        format!(
-            "UPDATE issues SET {column} = $2, version = $3, updated_by = $4, updated_at = $5 WHERE issue_id = $1"
-        )
-    };
-    match event {
+    // A field change sets one column; the column names are fixed here, never from input.
+    let (column, value): (&str, SqlParam<'_>) = match event {
         IssueEvent::Created(e) => {
             let created_at = sql_time(e.created_at);
-            tx.execute(
-                "INSERT INTO issues (issue_id, title, description, priority, state, assignee, comment_count, version, \
-                 created_by, created_at, updated_by, updated_at) VALUES ($1, $2, $3, $4, 'open', NULL, 0, $5, $6, $7, $6, $8)",
-                &[id.into(), e.title.as_str().into(), e.description.as_str().into(), e.priority.as_str().into(),
-                  version.into(), user.into(), created_at.as_str().into(), at.as_str().into()],
-            )
-            .await
-        }
-        IssueEvent::Retitled(e) => {
-            tx.execute(
-                &set("title"),
-                &[
-                    id.into(),
-                    e.to.as_str().into(),
-                    version.into(),
-                    user.into(),
-                    at.as_str().into(),
-                ],
-            )
-            .await
-        }
-        IssueEvent::DescriptionChanged(e) => {
-            tx.execute(
-                &set("description"),
-                &[
-                    id.into(),
-                    e.to.as_str().into(),
-                    version.into(),
-                    user.into(),
-                    at.as_str().into(),
-                ],
-            )
-            .await
-        }
-        IssueEvent::PriorityChanged(e) => {
-            tx.execute(
-                &set("priority"),
-                &[
-                    id.into(),
-                    e.to.as_str().into(),
-                    version.into(),
-                    user.into(),
-                    at.as_str().into(),
-                ],
-            )
-            .await
-        }
-        IssueEvent::StateChanged(e) => {
-            tx.execute(
-                &set("state"),
-                &[
-                    id.into(),
-                    e.to.as_str().into(),
-                    version.into(),
-                    user.into(),
-                    at.as_str().into(),
-                ],
-            )
-            .await
-        }
-        IssueEvent::Assigned(e) => {
-            tx.execute(
-                &set("assignee"),
-                &[
-                    id.into(),
-                    e.to.as_deref().into(),
-                    version.into(),
-                    user.into(),
-                    at.as_str().into(),
-                ],
-            )
-            .await
+            return tx
+                .execute(
+                    "INSERT INTO issues (issue_id, title, description, priority, state, assignee, comment_count, \
+                     version, created_by, created_at, updated_by, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'open', NULL, 0, $5, $6, $7, $6, $8)",
+                    &[
+                        id.into(),
+                        e.title.as_str().into(),
+                        e.description.as_str().into(),
+                        e.priority.as_str().into(),
+                        version.into(),
+                        user.into(),
+                        created_at.as_str().into(),
+                        at.as_str().into(),
+                    ],
+                )
+                .await;
         }
         IssueEvent::CommentAdded(e) => {
             tx.execute(
-                "INSERT INTO issue_comments (issue_id, comment_id, body, author, added_at, version) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO issue_comments (issue_id, comment_id, body, author, added_at, version) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
                 &[id.into(), e.comment_id.as_str().into(), e.body.as_str().into(), user.into(), at.as_str().into(), version.into()],
             )
             .await?;
-            tx.execute(
-                "UPDATE issues SET comment_count = comment_count + 1, version = $2, updated_by = $3, updated_at = $4 \
-                 WHERE issue_id = $1",
-                &[id.into(), version.into(), user.into(), at.as_str().into()],
-            )
-            .await
+            return tx
+                .execute(
+                    "UPDATE issues SET comment_count = comment_count + 1, version = $2, updated_by = $3, \
+                     updated_at = $4 WHERE issue_id = $1",
+                    &[id.into(), version.into(), user.into(), at.as_str().into()],
+                )
+                .await;
         }
-    }
+        IssueEvent::Retitled(e) => ("title", e.to.as_str().into()),
+        IssueEvent::DescriptionChanged(e) => ("description", e.to.as_str().into()),
+        IssueEvent::PriorityChanged(e) => ("priority", e.to.as_str().into()),
+        IssueEvent::StateChanged(e) => ("state", e.to.as_str().into()),
+        IssueEvent::Assigned(e) => ("assignee", e.to.as_deref().into()),
+    };
+    let sql = format!(
+        "UPDATE issues SET {column} = $2, version = $3, updated_by = $4, updated_at = $5 WHERE issue_id = $1"
+    );
+    tx.execute(
+        &sql,
+        &[
+            id.into(),
+            value,
+            version.into(),
+            user.into(),
+            at.as_str().into(),
+        ],
+    )
+    .await
 }

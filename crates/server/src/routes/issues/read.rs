@@ -12,10 +12,11 @@ use utoipa::IntoParams;
 
 use super::models::{Issue, IssueHistory, IssueList};
 use crate::consistency::{ReadConsistency, reached, with_position};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
 use crate::routes::params::{IssuePath, PathIds, ReadParams};
+use crate::routes::problems::{MissingResource, ReadProblems};
 use crate::routes::read_model_error;
 use crate::state::AppState;
 
@@ -27,9 +28,8 @@ use crate::state::AppState;
         (status = 200, description = "The issue", body = Issue,
             headers(("ETag" = String, description = "The issue's version, for If-Match"),
                     ("Projection-Position" = u64, description = "The position the read model has reached"))),
-        (status = 404, description = "No such issue in the read model", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+        ReadProblems,
+        MissingResource,
     )
 )]
 pub(crate) async fn get_issue(
@@ -91,8 +91,7 @@ pub(crate) struct IssueListParams {
     responses(
         (status = 200, description = "A page of issues", body = IssueList,
             headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+        ReadProblems,
     )
 )]
 pub(crate) async fn list_issues(
@@ -155,9 +154,8 @@ pub(crate) async fn list_issues(
     responses(
         (status = 200, description = "The changes, oldest first", body = IssueHistory,
             headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
-        (status = 404, description = "No such issue in the read model", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "min_position not reached in time, or storage unavailable", body = Problem, content_type = "application/problem+json"),
+        ReadProblems,
+        MissingResource,
     )
 )]
 pub(crate) async fn issue_history(

@@ -14,9 +14,10 @@ use super::models::{
 };
 use crate::command::{Accepted, HttpWrite, WriteTarget};
 use crate::context::RequestContext;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{JsonBody, WriteHeaders};
 use crate::routes::params::{IssuePath, PathIds, WriteHeaderParams};
+use crate::routes::problems::{Anonymous, MissingResource, WriteProblems};
 use crate::state::AppState;
 
 fn issue_location(issue_id: &str) -> String {
@@ -65,13 +66,8 @@ fn new_id(prefix: &str, headers: &WriteHeaders) -> String {
     responses(
         (status = 201, description = "Recorded", body = Accepted,
             headers(("Location" = String, description = "The issue"), ("ETag" = String, description = "The issue's version"))),
-        (status = 400, description = "Malformed or empty body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No X-User-Id", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The idempotency key is in use", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        WriteProblems,
+        Anonymous,
     )
 )]
 pub(crate) async fn create_issue(
@@ -124,15 +120,9 @@ pub(crate) async fn create_issue(
         (status = 200, description = "Nothing changed; nothing recorded", body = Accepted),
         (status = 202, description = "Recorded", body = Accepted,
             headers(("Location" = String, description = "The issue"), ("ETag" = String, description = "The issue's version"))),
-        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No X-User-Id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such issue", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The lifecycle forbids the state change", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        WriteProblems,
+        MissingResource,
+        Anonymous,
     )
 )]
 pub(crate) async fn update_issue(
@@ -176,14 +166,9 @@ pub(crate) async fn update_issue(
     responses(
         (status = 201, description = "Recorded", body = Accepted,
             headers(("Location" = String, description = "The issue"), ("ETag" = String, description = "The issue's version"))),
-        (status = 400, description = "Malformed or empty body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No X-User-Id", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such issue", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match names another version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        WriteProblems,
+        MissingResource,
+        Anonymous,
     )
 )]
 pub(crate) async fn add_comment(

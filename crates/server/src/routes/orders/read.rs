@@ -14,9 +14,10 @@ use utoipa::IntoParams;
 use super::models::{History, HistoryEvent, OrderView};
 use crate::command::store_error;
 use crate::consistency::{ReadConsistency, reached, with_position};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::routes::params::{OrderPath, PathIds, ReadParams};
+use crate::routes::problems::{MissingResource, ReadProblems};
 use crate::routes::read_model_error;
 use crate::state::AppState;
 
@@ -27,9 +28,8 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "The order as the read model holds it", body = OrderView,
             headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
-        (status = 404, description = "The read model has no such order", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "min_position not reached in time (the problem names the position reached), or storage unavailable", body = Problem, content_type = "application/problem+json"),
+        ReadProblems,
+        MissingResource,
     )
 )]
 pub(crate) async fn get_order(
@@ -75,9 +75,8 @@ pub(crate) struct HistoryParams {
     responses(
         (status = 200, description = "The events, oldest first", body = History,
             headers(("Projection-Position" = u64, description = "The head of the event store"))),
-        (status = 404, description = "No such order", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid id or parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        ReadProblems,
+        MissingResource,
     )
 )]
 pub(crate) async fn get_history(

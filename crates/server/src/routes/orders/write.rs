@@ -14,9 +14,10 @@ use super::models::{
 };
 use crate::command::{Accepted, HttpWrite, WriteTarget};
 use crate::context::RequestContext;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::extract::{JsonBody, WriteHeaders};
 use crate::routes::params::{OrderItemPath, OrderPath, PathIds, WriteHeaderParams};
+use crate::routes::problems::{MissingResource, WriteProblems};
 use crate::state::AppState;
 
 /// How order writes map onto streams and answers.
@@ -59,13 +60,7 @@ fn new_order_id(headers: &WriteHeaders) -> String {
     responses(
         (status = 202, description = "Recorded; the read model follows", body = Accepted,
             headers(("Location" = String, description = "The order's read model"), ("ETag" = String, description = "The stream version"))),
-        (status = 400, description = "Malformed or empty body", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "An order with this id exists, or the idempotency key is in use", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, each named; or an idempotency key reused for another request", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        WriteProblems,
     )
 )]
 pub(crate) async fn create_order(
@@ -120,14 +115,8 @@ macro_rules! order_write {
             responses(
                 (status = 202, description = "Recorded; the read model follows", body = Accepted,
                     headers(("Location" = String, description = "The order's read model"), ("ETag" = String, description = "The stream version"))),
-                (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
-                (status = 404, description = "No such order (or item)", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "The order's state forbids it, or the idempotency key is in use", body = Problem, content_type = "application/problem+json"),
-                (status = 412, description = "If-Match does not match the order's version", body = Problem, content_type = "application/problem+json"),
-                (status = 413, description = "Body over 65536 bytes", body = Problem, content_type = "application/problem+json"),
-                (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-                (status = 422, description = "Invalid fields, each named", body = Problem, content_type = "application/problem+json"),
-                (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+                WriteProblems,
+                MissingResource,
             )
         )]
         pub(crate) async fn $name(

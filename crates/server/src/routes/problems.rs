@@ -1,0 +1,65 @@
+//! The problem responses routes share, declared once for the OpenAPI document.
+//!
+//! Every variant answers `application/problem+json` with a [`Problem`] body.
+
+#![allow(dead_code)] // The variants exist for the document; handlers answer with `ApiError`.
+
+use utoipa::IntoResponses;
+
+use crate::error::Problem;
+
+/// What any write may answer besides success.
+#[derive(IntoResponses)]
+pub(crate) enum WriteProblems {
+    /// Malformed or empty body.
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(Problem),
+    /// The resource's state forbids the write, or a request with the same idempotency key is
+    /// still in progress.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// `If-Match` names another version than the resource's (`current_version` says which).
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(Problem),
+    /// The body is over the size limit (65536 bytes by default).
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// The body is not JSON.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// Invalid fields, parameters or headers, each named in `errors`; or an idempotency key
+    /// reused for another request.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// Storage is unavailable; retry later.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
+
+/// A write to a resource that may not exist.
+#[derive(IntoResponses)]
+pub(crate) enum MissingResource {
+    /// No such resource.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+}
+
+/// A write that must name its user.
+#[derive(IntoResponses)]
+pub(crate) enum Anonymous {
+    /// No `X-User-Id`.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Problem),
+}
+
+/// What any read may answer besides success.
+#[derive(IntoResponses)]
+pub(crate) enum ReadProblems {
+    /// Invalid id or parameters, each named; or a `min_position` no write has reached.
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// `min_position` was not reached within `wait_ms` (`position` says how far the read model
+    /// got), or storage is unavailable.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}
