@@ -5,12 +5,17 @@ use tokio_postgres::error::SqlState;
 
 /// The kind of failure a driver error is, from its SQLSTATE class.
 ///
-/// An error without a SQLSTATE never reached the server's executor: the connection broke, timed
-/// out or was closed, so it is transient.
+/// An error without a SQLSTATE never reached the server's executor. It is a conversion error
+/// when the driver could not encode a parameter or decode a column (those carry the
+/// conversion's error as their source); otherwise the connection broke, timed out or was
+/// closed, and it is transient.
 pub(crate) fn sql_error_kind(error: &tokio_postgres::Error) -> SqlErrorKind {
-    match error.code() {
-        Some(code) => kind_of(code),
-        None => SqlErrorKind::Transient,
+    use std::error::Error as _;
+    match (error.code(), error.source()) {
+        (Some(code), _) => kind_of(code),
+        (None, _) if error.is_closed() => SqlErrorKind::Transient,
+        (None, Some(source)) if !source.is::<std::io::Error>() => SqlErrorKind::Conversion,
+        (None, _) => SqlErrorKind::Transient,
     }
 }
 

@@ -6,7 +6,7 @@
 //! another's, whose shape may differ after a version change.
 
 use async_trait::async_trait;
-use projector_core::{Row, SqlError, SqlParam, SqlTransaction};
+use projector_core::{Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction};
 use tokio_postgres::types::ToSql;
 
 use crate::error::sql_error;
@@ -38,6 +38,25 @@ pub(crate) async fn prepare(
         .map_err(sql_error)
 }
 
+/// The portable parameters for `statement`, refused as a statement error when their number
+/// differs from its placeholders (the driver would report it as a connection-level error).
+fn bind<'p>(
+    statement: &tokio_postgres::Statement,
+    params: &[SqlParam<'p>],
+) -> Result<Vec<PgParam<'p>>, SqlError> {
+    if statement.params().len() != params.len() {
+        return Err(SqlError::new(
+            SqlErrorKind::Statement,
+            format!(
+                "the statement has {} placeholders but {} parameters were given",
+                statement.params().len(),
+                params.len()
+            ),
+        ));
+    }
+    Ok(params.iter().map(|p| PgParam(*p)).collect())
+}
+
 /// Runs a query on `tx` and reads every row.
 pub(crate) async fn query(
     tx: &deadpool_postgres::Transaction<'_>,
@@ -46,7 +65,7 @@ pub(crate) async fn query(
     params: &[SqlParam<'_>],
 ) -> Result<Vec<Row>, SqlError> {
     let statement = prepare(tx, schema, sql).await?;
-    let params: Vec<PgParam<'_>> = params.iter().map(|p| PgParam(*p)).collect();
+    let params = bind(&statement, params)?;
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
     let rows = tx.query(&statement, &refs).await.map_err(sql_error)?;
     values::rows(&rows)
@@ -56,7 +75,7 @@ pub(crate) async fn query(
 impl SqlTransaction for PgTransaction<'_, '_> {
     async fn execute(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<u64, SqlError> {
         let statement = prepare(self.tx, self.schema, sql).await?;
-        let params: Vec<PgParam<'_>> = params.iter().map(|p| PgParam(*p)).collect();
+        let params = bind(&statement, params)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         self.tx.execute(&statement, &refs).await.map_err(sql_error)
     }
