@@ -93,7 +93,7 @@ impl PgEventStore {
     /// [`StoreError::Unavailable`] when the URL is invalid, the database cannot be reached or a
     /// migration fails.
     pub async fn connect(url: &str, options: PgEventStoreOptions) -> Result<Self, StoreError> {
-        let config = pool::config(url).map_err(setup_error)?;
+        let config = pool::custom_plans(pool::config(url).map_err(setup_error)?);
         let pool = pool::build(config.clone(), options.pool_size).map_err(setup_error)?;
         if options.run_migrations {
             migrate(&pool)
@@ -128,8 +128,7 @@ impl PgEventStore {
         })
     }
 
-    /// The connection pool, shared with the caller (e.g. for a read store on the same
-    /// database).
+    /// The connection pool, for running other statements on the event store's database.
     pub fn pool(&self) -> &Pool {
         &self.inner.pool
     }

@@ -33,6 +33,19 @@ pub(crate) fn config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError
     Ok(config)
 }
 
+/// `config` with queries planned for their actual parameters on every execution.
+///
+/// The event store's reads are few and keyed; a generic plan cached while the events table was
+/// small (a scan) would stay in use as it grows. Planning each time costs microseconds.
+pub(crate) fn custom_plans(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
+    let options = match config.get_options() {
+        Some(options) => format!("{options} -c plan_cache_mode=force_custom_plan"),
+        None => "-c plan_cache_mode=force_custom_plan".to_owned(),
+    };
+    config.options(&options);
+    config
+}
+
 /// A pool of at most `size` connections to `config`'s database.
 ///
 /// Connections are checked cheaply on reuse (a closed one is replaced); waiting for one and
