@@ -6,6 +6,9 @@ use projector_testkit::postgres::TestDatabase;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+/// One append's answer: outcome, version, first position, duplicate id.
+type Answer = (i16, Option<i64>, Option<i64>, Option<Uuid>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_append_of_a_group_is_decided_after_the_ones_before_it() {
     let Some(database) = TestDatabase::create().await else {
@@ -55,7 +58,7 @@ async fn each_append_of_a_group_is_decided_after_the_ones_before_it() {
         )
         .await
         .expect("append group");
-    let answers: Vec<(i16, Option<i64>, Option<i64>, Option<Uuid>)> = rows
+    let answers: Vec<Answer> = rows
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect();
