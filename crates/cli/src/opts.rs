@@ -135,7 +135,13 @@ pub struct BenchArgs {
     /// Run every order projection in phase B, not only `order_summary`.
     #[arg(long)]
     pub all_projections: bool,
-    /// Durability of the event store's commits.
+    /// Run on PostgreSQL: a fresh database is created on this server for each run and dropped
+    /// after it (e.g. `postgres://postgres@127.0.0.1:5432/postgres`). Without it, the bench runs
+    /// on embedded SQLite.
+    #[arg(long, env = "PROJECTOR_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Durability of the SQLite event store's commits (PostgreSQL uses the server's
+    /// `synchronous_commit`).
     #[arg(long, default_value = "full")]
     pub durability: Durability,
     /// Events per projection batch.
@@ -144,7 +150,8 @@ pub struct BenchArgs {
     /// Repeat the whole run this many times and report the median.
     #[arg(long, default_value_t = 1)]
     pub runs: usize,
-    /// Also run the plain rusqlite loops that are the physical limit.
+    /// Also run the plain loops (rusqlite, or tokio-postgres with `--database-url`) that are the
+    /// physical limit.
     #[arg(long)]
     pub baseline: bool,
     /// Print one JSON line instead of a table.

@@ -4,6 +4,7 @@
 //! - [`conformance`]: the event store conformance suite, written once and stamped out for each
 //!   backend with [`event_store_conformance!`].
 //! - [`harness`]: given/when/then for deciders.
+//! - [`postgres`]: [`TestDatabase`](postgres::TestDatabase), a fresh PostgreSQL database per test.
 //! - [`services`]: URLs of the loopback services, and the rule for when a test may skip.
 //! - [`events`]: quick constructors for test events.
 //!
@@ -12,4 +13,5 @@
 pub mod conformance;
 pub mod events;
 pub mod harness;
+pub mod postgres;
 pub mod services;

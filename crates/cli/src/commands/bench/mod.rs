@@ -1,82 +1,36 @@
-//! `projector bench`: the `orders-v1` workload (phases A and B) in a fresh temporary
-//! directory, with the plain-rusqlite limit beside it on request; `--http` runs phase C.
+//! `projector bench`: the `orders-v1` workload (phases A and B), on embedded SQLite in a fresh
+//! temporary directory or, with `--database-url`, on PostgreSQL in a fresh database; with the
+//! plain-loop limit of the same backend beside it on request. `--http` runs phase C.
 
 mod baseline;
+mod baseline_pg;
 mod http;
 mod phases;
+mod postgres;
 mod report;
+mod sqlite;
 mod workload;
 
-use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
-use projector_orders::projections::{self, OrderSummaryProjection};
 use std::sync::Arc;
 
+use indicatif::{ProgressBar, ProgressStyle};
+use projector_core::SqlProjection;
+use projector_orders::projections::{self, OrderSummaryProjection};
+
 use crate::opts::BenchArgs;
-use report::{Report, RunFigures};
+use report::Report;
 
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.http {
         return http::run(&args).await;
     }
-    let projections_run = || {
-        if args.all_projections {
-            projections::all()
-        } else {
-            vec![Arc::new(OrderSummaryProjection) as Arc<dyn projector_core::SqlProjection>]
-        }
-    };
     let events = args.orders * 4;
     let mut figures = Vec::new();
+    let mut settings = None;
     for run in 1..=args.runs.max(1) {
-        let dir = match &args.dir {
-            Some(parent) => tempfile::tempdir_in(parent),
-            None => tempfile::tempdir(),
-        }
-        .context("creating a temporary directory")?;
-
-        let progress = bar(args.json, args.orders, &format!("run {run} · A: append"));
-        let (store, append_seconds) = phases::append(
-            dir.path(),
-            args.orders,
-            args.writers,
-            args.durability,
-            &progress,
-        )
-        .await?;
-        progress.finish_and_clear();
-
-        let progress = bar(args.json, events, &format!("run {run} · B: project"));
-        let (reads, project_seconds) = phases::project(
-            dir.path(),
-            Arc::clone(&store),
-            projections_run(),
-            args.batch_size.max(1),
-            &progress,
-        )
-        .await?;
-        progress.finish_and_clear();
-        phases::check(&reads, args.orders).await?;
-        store.close().await;
-        drop((store, reads));
-
-        let baseline = if args.baseline {
-            let spinner = bar(args.json, 0, &format!("run {run} · plain rusqlite loops"));
-            let (dir_path, orders, durability) =
-                (dir.path().to_path_buf(), args.orders, args.durability);
-            let figures =
-                tokio::task::spawn_blocking(move || baseline::run(&dir_path, orders, durability))
-                    .await
-                    .context("the baseline panicked")??;
-            spinner.finish_and_clear();
-            Some(figures)
-        } else {
-            None
-        };
-        let run_figures = RunFigures {
-            append_events_per_s: events as f64 / append_seconds,
-            project_events_per_s: events as f64 / project_seconds,
-            baseline,
+        let (run_figures, run_settings) = match &args.database_url {
+            Some(url) => postgres::run_once(&args, url, run).await?,
+            None => sqlite::run_once(&args, run).await?,
         };
         if !args.json && args.runs > 1 {
             eprintln!(
@@ -85,16 +39,21 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
             );
         }
         figures.push(run_figures);
+        settings = Some(run_settings);
     }
+    let Some(settings) = settings else {
+        anyhow::bail!("no run completed");
+    };
 
     let report = Report {
         workload: "orders-v1",
+        backend: settings.backend,
         orders: args.orders,
         events,
         writers: args.writers.max(1),
-        durability: args.durability.as_str(),
-        read_durability: projector_sqlite::Durability::Normal.as_str(),
-        projections: projections_run()
+        durability: settings.durability,
+        read_durability: settings.read_durability,
+        projections: projections_run(&args)
             .iter()
             .map(|p| p.name().to_string())
             .collect(),
@@ -102,6 +61,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         runs: figures.len(),
         append_events_per_s: 0,
         project_events_per_s: 0,
+        baseline_name: settings.baseline_name,
         baseline_append_events_per_s: None,
         baseline_append_batched_events_per_s: None,
         baseline_project_events_per_s: None,
@@ -114,6 +74,15 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         print!("{}", report.table());
     }
     Ok(())
+}
+
+/// The projections phase B runs.
+fn projections_run(args: &BenchArgs) -> Vec<Arc<dyn SqlProjection>> {
+    if args.all_projections {
+        projections::all()
+    } else {
+        vec![Arc::new(OrderSummaryProjection)]
+    }
 }
 
 /// A progress bar on standard error, hidden for `--json` and when not on a terminal.

@@ -1,35 +1,26 @@
-//! Phases A (append) and B (project) of the workload on projector itself, and the check.
+//! Phases A (append) and B (project) of the workload on projector itself, and the check, over
+//! any backend's stores.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
-use projector_core::{EventAppender, ExpectedVersion, SqlProjection, SqlReadStore};
+use projector_core::{EventAppender, EventReader, ExpectedVersion, SqlProjection, SqlReadStore};
 use projector_orders::projections::ORDER_SUMMARY;
 use projector_runtime::{Projector, ProjectorOptions};
-use projector_sqlite::{
-    Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
 use tokio_util::sync::CancellationToken;
 
 use super::workload::{self, Expected};
 
 /// Phase A: `writers` tasks append `orders` orders between them, one append per order.
-/// Returns the store (for phase B) and the seconds taken.
+/// Returns the seconds taken.
 pub(crate) async fn append(
-    dir: &Path,
+    store: Arc<dyn EventAppender>,
     orders: u64,
     writers: usize,
-    durability: Durability,
     progress: &ProgressBar,
-) -> anyhow::Result<(Arc<SqliteEventStore>, f64)> {
-    let options = SqliteEventStoreOptions {
-        durability,
-        ..SqliteEventStoreOptions::default()
-    };
-    let store = Arc::new(SqliteEventStore::open(dir.join("events.db"), options)?);
+) -> anyhow::Result<f64> {
     let writers = writers.max(1) as u64;
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -56,29 +47,25 @@ pub(crate) async fn append(
     for task in tasks {
         task.await.context("an appender panicked")??;
     }
-    Ok((store, started.elapsed().as_secs_f64()))
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// Phase B: from an empty read model, project every event; the seconds until every
 /// projection's checkpoint reaches the last event.
 pub(crate) async fn project(
-    dir: &Path,
-    store: Arc<SqliteEventStore>,
+    store: Arc<dyn EventReader>,
+    reads: Arc<dyn SqlReadStore>,
     projections: Vec<Arc<dyn SqlProjection>>,
     batch_size: usize,
     progress: &ProgressBar,
-) -> anyhow::Result<(Arc<SqliteReadStore>, f64)> {
-    let reads = Arc::new(SqliteReadStore::open(
-        dir.join("read"),
-        SqliteReadStoreOptions::default(),
-    )?);
+) -> anyhow::Result<f64> {
     let options = ProjectorOptions {
         batch_size,
         ..ProjectorOptions::default()
     };
     let mut projector = Projector::new(store, options);
     for projection in projections {
-        projector = projector.with_sql(reads.clone() as Arc<dyn SqlReadStore>, projection);
+        projector = projector.with_sql(Arc::clone(&reads), projection);
     }
     let shutdown = CancellationToken::new();
     let started = Instant::now();
@@ -105,15 +92,17 @@ pub(crate) async fn project(
     shutdown.cancel();
     handle.join().await;
     caught_up.context("projecting the workload")?;
-    Ok((reads, seconds))
+    Ok(seconds)
 }
 
-/// The workload's check on `order_summary`.
-pub(crate) async fn check(reads: &SqliteReadStore, orders: u64) -> anyhow::Result<()> {
+/// The workload's check on `order_summary`, in SQL that SQLite and PostgreSQL both run (sums
+/// cast back to integers, the rounding done on a NUMERIC).
+pub(crate) async fn check(reads: &dyn SqlReadStore, orders: u64) -> anyhow::Result<()> {
     let rows = reads
         .query(
             &ORDER_SUMMARY,
-            "SELECT count(*), sum(item_count), round(sum(total_amount), 2) FROM order_summary",
+            "SELECT count(*), CAST(sum(item_count) AS BIGINT), \
+             round(CAST(sum(total_amount) AS NUMERIC), 2) FROM order_summary",
             &[],
         )
         .await?;

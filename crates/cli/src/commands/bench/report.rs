@@ -12,6 +12,15 @@ pub(crate) struct RunFigures {
     pub(crate) baseline: Option<BaselineFigures>,
 }
 
+/// What a run ran on, for the report.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) backend: &'static str,
+    pub(crate) durability: String,
+    pub(crate) read_durability: String,
+    pub(crate) baseline_name: &'static str,
+}
+
 /// The median of `values` (the mean of the middle two for an even count).
 pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -27,16 +36,18 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
     pub(crate) workload: &'static str,
+    pub(crate) backend: &'static str,
     pub(crate) orders: u64,
     pub(crate) events: u64,
     pub(crate) writers: usize,
-    pub(crate) durability: &'static str,
-    pub(crate) read_durability: &'static str,
+    pub(crate) durability: String,
+    pub(crate) read_durability: String,
     pub(crate) projections: Vec<String>,
     pub(crate) batch_size: usize,
     pub(crate) runs: usize,
     pub(crate) append_events_per_s: u64,
     pub(crate) project_events_per_s: u64,
+    pub(crate) baseline_name: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) baseline_append_events_per_s: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,8 +84,9 @@ impl Report {
     /// The report as a table for people.
     pub(crate) fn table(&self) -> String {
         let mut out = format!(
-            "workload {} · {} orders, {} events · {} writer(s) · durability {} (read models {}) · projections: {} · batch {} · median of {} run(s)\n\n",
+            "workload {} on {} · {} orders, {} events · {} writer(s) · durability {} (read models {}) · projections: {} · batch {} · median of {} run(s)\n\n",
             self.workload,
+            self.backend,
             self.orders,
             self.events,
             self.writers,
@@ -85,15 +97,15 @@ impl Report {
             self.runs,
         );
         out.push_str(&format!(
-            "{:<34} {:>14} {:>16} {:>8}\n",
-            "phase", "events/s", "plain rusqlite", "ratio"
+            "{:<34} {:>14} {:>20} {:>8}\n",
+            "phase", "events/s", self.baseline_name, "ratio"
         ));
         let row = |name: &str, ours: u64, limit: Option<u64>| {
             let (limit, ratio) = match limit {
                 Some(l) if l > 0 => (l.to_string(), format!("{:.2}", ours as f64 / l as f64)),
                 _ => ("-".into(), "-".into()),
             };
-            format!("{name:<34} {ours:>14} {limit:>16} {ratio:>8}\n")
+            format!("{name:<34} {ours:>14} {limit:>20} {ratio:>8}\n")
         };
         let append_limit = if self.writers > 1 {
             self.baseline_append_batched_events_per_s
@@ -108,7 +120,7 @@ impl Report {
         ));
         if let Some(batched) = self.baseline_append_batched_events_per_s {
             out.push_str(&format!(
-                "{:<34} {:>14} {batched:>16} {:>8}\n",
+                "{:<34} {:>14} {batched:>20} {:>8}\n",
                 "   plain loop, 100 orders per txn", "", ""
             ));
         }

@@ -1,0 +1,301 @@
+//! [`PgEventStore`]: the event store on PostgreSQL.
+//!
+//! # Feed order
+//! PostgreSQL hands out sequence values before commit, so with a sequence a transaction that
+//! took position 7 can commit after one that took 8, and a reader that has passed 8 never sees
+//! 7. This store takes no sequence: every append first locks the single row of
+//! `projector.feed_head` and holds the lock to its commit, assigning positions `head + 1 ...`
+//! and moving the head in the same transaction. Appends, from any number of processes, thus
+//! commit one after another in position order; every snapshot holds a prefix of the feed, and
+//! `read_all` is a plain `position > $1` scan that can never skip a late commit.
+//!
+//! The cost is that commits to one database are serialized: one append transaction at a time.
+//! Group commit wins the throughput back: the writer task batches every append waiting at that
+//! moment into one statement and one commit (see `writer`), so a commit's flush and round trip
+//! are shared by the whole group. See `docs/adr/0003-postgres-feed-order.md`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+use projector_core::{
+    AppendOutcome, EventAppender, EventReader, ExpectedVersion, GlobalPosition, HeadWatch,
+    NewEvent, ReadDirection, RecordedEvent, StoreError, StreamId, StreamVersion, validate_append,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{store_error, store_pool_error};
+use crate::listener;
+use crate::migrate::migrate;
+use crate::pool::{self, PoolSetupError};
+use crate::rows::{clamp, recorded_events, to_u64};
+use crate::writer::{self, AppendRequest};
+
+/// How the event store connects.
+#[derive(Clone, Copy, Debug)]
+pub struct PgEventStoreOptions {
+    /// Apply the embedded migrations on connect. Default: `true`. Turn it off when the schema
+    /// is managed elsewhere (it must then be at the version this build expects).
+    pub run_migrations: bool,
+    /// Connections kept for reads and the writer. Default: 8.
+    pub pool_size: usize,
+    /// The most events one group commit gathers. Default: 8 192.
+    pub max_group_events: usize,
+    /// How many appends may wait for the writer before callers wait to enqueue. Default: 4 096.
+    pub queue_depth: usize,
+    /// How often the head is polled besides `LISTEN`, in case a notification is missed.
+    /// Default: 1 s.
+    pub poll_interval: Duration,
+}
+
+impl Default for PgEventStoreOptions {
+    fn default() -> Self {
+        Self {
+            run_migrations: true,
+            pool_size: 8,
+            max_group_events: 8_192,
+            queue_depth: 4_096,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The PostgreSQL event store: positions in commit order under one head-row lock, a
+/// group-commit writer task, reads on a connection pool, and a listener that wakes
+/// subscriptions on every commit, whichever process made it.
+///
+/// Cloning is cheap and shares the store. Several processes may append to one database at
+/// once. While the database is away, operations fail with [`StoreError::Unavailable`]; they
+/// work again once it returns, without a restart.
+#[derive(Clone, Debug)]
+pub struct PgEventStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: Pool,
+    head: HeadWatch,
+    /// `None` once the store is closed.
+    requests: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    shutdown: CancellationToken,
+}
+
+impl PgEventStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`), applies the
+    /// migrations unless told not to, and starts the writer and the listener on the current
+    /// tokio runtime.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the URL is invalid, the database cannot be reached or a
+    /// migration fails.
+    pub async fn connect(url: &str, options: PgEventStoreOptions) -> Result<Self, StoreError> {
+        let config = pool::custom_plans(pool::config(url).map_err(setup_error)?);
+        let pool = pool::build(config.clone(), options.pool_size).map_err(setup_error)?;
+        if options.run_migrations {
+            migrate(&pool)
+                .await
+                .map_err(|e| StoreError::unavailable(format!("migrating: {e}"), e))?;
+        }
+        let head = read_head(&pool).await?;
+        let (head_tx, head_rx) = watch::channel(head);
+        let head_tx = Arc::new(head_tx);
+        let shutdown = CancellationToken::new();
+        tokio::spawn(listener::run(
+            config,
+            Arc::clone(&head_tx),
+            options.poll_interval,
+            shutdown.clone(),
+        ));
+        let (requests, queue) = mpsc::channel(options.queue_depth.max(1));
+        let writer = tokio::spawn(writer::run(
+            pool.clone(),
+            queue,
+            head_tx,
+            options.max_group_events.max(1),
+        ));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                head: head_rx,
+                requests: Mutex::new(Some(requests)),
+                writer: Mutex::new(Some(writer)),
+                shutdown,
+            }),
+        })
+    }
+
+    /// The connection pool, for running other statements on the event store's database.
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// Stops accepting appends, waits for the writer to commit what was already queued, and
+    /// stops the listener. Reads keep working.
+    pub async fn close(&self) {
+        drop(lock(&self.inner.requests).take());
+        let writer = lock(&self.inner.writer).take();
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
+        self.inner.shutdown.cancel();
+    }
+
+    /// The last head this store has seen committed (by any process), without asking the
+    /// database.
+    pub fn known_head(&self) -> GlobalPosition {
+        *self.inner.head.borrow()
+    }
+
+    async fn client(&self, context: &str) -> Result<deadpool_postgres::Client, StoreError> {
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| store_pool_error(context, e))
+    }
+
+    async fn query(
+        &self,
+        context: &str,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let client = self.client(context).await?;
+        let statement = client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| store_error(context, e))?;
+        client
+            .query(&statement, params)
+            .await
+            .map_err(|e| store_error(context, e))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The writer drains its queue and stops once the last sender is gone (dropped with
+        // this); the listener stops here.
+        self.shutdown.cancel();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn setup_error(error: PoolSetupError) -> StoreError {
+    StoreError::unavailable(error.to_string(), error)
+}
+
+async fn read_head(pool: &Pool) -> Result<GlobalPosition, StoreError> {
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| store_pool_error("reading the head", e))?;
+    let statement = client
+        .prepare_cached(include_str!("sql/head.sql"))
+        .await
+        .map_err(|e| store_error("reading the head", e))?;
+    let row = client
+        .query_one(&statement, &[])
+        .await
+        .map_err(|e| store_error("reading the head", e))?;
+    let head: i64 = row
+        .try_get(0)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(GlobalPosition::new(to_u64(head)))
+}
+
+#[async_trait]
+impl EventReader for PgEventStore {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: StreamVersion,
+        direction: ReadDirection,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = match direction {
+            ReadDirection::Forwards => include_str!("sql/read_stream_forwards.sql"),
+            ReadDirection::Backwards => include_str!("sql/read_stream_backwards.sql"),
+        };
+        let rows = self
+            .query(
+                "reading a stream",
+                sql,
+                &[&stream.as_str(), &clamp(from.get()), &clamp(limit as u64)],
+            )
+            .await?;
+        recorded_events(&rows)
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, StoreError> {
+        let rows = self
+            .query(
+                "reading a stream version",
+                include_str!("sql/stream_version.sql"),
+                &[&stream.as_str()],
+            )
+            .await?;
+        let version: i64 = match rows.first() {
+            Some(row) => row
+                .try_get(0)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            None => 0,
+        };
+        Ok(StreamVersion::new(to_u64(version)))
+    }
+
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = self
+            .query(
+                "reading the feed",
+                include_str!("sql/read_all.sql"),
+                &[&clamp(after.get()), &clamp(limit as u64)],
+            )
+            .await?;
+        recorded_events(&rows)
+    }
+
+    async fn head(&self) -> Result<GlobalPosition, StoreError> {
+        read_head(&self.inner.pool).await
+    }
+
+    fn watch_head(&self) -> HeadWatch {
+        self.inner.head.clone()
+    }
+}
+
+#[async_trait]
+impl EventAppender for PgEventStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        validate_append(&events)?;
+        let (reply, answer) = oneshot::channel();
+        let request = AppendRequest {
+            stream: stream.clone(),
+            expected,
+            events,
+            reply,
+        };
+        let sender = lock(&self.inner.requests)
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        sender.send(request).await.map_err(|_| StoreError::Closed)?;
+        drop(sender);
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}

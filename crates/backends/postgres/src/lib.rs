@@ -1,0 +1,41 @@
+//! The PostgreSQL backend of projector: for several processes on one database, and for
+//! outgrowing one machine's disk.
+//!
+//! - [`PgEventStore`] keeps events in `projector.events`. Positions are assigned in commit
+//!   order under a single head-row lock, so the feed never skips or reorders, whichever process
+//!   appends; a group-commit writer task shares each commit among all appends waiting for it.
+//!   Subscriptions are woken by `LISTEN`/`NOTIFY`, with polling as the fallback.
+//! - [`PgReadStore`] keeps each generation of each projection's read model in its own schema
+//!   (`rm_<projection>_g<n>`), with its checkpoint and dead letters beside its tables, so a
+//!   batch and its checkpoint commit together. Projection SQL is unqualified and runs with
+//!   `search_path` set to the generation's schema.
+//! - [`PgLeases`] lets one process at a time run each projection, by session advisory lock.
+//!
+//! # Layout
+//! - `event_store`: the store and its options; `writer`: group commit; `listener`: the head
+//!   watch fed by `LISTEN`; `rows`: rows to events.
+//! - `read_store`: the read store; its `catalog` of generations, each `generation` schema,
+//!   the portable `transaction` projections write through, and `params`/`values` for the types.
+//! - [`lease`]: projection leases.
+//! - [`migrate`]: the embedded migrations (`migrations/NNNN_*.sql`), run under an advisory lock.
+//! - `pool`, `error`: connecting, and mapping SQLSTATEs.
+//!
+//! It is not:
+//! - sharded: one database holds one feed (shard by stream across databases, each its own feed);
+//! - a queue: subscribers pull from the feed at their own pace.
+
+mod error;
+mod event_store;
+pub mod lease;
+mod listener;
+pub mod migrate;
+mod pool;
+mod read_store;
+mod rows;
+mod writer;
+
+pub use event_store::{PgEventStore, PgEventStoreOptions};
+pub use lease::{LeaseError, LeaseGuard, PgLeases};
+pub use migrate::{MigrationError, migrate};
+pub use pool::PoolSetupError;
+pub use read_store::{PgReadStore, PgReadStoreOptions};

@@ -1,0 +1,68 @@
+//! Connection pools to one database, with timeouts so a database that is away makes calls fail
+//! quickly (as `Unavailable`) instead of hanging, and reconnects when it returns.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+/// How long opening a connection may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a pool could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolSetupError {
+    /// The URL is not a PostgreSQL connection string.
+    #[error("invalid database URL: {0}")]
+    Url(#[source] tokio_postgres::Error),
+    /// The pool could not be built.
+    #[error("cannot build a connection pool: {0}")]
+    Build(#[from] deadpool_postgres::BuildError),
+}
+
+/// The driver configuration of `url`, with the settings every connection of this backend uses.
+pub(crate) fn config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError> {
+    let mut config = tokio_postgres::Config::from_str(url).map_err(PoolSetupError::Url)?;
+    if config.get_application_name().is_none() {
+        config.application_name("projector");
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    Ok(config)
+}
+
+/// `config` with queries planned for their actual parameters on every execution.
+///
+/// The event store's reads are few and keyed; a generic plan cached while the events table was
+/// small (a scan) would stay in use as it grows. Planning each time costs microseconds.
+pub(crate) fn custom_plans(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
+    let options = match config.get_options() {
+        Some(options) => format!("{options} -c plan_cache_mode=force_custom_plan"),
+        None => "-c plan_cache_mode=force_custom_plan".to_owned(),
+    };
+    config.options(&options);
+    config
+}
+
+/// A pool of at most `size` connections to `config`'s database.
+///
+/// Connections are checked cheaply on reuse (a closed one is replaced); waiting for one and
+/// creating one are both bounded, so callers see an error while the database is away.
+pub(crate) fn build(config: tokio_postgres::Config, size: usize) -> Result<Pool, PoolSetupError> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager)
+        .max_size(size.max(1))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
+        .build()?)
+}

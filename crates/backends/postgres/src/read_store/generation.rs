@@ -1,0 +1,237 @@
+//! Work inside one generation's schema: creating it, its checkpoint, applying a batch with the
+//! checkpoint in one transaction, and its dead letters.
+//!
+//! Each runs in a transaction whose `search_path` is the generation's schema (`SET LOCAL`, so
+//! it ends with the transaction and never leaks to the next user of the pooled connection);
+//! the projection's SQL and the bookkeeping SQL are unqualified.
+
+use chrono::{DateTime, Utc};
+use projector_core::{
+    ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, ProjectionName,
+    ReadStoreError, RecordedEvent, SqlProjection, StreamId,
+};
+use tokio_postgres::error::SqlState;
+
+use crate::error::{describe, read_store_error};
+use crate::read_store::catalog::{quoted, schema_name};
+use crate::read_store::transaction::{PgTransaction, prepare};
+use crate::rows::{clamp, to_u64};
+
+/// Begins a transaction on `client` with `search_path` set to `schema`; with `lazy_commit`,
+/// its commit does not wait for the WAL flush (see `PgReadStoreOptions::durable_commits`).
+pub(crate) async fn begin<'c>(
+    client: &'c mut deadpool_postgres::Client,
+    schema: &str,
+    lazy_commit: bool,
+) -> Result<deadpool_postgres::Transaction<'c>, ReadStoreError> {
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|e| read_store_error("starting a read-model transaction", e))?;
+    let mut settings = format!("SET LOCAL search_path TO {}", quoted(schema));
+    if lazy_commit {
+        settings.push_str("; SET LOCAL synchronous_commit TO off");
+    }
+    tx.batch_execute(&settings)
+        .await
+        .map_err(|e| read_store_error("setting the search path", e))?;
+    Ok(tx)
+}
+
+/// Creates the generation's schema with the bookkeeping tables and the projection's own, in
+/// `tx` (whose catalog row was just added).
+pub(crate) async fn create_schema(
+    tx: &deadpool_postgres::Transaction<'_>,
+    projection: &ProjectionName,
+    generation: Generation,
+    ddl: &[&str],
+) -> Result<(), ReadStoreError> {
+    let schema = quoted(&schema_name(projection, generation));
+    tx.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET LOCAL search_path TO {schema}"
+    ))
+    .await
+    .map_err(|e| read_store_error("creating a generation's schema", e))?;
+    tx.batch_execute(include_str!("../sql/read_model_bookkeeping.sql"))
+        .await
+        .map_err(|e| read_store_error("creating bookkeeping tables", e))?;
+    for statement in ddl {
+        tx.batch_execute(statement)
+            .await
+            .map_err(|e| read_store_error(&format!("creating the schema of {projection}"), e))?;
+    }
+    Ok(())
+}
+
+/// A missing schema or table means the generation is gone (dropped, or never made).
+fn gone_or(
+    projection: &ProjectionName,
+    generation: Generation,
+    context: &'static str,
+) -> impl Fn(tokio_postgres::Error) -> ReadStoreError {
+    let projection = projection.clone();
+    move |e| match e.code() {
+        Some(code)
+            if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::INVALID_SCHEMA_NAME =>
+        {
+            ReadStoreError::NoGeneration {
+                projection: projection.clone(),
+                generation: generation.to_string(),
+            }
+        }
+        _ => read_store_error(context, e),
+    }
+}
+
+/// The checkpoint of the generation `tx` is in.
+pub(crate) async fn checkpoint(
+    tx: &deadpool_postgres::Transaction<'_>,
+    projection: &ProjectionName,
+    generation: Generation,
+    for_update: bool,
+) -> Result<Checkpoint, ReadStoreError> {
+    let schema = schema_name(projection, generation);
+    let sql = if for_update {
+        include_str!("../sql/checkpoint_lock.sql")
+    } else {
+        include_str!("../sql/checkpoint_read.sql")
+    };
+    let gone = gone_or(projection, generation, "reading a checkpoint");
+    let statement = tx
+        .prepare_cached(&format!("/* {schema} */ {sql}"))
+        .await
+        .map_err(&gone)?;
+    let row = tx.query_one(&statement, &[]).await.map_err(&gone)?;
+    let position: i64 = row.try_get(0).map_err(&gone)?;
+    let last_event_at: Option<DateTime<Utc>> = row.try_get(1).map_err(&gone)?;
+    Ok(Checkpoint {
+        position: GlobalPosition::new(to_u64(position)),
+        last_event_at,
+    })
+}
+
+/// Moves the checkpoint of the generation `tx` is in.
+pub(crate) async fn write_checkpoint(
+    tx: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+    checkpoint: Checkpoint,
+) -> Result<(), ReadStoreError> {
+    let statement = prepare(tx, schema, include_str!("../sql/checkpoint_write.sql"))
+        .await
+        .map_err(|e| ReadStoreError::Unavailable {
+            message: format!("writing a checkpoint: {e}"),
+            source: Some(Box::new(e)),
+        })?;
+    tx.execute(
+        &statement,
+        &[&clamp(checkpoint.position.get()), &checkpoint.last_event_at],
+    )
+    .await
+    .map_err(|e| read_store_error("writing a checkpoint", e))?;
+    Ok(())
+}
+
+/// Applies a batch and moves the checkpoint in `tx`; the caller commits.
+pub(crate) async fn apply(
+    tx: &deadpool_postgres::Transaction<'_>,
+    projection: &dyn SqlProjection,
+    generation: Generation,
+    events: &[RecordedEvent],
+    checkpoint: Checkpoint,
+) -> Result<(), ApplyError> {
+    let name = projection.name();
+    let schema = schema_name(&name, generation);
+    self::checkpoint(tx, &name, generation, true).await?;
+    if !events.is_empty() {
+        let mut sql = PgTransaction::new(tx, &schema);
+        projection.apply(&mut sql, events).await?;
+    }
+    write_checkpoint(tx, &schema, checkpoint).await?;
+    Ok(())
+}
+
+/// Records or updates a dead letter in `tx`, and moves the checkpoint past it when skipping.
+pub(crate) async fn record_dead_letter(
+    tx: &deadpool_postgres::Transaction<'_>,
+    generation: Generation,
+    letter: &DeadLetter,
+    skip_to: Option<Checkpoint>,
+) -> Result<(), ReadStoreError> {
+    let schema = schema_name(&letter.projection, generation);
+    let gone = gone_or(&letter.projection, generation, "recording a dead letter");
+    let statement = tx
+        .prepare_cached(&format!(
+            "/* {schema} */ {}",
+            include_str!("../sql/upsert_dead_letter.sql")
+        ))
+        .await
+        .map_err(&gone)?;
+    tx.execute(
+        &statement,
+        &[
+            &clamp(letter.position.get()),
+            &letter.event_id,
+            &letter.stream_id.as_str(),
+            &letter.event_type.as_str(),
+            &letter.error,
+            &i64::from(letter.attempts),
+            &letter.first_failed_at,
+            &letter.last_failed_at,
+            &letter.skipped,
+        ],
+    )
+    .await
+    .map_err(&gone)?;
+    if let Some(checkpoint) = skip_to {
+        write_checkpoint(tx, &schema, checkpoint).await?;
+    }
+    Ok(())
+}
+
+/// Every dead letter of the generation `tx` is in, oldest first.
+pub(crate) async fn dead_letters(
+    tx: &deadpool_postgres::Transaction<'_>,
+    projection: &ProjectionName,
+    generation: Generation,
+) -> Result<Vec<DeadLetter>, ReadStoreError> {
+    let schema = schema_name(projection, generation);
+    let gone = gone_or(projection, generation, "reading dead letters");
+    let statement = tx
+        .prepare_cached(&format!(
+            "/* {schema} */ {}",
+            include_str!("../sql/dead_letters.sql")
+        ))
+        .await
+        .map_err(&gone)?;
+    let rows = tx.query(&statement, &[]).await.map_err(&gone)?;
+    rows.iter()
+        .map(|row| dead_letter(projection, row))
+        .collect()
+}
+
+fn dead_letter(
+    projection: &ProjectionName,
+    row: &tokio_postgres::Row,
+) -> Result<DeadLetter, ReadStoreError> {
+    let corrupt = |e: &dyn std::fmt::Display| ReadStoreError::Unavailable {
+        message: format!("corrupt dead letter: {e}"),
+        source: None,
+    };
+    let driver = |e: tokio_postgres::Error| corrupt(&describe(&e));
+    let position: i64 = row.try_get(0).map_err(driver)?;
+    let stream_id: &str = row.try_get(2).map_err(driver)?;
+    let event_type: &str = row.try_get(3).map_err(driver)?;
+    let attempts: i64 = row.try_get(5).map_err(driver)?;
+    Ok(DeadLetter {
+        projection: projection.clone(),
+        position: GlobalPosition::new(to_u64(position)),
+        event_id: row.try_get(1).map_err(driver)?,
+        stream_id: StreamId::parse(stream_id).map_err(|e| corrupt(&e))?,
+        event_type: EventType::parse(event_type).map_err(|e| corrupt(&e))?,
+        error: row.try_get(4).map_err(driver)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        first_failed_at: row.try_get(6).map_err(driver)?,
+        last_failed_at: row.try_get(7).map_err(driver)?,
+        skipped: row.try_get(8).map_err(driver)?,
+    })
+}

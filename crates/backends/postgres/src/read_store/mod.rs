@@ -1,0 +1,295 @@
+//! [`PgReadStore`]: SQL read models on PostgreSQL, one schema per generation of each
+//! projection.
+//!
+//! A schema per generation means a rebuild fills new tables beside the serving ones under the
+//! same unqualified names, and the swap is one catalog update in the transaction that drops
+//! the replaced schema. The catalog (`projector.generations`) is read on every query, in the
+//! query's own transaction, so every process sees a swap made by any other at once.
+
+mod catalog;
+mod generation;
+mod params;
+mod transaction;
+mod values;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use deadpool_postgres::Pool;
+use projector_core::{
+    ApplyError, Checkpoint, DeadLetter, Generation, ProjectionName, ReadStoreError, RecordedEvent,
+    Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore,
+};
+
+use crate::error::{read_store_error, read_store_pool_error};
+use crate::migrate::migrate;
+use crate::pool::{self, PoolSetupError};
+use catalog::schema_name;
+
+/// How the read store connects.
+#[derive(Clone, Copy, Debug)]
+pub struct PgReadStoreOptions {
+    /// Apply the embedded migrations on connect. Default: `true`.
+    pub run_migrations: bool,
+    /// Connections kept for projections and queries. Default: 8.
+    pub pool_size: usize,
+    /// Make every batch's commit wait for its WAL flush. Default: `false`: a read model
+    /// commits its checkpoint with its rows, so a commit lost to a crash of the database
+    /// server is simply projected again (`synchronous_commit = off` never loses consistency,
+    /// only the last moments of work).
+    pub durable_commits: bool,
+}
+
+impl Default for PgReadStoreOptions {
+    fn default() -> Self {
+        Self {
+            run_migrations: true,
+            pool_size: 8,
+            durable_commits: false,
+        }
+    }
+}
+
+/// SQL read models in PostgreSQL schemas `rm_<projection>_g<n>`, listed in the catalog
+/// `projector.generations`.
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Clone, Debug)]
+pub struct PgReadStore {
+    pool: Pool,
+    lazy_commit: bool,
+}
+
+impl PgReadStore {
+    /// Connects to the database at `url` and applies the migrations unless told not to.
+    ///
+    /// # Errors
+    /// [`ReadStoreError::Unavailable`] when the URL is invalid, the database cannot be reached
+    /// or a migration fails.
+    pub async fn connect(url: &str, options: PgReadStoreOptions) -> Result<Self, ReadStoreError> {
+        let setup = |e: PoolSetupError| ReadStoreError::unavailable(e.to_string(), e);
+        let config = pool::config(url).map_err(setup)?;
+        let pool = pool::build(config, options.pool_size).map_err(setup)?;
+        Self::with_pool(pool, options).await
+    }
+
+    /// A read store on an existing pool (e.g. the event store's, for one database).
+    ///
+    /// # Errors
+    /// [`ReadStoreError::Unavailable`] when a migration fails.
+    pub async fn with_pool(
+        pool: Pool,
+        options: PgReadStoreOptions,
+    ) -> Result<Self, ReadStoreError> {
+        if options.run_migrations {
+            migrate(&pool)
+                .await
+                .map_err(|e| ReadStoreError::unavailable(format!("migrating: {e}"), e))?;
+        }
+        Ok(Self {
+            pool,
+            lazy_commit: !options.durable_commits,
+        })
+    }
+
+    /// The schema serving `projection`'s reads, if any; for tools that inspect it.
+    ///
+    /// # Errors
+    /// [`ReadStoreError::Unavailable`] when the catalog cannot be read.
+    pub async fn serving_schema(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<String>, ReadStoreError> {
+        Ok(self
+            .serving(projection)
+            .await?
+            .map(|s| schema_name(projection, s.generation)))
+    }
+
+    async fn client(&self, context: &str) -> Result<deadpool_postgres::Client, ReadStoreError> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| read_store_pool_error(context, e))
+    }
+
+    async fn serving_generation(
+        &self,
+        client: &deadpool_postgres::Client,
+        projection: &ProjectionName,
+    ) -> Result<Generation, ReadStoreError> {
+        catalog::serving(client, projection)
+            .await?
+            .map(|s| s.generation)
+            .ok_or_else(|| ReadStoreError::NoGeneration {
+                projection: projection.clone(),
+                generation: "serving".into(),
+            })
+    }
+}
+
+fn commit_error(context: &'static str) -> impl Fn(tokio_postgres::Error) -> ReadStoreError {
+    move |e| read_store_error(context, e)
+}
+
+#[async_trait]
+impl SqlReadStore for PgReadStore {
+    async fn serving(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<ServingGeneration>, ReadStoreError> {
+        let client = self.client("reading the catalog").await?;
+        catalog::serving(&client, projection).await
+    }
+
+    async fn create_generation(
+        &self,
+        projection: &dyn SqlProjection,
+    ) -> Result<Generation, ReadStoreError> {
+        let name = projection.name();
+        let mut client = self.client("creating a generation").await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(commit_error("creating a generation"))?;
+        catalog::lock(&tx).await?;
+        let generation = catalog::add_building(&tx, &name, projection.version()).await?;
+        generation::create_schema(&tx, &name, generation, projection.schema()).await?;
+        tx.commit()
+            .await
+            .map_err(commit_error("creating a generation"))?;
+        Ok(generation)
+    }
+
+    async fn activate(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<(), ReadStoreError> {
+        let mut client = self.client("swapping generations").await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(commit_error("swapping generations"))?;
+        catalog::lock(&tx).await?;
+        catalog::activate(&tx, projection, generation).await?;
+        tx.commit()
+            .await
+            .map_err(commit_error("swapping generations"))
+    }
+
+    async fn drop_generation(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<(), ReadStoreError> {
+        let mut client = self.client("dropping a generation").await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(commit_error("dropping a generation"))?;
+        catalog::lock(&tx).await?;
+        catalog::retire(&tx, projection, generation).await?;
+        tx.commit()
+            .await
+            .map_err(commit_error("dropping a generation"))
+    }
+
+    async fn checkpoint(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<Checkpoint, ReadStoreError> {
+        let mut client = self.client("reading a checkpoint").await?;
+        let schema = schema_name(projection, generation);
+        let tx = generation::begin(&mut client, &schema, false).await?;
+        let checkpoint = generation::checkpoint(&tx, projection, generation, false).await?;
+        tx.commit()
+            .await
+            .map_err(commit_error("reading a checkpoint"))?;
+        Ok(checkpoint)
+    }
+
+    async fn apply(
+        &self,
+        projection: Arc<dyn SqlProjection>,
+        generation: Generation,
+        events: Arc<[RecordedEvent]>,
+        checkpoint: Checkpoint,
+    ) -> Result<(), ApplyError> {
+        let mut client = self.client("applying a batch").await?;
+        let schema = schema_name(&projection.name(), generation);
+        let tx = generation::begin(&mut client, &schema, self.lazy_commit).await?;
+        generation::apply(&tx, projection.as_ref(), generation, &events, checkpoint).await?;
+        tx.commit()
+            .await
+            .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))
+    }
+
+    async fn record_dead_letter(
+        &self,
+        generation: Generation,
+        letter: DeadLetter,
+        skip_to: Option<Checkpoint>,
+    ) -> Result<(), ReadStoreError> {
+        let mut client = self.client("recording a dead letter").await?;
+        let schema = schema_name(&letter.projection, generation);
+        let tx = generation::begin(&mut client, &schema, false).await?;
+        generation::record_dead_letter(&tx, generation, &letter, skip_to).await?;
+        tx.commit()
+            .await
+            .map_err(commit_error("recording a dead letter"))
+    }
+
+    async fn dead_letters(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Vec<DeadLetter>, ReadStoreError> {
+        let mut client = self.client("reading dead letters").await?;
+        let generation = self.serving_generation(&client, projection).await?;
+        let schema = schema_name(projection, generation);
+        let tx = generation::begin(&mut client, &schema, false).await?;
+        let letters = generation::dead_letters(&tx, projection, generation).await?;
+        tx.commit()
+            .await
+            .map_err(commit_error("reading dead letters"))?;
+        Ok(letters)
+    }
+
+    async fn query(
+        &self,
+        projection: &ProjectionName,
+        sql: &str,
+        params: &[SqlParam<'_>],
+    ) -> Result<Vec<Row>, ReadStoreError> {
+        let mut client = self.client("querying a read model").await?;
+        let tx = client
+            .build_transaction()
+            .read_only(true)
+            .start()
+            .await
+            .map_err(commit_error("starting a read-only transaction"))?;
+        // The serving schema and the search path in one round trip, in the query's own
+        // snapshot of the catalog.
+        let serving = tx
+            .query_opt(
+                "SELECT schema_name, set_config('search_path', quote_ident(schema_name), true) \
+                 FROM projector.generations WHERE projection = $1 AND state = 'serving'",
+                &[&projection.as_str()],
+            )
+            .await
+            .map_err(commit_error("reading the catalog"))?;
+        let Some(serving) = serving else {
+            return Err(ReadStoreError::NoGeneration {
+                projection: projection.clone(),
+                generation: "serving".into(),
+            });
+        };
+        let schema: &str = serving
+            .try_get(0)
+            .map_err(commit_error("reading the catalog"))?;
+        let rows = transaction::query(&tx, schema, sql, params).await?;
+        tx.commit().await.map_err(commit_error("ending a query"))?;
+        Ok(rows)
+    }
+}

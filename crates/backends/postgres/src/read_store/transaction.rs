@@ -1,0 +1,86 @@
+//! [`SqlTransaction`] over a PostgreSQL transaction whose `search_path` is one generation's
+//! schema.
+//!
+//! Statements are prepared once per connection and generation: the cache key carries the
+//! schema, so a statement planned against one generation's tables is never reused against
+//! another's, whose shape may differ after a version change.
+
+use async_trait::async_trait;
+use projector_core::{Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction};
+use tokio_postgres::types::ToSql;
+
+use crate::error::sql_error;
+use crate::read_store::params::PgParam;
+use crate::read_store::values;
+
+/// A projection's view of the open transaction. The read store begins it, sets its
+/// `search_path`, and commits it with the checkpoint or rolls it back; this only runs
+/// statements.
+pub(crate) struct PgTransaction<'t, 'c> {
+    tx: &'t deadpool_postgres::Transaction<'c>,
+    schema: &'t str,
+}
+
+impl<'t, 'c> PgTransaction<'t, 'c> {
+    pub(crate) fn new(tx: &'t deadpool_postgres::Transaction<'c>, schema: &'t str) -> Self {
+        Self { tx, schema }
+    }
+}
+
+/// Prepares `sql` (cached per connection and schema) on `tx`.
+pub(crate) async fn prepare(
+    tx: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+    sql: &str,
+) -> Result<tokio_postgres::Statement, SqlError> {
+    tx.prepare_cached(&format!("/* {schema} */ {sql}"))
+        .await
+        .map_err(sql_error)
+}
+
+/// The portable parameters for `statement`, refused as a statement error when their number
+/// differs from its placeholders (the driver would report it as a connection-level error).
+fn bind<'p>(
+    statement: &tokio_postgres::Statement,
+    params: &[SqlParam<'p>],
+) -> Result<Vec<PgParam<'p>>, SqlError> {
+    if statement.params().len() != params.len() {
+        return Err(SqlError::new(
+            SqlErrorKind::Statement,
+            format!(
+                "the statement has {} placeholders but {} parameters were given",
+                statement.params().len(),
+                params.len()
+            ),
+        ));
+    }
+    Ok(params.iter().map(|p| PgParam(*p)).collect())
+}
+
+/// Runs a query on `tx` and reads every row.
+pub(crate) async fn query(
+    tx: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+    sql: &str,
+    params: &[SqlParam<'_>],
+) -> Result<Vec<Row>, SqlError> {
+    let statement = prepare(tx, schema, sql).await?;
+    let params = bind(&statement, params)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+    let rows = tx.query(&statement, &refs).await.map_err(sql_error)?;
+    values::rows(&rows)
+}
+
+#[async_trait]
+impl SqlTransaction for PgTransaction<'_, '_> {
+    async fn execute(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<u64, SqlError> {
+        let statement = prepare(self.tx, self.schema, sql).await?;
+        let params = bind(&statement, params)?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        self.tx.execute(&statement, &refs).await.map_err(sql_error)
+    }
+
+    async fn query(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<Vec<Row>, SqlError> {
+        query(self.tx, self.schema, sql, params).await
+    }
+}

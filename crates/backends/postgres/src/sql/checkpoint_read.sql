@@ -1,0 +1,1 @@
+SELECT position, last_event_at FROM _projector_checkpoint WHERE id = 1

@@ -1,0 +1,1 @@
+SELECT head FROM projector.feed_head WHERE id = 1

@@ -1,0 +1,27 @@
+-- Bookkeeping beside a projection's own tables, in every generation's schema (the
+-- search_path is set to it).
+
+-- One row: how far this generation has applied the feed. Updated in the same transaction as
+-- the batch it covers.
+CREATE TABLE _projector_checkpoint (
+    id             INTEGER     PRIMARY KEY CHECK (id = 1),
+    position       BIGINT      NOT NULL,
+    last_event_at  TIMESTAMPTZ,
+    updated_at     TIMESTAMPTZ NOT NULL
+);
+
+INSERT INTO _projector_checkpoint (id, position, last_event_at, updated_at)
+VALUES (1, 0, NULL, now());
+
+-- Events this projection failed to apply through every retry.
+CREATE TABLE _projector_dead_letters (
+    position         BIGINT      PRIMARY KEY,
+    event_id         UUID        NOT NULL,
+    stream_id        TEXT        NOT NULL,
+    event_type       TEXT        NOT NULL,
+    error            TEXT        NOT NULL,
+    attempts         BIGINT      NOT NULL,
+    first_failed_at  TIMESTAMPTZ NOT NULL,
+    last_failed_at   TIMESTAMPTZ NOT NULL,
+    skipped          BOOLEAN     NOT NULL
+);

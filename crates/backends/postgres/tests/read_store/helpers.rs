@@ -1,0 +1,102 @@
+//! A service of the order projections over any event store and read store, and fresh stores on
+//! SQLite and PostgreSQL to run it on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use projector_core::{CommandOptions, EventStore, ProjectionName, SqlReadStore, SqlValue, execute};
+use projector_orders::projections;
+use projector_orders::{OrderCommand, OrderDecider, order_stream};
+use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
+use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
+use projector_sqlite::{
+    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
+};
+use projector_testkit::postgres::TestDatabase;
+use tokio_util::sync::CancellationToken;
+
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The order projections running over one pair of stores.
+pub struct Service {
+    pub events: Arc<dyn EventStore>,
+    pub reads: Arc<dyn SqlReadStore>,
+    pub projector: ProjectorHandle,
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+impl Service {
+    pub fn start(
+        events: Arc<dyn EventStore>,
+        reads: Arc<dyn SqlReadStore>,
+        guard: impl std::any::Any + Send,
+    ) -> Self {
+        let mut projector = Projector::new(events.clone(), ProjectorOptions::default());
+        for projection in projections::all() {
+            projector = projector.with_sql(reads.clone(), projection);
+        }
+        let projector = projector.start(CancellationToken::new()).expect("start");
+        Self {
+            events,
+            reads,
+            projector,
+            _guard: Box::new(guard),
+        }
+    }
+
+    /// The projections on SQLite in a temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let events = SqliteEventStore::open(
+            dir.path().join("events.db"),
+            SqliteEventStoreOptions::default(),
+        )
+        .expect("events");
+        let reads =
+            SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
+                .expect("reads");
+        Self::start(Arc::new(events), Arc::new(reads), dir)
+    }
+
+    /// The projections on a fresh PostgreSQL database; `None` to skip.
+    pub async fn postgres() -> Option<(Self, Arc<PgReadStore>)> {
+        let database = TestDatabase::create().await?;
+        let events = PgEventStore::connect(database.url(), PgEventStoreOptions::default())
+            .await
+            .expect("events");
+        let reads = Arc::new(
+            PgReadStore::connect(database.url(), PgReadStoreOptions::default())
+                .await
+                .expect("reads"),
+        );
+        let service = Self::start(Arc::new(events), reads.clone(), database);
+        Some((service, reads))
+    }
+
+    pub async fn run(&self, order: &str, command: OrderCommand) {
+        let stream = order_stream(order).expect("valid id");
+        execute(
+            &OrderDecider,
+            self.events.as_ref(),
+            &stream,
+            &command,
+            &CommandOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{command:?} failed: {e}"));
+    }
+
+    pub async fn rows(&self, projection: &ProjectionName, sql: &str) -> Vec<Vec<SqlValue>> {
+        self.projector
+            .wait_caught_up(PATIENCE)
+            .await
+            .expect("caught up");
+        self.reads
+            .query(projection, sql, &[])
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|row| row.values().to_vec())
+            .collect()
+    }
+}

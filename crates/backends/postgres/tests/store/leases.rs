@@ -1,0 +1,78 @@
+//! Projection leases: one holder at a time, taken over when the holder's session dies.
+
+use std::time::Duration;
+
+use projector_core::ProjectionName;
+use projector_postgres::PgLeases;
+use projector_testkit::postgres::TestDatabase;
+use tokio_postgres::NoTls;
+
+const PROJECTION: ProjectionName = ProjectionName::from_static("order_summary");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_holder_at_a_time_and_takeover_when_it_dies() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let leases = PgLeases::new(database.url())
+        .expect("leases")
+        .with_retry(Duration::from_millis(50))
+        .with_heartbeat(Duration::from_millis(100));
+
+    let first = leases
+        .try_acquire(&PROJECTION)
+        .await
+        .expect("reachable")
+        .expect("free");
+    assert!(
+        leases
+            .try_acquire(&PROJECTION)
+            .await
+            .expect("reachable")
+            .is_none()
+    );
+    let other = ProjectionName::from_static("daily_sales");
+    let unrelated = leases.try_acquire(&other).await.expect("reachable");
+    assert!(
+        unrelated.is_some(),
+        "leases of other projections are independent"
+    );
+
+    // A second process waits while the first holds the lease.
+    let waiting = {
+        let leases = leases.clone();
+        tokio::spawn(async move { leases.acquire(&PROJECTION).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "acquired a held lease");
+
+    // The holder's session dies (an operator kills it, or its process crashes): the lease
+    // passes to the waiter, and the old holder learns it lost it.
+    let lost = first.lost();
+    let (admin, connection) = tokio_postgres::connect(database.url(), NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&first.backend_pid()])
+        .await
+        .expect("terminate");
+    let second = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("taken over")
+        .expect("task")
+        .expect("acquired");
+    assert_ne!(second.backend_pid(), first.backend_pid());
+    tokio::time::timeout(Duration::from_secs(5), lost.cancelled())
+        .await
+        .expect("the old holder is told");
+    assert!(!first.is_held());
+    assert!(second.is_held());
+
+    // Dropping a guard ends its session, which frees the lease; releasing frees it at once.
+    drop(second);
+    let third = leases.acquire(&PROJECTION).await.expect("free again");
+    third.release().await.expect("release");
+    let fourth = leases.try_acquire(&PROJECTION).await.expect("reachable");
+    assert!(fourth.is_some());
+}

@@ -1,0 +1,7 @@
+//! The PostgreSQL store beyond the shared conformance suite: losing and regaining the
+//! database, and projection leases across sessions.
+
+mod group;
+mod leases;
+mod proxy;
+mod recovery;

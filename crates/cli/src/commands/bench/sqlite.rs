@@ -1,0 +1,83 @@
+//! One bench run on embedded SQLite in a fresh temporary directory, with the plain-rusqlite
+//! loops beside it on request.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use projector_sqlite::{
+    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
+};
+
+use super::report::{RunFigures, Settings};
+use super::{bar, baseline, phases, projections_run};
+use crate::opts::BenchArgs;
+
+pub(crate) async fn run_once(
+    args: &BenchArgs,
+    run: usize,
+) -> anyhow::Result<(RunFigures, Settings)> {
+    let events = args.orders * 4;
+    let dir = match &args.dir {
+        Some(parent) => tempfile::tempdir_in(parent),
+        None => tempfile::tempdir(),
+    }
+    .context("creating a temporary directory")?;
+
+    let options = SqliteEventStoreOptions {
+        durability: args.durability,
+        ..SqliteEventStoreOptions::default()
+    };
+    let store = Arc::new(SqliteEventStore::open(
+        dir.path().join("events.db"),
+        options,
+    )?);
+    let progress = bar(args.json, args.orders, &format!("run {run} · A: append"));
+    let append_seconds =
+        phases::append(store.clone(), args.orders, args.writers, &progress).await?;
+    progress.finish_and_clear();
+
+    let reads = Arc::new(SqliteReadStore::open(
+        dir.path().join("read"),
+        SqliteReadStoreOptions::default(),
+    )?);
+    let progress = bar(args.json, events, &format!("run {run} · B: project"));
+    let project_seconds = phases::project(
+        store.clone(),
+        reads.clone(),
+        projections_run(args),
+        args.batch_size.max(1),
+        &progress,
+    )
+    .await?;
+    progress.finish_and_clear();
+    phases::check(reads.as_ref(), args.orders).await?;
+    store.close().await;
+    drop((store, reads));
+
+    let baseline = if args.baseline {
+        let spinner = bar(args.json, 0, &format!("run {run} · plain rusqlite loops"));
+        let (dir_path, orders, durability) =
+            (dir.path().to_path_buf(), args.orders, args.durability);
+        let figures =
+            tokio::task::spawn_blocking(move || baseline::run(&dir_path, orders, durability))
+                .await
+                .context("the baseline panicked")??;
+        spinner.finish_and_clear();
+        Some(figures)
+    } else {
+        None
+    };
+    Ok((
+        RunFigures {
+            append_events_per_s: events as f64 / append_seconds,
+            project_events_per_s: events as f64 / project_seconds,
+            baseline,
+        },
+        Settings {
+            backend: "sqlite",
+            durability: args.durability.to_string(),
+            read_durability: projector_sqlite::Durability::Normal.to_string(),
+            baseline_name: "plain rusqlite",
+        },
+    ))
+}
