@@ -124,6 +124,21 @@ pub enum ReadStoreError {
         generation: String,
     },
 
+    /// The checkpoint was not where the batch expected it: another process applied the same
+    /// generation (it took over the projection's lease). Nothing was applied.
+    ///
+    /// # Handling
+    /// Reload the checkpoint; a worker that lost its lease should stop.
+    #[error("the checkpoint of {projection} is at {found}, not {expected}: another process is applying it")]
+    CheckpointMoved {
+        /// The projection.
+        projection: ProjectionName,
+        /// Where the batch expected it.
+        expected: GlobalPosition,
+        /// Where it was.
+        found: GlobalPosition,
+    },
+
     /// A read query failed.
     ///
     /// # Handling
@@ -165,6 +180,7 @@ impl ApplyError {
     pub fn is_transient(&self) -> bool {
         match self {
             ApplyError::Projection(e) => e.transient,
+            ApplyError::Store(ReadStoreError::CheckpointMoved { .. }) => false,
             ApplyError::Store(_) => true,
         }
     }
@@ -208,15 +224,20 @@ pub trait SqlReadStore: Send + Sync + 'static {
         generation: Generation,
     ) -> Result<Checkpoint, ReadStoreError>;
 
-    /// Applies `events` with `projection` and moves the checkpoint to `checkpoint`, in one
+    /// Applies `events` with `projection` and moves the checkpoint from `from` to `to`, in one
     /// transaction. `events` may be empty, to move the checkpoint past events the projection
     /// does not handle.
+    ///
+    /// # Errors
+    /// [`ReadStoreError::CheckpointMoved`] when the checkpoint is not at `from`: another writer
+    /// applied this generation meanwhile, and nothing is applied twice.
     async fn apply(
         &self,
         projection: Arc<dyn SqlProjection>,
         generation: Generation,
         events: Arc<[RecordedEvent]>,
-        checkpoint: Checkpoint,
+        from: GlobalPosition,
+        to: Checkpoint,
     ) -> Result<(), ApplyError>;
 
     /// Records (or updates) a dead letter and, for a skipped event, moves the checkpoint past it

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use projector_core::{Checkpoint, DeadLetter, PoisonPolicy, ProjectionError, RecordedEvent};
+use projector_core::{
+    ApplyError, Checkpoint, DeadLetter, PoisonPolicy, ProjectionError, ReadStoreError, RecordedEvent,
+};
 
 use crate::status::WorkerState;
 use crate::worker::{Lane, LaneKind, Step, Worker};
@@ -18,6 +20,8 @@ enum Outcome {
     Skipped,
     /// Dead-lettered and the lane stopped (policy `stop`).
     Stopped,
+    /// Another process moved the checkpoint; the lane now starts from its checkpoint.
+    Moved,
     /// Shutdown came first.
     Shutdown,
 }
@@ -52,7 +56,7 @@ impl Worker {
         for event in &events[start..] {
             match self.apply_until_done(lane, kind, event).await {
                 Outcome::Applied | Outcome::Skipped => {}
-                Outcome::Stopped => return Step::Continue,
+                Outcome::Stopped | Outcome::Moved => return Step::Continue,
                 Outcome::Shutdown => return Step::Shutdown,
             }
         }
@@ -60,6 +64,9 @@ impl Worker {
         while lane.checkpoint.position < through.position {
             match self.apply_alone(lane, &[], through).await {
                 Ok(()) => self.advanced(lane, kind, through, 0, &[]),
+                Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
+                    return self.checkpoint_moved(lane, found).await;
+                }
                 Err(error) => {
                     if !self.transient_failure(&error.to_string()).await {
                         return Step::Shutdown;
@@ -89,6 +96,12 @@ impl Worker {
                 Ok(()) => {
                     self.advanced(lane, kind, through, 1, std::slice::from_ref(event));
                     return Outcome::Applied;
+                }
+                Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
+                    return match self.checkpoint_moved(lane, found).await {
+                        Step::Shutdown => Outcome::Shutdown,
+                        _ => Outcome::Moved,
+                    };
                 }
                 Err(error) if error.is_transient() => {
                     if !self.transient_failure(&error.to_string()).await {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, EventFilter, Generation, PoisonPolicy, ProjectionName,
+    ApplyError, Checkpoint, DeadLetter, EventFilter, Generation, GlobalPosition, PoisonPolicy,
+    ProjectionName,
     ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore,
 };
 
@@ -34,12 +35,14 @@ pub trait ProjectionTarget: Send + Sync + 'static {
     async fn drop_generation(&self, generation: Generation) -> Result<(), ReadStoreError>;
     /// The checkpoint of a generation.
     async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError>;
-    /// Applies `events` and moves the checkpoint to `checkpoint`, atomically.
+    /// Applies `events` and moves the checkpoint from `from` to `to`, atomically; refused with
+    /// `ReadStoreError::CheckpointMoved` if the checkpoint is not at `from`.
     async fn apply(
         &self,
         generation: Generation,
         events: Arc<[RecordedEvent]>,
-        checkpoint: Checkpoint,
+        from: GlobalPosition,
+        to: Checkpoint,
     ) -> Result<(), ApplyError>;
     /// Records a dead letter, moving the checkpoint past it when `skip_to` is set.
     async fn dead_letter(
@@ -125,10 +128,11 @@ impl ProjectionTarget for SqlTarget {
         &self,
         generation: Generation,
         events: Arc<[RecordedEvent]>,
-        checkpoint: Checkpoint,
+        from: GlobalPosition,
+        to: Checkpoint,
     ) -> Result<(), ApplyError> {
         self.store
-            .apply(Arc::clone(&self.projection), generation, events, checkpoint)
+            .apply(Arc::clone(&self.projection), generation, events, from, to)
             .await
     }
 

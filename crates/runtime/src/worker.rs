@@ -279,7 +279,7 @@ impl Worker {
             .collect();
         match self
             .target
-            .apply(lane.generation, Arc::clone(&handled), through)
+            .apply(lane.generation, Arc::clone(&handled), lane.checkpoint.position, through)
             .await
         {
             Ok(()) => {
@@ -294,7 +294,29 @@ impl Worker {
                 lane.feed.reset(lane.checkpoint.position);
                 self.isolate(lane, kind, handled, through, error).await
             }
+            Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
+                self.checkpoint_moved(lane, found).await
+            }
             Err(ApplyError::Store(error)) => {
+                lane.feed.reset(lane.checkpoint.position);
+                self.continue_unless_shutdown(&error.to_string()).await
+            }
+        }
+    }
+
+    /// Another process moved this generation's checkpoint: it holds the projection now, or
+    /// held it a moment ago. Take the checkpoint it left and carry on from there; a worker
+    /// that lost its lease is stopped by the lease watcher before its next batch.
+    pub(crate) async fn checkpoint_moved(&mut self, lane: &mut Lane, found: GlobalPosition) -> Step {
+        tracing::warn!(projection = %self.target.name(), ours = %lane.checkpoint.position, theirs = %found,
+            "another process moved the checkpoint; nothing was applied twice");
+        match self.target.checkpoint(lane.generation).await {
+            Ok(checkpoint) => {
+                lane.checkpoint = checkpoint;
+                lane.feed.reset(checkpoint.position);
+                Step::Continue
+            }
+            Err(error) => {
                 lane.feed.reset(lane.checkpoint.position);
                 self.continue_unless_shutdown(&error.to_string()).await
             }
@@ -454,7 +476,7 @@ impl Worker {
         through: Checkpoint,
     ) -> Result<(), ApplyError> {
         self.target
-            .apply(lane.generation, Arc::from(events), through)
+            .apply(lane.generation, Arc::from(events), lane.checkpoint.position, through)
             .await
     }
 }

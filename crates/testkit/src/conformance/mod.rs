@@ -15,6 +15,7 @@ mod append;
 mod feed;
 pub mod property;
 mod read;
+pub mod read_store;
 
 use std::any::Any;
 use std::sync::Arc;

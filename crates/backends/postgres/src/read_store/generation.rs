@@ -137,11 +137,21 @@ pub(crate) async fn apply(
     projection: &dyn SqlProjection,
     generation: Generation,
     events: &[RecordedEvent],
+    from: GlobalPosition,
     checkpoint: Checkpoint,
 ) -> Result<(), ApplyError> {
     let name = projection.name();
     let schema = schema_name(&name, generation);
-    self::checkpoint(tx, &name, generation, true).await?;
+    // The row lock makes a second writer wait; once it has it, a checkpoint that moved means
+    // another process applied these events, so this batch must not.
+    let found = self::checkpoint(tx, &name, generation, true).await?.position;
+    if found != from {
+        return Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
+            projection: name,
+            expected: from,
+            found,
+        }));
+    }
     if !events.is_empty() {
         let mut sql = PgTransaction::new(tx, &schema);
         projection.apply(&mut sql, events).await?;

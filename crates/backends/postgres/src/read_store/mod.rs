@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, Generation, ProjectionName, ReadStoreError, RecordedEvent,
+    ApplyError, Checkpoint, DeadLetter, Generation, GlobalPosition, ProjectionName, ReadStoreError, RecordedEvent,
     Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore,
 };
 
@@ -215,12 +215,13 @@ impl SqlReadStore for PgReadStore {
         projection: Arc<dyn SqlProjection>,
         generation: Generation,
         events: Arc<[RecordedEvent]>,
+        from: GlobalPosition,
         checkpoint: Checkpoint,
     ) -> Result<(), ApplyError> {
         let mut client = self.client("applying a batch").await?;
         let schema = schema_name(&projection.name(), generation);
         let tx = generation::begin(&mut client, &schema, self.lazy_commit).await?;
-        generation::apply(&tx, projection.as_ref(), generation, &events, checkpoint).await?;
+        generation::apply(&tx, projection.as_ref(), generation, &events, from, checkpoint).await?;
         tx.commit()
             .await
             .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))

@@ -267,3 +267,14 @@ async fn a_rebuild_swaps_schemas_and_reproduces_every_row() {
         .await;
     assert_eq!(e, [vec![SqlValue::Real(6.0)]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_checkpoint_refuses_the_batch() {
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let reads = projector_postgres::PgReadStore::connect(database.url(), projector_postgres::PgReadStoreOptions::default())
+        .await
+        .expect("reads");
+    projector_testkit::conformance::read_store::a_moved_checkpoint_refuses_the_batch(std::sync::Arc::new(reads)).await;
+}

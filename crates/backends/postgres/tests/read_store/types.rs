@@ -98,6 +98,7 @@ async fn parameters_and_results_convert_for_every_inferred_type() {
             Arc::new(Typed),
             generation,
             Arc::from(vec![event]),
+            projector_core::GlobalPosition::ZERO,
             checkpoint,
         )
         .await

@@ -120,18 +120,28 @@ impl GenerationDb {
         runtime: &tokio::runtime::Handle,
         projection: &dyn SqlProjection,
         events: &[RecordedEvent],
+        from: GlobalPosition,
         checkpoint: Checkpoint,
     ) -> Result<(), ApplyError> {
         let mut conn = self.writer();
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| read_store_error("starting a batch", e))?;
-        let applied = if events.is_empty() {
+        let found = read_position(&conn).map_err(ApplyError::Store);
+        let applied = if let Err(error) = found {
+            Err(error)
+        } else if found.as_ref().is_ok_and(|found| *found != from) {
+            Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
+                projection: projection.name(),
+                expected: from,
+                found: found.unwrap_or(from),
+            }))
+        } else if events.is_empty() {
             Ok(())
         } else {
             let mut tx = SqliteTransaction::new(&mut conn);
-            runtime.block_on(projection.apply(&mut tx, events))
+            runtime.block_on(projection.apply(&mut tx, events)).map_err(ApplyError::from)
         };
-        let result = applied.map_err(ApplyError::from).and_then(|()| {
+        let result = applied.and_then(|()| {
             write_checkpoint(&conn, checkpoint)?;
             conn.execute_batch("COMMIT")
                 .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))
@@ -200,6 +210,14 @@ impl GenerationDb {
         }
         Ok(letters)
     }
+}
+
+fn read_position(conn: &Connection) -> Result<GlobalPosition, ReadStoreError> {
+    let position: i64 = conn
+        .prepare_cached("SELECT position FROM _projector_checkpoint WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(|e| read_store_error("reading a checkpoint", e))?;
+    Ok(GlobalPosition::new(u64::try_from(position).unwrap_or(0)))
 }
 
 fn write_checkpoint(conn: &Connection, checkpoint: Checkpoint) -> Result<(), ReadStoreError> {

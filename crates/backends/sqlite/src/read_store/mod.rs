@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, Generation, ProjectionName, ReadStoreError, RecordedEvent,
+    ApplyError, Checkpoint, DeadLetter, Generation, GlobalPosition, ProjectionName, ReadStoreError, RecordedEvent,
     Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore, SqlValue,
 };
 
@@ -287,13 +287,14 @@ impl SqlReadStore for SqliteReadStore {
         projection: Arc<dyn SqlProjection>,
         generation: Generation,
         events: Arc<[RecordedEvent]>,
+        from: GlobalPosition,
         checkpoint: Checkpoint,
     ) -> Result<(), ApplyError> {
         let runtime = tokio::runtime::Handle::current();
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let db = inner.db(&projection.name(), generation)?;
-            db.apply(&runtime, projection.as_ref(), &events, checkpoint)
+            db.apply(&runtime, projection.as_ref(), &events, from, checkpoint)
         })
         .await
         .map_err(|e| {

@@ -1,0 +1,95 @@
+//! Read store conformance: a batch commits with its checkpoint, and a batch that expects the
+//! checkpoint somewhere else (another process applied the generation) is refused whole.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use projector_core::{
+    ApplyError, Checkpoint, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
+    ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore, SqlTransaction, StreamId, StreamVersion,
+};
+
+/// Counts the events it applies in one row.
+struct Tally;
+
+const TALLY: ProjectionName = ProjectionName::from_static("conformance_tally");
+
+impl Projection for Tally {
+    fn name(&self) -> ProjectionName {
+        TALLY
+    }
+
+    fn handles(&self) -> EventFilter {
+        EventFilter::All
+    }
+}
+
+#[async_trait]
+impl SqlProjection for Tally {
+    fn schema(&self) -> &[&str] {
+        &["CREATE TABLE tally (id BIGINT PRIMARY KEY, applied BIGINT NOT NULL)"]
+    }
+
+    async fn apply(&self, tx: &mut dyn SqlTransaction, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        for event in events {
+            tx.execute(
+                "INSERT INTO tally (id, applied) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET applied = tally.applied + 1",
+                &[],
+            )
+            .await
+            .map_err(|e| ProjectionError::sql(event.position, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn event(position: u64) -> RecordedEvent {
+    RecordedEvent {
+        event_id: uuid::Uuid::now_v7(),
+        position: GlobalPosition::new(position),
+        stream_id: StreamId::from_static("tally-1"),
+        stream_version: StreamVersion::new(position),
+        event_type: projector_core::EventType::from_static("Tallied"),
+        schema_version: 1,
+        data: projector_core::JsonPayload::from_json("{}").expect("json"),
+        metadata: projector_core::EventMetadata::default(),
+        recorded_at: chrono::DateTime::from_timestamp_micros(1_780_000_000_000_000).expect("time"),
+    }
+}
+
+async fn tally(store: &dyn SqlReadStore) -> i64 {
+    let rows = store.query(&TALLY, "SELECT applied FROM tally WHERE id = 1", &[]).await.expect("query");
+    rows.first().map_or(0, |row| row.get(0).expect("applied"))
+}
+
+/// Batches commit with their checkpoint; a batch whose starting checkpoint is stale is
+/// refused with `CheckpointMoved` and changes nothing.
+pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) {
+    let generation = store.create_generation(&Tally).await.expect("generation");
+    store.activate(&TALLY, generation).await.expect("activate");
+    let batch: Arc<[RecordedEvent]> = (1..=3).map(event).collect();
+    let to = Checkpoint::after(&batch[2]);
+    store
+        .apply(Arc::new(Tally), generation, Arc::clone(&batch), GlobalPosition::ZERO, to)
+        .await
+        .expect("first batch");
+    assert_eq!(store.checkpoint(&TALLY, generation).await.expect("checkpoint"), to);
+    assert_eq!(tally(store.as_ref()).await, 3);
+
+    // The same batch again, as a second process that read the old checkpoint would send it.
+    match store.apply(Arc::new(Tally), generation, batch, GlobalPosition::ZERO, to).await {
+        Err(ApplyError::Store(ReadStoreError::CheckpointMoved { expected, found, .. })) => {
+            assert_eq!((expected, found), (GlobalPosition::ZERO, GlobalPosition::new(3)));
+        }
+        other => panic!("expected the batch to be refused, got {other:?}"),
+    }
+    assert_eq!(tally(store.as_ref()).await, 3, "nothing was applied twice");
+
+    let next: Arc<[RecordedEvent]> = Arc::from(vec![event(4)]);
+    let to = Checkpoint::after(&next[0]);
+    store
+        .apply(Arc::new(Tally), generation, next, GlobalPosition::new(3), to)
+        .await
+        .expect("the batch from the current checkpoint");
+    assert_eq!(tally(store.as_ref()).await, 4);
+}
