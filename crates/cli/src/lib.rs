@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`opts`]: the command line.
 //! - `commands`: `serve`, `project`, `rebuild`, `status`, `bench`.
-//! - `data`: the data directory's layout and opening the stores in it.
+//! - `data`: the SQLite data directory; `stores`: opening SQLite or PostgreSQL stores.
 //! - `telemetry`: logging; `signals`: SIGINT/SIGTERM.
 //!
 //! It is not: a library to embed (use `projector-runtime` and a backend crate directly).
@@ -12,6 +12,7 @@ mod commands;
 mod data;
 pub mod opts;
 mod signals;
+mod stores;
 mod telemetry;
 
 use anyhow::Context;

@@ -65,12 +65,27 @@ pub struct DataArgs {
     pub data: PathBuf,
 }
 
+/// Where the data lives, on SQLite (the default) or PostgreSQL.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// The SQLite data directory, when no database URL is given.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Keep events, read models, checkpoints and idempotency keys in PostgreSQL instead
+    /// (`postgres://user@host:port/db`); several processes may share one database.
+    #[arg(long, env = "PROJECTOR_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// With PostgreSQL: do not run the embedded schema migrations at start-up.
+    #[arg(long, env = "PROJECTOR_NO_MIGRATE")]
+    pub no_migrate: bool,
+}
+
 /// `projector serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Where the data lives.
     #[command(flatten)]
-    pub data: DataArgs,
+    pub storage: StorageArgs,
     /// The address to listen on (port 0 picks a free port, printed at start).
     #[arg(long, env = "PROJECTOR_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
@@ -87,7 +102,7 @@ pub struct ServeArgs {
 pub struct ProjectArgs {
     /// Where the data lives.
     #[command(flatten)]
-    pub data: DataArgs,
+    pub storage: StorageArgs,
     /// Run only these projections (repeatable); all by default.
     #[arg(long = "projection", value_name = "NAME")]
     pub projections: Vec<String>,

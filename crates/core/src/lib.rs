@@ -10,6 +10,7 @@
 //! - [`store`]: the [`EventReader`], [`EventAppender`] and [`EventStore`] traits.
 //! - [`subscription`]: catch-up-then-live reading of the feed.
 //! - [`idempotency`]: answers remembered per idempotency key.
+//! - [`lease`]: which process runs a projection when several share a database.
 //! - [`codec`]: domain events to stored events and back, with upcasters.
 //! - [`decide`]: pure deciders and the load-decide-append loop.
 //! - [`projection`]: the [`Projection`] traits.
@@ -28,6 +29,7 @@ pub mod error;
 pub mod event;
 pub mod idempotency;
 pub mod ids;
+pub mod lease;
 pub mod position;
 pub mod projection;
 pub mod read_store;
@@ -41,6 +43,7 @@ pub use error::{BoxError, StoreError, VersionConflict};
 pub use event::{DecodeError, EventMetadata, JsonPayload, NewEvent, RecordedEvent};
 pub use idempotency::{Claim, IdempotencyStore, StoredResponse};
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
+pub use lease::{Lease, LeaseProvider};
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
 pub use projection::{EventFilter, PoisonPolicy, Projection, ProjectionError, SqlProjection};
 pub use read_store::{

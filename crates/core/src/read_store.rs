@@ -129,7 +129,9 @@ pub enum ReadStoreError {
     ///
     /// # Handling
     /// Reload the checkpoint; a worker that lost its lease should stop.
-    #[error("the checkpoint of {projection} is at {found}, not {expected}: another process is applying it")]
+    #[error(
+        "the checkpoint of {projection} is at {found}, not {expected}: another process is applying it"
+    )]
     CheckpointMoved {
         /// The projection.
         projection: ProjectionName,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, PoisonPolicy, ProjectionError, ReadStoreError, RecordedEvent,
+    ApplyError, Checkpoint, DeadLetter, PoisonPolicy, ProjectionError, ReadStoreError,
+    RecordedEvent,
 };
 
 use crate::status::WorkerState;

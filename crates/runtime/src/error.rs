@@ -46,6 +46,13 @@ pub enum RuntimeError {
     #[error(transparent)]
     Store(#[from] StoreError),
 
+    /// The projection runs in another process (which holds its lease).
+    ///
+    /// # Handling
+    /// Ask the process that runs it (HTTP 409).
+    #[error("projection {0} runs in another process; ask that one")]
+    Standby(ProjectionName),
+
     /// The projection's worker has shut down.
     ///
     /// # Handling

@@ -11,13 +11,14 @@
 //! - [`projector`]: [`Projector`] (assembly and start) and [`ProjectorHandle`] (status, lag,
 //!   waiting for a position, rebuild, resume, shutdown).
 //! - `worker`: one projection's loop; `feed`: reading one batch ahead.
-//! - `dead_letter`: isolating a poison event; `rebuild`: building a generation and swapping it.
+//! - `dead_letter`: isolating a poison event; `rebuild`: building a generation and swapping it;
+//!   `standby`: leases, and following the holder's checkpoint from another process.
 //! - [`target`]: [`ProjectionTarget`], the seam to each kind of read model, and [`SqlTarget`].
 //! - [`status`]: what workers report, and [`Lag`]. [`retry`]: backoff. [`options`].
 //!
 //! It is not:
-//! - a scheduler across machines: one process runs each projection (see the PostgreSQL
-//!   backend's leases for several processes).
+//! - a scheduler across machines: with a `LeaseProvider` (the PostgreSQL backend's advisory
+//!   locks), each projection runs in one process at a time and the others stand by.
 
 mod dead_letter;
 mod error;
@@ -26,6 +27,7 @@ pub mod options;
 pub mod projector;
 mod rebuild;
 pub mod retry;
+mod standby;
 pub mod status;
 pub mod target;
 mod worker;

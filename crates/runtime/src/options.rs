@@ -1,5 +1,7 @@
 //! Settings of a projector.
 
+use std::time::Duration;
+
 use crate::retry::RetryPolicy;
 
 /// How a projector runs its projections.
@@ -9,6 +11,8 @@ pub struct ProjectorOptions {
     pub batch_size: usize,
     /// Backoff and the attempts that make a poison event.
     pub retry: RetryPolicy,
+    /// With leases: how often a standby tries to take a projection's lease. Default: 1 s.
+    pub lease_retry: Duration,
 }
 
 impl Default for ProjectorOptions {
@@ -16,6 +20,7 @@ impl Default for ProjectorOptions {
         Self {
             batch_size: 1_000,
             retry: RetryPolicy::default(),
+            lease_retry: Duration::from_secs(1),
         }
     }
 }

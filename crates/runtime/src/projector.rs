@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use projector_core::{
-    EventReader, Generation, GlobalPosition, ProjectionName, SqlProjection, SqlReadStore,
+    EventReader, Generation, GlobalPosition, LeaseProvider, ProjectionName, SqlProjection,
+    SqlReadStore,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -24,6 +25,7 @@ pub struct Projector {
     reader: Arc<dyn EventReader>,
     options: ProjectorOptions,
     targets: Vec<Arc<dyn ProjectionTarget>>,
+    leases: Option<Arc<dyn LeaseProvider>>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -45,7 +47,15 @@ impl Projector {
             reader,
             options,
             targets: Vec::new(),
+            leases: None,
         }
+    }
+
+    /// Runs each projection only while this process holds its lease from `leases`, standing by
+    /// otherwise: for several processes on one database.
+    pub fn with_leases(mut self, leases: Arc<dyn LeaseProvider>) -> Self {
+        self.leases = Some(leases);
+        self
     }
 
     /// Adds a projection bound to its read model.
@@ -88,6 +98,7 @@ impl Projector {
                 commands: commands_rx,
                 shutdown: shutdown.clone(),
                 head: self.reader.watch_head(),
+                leases: self.leases.clone(),
                 failures: 0,
             };
             tasks.push(tokio::spawn(worker.run()));
@@ -254,14 +265,21 @@ impl ProjectorHandle {
         }
     }
 
-    /// Waits until every projection has opened its read model (it may still be catching up),
-    /// so reads find a read model to query. Returns whether all did within `timeout`.
+    /// Waits until every projection has a serving read model, opened here or (on standby) by
+    /// the process that holds it; it may still be catching up. Reads then find a read model to
+    /// query. Returns whether all did within `timeout`.
     pub async fn wait_started(&self, timeout: Duration) -> bool {
         let all = async {
             for worker in self.inner.workers.values() {
                 let mut status = worker.status.clone();
                 let _ = status
-                    .wait_for(|s| s.state != WorkerState::Starting)
+                    .wait_for(|s| {
+                        s.generation.is_some()
+                            || matches!(
+                                s.state,
+                                WorkerState::Stopped { .. } | WorkerState::ShutDown
+                            )
+                    })
                     .await
                     .map(|_| ());
             }

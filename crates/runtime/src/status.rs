@@ -10,6 +10,9 @@ use serde::Serialize;
 pub enum WorkerState {
     /// Opening its read model.
     Starting,
+    /// Another process holds the projection's lease; this one follows its checkpoint and
+    /// takes over if it dies.
+    Standby,
     /// Applying history, behind the head.
     CatchingUp,
     /// At the head, following new commits.

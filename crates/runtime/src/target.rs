@@ -9,8 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use projector_core::{
     ApplyError, Checkpoint, DeadLetter, EventFilter, Generation, GlobalPosition, PoisonPolicy,
-    ProjectionName,
-    ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore,
+    ProjectionName, ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore,
 };
 
 /// A projection together with where its read model lives.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use projector_core::{
     ApplyError, Checkpoint, EventFilter, EventReader, Generation, GlobalPosition, HeadWatch,
-    ReadStoreError, RecordedEvent,
+    LeaseProvider, ReadStoreError, RecordedEvent,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -90,6 +90,8 @@ pub(crate) struct Worker {
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) head: HeadWatch,
+    /// When set, the projection runs here only while this process holds its lease.
+    pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
     /// Transient failures in a row, for backoff.
     pub(crate) failures: u32,
 }
@@ -118,11 +120,11 @@ fn correlation_ids(events: &[RecordedEvent]) -> String {
 const IDLE_RECHECK: Duration = Duration::from_millis(50);
 
 impl Worker {
-    /// Runs until shutdown.
-    pub(crate) async fn run(mut self) {
+    /// Runs the projection in this process until `self.shutdown` is cancelled (by shutdown,
+    /// or by the loss of its lease).
+    pub(crate) async fn run_active(&mut self) {
         let name = self.target.name();
         let Some(mut serving) = self.open().await else {
-            self.set_state(WorkerState::ShutDown);
             return;
         };
         tracing::info!(projection = %name, generation = %serving.generation,
@@ -172,8 +174,7 @@ impl Worker {
                 Step::Shutdown => break,
             }
         }
-        tracing::info!(projection = %name, checkpoint = %serving.checkpoint.position, "projection shut down");
-        self.set_state(WorkerState::ShutDown);
+        tracing::info!(projection = %name, checkpoint = %serving.checkpoint.position, "projection stopped here");
     }
 
     /// Opens the serving generation, creating one when there is none or the projection's
@@ -279,7 +280,12 @@ impl Worker {
             .collect();
         match self
             .target
-            .apply(lane.generation, Arc::clone(&handled), lane.checkpoint.position, through)
+            .apply(
+                lane.generation,
+                Arc::clone(&handled),
+                lane.checkpoint.position,
+                through,
+            )
             .await
         {
             Ok(()) => {
@@ -307,7 +313,11 @@ impl Worker {
     /// Another process moved this generation's checkpoint: it holds the projection now, or
     /// held it a moment ago. Take the checkpoint it left and carry on from there; a worker
     /// that lost its lease is stopped by the lease watcher before its next batch.
-    pub(crate) async fn checkpoint_moved(&mut self, lane: &mut Lane, found: GlobalPosition) -> Step {
+    pub(crate) async fn checkpoint_moved(
+        &mut self,
+        lane: &mut Lane,
+        found: GlobalPosition,
+    ) -> Step {
         tracing::warn!(projection = %self.target.name(), ours = %lane.checkpoint.position, theirs = %found,
             "another process moved the checkpoint; nothing was applied twice");
         match self.target.checkpoint(lane.generation).await {
@@ -476,7 +486,12 @@ impl Worker {
         through: Checkpoint,
     ) -> Result<(), ApplyError> {
         self.target
-            .apply(lane.generation, Arc::from(events), lane.checkpoint.position, through)
+            .apply(
+                lane.generation,
+                Arc::from(events),
+                lane.checkpoint.position,
+                through,
+            )
             .await
     }
 }

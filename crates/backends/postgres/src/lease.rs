@@ -238,3 +238,26 @@ fn lease_key(projection: &ProjectionName) -> i64 {
     }
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
+
+#[async_trait::async_trait]
+impl projector_core::LeaseProvider for PgLeases {
+    async fn try_acquire(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<Box<dyn projector_core::Lease>>, projector_core::StoreError> {
+        match PgLeases::try_acquire(self, projection).await {
+            Ok(lease) => Ok(lease.map(|guard| Box::new(guard) as Box<dyn projector_core::Lease>)),
+            Err(error) => Err(projector_core::StoreError::unavailable(
+                format!("taking the lease on {projection}"),
+                error,
+            )),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl projector_core::Lease for LeaseGuard {
+    async fn lost(&self) {
+        LeaseGuard::lost(self).cancelled().await;
+    }
+}

@@ -9,6 +9,7 @@
 //!   (`rm_<projection>_g<n>`), with its checkpoint and dead letters beside its tables, so a
 //!   batch and its checkpoint commit together. Projection SQL is unqualified and runs with
 //!   `search_path` set to the generation's schema.
+//! - [`PgIdempotencyStore`] keeps idempotency keys and their answers for every process.
 //! - [`PgLeases`] lets one process at a time run each projection, by session advisory lock.
 //!
 //! # Layout
@@ -26,6 +27,7 @@
 
 mod error;
 mod event_store;
+mod idempotency;
 pub mod lease;
 mod listener;
 pub mod migrate;
@@ -35,6 +37,7 @@ mod rows;
 mod writer;
 
 pub use event_store::{PgEventStore, PgEventStoreOptions};
+pub use idempotency::PgIdempotencyStore;
 pub use lease::{LeaseError, LeaseGuard, PgLeases};
 pub use migrate::{MigrationError, migrate};
 pub use pool::PoolSetupError;

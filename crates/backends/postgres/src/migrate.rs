@@ -29,6 +29,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "read_store",
         sql: include_str!("../migrations/0002_read_store.sql"),
     },
+    Migration {
+        version: 3,
+        name: "idempotency",
+        sql: include_str!("../migrations/0003_idempotency.sql"),
+    },
 ];
 
 /// The advisory lock key that serializes migrations across processes (`projector_migrations`

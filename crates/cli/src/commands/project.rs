@@ -4,32 +4,32 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use projector_core::SqlReadStore;
 use projector_runtime::{Projector, ProjectorOptions};
-use projector_sqlite::Durability;
 use tokio_util::sync::CancellationToken;
 
-use crate::data::{DataDir, projections};
+use crate::data::projections;
 use crate::opts::ProjectArgs;
 use crate::signals::shutdown_requested;
+use crate::stores::Stores;
 
 pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
-    let data = DataDir::new(&args.data.data);
-    let events = Arc::new(data.open_events(Durability::Full)?);
-    let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
+    let stores = Stores::open(&args.storage).await?;
     let options = ProjectorOptions {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()
     };
-    let mut projector = Projector::new(events.clone(), options);
+    let mut projector = Projector::new(stores.events.clone(), options);
     for projection in projections(&args.projections)? {
-        projector = projector.with_sql(Arc::clone(&reads), projection);
+        projector = projector.with_sql(Arc::clone(&stores.reads), projection);
+    }
+    if let Some(leases) = &stores.leases {
+        projector = projector.with_leases(Arc::clone(leases));
     }
     let shutdown = CancellationToken::new();
     let handle = projector
         .start(shutdown.clone())
         .context("starting the projector")?;
-    tracing::info!(data = %data.root().display(), projections = ?handle.names(), "projecting");
+    tracing::info!(storage = %stores.described, projections = ?handle.names(), "projecting");
 
     if args.until_caught_up {
         tokio::select! {
@@ -44,6 +44,6 @@ pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
     }
     shutdown.cancel();
     handle.join().await;
-    events.close().await;
+    stores.close().await;
     Ok(())
 }

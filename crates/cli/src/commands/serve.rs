@@ -8,31 +8,29 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
-use projector_core::SqlReadStore;
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_server::{AppState, ServerConfig};
-use projector_sqlite::Durability;
 use tokio_util::sync::CancellationToken;
 
-use crate::data::{DataDir, projections};
+use crate::data::projections;
 use crate::opts::ServeArgs;
 use crate::signals::shutdown_requested;
+use crate::stores::Stores;
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Install the metrics recorder before anything records.
     projector_server::prometheus::handle();
-    let data = DataDir::new(&args.data.data);
-    let events = Arc::new(data.open_events(Durability::Full)?);
-    let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
-    let idempotency = Arc::new(data.open_idempotency()?);
-
+    let stores = Stores::open(&args.storage).await?;
     let options = ProjectorOptions {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()
     };
-    let mut projector = Projector::new(events.clone(), options);
+    let mut projector = Projector::new(stores.events.clone(), options);
     for projection in projections(&[])? {
-        projector = projector.with_sql(Arc::clone(&reads), projection);
+        projector = projector.with_sql(Arc::clone(&stores.reads), projection);
+    }
+    if let Some(leases) = &stores.leases {
+        projector = projector.with_leases(Arc::clone(leases));
     }
     let stop_projector = CancellationToken::new();
     let projector = projector
@@ -51,9 +49,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..ServerConfig::default()
     };
     let state = AppState::new(
-        events.clone(),
-        Arc::clone(&reads),
-        idempotency,
+        stores.events.clone(),
+        Arc::clone(&stores.reads),
+        Arc::clone(&stores.idempotency),
         projector.clone(),
         config,
     );
@@ -61,7 +59,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    tracing::info!(%addr, data = %data.root().display(), "projector serving");
+    tracing::info!(%addr, storage = %stores.described, "projector serving");
     // The address on standard output, for scripts and tests that asked for port 0.
     println!("projector listening on http://{addr}");
     std::io::stdout().flush().ok();
@@ -72,7 +70,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("HTTP server stopped; stopping the projections");
     stop_projector.cancel();
     projector.join().await;
-    events.close().await;
+    stores.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -5,8 +5,7 @@ use serde_json::json;
 
 use crate::helpers::Server;
 
-#[tokio::test]
-async fn if_match_guards_writes_with_the_stream_version() {
+pub async fn if_match_guards_writes_with_the_stream_version() {
     let server = Server::start().await;
     let placed = server.post("/api/orders", &json!({"id": "o1", "customer_id": "c", "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]})).await.expect(202);
     assert_eq!(placed.header("etag"), Some("\"3\""));
@@ -56,8 +55,7 @@ async fn if_match_guards_writes_with_the_stream_version() {
         .expect(202);
 }
 
-#[tokio::test]
-async fn two_writers_with_the_same_version_one_wins() {
+pub async fn two_writers_with_the_same_version_one_wins() {
     let server = Server::start().await;
     server.place("o1", "c", &[("a", 1, 1.0)]).await;
     let (x, y) = (
@@ -78,8 +76,7 @@ async fn two_writers_with_the_same_version_one_wins() {
     assert_eq!(statuses, [202, 412]);
 }
 
-#[tokio::test]
-async fn reads_wait_for_their_writes() {
+pub async fn reads_wait_for_their_writes() {
     let server = Server::start().await;
     for i in 0..30 {
         let position = server.place(&format!("o{i}"), "c", &[("a", 1, 2.0)]).await;

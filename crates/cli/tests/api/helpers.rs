@@ -2,16 +2,71 @@
 //! client to talk to it.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use projector_testkit::postgres::TestDatabase;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_projector");
+
+/// The storage a test's servers run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default, in a temporary directory.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+tokio::task_local! {
+    static BACKEND: Backend;
+}
+
+impl Backend {
+    /// Runs `test` with its servers on this backend; skips (saying why) when PostgreSQL is
+    /// away outside CI.
+    pub async fn run(self, test: impl std::future::Future<Output = ()>) {
+        if self == Backend::Postgres && TestDatabase::create().await.is_none() {
+            return;
+        }
+        BACKEND.scope(self, test).await;
+    }
+
+    fn current() -> Backend {
+        BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+    }
+}
+
+/// Where a server keeps its data. It outlives a server, so another can start on it.
+pub enum Storage {
+    Sqlite(tempfile::TempDir),
+    Postgres(TestDatabase),
+}
+
+impl Storage {
+    /// Fresh storage on the test's backend.
+    pub async fn fresh() -> Self {
+        match Backend::current() {
+            Backend::Sqlite => Storage::Sqlite(tempfile::tempdir().expect("temporary directory")),
+            Backend::Postgres => Storage::Postgres(
+                TestDatabase::create()
+                    .await
+                    .expect("PostgreSQL was reachable a moment ago"),
+            ),
+        }
+    }
+
+    fn args(&self) -> Vec<std::ffi::OsString> {
+        match self {
+            Storage::Sqlite(dir) => vec!["--data".into(), dir.path().join("data").into_os_string()],
+            Storage::Postgres(database) => vec!["--database-url".into(), database.url().into()],
+        }
+    }
+}
 
 /// A running server.
 pub struct Server {
@@ -19,8 +74,7 @@ pub struct Server {
     pub base: String,
     pub client: reqwest::Client,
     pub logs: Arc<Mutex<Vec<String>>>,
-    data: PathBuf,
-    _dir: Option<tempfile::TempDir>,
+    storage: Option<Storage>,
 }
 
 /// A response, read whole.
@@ -77,15 +131,13 @@ impl Reply {
 }
 
 impl Server {
-    /// Starts a server on a fresh data directory.
+    /// Starts a server on fresh storage of the test's backend.
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let data = dir.path().join("data");
-        Self::start_on(data, Some(dir)).await
+        Self::start_with(Storage::fresh().await).await
     }
 
-    /// Starts a server on `data`.
-    pub async fn start_on(data: PathBuf, dir: Option<tempfile::TempDir>) -> Self {
+    /// Starts a server on `storage`.
+    pub async fn start_with(storage: Storage) -> Self {
         let mut child = Command::new(BINARY)
             .args([
                 "serve",
@@ -95,9 +147,8 @@ impl Server {
                 "json",
                 "--log-level",
                 "info",
-                "--data",
             ])
-            .arg(&data)
+            .args(storage.args())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -135,13 +186,8 @@ impl Server {
                 .build()
                 .expect("client"),
             logs,
-            data,
-            _dir: dir,
+            storage: Some(storage),
         }
-    }
-
-    pub fn data(&self) -> &Path {
-        &self.data
     }
 
     /// Sends a request with a JSON body (or none) and extra headers.
@@ -272,9 +318,9 @@ impl Server {
         self.logs.lock().expect("logs").clone()
     }
 
-    /// Takes the data directory out, so it outlives this server.
-    pub fn keep_dir(&mut self) -> Option<tempfile::TempDir> {
-        self._dir.take()
+    /// Takes the storage out, so it outlives this server.
+    pub fn keep_storage(&mut self) -> Storage {
+        self.storage.take().expect("the storage is still here")
     }
 }
 

@@ -6,8 +6,7 @@ use serde_json::json;
 
 use crate::helpers::Server;
 
-#[tokio::test]
-async fn a_retry_gets_the_first_answer_and_appends_nothing() {
+pub async fn a_retry_gets_the_first_answer_and_appends_nothing() {
     let server = Server::start().await;
     let body =
         json!({"customer_id": "c1", "items": [{"sku": "a", "quantity": 2, "unit_price": 3.5}]});
@@ -59,8 +58,7 @@ async fn a_retry_gets_the_first_answer_and_appends_nothing() {
     assert_ne!(a["id"], b["id"]);
 }
 
-#[tokio::test]
-async fn a_refusal_is_remembered_too() {
+pub async fn a_refusal_is_remembered_too() {
     let server = Server::start().await;
     server.place("o1", "c1", &[("a", 1, 1.0)]).await;
     let key = [("Idempotency-Key", "complete-o1")];
@@ -81,8 +79,7 @@ async fn a_refusal_is_remembered_too() {
     assert_eq!(retry.header("idempotent-replayed"), Some("true"));
 }
 
-#[tokio::test]
-async fn concurrent_retries_append_once() {
+pub async fn concurrent_retries_append_once() {
     let server = Server::start().await;
     server.place("o1", "c1", &[("a", 1, 1.0)]).await;
     let before = server.appended().await;

@@ -43,8 +43,7 @@ impl Server {
     }
 }
 
-#[tokio::test]
-async fn every_write_names_its_user() {
+pub async fn every_write_names_its_user() {
     let server = Server::start().await;
     let before = server.appended().await;
     let anonymous = server
@@ -85,8 +84,7 @@ async fn every_write_names_its_user() {
     assert_eq!(server.appended().await, before + 1);
 }
 
-#[tokio::test]
-async fn the_history_shows_each_users_changes_in_order() {
+pub async fn the_history_shows_each_users_changes_in_order() {
     let server = Server::start().await;
     let (id, _) = server.new_issue("alice", "Login fails").await;
     let path = format!("/api/issues/{id}");
@@ -220,8 +218,7 @@ async fn the_history_shows_each_users_changes_in_order() {
     assert_eq!(entries[5]["correlation_id"], "fix-42");
 }
 
-#[tokio::test]
-async fn concurrent_edits_with_the_same_version_one_wins() {
+pub async fn concurrent_edits_with_the_same_version_one_wins() {
     let server = Server::start().await;
     let (id, position) = server.new_issue("alice", "Race").await;
     let etag = server
@@ -244,8 +241,7 @@ async fn concurrent_edits_with_the_same_version_one_wins() {
     assert_eq!(loser.json()["current_version"], 2);
 }
 
-#[tokio::test]
-async fn concurrent_edits_of_different_fields_without_if_match_both_succeed() {
+pub async fn concurrent_edits_of_different_fields_without_if_match_both_succeed() {
     let server = Server::start().await;
     let (id, _) = server.new_issue("alice", "Both").await;
     let path = format!("/api/issues/{id}");
@@ -281,8 +277,7 @@ async fn concurrent_edits_of_different_fields_without_if_match_both_succeed() {
     );
 }
 
-#[tokio::test]
-async fn forbidden_transitions_and_no_ops_append_nothing() {
+pub async fn forbidden_transitions_and_no_ops_append_nothing() {
     let server = Server::start().await;
     let (id, _) = server.new_issue("alice", "Lifecycle").await;
     let path = format!("/api/issues/{id}");
@@ -373,8 +368,7 @@ async fn forbidden_transitions_and_no_ops_append_nothing() {
         .expect(404);
 }
 
-#[tokio::test]
-async fn bad_input_is_named_and_lists_filter() {
+pub async fn bad_input_is_named_and_lists_filter() {
     let server = Server::start().await;
     let bad = server
         .as_user(

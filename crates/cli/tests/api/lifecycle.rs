@@ -5,8 +5,7 @@ use serde_json::json;
 
 use crate::helpers::Server;
 
-#[tokio::test]
-async fn an_order_runs_its_whole_life() {
+pub async fn an_order_runs_its_whole_life() {
     let server = Server::start().await;
     server
         .place("o1", "c1", &[("a", 2, 10.0), ("b", 1, 5.5)])
@@ -118,8 +117,7 @@ async fn an_order_runs_its_whole_life() {
     );
 }
 
-#[tokio::test]
-async fn a_cancelled_order_can_do_nothing_more() {
+pub async fn a_cancelled_order_can_do_nothing_more() {
     let server = Server::start().await;
     server.place("o2", "c1", &[("a", 1, 1.0)]).await;
     let cancelled = server
@@ -168,8 +166,7 @@ async fn a_cancelled_order_can_do_nothing_more() {
     );
 }
 
-#[tokio::test]
-async fn forbidden_transitions_are_conflicts() {
+pub async fn forbidden_transitions_are_conflicts() {
     let server = Server::start().await;
     server.place("o3", "c1", &[("a", 1, 4.0)]).await;
     let before = server.appended().await;
@@ -215,8 +212,7 @@ async fn forbidden_transitions_are_conflicts() {
     assert_eq!(before_shipped, before + 1);
 }
 
-#[tokio::test]
-async fn unknown_orders_and_items_are_not_found() {
+pub async fn unknown_orders_and_items_are_not_found() {
     let server = Server::start().await;
     for (method, path, body) in [
         (

@@ -13,3 +13,57 @@ mod reads;
 mod restart;
 mod seed;
 mod validation;
+
+/// Stamps out every test of the suite twice: once on the embedded default, once on
+/// PostgreSQL (a fresh database per test; skipped with a reason when PostgreSQL is away, outside
+/// CI).
+macro_rules! on_both_backends {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::helpers::Backend::Sqlite.run(crate::$module::$test()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::helpers::Backend::Postgres.run(crate::$module::$test()).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    consistency::if_match_guards_writes_with_the_stream_version,
+    consistency::two_writers_with_the_same_version_one_wins,
+    consistency::reads_wait_for_their_writes,
+    idempotency::a_retry_gets_the_first_answer_and_appends_nothing,
+    idempotency::a_refusal_is_remembered_too,
+    idempotency::concurrent_retries_append_once,
+    issues::every_write_names_its_user,
+    issues::the_history_shows_each_users_changes_in_order,
+    issues::concurrent_edits_with_the_same_version_one_wins,
+    issues::concurrent_edits_of_different_fields_without_if_match_both_succeed,
+    issues::forbidden_transitions_and_no_ops_append_nothing,
+    issues::bad_input_is_named_and_lists_filter,
+    lifecycle::an_order_runs_its_whole_life,
+    lifecycle::a_cancelled_order_can_do_nothing_more,
+    lifecycle::forbidden_transitions_are_conflicts,
+    lifecycle::unknown_orders_and_items_are_not_found,
+    openapi::the_document_covers_every_route_and_states_the_limits,
+    operations::health_ready_and_metrics,
+    operations::correlation_ids_are_taken_or_made_and_returned,
+    reads::my_orders_are_newest_first_a_page_at_a_time,
+    reads::activity_and_daily_sales_follow_completions_and_refunds,
+    restart::a_restart_keeps_every_order,
+    restart::sigterm_under_load_loses_no_acknowledged_write,
+    seed::an_order_is_accepted_projected_and_read_back_confirmed,
+    validation::bad_bodies_are_refused_naming_every_field,
+    validation::malformed_empty_untyped_and_oversized_bodies,
+    validation::bad_paths_queries_and_headers,
+);

@@ -8,8 +8,7 @@ fn schema<'a>(document: &'a Value, name: &str) -> &'a Value {
     &document["components"]["schemas"][name]
 }
 
-#[tokio::test]
-async fn the_document_covers_every_route_and_states_the_limits() {
+pub async fn the_document_covers_every_route_and_states_the_limits() {
     let server = Server::start().await;
     let document = server.get("/openapi.json").await.expect(200).json();
     assert_eq!(document["openapi"], "3.1.0");

@@ -5,8 +5,7 @@ use serde_json::json;
 
 use crate::helpers::Server;
 
-#[tokio::test]
-async fn health_ready_and_metrics() {
+pub async fn health_ready_and_metrics() {
     let server = Server::start().await;
     assert_eq!(
         server.get("/health").await.expect(200).json()["status"],
@@ -71,8 +70,7 @@ async fn health_ready_and_metrics() {
     }
 }
 
-#[tokio::test]
-async fn correlation_ids_are_taken_or_made_and_returned() {
+pub async fn correlation_ids_are_taken_or_made_and_returned() {
     let server = Server::start().await;
     let body = json!({"id": "o1", "customer_id": "c1", "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]});
     let given = server

@@ -5,8 +5,7 @@ use serde_json::json;
 
 use crate::helpers::Server;
 
-#[tokio::test]
-async fn my_orders_are_newest_first_a_page_at_a_time() {
+pub async fn my_orders_are_newest_first_a_page_at_a_time() {
     let server = Server::start().await;
     let mut last = 0;
     for i in 0..7 {
@@ -44,8 +43,7 @@ async fn my_orders_are_newest_first_a_page_at_a_time() {
     assert_eq!(none["orders"], json!([]));
 }
 
-#[tokio::test]
-async fn activity_and_daily_sales_follow_completions_and_refunds() {
+pub async fn activity_and_daily_sales_follow_completions_and_refunds() {
     let server = Server::start().await;
     server.place("a", "c1", &[("x", 2, 10.0)]).await;
     server.place("b", "c1", &[("y", 1, 5.0)]).await;

@@ -8,8 +8,7 @@ use serde_json::json;
 
 use crate::helpers::Server;
 
-#[tokio::test]
-async fn a_restart_keeps_every_order() {
+pub async fn a_restart_keeps_every_order() {
     let mut server = Server::start().await;
     let mut last = 0;
     for i in 0..20 {
@@ -21,11 +20,10 @@ async fn a_restart_keeps_every_order() {
         .post("/api/orders/o3/ship", &json!({"tracking": "T"}))
         .await
         .expect(202);
-    let data = server.data().to_path_buf();
-    let dir = server.keep_dir();
+    let storage = server.keep_storage();
     assert!(server.terminate(), "a clean exit on SIGTERM");
 
-    let server = Server::start_on(data, dir).await;
+    let server = Server::start_with(storage).await;
     for i in 0..20 {
         let order = server.order(&format!("o{i}"), last).await;
         assert_eq!(order["item_count"], i + 1);
@@ -36,8 +34,7 @@ async fn a_restart_keeps_every_order() {
     assert!(next > last);
 }
 
-#[tokio::test]
-async fn sigterm_under_load_loses_no_acknowledged_write() {
+pub async fn sigterm_under_load_loses_no_acknowledged_write() {
     let mut server = Server::start().await;
     let client = server.client.clone();
     let base = server.base.clone();
@@ -66,8 +63,7 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let data = server.data().to_path_buf();
-    let dir = server.keep_dir();
+    let storage = server.keep_storage();
     let clean = tokio::task::spawn_blocking(move || server.terminate())
         .await
         .expect("terminate");
@@ -82,7 +78,7 @@ async fn sigterm_under_load_loses_no_acknowledged_write() {
         acknowledged.len()
     );
 
-    let server = Server::start_on(data, dir).await;
+    let server = Server::start_with(storage).await;
     let last = acknowledged.iter().map(|(_, p)| *p).max().unwrap_or(0);
     for (id, _) in &acknowledged {
         let order = server.order(id, last).await;

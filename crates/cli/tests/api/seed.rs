@@ -4,8 +4,7 @@ use serde_json::json;
 
 use crate::helpers::Server;
 
-#[tokio::test]
-async fn an_order_is_accepted_projected_and_read_back_confirmed() {
+pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
     let server = Server::start().await;
     let accepted = server
         .send(

@@ -80,6 +80,7 @@ impl Stores {
                 initial_backoff: Duration::from_millis(1),
                 max_backoff: Duration::from_millis(5),
             },
+            ..ProjectorOptions::default()
         };
         let handle = Projector::new(self.events.clone(), options)
             .with_sql(self.reads.clone() as Arc<dyn SqlReadStore>, projection)

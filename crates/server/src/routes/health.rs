@@ -39,7 +39,7 @@ pub(crate) async fn health() -> Json<Health> {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ProjectionReadiness {
     name: String,
-    /// `starting`, `catching_up`, `live`, `retrying`, `stopped` or `shut_down`.
+    /// `starting`, `standby`, `catching_up`, `live`, `retrying`, `stopped` or `shut_down`.
     state: String,
     checkpoint: u64,
     lag_events: u64,
@@ -87,7 +87,11 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
                     read_store = false;
                     problems.push(format!("read model {}: {error}", status.name));
                 }
-                let running = matches!(status.state, WorkerState::Live | WorkerState::CatchingUp);
+                // A standby serves reads from what the process holding the lease commits.
+                let running = matches!(
+                    status.state,
+                    WorkerState::Live | WorkerState::CatchingUp | WorkerState::Standby
+                );
                 let close = lag.events <= state.config().ready_max_lag_events;
                 if !running {
                     problems.push(format!("projection {} is {:?}", status.name, status.state));
@@ -128,6 +132,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
 fn state_name(state: &WorkerState) -> &'static str {
     match state {
         WorkerState::Starting => "starting",
+        WorkerState::Standby => "standby",
         WorkerState::CatchingUp => "catching_up",
         WorkerState::Live => "live",
         WorkerState::Retrying { .. } => "retrying",

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, Checkpoint, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
-    ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore, SqlTransaction, StreamId, StreamVersion,
+    ApplyError, Checkpoint, EventFilter, GlobalPosition, Projection, ProjectionError,
+    ProjectionName, ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore, SqlTransaction,
+    StreamId, StreamVersion,
 };
 
 /// Counts the events it applies in one row.
@@ -30,7 +31,11 @@ impl SqlProjection for Tally {
         &["CREATE TABLE tally (id BIGINT PRIMARY KEY, applied BIGINT NOT NULL)"]
     }
 
-    async fn apply(&self, tx: &mut dyn SqlTransaction, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        tx: &mut dyn SqlTransaction,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         for event in events {
             tx.execute(
                 "INSERT INTO tally (id, applied) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET applied = tally.applied + 1",
@@ -58,7 +63,10 @@ fn event(position: u64) -> RecordedEvent {
 }
 
 async fn tally(store: &dyn SqlReadStore) -> i64 {
-    let rows = store.query(&TALLY, "SELECT applied FROM tally WHERE id = 1", &[]).await.expect("query");
+    let rows = store
+        .query(&TALLY, "SELECT applied FROM tally WHERE id = 1", &[])
+        .await
+        .expect("query");
     rows.first().map_or(0, |row| row.get(0).expect("applied"))
 }
 
@@ -70,16 +78,36 @@ pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) 
     let batch: Arc<[RecordedEvent]> = (1..=3).map(event).collect();
     let to = Checkpoint::after(&batch[2]);
     store
-        .apply(Arc::new(Tally), generation, Arc::clone(&batch), GlobalPosition::ZERO, to)
+        .apply(
+            Arc::new(Tally),
+            generation,
+            Arc::clone(&batch),
+            GlobalPosition::ZERO,
+            to,
+        )
         .await
         .expect("first batch");
-    assert_eq!(store.checkpoint(&TALLY, generation).await.expect("checkpoint"), to);
+    assert_eq!(
+        store
+            .checkpoint(&TALLY, generation)
+            .await
+            .expect("checkpoint"),
+        to
+    );
     assert_eq!(tally(store.as_ref()).await, 3);
 
     // The same batch again, as a second process that read the old checkpoint would send it.
-    match store.apply(Arc::new(Tally), generation, batch, GlobalPosition::ZERO, to).await {
-        Err(ApplyError::Store(ReadStoreError::CheckpointMoved { expected, found, .. })) => {
-            assert_eq!((expected, found), (GlobalPosition::ZERO, GlobalPosition::new(3)));
+    match store
+        .apply(Arc::new(Tally), generation, batch, GlobalPosition::ZERO, to)
+        .await
+    {
+        Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
+            expected, found, ..
+        })) => {
+            assert_eq!(
+                (expected, found),
+                (GlobalPosition::ZERO, GlobalPosition::new(3))
+            );
         }
         other => panic!("expected the batch to be refused, got {other:?}"),
     }
@@ -88,7 +116,13 @@ pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) 
     let next: Arc<[RecordedEvent]> = Arc::from(vec![event(4)]);
     let to = Checkpoint::after(&next[0]);
     store
-        .apply(Arc::new(Tally), generation, next, GlobalPosition::new(3), to)
+        .apply(
+            Arc::new(Tally),
+            generation,
+            next,
+            GlobalPosition::new(3),
+            to,
+        )
         .await
         .expect("the batch from the current checkpoint");
     assert_eq!(tally(store.as_ref()).await, 4);

@@ -144,7 +144,9 @@ pub(crate) async fn apply(
     let schema = schema_name(&name, generation);
     // The row lock makes a second writer wait; once it has it, a checkpoint that moved means
     // another process applied these events, so this batch must not.
-    let found = self::checkpoint(tx, &name, generation, true).await?.position;
+    let found = self::checkpoint(tx, &name, generation, true)
+        .await?
+        .position;
     if found != from {
         return Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
             projection: name,

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, Generation, GlobalPosition, ProjectionName, ReadStoreError, RecordedEvent,
-    Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore,
+    ApplyError, Checkpoint, DeadLetter, Generation, GlobalPosition, ProjectionName, ReadStoreError,
+    RecordedEvent, Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore,
 };
 
 use crate::error::{read_store_error, read_store_pool_error};
@@ -221,7 +221,15 @@ impl SqlReadStore for PgReadStore {
         let mut client = self.client("applying a batch").await?;
         let schema = schema_name(&projection.name(), generation);
         let tx = generation::begin(&mut client, &schema, self.lazy_commit).await?;
-        generation::apply(&tx, projection.as_ref(), generation, &events, from, checkpoint).await?;
+        generation::apply(
+            &tx,
+            projection.as_ref(),
+            generation,
+            &events,
+            from,
+            checkpoint,
+        )
+        .await?;
         tx.commit()
             .await
             .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))

@@ -273,8 +273,14 @@ async fn a_moved_checkpoint_refuses_the_batch() {
     let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
         return;
     };
-    let reads = projector_postgres::PgReadStore::connect(database.url(), projector_postgres::PgReadStoreOptions::default())
-        .await
-        .expect("reads");
-    projector_testkit::conformance::read_store::a_moved_checkpoint_refuses_the_batch(std::sync::Arc::new(reads)).await;
+    let reads = projector_postgres::PgReadStore::connect(
+        database.url(),
+        projector_postgres::PgReadStoreOptions::default(),
+    )
+    .await
+    .expect("reads");
+    projector_testkit::conformance::read_store::a_moved_checkpoint_refuses_the_batch(
+        std::sync::Arc::new(reads),
+    )
+    .await;
 }

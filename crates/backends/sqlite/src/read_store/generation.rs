@@ -139,7 +139,9 @@ impl GenerationDb {
             Ok(())
         } else {
             let mut tx = SqliteTransaction::new(&mut conn);
-            runtime.block_on(projection.apply(&mut tx, events)).map_err(ApplyError::from)
+            runtime
+                .block_on(projection.apply(&mut tx, events))
+                .map_err(ApplyError::from)
         };
         let result = applied.and_then(|()| {
             write_checkpoint(&conn, checkpoint)?;

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, Generation, GlobalPosition, ProjectionName, ReadStoreError, RecordedEvent,
-    Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore, SqlValue,
+    ApplyError, Checkpoint, DeadLetter, Generation, GlobalPosition, ProjectionName, ReadStoreError,
+    RecordedEvent, Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore, SqlValue,
 };
 
 use crate::durability::Durability;

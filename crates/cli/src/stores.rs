@@ -1,0 +1,121 @@
+//! Opening the stores a server or projector runs on: SQLite in a data directory by default,
+//! PostgreSQL when a database URL is given.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use projector_core::{EventStore, IdempotencyStore, LeaseProvider, SqlReadStore};
+use projector_postgres::{
+    PgEventStore, PgEventStoreOptions, PgIdempotencyStore, PgLeases, PgReadStore,
+    PgReadStoreOptions,
+};
+use projector_sqlite::{Durability, SqliteEventStore};
+
+use crate::data::DataDir;
+use crate::opts::StorageArgs;
+
+/// The open stores.
+pub(crate) struct Stores {
+    pub(crate) events: Arc<dyn EventStore>,
+    pub(crate) reads: Arc<dyn SqlReadStore>,
+    pub(crate) idempotency: Arc<dyn IdempotencyStore>,
+    /// Set on PostgreSQL, where several processes may run the same projections.
+    pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
+    /// Where, for the logs.
+    pub(crate) described: String,
+    closer: Closer,
+}
+
+enum Closer {
+    Sqlite(Arc<SqliteEventStore>),
+    Postgres(Arc<PgEventStore>),
+}
+
+impl Stores {
+    /// Opens the stores `storage` names.
+    pub(crate) async fn open(storage: &StorageArgs) -> anyhow::Result<Self> {
+        match &storage.database_url {
+            Some(url) => Self::postgres(url, !storage.no_migrate).await,
+            None => Self::sqlite(&DataDir::new(&storage.data.data)),
+        }
+    }
+
+    fn sqlite(data: &DataDir) -> anyhow::Result<Self> {
+        let events = Arc::new(data.open_events(Durability::Full)?);
+        Ok(Self {
+            reads: Arc::new(data.open_reads()?),
+            idempotency: Arc::new(data.open_idempotency()?),
+            leases: None,
+            described: format!("SQLite in {}", data.root().display()),
+            closer: Closer::Sqlite(Arc::clone(&events)),
+            events,
+        })
+    }
+
+    async fn postgres(url: &str, run_migrations: bool) -> anyhow::Result<Self> {
+        let events = Arc::new(
+            PgEventStore::connect(
+                url,
+                PgEventStoreOptions {
+                    run_migrations,
+                    ..PgEventStoreOptions::default()
+                },
+            )
+            .await
+            .context("connecting the event store to PostgreSQL")?,
+        );
+        let reads = PgReadStore::connect(
+            url,
+            PgReadStoreOptions {
+                run_migrations,
+                ..PgReadStoreOptions::default()
+            },
+        )
+        .await
+        .context("connecting the read store to PostgreSQL")?;
+        let leases = PgLeases::new(url).context("setting up projection leases")?;
+        Ok(Self {
+            reads: Arc::new(reads),
+            idempotency: Arc::new(PgIdempotencyStore::new(events.pool().clone())),
+            leases: Some(Arc::new(leases)),
+            described: format!("PostgreSQL at {}", redact(url)),
+            closer: Closer::Postgres(Arc::clone(&events)),
+            events,
+        })
+    }
+
+    /// Lets the event store commit what was queued, then closes it.
+    pub(crate) async fn close(&self) {
+        match &self.closer {
+            Closer::Sqlite(store) => store.close().await,
+            Closer::Postgres(store) => store.close().await,
+        }
+    }
+}
+
+/// The URL without its password, for the logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_stay_out_of_the_logs() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("host=h user=u"), "host=h user=u");
+    }
+}
