@@ -138,6 +138,16 @@ impl Server {
 
     /// Starts a server on `storage`.
     pub async fn start_with(storage: Storage) -> Self {
+        let args = storage.args();
+        Self::spawn(args, Some(storage)).await
+    }
+
+    /// Starts a server on a PostgreSQL database another server may share.
+    pub async fn start_on_database(url: &str) -> Self {
+        Self::spawn(vec!["--database-url".into(), url.into()], None).await
+    }
+
+    async fn spawn(storage_args: Vec<std::ffi::OsString>, storage: Option<Storage>) -> Self {
         let mut child = Command::new(BINARY)
             .args([
                 "serve",
@@ -148,7 +158,7 @@ impl Server {
                 "--log-level",
                 "info",
             ])
-            .args(storage.args())
+            .args(storage_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -186,7 +196,7 @@ impl Server {
                 .build()
                 .expect("client"),
             logs,
-            storage: Some(storage),
+            storage,
         }
     }
 
@@ -311,6 +321,25 @@ impl Server {
             .expect("kill -TERM");
         let status = self.child.wait().expect("wait");
         status.success()
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The state of each projection, from `/ready`.
+    pub async fn projection_states(&self) -> Vec<String> {
+        let ready = self.get("/ready").await.json();
+        ready["projections"]
+            .as_array()
+            .map(|p| {
+                p.iter()
+                    .filter_map(|p| p["state"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The log lines so far.

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod consistency;
+mod failover;
 mod idempotency;
 mod issues;
 mod lifecycle;
