@@ -5,6 +5,7 @@
 //!   backend with [`event_store_conformance!`].
 //! - [`harness`]: given/when/then for deciders.
 //! - [`postgres`]: [`TestDatabase`](postgres::TestDatabase), a fresh PostgreSQL database per test.
+//! - [`proxy`]: a loopback TCP proxy to take PostgreSQL away from a store and give it back.
 //! - [`services`]: URLs of the loopback services, and the rule for when a test may skip.
 //! - [`events`]: quick constructors for test events.
 //!
@@ -14,4 +15,5 @@ pub mod conformance;
 pub mod events;
 pub mod harness;
 pub mod postgres;
+pub mod proxy;
 pub mod services;

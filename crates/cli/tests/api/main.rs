@@ -10,6 +10,7 @@ mod issues;
 mod lifecycle;
 mod openapi;
 mod operations;
+mod outage;
 mod reads;
 mod restart;
 mod seed;

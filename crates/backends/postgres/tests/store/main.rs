@@ -3,5 +3,4 @@
 
 mod group;
 mod leases;
-mod proxy;
 mod recovery;

@@ -13,7 +13,7 @@ use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadS
 use projector_testkit::events::numbered;
 use projector_testkit::postgres::TestDatabase;
 
-use crate::proxy::Proxy;
+use projector_testkit::proxy::Proxy;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_fail_as_unavailable_while_the_database_is_away_then_recover() {

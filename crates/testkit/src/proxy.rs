@@ -9,6 +9,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::JoinHandle;
 
 /// A proxy to the database of a URL.
+#[derive(Debug)]
 pub struct Proxy {
     listen: SocketAddr,
     upstream: SocketAddr,

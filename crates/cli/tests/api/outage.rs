@@ -1,0 +1,65 @@
+//! The database goes away under a running server: writes and reads answer 503 problems, and
+//! when it returns the server recovers without a restart and its projections resume from their
+//! checkpoints.
+
+use std::time::{Duration, Instant};
+
+use projector_testkit::postgres::TestDatabase;
+use projector_testkit::proxy::Proxy;
+use serde_json::json;
+
+use crate::helpers::Server;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_answers_503_while_the_database_is_away_and_recovers() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let proxy = Proxy::start(database.url()).await;
+    let server = Server::start_on_database(proxy.url()).await;
+    server.ready().await;
+    let before = server.place("o1", "c1", &[("a", 1, 1.0)]).await;
+    server.order("o1", before).await;
+
+    proxy.cut();
+    let refused = server
+        .post("/api/orders", &json!({"id": "o2", "customer_id": "c1", "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]}))
+        .await
+        .expect(503);
+    assert_eq!(
+        refused.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(refused.json()["type"], "urn:projector:problem:unavailable");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    server.get("/api/orders/o1/projection").await.expect(503);
+    server.get("/ready").await.expect(503);
+
+    proxy.restore();
+    let restored = Instant::now();
+    let position = loop {
+        let reply = server
+            .post("/api/orders", &json!({"id": "o3", "customer_id": "c1", "items": [{"sku": "a", "quantity": 2, "unit_price": 1}]}))
+            .await;
+        if reply.status == 202 {
+            break reply.position();
+        }
+        assert_eq!(reply.status, 503, "{}", reply.text);
+        assert!(
+            restored.elapsed() < Duration::from_secs(30),
+            "the server did not recover: {}",
+            reply.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let order = server
+        .get(&format!(
+            "/api/orders/o3/projection?min_position={position}&wait_ms=30000"
+        ))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(order["item_count"], 2);
+    server.get("/api/orders/o2/projection").await.expect(404);
+    server.ready().await;
+}
