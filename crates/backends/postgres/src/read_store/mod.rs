@@ -128,6 +128,61 @@ impl PgReadStore {
     }
 }
 
+impl PgReadStore {
+    /// Runs `sql` against the serving generation, in a read-only transaction.
+    async fn query_serving(
+        &self,
+        projection: &ProjectionName,
+        sql: &str,
+        params: &[SqlParam<'_>],
+    ) -> Result<Vec<Row>, ReadStoreError> {
+        let mut client = self.client("querying a read model").await?;
+        let tx = client
+            .build_transaction()
+            .read_only(true)
+            .start()
+            .await
+            .map_err(commit_error("starting a read-only transaction"))?;
+        // The serving schema and the search path in one round trip, in the query's own
+        // snapshot of the catalog.
+        let serving = tx
+            .query_opt(
+                "SELECT schema_name, set_config('search_path', quote_ident(schema_name), true) \
+                 FROM projector.generations WHERE projection = $1 AND state = 'serving'",
+                &[&projection.as_str()],
+            )
+            .await
+            .map_err(commit_error("reading the catalog"))?;
+        let Some(serving) = serving else {
+            return Err(ReadStoreError::NoGeneration {
+                projection: projection.clone(),
+                generation: "serving".into(),
+            });
+        };
+        let schema: &str = serving
+            .try_get(0)
+            .map_err(commit_error("reading the catalog"))?;
+        let rows = transaction::query(&tx, schema, sql, params).await?;
+        tx.commit().await.map_err(commit_error("ending a query"))?;
+        Ok(rows)
+    }
+}
+
+/// Whether a query failed because its generation's schema was dropped under it.
+fn schema_dropped(error: &ReadStoreError) -> bool {
+    let ReadStoreError::Query(error) = error else {
+        return false;
+    };
+    let code = std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<tokio_postgres::Error>())
+        .and_then(tokio_postgres::Error::code);
+    matches!(
+        code,
+        Some(c) if *c == tokio_postgres::error::SqlState::UNDEFINED_TABLE
+            || *c == tokio_postgres::error::SqlState::INVALID_SCHEMA_NAME
+    )
+}
+
 fn commit_error(context: &'static str) -> impl Fn(tokio_postgres::Error) -> ReadStoreError {
     move |e| read_store_error(context, e)
 }
@@ -271,34 +326,13 @@ impl SqlReadStore for PgReadStore {
         sql: &str,
         params: &[SqlParam<'_>],
     ) -> Result<Vec<Row>, ReadStoreError> {
-        let mut client = self.client("querying a read model").await?;
-        let tx = client
-            .build_transaction()
-            .read_only(true)
-            .start()
-            .await
-            .map_err(commit_error("starting a read-only transaction"))?;
-        // The serving schema and the search path in one round trip, in the query's own
-        // snapshot of the catalog.
-        let serving = tx
-            .query_opt(
-                "SELECT schema_name, set_config('search_path', quote_ident(schema_name), true) \
-                 FROM projector.generations WHERE projection = $1 AND state = 'serving'",
-                &[&projection.as_str()],
-            )
-            .await
-            .map_err(commit_error("reading the catalog"))?;
-        let Some(serving) = serving else {
-            return Err(ReadStoreError::NoGeneration {
-                projection: projection.clone(),
-                generation: "serving".into(),
-            });
-        };
-        let schema: &str = serving
-            .try_get(0)
-            .map_err(commit_error("reading the catalog"))?;
-        let rows = transaction::query(&tx, schema, sql, params).await?;
-        tx.commit().await.map_err(commit_error("ending a query"))?;
-        Ok(rows)
+        match self.query_serving(projection, sql, params).await {
+            // Another process swapped generations between this query's catalog read and its
+            // statement, and dropped the schema it named: the catalog now names the new one.
+            Err(error) if schema_dropped(&error) => {
+                self.query_serving(projection, sql, params).await
+            }
+            result => result,
+        }
     }
 }
