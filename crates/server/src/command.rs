@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use projector_core::{
@@ -60,13 +61,41 @@ pub(crate) struct Write<'a, C> {
 const WRITE_ATTEMPTS: u32 = 32;
 
 /// A write request as its handler received it.
-pub(crate) struct HttpWrite<'a> {
-    pub(crate) state: &'a AppState,
-    pub(crate) context: &'a RequestContext,
-    pub(crate) method: &'a Method,
-    pub(crate) uri: &'a Uri,
-    pub(crate) headers: &'a HeaderMap,
-    pub(crate) body: &'a JsonBody,
+pub(crate) struct HttpWrite {
+    state: AppState,
+    context: RequestContext,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: JsonBody,
+}
+
+impl FromRequest<AppState> for HttpWrite {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let context = request
+            .extensions()
+            .get::<RequestContext>()
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::Internal("the request context middleware did not run".into())
+            })?;
+        let (method, uri, headers) = (
+            request.method().clone(),
+            request.uri().clone(),
+            request.headers().clone(),
+        );
+        let body = JsonBody::from_request(request, state).await?;
+        Ok(Self {
+            state: state.clone(),
+            context,
+            method,
+            uri,
+            headers,
+            body,
+        })
+    }
 }
 
 /// How one service's writes map onto streams and answers.
@@ -82,7 +111,7 @@ pub(crate) struct WriteTarget {
     pub(crate) require_user: bool,
 }
 
-impl HttpWrite<'_> {
+impl HttpWrite {
     /// Validates headers and body together (every bad field named at once), builds the
     /// command with `build` (which returns the resource id and the command), and runs it.
     /// `id` is the resource id from the path, if the route has one.
@@ -95,7 +124,7 @@ impl HttpWrite<'_> {
         build: impl FnOnce(&mut Checker, Option<&Value>, &WriteHeaders) -> Option<(String, D::Command)>,
         refusal: impl Fn(&str, &D::Error) -> ApiError,
     ) -> Result<Response, ApiError> {
-        let (headers, header_errors) = WriteHeaders::read(self.headers);
+        let (headers, header_errors) = WriteHeaders::read(&self.headers);
         if target.require_user
             && headers.user_id.is_none()
             && header_errors.iter().all(|e| e.field != "header.X-User-Id")
@@ -122,11 +151,11 @@ impl HttpWrite<'_> {
             resource_id: resource_id.clone(),
             location: (target.location)(&resource_id),
             headers,
-            fingerprint: fingerprint(self.method, self.uri.path(), &self.body.bytes),
-            context: self.context,
+            fingerprint: fingerprint(&self.method, self.uri.path(), &self.body.bytes),
+            context: &self.context,
             success: target.success,
         };
-        run(self.state, decider, write, |e| refusal(&resource_id, e)).await
+        run(&self.state, decider, write, |e| refusal(&resource_id, e)).await
     }
 }
 

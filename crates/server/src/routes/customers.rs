@@ -18,7 +18,7 @@ use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
 use crate::routes::orders::models::{CustomerActivity, CustomerOrders};
 use crate::routes::params::{CustomerPath, PathIds, ReadParams};
 use crate::routes::problems::{MissingResource, ReadProblems};
-use crate::routes::read_model_error;
+use crate::routes::{found, read_model_error};
 use crate::state::AppState;
 
 /// The customer routes, documented.
@@ -104,15 +104,12 @@ pub(crate) async fn customer_activity(
     query.finish()?;
     let customer_id = ids.get("id");
     let position = reached(&state, &CUSTOMERS, consistency).await?;
-    let response = match queries::customer_activity(state.reads(), &customer_id)
+    let view = queries::customer_activity(state.reads(), &customer_id)
         .await
         .map_err(read_model_error)?
-    {
-        Some(view) => Json(CustomerActivity::from(view)).into_response(),
-        None => {
-            metrics::counter!("projector_read_model_misses_total", "projection" => CUSTOMERS.to_string()).increment(1);
-            ApiError::NotFound(format!("no activity for customer {customer_id}")).into_response()
-        }
-    };
+        .map(CustomerActivity::from);
+    let response = found(&CUSTOMERS, view, || {
+        format!("no activity for customer {customer_id}")
+    });
     Ok(with_position(response, position))
 }

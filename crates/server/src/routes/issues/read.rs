@@ -17,7 +17,7 @@ use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
 use crate::routes::params::{IssuePath, PathIds, ReadParams};
 use crate::routes::problems::{MissingResource, ReadProblems};
-use crate::routes::read_model_error;
+use crate::routes::{found, read_model_error};
 use crate::state::AppState;
 
 /// An issue as it stands, with its comments; its version is also the `ETag`.
@@ -41,24 +41,15 @@ pub(crate) async fn get_issue(
     query.finish()?;
     let issue_id = ids.get("id");
     let position = reached(&state, &ISSUES, consistency).await?;
-    let response = match queries::issue(state.reads(), &issue_id)
+    let issue = queries::issue(state.reads(), &issue_id)
         .await
         .map_err(read_model_error)?
-    {
-        Some((view, comments)) => {
-            let issue = Issue::new(view, Some(comments));
-            let etag = HeaderValue::from_str(&format!("\"{}\"", issue.version()));
-            let mut response = Json(issue).into_response();
-            if let Ok(etag) = etag {
-                response.headers_mut().insert(header::ETAG, etag);
-            }
-            response
-        }
-        None => {
-            metrics::counter!("projector_read_model_misses_total", "projection" => ISSUES.to_string()).increment(1);
-            ApiError::NotFound(format!("issue {issue_id} not found")).into_response()
-        }
-    };
+        .map(|(view, comments)| Issue::new(view, Some(comments)));
+    let etag = issue.as_ref().map(|i| format!("\"{}\"", i.version()));
+    let mut response = found(&ISSUES, issue, || format!("issue {issue_id} not found"));
+    if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
     Ok(with_position(response, position))
 }
 
@@ -170,15 +161,12 @@ pub(crate) async fn issue_history(
     let changes = queries::history(state.reads(), &issue_id)
         .await
         .map_err(read_model_error)?;
-    let response = if changes.is_empty() {
-        metrics::counter!("projector_read_model_misses_total", "projection" => ISSUE_HISTORY.to_string()).increment(1);
-        ApiError::NotFound(format!("issue {issue_id} not found")).into_response()
-    } else {
-        Json(IssueHistory {
-            id: issue_id,
-            changes: changes.into_iter().map(Into::into).collect(),
-        })
-        .into_response()
-    };
+    let history = (!changes.is_empty()).then(|| IssueHistory {
+        id: issue_id.clone(),
+        changes: changes.into_iter().map(Into::into).collect(),
+    });
+    let response = found(&ISSUE_HISTORY, history, || {
+        format!("issue {issue_id} not found")
+    });
     Ok(with_position(response, position))
 }

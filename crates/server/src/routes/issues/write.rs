@@ -1,9 +1,7 @@
 //! The issue tracker's writes. Every write names its user (`X-User-Id`, else 401); the command
 //! is recorded under its id, which the events carry as their causation id.
 
-use axum::Extension;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 use projector_issues::{IssueCommand, IssueDecider, IssueError, issue_stream};
@@ -13,12 +11,10 @@ use super::models::{
     check_update,
 };
 use crate::command::{Accepted, HttpWrite, WriteTarget};
-use crate::context::RequestContext;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, WriteHeaders};
+use crate::extract::WriteHeaders;
 use crate::routes::params::{IssuePath, PathIds, WriteHeaderParams};
 use crate::routes::problems::{Anonymous, MissingResource, WriteProblems};
-use crate::state::AppState;
 
 fn issue_location(issue_id: &str) -> String {
     format!("/api/issues/{issue_id}")
@@ -70,22 +66,7 @@ fn new_id(prefix: &str, headers: &WriteHeaders) -> String {
         Anonymous,
     )
 )]
-pub(crate) async fn create_issue(
-    State(state): State<AppState>,
-    Extension(context): Extension<RequestContext>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    let write = HttpWrite {
-        state: &state,
-        context: &context,
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
+pub(crate) async fn create_issue(write: HttpWrite) -> Result<Response, ApiError> {
     write
         .submit(
             &IssueDecider,
@@ -125,24 +106,8 @@ pub(crate) async fn create_issue(
         Anonymous,
     )
 )]
-pub(crate) async fn update_issue(
-    State(state): State<AppState>,
-    Extension(context): Extension<RequestContext>,
-    ids: PathIds,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
+pub(crate) async fn update_issue(ids: PathIds, write: HttpWrite) -> Result<Response, ApiError> {
     let issue_id = ids.get("id");
-    let write = HttpWrite {
-        state: &state,
-        context: &context,
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
     write
         .submit(
             &IssueDecider,
@@ -171,24 +136,8 @@ pub(crate) async fn update_issue(
         Anonymous,
     )
 )]
-pub(crate) async fn add_comment(
-    State(state): State<AppState>,
-    Extension(context): Extension<RequestContext>,
-    ids: PathIds,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
+pub(crate) async fn add_comment(ids: PathIds, write: HttpWrite) -> Result<Response, ApiError> {
     let issue_id = ids.get("id");
-    let write = HttpWrite {
-        state: &state,
-        context: &context,
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
     write
         .submit(
             &IssueDecider,

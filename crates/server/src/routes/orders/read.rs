@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::routes::params::{OrderPath, PathIds, ReadParams};
 use crate::routes::problems::{MissingResource, ReadProblems};
-use crate::routes::read_model_error;
+use crate::routes::{found, read_model_error};
 use crate::state::AppState;
 
 /// The flattened order from the `order_summary` read model.
@@ -44,13 +44,9 @@ pub(crate) async fn get_order(
     let view = queries::order_summary(state.reads(), &id)
         .await
         .map_err(read_model_error)?;
-    let response = match view {
-        Some(view) => Json(OrderView::from(view)).into_response(),
-        None => {
-            metrics::counter!("projector_read_model_misses_total", "projection" => ORDER_SUMMARY.to_string()).increment(1);
-            ApiError::NotFound(format!("order {id} not found")).into_response()
-        }
-    };
+    let response = found(&ORDER_SUMMARY, view.map(OrderView::from), || {
+        format!("order {id} not found")
+    });
     Ok(with_position(response, position))
 }
 

@@ -1,9 +1,7 @@
 //! The order write API: each route validates its input, turns it into an order command and
 //! runs it; nothing reaches the event store unless every field is valid.
 
-use axum::Extension;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 use projector_orders::{OrderCommand, OrderDecider, OrderError, order_stream};
@@ -13,12 +11,10 @@ use super::models::{
     check_add_item, check_cancel, check_refund, check_ship,
 };
 use crate::command::{Accepted, HttpWrite, WriteTarget};
-use crate::context::RequestContext;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, WriteHeaders};
+use crate::extract::WriteHeaders;
 use crate::routes::params::{OrderItemPath, OrderPath, PathIds, WriteHeaderParams};
 use crate::routes::problems::{MissingResource, WriteProblems};
-use crate::state::AppState;
 
 /// How order writes map onto streams and answers.
 const ORDERS: WriteTarget = WriteTarget {
@@ -63,23 +59,8 @@ fn new_order_id(headers: &WriteHeaders) -> String {
         WriteProblems,
     )
 )]
-pub(crate) async fn create_order(
-    State(state): State<AppState>,
-    Extension(context): Extension<RequestContext>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: JsonBody,
-) -> Result<Response, ApiError> {
-    let request = HttpWrite {
-        state: &state,
-        context: &context,
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    request
+pub(crate) async fn create_order(write: HttpWrite) -> Result<Response, ApiError> {
+    write
         .submit(
             &OrderDecider,
             ORDERS,
@@ -120,24 +101,11 @@ macro_rules! order_write {
             )
         )]
         pub(crate) async fn $name(
-            State(state): State<AppState>,
-            Extension(context): Extension<RequestContext>,
             $ids: PathIds,
-            method: Method,
-            uri: Uri,
-            headers: HeaderMap,
-            body: JsonBody,
+            write: HttpWrite,
         ) -> Result<Response, ApiError> {
-            let request = HttpWrite {
-                state: &state,
-                context: &context,
-                method: &method,
-                uri: &uri,
-                headers: &headers,
-                body: &body,
-            };
             let order_id = $ids.get("id");
-            request
+            write
                 .submit(&OrderDecider, ORDERS, Some(order_id.clone()), $required, |$checker, $value, _| {
                     let command = $build?;
                     Some((order_id, command))
