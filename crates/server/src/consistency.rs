@@ -52,17 +52,7 @@ pub(crate) async fn reached(
             .status(projection)
             .map_or(GlobalPosition::ZERO, |s| s.checkpoint));
     };
-    let head = state
-        .store()
-        .head()
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("cannot read the head of the feed: {e}")))?;
-    if wanted > head {
-        return Err(ApiError::field(
-            "query.min_position",
-            format!("is beyond the last committed position ({head}); no write has reached it"),
-        ));
-    }
+    committed_head(state, consistency).await?;
     match projector
         .wait_for(projection, wanted, consistency.wait)
         .await
@@ -83,6 +73,26 @@ pub(crate) async fn reached(
             "{projection} is stopped at position {stopped_at} ({error}) and has reached {reached}"
         ))),
         Err(other) => Err(ApiError::Unavailable(other.to_string())),
+    }
+}
+
+/// The head of the feed, refusing a `min_position` beyond it: no write has reached it, so no
+/// wait would.
+pub(crate) async fn committed_head(
+    state: &AppState,
+    consistency: ReadConsistency,
+) -> Result<GlobalPosition, ApiError> {
+    let head = state
+        .store()
+        .head()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("cannot read the head of the feed: {e}")))?;
+    match consistency.min_position {
+        Some(wanted) if wanted > head => Err(ApiError::field(
+            "query.min_position",
+            format!("is beyond the last committed position ({head}); no write has reached it"),
+        )),
+        _ => Ok(head),
     }
 }
 

@@ -126,28 +126,7 @@ impl GenerationDb {
         let mut conn = self.writer();
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| read_store_error("starting a batch", e))?;
-        let found = read_position(&conn).map_err(ApplyError::Store);
-        let applied = if let Err(error) = found {
-            Err(error)
-        } else if found.as_ref().is_ok_and(|found| *found != from) {
-            Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
-                projection: projection.name(),
-                expected: from,
-                found: found.unwrap_or(from),
-            }))
-        } else if events.is_empty() {
-            Ok(())
-        } else {
-            let mut tx = SqliteTransaction::new(&mut conn);
-            runtime
-                .block_on(projection.apply(&mut tx, events))
-                .map_err(ApplyError::from)
-        };
-        let result = applied.and_then(|()| {
-            write_checkpoint(&conn, checkpoint)?;
-            conn.execute_batch("COMMIT")
-                .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))
-        });
+        let result = apply_in_transaction(&mut conn, runtime, projection, events, from, checkpoint);
         if result.is_err() && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
@@ -212,6 +191,33 @@ impl GenerationDb {
         }
         Ok(letters)
     }
+}
+
+/// The body of [`GenerationDb::apply`], inside its open transaction; the caller rolls back on
+/// error.
+fn apply_in_transaction(
+    conn: &mut Connection,
+    runtime: &tokio::runtime::Handle,
+    projection: &dyn SqlProjection,
+    events: &[RecordedEvent],
+    from: GlobalPosition,
+    checkpoint: Checkpoint,
+) -> Result<(), ApplyError> {
+    let found = read_position(conn)?;
+    if found != from {
+        return Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
+            projection: projection.name(),
+            expected: from,
+            found,
+        }));
+    }
+    if !events.is_empty() {
+        let mut tx = SqliteTransaction::new(conn);
+        runtime.block_on(projection.apply(&mut tx, events))?;
+    }
+    write_checkpoint(conn, checkpoint)?;
+    conn.execute_batch("COMMIT")
+        .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))
 }
 
 fn read_position(conn: &Connection) -> Result<GlobalPosition, ReadStoreError> {

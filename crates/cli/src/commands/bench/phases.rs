@@ -1,17 +1,56 @@
 //! Phases A (append) and B (project) of the workload on projector itself, and the check, over
 //! any backend's stores.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
-use projector_core::{EventAppender, EventReader, ExpectedVersion, SqlProjection, SqlReadStore};
+use projector_core::{
+    EventAppender, EventReader, EventStore, ExpectedVersion, SqlProjection, SqlReadStore,
+};
 use projector_orders::projections::ORDER_SUMMARY;
 use projector_runtime::{Projector, ProjectorOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::workload::{self, Expected};
+use super::{bar, projections_run};
+use crate::opts::BenchArgs;
+
+/// Phases A and B and the check, on `store` and the read store `open_reads` opens after phase
+/// A (so opening it is not timed as appending). Returns the seconds of A and of B.
+pub(crate) async fn append_and_project<F>(
+    args: &BenchArgs,
+    run: usize,
+    store: Arc<dyn EventStore>,
+    open_reads: F,
+) -> anyhow::Result<(f64, f64)>
+where
+    F: Future<Output = anyhow::Result<Arc<dyn SqlReadStore>>>,
+{
+    let progress = bar(args.json, args.orders, &format!("run {run} · A: append"));
+    let append_seconds = append(store.clone(), args.orders, args.writers, &progress).await?;
+    progress.finish_and_clear();
+
+    let reads = open_reads.await?;
+    let progress = bar(
+        args.json,
+        args.orders * 4,
+        &format!("run {run} · B: project"),
+    );
+    let project_seconds = project(
+        store,
+        reads.clone(),
+        projections_run(args),
+        args.batch_size.max(1),
+        &progress,
+    )
+    .await?;
+    progress.finish_and_clear();
+    check(reads.as_ref(), args.orders).await?;
+    Ok((append_seconds, project_seconds))
+}
 
 /// Phase A: `writers` tasks append `orders` orders between them, one append per order.
 /// Returns the seconds taken.

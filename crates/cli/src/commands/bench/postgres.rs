@@ -4,11 +4,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use projector_core::SqlReadStore;
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
 use tokio_postgres::NoTls;
 
 use super::report::{RunFigures, Settings};
-use super::{bar, baseline_pg, phases, projections_run};
+use super::{bar, baseline_pg, phases};
 use crate::opts::BenchArgs;
 
 pub(crate) async fn run_once(
@@ -33,29 +34,17 @@ async fn run_in(
             .await
             .context("connecting the event store")?,
     );
-    let progress = bar(args.json, args.orders, &format!("run {run} · A: append"));
-    let append_seconds =
-        phases::append(store.clone(), args.orders, args.writers, &progress).await?;
-    progress.finish_and_clear();
-
-    let reads = Arc::new(
-        PgReadStore::connect(&database.url, PgReadStoreOptions::default())
-            .await
-            .context("opening the read store")?,
-    );
-    let progress = bar(args.json, events, &format!("run {run} · B: project"));
-    let project_seconds = phases::project(
-        store.clone(),
-        reads.clone(),
-        projections_run(args),
-        args.batch_size.max(1),
-        &progress,
-    )
-    .await?;
-    progress.finish_and_clear();
-    phases::check(reads.as_ref(), args.orders).await?;
+    let url = database.url.clone();
+    let (append_seconds, project_seconds) =
+        phases::append_and_project(args, run, store.clone(), async move {
+            let reads = PgReadStore::connect(&url, PgReadStoreOptions::default())
+                .await
+                .context("opening the read store")?;
+            anyhow::Ok(Arc::new(reads) as Arc<dyn SqlReadStore>)
+        })
+        .await?;
     store.close().await;
-    drop((store, reads));
+    drop(store);
 
     let baseline = if args.baseline {
         let spinner = bar(

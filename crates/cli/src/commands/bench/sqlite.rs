@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use projector_core::SqlReadStore;
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
 
 use super::report::{RunFigures, Settings};
-use super::{bar, baseline, phases, projections_run};
+use super::{bar, baseline, phases};
 use crate::opts::BenchArgs;
 
 pub(crate) async fn run_once(
@@ -31,28 +32,15 @@ pub(crate) async fn run_once(
         dir.path().join("events.db"),
         options,
     )?);
-    let progress = bar(args.json, args.orders, &format!("run {run} · A: append"));
-    let append_seconds =
-        phases::append(store.clone(), args.orders, args.writers, &progress).await?;
-    progress.finish_and_clear();
-
-    let reads = Arc::new(SqliteReadStore::open(
-        dir.path().join("read"),
-        SqliteReadStoreOptions::default(),
-    )?);
-    let progress = bar(args.json, events, &format!("run {run} · B: project"));
-    let project_seconds = phases::project(
-        store.clone(),
-        reads.clone(),
-        projections_run(args),
-        args.batch_size.max(1),
-        &progress,
-    )
-    .await?;
-    progress.finish_and_clear();
-    phases::check(reads.as_ref(), args.orders).await?;
+    let read_dir = dir.path().join("read");
+    let (append_seconds, project_seconds) =
+        phases::append_and_project(args, run, store.clone(), async move {
+            let reads = SqliteReadStore::open(read_dir, SqliteReadStoreOptions::default())?;
+            anyhow::Ok(Arc::new(reads) as Arc<dyn SqlReadStore>)
+        })
+        .await?;
     store.close().await;
-    drop((store, reads));
+    drop(store);
 
     let baseline = if args.baseline {
         let spinner = bar(args.json, 0, &format!("run {run} · plain rusqlite loops"));

@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 
 use super::models::{History, HistoryEvent, OrderView};
 use crate::command::store_error;
-use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::consistency::{ReadConsistency, committed_head, reached, with_position};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::routes::params::{OrderPath, PathIds, ReadParams};
@@ -84,21 +84,12 @@ pub(crate) async fn get_history(
         .number("after_version", 0, i64::MAX as u64)
         .unwrap_or(0);
     let limit = query.number("limit", 1, 1000).unwrap_or(100) as usize;
-    let min_position = query.number("min_position", 0, i64::MAX as u64);
-    query.number(
-        "wait_ms",
-        0,
-        state.config().max_read_wait.as_millis() as u64,
-    );
+    // The audit log reads the event store, which is always current: `min_position` needs no
+    // wait, only a check that some write has reached it.
+    let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let id = ids.get("id");
-    let head = state.store().head().await.map_err(store_error)?;
-    if let Some(wanted) = min_position.filter(|p| *p > head.get()) {
-        return Err(ApiError::field(
-            "query.min_position",
-            format!("is beyond the last committed position ({head}), not {wanted}"),
-        ));
-    }
+    let head = committed_head(&state, consistency).await?;
     let stream = order_stream(&id).map_err(|e| ApiError::Internal(e.to_string()))?;
     let events = state
         .store()
