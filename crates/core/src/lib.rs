@@ -50,8 +50,8 @@ pub use read_store::{
     ApplyError, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingGeneration, SqlReadStore,
 };
 pub use sql::{
-    FromSqlValue, Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue, parse_sql_time,
-    sql_time,
+    FromSqlValue, Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue,
+    parse_sql_time, sql_time,
 };
 pub use store::{
     AppendOutcome, EventAppender, EventReader, EventStore, HeadWatch, MAX_EVENTS_PER_APPEND,

@@ -303,12 +303,48 @@ impl fmt::Display for SqlError {
     }
 }
 
+/// The failure of one run of [`SqlTransaction::execute_batch`].
+#[derive(Debug, thiserror::Error)]
+#[error("run {index} of the batch failed: {error}")]
+pub struct SqlBatchError {
+    /// Which parameter list failed, counting from 0.
+    pub index: usize,
+    /// Why.
+    #[source]
+    pub error: SqlError,
+}
+
 /// An open read-model transaction that a projection applies its batch in. The read store
 /// commits it together with the projection's checkpoint, or rolls both back.
 #[async_trait]
 pub trait SqlTransaction: Send {
     /// Runs a statement, returning how many rows it changed.
     async fn execute(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<u64, SqlError>;
+
+    /// Runs `sql` once per parameter list in `rows`, in order, returning how many rows each
+    /// run changed.
+    ///
+    /// Prefer it to a loop of [`execute`](Self::execute) when writing many rows with one
+    /// statement: a backend across a network sends every run before reading any answer (one
+    /// round trip for the lot, not one per row). The default runs them one by one.
+    ///
+    /// # Errors
+    /// The first run that failed, by its index in `rows`; runs after it may not have run.
+    async fn execute_batch(
+        &mut self,
+        sql: &str,
+        rows: &[&[SqlParam<'_>]],
+    ) -> Result<Vec<u64>, SqlBatchError> {
+        let mut changed = Vec::with_capacity(rows.len());
+        for (index, params) in rows.iter().enumerate() {
+            changed.push(
+                self.execute(sql, params)
+                    .await
+                    .map_err(|error| SqlBatchError { index, error })?,
+            );
+        }
+        Ok(changed)
+    }
 
     /// Runs a query, returning all its rows.
     async fn query(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<Vec<Row>, SqlError>;

@@ -3,9 +3,10 @@
 //! # Feed order
 //! PostgreSQL hands out sequence values before commit, so with a sequence a transaction that
 //! took position 7 can commit after one that took 8, and a reader that has passed 8 never sees
-//! 7. This store takes no sequence: every append first locks the single row of
-//! `projector.feed_head` and holds the lock to its commit, assigning positions `head + 1 ...`
-//! and moving the head in the same transaction. Appends, from any number of processes, thus
+//! 7. This store takes no sequence: every append moves the single row of
+//! `projector.feed_head` and holds that row's lock to its commit, assigning positions
+//! `head + 1 ...` in the same transaction (by compare-and-set on the head its snapshot saw, so
+//! the stream versions it checks are current; see `sql/append_group.sql`). Appends, from any number of processes, thus
 //! commit one after another in position order; every snapshot holds a prefix of the feed, and
 //! `read_all` is a plain `position > $1` scan that can never skip a late commit.
 //!
@@ -39,7 +40,7 @@ pub struct PgEventStoreOptions {
     /// Apply the embedded migrations on connect. Default: `true`. Turn it off when the schema
     /// is managed elsewhere (it must then be at the version this build expects).
     pub run_migrations: bool,
-    /// Connections kept for reads and the writer. Default: 8.
+    /// Connections kept for reads. Default: 8. The writer has one of its own.
     pub pool_size: usize,
     /// The most events one group commit gathers. Default: 8 192.
     pub max_group_events: usize,
@@ -93,8 +94,10 @@ impl PgEventStore {
     /// [`StoreError::Unavailable`] when the URL is invalid, the database cannot be reached or a
     /// migration fails.
     pub async fn connect(url: &str, options: PgEventStoreOptions) -> Result<Self, StoreError> {
-        let config = pool::custom_plans(pool::config(url).map_err(setup_error)?);
+        let base = pool::config(url).map_err(setup_error)?;
+        let config = pool::custom_plans(base.clone());
         let pool = pool::build(config.clone(), options.pool_size).map_err(setup_error)?;
+        let writer_pool = pool::build(pool::writer_settings(base), 1).map_err(setup_error)?;
         if options.run_migrations {
             migrate(&pool)
                 .await
@@ -112,7 +115,7 @@ impl PgEventStore {
         ));
         let (requests, queue) = mpsc::channel(options.queue_depth.max(1));
         let writer = tokio::spawn(writer::run(
-            pool.clone(),
+            writer_pool,
             queue,
             head_tx,
             options.max_group_events.max(1),

@@ -25,6 +25,7 @@
 //! - sharded: one database holds one feed (shard by stream across databases, each its own feed);
 //! - a queue: subscribers pull from the feed at their own pace.
 
+mod append;
 mod error;
 mod event_store;
 mod idempotency;

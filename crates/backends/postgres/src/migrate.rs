@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "idempotency",
         sql: include_str!("../migrations/0003_idempotency.sql"),
     },
+    Migration {
+        version: 4,
+        name: "append_statement",
+        sql: include_str!("../migrations/0004_append_statement.sql"),
+    },
 ];
 
 /// The advisory lock key that serializes migrations across processes (`projector_migrations`

@@ -37,10 +37,27 @@ pub(crate) fn config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError
 ///
 /// The event store's reads are few and keyed; a generic plan cached while the events table was
 /// small (a scan) would stay in use as it grows. Planning each time costs microseconds.
-pub(crate) fn custom_plans(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
+pub(crate) fn custom_plans(config: tokio_postgres::Config) -> tokio_postgres::Config {
+    with_settings(config, "-c plan_cache_mode=force_custom_plan")
+}
+
+/// `config` for the writer's connection: its one statement planned once and the plan kept,
+/// with index scans only.
+///
+/// Planning the append statement costs more than running it for a small group, so the plan
+/// is generic and cached; every lookup in it is keyed, and without scans the cached plan
+/// stays right however the events table grows.
+pub(crate) fn writer_settings(config: tokio_postgres::Config) -> tokio_postgres::Config {
+    with_settings(
+        config,
+        "-c plan_cache_mode=force_generic_plan -c enable_seqscan=off",
+    )
+}
+
+fn with_settings(mut config: tokio_postgres::Config, settings: &str) -> tokio_postgres::Config {
     let options = match config.get_options() {
-        Some(options) => format!("{options} -c plan_cache_mode=force_custom_plan"),
-        None => "-c plan_cache_mode=force_custom_plan".to_owned(),
+        Some(options) => format!("{options} {settings}"),
+        None => settings.to_owned(),
     };
     config.options(&options);
     config

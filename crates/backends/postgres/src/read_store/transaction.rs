@@ -1,12 +1,15 @@
 //! [`SqlTransaction`] over a PostgreSQL transaction whose `search_path` is one generation's
 //! schema.
 //!
+//! `execute_batch` pipelines: every run is sent before any answer is read, so a batch of
+//! upserts costs one round trip, not one per row.
+//!
 //! Statements are prepared once per connection and generation: the cache key carries the
 //! schema, so a statement planned against one generation's tables is never reused against
 //! another's, whose shape may differ after a version change.
 
 use async_trait::async_trait;
-use projector_core::{Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction};
+use projector_core::{Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlTransaction};
 use tokio_postgres::types::ToSql;
 
 use crate::error::sql_error;
@@ -78,6 +81,42 @@ impl SqlTransaction for PgTransaction<'_, '_> {
         let params = bind(&statement, params)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
         self.tx.execute(&statement, &refs).await.map_err(sql_error)
+    }
+
+    async fn execute_batch(
+        &mut self,
+        sql: &str,
+        rows: &[&[SqlParam<'_>]],
+    ) -> Result<Vec<u64>, SqlBatchError> {
+        let statement = prepare(self.tx, self.schema, sql)
+            .await
+            .map_err(|error| SqlBatchError { index: 0, error })?;
+        let bound = rows
+            .iter()
+            .enumerate()
+            .map(|(index, params)| {
+                bind(&statement, params).map_err(|error| SqlBatchError { index, error })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let refs: Vec<Vec<&(dyn ToSql + Sync)>> = bound
+            .iter()
+            .map(|params| params.iter().map(|p| p as _).collect())
+            .collect();
+        // Polled together, the driver writes every request before the first answer arrives.
+        // After a failure the server refuses the rest of the transaction, so the first error
+        // in order is the cause.
+        let answers =
+            futures::future::join_all(refs.iter().map(|p| self.tx.execute(&statement, p))).await;
+        answers
+            .into_iter()
+            .enumerate()
+            .map(|(index, answer)| {
+                answer.map_err(|e| SqlBatchError {
+                    index,
+                    error: sql_error(e),
+                })
+            })
+            .collect()
     }
 
     async fn query(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<Vec<Row>, SqlError> {

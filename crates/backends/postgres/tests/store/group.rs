@@ -1,53 +1,78 @@
-//! One group of appends decided as if they came one after another: the append function is
-//! called with a crafted group (the writer forms such groups under load).
+//! Group commit: the append statement decides each append of a group against its stream's
+//! stored version, writes nothing when another process moved the head first, and the writer
+//! then appends again holding the head lock. Many concurrent appends through one store, to one
+//! stream or with one event id, end as if they had come one after another.
 
+use std::time::Duration;
+
+use futures::future::join_all;
+use projector_core::{
+    EventAppender, EventReader, ExpectedVersion, GlobalPosition, ReadDirection, StoreError,
+    StreamId, StreamVersion,
+};
 use projector_postgres::{PgEventStore, PgEventStoreOptions};
+use projector_testkit::events::numbered;
 use projector_testkit::postgres::TestDatabase;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-/// One append's answer: outcome, version, first position, duplicate id.
-type Answer = (i16, Option<i64>, Option<i64>, Option<Uuid>);
+const APPEND_GROUP: &str = include_str!("../../src/sql/append_group.sql");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_append_of_a_group_is_decided_after_the_ones_before_it() {
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+/// One append's answer: accepted, stored version, first position.
+type Answer = (bool, i64, Option<i64>);
+
+/// A migrated database and a plain connection to it.
+async fn database() -> Option<(TestDatabase, tokio_postgres::Client)> {
+    let database = TestDatabase::create().await?;
     // Connecting runs the migrations.
-    let _store = PgEventStore::connect(database.url(), PgEventStoreOptions::default())
+    PgEventStore::connect(database.url(), PgEventStoreOptions::default())
         .await
-        .expect("connect");
+        .expect("connect")
+        .close()
+        .await;
+    let client = connect(&database).await;
+    Some((database, client))
+}
+
+async fn connect(database: &TestDatabase) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(database.url(), NoTls)
         .await
         .expect("connect");
     tokio::spawn(connection);
+    client
+}
 
-    let ids: Vec<Uuid> = (0..7).map(|_| Uuid::now_v7()).collect();
-    // 1: s, no stream, 2 events        -> appended, s at 2
-    // 2: s, no stream, 1 event         -> conflict at 2 (sees append 1)
-    // 3: s, exact 2, 1 event           -> appended, s at 3
-    // 4: t, any, reuses append 1's id  -> duplicate
-    // 5: t, no stream, 1 event         -> appended, t at 1 (append 4 wrote nothing)
-    // 6: s, stream exists, repeats an id within itself -> duplicate
-    let streams = vec!["s", "s", "s", "t", "t", "s"];
-    let kinds: Vec<i16> = vec![1, 1, 3, 0, 1, 2];
-    let versions: Vec<i64> = vec![0, 0, 2, 0, 0, 0];
-    let counts: Vec<i32> = vec![2, 1, 1, 1, 1, 2];
-    let events = vec![
-        ids[0], ids[1], ids[2], ids[3], ids[0], ids[4], ids[5], ids[5],
-    ];
-    let n = events.len();
-    let rows = client
+/// Runs the append statement for appends of (stream, kind, expected, events).
+async fn append_group(
+    client: &tokio_postgres::Client,
+    appends: &[(&str, i16, i64, &[Uuid])],
+) -> Vec<Answer> {
+    let streams: Vec<&str> = appends.iter().map(|a| a.0).collect();
+    let kinds: Vec<i16> = appends.iter().map(|a| a.1).collect();
+    let versions: Vec<i64> = appends.iter().map(|a| a.2).collect();
+    let counts: Vec<i32> = appends.iter().map(|a| a.3.len() as i32).collect();
+    let mut owners = Vec::new();
+    let mut places = Vec::new();
+    let mut ids = Vec::new();
+    for (index, append) in (1i32..).zip(appends) {
+        for (place, id) in (1i64..).zip(append.3) {
+            owners.push(index);
+            places.push(place);
+            ids.push(*id);
+        }
+    }
+    let n = ids.len();
+    client
         .query(
-            "SELECT o_outcome, o_version, o_first_position, o_duplicate FROM projector.append_group(\
-             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            APPEND_GROUP,
             &[
                 &streams,
                 &kinds,
                 &versions,
                 &counts,
-                &events,
+                &owners,
+                &places,
+                &ids,
                 &vec!["E"; n],
                 &vec![1i32; n],
                 &vec!["{}"; n],
@@ -57,23 +82,14 @@ async fn each_append_of_a_group_is_decided_after_the_ones_before_it() {
             ],
         )
         .await
-        .expect("append group");
-    let answers: Vec<Answer> = rows
+        .expect("append group")
         .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect();
-    assert_eq!(
-        answers,
-        [
-            (0, Some(2), Some(1), None),
-            (1, Some(2), None, None),
-            (0, Some(3), Some(3), None),
-            (2, None, None, Some(ids[0])),
-            (0, Some(1), Some(4), None),
-            (2, None, None, Some(ids[5])),
-        ]
-    );
-    let feed: Vec<(i64, String, i64, Uuid)> = client
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect()
+}
+
+async fn feed(client: &tokio_postgres::Client) -> Vec<(i64, String, i64, Uuid)> {
+    client
         .query(
             "SELECT position, stream_id, stream_version, event_id FROM projector.events ORDER BY position",
             &[],
@@ -82,20 +98,216 @@ async fn each_append_of_a_group_is_decided_after_the_ones_before_it() {
         .expect("feed")
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-        .collect();
-    assert_eq!(
-        feed,
-        [
-            (1, "s".to_owned(), 1, ids[0]),
-            (2, "s".to_owned(), 2, ids[1]),
-            (3, "s".to_owned(), 3, ids[3]),
-            (4, "t".to_owned(), 1, ids[4]),
-        ]
-    );
-    let head: i64 = client
+        .collect()
+}
+
+async fn head(client: &tokio_postgres::Client) -> i64 {
+    client
         .query_one("SELECT head FROM projector.feed_head", &[])
         .await
         .expect("head")
-        .get(0);
-    assert_eq!(head, 4);
+        .get(0)
+}
+
+fn ids(n: usize) -> Vec<Uuid> {
+    (0..n).map(|_| Uuid::now_v7()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_append_of_a_group_is_decided_against_its_streams_stored_version() {
+    let Some((_database, client)) = database().await else {
+        return;
+    };
+    let first = ids(2);
+    assert_eq!(
+        append_group(&client, &[("s", 1, 0, &first)]).await,
+        [(true, 0, Some(1))]
+    );
+    let e = ids(5);
+    // s (at 2): no stream -> conflict; t: exact 0 -> appended at 1..2; u: stream exists ->
+    // conflict at 0; s is not repeated; v: any -> appended after t.
+    let answers = append_group(
+        &client,
+        &[
+            ("s", 1, 0, &e[0..1]),
+            ("t", 3, 0, &e[1..3]),
+            ("u", 2, 0, &e[3..4]),
+            ("v", 0, 0, &e[4..5]),
+        ],
+    )
+    .await;
+    assert_eq!(
+        answers,
+        [
+            (false, 2, Some(3)),
+            (true, 0, Some(3)),
+            (false, 0, Some(5)),
+            (true, 0, Some(5)),
+        ]
+    );
+    assert_eq!(
+        feed(&client).await,
+        [
+            (1, "s".to_owned(), 1, first[0]),
+            (2, "s".to_owned(), 2, first[1]),
+            (3, "t".to_owned(), 1, e[1]),
+            (4, "t".to_owned(), 2, e[2]),
+            (5, "v".to_owned(), 1, e[4]),
+        ]
+    );
+    assert_eq!(head(&client).await, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_that_loses_the_race_for_the_head_writes_nothing() {
+    let Some((database, client)) = database().await else {
+        return;
+    };
+    // Another process is mid-append: it holds the head row.
+    let mut other = connect(&database).await;
+    let tx = other.transaction().await.expect("begin");
+    let theirs = Uuid::now_v7();
+    tx.execute(
+        "INSERT INTO projector.events VALUES (1, $1, 'theirs', 1, 'E', 1, '{}', NULL, NULL, NULL, now())",
+        &[&theirs],
+    )
+    .await
+    .expect("their event");
+    tx.execute("UPDATE projector.feed_head SET head = 1", &[])
+        .await
+        .expect("their head");
+
+    // Ours takes its snapshot now and waits on the head row; theirs then commits.
+    let ours = ids(1);
+    let racing = {
+        let ours = ours.clone();
+        tokio::spawn(async move { append_group(&client, &[("ours", 0, 0, &ours)]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!racing.is_finished(), "the append waits for the head row");
+    tx.commit().await.expect("their commit");
+    let answers = racing.await.expect("append task");
+    assert_eq!(answers, [(true, 0, None)], "lost the race: no position");
+
+    let check = connect(&database).await;
+    assert_eq!(
+        feed(&check).await,
+        [(1, "theirs".to_owned(), 1, theirs)],
+        "nothing of ours was written"
+    );
+    assert_eq!(head(&check).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_that_lost_the_race_is_appended_again_holding_the_head_lock() {
+    let Some((database, _client)) = database().await else {
+        return;
+    };
+    let store = PgEventStore::connect(database.url(), PgEventStoreOptions::default())
+        .await
+        .expect("connect");
+    let mut other = connect(&database).await;
+    let tx = other.transaction().await.expect("begin");
+    tx.execute(
+        "INSERT INTO projector.events VALUES (1, $1, 'ours', 1, 'E', 1, '{}', NULL, NULL, NULL, now())",
+        &[&Uuid::now_v7()],
+    )
+    .await
+    .expect("their event");
+    tx.execute("UPDATE projector.feed_head SET head = 1", &[])
+        .await
+        .expect("their head");
+
+    let s = StreamId::from_static("ours");
+    let append = {
+        let store = store.clone();
+        let s = s.clone();
+        tokio::spawn(async move {
+            store
+                .append(
+                    &s,
+                    ExpectedVersion::Exact(StreamVersion::new(1)),
+                    numbered(2),
+                )
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.commit().await.expect("their commit");
+    // Decided on a snapshot taken after their commit: the stream is at 1, as expected.
+    let outcome = append
+        .await
+        .expect("task")
+        .expect("appended after the retry");
+    assert_eq!(outcome.first_position, GlobalPosition::new(2));
+    assert_eq!(outcome.stream_version, StreamVersion::new(3));
+    let versions: Vec<u64> = store
+        .read_stream(&s, StreamVersion::new(0), ReadDirection::Forwards, 10)
+        .await
+        .expect("read")
+        .iter()
+        .map(|e| e.stream_version.get())
+        .collect();
+    assert_eq!(versions, [1, 2, 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_to_one_stream_and_with_one_event_id_end_as_if_one_after_another() {
+    let Some((database, _client)) = database().await else {
+        return;
+    };
+    let store = PgEventStore::connect(database.url(), PgEventStoreOptions::default())
+        .await
+        .expect("connect");
+    let s = StreamId::from_static("crowded");
+    // Many appends to one stream at once: each group takes the stream once, the rest wait.
+    let outcomes =
+        join_all((0..40).map(|_| store.append(&s, ExpectedVersion::Any, numbered(2)))).await;
+    let mut versions: Vec<u64> = outcomes
+        .iter()
+        .map(|o| o.as_ref().expect("appended").stream_version.get())
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=40).map(|i| i * 2).collect::<Vec<_>>());
+
+    // The same new stream from many callers at once: exactly one creates it.
+    let fresh = StreamId::from_static("fresh");
+    let outcomes =
+        join_all((0..20).map(|_| store.append(&fresh, ExpectedVersion::NoStream, numbered(1))))
+            .await;
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1);
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().err())
+            .all(|e| matches!(e, StoreError::Conflict(c) if c.actual == StreamVersion::new(1)))
+    );
+
+    // One event id given by many callers at once, each to its own stream: stored once.
+    let event = numbered(1).remove(0);
+    let outcomes = join_all((0..20).map(|i| {
+        let stream = StreamId::parse(format!("dup-{i}")).expect("stream");
+        let event = event.clone();
+        let store = store.clone();
+        async move {
+            store
+                .append(&stream, ExpectedVersion::Any, vec![event])
+                .await
+        }
+    }))
+    .await;
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1);
+    assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(
+        |e| matches!(e, StoreError::DuplicateEvent { event_id } if *event_id == event.event_id)
+    ));
+
+    // Positions stayed gap-free through all of it.
+    let head = store.head().await.expect("head").get();
+    let feed = store
+        .read_all(GlobalPosition::ZERO, 1_000)
+        .await
+        .expect("feed");
+    let positions: Vec<u64> = feed.iter().map(|e| e.position.get()).collect();
+    assert_eq!(positions, (1..=head).collect::<Vec<_>>());
+    assert_eq!(head, 80 + 1 + 1);
 }

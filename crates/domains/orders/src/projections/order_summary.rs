@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projector_core::{
-    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent, Row,
-    SqlError, SqlParam, SqlProjection, SqlTransaction, sql_time,
+    DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
+    RecordedEvent, Row, SqlError, SqlParam, SqlProjection, SqlTransaction, sql_time,
 };
 
 use crate::events::{OrderEvent, types};
@@ -86,10 +86,19 @@ impl SqlProjection for OrderSummaryProjection {
         }
         metrics::counter!("projector_read_model_upserts_total", "projection" => ORDER_SUMMARY.to_string())
             .increment(rows.len() as u64);
+        // One statement per order, sent as one pipelined batch.
+        let params: Vec<[SqlParam<'_>; 13]> = rows.iter().map(SummaryRow::params).collect();
+        let runs: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
+        if let Err(failed) = tx
+            .execute_batch(include_str!("sql/order_summary_upsert.sql"), &runs)
+            .await
+        {
+            let position = rows
+                .get(failed.index)
+                .map_or(GlobalPosition::ZERO, |row| row.last_position);
+            return Err(ProjectionError::sql(position, failed.error));
+        }
         for row in &rows {
-            upsert(tx, row)
-                .await
-                .map_err(|e| ProjectionError::sql(row.last_position, e))?;
             tracing::info!(
                 order_id = %row.order_id,
                 customer_id = %row.customer_id,
@@ -119,7 +128,7 @@ struct SummaryRow {
     cancelled_at: Option<String>,
     cancellation_reason: Option<String>,
     /// The position of the last event folded in, to name it if the write fails.
-    last_position: projector_core::GlobalPosition,
+    last_position: GlobalPosition,
     /// The correlation id of the last event folded in, for the log line.
     correlation_id: Option<String>,
 }
@@ -141,9 +150,28 @@ impl SummaryRow {
             completed_at: None,
             cancelled_at: None,
             cancellation_reason: None,
-            last_position: projector_core::GlobalPosition::ZERO,
+            last_position: GlobalPosition::ZERO,
             correlation_id: None,
         }
+    }
+
+    /// The row as the parameters of `sql/order_summary_upsert.sql`.
+    fn params(&self) -> [SqlParam<'_>; 13] {
+        [
+            self.order_id.as_str().into(),
+            self.customer_id.as_str().into(),
+            self.status.as_str().into(),
+            self.item_count.into(),
+            self.total.to_decimal().into(),
+            self.refunded.to_decimal().into(),
+            self.created_at.as_str().into(),
+            self.updated_at.as_str().into(),
+            self.shipped_at.as_deref().into(),
+            self.tracking.as_deref().into(),
+            self.completed_at.as_deref().into(),
+            self.cancelled_at.as_deref().into(),
+            self.cancellation_reason.as_deref().into(),
+        ]
     }
 
     fn apply(&mut self, event: &OrderEvent, recorded: &RecordedEvent) {
@@ -214,7 +242,7 @@ impl SummaryRow {
             completed_at: row.get(10)?,
             cancelled_at: row.get(11)?,
             cancellation_reason: row.get(12)?,
-            last_position: projector_core::GlobalPosition::ZERO,
+            last_position: GlobalPosition::ZERO,
             correlation_id: None,
         })
     }
@@ -231,24 +259,4 @@ async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<Summ
         Some(row) => SummaryRow::from_row(&row).map(Some),
         None => Ok(None),
     }
-}
-
-async fn upsert(tx: &mut dyn SqlTransaction, row: &SummaryRow) -> Result<u64, SqlError> {
-    let params: [SqlParam<'_>; 13] = [
-        row.order_id.as_str().into(),
-        row.customer_id.as_str().into(),
-        row.status.as_str().into(),
-        row.item_count.into(),
-        row.total.to_decimal().into(),
-        row.refunded.to_decimal().into(),
-        row.created_at.as_str().into(),
-        row.updated_at.as_str().into(),
-        row.shipped_at.as_deref().into(),
-        row.tracking.as_deref().into(),
-        row.completed_at.as_deref().into(),
-        row.cancelled_at.as_deref().into(),
-        row.cancellation_reason.as_deref().into(),
-    ];
-    tx.execute(include_str!("sql/order_summary_upsert.sql"), &params)
-        .await
 }

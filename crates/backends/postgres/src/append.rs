@@ -1,0 +1,277 @@
+//! One group of appends sent to the database: the arrays `sql/append_group.sql` takes, its
+//! answer read back per append, and the explanation of a statement the server refused.
+
+use projector_core::{
+    AppendOutcome, ExpectedVersion, GlobalPosition, StoreError, StreamId, StreamVersion,
+    VersionConflict,
+};
+use tokio_postgres::error::SqlState;
+use uuid::Uuid;
+
+use crate::error::{describe, store_error};
+use crate::rows::{clamp, to_u64};
+use crate::writer::AppendRequest;
+
+/// Each append's answer, in the group's order.
+pub(crate) type Outcomes = Vec<Result<AppendOutcome, StoreError>>;
+
+/// Appends `group` (no stream twice) in one statement and one transaction.
+///
+/// First optimistically, as a single statement. If another process moved the head between
+/// that statement's snapshot and its update, the statement wrote nothing; the group then runs
+/// again in a transaction that takes the head lock first, which cannot lose that race.
+pub(crate) async fn append_group(
+    client: &mut deadpool_postgres::Client,
+    group: &[AppendRequest],
+) -> Result<Outcomes, tokio_postgres::Error> {
+    let arrays = GroupArrays::new(group);
+    let statement = client
+        .prepare_cached(include_str!("sql/append_group.sql"))
+        .await?;
+    let rows = client.query(&statement, &arrays.params()).await?;
+    if let Some(outcomes) = outcomes(group, &rows) {
+        return Ok(outcomes);
+    }
+    metrics::counter!("projector_append_group_retries_total").increment(1);
+    let lock = client
+        .prepare_cached(include_str!("sql/lock_head.sql"))
+        .await?;
+    let tx = client.transaction().await?;
+    tx.query_one(&lock, &[]).await?;
+    let rows = tx.query(&statement, &arrays.params()).await?;
+    tx.commit().await?;
+    Ok(outcomes(group, &rows).unwrap_or_else(|| {
+        let lost = "the head moved while this process held its lock";
+        group
+            .iter()
+            .map(|_| Err(StoreError::Corrupt(lost.into())))
+            .collect()
+    }))
+}
+
+/// The group as the parallel arrays the statement takes.
+#[derive(Default)]
+struct GroupArrays<'a> {
+    streams: Vec<&'a str>,
+    kinds: Vec<i16>,
+    versions: Vec<i64>,
+    counts: Vec<i32>,
+    appends: Vec<i32>,
+    places: Vec<i64>,
+    ids: Vec<Uuid>,
+    types: Vec<&'a str>,
+    schema_versions: Vec<i32>,
+    payloads: Vec<&'a str>,
+    correlation_ids: Vec<Option<&'a str>>,
+    causation_ids: Vec<Option<&'a str>>,
+    user_ids: Vec<Option<&'a str>>,
+}
+
+impl<'a> GroupArrays<'a> {
+    fn new(group: &'a [AppendRequest]) -> Self {
+        let events: usize = group.iter().map(|r| r.events.len()).sum();
+        let mut arrays = GroupArrays {
+            streams: Vec::with_capacity(group.len()),
+            kinds: Vec::with_capacity(group.len()),
+            versions: Vec::with_capacity(group.len()),
+            counts: Vec::with_capacity(group.len()),
+            appends: Vec::with_capacity(events),
+            places: Vec::with_capacity(events),
+            ids: Vec::with_capacity(events),
+            types: Vec::with_capacity(events),
+            schema_versions: Vec::with_capacity(events),
+            payloads: Vec::with_capacity(events),
+            correlation_ids: Vec::with_capacity(events),
+            causation_ids: Vec::with_capacity(events),
+            user_ids: Vec::with_capacity(events),
+        };
+        for (index, request) in (1i32..).zip(group) {
+            let (kind, version) = match request.expected {
+                ExpectedVersion::Any => (0, 0),
+                ExpectedVersion::NoStream => (1, 0),
+                ExpectedVersion::StreamExists => (2, 0),
+                ExpectedVersion::Exact(v) => (3, clamp(v.get())),
+            };
+            arrays.streams.push(request.stream.as_str());
+            arrays.kinds.push(kind);
+            arrays.versions.push(version);
+            arrays
+                .counts
+                .push(i32::try_from(request.events.len()).unwrap_or(i32::MAX));
+            for (place, event) in (1i64..).zip(&request.events) {
+                arrays.appends.push(index);
+                arrays.places.push(place);
+                arrays.ids.push(event.event_id);
+                arrays.types.push(event.event_type.as_str());
+                arrays
+                    .schema_versions
+                    .push(i32::try_from(event.schema_version).unwrap_or(i32::MAX));
+                arrays.payloads.push(event.data.as_str());
+                let meta = &event.metadata;
+                arrays
+                    .correlation_ids
+                    .push(meta.correlation_id.as_ref().map(|id| id.as_str()));
+                arrays
+                    .causation_ids
+                    .push(meta.causation_id.as_ref().map(|id| id.as_str()));
+                arrays
+                    .user_ids
+                    .push(meta.user_id.as_ref().map(|id| id.as_str()));
+            }
+        }
+        arrays
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 13] {
+        [
+            &self.streams,
+            &self.kinds,
+            &self.versions,
+            &self.counts,
+            &self.appends,
+            &self.places,
+            &self.ids,
+            &self.types,
+            &self.schema_versions,
+            &self.payloads,
+            &self.correlation_ids,
+            &self.causation_ids,
+            &self.user_ids,
+        ]
+    }
+}
+
+/// Each append's answer from the statement's rows, or `None` when the statement lost the race
+/// for the head and wrote nothing.
+fn outcomes(group: &[AppendRequest], rows: &[tokio_postgres::Row]) -> Option<Outcomes> {
+    if rows.len() != group.len() {
+        let missing = format!(
+            "the append statement answered {} of {} appends",
+            rows.len(),
+            group.len()
+        );
+        return Some(
+            group
+                .iter()
+                .map(|_| Err(StoreError::Corrupt(missing.clone())))
+                .collect(),
+        );
+    }
+    let mut outcomes = Vec::with_capacity(group.len());
+    for (request, row) in group.iter().zip(rows) {
+        match outcome(request, row) {
+            Answer::Decided(outcome) => outcomes.push(outcome),
+            Answer::LostRace => return None,
+        }
+    }
+    Some(outcomes)
+}
+
+enum Answer {
+    Decided(Result<AppendOutcome, StoreError>),
+    LostRace,
+}
+
+fn outcome(request: &AppendRequest, row: &tokio_postgres::Row) -> Answer {
+    let corrupt =
+        |e: tokio_postgres::Error| Answer::Decided(Err(StoreError::Corrupt(e.to_string())));
+    let accepted: bool = match row.try_get(0) {
+        Ok(accepted) => accepted,
+        Err(e) => return corrupt(e),
+    };
+    let stored: i64 = match row.try_get(1) {
+        Ok(stored) => stored,
+        Err(e) => return corrupt(e),
+    };
+    let first: Option<i64> = match row.try_get(2) {
+        Ok(first) => first,
+        Err(e) => return corrupt(e),
+    };
+    let Some(first) = first else {
+        return Answer::LostRace;
+    };
+    let count = request.events.len() as u64;
+    Answer::Decided(if accepted {
+        let first = to_u64(first);
+        Ok(AppendOutcome {
+            stream_version: StreamVersion::new(to_u64(stored) + count),
+            first_position: GlobalPosition::new(first),
+            last_position: GlobalPosition::new(first + count - 1),
+        })
+    } else {
+        Err(StoreError::Conflict(VersionConflict {
+            stream: request.stream.clone(),
+            expected: request.expected,
+            actual: StreamVersion::new(to_u64(stored)),
+        }))
+    })
+}
+
+/// Turns the error of a single append into the caller's answer: a unique violation by its
+/// constraint name (a duplicate event id looked up from the data, or a version taken), a data
+/// exception as an invalid request, anything else as unavailable.
+pub(crate) async fn explain(
+    client: &deadpool_postgres::Client,
+    request: &AppendRequest,
+    error: tokio_postgres::Error,
+) -> StoreError {
+    let constraint = error.as_db_error().and_then(|db| db.constraint());
+    match (error.code(), constraint) {
+        (Some(code), Some("events_stream_version")) if *code == SqlState::UNIQUE_VIOLATION => {
+            match current_version(client, &request.stream).await {
+                Ok(actual) => StoreError::Conflict(VersionConflict {
+                    stream: request.stream.clone(),
+                    expected: request.expected,
+                    actual,
+                }),
+                Err(error) => error,
+            }
+        }
+        (Some(code), Some("events_event_id")) if *code == SqlState::UNIQUE_VIOLATION => {
+            duplicate(client, request, error).await
+        }
+        (Some(code), _) if code.code().starts_with("22") => StoreError::InvalidRequest(format!(
+            "the database refused the append: {}",
+            describe(&error)
+        )),
+        _ => store_error("appending", error),
+    }
+}
+
+/// The event id of `request` that is already stored, or given twice within it.
+async fn duplicate(
+    client: &deadpool_postgres::Client,
+    request: &AppendRequest,
+    error: tokio_postgres::Error,
+) -> StoreError {
+    let mut ids: Vec<Uuid> = request.events.iter().map(|e| e.event_id).collect();
+    ids.sort_unstable();
+    if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        return StoreError::DuplicateEvent { event_id: pair[0] };
+    }
+    match client
+        .query_opt(include_str!("sql/event_ids_stored.sql"), &[&ids])
+        .await
+    {
+        Ok(Some(row)) => match row.try_get::<_, Uuid>(0) {
+            Ok(event_id) => StoreError::DuplicateEvent { event_id },
+            Err(e) => StoreError::Corrupt(e.to_string()),
+        },
+        Ok(None) => store_error("appending", error),
+        Err(lookup) => store_error("looking up a duplicate event id", lookup),
+    }
+}
+
+async fn current_version(
+    client: &deadpool_postgres::Client,
+    stream: &StreamId,
+) -> Result<StreamVersion, StoreError> {
+    let row = client
+        .query_one(include_str!("sql/stream_version.sql"), &[&stream.as_str()])
+        .await
+        .map_err(|e| store_error("reading a stream version", e))?;
+    let version: i64 = row
+        .try_get(0)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(StreamVersion::new(to_u64(version)))
+}
