@@ -30,6 +30,7 @@ pub mod event;
 pub mod idempotency;
 pub mod ids;
 pub mod lease;
+pub mod multi_row;
 pub mod position;
 pub mod projection;
 pub mod read_store;
@@ -44,14 +45,15 @@ pub use event::{DecodeError, EventMetadata, JsonPayload, NewEvent, RecordedEvent
 pub use idempotency::{Claim, IdempotencyStore, StoredResponse};
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
 pub use lease::{Lease, LeaseProvider};
+pub use multi_row::MultiRowInsert;
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
 pub use projection::{EventFilter, PoisonPolicy, Projection, ProjectionError, SqlProjection};
 pub use read_store::{
     ApplyError, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingGeneration, SqlReadStore,
 };
 pub use sql::{
-    FromSqlValue, Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue,
-    parse_sql_time, sql_time,
+    FromSqlValue, Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlRun, SqlTransaction,
+    SqlValue, parse_sql_time, sql_time,
 };
 pub use store::{
     AppendOutcome, EventAppender, EventReader, EventStore, HeadWatch, MAX_EVENTS_PER_APPEND,

@@ -303,11 +303,14 @@ impl fmt::Display for SqlError {
     }
 }
 
+/// One run of [`SqlTransaction::execute_batch`]: a statement and its parameters.
+pub type SqlRun<'s, 'p> = (&'s str, &'s [SqlParam<'p>]);
+
 /// The failure of one run of [`SqlTransaction::execute_batch`].
 #[derive(Debug, thiserror::Error)]
 #[error("run {index} of the batch failed: {error}")]
 pub struct SqlBatchError {
-    /// Which parameter list failed, counting from 0.
+    /// Which run failed, counting from 0.
     pub index: usize,
     /// Why.
     #[source]
@@ -321,22 +324,18 @@ pub trait SqlTransaction: Send {
     /// Runs a statement, returning how many rows it changed.
     async fn execute(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<u64, SqlError>;
 
-    /// Runs `sql` once per parameter list in `rows`, in order, returning how many rows each
-    /// run changed.
+    /// Runs each statement of `runs` with its parameters, in order, returning how many rows
+    /// each changed.
     ///
-    /// Prefer it to a loop of [`execute`](Self::execute) when writing many rows with one
-    /// statement: a backend across a network sends every run before reading any answer (one
-    /// round trip for the lot, not one per row). The default runs them one by one.
+    /// Prefer it to a loop of [`execute`](Self::execute) when writing many rows: a backend
+    /// across a network sends every run before reading any answer (one round trip for the lot,
+    /// not one per run). The default runs them one by one.
     ///
     /// # Errors
-    /// The first run that failed, by its index in `rows`; runs after it may not have run.
-    async fn execute_batch(
-        &mut self,
-        sql: &str,
-        rows: &[&[SqlParam<'_>]],
-    ) -> Result<Vec<u64>, SqlBatchError> {
-        let mut changed = Vec::with_capacity(rows.len());
-        for (index, params) in rows.iter().enumerate() {
+    /// The first run that failed, by its index in `runs`; runs after it may not have run.
+    async fn execute_batch(&mut self, runs: &[SqlRun<'_, '_>]) -> Result<Vec<u64>, SqlBatchError> {
+        let mut changed = Vec::with_capacity(runs.len());
+        for (index, (sql, params)) in runs.iter().enumerate() {
             changed.push(
                 self.execute(sql, params)
                     .await

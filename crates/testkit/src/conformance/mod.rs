@@ -12,6 +12,7 @@
 //! outside CI and the test skips (see [`crate::services`]).
 
 mod append;
+pub mod batch_writes;
 mod feed;
 pub mod property;
 mod read;

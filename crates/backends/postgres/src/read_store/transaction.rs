@@ -9,7 +9,9 @@
 //! another's, whose shape may differ after a version change.
 
 use async_trait::async_trait;
-use projector_core::{Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlTransaction};
+use projector_core::{
+    Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlRun, SqlTransaction,
+};
 use tokio_postgres::types::ToSql;
 
 use crate::error::sql_error;
@@ -83,30 +85,28 @@ impl SqlTransaction for PgTransaction<'_, '_> {
         self.tx.execute(&statement, &refs).await.map_err(sql_error)
     }
 
-    async fn execute_batch(
-        &mut self,
-        sql: &str,
-        rows: &[&[SqlParam<'_>]],
-    ) -> Result<Vec<u64>, SqlBatchError> {
-        let statement = prepare(self.tx, self.schema, sql)
-            .await
-            .map_err(|error| SqlBatchError { index: 0, error })?;
-        let bound = rows
-            .iter()
-            .enumerate()
-            .map(|(index, params)| {
-                bind(&statement, params).map_err(|error| SqlBatchError { index, error })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+    async fn execute_batch(&mut self, runs: &[SqlRun<'_, '_>]) -> Result<Vec<u64>, SqlBatchError> {
+        let mut bound = Vec::with_capacity(runs.len());
+        for (index, (sql, params)) in runs.iter().enumerate() {
+            let failed = |error| SqlBatchError { index, error };
+            let statement = prepare(self.tx, self.schema, sql).await.map_err(failed)?;
+            let params = bind(&statement, params).map_err(failed)?;
+            bound.push((statement, params));
+        }
         let refs: Vec<Vec<&(dyn ToSql + Sync)>> = bound
             .iter()
-            .map(|params| params.iter().map(|p| p as _).collect())
+            .map(|(_, params)| params.iter().map(|p| p as _).collect())
             .collect();
         // Polled together, the driver writes every request before the first answer arrives.
         // After a failure the server refuses the rest of the transaction, so the first error
         // in order is the cause.
-        let answers =
-            futures::future::join_all(refs.iter().map(|p| self.tx.execute(&statement, p))).await;
+        let answers = futures::future::join_all(
+            bound
+                .iter()
+                .zip(&refs)
+                .map(|((statement, _), params)| self.tx.execute(statement, params)),
+        )
+        .await;
         answers
             .into_iter()
             .enumerate()

@@ -284,3 +284,20 @@ async fn a_moved_checkpoint_refuses_the_batch() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_rows_are_written_and_upserted_in_one_batch() {
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let reads = projector_postgres::PgReadStore::connect(
+        database.url(),
+        projector_postgres::PgReadStoreOptions::default(),
+    )
+    .await
+    .expect("reads");
+    projector_testkit::conformance::batch_writes::many_rows_are_written_and_upserted_in_one_batch(
+        std::sync::Arc::new(reads),
+    )
+    .await;
+}

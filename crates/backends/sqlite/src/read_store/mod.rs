@@ -7,6 +7,7 @@
 
 mod catalog;
 mod generation;
+mod placeholders;
 mod transaction;
 
 use std::collections::HashMap;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use projector_core::{Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue};
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, Statement, ToSql};
+use rusqlite::{CachedStatement, Connection, Statement, ToSql};
 
 use crate::error::sql_error;
+use crate::read_store::placeholders::numbered;
 
 /// A projection's view of the open write transaction. The read store runs `BEGIN` before and
 /// `COMMIT` (with the checkpoint) or `ROLLBACK` after; this only runs statements.
@@ -27,7 +28,7 @@ impl<'c> SqliteTransaction<'c> {
 #[async_trait]
 impl SqlTransaction for SqliteTransaction<'_> {
     async fn execute(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<u64, SqlError> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(sql_error)?;
+        let mut stmt = prepare(self.conn, sql)?;
         bind(&mut stmt, params)?;
         let changed = stmt.raw_execute().map_err(sql_error)?;
         Ok(changed as u64)
@@ -44,7 +45,7 @@ pub(crate) fn query(
     sql: &str,
     params: &[SqlParam<'_>],
 ) -> Result<Vec<Row>, SqlError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(sql_error)?;
+    let mut stmt = prepare(conn, sql)?;
     bind(&mut stmt, params)?;
     let columns: Arc<[String]> = stmt.column_names().map(String::from).collect();
     let width = columns.len();
@@ -60,31 +61,25 @@ pub(crate) fn query(
     Ok(out)
 }
 
-/// Binds `params` to the statement's `$N` placeholders by number, whatever order they appear in.
+/// Prepares `sql`, its `$N` placeholders written as SQLite's `?N` (see `placeholders`).
+fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<CachedStatement<'c>, SqlError> {
+    conn.prepare_cached(&numbered(sql)?).map_err(sql_error)
+}
+
+/// Binds `params` to the statement's `?N` placeholders by number.
 fn bind(stmt: &mut Statement<'_>, params: &[SqlParam<'_>]) -> Result<(), SqlError> {
     let count = stmt.parameter_count();
-    for index in 1..=count {
-        let name = stmt.parameter_name(index).unwrap_or("?");
-        let number: usize = name
-            .strip_prefix('$')
-            .and_then(|n| n.parse().ok())
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| {
-                SqlError::new(
-                    SqlErrorKind::Statement,
-                    format!("placeholder {name} is not of the portable form $1, $2, ..."),
-                )
-            })?;
-        let param = params.get(number - 1).ok_or_else(|| {
-            SqlError::new(
-                SqlErrorKind::Statement,
-                format!(
-                    "placeholder ${number} has no parameter ({} given)",
-                    params.len()
-                ),
-            )
-        })?;
-        stmt.raw_bind_parameter(index, Param(*param))
+    if count > params.len() {
+        return Err(SqlError::new(
+            SqlErrorKind::Statement,
+            format!(
+                "placeholder ${count} has no parameter ({} given)",
+                params.len()
+            ),
+        ));
+    }
+    for (index, param) in params.iter().take(count).enumerate() {
+        stmt.raw_bind_parameter(index + 1, Param(*param))
             .map_err(sql_error)?;
     }
     Ok(())

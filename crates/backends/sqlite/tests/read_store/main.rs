@@ -14,3 +14,14 @@ async fn a_moved_checkpoint_refuses_the_batch() {
     ))
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_rows_are_written_and_upserted_in_one_batch() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let reads =
+        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
+    projector_testkit::conformance::batch_writes::many_rows_are_written_and_upserted_in_one_batch(
+        Arc::new(reads),
+    )
+    .await;
+}

@@ -1,8 +1,3 @@
-INSERT INTO order_summary (
-    order_id, customer_id, status, item_count, total_amount, refunded_amount,
-    created_at, updated_at, shipped_at, tracking, completed_at, cancelled_at,
-    cancellation_reason
-) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (order_id) DO UPDATE SET
     customer_id = excluded.customer_id,
     status = excluded.status,
