@@ -43,6 +43,9 @@ pub(crate) fn publish(head: &watch::Sender<GlobalPosition>, position: GlobalPosi
     });
 }
 
+/// How many times the writer yields to let a group grow before it closes it.
+const MAX_YIELDS: usize = 8;
+
 /// The writer task: runs until every sender of `requests` is dropped, draining the queue.
 pub(crate) async fn run(
     pool: deadpool_postgres::Pool,
@@ -64,14 +67,30 @@ pub(crate) async fn run(
         let mut events = first.events.len();
         streams.insert(first.stream.clone());
         group.push(first);
+        // Callers woken by the previous group's answers are still enqueueing their next
+        // appends: yield to them while they keep arriving, so the group is not closed on the
+        // first one. With nobody else appending this costs one yield.
+        let mut yields = 0;
+        let mut before_yield = 0;
         while events < max_group_events {
-            let Ok(next) = requests.try_recv() else { break };
-            if !streams.insert(next.stream.clone()) {
-                held_over = Some(next);
-                break;
+            match requests.try_recv() {
+                Ok(next) => {
+                    if !streams.insert(next.stream.clone()) {
+                        held_over = Some(next);
+                        break;
+                    }
+                    events += next.events.len();
+                    group.push(next);
+                }
+                Err(mpsc::error::TryRecvError::Empty)
+                    if yields < MAX_YIELDS && (yields == 0 || group.len() > before_yield) =>
+                {
+                    yields += 1;
+                    before_yield = group.len();
+                    tokio::task::yield_now().await;
+                }
+                Err(_) => break,
             }
-            events += next.events.len();
-            group.push(next);
         }
         streams.clear();
         metrics::histogram!("projector_append_group_appends").record(group.len() as f64);
