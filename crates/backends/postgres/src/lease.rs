@@ -51,6 +51,36 @@ impl From<tokio_postgres::Error> for LeaseError {
     }
 }
 
+/// The database session holding a projection's lease.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// The PostgreSQL backend process of the holder's lease connection.
+    pub backend_pid: i32,
+    /// The holder's `application_name` (`projector` unless its URL sets another).
+    pub application_name: String,
+    /// The holder's address, `None` over a Unix socket.
+    pub client_addr: Option<String>,
+    /// When the holder's lease connection was opened.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl std::fmt::Display for LeaseHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (backend pid {}",
+            self.application_name, self.backend_pid
+        )?;
+        if let Some(addr) = &self.client_addr {
+            write!(f, ", from {addr}")?;
+        }
+        if let Some(since) = self.since {
+            write!(f, ", since {}", since.to_rfc3339())?;
+        }
+        write!(f, ")")
+    }
+}
+
 /// Takes projection leases on one database.
 #[derive(Clone, Debug)]
 pub struct PgLeases {
@@ -152,6 +182,44 @@ impl PgLeases {
             lost,
             driver,
             heartbeat,
+        }))
+    }
+
+    /// The session holding the lease of `projection`, if any: for telling an operator which
+    /// process runs it.
+    ///
+    /// # Errors
+    /// [`LeaseError::Unavailable`] when the database cannot be reached.
+    pub async fn holder(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<LeaseHolder>, LeaseError> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        let driver = tokio::spawn(connection);
+        // A bigint advisory lock shows in pg_locks as its high and low 32 bits.
+        let key = lease_key(projection);
+        let (high, low) = (key >> 32 & 0xffff_ffff, key & 0xffff_ffff);
+        let row = client
+            .query_opt(
+                "SELECT l.pid, coalesce(a.application_name, ''), a.client_addr::TEXT, \
+                        a.backend_start \
+                 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
+                   AND l.classid::BIGINT = $1 AND l.objid::BIGINT = $2 \
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[&high, &low],
+            )
+            .await;
+        drop(client);
+        driver.abort();
+        let Some(row) = row? else {
+            return Ok(None);
+        };
+        Ok(Some(LeaseHolder {
+            backend_pid: row.try_get(0)?,
+            application_name: row.try_get(1)?,
+            client_addr: row.try_get(2)?,
+            since: row.try_get(3)?,
         }))
     }
 

@@ -39,7 +39,7 @@ mod writer;
 
 pub use event_store::{PgEventStore, PgEventStoreOptions};
 pub use idempotency::PgIdempotencyStore;
-pub use lease::{LeaseError, LeaseGuard, PgLeases};
+pub use lease::{LeaseError, LeaseGuard, LeaseHolder, PgLeases};
 pub use migrate::{MigrationError, migrate};
 pub use pool::PoolSetupError;
 pub use read_store::{PgReadStore, PgReadStoreOptions};

@@ -30,7 +30,9 @@ pub(crate) fn config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
-    Ok(config)
+    // The schema statements say `IF NOT EXISTS` and `CASCADE` on purpose; their notices would
+    // only fill the logs. Warnings and errors still arrive.
+    Ok(with_settings(config, "-c client_min_messages=warning"))
 }
 
 /// `config` with queries planned for their actual parameters on every execution.

@@ -36,7 +36,7 @@ impl Backend {
         BACKEND.scope(self, test).await;
     }
 
-    fn current() -> Backend {
+    pub fn current() -> Backend {
         BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
     }
 }
@@ -58,6 +58,15 @@ impl Storage {
                     .expect("PostgreSQL was reachable a moment ago"),
             ),
         }
+    }
+
+    /// Runs `projector <args>` on this storage to completion (status, rebuild, ...).
+    pub fn command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BINARY)
+            .args(args)
+            .args(self.args())
+            .output()
+            .expect("run projector")
     }
 
     fn args(&self) -> Vec<std::ffi::OsString> {
@@ -345,6 +354,11 @@ impl Server {
     /// The log lines so far.
     pub fn log_lines(&self) -> Vec<String> {
         self.logs.lock().expect("logs").clone()
+    }
+
+    /// The storage this server runs on.
+    pub fn storage(&self) -> &Storage {
+        self.storage.as_ref().expect("the storage is still here")
     }
 
     /// Takes the storage out, so it outlives this server.

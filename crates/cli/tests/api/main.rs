@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod commands;
 mod consistency;
 mod failover;
 mod idempotency;
@@ -41,6 +42,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    commands::status_and_rebuild_run_beside_a_server_on_its_storage,
     consistency::if_match_guards_writes_with_the_stream_version,
     consistency::two_writers_with_the_same_version_one_wins,
     consistency::reads_wait_for_their_writes,

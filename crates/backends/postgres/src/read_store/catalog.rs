@@ -59,6 +59,33 @@ pub(crate) async fn serving(
     .transpose()
 }
 
+/// Every projection's serving generation, by projection name. A name the catalog holds but
+/// this build cannot parse (written by another tool) is skipped.
+pub(crate) async fn all_serving(
+    client: &deadpool_postgres::Client,
+) -> Result<Vec<(ProjectionName, Generation)>, ReadStoreError> {
+    let rows = client
+        .query(
+            "SELECT projection, generation FROM projector.generations \
+             WHERE state = 'serving' ORDER BY projection",
+            &[],
+        )
+        .await
+        .map_err(err("reading the catalog"))?;
+    let mut serving = Vec::with_capacity(rows.len());
+    for row in rows {
+        let name: &str = row.try_get(0).map_err(err("reading the catalog"))?;
+        let generation: i32 = row.try_get(1).map_err(err("reading the catalog"))?;
+        if let Ok(name) = ProjectionName::parse(name) {
+            serving.push((
+                name,
+                Generation::new(u32::try_from(generation).unwrap_or(0)),
+            ));
+        }
+    }
+    Ok(serving)
+}
+
 /// Registers a new building generation of `projection`, numbered after every generation ever
 /// made, and drops any other building generation of it: the caller owns the projection (one
 /// process at a time does, see [`crate::PgLeases`]), so those were abandoned by a process that
