@@ -49,7 +49,8 @@ pub use multi_row::MultiRowInsert;
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
 pub use projection::{EventFilter, PoisonPolicy, Projection, ProjectionError, SqlProjection};
 pub use read_store::{
-    ApplyError, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingGeneration, SqlReadStore,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError,
+    ServingGeneration, SqlReadStore,
 };
 pub use sql::{
     FromSqlValue, Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlRun, SqlTransaction,

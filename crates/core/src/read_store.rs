@@ -70,6 +70,16 @@ pub struct ServingGeneration {
     pub version: u32,
 }
 
+/// A generation being built beside the serving one (a rebuild under way, or one a stopped
+/// process left), and the projection version that started it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildingGeneration {
+    /// The generation.
+    pub generation: Generation,
+    /// [`Projection::version`](crate::projection::Projection::version) when it was created.
+    pub version: u32,
+}
+
 /// An event a projection failed to apply through every retry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -211,6 +221,14 @@ pub trait SqlReadStore: Send + Sync + 'static {
         projection: &ProjectionName,
         generation: Generation,
     ) -> Result<(), ReadStoreError>;
+
+    /// The newest generation of `projection` created and neither activated nor dropped: a
+    /// rebuild under way, or one a process left when it stopped. Whoever runs the projection
+    /// next resumes it from its own checkpoint (or drops it, if another version started it).
+    async fn building(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<BuildingGeneration>, ReadStoreError>;
 
     /// Deletes a generation that does not serve reads (an abandoned rebuild).
     async fn drop_generation(

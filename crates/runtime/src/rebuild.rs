@@ -1,6 +1,10 @@
 //! Rebuilding without downtime: a new generation is filled from the first event beside the
 //! serving one, and swapped in once it has caught up with it. Reads go to the old generation
 //! until the swap, and to the new one after; neither ever sees a half-built read model.
+//!
+//! A rebuild outlives the process running it: the generation being built keeps its own
+//! checkpoint, and whoever runs the projection next (the same process restarted, or a standby
+//! taking over the lease) resumes it from there.
 
 use std::sync::Arc;
 
@@ -38,6 +42,51 @@ impl Worker {
             });
         });
         Ok(generation)
+    }
+
+    /// Picks up a rebuild that a previous run of the projection left unfinished: resumed from
+    /// the new generation's own checkpoint if this version of the projection started it,
+    /// dropped if another did (its tables may have another shape).
+    pub(crate) async fn resume_rebuild(&mut self, serving: &Lane, building: &mut Option<Lane>) {
+        let name = self.target.name();
+        let (generation, version) = match self.target.building().await {
+            Ok(Some(found)) if found.0 != serving.generation => found,
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(projection = %name, %error, "could not look for an unfinished rebuild");
+                return;
+            }
+        };
+        if version != self.target.version() {
+            tracing::info!(projection = %name, %generation, built_by = version,
+                version = self.target.version(), "dropping an unfinished rebuild of another version");
+            if let Err(error) = self.target.drop_generation(generation).await {
+                tracing::warn!(projection = %name, %error, "could not drop the abandoned generation");
+            }
+            return;
+        }
+        let checkpoint = match self.target.checkpoint(generation).await {
+            Ok(checkpoint) => checkpoint,
+            Err(error) => {
+                tracing::warn!(projection = %name, %generation, %error,
+                    "could not read the checkpoint of an unfinished rebuild");
+                return;
+            }
+        };
+        tracing::info!(projection = %name, %generation, checkpoint = %checkpoint.position,
+            "resuming an unfinished rebuild beside the serving generation");
+        *building = Some(Lane::new(
+            Arc::clone(&self.reader),
+            generation,
+            checkpoint,
+            self.options.batch_size,
+        ));
+        self.status.send_modify(|s| {
+            s.rebuild = Some(RebuildStatus {
+                generation,
+                checkpoint: checkpoint.position,
+            });
+        });
     }
 
     /// Swaps the rebuilt generation in once it has caught up with the serving one, or drops it

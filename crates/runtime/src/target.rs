@@ -26,6 +26,8 @@ pub trait ProjectionTarget: Send + Sync + 'static {
 
     /// The generation serving reads and the version of the projection that built it.
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError>;
+    /// The newest generation being built and the version of the projection that started it.
+    async fn building(&self) -> Result<Option<(Generation, u32)>, ReadStoreError>;
     /// Creates an empty generation that does not serve yet.
     async fn create_generation(&self) -> Result<Generation, ReadStoreError>;
     /// Makes `generation` serve reads, dropping the one it replaces.
@@ -99,6 +101,14 @@ impl ProjectionTarget for SqlTarget {
             .serving(&self.projection.name())
             .await?
             .map(|s| (s.generation, s.version)))
+    }
+
+    async fn building(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
+        Ok(self
+            .store
+            .building(&self.projection.name())
+            .await?
+            .map(|b| (b.generation, b.version)))
     }
 
     async fn create_generation(&self) -> Result<Generation, ReadStoreError> {

@@ -130,6 +130,7 @@ impl Worker {
         tracing::info!(projection = %name, generation = %serving.generation,
             checkpoint = %serving.checkpoint.position, "projection started");
         let mut building: Option<Lane> = None;
+        self.resume_rebuild(&serving, &mut building).await;
         let mut building_next = false;
         loop {
             if self.shutdown.is_cancelled() {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use projector_core::{EventStore, Generation, GlobalPosition, SqlProjection, SqlReadStore};
 use projector_postgres::PgLeases;
-use projector_runtime::{Projector, ProjectorOptions, WorkerState};
+use projector_runtime::{Projector, ProjectorOptions, RuntimeError, WorkerState};
 use projector_sqlite::Durability;
 use tokio_util::sync::CancellationToken;
 
@@ -83,7 +83,13 @@ async fn rebuild(
         .wait_caught_up(Duration::from_secs(24 * 3600))
         .await
         .context("bringing the serving generation up to date")?;
-    let generation = handle.rebuild(&name).await?;
+    let generation = match handle.rebuild(&name).await {
+        Ok(generation) => generation,
+        // A rebuild an earlier run left unfinished was resumed at start: finishing it is the
+        // rebuild asked for.
+        Err(RuntimeError::RebuildInProgress { generation, .. }) => generation,
+        Err(error) => return Err(error.into()),
+    };
     tracing::info!(projection = %name, %generation, "rebuilding");
     let mut status = handle
         .watch(&name)

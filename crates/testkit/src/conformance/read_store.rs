@@ -1,13 +1,14 @@
 //! Read store conformance: a batch commits with its checkpoint, and a batch that expects the
-//! checkpoint somewhere else (another process applied the generation) is refused whole.
+//! checkpoint somewhere else (another process applied the generation) is refused whole;
+//! generations being built are reported until swapped in or dropped.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, Checkpoint, EventFilter, GlobalPosition, Projection, ProjectionError,
-    ProjectionName, ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore, SqlTransaction,
-    StreamId, StreamVersion,
+    ApplyError, BuildingGeneration, Checkpoint, EventFilter, GlobalPosition, Projection,
+    ProjectionError, ProjectionName, ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore,
+    SqlTransaction, StreamId, StreamVersion,
 };
 
 /// Counts the events it applies in one row.
@@ -126,4 +127,54 @@ pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) 
         .await
         .expect("the batch from the current checkpoint");
     assert_eq!(tally(store.as_ref()).await, 4);
+}
+
+/// A created generation is building until activated or dropped, and the newest one is the one
+/// reported, with the version that created it: what lets the next run resume a rebuild.
+pub async fn building_generations_are_reported_until_swapped_in_or_dropped(
+    store: Arc<dyn SqlReadStore>,
+) {
+    assert_eq!(store.building(&TALLY).await.expect("catalog"), None);
+    let first = store.create_generation(&Tally).await.expect("generation");
+    assert_eq!(
+        store.building(&TALLY).await.expect("catalog"),
+        Some(BuildingGeneration {
+            generation: first,
+            version: Tally.version(),
+        })
+    );
+    store.activate(&TALLY, first).await.expect("activate");
+    assert_eq!(store.building(&TALLY).await.expect("catalog"), None);
+
+    let second = store.create_generation(&Tally).await.expect("generation");
+    assert_eq!(
+        store
+            .building(&TALLY)
+            .await
+            .expect("catalog")
+            .map(|b| b.generation),
+        Some(second)
+    );
+    // Its checkpoint survives for whoever resumes it.
+    let batch: Arc<[RecordedEvent]> = (1..=2).map(event).collect();
+    let to = Checkpoint::after(&batch[1]);
+    store
+        .apply(Arc::new(Tally), second, batch, GlobalPosition::ZERO, to)
+        .await
+        .expect("a batch of the rebuild");
+    assert_eq!(
+        store.checkpoint(&TALLY, second).await.expect("checkpoint"),
+        to
+    );
+    store.drop_generation(&TALLY, second).await.expect("drop");
+    assert_eq!(store.building(&TALLY).await.expect("catalog"), None);
+    assert_eq!(
+        store
+            .serving(&TALLY)
+            .await
+            .expect("catalog")
+            .map(|s| s.generation),
+        Some(first),
+        "the serving generation is untouched"
+    );
 }

@@ -2,7 +2,9 @@
 //! schema holds each, and which one serves reads. Changes to it take a transaction-level
 //! advisory lock, so two processes never number or swap generations at the same time.
 
-use projector_core::{Generation, ProjectionName, ReadStoreError, ServingGeneration};
+use projector_core::{
+    BuildingGeneration, Generation, ProjectionName, ReadStoreError, ServingGeneration,
+};
 
 use crate::error::read_store_error;
 
@@ -52,6 +54,30 @@ pub(crate) async fn serving(
         let generation: i32 = row.try_get(0).map_err(err("reading the catalog"))?;
         let version: i32 = row.try_get(1).map_err(err("reading the catalog"))?;
         Ok(ServingGeneration {
+            generation: Generation::new(u32::try_from(generation).unwrap_or(0)),
+            version: u32::try_from(version).unwrap_or(0),
+        })
+    })
+    .transpose()
+}
+
+/// The newest building generation of `projection`.
+pub(crate) async fn building(
+    client: &deadpool_postgres::Client,
+    projection: &ProjectionName,
+) -> Result<Option<BuildingGeneration>, ReadStoreError> {
+    let row = client
+        .query_opt(
+            "SELECT generation, version FROM projector.generations \
+             WHERE projection = $1 AND state = 'building' ORDER BY generation DESC LIMIT 1",
+            &[&projection.as_str()],
+        )
+        .await
+        .map_err(err("reading the catalog"))?;
+    row.map(|row| {
+        let generation: i32 = row.try_get(0).map_err(err("reading the catalog"))?;
+        let version: i32 = row.try_get(1).map_err(err("reading the catalog"))?;
+        Ok(BuildingGeneration {
             generation: Generation::new(u32::try_from(generation).unwrap_or(0)),
             version: u32::try_from(version).unwrap_or(0),
         })

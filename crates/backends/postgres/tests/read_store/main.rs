@@ -301,3 +301,20 @@ async fn many_rows_are_written_and_upserted_in_one_batch() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn building_generations_are_reported_until_swapped_in_or_dropped() {
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let reads = projector_postgres::PgReadStore::connect(
+        database.url(),
+        projector_postgres::PgReadStoreOptions::default(),
+    )
+    .await
+    .expect("reads");
+    projector_testkit::conformance::read_store::building_generations_are_reported_until_swapped_in_or_dropped(
+        std::sync::Arc::new(reads),
+    )
+    .await;
+}

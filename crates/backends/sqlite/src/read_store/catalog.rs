@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use chrono::Utc;
-use projector_core::{Generation, ProjectionName, ReadStoreError, ServingGeneration, sql_time};
+use projector_core::{
+    BuildingGeneration, Generation, ProjectionName, ReadStoreError, ServingGeneration, sql_time,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::connection::{open_reader, open_writer};
@@ -111,6 +113,28 @@ impl Catalog {
             .and_then(|mut s| {
                 s.query_row([projection.as_str()], |r| {
                     Ok(ServingGeneration {
+                        generation: Generation::new(r.get(0)?),
+                        version: r.get(1)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(err("reading the catalog"))
+    }
+
+    /// The newest building generation of `projection`.
+    pub(crate) fn building(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<BuildingGeneration>, ReadStoreError> {
+        self.conn
+            .prepare_cached(
+                "SELECT generation, version FROM generations WHERE projection = ?1 AND state = 'building' \
+                 ORDER BY generation DESC LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row([projection.as_str()], |r| {
+                    Ok(BuildingGeneration {
                         generation: Generation::new(r.get(0)?),
                         version: r.get(1)?,
                     })

@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, Generation, GlobalPosition, ProjectionName, ReadStoreError,
-    RecordedEvent, Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore, SqlValue,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
+    ProjectionName, ReadStoreError, RecordedEvent, Row, ServingGeneration, SqlParam, SqlProjection,
+    SqlReadStore, SqlValue,
 };
 
 use crate::durability::Durability;
@@ -205,6 +206,15 @@ impl SqlReadStore for SqliteReadStore {
     ) -> Result<Option<ServingGeneration>, ReadStoreError> {
         let projection = projection.clone();
         self.blocking(move |inner| lock(&inner.catalog).serving(&projection))
+            .await
+    }
+
+    async fn building(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<BuildingGeneration>, ReadStoreError> {
+        let projection = projection.clone();
+        self.blocking(move |inner| lock(&inner.catalog).building(&projection))
             .await
     }
 

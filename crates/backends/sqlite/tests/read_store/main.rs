@@ -25,3 +25,14 @@ async fn many_rows_are_written_and_upserted_in_one_batch() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn building_generations_are_reported_until_swapped_in_or_dropped() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let reads =
+        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
+    projector_testkit::conformance::read_store::building_generations_are_reported_until_swapped_in_or_dropped(
+        Arc::new(reads),
+    )
+    .await;
+}
