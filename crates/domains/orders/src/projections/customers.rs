@@ -2,13 +2,18 @@
 //! and seed 004's "my orders" view): `customer_orders`, each customer's orders newest first,
 //! and `customer_activity`, one summary row per customer.
 //!
-//! Only `OrderCreated` names the customer; later events find it through `customer_orders`, in
-//! the same transaction, so the two tables never disagree.
+//! Only `OrderCreated` names the customer; later events find it through the order's row. The
+//! batch is folded in memory first: each order it touches is loaded once (or started by its
+//! `OrderCreated`) and written once as a whole row, and each customer's counters are summed
+//! and added once, both tables with multi-row statements. Both tables change in the batch's
+//! transaction, so they never disagree.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use projector_core::{
-    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent, SqlError,
-    SqlParam, SqlProjection, SqlTransaction, sql_time,
+    DomainEvent, EventFilter, GlobalPosition, MultiRowInsert, Projection, ProjectionError,
+    ProjectionName, RecordedEvent, SqlError, SqlParam, SqlProjection, SqlTransaction, sql_time,
 };
 
 use crate::events::{OrderEvent, types};
@@ -20,6 +25,22 @@ pub const CUSTOMERS: ProjectionName = ProjectionName::from_static("customers");
 /// Keeps `customer_orders` and `customer_activity` current.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CustomersProjection;
+
+/// Writes whole `customer_orders` rows.
+static ORDERS: MultiRowInsert = MultiRowInsert::new(
+    "INSERT INTO customer_orders (order_id, customer_id, status, item_count, total_cents, created_at, updated_at)",
+    7,
+    "ON CONFLICT (order_id) DO UPDATE SET customer_id = excluded.customer_id, status = excluded.status, \
+     item_count = excluded.item_count, total_cents = excluded.total_cents, \
+     created_at = excluded.created_at, updated_at = excluded.updated_at",
+);
+
+/// Adds a batch's changes to `customer_activity` rows.
+static ACTIVITY: MultiRowInsert = MultiRowInsert::new(
+    include_str!("sql/customers_activity_insert.sql"),
+    9,
+    include_str!("sql/customers_activity_on_conflict.sql"),
+);
 
 impl Projection for CustomersProjection {
     fn name(&self) -> ProjectionName {
@@ -42,175 +63,252 @@ impl SqlProjection for CustomersProjection {
         tx: &mut dyn SqlTransaction,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
+        let mut orders: Vec<OrderRow> = Vec::new();
+        let mut order_index: HashMap<String, usize> = HashMap::new();
+        let mut customers: Vec<Activity> = Vec::new();
+        let mut customer_index: HashMap<String, usize> = HashMap::new();
         for recorded in events {
             let event = OrderEvent::decode(recorded)?;
-            apply_one(tx, &event, recorded).await.map_err(|e| match e {
-                Failure::Sql(e) => ProjectionError::sql(recorded.position, e),
-                Failure::UnknownOrder => ProjectionError::at(
-                    recorded.position,
-                    format!(
-                        "{} for order {}, which has no customer",
-                        recorded.event_type,
-                        event.order_id()
-                    ),
-                ),
-            })?;
+            let order_id = event.order_id();
+            let slot = match order_index.get(order_id) {
+                Some(slot) => *slot,
+                None => {
+                    let row = match &event {
+                        OrderEvent::Created(_) => None,
+                        _ => load(tx, order_id)
+                            .await
+                            .map_err(|e| ProjectionError::sql(recorded.position, e))?,
+                    };
+                    let row = match (row, &event) {
+                        (_, OrderEvent::Created(e)) => OrderRow::new(
+                            e.order_id.clone(),
+                            e.customer_id.clone(),
+                            sql_time(e.created_at),
+                        ),
+                        (Some(row), _) => row,
+                        (None, _) => {
+                            return Err(ProjectionError::at(
+                                recorded.position,
+                                format!(
+                                    "{} for order {order_id}, which has no customer",
+                                    recorded.event_type
+                                ),
+                            ));
+                        }
+                    };
+                    order_index.insert(order_id.to_owned(), orders.len());
+                    orders.push(row);
+                    orders.len() - 1
+                }
+            };
+            let order = &mut orders[slot];
+            let customer = match customer_index.get(&order.customer_id) {
+                Some(index) => *index,
+                None => {
+                    customer_index.insert(order.customer_id.clone(), customers.len());
+                    customers.push(Activity::new(order.customer_id.clone()));
+                    customers.len() - 1
+                }
+            };
+            apply_one(order, &mut customers[customer], &event, recorded);
         }
+
+        let params: Vec<[SqlParam<'_>; 7]> = orders.iter().map(OrderRow::params).collect();
+        let rows: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
+        ORDERS.execute(tx, &rows).await.map_err(|failed| {
+            let position = orders
+                .get(failed.index)
+                .map_or(GlobalPosition::ZERO, |o| o.last_position);
+            ProjectionError::sql(position, failed.error)
+        })?;
+        let params: Vec<[SqlParam<'_>; 9]> = customers.iter().map(Activity::params).collect();
+        let rows: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
+        ACTIVITY.execute(tx, &rows).await.map_err(|failed| {
+            let position = customers
+                .get(failed.index)
+                .map_or(GlobalPosition::ZERO, |c| c.last_position);
+            ProjectionError::sql(position, failed.error)
+        })?;
         metrics::counter!("projector_read_model_upserts_total", "projection" => CUSTOMERS.to_string())
-            .increment(events.len() as u64);
+            .increment((orders.len() + customers.len()) as u64);
         Ok(())
     }
 }
 
-enum Failure {
-    Sql(SqlError),
-    UnknownOrder,
-}
-
-impl From<SqlError> for Failure {
-    fn from(e: SqlError) -> Self {
-        Failure::Sql(e)
-    }
-}
-
-async fn apply_one(
-    tx: &mut dyn SqlTransaction,
+/// Folds one event into its order's row and its customer's changes.
+fn apply_one(
+    order: &mut OrderRow,
+    customer: &mut Activity,
     event: &OrderEvent,
     recorded: &RecordedEvent,
-) -> Result<(), Failure> {
+) {
     let at = sql_time(recorded.recorded_at);
-    let at = at.as_str();
-    let order_id = event.order_id();
+    order.last_position = recorded.position;
+    customer.last_position = recorded.position;
     match event {
-        OrderEvent::Created(e) => {
-            let created_at = sql_time(e.created_at);
-            tx.execute(
-                "INSERT INTO customer_orders (order_id, customer_id, status, item_count, total_cents, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 0, 0, $4, $5)",
-                &[order_id.into(), e.customer_id.as_str().into(), OrderStatus::Pending.as_str().into(), created_at.as_str().into(), at.into()],
-            )
-            .await?;
-            tx.execute(
-                include_str!("sql/customers_order_placed.sql"),
-                &[
-                    e.customer_id.as_str().into(),
-                    created_at.as_str().into(),
-                    at.into(),
-                ],
-            )
-            .await?;
+        OrderEvent::Created(_) => {
+            customer.placed += 1;
+            customer.first_order_at = min(customer.first_order_at.take(), &order.created_at);
+            customer.last_order_at = max(customer.last_order_at.take(), &order.created_at);
         }
         OrderEvent::ItemAdded(e) => {
-            let cents = e.unit_price.times(e.quantity).cents();
-            let customer = change_lines(tx, order_id, i64::from(e.quantity), cents, at).await?;
-            touch(tx, &customer, at).await?;
+            order.item_count += i64::from(e.quantity);
+            order.total_cents += e.unit_price.times(e.quantity).cents();
         }
         OrderEvent::ItemRemoved(e) => {
-            let cents = e.unit_price.times(e.quantity).cents();
-            let customer = change_lines(tx, order_id, -i64::from(e.quantity), -cents, at).await?;
-            touch(tx, &customer, at).await?;
+            order.item_count -= i64::from(e.quantity);
+            order.total_cents -= e.unit_price.times(e.quantity).cents();
         }
-        OrderEvent::Confirmed(_) => {
-            let customer = set_status(tx, order_id, OrderStatus::Confirmed, at).await?;
-            touch(tx, &customer, at).await?;
-        }
-        OrderEvent::Shipped(_) => {
-            let customer = set_status(tx, order_id, OrderStatus::Shipped, at).await?;
-            touch(tx, &customer, at).await?;
-        }
+        OrderEvent::Confirmed(_) => order.status = OrderStatus::Confirmed.as_str().to_owned(),
+        OrderEvent::Shipped(_) => order.status = OrderStatus::Shipped.as_str().to_owned(),
         OrderEvent::Completed(e) => {
-            let customer = set_status(tx, order_id, OrderStatus::Completed, at).await?;
-            tx.execute(
-                "UPDATE customer_activity SET orders_completed = orders_completed + 1, \
-                 spent_cents = spent_cents + $2, last_activity_at = $3 WHERE customer_id = $1",
-                &[
-                    customer.as_str().into(),
-                    e.total_amount.cents().into(),
-                    at.into(),
-                ],
-            )
-            .await?;
+            order.status = OrderStatus::Completed.as_str().to_owned();
+            customer.completed += 1;
+            customer.spent_cents += e.total_amount.cents();
         }
         OrderEvent::Cancelled(_) => {
-            let customer = set_status(tx, order_id, OrderStatus::Cancelled, at).await?;
-            tx.execute(
-                "UPDATE customer_activity SET orders_cancelled = orders_cancelled + 1, \
-                 last_activity_at = $2 WHERE customer_id = $1",
-                &[customer.as_str().into(), at.into()],
-            )
-            .await?;
+            order.status = OrderStatus::Cancelled.as_str().to_owned();
+            customer.cancelled += 1;
         }
-        OrderEvent::Refunded(e) => {
-            let customer = customer_of(tx, order_id).await?;
-            tx.execute(
-                "UPDATE customer_activity SET refunded_cents = refunded_cents + $2, \
-                 last_activity_at = $3 WHERE customer_id = $1",
-                &[customer.as_str().into(), e.amount.cents().into(), at.into()],
-            )
-            .await?;
+        OrderEvent::Refunded(e) => customer.refunded_cents += e.amount.cents(),
+    }
+    // A refund changes the customer's totals, not the order's row.
+    if !matches!(event, OrderEvent::Refunded(_)) {
+        order.updated_at = at.clone();
+    }
+    customer.last_activity_at = at;
+}
+
+fn min(current: Option<String>, candidate: &str) -> Option<String> {
+    match current {
+        Some(current) if current.as_str() <= candidate => Some(current),
+        _ => Some(candidate.to_owned()),
+    }
+}
+
+fn max(current: Option<String>, candidate: &str) -> Option<String> {
+    match current {
+        Some(current) if current.as_str() >= candidate => Some(current),
+        _ => Some(candidate.to_owned()),
+    }
+}
+
+/// One `customer_orders` row while a batch is folded into it.
+struct OrderRow {
+    order_id: String,
+    customer_id: String,
+    status: String,
+    item_count: i64,
+    total_cents: i64,
+    created_at: String,
+    updated_at: String,
+    last_position: GlobalPosition,
+}
+
+impl OrderRow {
+    fn new(order_id: String, customer_id: String, created_at: String) -> Self {
+        Self {
+            order_id,
+            customer_id,
+            status: OrderStatus::Pending.as_str().to_owned(),
+            item_count: 0,
+            total_cents: 0,
+            updated_at: created_at.clone(),
+            created_at,
+            last_position: GlobalPosition::ZERO,
         }
     }
-    Ok(())
+
+    fn params(&self) -> [SqlParam<'_>; 7] {
+        [
+            self.order_id.as_str().into(),
+            self.customer_id.as_str().into(),
+            self.status.as_str().into(),
+            self.item_count.into(),
+            self.total_cents.into(),
+            self.created_at.as_str().into(),
+            self.updated_at.as_str().into(),
+        ]
+    }
 }
 
-/// Adds to an order's item count and total; returns its customer.
-async fn change_lines(
-    tx: &mut dyn SqlTransaction,
-    order_id: &str,
-    items: i64,
-    cents: i64,
-    at: &str,
-) -> Result<String, Failure> {
-    returning_customer(
-        tx,
-        "UPDATE customer_orders SET item_count = item_count + $2, total_cents = total_cents + $3, \
-         updated_at = $4 WHERE order_id = $1 RETURNING customer_id",
-        &[order_id.into(), items.into(), cents.into(), at.into()],
-    )
-    .await
+/// Sorts after every `sql_time`: never earlier than a customer's first order.
+const NO_FIRST_ORDER: &str = "~";
+/// Sorts before every `sql_time`: never later than a customer's last order.
+const NO_LAST_ORDER: &str = "";
+
+/// A customer's changes over a batch, added to its `customer_activity` row.
+struct Activity {
+    customer_id: String,
+    placed: i64,
+    completed: i64,
+    cancelled: i64,
+    spent_cents: i64,
+    refunded_cents: i64,
+    first_order_at: Option<String>,
+    last_order_at: Option<String>,
+    last_activity_at: String,
+    last_position: GlobalPosition,
 }
 
-/// Sets an order's status; returns its customer.
-async fn set_status(
-    tx: &mut dyn SqlTransaction,
-    order_id: &str,
-    status: OrderStatus,
-    at: &str,
-) -> Result<String, Failure> {
-    returning_customer(
-        tx,
-        "UPDATE customer_orders SET status = $2, updated_at = $3 WHERE order_id = $1 RETURNING customer_id",
-        &[order_id.into(), status.as_str().into(), at.into()],
-    )
-    .await
+impl Activity {
+    fn new(customer_id: String) -> Self {
+        Self {
+            customer_id,
+            placed: 0,
+            completed: 0,
+            cancelled: 0,
+            spent_cents: 0,
+            refunded_cents: 0,
+            first_order_at: None,
+            last_order_at: None,
+            last_activity_at: String::new(),
+            last_position: GlobalPosition::ZERO,
+        }
+    }
+
+    fn params(&self) -> [SqlParam<'_>; 9] {
+        [
+            self.customer_id.as_str().into(),
+            self.placed.into(),
+            self.completed.into(),
+            self.cancelled.into(),
+            self.spent_cents.into(),
+            self.refunded_cents.into(),
+            // Without an order placed in the batch, values that never win the comparisons of
+            // the upsert (the columns are NOT NULL, checked before the conflict is).
+            self.first_order_at
+                .as_deref()
+                .unwrap_or(NO_FIRST_ORDER)
+                .into(),
+            self.last_order_at
+                .as_deref()
+                .unwrap_or(NO_LAST_ORDER)
+                .into(),
+            self.last_activity_at.as_str().into(),
+        ]
+    }
 }
 
-async fn customer_of(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<String, Failure> {
-    returning_customer(
-        tx,
-        "SELECT customer_id FROM customer_orders WHERE order_id = $1",
-        &[order_id.into()],
-    )
-    .await
-}
-
-async fn returning_customer(
-    tx: &mut dyn SqlTransaction,
-    sql: &str,
-    params: &[SqlParam<'_>],
-) -> Result<String, Failure> {
-    let row = tx
-        .query_opt(sql, params)
+async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<OrderRow>, SqlError> {
+    let Some(row) = tx
+        .query_opt(
+            "SELECT customer_id, status, item_count, total_cents, created_at, updated_at \
+             FROM customer_orders WHERE order_id = $1",
+            &[order_id.into()],
+        )
         .await?
-        .ok_or(Failure::UnknownOrder)?;
-    Ok(row.get(0)?)
-}
-
-async fn touch(tx: &mut dyn SqlTransaction, customer_id: &str, at: &str) -> Result<(), Failure> {
-    tx.execute(
-        "UPDATE customer_activity SET last_activity_at = $2 WHERE customer_id = $1",
-        &[customer_id.into(), at.into()],
-    )
-    .await?;
-    Ok(())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(OrderRow {
+        order_id: order_id.to_owned(),
+        customer_id: row.get(0)?,
+        status: row.get(1)?,
+        item_count: row.get(2)?,
+        total_cents: row.get(3)?,
+        created_at: row.get(4)?,
+        updated_at: row.get(5)?,
+        last_position: GlobalPosition::ZERO,
+    }))
 }
