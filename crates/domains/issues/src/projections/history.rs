@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use projector_core::{
-    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent,
-    SqlProjection, SqlTransaction, sql_time,
+    DomainEvent, EventFilter, GlobalPosition, MultiRowInsert, Projection, ProjectionError,
+    ProjectionName, RecordedEvent, SqlParam, SqlProjection, SqlTransaction, sql_time,
 };
 
 use crate::events::{IssueEvent, types};
@@ -90,33 +90,67 @@ impl SqlProjection for IssueHistoryProjection {
         tx: &mut dyn SqlTransaction,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
+        // Every event is one new row: the batch goes out as multi-row inserts.
+        let mut decoded = Vec::with_capacity(events.len());
         for recorded in events {
-            let event = IssueEvent::decode(recorded)?;
-            let change = describe(&event);
-            let metadata = &recorded.metadata;
-            let version = i64::try_from(recorded.stream_version.get()).unwrap_or(i64::MAX);
-            let position = i64::try_from(recorded.position.get()).unwrap_or(i64::MAX);
-            let at = sql_time(recorded.recorded_at);
-            tx.execute(
-                "INSERT INTO issue_history (issue_id, version, position, change, field, from_value, to_value, user_id, \
-                 command_id, correlation_id, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                &[
-                    event.issue_id().into(),
-                    version.into(),
-                    position.into(),
-                    change.change.into(),
-                    change.field.into(),
-                    change.from.into(),
-                    change.to.into(),
-                    metadata.user_id.as_ref().map(|u| u.as_str()).into(),
-                    metadata.causation_id.as_ref().map(|c| c.as_str()).into(),
-                    metadata.correlation_id.as_ref().map(|c| c.as_str()).into(),
-                    at.as_str().into(),
-                ],
-            )
-            .await
-            .map_err(|e| ProjectionError::sql(recorded.position, e))?;
+            decoded.push(IssueEvent::decode(recorded)?);
+        }
+        let mut rows = Vec::with_capacity(events.len());
+        for (recorded, event) in events.iter().zip(&decoded) {
+            rows.push(HistoryRow {
+                change: describe(event),
+                issue_id: event.issue_id(),
+                version: i64::try_from(recorded.stream_version.get()).unwrap_or(i64::MAX),
+                position: i64::try_from(recorded.position.get()).unwrap_or(i64::MAX),
+                at: sql_time(recorded.recorded_at),
+                recorded,
+            });
+        }
+        let params: Vec<[SqlParam<'_>; 11]> = rows.iter().map(HistoryRow::params).collect();
+        let runs: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
+        if let Err(failed) = INSERT.execute(tx, &runs).await {
+            let position = events
+                .get(failed.index)
+                .map_or(GlobalPosition::ZERO, |e| e.position);
+            return Err(ProjectionError::sql(position, failed.error));
         }
         Ok(())
+    }
+}
+
+/// Appends one row per event.
+static INSERT: MultiRowInsert = MultiRowInsert::new(
+    "INSERT INTO issue_history (issue_id, version, position, change, field, from_value, to_value, \
+     user_id, command_id, correlation_id, at)",
+    11,
+    "",
+);
+
+/// One event's row, borrowing what it can from the event.
+struct HistoryRow<'e> {
+    change: Change<'e>,
+    issue_id: &'e str,
+    version: i64,
+    position: i64,
+    at: String,
+    recorded: &'e RecordedEvent,
+}
+
+impl HistoryRow<'_> {
+    fn params(&self) -> [SqlParam<'_>; 11] {
+        let metadata = &self.recorded.metadata;
+        [
+            self.issue_id.into(),
+            self.version.into(),
+            self.position.into(),
+            self.change.change.into(),
+            self.change.field.into(),
+            self.change.from.into(),
+            self.change.to.into(),
+            metadata.user_id.as_ref().map(|u| u.as_str()).into(),
+            metadata.causation_id.as_ref().map(|c| c.as_str()).into(),
+            metadata.correlation_id.as_ref().map(|c| c.as_str()).into(),
+            self.at.as_str().into(),
+        ]
     }
 }
