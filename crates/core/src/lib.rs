@@ -47,7 +47,8 @@ pub use lease::{Lease, LeaseProvider};
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
 pub use projection::{EventFilter, PoisonPolicy, Projection, ProjectionError, SqlProjection};
 pub use read_store::{
-    ApplyError, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingGeneration, SqlReadStore,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError,
+    ServingGeneration, SqlReadStore,
 };
 pub use sql::{
     FromSqlValue, Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue, parse_sql_time,

@@ -1,10 +1,16 @@
 //! Rebuilding without downtime: a new generation is filled from the first event beside the
 //! serving one, and swapped in once it has caught up with it. Reads go to the old generation
 //! until the swap, and to the new one after; neither ever sees a half-built read model.
+//!
+//! A rebuild outlives its process. The building generation stays in the read store's catalog
+//! with its own checkpoint, so when a worker becomes active for the projection (at start-up, or
+//! on taking over the lease from a process that died) it carries the rebuild on from where it
+//! stopped and swaps it in as usual. A building generation of another projection version is
+//! dropped: its tables have another shape.
 
 use std::sync::Arc;
 
-use projector_core::{Checkpoint, Generation, GlobalPosition};
+use projector_core::{Checkpoint, Generation, GlobalPosition, ReadStoreError};
 
 use crate::RuntimeError;
 use crate::status::RebuildStatus;
@@ -38,6 +44,47 @@ impl Worker {
             });
         });
         Ok(generation)
+    }
+
+    /// The building generation a rebuild of this projection's version left unfinished (the
+    /// newest, should there be several), after dropping every other building generation.
+    pub(crate) async fn unfinished_rebuild(&self) -> Result<Option<Generation>, ReadStoreError> {
+        let version = self.target.version();
+        let building = self.target.building().await?;
+        let unfinished = building
+            .iter()
+            .filter(|b| b.version == version)
+            .map(|b| b.generation)
+            .max();
+        for abandoned in building.iter().filter(|b| Some(b.generation) != unfinished) {
+            tracing::info!(projection = %self.target.name(), generation = %abandoned.generation,
+                built_by = abandoned.version, version,
+                "dropping an unfinished generation of another projection version");
+            self.target.drop_generation(abandoned.generation).await?;
+        }
+        Ok(unfinished)
+    }
+
+    /// The building lane of an unfinished rebuild, from the generation's own checkpoint.
+    pub(crate) async fn resume_rebuild(
+        &self,
+        generation: Generation,
+    ) -> Result<Lane, ReadStoreError> {
+        let checkpoint = self.target.checkpoint(generation).await?;
+        tracing::info!(projection = %self.target.name(), %generation, checkpoint = %checkpoint.position,
+            "carrying on an unfinished rebuild from its checkpoint");
+        self.status.send_modify(|s| {
+            s.rebuild = Some(RebuildStatus {
+                generation,
+                checkpoint: checkpoint.position,
+            });
+        });
+        Ok(Lane::new(
+            Arc::clone(&self.reader),
+            generation,
+            checkpoint,
+            self.options.batch_size,
+        ))
     }
 
     /// Swaps the rebuilt generation in once it has caught up with the serving one, or drops it

@@ -1,7 +1,9 @@
 //! The projector against real SQLite stores: catch-up and live, restarts, poison events under
-//! both policies, transient failures, rebuilds without downtime, version changes, lag.
+//! both policies, transient failures, rebuilds without downtime (carried on across restarts and
+//! failovers, also on PostgreSQL), version changes, lag.
 
 mod helpers;
+mod resume;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;

@@ -2,7 +2,9 @@
 //! schema holds each, and which one serves reads. Changes to it take a transaction-level
 //! advisory lock, so two processes never number or swap generations at the same time.
 
-use projector_core::{Generation, ProjectionName, ReadStoreError, ServingGeneration};
+use projector_core::{
+    BuildingGeneration, Generation, ProjectionName, ReadStoreError, ServingGeneration,
+};
 
 use crate::error::read_store_error;
 
@@ -59,10 +61,38 @@ pub(crate) async fn serving(
     .transpose()
 }
 
+/// The building generations of `projection` and the versions that created them, oldest first.
+pub(crate) async fn building(
+    client: &deadpool_postgres::Client,
+    projection: &ProjectionName,
+) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT generation, version FROM projector.generations \
+             WHERE projection = $1 AND state = 'building' ORDER BY generation",
+        )
+        .await
+        .map_err(err("reading the catalog"))?;
+    let rows = client
+        .query(&statement, &[&projection.as_str()])
+        .await
+        .map_err(err("reading the catalog"))?;
+    rows.iter()
+        .map(|row| {
+            let generation: i32 = row.try_get(0).map_err(err("reading the catalog"))?;
+            let version: i32 = row.try_get(1).map_err(err("reading the catalog"))?;
+            Ok(BuildingGeneration {
+                generation: Generation::new(u32::try_from(generation).unwrap_or(0)),
+                version: u32::try_from(version).unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
 /// Registers a new building generation of `projection`, numbered after every generation ever
 /// made, and drops any other building generation of it: the caller owns the projection (one
-/// process at a time does, see [`crate::PgLeases`]), so those were abandoned by a process that
-/// died during a rebuild.
+/// process at a time does, see [`crate::PgLeases`]), and its worker carries on a building
+/// generation of its own version rather than create another, so any left were abandoned.
 pub(crate) async fn add_building(
     tx: &deadpool_postgres::Transaction<'_>,
     projection: &ProjectionName,

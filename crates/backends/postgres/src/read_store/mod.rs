@@ -17,8 +17,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, Generation, GlobalPosition, ProjectionName, ReadStoreError,
-    RecordedEvent, Row, ServingGeneration, SqlParam, SqlProjection, SqlReadStore,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
+    ProjectionName, ReadStoreError, RecordedEvent, Row, ServingGeneration, SqlParam, SqlProjection,
+    SqlReadStore,
 };
 
 use crate::error::{read_store_error, read_store_pool_error};
@@ -195,6 +196,14 @@ impl SqlReadStore for PgReadStore {
     ) -> Result<Option<ServingGeneration>, ReadStoreError> {
         let client = self.client("reading the catalog").await?;
         catalog::serving(&client, projection).await
+    }
+
+    async fn building(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
+        let client = self.client("reading the catalog").await?;
+        catalog::building(&client, projection).await
     }
 
     async fn create_generation(
