@@ -79,6 +79,23 @@ impl PgLeases {
         self
     }
 
+    /// Names this process in the sessions that hold its leases (their `application_name`,
+    /// at most 63 bytes), so [`PgLeases::holders`] and operators can tell which process runs
+    /// a projection, e.g. `projector serve http://10.0.0.5:8080 pid 4242`.
+    pub fn with_label(mut self, label: &str) -> Self {
+        let mut end = label.len().min(63);
+        while !label.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.config.application_name(&label[..end]);
+        self
+    }
+
+    /// The connection settings of lease sessions.
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
     /// Sets how often a held lease checks that its session is alive.
     pub fn with_heartbeat(mut self, heartbeat: Duration) -> Self {
         self.heartbeat = heartbeat;
@@ -227,7 +244,7 @@ impl Drop for LeaseGuard {
 
 /// The advisory lock key of a projection's lease: FNV-1a of `projector.lease:<name>`, so
 /// leases live apart from the other keys this backend locks.
-fn lease_key(projection: &ProjectionName) -> i64 {
+pub(crate) fn lease_key(projection: &ProjectionName) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in b"projector.lease:"
         .iter()
