@@ -24,9 +24,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the projections over the event store until stopped (SIGINT/SIGTERM).
     Project(ProjectArgs),
-    /// Rebuild a projection from the first event into a new generation, then swap it in.
+    /// Rebuild a projection from the first event into a new generation, then swap it in
+    /// (carrying on an unfinished rebuild of it, if one was cut short).
     Rebuild(RebuildArgs),
-    /// Show each projection's checkpoint, lag and dead letters.
+    /// Show each projection's checkpoint, lag, dead letters and rebuild, and on PostgreSQL
+    /// which process holds its lease.
     Status(StatusArgs),
     /// Run the benchmark workload (`shared/bench/WORKLOAD.md`) and print its figures.
     Bench(BenchArgs),
@@ -121,7 +123,7 @@ pub struct RebuildArgs {
     pub projection: String,
     /// Where the data lives.
     #[command(flatten)]
-    pub data: DataArgs,
+    pub storage: StorageArgs,
     /// Events per transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
@@ -132,7 +134,7 @@ pub struct RebuildArgs {
 pub struct StatusArgs {
     /// Where the data lives.
     #[command(flatten)]
-    pub data: DataArgs,
+    pub storage: StorageArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

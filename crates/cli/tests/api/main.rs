@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod admin;
+mod commands;
 mod consistency;
 mod failover;
 mod idempotency;
@@ -41,6 +43,10 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    admin::projections_are_listed_and_rebuilt_without_downtime,
+    admin::a_rebuild_cut_short_by_a_crash_is_finished_after_a_restart,
+    admin::bad_names_unknown_projections_and_nothing_to_resume,
+    commands::status_and_rebuild_from_the_command_line,
     consistency::if_match_guards_writes_with_the_stream_version,
     consistency::two_writers_with_the_same_version_one_wins,
     consistency::reads_wait_for_their_writes,
