@@ -118,12 +118,23 @@ impl ProjectionView {
     ))]
 pub(crate) async fn projections(State(state): State<AppState>) -> Result<Response, ApiError> {
     let lags = state.projector().lags().await?;
-    let head = lags.first().map_or(0, |(_, lag)| lag.head.get());
+    let head = match lags.first() {
+        Some((_, lag)) => lag.head,
+        None => state
+            .store()
+            .head()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?,
+    };
     let projections = lags
         .into_iter()
         .map(|(status, lag)| ProjectionView::new(status, lag))
         .collect();
-    Ok(Json(ProjectionList { head, projections }).into_response())
+    Ok(Json(ProjectionList {
+        head: head.get(),
+        projections,
+    })
+    .into_response())
 }
 
 /// The answer to a rebuild request.
