@@ -24,12 +24,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the projections over the event store until stopped (SIGINT/SIGTERM).
     Project(ProjectArgs),
-    /// Rebuild a projection from the first event into a new generation, then swap it in. It
-    /// runs the projection itself: stop the servers running it first (on PostgreSQL it takes
-    /// the projection's lease, and says who holds it when it cannot).
+    /// Rebuild a projection from the first event into a new generation, then swap it in
+    /// (carrying on an unfinished rebuild of it, if one was cut short).
     Rebuild(RebuildArgs),
-    /// Show each projection's checkpoint, lag and dead letters (on PostgreSQL, also which
-    /// process holds it).
+    /// Show each projection's checkpoint, lag, dead letters and rebuild, and on PostgreSQL
+    /// which process holds its lease.
     Status(StatusArgs),
     /// Run the benchmark workload (`shared/bench/WORKLOAD.md`) and print its figures.
     Bench(BenchArgs),

@@ -1,12 +1,13 @@
 //! Opening the stores a server or projector runs on: SQLite in a data directory by default,
 //! PostgreSQL when a database URL is given.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context;
-use projector_core::{EventStore, IdempotencyStore, LeaseProvider, SqlReadStore};
+use projector_core::{EventStore, IdempotencyStore, LeaseProvider, ProjectionName, SqlReadStore};
 use projector_postgres::{
-    PgEventStore, PgEventStoreOptions, PgIdempotencyStore, PgLeases, PgReadStore,
+    LeaseHolder, PgEventStore, PgEventStoreOptions, PgIdempotencyStore, PgLeases, PgReadStore,
     PgReadStoreOptions,
 };
 use projector_sqlite::{Durability, SqliteEventStore};
@@ -21,6 +22,8 @@ pub(crate) struct Stores {
     pub(crate) idempotency: Arc<dyn IdempotencyStore>,
     /// Set on PostgreSQL, where several processes may run the same projections.
     pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
+    /// The same leases, to ask who holds them.
+    pg_leases: Option<PgLeases>,
     /// Where, for the logs.
     pub(crate) described: String,
     closer: Closer,
@@ -32,11 +35,33 @@ enum Closer {
 }
 
 impl Stores {
-    /// Opens the stores `storage` names.
-    pub(crate) async fn open(storage: &StorageArgs) -> anyhow::Result<Self> {
+    /// Opens the stores `storage` names. On PostgreSQL, `label` names this process in the
+    /// sessions holding its projection leases (e.g. `projector serve http://127.0.0.1:8080`),
+    /// so others can tell who runs a projection; the process id is added to it.
+    pub(crate) async fn open(storage: &StorageArgs, label: &str) -> anyhow::Result<Self> {
         match &storage.database_url {
-            Some(url) => Self::postgres(url, !storage.no_migrate).await,
+            Some(url) => {
+                let label = format!("{label} pid {}", std::process::id());
+                Self::postgres(url, !storage.no_migrate, &label).await
+            }
             None => Self::sqlite(&DataDir::new(&storage.data.data)),
+        }
+    }
+
+    /// Who holds the leases of `projections` now (absent: free); `None` on SQLite, where one
+    /// process owns the data directory and there are no leases.
+    pub(crate) async fn lease_holders(
+        &self,
+        projections: &[ProjectionName],
+    ) -> anyhow::Result<Option<BTreeMap<ProjectionName, LeaseHolder>>> {
+        match &self.pg_leases {
+            Some(leases) => Ok(Some(
+                leases
+                    .holders(projections)
+                    .await
+                    .context("reading who holds the projection leases")?,
+            )),
+            None => Ok(None),
         }
     }
 
@@ -46,13 +71,14 @@ impl Stores {
             reads: Arc::new(data.open_reads()?),
             idempotency: Arc::new(data.open_idempotency()?),
             leases: None,
+            pg_leases: None,
             described: format!("SQLite in {}", data.root().display()),
             closer: Closer::Sqlite(Arc::clone(&events)),
             events,
         })
     }
 
-    async fn postgres(url: &str, run_migrations: bool) -> anyhow::Result<Self> {
+    async fn postgres(url: &str, run_migrations: bool, label: &str) -> anyhow::Result<Self> {
         let events = Arc::new(
             PgEventStore::connect(
                 url,
@@ -73,11 +99,14 @@ impl Stores {
         )
         .await
         .context("connecting the read store to PostgreSQL")?;
-        let leases = PgLeases::new(url).context("setting up projection leases")?;
+        let leases = PgLeases::new(url)
+            .context("setting up projection leases")?
+            .with_label(label);
         Ok(Self {
             reads: Arc::new(reads),
             idempotency: Arc::new(PgIdempotencyStore::new(events.pool().clone())),
-            leases: Some(Arc::new(leases)),
+            leases: Some(Arc::new(leases.clone())),
+            pg_leases: Some(leases),
             described: format!("PostgreSQL at {}", redact(url)),
             closer: Closer::Postgres(Arc::clone(&events)),
             events,

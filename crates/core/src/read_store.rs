@@ -70,8 +70,12 @@ pub struct ServingGeneration {
     pub version: u32,
 }
 
-/// A generation being built beside the serving one (a rebuild under way, or one a stopped
-/// process left), and the projection version that started it.
+/// A generation being filled by a rebuild, not serving reads yet, and the projection version
+/// that created it.
+///
+/// It outlives the process that started it: a worker that becomes active for the projection
+/// carries on filling a building generation of its own version from that generation's
+/// checkpoint, and drops one of any other version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuildingGeneration {
     /// The generation.
@@ -207,8 +211,19 @@ pub trait SqlReadStore: Send + Sync + 'static {
         projection: &ProjectionName,
     ) -> Result<Option<ServingGeneration>, ReadStoreError>;
 
+    /// The generations of `projection` being built (created, not yet activated nor dropped),
+    /// oldest first. They survive a restart of the store, so a rebuild cut short by a crash or
+    /// a failover can be carried on.
+    async fn building(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Vec<BuildingGeneration>, ReadStoreError>;
+
     /// Creates an empty generation with the projection's schema and a zero checkpoint. It does
     /// not serve reads until [`SqlReadStore::activate`].
+    ///
+    /// Any other building generation of the projection is dropped: one process at a time runs
+    /// a projection and it builds one generation at a time, so those are abandoned.
     async fn create_generation(
         &self,
         projection: &dyn SqlProjection,
@@ -221,14 +236,6 @@ pub trait SqlReadStore: Send + Sync + 'static {
         projection: &ProjectionName,
         generation: Generation,
     ) -> Result<(), ReadStoreError>;
-
-    /// The newest generation of `projection` created and neither activated nor dropped: a
-    /// rebuild under way, or one a process left when it stopped. Whoever runs the projection
-    /// next resumes it from its own checkpoint (or drops it, if another version started it).
-    async fn building(
-        &self,
-        projection: &ProjectionName,
-    ) -> Result<Option<BuildingGeneration>, ReadStoreError>;
 
     /// Deletes a generation that does not serve reads (an abandoned rebuild).
     async fn drop_generation(

@@ -5,13 +5,15 @@
 //! checkpoint, so a crash at any instant loses nothing and applies nothing twice. Transient
 //! failures are retried with backoff; an event that keeps failing becomes a dead letter and the
 //! projection stops or skips it, as its policy says. A rebuild fills a new generation beside
-//! the serving one and swaps it in when caught up, so reads never stop.
+//! the serving one and swaps it in when caught up, so reads never stop; if its process stops
+//! first, the next worker to run the projection carries it on.
 //!
 //! # Layout
 //! - [`projector`]: [`Projector`] (assembly and start) and [`ProjectorHandle`] (status, lag,
 //!   waiting for a position, rebuild, resume, shutdown).
 //! - `worker`: one projection's loop; `feed`: reading one batch ahead.
-//! - `dead_letter`: isolating a poison event; `rebuild`: building a generation and swapping it;
+//! - `dead_letter`: isolating a poison event; `rebuild`: building a generation and swapping it,
+//!   and carrying on one a stopped process left unfinished;
 //!   `standby`: leases, and following the holder's checkpoint from another process.
 //! - [`target`]: [`ProjectionTarget`], the seam to each kind of read model, and [`SqlTarget`].
 //! - [`status`]: what workers report, and [`Lag`]. [`retry`]: backoff. [`options`].

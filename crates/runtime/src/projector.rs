@@ -305,10 +305,13 @@ impl ProjectorHandle {
     }
 
     /// Rebuilds `name` from the first event into a new generation, swapped in when caught up.
-    /// Returns the new generation at once; the status reports progress.
+    /// Returns the new generation at once; the status reports progress. A rebuild cut short by
+    /// a crash or a failover is carried on by whichever process runs the projection next.
     ///
     /// # Errors
-    /// Unknown projection, a rebuild already running, or the read store failing.
+    /// Unknown projection, a rebuild already running
+    /// ([`RuntimeError::RebuildInProgress`]), the projection running in another process
+    /// ([`RuntimeError::Standby`]), or the read store failing.
     pub async fn rebuild(&self, name: &ProjectionName) -> Result<Generation, RuntimeError> {
         let worker = self.worker(name)?;
         let (reply, answer) = oneshot::channel();
@@ -326,7 +329,8 @@ impl ProjectorHandle {
     /// whether it was stopped.
     ///
     /// # Errors
-    /// Unknown projection, or the projector shut down.
+    /// Unknown projection, the projection running in another process (this one stands by for
+    /// it), or the projector shut down.
     pub async fn resume(&self, name: &ProjectionName) -> Result<bool, RuntimeError> {
         let worker = self.worker(name)?;
         let (reply, answer) = oneshot::channel();
@@ -337,7 +341,7 @@ impl ProjectorHandle {
             .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
         answer
             .await
-            .map_err(|_| RuntimeError::ShutDown(name.clone()))
+            .map_err(|_| RuntimeError::ShutDown(name.clone()))?
     }
 
     /// Asks every worker to stop after its batch in hand.

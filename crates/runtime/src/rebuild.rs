@@ -2,13 +2,15 @@
 //! serving one, and swapped in once it has caught up with it. Reads go to the old generation
 //! until the swap, and to the new one after; neither ever sees a half-built read model.
 //!
-//! A rebuild outlives the process running it: the generation being built keeps its own
-//! checkpoint, and whoever runs the projection next (the same process restarted, or a standby
-//! taking over the lease) resumes it from there.
+//! A rebuild outlives its process. The building generation stays in the read store's catalog
+//! with its own checkpoint, so when a worker becomes active for the projection (at start-up, or
+//! on taking over the lease from a process that died) it carries the rebuild on from where it
+//! stopped and swaps it in as usual. A building generation of another projection version is
+//! dropped: its tables have another shape.
 
 use std::sync::Arc;
 
-use projector_core::{Checkpoint, Generation, GlobalPosition};
+use projector_core::{Checkpoint, Generation, GlobalPosition, ReadStoreError};
 
 use crate::RuntimeError;
 use crate::status::RebuildStatus;
@@ -44,49 +46,45 @@ impl Worker {
         Ok(generation)
     }
 
-    /// Picks up a rebuild that a previous run of the projection left unfinished: resumed from
-    /// the new generation's own checkpoint if this version of the projection started it,
-    /// dropped if another did (its tables may have another shape).
-    pub(crate) async fn resume_rebuild(&mut self, serving: &Lane, building: &mut Option<Lane>) {
-        let name = self.target.name();
-        let (generation, version) = match self.target.building().await {
-            Ok(Some(found)) if found.0 != serving.generation => found,
-            Ok(_) => return,
-            Err(error) => {
-                tracing::warn!(projection = %name, %error, "could not look for an unfinished rebuild");
-                return;
-            }
-        };
-        if version != self.target.version() {
-            tracing::info!(projection = %name, %generation, built_by = version,
-                version = self.target.version(), "dropping an unfinished rebuild of another version");
-            if let Err(error) = self.target.drop_generation(generation).await {
-                tracing::warn!(projection = %name, %error, "could not drop the abandoned generation");
-            }
-            return;
+    /// The building generation a rebuild of this projection's version left unfinished (the
+    /// newest, should there be several), after dropping every other building generation.
+    pub(crate) async fn unfinished_rebuild(&self) -> Result<Option<Generation>, ReadStoreError> {
+        let version = self.target.version();
+        let building = self.target.building().await?;
+        let unfinished = building
+            .iter()
+            .filter(|b| b.version == version)
+            .map(|b| b.generation)
+            .max();
+        for abandoned in building.iter().filter(|b| Some(b.generation) != unfinished) {
+            tracing::info!(projection = %self.target.name(), generation = %abandoned.generation,
+                built_by = abandoned.version, version,
+                "dropping an unfinished generation of another projection version");
+            self.target.drop_generation(abandoned.generation).await?;
         }
-        let checkpoint = match self.target.checkpoint(generation).await {
-            Ok(checkpoint) => checkpoint,
-            Err(error) => {
-                tracing::warn!(projection = %name, %generation, %error,
-                    "could not read the checkpoint of an unfinished rebuild");
-                return;
-            }
-        };
-        tracing::info!(projection = %name, %generation, checkpoint = %checkpoint.position,
-            "resuming an unfinished rebuild beside the serving generation");
-        *building = Some(Lane::new(
-            Arc::clone(&self.reader),
-            generation,
-            checkpoint,
-            self.options.batch_size,
-        ));
+        Ok(unfinished)
+    }
+
+    /// The building lane of an unfinished rebuild, from the generation's own checkpoint.
+    pub(crate) async fn resume_rebuild(
+        &self,
+        generation: Generation,
+    ) -> Result<Lane, ReadStoreError> {
+        let checkpoint = self.target.checkpoint(generation).await?;
+        tracing::info!(projection = %self.target.name(), %generation, checkpoint = %checkpoint.position,
+            "carrying on an unfinished rebuild from its checkpoint");
         self.status.send_modify(|s| {
             s.rebuild = Some(RebuildStatus {
                 generation,
                 checkpoint: checkpoint.position,
             });
         });
+        Ok(Lane::new(
+            Arc::clone(&self.reader),
+            generation,
+            checkpoint,
+            self.options.batch_size,
+        ))
     }
 
     /// Swaps the rebuilt generation in once it has caught up with the serving one, or drops it

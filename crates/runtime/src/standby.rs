@@ -29,6 +29,7 @@ impl Worker {
                 let Some(lease) = self.standby(leases.as_ref()).await else {
                     break;
                 };
+                self.set_state(WorkerState::Starting);
                 let stop = shutdown.child_token();
                 let watcher = tokio::spawn(hold(lease, stop.clone()));
                 self.shutdown = stop.clone();
@@ -52,7 +53,11 @@ impl Worker {
     /// Stands by until this process takes the lease (`None` on shutdown).
     async fn standby(&mut self, leases: &dyn LeaseProvider) -> Option<Box<dyn Lease>> {
         let name = self.target.name();
-        self.set_state(WorkerState::Standby);
+        // What this process knew as the holder (its rebuild above all) is the new holder's now.
+        self.status.send_modify(|s| {
+            s.state = WorkerState::Standby;
+            s.rebuild = None;
+        });
         let mut next_try = Instant::now();
         loop {
             if self.shutdown.is_cancelled() {
@@ -141,7 +146,7 @@ fn refuse(name: &projector_core::ProjectionName, command: Command) {
             let _ = reply.send(Err(RuntimeError::Standby(name.clone())));
         }
         Command::Resume { reply } => {
-            let _ = reply.send(false);
+            let _ = reply.send(Err(RuntimeError::Standby(name.clone())));
         }
     }
 }

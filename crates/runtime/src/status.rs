@@ -35,6 +35,22 @@ pub enum WorkerState {
     ShutDown,
 }
 
+impl WorkerState {
+    /// The state's name as it is serialized: `starting`, `standby`, `catching_up`, `live`,
+    /// `retrying`, `stopped` or `shut_down`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            WorkerState::Starting => "starting",
+            WorkerState::Standby => "standby",
+            WorkerState::CatchingUp => "catching_up",
+            WorkerState::Live => "live",
+            WorkerState::Retrying { .. } => "retrying",
+            WorkerState::Stopped { .. } => "stopped",
+            WorkerState::ShutDown => "shut_down",
+        }
+    }
+}
+
 /// A rebuild in progress: a new generation filling beside the serving one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RebuildStatus {
@@ -125,6 +141,28 @@ pub struct Lag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_names_are_the_serialized_tags() {
+        for state in [
+            WorkerState::Starting,
+            WorkerState::Standby,
+            WorkerState::CatchingUp,
+            WorkerState::Live,
+            WorkerState::Retrying {
+                attempt: 1,
+                error: "e".into(),
+            },
+            WorkerState::Stopped {
+                position: GlobalPosition::new(3),
+                error: "e".into(),
+            },
+            WorkerState::ShutDown,
+        ] {
+            let json = serde_json::to_value(&state).expect("json");
+            assert_eq!(json["state"], state.name());
+        }
+    }
 
     #[test]
     fn lag_is_zero_when_caught_up_and_counts_the_wait_otherwise() {

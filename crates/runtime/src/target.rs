@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, EventFilter, Generation, GlobalPosition, PoisonPolicy,
-    ProjectionName, ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, EventFilter, Generation,
+    GlobalPosition, PoisonPolicy, ProjectionName, ReadStoreError, RecordedEvent, SqlProjection,
+    SqlReadStore,
 };
 
 /// A projection together with where its read model lives.
@@ -26,8 +27,9 @@ pub trait ProjectionTarget: Send + Sync + 'static {
 
     /// The generation serving reads and the version of the projection that built it.
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError>;
-    /// The newest generation being built and the version of the projection that started it.
-    async fn building(&self) -> Result<Option<(Generation, u32)>, ReadStoreError>;
+    /// The generations being built (not serving yet), with the version that created each,
+    /// oldest first: what a rebuild cut short left behind.
+    async fn building(&self) -> Result<Vec<BuildingGeneration>, ReadStoreError>;
     /// Creates an empty generation that does not serve yet.
     async fn create_generation(&self) -> Result<Generation, ReadStoreError>;
     /// Makes `generation` serve reads, dropping the one it replaces.
@@ -103,12 +105,8 @@ impl ProjectionTarget for SqlTarget {
             .map(|s| (s.generation, s.version)))
     }
 
-    async fn building(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
-        Ok(self
-            .store
-            .building(&self.projection.name())
-            .await?
-            .map(|b| (b.generation, b.version)))
+    async fn building(&self) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
+        self.store.building(&self.projection.name()).await
     }
 
     async fn create_generation(&self) -> Result<Generation, ReadStoreError> {

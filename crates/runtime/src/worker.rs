@@ -31,7 +31,9 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<Generation, RuntimeError>>,
     },
     /// Retry from the checkpoint after stopping at a poison event.
-    Resume { reply: oneshot::Sender<bool> },
+    Resume {
+        reply: oneshot::Sender<Result<bool, RuntimeError>>,
+    },
 }
 
 /// A generation being written: its checkpoint and its feed.
@@ -124,13 +126,11 @@ impl Worker {
     /// or by the loss of its lease).
     pub(crate) async fn run_active(&mut self) {
         let name = self.target.name();
-        let Some(mut serving) = self.open().await else {
+        let Some((mut serving, mut building)) = self.open().await else {
             return;
         };
         tracing::info!(projection = %name, generation = %serving.generation,
             checkpoint = %serving.checkpoint.position, "projection started");
-        let mut building: Option<Lane> = None;
-        self.resume_rebuild(&serving, &mut building).await;
         let mut building_next = false;
         loop {
             if self.shutdown.is_cancelled() {
@@ -179,13 +179,14 @@ impl Worker {
     }
 
     /// Opens the serving generation, creating one when there is none or the projection's
-    /// version changed. Retries transient failures until shutdown.
-    async fn open(&mut self) -> Option<Lane> {
+    /// version changed, and the building lane of a rebuild left unfinished (see `rebuild`).
+    /// Retries transient failures until shutdown.
+    async fn open(&mut self) -> Option<(Lane, Option<Lane>)> {
         loop {
             match self.try_open().await {
-                Ok(lane) => {
+                Ok(lanes) => {
                     self.failures = 0;
-                    return Some(lane);
+                    return Some(lanes);
                 }
                 Err(error) => {
                     if !self.transient_failure(&error.to_string()).await {
@@ -196,8 +197,9 @@ impl Worker {
         }
     }
 
-    async fn try_open(&self) -> Result<Lane, ReadStoreError> {
+    async fn try_open(&self) -> Result<(Lane, Option<Lane>), ReadStoreError> {
         let version = self.target.version();
+        let mut unfinished = self.unfinished_rebuild().await?;
         let generation = match self.target.serving().await? {
             Some((generation, built_by)) if built_by == version => generation,
             found => {
@@ -206,7 +208,15 @@ impl Worker {
                         old_version = built_by, version,
                         "projection version changed; building its read model again from the first event");
                 }
-                let generation = self.target.create_generation().await?;
+                // An unfinished build of this version is further along than a new one would be.
+                let generation = match unfinished.take() {
+                    Some(generation) => {
+                        tracing::info!(projection = %self.target.name(), %generation,
+                            "serving the unfinished generation of this version at once");
+                        generation
+                    }
+                    None => self.target.create_generation().await?,
+                };
                 self.target.activate(generation).await?;
                 generation
             }
@@ -220,12 +230,17 @@ impl Worker {
             s.dead_letters = dead_letters;
         });
         self.publish_metrics(checkpoint.position);
-        Ok(Lane::new(
+        let serving = Lane::new(
             Arc::clone(&self.reader),
             generation,
             checkpoint,
             self.options.batch_size,
-        ))
+        );
+        let building = match unfinished {
+            Some(generation) => Some(self.resume_rebuild(generation).await?),
+            None => None,
+        };
+        Ok((serving, building))
     }
 
     async fn handle(&mut self, command: Command, serving: &mut Lane, building: &mut Option<Lane>) {
@@ -241,7 +256,7 @@ impl Worker {
                     serving.feed.reset(serving.checkpoint.position);
                     self.set_state(WorkerState::CatchingUp);
                 }
-                let _ = reply.send(resumed);
+                let _ = reply.send(Ok(resumed));
             }
         }
     }

@@ -3,7 +3,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use projector_core::GlobalPosition;
+use projector_core::{GlobalPosition, ProjectionName};
+use projector_runtime::RuntimeError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -86,6 +87,24 @@ pub enum ApiError {
     /// The resource's state forbids the request.
     #[error("{0}")]
     Conflict(String),
+    /// The projection runs in another process, which holds its lease; this one stands by.
+    #[error(
+        "this server stands by for projection {0}: another process holds its lease and runs it; \
+         send the request to the admin API of the server holding the lease \
+         (`projector status` names the holder)"
+    )]
+    Standby(ProjectionName),
+    /// A rebuild of the projection is already running.
+    #[error(
+        "projection {projection} is already rebuilding into generation {generation}; \
+         GET /admin/projections shows its progress"
+    )]
+    RebuildInProgress {
+        /// The projection.
+        projection: ProjectionName,
+        /// The generation being built.
+        generation: u32,
+    },
     /// `If-Match` named another version than the resource's.
     #[error("the resource is at version {actual}, not {expected}")]
     PreconditionFailed {
@@ -138,7 +157,10 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
+            ApiError::Conflict(_)
+            | ApiError::Standby(_)
+            | ApiError::RebuildInProgress { .. }
+            | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::NotReached { .. } | ApiError::Unavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -158,6 +180,10 @@ impl ApiError {
             ApiError::NoRoute(_) => ("no-route", "No such route"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict with the current state"),
+            ApiError::Standby(_) => ("standby", "The projection runs in another process"),
+            ApiError::RebuildInProgress { .. } => {
+                ("rebuild-in-progress", "A rebuild is already running")
+            }
             ApiError::PreconditionFailed { .. } => ("precondition-failed", "Version mismatch"),
             ApiError::IdempotencyInProgress => ("idempotency-in-progress", "Request in progress"),
             ApiError::IdempotencyMismatch => ("idempotency-mismatch", "Idempotency key reused"),
@@ -194,6 +220,32 @@ impl ApiError {
                 ApiError::PreconditionFailed { actual, .. } => Some(*actual),
                 _ => None,
             },
+        }
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    /// What the projector's refusals mean over HTTP: an unknown projection is 404; a standby
+    /// or a running rebuild is 409; storage failures and shutdown are 503.
+    fn from(error: RuntimeError) -> Self {
+        match error {
+            RuntimeError::UnknownProjection(name) => {
+                ApiError::NotFound(format!("no projection named {name}"))
+            }
+            RuntimeError::Standby(name) => ApiError::Standby(name),
+            RuntimeError::RebuildInProgress {
+                projection,
+                generation,
+            } => ApiError::RebuildInProgress {
+                projection,
+                generation: generation.get(),
+            },
+            RuntimeError::ReadStore(e) => ApiError::Unavailable(e.to_string()),
+            RuntimeError::Store(e) => ApiError::Unavailable(e.to_string()),
+            RuntimeError::ShutDown(name) => ApiError::Unavailable(format!(
+                "projection {name} has shut down; the server is stopping"
+            )),
+            other => ApiError::Internal(other.to_string()),
         }
     }
 }

@@ -1,13 +1,13 @@
-//! The HTTP server of projector: the write and read APIs of the built-in services, the OpenAPI
-//! document and its interactive docs, metrics, health and readiness.
+//! The HTTP server of projector: the write and read APIs of the built-in services, the admin
+//! API, the OpenAPI document and its interactive docs, metrics, health and readiness.
 //!
 //! Writes run domain commands against the event store; reads query read models only, waiting
 //! for `min_position` when asked so a client reads its own writes.
 //!
 //! # Layout
 //! - [`app`] builds the router; [`serve`] runs it until shutdown.
-//! - `routes`: one module per area (`orders`, `customers`, `reports`, `issues`, `health`), each with its
-//!   documented router; `params`: shared parameters.
+//! - `routes`: one module per area (`orders`, `customers`, `reports`, `issues`, `health`,
+//!   `admin`), each with its documented router; `params`: shared parameters.
 //! - `command`: running a domain command for a write (idempotency, `If-Match`, metadata).
 //! - `consistency`: read-your-writes and `Projection-Position`.
 //! - `extract` (bodies are read with the documented size limit) and `validate`: reading requests and naming every bad field.
@@ -15,7 +15,8 @@
 //!   metrics, timeouts. [`prometheus`]: the metrics recorder. `openapi`: the document.
 //! - [`limits`]: the documented validation limits.
 //!
-//! It is not: a storage engine or a projector; it is handed both in [`AppState`].
+//! It is not: a storage engine or a projector; it is handed both in [`AppState`]. Nor does it
+//! authenticate anyone: put it behind a proxy that does, and do not expose `/admin` publicly.
 
 mod command;
 pub mod config;
@@ -57,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::issues::router())
         .merge(routes::reports::router())
         .merge(routes::health::router())
+        .merge(routes::admin::router())
         .routes(routes!(openapi::document))
         .split_for_parts();
     let document = Arc::new(document);

@@ -26,6 +26,8 @@ use crate::error::{FieldError, Problem};
         (name = "reports", description = "Sales reports"),
         (name = "issues", description = "The issue tracker of seed 001: every change audited, no dirty writes"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
+        (name = "admin", description = "Projections: state, lag, rebuilds without downtime, resuming after a poison event. \
+            Unauthenticated like the rest of the API: do not expose it publicly"),
     ),
     components(schemas(Problem, FieldError))
 )]

@@ -51,36 +51,6 @@ impl From<tokio_postgres::Error> for LeaseError {
     }
 }
 
-/// The database session holding a projection's lease.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LeaseHolder {
-    /// The PostgreSQL backend process of the holder's lease connection.
-    pub backend_pid: i32,
-    /// The holder's `application_name` (`projector` unless its URL sets another).
-    pub application_name: String,
-    /// The holder's address, `None` over a Unix socket.
-    pub client_addr: Option<String>,
-    /// When the holder's lease connection was opened.
-    pub since: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl std::fmt::Display for LeaseHolder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} (backend pid {}",
-            self.application_name, self.backend_pid
-        )?;
-        if let Some(addr) = &self.client_addr {
-            write!(f, ", from {addr}")?;
-        }
-        if let Some(since) = self.since {
-            write!(f, ", since {}", since.to_rfc3339())?;
-        }
-        write!(f, ")")
-    }
-}
-
 /// Takes projection leases on one database.
 #[derive(Clone, Debug)]
 pub struct PgLeases {
@@ -107,6 +77,23 @@ impl PgLeases {
     pub fn with_retry(mut self, retry: Duration) -> Self {
         self.retry = retry;
         self
+    }
+
+    /// Names this process in the sessions that hold its leases (their `application_name`,
+    /// at most 63 bytes), so [`PgLeases::holders`] and operators can tell which process runs
+    /// a projection, e.g. `projector serve http://10.0.0.5:8080 pid 4242`.
+    pub fn with_label(mut self, label: &str) -> Self {
+        let mut end = label.len().min(63);
+        while !label.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.config.application_name(&label[..end]);
+        self
+    }
+
+    /// The connection settings of lease sessions.
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
     }
 
     /// Sets how often a held lease checks that its session is alive.
@@ -185,44 +172,6 @@ impl PgLeases {
         }))
     }
 
-    /// The session holding the lease of `projection`, if any: for telling an operator which
-    /// process runs it.
-    ///
-    /// # Errors
-    /// [`LeaseError::Unavailable`] when the database cannot be reached.
-    pub async fn holder(
-        &self,
-        projection: &ProjectionName,
-    ) -> Result<Option<LeaseHolder>, LeaseError> {
-        let (client, connection) = self.config.connect(NoTls).await?;
-        let driver = tokio::spawn(connection);
-        // A bigint advisory lock shows in pg_locks as its high and low 32 bits.
-        let key = lease_key(projection);
-        let (high, low) = (key >> 32 & 0xffff_ffff, key & 0xffff_ffff);
-        let row = client
-            .query_opt(
-                "SELECT l.pid, coalesce(a.application_name, ''), a.client_addr::TEXT, \
-                        a.backend_start \
-                 FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
-                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 \
-                   AND l.classid::BIGINT = $1 AND l.objid::BIGINT = $2 \
-                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                &[&high, &low],
-            )
-            .await;
-        drop(client);
-        driver.abort();
-        let Some(row) = row? else {
-            return Ok(None);
-        };
-        Ok(Some(LeaseHolder {
-            backend_pid: row.try_get(0)?,
-            application_name: row.try_get(1)?,
-            client_addr: row.try_get(2)?,
-            since: row.try_get(3)?,
-        }))
-    }
-
     /// Waits until the lease of `projection` is free and takes it, trying again every retry
     /// interval while another session holds it.
     ///
@@ -295,7 +244,7 @@ impl Drop for LeaseGuard {
 
 /// The advisory lock key of a projection's lease: FNV-1a of `projector.lease:<name>`, so
 /// leases live apart from the other keys this backend locks.
-fn lease_key(projection: &ProjectionName) -> i64 {
+pub(crate) fn lease_key(projection: &ProjectionName) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in b"projector.lease:"
         .iter()

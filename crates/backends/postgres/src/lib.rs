@@ -10,14 +10,15 @@
 //!   batch and its checkpoint commit together. Projection SQL is unqualified and runs with
 //!   `search_path` set to the generation's schema.
 //! - [`PgIdempotencyStore`] keeps idempotency keys and their answers for every process.
-//! - [`PgLeases`] lets one process at a time run each projection, by session advisory lock.
+//! - [`PgLeases`] lets one process at a time run each projection, by session advisory lock,
+//!   and tells who holds each lease ([`LeaseHolder`], from `pg_locks`).
 //!
 //! # Layout
 //! - `event_store`: the store and its options; `writer`: group commit; `listener`: the head
 //!   watch fed by `LISTEN`; `rows`: rows to events.
 //! - `read_store`: the read store; its `catalog` of generations, each `generation` schema,
 //!   the portable `transaction` projections write through, and `params`/`values` for the types.
-//! - [`lease`]: projection leases.
+//! - [`lease`]: projection leases; `lease_holder`: who holds them.
 //! - [`migrate`]: the embedded migrations (`migrations/NNNN_*.sql`), run under an advisory lock.
 //! - `pool`, `error`: connecting, and mapping SQLSTATEs.
 //!
@@ -30,6 +31,7 @@ mod error;
 mod event_store;
 mod idempotency;
 pub mod lease;
+mod lease_holder;
 mod listener;
 pub mod migrate;
 mod pool;
@@ -39,7 +41,8 @@ mod writer;
 
 pub use event_store::{PgEventStore, PgEventStoreOptions};
 pub use idempotency::PgIdempotencyStore;
-pub use lease::{LeaseError, LeaseGuard, LeaseHolder, PgLeases};
+pub use lease::{LeaseError, LeaseGuard, PgLeases};
+pub use lease_holder::LeaseHolder;
 pub use migrate::{MigrationError, migrate};
 pub use pool::PoolSetupError;
 pub use read_store::{PgReadStore, PgReadStoreOptions};

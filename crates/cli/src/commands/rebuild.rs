@@ -1,112 +1,129 @@
-//! `projector rebuild`: rebuild one projection from the first event, in this process.
+//! `projector rebuild`: rebuild one projection from the first event, from the command line.
 //!
 //! The new generation is filled beside the serving one and swapped in when it has caught up;
-//! the command returns once the swap is done. Reads keep being served from the old generation
-//! meanwhile, but nothing else may run the projection: on SQLite the command needs the data
-//! directory to itself, on PostgreSQL it takes the projection's lease and refuses, naming the
-//! holder, while a server runs it.
+//! the command returns once the swap is done. If a rebuild of the projection was cut short (a
+//! crash, a failover), that one is carried on instead of starting over.
+//!
+//! The projection must be this process's to run. On SQLite the data directory is one
+//! process's; on PostgreSQL the command takes the projection's lease like any projector, and
+//! if another process holds it the command fails at once, naming the holder: rebuild through
+//! that server's admin API instead.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use projector_core::{EventStore, Generation, GlobalPosition, SqlProjection, SqlReadStore};
-use projector_postgres::PgLeases;
-use projector_runtime::{Projector, ProjectorOptions, RuntimeError, WorkerState};
-use projector_sqlite::Durability;
+use projector_core::{Generation, ProjectionName};
+use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RuntimeError, WorkerState};
 use tokio_util::sync::CancellationToken;
 
-use crate::data::{DataDir, projections};
+use crate::data::projections;
 use crate::opts::RebuildArgs;
 use crate::stores::Stores;
+
+/// How long the rebuild may take, end to end.
+const PATIENCE: Duration = Duration::from_secs(24 * 3600);
 
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let projection = projections(std::slice::from_ref(&args.projection))?.remove(0);
     let name = projection.name();
-    let batch_size = args.batch_size.max(1);
-    let (generation, checkpoint) = match &args.storage.database_url {
-        None => {
-            let data = DataDir::new(&args.storage.data.data);
-            let events = Arc::new(data.open_events(Durability::Full).context(
-                "the rebuild needs the data directory to itself; stop the server first",
-            )?);
-            let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
-            let done = rebuild(events.clone(), reads, projection, batch_size).await;
-            events.close().await;
-            done?
-        }
-        Some(url) => {
-            let leases = PgLeases::new(url).context("setting up projection leases")?;
-            let Some(lease) = leases.try_acquire(&name).await? else {
-                let holder = leases.holder(&name).await?;
-                bail!(
-                    "projection {name} is running in another process: {}; stop it first (a \
-                     standby takes over when it stops, so stop those too)",
-                    holder.map_or_else(|| "its lease was just taken".to_owned(), |h| h.to_string())
-                );
-            };
-            let stores = Stores::open(&args.storage).await?;
-            let done = rebuild(
-                stores.events.clone(),
-                stores.reads.clone(),
-                projection,
-                batch_size,
-            )
-            .await;
-            stores.close().await;
-            lease.release().await.context("releasing the lease")?;
-            done?
+    let opened = Stores::open(&args.storage, "projector rebuild").await;
+    let stores = match (opened, &args.storage.database_url) {
+        (Ok(stores), _) => stores,
+        (Err(error), Some(_)) => return Err(error),
+        (Err(error), None) => {
+            return Err(error.context(format!(
+                "the rebuild needs the data directory to itself: stop the server, or ask it to \
+                 rebuild through its admin API (POST /admin/projections/{name}/rebuild)"
+            )));
         }
     };
-    println!("rebuilt {name}: generation {generation} serves reads at position {checkpoint}");
+    let options = ProjectorOptions {
+        batch_size: args.batch_size.max(1),
+        ..ProjectorOptions::default()
+    };
+    let mut projector = Projector::new(stores.events.clone(), options)
+        .with_sql(Arc::clone(&stores.reads), projection);
+    if let Some(leases) = &stores.leases {
+        projector = projector.with_leases(Arc::clone(leases));
+    }
+    let shutdown = CancellationToken::new();
+    let handle = projector.start(shutdown.clone())?;
+    let outcome = rebuild(&handle, &stores, &name).await;
+    shutdown.cancel();
+    handle.join().await;
+    stores.close().await;
+    let (generation, position) = outcome?;
+    println!("rebuilt {name}: generation {generation} serves reads at position {position}");
     Ok(())
 }
 
-/// Brings the serving generation up to date, then fills a new one from the first event and
-/// swaps it in, returning it and the position it serves reads at.
+/// Starts (or carries on) the rebuild and waits for the swap. Returns the generation and the
+/// position it serves at.
 async fn rebuild(
-    events: Arc<dyn EventStore>,
-    reads: Arc<dyn SqlReadStore>,
-    projection: Arc<dyn SqlProjection>,
-    batch_size: usize,
-) -> anyhow::Result<(Generation, GlobalPosition)> {
-    let name = projection.name();
-    let options = ProjectorOptions {
-        batch_size,
-        ..ProjectorOptions::default()
+    handle: &ProjectorHandle,
+    stores: &Stores,
+    name: &ProjectionName,
+) -> anyhow::Result<(Generation, u64)> {
+    // The worker answers once it knows whether this process holds the projection: a standby
+    // refuses at once, so a projection run elsewhere is reported without waiting for it.
+    let generation = match handle.rebuild(name).await {
+        Ok(generation) => {
+            tracing::info!(projection = %name, %generation, "rebuilding from the first event");
+            generation
+        }
+        Err(RuntimeError::RebuildInProgress { generation, .. }) => {
+            tracing::info!(projection = %name, %generation,
+                "carrying on the unfinished rebuild of an earlier process");
+            generation
+        }
+        Err(RuntimeError::Standby(_)) => bail!("{}", held_elsewhere(stores, name).await),
+        Err(error) => return Err(error).context(format!("starting the rebuild of {name}")),
     };
-    let shutdown = CancellationToken::new();
-    let handle = Projector::new(events, options)
-        .with_sql(reads, projection)
-        .start(shutdown.clone())?;
-    handle
-        .wait_caught_up(Duration::from_secs(24 * 3600))
-        .await
-        .context("bringing the serving generation up to date")?;
-    let generation = match handle.rebuild(&name).await {
-        Ok(generation) => generation,
-        // A rebuild an earlier run left unfinished was resumed at start: finishing it is the
-        // rebuild asked for.
-        Err(RuntimeError::RebuildInProgress { generation, .. }) => generation,
-        Err(error) => return Err(error.into()),
-    };
-    tracing::info!(projection = %name, %generation, "rebuilding");
-    let mut status = handle
-        .watch(&name)
-        .context("the projection is registered")?;
+    let mut status = handle.watch(name).context("the projection is registered")?;
     let done = status
         .wait_for(|s| {
             s.generation == Some(generation)
-                || matches!(s.state, WorkerState::Stopped { .. })
                 || s.rebuild.is_none()
+                || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::ShutDown)
         })
         .await
         .map(|s| s.clone())
         .context("the projection shut down during the rebuild")?;
-    shutdown.cancel();
-    handle.join().await;
     if done.generation != Some(generation) {
-        bail!("the rebuild of {name} did not complete: {:?}", done.state);
+        let why = match &done.state {
+            WorkerState::Standby => {
+                "this process lost the projection's lease; the process that holds it now carries \
+                 the rebuild on"
+                    .to_owned()
+            }
+            WorkerState::Stopped { position, error } => {
+                format!("it stopped at a poison event at position {position}: {error}")
+            }
+            other => format!("the projection is {}", other.name()),
+        };
+        bail!("the rebuild of {name} into {generation} did not complete: {why}");
     }
-    Ok((generation, done.checkpoint))
+    // Swapped in; bring it up to the head as it is now, as a live projection would be.
+    let position = handle
+        .wait_caught_up(PATIENCE)
+        .await
+        .context("bringing the rebuilt generation up to the head")?;
+    Ok((generation, position.get()))
+}
+
+/// What to tell the user when another process runs the projection.
+async fn held_elsewhere(stores: &Stores, name: &ProjectionName) -> String {
+    let holder = match stores.lease_holders(std::slice::from_ref(name)).await {
+        Ok(Some(mut holders)) => holders
+            .remove(name)
+            .map_or_else(|| "another process".to_owned(), |h| h.to_string()),
+        Ok(None) => "another process".to_owned(),
+        Err(error) => format!("another process (which one could not be read: {error:#})"),
+    };
+    format!(
+        "projection {name} runs in {holder}, which holds its lease; a rebuild must run where the \
+         projection runs. Ask that server through its admin API: \
+         POST /admin/projections/{name}/rebuild (or stop it and run this command again)"
+    )
 }

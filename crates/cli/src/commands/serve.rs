@@ -20,7 +20,12 @@ use crate::stores::Stores;
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Install the metrics recorder before anything records.
     projector_server::prometheus::handle();
-    let stores = Stores::open(&args.storage).await?;
+    // Bound first, so the leases this process takes name the address of its admin API.
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("listening on {}", args.addr))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let stores = Stores::open(&args.storage, &format!("projector serve http://{addr}")).await?;
     let options = ProjectorOptions {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()
@@ -55,10 +60,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         projector.clone(),
         config,
     );
-    let listener = tokio::net::TcpListener::bind(&args.addr)
-        .await
-        .with_context(|| format!("listening on {}", args.addr))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
     tracing::info!(%addr, storage = %stores.described, "projector serving");
     // The address on standard output, for scripts and tests that asked for port 0.
     println!("projector listening on http://{addr}");

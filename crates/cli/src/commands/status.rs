@@ -1,69 +1,118 @@
-//! `projector status`: what each projection's serving generation has applied, read beside
-//! running processes without disturbing them. On PostgreSQL it also names the process holding
-//! each projection's lease.
+//! `projector status`: what each projection's serving generation has applied, how far a rebuild
+//! has got, and on PostgreSQL which process holds the projection's lease; read beside running
+//! processes without disturbing them.
+
+use std::collections::BTreeMap;
 
 use anyhow::Context;
-use projector_core::{EventReader, Generation, GlobalPosition, ProjectionName, SqlReadStore};
-use projector_postgres::{
-    PgEventStore, PgEventStoreOptions, PgLeases, PgReadStore, PgReadStoreOptions,
-};
+use projector_core::{EventReader, GlobalPosition, ProjectionName, SqlReadStore};
+use projector_postgres::LeaseHolder;
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
 use serde::Serialize;
 
-use crate::data::DataDir;
-use crate::opts::StatusArgs;
+use crate::data::{DataDir, projections};
+use crate::opts::{DataArgs, StatusArgs};
+use crate::stores::Stores;
 
+/// Everything `status` prints.
+#[derive(Debug, Serialize)]
+struct Report {
+    /// Where the data is.
+    storage: String,
+    head: u64,
+    projections: Vec<Line>,
+}
+
+/// One projection.
 #[derive(Debug, Serialize)]
 struct Line {
     projection: String,
-    generation: String,
+    /// The serving generation (`g3`); `None` before the projection first ran.
+    generation: Option<String>,
+    /// The projection version that built it.
+    version: Option<u32>,
     checkpoint: u64,
     head: u64,
     lag_events: u64,
     last_event_at: Option<String>,
     dead_letters: usize,
-    /// PostgreSQL only: the session holding the projection's lease, if any.
+    /// A rebuild filling a generation beside the serving one (or left unfinished by a process
+    /// that stopped; the next one to run the projection carries it on).
+    rebuild: Option<RebuildLine>,
+    /// PostgreSQL only: the lease, and who holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    held_by: Option<String>,
+    lease: Option<LeaseLine>,
+}
+
+#[derive(Debug, Serialize)]
+struct RebuildLine {
+    generation: String,
+    checkpoint: u64,
+    remaining_events: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct LeaseLine {
+    /// Whether a live process holds the lease (and runs the projection).
+    held: bool,
+    holder: Option<HolderLine>,
+    /// The same, for a person.
+    #[serde(skip)]
+    described: String,
+}
+
+#[derive(Debug, Serialize)]
+struct HolderLine {
+    /// The holder's label, e.g. `projector serve http://10.0.0.5:8080 pid 4242`.
+    application_name: Option<String>,
+    client_addr: Option<String>,
+    backend_pid: i32,
+    since: Option<String>,
+}
+
+impl From<&LeaseHolder> for HolderLine {
+    fn from(holder: &LeaseHolder) -> Self {
+        Self {
+            application_name: holder.application_name.clone(),
+            client_addr: holder.client_addr.clone(),
+            backend_pid: holder.backend_pid,
+            since: holder.since.map(|t| t.to_rfc3339()),
+        }
+    }
 }
 
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
-    let (head, lines) = match &args.storage.database_url {
-        Some(url) => postgres(url, !args.storage.no_migrate).await?,
-        None => sqlite(&DataDir::new(&args.storage.data.data)).await?,
+    let names: Vec<ProjectionName> = projections(&[])?.iter().map(|p| p.name()).collect();
+    let report = match &args.storage.database_url {
+        None => sqlite(&args.storage.data, &names).await?,
+        Some(_) => {
+            let stores = Stores::open(&args.storage, "projector status").await?;
+            let holders = stores.lease_holders(&names).await?;
+            let report = report(
+                stores.described.clone(),
+                stores.events.as_ref(),
+                stores.reads.as_ref(),
+                &names,
+                holders.as_ref(),
+            )
+            .await;
+            stores.close().await;
+            report?
+        }
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(
-                &serde_json::json!({ "head": head.get(), "projections": lines })
-            )?
-        );
-        return Ok(());
-    }
-    println!("head {head}");
-    println!(
-        "{:<20} {:>10} {:>12} {:>10} {:>12}  held by",
-        "projection", "generation", "checkpoint", "lag", "dead letters"
-    );
-    for line in lines {
-        println!(
-            "{:<20} {:>10} {:>12} {:>10} {:>12}  {}",
-            line.projection,
-            line.generation,
-            line.checkpoint,
-            line.lag_events,
-            line.dead_letters,
-            line.held_by.as_deref().unwrap_or("-")
-        );
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_text(&report);
     }
     Ok(())
 }
 
-async fn sqlite(data: &DataDir) -> anyhow::Result<(GlobalPosition, Vec<Line>)> {
+/// The report of a SQLite data directory, opened read-only beside the process that writes it.
+async fn sqlite(data: &DataArgs, names: &[ProjectionName]) -> anyhow::Result<Report> {
+    let data = DataDir::new(&data.data);
     let events = SqliteEventStore::open_read_only(data.events_path())
         .with_context(|| format!("no event store in {}", data.root().display()))?;
-    let head = events.head().await?;
     let reads = SqliteReadStore::open(
         data.read_dir(),
         SqliteReadStoreOptions {
@@ -72,64 +121,112 @@ async fn sqlite(data: &DataDir) -> anyhow::Result<(GlobalPosition, Vec<Line>)> {
         },
     )
     .context("opening the read models")?;
-    let mut lines = Vec::new();
-    for (projection, generation) in reads.serving_generations() {
-        lines.push(line(&reads, head, projection, generation, None).await?);
-    }
-    Ok((head, lines))
+    let storage = format!("SQLite in {}", data.root().display());
+    report(storage, &events, &reads, names, None).await
 }
 
-async fn postgres(url: &str, run_migrations: bool) -> anyhow::Result<(GlobalPosition, Vec<Line>)> {
-    let events = PgEventStore::connect(
-        url,
-        PgEventStoreOptions {
-            run_migrations,
-            ..PgEventStoreOptions::default()
-        },
-    )
-    .await
-    .context("connecting to PostgreSQL")?;
-    let head = events.head().await?;
-    events.close().await;
-    let reads = PgReadStore::connect(
-        url,
-        PgReadStoreOptions {
-            run_migrations,
-            ..PgReadStoreOptions::default()
-        },
-    )
-    .await
-    .context("connecting the read store")?;
-    let leases = PgLeases::new(url).context("reading projection leases")?;
+async fn report(
+    storage: String,
+    events: &dyn EventReader,
+    reads: &dyn SqlReadStore,
+    names: &[ProjectionName],
+    holders: Option<&BTreeMap<ProjectionName, LeaseHolder>>,
+) -> anyhow::Result<Report> {
+    let head = events
+        .head()
+        .await
+        .context("reading the head of the feed")?;
     let mut lines = Vec::new();
-    for (projection, generation) in reads.serving_generations().await? {
-        let held_by = leases
-            .holder(&projection)
+    for name in names {
+        let mut line = line(reads, name, head)
             .await
-            .context("reading projection leases")?
-            .map(|holder| holder.to_string());
-        lines.push(line(&reads, head, projection, generation, held_by).await?);
+            .with_context(|| format!("reading the read model of {name}"))?;
+        line.lease = holders.map(|holders| {
+            let holder = holders.get(name);
+            LeaseLine {
+                held: holder.is_some(),
+                holder: holder.map(HolderLine::from),
+                described: holder.map_or_else(
+                    || "free: no process runs it".to_owned(),
+                    |h| format!("held by {h}"),
+                ),
+            }
+        });
+        lines.push(line);
     }
-    Ok((head, lines))
+    Ok(Report {
+        storage,
+        head: head.get(),
+        projections: lines,
+    })
 }
 
 async fn line(
     reads: &dyn SqlReadStore,
+    name: &ProjectionName,
     head: GlobalPosition,
-    projection: ProjectionName,
-    generation: Generation,
-    held_by: Option<String>,
 ) -> anyhow::Result<Line> {
-    let checkpoint = reads.checkpoint(&projection, generation).await?;
-    let dead_letters = reads.dead_letters(&projection).await?.len();
+    let serving = reads.serving(name).await?;
+    let (checkpoint, dead_letters) = match serving {
+        Some(serving) => (
+            reads.checkpoint(name, serving.generation).await?,
+            reads.dead_letters(name).await?.len(),
+        ),
+        None => (Default::default(), 0),
+    };
+    let rebuild = match reads.building(name).await?.last() {
+        Some(building) => {
+            let reached = reads.checkpoint(name, building.generation).await?.position;
+            Some(RebuildLine {
+                generation: building.generation.to_string(),
+                checkpoint: reached.get(),
+                remaining_events: reached.distance_to(head),
+            })
+        }
+        None => None,
+    };
     Ok(Line {
-        projection: projection.to_string(),
-        generation: generation.to_string(),
+        projection: name.to_string(),
+        generation: serving.map(|s| s.generation.to_string()),
+        version: serving.map(|s| s.version),
         checkpoint: checkpoint.position.get(),
         head: head.get(),
         lag_events: checkpoint.position.distance_to(head),
         last_event_at: checkpoint.last_event_at.map(|t| t.to_rfc3339()),
         dead_letters,
-        held_by,
+        rebuild,
+        lease: None,
     })
+}
+
+fn print_text(report: &Report) {
+    println!("{}, head {}", report.storage, report.head);
+    println!(
+        "{:<20} {:>10} {:>12} {:>10} {:>13}  {:<20}  last event",
+        "projection", "generation", "checkpoint", "lag", "dead letters", "rebuild"
+    );
+    for line in &report.projections {
+        let rebuild = line.rebuild.as_ref().map_or_else(
+            || "-".to_owned(),
+            |r| format!("{} at {}", r.generation, r.checkpoint),
+        );
+        println!(
+            "{:<20} {:>10} {:>12} {:>10} {:>13}  {:<20}  {}",
+            line.projection,
+            line.generation.as_deref().unwrap_or("none"),
+            line.checkpoint,
+            line.lag_events,
+            line.dead_letters,
+            rebuild,
+            line.last_event_at.as_deref().unwrap_or("-"),
+        );
+    }
+    if report.projections.iter().any(|l| l.lease.is_some()) {
+        println!();
+        println!("leases:");
+        for line in &report.projections {
+            let Some(lease) = &line.lease else { continue };
+            println!("{:<20} {}", line.projection, lease.described);
+        }
+    }
 }

@@ -1,107 +1,164 @@
-//! `projector status` and `projector rebuild` beside a running server, on the server's storage:
-//! status reads without disturbing it (on PostgreSQL naming the process that holds each
-//! projection), a rebuild refuses while the server runs the projection, and once it has stopped
-//! the rebuild swaps in a new generation that serves the same reads.
+//! `projector status` and `projector rebuild` on the storage of a real server: status read
+//! beside it; a rebuild refused at once while the server runs the projection, naming the
+//! admin route to use instead; and a rebuild that swaps a new generation in once it has stopped.
+
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, Server, Storage};
+use crate::helpers::{Backend, Server, projector};
 
-fn stdout(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+/// Longer than any of these commands needs; a command still running then is a hang.
+const LIMIT: Duration = Duration::from_secs(60);
+/// How long a refused rebuild may take: it must not wait for the lease.
+const PROMPTLY: Duration = Duration::from_secs(15);
+
+/// `projector status --json`, parsed.
+async fn status(storage: &[std::ffi::OsString]) -> Value {
+    let output = projector(&["status", "--json"], storage, LIMIT).await;
+    assert!(output.success, "status failed: {}", output.stderr);
+    serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|e| panic!("status printed no JSON ({e}): {}", output.stdout))
 }
 
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The `status --json` line of `projection`, and the head.
-fn status(storage: &Storage, projection: &str) -> (Value, u64) {
-    let output = storage.command(&["status", "--json"]);
-    assert!(
-        output.status.success(),
-        "status failed: {}",
-        stderr(&output)
-    );
-    let report: Value = serde_json::from_str(&stdout(&output)).expect("status JSON");
-    let line = report["projections"]
+#[track_caller]
+fn entry<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["projections"]
         .as_array()
         .expect("projections")
         .iter()
-        .find(|p| p["projection"] == projection)
-        .unwrap_or_else(|| panic!("{projection} in {report}"))
-        .clone();
-    (line, report["head"].as_u64().expect("head"))
+        .find(|p| p["projection"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in {status}"))
 }
 
-pub async fn status_and_rebuild_run_beside_a_server_on_its_storage() {
+pub async fn status_and_rebuild_from_the_command_line() {
     let mut server = Server::start().await;
+    let storage = server.storage_args();
     let mut last = 0;
-    for i in 0..6 {
+    for i in 0..12 {
         last = server
-            .place(&format!("r{i}"), "c1", &[("a", 1 + i, 2.5), ("b", 1, 0.5)])
+            .place(&format!("o{i}"), "c", &[("a", 1 + i, 1.5)])
             .await;
     }
-    let before = server.order("r5", last).await;
+    let before = server.order("o5", last).await;
+    server.ready().await;
 
-    let (line, head) = status(server.storage(), "order_summary");
-    assert_eq!(head, last);
-    assert_eq!(line["checkpoint"], last, "{line}");
-    assert_eq!(line["lag_events"], 0);
-    assert_eq!(line["dead_letters"], 0);
-    let first_generation = line["generation"].as_str().expect("generation").to_owned();
+    // Status beside the running server.
+    let report = status(&storage).await;
+    assert_eq!(report["head"], last);
+    let summary = entry(&report, "order_summary");
+    assert_eq!(summary["generation"], "g1");
+    assert_eq!(summary["version"], 1);
+    assert_eq!(summary["checkpoint"], last);
+    assert_eq!(summary["lag_events"], 0);
+    assert_eq!(summary["dead_letters"], 0);
+    assert!(summary["last_event_at"].is_string());
+    assert!(summary["rebuild"].is_null());
     match Backend::current() {
-        Backend::Postgres => assert!(
-            line["held_by"]
+        Backend::Sqlite => assert!(summary.get("lease").is_none(), "{summary}"),
+        Backend::Postgres => {
+            assert_eq!(summary["lease"]["held"], true, "{summary}");
+            let holder = summary["lease"]["holder"]["application_name"]
                 .as_str()
-                .is_some_and(|h| h.contains("backend pid")),
-            "the server holds the projection: {line}"
-        ),
-        Backend::Sqlite => assert!(line.get("held_by").is_none(), "{line}"),
+                .expect("the holder's label");
+            assert!(
+                holder.starts_with(&format!("projector serve {}", server.base)),
+                "{holder} names the server's address"
+            );
+        }
     }
-
-    let refused = server.storage().command(&["rebuild", "order_summary"]);
-    assert!(
-        !refused.status.success(),
-        "a rebuild beside the server running it is refused"
-    );
-    let message = stderr(&refused);
-    assert!(message.contains("stop"), "{message}");
+    let text = projector(&["status"], &storage, LIMIT).await;
+    assert!(text.success, "{}", text.stderr);
+    assert!(text.stdout.contains("order_summary"), "{}", text.stdout);
     if Backend::current() == Backend::Postgres {
         assert!(
-            message.contains("backend pid"),
-            "names the holder: {message}"
+            text.stdout.contains("held by 'projector serve"),
+            "{}",
+            text.stdout
         );
     }
-    assert_eq!(
-        status(server.storage(), "order_summary").0["generation"],
-        first_generation
-    );
 
-    let storage = server.keep_storage();
-    assert!(server.terminate(), "the server stops cleanly");
-    let rebuilt = storage.command(&["rebuild", "order_summary", "--batch-size", "2"]);
+    // A rebuild while the server runs the projection is refused at once, pointing at the
+    // server's admin route.
+    let refused = projector(&["rebuild", "order_summary"], &storage, PROMPTLY).await;
+    assert!(!refused.success, "{}", refused.stdout);
     assert!(
-        rebuilt.status.success(),
-        "rebuild failed: {}",
-        stderr(&rebuilt)
-    );
-    assert!(
-        stdout(&rebuilt).starts_with("rebuilt order_summary: generation"),
+        refused
+            .stderr
+            .contains("POST /admin/projections/order_summary/rebuild"),
         "{}",
-        stdout(&rebuilt)
+        refused.stderr
     );
-    let (line, head) = status(&storage, "order_summary");
-    assert_ne!(
-        line["generation"], first_generation,
-        "a new generation serves"
-    );
-    assert_eq!((line["checkpoint"].as_u64(), head), (Some(last), last));
+    if Backend::current() == Backend::Postgres {
+        assert!(
+            refused.stderr.contains(&server.base),
+            "the error names the server holding the lease: {}",
+            refused.stderr
+        );
+    }
 
-    let server = Server::start_with(storage).await;
-    assert_eq!(
-        server.order("r5", last).await,
-        before,
-        "the rebuilt read model answers the same"
+    // Once the server has stopped, the command rebuilds and swaps the new generation in.
+    let kept = server.keep_storage();
+    assert!(server.terminate(), "a clean exit on SIGTERM");
+    let rebuilt = projector(&["rebuild", "order_summary"], &storage, LIMIT).await;
+    assert!(rebuilt.success, "{}", rebuilt.stderr);
+    assert!(
+        rebuilt.stdout.contains(&format!(
+            "rebuilt order_summary: generation g2 serves reads at position {last}"
+        )),
+        "{}",
+        rebuilt.stdout
     );
+    let report = status(&storage).await;
+    let summary = entry(&report, "order_summary");
+    assert_eq!(summary["generation"], "g2");
+    assert_eq!(summary["checkpoint"], last);
+    assert_eq!(entry(&report, "daily_sales")["generation"], "g1");
+    if Backend::current() == Backend::Postgres {
+        assert_eq!(summary["lease"]["held"], false, "{summary}");
+    }
+
+    let server = Server::start_with(kept).await;
+    assert_eq!(server.order("o5", last).await, before);
+}
+
+/// Two servers on one PostgreSQL database: the standby refuses admin actions on projections
+/// the other runs, saying so; the holder takes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_refuses_admin_actions_and_says_who_to_ask() {
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let holder = Server::start_on_database(database.url()).await;
+    holder.ready().await;
+    let standby = Server::start_on_database(database.url()).await;
+    standby.ready().await;
+
+    let list = standby.get("/admin/projections").await.expect(200).json();
+    for projection in list["projections"].as_array().expect("projections") {
+        assert_eq!(projection["state"], "standby", "{projection}");
+    }
+    for action in ["rebuild", "resume"] {
+        let refused = standby
+            .post_empty(&format!("/admin/projections/order_summary/{action}"))
+            .await
+            .expect(409);
+        let problem = refused.json();
+        assert_eq!(
+            problem["type"], "urn:projector:problem:standby",
+            "{problem}"
+        );
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(
+            detail.contains("stands by for projection order_summary")
+                && detail.contains("admin API of the server holding the lease"),
+            "{detail}"
+        );
+    }
+
+    let started = holder
+        .post_empty("/admin/projections/order_summary/rebuild")
+        .await
+        .expect(202);
+    assert_eq!(started.json()["generation"], 2);
 }

@@ -60,15 +60,6 @@ impl Storage {
         }
     }
 
-    /// Runs `projector <args>` on this storage to completion (status, rebuild, ...).
-    pub fn command(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BINARY)
-            .args(args)
-            .args(self.args())
-            .output()
-            .expect("run projector")
-    }
-
     fn args(&self) -> Vec<std::ffi::OsString> {
         match self {
             Storage::Sqlite(dir) => vec!["--data".into(), dir.path().join("data").into_os_string()],
@@ -84,6 +75,7 @@ pub struct Server {
     pub client: reqwest::Client,
     pub logs: Arc<Mutex<Vec<String>>>,
     storage: Option<Storage>,
+    storage_args: Vec<std::ffi::OsString>,
 }
 
 /// A response, read whole.
@@ -147,16 +139,25 @@ impl Server {
 
     /// Starts a server on `storage`.
     pub async fn start_with(storage: Storage) -> Self {
+        Self::start_with_args(storage, &[]).await
+    }
+
+    /// Starts a server on `storage` with extra `serve` options.
+    pub async fn start_with_args(storage: Storage, extra: &[&str]) -> Self {
         let args = storage.args();
-        Self::spawn(args, Some(storage)).await
+        Self::spawn(args, Some(storage), extra).await
     }
 
     /// Starts a server on a PostgreSQL database another server may share.
     pub async fn start_on_database(url: &str) -> Self {
-        Self::spawn(vec!["--database-url".into(), url.into()], None).await
+        Self::spawn(vec!["--database-url".into(), url.into()], None, &[]).await
     }
 
-    async fn spawn(storage_args: Vec<std::ffi::OsString>, storage: Option<Storage>) -> Self {
+    async fn spawn(
+        storage_args: Vec<std::ffi::OsString>,
+        storage: Option<Storage>,
+        extra: &[&str],
+    ) -> Self {
         let mut child = Command::new(BINARY)
             .args([
                 "serve",
@@ -167,7 +168,8 @@ impl Server {
                 "--log-level",
                 "info",
             ])
-            .args(storage_args)
+            .args(extra)
+            .args(&storage_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -206,7 +208,13 @@ impl Server {
                 .expect("client"),
             logs,
             storage,
+            storage_args,
         }
+    }
+
+    /// The options that point a command at this server's storage.
+    pub fn storage_args(&self) -> Vec<std::ffi::OsString> {
+        self.storage_args.clone()
     }
 
     /// Sends a request with a JSON body (or none) and extra headers.
@@ -264,6 +272,11 @@ impl Server {
 
     pub async fn post(&self, path: &str, body: &Value) -> Reply {
         self.send(Method::POST, path, Some(body), &[]).await
+    }
+
+    /// A POST without a body.
+    pub async fn post_empty(&self, path: &str) -> Reply {
+        self.send(Method::POST, path, None, &[]).await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -356,14 +369,43 @@ impl Server {
         self.logs.lock().expect("logs").clone()
     }
 
-    /// The storage this server runs on.
-    pub fn storage(&self) -> &Storage {
-        self.storage.as_ref().expect("the storage is still here")
-    }
-
     /// Takes the storage out, so it outlives this server.
     pub fn keep_storage(&mut self) -> Storage {
         self.storage.take().expect("the storage is still here")
+    }
+}
+
+/// What a `projector` command printed, and whether it succeeded.
+#[derive(Debug)]
+pub struct CommandOutput {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `projector <args> <storage>`, failing the test if it takes longer than `limit`.
+pub async fn projector(
+    args: &[&str],
+    storage: &[std::ffi::OsString],
+    limit: Duration,
+) -> CommandOutput {
+    let child = tokio::process::Command::new(BINARY)
+        .args(args)
+        .args(["--log-level", "warn"])
+        .args(storage)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start projector");
+    let output = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("projector {args:?} did not finish within {limit:?}"))
+        .expect("projector ran");
+    CommandOutput {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 

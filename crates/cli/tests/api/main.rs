@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin;
 mod commands;
 mod consistency;
 mod failover;
@@ -42,7 +43,10 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
-    commands::status_and_rebuild_run_beside_a_server_on_its_storage,
+    admin::projections_are_listed_and_rebuilt_without_downtime,
+    admin::a_rebuild_cut_short_by_a_crash_is_finished_after_a_restart,
+    admin::bad_names_unknown_projections_and_nothing_to_resume,
+    commands::status_and_rebuild_from_the_command_line,
     consistency::if_match_guards_writes_with_the_stream_version,
     consistency::two_writers_with_the_same_version_one_wins,
     consistency::reads_wait_for_their_writes,

@@ -34,11 +34,14 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         ("/api/issues/{id}", &["patch", "get"][..]),
         ("/api/issues/{id}/comments", &["post"][..]),
         ("/api/issues/{id}/history", &["get"][..]),
+        ("/admin/projections", &["get"][..]),
+        ("/admin/projections/{name}/rebuild", &["post"][..]),
+        ("/admin/projections/{name}/resume", &["post"][..]),
     ] {
         for method in methods {
             let operation = &paths[path][method];
             assert!(operation.is_object(), "{method} {path} is not documented");
-            if path.starts_with("/api/") {
+            if path.starts_with("/api/") || path.starts_with("/admin/projections/") {
                 let responses = operation["responses"].as_object().expect("responses");
                 assert!(
                     responses.contains_key("422"),
@@ -52,10 +55,32 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     }
     assert_eq!(
         paths.len(),
-        20,
+        23,
         "a route the test does not know: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
+
+    let rebuild = &paths["/admin/projections/{name}/rebuild"]["post"];
+    assert_eq!(rebuild["tags"][0], "admin");
+    for status in ["202", "404", "409", "422", "503"] {
+        assert!(
+            rebuild["responses"][status].is_object(),
+            "the rebuild route does not document {status}"
+        );
+    }
+    let admin = document["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .find(|t| t["name"] == "admin")
+        .expect("an admin tag");
+    assert!(
+        admin["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("do not expose it publicly")),
+        "{admin}"
+    );
+    assert!(schema(&document, "ProjectionList").is_object());
 
     let create = schema(&document, "CreateOrderRequest");
     assert_eq!(create["additionalProperties"], false);

@@ -2,7 +2,7 @@
 //! counts what it applies so double application shows.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -109,12 +109,14 @@ impl Stores {
 
 /// Records every event in `seen` (keyed by position) and bumps a counter per event, so applying
 /// an event twice fails on the key and a lost one shows in the count. Events whose payload says
-/// `"poison": true` fail; the first `flaky` applies fail transiently.
+/// `"poison": true` fail; the first `flaky` applies fail transiently; a batch past an armed
+/// `stall` waits for its release and then fails transiently (it is rolled back).
 pub struct Counting {
     pub name: ProjectionName,
     pub version: u32,
     pub policy: PoisonPolicy,
     pub flaky: AtomicU32,
+    pub stall: Option<Stall>,
 }
 
 impl Counting {
@@ -124,7 +126,43 @@ impl Counting {
             version: 1,
             policy,
             flaky: AtomicU32::new(0),
+            stall: None,
         }
+    }
+}
+
+/// Holds back every batch with an event past a position, once armed: a rebuild that gets
+/// stuck there until the projector is shut down (the token released).
+pub struct Stall {
+    after: AtomicU64,
+    release: CancellationToken,
+}
+
+impl Stall {
+    /// Disarmed until [`Stall::arm`]; a held batch waits for `release`.
+    pub fn new(release: CancellationToken) -> Self {
+        Self {
+            after: AtomicU64::new(u64::MAX),
+            release,
+        }
+    }
+
+    /// Holds back every batch with an event past `position`.
+    pub fn arm(&self, position: u64) {
+        self.after.store(position, Ordering::SeqCst);
+    }
+
+    async fn hold(&self, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+        let after = self.after.load(Ordering::SeqCst);
+        if events.iter().any(|e| e.position.get() > after) {
+            self.release.cancelled().await;
+            return Err(ProjectionError {
+                position: None,
+                transient: true,
+                message: "stalled until shutdown".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -170,6 +208,9 @@ impl SqlProjection for Counting {
                 transient: true,
                 message: "the read store blinked".into(),
             });
+        }
+        if let Some(stall) = &self.stall {
+            stall.hold(events).await?;
         }
         for event in events {
             let data: serde_json::Value = event

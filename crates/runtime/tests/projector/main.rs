@@ -1,7 +1,9 @@
 //! The projector against real SQLite stores: catch-up and live, restarts, poison events under
-//! both policies, transient failures, rebuilds without downtime, version changes, lag.
+//! both policies, transient failures, rebuilds without downtime (carried on across restarts and
+//! failovers, also on PostgreSQL), version changes, lag.
 
 mod helpers;
+mod resume;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
@@ -267,132 +269,6 @@ async fn a_rebuild_swaps_in_a_new_generation_while_reads_go_on() {
         .await
         .expect("live after the swap");
     assert_eq!(stores.counted(&name).await, (3005, 3005));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rebuild_left_unfinished_is_resumed_by_the_next_run() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let stores = Stores::open(dir);
-    for s in 0..3 {
-        stores.append(&format!("u-{s}"), 1000, None).await;
-    }
-    let name;
-    let generation;
-    let stopped_at;
-    {
-        let projection = Arc::new(Counting::new("resumed", PoisonPolicy::Stop));
-        name = projection.name.clone();
-        let (handle, shutdown) = stores.start(projection, 10);
-        handle.wait_caught_up(PATIENCE).await.expect("caught up");
-        generation = handle.rebuild(&name).await.expect("rebuild starts");
-        let mut status = handle.watch(&name).expect("registered");
-        tokio::time::timeout(
-            PATIENCE,
-            status.wait_for(|s| {
-                s.rebuild
-                    .as_ref()
-                    .is_some_and(|r| r.checkpoint.get() >= 500)
-            }),
-        )
-        .await
-        .expect("the rebuild gets going")
-        .expect("status");
-        // The process stops mid-rebuild.
-        shutdown.cancel();
-        handle.join().await;
-        let building = stores
-            .reads
-            .building(&name)
-            .await
-            .expect("catalog")
-            .expect("the unfinished generation is still there");
-        assert_eq!(building.generation, generation);
-        stopped_at = stores
-            .reads
-            .checkpoint(&name, generation)
-            .await
-            .expect("checkpoint")
-            .position;
-        assert!(
-            stopped_at.get() >= 500 && stopped_at.get() < 3000,
-            "{stopped_at}"
-        );
-    }
-
-    // The next run picks the rebuild up where it stopped and swaps that same generation in.
-    let projection = Arc::new(Counting::new("resumed", PoisonPolicy::Stop));
-    let (handle, _shutdown) = stores.start(projection, 10);
-    let mut status = handle.watch(&name).expect("registered");
-    let resumed = tokio::time::timeout(
-        PATIENCE,
-        status.wait_for(|s| s.rebuild.is_some() || s.generation == Some(generation)),
-    )
-    .await
-    .expect("the rebuild resumes")
-    .expect("status")
-    .clone();
-    if let Some(rebuild) = resumed.rebuild {
-        assert_eq!(rebuild.generation, generation);
-        assert!(rebuild.checkpoint >= stopped_at, "resumed, not restarted");
-    }
-    tokio::time::timeout(
-        PATIENCE,
-        status.wait_for(|s| s.generation == Some(generation) && s.rebuild.is_none()),
-    )
-    .await
-    .expect("the resumed rebuild is swapped in")
-    .expect("status");
-    assert_eq!(
-        stores.counted(&name).await,
-        (3000, 3000),
-        "every event once"
-    );
-    assert_eq!(stores.reads.building(&name).await.expect("catalog"), None);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unfinished_rebuild_of_another_version_is_dropped() {
-    let stores = Stores::new();
-    stores.append("d", 200, None).await;
-    let projection = Arc::new(Counting::new("dropped", PoisonPolicy::Stop));
-    let name = projection.name.clone();
-    // A rebuild by version 1 that never finished.
-    let abandoned = stores
-        .reads
-        .create_generation(projection.as_ref())
-        .await
-        .expect("generation");
-    let serving = stores
-        .reads
-        .create_generation(projection.as_ref())
-        .await
-        .expect("generation");
-    stores
-        .reads
-        .activate(&name, serving)
-        .await
-        .expect("activate");
-    assert_eq!(
-        stores
-            .reads
-            .building(&name)
-            .await
-            .expect("catalog")
-            .map(|b| b.generation),
-        Some(abandoned)
-    );
-
-    let version_two = Arc::new(Counting {
-        version: 2,
-        ..Counting::new("dropped", PoisonPolicy::Stop)
-    });
-    let (handle, _shutdown) = stores.start(version_two, 50);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
-    let status = handle.status(&name).expect("status");
-    assert_eq!(status.version, 2);
-    assert!(status.rebuild.is_none());
-    assert_eq!(stores.reads.building(&name).await.expect("catalog"), None);
-    assert_eq!(stores.counted(&name).await, (200, 200));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

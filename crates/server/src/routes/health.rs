@@ -103,7 +103,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
                 }
                 projections.push(ProjectionReadiness {
                     name: status.name.to_string(),
-                    state: state_name(&status.state).into(),
+                    state: status.state.name().into(),
                     checkpoint: status.checkpoint.get(),
                     lag_events: lag.events,
                     dead_letters: status.dead_letters,
@@ -127,18 +127,6 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, Json(body)).into_response()
-}
-
-fn state_name(state: &WorkerState) -> &'static str {
-    match state {
-        WorkerState::Starting => "starting",
-        WorkerState::Standby => "standby",
-        WorkerState::CatchingUp => "catching_up",
-        WorkerState::Live => "live",
-        WorkerState::Retrying { .. } => "retrying",
-        WorkerState::Stopped { .. } => "stopped",
-        WorkerState::ShutDown => "shut_down",
-    }
 }
 
 /// Prometheus metrics: requests and latency by route and status, events appended, projection

@@ -1,5 +1,6 @@
 //! The routes, one module per area, each returning its documented router.
 
+pub(crate) mod admin;
 pub(crate) mod customers;
 pub(crate) mod health;
 pub(crate) mod issues;

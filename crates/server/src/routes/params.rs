@@ -6,6 +6,8 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use projector_core::ProjectionName;
+
 use crate::error::{ApiError, FieldError};
 use crate::limits::is_id;
 
@@ -70,6 +72,38 @@ pub(crate) struct CustomerPath {
         pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
     )]
     id: String,
+}
+
+/// The name of a projection in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub(crate) struct ProjectionPath {
+    /// The projection's name, such as `order_summary`.
+    #[param(min_length = 1, max_length = 48, pattern = "^[a-z][a-z0-9_]{0,47}$")]
+    name: String,
+}
+
+/// The projection named by the path parameter `name`, checked.
+#[derive(Debug)]
+pub(crate) struct ProjectionParam(pub(crate) ProjectionName);
+
+impl<S: Send + Sync> FromRequestParts<S> for ProjectionParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::field("path", e.body_text()))?;
+        let value = raw
+            .iter()
+            .find(|(key, _)| *key == "name")
+            .map(|(_, value)| value)
+            .unwrap_or_default();
+        ProjectionName::parse(value)
+            .map(Self)
+            .map_err(|e| ApiError::field("path.name", e.to_string()))
+    }
 }
 
 /// Read-your-writes parameters, accepted by every read.

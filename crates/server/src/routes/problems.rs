@@ -63,3 +63,23 @@ pub(crate) enum ReadProblems {
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }
+
+/// What an admin action on one projection may answer besides success.
+#[derive(IntoResponses)]
+pub(crate) enum AdminProblems {
+    /// No projection of that name runs in this server.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(Problem),
+    /// The request conflicts with the projection's state: this server stands by for it
+    /// (another process holds its lease; `type` `urn:projector:problem:standby`), a rebuild is
+    /// already running (`urn:projector:problem:rebuild-in-progress`), or there is nothing to
+    /// resume (`urn:projector:problem:conflict`).
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(Problem),
+    /// The name is not a projection name (`path.name`).
+    #[response(status = 422, content_type = "application/problem+json")]
+    Invalid(Problem),
+    /// Storage is unavailable, or the server is stopping; retry later.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(Problem),
+}

@@ -1,24 +1,30 @@
 //! Read store conformance: a batch commits with its checkpoint, and a batch that expects the
 //! checkpoint somewhere else (another process applied the generation) is refused whole;
-//! generations being built are reported until swapped in or dropped.
+//! building generations are listed with their version until activated or dropped, and survive
+//! a reopen of the store with their rows and checkpoint, so a rebuild can be carried on.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, BuildingGeneration, Checkpoint, EventFilter, GlobalPosition, Projection,
-    ProjectionError, ProjectionName, ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore,
-    SqlTransaction, StreamId, StreamVersion,
+    ApplyError, Checkpoint, EventFilter, GlobalPosition, Projection, ProjectionError,
+    ProjectionName, ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore, SqlTransaction,
+    StreamId, StreamVersion,
 };
 
-/// Counts the events it applies in one row.
-struct Tally;
+/// Counts the events it applies in one row; `Tally(version)`.
+struct Tally(u32);
 
 const TALLY: ProjectionName = ProjectionName::from_static("conformance_tally");
 
 impl Projection for Tally {
     fn name(&self) -> ProjectionName {
         TALLY
+    }
+
+    fn version(&self) -> u32 {
+        self.0
     }
 
     fn handles(&self) -> EventFilter {
@@ -74,13 +80,16 @@ async fn tally(store: &dyn SqlReadStore) -> i64 {
 /// Batches commit with their checkpoint; a batch whose starting checkpoint is stale is
 /// refused with `CheckpointMoved` and changes nothing.
 pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) {
-    let generation = store.create_generation(&Tally).await.expect("generation");
+    let generation = store
+        .create_generation(&Tally(1))
+        .await
+        .expect("generation");
     store.activate(&TALLY, generation).await.expect("activate");
     let batch: Arc<[RecordedEvent]> = (1..=3).map(event).collect();
     let to = Checkpoint::after(&batch[2]);
     store
         .apply(
-            Arc::new(Tally),
+            Arc::new(Tally(1)),
             generation,
             Arc::clone(&batch),
             GlobalPosition::ZERO,
@@ -99,7 +108,13 @@ pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) 
 
     // The same batch again, as a second process that read the old checkpoint would send it.
     match store
-        .apply(Arc::new(Tally), generation, batch, GlobalPosition::ZERO, to)
+        .apply(
+            Arc::new(Tally(1)),
+            generation,
+            batch,
+            GlobalPosition::ZERO,
+            to,
+        )
         .await
     {
         Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
@@ -118,7 +133,7 @@ pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) 
     let to = Checkpoint::after(&next[0]);
     store
         .apply(
-            Arc::new(Tally),
+            Arc::new(Tally(1)),
             generation,
             next,
             GlobalPosition::new(3),
@@ -129,52 +144,144 @@ pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) 
     assert_eq!(tally(store.as_ref()).await, 4);
 }
 
-/// A created generation is building until activated or dropped, and the newest one is the one
-/// reported, with the version that created it: what lets the next run resume a rebuild.
-pub async fn building_generations_are_reported_until_swapped_in_or_dropped(
+/// The building generations of the tally, as `(generation, version)`.
+async fn building(store: &dyn SqlReadStore) -> Vec<(u32, u32)> {
+    store
+        .building(&TALLY)
+        .await
+        .expect("building generations")
+        .into_iter()
+        .map(|b| (b.generation.get(), b.version))
+        .collect()
+}
+
+/// Applies the events at `positions` to `generation`, from the checkpoint `from`.
+async fn apply_range(
+    store: &dyn SqlReadStore,
+    generation: projector_core::Generation,
+    from: u64,
+    positions: std::ops::RangeInclusive<u64>,
+) -> Checkpoint {
+    let batch: Arc<[RecordedEvent]> = positions.map(event).collect();
+    let to = Checkpoint::after(batch.last().expect("a non-empty batch"));
+    store
+        .apply(
+            Arc::new(Tally(1)),
+            generation,
+            batch,
+            GlobalPosition::new(from),
+            to,
+        )
+        .await
+        .expect("batch applied");
+    to
+}
+
+/// A created generation is listed as building, with the version that created it, until it is
+/// activated or dropped; creating another drops the one left building (one process builds one
+/// generation of a projection at a time).
+pub async fn building_generations_are_listed_until_activated_or_dropped(
     store: Arc<dyn SqlReadStore>,
 ) {
-    assert_eq!(store.building(&TALLY).await.expect("catalog"), None);
-    let first = store.create_generation(&Tally).await.expect("generation");
-    assert_eq!(
-        store.building(&TALLY).await.expect("catalog"),
-        Some(BuildingGeneration {
-            generation: first,
-            version: Tally.version(),
-        })
-    );
-    store.activate(&TALLY, first).await.expect("activate");
-    assert_eq!(store.building(&TALLY).await.expect("catalog"), None);
-
-    let second = store.create_generation(&Tally).await.expect("generation");
-    assert_eq!(
-        store
-            .building(&TALLY)
-            .await
-            .expect("catalog")
-            .map(|b| b.generation),
-        Some(second)
-    );
-    // Its checkpoint survives for whoever resumes it.
-    let batch: Arc<[RecordedEvent]> = (1..=2).map(event).collect();
-    let to = Checkpoint::after(&batch[1]);
-    store
-        .apply(Arc::new(Tally), second, batch, GlobalPosition::ZERO, to)
+    assert_eq!(building(store.as_ref()).await, []);
+    let first = store
+        .create_generation(&Tally(1))
         .await
-        .expect("a batch of the rebuild");
+        .expect("generation");
+    assert_eq!(building(store.as_ref()).await, [(first.get(), 1)]);
+    store.activate(&TALLY, first).await.expect("activate");
     assert_eq!(
-        store.checkpoint(&TALLY, second).await.expect("checkpoint"),
-        to
+        building(store.as_ref()).await,
+        [],
+        "a serving generation is not building"
     );
-    store.drop_generation(&TALLY, second).await.expect("drop");
-    assert_eq!(store.building(&TALLY).await.expect("catalog"), None);
+
+    let second = store
+        .create_generation(&Tally(2))
+        .await
+        .expect("generation");
+    assert_eq!(building(store.as_ref()).await, [(second.get(), 2)]);
+    let third = store
+        .create_generation(&Tally(2))
+        .await
+        .expect("generation");
+    assert!(third > second, "generations are numbered upwards");
+    assert_eq!(
+        building(store.as_ref()).await,
+        [(third.get(), 2)],
+        "creating a generation drops the one left building"
+    );
+    assert!(
+        store.checkpoint(&TALLY, second).await.is_err(),
+        "the abandoned generation is gone"
+    );
+    store
+        .drop_generation(&TALLY, third)
+        .await
+        .expect("drop the building generation");
+    assert_eq!(building(store.as_ref()).await, []);
+    assert_eq!(
+        store.serving(&TALLY).await.expect("serving"),
+        Some(projector_core::ServingGeneration {
+            generation: first,
+            version: 1
+        }),
+        "building and dropping never touch the serving generation"
+    );
+}
+
+/// A building generation survives a reopen of the store (a restart of the process) with its
+/// rows and checkpoint: a rebuild is carried on from there and swapped in, and nothing it
+/// applied before the restart is lost or applied again.
+pub async fn building_generations_survive_a_reopen<F, Fut>(open: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn SqlReadStore>>,
+{
+    let store = open().await;
+    let serving = store
+        .create_generation(&Tally(1))
+        .await
+        .expect("generation");
+    store.activate(&TALLY, serving).await.expect("activate");
+    apply_range(store.as_ref(), serving, 0, 1..=5).await;
+    let rebuild = store
+        .create_generation(&Tally(1))
+        .await
+        .expect("generation");
+    let reached = apply_range(store.as_ref(), rebuild, 0, 1..=3).await;
+    drop(store);
+
+    let store = open().await;
+    assert_eq!(building(store.as_ref()).await, [(rebuild.get(), 1)]);
+    assert_eq!(
+        store.checkpoint(&TALLY, rebuild).await.expect("checkpoint"),
+        reached,
+        "the building generation kept its checkpoint"
+    );
+    assert_eq!(
+        tally(store.as_ref()).await,
+        5,
+        "reads still go to the serving generation"
+    );
+    apply_range(store.as_ref(), rebuild, 3, 4..=5).await;
+    store.activate(&TALLY, rebuild).await.expect("swap");
+    assert_eq!(building(store.as_ref()).await, []);
+    assert_eq!(
+        tally(store.as_ref()).await,
+        5,
+        "each event applied once across the restart"
+    );
+    drop(store);
+
+    let store = open().await;
     assert_eq!(
         store
             .serving(&TALLY)
             .await
-            .expect("catalog")
+            .expect("serving")
             .map(|s| s.generation),
-        Some(first),
-        "the serving generation is untouched"
+        Some(rebuild)
     );
+    assert_eq!(tally(store.as_ref()).await, 5);
 }

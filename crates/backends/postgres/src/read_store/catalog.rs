@@ -61,61 +61,38 @@ pub(crate) async fn serving(
     .transpose()
 }
 
-/// The newest building generation of `projection`.
+/// The building generations of `projection` and the versions that created them, oldest first.
 pub(crate) async fn building(
     client: &deadpool_postgres::Client,
     projection: &ProjectionName,
-) -> Result<Option<BuildingGeneration>, ReadStoreError> {
-    let row = client
-        .query_opt(
+) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
+    let statement = client
+        .prepare_cached(
             "SELECT generation, version FROM projector.generations \
-             WHERE projection = $1 AND state = 'building' ORDER BY generation DESC LIMIT 1",
-            &[&projection.as_str()],
+             WHERE projection = $1 AND state = 'building' ORDER BY generation",
         )
         .await
         .map_err(err("reading the catalog"))?;
-    row.map(|row| {
-        let generation: i32 = row.try_get(0).map_err(err("reading the catalog"))?;
-        let version: i32 = row.try_get(1).map_err(err("reading the catalog"))?;
-        Ok(BuildingGeneration {
-            generation: Generation::new(u32::try_from(generation).unwrap_or(0)),
-            version: u32::try_from(version).unwrap_or(0),
-        })
-    })
-    .transpose()
-}
-
-/// Every projection's serving generation, by projection name. A name the catalog holds but
-/// this build cannot parse (written by another tool) is skipped.
-pub(crate) async fn all_serving(
-    client: &deadpool_postgres::Client,
-) -> Result<Vec<(ProjectionName, Generation)>, ReadStoreError> {
     let rows = client
-        .query(
-            "SELECT projection, generation FROM projector.generations \
-             WHERE state = 'serving' ORDER BY projection",
-            &[],
-        )
+        .query(&statement, &[&projection.as_str()])
         .await
         .map_err(err("reading the catalog"))?;
-    let mut serving = Vec::with_capacity(rows.len());
-    for row in rows {
-        let name: &str = row.try_get(0).map_err(err("reading the catalog"))?;
-        let generation: i32 = row.try_get(1).map_err(err("reading the catalog"))?;
-        if let Ok(name) = ProjectionName::parse(name) {
-            serving.push((
-                name,
-                Generation::new(u32::try_from(generation).unwrap_or(0)),
-            ));
-        }
-    }
-    Ok(serving)
+    rows.iter()
+        .map(|row| {
+            let generation: i32 = row.try_get(0).map_err(err("reading the catalog"))?;
+            let version: i32 = row.try_get(1).map_err(err("reading the catalog"))?;
+            Ok(BuildingGeneration {
+                generation: Generation::new(u32::try_from(generation).unwrap_or(0)),
+                version: u32::try_from(version).unwrap_or(0),
+            })
+        })
+        .collect()
 }
 
 /// Registers a new building generation of `projection`, numbered after every generation ever
 /// made, and drops any other building generation of it: the caller owns the projection (one
-/// process at a time does, see [`crate::PgLeases`]), so those were abandoned by a process that
-/// died during a rebuild.
+/// process at a time does, see [`crate::PgLeases`]), and its worker carries on a building
+/// generation of its own version rather than create another, so any left were abandoned.
 pub(crate) async fn add_building(
     tx: &deadpool_postgres::Transaction<'_>,
     projection: &ProjectionName,

@@ -107,17 +107,6 @@ impl PgReadStore {
             .map(|s| schema_name(projection, s.generation)))
     }
 
-    /// Every projection with a serving generation, by name: what `projector status` lists.
-    ///
-    /// # Errors
-    /// [`ReadStoreError::Unavailable`] when the catalog cannot be read.
-    pub async fn serving_generations(
-        &self,
-    ) -> Result<Vec<(ProjectionName, Generation)>, ReadStoreError> {
-        let client = self.client("listing the serving generations").await?;
-        catalog::all_serving(&client).await
-    }
-
     async fn client(&self, context: &str) -> Result<deadpool_postgres::Client, ReadStoreError> {
         self.pool
             .get()
@@ -212,7 +201,7 @@ impl SqlReadStore for PgReadStore {
     async fn building(
         &self,
         projection: &ProjectionName,
-    ) -> Result<Option<BuildingGeneration>, ReadStoreError> {
+    ) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
         let client = self.client("reading the catalog").await?;
         catalog::building(&client, projection).await
     }

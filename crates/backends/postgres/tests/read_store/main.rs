@@ -286,6 +286,45 @@ async fn a_moved_checkpoint_refuses_the_batch() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn building_generations_are_listed_until_activated_or_dropped() {
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let reads = projector_postgres::PgReadStore::connect(
+        database.url(),
+        projector_postgres::PgReadStoreOptions::default(),
+    )
+    .await
+    .expect("reads");
+    projector_testkit::conformance::read_store::building_generations_are_listed_until_activated_or_dropped(
+        std::sync::Arc::new(reads),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn building_generations_survive_a_reopen() {
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let url = database.url().to_owned();
+    projector_testkit::conformance::read_store::building_generations_survive_a_reopen(|| {
+        let url = url.clone();
+        async move {
+            std::sync::Arc::new(
+                projector_postgres::PgReadStore::connect(
+                    &url,
+                    projector_postgres::PgReadStoreOptions::default(),
+                )
+                .await
+                .expect("reads"),
+            ) as std::sync::Arc<dyn projector_core::SqlReadStore>
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_rows_are_written_and_upserted_in_one_batch() {
     let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
         return;
@@ -297,23 +336,6 @@ async fn many_rows_are_written_and_upserted_in_one_batch() {
     .await
     .expect("reads");
     projector_testkit::conformance::batch_writes::many_rows_are_written_and_upserted_in_one_batch(
-        std::sync::Arc::new(reads),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn building_generations_are_reported_until_swapped_in_or_dropped() {
-    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
-        return;
-    };
-    let reads = projector_postgres::PgReadStore::connect(
-        database.url(),
-        projector_postgres::PgReadStoreOptions::default(),
-    )
-    .await
-    .expect("reads");
-    projector_testkit::conformance::read_store::building_generations_are_reported_until_swapped_in_or_dropped(
         std::sync::Arc::new(reads),
     )
     .await;

@@ -76,3 +76,47 @@ async fn one_holder_at_a_time_and_takeover_when_it_dies() {
     let fourth = leases.try_acquire(&PROJECTION).await.expect("reachable");
     assert!(fourth.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_holder_of_a_lease_is_named_by_its_label() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let holder = PgLeases::new(database.url())
+        .expect("leases")
+        .with_label("projector serve http://127.0.0.1:8080 pid 42");
+    let observer = PgLeases::new(database.url()).expect("leases");
+    let other = ProjectionName::from_static("daily_sales");
+    let both = [PROJECTION, other.clone()];
+    assert!(
+        observer.holders(&both).await.expect("reachable").is_empty(),
+        "nobody holds a lease yet"
+    );
+
+    let lease = holder
+        .try_acquire(&PROJECTION)
+        .await
+        .expect("reachable")
+        .expect("free");
+    let holders = observer.holders(&both).await.expect("reachable");
+    assert_eq!(holders.len(), 1, "{holders:?}");
+    let named = &holders[&PROJECTION];
+    assert_eq!(named.backend_pid, lease.backend_pid());
+    assert_eq!(
+        named.application_name.as_deref(),
+        Some("projector serve http://127.0.0.1:8080 pid 42")
+    );
+    assert!(named.since.is_some());
+    assert!(
+        named
+            .to_string()
+            .contains("projector serve http://127.0.0.1:8080"),
+        "{named}"
+    );
+
+    lease.release().await.expect("release");
+    assert!(
+        observer.holders(&both).await.expect("reachable").is_empty(),
+        "a released lease has no holder"
+    );
+}

@@ -122,56 +122,79 @@ impl Catalog {
             .map_err(err("reading the catalog"))
     }
 
-    /// The newest building generation of `projection`.
+    /// The building generations of `projection` and the versions that created them, oldest
+    /// first.
     pub(crate) fn building(
         &self,
         projection: &ProjectionName,
-    ) -> Result<Option<BuildingGeneration>, ReadStoreError> {
-        self.conn
+    ) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
+        let mut stmt = self
+            .conn
             .prepare_cached(
-                "SELECT generation, version FROM generations WHERE projection = ?1 AND state = 'building' \
-                 ORDER BY generation DESC LIMIT 1",
+                "SELECT generation, version FROM generations \
+                 WHERE projection = ?1 AND state = 'building' ORDER BY generation",
             )
-            .and_then(|mut s| {
-                s.query_row([projection.as_str()], |r| {
-                    Ok(BuildingGeneration {
-                        generation: Generation::new(r.get(0)?),
-                        version: r.get(1)?,
-                    })
+            .map_err(err("reading the catalog"))?;
+        let rows = stmt
+            .query_map([projection.as_str()], |r| {
+                Ok(BuildingGeneration {
+                    generation: Generation::new(r.get(0)?),
+                    version: r.get(1)?,
                 })
-                .optional()
             })
+            .map_err(err("reading the catalog"))?;
+        rows.collect::<Result<Vec<_>, _>>()
             .map_err(err("reading the catalog"))
     }
 
-    /// Registers a new building generation, numbered after every generation ever made.
+    /// Registers a new building generation, numbered after every generation ever made, and
+    /// retires any other building generation of `projection` in the same transaction: the
+    /// caller owns the projection and builds one generation at a time, so those were
+    /// abandoned. Returns the new generation and the retired ones, whose files may go.
     pub(crate) fn add_building(
-        &self,
+        &mut self,
         projection: &ProjectionName,
         version: u32,
-    ) -> Result<Generation, ReadStoreError> {
-        let next: u32 = self
+    ) -> Result<(Generation, Vec<Generation>), ReadStoreError> {
+        let tx = self
             .conn
+            .transaction()
+            .map_err(err("registering a generation"))?;
+        let abandoned = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE generations SET state = 'retired' \
+                     WHERE projection = ?1 AND state = 'building' RETURNING generation",
+                )
+                .map_err(err("retiring abandoned generations"))?;
+            let rows = stmt
+                .query_map([projection.as_str()], |r| r.get::<_, u32>(0))
+                .map_err(err("retiring abandoned generations"))?;
+            rows.map(|r| r.map(Generation::new))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(err("retiring abandoned generations"))?
+        };
+        let next: u32 = tx
             .prepare_cached(
                 "SELECT coalesce(max(generation), 0) + 1 FROM generations WHERE projection = ?1",
             )
             .and_then(|mut s| s.query_row([projection.as_str()], |r| r.get(0)))
             .map_err(err("numbering a generation"))?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO generations (projection, generation, version, state, created_at) \
-                 VALUES (?1, ?2, ?3, 'building', ?4)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    projection.as_str(),
-                    next,
-                    version,
-                    sql_time(Utc::now())
-                ])
-            })
-            .map_err(err("registering a generation"))?;
-        Ok(Generation::new(next))
+        tx.prepare_cached(
+            "INSERT INTO generations (projection, generation, version, state, created_at) \
+             VALUES (?1, ?2, ?3, 'building', ?4)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                projection.as_str(),
+                next,
+                version,
+                sql_time(Utc::now())
+            ])
+        })
+        .map_err(err("registering a generation"))?;
+        tx.commit().map_err(err("registering a generation"))?;
+        Ok((Generation::new(next), abandoned))
     }
 
     /// Makes `generation` serve `projection` and retires the one it replaces, in one

@@ -10,7 +10,7 @@ mod generation;
 mod placeholders;
 mod transaction;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -64,8 +64,12 @@ struct Inner {
 }
 
 impl SqliteReadStore {
-    /// Opens (creating if needed) the read store in `dir`. Generations left half-built by a
-    /// process that died during a rebuild are deleted.
+    /// Opens (creating if needed) the read store in `dir`.
+    ///
+    /// Generations a rebuild was filling when its process stopped stay listed as building, so
+    /// the projection's next worker carries the rebuild on from their checkpoint; only those
+    /// whose file never got its tables (a crash while creating it) are dropped here. Files
+    /// the catalog does not list are deleted.
     ///
     /// # Errors
     /// [`ReadStoreError::Unavailable`] when the directory or catalog cannot be opened.
@@ -81,21 +85,33 @@ impl SqliteReadStore {
         }
         let catalog = Catalog::open(&dir, options.read_only)?;
         let mut serving = HashMap::new();
+        let mut kept = HashSet::new();
         for live in catalog.live()? {
             match live.state {
                 GenerationState::Serving => {
+                    kept.insert((live.projection.clone(), live.generation));
                     serving.insert(live.projection, live.generation);
                 }
-                GenerationState::Building if !options.read_only => {
-                    tracing::info!(projection = %live.projection, generation = %live.generation,
-                        "dropping a generation whose rebuild did not finish");
-                    catalog.retire(&live.projection, live.generation)?;
+                GenerationState::Building if options.read_only => {}
+                GenerationState::Building => {
+                    let path = GenerationDb::path(&dir, &live.projection, live.generation);
+                    match GenerationDb::open(path, options.durability, false)
+                        .and_then(|db| db.checkpoint())
+                    {
+                        Ok(_) => {
+                            kept.insert((live.projection, live.generation));
+                        }
+                        Err(error) => {
+                            tracing::warn!(projection = %live.projection, generation = %live.generation,
+                                %error, "dropping a building generation whose file was never completed");
+                            catalog.retire(&live.projection, live.generation)?;
+                        }
+                    }
                 }
-                GenerationState::Building => {}
             }
         }
         if !options.read_only {
-            sweep_unlisted_files(&dir, &serving);
+            sweep_unlisted_files(&dir, &kept);
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -212,7 +228,7 @@ impl SqlReadStore for SqliteReadStore {
     async fn building(
         &self,
         projection: &ProjectionName,
-    ) -> Result<Option<BuildingGeneration>, ReadStoreError> {
+    ) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
         let projection = projection.clone();
         self.blocking(move |inner| lock(&inner.catalog).building(&projection))
             .await
@@ -226,8 +242,16 @@ impl SqlReadStore for SqliteReadStore {
         let version = projection.version();
         let generation = {
             let name = name.clone();
-            self.blocking(move |inner| lock(&inner.catalog).add_building(&name, version))
-                .await?
+            self.blocking(move |inner| {
+                let (generation, abandoned) = lock(&inner.catalog).add_building(&name, version)?;
+                for old in abandoned {
+                    tracing::info!(projection = %name, generation = %old,
+                        "dropping a generation whose rebuild was abandoned");
+                    inner.forget(&name, old);
+                }
+                Ok(generation)
+            })
+            .await?
         };
         let schema: Vec<String> = projection
             .schema()
@@ -381,9 +405,9 @@ impl SqlReadStore for SqliteReadStore {
     }
 }
 
-/// Deletes generation files that the catalog does not list as serving: leftovers of a process
-/// that died between a swap and the cleanup after it.
-fn sweep_unlisted_files(dir: &Path, serving: &HashMap<ProjectionName, Generation>) {
+/// Deletes generation files that the catalog does not list as serving or building: leftovers
+/// of a process that died between a swap (or a drop) and the cleanup after it.
+fn sweep_unlisted_files(dir: &Path, kept: &HashSet<(ProjectionName, Generation)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -393,7 +417,7 @@ fn sweep_unlisted_files(dir: &Path, serving: &HashMap<ProjectionName, Generation
         let Some((projection, generation)) = parse_file_name(name) else {
             continue;
         };
-        if serving.get(&projection) != Some(&generation) {
+        if !kept.contains(&(projection, generation)) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

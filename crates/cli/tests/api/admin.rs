@@ -1,0 +1,219 @@
+//! The admin API: projections listed with their state, generation, checkpoint, lag, dead
+//! letters and rebuild; a rebuild without downtime (refused while one runs, carried on after a
+//! crash); resume; problems for unknown and invalid names; and a standby that says the
+//! projection runs elsewhere.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{Server, Storage};
+
+/// Long enough for any rebuild of these tests.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Places `count` orders of two items (four events each); returns the last position.
+async fn place_orders(server: &Server, count: usize) -> u64 {
+    let mut last = 0;
+    for i in 0..count {
+        last = server
+            .place(
+                &format!("o{i}"),
+                &format!("c{}", i % 5),
+                &[("a", 1 + (i % 3) as u32, 2.5), ("b", 1, 0.75)],
+            )
+            .await;
+    }
+    last
+}
+
+/// The order's read model once it has applied `position`, waiting as long as a projection of
+/// one event per transaction may need.
+async fn order(server: &Server, id: &str, position: u64) -> Value {
+    server
+        .get(&format!(
+            "/api/orders/{id}/projection?min_position={position}&wait_ms=30000"
+        ))
+        .await
+        .expect(200)
+        .json()
+}
+
+/// The entry of `name` in `GET /admin/projections`, and the head it reports.
+async fn projection(server: &Server, name: &str) -> (Value, u64) {
+    let list = server.get("/admin/projections").await.expect(200).json();
+    let head = list["head"].as_u64().expect("head");
+    let entry = list["projections"]
+        .as_array()
+        .expect("projections")
+        .iter()
+        .find(|p| p["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} is not listed: {list}"));
+    (entry, head)
+}
+
+/// Polls `GET /admin/projections` until `name` serves `generation` with no rebuild running,
+/// and returns its entry.
+async fn wait_swapped_in(server: &Server, name: &str, generation: u64) -> Value {
+    let started = Instant::now();
+    loop {
+        let (entry, head) = projection(server, name).await;
+        if entry["generation"] == generation && entry["rebuild"].is_null() {
+            return entry;
+        }
+        if let Some(rebuild) = entry["rebuild"].as_object() {
+            assert_eq!(rebuild["generation"], generation, "{entry}");
+            let checkpoint = rebuild["checkpoint"].as_u64().expect("checkpoint");
+            assert!(checkpoint <= head, "{entry}");
+            assert_eq!(
+                rebuild["remaining_events"].as_u64(),
+                Some(head - checkpoint),
+                "{entry}"
+            );
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{name} did not swap {generation} in: {entry}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn projections_are_listed_and_rebuilt_without_downtime() {
+    // One event per transaction, so the rebuild takes long enough to be seen and refused.
+    let server = Server::start_with_args(Storage::fresh().await, &["--batch-size", "1"]).await;
+    let last = place_orders(&server, 100).await;
+    let before = order(&server, "o42", last).await;
+    server.ready().await;
+
+    let list = server.get("/admin/projections").await.expect(200).json();
+    assert_eq!(list["head"], last);
+    let names: Vec<&str> = list["projections"]
+        .as_array()
+        .expect("projections")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"order_summary") && names.contains(&"issues"),
+        "{names:?}"
+    );
+    let (summary, _) = projection(&server, "order_summary").await;
+    assert_eq!(summary["state"], "live", "{summary}");
+    assert_eq!(summary["generation"], 1);
+    assert_eq!(summary["version"], 1);
+    assert_eq!(summary["checkpoint"], last);
+    assert_eq!(summary["lag_events"], 0);
+    assert_eq!(summary["lag_seconds"], 0.0);
+    assert_eq!(summary["dead_letters"], 0);
+    assert!(summary["rebuild"].is_null());
+    assert!(summary["last_event_at"].is_string());
+
+    let started = server
+        .post_empty("/admin/projections/order_summary/rebuild")
+        .await
+        .expect(202);
+    assert_eq!(started.header("location"), Some("/admin/projections"));
+    let body = started.json();
+    assert_eq!(body["projection"], "order_summary");
+    assert_eq!(body["generation"], 2);
+
+    let again = server
+        .post_empty("/admin/projections/order_summary/rebuild")
+        .await
+        .expect(409);
+    assert_eq!(
+        again.header("content-type"),
+        Some("application/problem+json")
+    );
+    let problem = again.json();
+    assert_eq!(problem["type"], "urn:projector:problem:rebuild-in-progress");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("generation 2")),
+        "{problem}"
+    );
+
+    // Reads go on during the rebuild, and after the swap find the same order.
+    assert_eq!(order(&server, "o42", last).await, before);
+    let after = wait_swapped_in(&server, "order_summary", 2).await;
+    assert_eq!(after["checkpoint"], last);
+    assert_eq!(order(&server, "o42", last).await, before);
+    let next = server.place("after", "c1", &[("a", 1, 1.0)]).await;
+    assert_eq!(order(&server, "after", next).await["status"], "confirmed");
+}
+
+pub async fn a_rebuild_cut_short_by_a_crash_is_finished_after_a_restart() {
+    let mut server = Server::start_with_args(Storage::fresh().await, &["--batch-size", "1"]).await;
+    let last = place_orders(&server, 100).await;
+    let before = order(&server, "o7", last).await;
+    let generation = server
+        .post_empty("/admin/projections/order_summary/rebuild")
+        .await
+        .expect(202)
+        .json()["generation"]
+        .as_u64()
+        .expect("generation");
+    let storage = server.keep_storage();
+    server.kill();
+
+    let server = Server::start_with_args(storage, &["--batch-size", "1"]).await;
+    let after = wait_swapped_in(&server, "order_summary", generation).await;
+    assert_eq!(after["dead_letters"], 0, "no event was applied twice");
+    assert!(
+        server
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("carrying on an unfinished rebuild")),
+        "the restarted server carried the rebuild on rather than starting over"
+    );
+    assert_eq!(order(&server, "o7", last).await, before);
+}
+
+pub async fn bad_names_unknown_projections_and_nothing_to_resume() {
+    let server = Server::start().await;
+    server.ready().await;
+
+    let unknown = server
+        .post_empty("/admin/projections/no_such_thing/rebuild")
+        .await
+        .expect(404);
+    assert_eq!(unknown.json()["type"], "urn:projector:problem:not-found");
+    assert!(unknown.text.contains("no projection named no_such_thing"));
+    server
+        .post_empty("/admin/projections/no_such_thing/resume")
+        .await
+        .expect(404);
+
+    let invalid = server
+        .post_empty("/admin/projections/Order-Summary/rebuild")
+        .await
+        .expect(422);
+    assert_eq!(invalid.fields(), ["path.name"]);
+
+    let live = server
+        .post_empty("/admin/projections/order_summary/resume")
+        .await
+        .expect(409);
+    let problem = live.json();
+    assert_eq!(problem["type"], "urn:projector:problem:conflict");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("not stopped")),
+        "{problem}"
+    );
+
+    server
+        .send(
+            Method::GET,
+            "/admin/projections/order_summary/rebuild",
+            None,
+            &[],
+        )
+        .await
+        .expect(405);
+}

@@ -1,0 +1,216 @@
+//! The admin API: each projection's state, lag and rebuild, a rebuild without downtime, and
+//! resuming a projection stopped at a poison event.
+//!
+//! These routes act on the projector of this process. With several servers on one PostgreSQL
+//! database, each projection runs in the one holding its lease; the others stand by and answer
+//! 409 (`standby`) to actions on it, so the operator sends them to the holder. There is no
+//! authentication here, as in the rest of the API: do not expose `/admin` publicly.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use projector_runtime::{Lag, ProjectionStatus, WorkerState};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::routes::params::{ProjectionParam, ProjectionPath};
+use crate::routes::problems::AdminProblems;
+use crate::state::AppState;
+
+/// The admin routes, documented.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(projections))
+        .routes(routes!(rebuild))
+        .routes(routes!(resume))
+}
+
+/// Every projection of this server.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProjectionList {
+    /// The head of the feed: the position of the last committed event.
+    head: u64,
+    projections: Vec<ProjectionView>,
+}
+
+/// One projection, as this server sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProjectionView {
+    /// The projection's name.
+    name: String,
+    /// The version of its read model's shape.
+    version: u32,
+    /// `starting`, `standby` (another process holds its lease and runs it), `catching_up`,
+    /// `live`, `retrying`, `stopped` (at a poison event, until resumed) or `shut_down`.
+    state: String,
+    /// Why it is retrying or stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// When stopped: the position of the event it stopped at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped_at: Option<u64>,
+    /// The generation serving reads, once opened.
+    generation: Option<u32>,
+    /// Every event up to this position is applied in the serving generation.
+    checkpoint: u64,
+    /// Events committed but not yet applied.
+    lag_events: u64,
+    /// How long the oldest unapplied event has waited, in seconds; 0 when caught up.
+    lag_seconds: f64,
+    /// When the event at the checkpoint was recorded.
+    last_event_at: Option<DateTime<Utc>>,
+    /// Dead letters in the serving generation.
+    dead_letters: u64,
+    /// The rebuild running in this process, if any.
+    rebuild: Option<RebuildProgress>,
+}
+
+/// A rebuild filling a new generation beside the serving one.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RebuildProgress {
+    /// The generation being built; it serves reads once it has caught up.
+    generation: u32,
+    /// How far it has applied the feed.
+    checkpoint: u64,
+    /// Events it still has to apply to reach the head.
+    remaining_events: u64,
+}
+
+impl ProjectionView {
+    fn new(status: ProjectionStatus, lag: Lag) -> Self {
+        let (error, stopped_at) = match &status.state {
+            WorkerState::Retrying { error, .. } => (Some(error.clone()), None),
+            WorkerState::Stopped { position, error } => (Some(error.clone()), Some(position.get())),
+            _ => (None, None),
+        };
+        Self {
+            name: status.name.to_string(),
+            version: status.version,
+            state: status.state.name().to_owned(),
+            error,
+            stopped_at,
+            generation: status.generation.map(|g| g.get()),
+            checkpoint: status.checkpoint.get(),
+            lag_events: lag.events,
+            lag_seconds: lag.seconds,
+            last_event_at: status.last_event_at,
+            dead_letters: status.dead_letters,
+            rebuild: status.rebuild.map(|r| RebuildProgress {
+                generation: r.generation.get(),
+                checkpoint: r.checkpoint.get(),
+                remaining_events: r.checkpoint.distance_to(lag.head),
+            }),
+        }
+    }
+}
+
+/// Each projection's state, serving generation, checkpoint, lag, dead letters and rebuild.
+#[utoipa::path(get, path = "/admin/projections", tag = "admin",
+    responses(
+        (status = 200, description = "Every projection of this server", body = ProjectionList),
+        (status = 503, description = "The event store is unavailable", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn projections(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let lags = state.projector().lags().await?;
+    let head = match lags.first() {
+        Some((_, lag)) => lag.head,
+        None => state
+            .store()
+            .head()
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?,
+    };
+    let projections = lags
+        .into_iter()
+        .map(|(status, lag)| ProjectionView::new(status, lag))
+        .collect();
+    Ok(Json(ProjectionList {
+        head: head.get(),
+        projections,
+    })
+    .into_response())
+}
+
+/// The answer to a rebuild request.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RebuildStarted {
+    /// The projection.
+    projection: String,
+    /// The new generation, filled from the first event and swapped in once it has caught up;
+    /// the old one serves reads until then.
+    generation: u32,
+}
+
+/// Rebuilds a projection without downtime: a new generation is filled from the first event
+/// beside the serving one and swapped in when it has caught up. Answers at once; `GET
+/// /admin/projections` shows the progress. A rebuild cut short by a crash or failover is
+/// carried on by whichever process runs the projection next.
+#[utoipa::path(post, path = "/admin/projections/{name}/rebuild", tag = "admin",
+    params(ProjectionPath),
+    responses(
+        (status = 202, description = "The rebuild has started", body = RebuildStarted,
+            headers(("Location" = String, description = "Where to follow its progress"))),
+        AdminProblems,
+    ))]
+pub(crate) async fn rebuild(
+    State(state): State<AppState>,
+    ProjectionParam(name): ProjectionParam,
+) -> Result<Response, ApiError> {
+    let generation = state.projector().rebuild(&name).await?;
+    tracing::info!(projection = %name, %generation, "rebuild requested over the admin API");
+    let body = RebuildStarted {
+        projection: name.to_string(),
+        generation: generation.get(),
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, "/admin/projections")],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// The answer to a resume request.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Resumed {
+    /// The projection.
+    projection: String,
+    /// The position it retries from: its checkpoint.
+    checkpoint: u64,
+}
+
+/// Lets a projection stopped at a poison event try again from its checkpoint (after the cause
+/// is fixed, e.g. by a new version of the projection or of the data it reads).
+#[utoipa::path(post, path = "/admin/projections/{name}/resume", tag = "admin",
+    params(ProjectionPath),
+    responses(
+        (status = 200, description = "The projection is trying again", body = Resumed),
+        AdminProblems,
+    ))]
+pub(crate) async fn resume(
+    State(state): State<AppState>,
+    ProjectionParam(name): ProjectionParam,
+) -> Result<Response, ApiError> {
+    let projector = state.projector();
+    if !projector.resume(&name).await? {
+        let current = projector
+            .status(&name)
+            .map_or("unknown", |s| s.state.name());
+        return Err(ApiError::Conflict(format!(
+            "projection {name} is not stopped at a poison event (it is {current}); there is nothing to resume"
+        )));
+    }
+    tracing::info!(projection = %name, "resume requested over the admin API");
+    let checkpoint = projector.status(&name).map_or(0, |s| s.checkpoint.get());
+    Ok(Json(Resumed {
+        projection: name.to_string(),
+        checkpoint,
+    })
+    .into_response())
+}
