@@ -268,38 +268,44 @@ async fn a_rebuild_swaps_schemas_and_reproduces_every_row() {
     assert_eq!(e, [vec![SqlValue::Real(6.0)]]);
 }
 
+/// A read store on `url`, as the conformance checks take it.
+async fn read_store(url: &str) -> std::sync::Arc<dyn projector_core::SqlReadStore> {
+    std::sync::Arc::new(
+        projector_postgres::PgReadStore::connect(
+            url,
+            projector_postgres::PgReadStoreOptions::default(),
+        )
+        .await
+        .expect("reads"),
+    )
+}
+
+/// A fresh database and a read store on it; `None` (with the reason printed) when PostgreSQL
+/// is away outside CI.
+async fn fresh_read_store() -> Option<(
+    projector_testkit::postgres::TestDatabase,
+    std::sync::Arc<dyn projector_core::SqlReadStore>,
+)> {
+    let database = projector_testkit::postgres::TestDatabase::create().await?;
+    let reads = read_store(database.url()).await;
+    Some((database, reads))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_moved_checkpoint_refuses_the_batch() {
-    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+    let Some((_database, reads)) = fresh_read_store().await else {
         return;
     };
-    let reads = projector_postgres::PgReadStore::connect(
-        database.url(),
-        projector_postgres::PgReadStoreOptions::default(),
-    )
-    .await
-    .expect("reads");
-    projector_testkit::conformance::read_store::a_moved_checkpoint_refuses_the_batch(
-        std::sync::Arc::new(reads),
-    )
-    .await;
+    projector_testkit::conformance::read_store::a_moved_checkpoint_refuses_the_batch(reads).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn building_generations_are_listed_until_activated_or_dropped() {
-    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+    let Some((_database, reads)) = fresh_read_store().await else {
         return;
     };
-    let reads = projector_postgres::PgReadStore::connect(
-        database.url(),
-        projector_postgres::PgReadStoreOptions::default(),
-    )
-    .await
-    .expect("reads");
-    projector_testkit::conformance::read_store::building_generations_are_listed_until_activated_or_dropped(
-        std::sync::Arc::new(reads),
-    )
-    .await;
+    projector_testkit::conformance::read_store::building_generations_are_listed_until_activated_or_dropped(reads)
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,33 +316,18 @@ async fn building_generations_survive_a_reopen() {
     let url = database.url().to_owned();
     projector_testkit::conformance::read_store::building_generations_survive_a_reopen(|| {
         let url = url.clone();
-        async move {
-            std::sync::Arc::new(
-                projector_postgres::PgReadStore::connect(
-                    &url,
-                    projector_postgres::PgReadStoreOptions::default(),
-                )
-                .await
-                .expect("reads"),
-            ) as std::sync::Arc<dyn projector_core::SqlReadStore>
-        }
+        async move { read_store(&url).await }
     })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_rows_are_written_and_upserted_in_one_batch() {
-    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+    let Some((_database, reads)) = fresh_read_store().await else {
         return;
     };
-    let reads = projector_postgres::PgReadStore::connect(
-        database.url(),
-        projector_postgres::PgReadStoreOptions::default(),
-    )
-    .await
-    .expect("reads");
     projector_testkit::conformance::batch_writes::many_rows_are_written_and_upserted_in_one_batch(
-        std::sync::Arc::new(reads),
+        reads,
     )
     .await;
 }
