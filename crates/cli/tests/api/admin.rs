@@ -163,13 +163,12 @@ pub async fn a_rebuild_cut_short_by_a_crash_is_finished_after_a_restart() {
     let server = Server::start_with_args(storage, &["--batch-size", "1"]).await;
     let after = wait_swapped_in(&server, "order_summary", generation).await;
     assert_eq!(after["dead_letters"], 0, "no event was applied twice");
-    assert!(
-        server
-            .log_lines()
-            .iter()
-            .any(|l| l.contains("carrying on an unfinished rebuild")),
-        "the restarted server carried the rebuild on rather than starting over"
-    );
+    // The restarted server carried the rebuild on rather than starting over.
+    server
+        .wait_for_log("carrying the rebuild on", |l| {
+            l.contains("carrying on an unfinished rebuild")
+        })
+        .await;
     assert_eq!(order(&server, "o7", last).await, before);
 }
 

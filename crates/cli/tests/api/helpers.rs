@@ -369,6 +369,22 @@ impl Server {
         self.logs.lock().expect("logs").clone()
     }
 
+    /// Waits for the first log line that `wanted` accepts. A line reaches the pipe after the
+    /// work it describes is visible over HTTP, so a test must not expect it to be there already.
+    pub async fn wait_for_log(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.log_lines();
+            if let Some(line) = logs.iter().find(|line| wanted(line)) {
+                return line.clone();
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("no log line {what} in {logs:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Takes the storage out, so it outlives this server.
     pub fn keep_storage(&mut self) -> Storage {
         self.storage.take().expect("the storage is still here")

@@ -106,9 +106,9 @@ pub async fn correlation_ids_are_taken_or_made_and_returned() {
             .iter()
             .all(|e| e["correlation_id"] == "trace-abc")
     );
-    let logged = server
-        .log_lines()
-        .iter()
-        .any(|l| l.contains("request completed") && l.contains("trace-abc"));
-    assert!(logged, "the access log line carries the correlation id");
+    server
+        .wait_for_log("of the access log carrying the correlation id", |l| {
+            l.contains("request completed") && l.contains("trace-abc")
+        })
+        .await;
 }

@@ -73,19 +73,19 @@ pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
             .iter()
             .all(|e| e["correlation_id"] == "seed-000-demo")
     );
-    let logs = server.log_lines();
-    let upserted = logs
-        .iter()
-        .find(|line| line.contains("Upserted order read model"))
-        .unwrap_or_else(|| panic!("no upsert log line in {logs:#?}"));
-    let line: serde_json::Value = serde_json::from_str(upserted).expect("a JSON log line");
+    let upserted = server
+        .wait_for_log("upserting the order", |line| {
+            line.contains("Upserted order read model")
+        })
+        .await;
+    let line: serde_json::Value = serde_json::from_str(&upserted).expect("a JSON log line");
     assert_eq!(line["order_id"], "order-1001");
     assert_eq!(line["customer_id"], "cust-42");
     assert_eq!(line["total_amount"], 45.5);
     assert_eq!(line["correlation_id"], "seed-000-demo");
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("Projecting 4 changed event(s)") && l.contains("seed-000-demo")),
-        "no batch log line naming the correlation id"
-    );
+    server
+        .wait_for_log("naming the batch's correlation id", |line| {
+            line.contains("Projecting 4 changed event(s)") && line.contains("seed-000-demo")
+        })
+        .await;
 }
