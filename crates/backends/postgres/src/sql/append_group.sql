@@ -15,21 +15,19 @@
 -- event id fails the statement on `events_event_id`; the writer then appends one at a time.
 --
 -- One row per append, in order: accepted, the stream's stored version, the first position.
-WITH appends AS (
-    SELECT a.i::INTEGER AS i, a.stream, a.kind, a.expected, a.count,
-           coalesce((SELECT e.stream_version FROM projector.events e
-                     WHERE e.stream_id = a.stream
-                     ORDER BY e.stream_version DESC LIMIT 1), 0) AS stored
+WITH decided AS MATERIALIZED (
+    -- The stream's stored version is looked up once per append (a lateral join, not a
+    -- subquery the CASE would repeat).
+    SELECT a.i::INTEGER AS i, a.stream, a.count, coalesce(v.stored, 0) AS stored,
+           CASE a.kind WHEN 0 THEN TRUE
+                       WHEN 1 THEN coalesce(v.stored, 0) = 0
+                       WHEN 2 THEN coalesce(v.stored, 0) > 0
+                       ELSE coalesce(v.stored, 0) = a.expected END AS accepted
     FROM unnest($1::TEXT[], $2::SMALLINT[], $3::BIGINT[], $4::INTEGER[])
          WITH ORDINALITY AS a(stream, kind, expected, count, i)
-),
-decided AS (
-    SELECT ap.*,
-           CASE ap.kind WHEN 0 THEN TRUE
-                        WHEN 1 THEN ap.stored = 0
-                        WHEN 2 THEN ap.stored > 0
-                        ELSE ap.stored = ap.expected END AS accepted
-    FROM appends ap
+    LEFT JOIN LATERAL (SELECT e.stream_version AS stored FROM projector.events e
+                       WHERE e.stream_id = a.stream
+                       ORDER BY e.stream_version DESC LIMIT 1) v ON TRUE
 ),
 placed AS (
     -- Events of the accepted appends before this one: its first position is past them.

@@ -1,7 +1,8 @@
 //! Group commit: the append statement decides each append of a group against its stream's
 //! stored version, writes nothing when another process moved the head first, and the writer
-//! then appends again holding the head lock. Many concurrent appends through one store, to one
-//! stream or with one event id, end as if they had come one after another.
+//! then appends again holding the head lock. The single-append statement answers as a group of
+//! one would. Many concurrent appends through one store, to one stream or with one event id,
+//! end as if they had come one after another.
 
 use std::time::Duration;
 
@@ -13,10 +14,12 @@ use projector_core::{
 use projector_postgres::{PgEventStore, PgEventStoreOptions};
 use projector_testkit::events::numbered;
 use projector_testkit::postgres::TestDatabase;
-use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, NoTls};
 use uuid::Uuid;
 
 const APPEND_GROUP: &str = include_str!("../../src/sql/append_group.sql");
+const APPEND_ONE: &str = include_str!("../../src/sql/append_one.sql");
 
 /// One append's answer: accepted, stored version, first position.
 type Answer = (bool, i64, Option<i64>);
@@ -42,9 +45,40 @@ async fn connect(database: &TestDatabase) -> tokio_postgres::Client {
     client
 }
 
-/// Runs the append statement for appends of (stream, kind, expected, events).
+/// The event columns these tests do not vary, for `n` events: type, schema version, data and
+/// the three metadata ids.
+struct FixedColumns {
+    types: Vec<&'static str>,
+    schema_versions: Vec<i32>,
+    data: Vec<&'static str>,
+    metadata: Vec<Option<&'static str>>,
+}
+
+impl FixedColumns {
+    fn new(n: usize) -> Self {
+        Self {
+            types: vec!["E"; n],
+            schema_versions: vec![1; n],
+            data: vec!["{}"; n],
+            metadata: vec![None; n],
+        }
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.types,
+            &self.schema_versions,
+            &self.data,
+            &self.metadata,
+            &self.metadata,
+            &self.metadata,
+        ]
+    }
+}
+
+/// Runs the group statement for appends of (stream, kind, expected, events).
 async fn append_group(
-    client: &tokio_postgres::Client,
+    client: &impl GenericClient,
     appends: &[(&str, i16, i64, &[Uuid])],
 ) -> Vec<Answer> {
     let streams: Vec<&str> = appends.iter().map(|a| a.0).collect();
@@ -61,26 +95,12 @@ async fn append_group(
             ids.push(*id);
         }
     }
-    let n = ids.len();
+    let fixed = FixedColumns::new(ids.len());
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        vec![&streams, &kinds, &versions, &counts, &owners, &places, &ids];
+    params.extend(fixed.params());
     client
-        .query(
-            APPEND_GROUP,
-            &[
-                &streams,
-                &kinds,
-                &versions,
-                &counts,
-                &owners,
-                &places,
-                &ids,
-                &vec!["E"; n],
-                &vec![1i32; n],
-                &vec!["{}"; n],
-                &vec![None::<&str>; n],
-                &vec![None::<&str>; n],
-                &vec![None::<&str>; n],
-            ],
-        )
+        .query(APPEND_GROUP, &params)
         .await
         .expect("append group")
         .iter()
@@ -88,7 +108,46 @@ async fn append_group(
         .collect()
 }
 
-async fn feed(client: &tokio_postgres::Client) -> Vec<(i64, String, i64, Uuid)> {
+/// Runs the single-append statement for an append of (stream, kind, expected, events).
+async fn append_one(
+    client: &impl GenericClient,
+    (stream, kind, expected, ids): (&str, i16, i64, &[Uuid]),
+) -> Answer {
+    let n = ids.len();
+    let count = n as i32;
+    let places: Vec<i64> = (1..=n as i64).collect();
+    let fixed = FixedColumns::new(n);
+    let mut params: Vec<&(dyn ToSql + Sync)> =
+        vec![&stream, &kind, &expected, &count, &places, &ids];
+    params.extend(fixed.params());
+    let row = client
+        .query_one(APPEND_ONE, &params)
+        .await
+        .expect("append one");
+    (row.get(0), row.get(1), row.get(2))
+}
+
+/// Which append statement a test runs.
+#[derive(Clone, Copy, Debug)]
+enum Statement {
+    Group,
+    One,
+}
+
+impl Statement {
+    async fn append(
+        self,
+        client: &impl GenericClient,
+        append: (&str, i16, i64, &[Uuid]),
+    ) -> Answer {
+        match self {
+            Statement::Group => append_group(client, &[append]).await.remove(0),
+            Statement::One => append_one(client, append).await,
+        }
+    }
+}
+
+async fn feed(client: &impl GenericClient) -> Vec<(i64, String, i64, Uuid)> {
     client
         .query(
             "SELECT position, stream_id, stream_version, event_id FROM projector.events ORDER BY position",
@@ -101,7 +160,7 @@ async fn feed(client: &tokio_postgres::Client) -> Vec<(i64, String, i64, Uuid)> 
         .collect()
 }
 
-async fn head(client: &tokio_postgres::Client) -> i64 {
+async fn head(client: &impl GenericClient) -> i64 {
     client
         .query_one("SELECT head FROM projector.feed_head", &[])
         .await
@@ -160,6 +219,15 @@ async fn each_append_of_a_group_is_decided_against_its_streams_stored_version() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_that_loses_the_race_for_the_head_writes_nothing() {
+    loses_the_race_and_writes_nothing(Statement::Group).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_append_that_loses_the_race_for_the_head_writes_nothing() {
+    loses_the_race_and_writes_nothing(Statement::One).await;
+}
+
+async fn loses_the_race_and_writes_nothing(statement: Statement) {
     let Some((database, client)) = database().await else {
         return;
     };
@@ -181,13 +249,13 @@ async fn a_group_that_loses_the_race_for_the_head_writes_nothing() {
     let ours = ids(1);
     let racing = {
         let ours = ours.clone();
-        tokio::spawn(async move { append_group(&client, &[("ours", 0, 0, &ours)]).await })
+        tokio::spawn(async move { statement.append(&client, ("ours", 0, 0, &ours)).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!racing.is_finished(), "the append waits for the head row");
     tx.commit().await.expect("their commit");
     let answers = racing.await.expect("append task");
-    assert_eq!(answers, [(true, 0, None)], "lost the race: no position");
+    assert_eq!(answers, (true, 0, None), "lost the race: no position");
 
     let check = connect(&database).await;
     assert_eq!(
@@ -196,6 +264,51 @@ async fn a_group_that_loses_the_race_for_the_head_writes_nothing() {
         "nothing of ours was written"
     );
     assert_eq!(head(&check).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_single_append_statement_answers_and_writes_as_a_group_of_one() {
+    let Some((_database, mut client)) = database().await else {
+        return;
+    };
+    append_group(&client, &[("s", 1, 0, &ids(2))]).await;
+    // Every kind of expected version, against a stream at 2 and one that does not exist.
+    let cases = [
+        ("s", 0, 0),
+        ("s", 1, 0),
+        ("s", 2, 0),
+        ("s", 3, 2),
+        ("s", 3, 1),
+        ("s", 3, 0),
+        ("new", 0, 0),
+        ("new", 1, 0),
+        ("new", 2, 0),
+        ("new", 3, 0),
+        ("new", 3, 1),
+    ];
+    let mut accepted = 0;
+    for (stream, kind, expected) in cases {
+        let events = ids(3);
+        let mut written = Vec::new();
+        for statement in [Statement::Group, Statement::One] {
+            let tx = client.transaction().await.expect("begin");
+            let answer = statement
+                .append(&tx, (stream, kind, expected, &events))
+                .await;
+            written.push((answer, feed(&tx).await.len(), head(&tx).await));
+            tx.rollback().await.expect("rollback");
+        }
+        assert_eq!(
+            written[1], written[0],
+            "{stream}, kind {kind}, expected {expected}"
+        );
+        if (stream, kind, expected) == ("s", 3, 2) {
+            assert_eq!(written[1], ((true, 2, Some(3)), 5, 5));
+        }
+        accepted += usize::from(written[1].0.0);
+    }
+    // 3 of the 6 cases on `s` and 3 of the 5 on `new` append.
+    assert_eq!(accepted, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
