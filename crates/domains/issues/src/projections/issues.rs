@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use projector_core::{
-    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent, SqlParam,
-    SqlProjection, SqlTransaction, sql_time,
+    DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
+    RecordedEvent, SqlParam, SqlProjection, SqlRun, SqlTransaction, sql_time,
 };
 
 use crate::events::{IssueEvent, types};
@@ -36,12 +36,40 @@ impl SqlProjection for IssuesProjection {
         tx: &mut dyn SqlTransaction,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
+        // The batch's statements go out together: one round trip where the store pipelines.
+        let mut decoded = Vec::with_capacity(events.len());
         for recorded in events {
-            let event = IssueEvent::decode(recorded)?;
-            let changed = apply_one(tx, &event, recorded)
-                .await
-                .map_err(|e| ProjectionError::sql(recorded.position, e))?;
-            if changed == 0 {
+            decoded.push(IssueEvent::decode(recorded)?);
+        }
+        let writes: Vec<Write<'_>> = events
+            .iter()
+            .zip(&decoded)
+            .map(|(recorded, event)| Write::new(event, recorded))
+            .collect();
+        let mut statements = Vec::with_capacity(events.len());
+        let mut owners = Vec::with_capacity(events.len());
+        // Each event's last statement is the one on its `issues` row.
+        let mut issue_rows = Vec::with_capacity(events.len());
+        for (index, write) in writes.iter().enumerate() {
+            for statement in write.statements() {
+                statements.push(statement);
+                owners.push(index);
+            }
+            issue_rows.push(statements.len() - 1);
+        }
+        let runs: Vec<SqlRun<'_, '_>> = statements
+            .iter()
+            .map(|(sql, params)| (*sql, params.as_slice()))
+            .collect();
+        let changed = tx.execute_batch(&runs).await.map_err(|failed| {
+            let position = owners
+                .get(failed.index)
+                .and_then(|&i| events.get(i))
+                .map_or(GlobalPosition::ZERO, |e| e.position);
+            ProjectionError::sql(position, failed.error)
+        })?;
+        for ((recorded, event), &row) in events.iter().zip(&decoded).zip(&issue_rows) {
+            if changed.get(row).copied().unwrap_or(0) == 0 {
                 return Err(ProjectionError::at(
                     recorded.position,
                     format!(
@@ -56,71 +84,95 @@ impl SqlProjection for IssuesProjection {
     }
 }
 
-/// Applies one event; returns how many `issues` rows it touched.
-async fn apply_one(
-    tx: &mut dyn SqlTransaction,
-    event: &IssueEvent,
-    recorded: &RecordedEvent,
-) -> Result<u64, projector_core::SqlError> {
-    let version = i64::try_from(recorded.stream_version.get()).unwrap_or(i64::MAX);
-    let user = recorded.metadata.user_id.as_ref().map(|u| u.as_str());
-    let at = sql_time(recorded.recorded_at);
-    let id = event.issue_id();
-    // A field change sets one column; the column names are fixed here, never from input.
-    let (column, value): (&str, SqlParam<'_>) = match event {
-        IssueEvent::Created(e) => {
-            let created_at = sql_time(e.created_at);
-            return tx
-                .execute(
+/// The statement setting one column of an issue, with its version and who changed it when.
+macro_rules! set_column {
+    ($column:literal) => {
+        concat!(
+            "UPDATE issues SET ",
+            $column,
+            " = $2, version = $3, updated_by = $4, updated_at = $5 WHERE issue_id = $1"
+        )
+    };
+}
+
+/// One event's changes to the read model, with the values its statements bind.
+struct Write<'e> {
+    event: &'e IssueEvent,
+    version: i64,
+    user: Option<&'e str>,
+    at: String,
+    created_at: Option<String>,
+}
+
+impl<'e> Write<'e> {
+    fn new(event: &'e IssueEvent, recorded: &'e RecordedEvent) -> Self {
+        Self {
+            event,
+            version: i64::try_from(recorded.stream_version.get()).unwrap_or(i64::MAX),
+            user: recorded.metadata.user_id.as_ref().map(|u| u.as_str()),
+            at: sql_time(recorded.recorded_at),
+            created_at: match event {
+                IssueEvent::Created(e) => Some(sql_time(e.created_at)),
+                _ => None,
+            },
+        }
+    }
+
+    /// The event's statements; the last one touches its `issues` row.
+    fn statements(&self) -> Vec<(&'static str, Vec<SqlParam<'_>>)> {
+        let id = self.event.issue_id();
+        let at = self.at.as_str();
+        let (version, user) = (self.version, self.user);
+        // A field change sets one column; the column names are fixed here, never from input.
+        let (sql, value): (&'static str, SqlParam<'_>) = match self.event {
+            IssueEvent::Created(e) => {
+                let created_at = self.created_at.as_deref().unwrap_or(at);
+                return vec![(
                     "INSERT INTO issues (issue_id, title, description, priority, state, assignee, comment_count, \
                      version, created_by, created_at, updated_by, updated_at) \
                      VALUES ($1, $2, $3, $4, 'open', NULL, 0, $5, $6, $7, $6, $8)",
-                    &[
+                    vec![
                         id.into(),
                         e.title.as_str().into(),
                         e.description.as_str().into(),
                         e.priority.as_str().into(),
                         version.into(),
                         user.into(),
-                        created_at.as_str().into(),
-                        at.as_str().into(),
+                        created_at.into(),
+                        at.into(),
                     ],
-                )
-                .await;
-        }
-        IssueEvent::CommentAdded(e) => {
-            tx.execute(
-                "INSERT INTO issue_comments (issue_id, comment_id, body, author, added_at, version) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[id.into(), e.comment_id.as_str().into(), e.body.as_str().into(), user.into(), at.as_str().into(), version.into()],
-            )
-            .await?;
-            return tx
-                .execute(
-                    "UPDATE issues SET comment_count = comment_count + 1, version = $2, updated_by = $3, \
-                     updated_at = $4 WHERE issue_id = $1",
-                    &[id.into(), version.into(), user.into(), at.as_str().into()],
-                )
-                .await;
-        }
-        IssueEvent::Retitled(e) => ("title", e.to.as_str().into()),
-        IssueEvent::DescriptionChanged(e) => ("description", e.to.as_str().into()),
-        IssueEvent::PriorityChanged(e) => ("priority", e.to.as_str().into()),
-        IssueEvent::StateChanged(e) => ("state", e.to.as_str().into()),
-        IssueEvent::Assigned(e) => ("assignee", e.to.as_deref().into()),
-    };
-    let sql = format!(
-        "UPDATE issues SET {column} = $2, version = $3, updated_by = $4, updated_at = $5 WHERE issue_id = $1"
-    );
-    tx.execute(
-        &sql,
-        &[
-            id.into(),
-            value,
-            version.into(),
-            user.into(),
-            at.as_str().into(),
-        ],
-    )
-    .await
+                )];
+            }
+            IssueEvent::CommentAdded(e) => {
+                return vec![
+                    (
+                        "INSERT INTO issue_comments (issue_id, comment_id, body, author, added_at, version) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        vec![
+                            id.into(),
+                            e.comment_id.as_str().into(),
+                            e.body.as_str().into(),
+                            user.into(),
+                            at.into(),
+                            version.into(),
+                        ],
+                    ),
+                    (
+                        "UPDATE issues SET comment_count = comment_count + 1, version = $2, \
+                         updated_by = $3, updated_at = $4 WHERE issue_id = $1",
+                        vec![id.into(), version.into(), user.into(), at.into()],
+                    ),
+                ];
+            }
+            IssueEvent::Retitled(e) => (set_column!("title"), e.to.as_str().into()),
+            IssueEvent::DescriptionChanged(e) => (set_column!("description"), e.to.as_str().into()),
+            IssueEvent::PriorityChanged(e) => (set_column!("priority"), e.to.as_str().into()),
+            IssueEvent::StateChanged(e) => (set_column!("state"), e.to.as_str().into()),
+            IssueEvent::Assigned(e) => (set_column!("assignee"), e.to.as_deref().into()),
+        };
+        vec![(
+            sql,
+            vec![id.into(), value, version.into(), user.into(), at.into()],
+        )]
+    }
 }
