@@ -1,15 +1,16 @@
 //! Leases: with a lease provider, a projection runs in whichever process holds its lease. The
 //! others stand by: they follow the checkpoint the holder commits (so reads that wait for a
-//! position are answered there too) and try for the lease, taking over when the holder dies.
+//! position are answered there too) and its rebuild's progress (so their status shows it), and
+//! try for the lease, taking over when the holder dies.
 
 use std::time::Duration;
 
-use projector_core::{Lease, LeaseProvider};
+use projector_core::{Lease, LeaseProvider, ReadStoreError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::RuntimeError;
-use crate::status::WorkerState;
+use crate::status::{RebuildStatus, WorkerState};
 use crate::worker::{Command, Worker};
 
 /// How often a standby reads the holder's checkpoint while it is caught up.
@@ -59,6 +60,7 @@ impl Worker {
             s.rebuild = None;
         });
         let mut next_try = Instant::now();
+        let mut next_rebuild_check = Instant::now();
         loop {
             if self.shutdown.is_cancelled() {
                 return None;
@@ -77,6 +79,10 @@ impl Worker {
                 next_try = Instant::now() + self.options.lease_retry;
             }
             self.follow().await;
+            if Instant::now() >= next_rebuild_check {
+                self.follow_rebuild().await;
+                next_rebuild_check = Instant::now() + FOLLOW_IDLE;
+            }
             let behind = self.status.borrow().checkpoint < *self.head.borrow_and_update();
             let wait = if behind {
                 FOLLOW_BEHIND
@@ -127,6 +133,36 @@ impl Worker {
                 tracing::debug!(projection = %self.target.name(), %error, "cannot follow the checkpoint")
             }
         }
+    }
+}
+
+impl Worker {
+    /// Publishes the rebuild the holder is running: its building generation and how far that
+    /// has applied the feed.
+    async fn follow_rebuild(&mut self) {
+        match self.holders_rebuild().await {
+            Ok(rebuild) => {
+                self.status.send_if_modified(|s| {
+                    let changed = s.rebuild != rebuild;
+                    s.rebuild = rebuild;
+                    changed
+                });
+            }
+            Err(error) => {
+                tracing::debug!(projection = %self.target.name(), %error, "cannot follow the rebuild")
+            }
+        }
+    }
+
+    async fn holders_rebuild(&self) -> Result<Option<RebuildStatus>, ReadStoreError> {
+        let Some(newest) = self.target.building().await?.pop() else {
+            return Ok(None);
+        };
+        let checkpoint = self.target.checkpoint(newest.generation).await?;
+        Ok(Some(RebuildStatus {
+            generation: newest.generation,
+            checkpoint: checkpoint.position,
+        }))
     }
 }
 

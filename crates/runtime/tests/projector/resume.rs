@@ -14,7 +14,9 @@ use projector_core::{
 use projector_postgres::{
     PgEventStore, PgEventStoreOptions, PgLeases, PgReadStore, PgReadStoreOptions,
 };
-use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy, WorkerState};
+use projector_runtime::{
+    Projector, ProjectorHandle, ProjectorOptions, RebuildStatus, RetryPolicy, WorkerState,
+};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -389,10 +391,18 @@ async fn a_standby_that_takes_over_finishes_the_holders_rebuild_on_postgres() {
     let mut status = standby.watch(&NAME).expect("watch");
     tokio::time::timeout(
         PATIENCE,
-        status.wait_for(|s| s.state == WorkerState::Standby && s.generation.is_some()),
+        status.wait_for(|s| {
+            s.state == WorkerState::Standby
+                && s.generation == Some(holder.serving)
+                && s.rebuild
+                    == Some(RebuildStatus {
+                        generation: holder.rebuilding,
+                        checkpoint: GlobalPosition::new(STALL_AT),
+                    })
+        }),
     )
     .await
-    .expect("the second process stands by, following the holder")
+    .expect("the second process stands by, following the holder and its rebuild")
     .expect("the worker is alive");
     assert!(
         matches!(

@@ -66,7 +66,7 @@ pub(crate) struct ProjectionView {
     last_event_at: Option<DateTime<Utc>>,
     /// Dead letters in the serving generation.
     dead_letters: u64,
-    /// The rebuild running in this process, if any.
+    /// The rebuild in progress, if any: this process's, or on a standby the lease holder's.
     rebuild: Option<RebuildProgress>,
 }
 
