@@ -168,6 +168,32 @@ async fn head(client: &impl GenericClient) -> i64 {
         .get(0)
 }
 
+/// Waits until a session of `database` waits for a lock: the append under test has taken its
+/// snapshot and queued on the head row. Sleeping instead would race a slow machine.
+async fn wait_for_a_lock_wait(database: &TestDatabase) {
+    let watcher = connect(database).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no session ever waited for the head row"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn ids(n: usize) -> Vec<Uuid> {
     (0..n).map(|_| Uuid::now_v7()).collect()
 }
@@ -251,7 +277,7 @@ async fn loses_the_race_and_writes_nothing(statement: Statement) {
         let ours = ours.clone();
         tokio::spawn(async move { statement.append(&client, ("ours", 0, 0, &ours)).await })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for_a_lock_wait(&database).await;
     assert!(!racing.is_finished(), "the append waits for the head row");
     tx.commit().await.expect("their commit");
     let answers = racing.await.expect("append task");
@@ -345,7 +371,7 @@ async fn an_append_that_lost_the_race_is_appended_again_holding_the_head_lock() 
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_for_a_lock_wait(&database).await;
     tx.commit().await.expect("their commit");
     // Decided on a snapshot taken after their commit: the stream is at 1, as expected.
     let outcome = append
