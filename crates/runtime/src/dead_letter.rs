@@ -10,8 +10,9 @@ use projector_core::{
     RecordedEvent,
 };
 
+use crate::lane::{Lane, LaneKind};
 use crate::status::WorkerState;
-use crate::worker::{Lane, LaneKind, Step, Worker};
+use crate::worker::{Step, Worker};
 
 /// How one event's isolated attempts ended.
 enum Outcome {

@@ -11,7 +11,8 @@
 //! # Layout
 //! - [`projector`]: [`Projector`] (assembly and start) and [`ProjectorHandle`] (status, lag,
 //!   waiting for a position, rebuild, resume, shutdown).
-//! - `worker`: one projection's loop; `feed`: reading one batch ahead.
+//! - `worker`: one projection's loop; `lane`: a generation it writes, with its checkpoint and
+//!   feed; `feed`: reading one batch ahead.
 //! - `dead_letter`: isolating a poison event; `rebuild`: building a generation and swapping it,
 //!   and carrying on one a stopped process left unfinished;
 //!   `standby`: leases, and following the holder's checkpoint from another process.
@@ -25,6 +26,7 @@
 mod dead_letter;
 mod error;
 mod feed;
+mod lane;
 pub mod options;
 pub mod projector;
 mod rebuild;

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use projector_core::{Checkpoint, Generation, GlobalPosition, ReadStoreError};
 
 use crate::RuntimeError;
+use crate::lane::Lane;
 use crate::status::RebuildStatus;
-use crate::worker::{Lane, Worker};
+use crate::worker::Worker;
 
 impl Worker {
     /// Starts filling a new generation.

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::RuntimeError;
-use crate::feed::Feed;
+use crate::lane::{Lane, LaneKind};
 use crate::options::ProjectorOptions;
 use crate::status::{ProjectionStatus, WorkerState};
 use crate::target::ProjectionTarget;
@@ -34,42 +34,6 @@ pub(crate) enum Command {
     Resume {
         reply: oneshot::Sender<Result<bool, RuntimeError>>,
     },
-}
-
-/// A generation being written: its checkpoint and its feed.
-pub(crate) struct Lane {
-    pub(crate) generation: Generation,
-    pub(crate) checkpoint: Checkpoint,
-    pub(crate) feed: Feed,
-    /// Set when the lane stopped at a poison event: its position and error.
-    pub(crate) stopped: Option<(GlobalPosition, String)>,
-}
-
-impl Lane {
-    pub(crate) fn new(
-        reader: Arc<dyn EventReader>,
-        generation: Generation,
-        checkpoint: Checkpoint,
-        batch_size: usize,
-    ) -> Self {
-        Self {
-            generation,
-            checkpoint,
-            feed: Feed::new(reader, checkpoint.position, batch_size),
-            stopped: None,
-        }
-    }
-
-    fn has_work(&self, head: GlobalPosition) -> bool {
-        self.stopped.is_none() && self.checkpoint.position < head
-    }
-}
-
-/// Which lane a step works on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LaneKind {
-    Serving,
-    Building,
 }
 
 /// How a step ended.
