@@ -1,10 +1,10 @@
 //! One projection's worker: opens its read model, then applies the feed batch by batch, catch
 //! up then live, until shut down.
 //!
-//! A worker has one or two *lanes*: the serving generation, and during a rebuild the generation
-//! being built beside it (see `rebuild`). Each lane has its own checkpoint and feed. Failures
-//! are handled here when transient (wait and retry) and in `dead_letter` when an event is at
-//! fault.
+//! A worker has one or two *lanes* (`lane`): the serving generation, and during a rebuild the
+//! generation being built beside it (see `rebuild`). Each lane has its own checkpoint and feed.
+//! Failures are handled here when transient (wait and retry) and in `dead_letter` when an event
+//! is at fault.
 
 use std::sync::Arc;
 use std::time::Duration;
