@@ -16,7 +16,8 @@ use projector_core::{
     ProjectionName, RecordedEvent, SqlError, SqlParam, SqlProjection, SqlTransaction, sql_time,
 };
 
-use crate::events::{OrderEvent, types};
+use super::batch_orders::{BatchOrders, PerOrderRow};
+use crate::events::{OrderCreated, OrderEvent, types};
 use crate::state::OrderStatus;
 
 /// The projection's name.
@@ -63,45 +64,12 @@ impl SqlProjection for CustomersProjection {
         tx: &mut dyn SqlTransaction,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        let mut orders: Vec<OrderRow> = Vec::new();
-        let mut order_index: HashMap<String, usize> = HashMap::new();
+        let mut orders: BatchOrders<OrderRow> = BatchOrders::new();
         let mut customers: Vec<Activity> = Vec::new();
         let mut customer_index: HashMap<String, usize> = HashMap::new();
         for recorded in events {
             let event = OrderEvent::decode(recorded)?;
-            let order_id = event.order_id();
-            let slot = match order_index.get(order_id) {
-                Some(slot) => *slot,
-                None => {
-                    let row = match &event {
-                        OrderEvent::Created(_) => None,
-                        _ => load(tx, order_id)
-                            .await
-                            .map_err(|e| ProjectionError::sql(recorded.position, e))?,
-                    };
-                    let row = match (row, &event) {
-                        (_, OrderEvent::Created(e)) => OrderRow::new(
-                            e.order_id.clone(),
-                            e.customer_id.clone(),
-                            sql_time(e.created_at),
-                        ),
-                        (Some(row), _) => row,
-                        (None, _) => {
-                            return Err(ProjectionError::at(
-                                recorded.position,
-                                format!(
-                                    "{} for order {order_id}, which has no customer",
-                                    recorded.event_type
-                                ),
-                            ));
-                        }
-                    };
-                    order_index.insert(order_id.to_owned(), orders.len());
-                    orders.push(row);
-                    orders.len() - 1
-                }
-            };
-            let order = &mut orders[slot];
+            let order = orders.row_for(tx, &event, recorded).await?;
             let customer = match customer_index.get(&order.customer_id) {
                 Some(index) => *index,
                 None => {
@@ -112,6 +80,7 @@ impl SqlProjection for CustomersProjection {
             };
             apply_one(order, &mut customers[customer], &event, recorded);
         }
+        let orders = orders.rows();
 
         let params: Vec<[SqlParam<'_>; 7]> = orders.iter().map(OrderRow::params).collect();
         let rows: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
@@ -290,25 +259,38 @@ impl Activity {
     }
 }
 
-async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<OrderRow>, SqlError> {
-    let Some(row) = tx
-        .query_opt(
-            "SELECT customer_id, status, item_count, total_cents, created_at, updated_at \
-             FROM customer_orders WHERE order_id = $1",
-            &[order_id.into()],
+#[async_trait]
+impl PerOrderRow for OrderRow {
+    const WHAT: &'static str = "customer";
+
+    fn created(event: &OrderCreated) -> Self {
+        Self::new(
+            event.order_id.clone(),
+            event.customer_id.clone(),
+            sql_time(event.created_at),
         )
-        .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(OrderRow {
-        order_id: order_id.to_owned(),
-        customer_id: row.get(0)?,
-        status: row.get(1)?,
-        item_count: row.get(2)?,
-        total_cents: row.get(3)?,
-        created_at: row.get(4)?,
-        updated_at: row.get(5)?,
-        last_position: GlobalPosition::ZERO,
-    }))
+    }
+
+    async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<Self>, SqlError> {
+        let Some(row) = tx
+            .query_opt(
+                "SELECT customer_id, status, item_count, total_cents, created_at, updated_at \
+                 FROM customer_orders WHERE order_id = $1",
+                &[order_id.into()],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            order_id: order_id.to_owned(),
+            customer_id: row.get(0)?,
+            status: row.get(1)?,
+            item_count: row.get(2)?,
+            total_cents: row.get(3)?,
+            created_at: row.get(4)?,
+            updated_at: row.get(5)?,
+            last_position: GlobalPosition::ZERO,
+        }))
+    }
 }

@@ -1,6 +1,7 @@
 //! The order service's read models, each a [`SqlProjection`](projector_core::SqlProjection)
 //! in portable SQL, so the same code runs on SQLite and PostgreSQL.
 
+mod batch_orders;
 mod customers;
 mod daily_sales;
 mod order_summary;

@@ -5,8 +5,6 @@
 //! rows are written together, up to 128 per statement: a batch of a thousand events costs a
 //! few statements, not a thousand, on SQLite and PostgreSQL alike.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projector_core::{
@@ -15,7 +13,8 @@ use projector_core::{
     sql_time,
 };
 
-use crate::events::{OrderEvent, types};
+use super::batch_orders::{BatchOrders, PerOrderRow};
+use crate::events::{OrderCreated, OrderEvent, types};
 use crate::money::Money;
 use crate::state::OrderStatus;
 
@@ -55,44 +54,15 @@ impl SqlProjection for OrderSummaryProjection {
         tx: &mut dyn SqlTransaction,
         events: &[RecordedEvent],
     ) -> Result<(), ProjectionError> {
-        let mut rows: Vec<SummaryRow> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut batch: BatchOrders<SummaryRow> = BatchOrders::new();
         for recorded in events {
             let event = OrderEvent::decode(recorded)?;
-            let order_id = event.order_id();
-            let slot = match index.get(order_id) {
-                Some(slot) => *slot,
-                None => {
-                    let row = match &event {
-                        OrderEvent::Created(_) => None,
-                        _ => load(tx, order_id)
-                            .await
-                            .map_err(|e| ProjectionError::sql(recorded.position, e))?,
-                    };
-                    let row = match (row, &event) {
-                        (Some(row), _) => row,
-                        (None, OrderEvent::Created(created)) => SummaryRow::new(
-                            created.order_id.clone(),
-                            created.customer_id.clone(),
-                            created.created_at,
-                        ),
-                        (None, _) => {
-                            return Err(ProjectionError::at(
-                                recorded.position,
-                                format!(
-                                    "{} for order {order_id}, which has no summary",
-                                    recorded.event_type
-                                ),
-                            ));
-                        }
-                    };
-                    index.insert(order_id.to_owned(), rows.len());
-                    rows.push(row);
-                    rows.len() - 1
-                }
-            };
-            rows[slot].apply(&event, recorded);
+            batch
+                .row_for(tx, &event, recorded)
+                .await?
+                .apply(&event, recorded);
         }
+        let rows = batch.rows();
         metrics::counter!("projector_read_model_upserts_total", "projection" => ORDER_SUMMARY.to_string())
             .increment(rows.len() as u64);
         let params: Vec<[SqlParam<'_>; 13]> = rows.iter().map(SummaryRow::params).collect();
@@ -103,7 +73,7 @@ impl SqlProjection for OrderSummaryProjection {
                 .map_or(GlobalPosition::ZERO, |row| row.last_position);
             return Err(ProjectionError::sql(position, failed.error));
         }
-        for row in &rows {
+        for row in rows {
             tracing::info!(
                 order_id = %row.order_id,
                 customer_id = %row.customer_id,
@@ -253,15 +223,28 @@ impl SummaryRow {
     }
 }
 
-async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<SummaryRow>, SqlError> {
-    match tx
-        .query_opt(
-            include_str!("sql/order_summary_select.sql"),
-            &[order_id.into()],
+#[async_trait]
+impl PerOrderRow for SummaryRow {
+    const WHAT: &'static str = "summary";
+
+    fn created(event: &OrderCreated) -> Self {
+        Self::new(
+            event.order_id.clone(),
+            event.customer_id.clone(),
+            event.created_at,
         )
-        .await?
-    {
-        Some(row) => SummaryRow::from_row(&row).map(Some),
-        None => Ok(None),
+    }
+
+    async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<Self>, SqlError> {
+        match tx
+            .query_opt(
+                include_str!("sql/order_summary_select.sql"),
+                &[order_id.into()],
+            )
+            .await?
+        {
+            Some(row) => Self::from_row(&row).map(Some),
+            None => Ok(None),
+        }
     }
 }

@@ -5,10 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use projector_core::{CommandOptions, EventStore, ProjectionName, SqlReadStore, SqlValue, execute};
+use projector_core::{
+    CommandOptions, DomainEvent, EventAppender, EventStore, ExpectedVersion, NewEvent,
+    ProjectionName, SqlReadStore, SqlValue, execute,
+};
+use projector_orders::events::{OrderConfirmed, OrderEvent};
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
 use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
-use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
+use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy, WorkerState};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -395,4 +399,106 @@ async fn a_full_lifecycle_with_refunds_lands_in_every_read_model() {
         dump(CUSTOMERS, "customer_activity").await,
     );
     assert_eq!(before, after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_for_an_order_never_created_stops_each_per_order_projection_there() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let events = Arc::new(
+        SqliteEventStore::open(
+            dir.path().join("events.db"),
+            SqliteEventStoreOptions::default(),
+        )
+        .expect("events"),
+    );
+    let reads = Arc::new(
+        SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
+            .expect("reads"),
+    );
+    // Appended before the projector starts, so the ghost sits inside one batch.
+    let store = events.as_ref() as &dyn EventStore;
+    let decide = |order: &'static str| async move {
+        let command = place(order, "c1", vec![item("a", 1, 100)], at(1, 9));
+        execute(
+            &OrderDecider,
+            store,
+            &order_stream(order).expect("stream"),
+            &command,
+            &CommandOptions::default(),
+        )
+        .await
+        .expect("placed");
+    };
+    decide("before").await;
+    // A confirmation of an order that was never placed (written around the decider).
+    let ghost = OrderEvent::Confirmed(OrderConfirmed {
+        order_id: "ghost".into(),
+        confirmed_at: at(1, 10),
+    });
+    let ghost_at = events
+        .append(
+            &order_stream("ghost").expect("stream"),
+            ExpectedVersion::NoStream,
+            vec![NewEvent::new(
+                ghost.event_type(),
+                ghost.encode().expect("encode"),
+            )],
+        )
+        .await
+        .expect("append the ghost")
+        .first_position;
+    decide("after").await;
+
+    let options = ProjectorOptions {
+        retry: RetryPolicy {
+            max_attempts: 1,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+        },
+        ..ProjectorOptions::default()
+    };
+    let projector = Projector::new(events.clone(), options)
+        .with_sql(
+            reads.clone() as Arc<dyn SqlReadStore>,
+            Arc::new(projections::OrderSummaryProjection),
+        )
+        .with_sql(
+            reads.clone() as Arc<dyn SqlReadStore>,
+            Arc::new(projections::CustomersProjection),
+        )
+        .start(CancellationToken::new())
+        .expect("start");
+    for (projection, table, missing) in [
+        (ORDER_SUMMARY, "order_summary", "which has no summary"),
+        (CUSTOMERS, "customer_orders", "which has no customer"),
+    ] {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let (position, error) = loop {
+            let status = projector.status(&projection).expect("the projection runs");
+            if let WorkerState::Stopped { position, error } = status.state {
+                break (position, error);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{projection} did not stop: {:?}",
+                status.state
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(position, ghost_at, "{projection} stopped at the ghost");
+        assert!(
+            error.ends_with(&format!("OrderConfirmed for order ghost, {missing}")),
+            "{projection}: {error}"
+        );
+        let orders = reads
+            .query(
+                &projection,
+                &format!("SELECT order_id FROM {table} ORDER BY order_id"),
+                &[],
+            )
+            .await
+            .expect("query");
+        let ids: Vec<SqlValue> = orders.iter().map(|row| row.values()[0].clone()).collect();
+        assert_eq!(ids, [text("before")], "{projection}: only what came first");
+    }
 }
