@@ -20,20 +20,17 @@ pub(crate) type Outcomes = Vec<Result<AppendOutcome, StoreError>>;
 ///
 /// A group of one takes `sql/append_one.sql`, which answers as the group statement would at
 /// about 15% less server time: the lone writer's path. First optimistically, as a single
-/// statement. If another process moved the head between
-/// that statement's snapshot and its update, the statement wrote nothing; the group then runs
-/// again in a transaction that takes the head lock first, which cannot lose that race.
+/// statement. If another process moved the head between that statement's snapshot and its
+/// update, the statement wrote nothing; the group then runs again in a transaction that takes
+/// the head lock first, which cannot lose that race.
 pub(crate) async fn append_group(
     client: &mut deadpool_postgres::Client,
     group: &[AppendRequest],
 ) -> Result<Outcomes, tokio_postgres::Error> {
     let arrays = GroupArrays::new(group);
     let (sql, params) = match arrays.one_params() {
-        Some(params) => (include_str!("sql/append_one.sql"), params.to_vec()),
-        None => (
-            include_str!("sql/append_group.sql"),
-            arrays.group_params().to_vec(),
-        ),
+        Some(params) => (include_str!("sql/append_one.sql"), params),
+        None => (include_str!("sql/append_group.sql"), arrays.group_params()),
     };
     let statement = client.prepare_cached(sql).await?;
     let rows = client.query(&statement, &params).await?;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use projector_core::{
-    CommandOptions, DomainEvent, EventAppender, EventStore, ExpectedVersion, GlobalPosition,
-    NewEvent, SqlReadStore, execute,
+    CommandOptions, DomainEvent, EventAppender, EventStore, ExpectedVersion, NewEvent,
+    SqlReadStore, execute,
 };
 use projector_issues::events::{IssueEvent, TextChanged};
 use projector_issues::projections::{ISSUES, IssuesProjection};
@@ -17,7 +17,7 @@ use projector_issues::{
     Changes, IssueCommand, IssueDecider, IssueState, Priority, issue_stream, queries,
 };
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
-use projector_runtime::{Projector, ProjectorOptions, RetryPolicy, WorkerState};
+use projector_runtime::{Projector, ProjectorOptions, RetryPolicy, WaitError};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -141,7 +141,14 @@ async fn one_batch_lands_in_order_and_a_missing_issue_stops_it(
         .with_sql(reads.clone(), Arc::new(IssuesProjection))
         .start(CancellationToken::new())
         .expect("start");
-    let (position, error) = stopped(&projector).await;
+    let Err(WaitError::Stopped {
+        stopped_at: position,
+        error,
+        ..
+    }) = projector.wait_for(&ISSUES, ghost_at, PATIENCE).await
+    else {
+        panic!("the projection did not stop at the ghost");
+    };
     assert_eq!(position, ghost_at, "stopped at the ghost's event");
     assert!(error.contains("ghost"), "{error}");
 
@@ -195,21 +202,4 @@ async fn run(events: &dyn EventStore, issue: &str, command: IssueCommand) {
     )
     .await
     .unwrap_or_else(|e| panic!("{command:?} failed: {e}"));
-}
-
-/// Waits until the projection stops at a poison event: its position and error.
-async fn stopped(projector: &projector_runtime::ProjectorHandle) -> (GlobalPosition, String) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let status = projector.status(&ISSUES).expect("the projection runs");
-        if let WorkerState::Stopped { position, error } = status.state {
-            return (position, error);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not stopped in time: {:?}",
-            status.state
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

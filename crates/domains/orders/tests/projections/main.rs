@@ -12,7 +12,7 @@ use projector_core::{
 use projector_orders::events::{OrderConfirmed, OrderEvent};
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
 use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
-use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy, WorkerState};
+use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy, WaitError};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -27,20 +27,30 @@ struct Service {
     _dir: tempfile::TempDir,
 }
 
+/// A fresh directory with an event store and a read store in it.
+fn open_stores() -> (
+    tempfile::TempDir,
+    Arc<SqliteEventStore>,
+    Arc<SqliteReadStore>,
+) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let events = Arc::new(
+        SqliteEventStore::open(
+            dir.path().join("events.db"),
+            SqliteEventStoreOptions::default(),
+        )
+        .expect("events"),
+    );
+    let reads = Arc::new(
+        SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
+            .expect("reads"),
+    );
+    (dir, events, reads)
+}
+
 impl Service {
     fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let events = Arc::new(
-            SqliteEventStore::open(
-                dir.path().join("events.db"),
-                SqliteEventStoreOptions::default(),
-            )
-            .expect("events"),
-        );
-        let reads = Arc::new(
-            SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-                .expect("reads"),
-        );
+        let (dir, events, reads) = open_stores();
         let mut projector = Projector::new(events.clone(), ProjectorOptions::default());
         for projection in projections::all() {
             projector = projector.with_sql(reads.clone() as Arc<dyn SqlReadStore>, projection);
@@ -403,18 +413,7 @@ async fn a_full_lifecycle_with_refunds_lands_in_every_read_model() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_for_an_order_never_created_stops_each_per_order_projection_there() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let events = Arc::new(
-        SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("events"),
-    );
-    let reads = Arc::new(
-        SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-            .expect("reads"),
-    );
+    let (_dir, events, reads) = open_stores();
     // Appended before the projector starts, so the ghost sits inside one batch.
     let store = events.as_ref() as &dyn EventStore;
     let decide = |order: &'static str| async move {
@@ -472,18 +471,13 @@ async fn an_event_for_an_order_never_created_stops_each_per_order_projection_the
         (ORDER_SUMMARY, "order_summary", "which has no summary"),
         (CUSTOMERS, "customer_orders", "which has no customer"),
     ] {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        let (position, error) = loop {
-            let status = projector.status(&projection).expect("the projection runs");
-            if let WorkerState::Stopped { position, error } = status.state {
-                break (position, error);
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{projection} did not stop: {:?}",
-                status.state
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let Err(WaitError::Stopped {
+            stopped_at: position,
+            error,
+            ..
+        }) = projector.wait_for(&projection, ghost_at, PATIENCE).await
+        else {
+            panic!("{projection} did not stop at the ghost");
         };
         assert_eq!(position, ghost_at, "{projection} stopped at the ghost");
         assert!(
