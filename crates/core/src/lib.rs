@@ -47,9 +47,11 @@ pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, St
 pub use lease::{Lease, LeaseProvider};
 pub use multi_row::MultiRowInsert;
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
-pub use projection::{EventFilter, PoisonPolicy, Projection, ProjectionError, SqlProjection};
+pub use projection::{
+    EventFilter, PoisonPolicy, Projection, ProjectionError, SqlProjection, apply_catching_panics,
+};
 pub use read_store::{
-    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingAt,
     ServingGeneration, SqlReadStore,
 };
 pub use sql::{

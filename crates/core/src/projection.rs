@@ -4,9 +4,12 @@
 //! a [`SqlProjection`] writes tables that live beside its checkpoint and applies each batch in
 //! the same transaction as the checkpoint, so every event takes effect exactly once.
 
+use std::any::Any;
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{DecodeError, RecordedEvent};
@@ -94,6 +97,30 @@ pub trait SqlProjection: Projection {
     ) -> Result<(), ProjectionError>;
 }
 
+/// Applies `events` with `projection` in `tx`, turning a panic in the projection's code into a
+/// [`ProjectionError`], so the projector retries and dead-letters the event like any other
+/// failure instead of losing the worker that runs the projection.
+///
+/// Read stores call the projection through this. The transaction is rolled back as for any
+/// failed batch.
+///
+/// # Errors
+/// The projection's own error, or one saying it panicked (not transient; position unknown, so
+/// the projector isolates the culprit by applying the events one at a time).
+pub async fn apply_catching_panics(
+    projection: &dyn SqlProjection,
+    tx: &mut dyn SqlTransaction,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    match AssertUnwindSafe(projection.apply(tx, events))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(panic) => Err(ProjectionError::panicked(panic.as_ref())),
+    }
+}
+
 /// A projection failed to apply an event.
 #[derive(Debug, thiserror::Error)]
 pub struct ProjectionError {
@@ -113,6 +140,20 @@ impl ProjectionError {
             position: Some(position),
             transient: false,
             message: message.into(),
+        }
+    }
+
+    /// The projection's code panicked while applying a batch, with `payload`.
+    pub fn panicked(payload: &(dyn Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|m| (*m).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        Self {
+            position: None,
+            transient: false,
+            message: format!("the projection panicked: {message}"),
         }
     }
 

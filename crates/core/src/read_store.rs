@@ -84,6 +84,18 @@ pub struct BuildingGeneration {
     pub version: u32,
 }
 
+/// The serving generation of a projection and its checkpoint, as a caller last saw them.
+///
+/// A swap names what it replaces, so it is refused when another process has swapped
+/// generations or moved the serving checkpoint since: reads never go back to an older state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServingAt {
+    /// The generation.
+    pub generation: Generation,
+    /// Its checkpoint.
+    pub checkpoint: GlobalPosition,
+}
+
 /// An event a projection failed to apply through every retry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeadLetter {
@@ -138,8 +150,8 @@ pub enum ReadStoreError {
         generation: String,
     },
 
-    /// The checkpoint was not where the batch expected it: another process applied the same
-    /// generation (it took over the projection's lease). Nothing was applied.
+    /// A checkpoint was not where the caller expected it: another process applied the same
+    /// generation (it took over the projection's lease). Nothing was changed.
     ///
     /// # Handling
     /// Reload the checkpoint; a worker that lost its lease should stop.
@@ -149,10 +161,41 @@ pub enum ReadStoreError {
     CheckpointMoved {
         /// The projection.
         projection: ProjectionName,
-        /// Where the batch expected it.
+        /// Where the caller expected it.
         expected: GlobalPosition,
         /// Where it was.
         found: GlobalPosition,
+    },
+
+    /// The serving generation is not the one the caller saw: another process swapped
+    /// generations (or this one did, and lost the answer). Nothing was changed.
+    ///
+    /// # Handling
+    /// Read the catalog again and carry on from what it says.
+    #[error("the serving generation of {projection} is {}, not {}: another process swapped it",
+        describe(*found), describe(*expected))]
+    ServingChanged {
+        /// The projection.
+        projection: ProjectionName,
+        /// The serving generation the caller saw.
+        expected: Option<Generation>,
+        /// The serving generation now.
+        found: Option<Generation>,
+    },
+
+    /// A generation of the projection is being built already; one is built at a time.
+    /// Nothing was changed.
+    ///
+    /// # Handling
+    /// Carry that build on (or drop it first, if it is abandoned).
+    #[error("{projection} is being built into {generation} (version {version}) already")]
+    BuildInProgress {
+        /// The projection.
+        projection: ProjectionName,
+        /// The generation being built.
+        generation: Generation,
+        /// The projection version building it.
+        version: u32,
     },
 
     /// A read query failed.
@@ -170,7 +213,25 @@ pub enum ReadStoreError {
     Closed,
 }
 
+/// A generation for an error message, or "none".
+fn describe(generation: Option<Generation>) -> String {
+    generation.map_or_else(|| "none".to_owned(), |g| g.to_string())
+}
+
 impl ReadStoreError {
+    /// Whether the store refused a write because its state is not what the caller last saw
+    /// (a checkpoint moved, generations were swapped, created or dropped by another process).
+    /// Nothing was changed; the caller reads the state again and carries on from it.
+    pub fn is_fenced(&self) -> bool {
+        matches!(
+            self,
+            ReadStoreError::CheckpointMoved { .. }
+                | ReadStoreError::ServingChanged { .. }
+                | ReadStoreError::BuildInProgress { .. }
+                | ReadStoreError::NoGeneration { .. }
+        )
+    }
+
     /// An `Unavailable` error wrapping a driver error.
     pub fn unavailable(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         ReadStoreError::Unavailable {
@@ -196,8 +257,7 @@ impl ApplyError {
     pub fn is_transient(&self) -> bool {
         match self {
             ApplyError::Projection(e) => e.transient,
-            ApplyError::Store(ReadStoreError::CheckpointMoved { .. }) => false,
-            ApplyError::Store(_) => true,
+            ApplyError::Store(e) => !e.is_fenced(),
         }
     }
 }
@@ -222,26 +282,42 @@ pub trait SqlReadStore: Send + Sync + 'static {
     /// Creates an empty generation with the projection's schema and a zero checkpoint. It does
     /// not serve reads until [`SqlReadStore::activate`].
     ///
-    /// Any other building generation of the projection is dropped: one process at a time runs
-    /// a projection and it builds one generation at a time, so those are abandoned.
+    /// # Errors
+    /// [`ReadStoreError::BuildInProgress`] when the projection has a building generation
+    /// already: one is built at a time, so carry it on, or drop it first if it is abandoned.
     async fn create_generation(
         &self,
         projection: &dyn SqlProjection,
     ) -> Result<Generation, ReadStoreError>;
 
-    /// Makes `generation` serve reads of `projection`, atomically, and drops the generation
-    /// it replaces.
+    /// Makes the building `generation` serve reads of `projection` in place of `replacing`
+    /// (the serving generation as the caller last saw it, `None` if none served), atomically,
+    /// and drops the generation it replaces.
+    ///
+    /// # Errors
+    /// Refused, changing nothing, when the state is not what the caller saw:
+    /// [`ReadStoreError::ServingChanged`] when another generation serves,
+    /// [`ReadStoreError::CheckpointMoved`] when the serving checkpoint moved, and
+    /// [`ReadStoreError::NoGeneration`] when `generation` is not building (dropped, or
+    /// serving already).
     async fn activate(
         &self,
         projection: &ProjectionName,
         generation: Generation,
+        replacing: Option<ServingAt>,
     ) -> Result<(), ReadStoreError>;
 
-    /// Deletes a generation that does not serve reads (an abandoned rebuild).
+    /// Deletes a building generation (an abandoned rebuild) whose checkpoint is still `at`.
+    ///
+    /// # Errors
+    /// Refused, changing nothing: [`ReadStoreError::CheckpointMoved`] when its checkpoint is
+    /// not `at` (another process is building it), [`ReadStoreError::ServingChanged`] when it
+    /// serves reads. Dropping a generation that is gone already succeeds.
     async fn drop_generation(
         &self,
         projection: &ProjectionName,
         generation: Generation,
+        at: GlobalPosition,
     ) -> Result<(), ReadStoreError>;
 
     /// The checkpoint of a generation.
@@ -267,12 +343,17 @@ pub trait SqlReadStore: Send + Sync + 'static {
         to: Checkpoint,
     ) -> Result<(), ApplyError>;
 
-    /// Records (or updates) a dead letter and, for a skipped event, moves the checkpoint past it
-    /// in the same transaction.
+    /// Records (or updates) a dead letter and, for a skipped event, moves the checkpoint from
+    /// `from` past it, in one transaction.
+    ///
+    /// # Errors
+    /// [`ReadStoreError::CheckpointMoved`] when the checkpoint is not at `from`: another
+    /// process applied the generation meanwhile, and nothing is recorded or moved.
     async fn record_dead_letter(
         &self,
         generation: Generation,
         letter: DeadLetter,
+        from: GlobalPosition,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError>;
 

@@ -10,7 +10,7 @@ use projector_core::{
     RecordedEvent,
 };
 
-use crate::lane::{Lane, LaneKind};
+use crate::lane::{Halt, Lane, LaneKind};
 use crate::status::WorkerState;
 use crate::worker::{Step, Worker};
 
@@ -24,7 +24,9 @@ enum Outcome {
     Stopped,
     /// Another process moved the checkpoint; the lane now starts from its checkpoint.
     Moved,
-    /// Shutdown came first.
+    /// The generation is gone or swapped: read the catalog again.
+    Reload,
+    /// Shutdown (or the loss of the lease) came first.
     Shutdown,
 }
 
@@ -59,6 +61,7 @@ impl Worker {
             match self.apply_until_done(lane, kind, event).await {
                 Outcome::Applied | Outcome::Skipped => {}
                 Outcome::Stopped | Outcome::Moved => return Step::Continue,
+                Outcome::Reload => return Step::Reload,
                 Outcome::Shutdown => return Step::Shutdown,
             }
         }
@@ -69,6 +72,7 @@ impl Worker {
                 Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
                     return self.checkpoint_moved(lane, found).await;
                 }
+                Err(ApplyError::Store(error)) if error.is_fenced() => return Step::Reload,
                 Err(error) => {
                     if !self.transient_failure(&error.to_string()).await {
                         return Step::Shutdown;
@@ -100,11 +104,9 @@ impl Worker {
                     return Outcome::Applied;
                 }
                 Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
-                    return match self.checkpoint_moved(lane, found).await {
-                        Step::Shutdown => Outcome::Shutdown,
-                        _ => Outcome::Moved,
-                    };
+                    return self.moved(lane, found).await;
                 }
+                Err(ApplyError::Store(error)) if error.is_fenced() => return Outcome::Reload,
                 Err(error) if error.is_transient() => {
                     if !self.transient_failure(&error.to_string()).await {
                         return Outcome::Shutdown;
@@ -154,13 +156,31 @@ impl Worker {
             last_failed_at: Utc::now(),
             skipped: skip_to.is_some(),
         };
-        while let Err(store_error) = self
-            .target
-            .dead_letter(lane.generation, letter.clone(), skip_to)
-            .await
-        {
-            if !self.transient_failure(&store_error.to_string()).await {
+        loop {
+            // A process that lost its lease must not write for the projection any more.
+            if self.shutdown.is_cancelled() {
                 return Outcome::Shutdown;
+            }
+            match self
+                .target
+                .dead_letter(
+                    lane.generation,
+                    letter.clone(),
+                    lane.checkpoint.position,
+                    skip_to,
+                )
+                .await
+            {
+                Ok(()) => break,
+                Err(ReadStoreError::CheckpointMoved { found, .. }) => {
+                    return self.moved(lane, found).await;
+                }
+                Err(error) if error.is_fenced() => return Outcome::Reload,
+                Err(error) => {
+                    if !self.transient_failure(&error.to_string()).await {
+                        return Outcome::Shutdown;
+                    }
+                }
             }
         }
         tracing::error!(projection = %name, position = %event.position, stream = %event.stream_id,
@@ -178,7 +198,10 @@ impl Worker {
                 Outcome::Skipped
             }
             None => {
-                lane.stopped = Some((event.position, error.clone()));
+                lane.halt = Some(Halt::Poison {
+                    position: event.position,
+                    error: error.clone(),
+                });
                 if kind == LaneKind::Serving {
                     self.set_state(WorkerState::Stopped {
                         position: event.position,
@@ -187,6 +210,15 @@ impl Worker {
                 }
                 Outcome::Stopped
             }
+        }
+    }
+
+    /// Another process moved the checkpoint: carry on from where it left it.
+    async fn moved(&mut self, lane: &mut Lane, found: projector_core::GlobalPosition) -> Outcome {
+        match self.checkpoint_moved(lane, found).await {
+            Step::Shutdown => Outcome::Shutdown,
+            Step::Reload => Outcome::Reload,
+            _ => Outcome::Moved,
         }
     }
 }

@@ -53,6 +53,23 @@ pub enum RuntimeError {
     #[error("projection {0} runs in another process; ask that one")]
     Standby(ProjectionName),
 
+    /// A newer version of the projection builds or serves its read model; this process runs
+    /// an older one, and leaves the read model to it.
+    ///
+    /// # Handling
+    /// Run the request where the newer version runs (HTTP 409).
+    #[error(
+        "projection {projection} runs version {version} here, but version {newer_version} builds or serves its read model; ask a process running that version"
+    )]
+    Outdated {
+        /// The projection.
+        projection: ProjectionName,
+        /// The version this process runs.
+        version: u32,
+        /// The newer version.
+        newer_version: u32,
+    },
+
     /// The projection's worker has shut down.
     ///
     /// # Handling
@@ -90,6 +107,20 @@ pub enum WaitError {
         /// The poison event's error.
         error: String,
     },
+    /// The projection refuses to project: its checkpoint is past the head of the event store.
+    #[error(
+        "projection {projection} is at position {reached}, past the head of the event store ({head}): {error}"
+    )]
+    Diverged {
+        /// The projection.
+        projection: ProjectionName,
+        /// Its checkpoint.
+        reached: GlobalPosition,
+        /// The head of the event store.
+        head: GlobalPosition,
+        /// How to mend it.
+        error: String,
+    },
     /// The projector shut down.
     #[error("projection {projection} shut down at position {reached}")]
     ShutDown {
@@ -107,6 +138,7 @@ impl WaitError {
             WaitError::UnknownProjection(_) => None,
             WaitError::TimedOut { reached, .. }
             | WaitError::Stopped { reached, .. }
+            | WaitError::Diverged { reached, .. }
             | WaitError::ShutDown { reached, .. } => Some(*reached),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use projector_core::{Checkpoint, EventReader, Generation, GlobalPosition};
+use projector_core::{Checkpoint, EventReader, Generation, GlobalPosition, ServingAt};
 
 use crate::feed::Feed;
 
@@ -12,8 +12,25 @@ pub(crate) struct Lane {
     pub(crate) generation: Generation,
     pub(crate) checkpoint: Checkpoint,
     pub(crate) feed: Feed,
-    /// Set when the lane stopped at a poison event: its position and error.
-    pub(crate) stopped: Option<(GlobalPosition, String)>,
+    /// Why the lane applies nothing although the feed is ahead, if it does not.
+    pub(crate) halt: Option<Halt>,
+}
+
+/// Why a lane applies nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Halt {
+    /// It stopped at a poison event (policy `stop`) until resumed: its position and error.
+    Poison {
+        position: GlobalPosition,
+        error: String,
+    },
+    /// Another version of the projection built it: this worker's code cannot apply events
+    /// to its tables. It serves reads until this version's generation replaces it.
+    OtherVersion { version: u32 },
+    /// Its checkpoint is past the head of the event store (the event store lost commits, or
+    /// was restored from an older copy): applying new events, which reuse those positions,
+    /// would skip them. Only a rebuild mends it.
+    Ahead { head: GlobalPosition },
 }
 
 impl Lane {
@@ -27,13 +44,29 @@ impl Lane {
             generation,
             checkpoint,
             feed: Feed::new(reader, checkpoint.position, batch_size),
-            stopped: None,
+            halt: None,
         }
     }
 
     pub(crate) fn has_work(&self, head: GlobalPosition) -> bool {
-        self.stopped.is_none() && self.checkpoint.position < head
+        self.halt.is_none() && self.checkpoint.position < head
     }
+
+    /// The generation and checkpoint as this lane last saw them, to fence a swap.
+    pub(crate) fn seen(&self) -> ServingAt {
+        ServingAt {
+            generation: self.generation,
+            checkpoint: self.checkpoint.position,
+        }
+    }
+}
+
+/// The generations a worker writes.
+pub(crate) struct Lanes {
+    /// The generation serving reads.
+    pub(crate) serving: Lane,
+    /// A generation being built beside it, swapped in once caught up.
+    pub(crate) building: Option<Lane>,
 }
 
 /// Which lane a step works on.

@@ -12,10 +12,12 @@
 //! - [`projector`]: [`Projector`] (assembly and start) and [`ProjectorHandle`] (status, lag,
 //!   waiting for a position, rebuild, resume, shutdown).
 //! - `worker`: one projection's loop; `lane`: a generation it writes, with its checkpoint and
-//!   feed; `feed`: reading one batch ahead.
+//!   feed; `open`: which generations it writes, from the catalog and the projection's version;
+//!   `feed`: reading one batch ahead.
 //! - `dead_letter`: isolating a poison event; `rebuild`: building a generation and swapping it,
 //!   and carrying on one a stopped process left unfinished;
-//!   `standby`: leases, and following the holder's checkpoint from another process.
+//!   `standby`: leases, following the holder's checkpoint from another process, and starting
+//!   a worker again after a panic.
 //! - [`target`]: [`ProjectionTarget`], the seam to each kind of read model, and [`SqlTarget`].
 //! - [`status`]: what workers report, and [`Lag`]. [`retry`]: backoff. [`options`].
 //!
@@ -27,6 +29,7 @@ mod dead_letter;
 mod error;
 mod feed;
 mod lane;
+mod open;
 pub mod options;
 pub mod projector;
 mod rebuild;

@@ -100,6 +100,8 @@ impl Projector {
                 head: self.reader.watch_head(),
                 leases: self.leases.clone(),
                 failures: 0,
+                newer_version: None,
+                ahead: None,
             };
             tasks.push(tokio::spawn(worker.run()));
             workers.insert(
@@ -229,7 +231,12 @@ impl ProjectorHandle {
         let mut status = worker.status.clone();
         let done = |s: &ProjectionStatus| {
             s.checkpoint >= position
-                || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::ShutDown)
+                || matches!(
+                    s.state,
+                    WorkerState::Stopped { .. }
+                        | WorkerState::Diverged { .. }
+                        | WorkerState::ShutDown
+                )
         };
         // The guard `wait_for` returns must go before borrowing again: holding a read lock while
         // taking another deadlocks against a worker waiting to publish.
@@ -237,6 +244,16 @@ impl ProjectorHandle {
             .await
             .map(|seen| seen.map(|_| ()));
         let current = worker.status.borrow().clone();
+        // A read model past the head holds positions of events the store no longer has:
+        // reaching a position there proves nothing.
+        if let WorkerState::Diverged { head, error, .. } = current.state {
+            return Err(WaitError::Diverged {
+                projection: name.clone(),
+                reached: current.checkpoint,
+                head,
+                error,
+            });
+        }
         if current.checkpoint >= position {
             return Ok(current.checkpoint);
         }

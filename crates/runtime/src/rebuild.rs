@@ -5,65 +5,88 @@
 //! A rebuild outlives its process. The building generation stays in the read store's catalog
 //! with its own checkpoint, so when a worker becomes active for the projection (at start-up, or
 //! on taking over the lease from a process that died) it carries the rebuild on from where it
-//! stopped and swaps it in as usual. A building generation of another projection version is
-//! dropped: its tables have another shape.
+//! stopped and swaps it in as usual (see `open` for which versions carry on which builds).
+//!
+//! The swap names the serving generation and checkpoint the worker saw, so it is refused if
+//! another process changed them meanwhile; a swap whose answer was lost is found done when the
+//! worker reads the catalog again.
 
 use std::sync::Arc;
 
 use projector_core::{Checkpoint, Generation, GlobalPosition, ReadStoreError};
 
 use crate::RuntimeError;
-use crate::lane::Lane;
+use crate::lane::{Halt, Lane, Lanes};
 use crate::status::RebuildStatus;
-use crate::worker::Worker;
+use crate::worker::{Step, Worker};
 
 impl Worker {
-    /// Starts filling a new generation.
+    /// Starts filling a new generation. The step tells the worker to read the catalog again
+    /// when another build turned up there.
     pub(crate) async fn start_rebuild(
         &mut self,
-        building: &mut Option<Lane>,
-    ) -> Result<Generation, RuntimeError> {
+        lanes: &mut Lanes,
+    ) -> (Result<Generation, RuntimeError>, Step) {
         let name = self.target.name();
-        if let Some(lane) = building {
-            return Err(RuntimeError::RebuildInProgress {
+        if let Some(lane) = &lanes.building {
+            let error = RuntimeError::RebuildInProgress {
                 projection: name,
                 generation: lane.generation,
-            });
+            };
+            return (Err(error), Step::Continue);
         }
-        let generation = self.target.create_generation().await?;
-        tracing::info!(projection = %name, %generation, "rebuilding from the first event beside the serving generation");
-        *building = Some(Lane::new(
-            Arc::clone(&self.reader),
-            generation,
-            Checkpoint::default(),
-            self.options.batch_size,
-        ));
+        if let Some(newer_version) = self.newer_version {
+            return (Err(self.outdated(newer_version)), Step::Continue);
+        }
+        match self.target.create_generation().await {
+            Ok(generation) => {
+                tracing::info!(projection = %name, %generation,
+                    "rebuilding from the first event beside the serving generation");
+                lanes.building = Some(self.new_rebuild(generation));
+                (Ok(generation), Step::Continue)
+            }
+            // Another process started one since this worker read the catalog.
+            Err(ReadStoreError::BuildInProgress {
+                generation,
+                version,
+                ..
+            }) => {
+                let error = if version > self.target.version() {
+                    self.outdated(version)
+                } else {
+                    RuntimeError::RebuildInProgress {
+                        projection: name,
+                        generation,
+                    }
+                };
+                (Err(error), Step::Reload)
+            }
+            Err(error) => (Err(error.into()), Step::Continue),
+        }
+    }
+
+    fn outdated(&self, newer_version: u32) -> RuntimeError {
+        RuntimeError::Outdated {
+            projection: self.target.name(),
+            version: self.target.version(),
+            newer_version,
+        }
+    }
+
+    /// The building lane of a generation just created, from the first event.
+    pub(crate) fn new_rebuild(&self, generation: Generation) -> Lane {
         self.status.send_modify(|s| {
             s.rebuild = Some(RebuildStatus {
                 generation,
                 checkpoint: GlobalPosition::ZERO,
             });
         });
-        Ok(generation)
-    }
-
-    /// The building generation a rebuild of this projection's version left unfinished (the
-    /// newest, should there be several), after dropping every other building generation.
-    pub(crate) async fn unfinished_rebuild(&self) -> Result<Option<Generation>, ReadStoreError> {
-        let version = self.target.version();
-        let building = self.target.building().await?;
-        let unfinished = building
-            .iter()
-            .filter(|b| b.version == version)
-            .map(|b| b.generation)
-            .max();
-        for abandoned in building.iter().filter(|b| Some(b.generation) != unfinished) {
-            tracing::info!(projection = %self.target.name(), generation = %abandoned.generation,
-                built_by = abandoned.version, version,
-                "dropping an unfinished generation of another projection version");
-            self.target.drop_generation(abandoned.generation).await?;
-        }
-        Ok(unfinished)
+        Lane::new(
+            Arc::clone(&self.reader),
+            generation,
+            Checkpoint::default(),
+            self.options.batch_size,
+        )
     }
 
     /// The building lane of an unfinished rebuild, from the generation's own checkpoint.
@@ -88,32 +111,58 @@ impl Worker {
         ))
     }
 
-    /// Swaps the rebuilt generation in once it has caught up with the serving one, or drops it
-    /// if it stopped at a poison event.
-    pub(crate) async fn finish_rebuild(&mut self, serving: &mut Lane, building: &mut Option<Lane>) {
-        let Some(lane) = building.as_ref() else {
-            return;
+    /// Swaps the rebuilt generation in once it has caught up with the serving one (with the
+    /// head, when the serving one cannot be trusted), or drops it if it stopped at a poison
+    /// event.
+    pub(crate) async fn finish_rebuild(&mut self, lanes: &mut Lanes) -> Step {
+        let Some(lane) = lanes.building.as_ref() else {
+            return Step::Continue;
         };
         let name = self.target.name();
-        if let Some((position, error)) = &lane.stopped {
+        if let Some(Halt::Poison { position, error }) = &lane.halt {
             tracing::error!(projection = %name, generation = %lane.generation, %position, %error,
                 "rebuild stopped at a poison event; dropping the new generation");
-            if let Err(drop_error) = self.target.drop_generation(lane.generation).await {
-                tracing::warn!(projection = %name, error = %drop_error, "could not drop the abandoned generation");
+            match self
+                .target
+                .drop_generation(lane.generation, lane.checkpoint.position)
+                .await
+            {
+                Ok(()) => {}
+                Err(error) if error.is_fenced() => return Step::Reload,
+                Err(error) => {
+                    tracing::warn!(projection = %name, %error, "could not drop the abandoned generation");
+                }
             }
-            *building = None;
+            lanes.building = None;
             self.status.send_modify(|s| s.rebuild = None);
-            return;
+            return Step::Continue;
         }
-        if lane.checkpoint.position < serving.checkpoint.position {
-            return;
+        let caught_up = match lanes.serving.halt {
+            Some(Halt::Ahead { .. }) => !lane.has_work(*self.head.borrow()),
+            _ => lane.checkpoint.position >= lanes.serving.checkpoint.position,
+        };
+        if !caught_up {
+            return Step::Continue;
         }
-        if let Err(error) = self.target.activate(lane.generation).await {
-            self.transient_failure(&error.to_string()).await;
-            return;
+        match self
+            .target
+            .activate(lane.generation, Some(lanes.serving.seen()))
+            .await
+        {
+            Ok(()) => {}
+            Err(error) if error.is_fenced() => return Step::Reload,
+            Err(error) => {
+                // The swap may have committed with its answer lost: the next attempt is then
+                // refused, and reading the catalog again finds it done.
+                return if self.transient_failure(&error.to_string()).await {
+                    Step::Continue
+                } else {
+                    Step::Shutdown
+                };
+            }
         }
-        let Some(rebuilt) = building.take() else {
-            return;
+        let Some(rebuilt) = lanes.building.take() else {
+            return Step::Continue;
         };
         let dead_letters = match self.target.dead_letters().await {
             Ok(letters) => letters.len() as u64,
@@ -121,6 +170,7 @@ impl Worker {
         };
         tracing::info!(projection = %name, generation = %rebuilt.generation,
             checkpoint = %rebuilt.checkpoint.position, "rebuild complete; the new generation serves reads");
+        self.ahead = None;
         self.status.send_modify(|s| {
             s.generation = Some(rebuilt.generation);
             s.checkpoint = rebuilt.checkpoint.position;
@@ -128,6 +178,8 @@ impl Worker {
             s.rebuild = None;
             s.dead_letters = dead_letters;
         });
-        *serving = rebuilt;
+        self.publish_metrics(rebuilt.checkpoint.position);
+        lanes.serving = rebuilt;
+        Step::Continue
     }
 }

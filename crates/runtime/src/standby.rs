@@ -1,17 +1,26 @@
-//! Leases: with a lease provider, a projection runs in whichever process holds its lease. The
-//! others stand by: they follow the checkpoint the holder commits (so reads that wait for a
-//! position are answered there too) and its rebuild's progress (so their status shows it), and
-//! try for the lease, taking over when the holder dies.
+//! When a worker runs its projection, and what it does the rest of the time.
+//!
+//! With a lease provider, a projection runs in whichever process holds its lease. The others
+//! stand by: they follow the checkpoint the holder commits (so reads that wait for a position
+//! are answered there too) and its rebuild's progress (so their status shows it), and try for
+//! the lease, taking over when the holder dies. A worker that finds a newer version of the
+//! projection serving the read model stands off in the same way, without taking the lease.
+//!
+//! A panic in the worker (outside the projection's `apply`, whose panics are failures of the
+//! event like any other) gives the lease up at once, so a standby takes over, and the worker
+//! starts again after a backoff.
 
+use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
-use projector_core::{Lease, LeaseProvider, ReadStoreError};
+use futures::FutureExt;
+use projector_core::{Lease, ProjectionError, ReadStoreError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::RuntimeError;
 use crate::status::{RebuildStatus, WorkerState};
-use crate::worker::{Command, Worker};
+use crate::worker::{Command, Ended, Worker};
 
 /// How often a standby reads the holder's checkpoint while it is caught up.
 const FOLLOW_IDLE: Duration = Duration::from_millis(250);
@@ -19,40 +28,77 @@ const FOLLOW_IDLE: Duration = Duration::from_millis(250);
 const FOLLOW_BEHIND: Duration = Duration::from_millis(10);
 
 impl Worker {
-    /// Runs until shutdown: at once without leases; with them, whenever this process holds the
-    /// projection's lease, standing by the rest of the time.
+    /// Runs until shutdown, starting again after a panic.
     pub(crate) async fn run(mut self) {
         let shutdown = self.shutdown.clone();
-        let name = self.target.name().to_string();
-        match self.leases.clone() {
-            None => self.run_active().await,
-            Some(leases) => loop {
-                let Some(lease) = self.standby(leases.as_ref()).await else {
-                    break;
-                };
-                self.set_state(WorkerState::Starting);
-                let stop = shutdown.child_token();
-                let watcher = tokio::spawn(hold(lease, stop.clone()));
-                self.shutdown = stop.clone();
-                metrics::gauge!("projector_projection_active", "projection" => name.clone())
-                    .set(1.0);
-                self.run_active().await;
-                metrics::gauge!("projector_projection_active", "projection" => name.clone())
-                    .set(0.0);
-                stop.cancel();
-                let _ = watcher.await;
-                self.shutdown = shutdown.clone();
-                if shutdown.is_cancelled() {
-                    break;
-                }
-                tracing::warn!(projection = %name, "lost the lease; standing by");
-            },
+        loop {
+            let run = AssertUnwindSafe(self.run_until_shutdown(&shutdown)).catch_unwind();
+            let panic = match run.await {
+                Ok(()) => break,
+                Err(panic) => panic,
+            };
+            self.shutdown = shutdown.clone();
+            let error = ProjectionError::panicked(panic.as_ref()).message;
+            tracing::error!(projection = %self.target.name(), %error,
+                "the projection's worker panicked; it gave its lease up and starts again");
+            metrics::counter!("projector_worker_panics_total", "projection" => self.target.name().to_string())
+                .increment(1);
+            if !self.transient_failure(&error).await {
+                break;
+            }
         }
         self.set_state(WorkerState::ShutDown);
     }
 
-    /// Stands by until this process takes the lease (`None` on shutdown).
-    async fn standby(&mut self, leases: &dyn LeaseProvider) -> Option<Box<dyn Lease>> {
+    /// Runs the projection whenever this process may (it holds the lease, or needs none, and
+    /// the read model is not a newer version's), standing by the rest of the time.
+    async fn run_until_shutdown(&mut self, shutdown: &CancellationToken) {
+        let name = self.target.name().to_string();
+        let mut outdated = None;
+        loop {
+            let lease = if self.leases.is_none() && outdated.is_none() {
+                None
+            } else {
+                match self.stand_by(&mut outdated).await {
+                    Some(lease) => lease,
+                    None => return,
+                }
+            };
+            self.set_state(WorkerState::Starting);
+            let stop = shutdown.child_token();
+            // Cancelled on every way out, a panic included, so the lease is given up.
+            let _stop_on_exit = stop.clone().drop_guard();
+            let watcher = lease.map(|lease| tokio::spawn(hold(lease, stop.clone())));
+            self.shutdown = stop.clone();
+            metrics::gauge!("projector_projection_active", "projection" => name.clone()).set(1.0);
+            let ended = self.run_active().await;
+            metrics::gauge!("projector_projection_active", "projection" => name.clone()).set(0.0);
+            stop.cancel();
+            if let Some(watcher) = watcher {
+                let _ = watcher.await;
+            }
+            self.shutdown = shutdown.clone();
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match ended {
+                Ended::Outdated { serving_version } => {
+                    tracing::warn!(projection = %name, version = self.target.version(), serving_version,
+                        "a newer version of the projection serves its read model; standing off");
+                    outdated = Some(serving_version);
+                }
+                Ended::Stopped if self.leases.is_some() => {
+                    tracing::warn!(projection = %name, "lost the lease; standing by");
+                }
+                Ended::Stopped => return,
+            }
+        }
+    }
+
+    /// Stands by until this process may run the projection: `Some` with the lease taken (or
+    /// `None` without leases), or `None` on shutdown. While `outdated` names a newer version
+    /// serving the read model, the lease is left to others.
+    async fn stand_by(&mut self, outdated: &mut Option<u32>) -> Option<Option<Box<dyn Lease>>> {
         let name = self.target.name();
         // What this process knew as the holder (its rebuild above all) is the new holder's now.
         self.status.send_modify(|s| {
@@ -65,20 +111,25 @@ impl Worker {
             if self.shutdown.is_cancelled() {
                 return None;
             }
-            if Instant::now() >= next_try {
-                match leases.try_acquire(&name).await {
-                    Ok(Some(lease)) => {
-                        tracing::info!(projection = %name, "took the lease; the projection runs here");
-                        return Some(lease);
+            self.follow(outdated).await;
+            if outdated.is_none() {
+                let Some(leases) = self.leases.clone() else {
+                    return Some(None);
+                };
+                if Instant::now() >= next_try {
+                    match leases.try_acquire(&name).await {
+                        Ok(Some(lease)) => {
+                            tracing::info!(projection = %name, "took the lease; the projection runs here");
+                            return Some(Some(lease));
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::warn!(projection = %name, %error, "cannot reach the lease")
+                        }
                     }
-                    Ok(None) => {}
-                    Err(error) => {
-                        tracing::warn!(projection = %name, %error, "cannot reach the lease")
-                    }
+                    next_try = Instant::now() + self.options.lease_retry;
                 }
-                next_try = Instant::now() + self.options.lease_retry;
             }
-            self.follow().await;
             if Instant::now() >= next_rebuild_check {
                 self.follow_rebuild().await;
                 next_rebuild_check = Instant::now() + FOLLOW_IDLE;
@@ -87,13 +138,13 @@ impl Worker {
             let wait = if behind {
                 FOLLOW_BEHIND
             } else {
-                FOLLOW_IDLE.min(next_try - Instant::now())
+                FOLLOW_IDLE.min(next_try.saturating_duration_since(Instant::now()))
             };
             tokio::select! {
                 () = self.shutdown.cancelled() => return None,
                 command = self.commands.recv() => {
                     if let Some(command) = command {
-                        refuse(&name, command);
+                        self.refuse(command, *outdated);
                     }
                 }
                 changed = self.head.changed() => {
@@ -107,25 +158,33 @@ impl Worker {
         }
     }
 
-    /// Publishes the checkpoint the holder has committed in the serving generation.
-    async fn follow(&mut self) {
+    /// Publishes the checkpoint the holder has committed in the serving generation, and
+    /// whether a newer version than this process's serves it.
+    async fn follow(&mut self, outdated: &mut Option<u32>) {
         let found = match self.target.serving().await {
-            Ok(Some((generation, _))) => self
+            Ok(Some((generation, built_by))) => self
                 .target
                 .checkpoint(generation)
                 .await
-                .map(|c| (generation, c)),
+                .map(|c| (generation, built_by, c)),
             Ok(None) => return,
             Err(error) => Err(error),
         };
         match found {
-            Ok((generation, checkpoint)) => {
+            Ok((generation, built_by, checkpoint)) => {
+                *outdated = (built_by > self.target.version()).then_some(built_by);
+                let state = match *outdated {
+                    Some(serving_version) => WorkerState::Outdated { serving_version },
+                    None => WorkerState::Standby,
+                };
                 self.status.send_if_modified(|s| {
-                    let changed =
-                        s.checkpoint != checkpoint.position || s.generation != Some(generation);
+                    let changed = s.checkpoint != checkpoint.position
+                        || s.generation != Some(generation)
+                        || s.state != state;
                     s.generation = Some(generation);
                     s.checkpoint = checkpoint.position;
                     s.last_event_at = checkpoint.last_event_at;
+                    s.state = state;
                     changed
                 });
             }
@@ -134,9 +193,7 @@ impl Worker {
             }
         }
     }
-}
 
-impl Worker {
     /// Publishes the rebuild the holder is running: its building generation and how far that
     /// has applied the feed.
     async fn follow_rebuild(&mut self) {
@@ -164,6 +221,28 @@ impl Worker {
             checkpoint: checkpoint.position,
         }))
     }
+
+    /// A standby cannot rebuild or resume a projection another process runs, nor an
+    /// outdated one a projection a newer version serves.
+    fn refuse(&self, command: Command, outdated: Option<u32>) {
+        let name = self.target.name();
+        let error = || match outdated {
+            Some(newer_version) => RuntimeError::Outdated {
+                projection: name.clone(),
+                version: self.target.version(),
+                newer_version,
+            },
+            None => RuntimeError::Standby(name.clone()),
+        };
+        match command {
+            Command::Rebuild { reply } => {
+                let _ = reply.send(Err(error()));
+            }
+            Command::Resume { reply } => {
+                let _ = reply.send(Err(error()));
+            }
+        }
+    }
 }
 
 /// Keeps the lease until it is lost (then stops the worker) or the worker stops.
@@ -173,16 +252,4 @@ async fn hold(lease: Box<dyn Lease>, stop: CancellationToken) {
         () = stop.cancelled() => {}
     }
     drop(lease);
-}
-
-/// A standby cannot rebuild or resume a projection another process runs.
-fn refuse(name: &projector_core::ProjectionName, command: Command) {
-    match command {
-        Command::Rebuild { reply } => {
-            let _ = reply.send(Err(RuntimeError::Standby(name.clone())));
-        }
-        Command::Resume { reply } => {
-            let _ = reply.send(Err(RuntimeError::Standby(name.clone())));
-        }
-    }
 }

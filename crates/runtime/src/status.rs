@@ -31,13 +31,30 @@ pub enum WorkerState {
         /// Why.
         error: String,
     },
+    /// Refuses to project: the read model's checkpoint is past the head of the event store
+    /// (the event store lost its last commits, or was restored from an older copy), and new
+    /// events reuse those positions. A rebuild mends it.
+    Diverged {
+        /// The read model's checkpoint.
+        checkpoint: GlobalPosition,
+        /// The head of the event store when it was found.
+        head: GlobalPosition,
+        /// What happened and how to mend it.
+        error: String,
+    },
+    /// A newer version of the projection serves the read model, which this process's code
+    /// cannot apply events to: it follows that read model's checkpoint and stays off.
+    Outdated {
+        /// The version that built the serving read model.
+        serving_version: u32,
+    },
     /// Shut down with the projector.
     ShutDown,
 }
 
 impl WorkerState {
     /// The state's name as it is serialized: `starting`, `standby`, `catching_up`, `live`,
-    /// `retrying`, `stopped` or `shut_down`.
+    /// `retrying`, `stopped`, `diverged`, `outdated` or `shut_down`.
     pub fn name(&self) -> &'static str {
         match self {
             WorkerState::Starting => "starting",
@@ -46,6 +63,8 @@ impl WorkerState {
             WorkerState::Live => "live",
             WorkerState::Retrying { .. } => "retrying",
             WorkerState::Stopped { .. } => "stopped",
+            WorkerState::Diverged { .. } => "diverged",
+            WorkerState::Outdated { .. } => "outdated",
             WorkerState::ShutDown => "shut_down",
         }
     }
@@ -82,6 +101,10 @@ pub struct ProjectionStatus {
     pub rebuild: Option<RebuildStatus>,
     /// Dead letters in the serving generation.
     pub dead_letters: u64,
+    /// A newer version of the projection than this process runs is building its read model
+    /// (elsewhere): this process keeps serving and projecting its own, and leaves that build
+    /// to the newer version.
+    pub newer_version: Option<u32>,
 }
 
 impl ProjectionStatus {
@@ -96,6 +119,7 @@ impl ProjectionStatus {
             pending_since: None,
             rebuild: None,
             dead_letters: 0,
+            newer_version: None,
         }
     }
 
@@ -157,6 +181,12 @@ mod tests {
                 position: GlobalPosition::new(3),
                 error: "e".into(),
             },
+            WorkerState::Diverged {
+                checkpoint: GlobalPosition::new(9),
+                head: GlobalPosition::new(7),
+                error: "e".into(),
+            },
+            WorkerState::Outdated { serving_version: 2 },
             WorkerState::ShutDown,
         ] {
             let json = serde_json::to_value(&state).expect("json");

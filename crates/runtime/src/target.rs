@@ -9,8 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use projector_core::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, EventFilter, Generation,
-    GlobalPosition, PoisonPolicy, ProjectionName, ReadStoreError, RecordedEvent, SqlProjection,
-    SqlReadStore,
+    GlobalPosition, PoisonPolicy, ProjectionName, ReadStoreError, RecordedEvent, ServingAt,
+    SqlProjection, SqlReadStore,
 };
 
 /// A projection together with where its read model lives.
@@ -30,12 +30,23 @@ pub trait ProjectionTarget: Send + Sync + 'static {
     /// The generations being built (not serving yet), with the version that created each,
     /// oldest first: what a rebuild cut short left behind.
     async fn building(&self) -> Result<Vec<BuildingGeneration>, ReadStoreError>;
-    /// Creates an empty generation that does not serve yet.
+    /// Creates an empty generation that does not serve yet; refused with
+    /// `ReadStoreError::BuildInProgress` while another is building.
     async fn create_generation(&self) -> Result<Generation, ReadStoreError>;
-    /// Makes `generation` serve reads, dropping the one it replaces.
-    async fn activate(&self, generation: Generation) -> Result<(), ReadStoreError>;
-    /// Drops a generation that does not serve.
-    async fn drop_generation(&self, generation: Generation) -> Result<(), ReadStoreError>;
+    /// Makes the building `generation` serve reads in place of `replacing` (as the caller
+    /// last saw it), dropping that one; refused, changing nothing, when the serving
+    /// generation or its checkpoint is no longer what the caller saw.
+    async fn activate(
+        &self,
+        generation: Generation,
+        replacing: Option<ServingAt>,
+    ) -> Result<(), ReadStoreError>;
+    /// Drops a building generation whose checkpoint is still `at`; refused when it moved.
+    async fn drop_generation(
+        &self,
+        generation: Generation,
+        at: GlobalPosition,
+    ) -> Result<(), ReadStoreError>;
     /// The checkpoint of a generation.
     async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError>;
     /// Applies `events` and moves the checkpoint from `from` to `to`, atomically; refused with
@@ -47,11 +58,13 @@ pub trait ProjectionTarget: Send + Sync + 'static {
         from: GlobalPosition,
         to: Checkpoint,
     ) -> Result<(), ApplyError>;
-    /// Records a dead letter, moving the checkpoint past it when `skip_to` is set.
+    /// Records a dead letter, moving the checkpoint from `from` past it when `skip_to` is
+    /// set; refused with `ReadStoreError::CheckpointMoved` if the checkpoint is not at `from`.
     async fn dead_letter(
         &self,
         generation: Generation,
         letter: DeadLetter,
+        from: GlobalPosition,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError>;
     /// The dead letters of the serving generation.
@@ -113,15 +126,23 @@ impl ProjectionTarget for SqlTarget {
         self.store.create_generation(self.projection.as_ref()).await
     }
 
-    async fn activate(&self, generation: Generation) -> Result<(), ReadStoreError> {
+    async fn activate(
+        &self,
+        generation: Generation,
+        replacing: Option<ServingAt>,
+    ) -> Result<(), ReadStoreError> {
         self.store
-            .activate(&self.projection.name(), generation)
+            .activate(&self.projection.name(), generation, replacing)
             .await
     }
 
-    async fn drop_generation(&self, generation: Generation) -> Result<(), ReadStoreError> {
+    async fn drop_generation(
+        &self,
+        generation: Generation,
+        at: GlobalPosition,
+    ) -> Result<(), ReadStoreError> {
         self.store
-            .drop_generation(&self.projection.name(), generation)
+            .drop_generation(&self.projection.name(), generation, at)
             .await
     }
 
@@ -147,10 +168,11 @@ impl ProjectionTarget for SqlTarget {
         &self,
         generation: Generation,
         letter: DeadLetter,
+        from: GlobalPosition,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError> {
         self.store
-            .record_dead_letter(generation, letter, skip_to)
+            .record_dead_letter(generation, letter, from, skip_to)
             .await
     }
 

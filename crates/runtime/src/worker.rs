@@ -2,9 +2,12 @@
 //! up then live, until shut down.
 //!
 //! A worker has one or two *lanes* (`lane`): the serving generation, and during a rebuild the
-//! generation being built beside it (see `rebuild`). Each lane has its own checkpoint and feed.
-//! Failures are handled here when transient (wait and retry) and in `dead_letter` when an event
-//! is at fault.
+//! generation being built beside it (see `rebuild`). Each lane has its own checkpoint and feed;
+//! `open` reads them from the catalog. Failures are handled here when transient (wait and
+//! retry) and in `dead_letter` when an event is at fault. When the read store refuses a write
+//! because its state is not what the worker last saw (another process moved a checkpoint or
+//! swapped generations, or a reply was lost after a commit), the worker reads the catalog
+//! again and carries on from what it finds.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::RuntimeError;
-use crate::lane::{Lane, LaneKind};
+use crate::lane::{Halt, Lane, LaneKind, Lanes};
 use crate::options::ProjectorOptions;
 use crate::status::{ProjectionStatus, WorkerState};
 use crate::target::ProjectionTarget;
@@ -45,6 +48,17 @@ pub(crate) enum Step {
     Idle,
     /// Shutdown was requested while waiting.
     Shutdown,
+    /// The read store's state is not what the worker saw: read the catalog again.
+    Reload,
+}
+
+/// Why a worker stopped running its projection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// Shutdown, or the loss of its lease.
+    Stopped,
+    /// A newer version of the projection serves the read model.
+    Outdated { serving_version: u32 },
 }
 
 pub(crate) struct Worker {
@@ -60,6 +74,11 @@ pub(crate) struct Worker {
     pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
     /// Transient failures in a row, for backoff.
     pub(crate) failures: u32,
+    /// A newer version of the projection builds its read model: this worker leaves it be.
+    pub(crate) newer_version: Option<u32>,
+    /// A serving generation found past the head of the event store, and that head: it stays
+    /// refused (even once new events pass its checkpoint) until a rebuild replaces it.
+    pub(crate) ahead: Option<(Generation, GlobalPosition)>,
 }
 
 /// The distinct correlation ids of a batch, for its log line (the first few of a large one).
@@ -87,140 +106,94 @@ const IDLE_RECHECK: Duration = Duration::from_millis(50);
 
 impl Worker {
     /// Runs the projection in this process until `self.shutdown` is cancelled (by shutdown,
-    /// or by the loss of its lease).
-    pub(crate) async fn run_active(&mut self) {
+    /// or by the loss of its lease), or until it finds a newer version serving its read model.
+    pub(crate) async fn run_active(&mut self) -> Ended {
         let name = self.target.name();
-        let Some((mut serving, mut building)) = self.open().await else {
-            return;
+        let mut lanes = match self.open().await {
+            Some(Ok(lanes)) => lanes,
+            Some(Err(ended)) => return ended,
+            None => return Ended::Stopped,
         };
-        tracing::info!(projection = %name, generation = %serving.generation,
-            checkpoint = %serving.checkpoint.position, "projection started");
+        tracing::info!(projection = %name, generation = %lanes.serving.generation,
+            checkpoint = %lanes.serving.checkpoint.position, "projection started");
         let mut building_next = false;
         loop {
             if self.shutdown.is_cancelled() {
                 break;
             }
+            let mut step = Step::Continue;
             while let Ok(command) = self.commands.try_recv() {
-                self.handle(command, &mut serving, &mut building).await;
+                if self.handle(command, &mut lanes).await == Step::Reload {
+                    step = Step::Reload;
+                }
             }
-            self.finish_rebuild(&mut serving, &mut building).await;
-
-            let head = *self.head.borrow_and_update();
-            let serving_work = serving.has_work(head);
-            let building_work = building.as_ref().is_some_and(|b| b.has_work(head));
-            // While both lanes have work they take turns, so live traffic never starves a
-            // rebuild and a rebuild never delays live events by more than one batch.
-            let step = match (serving_work, building_work, building.as_mut()) {
-                (true, true, Some(lane)) if building_next => {
-                    building_next = false;
-                    self.step(lane, LaneKind::Building).await
-                }
-                (true, _, _) => {
-                    building_next = true;
-                    self.step(&mut serving, LaneKind::Serving).await
-                }
-                (false, true, Some(lane)) => self.step(lane, LaneKind::Building).await,
-                _ => {
-                    self.settle(&serving);
-                    self.wait(&mut serving, &mut building, None).await
-                }
-            };
+            if step == Step::Continue {
+                step = self.finish_rebuild(&mut lanes).await;
+            }
+            if step == Step::Continue {
+                let head = *self.head.borrow_and_update();
+                let serving_work = lanes.serving.has_work(head);
+                let building_work = lanes.building.as_ref().is_some_and(|b| b.has_work(head));
+                // While both lanes have work they take turns, so live traffic never starves a
+                // rebuild and a rebuild never delays live events by more than one batch.
+                step = match (serving_work, building_work, lanes.building.as_mut()) {
+                    (true, true, Some(lane)) if building_next => {
+                        building_next = false;
+                        self.step(lane, LaneKind::Building).await
+                    }
+                    (true, _, _) => {
+                        building_next = true;
+                        self.step(&mut lanes.serving, LaneKind::Serving).await
+                    }
+                    (false, true, Some(lane)) => self.step(lane, LaneKind::Building).await,
+                    _ => {
+                        self.settle(&lanes.serving);
+                        self.wait(&mut lanes, None).await
+                    }
+                };
+            }
             match step {
                 Step::Continue => {}
                 Step::Idle => {
-                    if self
-                        .wait(&mut serving, &mut building, Some(IDLE_RECHECK))
-                        .await
-                        == Step::Shutdown
-                    {
+                    if self.wait(&mut lanes, Some(IDLE_RECHECK)).await == Step::Shutdown {
                         break;
                     }
+                }
+                Step::Reload => {
+                    tracing::info!(projection = %name,
+                        "the read store is not as this process left it; reading its catalog again");
+                    lanes = match self.open().await {
+                        Some(Ok(lanes)) => lanes,
+                        Some(Err(ended)) => return ended,
+                        None => break,
+                    };
                 }
                 Step::Shutdown => break,
             }
         }
-        tracing::info!(projection = %name, checkpoint = %serving.checkpoint.position, "projection stopped here");
+        tracing::info!(projection = %name, checkpoint = %lanes.serving.checkpoint.position, "projection stopped here");
+        Ended::Stopped
     }
 
-    /// Opens the serving generation, creating one when there is none or the projection's
-    /// version changed, and the building lane of a rebuild left unfinished (see `rebuild`).
-    /// Retries transient failures until shutdown.
-    async fn open(&mut self) -> Option<(Lane, Option<Lane>)> {
-        loop {
-            match self.try_open().await {
-                Ok(lanes) => {
-                    self.failures = 0;
-                    return Some(lanes);
-                }
-                Err(error) => {
-                    if !self.transient_failure(&error.to_string()).await {
-                        return None;
-                    }
-                }
-            }
-        }
-    }
-
-    async fn try_open(&self) -> Result<(Lane, Option<Lane>), ReadStoreError> {
-        let version = self.target.version();
-        let mut unfinished = self.unfinished_rebuild().await?;
-        let generation = match self.target.serving().await? {
-            Some((generation, built_by)) if built_by == version => generation,
-            found => {
-                if let Some((old, built_by)) = found {
-                    tracing::warn!(projection = %self.target.name(), old_generation = %old,
-                        old_version = built_by, version,
-                        "projection version changed; building its read model again from the first event");
-                }
-                // An unfinished build of this version is further along than a new one would be.
-                let generation = match unfinished.take() {
-                    Some(generation) => {
-                        tracing::info!(projection = %self.target.name(), %generation,
-                            "serving the unfinished generation of this version at once");
-                        generation
-                    }
-                    None => self.target.create_generation().await?,
-                };
-                self.target.activate(generation).await?;
-                generation
-            }
-        };
-        let checkpoint = self.target.checkpoint(generation).await?;
-        let dead_letters = self.target.dead_letters().await?.len() as u64;
-        self.status.send_modify(|s| {
-            s.generation = Some(generation);
-            s.checkpoint = checkpoint.position;
-            s.last_event_at = checkpoint.last_event_at;
-            s.dead_letters = dead_letters;
-        });
-        self.publish_metrics(checkpoint.position);
-        let serving = Lane::new(
-            Arc::clone(&self.reader),
-            generation,
-            checkpoint,
-            self.options.batch_size,
-        );
-        let building = match unfinished {
-            Some(generation) => Some(self.resume_rebuild(generation).await?),
-            None => None,
-        };
-        Ok((serving, building))
-    }
-
-    async fn handle(&mut self, command: Command, serving: &mut Lane, building: &mut Option<Lane>) {
+    async fn handle(&mut self, command: Command, lanes: &mut Lanes) -> Step {
         match command {
             Command::Rebuild { reply } => {
-                let _ = reply.send(self.start_rebuild(building).await);
+                let (result, step) = self.start_rebuild(lanes).await;
+                let _ = reply.send(result);
+                step
             }
             Command::Resume { reply } => {
-                let resumed = serving.stopped.take().is_some();
+                let serving = &mut lanes.serving;
+                let resumed = matches!(serving.halt, Some(Halt::Poison { .. }));
                 if resumed {
+                    serving.halt = None;
                     tracing::info!(projection = %self.target.name(), checkpoint = %serving.checkpoint.position,
                         "resuming after a poison event");
                     serving.feed.reset(serving.checkpoint.position);
                     self.set_state(WorkerState::CatchingUp);
                 }
                 let _ = reply.send(Ok(resumed));
+                Step::Continue
             }
         }
     }
@@ -283,6 +256,7 @@ impl Worker {
             Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
                 self.checkpoint_moved(lane, found).await
             }
+            Err(ApplyError::Store(error)) if error.is_fenced() => Step::Reload,
             Err(ApplyError::Store(error)) => {
                 lane.feed.reset(lane.checkpoint.position);
                 self.continue_unless_shutdown(&error.to_string()).await
@@ -306,6 +280,7 @@ impl Worker {
                 lane.feed.reset(checkpoint.position);
                 Step::Continue
             }
+            Err(error) if error.is_fenced() => Step::Reload,
             Err(error) => {
                 lane.feed.reset(lane.checkpoint.position);
                 self.continue_unless_shutdown(&error.to_string()).await
@@ -361,13 +336,15 @@ impl Worker {
         }
     }
 
-    /// Marks the worker live (or stopped) once the serving lane has nothing left to do.
+    /// Marks the worker live (or why it is not) once its lanes have nothing left to do.
     fn settle(&self, serving: &Lane) {
-        let state = match &serving.stopped {
-            Some((position, error)) => WorkerState::Stopped {
+        let state = match &serving.halt {
+            Some(Halt::Poison { position, error }) => WorkerState::Stopped {
                 position: *position,
                 error: error.clone(),
             },
+            Some(Halt::Ahead { head }) => self.diverged_state(serving.checkpoint.position, *head),
+            Some(Halt::OtherVersion { .. }) => WorkerState::CatchingUp,
             None => WorkerState::Live,
         };
         self.status.send_if_modified(|s| {
@@ -379,12 +356,7 @@ impl Worker {
     }
 
     /// Waits for a new commit, a command or shutdown (or `limit`, if given).
-    async fn wait(
-        &mut self,
-        serving: &mut Lane,
-        building: &mut Option<Lane>,
-        limit: Option<Duration>,
-    ) -> Step {
+    async fn wait(&mut self, lanes: &mut Lanes, limit: Option<Duration>) -> Step {
         let sleep = tokio::time::sleep(limit.unwrap_or(Duration::from_secs(3600)));
         tokio::select! {
             () = self.shutdown.cancelled() => Step::Shutdown,
@@ -394,7 +366,8 @@ impl Worker {
                     self.shutdown.cancelled().await;
                     return Step::Shutdown;
                 }
-                if serving.stopped.is_none() && serving.checkpoint.position < *self.head.borrow() {
+                let serving = &lanes.serving;
+                if serving.halt.is_none() && serving.checkpoint.position < *self.head.borrow() {
                     let now = Utc::now();
                     self.status.send_modify(|s| {
                         s.pending_since.get_or_insert(now);
@@ -402,12 +375,10 @@ impl Worker {
                 }
                 Step::Continue
             }
-            command = self.commands.recv() => {
-                if let Some(command) = command {
-                    self.handle(command, serving, building).await;
-                }
-                Step::Continue
-            }
+            command = self.commands.recv() => match command {
+                Some(command) => self.handle(command, lanes).await,
+                None => Step::Continue,
+            },
             () = sleep => Step::Continue,
         }
     }
@@ -452,7 +423,7 @@ impl Worker {
         });
     }
 
-    fn publish_metrics(&self, checkpoint: GlobalPosition) {
+    pub(crate) fn publish_metrics(&self, checkpoint: GlobalPosition) {
         let name = self.target.name().to_string();
         metrics::gauge!("projector_projection_checkpoint", "projection" => name)
             .set(checkpoint.get() as f64);

@@ -4,6 +4,8 @@
 
 mod helpers;
 mod resume;
+mod setup;
+mod versions;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
@@ -269,41 +271,4 @@ async fn a_rebuild_swaps_in_a_new_generation_while_reads_go_on() {
         .await
         .expect("live after the swap");
     assert_eq!(stores.counted(&name).await, (3005, 3005));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_projection_version_builds_a_new_generation() {
-    let stores = Stores::new();
-    stores.append("v", 120, None).await;
-    let name;
-    let first_generation;
-    {
-        let projection = Arc::new(Counting::new("versioned", PoisonPolicy::Stop));
-        name = projection.name.clone();
-        let (handle, shutdown) = stores.start(projection, 50);
-        handle.wait_caught_up(PATIENCE).await.expect("caught up");
-        first_generation = handle.status(&name).expect("status").generation;
-        shutdown.cancel();
-        handle.join().await;
-    }
-    let projection = Arc::new(Counting {
-        version: 2,
-        ..Counting::new("versioned", PoisonPolicy::Stop)
-    });
-    let (handle, _shutdown) = stores.start(projection, 50);
-    handle
-        .wait_caught_up(PATIENCE)
-        .await
-        .expect("caught up again");
-    let status = handle.status(&name).expect("status");
-    assert_ne!(status.generation, first_generation);
-    assert_eq!(status.version, 2);
-    assert_eq!(stores.counted(&name).await, (120, 120));
-    let serving = stores
-        .reads
-        .serving(&name)
-        .await
-        .expect("serving")
-        .expect("a generation");
-    assert_eq!(serving.version, 2);
 }

@@ -3,163 +3,19 @@
 //! standby taking over the lease), the same generation is swapped in, and the read model equals
 //! a fresh build. On SQLite and on PostgreSQL.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use projector_core::{
-    EventStore, ExpectedVersion, Generation, GlobalPosition, LeaseProvider, PoisonPolicy,
-    ProjectionName, SqlReadStore, SqlValue, StreamId,
-};
-use projector_postgres::{
-    PgEventStore, PgEventStoreOptions, PgLeases, PgReadStore, PgReadStoreOptions,
-};
-use projector_runtime::{
-    Projector, ProjectorHandle, ProjectorOptions, RebuildStatus, RetryPolicy, WorkerState,
-};
-use projector_sqlite::{
-    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
-use projector_testkit::postgres::TestDatabase;
+use projector_core::{Generation, GlobalPosition, LeaseProvider, PoisonPolicy, SqlReadStore};
+use projector_postgres::PgLeases;
+use projector_runtime::{ProjectorHandle, RebuildStatus, WorkerState};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Counting, PATIENCE, Stall};
+use crate::setup::{NAME, PER_STREAM, Setup, append, dump, postgres_stores, start};
 
-const NAME: ProjectionName = ProjectionName::from_static("resumed");
-/// Events in the history: three streams of this many.
-const PER_STREAM: usize = 300;
-/// Events per batch; the stall position is a multiple, so the rebuild stops exactly there.
-const BATCH: usize = 50;
 /// Where the first projector's rebuild gets stuck.
 const STALL_AT: u64 = 450;
-
-/// An event store and a read store over one storage, and an empty read store beside them for
-/// the reference build.
-struct Setup {
-    events: Arc<dyn EventStore>,
-    reads: Arc<dyn SqlReadStore>,
-    reference: Arc<dyn SqlReadStore>,
-    _guards: Vec<Box<dyn Any + Send>>,
-}
-
-impl Setup {
-    fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let reference = tempfile::tempdir().expect("temporary directory");
-        Self {
-            events: Arc::new(sqlite_events(&dir)),
-            reads: Arc::new(sqlite_reads(&dir)),
-            reference: Arc::new(sqlite_reads(&reference)),
-            _guards: vec![Box::new(dir), Box::new(reference)],
-        }
-    }
-
-    /// Reopens the stores of a SQLite setup, as a restarted process would.
-    fn reopen_sqlite(self) -> Self {
-        let Setup {
-            events,
-            reads,
-            reference,
-            mut _guards,
-        } = self;
-        drop((events, reads));
-        let dir = _guards[0]
-            .downcast_ref::<tempfile::TempDir>()
-            .expect("the data directory");
-        Self {
-            events: Arc::new(sqlite_events(dir)),
-            reads: Arc::new(sqlite_reads(dir)),
-            reference,
-            _guards,
-        }
-    }
-
-    async fn postgres() -> Option<(Self, String)> {
-        let database = TestDatabase::create().await?;
-        let reference = TestDatabase::create().await?;
-        let url = database.url().to_owned();
-        let (events, reads) = postgres_stores(&url).await;
-        let reference_reads = PgReadStore::connect(reference.url(), PgReadStoreOptions::default())
-            .await
-            .expect("reference read store");
-        Some((
-            Self {
-                events,
-                reads,
-                reference: Arc::new(reference_reads),
-                _guards: vec![Box::new(database), Box::new(reference)],
-            },
-            url,
-        ))
-    }
-}
-
-fn sqlite_events(dir: &tempfile::TempDir) -> SqliteEventStore {
-    SqliteEventStore::open(
-        dir.path().join("events.db"),
-        SqliteEventStoreOptions::default(),
-    )
-    .expect("event store")
-}
-
-fn sqlite_reads(dir: &tempfile::TempDir) -> SqliteReadStore {
-    SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-        .expect("read store")
-}
-
-/// A second process's connections to one PostgreSQL database.
-async fn postgres_stores(url: &str) -> (Arc<dyn EventStore>, Arc<dyn SqlReadStore>) {
-    let events = PgEventStore::connect(url, PgEventStoreOptions::default())
-        .await
-        .expect("event store");
-    let reads = PgReadStore::connect(url, PgReadStoreOptions::default())
-        .await
-        .expect("read store");
-    (Arc::new(events), Arc::new(reads))
-}
-
-async fn append(events: &dyn EventStore, stream: &str, count: usize) {
-    let batch = (0..count)
-        .map(|i| {
-            projector_testkit::events::event(
-                "Counted",
-                serde_json::json!({"n": i, "poison": false}),
-            )
-        })
-        .collect();
-    events
-        .append(
-            &StreamId::parse(stream).expect("valid"),
-            ExpectedVersion::Any,
-            batch,
-        )
-        .await
-        .expect("append");
-}
-
-fn start(
-    events: Arc<dyn EventStore>,
-    reads: Arc<dyn SqlReadStore>,
-    projection: Arc<Counting>,
-    leases: Option<Arc<dyn LeaseProvider>>,
-) -> (ProjectorHandle, CancellationToken) {
-    let shutdown = CancellationToken::new();
-    let options = ProjectorOptions {
-        batch_size: BATCH,
-        retry: RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(5),
-        },
-        lease_retry: Duration::from_millis(50),
-    };
-    let mut projector = Projector::new(events, options).with_sql(reads, projection);
-    if let Some(leases) = leases {
-        projector = projector.with_leases(leases);
-    }
-    let handle = projector.start(shutdown.clone()).expect("start");
-    (handle, shutdown)
-}
 
 /// A projector whose rebuild is stuck at [`STALL_AT`].
 struct Stalled {
@@ -299,44 +155,17 @@ async fn assert_swapped_in(
         "no event failed (an event applied twice would, on the primary key of `seen`)"
     );
 
-    let reference = Arc::new(Counting::new("resumed", PoisonPolicy::Stop));
-    let (fresh, stop) = start(
-        setup.events.clone(),
-        setup.reference.clone(),
-        reference,
-        None,
-    );
-    fresh.wait_caught_up(PATIENCE).await.expect("fresh build");
     let got = dump(reads).await;
-    let want = dump(setup.reference.as_ref()).await;
     assert_eq!(
         got.len(),
         3 * PER_STREAM + 7 + 1,
         "every event, and the totals row"
     );
-    assert_eq!(got, want, "the carried-on rebuild equals a fresh build");
-    stop.cancel();
-    fresh.join().await;
-}
-
-async fn dump(reads: &dyn SqlReadStore) -> Vec<Vec<SqlValue>> {
-    let mut rows: Vec<Vec<SqlValue>> = reads
-        .query(
-            &NAME,
-            "SELECT position, stream, n FROM seen ORDER BY position",
-            &[],
-        )
-        .await
-        .expect("seen")
-        .into_iter()
-        .map(|row| row.values().to_vec())
-        .collect();
-    let totals = reads
-        .query(&NAME, "SELECT applied FROM totals", &[])
-        .await
-        .expect("totals");
-    rows.extend(totals.into_iter().map(|row| row.values().to_vec()));
-    rows
+    assert_eq!(
+        got,
+        setup.fresh_build().await,
+        "the carried-on rebuild equals a fresh build"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -432,8 +261,15 @@ async fn an_unfinished_rebuild_of_another_version_is_dropped() {
         ..Counting::new("resumed", PoisonPolicy::Stop)
     });
     let (handle, shutdown) = start(setup.events.clone(), setup.reads.clone(), projection, None);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
-    let status = handle.status(&NAME).expect("status");
+    let mut status = handle.watch(&NAME).expect("watch");
+    let status = tokio::time::timeout(
+        PATIENCE,
+        status.wait_for(|s| s.rebuild.is_none() && s.generation.is_some_and(|g| g != old)),
+    )
+    .await
+    .expect("version 2 is built and swapped in")
+    .expect("the worker is alive")
+    .clone();
     let serving = status.generation.expect("a serving generation");
     assert!(serving > rebuilding, "a new generation of version 2 serves");
     assert_ne!(serving, old);

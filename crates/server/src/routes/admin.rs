@@ -86,6 +86,7 @@ impl ProjectionView {
         let (error, stopped_at) = match &status.state {
             WorkerState::Retrying { error, .. } => (Some(error.clone()), None),
             WorkerState::Stopped { position, error } => (Some(error.clone()), Some(position.get())),
+            WorkerState::Diverged { error, .. } => (Some(error.clone()), None),
             _ => (None, None),
         };
         Self {

@@ -136,7 +136,10 @@ pub async fn many_rows_are_written_and_upserted_in_one_batch(store: Arc<dyn SqlR
         })
         .await
         .expect("generation");
-    store.activate(&ROWS, generation).await.expect("activate");
+    store
+        .activate(&ROWS, generation, None)
+        .await
+        .expect("activate");
     let sum: i64 = (0..300).map(|id| id * 2).sum();
 
     let first = Rows {

@@ -1,7 +1,10 @@
 //! Read store conformance: a batch commits with its checkpoint, and a batch that expects the
 //! checkpoint somewhere else (another process applied the generation) is refused whole;
 //! building generations are listed with their version until activated or dropped, and survive
-//! a reopen of the store with their rows and checkpoint, so a rebuild can be carried on.
+//! a reopen of the store with their rows and checkpoint, so a rebuild can be carried on. The
+//! other writes to checkpoints and the catalog are fenced the same way (see [`fences`]).
+
+pub mod fences;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,14 +12,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use projector_core::{
     ApplyError, Checkpoint, EventFilter, GlobalPosition, Projection, ProjectionError,
-    ProjectionName, ReadStoreError, RecordedEvent, SqlProjection, SqlReadStore, SqlTransaction,
-    StreamId, StreamVersion,
+    ProjectionName, ReadStoreError, RecordedEvent, ServingAt, SqlProjection, SqlReadStore,
+    SqlTransaction, StreamId, StreamVersion,
 };
 
 /// Counts the events it applies in one row; `Tally(version)`.
-struct Tally(u32);
+pub(crate) struct Tally(pub(crate) u32);
 
-const TALLY: ProjectionName = ProjectionName::from_static("conformance_tally");
+pub(crate) const TALLY: ProjectionName = ProjectionName::from_static("conformance_tally");
 
 impl Projection for Tally {
     fn name(&self) -> ProjectionName {
@@ -55,7 +58,7 @@ impl SqlProjection for Tally {
     }
 }
 
-fn event(position: u64) -> RecordedEvent {
+pub(crate) fn event(position: u64) -> RecordedEvent {
     RecordedEvent {
         event_id: uuid::Uuid::now_v7(),
         position: GlobalPosition::new(position),
@@ -69,7 +72,7 @@ fn event(position: u64) -> RecordedEvent {
     }
 }
 
-async fn tally(store: &dyn SqlReadStore) -> i64 {
+pub(crate) async fn tally(store: &dyn SqlReadStore) -> i64 {
     let rows = store
         .query(&TALLY, "SELECT applied FROM tally WHERE id = 1", &[])
         .await
@@ -84,7 +87,10 @@ pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) 
         .create_generation(&Tally(1))
         .await
         .expect("generation");
-    store.activate(&TALLY, generation).await.expect("activate");
+    store
+        .activate(&TALLY, generation, None)
+        .await
+        .expect("activate");
     let batch: Arc<[RecordedEvent]> = (1..=3).map(event).collect();
     let to = Checkpoint::after(&batch[2]);
     store
@@ -145,7 +151,7 @@ pub async fn a_moved_checkpoint_refuses_the_batch(store: Arc<dyn SqlReadStore>) 
 }
 
 /// The building generations of the tally, as `(generation, version)`.
-async fn building(store: &dyn SqlReadStore) -> Vec<(u32, u32)> {
+pub(crate) async fn building(store: &dyn SqlReadStore) -> Vec<(u32, u32)> {
     store
         .building(&TALLY)
         .await
@@ -156,7 +162,7 @@ async fn building(store: &dyn SqlReadStore) -> Vec<(u32, u32)> {
 }
 
 /// Applies the events at `positions` to `generation`, from the checkpoint `from`.
-async fn apply_range(
+pub(crate) async fn apply_range(
     store: &dyn SqlReadStore,
     generation: projector_core::Generation,
     from: u64,
@@ -178,8 +184,8 @@ async fn apply_range(
 }
 
 /// A created generation is listed as building, with the version that created it, until it is
-/// activated or dropped; creating another drops the one left building (one process builds one
-/// generation of a projection at a time).
+/// activated or dropped; one is built at a time, so creating another while one is building is
+/// refused.
 pub async fn building_generations_are_listed_until_activated_or_dropped(
     store: Arc<dyn SqlReadStore>,
 ) {
@@ -189,7 +195,7 @@ pub async fn building_generations_are_listed_until_activated_or_dropped(
         .await
         .expect("generation");
     assert_eq!(building(store.as_ref()).await, [(first.get(), 1)]);
-    store.activate(&TALLY, first).await.expect("activate");
+    store.activate(&TALLY, first, None).await.expect("activate");
     assert_eq!(
         building(store.as_ref()).await,
         [],
@@ -200,26 +206,31 @@ pub async fn building_generations_are_listed_until_activated_or_dropped(
         .create_generation(&Tally(2))
         .await
         .expect("generation");
+    assert!(second > first, "generations are numbered upwards");
     assert_eq!(building(store.as_ref()).await, [(second.get(), 2)]);
-    let third = store
-        .create_generation(&Tally(2))
-        .await
-        .expect("generation");
-    assert!(third > second, "generations are numbered upwards");
-    assert_eq!(
-        building(store.as_ref()).await,
-        [(third.get(), 2)],
-        "creating a generation drops the one left building"
-    );
-    assert!(
-        store.checkpoint(&TALLY, second).await.is_err(),
-        "the abandoned generation is gone"
-    );
+    match store.create_generation(&Tally(2)).await {
+        Err(ReadStoreError::BuildInProgress {
+            generation,
+            version,
+            ..
+        }) => assert_eq!((generation, version), (second, 2)),
+        other => panic!("expected a second build to be refused, got {other:?}"),
+    }
+    assert_eq!(building(store.as_ref()).await, [(second.get(), 2)]);
     store
-        .drop_generation(&TALLY, third)
+        .drop_generation(&TALLY, second, GlobalPosition::ZERO)
         .await
         .expect("drop the building generation");
     assert_eq!(building(store.as_ref()).await, []);
+    assert!(
+        store.checkpoint(&TALLY, second).await.is_err(),
+        "the dropped generation is gone"
+    );
+    let third = store
+        .create_generation(&Tally(2))
+        .await
+        .expect("a build once the other is dropped");
+    assert!(third > second, "numbers are never reused");
     assert_eq!(
         store.serving(&TALLY).await.expect("serving"),
         Some(projector_core::ServingGeneration {
@@ -243,8 +254,11 @@ where
         .create_generation(&Tally(1))
         .await
         .expect("generation");
-    store.activate(&TALLY, serving).await.expect("activate");
-    apply_range(store.as_ref(), serving, 0, 1..=5).await;
+    store
+        .activate(&TALLY, serving, None)
+        .await
+        .expect("activate");
+    let serving_at = apply_range(store.as_ref(), serving, 0, 1..=5).await;
     let rebuild = store
         .create_generation(&Tally(1))
         .await
@@ -265,7 +279,17 @@ where
         "reads still go to the serving generation"
     );
     apply_range(store.as_ref(), rebuild, 3, 4..=5).await;
-    store.activate(&TALLY, rebuild).await.expect("swap");
+    store
+        .activate(
+            &TALLY,
+            rebuild,
+            Some(ServingAt {
+                generation: serving,
+                checkpoint: serving_at.position,
+            }),
+        )
+        .await
+        .expect("swap");
     assert_eq!(building(store.as_ref()).await, []);
     assert_eq!(
         tally(store.as_ref()).await,

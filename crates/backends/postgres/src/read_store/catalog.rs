@@ -3,10 +3,13 @@
 //! advisory lock, so two processes never number or swap generations at the same time.
 
 use projector_core::{
-    BuildingGeneration, Generation, ProjectionName, ReadStoreError, ServingGeneration,
+    BuildingGeneration, Generation, GlobalPosition, ProjectionName, ReadStoreError, ServingAt,
+    ServingGeneration,
 };
+use tokio_postgres::error::SqlState;
 
 use crate::error::read_store_error;
+use crate::rows::to_u64;
 
 /// The advisory lock key that serializes catalog changes across processes.
 const CATALOG_LOCK: i64 = 0x7072_6f6a_6361_7461;
@@ -90,30 +93,29 @@ pub(crate) async fn building(
 }
 
 /// Registers a new building generation of `projection`, numbered after every generation ever
-/// made, and drops any other building generation of it: the caller owns the projection (one
-/// process at a time does, see [`crate::PgLeases`]), and its worker carries on a building
-/// generation of its own version rather than create another, so any left were abandoned.
+/// made, in `tx` (which holds the catalog lock). Refused when one is building already: one
+/// generation of a projection is built at a time, and an abandoned one is dropped first.
 pub(crate) async fn add_building(
     tx: &deadpool_postgres::Transaction<'_>,
     projection: &ProjectionName,
     version: u32,
 ) -> Result<Generation, ReadStoreError> {
-    let abandoned = tx
-        .query(
-            "UPDATE projector.generations SET state = 'retired' \
-             WHERE projection = $1 AND state = 'building' RETURNING schema_name",
+    let building = tx
+        .query_opt(
+            "SELECT generation, version FROM projector.generations \
+             WHERE projection = $1 AND state = 'building' ORDER BY generation LIMIT 1",
             &[&projection.as_str()],
         )
         .await
-        .map_err(err("retiring abandoned generations"))?;
-    for row in abandoned {
-        let schema: &str = row
-            .try_get(0)
-            .map_err(err("retiring abandoned generations"))?;
-        tracing::info!(%projection, schema, "dropping a generation whose rebuild did not finish");
-        tx.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", quoted(schema)))
-            .await
-            .map_err(err("dropping an abandoned generation"))?;
+        .map_err(err("reading the catalog"))?;
+    if let Some(row) = building {
+        let generation: i32 = row.try_get(0).map_err(err("reading the catalog"))?;
+        let version: i32 = row.try_get(1).map_err(err("reading the catalog"))?;
+        return Err(ReadStoreError::BuildInProgress {
+            projection: projection.clone(),
+            generation: Generation::new(u32::try_from(generation).unwrap_or(0)),
+            version: u32::try_from(version).unwrap_or(0),
+        });
     }
     let row = tx
         .query_one(
@@ -140,22 +142,47 @@ pub(crate) async fn add_building(
     Ok(generation)
 }
 
-/// Makes `generation` serve `projection`, retires the one it replaces and drops its schema,
-/// all in `tx`.
+/// Makes the building `generation` serve `projection` in place of `replacing`, retires the
+/// one it replaces and drops its schema, all in `tx` (which holds the catalog lock). Refused,
+/// changing nothing, when the serving generation or its checkpoint is not what the caller saw.
 pub(crate) async fn activate(
     tx: &deadpool_postgres::Transaction<'_>,
     projection: &ProjectionName,
     generation: Generation,
+    replacing: Option<ServingAt>,
 ) -> Result<(), ReadStoreError> {
     let number = i32::try_from(generation.get()).unwrap_or(i32::MAX);
-    let previous = tx
-        .query_opt(
-            "UPDATE projector.generations SET state = 'retired' \
-             WHERE projection = $1 AND state = 'serving' RETURNING generation, schema_name",
-            &[&projection.as_str()],
+    let found = serving_in(tx, projection).await?;
+    if found != replacing.map(|r| r.generation) {
+        return Err(ReadStoreError::ServingChanged {
+            projection: projection.clone(),
+            expected: replacing.map(|r| r.generation),
+            found,
+        });
+    }
+    if let Some(replacing) = replacing {
+        // Locking the checkpoint row waits for a batch in flight, and holds off the next one
+        // until the swap commits and the schema is gone.
+        let at = locked_checkpoint(tx, projection, replacing.generation).await?;
+        if at != Some(replacing.checkpoint) {
+            return Err(ReadStoreError::CheckpointMoved {
+                projection: projection.clone(),
+                expected: replacing.checkpoint,
+                found: at.unwrap_or(GlobalPosition::ZERO),
+            });
+        }
+    }
+    // The old one goes first: at most one generation serves (a unique index says so). A
+    // refusal below rolls both back.
+    if let Some(replacing) = replacing {
+        let old = i32::try_from(replacing.generation.get()).unwrap_or(i32::MAX);
+        tx.execute(
+            "UPDATE projector.generations SET state = 'retired' WHERE projection = $1 AND generation = $2",
+            &[&projection.as_str(), &old],
         )
         .await
         .map_err(err("swapping generations"))?;
+    }
     let changed = tx
         .execute(
             "UPDATE projector.generations SET state = 'serving' \
@@ -170,40 +197,52 @@ pub(crate) async fn activate(
             generation: generation.to_string(),
         });
     }
-    if let Some(previous) = previous {
-        let old: i32 = previous.try_get(0).map_err(err("swapping generations"))?;
-        let schema: &str = previous.try_get(1).map_err(err("swapping generations"))?;
-        if old != number {
-            tx.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", quoted(schema)))
-                .await
-                .map_err(err("dropping the replaced generation"))?;
-        }
+    if let Some(replacing) = replacing {
+        drop_schema(tx, projection, replacing.generation).await?;
     }
     Ok(())
 }
 
-/// Retires a generation that does not serve and drops its schema, in `tx`.
+/// Retires a building generation whose checkpoint is still `at` and drops its schema, in `tx`
+/// (which holds the catalog lock). A generation that is gone already is left so.
 pub(crate) async fn retire(
     tx: &deadpool_postgres::Transaction<'_>,
     projection: &ProjectionName,
     generation: Generation,
+    at: GlobalPosition,
 ) -> Result<(), ReadStoreError> {
     let number = i32::try_from(generation.get()).unwrap_or(i32::MAX);
     let state = tx
         .query_opt(
-            "SELECT state FROM projector.generations WHERE projection = $1 AND generation = $2",
+            "SELECT state FROM projector.generations WHERE projection = $1 AND generation = $2 FOR UPDATE",
             &[&projection.as_str(), &number],
         )
         .await
         .map_err(err("retiring a generation"))?;
-    if let Some(row) = state {
-        let state: &str = row.try_get(0).map_err(err("retiring a generation"))?;
-        if state == "serving" {
-            return Err(ReadStoreError::Unavailable {
-                message: format!("{projection} {generation} serves reads; activate another first"),
-                source: None,
+    let state: Option<String> = state
+        .map(|row| row.try_get(0))
+        .transpose()
+        .map_err(err("retiring a generation"))?;
+    match state.as_deref() {
+        Some("serving") => {
+            return Err(ReadStoreError::ServingChanged {
+                projection: projection.clone(),
+                expected: None,
+                found: Some(generation),
             });
         }
+        Some("building") => {
+            if let Some(found) = locked_checkpoint(tx, projection, generation).await?
+                && found != at
+            {
+                return Err(ReadStoreError::CheckpointMoved {
+                    projection: projection.clone(),
+                    expected: at,
+                    found,
+                });
+            }
+        }
+        _ => {}
     }
     tx.execute(
         "UPDATE projector.generations SET state = 'retired' WHERE projection = $1 AND generation = $2",
@@ -211,11 +250,71 @@ pub(crate) async fn retire(
     )
     .await
     .map_err(err("retiring a generation"))?;
+    drop_schema(tx, projection, generation).await
+}
+
+/// The serving generation of `projection`, its catalog row locked for the rest of `tx`.
+async fn serving_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    projection: &ProjectionName,
+) -> Result<Option<Generation>, ReadStoreError> {
+    let row = tx
+        .query_opt(
+            "SELECT generation FROM projector.generations \
+             WHERE projection = $1 AND state = 'serving' FOR UPDATE",
+            &[&projection.as_str()],
+        )
+        .await
+        .map_err(err("reading the catalog"))?;
+    row.map(|row| {
+        let generation: i32 = row.try_get(0).map_err(err("reading the catalog"))?;
+        Ok(Generation::new(u32::try_from(generation).unwrap_or(0)))
+    })
+    .transpose()
+}
+
+/// The checkpoint position of a generation, its row locked for the rest of `tx`; `None` when
+/// the generation's schema is gone.
+async fn locked_checkpoint(
+    tx: &deadpool_postgres::Transaction<'_>,
+    projection: &ProjectionName,
+    generation: Generation,
+) -> Result<Option<GlobalPosition>, ReadStoreError> {
+    let schema = quoted(&schema_name(projection, generation));
+    let row = tx
+        .query_opt(
+            &format!("SELECT position FROM {schema}._projector_checkpoint WHERE id = 1 FOR UPDATE"),
+            &[],
+        )
+        .await;
+    match row {
+        Ok(row) => row
+            .map(|row| {
+                row.try_get::<_, i64>(0)
+                    .map(|p| GlobalPosition::new(to_u64(p)))
+            })
+            .transpose()
+            .map_err(err("reading a checkpoint")),
+        Err(error)
+            if error.code().is_some_and(|c| {
+                *c == SqlState::UNDEFINED_TABLE || *c == SqlState::INVALID_SCHEMA_NAME
+            }) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(read_store_error("reading a checkpoint", error)),
+    }
+}
+
+async fn drop_schema(
+    tx: &deadpool_postgres::Transaction<'_>,
+    projection: &ProjectionName,
+    generation: Generation,
+) -> Result<(), ReadStoreError> {
     tx.batch_execute(&format!(
         "DROP SCHEMA IF EXISTS {} CASCADE",
         quoted(&schema_name(projection, generation))
     ))
     .await
-    .map_err(err("dropping a generation"))?;
-    Ok(())
+    .map_err(err("dropping a generation"))
 }

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use projector_core::{
     ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, ProjectionName,
-    ReadStoreError, RecordedEvent, SqlProjection, StreamId,
+    ReadStoreError, RecordedEvent, SqlProjection, StreamId, apply_catching_panics,
 };
 use tokio_postgres::error::SqlState;
 
@@ -142,33 +142,46 @@ pub(crate) async fn apply(
 ) -> Result<(), ApplyError> {
     let name = projection.name();
     let schema = schema_name(&name, generation);
-    // The row lock makes a second writer wait; once it has it, a checkpoint that moved means
-    // another process applied these events, so this batch must not.
-    let found = self::checkpoint(tx, &name, generation, true)
-        .await?
-        .position;
-    if found != from {
-        return Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
-            projection: name,
-            expected: from,
-            found,
-        }));
-    }
+    lock_checkpoint_at(tx, &name, generation, from).await?;
     if !events.is_empty() {
         let mut sql = PgTransaction::new(tx, &schema);
-        projection.apply(&mut sql, events).await?;
+        apply_catching_panics(projection, &mut sql, events).await?;
     }
     write_checkpoint(tx, &schema, checkpoint).await?;
     Ok(())
 }
 
-/// Records or updates a dead letter in `tx`, and moves the checkpoint past it when skipping.
+/// Locks the checkpoint of the generation `tx` is in, refusing unless it is at `from`.
+///
+/// The row lock makes a second writer wait; once it has it, a checkpoint that moved means
+/// another process applied the events the caller was about to, so it must not.
+async fn lock_checkpoint_at(
+    tx: &deadpool_postgres::Transaction<'_>,
+    projection: &ProjectionName,
+    generation: Generation,
+    from: GlobalPosition,
+) -> Result<(), ReadStoreError> {
+    let found = checkpoint(tx, projection, generation, true).await?.position;
+    if found != from {
+        return Err(ReadStoreError::CheckpointMoved {
+            projection: projection.clone(),
+            expected: from,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// Records or updates a dead letter in `tx`, and moves the checkpoint from `from` past it when
+/// skipping; refused unless the checkpoint is at `from`.
 pub(crate) async fn record_dead_letter(
     tx: &deadpool_postgres::Transaction<'_>,
     generation: Generation,
     letter: &DeadLetter,
+    from: GlobalPosition,
     skip_to: Option<Checkpoint>,
 ) -> Result<(), ReadStoreError> {
+    lock_checkpoint_at(tx, &letter.projection, generation, from).await?;
     let schema = schema_name(&letter.projection, generation);
     let gone = gone_or(&letter.projection, generation, "recording a dead letter");
     let statement = tx

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use projector_core::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
-    ProjectionName, ReadStoreError, RecordedEvent, Row, ServingGeneration, SqlParam, SqlProjection,
-    SqlReadStore,
+    ProjectionName, ReadStoreError, RecordedEvent, Row, ServingAt, ServingGeneration, SqlParam,
+    SqlProjection, SqlReadStore,
 };
 
 use crate::error::{read_store_error, read_store_pool_error};
@@ -229,6 +229,7 @@ impl SqlReadStore for PgReadStore {
         &self,
         projection: &ProjectionName,
         generation: Generation,
+        replacing: Option<ServingAt>,
     ) -> Result<(), ReadStoreError> {
         let mut client = self.client("swapping generations").await?;
         let tx = client
@@ -236,7 +237,7 @@ impl SqlReadStore for PgReadStore {
             .await
             .map_err(commit_error("swapping generations"))?;
         catalog::lock(&tx).await?;
-        catalog::activate(&tx, projection, generation).await?;
+        catalog::activate(&tx, projection, generation, replacing).await?;
         tx.commit()
             .await
             .map_err(commit_error("swapping generations"))
@@ -246,6 +247,7 @@ impl SqlReadStore for PgReadStore {
         &self,
         projection: &ProjectionName,
         generation: Generation,
+        at: GlobalPosition,
     ) -> Result<(), ReadStoreError> {
         let mut client = self.client("dropping a generation").await?;
         let tx = client
@@ -253,7 +255,7 @@ impl SqlReadStore for PgReadStore {
             .await
             .map_err(commit_error("dropping a generation"))?;
         catalog::lock(&tx).await?;
-        catalog::retire(&tx, projection, generation).await?;
+        catalog::retire(&tx, projection, generation, at).await?;
         tx.commit()
             .await
             .map_err(commit_error("dropping a generation"))
@@ -303,12 +305,13 @@ impl SqlReadStore for PgReadStore {
         &self,
         generation: Generation,
         letter: DeadLetter,
+        from: GlobalPosition,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError> {
         let mut client = self.client("recording a dead letter").await?;
         let schema = schema_name(&letter.projection, generation);
         let tx = generation::begin(&mut client, &schema, false).await?;
-        generation::record_dead_letter(&tx, generation, &letter, skip_to).await?;
+        generation::record_dead_letter(&tx, generation, &letter, from, skip_to).await?;
         tx.commit()
             .await
             .map_err(commit_error("recording a dead letter"))

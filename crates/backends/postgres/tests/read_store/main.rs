@@ -309,6 +309,31 @@ async fn building_generations_are_listed_until_activated_or_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_dead_letter_changes_nothing() {
+    let Some((_database, reads)) = fresh_read_store().await else {
+        return;
+    };
+    projector_testkit::conformance::read_store::fences::a_stale_dead_letter_changes_nothing(reads)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_swap_changes_nothing() {
+    let Some((_database, reads)) = fresh_read_store().await else {
+        return;
+    };
+    projector_testkit::conformance::read_store::fences::a_stale_swap_changes_nothing(reads).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_drop_changes_nothing() {
+    let Some((_database, reads)) = fresh_read_store().await else {
+        return;
+    };
+    projector_testkit::conformance::read_store::fences::a_stale_drop_changes_nothing(reads).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn building_generations_survive_a_reopen() {
     let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
         return;

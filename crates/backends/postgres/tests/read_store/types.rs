@@ -78,7 +78,10 @@ async fn parameters_and_results_convert_for_every_inferred_type() {
         .await
         .expect("read store");
     let generation = store.create_generation(&Typed).await.expect("generation");
-    store.activate(&TYPED, generation).await.expect("activate");
+    store
+        .activate(&TYPED, generation, None)
+        .await
+        .expect("activate");
     let event = RecordedEvent {
         event_id: uuid::Uuid::now_v7(),
         position: projector_core::GlobalPosition::new(1),

@@ -147,33 +147,35 @@ impl Catalog {
             .map_err(err("reading the catalog"))
     }
 
-    /// Registers a new building generation, numbered after every generation ever made, and
-    /// retires any other building generation of `projection` in the same transaction: the
-    /// caller owns the projection and builds one generation at a time, so those were
-    /// abandoned. Returns the new generation and the retired ones, whose files may go.
+    /// Registers a new building generation, numbered after every generation ever made.
+    /// Refused when one is building already: one generation of a projection is built at a
+    /// time, and an abandoned one is dropped first.
     pub(crate) fn add_building(
         &mut self,
         projection: &ProjectionName,
         version: u32,
-    ) -> Result<(Generation, Vec<Generation>), ReadStoreError> {
+    ) -> Result<Generation, ReadStoreError> {
         let tx = self
             .conn
             .transaction()
             .map_err(err("registering a generation"))?;
-        let abandoned = {
-            let mut stmt = tx
-                .prepare_cached(
-                    "UPDATE generations SET state = 'retired' \
-                     WHERE projection = ?1 AND state = 'building' RETURNING generation",
-                )
-                .map_err(err("retiring abandoned generations"))?;
-            let rows = stmt
-                .query_map([projection.as_str()], |r| r.get::<_, u32>(0))
-                .map_err(err("retiring abandoned generations"))?;
-            rows.map(|r| r.map(Generation::new))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(err("retiring abandoned generations"))?
-        };
+        let building: Option<(u32, u32)> = tx
+            .prepare_cached(
+                "SELECT generation, version FROM generations \
+                 WHERE projection = ?1 AND state = 'building' ORDER BY generation LIMIT 1",
+            )
+            .and_then(|mut s| {
+                s.query_row([projection.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(err("reading the catalog"))?;
+        if let Some((generation, version)) = building {
+            return Err(ReadStoreError::BuildInProgress {
+                projection: projection.clone(),
+                generation: Generation::new(generation),
+                version,
+            });
+        }
         let next: u32 = tx
             .prepare_cached(
                 "SELECT coalesce(max(generation), 0) + 1 FROM generations WHERE projection = ?1",
@@ -194,21 +196,24 @@ impl Catalog {
         })
         .map_err(err("registering a generation"))?;
         tx.commit().map_err(err("registering a generation"))?;
-        Ok((Generation::new(next), abandoned))
+        Ok(Generation::new(next))
     }
 
-    /// Makes `generation` serve `projection` and retires the one it replaces, in one
-    /// transaction. Returns the replaced generation.
+    /// Makes the building `generation` serve `projection` in place of `replacing`, and
+    /// retires that one, in one transaction. Refused, changing nothing, when another
+    /// generation serves ([`ReadStoreError::ServingChanged`]) or `generation` is not building
+    /// ([`ReadStoreError::NoGeneration`]).
     pub(crate) fn activate(
         &mut self,
         projection: &ProjectionName,
         generation: Generation,
-    ) -> Result<Option<Generation>, ReadStoreError> {
+        replacing: Option<Generation>,
+    ) -> Result<(), ReadStoreError> {
         let tx = self
             .conn
             .transaction()
             .map_err(err("swapping generations"))?;
-        let previous: Option<u32> = tx
+        let found: Option<u32> = tx
             .query_row(
                 "SELECT generation FROM generations WHERE projection = ?1 AND state = 'serving'",
                 [projection.as_str()],
@@ -216,6 +221,14 @@ impl Catalog {
             )
             .optional()
             .map_err(err("swapping generations"))?;
+        let found = found.map(Generation::new);
+        if found != replacing {
+            return Err(ReadStoreError::ServingChanged {
+                projection: projection.clone(),
+                expected: replacing,
+                found,
+            });
+        }
         tx.execute(
             "UPDATE generations SET state = 'retired' WHERE projection = ?1 AND state = 'serving'",
             [projection.as_str()],
@@ -234,8 +247,7 @@ impl Catalog {
                 generation: generation.to_string(),
             });
         }
-        tx.commit().map_err(err("swapping generations"))?;
-        Ok(previous.map(Generation::new).filter(|g| *g != generation))
+        tx.commit().map_err(err("swapping generations"))
     }
 
     /// Marks a generation retired; its files may then be deleted.

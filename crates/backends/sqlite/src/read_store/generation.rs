@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use projector_core::{
     ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, ProjectionName,
-    ReadStoreError, RecordedEvent, SqlProjection, StreamId, parse_sql_time, sql_time,
+    ReadStoreError, RecordedEvent, SqlProjection, StreamId, apply_catching_panics, parse_sql_time,
+    sql_time,
 };
 use rusqlite::{Connection, params};
 
@@ -133,17 +134,33 @@ impl GenerationDb {
         result
     }
 
-    /// Records or updates a dead letter, and moves the checkpoint past it when skipping
-    /// (blocking).
+    /// Runs `f` while no batch can commit to this generation, if its checkpoint is at `at`
+    /// (blocking): what a swap or a drop needs, so it never acts on a generation another
+    /// writer moved since the caller looked.
+    pub(crate) fn while_at<T>(
+        &self,
+        projection: &ProjectionName,
+        at: GlobalPosition,
+        f: impl FnOnce() -> Result<T, ReadStoreError>,
+    ) -> Result<T, ReadStoreError> {
+        let conn = self.writer();
+        expect_position(&conn, projection, at)?;
+        f()
+    }
+
+    /// Records or updates a dead letter, and moves the checkpoint from `from` past it when
+    /// skipping (blocking); refused unless the checkpoint is at `from`.
     pub(crate) fn record_dead_letter(
         &self,
         letter: &DeadLetter,
+        from: GlobalPosition,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError> {
         let mut conn = self.writer();
         let tx = conn
             .transaction()
             .map_err(|e| read_store_error("recording a dead letter", e))?;
+        expect_position(&tx, &letter.projection, from)?;
         tx.prepare_cached(include_str!("../sql/upsert_dead_letter.sql"))
             .and_then(|mut s| {
                 s.execute(params![
@@ -203,29 +220,35 @@ fn apply_in_transaction(
     from: GlobalPosition,
     checkpoint: Checkpoint,
 ) -> Result<(), ApplyError> {
-    let found = read_position(conn)?;
-    if found != from {
-        return Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
-            projection: projection.name(),
-            expected: from,
-            found,
-        }));
-    }
+    expect_position(conn, &projection.name(), from)?;
     if !events.is_empty() {
         let mut tx = SqliteTransaction::new(conn);
-        runtime.block_on(projection.apply(&mut tx, events))?;
+        runtime.block_on(apply_catching_panics(projection, &mut tx, events))?;
     }
     write_checkpoint(conn, checkpoint)?;
     conn.execute_batch("COMMIT")
         .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))
 }
 
-fn read_position(conn: &Connection) -> Result<GlobalPosition, ReadStoreError> {
+/// Refuses with [`ReadStoreError::CheckpointMoved`] unless the checkpoint is at `expected`.
+fn expect_position(
+    conn: &Connection,
+    projection: &ProjectionName,
+    expected: GlobalPosition,
+) -> Result<(), ReadStoreError> {
     let position: i64 = conn
         .prepare_cached("SELECT position FROM _projector_checkpoint WHERE id = 1")
         .and_then(|mut s| s.query_row([], |r| r.get(0)))
         .map_err(|e| read_store_error("reading a checkpoint", e))?;
-    Ok(GlobalPosition::new(u64::try_from(position).unwrap_or(0)))
+    let found = GlobalPosition::new(u64::try_from(position).unwrap_or(0));
+    if found != expected {
+        return Err(ReadStoreError::CheckpointMoved {
+            projection: projection.clone(),
+            expected,
+            found,
+        });
+    }
+    Ok(())
 }
 
 fn write_checkpoint(conn: &Connection, checkpoint: Checkpoint) -> Result<(), ReadStoreError> {

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use async_trait::async_trait;
 use projector_core::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
-    ProjectionName, ReadStoreError, RecordedEvent, Row, ServingGeneration, SqlParam, SqlProjection,
-    SqlReadStore, SqlValue,
+    ProjectionName, ReadStoreError, RecordedEvent, Row, ServingAt, ServingGeneration, SqlParam,
+    SqlProjection, SqlReadStore, SqlValue,
 };
 
 use crate::durability::Durability;
@@ -240,25 +240,13 @@ impl SqlReadStore for SqliteReadStore {
     ) -> Result<Generation, ReadStoreError> {
         let name = projection.name();
         let version = projection.version();
-        let generation = {
-            let name = name.clone();
-            self.blocking(move |inner| {
-                let (generation, abandoned) = lock(&inner.catalog).add_building(&name, version)?;
-                for old in abandoned {
-                    tracing::info!(projection = %name, generation = %old,
-                        "dropping a generation whose rebuild was abandoned");
-                    inner.forget(&name, old);
-                }
-                Ok(generation)
-            })
-            .await?
-        };
         let schema: Vec<String> = projection
             .schema()
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
         self.blocking(move |inner| {
+            let generation = lock(&inner.catalog).add_building(&name, version)?;
             let path = GenerationDb::path(&inner.dir, &name, generation);
             let db = GenerationDb::create(path, &name, &schema, inner.durability)?;
             lock(&inner.open).insert((name, generation), Arc::new(db));
@@ -271,14 +259,40 @@ impl SqlReadStore for SqliteReadStore {
         &self,
         projection: &ProjectionName,
         generation: Generation,
+        replacing: Option<ServingAt>,
     ) -> Result<(), ReadStoreError> {
         let projection = projection.clone();
         self.blocking(move |inner| {
             inner.db(&projection, generation)?;
-            let previous = lock(&inner.catalog).activate(&projection, generation)?;
-            write(&inner.serving).insert(projection.clone(), generation);
-            if let Some(previous) = previous {
-                inner.forget(&projection, previous);
+            let swap = || {
+                lock(&inner.catalog).activate(
+                    &projection,
+                    generation,
+                    replacing.map(|r| r.generation),
+                )?;
+                write(&inner.serving).insert(projection.clone(), generation);
+                Ok(())
+            };
+            match replacing {
+                // Holding the replaced generation's writer keeps a batch from committing to it
+                // between the check of its checkpoint and the swap.
+                Some(replaced) => match inner.db(&projection, replaced.generation) {
+                    Ok(db) => db.while_at(&projection, replaced.checkpoint, swap)?,
+                    Err(ReadStoreError::NoGeneration { .. }) => {
+                        return Err(ReadStoreError::ServingChanged {
+                            projection: projection.clone(),
+                            expected: Some(replaced.generation),
+                            found: inner.serving_generation(&projection).ok(),
+                        });
+                    }
+                    Err(error) => return Err(error),
+                },
+                None => swap()?,
+            }
+            if let Some(replaced) = replacing
+                && replaced.generation != generation
+            {
+                inner.forget(&projection, replaced.generation);
             }
             Ok(())
         })
@@ -289,18 +303,26 @@ impl SqlReadStore for SqliteReadStore {
         &self,
         projection: &ProjectionName,
         generation: Generation,
+        at: GlobalPosition,
     ) -> Result<(), ReadStoreError> {
         let projection = projection.clone();
         self.blocking(move |inner| {
             if inner.serving_generation(&projection).ok() == Some(generation) {
-                return Err(ReadStoreError::Unavailable {
-                    message: format!(
-                        "{projection} {generation} serves reads; activate another first"
-                    ),
-                    source: None,
+                return Err(ReadStoreError::ServingChanged {
+                    projection: projection.clone(),
+                    expected: None,
+                    found: Some(generation),
                 });
             }
-            lock(&inner.catalog).retire(&projection, generation)?;
+            let db = match inner.db(&projection, generation) {
+                Ok(db) => db,
+                // Gone already: what the caller wanted.
+                Err(ReadStoreError::NoGeneration { .. }) => return Ok(()),
+                Err(error) => return Err(error),
+            };
+            db.while_at(&projection, at, || {
+                lock(&inner.catalog).retire(&projection, generation)
+            })?;
             inner.forget(&projection, generation);
             Ok(())
         })
@@ -344,12 +366,13 @@ impl SqlReadStore for SqliteReadStore {
         &self,
         generation: Generation,
         letter: DeadLetter,
+        from: GlobalPosition,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError> {
         self.blocking(move |inner| {
             inner
                 .db(&letter.projection, generation)?
-                .record_dead_letter(&letter, skip_to)
+                .record_dead_letter(&letter, from, skip_to)
         })
         .await
     }

@@ -27,6 +27,39 @@ async fn building_generations_are_listed_until_activated_or_dropped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_dead_letter_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let reads =
+        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
+    projector_testkit::conformance::read_store::fences::a_stale_dead_letter_changes_nothing(
+        Arc::new(reads),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_swap_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let reads =
+        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
+    projector_testkit::conformance::read_store::fences::a_stale_swap_changes_nothing(Arc::new(
+        reads,
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_drop_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let reads =
+        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
+    projector_testkit::conformance::read_store::fences::a_stale_drop_changes_nothing(Arc::new(
+        reads,
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn building_generations_survive_a_reopen() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().to_path_buf();

@@ -1,0 +1,187 @@
+//! Stores for the projector tests on SQLite or PostgreSQL, with an empty read store beside them
+//! for a reference build, and the projector over them.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use projector_core::{
+    EventStore, ExpectedVersion, LeaseProvider, PoisonPolicy, ProjectionName, SqlReadStore,
+    SqlValue, StreamId,
+};
+use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
+use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
+use projector_sqlite::{
+    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
+};
+use projector_testkit::postgres::TestDatabase;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Counting, PATIENCE};
+
+pub const NAME: ProjectionName = ProjectionName::from_static("resumed");
+/// Events in the usual history: three streams of this many.
+pub const PER_STREAM: usize = 300;
+/// Events per batch.
+pub const BATCH: usize = 50;
+
+/// An event store and a read store over one storage, and an empty read store beside them for
+/// the reference build.
+pub struct Setup {
+    pub events: Arc<dyn EventStore>,
+    pub reads: Arc<dyn SqlReadStore>,
+    pub reference: Arc<dyn SqlReadStore>,
+    _guards: Vec<Box<dyn Any + Send>>,
+}
+
+impl Setup {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let reference = tempfile::tempdir().expect("temporary directory");
+        Self {
+            events: Arc::new(sqlite_events(&dir)),
+            reads: Arc::new(sqlite_reads(&dir)),
+            reference: Arc::new(sqlite_reads(&reference)),
+            _guards: vec![Box::new(dir), Box::new(reference)],
+        }
+    }
+
+    /// Reopens the stores of a SQLite setup, as a restarted process would.
+    pub fn reopen_sqlite(self) -> Self {
+        let Setup {
+            events,
+            reads,
+            reference,
+            mut _guards,
+        } = self;
+        drop((events, reads));
+        let dir = _guards[0]
+            .downcast_ref::<tempfile::TempDir>()
+            .expect("the data directory");
+        Self {
+            events: Arc::new(sqlite_events(dir)),
+            reads: Arc::new(sqlite_reads(dir)),
+            reference,
+            _guards,
+        }
+    }
+
+    pub async fn postgres() -> Option<(Self, String)> {
+        let database = TestDatabase::create().await?;
+        let reference = TestDatabase::create().await?;
+        let url = database.url().to_owned();
+        let (events, reads) = postgres_stores(&url).await;
+        let reference_reads = PgReadStore::connect(reference.url(), PgReadStoreOptions::default())
+            .await
+            .expect("reference read store");
+        Some((
+            Self {
+                events,
+                reads,
+                reference: Arc::new(reference_reads),
+                _guards: vec![Box::new(database), Box::new(reference)],
+            },
+            url,
+        ))
+    }
+}
+
+pub fn sqlite_events(dir: &tempfile::TempDir) -> SqliteEventStore {
+    SqliteEventStore::open(
+        dir.path().join("events.db"),
+        SqliteEventStoreOptions::default(),
+    )
+    .expect("event store")
+}
+
+pub fn sqlite_reads(dir: &tempfile::TempDir) -> SqliteReadStore {
+    SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
+        .expect("read store")
+}
+
+/// A second process's connections to one PostgreSQL database.
+pub async fn postgres_stores(url: &str) -> (Arc<dyn EventStore>, Arc<dyn SqlReadStore>) {
+    let events = PgEventStore::connect(url, PgEventStoreOptions::default())
+        .await
+        .expect("event store");
+    let reads = PgReadStore::connect(url, PgReadStoreOptions::default())
+        .await
+        .expect("read store");
+    (Arc::new(events), Arc::new(reads))
+}
+
+pub async fn append(events: &dyn EventStore, stream: &str, count: usize) {
+    let batch = (0..count)
+        .map(|i| {
+            projector_testkit::events::event(
+                "Counted",
+                serde_json::json!({"n": i, "poison": false}),
+            )
+        })
+        .collect();
+    events
+        .append(
+            &StreamId::parse(stream).expect("valid"),
+            ExpectedVersion::Any,
+            batch,
+        )
+        .await
+        .expect("append");
+}
+
+pub fn start(
+    events: Arc<dyn EventStore>,
+    reads: Arc<dyn SqlReadStore>,
+    projection: Arc<Counting>,
+    leases: Option<Arc<dyn LeaseProvider>>,
+) -> (ProjectorHandle, CancellationToken) {
+    let shutdown = CancellationToken::new();
+    let options = ProjectorOptions {
+        batch_size: BATCH,
+        retry: RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+        },
+        lease_retry: Duration::from_millis(50),
+    };
+    let mut projector = Projector::new(events, options).with_sql(reads, projection);
+    if let Some(leases) = leases {
+        projector = projector.with_leases(leases);
+    }
+    let handle = projector.start(shutdown.clone()).expect("start");
+    (handle, shutdown)
+}
+
+/// The serving read model of [`NAME`]: every `seen` row, then the totals.
+pub async fn dump(reads: &dyn SqlReadStore) -> Vec<Vec<SqlValue>> {
+    let mut rows: Vec<Vec<SqlValue>> = reads
+        .query(
+            &NAME,
+            "SELECT position, stream, n FROM seen ORDER BY position",
+            &[],
+        )
+        .await
+        .expect("seen")
+        .into_iter()
+        .map(|row| row.values().to_vec())
+        .collect();
+    let totals = reads
+        .query(&NAME, "SELECT applied FROM totals", &[])
+        .await
+        .expect("totals");
+    rows.extend(totals.into_iter().map(|row| row.values().to_vec()));
+    rows
+}
+
+impl Setup {
+    /// The read model a fresh build of every event so far makes, in the reference store.
+    pub async fn fresh_build(&self) -> Vec<Vec<SqlValue>> {
+        let reference = Arc::new(Counting::new("resumed", PoisonPolicy::Stop));
+        let (fresh, stop) = start(self.events.clone(), self.reference.clone(), reference, None);
+        fresh.wait_caught_up(PATIENCE).await.expect("fresh build");
+        stop.cancel();
+        fresh.join().await;
+        dump(self.reference.as_ref()).await
+    }
+}
