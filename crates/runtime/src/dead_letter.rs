@@ -70,7 +70,7 @@ impl Worker {
             match self.apply_alone(lane, &[], through).await {
                 Ok(()) => self.advanced(lane, kind, through, 0, &[]),
                 Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
-                    return self.checkpoint_moved(lane, found).await;
+                    return self.checkpoint_moved(lane, kind, found).await;
                 }
                 Err(ApplyError::Store(error)) if error.is_fenced() => return Step::Reload,
                 Err(error) => {
@@ -104,7 +104,7 @@ impl Worker {
                     return Outcome::Applied;
                 }
                 Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
-                    return self.moved(lane, found).await;
+                    return self.moved(lane, kind, found).await;
                 }
                 Err(ApplyError::Store(error)) if error.is_fenced() => return Outcome::Reload,
                 Err(error) if error.is_transient() => {
@@ -173,7 +173,7 @@ impl Worker {
             {
                 Ok(()) => break,
                 Err(ReadStoreError::CheckpointMoved { found, .. }) => {
-                    return self.moved(lane, found).await;
+                    return self.moved(lane, kind, found).await;
                 }
                 Err(error) if error.is_fenced() => return Outcome::Reload,
                 Err(error) => {
@@ -214,8 +214,13 @@ impl Worker {
     }
 
     /// Another process moved the checkpoint: carry on from where it left it.
-    async fn moved(&mut self, lane: &mut Lane, found: projector_core::GlobalPosition) -> Outcome {
-        match self.checkpoint_moved(lane, found).await {
+    async fn moved(
+        &mut self,
+        lane: &mut Lane,
+        kind: LaneKind,
+        found: projector_core::GlobalPosition,
+    ) -> Outcome {
+        match self.checkpoint_moved(lane, kind, found).await {
             Step::Shutdown => Outcome::Shutdown,
             Step::Reload => Outcome::Reload,
             _ => Outcome::Moved,

@@ -102,6 +102,7 @@ impl Projector {
                 failures: 0,
                 newer_version: None,
                 ahead: None,
+                lease_not_before: tokio::time::Instant::now(),
             };
             tasks.push(tokio::spawn(worker.run()));
             workers.insert(

@@ -43,6 +43,8 @@ impl Worker {
                 "the projection's worker panicked; it gave its lease up and starts again");
             metrics::counter!("projector_worker_panics_total", "projection" => self.target.name().to_string())
                 .increment(1);
+            // A standby gets the first chance at the lease given up.
+            self.lease_not_before = Instant::now() + self.options.lease_retry * 3;
             if !self.transient_failure(&error).await {
                 break;
             }
@@ -105,7 +107,7 @@ impl Worker {
             s.state = WorkerState::Standby;
             s.rebuild = None;
         });
-        let mut next_try = Instant::now();
+        let mut next_try = Instant::now().max(self.lease_not_before);
         let mut next_rebuild_check = Instant::now();
         loop {
             if self.shutdown.is_cancelled() {

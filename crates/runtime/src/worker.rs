@@ -79,6 +79,9 @@ pub(crate) struct Worker {
     /// A serving generation found past the head of the event store, and that head: it stays
     /// refused (even once new events pass its checkpoint) until a rebuild replaces it.
     pub(crate) ahead: Option<(Generation, GlobalPosition)>,
+    /// With leases: when this process may try for the lease again (after its worker panicked,
+    /// a standby gets the first chance).
+    pub(crate) lease_not_before: tokio::time::Instant,
 }
 
 /// The distinct correlation ids of a batch, for its log line (the first few of a large one).
@@ -254,7 +257,7 @@ impl Worker {
                 self.isolate(lane, kind, handled, through, error).await
             }
             Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
-                self.checkpoint_moved(lane, found).await
+                self.checkpoint_moved(lane, kind, found).await
             }
             Err(ApplyError::Store(error)) if error.is_fenced() => Step::Reload,
             Err(ApplyError::Store(error)) => {
@@ -270,13 +273,14 @@ impl Worker {
     pub(crate) async fn checkpoint_moved(
         &mut self,
         lane: &mut Lane,
+        kind: LaneKind,
         found: GlobalPosition,
     ) -> Step {
         tracing::warn!(projection = %self.target.name(), ours = %lane.checkpoint.position, theirs = %found,
             "another process moved the checkpoint; nothing was applied twice");
         match self.target.checkpoint(lane.generation).await {
             Ok(checkpoint) => {
-                lane.checkpoint = checkpoint;
+                self.moved_to(lane, kind, checkpoint);
                 lane.feed.reset(checkpoint.position);
                 Step::Continue
             }
@@ -298,19 +302,31 @@ impl Worker {
         handled: &[RecordedEvent],
     ) {
         let name = self.target.name();
-        lane.checkpoint = through;
         self.failures = 0;
         metrics::counter!("projector_events_projected_total", "projection" => name.to_string())
             .increment(read as u64);
         metrics::histogram!("projector_batch_size", "projection" => name.to_string())
             .record(read as f64);
         match kind {
+            LaneKind::Serving if !handled.is_empty() => {
+                let count = handled.len();
+                tracing::info!(projection = %name, count, through = %through.position,
+                    correlation_ids = %correlation_ids(handled), "Projecting {count} changed event(s)");
+            }
+            LaneKind::Serving => {}
+            LaneKind::Building => {
+                tracing::debug!(projection = %name, generation = %lane.generation,
+                    through = %through.position, "rebuild batch applied");
+            }
+        }
+        self.moved_to(lane, kind, through);
+    }
+
+    /// Takes `through` as the lane's checkpoint and publishes it.
+    fn moved_to(&mut self, lane: &mut Lane, kind: LaneKind, through: Checkpoint) {
+        lane.checkpoint = through;
+        match kind {
             LaneKind::Serving => {
-                if !handled.is_empty() {
-                    let count = handled.len();
-                    tracing::info!(projection = %name, count, through = %through.position,
-                        correlation_ids = %correlation_ids(handled), "Projecting {count} changed event(s)");
-                }
                 let head = *self.head.borrow();
                 self.status.send_modify(|s| {
                     s.checkpoint = through.position;
@@ -325,8 +341,6 @@ impl Worker {
                 self.publish_metrics(through.position);
             }
             LaneKind::Building => {
-                tracing::debug!(projection = %name, generation = %lane.generation,
-                    through = %through.position, "rebuild batch applied");
                 self.status.send_modify(|s| {
                     if let Some(rebuild) = &mut s.rebuild {
                         rebuild.checkpoint = through.position;

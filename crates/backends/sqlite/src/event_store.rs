@@ -4,6 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use projector_core::{
@@ -61,8 +62,6 @@ struct Inner {
     readers: Arc<ReaderPool>,
     head: HeadWatch,
     writer: Option<WriterHandle>,
-    /// Kept alive in read-only mode so the head watch does not report the store closed.
-    _idle_head: Option<watch::Sender<GlobalPosition>>,
 }
 
 #[derive(Debug)]
@@ -119,13 +118,13 @@ impl SqliteEventStore {
                     thread: Mutex::new(Some(thread)),
                     _lock: lock,
                 }),
-                _idle_head: None,
             }),
         })
     }
 
-    /// Opens an existing store for reading only, beside a process that appends to it. Its head
-    /// watch does not move; [`EventReader::head`] reads the file.
+    /// Opens an existing store for reading only, beside a process that appends to it.
+    /// [`EventReader::head`] reads the file; the head watch follows the appends of the writing
+    /// process within [`READ_ONLY_POLL`], so a projector on this store keeps up with them.
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the file does not exist or cannot be read.
@@ -140,7 +139,9 @@ impl SqliteEventStore {
         let conn = crate::connection::open_reader(&path)
             .map_err(|e| store_error(&format!("opening {}", path.display()), e))?;
         let head = read_head(&conn).map_err(|e| store_error("reading the head", e))?;
-        let (idle_head, head_rx) = watch::channel(head);
+        let (head_tx, head_rx) = watch::channel(head);
+        spawn_head_poller(conn, head_tx)
+            .map_err(|e| StoreError::unavailable("cannot start the head poller", e))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 readers: ReaderPool::new(path.clone(), 2),
@@ -148,7 +149,6 @@ impl SqliteEventStore {
                 durability: Durability::Full,
                 head: head_rx,
                 writer: None,
-                _idle_head: Some(idle_head),
             }),
         })
     }
@@ -226,6 +226,34 @@ fn lock_exclusively(path: &Path) -> Result<File, StoreError> {
         source: None,
     })?;
     Ok(file)
+}
+
+/// How often a store open read-only looks for the appends of the process that writes it.
+pub const READ_ONLY_POLL: Duration = Duration::from_millis(100);
+
+/// Moves a read-only store's head watch as another process appends to the file; ends once
+/// nobody watches the head any more.
+fn spawn_head_poller(conn: Connection, head: watch::Sender<GlobalPosition>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("projector-sqlite-head".into())
+        .spawn(move || {
+            while !head.is_closed() {
+                std::thread::sleep(READ_ONLY_POLL);
+                match read_head(&conn) {
+                    Ok(now) => {
+                        head.send_if_modified(|seen| {
+                            let moved = *seen != now;
+                            *seen = now;
+                            moved
+                        });
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, "cannot read the head of a read-only store")
+                    }
+                }
+            }
+        })?;
+    Ok(())
 }
 
 fn read_head(conn: &Connection) -> rusqlite::Result<GlobalPosition> {

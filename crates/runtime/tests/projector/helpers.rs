@@ -2,7 +2,7 @@
 //! counts what it applies so double application shows.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -109,14 +109,18 @@ impl Stores {
 
 /// Records every event in `seen` (keyed by position) and bumps a counter per event, so applying
 /// an event twice fails on the key and a lost one shows in the count. Events whose payload says
-/// `"poison": true` fail; the first `flaky` applies fail transiently; a batch past an armed
-/// `stall` waits for its release and then fails transiently (it is rolled back).
+/// `"poison": true` fail, and `"panic": true` panic; the first `flaky` applies fail
+/// transiently; a batch past an armed `stall` waits for its release and then fails transiently
+/// (it is rolled back); `schema` panics while `schema_panics` is set. `applied` counts the
+/// events this instance applied.
 pub struct Counting {
     pub name: ProjectionName,
     pub version: u32,
     pub policy: PoisonPolicy,
     pub flaky: AtomicU32,
     pub stall: Option<Stall>,
+    pub schema_panics: AtomicBool,
+    pub applied: AtomicU64,
 }
 
 impl Counting {
@@ -127,6 +131,8 @@ impl Counting {
             policy,
             flaky: AtomicU32::new(0),
             stall: None,
+            schema_panics: AtomicBool::new(false),
+            applied: AtomicU64::new(0),
         }
     }
 }
@@ -187,6 +193,10 @@ impl Projection for Counting {
 #[async_trait]
 impl SqlProjection for Counting {
     fn schema(&self) -> &[&str] {
+        assert!(
+            !self.schema_panics.load(Ordering::SeqCst),
+            "the schema panicked on purpose"
+        );
         &[
             "CREATE TABLE seen (position BIGINT PRIMARY KEY, stream TEXT NOT NULL, n BIGINT NOT NULL)",
             "CREATE TABLE totals (id BIGINT PRIMARY KEY, applied BIGINT NOT NULL)",
@@ -220,6 +230,10 @@ impl SqlProjection for Counting {
             if data["poison"] == true {
                 return Err(ProjectionError::at(event.position, "this event is poison"));
             }
+            assert!(
+                data["panic"] != true,
+                "this event makes the projection panic"
+            );
             let position = i64::try_from(event.position.get()).expect("small");
             let n = data["n"].as_i64().unwrap_or(-1);
             tx.execute(
@@ -235,6 +249,8 @@ impl SqlProjection for Counting {
             .await
             .map_err(|e| ProjectionError::sql(event.position, e))?;
         }
+        self.applied
+            .fetch_add(events.len() as u64, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -2,6 +2,7 @@
 //! both policies, transient failures, rebuilds without downtime (carried on across restarts and
 //! failovers, also on PostgreSQL), version changes, lag.
 
+mod faults;
 mod helpers;
 mod resume;
 mod setup;

@@ -9,7 +9,9 @@ use projector_core::{
     EventStore, ExpectedVersion, LeaseProvider, PoisonPolicy, ProjectionName, SqlReadStore,
     SqlValue, StreamId,
 };
-use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
+use projector_postgres::{
+    PgEventStore, PgEventStoreOptions, PgLeases, PgReadStore, PgReadStoreOptions,
+};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
@@ -111,12 +113,26 @@ pub async fn postgres_stores(url: &str) -> (Arc<dyn EventStore>, Arc<dyn SqlRead
 }
 
 pub async fn append(events: &dyn EventStore, stream: &str, count: usize) {
+    append_marked(events, stream, count, None).await;
+}
+
+/// Appends `count` events to `stream`; the one at `mark`, if any, gets `"<key>": true` in its
+/// payload (`"poison"` fails the projection, `"panic"` makes it panic).
+pub async fn append_marked(
+    events: &dyn EventStore,
+    stream: &str,
+    count: usize,
+    mark: Option<(usize, &str)>,
+) {
     let batch = (0..count)
         .map(|i| {
-            projector_testkit::events::event(
-                "Counted",
-                serde_json::json!({"n": i, "poison": false}),
-            )
+            let mut data = serde_json::json!({"n": i, "poison": false});
+            if let Some((at, key)) = mark
+                && at == i
+            {
+                data[key] = true.into();
+            }
+            projector_testkit::events::event("Counted", data)
         })
         .collect();
     events
@@ -151,6 +167,16 @@ pub fn start(
     }
     let handle = projector.start(shutdown.clone()).expect("start");
     (handle, shutdown)
+}
+
+/// Leases on `url` that hand a projection over quickly.
+pub fn leases(url: &str) -> Arc<dyn LeaseProvider> {
+    Arc::new(
+        PgLeases::new(url)
+            .expect("leases")
+            .with_retry(Duration::from_millis(50))
+            .with_heartbeat(Duration::from_millis(100)),
+    )
 }
 
 /// The serving read model of [`NAME`]: every `seen` row, then the totals.

@@ -6,15 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use projector_core::{
-    EventReader, Generation, GlobalPosition, LeaseProvider, PoisonPolicy, SqlReadStore,
-};
-use projector_postgres::PgLeases;
+use projector_core::{EventReader, Generation, GlobalPosition, PoisonPolicy, SqlReadStore};
 use projector_runtime::{ProjectionStatus, ProjectorHandle, WaitError, WorkerState};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Counting, PATIENCE, Stall};
-use crate::setup::{NAME, PER_STREAM, Setup, append, dump, postgres_stores, start};
+use crate::setup::{NAME, PER_STREAM, Setup, append, dump, leases, postgres_stores, start};
 
 /// Where the new version's build is held back.
 const STALL_AT: u64 = 450;
@@ -40,7 +37,7 @@ fn version(version: u32) -> Arc<Counting> {
     })
 }
 
-async fn until(
+pub async fn until(
     handle: &ProjectorHandle,
     what: &str,
     done: impl FnMut(&ProjectionStatus) -> bool,
@@ -137,16 +134,6 @@ async fn a_new_version_builds_beside_the_serving_read_model() {
     assert_eq!(dump(setup.reads.as_ref()).await, setup.fresh_build().await);
     stop.cancel();
     v2.join().await;
-}
-
-/// Leases that hand a projection over quickly.
-fn leases(url: &str) -> Arc<dyn LeaseProvider> {
-    Arc::new(
-        PgLeases::new(url)
-            .expect("leases")
-            .with_retry(Duration::from_millis(50))
-            .with_heartbeat(Duration::from_millis(100)),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

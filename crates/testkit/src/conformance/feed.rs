@@ -3,11 +3,14 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use projector_core::{
     EventStore, ExpectedVersion, GlobalPosition, StoreError, StreamId, Subscription,
 };
+
+use tokio::sync::watch;
 
 use crate::events::numbered;
 
@@ -78,13 +81,19 @@ pub async fn subscription_catches_up_then_follows(store: Arc<dyn EventStore>) {
     assert_eq!(got, [6, 7, 8, 9]);
 }
 
-/// Sixteen tasks append to random streams at full speed while a subscriber follows: the feed
-/// has no gaps, every stream's versions are in order, every acknowledged append is there, and
-/// the subscriber sees every event exactly once, in order.
+/// Sixteen tasks append to random streams at full speed while a subscriber follows, reading
+/// as they commit: the feed has no gaps, every stream's versions are in order, every
+/// acknowledged append is there, and the subscriber sees every event exactly once, in order
+/// (a reader that skipped a late commit would miss it for good).
 pub async fn concurrent_appenders_make_a_gapless_feed(store: Arc<dyn EventStore>) {
     const TASKS: usize = 16;
     const APPENDS: usize = 40;
-    let mut subscription = Subscription::new(Arc::clone(&store) as _, GlobalPosition::ZERO, 50);
+    let read_so_far = Arc::new(AtomicUsize::new(0));
+    let (total_tx, total_rx) = watch::channel(None::<usize>);
+    let subscriber = {
+        let subscription = Subscription::new(Arc::clone(&store) as _, GlobalPosition::ZERO, 50);
+        tokio::spawn(follow(subscription, Arc::clone(&read_so_far), total_rx))
+    };
     let mut writers = Vec::new();
     for task in 0..TASKS {
         let store = Arc::clone(&store);
@@ -108,16 +117,17 @@ pub async fn concurrent_appenders_make_a_gapless_feed(store: Arc<dyn EventStore>
     for writer in writers {
         acknowledged.extend(writer.await.expect("writer task"));
     }
+    let read_while_writing = read_so_far.load(Ordering::SeqCst);
     let total: usize = acknowledged.iter().map(|(_, ids)| ids.len()).sum();
-
-    let mut seen = Vec::new();
-    while seen.len() < total {
-        let batch = tokio::time::timeout(PATIENCE, subscription.next_batch())
-            .await
-            .expect("the subscriber keeps up")
-            .expect("batch");
-        seen.extend(batch);
-    }
+    assert!(
+        read_while_writing > 0,
+        "the subscriber read nothing while the writers appended, so it proves nothing about late commits"
+    );
+    total_tx.send_replace(Some(total));
+    let seen = tokio::time::timeout(PATIENCE, subscriber)
+        .await
+        .expect("the subscriber keeps up")
+        .expect("subscriber task");
     let positions: Vec<u64> = seen.iter().map(|e| e.position.get()).collect();
     assert_eq!(
         positions,
@@ -184,4 +194,25 @@ pub async fn a_conflict_reaches_only_its_caller(store: Arc<dyn EventStore>) {
     }
     assert_eq!(winners, 1);
     assert_eq!(store.head().await.expect("head").get(), RACERS as u64 + 2);
+}
+
+/// Reads the feed as it grows until `total` events (once known) have been read.
+async fn follow(
+    mut subscription: Subscription,
+    read_so_far: Arc<AtomicUsize>,
+    mut total: watch::Receiver<Option<usize>>,
+) -> Vec<projector_core::RecordedEvent> {
+    let mut seen = Vec::new();
+    loop {
+        if total.borrow().is_some_and(|total| seen.len() >= total) {
+            return seen;
+        }
+        tokio::select! {
+            batch = subscription.next_batch() => {
+                seen.extend(batch.expect("batch"));
+                read_so_far.store(seen.len(), Ordering::SeqCst);
+            }
+            changed = total.changed() => changed.expect("the test is waiting"),
+        }
+    }
 }

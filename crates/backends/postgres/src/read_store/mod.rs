@@ -169,6 +169,10 @@ impl PgReadStore {
     }
 }
 
+/// How many times a query is tried against the serving generation when swaps keep dropping
+/// the one it picked.
+const QUERY_ATTEMPTS: u32 = 5;
+
 /// Whether a query failed because its generation's schema was dropped under it.
 fn schema_dropped(error: &ReadStoreError) -> bool {
     let ReadStoreError::Query(error) = error else {
@@ -338,13 +342,15 @@ impl SqlReadStore for PgReadStore {
         sql: &str,
         params: &[SqlParam<'_>],
     ) -> Result<Vec<Row>, ReadStoreError> {
-        match self.query_serving(projection, sql, params).await {
-            // Another process swapped generations between this query's catalog read and its
-            // statement, and dropped the schema it named: the catalog now names the new one.
-            Err(error) if schema_dropped(&error) => {
-                self.query_serving(projection, sql, params).await
+        // Another process may swap generations between this query's catalog read and its
+        // statement, dropping the schema it named: the catalog then names the new one. Each
+        // retry means another swap came in between, so a few are plenty.
+        let mut attempts = 1;
+        loop {
+            match self.query_serving(projection, sql, params).await {
+                Err(error) if schema_dropped(&error) && attempts < QUERY_ATTEMPTS => attempts += 1,
+                result => return result,
             }
-            result => result,
         }
     }
 }

@@ -356,3 +356,11 @@ async fn many_rows_are_written_and_upserted_in_one_batch() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_never_fail_during_swaps() {
+    let Some((_database, reads)) = fresh_read_store().await else {
+        return;
+    };
+    projector_testkit::conformance::read_store::fences::reads_never_fail_during_swaps(reads).await;
+}

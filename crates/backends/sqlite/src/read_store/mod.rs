@@ -8,6 +8,7 @@
 mod catalog;
 mod generation;
 mod placeholders;
+mod query;
 mod transaction;
 
 use std::collections::{HashMap, HashSet};
@@ -18,12 +19,11 @@ use async_trait::async_trait;
 use projector_core::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
     ProjectionName, ReadStoreError, RecordedEvent, Row, ServingAt, ServingGeneration, SqlParam,
-    SqlProjection, SqlReadStore, SqlValue,
+    SqlProjection, SqlReadStore,
 };
 
 use crate::durability::Durability;
 use crate::error::join_error;
-use crate::pool::PoolError;
 use catalog::{Catalog, GenerationState};
 use generation::{GenerationDb, remove_files};
 
@@ -201,11 +201,15 @@ impl Inner {
     }
 
     /// The serving generation's database if it is already open: the query path's fast case.
-    fn cached_serving(&self, projection: &ProjectionName) -> Option<Arc<GenerationDb>> {
+    fn cached_serving(
+        &self,
+        projection: &ProjectionName,
+    ) -> Option<(Generation, Arc<GenerationDb>)> {
         let generation = *read(&self.serving).get(projection)?;
-        lock(&self.open)
+        let db = lock(&self.open)
             .get(&(projection.clone(), generation))
-            .cloned()
+            .cloned()?;
+        Some((generation, db))
     }
 
     fn forget(&self, projection: &ProjectionName, generation: Generation) {
@@ -395,36 +399,7 @@ impl SqlReadStore for SqliteReadStore {
         sql: &str,
         params: &[SqlParam<'_>],
     ) -> Result<Vec<Row>, ReadStoreError> {
-        let db = match self.inner.cached_serving(projection) {
-            Some(db) => db,
-            None => {
-                let projection = projection.clone();
-                self.blocking(move |inner| {
-                    let generation = inner.serving_generation(&projection)?;
-                    inner.db(&projection, generation)
-                })
-                .await?
-            }
-        };
-        let sql = sql.to_owned();
-        let params: Vec<SqlValue> = params.iter().map(|p| SqlValue::from(*p)).collect();
-        let rows = db
-            .readers()
-            .run(move |conn| {
-                let params: Vec<SqlParam<'_>> = params.iter().map(SqlValue::as_param).collect();
-                transaction::query(conn, &sql, &params)
-            })
-            .await
-            .map_err(|e| match e {
-                PoolError::Open(e) => {
-                    crate::error::read_store_error("opening a read connection", e)
-                }
-                PoolError::Join(message) => ReadStoreError::Unavailable {
-                    message,
-                    source: None,
-                },
-            })??;
-        Ok(rows)
+        self.query_serving(projection, sql, params).await
     }
 }
 

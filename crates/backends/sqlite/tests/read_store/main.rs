@@ -135,3 +135,14 @@ async fn many_rows_are_written_and_upserted_in_one_batch() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_never_fail_during_swaps() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let reads =
+        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
+    projector_testkit::conformance::read_store::fences::reads_never_fail_during_swaps(Arc::new(
+        reads,
+    ))
+    .await;
+}

@@ -4,6 +4,7 @@
 //! after a commit, from undoing the work of the process that runs the projection now.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 use projector_core::{
@@ -246,4 +247,60 @@ pub async fn a_stale_drop_changes_nothing(store: Arc<dyn SqlReadStore>) {
             .map(|s| s.generation),
         Some(serving)
     );
+}
+
+/// Reads go on while generations are swapped over and over: each read is answered from one
+/// generation or the other (both hold the same rows here), and none fails because the
+/// generation it picked was dropped under it.
+pub async fn reads_never_fail_during_swaps(store: Arc<dyn SqlReadStore>) {
+    const SWAPS: usize = 100;
+    const READERS: usize = 3;
+    let mut serving = serving_tally(store.as_ref()).await;
+    let mut serving_at = apply_range(store.as_ref(), serving, 0, 1..=3).await;
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let done = Arc::clone(&done);
+            tokio::spawn(async move {
+                let (mut reads, mut failures) = (0_usize, Vec::new());
+                while !done.load(Ordering::SeqCst) {
+                    match store
+                        .query(&TALLY, "SELECT applied FROM tally WHERE id = 1", &[])
+                        .await
+                    {
+                        Ok(rows) if rows.len() == 1 => reads += 1,
+                        Ok(rows) => failures.push(format!("{} rows", rows.len())),
+                        Err(error) => failures.push(error.to_string()),
+                    }
+                }
+                (reads, failures)
+            })
+        })
+        .collect();
+    for _ in 0..SWAPS {
+        let rebuild = store
+            .create_generation(&Tally(1))
+            .await
+            .expect("generation");
+        apply_range(store.as_ref(), rebuild, 0, 1..=3).await;
+        store
+            .activate(&TALLY, rebuild, at(serving, serving_at))
+            .await
+            .expect("swap");
+        serving = rebuild;
+        serving_at = store.checkpoint(&TALLY, rebuild).await.expect("checkpoint");
+    }
+    done.store(true, Ordering::SeqCst);
+    for reader in readers {
+        let (reads, failures) = reader.await.expect("reader");
+        assert!(
+            failures.is_empty(),
+            "reads failed during swaps: {failures:?}"
+        );
+        assert!(
+            reads > SWAPS,
+            "the reader kept reading during the swaps ({reads})"
+        );
+    }
 }
