@@ -1,8 +1,10 @@
 //! The command line, defined with clap. Every option can also come from the environment.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use projector_postgres::DEFAULT_LEASE_TIMEOUT;
 use projector_sqlite::Durability;
 
 /// projector: a CQRS and event-sourcing engine whose centre is read projections.
@@ -82,12 +84,38 @@ pub struct StorageArgs {
     pub no_migrate: bool,
 }
 
+/// How this process keeps the projection leases it holds, with PostgreSQL.
+#[derive(Debug, Clone, Args)]
+pub struct LeaseArgs {
+    /// With PostgreSQL: how long, in milliseconds, a projection's lease connection may go
+    /// unanswered (a hung network) before this process stops running the projection. The
+    /// database frees the lease twice this long after it last heard from this process, and
+    /// another process takes the projection over.
+    #[arg(
+        long,
+        env = "PROJECTOR_LEASE_TIMEOUT_MS",
+        default_value_t = DEFAULT_LEASE_TIMEOUT.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(100..=3_600_000),
+    )]
+    pub lease_timeout_ms: u64,
+}
+
+impl LeaseArgs {
+    /// The lease timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.lease_timeout_ms)
+    }
+}
+
 /// `projector serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// How leases are kept.
+    #[command(flatten)]
+    pub leases: LeaseArgs,
     /// The address to listen on (port 0 picks a free port, printed at start).
     #[arg(long, env = "PROJECTOR_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
@@ -105,6 +133,9 @@ pub struct ProjectArgs {
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// How leases are kept.
+    #[command(flatten)]
+    pub leases: LeaseArgs,
     /// Run only these projections (repeatable); all by default.
     #[arg(long = "projection", value_name = "NAME")]
     pub projections: Vec<String>,
@@ -124,6 +155,9 @@ pub struct RebuildArgs {
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// How the projection's lease is kept.
+    #[command(flatten)]
+    pub leases: LeaseArgs,
     /// Events per transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
@@ -186,4 +220,39 @@ pub struct BenchArgs {
     /// Phase C: how long to hold the rate, in seconds.
     #[arg(long, default_value_t = 10)]
     pub seconds: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn lease_timeout(args: &[&str]) -> Option<Duration> {
+        let cli = Cli::try_parse_from(args).ok()?;
+        match cli.command {
+            Command::Serve(serve) => Some(serve.leases.timeout()),
+            Command::Project(project) => Some(project.leases.timeout()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_lease_timeout_is_five_seconds_unless_given() {
+        assert_eq!(
+            lease_timeout(&["projector", "serve"]),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            lease_timeout(&["projector", "project", "--lease-timeout-ms", "2500"]),
+            Some(Duration::from_millis(2_500))
+        );
+        assert_eq!(
+            lease_timeout(&["projector", "serve", "--lease-timeout-ms", "20"]),
+            None,
+            "too short to keep a lease through ordinary scheduling delays"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use projector_core::{EventStore, IdempotencyStore, LeaseProvider, ProjectionName, SqlReadStore};
@@ -37,12 +38,17 @@ enum Closer {
 impl Stores {
     /// Opens the stores `storage` names. On PostgreSQL, `label` names this process in the
     /// sessions holding its projection leases (e.g. `projector serve http://127.0.0.1:8080`),
-    /// so others can tell who runs a projection; the process id is added to it.
-    pub(crate) async fn open(storage: &StorageArgs, label: &str) -> anyhow::Result<Self> {
+    /// so others can tell who runs a projection; the process id is added to it. A lease whose
+    /// connection goes unanswered for `lease_timeout` is given up.
+    pub(crate) async fn open(
+        storage: &StorageArgs,
+        label: &str,
+        lease_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         match &storage.database_url {
             Some(url) => {
                 let label = format!("{label} pid {}", std::process::id());
-                Self::postgres(url, !storage.no_migrate, &label).await
+                Self::postgres(url, !storage.no_migrate, &label, lease_timeout).await
             }
             None => Self::sqlite(&DataDir::new(&storage.data.data)),
         }
@@ -78,7 +84,12 @@ impl Stores {
         })
     }
 
-    async fn postgres(url: &str, run_migrations: bool, label: &str) -> anyhow::Result<Self> {
+    async fn postgres(
+        url: &str,
+        run_migrations: bool,
+        label: &str,
+        lease_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let events = Arc::new(
             PgEventStore::connect(
                 url,
@@ -101,7 +112,8 @@ impl Stores {
         .context("connecting the read store to PostgreSQL")?;
         let leases = PgLeases::new(url)
             .context("setting up projection leases")?
-            .with_label(label);
+            .with_label(label)
+            .with_timeout(lease_timeout);
         Ok(Self {
             reads: Arc::new(reads),
             idempotency: Arc::new(PgIdempotencyStore::new(events.pool().clone())),

@@ -5,7 +5,8 @@
 //!   backend with [`event_store_conformance!`].
 //! - [`harness`]: given/when/then for deciders.
 //! - [`postgres`]: [`TestDatabase`](postgres::TestDatabase), a fresh PostgreSQL database per test.
-//! - [`proxy`]: a loopback TCP proxy to take PostgreSQL away from a store and give it back.
+//! - [`proxy`]: a loopback TCP proxy in front of PostgreSQL that injects network faults: the
+//!   database gone and back, a hung network, a lost reply.
 //! - [`services`]: URLs of the loopback services, and the rule for when a test may skip.
 //! - [`events`]: quick constructors for test events.
 //!

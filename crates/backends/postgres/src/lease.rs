@@ -11,16 +11,50 @@
 //!
 //! Acquire the lease before starting a projection's worker, and stop the worker when
 //! [`LeaseGuard::lost`] fires.
+//!
+//! # A hung connection
+//!
+//! A network can also hang without closing anything (no FIN, no RST): then neither end hears
+//! that the other is gone, and without bounds the holder would wait forever on its heartbeat
+//! while the server kept the lock, or worse, the server could end the session while the holder
+//! still believed it owned the projection. Both ends are bounded by the lease timeout `T`
+//! ([`PgLeases::with_timeout`], 5 s by default), so that the holder always gives up first:
+//!
+//! - The holder sends a heartbeat at least every `T / 3` and gives the lease up (fires
+//!   [`LeaseGuard::lost`] and closes the session) once `T` has passed since it *sent* the last
+//!   heartbeat that was answered. Taking the lease (connecting and the lock query) is bounded
+//!   by `T` as well. TCP keepalives and `TCP_USER_TIMEOUT` (at most `T`) on the connection can
+//!   only make it notice a dead peer sooner.
+//! - The server ends the session, and so releases the lock, once no statement has arrived for
+//!   `2 T` (`idle_session_timeout`, set for the lease's session only; PostgreSQL 14 or later).
+//!   Its idle clock starts when it finished the last statement, which is after the holder sent
+//!   it, so the lock is released no earlier than `2 T` after the send the holder counts from,
+//!   and `T` after the holder gave up. That margin covers a batch in flight when the lease is
+//!   lost and a slow scheduler on the holder's side. (The server's own TCP keepalives would not
+//!   do: they are answered by anything that keeps the TCP connection up, such as a proxy or a
+//!   load balancer, and count whole seconds.)
+//!
+//! A standby therefore takes over at most about `2 T` plus its retry interval after the holder's
+//! network hung, and never while the holder still works. A holder that merely went unanswered
+//! for `T` (an overloaded database, say) gives the lease up too and stands by; its session is
+//! closed, so the lease is free at once for whichever process takes it next.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use projector_core::ProjectionName;
+use tokio::time::Instant;
 use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::describe;
+use crate::heartbeat::{self, Timing};
 use crate::pool::{self, PoolSetupError};
+
+/// How long a lease holder goes without an answered heartbeat before it gives the lease up,
+/// unless [`PgLeases::with_timeout`] says otherwise.
+pub const DEFAULT_LEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why a lease could not be taken or kept.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +74,13 @@ pub enum LeaseError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// The database did not answer within the lease timeout: the connection hangs, or the
+    /// database is overloaded.
+    ///
+    /// # Handling
+    /// As [`LeaseError::Unavailable`]: retry later, and do not run the projection meanwhile.
+    #[error("lease database did not answer within {0:?}")]
+    TimedOut(Duration),
 }
 
 impl From<tokio_postgres::Error> for LeaseError {
@@ -57,11 +98,13 @@ pub struct PgLeases {
     config: tokio_postgres::Config,
     retry: Duration,
     heartbeat: Duration,
+    timeout: Duration,
 }
 
 impl PgLeases {
     /// Leases on the database at `url`. [`PgLeases::acquire`] polls every second; the
-    /// heartbeat checks a held lease's session every second.
+    /// heartbeat checks a held lease's session every second, and the holder gives the lease up
+    /// after [`DEFAULT_LEASE_TIMEOUT`] without an answer.
     ///
     /// # Errors
     /// [`LeaseError::Setup`] for an invalid URL.
@@ -70,6 +113,7 @@ impl PgLeases {
             config: pool::config(url)?,
             retry: Duration::from_secs(1),
             heartbeat: Duration::from_secs(1),
+            timeout: DEFAULT_LEASE_TIMEOUT,
         })
     }
 
@@ -96,21 +140,45 @@ impl PgLeases {
         &self.config
     }
 
-    /// Sets how often a held lease checks that its session is alive.
+    /// Sets how often a held lease checks that its session is alive; at most a third of the
+    /// lease timeout is used, so a late answer or two do not lose the lease.
     pub fn with_heartbeat(mut self, heartbeat: Duration) -> Self {
         self.heartbeat = heartbeat;
         self
     }
 
+    /// Sets the lease timeout `T`: a holder whose heartbeats go unanswered for `T` (a hung
+    /// connection) gives the lease up, and the database frees the lease `2 T` after the last
+    /// heartbeat it received, so a standby can take over (see the module docs). Kept between
+    /// 10 ms and about 12 days.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn timing(&self) -> Timing {
+        Timing::new(self.timeout, self.heartbeat)
+    }
+
     /// Takes the lease of `projection` if no other session holds it.
     ///
     /// # Errors
-    /// [`LeaseError::Unavailable`] when the database cannot be reached.
+    /// [`LeaseError::Unavailable`] when the database cannot be reached, and
+    /// [`LeaseError::TimedOut`] when it does not answer within the lease timeout.
     pub async fn try_acquire(
         &self,
         projection: &ProjectionName,
     ) -> Result<Option<LeaseGuard>, LeaseError> {
-        let (client, connection) = self.config.connect(NoTls).await?;
+        let timing = self.timing();
+        let timed_out = || LeaseError::TimedOut(timing.timeout);
+        // Connecting and the lock query are bounded together: either may hang. A lock taken
+        // by a query that timed out is freed with its session, which the server ends at the
+        // latest when its idle timeout runs out.
+        let deadline = Instant::now() + timing.timeout;
+        let (client, connection) =
+            tokio::time::timeout_at(deadline, timing.session(&self.config).connect(NoTls))
+                .await
+                .map_err(|_| timed_out())??;
         let lost = CancellationToken::new();
         // The connection's driver: when it ends, the session (and with it the lock) is gone.
         let driver = {
@@ -127,44 +195,36 @@ impl PgLeases {
             })
         };
         let key = lease_key(projection);
-        let row = match client
-            .query_one("SELECT pg_try_advisory_lock($1), pg_backend_pid()", &[&key])
-            .await
+        let sent = Instant::now();
+        let lock = "SELECT pg_try_advisory_lock($1), pg_backend_pid()";
+        let answer = match tokio::time::timeout_at(deadline, client.query_one(lock, &[&key])).await
         {
-            Ok(row) => row,
-            Err(error) => {
+            Ok(Ok(row)) => taken_by(&row),
+            Ok(Err(error)) => Err(error.into()),
+            Err(_) => Err(timed_out()),
+        };
+        let backend_pid = match answer {
+            Ok(Some(backend_pid)) => backend_pid,
+            other => {
                 driver.abort();
-                return Err(error.into());
+                return other.map(|_| None);
             }
         };
-        let (taken, backend_pid): (bool, i32) = (row.try_get(0)?, row.try_get(1)?);
-        if !taken {
-            driver.abort();
-            return Ok(None);
-        }
-        let client = std::sync::Arc::new(client);
-        let heartbeat = {
-            let client = std::sync::Arc::clone(&client);
-            let lost = lost.clone();
-            let every = self.heartbeat;
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        () = lost.cancelled() => return,
-                        () = tokio::time::sleep(every) => {}
-                    }
-                    if client.simple_query("SELECT 1").await.is_err() {
-                        lost.cancel();
-                        return;
-                    }
-                }
-            })
-        };
+        let client = Arc::new(client);
+        let heartbeat = tokio::spawn(heartbeat::beat(
+            Arc::clone(&client),
+            projection.clone(),
+            timing,
+            sent,
+            lost.clone(),
+            driver.abort_handle(),
+        ));
         tracing::info!(%projection, backend_pid, "lease acquired");
         Ok(Some(LeaseGuard {
             projection: projection.clone(),
             key,
             backend_pid,
+            timeout: timing.timeout,
             client,
             lost,
             driver,
@@ -176,7 +236,8 @@ impl PgLeases {
     /// interval while another session holds it.
     ///
     /// # Errors
-    /// [`LeaseError::Unavailable`] when the database cannot be reached.
+    /// [`LeaseError::Unavailable`] when the database cannot be reached, and
+    /// [`LeaseError::TimedOut`] when it does not answer within the lease timeout.
     pub async fn acquire(&self, projection: &ProjectionName) -> Result<LeaseGuard, LeaseError> {
         loop {
             if let Some(guard) = self.try_acquire(projection).await? {
@@ -193,7 +254,8 @@ pub struct LeaseGuard {
     projection: ProjectionName,
     key: i64,
     backend_pid: i32,
-    client: std::sync::Arc<tokio_postgres::Client>,
+    timeout: Duration,
+    client: Arc<tokio_postgres::Client>,
     lost: CancellationToken,
     driver: tokio::task::JoinHandle<()>,
     heartbeat: tokio::task::JoinHandle<()>,
@@ -210,8 +272,9 @@ impl LeaseGuard {
         self.backend_pid
     }
 
-    /// Cancelled once the lease's session is gone: the lock may already be another
-    /// process's, so work on the projection must stop.
+    /// Cancelled once the lease's session is gone or has gone unanswered for the lease
+    /// timeout: the lock may already be another process's, so work on the projection must
+    /// stop.
     pub fn lost(&self) -> CancellationToken {
         self.lost.clone()
     }
@@ -224,11 +287,17 @@ impl LeaseGuard {
     /// Gives the lease up at once (rather than when the session closes).
     ///
     /// # Errors
-    /// [`LeaseError::Unavailable`] when the session is already gone (and the lock with it).
+    /// [`LeaseError::Unavailable`] when the session is already gone (and the lock with it),
+    /// [`LeaseError::TimedOut`] when it does not answer within the lease timeout (dropping the
+    /// guard then closes it).
     pub async fn release(self) -> Result<(), LeaseError> {
-        self.client
-            .execute("SELECT pg_advisory_unlock($1)", &[&self.key])
-            .await?;
+        tokio::time::timeout(
+            self.timeout,
+            self.client
+                .execute("SELECT pg_advisory_unlock($1)", &[&self.key]),
+        )
+        .await
+        .map_err(|_| LeaseError::TimedOut(self.timeout))??;
         tracing::info!(projection = %self.projection, "lease released");
         Ok(())
     }
@@ -240,6 +309,12 @@ impl Drop for LeaseGuard {
         self.driver.abort();
         self.lost.cancel();
     }
+}
+
+/// The backend holding the lock from the answer to the lock query, `None` if not taken.
+fn taken_by(row: &tokio_postgres::Row) -> Result<Option<i32>, LeaseError> {
+    let taken: bool = row.try_get(0)?;
+    Ok(if taken { Some(row.try_get(1)?) } else { None })
 }
 
 /// The advisory lock key of a projection's lease: FNV-1a of `projector.lease:<name>`, so

@@ -18,7 +18,8 @@
 //!   watch fed by `LISTEN`; `rows`: rows to events.
 //! - `read_store`: the read store; its `catalog` of generations, each `generation` schema,
 //!   the portable `transaction` projections write through, and `params`/`values` for the types.
-//! - [`lease`]: projection leases; `lease_holder`: who holds them.
+//! - [`lease`]: projection leases; `heartbeat`: how a held lease is kept alive, and the
+//!   bounds on noticing a hung session; `lease_holder`: who holds them.
 //! - [`migrate`]: the embedded migrations (`migrations/NNNN_*.sql`), run under an advisory lock.
 //! - `pool`, `error`: connecting, and mapping SQLSTATEs.
 //!
@@ -29,6 +30,7 @@
 mod append;
 mod error;
 mod event_store;
+mod heartbeat;
 mod idempotency;
 pub mod lease;
 mod lease_holder;
@@ -41,7 +43,7 @@ mod writer;
 
 pub use event_store::{PgEventStore, PgEventStoreOptions};
 pub use idempotency::PgIdempotencyStore;
-pub use lease::{LeaseError, LeaseGuard, PgLeases};
+pub use lease::{DEFAULT_LEASE_TIMEOUT, LeaseError, LeaseGuard, PgLeases};
 pub use lease_holder::LeaseHolder;
 pub use migrate::{MigrationError, migrate};
 pub use pool::PoolSetupError;

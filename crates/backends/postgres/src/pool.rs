@@ -56,7 +56,10 @@ pub(crate) fn writer_settings(config: tokio_postgres::Config) -> tokio_postgres:
     )
 }
 
-fn with_settings(mut config: tokio_postgres::Config, settings: &str) -> tokio_postgres::Config {
+pub(crate) fn with_settings(
+    mut config: tokio_postgres::Config,
+    settings: &str,
+) -> tokio_postgres::Config {
     let options = match config.get_options() {
         Some(options) => format!("{options} {settings}"),
         None => settings.to_owned(),

@@ -13,7 +13,7 @@ use crate::signals::shutdown_requested;
 use crate::stores::Stores;
 
 pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
-    let stores = Stores::open(&args.storage, "projector project").await?;
+    let stores = Stores::open(&args.storage, "projector project", args.leases.timeout()).await?;
     let options = ProjectorOptions {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()

@@ -27,7 +27,7 @@ const PATIENCE: Duration = Duration::from_secs(24 * 3600);
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let projection = projections(std::slice::from_ref(&args.projection))?.remove(0);
     let name = projection.name();
-    let opened = Stores::open(&args.storage, "projector rebuild").await;
+    let opened = Stores::open(&args.storage, "projector rebuild", args.leases.timeout()).await;
     let stores = match (opened, &args.storage.database_url) {
         (Ok(stores), _) => stores,
         (Err(error), Some(_)) => return Err(error),

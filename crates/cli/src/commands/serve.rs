@@ -25,7 +25,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let stores = Stores::open(&args.storage, &format!("projector serve http://{addr}")).await?;
+    let stores = Stores::open(
+        &args.storage,
+        &format!("projector serve http://{addr}"),
+        args.leases.timeout(),
+    )
+    .await?;
     let options = ProjectorOptions {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()

@@ -86,7 +86,12 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
     let report = match &args.storage.database_url {
         None => sqlite(&args.storage.data, &names).await?,
         Some(_) => {
-            let stores = Stores::open(&args.storage, "projector status").await?;
+            let stores = Stores::open(
+                &args.storage,
+                "projector status",
+                projector_postgres::DEFAULT_LEASE_TIMEOUT,
+            )
+            .await?;
             let holders = stores.lease_holders(&names).await?;
             let report = report(
                 stores.described.clone(),

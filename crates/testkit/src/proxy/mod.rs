@@ -1,0 +1,149 @@
+//! A TCP proxy on loopback in front of PostgreSQL, to put network faults between a store and
+//! the database without touching the server other tests use.
+//!
+//! The faults:
+//! - [`Proxy::cut`] / [`Proxy::restore`]: the database goes away (every connection is closed,
+//!   new ones are refused) and comes back.
+//! - [`Proxy::pause`] / [`Proxy::resume`]: a hung network. Nothing is forwarded and nothing is
+//!   closed, so neither end gets an error until its own timeouts fire.
+//! - [`Proxy::lose_reply_to`]: a statement reaches the server and is carried out, but its reply
+//!   never reaches the client, whose connection is then closed: the client cannot tell whether
+//!   it happened.
+//!
+//! Only plaintext connections can be proxied this way (the proxy looks at the bytes).
+
+mod conversation;
+mod pipe;
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A proxy to the database of a URL.
+#[derive(Debug)]
+pub struct Proxy {
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    faults: Arc<Faults>,
+    url: String,
+}
+
+/// The faults every proxied connection obeys.
+#[derive(Debug)]
+struct Faults {
+    /// `true` while the network hangs.
+    paused: watch::Sender<bool>,
+    /// The bytes whose statement's reply is to be lost, while armed.
+    lose_reply_to: Mutex<Option<Vec<u8>>>,
+}
+
+impl Faults {
+    /// Whether the reply to `chunk` (sent by a client) is the one to lose; disarms if so.
+    fn loses_reply_to(&self, chunk: &[u8]) -> bool {
+        let mut armed = self.lose_reply_to.lock().expect("armed trigger");
+        let hit = armed
+            .as_deref()
+            .is_some_and(|trigger| chunk.windows(trigger.len()).any(|w| w == trigger));
+        if hit {
+            *armed = None;
+        }
+        hit
+    }
+}
+
+impl Proxy {
+    /// A proxy for `url`'s server on a free loopback port, and the URL that goes through it.
+    pub async fn start(url: &str) -> Self {
+        let config = tokio_postgres::Config::from_str(url).expect("valid URL");
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let upstream: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
+        let listener = bind("127.0.0.1:0".parse().expect("address"));
+        let listen = listener.local_addr().expect("bound");
+        let user = config.get_user().unwrap_or("postgres");
+        let dbname = config.get_dbname().unwrap_or("postgres");
+        let proxy = Self {
+            listen,
+            upstream,
+            tasks: Arc::default(),
+            faults: Arc::new(Faults {
+                paused: watch::Sender::new(false),
+                lose_reply_to: Mutex::new(None),
+            }),
+            url: format!("postgres://{user}@127.0.0.1:{}/{dbname}", listen.port()),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    /// The URL that reaches the database through the proxy.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Drops every proxied connection and refuses new ones.
+    pub fn cut(&self) {
+        for task in self.tasks.lock().expect("tasks").drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Accepts connections again, on the same port.
+    pub fn restore(&self) {
+        self.serve(bind(self.listen));
+    }
+
+    /// Hangs the network: stops forwarding bytes both ways on every connection, new ones
+    /// included, without closing any socket (no FIN, no RST), until [`Proxy::resume`].
+    ///
+    /// Even a connection one end closes stays open at the other end while paused. A chunk
+    /// already being forwarded when this is called may still arrive.
+    pub fn pause(&self) {
+        self.faults.paused.send_replace(true);
+    }
+
+    /// Forwards again what [`Proxy::pause`] held back, and everything after it.
+    pub fn resume(&self) {
+        self.faults.paused.send_replace(false);
+    }
+
+    /// Loses the reply to the next statement a client sends whose bytes contain `trigger`
+    /// (e.g. `b"COMMIT"`), once.
+    ///
+    /// The chunk with `trigger` is forwarded and the server carries the statement out, but
+    /// what it answers is swallowed; once it has answered in full (its `ReadyForQuery`), the
+    /// client's connection is closed, and nothing else that client sent is forwarded. The
+    /// client sees its connection fail, so a COMMIT has committed although the client never
+    /// heard so.
+    ///
+    /// `trigger` must arrive in one read, and the statement must go as a simple query (as
+    /// `batch_execute` and a transaction's `commit` send it): tokio-postgres prepares other
+    /// statements first, and the reply lost would be the prepare's.
+    pub fn lose_reply_to(&self, trigger: &[u8]) {
+        *self.faults.lose_reply_to.lock().expect("armed trigger") = Some(trigger.to_vec());
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let tasks = Arc::clone(&self.tasks);
+        let faults = Arc::clone(&self.faults);
+        let upstream = self.upstream;
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let pipe = tokio::spawn(pipe::run(client, upstream, Arc::clone(&faults)));
+                tasks.lock().expect("tasks").push(pipe);
+            }
+        });
+        self.tasks.lock().expect("tasks").push(accept);
+    }
+}
+
+fn bind(address: SocketAddr) -> TcpListener {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_reuseaddr(true).expect("reuse address");
+    socket.bind(address).expect("bind");
+    socket.listen(64).expect("listen")
+}
