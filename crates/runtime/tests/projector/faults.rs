@@ -309,11 +309,18 @@ async fn a_projector_on_a_read_only_store_follows_the_writer() {
 /// Two projectors run the same generation at once, with no lease between them, while writers
 /// append: each batch is applied by one of them and refused to the other by the checkpoint's
 /// fence, so every event is applied exactly once and the read model equals a fresh build.
+/// Each fails now and then (transiently), so the lead passes back and forth between them.
 async fn two_workers_on_one_generation(setup: Setup, second: Setup2) {
     const WRITERS: usize = 4;
     const EVENTS: usize = 1_000;
-    let first_projection = counting(PoisonPolicy::Stop);
-    let second_projection = counting(PoisonPolicy::Stop);
+    let hiccupping = || {
+        Arc::new(Counting {
+            hiccup_every: 4,
+            ..Counting::new("resumed", PoisonPolicy::Stop)
+        })
+    };
+    let first_projection = hiccupping();
+    let second_projection = hiccupping();
     let (first, stop_first) = start(
         setup.events.clone(),
         setup.reads.clone(),

@@ -110,7 +110,7 @@ impl Stores {
 /// Records every event in `seen` (keyed by position) and bumps a counter per event, so applying
 /// an event twice fails on the key and a lost one shows in the count. Events whose payload says
 /// `"poison": true` fail, and `"panic": true` panic; the first `flaky` applies fail
-/// transiently; a batch past an armed `stall` waits for its release and then fails transiently
+/// transiently, and so does every `hiccup_every`-th one (when not 0); a batch past an armed `stall` waits for its release and then fails transiently
 /// (it is rolled back); `schema` panics while `schema_panics` is set. `applied` counts the
 /// events this instance applied.
 pub struct Counting {
@@ -120,6 +120,8 @@ pub struct Counting {
     pub flaky: AtomicU32,
     pub stall: Option<Stall>,
     pub schema_panics: AtomicBool,
+    pub hiccup_every: u64,
+    pub calls: AtomicU64,
     pub applied: AtomicU64,
 }
 
@@ -132,6 +134,8 @@ impl Counting {
             flaky: AtomicU32::new(0),
             stall: None,
             schema_panics: AtomicBool::new(false),
+            hiccup_every: 0,
+            calls: AtomicU64::new(0),
             applied: AtomicU64::new(0),
         }
     }
@@ -217,6 +221,14 @@ impl SqlProjection for Counting {
                 position: None,
                 transient: true,
                 message: "the read store blinked".into(),
+            });
+        }
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.hiccup_every > 0 && call.is_multiple_of(self.hiccup_every) {
+            return Err(ProjectionError {
+                position: None,
+                transient: true,
+                message: "a hiccup".into(),
             });
         }
         if let Some(stall) = &self.stall {
