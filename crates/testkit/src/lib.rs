@@ -8,6 +8,7 @@
 //! - [`proxy`]: a loopback TCP proxy to take PostgreSQL away from a store and give it back.
 //! - [`services`]: URLs of the loopback services, and the rule for when a test may skip.
 //! - [`events`]: quick constructors for test events.
+//! - [`seeded`]: a SQL projection that starts from seeded rows.
 //!
 //! It is not: a mock store. Every test here runs against a real backend.
 
@@ -16,4 +17,5 @@ pub mod events;
 pub mod harness;
 pub mod postgres;
 pub mod proxy;
+pub mod seeded;
 pub mod services;
