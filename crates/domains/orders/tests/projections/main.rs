@@ -2,6 +2,7 @@
 //! through the projector, read models checked row by row, and a rebuild that must match.
 
 mod helpers;
+mod overflow;
 
 use std::sync::Arc;
 use std::time::Duration;
