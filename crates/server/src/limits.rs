@@ -7,10 +7,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const ID_MAX: usize = 64;
 /// The pattern ids follow: a letter or digit, then letters, digits and `_ . : -`.
 pub const ID_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$";
-/// Most items in one order request.
-pub const ITEMS_MAX: usize = 100;
-/// Largest quantity of one item.
-pub const QUANTITY_MAX: i64 = 10_000;
+/// Most items in one order request: as many as an order may hold.
+pub const ITEMS_MAX: usize = projector_orders::limits::LINES_MAX;
+/// Largest quantity of one item in a request: as many as a line may hold. Adding more to a
+/// line later is bounded by the order's decider, which also bounds the order's total.
+pub const QUANTITY_MAX: i64 = projector_orders::limits::LINE_QUANTITY_MAX as i64;
 /// Largest amount of money (in whole units).
 pub const AMOUNT_MAX: f64 = 1_000_000_000_000.0;
 /// Longest tracking number.

@@ -9,6 +9,7 @@
 //!   database gone and back, a hung network, a lost reply.
 //! - [`services`]: URLs of the loopback services, and the rule for when a test may skip.
 //! - [`events`]: quick constructors for test events.
+//! - [`seeded`]: a SQL projection that starts from seeded rows.
 //!
 //! It is not: a mock store. Every test here runs against a real backend.
 
@@ -17,4 +18,5 @@ pub mod events;
 pub mod harness;
 pub mod postgres;
 pub mod proxy;
+pub mod seeded;
 pub mod services;

@@ -10,6 +10,7 @@ mod failover;
 mod idempotency;
 mod issues;
 mod lifecycle;
+mod limits;
 mod openapi;
 mod operations;
 mod outage;
@@ -63,6 +64,8 @@ on_both_backends!(
     lifecycle::a_cancelled_order_can_do_nothing_more,
     lifecycle::forbidden_transitions_are_conflicts,
     lifecycle::unknown_orders_and_items_are_not_found,
+    limits::orders_past_their_limits_are_refused_naming_the_limit,
+    limits::orders_at_their_limits_are_projected_and_reported_exactly,
     openapi::the_document_covers_every_route_and_states_the_limits,
     operations::health_ready_and_metrics,
     operations::correlation_ids_are_taken_or_made_and_returned,

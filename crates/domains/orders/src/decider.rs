@@ -10,6 +10,7 @@ use crate::events::{
     OrderCancelled, OrderCompleted, OrderConfirmed, OrderCreated, OrderEvent, OrderItemAdded,
     OrderItemRemoved, OrderRefunded, OrderShipped,
 };
+use crate::limits::{OrderLimit, checked_total};
 use crate::money::Money;
 use crate::state::{Order, OrderStatus};
 
@@ -126,7 +127,12 @@ impl Decider for OrderDecider {
                         requested: item.unit_price,
                     });
                 }
-                Ok(vec![added(&order_id, item)])
+                let events = vec![added(&order_id, item)];
+                within_limits(order, &events, |limit| match limit {
+                    OrderLimit::Lines { .. } => "sku".into(),
+                    OrderLimit::LineQuantity { .. } | OrderLimit::Total { .. } => "quantity".into(),
+                })?;
+                Ok(events)
             }
             OrderCommand::RemoveItem { sku, .. } => {
                 require(status.is_open(), "remove items from", status)?;
@@ -154,10 +160,17 @@ impl Decider for OrderDecider {
             }
             OrderCommand::Complete { at } => {
                 require(status == OrderStatus::Shipped, "complete", status)?;
+                // Only an order grown before the limits can be past them; its completion would
+                // record a total that no projection could read.
+                let total_amount =
+                    checked_total(order).map_err(|limit| OrderError::LimitExceeded {
+                        field: "items".into(),
+                        limit,
+                    })?;
                 Ok(vec![OrderEvent::Completed(OrderCompleted {
                     order_id,
                     completed_at: *at,
-                    total_amount: order.total(),
+                    total_amount,
                     item_count: order.item_count(),
                 })])
             }
@@ -176,7 +189,7 @@ impl Decider for OrderDecider {
                         "a refund must be more than zero".into(),
                     ));
                 }
-                let refundable = order.total() - order.refunded;
+                let refundable = order.refundable();
                 if *amount > refundable {
                     return Err(OrderError::RefundExceedsPaid {
                         requested: *amount,
@@ -234,7 +247,32 @@ fn place(
         order_id: order_id.to_owned(),
         confirmed_at: at,
     }));
+    within_limits(order, &events, |limit| match limit {
+        OrderLimit::LineQuantity { sku, .. } => items
+            .iter()
+            .position(|item| item.sku == *sku)
+            .map_or_else(|| "items".into(), |i| format!("items[{i}].quantity")),
+        OrderLimit::Lines { .. } | OrderLimit::Total { .. } => "items".into(),
+    })?;
     Ok(events)
+}
+
+/// Refuses a command whose `events` would take `order` past a limit, naming the command's
+/// field that `field` picks for it. Checked on the order the events would leave, so a line
+/// grown by a later addition counts as much as one placed whole.
+fn within_limits(
+    order: &Order,
+    events: &[OrderEvent],
+    field: impl FnOnce(&OrderLimit) -> String,
+) -> Result<(), OrderError> {
+    let grown = events.iter().fold(order.clone(), Order::evolve);
+    match OrderLimit::passed_by(&grown) {
+        None => Ok(()),
+        Some(limit) => Err(OrderError::LimitExceeded {
+            field: field(&limit),
+            limit,
+        }),
+    }
 }
 
 fn added(order_id: &str, item: &NewItem) -> OrderEvent {

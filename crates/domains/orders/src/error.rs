@@ -1,5 +1,6 @@
 //! Why the order decider refuses a command.
 
+use crate::limits::OrderLimit;
 use crate::money::Money;
 use crate::state::OrderStatus;
 
@@ -70,6 +71,18 @@ pub enum OrderError {
         requested: Money,
         /// What is left.
         refundable: Money,
+    },
+    /// The command would take the order past one of its [limits](crate::limits).
+    ///
+    /// # Handling
+    /// HTTP 422 on `field`, with the limit as the message.
+    #[error("{field} {limit}")]
+    LimitExceeded {
+        /// The command's field that passes the limit, as the API names it (`items`,
+        /// `items[2].quantity`, `quantity`, `sku`).
+        field: String,
+        /// The limit, and what the order would have reached.
+        limit: OrderLimit,
     },
     /// The command itself is malformed (the HTTP layer validates first, so this is a backstop).
     ///

@@ -11,13 +11,15 @@
 //! - [`projections`]: `order_summary`, `daily_sales`, `customers` (`customer_orders` and
 //!   `customer_activity`).
 //! - [`queries`]: typed reads of the read models, for APIs.
-//! - [`money`]: exact amounts; [`error`]: why commands are refused.
+//! - [`money`]: exact amounts; [`limits`]: how large an order may grow; [`error`]: why
+//!   commands are refused.
 //!
 //! It is not: an HTTP API (see `projector-server`) or storage (any backend runs it).
 
 pub mod decider;
 pub mod error;
 pub mod events;
+pub mod limits;
 pub mod money;
 pub mod projections;
 pub mod queries;
@@ -26,5 +28,6 @@ pub mod state;
 pub use decider::{NewItem, OrderCommand, OrderDecider, order_stream};
 pub use error::OrderError;
 pub use events::OrderEvent;
+pub use limits::OrderLimit;
 pub use money::Money;
 pub use state::{Order, OrderStatus};

@@ -1,8 +1,11 @@
 //! Money as a whole number of cents, so sums are exact; written to JSON as a number with at
 //! most two decimals (`45.5`, `10.25`).
+//!
+//! There is no `+`: each sum says what happens past `i64::MAX` cents. The decider adds with the
+//! `checked_*` operations and refuses the command; folds of recorded events, which cannot
+//! refuse, use the `saturating_*` ones (the decider's limits keep them far from the clamp).
 
 use std::fmt;
-use std::ops::{Add, Sub};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -70,23 +73,45 @@ impl Money {
         self.0 as f64 / 100.0
     }
 
-    /// `self * quantity`, saturating.
-    pub fn times(self, quantity: u32) -> Self {
-        Self(self.0.saturating_mul(i64::from(quantity)))
+    /// `self + rhs`, or `None` past `i64::MAX` cents.
+    pub const fn checked_add(self, rhs: Money) -> Option<Money> {
+        match self.0.checked_add(rhs.0) {
+            Some(cents) => Some(Self(cents)),
+            None => None,
+        }
     }
-}
 
-impl Add for Money {
-    type Output = Money;
-    fn add(self, rhs: Money) -> Money {
-        Money(self.0.saturating_add(rhs.0))
+    /// `self - rhs`, or `None` below zero: an amount is never negative.
+    pub const fn checked_sub(self, rhs: Money) -> Option<Money> {
+        match self.0.checked_sub(rhs.0) {
+            Some(cents) if cents >= 0 => Some(Self(cents)),
+            _ => None,
+        }
     }
-}
 
-impl Sub for Money {
-    type Output = Money;
-    fn sub(self, rhs: Money) -> Money {
-        Money(self.0.saturating_sub(rhs.0))
+    /// `self * quantity`, or `None` past `i64::MAX` cents.
+    pub const fn checked_times(self, quantity: u32) -> Option<Money> {
+        match self.0.checked_mul(quantity as i64) {
+            Some(cents) => Some(Self(cents)),
+            None => None,
+        }
+    }
+
+    /// `self + rhs`, clamped at `i64::MAX` cents: for folds of recorded events only, which
+    /// must take every event (commands add with [`Money::checked_add`]).
+    pub const fn saturating_add(self, rhs: Money) -> Money {
+        Self(self.0.saturating_add(rhs.0))
+    }
+
+    /// `self - rhs`, clamped at zero: for folds of recorded events only.
+    pub const fn saturating_sub(self, rhs: Money) -> Money {
+        let cents = self.0.saturating_sub(rhs.0);
+        Self(if cents < 0 { 0 } else { cents })
+    }
+
+    /// `self * quantity`, clamped at `i64::MAX` cents: for folds of recorded events only.
+    pub const fn saturating_times(self, quantity: u32) -> Money {
+        Self(self.0.saturating_mul(quantity as i64))
     }
 }
 
@@ -132,7 +157,32 @@ mod tests {
             Money::from_cents(1250)
         );
         assert!(serde_json::from_str::<Money>("-3").is_err());
-        assert_eq!(Money::from_cents(1025).times(3), Money::from_cents(3075));
         assert_eq!(Money::from_cents(4550).to_string(), "45.50");
+    }
+
+    #[test]
+    fn checked_ops_refuse_what_saturating_ops_clamp() {
+        let top = Money::from_cents(i64::MAX);
+        let cent = Money::from_cents(1);
+        assert_eq!(
+            Money::from_cents(1025).checked_times(3),
+            Some(Money::from_cents(3075))
+        );
+        assert_eq!(top.checked_add(Money::ZERO), Some(top));
+        assert_eq!(top.checked_add(cent), None);
+        assert_eq!(top.saturating_add(cent), top);
+        assert_eq!(
+            Money::MAX.checked_times(10_000),
+            Some(Money::from_cents(1_000_000_000_000_000_000))
+        );
+        assert_eq!(Money::MAX.checked_times(100_000), None);
+        assert_eq!(Money::MAX.saturating_times(100_000), top);
+        assert_eq!(cent.checked_sub(cent), Some(Money::ZERO));
+        assert_eq!(Money::ZERO.checked_sub(cent), None);
+        assert_eq!(Money::ZERO.saturating_sub(cent), Money::ZERO);
+        assert_eq!(
+            Money::from_cents(300).saturating_sub(cent),
+            Money::from_cents(299)
+        );
     }
 }

@@ -301,7 +301,7 @@ pub async fn daily_sales(
                 gross_revenue: gross as f64 / 100.0,
                 refunds: row.get(4)?,
                 refunded_amount: refunded as f64 / 100.0,
-                net_revenue: (gross - refunded) as f64 / 100.0,
+                net_revenue: gross.saturating_sub(refunded) as f64 / 100.0,
             })
         })
         .collect()

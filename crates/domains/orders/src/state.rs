@@ -79,19 +79,31 @@ pub struct Order {
 }
 
 impl Order {
-    /// What the order comes to.
-    pub fn total(&self) -> Money {
-        self.lines.values().fold(Money::ZERO, |sum, line| {
-            sum + line.unit_price.times(line.quantity)
+    /// What the order comes to; `None` past `i64::MAX` cents, which only an order grown past
+    /// [`ORDER_TOTAL_MAX`](crate::limits::ORDER_TOTAL_MAX) before the limits could reach.
+    pub fn total(&self) -> Option<Money> {
+        self.lines.values().try_fold(Money::ZERO, |sum, line| {
+            sum.checked_add(line.unit_price.checked_times(line.quantity)?)
         })
     }
 
-    /// How many items it holds.
-    pub fn item_count(&self) -> u32 {
-        self.lines.values().map(|l| l.quantity).sum()
+    /// What is left to refund: the total less what was refunded (nothing if the total is
+    /// past any amount).
+    pub fn refundable(&self) -> Money {
+        self.total()
+            .and_then(|total| total.checked_sub(self.refunded))
+            .unwrap_or(Money::ZERO)
     }
 
-    /// The order after `event`.
+    /// How many items it holds, clamped at `u32::MAX` (the limits keep it at a million).
+    pub fn item_count(&self) -> u32 {
+        self.lines
+            .values()
+            .fold(0, |sum: u32, line| sum.saturating_add(line.quantity))
+    }
+
+    /// The order after `event`. Sums clamp rather than fail: a fold must take every recorded
+    /// event, and the decider's limits keep the orders it records far from the clamp.
     pub fn evolve(mut self, event: &OrderEvent) -> Self {
         match event {
             OrderEvent::Created(e) => {
@@ -103,7 +115,7 @@ impl Order {
                     quantity: 0,
                     unit_price: e.unit_price,
                 });
-                line.quantity += e.quantity;
+                line.quantity = line.quantity.saturating_add(e.quantity);
             }
             OrderEvent::ItemRemoved(e) => {
                 self.lines.remove(&e.sku);
@@ -115,7 +127,7 @@ impl Order {
                 self.completed_at = Some(e.completed_at);
             }
             OrderEvent::Cancelled(_) => self.status = Some(OrderStatus::Cancelled),
-            OrderEvent::Refunded(e) => self.refunded = self.refunded + e.amount,
+            OrderEvent::Refunded(e) => self.refunded = self.refunded.saturating_add(e.amount),
         }
         self
     }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
 use projector_orders::projections::DAILY_SALES;
 use projector_orders::queries;
 use serde::Deserialize;
@@ -77,15 +78,49 @@ pub(crate) async fn daily_sales(
         .into_iter()
         .map(Into::into)
         .collect();
+    Ok(with_position(
+        Json(report(from, to, days)).into_response(),
+        position,
+    ))
+}
+
+/// The report of `days`, with their totals. Each day's counts may already sit at `i64::MAX`
+/// (the read model clamps there), so the total clamps too instead of overflowing.
+fn report(from: NaiveDate, to: NaiveDate, days: Vec<DailySales>) -> DailySalesReport {
     let sum = |f: fn(&DailySales) -> f64| (days.iter().map(f).sum::<f64>() * 100.0).round() / 100.0;
-    let report = DailySalesReport {
+    DailySalesReport {
         from,
         to,
-        orders_completed: days.iter().map(|d| d.orders_completed).sum(),
+        orders_completed: days
+            .iter()
+            .fold(0, |sum: i64, d| sum.saturating_add(d.orders_completed)),
         gross_revenue: sum(|d| d.gross_revenue),
         refunded_amount: sum(|d| d.refunded_amount),
         net_revenue: sum(|d| d.net_revenue),
         days,
-    };
-    Ok(with_position(Json(report).into_response(), position))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_clamp_where_a_days_counts_already_do() {
+        let date = |d| NaiveDate::from_ymd_opt(2026, 4, d).expect("a day");
+        let day = |d, orders_completed| DailySales {
+            date: date(d),
+            orders_completed,
+            items_sold: i64::MAX,
+            gross_revenue: 1.5,
+            refunds: 0,
+            refunded_amount: 0.0,
+            net_revenue: 1.5,
+        };
+        let clamped = report(date(1), date(3), vec![day(1, i64::MAX), day(2, 7)]);
+        assert_eq!(clamped.orders_completed, i64::MAX);
+        assert_eq!(clamped.gross_revenue, 3.0);
+        let exact = report(date(1), date(3), vec![day(1, 2), day(2, 7)]);
+        assert_eq!(exact.orders_completed, 9);
+    }
 }

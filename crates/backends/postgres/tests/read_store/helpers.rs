@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use projector_core::{CommandOptions, EventStore, ProjectionName, SqlReadStore, SqlValue, execute};
+use projector_core::{
+    CommandOptions, EventStore, ProjectionName, SqlProjection, SqlReadStore, SqlValue, execute,
+};
 use projector_orders::projections;
 use projector_orders::{OrderCommand, OrderDecider, order_stream};
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
@@ -30,9 +32,10 @@ impl Service {
         events: Arc<dyn EventStore>,
         reads: Arc<dyn SqlReadStore>,
         guard: impl std::any::Any + Send,
+        projections: Vec<Arc<dyn SqlProjection>>,
     ) -> Self {
         let mut projector = Projector::new(events.clone(), ProjectorOptions::default());
-        for projection in projections::all() {
+        for projection in projections {
             projector = projector.with_sql(reads.clone(), projection);
         }
         let projector = projector.start(CancellationToken::new()).expect("start");
@@ -46,6 +49,11 @@ impl Service {
 
     /// The projections on SQLite in a temporary directory.
     pub fn sqlite() -> Self {
+        Self::sqlite_with(projections::all())
+    }
+
+    /// `projections` on SQLite in a temporary directory.
+    pub fn sqlite_with(projections: Vec<Arc<dyn SqlProjection>>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let events = SqliteEventStore::open(
             dir.path().join("events.db"),
@@ -55,11 +63,18 @@ impl Service {
         let reads =
             SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
                 .expect("reads");
-        Self::start(Arc::new(events), Arc::new(reads), dir)
+        Self::start(Arc::new(events), Arc::new(reads), dir, projections)
     }
 
     /// The projections on a fresh PostgreSQL database; `None` to skip.
     pub async fn postgres() -> Option<(Self, Arc<PgReadStore>)> {
+        Self::postgres_with(projections::all()).await
+    }
+
+    /// `projections` on a fresh PostgreSQL database; `None` to skip.
+    pub async fn postgres_with(
+        projections: Vec<Arc<dyn SqlProjection>>,
+    ) -> Option<(Self, Arc<PgReadStore>)> {
         let database = TestDatabase::create().await?;
         let events = PgEventStore::connect(database.url(), PgEventStoreOptions::default())
             .await
@@ -69,7 +84,7 @@ impl Service {
                 .await
                 .expect("reads"),
         );
-        let service = Self::start(Arc::new(events), reads.clone(), database);
+        let service = Self::start(Arc::new(events), reads.clone(), database, projections);
         Some((service, reads))
     }
 

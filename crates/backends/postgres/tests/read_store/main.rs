@@ -3,6 +3,7 @@
 //! and results convert for every type PostgreSQL infers.
 
 mod helpers;
+mod overflow;
 mod types;
 
 use chrono::{DateTime, TimeZone, Utc};

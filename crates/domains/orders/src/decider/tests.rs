@@ -287,3 +287,5 @@ fn refunds_are_capped_at_what_was_paid() {
             )
         });
 }
+
+mod limits;

@@ -104,7 +104,9 @@ impl SqlProjection for CustomersProjection {
     }
 }
 
-/// Folds one event into its order's row and its customer's changes.
+/// Folds one event into its order's row and its customer's changes. Sums clamp rather than
+/// fail, as the upsert that adds them to the stored row does, so no recorded event can stop
+/// the projection.
 fn apply_one(
     order: &mut OrderRow,
     customer: &mut Activity,
@@ -116,30 +118,36 @@ fn apply_one(
     customer.last_position = recorded.position;
     match event {
         OrderEvent::Created(_) => {
-            customer.placed += 1;
+            customer.placed = customer.placed.saturating_add(1);
             customer.first_order_at = min(customer.first_order_at.take(), &order.created_at);
             customer.last_order_at = max(customer.last_order_at.take(), &order.created_at);
         }
         OrderEvent::ItemAdded(e) => {
-            order.item_count += i64::from(e.quantity);
-            order.total_cents += e.unit_price.times(e.quantity).cents();
+            order.item_count = order.item_count.saturating_add(i64::from(e.quantity));
+            order.total_cents = order
+                .total_cents
+                .saturating_add(e.unit_price.saturating_times(e.quantity).cents());
         }
         OrderEvent::ItemRemoved(e) => {
-            order.item_count -= i64::from(e.quantity);
-            order.total_cents -= e.unit_price.times(e.quantity).cents();
+            order.item_count = order.item_count.saturating_sub(i64::from(e.quantity));
+            order.total_cents = order
+                .total_cents
+                .saturating_sub(e.unit_price.saturating_times(e.quantity).cents());
         }
         OrderEvent::Confirmed(_) => order.status = OrderStatus::Confirmed.as_str().to_owned(),
         OrderEvent::Shipped(_) => order.status = OrderStatus::Shipped.as_str().to_owned(),
         OrderEvent::Completed(e) => {
             order.status = OrderStatus::Completed.as_str().to_owned();
-            customer.completed += 1;
-            customer.spent_cents += e.total_amount.cents();
+            customer.completed = customer.completed.saturating_add(1);
+            customer.spent_cents = customer.spent_cents.saturating_add(e.total_amount.cents());
         }
         OrderEvent::Cancelled(_) => {
             order.status = OrderStatus::Cancelled.as_str().to_owned();
-            customer.cancelled += 1;
+            customer.cancelled = customer.cancelled.saturating_add(1);
         }
-        OrderEvent::Refunded(e) => customer.refunded_cents += e.amount.cents(),
+        OrderEvent::Refunded(e) => {
+            customer.refunded_cents = customer.refunded_cents.saturating_add(e.amount.cents());
+        }
     }
     // A refund changes the customer's totals, not the order's row.
     if !matches!(event, OrderEvent::Refunded(_)) {

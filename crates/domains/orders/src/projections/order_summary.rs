@@ -149,18 +149,24 @@ impl SummaryRow {
         ]
     }
 
+    /// Folds `event` in. Sums clamp rather than fail, so no recorded event can stop the
+    /// projection; the decider's limits keep every order far inside them.
     fn apply(&mut self, event: &OrderEvent, recorded: &RecordedEvent) {
         match event {
             OrderEvent::Created(e) => {
                 *self = Self::new(e.order_id.clone(), e.customer_id.clone(), e.created_at)
             }
             OrderEvent::ItemAdded(e) => {
-                self.item_count += i64::from(e.quantity);
-                self.total = self.total + e.unit_price.times(e.quantity);
+                self.item_count = self.item_count.saturating_add(i64::from(e.quantity));
+                self.total = self
+                    .total
+                    .saturating_add(e.unit_price.saturating_times(e.quantity));
             }
             OrderEvent::ItemRemoved(e) => {
-                self.item_count = (self.item_count - i64::from(e.quantity)).max(0);
-                self.total = self.total - e.unit_price.times(e.quantity);
+                self.item_count = self.item_count.saturating_sub(i64::from(e.quantity)).max(0);
+                self.total = self
+                    .total
+                    .saturating_sub(e.unit_price.saturating_times(e.quantity));
             }
             OrderEvent::Confirmed(_) => self.status = OrderStatus::Confirmed,
             OrderEvent::Shipped(e) => {
@@ -177,7 +183,7 @@ impl SummaryRow {
                 self.cancelled_at = Some(sql_time(e.cancelled_at));
                 self.cancellation_reason = Some(e.reason.clone());
             }
-            OrderEvent::Refunded(e) => self.refunded = self.refunded + e.amount,
+            OrderEvent::Refunded(e) => self.refunded = self.refunded.saturating_add(e.amount),
         }
         self.updated_at = sql_time(recorded.recorded_at);
         self.last_position = recorded.position;

@@ -7,7 +7,9 @@ use chrono::Utc;
 use projector_core::{
     CausationId, CommandError, CommandOptions, EventMetadata, EventStore, StreamVersion, execute,
 };
-use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, OrderError, order_stream};
+use projector_orders::{
+    Money, NewItem, OrderCommand, OrderDecider, OrderError, OrderLimit, order_stream,
+};
 use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 
 fn store() -> (Arc<SqliteEventStore>, tempfile::TempDir) {
@@ -149,5 +151,88 @@ async fn if_version_is_a_precondition_and_conflicts_are_retried_without_it() {
     assert_eq!(
         store.stream_version(&stream).await.expect("version"),
         StreamVersion::new(15)
+    );
+}
+
+#[tokio::test]
+async fn orders_past_their_limits_are_refused_and_append_nothing() {
+    let (store, _dir) = store();
+    let store: &dyn EventStore = store.as_ref();
+    let line = |sku: String, quantity: u32, unit_price: Money| NewItem {
+        sku,
+        quantity,
+        unit_price,
+    };
+    // The order: 100 lines of 10 000 at the largest price, 10^18 in all.
+    let big = order_stream("big").expect("valid");
+    let command = OrderCommand::Place {
+        order_id: "big".into(),
+        customer_id: "c".into(),
+        items: (0..100)
+            .map(|i| line(format!("sku-{i}"), 10_000, Money::MAX))
+            .collect(),
+        at: Utc::now(),
+    };
+    match execute(
+        &OrderDecider,
+        store,
+        &big,
+        &command,
+        &CommandOptions::default(),
+    )
+    .await
+    {
+        Err(CommandError::Rejected(OrderError::LimitExceeded { field, limit })) => {
+            assert_eq!(field, "items");
+            assert_eq!(limit, OrderLimit::Total { total: None });
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(done) => panic!("accepted: {} events recorded", done.events.len()),
+    }
+    assert_eq!(
+        store.stream_version(&big).await.expect("version"),
+        StreamVersion::NONE
+    );
+
+    // A line grown past 10 000 units by a later addition.
+    let stream = order_stream("o3").expect("valid");
+    execute(
+        &OrderDecider,
+        store,
+        &stream,
+        &place("o3"),
+        &CommandOptions::default(),
+    )
+    .await
+    .expect("placed");
+    let more = OrderCommand::AddItem {
+        item: line("a".into(), 10_000, Money::from_cents(100)),
+        at: Utc::now(),
+    };
+    match execute(
+        &OrderDecider,
+        store,
+        &stream,
+        &more,
+        &CommandOptions::default(),
+    )
+    .await
+    {
+        Err(CommandError::Rejected(OrderError::LimitExceeded { field, limit })) => {
+            assert_eq!(field, "quantity");
+            assert_eq!(
+                limit,
+                OrderLimit::LineQuantity {
+                    sku: "a".into(),
+                    quantity: 10_001
+                }
+            );
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(done) => panic!("accepted: {:?}", done.events),
+    }
+    assert_eq!(
+        store.stream_version(&stream).await.expect("version"),
+        StreamVersion::new(3)
     );
 }

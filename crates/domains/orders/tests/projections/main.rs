@@ -1,123 +1,23 @@
 //! The order projections end to end on real SQLite: commands through the decider, events
 //! through the projector, read models checked row by row, and a rebuild that must match.
 
+mod helpers;
+mod overflow;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
 use projector_core::{
     CommandOptions, DomainEvent, EventAppender, EventStore, ExpectedVersion, NewEvent,
     ProjectionName, SqlReadStore, SqlValue, execute,
 };
 use projector_orders::events::{OrderConfirmed, OrderEvent};
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
-use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
-use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy, WaitError};
-use projector_sqlite::{
-    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
+use projector_orders::{Money, OrderCommand, OrderDecider, order_stream};
+use projector_runtime::{Projector, ProjectorOptions, RetryPolicy, WaitError};
 use tokio_util::sync::CancellationToken;
 
-const PATIENCE: Duration = Duration::from_secs(20);
-
-struct Service {
-    events: Arc<SqliteEventStore>,
-    reads: Arc<SqliteReadStore>,
-    projector: ProjectorHandle,
-    _dir: tempfile::TempDir,
-}
-
-/// A fresh directory with an event store and a read store in it.
-fn open_stores() -> (
-    tempfile::TempDir,
-    Arc<SqliteEventStore>,
-    Arc<SqliteReadStore>,
-) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let events = Arc::new(
-        SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("events"),
-    );
-    let reads = Arc::new(
-        SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-            .expect("reads"),
-    );
-    (dir, events, reads)
-}
-
-impl Service {
-    fn start() -> Self {
-        let (dir, events, reads) = open_stores();
-        let mut projector = Projector::new(events.clone(), ProjectorOptions::default());
-        for projection in projections::all() {
-            projector = projector.with_sql(reads.clone() as Arc<dyn SqlReadStore>, projection);
-        }
-        let projector = projector.start(CancellationToken::new()).expect("start");
-        Self {
-            events,
-            reads,
-            projector,
-            _dir: dir,
-        }
-    }
-
-    async fn run(&self, order: &str, command: OrderCommand) {
-        let stream = order_stream(order).expect("valid id");
-        execute(
-            &OrderDecider,
-            self.events.as_ref() as &dyn EventStore,
-            &stream,
-            &command,
-            &CommandOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{command:?} failed: {e}"));
-    }
-
-    async fn rows(&self, projection: &ProjectionName, sql: &str) -> Vec<Vec<SqlValue>> {
-        self.projector
-            .wait_caught_up(PATIENCE)
-            .await
-            .expect("caught up");
-        self.reads
-            .query(projection, sql, &[])
-            .await
-            .expect("query")
-            .into_iter()
-            .map(|row| row.values().to_vec())
-            .collect()
-    }
-}
-
-fn at(day: u32, hour: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 4, day, hour, 0, 0)
-        .single()
-        .expect("valid time")
-}
-
-fn item(sku: &str, quantity: u32, cents: i64) -> NewItem {
-    NewItem {
-        sku: sku.into(),
-        quantity,
-        unit_price: Money::from_cents(cents),
-    }
-}
-
-fn place(order: &str, customer: &str, items: Vec<NewItem>, when: DateTime<Utc>) -> OrderCommand {
-    OrderCommand::Place {
-        order_id: order.into(),
-        customer_id: customer.into(),
-        items,
-        at: when,
-    }
-}
-
-fn text(s: &str) -> SqlValue {
-    SqlValue::Text(s.into())
-}
+use helpers::{PATIENCE, Service, at, item, open_stores, place, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_000_order_reads_back_confirmed() {

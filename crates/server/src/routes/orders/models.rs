@@ -32,7 +32,8 @@ pub(crate) struct CreateOrderRequest {
         pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
     )]
     pub(crate) customer_id: String,
-    /// Its lines, each SKU once.
+    /// Its lines, each SKU once. An order holds at most 100 lines of at most 10000 units and
+    /// comes to at most 1000000000000; an order past that is refused (422) naming the limit.
     #[schema(min_items = 1, max_items = 100)]
     pub(crate) items: Vec<OrderItemRequest>,
 }
@@ -49,7 +50,8 @@ pub(crate) struct OrderItemRequest {
         pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
     )]
     pub(crate) sku: String,
-    /// How many.
+    /// How many. Adding to a line the order already holds may not take it past 10000 units,
+    /// nor the order past 100 lines or a total of 1000000000000 (422 naming the limit).
     #[schema(minimum = 1, maximum = 10000)]
     pub(crate) quantity: i64,
     /// Price of one, with at most two decimal places.

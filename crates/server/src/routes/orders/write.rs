@@ -34,6 +34,7 @@ fn refusal(order_id: &str, error: &OrderError) -> ApiError {
         OrderError::NotFound => ApiError::NotFound(format!("order {order_id} not found")),
         OrderError::NoSuchItem { .. } => ApiError::NotFound(error.to_string()),
         OrderError::Invalid(message) => ApiError::field("body", message.clone()),
+        OrderError::LimitExceeded { field, limit } => ApiError::field(field, limit.to_string()),
         _ => ApiError::Conflict(error.to_string()),
     }
 }

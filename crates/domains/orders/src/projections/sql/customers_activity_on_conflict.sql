@@ -1,9 +1,26 @@
+-- Adds a batch's changes to a customer's row, clamping each sum at i64::MAX as
+-- daily_sales_completed.sql does.
 ON CONFLICT (customer_id) DO UPDATE SET
-    orders_placed = customer_activity.orders_placed + excluded.orders_placed,
-    orders_completed = customer_activity.orders_completed + excluded.orders_completed,
-    orders_cancelled = customer_activity.orders_cancelled + excluded.orders_cancelled,
-    spent_cents = customer_activity.spent_cents + excluded.spent_cents,
-    refunded_cents = customer_activity.refunded_cents + excluded.refunded_cents,
+    orders_placed = CASE
+        WHEN excluded.orders_placed > 9223372036854775807 - customer_activity.orders_placed
+        THEN 9223372036854775807
+        ELSE customer_activity.orders_placed + excluded.orders_placed END,
+    orders_completed = CASE
+        WHEN excluded.orders_completed > 9223372036854775807 - customer_activity.orders_completed
+        THEN 9223372036854775807
+        ELSE customer_activity.orders_completed + excluded.orders_completed END,
+    orders_cancelled = CASE
+        WHEN excluded.orders_cancelled > 9223372036854775807 - customer_activity.orders_cancelled
+        THEN 9223372036854775807
+        ELSE customer_activity.orders_cancelled + excluded.orders_cancelled END,
+    spent_cents = CASE
+        WHEN excluded.spent_cents > 9223372036854775807 - customer_activity.spent_cents
+        THEN 9223372036854775807
+        ELSE customer_activity.spent_cents + excluded.spent_cents END,
+    refunded_cents = CASE
+        WHEN excluded.refunded_cents > 9223372036854775807 - customer_activity.refunded_cents
+        THEN 9223372036854775807
+        ELSE customer_activity.refunded_cents + excluded.refunded_cents END,
     first_order_at = CASE WHEN excluded.first_order_at < customer_activity.first_order_at
                           THEN excluded.first_order_at ELSE customer_activity.first_order_at END,
     last_order_at = CASE WHEN excluded.last_order_at > customer_activity.last_order_at

@@ -1,0 +1,136 @@
+//! An order's limits over HTTP: a command that would take an order past one is a 422 problem
+//! naming the field and the limit, with nothing appended; orders at the limits are accepted,
+//! projected and reported exactly.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::{Reply, Server};
+
+/// `count` lines of `quantity` units at `unit_price`.
+fn lines(count: usize, quantity: u32, unit_price: f64) -> Vec<Value> {
+    (0..count)
+        .map(|i| json!({"sku": format!("sku-{i:02}"), "quantity": quantity, "unit_price": unit_price}))
+        .collect()
+}
+
+/// The reply is a 422 problem whose only error is on `field`, with a message naming `limit`.
+#[track_caller]
+fn assert_limit(reply: &Reply, field: &str, limit: &str) {
+    assert_eq!(reply.status.as_u16(), 422, "{}", reply.text);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    let problem = reply.json();
+    assert_eq!(problem["status"], 422);
+    let errors = problem["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{problem}");
+    assert_eq!(errors[0]["field"], field, "{problem}");
+    let message = errors[0]["message"].as_str().expect("a message");
+    assert!(message.contains(limit), "{field}: {message}");
+}
+
+pub async fn orders_past_their_limits_are_refused_naming_the_limit() {
+    let server = Server::start().await;
+    server.place("o1", "c1", &[("sku-00", 9_999, 1.0)]).await;
+    let before = server.appended().await;
+
+    // The order: 100 lines of 10 000 at the largest price, 10^18 in all.
+    let reply = server
+        .post(
+            "/api/orders",
+            &json!({"id": "big", "customer_id": "c1", "items": lines(100, 10_000, 1e12)}),
+        )
+        .await;
+    assert_limit(&reply, "items", "1000000000000");
+    // A line grown past 10 000 units by a later addition.
+    let reply = server
+        .post(
+            "/api/orders/o1/items",
+            &json!({"sku": "sku-00", "quantity": 2, "unit_price": 1.0}),
+        )
+        .await;
+    assert_limit(&reply, "quantity", "10000");
+    // A total grown past the limit by a later addition.
+    let reply = server
+        .post(
+            "/api/orders/o1/items",
+            &json!({"sku": "sku-01", "quantity": 1, "unit_price": 1e12}),
+        )
+        .await;
+    assert_limit(&reply, "quantity", "1000000000000");
+    assert_eq!(server.appended().await, before, "nothing appended");
+    server.get("/api/orders/big/projection").await.expect(404);
+
+    // A 101st line.
+    server
+        .post(
+            "/api/orders",
+            &json!({"id": "wide", "customer_id": "c1", "items": lines(100, 1, 1.0)}),
+        )
+        .await
+        .expect(202);
+    let before = server.appended().await;
+    let reply = server
+        .post(
+            "/api/orders/wide/items",
+            &json!({"sku": "one-more", "quantity": 1, "unit_price": 1.0}),
+        )
+        .await;
+    assert_limit(&reply, "sku", "100");
+    assert_eq!(server.appended().await, before, "nothing appended");
+}
+
+pub async fn orders_at_their_limits_are_projected_and_reported_exactly() {
+    let server = Server::start().await;
+    // Two orders of the largest total: 100 lines of 10 000 units at 1 000 000.00.
+    let mut last = 0;
+    for id in ["m1", "m2"] {
+        server
+            .post(
+                "/api/orders",
+                &json!({"id": id, "customer_id": "whale", "items": lines(100, 10_000, 1e6)}),
+            )
+            .await
+            .expect(202);
+        server
+            .post(&format!("/api/orders/{id}/ship"), &json!({"tracking": "T"}))
+            .await
+            .expect(202);
+        last = server
+            .send(
+                Method::POST,
+                &format!("/api/orders/{id}/complete"),
+                None,
+                &[],
+            )
+            .await
+            .expect(202)
+            .position();
+    }
+    let order = server.order("m1", last).await;
+    assert_eq!(order["total_amount"], 1e12);
+    assert_eq!(order["item_count"], 1_000_000);
+    let activity = server
+        .get(&format!(
+            "/api/customers/whale/activity?min_position={last}"
+        ))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(activity["total_spent"], 2e12);
+    let today = chrono::Utc::now().date_naive();
+    let report = server
+        .get(&format!(
+            "/api/reports/daily-sales?from={}&to={}&min_position={last}",
+            today - chrono::Days::new(1),
+            today + chrono::Days::new(1)
+        ))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(report["orders_completed"], 2, "{report}");
+    assert_eq!(report["gross_revenue"], 2e12, "{report}");
+    assert_eq!(report["days"][0]["items_sold"], 2_000_000, "{report}");
+}

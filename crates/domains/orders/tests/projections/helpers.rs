@@ -1,0 +1,130 @@
+//! The order projections over real SQLite files in a temporary directory, and the commands and
+//! values the tests build.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use projector_core::{
+    CommandOptions, EventStore, ProjectionName, SqlProjection, SqlReadStore, SqlValue, execute,
+};
+use projector_orders::projections;
+use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
+use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
+use projector_sqlite::{
+    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
+};
+use tokio_util::sync::CancellationToken;
+
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub struct Service {
+    pub events: Arc<SqliteEventStore>,
+    pub reads: Arc<SqliteReadStore>,
+    pub projector: ProjectorHandle,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh directory with an event store and a read store in it.
+pub fn open_stores() -> (
+    tempfile::TempDir,
+    Arc<SqliteEventStore>,
+    Arc<SqliteReadStore>,
+) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let events = Arc::new(
+        SqliteEventStore::open(
+            dir.path().join("events.db"),
+            SqliteEventStoreOptions::default(),
+        )
+        .expect("events"),
+    );
+    let reads = Arc::new(
+        SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
+            .expect("reads"),
+    );
+    (dir, events, reads)
+}
+
+impl Service {
+    /// Every order projection.
+    pub fn start() -> Self {
+        Self::start_with(projections::all())
+    }
+
+    /// `projections` (e.g. seeded ones) over fresh stores.
+    pub fn start_with(projections: Vec<Arc<dyn SqlProjection>>) -> Self {
+        let (dir, events, reads) = open_stores();
+        let mut projector = Projector::new(events.clone(), ProjectorOptions::default());
+        for projection in projections {
+            projector = projector.with_sql(reads.clone() as Arc<dyn SqlReadStore>, projection);
+        }
+        let projector = projector.start(CancellationToken::new()).expect("start");
+        Self {
+            events,
+            reads,
+            projector,
+            _dir: dir,
+        }
+    }
+
+    pub async fn run(&self, order: &str, command: OrderCommand) {
+        let stream = order_stream(order).expect("valid id");
+        execute(
+            &OrderDecider,
+            self.events.as_ref() as &dyn EventStore,
+            &stream,
+            &command,
+            &CommandOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{command:?} failed: {e}"));
+    }
+
+    /// The rows `sql` selects once every projection has caught up (failing if one stopped).
+    pub async fn rows(&self, projection: &ProjectionName, sql: &str) -> Vec<Vec<SqlValue>> {
+        self.projector
+            .wait_caught_up(PATIENCE)
+            .await
+            .expect("caught up");
+        self.reads
+            .query(projection, sql, &[])
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|row| row.values().to_vec())
+            .collect()
+    }
+}
+
+pub fn at(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, day, hour, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+pub fn item(sku: &str, quantity: u32, cents: i64) -> NewItem {
+    NewItem {
+        sku: sku.into(),
+        quantity,
+        unit_price: Money::from_cents(cents),
+    }
+}
+
+pub fn place(
+    order: &str,
+    customer: &str,
+    items: Vec<NewItem>,
+    when: DateTime<Utc>,
+) -> OrderCommand {
+    OrderCommand::Place {
+        order_id: order.into(),
+        customer_id: customer.into(),
+        items,
+        at: when,
+    }
+}
+
+pub fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.into())
+}
