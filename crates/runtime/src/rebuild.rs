@@ -155,7 +155,7 @@ impl Worker {
                 // The swap may have committed with its answer lost: the next attempt is then
                 // refused, and reading the catalog again finds it done.
                 return if self.transient_failure(&error.to_string()).await {
-                    Step::Continue
+                    Step::Retry
                 } else {
                     Step::Shutdown
                 };

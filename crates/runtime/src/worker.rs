@@ -50,6 +50,9 @@ pub(crate) enum Step {
     Shutdown,
     /// The read store's state is not what the worker saw: read the catalog again.
     Reload,
+    /// A write outside a batch failed transiently and its backoff has passed: try it again
+    /// at once, without waiting for new events.
+    Retry,
 }
 
 /// Why a worker stopped running its projection.
@@ -156,7 +159,7 @@ impl Worker {
                 };
             }
             match step {
-                Step::Continue => {}
+                Step::Continue | Step::Retry => {}
                 Step::Idle => {
                     if self.wait(&mut lanes, Some(IDLE_RECHECK)).await == Step::Shutdown {
                         break;

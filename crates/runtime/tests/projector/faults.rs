@@ -403,3 +403,56 @@ async fn two_workers_on_one_generation_apply_each_event_once_on_postgres() {
     let (events, reads) = postgres_stores(&url).await;
     two_workers_on_one_generation(setup, Setup2 { events, reads }).await;
 }
+
+/// A swap commits but its answer is lost (the connection dies after the server has carried
+/// the COMMIT out): the retry is refused, the worker reads the catalog again, finds the new
+/// generation serving and carries on from it, and reads that wait for a position are answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_swap_whose_answer_is_lost_is_found_done_on_postgres() {
+    let Some((setup, url)) = Setup::postgres().await else {
+        return;
+    };
+    let proxy = projector_testkit::proxy::Proxy::start(&url).await;
+    let reads: Arc<dyn SqlReadStore> = Arc::new(
+        projector_postgres::PgReadStore::connect(
+            proxy.url(),
+            projector_postgres::PgReadStoreOptions::default(),
+        )
+        .await
+        .expect("read store through the proxy"),
+    );
+    append(setup.events.as_ref(), "a", 200).await;
+    let (handle, stop) = start(
+        setup.events.clone(),
+        reads.clone(),
+        counting(PoisonPolicy::Stop),
+        None,
+    );
+    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    let old = handle
+        .status(&NAME)
+        .and_then(|s| s.generation)
+        .expect("serving");
+
+    // The COMMIT of the transaction that makes the new generation serve.
+    proxy.lose_reply_after(b"SET state = 'serving'", b"COMMIT");
+    let rebuilt = handle.rebuild(&NAME).await.expect("rebuild");
+    until(&handle, "the worker serves the new generation", |s| {
+        s.generation == Some(rebuilt) && s.rebuild.is_none() && s.state == WorkerState::Live
+    })
+    .await;
+    assert_eq!(proxy.lost_replies(), 1, "the swap's answer was lost");
+    let serving = setup.reads.serving(&NAME).await.expect("catalog");
+    assert_eq!(serving.map(|s| s.generation), Some(rebuilt));
+    assert!(setup.reads.checkpoint(&NAME, old).await.is_err());
+
+    append(setup.events.as_ref(), "b", 5).await;
+    let head = setup.events.head().await.expect("head");
+    handle
+        .wait_for(&NAME, head, PATIENCE)
+        .await
+        .expect("reads that wait for a new position are answered");
+    assert_eq!(dump(setup.reads.as_ref()).await, setup.fresh_build().await);
+    stop.cancel();
+    handle.join().await;
+}

@@ -6,9 +6,9 @@
 //!   new ones are refused) and comes back.
 //! - [`Proxy::pause`] / [`Proxy::resume`]: a hung network. Nothing is forwarded and nothing is
 //!   closed, so neither end gets an error until its own timeouts fire.
-//! - [`Proxy::lose_reply_to`]: a statement reaches the server and is carried out, but its reply
-//!   never reaches the client, whose connection is then closed: the client cannot tell whether
-//!   it happened.
+//! - [`Proxy::lose_reply_to`] (and [`Proxy::lose_reply_after`]): a statement reaches the
+//!   server and is carried out, but its reply never reaches the client, whose connection is
+//!   then closed: the client cannot tell whether it happened.
 //!
 //! Only plaintext connections can be proxied this way (the proxy looks at the bytes).
 
@@ -17,6 +17,7 @@ mod pipe;
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpSocket};
@@ -38,19 +39,50 @@ pub struct Proxy {
 struct Faults {
     /// `true` while the network hangs.
     paused: watch::Sender<bool>,
-    /// The bytes whose statement's reply is to be lost, while armed.
-    lose_reply_to: Mutex<Option<Vec<u8>>>,
+    /// The statement whose reply is to be lost, while armed.
+    lose_reply_to: Mutex<Option<LostReply>>,
+    /// How many replies were lost.
+    lost: AtomicUsize,
+}
+
+/// Which reply to lose: the one to the next chunk carrying `trigger`, on a connection that
+/// has sent `after` (if set) since the fault was armed.
+#[derive(Debug)]
+struct LostReply {
+    after: Option<Vec<u8>>,
+    trigger: Vec<u8>,
+    /// When the fault was armed: a connection's earlier `after` does not count.
+    armed: u64,
+}
+
+/// Counts the times a fault was armed, so connections can tell an `after` they sent for an
+/// earlier arming from one for this.
+static ARMINGS: AtomicU64 = AtomicU64::new(0);
+
+fn contains(chunk: &[u8], bytes: &[u8]) -> bool {
+    chunk.windows(bytes.len()).any(|w| w == bytes)
 }
 
 impl Faults {
     /// Whether the reply to `chunk` (sent by a client) is the one to lose; disarms if so.
-    fn loses_reply_to(&self, chunk: &[u8]) -> bool {
+    /// `primed` is the connection's: the arming whose `after` it has sent, if any.
+    fn loses_reply_to(&self, chunk: &[u8], primed: &mut Option<u64>) -> bool {
         let mut armed = self.lose_reply_to.lock().expect("armed trigger");
-        let hit = armed
-            .as_deref()
-            .is_some_and(|trigger| chunk.windows(trigger.len()).any(|w| w == trigger));
+        let Some(fault) = armed.as_ref() else {
+            return false;
+        };
+        if let Some(after) = &fault.after
+            && *primed != Some(fault.armed)
+        {
+            if contains(chunk, after) {
+                *primed = Some(fault.armed);
+            }
+            return false;
+        }
+        let hit = contains(chunk, &fault.trigger);
         if hit {
             *armed = None;
+            self.lost.fetch_add(1, Ordering::SeqCst);
         }
         hit
     }
@@ -73,6 +105,7 @@ impl Proxy {
             faults: Arc::new(Faults {
                 paused: watch::Sender::new(false),
                 lose_reply_to: Mutex::new(None),
+                lost: AtomicUsize::new(0),
             }),
             url: format!("postgres://{user}@127.0.0.1:{}/{dbname}", listen.port()),
         };
@@ -124,7 +157,27 @@ impl Proxy {
     /// `batch_execute` and a transaction's `commit` send it): tokio-postgres prepares other
     /// statements first, and the reply lost would be the prepare's.
     pub fn lose_reply_to(&self, trigger: &[u8]) {
-        *self.faults.lose_reply_to.lock().expect("armed trigger") = Some(trigger.to_vec());
+        self.arm(None, trigger);
+    }
+
+    /// As [`Proxy::lose_reply_to`], on the first connection that sends a chunk containing
+    /// `after` and then one containing `trigger`: e.g. the `COMMIT` of the transaction that
+    /// ran a given statement.
+    pub fn lose_reply_after(&self, after: &[u8], trigger: &[u8]) {
+        self.arm(Some(after), trigger);
+    }
+
+    /// How many replies have been lost so far.
+    pub fn lost_replies(&self) -> usize {
+        self.faults.lost.load(Ordering::SeqCst)
+    }
+
+    fn arm(&self, after: Option<&[u8]>, trigger: &[u8]) {
+        *self.faults.lose_reply_to.lock().expect("armed trigger") = Some(LostReply {
+            after: after.map(<[u8]>::to_vec),
+            trigger: trigger.to_vec(),
+            armed: ARMINGS.fetch_add(1, Ordering::SeqCst),
+        });
     }
 
     fn serve(&self, listener: TcpListener) {

@@ -43,7 +43,7 @@ pub(super) async fn run(client: TcpStream, upstream: SocketAddr, faults: Arc<Fau
     let _ = (client.set_nodelay(true), server.set_nodelay(true));
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
-    let talk = Mutex::new(Conversation::default());
+    let talk = Mutex::new(Talk::default());
     let ended = tokio::select! {
         ended = copy(Side::Client, &mut client_read, &mut server_write, &faults, &talk) => ended,
         ended = copy(Side::Server, &mut server_read, &mut client_write, &faults, &talk) => ended,
@@ -55,6 +55,14 @@ pub(super) async fn run(client: TcpStream, upstream: SocketAddr, faults: Arc<Fau
     // has answered, so the statement is done before the client learns it failed.
 }
 
+/// What one connection has said: the conversation, and the arming of a lost reply whose
+/// `after` the client has sent.
+#[derive(Debug, Default)]
+struct Talk {
+    conversation: Conversation,
+    primed: Option<u64>,
+}
+
 /// Copies `from` to `to` chunk by chunk, holding each chunk (and the end of the stream) while
 /// the proxy is paused. From the client, a chunk with the armed trigger ends the copy once
 /// forwarded.
@@ -63,7 +71,7 @@ async fn copy(
     from: &mut OwnedReadHalf,
     to: &mut OwnedWriteHalf,
     faults: &Faults,
-    talk: &Mutex<Conversation>,
+    talk: &Mutex<Talk>,
 ) -> Ended {
     let mut paused = faults.paused.subscribe();
     let mut buffer = vec![0_u8; 16 * 1024];
@@ -87,17 +95,21 @@ async fn copy(
 
 /// Notes what `side` sent in `chunk`; from the client, whether it carries the armed trigger
 /// (and which request's reply is then to be lost).
-fn follow(side: Side, chunk: &[u8], faults: &Faults, talk: &Mutex<Conversation>) -> Option<Ended> {
+fn follow(side: Side, chunk: &[u8], faults: &Faults, talk: &Mutex<Talk>) -> Option<Ended> {
     let mut talk = talk.lock().expect("conversation");
+    let Talk {
+        conversation,
+        primed,
+    } = &mut *talk;
     match side {
         Side::Client => {
-            talk.client_sent(chunk);
+            conversation.client_sent(chunk);
             faults
-                .loses_reply_to(chunk)
-                .then(|| Ended::ReplyLost(talk.asked()))
+                .loses_reply_to(chunk, primed)
+                .then(|| Ended::ReplyLost(conversation.asked()))
         }
         Side::Server => {
-            talk.server_sent(chunk);
+            conversation.server_sent(chunk);
             None
         }
     }
@@ -105,16 +117,26 @@ fn follow(side: Side, chunk: &[u8], faults: &Faults, talk: &Mutex<Conversation>)
 
 /// Reads and discards what the server answers until it has completed the client's
 /// `request`th request, it closes the connection, or [`REPLY_PATIENCE`] passes.
-async fn swallow_reply(server: &mut OwnedReadHalf, talk: &Mutex<Conversation>, request: u64) {
+async fn swallow_reply(server: &mut OwnedReadHalf, talk: &Mutex<Talk>, request: u64) {
     let mut buffer = vec![0_u8; 16 * 1024];
     let _ = tokio::time::timeout(REPLY_PATIENCE, async {
         loop {
-            if talk.lock().expect("conversation").answered(request) == Some(true) {
+            if talk
+                .lock()
+                .expect("conversation")
+                .conversation
+                .answered(request)
+                == Some(true)
+            {
                 return;
             }
             match server.read(&mut buffer).await {
                 Ok(0) | Err(_) => return,
-                Ok(n) => talk.lock().expect("conversation").server_sent(&buffer[..n]),
+                Ok(n) => talk
+                    .lock()
+                    .expect("conversation")
+                    .conversation
+                    .server_sent(&buffer[..n]),
             }
         }
     })
