@@ -51,6 +51,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = ServerConfig {
         max_body_bytes: args.max_body_bytes,
+        idempotency_abandoned_after: std::time::Duration::from_millis(
+            args.idempotency_abandoned_after_ms,
+        ),
         ..ServerConfig::default()
     };
     let state = AppState::new(
