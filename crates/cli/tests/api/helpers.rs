@@ -389,6 +389,69 @@ impl Server {
     pub fn keep_storage(&mut self) -> Storage {
         self.storage.take().expect("the storage is still here")
     }
+
+    /// The storage this server runs on.
+    pub fn storage(&self) -> &Storage {
+        self.storage.as_ref().expect("the storage is still here")
+    }
+
+    /// The head of the event store: the `Projection-Position` of the audit log, which reads
+    /// the event store itself (an unknown order's, so it is a 404).
+    pub async fn head(&self) -> u64 {
+        let reply = self
+            .get("/api/orders/no-such-order/history")
+            .await
+            .expect(404);
+        reply
+            .header("projection-position")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no head in {:?}", reply.headers))
+    }
+
+    /// The events of order `id`, oldest first, as the audit log shows them.
+    pub async fn history(&self, id: &str) -> Vec<Value> {
+        let history = self
+            .get(&format!("/api/orders/{id}/history"))
+            .await
+            .expect(200)
+            .json();
+        history["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Sends a request with a JSON body over a connection of its own and returns the
+    /// connection without reading the answer: dropping it hangs up, as a client that gave up
+    /// (or died) would.
+    pub async fn send_unanswered(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let authority = self
+            .base
+            .strip_prefix("http://")
+            .expect("an http:// base URL");
+        let body = body.to_string();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        let mut connection = tokio::net::TcpStream::connect(authority)
+            .await
+            .expect("connect to the server");
+        connection
+            .write_all(request.as_bytes())
+            .await
+            .expect("send the request");
+        connection
+    }
 }
 
 /// What a `projector` command printed, and whether it succeeded.
