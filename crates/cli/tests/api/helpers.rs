@@ -336,13 +336,18 @@ impl Server {
 
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited with 0.
     pub fn terminate(mut self) -> bool {
+        self.ask_to_stop();
+        let status = self.child.wait().expect("wait");
+        status.success()
+    }
+
+    /// Sends SIGTERM without waiting for the process to exit.
+    pub fn ask_to_stop(&self) {
         let pid = self.child.id().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill -TERM");
-        let status = self.child.wait().expect("wait");
-        status.success()
     }
 
     /// Kills the process with SIGKILL, as a crash would.
@@ -416,41 +421,6 @@ impl Server {
             .expect(200)
             .json();
         history["events"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// Sends a request with a JSON body over a connection of its own and returns the
-    /// connection without reading the answer: dropping it hangs up, as a client that gave up
-    /// (or died) would.
-    pub async fn send_unanswered(
-        &self,
-        method: Method,
-        path: &str,
-        body: &Value,
-        headers: &[(&str, &str)],
-    ) -> tokio::net::TcpStream {
-        use tokio::io::AsyncWriteExt;
-        let authority = self
-            .base
-            .strip_prefix("http://")
-            .expect("an http:// base URL");
-        let body = body.to_string();
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        request.push_str("\r\n");
-        request.push_str(&body);
-        let mut connection = tokio::net::TcpStream::connect(authority)
-            .await
-            .expect("connect to the server");
-        connection
-            .write_all(request.as_bytes())
-            .await
-            .expect("send the request");
-        connection
     }
 }
 

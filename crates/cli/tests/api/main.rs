@@ -55,6 +55,8 @@ on_both_backends!(
     idempotency::a_retry_gets_the_first_answer_and_appends_nothing,
     idempotency::a_refusal_is_remembered_too,
     idempotency::concurrent_retries_append_once,
+    retries::a_retry_after_a_lost_answer_gets_the_first_outcome,
+    retries::a_stop_lets_a_write_whose_client_went_away_finish,
     retries::a_retry_after_a_crash_between_append_and_answer_gets_the_first_outcome,
     retries::a_key_used_again_after_a_day_is_a_new_request,
     issues::every_write_names_its_user,

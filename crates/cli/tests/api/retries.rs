@@ -6,11 +6,48 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
 
 use crate::helpers::{Backend, Reply, Server, Storage};
 
 /// A claim left by a dead server is taken over this soon, so the tests need not wait a minute.
 const TAKE_OVER_FAST: [&str; 2] = ["--idempotency-abandoned-after-ms", "300"];
+
+impl Server {
+    /// Sends a request with a JSON body over a connection of its own and returns the
+    /// connection without reading the answer: dropping it hangs up, as a client that gave up
+    /// (or died) would.
+    async fn send_unanswered(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> tokio::net::TcpStream {
+        let authority = self
+            .base
+            .strip_prefix("http://")
+            .expect("an http:// base URL");
+        let body = body.to_string();
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        let mut connection = tokio::net::TcpStream::connect(authority)
+            .await
+            .expect("connect to the server");
+        connection
+            .write_all(request.as_bytes())
+            .await
+            .expect("send the request");
+        connection
+    }
+}
 
 /// The answer's `command_id`.
 #[track_caller]
@@ -27,6 +64,86 @@ fn caused_by<'a>(history: &'a [Value], command: &str) -> Vec<&'a Value> {
         .iter()
         .filter(|e| e["causation_id"] == command)
         .collect()
+}
+
+/// A client that hangs up before the answer, then retries with its key, gets the first outcome
+/// (the same position and command id, replayed), and the item was added once.
+pub async fn a_retry_after_a_lost_answer_gets_the_first_outcome() {
+    let server = Server::start().await;
+    server.place("o1", "c1", &[("a", 1, 1.0)]).await;
+    let body = json!({"sku": "b", "quantity": 1, "unit_price": 2.0});
+    let key = [("Idempotency-Key", "add-b")];
+
+    // The write stops before it appends; the client gives up and hangs up.
+    let appends = server.storage().hold_appends().await;
+    let connection = server
+        .send_unanswered(Method::POST, "/api/orders/o1/items", &body, &key)
+        .await;
+    server.storage().wait_claimed("add-b").await;
+    drop(connection);
+    server
+        .wait_for_log("about the client going away", |line| {
+            line.contains("the client went away")
+        })
+        .await;
+    appends.release().await;
+
+    let retry = server
+        .send(Method::POST, "/api/orders/o1/items", Some(&body), &key)
+        .await
+        .expect(202);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    let history = server.history("o1").await;
+    let added = caused_by(&history, &command_id(&retry));
+    assert_eq!(added.len(), 1, "one item added: {history:#?}");
+    assert_eq!(added[0]["type"], "OrderItemAdded");
+    assert_eq!(added[0]["position"], retry.position());
+    assert_eq!(
+        server.head().await,
+        retry.position(),
+        "nothing else appended"
+    );
+}
+
+/// A server asked to stop lets a write whose client went away finish before it exits: its
+/// answer is recorded, and the retry after the restart gets it.
+pub async fn a_stop_lets_a_write_whose_client_went_away_finish() {
+    let mut server = Server::start().await;
+    server.place("o1", "c1", &[("a", 1, 1.0)]).await;
+    let body = json!({"sku": "b", "quantity": 1, "unit_price": 2.0});
+    let key = [("Idempotency-Key", "add-b")];
+    let appends = server.storage().hold_appends().await;
+    let connection = server
+        .send_unanswered(Method::POST, "/api/orders/o1/items", &body, &key)
+        .await;
+    server.storage().wait_claimed("add-b").await;
+    drop(connection);
+    server
+        .wait_for_log("about the client going away", |line| {
+            line.contains("the client went away")
+        })
+        .await;
+
+    server.ask_to_stop();
+    server
+        .wait_for_log("about waiting for the write", |line| {
+            line.contains("waiting for the writes whose client went away")
+        })
+        .await;
+    appends.release().await;
+    let storage = server.keep_storage();
+    assert!(server.terminate(), "a clean stop");
+
+    let server = Server::start_with(storage).await;
+    let retry = server
+        .send(Method::POST, "/api/orders/o1/items", Some(&body), &key)
+        .await
+        .expect(202);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    let history = server.history("o1").await;
+    let added = caused_by(&history, &command_id(&retry));
+    assert_eq!(added.len(), 1, "one item added: {history:#?}");
+    assert_eq!(added[0]["position"], retry.position());
 }
 
 /// A server killed after appending but before storing the answer: after a restart, the retry

@@ -21,8 +21,9 @@ use super::outcome::{Outcome, carry_out, into_response, store_error};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Runs `write` with `decider`; `refusal` turns the domain's reasons into HTTP errors.
-/// `rebuild` builds the command again under another command id (that of a claim taken over).
+/// Runs `write` with `decider`, through its idempotency key if it has one (without, the
+/// command just runs); `refusal` turns the domain's reasons into HTTP errors. `rebuild` builds
+/// the command again under another command id (that of a claim taken over).
 pub(super) async fn run<D: Decider>(
     state: &AppState,
     decider: &D,

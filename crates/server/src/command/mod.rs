@@ -19,7 +19,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::context::RequestContext;
+use crate::context::{self, RequestContext};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, WriteHeaders};
 use crate::state::AppState;
@@ -169,6 +169,10 @@ impl HttpWrite {
     /// Validates headers and body together (every bad field named at once), builds the
     /// command with `build` (which returns the resource id and the command), and runs it.
     /// `id` is the resource id from the path, if the route has one.
+    ///
+    /// The command runs on a task of its own, to its end even if the client goes away: a
+    /// write cut off between claiming its key and recording its answer would leave the key
+    /// "in progress" to every retry until the claim counted as abandoned.
     pub(crate) async fn submit<D>(
         self,
         decider: &D,
@@ -179,7 +183,7 @@ impl HttpWrite {
         refusal: fn(&str, &D::Error) -> ApiError,
     ) -> Result<Response, ApiError>
     where
-        D: Decider,
+        D: Decider + Clone + 'static,
     {
         let (headers, header_errors) = WriteHeaders::read(&self.headers);
         if target.require_user
@@ -218,7 +222,46 @@ impl HttpWrite {
             build(&mut Checker::new(), body.as_ref(), &NewIds(command_id))
                 .map(|(built_id, command)| (id.clone().unwrap_or(built_id), command))
         };
-        keyed::run(&self.state, decider, write, rebuild, refusal).await
+        let state = self.state.clone();
+        let decider = decider.clone();
+        let task = context::spawn_detached(self.state.writes(), async move {
+            keyed::run(&state, &decider, write, rebuild, refusal).await
+        });
+        let waiting = Waiting::new();
+        let answer = task.await;
+        waiting.answered();
+        answer.unwrap_or_else(|e| Err(ApiError::Internal(format!("the write's task failed: {e}"))))
+    }
+}
+
+/// Logs, if dropped before [`Waiting::answered`], that nobody waits for the answer any more.
+struct Waiting {
+    answered: bool,
+    span: tracing::Span,
+}
+
+impl Waiting {
+    fn new() -> Self {
+        Self {
+            answered: false,
+            span: tracing::Span::current(),
+        }
+    }
+
+    fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.span.in_scope(|| {
+                tracing::info!(
+                    "nobody waits for the answer (the client went away or the request timed out); the write carries on"
+                );
+            });
+        }
     }
 }
 
