@@ -125,6 +125,15 @@ pub struct ServeArgs {
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "PROJECTOR_MAX_BODY_BYTES", default_value_t = 65536)]
     pub max_body_bytes: usize,
+    /// How long a request's claim on its idempotency key may go unanswered before a retry with
+    /// the key takes it over (its server is taken to have died), in milliseconds. Until then a
+    /// retry is answered 409.
+    #[arg(
+        long,
+        env = "PROJECTOR_IDEMPOTENCY_ABANDONED_AFTER_MS",
+        default_value_t = 60_000
+    )]
+    pub idempotency_abandoned_after_ms: u64,
 }
 
 /// `projector project`.

@@ -83,7 +83,8 @@ pub struct Executed<D: Decider> {
     /// Global position of the last event recorded; `None` when nothing was recorded.
     pub position: Option<GlobalPosition>,
     /// Whether the command had already run (its events were found in the stream, caused by
-    /// its id) so nothing new was recorded; `position` is then that of its earlier events.
+    /// its id) so nothing new was recorded; `position` and `stream_version` are then those of
+    /// its last event, as the first run answered.
     pub replayed: bool,
 }
 
@@ -157,11 +158,11 @@ pub async fn load<D: Decider, S: EventStore + ?Sized>(
     Ok((loaded.state, loaded.version))
 }
 
-/// A folded stream, and where the events of a given command sit in it, if anywhere.
+/// A folded stream, and where the last event of a given command sits in it, if anywhere.
 struct Loaded<S> {
     state: S,
     version: StreamVersion,
-    caused_by_command: Option<GlobalPosition>,
+    caused_by_command: Option<(GlobalPosition, StreamVersion)>,
 }
 
 async fn load_checking<D: Decider, S: EventStore + ?Sized>(
@@ -184,7 +185,7 @@ async fn load_checking<D: Decider, S: EventStore + ?Sized>(
             state = decider.evolve(state, &event);
             version = recorded.stream_version;
             if command.is_some() && recorded.metadata.causation_id.as_ref() == command {
-                caused_by_command = Some(recorded.position);
+                caused_by_command = Some((recorded.position, recorded.stream_version));
             }
         }
         if !full {
@@ -217,11 +218,11 @@ pub async fn execute<D: Decider, S: EventStore + ?Sized>(
             version,
             caused_by_command,
         } = load_checking(decider, store, stream, command_id).await?;
-        if let Some(position) = caused_by_command {
+        if let Some((position, stream_version)) = caused_by_command {
             return Ok(Executed {
                 events: Vec::new(),
                 state,
-                stream_version: version,
+                stream_version,
                 position: Some(position),
                 replayed: true,
             });

@@ -42,7 +42,9 @@ pub use codec::{DomainEvent, Upcaster, Upcasters};
 pub use decide::{CommandError, CommandOptions, Decider, Executed, execute, load};
 pub use error::{BoxError, StoreError, VersionConflict};
 pub use event::{DecodeError, EventMetadata, JsonPayload, NewEvent, RecordedEvent};
-pub use idempotency::{Claim, IdempotencyStore, StoredResponse};
+pub use idempotency::{
+    Claim, DEFAULT_RETENTION, IdempotencyStore, StoredResponse, legacy_command_id,
+};
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
 pub use lease::{Lease, LeaseProvider};
 pub use multi_row::MultiRowInsert;

@@ -1,6 +1,7 @@
 //! Per-request context: the correlation id (taken from `X-Correlation-Id` or made), the
 //! request's log span, and its HTTP metrics.
 
+use std::future::Future;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -8,6 +9,8 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use projector_core::CorrelationId;
+use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::error::ApiError;
@@ -30,6 +33,21 @@ pub struct RequestContext {
 /// The correlation id of the request being handled on this task, if any.
 pub(crate) fn current_correlation_id() -> Option<String> {
     CORRELATION_ID.try_with(|id| id.to_string()).ok()
+}
+
+/// Runs `work` on a task of its own, tracked by `tasks`, under this request's correlation id
+/// and log span: dropping the request's future (the client went away, the request timed out)
+/// does not cut it short.
+pub(crate) fn spawn_detached<F>(tasks: &TaskTracker, work: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let span = tracing::Span::current();
+    match CORRELATION_ID.try_with(Clone::clone) {
+        Ok(id) => tasks.spawn(CORRELATION_ID.scope(id, work).instrument(span)),
+        Err(_) => tasks.spawn(work.instrument(span)),
+    }
 }
 
 fn new_correlation_id() -> CorrelationId {

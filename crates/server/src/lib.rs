@@ -80,7 +80,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then stops accepting connections
-/// and lets requests in flight finish.
+/// and lets requests in flight finish, and the writes of requests whose client went away.
 ///
 /// # Errors
 /// The listener's I/O error.
@@ -89,7 +89,17 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let served = axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    let writes = state.writes();
+    writes.close();
+    if !writes.is_empty() {
+        tracing::info!(
+            writes = writes.len(),
+            "waiting for the writes whose client went away"
+        );
+    }
+    writes.wait().await;
+    served
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use projector_core::{EventStore, IdempotencyStore, SqlReadStore};
 use projector_runtime::ProjectorHandle;
+use tokio_util::task::TaskTracker;
 
 use crate::config::ServerConfig;
 
@@ -19,6 +20,7 @@ struct Inner {
     idempotency: Arc<dyn IdempotencyStore>,
     projector: ProjectorHandle,
     config: ServerConfig,
+    writes: TaskTracker,
 }
 
 impl std::fmt::Debug for AppState {
@@ -45,6 +47,7 @@ impl AppState {
                 idempotency,
                 projector,
                 config,
+                writes: TaskTracker::new(),
             }),
         }
     }
@@ -72,5 +75,10 @@ impl AppState {
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// The writes running on tasks of their own, which shutdown waits for.
+    pub(crate) fn writes(&self) -> &TaskTracker {
+        &self.inner.writes
     }
 }

@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::Pool;
-use projector_core::{Claim, IdempotencyStore, StoreError, StoredResponse};
+use deadpool_postgres::{Pool, Transaction};
+use projector_core::{
+    CausationId, Claim, DEFAULT_RETENTION, IdempotencyStore, StoreError, StoredResponse,
+    legacy_command_id,
+};
 
 use crate::error::{store_error, store_pool_error};
 
@@ -20,16 +23,38 @@ const SWEEP_EVERY: u64 = 256;
 pub struct PgIdempotencyStore {
     pool: Pool,
     claims: Arc<AtomicU64>,
+    retention: Duration,
 }
 
 impl PgIdempotencyStore {
-    /// Keys kept through `pool` (for example the event store's, [`crate::PgEventStore::pool`]).
+    /// Keys kept through `pool` (for example the event store's, [`crate::PgEventStore::pool`]),
+    /// remembered for [`DEFAULT_RETENTION`].
     pub fn new(pool: Pool) -> Self {
         Self {
             pool,
             claims: Arc::new(AtomicU64::new(0)),
+            retention: DEFAULT_RETENTION,
         }
     }
+
+    /// Remembers keys for `retention` from their claim instead.
+    #[must_use]
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+}
+
+/// A key's row, as a claim finds it (locked).
+struct Row {
+    fingerprint: String,
+    command_id: Option<String>,
+    state: String,
+    status: Option<i32>,
+    headers: Option<String>,
+    body: Option<String>,
+    /// Seconds since it was claimed, by the database's clock.
+    age: f64,
 }
 
 #[async_trait]
@@ -38,6 +63,7 @@ impl IdempotencyStore for PgIdempotencyStore {
         &self,
         key: &str,
         fingerprint: &str,
+        command_id: &CausationId,
         abandoned_after: Duration,
     ) -> Result<Claim, StoreError> {
         let mut client = self
@@ -49,63 +75,47 @@ impl IdempotencyStore for PgIdempotencyStore {
             .transaction()
             .await
             .map_err(|e| store_error("idempotency keys", e))?;
+        let retention = self.retention.as_secs_f64();
         if self
             .claims
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(SWEEP_EVERY)
         {
-            tx.execute("DELETE FROM projector.idempotency_keys WHERE claimed_at < now() - interval '1 day'", &[])
-                .await
-                .map_err(|e| store_error("sweeping idempotency keys", e))?;
-        }
-        let inserted = tx
-            .execute(
-                "INSERT INTO projector.idempotency_keys (key, fingerprint, state, claimed_at) \
-                 VALUES ($1, $2, 'pending', now()) ON CONFLICT (key) DO NOTHING",
-                &[&key, &fingerprint],
+            tx.execute(
+                "DELETE FROM projector.idempotency_keys \
+                 WHERE claimed_at < now() - make_interval(secs => $1)",
+                &[&retention],
             )
             .await
-            .map_err(|e| store_error("claiming an idempotency key", e))?;
-        let claim = if inserted == 1 {
-            Claim::Claimed
-        } else {
-            let row = tx
-                .query_one(
-                    "SELECT fingerprint, state, status, headers, body, \
-                     EXTRACT(EPOCH FROM now() - claimed_at)::float8 \
-                     FROM projector.idempotency_keys WHERE key = $1 FOR UPDATE",
-                    &[&key],
+            .map_err(|e| store_error("sweeping idempotency keys", e))?;
+        }
+        let claim = loop {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO projector.idempotency_keys (key, fingerprint, command_id, state, claimed_at) \
+                     VALUES ($1, $2, $3, 'pending', now()) ON CONFLICT (key) DO NOTHING",
+                    &[&key, &fingerprint, &command_id.as_str()],
                 )
                 .await
-                .map_err(|e| store_error("reading an idempotency key", e))?;
-            let stored: String = row.get(0);
-            let state: String = row.get(1);
-            let age: f64 = row.get(5);
-            if stored != fingerprint {
-                Claim::Mismatch
-            } else if state == "done" {
-                let headers: Option<String> = row.get(3);
-                Claim::Completed(StoredResponse {
-                    status: row
-                        .get::<_, Option<i32>>(2)
-                        .and_then(|s| u16::try_from(s).ok())
-                        .unwrap_or(500),
-                    headers: headers
-                        .and_then(|h| serde_json::from_str(&h).ok())
-                        .unwrap_or_default(),
-                    body: row.get::<_, Option<String>>(4).unwrap_or_default(),
-                })
-            } else if age > abandoned_after.as_secs_f64() {
-                tx.execute(
-                    "UPDATE projector.idempotency_keys SET claimed_at = now() WHERE key = $1",
-                    &[&key],
-                )
-                .await
-                .map_err(|e| store_error("reclaiming an idempotency key", e))?;
-                Claim::Claimed
-            } else {
-                Claim::InProgress
+                .map_err(|e| store_error("claiming an idempotency key", e))?;
+            if inserted == 1 {
+                break Claim::Claimed {
+                    command_id: command_id.clone(),
+                    taken_over: false,
+                };
             }
+            // Swept by another process since the insert: insert again.
+            let Some(row) = find(&tx, key).await? else {
+                continue;
+            };
+            if row.age > retention {
+                forget(&tx, key, fingerprint, command_id).await?;
+                break Claim::Claimed {
+                    command_id: command_id.clone(),
+                    taken_over: false,
+                };
+            }
+            break take(&tx, key, fingerprint, row, abandoned_after).await?;
         };
         tx.commit()
             .await
@@ -113,7 +123,12 @@ impl IdempotencyStore for PgIdempotencyStore {
         Ok(claim)
     }
 
-    async fn complete(&self, key: &str, response: &StoredResponse) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        key: &str,
+        command_id: &CausationId,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
         let client = self
             .pool
             .get()
@@ -122,16 +137,23 @@ impl IdempotencyStore for PgIdempotencyStore {
         let headers = serde_json::to_string(&response.headers).unwrap_or_else(|_| "[]".into());
         client
             .execute(
-                "UPDATE projector.idempotency_keys SET state = 'done', status = $2, headers = $3, body = $4, \
-                 completed_at = now() WHERE key = $1",
-                &[&key, &i32::from(response.status), &headers, &response.body],
+                "UPDATE projector.idempotency_keys SET state = 'done', status = $3, headers = $4, \
+                 body = $5, completed_at = now() \
+                 WHERE key = $1 AND command_id = $2 AND state <> 'done'",
+                &[
+                    &key,
+                    &command_id.as_str(),
+                    &i32::from(response.status),
+                    &headers,
+                    &response.body,
+                ],
             )
             .await
             .map_err(|e| store_error("recording an answer", e))?;
         Ok(())
     }
 
-    async fn release(&self, key: &str) -> Result<(), StoreError> {
+    async fn release(&self, key: &str, command_id: &CausationId) -> Result<(), StoreError> {
         let client = self
             .pool
             .get()
@@ -139,11 +161,99 @@ impl IdempotencyStore for PgIdempotencyStore {
             .map_err(|e| store_pool_error("idempotency keys", e))?;
         client
             .execute(
-                "DELETE FROM projector.idempotency_keys WHERE key = $1 AND state = 'pending'",
-                &[&key],
+                "UPDATE projector.idempotency_keys SET state = 'released' \
+                 WHERE key = $1 AND command_id = $2 AND state = 'pending'",
+                &[&key, &command_id.as_str()],
             )
             .await
             .map_err(|e| store_error("releasing an idempotency key", e))?;
         Ok(())
+    }
+}
+
+/// The key's row, locked until the claim commits; `None` if it is gone.
+async fn find(tx: &Transaction<'_>, key: &str) -> Result<Option<Row>, StoreError> {
+    let row = tx
+        .query_opt(
+            "SELECT fingerprint, command_id, state, status, headers, body, \
+             EXTRACT(EPOCH FROM now() - claimed_at)::float8 \
+             FROM projector.idempotency_keys WHERE key = $1 FOR UPDATE",
+            &[&key],
+        )
+        .await
+        .map_err(|e| store_error("reading an idempotency key", e))?;
+    Ok(row.map(|row| Row {
+        fingerprint: row.get(0),
+        command_id: row.get(1),
+        state: row.get(2),
+        status: row.get(3),
+        headers: row.get(4),
+        body: row.get(5),
+        age: row.get(6),
+    }))
+}
+
+/// Makes a forgotten key's row a new claim under `command_id`, as if it had been swept.
+async fn forget(
+    tx: &Transaction<'_>,
+    key: &str,
+    fingerprint: &str,
+    command_id: &CausationId,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE projector.idempotency_keys SET fingerprint = $2, command_id = $3, state = 'pending', \
+         status = NULL, headers = NULL, body = NULL, claimed_at = now(), completed_at = NULL \
+         WHERE key = $1",
+        &[&key, &fingerprint, &command_id.as_str()],
+    )
+    .await
+    .map_err(|e| store_error("claiming an idempotency key", e))?;
+    Ok(())
+}
+
+/// What a claim on a remembered key gets: its answer, a refusal, or the claim taken over
+/// (released, or pending for longer than `abandoned_after`) under the key's command id.
+async fn take(
+    tx: &Transaction<'_>,
+    key: &str,
+    fingerprint: &str,
+    row: Row,
+    abandoned_after: Duration,
+) -> Result<Claim, StoreError> {
+    if row.fingerprint != fingerprint {
+        return Ok(Claim::Mismatch);
+    }
+    match row.state.as_str() {
+        "done" => Ok(Claim::Completed(StoredResponse {
+            status: row
+                .status
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(500),
+            headers: row
+                .headers
+                .and_then(|h| serde_json::from_str(&h).ok())
+                .unwrap_or_default(),
+            body: row.body.unwrap_or_default(),
+        })),
+        "pending" if row.age <= abandoned_after.as_secs_f64() => Ok(Claim::InProgress),
+        _ => {
+            let command_id = match row.command_id {
+                Some(id) => CausationId::parse(id).map_err(|e| {
+                    StoreError::Corrupt(format!("idempotency key {key}: command id: {e}"))
+                })?,
+                None => legacy_command_id(key),
+            };
+            tx.execute(
+                "UPDATE projector.idempotency_keys SET state = 'pending', command_id = $2, \
+                 claimed_at = now() WHERE key = $1",
+                &[&key, &command_id.as_str()],
+            )
+            .await
+            .map_err(|e| store_error("taking over an idempotency key", e))?;
+            Ok(Claim::Claimed {
+                command_id,
+                taken_over: true,
+            })
+        }
     }
 }

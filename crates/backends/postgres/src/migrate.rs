@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "append_statement",
         sql: include_str!("../migrations/0004_append_statement.sql"),
     },
+    Migration {
+        version: 5,
+        name: "idempotency_command_ids",
+        sql: include_str!("../migrations/0005_idempotency_command_ids.sql"),
+    },
 ];
 
 /// The advisory lock key that serializes migrations across processes (`projector_migrations`

@@ -1,8 +1,8 @@
 //! `projector serve`: the HTTP API and the projector in one process, on the data directory.
 //!
-//! Shutdown (SIGINT or SIGTERM) stops accepting connections, lets requests in flight finish,
-//! then lets each projection finish its batch in hand, and closes the event store after the
-//! writer has committed what was queued.
+//! Shutdown (SIGINT or SIGTERM) stops accepting connections, lets requests in flight finish
+//! (and the writes of those whose client went away), then lets each projection finish its
+//! batch in hand, and closes the event store after the writer has committed what was queued.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -56,6 +56,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = ServerConfig {
         max_body_bytes: args.max_body_bytes,
+        idempotency_abandoned_after: std::time::Duration::from_millis(
+            args.idempotency_abandoned_after_ms,
+        ),
         ..ServerConfig::default()
     };
     let state = AppState::new(

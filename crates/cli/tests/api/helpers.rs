@@ -336,13 +336,18 @@ impl Server {
 
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited with 0.
     pub fn terminate(mut self) -> bool {
+        self.ask_to_stop();
+        let status = self.child.wait().expect("wait");
+        status.success()
+    }
+
+    /// Sends SIGTERM without waiting for the process to exit.
+    pub fn ask_to_stop(&self) {
         let pid = self.child.id().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .expect("kill -TERM");
-        let status = self.child.wait().expect("wait");
-        status.success()
     }
 
     /// Kills the process with SIGKILL, as a crash would.
@@ -388,6 +393,34 @@ impl Server {
     /// Takes the storage out, so it outlives this server.
     pub fn keep_storage(&mut self) -> Storage {
         self.storage.take().expect("the storage is still here")
+    }
+
+    /// The storage this server runs on.
+    pub fn storage(&self) -> &Storage {
+        self.storage.as_ref().expect("the storage is still here")
+    }
+
+    /// The head of the event store: the `Projection-Position` of the audit log, which reads
+    /// the event store itself (an unknown order's, so it is a 404).
+    pub async fn head(&self) -> u64 {
+        let reply = self
+            .get("/api/orders/no-such-order/history")
+            .await
+            .expect(404);
+        reply
+            .header("projection-position")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no head in {:?}", reply.headers))
+    }
+
+    /// The events of order `id`, oldest first, as the audit log shows them.
+    pub async fn history(&self, id: &str) -> Vec<Value> {
+        let history = self
+            .get(&format!("/api/orders/{id}/history"))
+            .await
+            .expect(200)
+            .json();
+        history["events"].as_array().cloned().unwrap_or_default()
     }
 }
 

@@ -16,7 +16,9 @@ mod operations;
 mod outage;
 mod reads;
 mod restart;
+mod retries;
 mod seed;
+mod storage;
 mod validation;
 
 /// Stamps out every test of the suite twice: once on the embedded default, once on
@@ -54,6 +56,10 @@ on_both_backends!(
     idempotency::a_retry_gets_the_first_answer_and_appends_nothing,
     idempotency::a_refusal_is_remembered_too,
     idempotency::concurrent_retries_append_once,
+    retries::a_retry_after_a_lost_answer_gets_the_first_outcome,
+    retries::a_stop_lets_a_write_whose_client_went_away_finish,
+    retries::a_retry_after_a_crash_between_append_and_answer_gets_the_first_outcome,
+    retries::a_key_used_again_after_a_day_is_a_new_request,
     issues::every_write_names_its_user,
     issues::the_history_shows_each_users_changes_in_order,
     issues::concurrent_edits_with_the_same_version_one_wins,

@@ -126,8 +126,10 @@ pub(crate) struct ReadParams {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
 pub(crate) struct WriteHeaderParams {
-    /// Makes a retry safe: a retry with the same key and body gets the first answer and
-    /// appends nothing; the same key with another request is refused with 422.
+    /// Makes a retry safe. For 24 hours, a retry with the same key and body gets the first
+    /// answer again (`Idempotent-Replayed: true`) and appends nothing; the same key with
+    /// another request is refused with 422. A 5xx, or no answer, is not final: retry with the
+    /// same key.
     #[serde(rename = "Idempotency-Key")]
     #[param(min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$", value_type = String, required = false)]
     idempotency_key: Option<String>,

@@ -31,7 +31,8 @@ pub(crate) enum WriteProblems {
     /// reused for another request.
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
-    /// Storage is unavailable; retry later.
+    /// Storage is unavailable, or the answer to a request with an idempotency key could not be
+    /// recorded; nothing final happened: retry later, with the same key.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(Problem),
 }

@@ -10,10 +10,13 @@
 //!
 //! The expression yields `Option<Fixture>`; `None` means the backend's service is unavailable
 //! outside CI and the test skips (see [`crate::services`]).
+//!
+//! [`idempotency`] and [`read_store`] hold the suites of the other stores.
 
 mod append;
 pub mod batch_writes;
 mod feed;
+pub mod idempotency;
 pub mod property;
 mod read;
 pub mod read_store;

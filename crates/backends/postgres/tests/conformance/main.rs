@@ -1,4 +1,7 @@
 //! The shared event store conformance suite, run against PostgreSQL: a fresh database per test.
+//! The idempotency store's is in `idempotency`.
+
+mod idempotency;
 
 use std::sync::Arc;
 

@@ -1,8 +1,12 @@
--- Requests sent with an idempotency key, and the answers they got.
+-- Requests sent with an idempotency key, and the answers they got (schema version 2).
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     key           TEXT    PRIMARY KEY,
     fingerprint   TEXT    NOT NULL,
-    state         TEXT    NOT NULL CHECK (state IN ('pending', 'done')),
+    -- The id the request's command runs under: made at the key's first claim, kept when the
+    -- claim is taken over. NULL in rows from version 1, whose id derives from the key.
+    command_id    TEXT,
+    -- 'released': given up after a failure, so a retry takes it over at once.
+    state         TEXT    NOT NULL CHECK (state IN ('pending', 'released', 'done')),
     status        INTEGER,
     headers       TEXT,
     body          TEXT,
@@ -11,3 +15,5 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 );
 
 CREATE INDEX IF NOT EXISTS idempotency_keys_claimed_at ON idempotency_keys (claimed_at);
+
+PRAGMA user_version = 2;

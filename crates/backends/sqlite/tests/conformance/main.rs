@@ -1,4 +1,7 @@
-//! The shared event store conformance suite, run against the embedded SQLite store.
+//! The shared event store conformance suite, run against the embedded SQLite store; the
+//! idempotency store's in `idempotency`.
+
+mod idempotency;
 
 use std::sync::Arc;
 

@@ -12,7 +12,6 @@ use super::models::{
 };
 use crate::command::{Accepted, HttpWrite, WriteTarget};
 use crate::error::ApiError;
-use crate::extract::WriteHeaders;
 use crate::routes::params::{IssuePath, PathIds, WriteHeaderParams};
 use crate::routes::problems::{Anonymous, MissingResource, WriteProblems};
 
@@ -41,19 +40,6 @@ fn refusal(issue_id: &str, error: &IssueError) -> ApiError {
     }
 }
 
-/// A server-made id: derived from the idempotency key when there is one, so a retry names the
-/// same resource.
-fn new_id(prefix: &str, headers: &WriteHeaders) -> String {
-    let id = match &headers.idempotency_key {
-        Some(key) => uuid::Uuid::new_v5(
-            &uuid::Uuid::NAMESPACE_OID,
-            format!("{prefix}/{key}").as_bytes(),
-        ),
-        None => uuid::Uuid::now_v7(),
-    };
-    format!("{prefix}-{}", id.simple())
-}
-
 /// Report an issue: records `IssueCreated` (state `open`).
 #[utoipa::path(
     post, path = "/api/issues", tag = "issues",
@@ -73,9 +59,9 @@ pub(crate) async fn create_issue(write: HttpWrite) -> Result<Response, ApiError>
             CREATES,
             None,
             true,
-            |checker, body, headers| {
+            |checker, body, new_ids| {
                 let (title, description, priority) = check_create(checker, body?)?;
-                let issue_id = new_id("iss", headers);
+                let issue_id = new_ids.make("iss");
                 let command = IssueCommand::Create {
                     issue_id: issue_id.clone(),
                     title,
@@ -114,9 +100,9 @@ pub(crate) async fn update_issue(ids: PathIds, write: HttpWrite) -> Result<Respo
             CHANGES,
             Some(issue_id.clone()),
             false,
-            |checker, body, _| {
+            move |checker, body, _| {
                 let changes = check_update(checker, body)?;
-                Some((issue_id, IssueCommand::Update(changes)))
+                Some((issue_id.clone(), IssueCommand::Update(changes)))
             },
             refusal,
         )
@@ -144,12 +130,13 @@ pub(crate) async fn add_comment(ids: PathIds, write: HttpWrite) -> Result<Respon
             CREATES,
             Some(issue_id.clone()),
             true,
-            |checker, body, headers| {
+            move |checker, body, new_ids| {
                 let text = check_comment(checker, body?)?;
                 Some((
-                    issue_id,
+                    issue_id.clone(),
                     IssueCommand::Comment {
-                        comment_id: new_id("cmt", headers),
+                        // A new comment for each command, even one sent with a key used before.
+                        comment_id: new_ids.make("cmt"),
                         body: text,
                     },
                 ))

@@ -12,7 +12,6 @@ use super::models::{
 };
 use crate::command::{Accepted, HttpWrite, WriteTarget};
 use crate::error::ApiError;
-use crate::extract::WriteHeaders;
 use crate::routes::params::{OrderItemPath, OrderPath, PathIds, WriteHeaderParams};
 use crate::routes::problems::{MissingResource, WriteProblems};
 
@@ -39,16 +38,6 @@ fn refusal(order_id: &str, error: &OrderError) -> ApiError {
     }
 }
 
-/// A server-made order id: derived from the idempotency key when there is one, so a retry
-/// names the same order.
-fn new_order_id(headers: &WriteHeaders) -> String {
-    let id = match &headers.idempotency_key {
-        Some(key) => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, key.as_bytes()),
-        None => uuid::Uuid::now_v7(),
-    };
-    format!("ord-{}", id.simple())
-}
-
 /// Place an order: records `OrderCreated`, one `OrderItemAdded` per item and `OrderConfirmed`.
 #[utoipa::path(
     post, path = "/api/orders", tag = "orders",
@@ -67,9 +56,10 @@ pub(crate) async fn create_order(write: HttpWrite) -> Result<Response, ApiError>
             ORDERS,
             None,
             true,
-            |checker, body, headers| {
+            |checker, body, new_ids| {
                 let order = CreateOrder::check(checker, body?)?;
-                let order_id = order.id.unwrap_or_else(|| new_order_id(headers));
+                // Made from the command id, so a retry under the same one names the same order.
+                let order_id = order.id.unwrap_or_else(|| new_ids.make("ord"));
                 let command = OrderCommand::Place {
                     order_id: order_id.clone(),
                     customer_id: order.customer_id,
@@ -107,9 +97,9 @@ macro_rules! order_write {
         ) -> Result<Response, ApiError> {
             let order_id = $ids.get("id");
             write
-                .submit(&OrderDecider, ORDERS, Some(order_id.clone()), $required, |$checker, $value, _| {
+                .submit(&OrderDecider, ORDERS, Some(order_id.clone()), $required, move |$checker, $value, _| {
                     let command = $build?;
-                    Some((order_id, command))
+                    Some((order_id.clone(), command))
                 }, refusal)
                 .await
         }
