@@ -105,6 +105,10 @@ pub enum ApiError {
         /// The generation being built.
         generation: u32,
     },
+    /// A newer version of the projection builds or serves its read model; this server runs
+    /// an older one.
+    #[error("{0}")]
+    Outdated(String),
     /// `If-Match` named another version than the resource's.
     #[error("the resource is at version {actual}, not {expected}")]
     PreconditionFailed {
@@ -160,6 +164,7 @@ impl ApiError {
             ApiError::Conflict(_)
             | ApiError::Standby(_)
             | ApiError::RebuildInProgress { .. }
+            | ApiError::Outdated(_)
             | ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::NotReached { .. } | ApiError::Unavailable(_) => {
@@ -184,6 +189,7 @@ impl ApiError {
             ApiError::RebuildInProgress { .. } => {
                 ("rebuild-in-progress", "A rebuild is already running")
             }
+            ApiError::Outdated(_) => ("outdated", "A newer version runs the projection"),
             ApiError::PreconditionFailed { .. } => ("precondition-failed", "Version mismatch"),
             ApiError::IdempotencyInProgress => ("idempotency-in-progress", "Request in progress"),
             ApiError::IdempotencyMismatch => ("idempotency-mismatch", "Idempotency key reused"),
@@ -225,8 +231,8 @@ impl ApiError {
 }
 
 impl From<RuntimeError> for ApiError {
-    /// What the projector's refusals mean over HTTP: an unknown projection is 404; a standby
-    /// or a running rebuild is 409; storage failures and shutdown are 503.
+    /// What the projector's refusals mean over HTTP: an unknown projection is 404; a standby,
+    /// a running rebuild or an outdated version is 409; storage failures and shutdown are 503.
     fn from(error: RuntimeError) -> Self {
         match error {
             RuntimeError::UnknownProjection(name) => {
@@ -240,6 +246,7 @@ impl From<RuntimeError> for ApiError {
                 projection,
                 generation: generation.get(),
             },
+            outdated @ RuntimeError::Outdated { .. } => ApiError::Outdated(outdated.to_string()),
             RuntimeError::ReadStore(e) => ApiError::Unavailable(e.to_string()),
             RuntimeError::Store(e) => ApiError::Unavailable(e.to_string()),
             RuntimeError::ShutDown(name) => ApiError::Unavailable(format!(

@@ -34,6 +34,9 @@ struct Line {
     checkpoint: u64,
     head: u64,
     lag_events: u64,
+    /// The checkpoint is past the head of the event store (which lost its last commits or was
+    /// restored from an older copy): the read model must be rebuilt.
+    ahead_of_head: bool,
     last_event_at: Option<String>,
     dead_letters: usize,
     /// A rebuild filling a generation beside the serving one (or left unfinished by a process
@@ -197,6 +200,7 @@ async fn line(
         checkpoint: checkpoint.position.get(),
         head: head.get(),
         lag_events: checkpoint.position.distance_to(head),
+        ahead_of_head: checkpoint.position > head,
         last_event_at: checkpoint.last_event_at.map(|t| t.to_rfc3339()),
         dead_letters,
         rebuild,
@@ -224,6 +228,13 @@ fn print_text(report: &Report) {
             line.dead_letters,
             rebuild,
             line.last_event_at.as_deref().unwrap_or("-"),
+        );
+    }
+    for line in report.projections.iter().filter(|l| l.ahead_of_head) {
+        println!(
+            "{}: its checkpoint {} is past the head of the event store ({}); the event store lost \
+             its last commits or was restored from an older copy. Rebuild it: projector rebuild {}",
+            line.projection, line.checkpoint, line.head, line.projection
         );
     }
     if report.projections.iter().any(|l| l.lease.is_some()) {

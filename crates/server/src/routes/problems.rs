@@ -73,8 +73,9 @@ pub(crate) enum AdminProblems {
     NotFound(Problem),
     /// The request conflicts with the projection's state: this server stands by for it
     /// (another process holds its lease; `type` `urn:projector:problem:standby`), a rebuild is
-    /// already running (`urn:projector:problem:rebuild-in-progress`), or there is nothing to
-    /// resume (`urn:projector:problem:conflict`).
+    /// already running (`urn:projector:problem:rebuild-in-progress`), a newer version of the
+    /// projection builds or serves its read model (`urn:projector:problem:outdated`), or there
+    /// is nothing to resume (`urn:projector:problem:conflict`).
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
     /// The name is not a projection name (`path.name`).
