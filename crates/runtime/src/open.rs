@@ -104,12 +104,9 @@ impl Worker {
         };
         self.check_ahead(&mut serving, head);
         let dead_letters = self.target.dead_letters().await?.len() as u64;
+        self.publish_serving(&serving, dead_letters);
         let newer_version = self.newer_version;
         self.status.send_modify(|s| {
-            s.generation = Some(serving.generation);
-            s.checkpoint = serving.checkpoint.position;
-            s.last_event_at = serving.checkpoint.last_event_at;
-            s.dead_letters = dead_letters;
             s.newer_version = newer_version;
             s.rebuild = building.as_ref().map(|lane| RebuildStatus {
                 generation: lane.generation,
@@ -119,7 +116,6 @@ impl Worker {
                 s.state = WorkerState::CatchingUp;
             }
         });
-        self.publish_metrics(serving.checkpoint.position);
         Ok(Ok(Lanes { serving, building }))
     }
 

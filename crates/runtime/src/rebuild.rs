@@ -171,14 +171,8 @@ impl Worker {
         tracing::info!(projection = %name, generation = %rebuilt.generation,
             checkpoint = %rebuilt.checkpoint.position, "rebuild complete; the new generation serves reads");
         self.ahead = None;
-        self.status.send_modify(|s| {
-            s.generation = Some(rebuilt.generation);
-            s.checkpoint = rebuilt.checkpoint.position;
-            s.last_event_at = rebuilt.checkpoint.last_event_at;
-            s.rebuild = None;
-            s.dead_letters = dead_letters;
-        });
-        self.publish_metrics(rebuilt.checkpoint.position);
+        self.publish_serving(&rebuilt, dead_letters);
+        self.status.send_modify(|s| s.rebuild = None);
         lanes.serving = rebuilt;
         Step::Continue
     }

@@ -440,6 +440,17 @@ impl Worker {
         });
     }
 
+    /// Publishes `serving` as the generation serving reads, with its dead letters.
+    pub(crate) fn publish_serving(&self, serving: &Lane, dead_letters: u64) {
+        self.status.send_modify(|s| {
+            s.generation = Some(serving.generation);
+            s.checkpoint = serving.checkpoint.position;
+            s.last_event_at = serving.checkpoint.last_event_at;
+            s.dead_letters = dead_letters;
+        });
+        self.publish_metrics(serving.checkpoint.position);
+    }
+
     pub(crate) fn publish_metrics(&self, checkpoint: GlobalPosition) {
         let name = self.target.name().to_string();
         metrics::gauge!("projector_projection_checkpoint", "projection" => name)

@@ -8,13 +8,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use projector_core::{
-    EventFilter, EventStore, ExpectedVersion, GlobalPosition, LeaseProvider, PoisonPolicy,
-    Projection, ProjectionError, ProjectionName, RecordedEvent, SqlProjection, SqlReadStore,
-    SqlTransaction, StreamId,
+    EventFilter, GlobalPosition, LeaseProvider, PoisonPolicy, Projection, ProjectionError,
+    ProjectionName, RecordedEvent, SqlProjection, SqlTransaction,
 };
-use projector_postgres::{
-    PgEventStore, PgEventStoreOptions, PgLeases, PgReadStore, PgReadStoreOptions,
-};
+use projector_postgres::PgLeases;
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy, WorkerState};
 use projector_testkit::postgres::TestDatabase;
 use projector_testkit::proxy::Proxy;
@@ -22,6 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::PATIENCE;
+use crate::setup::{append, postgres_stores};
 
 const NAME: ProjectionName = ProjectionName::from_static("handed_over");
 /// The lease timeout `T` of both processes.
@@ -71,24 +69,13 @@ impl SqlProjection for Recording {
     }
 }
 
-/// A process's event store and read store, connected straight to the database.
-async fn stores(url: &str) -> (Arc<dyn EventStore>, Arc<dyn SqlReadStore>) {
-    let events = PgEventStore::connect(url, PgEventStoreOptions::default())
-        .await
-        .expect("event store");
-    let reads = PgReadStore::connect(url, PgReadStoreOptions::default())
-        .await
-        .expect("read store");
-    (Arc::new(events), Arc::new(reads))
-}
-
 /// Starts a process's projector, taking leases through `lease_url`.
 async fn start(
     url: &str,
     lease_url: &str,
     by: &'static str,
 ) -> (ProjectorHandle, CancellationToken) {
-    let (events, reads) = stores(url).await;
+    let (events, reads) = postgres_stores(url).await;
     let leases: Arc<dyn LeaseProvider> = Arc::new(
         PgLeases::new(lease_url)
             .expect("leases")
@@ -113,20 +100,6 @@ async fn start(
     (handle, shutdown)
 }
 
-async fn append(events: &dyn EventStore, stream: &str, count: usize) {
-    let batch = (0..count)
-        .map(|i| projector_testkit::events::event("Counted", serde_json::json!({ "n": i })))
-        .collect();
-    events
-        .append(
-            &StreamId::parse(stream).expect("valid"),
-            ExpectedVersion::Any,
-            batch,
-        )
-        .await
-        .expect("append");
-}
-
 /// When `handle`'s worker is first seen in a state `until` accepts.
 fn first_seen(
     handle: &ProjectorHandle,
@@ -149,7 +122,7 @@ async fn a_holder_whose_lease_connection_hangs_stands_by_before_the_other_proces
     };
     let url = database.url();
     let proxy = Proxy::start(url).await;
-    let (events, reads) = stores(url).await;
+    let (events, reads) = postgres_stores(url).await;
     append(events.as_ref(), "before", 100).await;
 
     // The holder's lease goes through the proxy; its stores, and all of the other process's
