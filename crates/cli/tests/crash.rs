@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use projector_core::{
-    CommandOptions, EventReader, EventStore, GlobalPosition, ProjectionName, SqlReadStore,
-    SqlValue, execute,
+    CommandOptions, EventFeed, EventStore, GlobalPosition, ProjectionName, SqlReadStore, SqlValue,
+    execute,
 };
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
 use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};

@@ -7,7 +7,7 @@
 //! - [`ids`]: validated identifiers (stream ids, event types, projection names, metadata ids).
 //! - [`position`]: global positions, stream versions, expected versions.
 //! - [`event`]: [`NewEvent`] to append, [`RecordedEvent`] as stored, their metadata and payload.
-//! - [`store`]: the [`EventReader`], [`EventAppender`] and [`EventStore`] traits.
+//! - [`store`]: the [`EventFeed`], [`StreamReader`], [`EventAppender`] and [`EventStore`] traits.
 //! - [`subscription`]: catch-up-then-live reading of the feed.
 //! - [`idempotency`]: answers remembered per idempotency key.
 //! - [`lease`]: which process runs a projection when several share a database.
@@ -61,7 +61,7 @@ pub use sql::{
     SqlValue, parse_sql_time, sql_time,
 };
 pub use store::{
-    AppendOutcome, EventAppender, EventReader, EventStore, HeadWatch, MAX_EVENTS_PER_APPEND,
-    ReadDirection, validate_append,
+    AppendOutcome, EventAppender, EventFeed, EventReader, EventStore, HeadWatch,
+    MAX_EVENTS_PER_APPEND, ReadDirection, StreamReader, validate_append,
 };
 pub use subscription::Subscription;

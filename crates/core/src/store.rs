@@ -1,5 +1,7 @@
-//! The event store traits: [`EventReader`] for streams and the global feed, [`EventAppender`]
-//! for guarded atomic appends, joined as [`EventStore`].
+//! The event store traits: [`EventFeed`] for the global feed (all a projector needs, and what a
+//! broker can provide as well as the event store), [`StreamReader`] for single streams (what
+//! deciders need), [`EventAppender`] for guarded atomic appends; [`EventReader`] joins the two
+//! read sides and [`EventStore`] all three.
 //!
 //! Backends implement these over their own storage and all pass the conformance suite in
 //! `projector-testkit`; everything typed (deciders, projections) is written once against them.
@@ -41,13 +43,34 @@ pub struct AppendOutcome {
 }
 
 /// Receives the head of the feed each time it moves: the highest position that
-/// [`EventReader::read_all`] can return. It keeps only the latest value, so a slow reader never
+/// [`EventFeed::read_all`] can return. It keeps only the latest value, so a slow reader never
 /// holds up an appender.
 pub type HeadWatch = watch::Receiver<GlobalPosition>;
 
-/// Reads streams and the global feed.
+/// The global feed: every event in position order, its head, and a wake-up when it moves.
+///
+/// All a projector needs. The event store is one feed; a broker stream that carries each
+/// event's global position is another.
 #[async_trait]
-pub trait EventReader: Send + Sync {
+pub trait EventFeed: Send + Sync {
+    /// Reads up to `limit` events of the global feed with positions above `after`, in position
+    /// order. A reader that has passed a position never later finds an event below it.
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The position of the last event readable through [`EventFeed::read_all`].
+    async fn head(&self) -> Result<GlobalPosition, StoreError>;
+
+    /// A watch of the head, woken on every commit.
+    fn watch_head(&self) -> HeadWatch;
+}
+
+/// Reads single streams: what deciders and audit histories need.
+#[async_trait]
+pub trait StreamReader: Send + Sync {
     /// Reads up to `limit` events of `stream`, starting at version `from` (inclusive) and going in
     /// `direction`. Reading backwards from [`StreamVersion::LATEST`] starts at the newest event.
     /// A stream that does not exist reads as empty.
@@ -61,21 +84,13 @@ pub trait EventReader: Send + Sync {
 
     /// The current version of `stream` ([`StreamVersion::NONE`] if it does not exist).
     async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, StoreError>;
-
-    /// Reads up to `limit` events of the global feed with positions above `after`, in position
-    /// order. A reader that has passed a position never later finds an event below it.
-    async fn read_all(
-        &self,
-        after: GlobalPosition,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError>;
-
-    /// The position of the last event readable through [`EventReader::read_all`].
-    async fn head(&self) -> Result<GlobalPosition, StoreError>;
-
-    /// A watch of the head, woken on every commit.
-    fn watch_head(&self) -> HeadWatch;
 }
+
+/// The read side of an event store: the feed and single streams; implemented for every type
+/// that is both.
+pub trait EventReader: EventFeed + StreamReader {}
+
+impl<T: EventFeed + StreamReader + ?Sized> EventReader for T {}
 
 /// Appends events to streams.
 #[async_trait]
@@ -116,21 +131,7 @@ pub fn validate_append(events: &[NewEvent]) -> Result<(), StoreError> {
 }
 
 #[async_trait]
-impl<T: EventReader + ?Sized> EventReader for Arc<T> {
-    async fn read_stream(
-        &self,
-        stream: &StreamId,
-        from: StreamVersion,
-        direction: ReadDirection,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        (**self).read_stream(stream, from, direction, limit).await
-    }
-
-    async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, StoreError> {
-        (**self).stream_version(stream).await
-    }
-
+impl<T: EventFeed + ?Sized> EventFeed for Arc<T> {
     async fn read_all(
         &self,
         after: GlobalPosition,
@@ -145,6 +146,23 @@ impl<T: EventReader + ?Sized> EventReader for Arc<T> {
 
     fn watch_head(&self) -> HeadWatch {
         (**self).watch_head()
+    }
+}
+
+#[async_trait]
+impl<T: StreamReader + ?Sized> StreamReader for Arc<T> {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: StreamVersion,
+        direction: ReadDirection,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        (**self).read_stream(stream, from, direction, limit).await
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, StoreError> {
+        (**self).stream_version(stream).await
     }
 }
 

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use crate::error::StoreError;
 use crate::event::RecordedEvent;
 use crate::position::GlobalPosition;
-use crate::store::{EventReader, HeadWatch};
+use crate::store::{EventFeed, HeadWatch};
 
 /// Follows the feed from a position: first the history, then live commits.
 ///
 /// It pulls at its own pace; appenders only bump a watch value, so a slow subscriber never
 /// blocks them.
 pub struct Subscription {
-    reader: Arc<dyn EventReader>,
+    feed: Arc<dyn EventFeed>,
     head: HeadWatch,
     after: GlobalPosition,
     batch_size: usize,
@@ -31,10 +31,10 @@ impl std::fmt::Debug for Subscription {
 impl Subscription {
     /// Subscribes to events with positions above `after`, delivered in batches of at most
     /// `batch_size` (at least 1).
-    pub fn new(reader: Arc<dyn EventReader>, after: GlobalPosition, batch_size: usize) -> Self {
-        let head = reader.watch_head();
+    pub fn new(feed: Arc<dyn EventFeed>, after: GlobalPosition, batch_size: usize) -> Self {
+        let head = feed.watch_head();
         Self {
-            reader,
+            feed,
             head,
             after,
             batch_size: batch_size.max(1),
@@ -54,7 +54,7 @@ impl Subscription {
     pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
         let mut reread = false;
         loop {
-            let batch = self.reader.read_all(self.after, self.batch_size).await?;
+            let batch = self.feed.read_all(self.after, self.batch_size).await?;
             if let Some(last) = batch.last() {
                 self.after = last.position;
                 return Ok(batch);

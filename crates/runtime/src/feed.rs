@@ -6,14 +6,14 @@
 
 use std::sync::Arc;
 
-use projector_core::{EventReader, GlobalPosition, RecordedEvent, StoreError};
+use projector_core::{EventFeed, GlobalPosition, RecordedEvent, StoreError};
 use tokio::task::JoinHandle;
 
 type Read = JoinHandle<Result<Vec<RecordedEvent>, StoreError>>;
 
 /// The feed after a position, read in batches with one batch read ahead.
 pub(crate) struct Feed {
-    reader: Arc<dyn EventReader>,
+    feed: Arc<dyn EventFeed>,
     batch_size: usize,
     /// The position the next batch starts after.
     after: GlobalPosition,
@@ -21,13 +21,9 @@ pub(crate) struct Feed {
 }
 
 impl Feed {
-    pub(crate) fn new(
-        reader: Arc<dyn EventReader>,
-        after: GlobalPosition,
-        batch_size: usize,
-    ) -> Self {
+    pub(crate) fn new(feed: Arc<dyn EventFeed>, after: GlobalPosition, batch_size: usize) -> Self {
         Self {
-            reader,
+            feed,
             batch_size: batch_size.max(1),
             after,
             ahead: None,
@@ -49,16 +45,16 @@ impl Feed {
                 message: format!("reading ahead failed: {e}"),
                 source: None,
             })??,
-            None => self.reader.read_all(self.after, self.batch_size).await?,
+            None => self.feed.read_all(self.after, self.batch_size).await?,
         };
         if let Some(last) = batch.last() {
             self.after = last.position;
         }
         if batch.len() == self.batch_size {
-            let reader = Arc::clone(&self.reader);
+            let feed = Arc::clone(&self.feed);
             let (after, limit) = (self.after, self.batch_size);
             self.ahead = Some(tokio::spawn(
-                async move { reader.read_all(after, limit).await },
+                async move { feed.read_all(after, limit).await },
             ));
         }
         Ok(batch)

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use projector_core::{Checkpoint, EventReader, Generation, GlobalPosition, ServingAt};
+use projector_core::{Checkpoint, EventFeed, Generation, GlobalPosition, ServingAt};
 
 use crate::feed::Feed;
 
@@ -35,7 +35,7 @@ pub(crate) enum Halt {
 
 impl Lane {
     pub(crate) fn new(
-        reader: Arc<dyn EventReader>,
+        feed: Arc<dyn EventFeed>,
         generation: Generation,
         checkpoint: Checkpoint,
         batch_size: usize,
@@ -43,7 +43,7 @@ impl Lane {
         Self {
             generation,
             checkpoint,
-            feed: Feed::new(reader, checkpoint.position, batch_size),
+            feed: Feed::new(feed, checkpoint.position, batch_size),
             halt: None,
         }
     }

@@ -58,7 +58,7 @@ impl Worker {
             .map(|b| b.version)
             .filter(|v| *v > version)
             .max();
-        let head = self.reader.head().await?;
+        let head = self.feed.head().await?;
 
         let (mut serving, building) = match serving {
             Some((generation, built_by)) if built_by == version => {
@@ -123,7 +123,7 @@ impl Worker {
     async fn lane(&self, generation: Generation) -> Result<Lane, ReadStoreError> {
         let checkpoint = self.target.checkpoint(generation).await?;
         Ok(Lane::new(
-            std::sync::Arc::clone(&self.reader),
+            std::sync::Arc::clone(&self.feed),
             generation,
             checkpoint,
             self.options.batch_size,

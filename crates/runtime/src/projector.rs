@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use projector_core::{
-    EventReader, Generation, GlobalPosition, LeaseProvider, ProjectionName, SqlProjection,
+    EventFeed, Generation, GlobalPosition, LeaseProvider, ProjectionName, SqlProjection,
     SqlReadStore,
 };
 use tokio::sync::{mpsc, oneshot, watch};
@@ -22,7 +22,7 @@ use crate::worker::{Command, Worker};
 
 /// The projections to run over one event feed.
 pub struct Projector {
-    reader: Arc<dyn EventReader>,
+    feed: Arc<dyn EventFeed>,
     options: ProjectorOptions,
     targets: Vec<Arc<dyn ProjectionTarget>>,
     leases: Option<Arc<dyn LeaseProvider>>,
@@ -41,10 +41,10 @@ impl std::fmt::Debug for Projector {
 }
 
 impl Projector {
-    /// A projector over `reader`'s feed with no projections yet.
-    pub fn new(reader: Arc<dyn EventReader>, options: ProjectorOptions) -> Self {
+    /// A projector over the feed with no projections yet.
+    pub fn new(feed: Arc<dyn EventFeed>, options: ProjectorOptions) -> Self {
         Self {
-            reader,
+            feed,
             options,
             targets: Vec::new(),
             leases: None,
@@ -92,12 +92,12 @@ impl Projector {
             let worker = Worker {
                 filter: target.filter(),
                 target,
-                reader: Arc::clone(&self.reader),
+                feed: Arc::clone(&self.feed),
                 options: self.options,
                 status,
                 commands: commands_rx,
                 shutdown: shutdown.clone(),
-                head: self.reader.watch_head(),
+                head: self.feed.watch_head(),
                 leases: self.leases.clone(),
                 failures: 0,
                 newer_version: None,
@@ -115,7 +115,7 @@ impl Projector {
         }
         Ok(ProjectorHandle {
             inner: Arc::new(HandleInner {
-                reader: self.reader,
+                feed: self.feed,
                 workers,
                 tasks: Mutex::new(tasks),
                 shutdown,
@@ -137,7 +137,7 @@ pub struct ProjectorHandle {
 }
 
 struct HandleInner {
-    reader: Arc<dyn EventReader>,
+    feed: Arc<dyn EventFeed>,
     workers: BTreeMap<ProjectionName, WorkerHandle>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     shutdown: CancellationToken,
@@ -184,7 +184,7 @@ impl ProjectorHandle {
     /// # Errors
     /// The event store's error reading the head.
     pub async fn lags(&self) -> Result<Vec<(ProjectionStatus, Lag)>, RuntimeError> {
-        let head = self.inner.reader.head().await?;
+        let head = self.inner.feed.head().await?;
         let now = Utc::now();
         Ok(self
             .statuses()
@@ -310,9 +310,9 @@ impl ProjectorHandle {
     /// # Errors
     /// The first projection that times out or stops.
     pub async fn wait_caught_up(&self, timeout: Duration) -> Result<GlobalPosition, WaitError> {
-        let head = match self.inner.reader.head().await {
+        let head = match self.inner.feed.head().await {
             Ok(head) => head,
-            Err(_) => *self.inner.reader.watch_head().borrow(),
+            Err(_) => *self.inner.feed.watch_head().borrow(),
         };
         let deadline = tokio::time::Instant::now() + timeout;
         for name in self.inner.workers.keys() {

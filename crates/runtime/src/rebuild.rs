@@ -82,7 +82,7 @@ impl Worker {
             });
         });
         Lane::new(
-            Arc::clone(&self.reader),
+            Arc::clone(&self.feed),
             generation,
             Checkpoint::default(),
             self.options.batch_size,
@@ -104,7 +104,7 @@ impl Worker {
             });
         });
         Ok(Lane::new(
-            Arc::clone(&self.reader),
+            Arc::clone(&self.feed),
             generation,
             checkpoint,
             self.options.batch_size,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use projector_core::{
-    ApplyError, Checkpoint, EventFilter, EventReader, Generation, GlobalPosition, HeadWatch,
+    ApplyError, Checkpoint, EventFeed, EventFilter, Generation, GlobalPosition, HeadWatch,
     LeaseProvider, ReadStoreError, RecordedEvent,
 };
 use tokio::sync::{mpsc, oneshot, watch};
@@ -66,7 +66,7 @@ pub(crate) enum Ended {
 
 pub(crate) struct Worker {
     pub(crate) target: Arc<dyn ProjectionTarget>,
-    pub(crate) reader: Arc<dyn EventReader>,
+    pub(crate) feed: Arc<dyn EventFeed>,
     pub(crate) filter: EventFilter,
     pub(crate) options: ProjectorOptions,
     pub(crate) status: watch::Sender<ProjectionStatus>,

@@ -21,8 +21,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use projector_core::{
-    AppendOutcome, EventAppender, EventReader, ExpectedVersion, GlobalPosition, HeadWatch,
-    NewEvent, ReadDirection, RecordedEvent, StoreError, StreamId, StreamVersion, validate_append,
+    AppendOutcome, EventAppender, EventFeed, ExpectedVersion, GlobalPosition, HeadWatch, NewEvent,
+    ReadDirection, RecordedEvent, StoreError, StreamId, StreamReader, StreamVersion,
+    validate_append,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -215,7 +216,7 @@ async fn read_head(pool: &Pool) -> Result<GlobalPosition, StoreError> {
 }
 
 #[async_trait]
-impl EventReader for PgEventStore {
+impl StreamReader for PgEventStore {
     async fn read_stream(
         &self,
         stream: &StreamId,
@@ -253,7 +254,10 @@ impl EventReader for PgEventStore {
         };
         Ok(StreamVersion::new(to_u64(version)))
     }
+}
 
+#[async_trait]
+impl EventFeed for PgEventStore {
     async fn read_all(
         &self,
         after: GlobalPosition,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use projector_core::{
-    AppendOutcome, EventReader, EventStore, ExpectedVersion, GlobalPosition, StreamId, Subscription,
+    AppendOutcome, EventFeed, EventStore, ExpectedVersion, GlobalPosition, StreamId, Subscription,
 };
 use projector_postgres::{PgEventStore, PgEventStoreOptions};
 use projector_testkit::events::numbered;
@@ -33,7 +33,7 @@ async fn sixteen_writers_on_two_stores_and_a_subscriber_see_one_ordered_feed() {
     let writers: [Arc<dyn EventStore>; 2] = [Arc::new(a), Arc::new(b)];
 
     let mut subscription = Subscription::new(
-        Arc::new(reader) as Arc<dyn EventReader>,
+        Arc::new(reader) as Arc<dyn EventFeed>,
         GlobalPosition::ZERO,
         500,
     );

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use projector_core::{
-    AppendOutcome, EventAppender, EventReader, ExpectedVersion, GlobalPosition, HeadWatch,
-    NewEvent, ReadDirection, RecordedEvent, StoreError, StreamId, StreamVersion, validate_append,
+    AppendOutcome, EventAppender, EventFeed, ExpectedVersion, GlobalPosition, HeadWatch, NewEvent,
+    ReadDirection, RecordedEvent, StoreError, StreamId, StreamReader, StreamVersion,
+    validate_append,
 };
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -123,7 +124,7 @@ impl SqliteEventStore {
     }
 
     /// Opens an existing store for reading only, beside a process that appends to it.
-    /// [`EventReader::head`] reads the file; the head watch follows the appends of the writing
+    /// [`EventFeed::head`] reads the file; the head watch follows the appends of the writing
     /// process within [`READ_ONLY_POLL`], so a projector on this store keeps up with them.
     ///
     /// # Errors
@@ -270,7 +271,7 @@ fn clamp(v: u64) -> i64 {
 }
 
 #[async_trait]
-impl EventReader for SqliteEventStore {
+impl StreamReader for SqliteEventStore {
     async fn read_stream(
         &self,
         stream: &StreamId,
@@ -310,7 +311,10 @@ impl EventReader for SqliteEventStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl EventFeed for SqliteEventStore {
     async fn read_all(
         &self,
         after: GlobalPosition,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use projector_core::{EventReader, GlobalPosition, ProjectionName, SqlReadStore};
+use projector_core::{EventFeed, GlobalPosition, ProjectionName, SqlReadStore};
 use projector_postgres::LeaseHolder;
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
 use serde::Serialize;
@@ -135,7 +135,7 @@ async fn sqlite(data: &DataArgs, names: &[ProjectionName]) -> anyhow::Result<Rep
 
 async fn report(
     storage: String,
-    events: &dyn EventReader,
+    events: &dyn EventFeed,
     reads: &dyn SqlReadStore,
     names: &[ProjectionName],
     holders: Option<&BTreeMap<ProjectionName, LeaseHolder>>,

@@ -7,8 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use projector_core::{
-    EventAppender, EventReader, ExpectedVersion, GlobalPosition, PoisonPolicy, SqlReadStore,
-    StreamId,
+    EventAppender, EventFeed, ExpectedVersion, GlobalPosition, PoisonPolicy, SqlReadStore, StreamId,
 };
 use projector_runtime::{WaitError, WorkerState};
 use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};

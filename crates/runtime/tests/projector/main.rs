@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use helpers::{Counting, PATIENCE, Stores};
-use projector_core::{EventReader, GlobalPosition, PoisonPolicy, SqlReadStore};
+use projector_core::{EventFeed, GlobalPosition, PoisonPolicy, SqlReadStore};
 use projector_runtime::{WaitError, WorkerState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use projector_core::{EventReader, Generation, GlobalPosition, PoisonPolicy, SqlReadStore};
+use projector_core::{EventFeed, Generation, GlobalPosition, PoisonPolicy, SqlReadStore};
 use projector_runtime::{ProjectionStatus, ProjectorHandle, WaitError, WorkerState};
 use tokio_util::sync::CancellationToken;
 

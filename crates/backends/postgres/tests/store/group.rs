@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use projector_core::{
-    EventAppender, EventReader, ExpectedVersion, GlobalPosition, ReadDirection, StoreError,
-    StreamId, StreamVersion,
+    EventAppender, EventFeed, ExpectedVersion, GlobalPosition, ReadDirection, StoreError, StreamId,
+    StreamReader, StreamVersion,
 };
 use projector_postgres::{PgEventStore, PgEventStoreOptions};
 use projector_testkit::events::numbered;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use projector_core::{
-    EventAppender, EventReader, ExpectedVersion, GlobalPosition, SqlReadStore, StoreError,
-    StreamId, Subscription,
+    EventAppender, EventFeed, ExpectedVersion, GlobalPosition, SqlReadStore, StoreError, StreamId,
+    Subscription,
 };
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
 use projector_testkit::events::numbered;
@@ -86,7 +86,7 @@ async fn operations_fail_as_unavailable_while_the_database_is_away_then_recover(
         .await
         .expect("connect directly");
     let mut subscription = Subscription::new(
-        Arc::clone(&store) as Arc<dyn EventReader>,
+        Arc::clone(&store) as Arc<dyn EventFeed>,
         GlobalPosition::new(3),
         10,
     );

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
 use projector_core::{
-    EventAppender, EventReader, EventStore, ExpectedVersion, SqlProjection, SqlReadStore,
+    EventAppender, EventFeed, EventStore, ExpectedVersion, SqlProjection, SqlReadStore,
 };
 use projector_orders::projections::ORDER_SUMMARY;
 use projector_runtime::{Projector, ProjectorOptions};
@@ -92,7 +92,7 @@ pub(crate) async fn append(
 /// Phase B: from an empty read model, project every event; the seconds until every
 /// projection's checkpoint reaches the last event.
 pub(crate) async fn project(
-    store: Arc<dyn EventReader>,
+    store: Arc<dyn EventFeed>,
     reads: Arc<dyn SqlReadStore>,
     projections: Vec<Arc<dyn SqlProjection>>,
     batch_size: usize,

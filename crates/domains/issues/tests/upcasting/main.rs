@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use projector_core::{
-    CommandOptions, DomainEvent, EventAppender, EventReader, EventStore, EventType,
-    ExpectedVersion, JsonPayload, NewEvent, ReadDirection, SqlReadStore, StreamVersion, execute,
+    CommandOptions, DomainEvent, EventAppender, EventStore, EventType, ExpectedVersion,
+    JsonPayload, NewEvent, ReadDirection, SqlReadStore, StreamReader, StreamVersion, execute,
 };
 use projector_issues::events::IssueEvent;
 use projector_issues::{
