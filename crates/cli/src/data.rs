@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use projector_core::{ProjectionName, SqlProjection};
+use projector_core::ProjectionName;
+use projector_sql::SqlProjection;
 use projector_sqlite::{
     Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteIdempotencyStore, SqliteReadStore,
     SqliteReadStoreOptions,

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use projector_core::{EventStore, IdempotencyStore, LeaseProvider, ProjectionName, SqlReadStore};
+use projector_core::{EventStore, IdempotencyStore, LeaseProvider, ProjectionName};
 use projector_postgres::{
     LeaseHolder, PgEventStore, PgEventStoreOptions, PgIdempotencyStore, PgLeases, PgReadStore,
     PgReadStoreOptions,
 };
+use projector_sql::SqlReadStore;
 use projector_sqlite::{Durability, SqliteEventStore};
 
 use crate::data::DataDir;

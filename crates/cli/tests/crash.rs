@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use projector_core::{
-    CommandOptions, EventFeed, EventStore, GlobalPosition, ProjectionName, SqlReadStore, SqlValue,
-    execute,
+    CommandOptions, EventFeed, EventStore, GlobalPosition, ProjectionName, execute,
 };
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
 use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
 use projector_runtime::{Projector, ProjectorOptions};
+use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use projector_sqlite::{
     Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -322,7 +322,10 @@ async fn rebuild(data: &Path) -> Vec<(&'static str, Vec<Vec<SqlValue>>)> {
     );
     let mut projector = Projector::new(events, ProjectorOptions::default());
     for projection in projections::all() {
-        projector = projector.with_sql(reads.clone() as Arc<dyn SqlReadStore>, projection);
+        projector = projector.with_target(SqlTarget::new(
+            reads.clone() as Arc<dyn SqlReadStore>,
+            projection,
+        ));
     }
     let shutdown = CancellationToken::new();
     let handle = projector.start(shutdown.clone()).expect("start");

@@ -13,13 +13,16 @@
 //! - [`lease`]: which process runs a projection when several share a database.
 //! - [`codec`]: domain events to stored events and back, with upcasters.
 //! - [`decide`]: pure deciders and the load-decide-append loop.
-//! - [`projection`]: the [`Projection`] traits.
-//! - [`sql`]: portable SQL for read models.
-//! - [`read_store`]: the [`SqlReadStore`] trait: generations, checkpoints, dead letters.
+//! - [`projection`]: the [`Projection`] trait every projection declares, and its errors.
+//! - [`read_model`]: what every kind of read model shares: checkpoints, generations, dead
+//!   letters, and their errors.
+//! - [`target`]: [`ProjectionTarget`], the contract between the projector and a kind of read
+//!   model, and what a store must guarantee to be one.
 //! - [`error`]: the store's errors.
 //!
 //! It is not:
-//! - a storage engine (see `projector-sqlite`, `projector-postgres`);
+//! - a storage engine (see `projector-sqlite`, `projector-postgres`), nor a kind of read model
+//!   (see `projector-sql` for SQL tables); it knows no SQL;
 //! - the projector that runs projections (see `projector-runtime`);
 //! - tied to an async runtime: it uses only `tokio::sync`, which runs on any executor.
 
@@ -30,13 +33,12 @@ pub mod event;
 pub mod idempotency;
 pub mod ids;
 pub mod lease;
-pub mod multi_row;
 pub mod position;
 pub mod projection;
-pub mod read_store;
-pub mod sql;
+pub mod read_model;
 pub mod store;
 pub mod subscription;
+pub mod target;
 
 pub use codec::{DomainEvent, Upcaster, Upcasters};
 pub use decide::{CommandError, CommandOptions, Decider, Executed, execute, load};
@@ -47,21 +49,15 @@ pub use idempotency::{
 };
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
 pub use lease::{Lease, LeaseProvider};
-pub use multi_row::MultiRowInsert;
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
-pub use projection::{
-    EventFilter, PoisonPolicy, Projection, ProjectionError, SqlProjection, apply_catching_panics,
-};
-pub use read_store::{
+pub use projection::{EventFilter, PoisonPolicy, Projection, ProjectionError, catching_panics};
+pub use read_model::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingAt,
-    ServingGeneration, SqlReadStore,
-};
-pub use sql::{
-    FromSqlValue, Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlRun, SqlTransaction,
-    SqlValue, parse_sql_time, sql_time,
+    ServingGeneration,
 };
 pub use store::{
     AppendOutcome, EventAppender, EventFeed, EventReader, EventStore, HeadWatch,
     MAX_EVENTS_PER_APPEND, ReadDirection, StreamReader, validate_append,
 };
 pub use subscription::Subscription;
+pub use target::ProjectionTarget;

@@ -1,21 +1,20 @@
 //! Projections: code that turns the feed into a read model.
 //!
-//! The kind of read model decides how a projection is run, so each kind is its own trait:
-//! a [`SqlProjection`] writes tables that live beside its checkpoint and applies each batch in
-//! the same transaction as the checkpoint, so every event takes effect exactly once.
+//! [`Projection`] is what every projection declares about itself. How it writes depends on the
+//! kind of read model (SQL tables, a cache, a search index), so each kind adds its own trait in
+//! its own crate, and a [`ProjectionTarget`](crate::target::ProjectionTarget) binds it to its
+//! store for the projector.
 
 use std::any::Any;
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 
-use async_trait::async_trait;
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{DecodeError, RecordedEvent};
+use crate::event::DecodeError;
 use crate::ids::{EventType, ProjectionName};
 use crate::position::GlobalPosition;
-use crate::sql::{SqlError, SqlTransaction};
 
 /// Which events a projection is given; the others only move its checkpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,47 +74,18 @@ pub trait Projection: Send + Sync + 'static {
     }
 }
 
-/// A projection whose read model is SQL tables in the read store, next to its checkpoint.
-///
-/// `apply` runs inside the read store's transaction; the store commits the batch and the
-/// checkpoint together. It must have no other side effects, because a failed batch is rolled
-/// back and applied again.
-#[async_trait]
-pub trait SqlProjection: Projection {
-    /// Portable DDL that creates the read model's tables and indexes in a fresh namespace.
-    fn schema(&self) -> &[&str];
-
-    /// Applies a batch of events (in feed order, only those that pass [`Projection::handles`]).
-    ///
-    /// # Errors
-    /// A [`ProjectionError`] naming the failing event's position where known, so the projector
-    /// can keep the rest of the batch and isolate the event.
-    async fn apply(
-        &self,
-        tx: &mut dyn SqlTransaction,
-        events: &[RecordedEvent],
-    ) -> Result<(), ProjectionError>;
-}
-
-/// Applies `events` with `projection` in `tx`, turning a panic in the projection's code into a
-/// [`ProjectionError`], so the projector retries and dead-letters the event like any other
-/// failure instead of losing the worker that runs the projection.
-///
-/// Read stores call the projection through this. The transaction is rolled back as for any
-/// failed batch.
+/// Runs a projection's code for a batch, turning a panic in it into a [`ProjectionError`], so
+/// the projector retries and dead-letters the event like any other failure instead of losing
+/// the worker that runs the projection. Every kind of target calls projections through this;
+/// what the batch wrote is rolled back as for any failed batch.
 ///
 /// # Errors
 /// The projection's own error, or one saying it panicked (not transient; position unknown, so
 /// the projector isolates the culprit by applying the events one at a time).
-pub async fn apply_catching_panics(
-    projection: &dyn SqlProjection,
-    tx: &mut dyn SqlTransaction,
-    events: &[RecordedEvent],
-) -> Result<(), ProjectionError> {
-    match AssertUnwindSafe(projection.apply(tx, events))
-        .catch_unwind()
-        .await
-    {
+pub async fn catching_panics<T>(
+    apply: impl Future<Output = Result<T, ProjectionError>>,
+) -> Result<T, ProjectionError> {
+    match AssertUnwindSafe(apply).catch_unwind().await {
         Ok(result) => result,
         Err(panic) => Err(ProjectionError::panicked(panic.as_ref())),
     }
@@ -156,15 +126,6 @@ impl ProjectionError {
             message: format!("the projection panicked: {message}"),
         }
     }
-
-    /// A SQL statement for the event at `position` failed.
-    pub fn sql(position: GlobalPosition, error: SqlError) -> Self {
-        Self {
-            position: Some(position),
-            transient: error.is_transient(),
-            message: error.to_string(),
-        }
-    }
 }
 
 impl fmt::Display for ProjectionError {
@@ -179,16 +140,6 @@ impl fmt::Display for ProjectionError {
 impl From<DecodeError> for ProjectionError {
     fn from(e: DecodeError) -> Self {
         Self::at(e.position, e.to_string())
-    }
-}
-
-impl From<SqlError> for ProjectionError {
-    fn from(e: SqlError) -> Self {
-        Self {
-            position: None,
-            transient: e.is_transient(),
-            message: e.to_string(),
-        }
     }
 }
 

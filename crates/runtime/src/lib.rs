@@ -18,7 +18,6 @@
 //!   and carrying on one a stopped process left unfinished;
 //!   `standby`: leases, following the holder's checkpoint from another process, and starting
 //!   a worker again after a panic.
-//! - [`target`]: [`ProjectionTarget`], the seam to each kind of read model, and [`SqlTarget`].
 //! - [`status`]: what workers report, and [`Lag`]. [`retry`]: backoff. [`options`].
 //!
 //! It is not:
@@ -36,7 +35,6 @@ mod rebuild;
 pub mod retry;
 mod standby;
 pub mod status;
-pub mod target;
 mod worker;
 
 pub use error::{RuntimeError, WaitError};
@@ -44,4 +42,3 @@ pub use options::ProjectorOptions;
 pub use projector::{Projector, ProjectorHandle};
 pub use retry::RetryPolicy;
 pub use status::{Lag, ProjectionStatus, RebuildStatus, WorkerState};
-pub use target::{ProjectionTarget, SqlTarget};

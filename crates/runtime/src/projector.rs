@@ -6,10 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
-use projector_core::{
-    EventFeed, Generation, GlobalPosition, LeaseProvider, ProjectionName, SqlProjection,
-    SqlReadStore,
-};
+use projector_core::{EventFeed, Generation, GlobalPosition, LeaseProvider, ProjectionName};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -17,8 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{RuntimeError, WaitError};
 use crate::options::ProjectorOptions;
 use crate::status::{Lag, ProjectionStatus, WorkerState};
-use crate::target::{ProjectionTarget, SqlTarget};
 use crate::worker::{Command, Worker};
+use projector_core::ProjectionTarget;
 
 /// The projections to run over one event feed.
 pub struct Projector {
@@ -58,19 +55,11 @@ impl Projector {
         self
     }
 
-    /// Adds a projection bound to its read model.
-    pub fn with_target(mut self, target: Arc<dyn ProjectionTarget>) -> Self {
-        self.targets.push(target);
+    /// Adds a projection bound to its read model: a target of any kind (e.g.
+    /// `projector_sql::SqlTarget` for SQL tables).
+    pub fn with_target(mut self, target: impl ProjectionTarget) -> Self {
+        self.targets.push(Arc::new(target));
         self
-    }
-
-    /// Adds a SQL projection whose tables live in `store`.
-    pub fn with_sql(
-        self,
-        store: Arc<dyn SqlReadStore>,
-        projection: Arc<dyn SqlProjection>,
-    ) -> Self {
-        self.with_target(Arc::new(SqlTarget::new(store, projection)))
     }
 
     /// Starts a worker per projection on the current tokio runtime. They run until `shutdown`

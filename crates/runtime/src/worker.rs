@@ -24,7 +24,7 @@ use crate::RuntimeError;
 use crate::lane::{Halt, Lane, LaneKind, Lanes};
 use crate::options::ProjectorOptions;
 use crate::status::{ProjectionStatus, WorkerState};
-use crate::target::ProjectionTarget;
+use projector_core::ProjectionTarget;
 
 /// Requests a worker takes between batches.
 #[derive(Debug)]

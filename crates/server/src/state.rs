@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use projector_core::{EventStore, IdempotencyStore, SqlReadStore};
+use projector_core::{EventStore, IdempotencyStore};
 use projector_runtime::ProjectorHandle;
+use projector_sql::SqlReadStore;
 use tokio_util::task::TaskTracker;
 
 use crate::config::ServerConfig;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use projector_core::{
     EventFilter, PoisonPolicy, Projection, ProjectionError, ProjectionName, RecordedEvent,
-    SqlProjection, SqlTransaction,
 };
+use projector_sql::{SqlProjection, SqlTransaction};
 
 /// `inner`, with `seed` run in each batch's transaction before the batch.
 ///

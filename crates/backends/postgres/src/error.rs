@@ -1,6 +1,7 @@
 //! Mapping PostgreSQL errors into the core's error types, by SQLSTATE, never by message text.
 
-use projector_core::{ReadStoreError, SqlError, SqlErrorKind, StoreError};
+use projector_core::{ReadStoreError, StoreError};
+use projector_sql::{SqlError, SqlErrorKind};
 use tokio_postgres::error::SqlState;
 
 /// The kind of failure a driver error is, from its SQLSTATE class.

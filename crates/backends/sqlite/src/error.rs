@@ -1,6 +1,7 @@
 //! Mapping rusqlite errors into the core's error types, by SQLite result code.
 
-use projector_core::{ReadStoreError, SqlError, SqlErrorKind, StoreError};
+use projector_core::{ReadStoreError, StoreError};
+use projector_sql::{SqlError, SqlErrorKind};
 use rusqlite::ErrorCode;
 
 /// The kind of failure a rusqlite error is.

@@ -1,5 +1,6 @@
 //! `projector project`: run the projections until stopped, or until caught up.
 
+use projector_sql::SqlTarget;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
     };
     let mut projector = Projector::new(stores.events.clone(), options);
     for projection in projections(&args.projections)? {
-        projector = projector.with_sql(Arc::clone(&stores.reads), projection);
+        projector = projector.with_target(SqlTarget::new(Arc::clone(&stores.reads), projection));
     }
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));

@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use projector_core::{Generation, ProjectionName};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RuntimeError, WorkerState};
+use projector_sql::SqlTarget;
 use tokio_util::sync::CancellationToken;
 
 use crate::data::projections;
@@ -43,7 +44,7 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         ..ProjectorOptions::default()
     };
     let mut projector = Projector::new(stores.events.clone(), options)
-        .with_sql(Arc::clone(&stores.reads), projection);
+        .with_target(SqlTarget::new(Arc::clone(&stores.reads), projection));
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
     }

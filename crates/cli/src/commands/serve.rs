@@ -4,6 +4,7 @@
 //! (and the writes of those whose client went away), then lets each projection finish its
 //! batch in hand, and closes the event store after the writer has committed what was queued.
 
+use projector_sql::SqlTarget;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -37,7 +38,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut projector = Projector::new(stores.events.clone(), options);
     for projection in projections(&[])? {
-        projector = projector.with_sql(Arc::clone(&stores.reads), projection);
+        projector = projector.with_target(SqlTarget::new(Arc::clone(&stores.reads), projection));
     }
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));

@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use projector_core::{EventFeed, GlobalPosition, ProjectionName, SqlReadStore};
+use projector_core::{EventFeed, GlobalPosition, ProjectionName};
 use projector_postgres::LeaseHolder;
+use projector_sql::SqlReadStore;
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
 use serde::Serialize;
 

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use projector_core::{SqlReadStore, SqlValue};
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
 use projector_runtime::{Projector, ProjectorOptions};
+use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use projector_testkit::postgres::TestDatabase;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -117,7 +117,10 @@ async fn a_standby_takes_over_when_the_holder_dies() {
     let mut projections = projector_orders::projections::all();
     projections.extend(projector_issues::projections::all());
     for projection in projections {
-        projector = projector.with_sql(rebuilt.clone() as Arc<dyn SqlReadStore>, projection);
+        projector = projector.with_target(SqlTarget::new(
+            rebuilt.clone() as Arc<dyn SqlReadStore>,
+            projection,
+        ));
     }
     let shutdown = CancellationToken::new();
     let handle = projector.start(shutdown.clone()).expect("start");

@@ -1,7 +1,8 @@
 //! Reading the issue read models: typed queries in portable SQL over any [`SqlReadStore`].
 
 use chrono::{DateTime, Utc};
-use projector_core::{ReadStoreError, Row, SqlError, SqlParam, SqlReadStore, parse_sql_time};
+use projector_core::ReadStoreError;
+use projector_sql::{Row, SqlError, SqlParam, SqlReadStore, parse_sql_time};
 use serde::Serialize;
 
 use crate::projections::{ISSUE_HISTORY, ISSUES};

@@ -3,7 +3,7 @@
 //!
 //! It is written only against `projector-core`'s public traits, so it is also the example to
 //! follow when embedding projector: a [`Decider`](projector_core::Decider) for the write side,
-//! [`SqlProjection`](projector_core::SqlProjection)s for the read side.
+//! [`SqlProjection`](projector_sql::SqlProjection)s for the read side.
 //!
 //! # Layout
 //! - [`events`]: the events and their stored form.

@@ -3,7 +3,8 @@
 //! These are what an API serves; they never touch the event store.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use projector_core::{ReadStoreError, Row, SqlError, SqlErrorKind, SqlReadStore, parse_sql_time};
+use projector_core::ReadStoreError;
+use projector_sql::{Row, SqlError, SqlErrorKind, SqlReadStore, parse_sql_time};
 use serde::Serialize;
 
 use crate::projections::{CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};

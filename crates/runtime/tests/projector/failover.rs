@@ -9,10 +9,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use projector_core::{
     EventFilter, GlobalPosition, LeaseProvider, PoisonPolicy, Projection, ProjectionError,
-    ProjectionName, RecordedEvent, SqlProjection, SqlTransaction,
+    ProjectionName, RecordedEvent,
 };
 use projector_postgres::PgLeases;
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy, WorkerState};
+use projector_sql::{SqlProjection, SqlTarget, SqlTransaction};
 use projector_testkit::postgres::TestDatabase;
 use projector_testkit::proxy::Proxy;
 use tokio::time::Instant;
@@ -63,7 +64,7 @@ impl SqlProjection for Recording {
                 &[position.into(), self.by.into()],
             )
             .await
-            .map_err(|e| ProjectionError::sql(event.position, e))?;
+            .map_err(|e| e.at(event.position))?;
         }
         Ok(())
     }
@@ -93,7 +94,7 @@ async fn start(
     };
     let shutdown = CancellationToken::new();
     let handle = Projector::new(events, options)
-        .with_sql(reads, Arc::new(Recording { by }))
+        .with_target(SqlTarget::new(reads, Arc::new(Recording { by })))
         .with_leases(leases)
         .start(shutdown.clone())
         .expect("start");

@@ -7,9 +7,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use projector_core::{
-    EventAppender, EventFeed, ExpectedVersion, GlobalPosition, PoisonPolicy, SqlReadStore, StreamId,
+    EventAppender, EventFeed, ExpectedVersion, GlobalPosition, PoisonPolicy, StreamId,
 };
 use projector_runtime::{WaitError, WorkerState};
+use projector_sql::SqlReadStore;
 use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 
 use crate::helpers::{Counting, PATIENCE};

@@ -8,9 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use projector_core::{
     EventAppender, EventFilter, ExpectedVersion, PoisonPolicy, Projection, ProjectionError,
-    ProjectionName, RecordedEvent, SqlProjection, SqlReadStore, SqlTransaction, StreamId,
+    ProjectionName, RecordedEvent, StreamId,
 };
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
+use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlTransaction};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -83,7 +84,10 @@ impl Stores {
             ..ProjectorOptions::default()
         };
         let handle = Projector::new(self.events.clone(), options)
-            .with_sql(self.reads.clone() as Arc<dyn SqlReadStore>, projection)
+            .with_target(SqlTarget::new(
+                self.reads.clone() as Arc<dyn SqlReadStore>,
+                projection,
+            ))
             .start(shutdown.clone())
             .expect("start");
         (handle, shutdown)
@@ -253,13 +257,13 @@ impl SqlProjection for Counting {
                 &[position.into(), event.stream_id.as_str().into(), n.into()],
             )
             .await
-            .map_err(|e| ProjectionError::sql(event.position, e))?;
+            .map_err(|e| e.at(event.position))?;
             tx.execute(
                 "INSERT INTO totals (id, applied) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET applied = totals.applied + 1",
                 &[],
             )
             .await
-            .map_err(|e| ProjectionError::sql(event.position, e))?;
+            .map_err(|e| e.at(event.position))?;
         }
         self.applied
             .fetch_add(events.len() as u64, Ordering::SeqCst);

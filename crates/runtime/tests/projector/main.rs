@@ -15,8 +15,9 @@ use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use helpers::{Counting, PATIENCE, Stores};
-use projector_core::{EventFeed, GlobalPosition, PoisonPolicy, SqlReadStore};
+use projector_core::{EventFeed, GlobalPosition, PoisonPolicy};
 use projector_runtime::{WaitError, WorkerState};
+use projector_sql::SqlReadStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_up_then_follows_live_commits() {

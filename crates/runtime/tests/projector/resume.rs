@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use projector_core::{Generation, GlobalPosition, LeaseProvider, PoisonPolicy, SqlReadStore};
+use projector_core::{Generation, GlobalPosition, LeaseProvider, PoisonPolicy};
 use projector_postgres::PgLeases;
 use projector_runtime::{ProjectorHandle, RebuildStatus, WorkerState};
+use projector_sql::SqlReadStore;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Counting, PATIENCE, Stall};

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use projector_core::{
-    EventStore, ExpectedVersion, LeaseProvider, PoisonPolicy, ProjectionName, SqlReadStore,
-    SqlValue, StreamId,
+    EventStore, ExpectedVersion, LeaseProvider, PoisonPolicy, ProjectionName, StreamId,
 };
 use projector_postgres::{
     PgEventStore, PgEventStoreOptions, PgLeases, PgReadStore, PgReadStoreOptions,
 };
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
+use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -161,7 +161,8 @@ pub fn start(
         },
         lease_retry: Duration::from_millis(50),
     };
-    let mut projector = Projector::new(events, options).with_sql(reads, projection);
+    let mut projector =
+        Projector::new(events, options).with_target(SqlTarget::new(reads, projection));
     if let Some(leases) = leases {
         projector = projector.with_leases(leases);
     }

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use projector_core::{EventFeed, Generation, GlobalPosition, PoisonPolicy, SqlReadStore};
+use projector_core::{EventFeed, Generation, GlobalPosition, PoisonPolicy};
 use projector_runtime::{ProjectionStatus, ProjectorHandle, WaitError, WorkerState};
+use projector_sql::SqlReadStore;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Counting, PATIENCE, Stall};

@@ -11,7 +11,7 @@ pub(crate) mod reports;
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use projector_core::{ProjectionName, ReadStoreError, SqlErrorKind};
+use projector_core::{ProjectionName, ReadStoreError};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -38,9 +38,11 @@ pub(crate) fn read_model_error(error: ReadStoreError) -> ApiError {
         ReadStoreError::NoGeneration { projection, .. } => {
             ApiError::Unavailable(format!("the {projection} read model is not built yet"))
         }
-        ReadStoreError::Query(e) if e.kind != SqlErrorKind::Transient => {
-            ApiError::Internal(e.to_string())
-        }
+        ReadStoreError::Query {
+            message,
+            transient: false,
+            ..
+        } => ApiError::Internal(message),
         other => ApiError::Unavailable(other.to_string()),
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, Checkpoint, EventFilter, GlobalPosition, MultiRowInsert, Projection,
-    ProjectionError, ProjectionName, RecordedEvent, SqlParam, SqlProjection, SqlReadStore,
-    SqlTransaction, StreamId, StreamVersion,
+    ApplyError, Checkpoint, EventFilter, GlobalPosition, Projection, ProjectionError,
+    ProjectionName, RecordedEvent, StreamId, StreamVersion,
 };
+use projector_sql::{MultiRowInsert, SqlParam, SqlProjection, SqlReadStore, SqlTransaction};
 
 const ROWS: ProjectionName = ProjectionName::from_static("conformance_rows");
 

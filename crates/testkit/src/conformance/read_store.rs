@@ -12,9 +12,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use projector_core::{
     ApplyError, Checkpoint, EventFilter, GlobalPosition, Projection, ProjectionError,
-    ProjectionName, ReadStoreError, RecordedEvent, ServingAt, SqlProjection, SqlReadStore,
-    SqlTransaction, StreamId, StreamVersion,
+    ProjectionName, ReadStoreError, RecordedEvent, ServingAt, StreamId, StreamVersion,
 };
+use projector_sql::{SqlProjection, SqlReadStore, SqlTransaction};
 
 /// Counts the events it applies in one row; `Tally(version)`.
 pub(crate) struct Tally(pub(crate) u32);
@@ -52,7 +52,7 @@ impl SqlProjection for Tally {
                 &[],
             )
             .await
-            .map_err(|e| ProjectionError::sql(event.position, e))?;
+            .map_err(|e| e.at(event.position))?;
         }
         Ok(())
     }

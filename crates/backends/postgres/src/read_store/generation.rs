@@ -8,8 +8,9 @@
 use chrono::{DateTime, Utc};
 use projector_core::{
     ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, ProjectionName,
-    ReadStoreError, RecordedEvent, SqlProjection, StreamId, apply_catching_panics,
+    ReadStoreError, RecordedEvent, StreamId,
 };
+use projector_sql::{SqlProjection, apply_catching_panics};
 use tokio_postgres::error::SqlState;
 
 use crate::error::{describe, read_store_error};

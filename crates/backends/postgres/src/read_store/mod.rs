@@ -18,9 +18,9 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use projector_core::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
-    ProjectionName, ReadStoreError, RecordedEvent, Row, ServingAt, ServingGeneration, SqlParam,
-    SqlProjection, SqlReadStore,
+    ProjectionName, ReadStoreError, RecordedEvent, ServingAt, ServingGeneration,
 };
+use projector_sql::{Row, SqlParam, SqlProjection, SqlReadStore};
 
 use crate::error::{read_store_error, read_store_pool_error};
 use crate::migrate::migrate;
@@ -175,7 +175,7 @@ const QUERY_ATTEMPTS: u32 = 5;
 
 /// Whether a query failed because its generation's schema was dropped under it.
 fn schema_dropped(error: &ReadStoreError) -> bool {
-    let ReadStoreError::Query(error) = error else {
+    let Some(error) = projector_sql::sql_error(error) else {
         return false;
     };
     let code = std::error::Error::source(error)

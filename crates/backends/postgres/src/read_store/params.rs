@@ -10,7 +10,7 @@
 use std::error::Error;
 
 use bytes::{BufMut, BytesMut};
-use projector_core::SqlParam;
+use projector_sql::SqlParam;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 /// One portable parameter, encoded for the placeholder's inferred type.

@@ -9,9 +9,7 @@
 //! another's, whose shape may differ after a version change.
 
 use async_trait::async_trait;
-use projector_core::{
-    Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlRun, SqlTransaction,
-};
+use projector_sql::{Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlRun, SqlTransaction};
 use tokio_postgres::types::ToSql;
 
 use crate::error::sql_error;

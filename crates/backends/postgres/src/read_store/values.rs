@@ -9,7 +9,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use projector_core::{Row, SqlError, SqlErrorKind, SqlValue, sql_time};
+use projector_sql::{Row, SqlError, SqlErrorKind, SqlValue, sql_time};
 use tokio_postgres::types::{FromSql, Type};
 
 use crate::error::sql_error;

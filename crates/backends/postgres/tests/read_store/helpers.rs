@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use projector_core::{
-    CommandOptions, EventStore, ProjectionName, SqlProjection, SqlReadStore, SqlValue, execute,
-};
+use projector_core::{CommandOptions, EventStore, ProjectionName, execute};
 use projector_orders::projections;
 use projector_orders::{OrderCommand, OrderDecider, order_stream};
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
+use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlValue};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -36,7 +35,7 @@ impl Service {
     ) -> Self {
         let mut projector = Projector::new(events.clone(), ProjectorOptions::default());
         for projection in projections {
-            projector = projector.with_sql(reads.clone(), projection);
+            projector = projector.with_target(SqlTarget::new(reads.clone(), projection));
         }
         let projector = projector.start(CancellationToken::new()).expect("start");
         Self {

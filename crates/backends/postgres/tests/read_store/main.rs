@@ -7,9 +7,10 @@ mod overflow;
 mod types;
 
 use chrono::{DateTime, TimeZone, Utc};
-use projector_core::{ProjectionName, SqlValue, parse_sql_time};
+use projector_core::ProjectionName;
 use projector_orders::projections::{CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
 use projector_orders::{Money, NewItem, OrderCommand};
+use projector_sql::{SqlValue, parse_sql_time};
 
 use helpers::{PATIENCE, Service};
 
@@ -270,7 +271,7 @@ async fn a_rebuild_swaps_schemas_and_reproduces_every_row() {
 }
 
 /// A read store on `url`, as the conformance checks take it.
-async fn read_store(url: &str) -> std::sync::Arc<dyn projector_core::SqlReadStore> {
+async fn read_store(url: &str) -> std::sync::Arc<dyn projector_sql::SqlReadStore> {
     std::sync::Arc::new(
         projector_postgres::PgReadStore::connect(
             url,
@@ -285,7 +286,7 @@ async fn read_store(url: &str) -> std::sync::Arc<dyn projector_core::SqlReadStor
 /// is away outside CI.
 async fn fresh_read_store() -> Option<(
     projector_testkit::postgres::TestDatabase,
-    std::sync::Arc<dyn projector_core::SqlReadStore>,
+    std::sync::Arc<dyn projector_sql::SqlReadStore>,
 )> {
     let database = projector_testkit::postgres::TestDatabase::create().await?;
     let reads = read_store(database.url()).await;

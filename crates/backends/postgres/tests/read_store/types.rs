@@ -7,9 +7,11 @@ use async_trait::async_trait;
 use chrono::Utc;
 use projector_core::{
     Checkpoint, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent,
-    SqlErrorKind, SqlParam, SqlProjection, SqlReadStore, SqlTransaction, SqlValue, parse_sql_time,
 };
 use projector_postgres::{PgReadStore, PgReadStoreOptions};
+use projector_sql::{
+    SqlErrorKind, SqlParam, SqlProjection, SqlReadStore, SqlTransaction, SqlValue, parse_sql_time,
+};
 use projector_testkit::postgres::TestDatabase;
 
 const TYPED: ProjectionName = ProjectionName::from_static("typed");
@@ -63,7 +65,7 @@ impl SqlProjection for Typed {
                 &params,
             )
             .await
-            .map_err(|e| ProjectionError::sql(event.position, e))?;
+            .map_err(|e| e.at(event.position))?;
         }
         Ok(())
     }
@@ -153,7 +155,7 @@ async fn parameters_and_results_convert_for_every_inferred_type() {
         .query(&TYPED, "DELETE FROM typed", &[])
         .await
         .expect_err("a write in a read-only query");
-    let projector_core::ReadStoreError::Query(write) = write else {
+    let Some(write) = projector_sql::sql_error(&write) else {
         panic!("expected a query error, got {write:?}");
     };
     assert!(!write.is_transient(), "{write}");
@@ -162,7 +164,7 @@ async fn parameters_and_results_convert_for_every_inferred_type() {
         .await
         .expect_err("unknown table");
     assert!(
-        matches!(&missing, projector_core::ReadStoreError::Query(e) if e.kind == SqlErrorKind::Statement),
+        projector_sql::sql_error(&missing).is_some_and(|e| e.kind == SqlErrorKind::Statement),
         "{missing:?}"
     );
     let overflow = store
@@ -170,7 +172,7 @@ async fn parameters_and_results_convert_for_every_inferred_type() {
         .await
         .expect_err("out of range for smallint");
     assert!(
-        matches!(&overflow, projector_core::ReadStoreError::Query(e) if e.kind == SqlErrorKind::Conversion),
+        projector_sql::sql_error(&overflow).is_some_and(|e| e.kind == SqlErrorKind::Conversion),
         "{overflow:?}"
     );
     let unportable = store
@@ -178,7 +180,7 @@ async fn parameters_and_results_convert_for_every_inferred_type() {
         .await
         .expect_err("arrays are not portable");
     assert!(
-        matches!(&unportable, projector_core::ReadStoreError::Query(e) if e.kind == SqlErrorKind::Conversion),
+        projector_sql::sql_error(&unportable).is_some_and(|e| e.kind == SqlErrorKind::Conversion),
         "{unportable:?}"
     );
     let count = store
@@ -186,7 +188,7 @@ async fn parameters_and_results_convert_for_every_inferred_type() {
         .await
         .expect_err("missing parameter");
     assert!(
-        matches!(&count, projector_core::ReadStoreError::Query(e) if e.kind == SqlErrorKind::Statement),
+        projector_sql::sql_error(&count).is_some_and(|e| e.kind == SqlErrorKind::Statement),
         "{count:?}"
     );
     assert!(matches!(

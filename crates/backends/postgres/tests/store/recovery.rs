@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use projector_core::{
-    EventAppender, EventFeed, ExpectedVersion, GlobalPosition, SqlReadStore, StoreError, StreamId,
-    Subscription,
+    EventAppender, EventFeed, ExpectedVersion, GlobalPosition, StoreError, StreamId, Subscription,
 };
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
+use projector_sql::SqlReadStore;
 use projector_testkit::events::numbered;
 use projector_testkit::postgres::TestDatabase;
 

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use chrono::Utc;
 use projector_core::{
-    BuildingGeneration, Generation, ProjectionName, ReadStoreError, ServingGeneration, sql_time,
+    BuildingGeneration, Generation, ProjectionName, ReadStoreError, ServingGeneration,
 };
+use projector_sql::sql_time;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::connection::{open_reader, open_writer};

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use projector_core::{
     ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, ProjectionName,
-    ReadStoreError, RecordedEvent, SqlProjection, StreamId, apply_catching_panics, parse_sql_time,
-    sql_time,
+    ReadStoreError, RecordedEvent, StreamId,
 };
+use projector_sql::{SqlProjection, apply_catching_panics, parse_sql_time, sql_time};
 use rusqlite::{Connection, params};
 
 use crate::connection::{open_reader, open_writer};
@@ -292,7 +292,7 @@ fn dead_letter(
 }
 
 fn parse_time(text: &str) -> Result<DateTime<Utc>, ReadStoreError> {
-    parse_sql_time(text).map_err(ReadStoreError::Query)
+    parse_sql_time(text).map_err(ReadStoreError::from)
 }
 
 fn to_i64(v: u64) -> i64 {

@@ -7,7 +7,7 @@
 
 mod catalog;
 mod generation;
-mod placeholders;
+
 mod query;
 mod transaction;
 
@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use async_trait::async_trait;
 use projector_core::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
-    ProjectionName, ReadStoreError, RecordedEvent, Row, ServingAt, ServingGeneration, SqlParam,
-    SqlProjection, SqlReadStore,
+    ProjectionName, ReadStoreError, RecordedEvent, ServingAt, ServingGeneration,
 };
+use projector_sql::{Row, SqlParam, SqlProjection, SqlReadStore};
 
 use crate::durability::Durability;
 use crate::error::join_error;

@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use projector_core::{Generation, ProjectionName, ReadStoreError, Row, SqlParam, SqlValue};
+use projector_core::{Generation, ProjectionName, ReadStoreError};
+use projector_sql::{Row, SqlParam, SqlValue};
 
 use super::generation::GenerationDb;
 use super::{SqliteReadStore, transaction};

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use projector_core::{Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue};
+use projector_sql::{Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlValue};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{CachedStatement, Connection, Statement, ToSql};
 
 use crate::error::sql_error;
-use crate::read_store::placeholders::numbered;
+use projector_sql::placeholders::numbered;
 
 /// A projection's view of the open write transaction. The read store runs `BEGIN` before and
 /// `COMMIT` (with the checkpoint) or `ROLLBACK` after; this only runs statements.
@@ -61,7 +61,7 @@ pub(crate) fn query(
     Ok(out)
 }
 
-/// Prepares `sql`, its `$N` placeholders written as SQLite's `?N` (see `placeholders`).
+/// Prepares `sql`, its `$N` placeholders written as SQLite's `?N` (see `projector_sql::placeholders`).
 fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<CachedStatement<'c>, SqlError> {
     conn.prepare_cached(&numbered(sql)?).map_err(sql_error)
 }

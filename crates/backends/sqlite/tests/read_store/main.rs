@@ -69,7 +69,7 @@ async fn building_generations_survive_a_reopen() {
             Arc::new(
                 SqliteReadStore::open(&path, SqliteReadStoreOptions::default())
                     .expect("read store"),
-            ) as Arc<dyn projector_core::SqlReadStore>
+            ) as Arc<dyn projector_sql::SqlReadStore>
         }
     })
     .await;
@@ -79,7 +79,7 @@ async fn building_generations_survive_a_reopen() {
 /// while creating it) cannot be carried on: opening the store drops it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_building_generation_without_its_file_is_dropped_at_open() {
-    use projector_core::SqlReadStore;
+    use projector_sql::SqlReadStore;
 
     let dir = tempfile::tempdir().expect("temporary directory");
     let name = projector_core::ProjectionName::from_static("half_made");
@@ -111,14 +111,14 @@ impl projector_core::Projection for HalfMade {
 }
 
 #[async_trait::async_trait]
-impl projector_core::SqlProjection for HalfMade {
+impl projector_sql::SqlProjection for HalfMade {
     fn schema(&self) -> &[&str] {
         &["CREATE TABLE t (id BIGINT PRIMARY KEY)"]
     }
 
     async fn apply(
         &self,
-        _tx: &mut dyn projector_core::SqlTransaction,
+        _tx: &mut dyn projector_sql::SqlTransaction,
         _events: &[projector_core::RecordedEvent],
     ) -> Result<(), projector_core::ProjectionError> {
         Ok(())

@@ -14,8 +14,8 @@ mod workload;
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use projector_core::SqlProjection;
 use projector_orders::projections::{self, OrderSummaryProjection};
+use projector_sql::SqlProjection;
 
 use crate::opts::BenchArgs;
 use report::Report;

@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
-use projector_core::{
-    EventAppender, EventFeed, EventStore, ExpectedVersion, SqlProjection, SqlReadStore,
-};
+use projector_core::{EventAppender, EventFeed, EventStore, ExpectedVersion};
 use projector_orders::projections::ORDER_SUMMARY;
 use projector_runtime::{Projector, ProjectorOptions};
+use projector_sql::{SqlProjection, SqlReadStore, SqlTarget};
 use tokio_util::sync::CancellationToken;
 
 use super::workload::{self, Expected};
@@ -104,7 +103,7 @@ pub(crate) async fn project(
     };
     let mut projector = Projector::new(store, options);
     for projection in projections {
-        projector = projector.with_sql(Arc::clone(&reads), projection);
+        projector = projector.with_target(SqlTarget::new(Arc::clone(&reads), projection));
     }
     let shutdown = CancellationToken::new();
     let started = Instant::now();

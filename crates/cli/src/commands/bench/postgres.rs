@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use projector_core::SqlReadStore;
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
+use projector_sql::SqlReadStore;
 use tokio_postgres::NoTls;
 
 use super::report::{RunFigures, Settings};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use projector_core::SqlReadStore;
+use projector_sql::SqlReadStore;
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };

@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use projector_core::{
-    DomainEvent, EventFilter, GlobalPosition, MultiRowInsert, Projection, ProjectionError,
-    ProjectionName, RecordedEvent, SqlParam, SqlProjection, SqlTransaction, sql_time,
+    DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
+    RecordedEvent,
 };
+use projector_sql::{MultiRowInsert, SqlParam, SqlProjection, SqlTransaction, sql_time};
 
 use crate::events::{IssueEvent, types};
 
@@ -112,7 +113,7 @@ impl SqlProjection for IssueHistoryProjection {
             let position = events
                 .get(failed.index)
                 .map_or(GlobalPosition::ZERO, |e| e.position);
-            return Err(ProjectionError::sql(position, failed.error));
+            return Err(failed.error.at(position));
         }
         Ok(())
     }

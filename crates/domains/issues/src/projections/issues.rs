@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use projector_core::{
     DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
-    RecordedEvent, SqlParam, SqlProjection, SqlRun, SqlTransaction, sql_time,
+    RecordedEvent,
 };
+use projector_sql::{SqlParam, SqlProjection, SqlRun, SqlTransaction, sql_time};
 
 use crate::events::{IssueEvent, types};
 
@@ -66,7 +67,7 @@ impl SqlProjection for IssuesProjection {
                 .get(failed.index)
                 .and_then(|&i| events.get(i))
                 .map_or(GlobalPosition::ZERO, |e| e.position);
-            ProjectionError::sql(position, failed.error)
+            failed.error.at(position)
         })?;
         for ((recorded, event), &row) in events.iter().zip(&decoded).zip(&issue_rows) {
             if changed.get(row).copied().unwrap_or(0) == 0 {

@@ -5,7 +5,7 @@ mod issues;
 
 use std::sync::Arc;
 
-use projector_core::SqlProjection;
+use projector_sql::SqlProjection;
 
 pub use history::{ISSUE_HISTORY, IssueHistoryProjection};
 pub use issues::{ISSUES, IssuesProjection};

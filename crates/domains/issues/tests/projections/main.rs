@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use projector_core::{
-    CommandOptions, DomainEvent, EventAppender, EventStore, ExpectedVersion, NewEvent,
-    SqlReadStore, execute,
+    CommandOptions, DomainEvent, EventAppender, EventStore, ExpectedVersion, NewEvent, execute,
 };
 use projector_issues::events::{IssueEvent, TextChanged};
 use projector_issues::projections::{ISSUES, IssuesProjection};
@@ -18,6 +17,7 @@ use projector_issues::{
 };
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
 use projector_runtime::{Projector, ProjectorOptions, RetryPolicy, WaitError};
+use projector_sql::{SqlReadStore, SqlTarget};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -138,7 +138,7 @@ async fn one_batch_lands_in_order_and_a_missing_issue_stops_it(
         ..ProjectorOptions::default()
     };
     let projector = Projector::new(events.clone(), options)
-        .with_sql(reads.clone(), Arc::new(IssuesProjection))
+        .with_target(SqlTarget::new(reads.clone(), Arc::new(IssuesProjection)))
         .start(CancellationToken::new())
         .expect("start");
     let Err(WaitError::Stopped {

@@ -7,13 +7,14 @@ use std::time::Duration;
 use chrono::Utc;
 use projector_core::{
     CommandOptions, DomainEvent, EventAppender, EventStore, EventType, ExpectedVersion,
-    JsonPayload, NewEvent, ReadDirection, SqlReadStore, StreamReader, StreamVersion, execute,
+    JsonPayload, NewEvent, ReadDirection, StreamReader, StreamVersion, execute,
 };
 use projector_issues::events::IssueEvent;
 use projector_issues::{
     Changes, IssueCommand, IssueDecider, Priority, issue_stream, projections, queries,
 };
 use projector_runtime::{Projector, ProjectorOptions};
+use projector_sql::{SqlReadStore, SqlTarget};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -129,7 +130,10 @@ async fn old_events_read_as_the_new_shape_by_the_decider_and_by_a_rebuild() {
     );
     let mut projector = Projector::new(store.clone(), ProjectorOptions::default());
     for projection in projections::all() {
-        projector = projector.with_sql(reads.clone() as Arc<dyn SqlReadStore>, projection);
+        projector = projector.with_target(SqlTarget::new(
+            reads.clone() as Arc<dyn SqlReadStore>,
+            projection,
+        ));
     }
     let handle = projector.start(CancellationToken::new()).expect("start");
     handle

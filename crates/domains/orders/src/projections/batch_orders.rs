@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use projector_core::{ProjectionError, RecordedEvent, SqlError, SqlTransaction};
+use projector_core::{ProjectionError, RecordedEvent};
+use projector_sql::{SqlError, SqlTransaction};
 
 use crate::events::{OrderCreated, OrderEvent};
 
@@ -53,7 +54,7 @@ impl<R: PerOrderRow> BatchOrders<R> {
             OrderEvent::Created(created) => R::created(created),
             _ => R::load(tx, order_id)
                 .await
-                .map_err(|e| ProjectionError::sql(recorded.position, e))?
+                .map_err(|e| e.at(recorded.position))?
                 .ok_or_else(|| {
                     ProjectionError::at(
                         recorded.position,

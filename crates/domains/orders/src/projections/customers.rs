@@ -12,9 +12,10 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use projector_core::{
-    DomainEvent, EventFilter, GlobalPosition, MultiRowInsert, Projection, ProjectionError,
-    ProjectionName, RecordedEvent, SqlError, SqlParam, SqlProjection, SqlTransaction, sql_time,
+    DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
+    RecordedEvent,
 };
+use projector_sql::{MultiRowInsert, SqlError, SqlParam, SqlProjection, SqlTransaction, sql_time};
 
 use super::batch_orders::{BatchOrders, PerOrderRow};
 use crate::events::{OrderCreated, OrderEvent, types};
@@ -88,7 +89,7 @@ impl SqlProjection for CustomersProjection {
             let position = orders
                 .get(failed.index)
                 .map_or(GlobalPosition::ZERO, |o| o.last_position);
-            ProjectionError::sql(position, failed.error)
+            failed.error.at(position)
         })?;
         let params: Vec<[SqlParam<'_>; 9]> = customers.iter().map(Activity::params).collect();
         let rows: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
@@ -96,7 +97,7 @@ impl SqlProjection for CustomersProjection {
             let position = customers
                 .get(failed.index)
                 .map_or(GlobalPosition::ZERO, |c| c.last_position);
-            ProjectionError::sql(position, failed.error)
+            failed.error.at(position)
         })?;
         metrics::counter!("projector_read_model_upserts_total", "projection" => CUSTOMERS.to_string())
             .increment((orders.len() + customers.len()) as u64);

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use projector_core::{
     DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent,
-    SqlProjection, SqlTransaction, sql_time,
 };
+use projector_sql::{SqlProjection, SqlTransaction, sql_time};
 
 use crate::events::{OrderEvent, types};
 
@@ -70,7 +70,7 @@ impl SqlProjection for DailySalesProjection {
                 }
                 _ => continue,
             };
-            written.map_err(|e| ProjectionError::sql(recorded.position, e))?;
+            written.map_err(|e| e.at(recorded.position))?;
             metrics::counter!("projector_read_model_upserts_total", "projection" => DAILY_SALES.to_string()).increment(1);
         }
         Ok(())

@@ -1,4 +1,4 @@
-//! The order service's read models, each a [`SqlProjection`](projector_core::SqlProjection)
+//! The order service's read models, each a [`SqlProjection`](projector_sql::SqlProjection)
 //! in portable SQL, so the same code runs on SQLite and PostgreSQL.
 
 mod batch_orders;
@@ -8,7 +8,7 @@ mod order_summary;
 
 use std::sync::Arc;
 
-use projector_core::SqlProjection;
+use projector_sql::SqlProjection;
 
 pub use customers::{CUSTOMERS, CustomersProjection};
 pub use daily_sales::{DAILY_SALES, DailySalesProjection};

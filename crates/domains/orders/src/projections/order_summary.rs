@@ -8,9 +8,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use projector_core::{
-    DomainEvent, EventFilter, GlobalPosition, MultiRowInsert, Projection, ProjectionError,
-    ProjectionName, RecordedEvent, Row, SqlError, SqlParam, SqlProjection, SqlTransaction,
-    sql_time,
+    DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
+    RecordedEvent,
+};
+use projector_sql::{
+    MultiRowInsert, Row, SqlError, SqlParam, SqlProjection, SqlTransaction, sql_time,
 };
 
 use super::batch_orders::{BatchOrders, PerOrderRow};
@@ -71,7 +73,7 @@ impl SqlProjection for OrderSummaryProjection {
             let position = rows
                 .get(failed.index)
                 .map_or(GlobalPosition::ZERO, |row| row.last_position);
-            return Err(ProjectionError::sql(position, failed.error));
+            return Err(failed.error.at(position));
         }
         for row in rows {
             tracing::info!(
@@ -199,7 +201,7 @@ impl SummaryRow {
         let money = |i: usize| -> Result<Money, SqlError> {
             Money::from_decimal(row.get(i)?).map_err(|e| {
                 SqlError::new(
-                    projector_core::SqlErrorKind::Conversion,
+                    projector_sql::SqlErrorKind::Conversion,
                     format!("column {i}: {e}"),
                 )
             })
@@ -209,7 +211,7 @@ impl SummaryRow {
             customer_id: row.get(1)?,
             status: OrderStatus::parse(&status).ok_or_else(|| {
                 SqlError::new(
-                    projector_core::SqlErrorKind::Conversion,
+                    projector_sql::SqlErrorKind::Conversion,
                     format!("unknown status {status}"),
                 )
             })?,

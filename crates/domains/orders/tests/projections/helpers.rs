@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use projector_core::{
-    CommandOptions, EventStore, ProjectionName, SqlProjection, SqlReadStore, SqlValue, execute,
-};
+use projector_core::{CommandOptions, EventStore, ProjectionName, execute};
 use projector_orders::projections;
 use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
+use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlValue};
 use projector_sqlite::{
     SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
@@ -57,7 +56,10 @@ impl Service {
         let (dir, events, reads) = open_stores();
         let mut projector = Projector::new(events.clone(), ProjectorOptions::default());
         for projection in projections {
-            projector = projector.with_sql(reads.clone() as Arc<dyn SqlReadStore>, projection);
+            projector = projector.with_target(SqlTarget::new(
+                reads.clone() as Arc<dyn SqlReadStore>,
+                projection,
+            ));
         }
         let projector = projector.start(CancellationToken::new()).expect("start");
         Self {

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use projector_core::{
     CommandOptions, DomainEvent, EventAppender, EventStore, ExpectedVersion, NewEvent,
-    ProjectionName, SqlReadStore, SqlValue, execute,
+    ProjectionName, execute,
 };
 use projector_orders::events::{OrderConfirmed, OrderEvent};
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
 use projector_orders::{Money, OrderCommand, OrderDecider, order_stream};
 use projector_runtime::{Projector, ProjectorOptions, RetryPolicy, WaitError};
+use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use tokio_util::sync::CancellationToken;
 
 use helpers::{PATIENCE, Service, at, item, open_stores, place, text};
@@ -357,14 +358,14 @@ async fn an_event_for_an_order_never_created_stops_each_per_order_projection_the
         ..ProjectorOptions::default()
     };
     let projector = Projector::new(events.clone(), options)
-        .with_sql(
+        .with_target(SqlTarget::new(
             reads.clone() as Arc<dyn SqlReadStore>,
             Arc::new(projections::OrderSummaryProjection),
-        )
-        .with_sql(
+        ))
+        .with_target(SqlTarget::new(
             reads.clone() as Arc<dyn SqlReadStore>,
             Arc::new(projections::CustomersProjection),
-        )
+        ))
         .start(CancellationToken::new())
         .expect("start");
     for (projection, table, missing) in [

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use projector_core::{SqlProjection, SqlValue};
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES};
 use projector_orders::{Money, NewItem, OrderCommand, queries};
+use projector_sql::{SqlProjection, SqlValue};
 use projector_testkit::seeded::Seeded;
 
 use crate::helpers::{Service, at, item, place};

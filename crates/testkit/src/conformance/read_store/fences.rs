@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 use projector_core::{
-    Checkpoint, DeadLetter, Generation, GlobalPosition, ReadStoreError, ServingAt, SqlReadStore,
+    Checkpoint, DeadLetter, Generation, GlobalPosition, ReadStoreError, ServingAt,
 };
+use projector_sql::SqlReadStore;
 
 use super::{TALLY, Tally, apply_range, building, event, tally};
 

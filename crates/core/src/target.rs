@@ -1,16 +1,32 @@
-//! What a worker drives: a projection bound to the store that holds its read model.
+//! What the projector drives: a projection bound to the store that holds its read model.
 //!
-//! [`ProjectionTarget`] is the seam between the runtime and the kinds of read model. A SQL
-//! projection over a [`SqlReadStore`] is one ([`SqlTarget`]); other kinds of store implement
-//! the same trait and the worker runs them unchanged.
+//! [`ProjectionTarget`] is the seam between the runtime and the kinds of read model (SQL tables,
+//! a cache, a search index). Each kind implements it in its own crate, and the worker runs every
+//! kind unchanged: catch-up and live, batches, retries, dead letters, rebuilds, leases.
+//!
+//! # What a store must guarantee
+//! - **Atomic apply with checkpoint.** [`ProjectionTarget::apply`] commits a batch's changes and
+//!   the generation's new checkpoint together or not at all, and refuses, changing nothing, a
+//!   batch that does not start at the checkpoint (`ReadStoreError::CheckpointMoved`). A store
+//!   that cannot commit both together must make every write idempotent, guarded by the position
+//!   of the event it reflects, so a batch applied again changes nothing.
+//! - **Generations.** Building a generation beside the serving one and swapping it in is atomic
+//!   for readers, and every write to the catalog or a checkpoint names the state its caller saw
+//!   and is refused when another process changed it (see `ReadStoreError::is_fenced`).
+//! - **Durability to match.** A checkpoint survives exactly as long as the data it covers: a
+//!   store that can lose data (a cache without persistence) loses its catalog with it, so the
+//!   projection is found missing and built again.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use projector_core::{
-    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, EventFilter, Generation,
-    GlobalPosition, PoisonPolicy, ProjectionName, ReadStoreError, RecordedEvent, ServingAt,
-    SqlProjection, SqlReadStore,
+
+use crate::event::RecordedEvent;
+use crate::ids::ProjectionName;
+use crate::position::GlobalPosition;
+use crate::projection::{EventFilter, PoisonPolicy};
+use crate::read_model::{
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingAt,
 };
 
 /// A projection together with where its read model lives.
@@ -71,59 +87,35 @@ pub trait ProjectionTarget: Send + Sync + 'static {
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError>;
 }
 
-/// A [`SqlProjection`] whose tables live in a [`SqlReadStore`].
-pub struct SqlTarget {
-    store: Arc<dyn SqlReadStore>,
-    projection: Arc<dyn SqlProjection>,
-}
-
-impl std::fmt::Debug for SqlTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlTarget")
-            .field("projection", &self.projection.name())
-            .finish_non_exhaustive()
-    }
-}
-
-impl SqlTarget {
-    /// Binds `projection` to `store`.
-    pub fn new(store: Arc<dyn SqlReadStore>, projection: Arc<dyn SqlProjection>) -> Self {
-        Self { store, projection }
-    }
-}
-
+/// A shared target is a target, so lists of targets of several kinds can be handed around.
 #[async_trait]
-impl ProjectionTarget for SqlTarget {
+impl<T: ProjectionTarget + ?Sized> ProjectionTarget for Arc<T> {
     fn name(&self) -> ProjectionName {
-        self.projection.name()
+        (**self).name()
     }
 
     fn version(&self) -> u32 {
-        self.projection.version()
+        (**self).version()
     }
 
     fn filter(&self) -> EventFilter {
-        self.projection.handles()
+        (**self).filter()
     }
 
     fn poison_policy(&self) -> PoisonPolicy {
-        self.projection.poison_policy()
+        (**self).poison_policy()
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
-        Ok(self
-            .store
-            .serving(&self.projection.name())
-            .await?
-            .map(|s| (s.generation, s.version)))
+        (**self).serving().await
     }
 
     async fn building(&self) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
-        self.store.building(&self.projection.name()).await
+        (**self).building().await
     }
 
     async fn create_generation(&self) -> Result<Generation, ReadStoreError> {
-        self.store.create_generation(self.projection.as_ref()).await
+        (**self).create_generation().await
     }
 
     async fn activate(
@@ -131,9 +123,7 @@ impl ProjectionTarget for SqlTarget {
         generation: Generation,
         replacing: Option<ServingAt>,
     ) -> Result<(), ReadStoreError> {
-        self.store
-            .activate(&self.projection.name(), generation, replacing)
-            .await
+        (**self).activate(generation, replacing).await
     }
 
     async fn drop_generation(
@@ -141,15 +131,11 @@ impl ProjectionTarget for SqlTarget {
         generation: Generation,
         at: GlobalPosition,
     ) -> Result<(), ReadStoreError> {
-        self.store
-            .drop_generation(&self.projection.name(), generation, at)
-            .await
+        (**self).drop_generation(generation, at).await
     }
 
     async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError> {
-        self.store
-            .checkpoint(&self.projection.name(), generation)
-            .await
+        (**self).checkpoint(generation).await
     }
 
     async fn apply(
@@ -159,9 +145,7 @@ impl ProjectionTarget for SqlTarget {
         from: GlobalPosition,
         to: Checkpoint,
     ) -> Result<(), ApplyError> {
-        self.store
-            .apply(Arc::clone(&self.projection), generation, events, from, to)
-            .await
+        (**self).apply(generation, events, from, to).await
     }
 
     async fn dead_letter(
@@ -171,12 +155,12 @@ impl ProjectionTarget for SqlTarget {
         from: GlobalPosition,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError> {
-        self.store
-            .record_dead_letter(generation, letter, from, skip_to)
+        (**self)
+            .dead_letter(generation, letter, from, skip_to)
             .await
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {
-        self.store.dead_letters(&self.projection.name()).await
+        (**self).dead_letters().await
     }
 }

@@ -6,13 +6,13 @@
 //! strings, quoted identifiers and comments are copied as they are, and a `$` inside an
 //! identifier (`a$1`, which SQLite allows) is not a placeholder.
 
-use projector_core::{SqlError, SqlErrorKind};
+use crate::error::{SqlError, SqlErrorKind};
 
 /// `sql` with every `$N` placeholder written `?N`.
 ///
 /// # Errors
 /// A bare `?` placeholder, which is not of the portable form.
-pub(crate) fn numbered(sql: &str) -> Result<String, SqlError> {
+pub fn numbered(sql: &str) -> Result<String, SqlError> {
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
     let mut copied = 0;

@@ -1,18 +1,17 @@
-//! The portable SQL a projection writes its read model with, the same on SQLite and PostgreSQL.
+//! The portable SQL a projection writes its read model with, the same on SQLite and PostgreSQL:
+//! parameters, result values and rows, and times as text.
 //!
 //! Statements use `$1`, `$2`, ... placeholders (numbered in order of first use); columns use
 //! the types `TEXT`, `BIGINT`, `DOUBLE PRECISION` and `BOOLEAN`; upserts use
 //! `INSERT ... ON CONFLICT (...) DO UPDATE SET col = excluded.col`. Times are stored as RFC 3339
 //! text in UTC, which sorts in time order on both backends.
 
-use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::error::BoxError;
+use crate::error::{SqlError, SqlErrorKind};
 
 /// A time as portable SQL text: RFC 3339 in UTC with microseconds
 /// (`2026-01-01T00:00:00.000000Z`), fixed-width so it sorts in time order as text.
@@ -239,121 +238,5 @@ impl Row {
     /// The raw values.
     pub fn values(&self) -> &[SqlValue] {
         &self.values
-    }
-}
-
-/// What kind of failure a SQL error is, as far as a caller must tell them apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum SqlErrorKind {
-    /// Busy, locked, out of connections, connection lost: retrying later may succeed.
-    Transient,
-    /// A constraint (unique, not null, check, foreign key) refused the statement.
-    Constraint,
-    /// The statement is wrong for the schema: syntax, unknown table or column, wrong type.
-    Statement,
-    /// A result value did not convert into the requested type.
-    Conversion,
-    /// Anything else, such as a corrupt file or a full disk.
-    Other,
-}
-
-/// A failed SQL statement.
-#[derive(Debug, thiserror::Error)]
-pub struct SqlError {
-    /// What kind of failure it is.
-    pub kind: SqlErrorKind,
-    /// The driver's message.
-    pub message: String,
-    /// The driver's error.
-    #[source]
-    pub source: Option<BoxError>,
-}
-
-impl SqlError {
-    /// A new error without a driver source.
-    pub fn new(kind: SqlErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
-    }
-
-    /// A new error wrapping the driver's error.
-    pub fn with_source(kind: SqlErrorKind, source: impl Into<BoxError>) -> Self {
-        let source = source.into();
-        Self {
-            kind,
-            message: source.to_string(),
-            source: Some(source),
-        }
-    }
-
-    /// Whether retrying later may succeed.
-    pub fn is_transient(&self) -> bool {
-        self.kind == SqlErrorKind::Transient
-    }
-}
-
-impl fmt::Display for SqlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} SQL error: {}", self.kind, self.message)
-    }
-}
-
-/// One run of [`SqlTransaction::execute_batch`]: a statement and its parameters.
-pub type SqlRun<'s, 'p> = (&'s str, &'s [SqlParam<'p>]);
-
-/// The failure of one run of [`SqlTransaction::execute_batch`].
-#[derive(Debug, thiserror::Error)]
-#[error("run {index} of the batch failed: {error}")]
-pub struct SqlBatchError {
-    /// Which run failed, counting from 0.
-    pub index: usize,
-    /// Why.
-    #[source]
-    pub error: SqlError,
-}
-
-/// An open read-model transaction that a projection applies its batch in. The read store
-/// commits it together with the projection's checkpoint, or rolls both back.
-#[async_trait]
-pub trait SqlTransaction: Send {
-    /// Runs a statement, returning how many rows it changed.
-    async fn execute(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<u64, SqlError>;
-
-    /// Runs each statement of `runs` with its parameters, in order, returning how many rows
-    /// each changed.
-    ///
-    /// Prefer it to a loop of [`execute`](Self::execute) when writing many rows: a backend
-    /// across a network sends every run before reading any answer (one round trip for the lot,
-    /// not one per run). The default runs them one by one.
-    ///
-    /// # Errors
-    /// The first run that failed, by its index in `runs`; runs after it may not have run.
-    async fn execute_batch(&mut self, runs: &[SqlRun<'_, '_>]) -> Result<Vec<u64>, SqlBatchError> {
-        let mut changed = Vec::with_capacity(runs.len());
-        for (index, (sql, params)) in runs.iter().enumerate() {
-            changed.push(
-                self.execute(sql, params)
-                    .await
-                    .map_err(|error| SqlBatchError { index, error })?,
-            );
-        }
-        Ok(changed)
-    }
-
-    /// Runs a query, returning all its rows.
-    async fn query(&mut self, sql: &str, params: &[SqlParam<'_>]) -> Result<Vec<Row>, SqlError>;
-
-    /// Runs a query, returning its first row if any.
-    async fn query_opt(
-        &mut self,
-        sql: &str,
-        params: &[SqlParam<'_>],
-    ) -> Result<Option<Row>, SqlError> {
-        Ok(self.query(sql, params).await?.into_iter().next())
     }
 }

@@ -11,7 +11,9 @@
 
 use std::sync::OnceLock;
 
-use crate::sql::{SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlRun, SqlTransaction};
+use crate::error::{SqlBatchError, SqlError, SqlErrorKind};
+use crate::transaction::{SqlRun, SqlTransaction};
+use crate::value::SqlParam;
 
 /// The most rows one statement carries.
 pub const MAX_ROWS: usize = 128;

@@ -1,13 +1,13 @@
-//! The SQL read store: where [`SqlProjection`]s keep their tables, checkpoints and dead letters.
+//! What every kind of read model shares: checkpoints, generations, dead letters, and the errors
+//! of storing them.
 //!
-//! Each projection's read model lives in its own namespace (a database file on SQLite, a schema
-//! on PostgreSQL), in numbered *generations*. One generation serves reads; a rebuild fills a new
-//! generation beside it and swaps it in once it has caught up, so reads never stop.
+//! A projection's read model lives in numbered *generations* in its store (a database file, a
+//! schema, a key prefix). One generation serves reads; a rebuild fills a new generation beside it
+//! and swaps it in once it has caught up, so reads never stop. Each generation commits its
+//! checkpoint with its data, so a crash loses nothing and applies nothing twice.
 
 use std::fmt;
-use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -16,8 +16,7 @@ use crate::error::BoxError;
 use crate::event::RecordedEvent;
 use crate::ids::{EventType, ProjectionName, StreamId};
 use crate::position::GlobalPosition;
-use crate::projection::{ProjectionError, SqlProjection};
-use crate::sql::{Row, SqlError, SqlParam};
+use crate::projection::ProjectionError;
 
 /// How far a projection has applied the feed, committed with its read model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,12 +197,21 @@ pub enum ReadStoreError {
         version: u32,
     },
 
-    /// A read query failed.
+    /// A query or a write of the read model failed for a reason of its own: a bug in it, data
+    /// that does not convert, or (when `transient`) a busy or unreachable store.
     ///
     /// # Handling
-    /// A bug in the query, or transient per [`SqlError::is_transient`].
-    #[error(transparent)]
-    Query(#[from] SqlError),
+    /// When `transient`, retry later (HTTP 503); otherwise a bug (HTTP 500).
+    #[error("{message}")]
+    Query {
+        /// What went wrong.
+        message: String,
+        /// Whether retrying later may succeed.
+        transient: bool,
+        /// The store's own error (for SQL, a `SqlError`).
+        #[source]
+        source: Option<BoxError>,
+    },
 
     /// The store has been shut down.
     ///
@@ -260,114 +268,4 @@ impl ApplyError {
             ApplyError::Store(e) => !e.is_fenced(),
         }
     }
-}
-
-/// Storage for SQL read models, their checkpoints and dead letters, in generations.
-#[async_trait]
-pub trait SqlReadStore: Send + Sync + 'static {
-    /// The generation serving reads of `projection`, if any was ever activated.
-    async fn serving(
-        &self,
-        projection: &ProjectionName,
-    ) -> Result<Option<ServingGeneration>, ReadStoreError>;
-
-    /// The generations of `projection` being built (created, not yet activated nor dropped),
-    /// oldest first. They survive a restart of the store, so a rebuild cut short by a crash or
-    /// a failover can be carried on.
-    async fn building(
-        &self,
-        projection: &ProjectionName,
-    ) -> Result<Vec<BuildingGeneration>, ReadStoreError>;
-
-    /// Creates an empty generation with the projection's schema and a zero checkpoint. It does
-    /// not serve reads until [`SqlReadStore::activate`].
-    ///
-    /// # Errors
-    /// [`ReadStoreError::BuildInProgress`] when the projection has a building generation
-    /// already: one is built at a time, so carry it on, or drop it first if it is abandoned.
-    async fn create_generation(
-        &self,
-        projection: &dyn SqlProjection,
-    ) -> Result<Generation, ReadStoreError>;
-
-    /// Makes the building `generation` serve reads of `projection` in place of `replacing`
-    /// (the serving generation as the caller last saw it, `None` if none served), atomically,
-    /// and drops the generation it replaces.
-    ///
-    /// # Errors
-    /// Refused, changing nothing, when the state is not what the caller saw:
-    /// [`ReadStoreError::ServingChanged`] when another generation serves,
-    /// [`ReadStoreError::CheckpointMoved`] when the serving checkpoint moved, and
-    /// [`ReadStoreError::NoGeneration`] when `generation` is not building (dropped, or
-    /// serving already).
-    async fn activate(
-        &self,
-        projection: &ProjectionName,
-        generation: Generation,
-        replacing: Option<ServingAt>,
-    ) -> Result<(), ReadStoreError>;
-
-    /// Deletes a building generation (an abandoned rebuild) whose checkpoint is still `at`.
-    ///
-    /// # Errors
-    /// Refused, changing nothing: [`ReadStoreError::CheckpointMoved`] when its checkpoint is
-    /// not `at` (another process is building it), [`ReadStoreError::ServingChanged`] when it
-    /// serves reads. Dropping a generation that is gone already succeeds.
-    async fn drop_generation(
-        &self,
-        projection: &ProjectionName,
-        generation: Generation,
-        at: GlobalPosition,
-    ) -> Result<(), ReadStoreError>;
-
-    /// The checkpoint of a generation.
-    async fn checkpoint(
-        &self,
-        projection: &ProjectionName,
-        generation: Generation,
-    ) -> Result<Checkpoint, ReadStoreError>;
-
-    /// Applies `events` with `projection` and moves the checkpoint from `from` to `to`, in one
-    /// transaction. `events` may be empty, to move the checkpoint past events the projection
-    /// does not handle.
-    ///
-    /// # Errors
-    /// [`ReadStoreError::CheckpointMoved`] when the checkpoint is not at `from`: another writer
-    /// applied this generation meanwhile, and nothing is applied twice.
-    async fn apply(
-        &self,
-        projection: Arc<dyn SqlProjection>,
-        generation: Generation,
-        events: Arc<[RecordedEvent]>,
-        from: GlobalPosition,
-        to: Checkpoint,
-    ) -> Result<(), ApplyError>;
-
-    /// Records (or updates) a dead letter and, for a skipped event, moves the checkpoint from
-    /// `from` past it, in one transaction.
-    ///
-    /// # Errors
-    /// [`ReadStoreError::CheckpointMoved`] when the checkpoint is not at `from`: another
-    /// process applied the generation meanwhile, and nothing is recorded or moved.
-    async fn record_dead_letter(
-        &self,
-        generation: Generation,
-        letter: DeadLetter,
-        from: GlobalPosition,
-        skip_to: Option<Checkpoint>,
-    ) -> Result<(), ReadStoreError>;
-
-    /// The dead letters of the serving generation, oldest first.
-    async fn dead_letters(
-        &self,
-        projection: &ProjectionName,
-    ) -> Result<Vec<DeadLetter>, ReadStoreError>;
-
-    /// Runs a read-only query against the serving generation of `projection`.
-    async fn query(
-        &self,
-        projection: &ProjectionName,
-        sql: &str,
-        params: &[SqlParam<'_>],
-    ) -> Result<Vec<Row>, ReadStoreError>;
 }
