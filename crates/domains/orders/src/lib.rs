@@ -24,6 +24,7 @@ pub mod money;
 pub mod projections;
 pub mod queries;
 pub mod state;
+pub mod view;
 
 pub use decider::{NewItem, OrderCommand, OrderDecider, order_stream};
 pub use error::OrderError;
@@ -31,3 +32,4 @@ pub use events::OrderEvent;
 pub use limits::OrderLimit;
 pub use money::Money;
 pub use state::{Order, OrderStatus};
+pub use view::OrderView;

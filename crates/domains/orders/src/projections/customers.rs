@@ -15,11 +15,16 @@ use projector_core::{
     DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
     RecordedEvent,
 };
-use projector_sql::{MultiRowInsert, SqlError, SqlParam, SqlProjection, SqlTransaction, sql_time};
+use projector_sql::{
+    MultiRowInsert, SqlError, SqlErrorKind, SqlParam, SqlProjection, SqlTransaction,
+    parse_sql_time, sql_time,
+};
 
 use super::batch_orders::{BatchOrders, PerOrderRow};
 use crate::events::{OrderCreated, OrderEvent, types};
+use crate::money::Money;
 use crate::state::OrderStatus;
+use crate::view::OrderView;
 
 /// The projection's name.
 pub const CUSTOMERS: ProjectionName = ProjectionName::from_static("customers");
@@ -71,11 +76,11 @@ impl SqlProjection for CustomersProjection {
         for recorded in events {
             let event = OrderEvent::decode(recorded)?;
             let order = orders.row_for(tx, &event, recorded).await?;
-            let customer = match customer_index.get(&order.customer_id) {
+            let customer = match customer_index.get(&order.view.customer_id) {
                 Some(index) => *index,
                 None => {
-                    customer_index.insert(order.customer_id.clone(), customers.len());
-                    customers.push(Activity::new(order.customer_id.clone()));
+                    customer_index.insert(order.view.customer_id.clone(), customers.len());
+                    customers.push(Activity::new(order.view.customer_id.clone()));
                     customers.len() - 1
                 }
             };
@@ -83,7 +88,12 @@ impl SqlProjection for CustomersProjection {
         }
         let orders = orders.rows();
 
-        let params: Vec<[SqlParam<'_>; 7]> = orders.iter().map(OrderRow::params).collect();
+        let times: Vec<OrderTimes> = orders.iter().map(OrderRow::times).collect();
+        let params: Vec<[SqlParam<'_>; 7]> = orders
+            .iter()
+            .zip(&times)
+            .map(|(order, times)| order.params(times))
+            .collect();
         let rows: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
         ORDERS.execute(tx, &rows).await.map_err(|failed| {
             let position = orders
@@ -114,47 +124,27 @@ fn apply_one(
     event: &OrderEvent,
     recorded: &RecordedEvent,
 ) {
-    let at = sql_time(recorded.recorded_at);
+    order.view.apply(event, recorded.recorded_at);
     order.last_position = recorded.position;
     customer.last_position = recorded.position;
     match event {
         OrderEvent::Created(_) => {
+            let created_at = sql_time(order.view.created_at);
             customer.placed = customer.placed.saturating_add(1);
-            customer.first_order_at = min(customer.first_order_at.take(), &order.created_at);
-            customer.last_order_at = max(customer.last_order_at.take(), &order.created_at);
+            customer.first_order_at = min(customer.first_order_at.take(), &created_at);
+            customer.last_order_at = max(customer.last_order_at.take(), &created_at);
         }
-        OrderEvent::ItemAdded(e) => {
-            order.item_count = order.item_count.saturating_add(i64::from(e.quantity));
-            order.total_cents = order
-                .total_cents
-                .saturating_add(e.unit_price.saturating_times(e.quantity).cents());
-        }
-        OrderEvent::ItemRemoved(e) => {
-            order.item_count = order.item_count.saturating_sub(i64::from(e.quantity));
-            order.total_cents = order
-                .total_cents
-                .saturating_sub(e.unit_price.saturating_times(e.quantity).cents());
-        }
-        OrderEvent::Confirmed(_) => order.status = OrderStatus::Confirmed.as_str().to_owned(),
-        OrderEvent::Shipped(_) => order.status = OrderStatus::Shipped.as_str().to_owned(),
         OrderEvent::Completed(e) => {
-            order.status = OrderStatus::Completed.as_str().to_owned();
             customer.completed = customer.completed.saturating_add(1);
             customer.spent_cents = customer.spent_cents.saturating_add(e.total_amount.cents());
         }
-        OrderEvent::Cancelled(_) => {
-            order.status = OrderStatus::Cancelled.as_str().to_owned();
-            customer.cancelled = customer.cancelled.saturating_add(1);
-        }
+        OrderEvent::Cancelled(_) => customer.cancelled = customer.cancelled.saturating_add(1),
         OrderEvent::Refunded(e) => {
             customer.refunded_cents = customer.refunded_cents.saturating_add(e.amount.cents());
         }
+        _ => {}
     }
-    // A refund changes the customer's totals, not the order's row.
-    if !matches!(event, OrderEvent::Refunded(_)) {
-        order.updated_at = at.clone();
-    }
-    customer.last_activity_at = at;
+    customer.last_activity_at = sql_time(recorded.recorded_at);
 }
 
 fn min(current: Option<String>, candidate: &str) -> Option<String> {
@@ -171,41 +161,37 @@ fn max(current: Option<String>, candidate: &str) -> Option<String> {
     }
 }
 
-/// One `customer_orders` row while a batch is folded into it.
+/// One `customer_orders` row while a batch is folded into it: the order's view (of which the
+/// table keeps the fields a "my orders" list shows).
 struct OrderRow {
-    order_id: String,
-    customer_id: String,
-    status: String,
-    item_count: i64,
-    total_cents: i64,
-    created_at: String,
-    updated_at: String,
+    view: OrderView,
     last_position: GlobalPosition,
 }
 
+/// A row's times, as portable SQL text.
+struct OrderTimes {
+    created_at: String,
+    updated_at: String,
+}
+
 impl OrderRow {
-    fn new(order_id: String, customer_id: String, created_at: String) -> Self {
-        Self {
-            order_id,
-            customer_id,
-            status: OrderStatus::Pending.as_str().to_owned(),
-            item_count: 0,
-            total_cents: 0,
-            updated_at: created_at.clone(),
-            created_at,
-            last_position: GlobalPosition::ZERO,
+    fn times(&self) -> OrderTimes {
+        OrderTimes {
+            created_at: sql_time(self.view.created_at),
+            updated_at: sql_time(self.view.updated_at),
         }
     }
 
-    fn params(&self) -> [SqlParam<'_>; 7] {
+    fn params<'a>(&'a self, times: &'a OrderTimes) -> [SqlParam<'a>; 7] {
+        let view = &self.view;
         [
-            self.order_id.as_str().into(),
-            self.customer_id.as_str().into(),
-            self.status.as_str().into(),
-            self.item_count.into(),
-            self.total_cents.into(),
-            self.created_at.as_str().into(),
-            self.updated_at.as_str().into(),
+            view.order_id.as_str().into(),
+            view.customer_id.as_str().into(),
+            view.status.as_str().into(),
+            view.item_count.into(),
+            view.total.cents().into(),
+            times.created_at.as_str().into(),
+            times.updated_at.as_str().into(),
         ]
     }
 }
@@ -273,11 +259,10 @@ impl PerOrderRow for OrderRow {
     const WHAT: &'static str = "customer";
 
     fn created(event: &OrderCreated) -> Self {
-        Self::new(
-            event.order_id.clone(),
-            event.customer_id.clone(),
-            sql_time(event.created_at),
-        )
+        Self {
+            view: OrderView::created(event),
+            last_position: GlobalPosition::ZERO,
+        }
     }
 
     async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<Self>, SqlError> {
@@ -291,14 +276,22 @@ impl PerOrderRow for OrderRow {
         else {
             return Ok(None);
         };
-        Ok(Some(Self {
+        let status: String = row.get(1)?;
+        let created_at = parse_sql_time(&row.get::<String>(4)?)?;
+        // The fields this table does not keep start empty: nothing here reads them.
+        let mut view = OrderView::created(&OrderCreated {
             order_id: order_id.to_owned(),
             customer_id: row.get(0)?,
-            status: row.get(1)?,
-            item_count: row.get(2)?,
-            total_cents: row.get(3)?,
-            created_at: row.get(4)?,
-            updated_at: row.get(5)?,
+            created_at,
+        });
+        view.status = OrderStatus::parse(&status).ok_or_else(|| {
+            SqlError::new(SqlErrorKind::Conversion, format!("unknown status {status}"))
+        })?;
+        view.item_count = row.get(2)?;
+        view.total = Money::from_cents(row.get(3)?);
+        view.updated_at = parse_sql_time(&row.get::<String>(5)?)?;
+        Ok(Some(Self {
+            view,
             last_position: GlobalPosition::ZERO,
         }))
     }
