@@ -1,12 +1,9 @@
-//! The data directory: `events.db` (the event store) and `read/` (the read models), and the
-//! projections the built-in services run.
+//! The data directory: `events.db` (the event store), `idempotency.db`, and `read/` (the read
+//! models).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
-use projector_core::ProjectionName;
-use projector_sql::SqlProjection;
 use projector_sqlite::{
     Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteIdempotencyStore, SqliteReadStore,
     SqliteReadStoreOptions,
@@ -56,27 +53,4 @@ impl DataDir {
         SqliteReadStore::open(self.read_dir(), SqliteReadStoreOptions::default())
             .with_context(|| format!("opening the read models in {}", self.read_dir().display()))
     }
-}
-
-/// The projections of the built-in services, or the named subset of them.
-pub(crate) fn projections(names: &[String]) -> anyhow::Result<Vec<Arc<dyn SqlProjection>>> {
-    let mut all = projector_orders::projections::all();
-    all.extend(projector_issues::projections::all());
-    if names.is_empty() {
-        return Ok(all);
-    }
-    names
-        .iter()
-        .map(|name| {
-            let name = ProjectionName::parse(name.as_str())
-                .with_context(|| format!("projection {name:?}"))?;
-            all.iter()
-                .find(|p| p.name() == name)
-                .cloned()
-                .with_context(|| {
-                    let known: Vec<String> = all.iter().map(|p| p.name().to_string()).collect();
-                    format!("no projection named {name}; known: {}", known.join(", "))
-                })
-        })
-        .collect()
 }

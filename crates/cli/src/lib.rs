@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`opts`]: the command line.
 //! - `commands`: `serve`, `project`, `rebuild`, `status`, `bench`.
-//! - `data`: the SQLite data directory; `stores`: opening SQLite or PostgreSQL stores.
+//! - `data`: the SQLite data directory; `stores`: opening SQLite or PostgreSQL stores;
+//!   `read_models`: the read models of the built-in services, bound to their stores.
 //! - `telemetry`: logging; `signals`: SIGINT/SIGTERM.
 //!
 //! It is not: a library to embed (use `projector-runtime` and a backend crate directly).
@@ -11,6 +12,7 @@
 mod commands;
 mod data;
 pub mod opts;
+mod read_models;
 mod signals;
 mod stores;
 mod telemetry;

@@ -98,7 +98,17 @@ impl Worker {
                     Some(generation) => generation,
                     None => self.target.create_generation().await?,
                 };
-                self.target.activate(generation, None).await?;
+                if let Err(error) = self.target.activate(generation, None).await {
+                    // Another process served first: the generation made for the race is
+                    // nobody's now, and must not live on as a rebuild.
+                    if own.is_none() {
+                        let _ = self
+                            .target
+                            .drop_generation(generation, GlobalPosition::ZERO)
+                            .await;
+                    }
+                    return Err(error.into());
+                }
                 (self.lane(generation).await?, None)
             }
         };

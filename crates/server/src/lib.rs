@@ -9,7 +9,8 @@
 //! - `routes`: one module per area (`orders`, `customers`, `reports`, `issues`, `health`,
 //!   `admin`), each with its documented router; `params`: shared parameters.
 //! - `command`: running a domain command for a write (idempotency, `If-Match`, metadata).
-//! - `consistency`: read-your-writes and `Projection-Position`.
+//! - `consistency`: read-your-writes and `Projection-Position`; `read_path`: the one way a read
+//!   route answers from a read model (and names it in `Read-Model`).
 //! - `extract` (bodies are read with the documented size limit) and `validate`: reading requests and naming every bad field.
 //! - [`error`]: every error as problem+json. `context`: correlation ids, access logs, HTTP
 //!   metrics, timeouts. [`prometheus`]: the metrics recorder. `openapi`: the document.
@@ -27,6 +28,7 @@ mod extract;
 pub mod limits;
 mod openapi;
 pub mod prometheus;
+mod read_path;
 mod routes;
 mod state;
 mod validate;
@@ -47,6 +49,7 @@ pub use config::ServerConfig;
 pub use consistency::POSITION_HEADER;
 pub use context::{CORRELATION_HEADER, RequestContext};
 pub use error::ApiError;
+pub use read_path::READ_MODEL_HEADER;
 pub use state::AppState;
 
 /// The whole API as an axum router, with its OpenAPI document at `/openapi.json` and

@@ -1,8 +1,9 @@
 //! What every handler shares: the stores, the projector and the settings.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use projector_core::{EventStore, IdempotencyStore};
+use projector_core::{EventStore, IdempotencyStore, ProjectionName, ProjectionTarget};
 use projector_runtime::ProjectorHandle;
 use projector_sql::SqlReadStore;
 use tokio_util::task::TaskTracker;
@@ -19,6 +20,7 @@ struct Inner {
     store: Arc<dyn EventStore>,
     reads: Arc<dyn SqlReadStore>,
     idempotency: Arc<dyn IdempotencyStore>,
+    targets: BTreeMap<ProjectionName, Arc<dyn ProjectionTarget>>,
     projector: ProjectorHandle,
     config: ServerConfig,
     writes: TaskTracker,
@@ -33,11 +35,14 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// The state over the given stores and running projector.
+    /// The state over the given stores, the read models the projector keeps (`targets`, one
+    /// per projection, of any kind) and the running projector. The SQL read models are
+    /// queried through `reads`.
     pub fn new(
         store: Arc<dyn EventStore>,
         reads: Arc<dyn SqlReadStore>,
         idempotency: Arc<dyn IdempotencyStore>,
+        targets: Vec<Arc<dyn ProjectionTarget>>,
         projector: ProjectorHandle,
         config: ServerConfig,
     ) -> Self {
@@ -46,6 +51,7 @@ impl AppState {
                 store,
                 reads,
                 idempotency,
+                targets: targets.into_iter().map(|t| (t.name(), t)).collect(),
                 projector,
                 config,
                 writes: TaskTracker::new(),
@@ -58,9 +64,14 @@ impl AppState {
         self.inner.store.as_ref()
     }
 
-    /// The read models.
+    /// The SQL read models, for queries.
     pub fn reads(&self) -> &dyn SqlReadStore {
         self.inner.reads.as_ref()
+    }
+
+    /// The read model of `projection`, bound to its store.
+    pub fn target(&self, projection: &ProjectionName) -> Option<&Arc<dyn ProjectionTarget>> {
+        self.inner.targets.get(projection)
     }
 
     /// Remembered answers to idempotent requests.

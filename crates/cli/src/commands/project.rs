@@ -1,6 +1,5 @@
 //! `projector project`: run the projections until stopped, or until caught up.
 
-use projector_sql::SqlTarget;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,8 +7,8 @@ use anyhow::Context;
 use projector_runtime::{Projector, ProjectorOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::data::projections;
 use crate::opts::ProjectArgs;
+use crate::read_models::targets;
 use crate::signals::shutdown_requested;
 use crate::stores::Stores;
 
@@ -20,8 +19,8 @@ pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
         ..ProjectorOptions::default()
     };
     let mut projector = Projector::new(stores.events.clone(), options);
-    for projection in projections(&args.projections)? {
-        projector = projector.with_target(SqlTarget::new(Arc::clone(&stores.reads), projection));
+    for target in targets(&stores, &args.projections)? {
+        projector = projector.with_target(target);
     }
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));

@@ -15,19 +15,17 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use projector_core::{Generation, ProjectionName};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RuntimeError, WorkerState};
-use projector_sql::SqlTarget;
 use tokio_util::sync::CancellationToken;
 
-use crate::data::projections;
 use crate::opts::RebuildArgs;
+use crate::read_models;
 use crate::stores::Stores;
 
 /// How long the rebuild may take, end to end.
 const PATIENCE: Duration = Duration::from_secs(24 * 3600);
 
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
-    let projection = projections(std::slice::from_ref(&args.projection))?.remove(0);
-    let name = projection.name();
+    let name = read_models::known(&args.projection)?;
     let opened = Stores::open(&args.storage, "projector rebuild", args.leases.timeout()).await;
     let stores = match (opened, &args.storage.database_url) {
         (Ok(stores), _) => stores,
@@ -43,8 +41,8 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()
     };
-    let mut projector = Projector::new(stores.events.clone(), options)
-        .with_target(SqlTarget::new(Arc::clone(&stores.reads), projection));
+    let target = read_models::targets(&stores, std::slice::from_ref(&args.projection))?.remove(0);
+    let mut projector = Projector::new(stores.events.clone(), options).with_target(target);
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
     }

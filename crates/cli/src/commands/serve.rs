@@ -4,7 +4,6 @@
 //! (and the writes of those whose client went away), then lets each projection finish its
 //! batch in hand, and closes the event store after the writer has committed what was queued.
 
-use projector_sql::SqlTarget;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -13,8 +12,8 @@ use projector_runtime::{Projector, ProjectorOptions};
 use projector_server::{AppState, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::data::projections;
 use crate::opts::ServeArgs;
+use crate::read_models::targets;
 use crate::signals::shutdown_requested;
 use crate::stores::Stores;
 
@@ -36,9 +35,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()
     };
+    let targets = targets(&stores, &[])?;
     let mut projector = Projector::new(stores.events.clone(), options);
-    for projection in projections(&[])? {
-        projector = projector.with_target(SqlTarget::new(Arc::clone(&stores.reads), projection));
+    for target in &targets {
+        projector = projector.with_target(Arc::clone(target));
     }
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
@@ -66,6 +66,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         stores.events.clone(),
         Arc::clone(&stores.reads),
         Arc::clone(&stores.idempotency),
+        targets,
         projector.clone(),
         config,
     );

@@ -3,16 +3,17 @@
 //! processes without disturbing them.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::Context;
-use projector_core::{EventFeed, GlobalPosition, ProjectionName};
+use projector_core::{EventFeed, GlobalPosition, ProjectionName, ProjectionTarget};
 use projector_postgres::LeaseHolder;
-use projector_sql::SqlReadStore;
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
 use serde::Serialize;
 
-use crate::data::{DataDir, projections};
+use crate::data::DataDir;
 use crate::opts::{DataArgs, StatusArgs};
+use crate::read_models;
 use crate::stores::Stores;
 
 /// Everything `status` prints.
@@ -86,9 +87,9 @@ impl From<&LeaseHolder> for HolderLine {
 }
 
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
-    let names: Vec<ProjectionName> = projections(&[])?.iter().map(|p| p.name()).collect();
+    let names = read_models::names();
     let report = match &args.storage.database_url {
-        None => sqlite(&args.storage.data, &names).await?,
+        None => sqlite(&args.storage.data).await?,
         Some(_) => {
             let stores = Stores::open(
                 &args.storage,
@@ -100,8 +101,7 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
             let report = report(
                 stores.described.clone(),
                 stores.events.as_ref(),
-                stores.reads.as_ref(),
-                &names,
+                &read_models::targets(&stores, &[])?,
                 holders.as_ref(),
             )
             .await;
@@ -118,7 +118,7 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
 }
 
 /// The report of a SQLite data directory, opened read-only beside the process that writes it.
-async fn sqlite(data: &DataArgs, names: &[ProjectionName]) -> anyhow::Result<Report> {
+async fn sqlite(data: &DataArgs) -> anyhow::Result<Report> {
     let data = DataDir::new(&data.data);
     let events = SqliteEventStore::open_read_only(data.events_path())
         .with_context(|| format!("no event store in {}", data.root().display()))?;
@@ -131,14 +131,13 @@ async fn sqlite(data: &DataArgs, names: &[ProjectionName]) -> anyhow::Result<Rep
     )
     .context("opening the read models")?;
     let storage = format!("SQLite in {}", data.root().display());
-    report(storage, &events, &reads, names, None).await
+    report(storage, &events, &read_models::over(Arc::new(reads)), None).await
 }
 
 async fn report(
     storage: String,
     events: &dyn EventFeed,
-    reads: &dyn SqlReadStore,
-    names: &[ProjectionName],
+    targets: &[Arc<dyn ProjectionTarget>],
     holders: Option<&BTreeMap<ProjectionName, LeaseHolder>>,
 ) -> anyhow::Result<Report> {
     let head = events
@@ -146,12 +145,13 @@ async fn report(
         .await
         .context("reading the head of the feed")?;
     let mut lines = Vec::new();
-    for name in names {
-        let mut line = line(reads, name, head)
+    for target in targets {
+        let name = target.name();
+        let mut line = line(target.as_ref(), head)
             .await
             .with_context(|| format!("reading the read model of {name}"))?;
         line.lease = holders.map(|holders| {
-            let holder = holders.get(name);
+            let holder = holders.get(&name);
             LeaseLine {
                 held: holder.is_some(),
                 holder: holder.map(HolderLine::from),
@@ -170,22 +170,18 @@ async fn report(
     })
 }
 
-async fn line(
-    reads: &dyn SqlReadStore,
-    name: &ProjectionName,
-    head: GlobalPosition,
-) -> anyhow::Result<Line> {
-    let serving = reads.serving(name).await?;
+async fn line(target: &dyn ProjectionTarget, head: GlobalPosition) -> anyhow::Result<Line> {
+    let serving = target.serving().await?;
     let (checkpoint, dead_letters) = match serving {
-        Some(serving) => (
-            reads.checkpoint(name, serving.generation).await?,
-            reads.dead_letters(name).await?.len(),
+        Some((generation, _)) => (
+            target.checkpoint(generation).await?,
+            target.dead_letters().await?.len(),
         ),
         None => (Default::default(), 0),
     };
-    let rebuild = match reads.building(name).await?.last() {
+    let rebuild = match target.building().await?.last() {
         Some(building) => {
-            let reached = reads.checkpoint(name, building.generation).await?.position;
+            let reached = target.checkpoint(building.generation).await?.position;
             Some(RebuildLine {
                 generation: building.generation.to_string(),
                 checkpoint: reached.get(),
@@ -195,9 +191,9 @@ async fn line(
         None => None,
     };
     Ok(Line {
-        projection: name.to_string(),
-        generation: serving.map(|s| s.generation.to_string()),
-        version: serving.map(|s| s.version),
+        projection: target.name().to_string(),
+        generation: serving.map(|(generation, _)| generation.to_string()),
+        version: serving.map(|(_, version)| version),
         checkpoint: checkpoint.position.get(),
         head: head.get(),
         lag_events: checkpoint.position.distance_to(head),

@@ -101,3 +101,72 @@ pub async fn activity_and_daily_sales_follow_completions_and_refunds() {
     assert_eq!(days[0]["net_revenue"], 17.5);
     assert_eq!(report["net_revenue"], 17.5);
 }
+
+/// Every read route says which read model answered it, found or not, and how far that read
+/// model had got.
+pub async fn every_read_names_the_read_model_that_answered() {
+    let server = Server::start().await;
+    let position = server.place("rm-1", "cust-rm", &[("a", 1, 2.5)]).await;
+    let issue = server
+        .send(
+            Method::POST,
+            "/api/issues",
+            Some(&json!({"title": "Read models"})),
+            &[("x-user-id", "ada")],
+        )
+        .await
+        .expect(201)
+        .json();
+    let issue_id = issue["id"].as_str().expect("id").to_owned();
+    let head = server.head().await;
+    let reads = [
+        (
+            format!("/api/orders/rm-1/projection?min_position={position}"),
+            200,
+            "order_summary",
+        ),
+        (
+            "/api/orders/nope/projection".to_owned(),
+            404,
+            "order_summary",
+        ),
+        ("/api/orders/rm-1/history".to_owned(), 200, "events"),
+        ("/api/orders/nope/history".to_owned(), 404, "events"),
+        (
+            format!("/api/customers/cust-rm/orders?min_position={position}"),
+            200,
+            "customers",
+        ),
+        (
+            "/api/customers/cust-rm/activity".to_owned(),
+            200,
+            "customers",
+        ),
+        (
+            "/api/customers/nobody/activity".to_owned(),
+            404,
+            "customers",
+        ),
+        (
+            "/api/reports/daily-sales?from=2026-01-01&to=2026-01-31".to_owned(),
+            200,
+            "daily_sales",
+        ),
+        (
+            format!("/api/issues/{issue_id}?min_position={head}"),
+            200,
+            "issues",
+        ),
+        (format!("/api/issues?min_position={head}"), 200, "issues"),
+        (
+            format!("/api/issues/{issue_id}/history?min_position={head}"),
+            200,
+            "issue_history",
+        ),
+    ];
+    for (path, status, read_model) in reads {
+        let reply = server.get(&path).await.expect(status);
+        assert_eq!(reply.header("read-model"), Some(read_model), "{path}");
+        assert!(reply.header("projection-position").is_some(), "{path}");
+    }
+}

@@ -327,6 +327,11 @@ async fn two_workers_on_one_generation(setup: Setup, second: Setup2) {
         first_projection.clone(),
         None,
     );
+    // One generation for both (racing first starts are another test's).
+    assert!(
+        first.wait_started(PATIENCE).await,
+        "the first opens its read model"
+    );
     let (second, stop_second) = start(second.events, second.reads, second_projection.clone(), None);
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
@@ -455,4 +460,76 @@ async fn a_swap_whose_answer_is_lost_is_found_done_on_postgres() {
     assert_eq!(dump(setup.reads.as_ref()).await, setup.fresh_build().await);
     stop.cancel();
     handle.join().await;
+}
+
+/// Processes that start a new projection at the same moment race to create its first
+/// generation: one serves, a generation made for the race is dropped by its maker (or, if
+/// another process took it up as an unfinished rebuild first, finished and swapped in), and
+/// the read model ends complete with no generation left behind.
+async fn racing_first_starts(setup: Setup, others: Vec<Setup2>) {
+    append(setup.events.as_ref(), "r", 30).await;
+    let mut handles = vec![start(
+        setup.events.clone(),
+        setup.reads.clone(),
+        counting(PoisonPolicy::Stop),
+        None,
+    )];
+    for other in others {
+        handles.push(start(
+            other.events,
+            other.reads,
+            counting(PoisonPolicy::Stop),
+            None,
+        ));
+    }
+    for (handle, _) in &handles {
+        handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    }
+    let settled = tokio::time::timeout(PATIENCE, async {
+        while !setup
+            .reads
+            .building(&NAME)
+            .await
+            .expect("building")
+            .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        settled.is_ok(),
+        "a generation made for the race was left behind"
+    );
+    assert!(setup.reads.serving(&NAME).await.expect("catalog").is_some());
+    assert_eq!(dump(setup.reads.as_ref()).await, setup.fresh_build().await);
+    for (handle, stop) in handles {
+        stop.cancel();
+        handle.join().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_first_starts_leave_one_generation_on_postgres() {
+    let Some((setup, url)) = Setup::postgres().await else {
+        return;
+    };
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        let (events, reads) = postgres_stores(&url).await;
+        others.push(Setup2 { events, reads });
+    }
+    racing_first_starts(setup, others).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_first_starts_leave_one_generation_on_sqlite() {
+    let setup = Setup::sqlite();
+    let others = (0..3)
+        .map(|_| Setup2 {
+            events: setup.events.clone(),
+            reads: setup.reads.clone(),
+        })
+        .collect();
+    racing_first_starts(setup, others).await;
 }

@@ -1,9 +1,8 @@
 //! A customer's orders ("my orders", newest first) and activity, from the `customers`
 //! projection.
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use projector_orders::projections::CUSTOMERS;
 use projector_orders::queries::{self, OrdersCursor};
 use serde::Deserialize;
@@ -11,14 +10,14 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
+use crate::read_path::{Answer, answer};
 use crate::routes::orders::models::{CustomerActivity, CustomerOrders};
 use crate::routes::params::{CustomerPath, PathIds, ReadParams};
 use crate::routes::problems::{MissingResource, ReadProblems};
-use crate::routes::{found, read_model_error};
 use crate::state::AppState;
 
 /// The customer routes, documented.
@@ -47,7 +46,8 @@ pub(crate) struct PageParams {
     params(CustomerPath, PageParams, ReadParams),
     responses(
         (status = 200, description = "A page of orders (empty for a customer without orders)", body = CustomerOrders,
-            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"),
+                    ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
         ReadProblems,
     )
 )]
@@ -72,16 +72,16 @@ pub(crate) async fn customer_orders(
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let customer_id = ids.get("id");
-    let position = reached(&state, &CUSTOMERS, consistency).await?;
-    let page = queries::customer_orders(state.reads(), &customer_id, limit, cursor.as_ref())
-        .await
-        .map_err(read_model_error)?;
-    let body = CustomerOrders {
-        customer_id,
-        orders: page.orders.into_iter().map(Into::into).collect(),
-        next_cursor: page.next.map(|c| c.to_token()),
-    };
-    Ok(with_position(Json(body).into_response(), position))
+    answer(&state, &CUSTOMERS, consistency, || async {
+        let page =
+            queries::customer_orders(state.reads(), &customer_id, limit, cursor.as_ref()).await?;
+        Ok(Answer::View(CustomerOrders {
+            customer_id: customer_id.clone(),
+            orders: page.orders.into_iter().map(Into::into).collect(),
+            next_cursor: page.next.map(|c| c.to_token()),
+        }))
+    })
+    .await
 }
 
 /// What a customer has done: orders placed, completed and cancelled, money spent and refunded.
@@ -90,7 +90,8 @@ pub(crate) async fn customer_orders(
     params(CustomerPath, ReadParams),
     responses(
         (status = 200, description = "The customer's activity", body = CustomerActivity,
-            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"),
+                    ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
         ReadProblems,
         MissingResource,
     )
@@ -103,13 +104,11 @@ pub(crate) async fn customer_activity(
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let customer_id = ids.get("id");
-    let position = reached(&state, &CUSTOMERS, consistency).await?;
-    let view = queries::customer_activity(state.reads(), &customer_id)
-        .await
-        .map_err(read_model_error)?
-        .map(CustomerActivity::from);
-    let response = found(&CUSTOMERS, view, || {
-        format!("no activity for customer {customer_id}")
-    });
-    Ok(with_position(response, position))
+    answer(&state, &CUSTOMERS, consistency, || async {
+        let view = queries::customer_activity(state.reads(), &customer_id).await?;
+        Ok(Answer::found(view.map(CustomerActivity::from), || {
+            format!("no activity for customer {customer_id}")
+        }))
+    })
+    .await
 }

@@ -83,7 +83,11 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     match state.projector().lags().await {
         Ok(lags) => {
             for (status, lag) in lags {
-                if let Err(error) = state.reads().query(&status.name, "SELECT 1", &[]).await {
+                let reachable = match state.target(&status.name) {
+                    Some(target) => target.serving().await.map(|_| ()),
+                    None => Ok(()),
+                };
+                if let Err(error) = reachable {
                     read_store = false;
                     problems.push(format!("read model {}: {error}", status.name));
                 }

@@ -1,8 +1,7 @@
 //! Reports over the `daily_sales` projection.
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::NaiveDate;
 use projector_orders::projections::DAILY_SALES;
 use projector_orders::queries;
@@ -11,14 +10,14 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::REPORT_DAYS_MAX;
+use crate::read_path::{Answer, answer};
 use crate::routes::orders::models::{DailySales, DailySalesReport};
 use crate::routes::params::ReadParams;
 use crate::routes::problems::ReadProblems;
-use crate::routes::read_model_error;
 use crate::state::AppState;
 
 /// The report routes, documented.
@@ -45,7 +44,8 @@ pub(crate) struct DateRange {
     params(DateRange, ReadParams),
     responses(
         (status = 200, description = "The days with sales in the range", body = DailySalesReport,
-            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"),
+                    ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
         ReadProblems,
     )
 )]
@@ -71,17 +71,15 @@ pub(crate) async fn daily_sales(
     let (Some(from), Some(to)) = (from, to) else {
         return Err(ApiError::Internal("dates checked above".into()));
     };
-    let position = reached(&state, &DAILY_SALES, consistency).await?;
-    let days: Vec<DailySales> = queries::daily_sales(state.reads(), from, to)
-        .await
-        .map_err(read_model_error)?
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    Ok(with_position(
-        Json(report(from, to, days)).into_response(),
-        position,
-    ))
+    answer(&state, &DAILY_SALES, consistency, || async {
+        let days: Vec<DailySales> = queries::daily_sales(state.reads(), from, to)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        Ok(Answer::View(report(from, to, days)))
+    })
+    .await
 }
 
 /// The report of `days`, with their totals. Each day's counts may already sit at `i64::MAX`

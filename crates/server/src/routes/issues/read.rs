@@ -1,9 +1,8 @@
 //! The issue tracker's reads, from its read models only.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use projector_issues::projections::{ISSUE_HISTORY, ISSUES};
 use projector_issues::queries::{self, IssueFilter, IssuesCursor};
 use projector_issues::{IssueState, Priority};
@@ -11,13 +10,13 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::models::{Issue, IssueHistory, IssueList};
-use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
+use crate::read_path::{Answer, answer};
 use crate::routes::params::{IssuePath, PathIds, ReadParams};
 use crate::routes::problems::{MissingResource, ReadProblems};
-use crate::routes::{found, read_model_error};
 use crate::state::AppState;
 
 /// An issue as it stands, with its comments; its version is also the `ETag`.
@@ -27,7 +26,8 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "The issue", body = Issue,
             headers(("ETag" = String, description = "The issue's version, for If-Match"),
-                    ("Projection-Position" = u64, description = "The position the read model has reached"))),
+                    ("Projection-Position" = u64, description = "The position the read model has reached"),
+                    ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
         ReadProblems,
         MissingResource,
     )
@@ -40,17 +40,21 @@ pub(crate) async fn get_issue(
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let issue_id = ids.get("id");
-    let position = reached(&state, &ISSUES, consistency).await?;
-    let issue = queries::issue(state.reads(), &issue_id)
-        .await
-        .map_err(read_model_error)?
-        .map(|(view, comments)| Issue::new(view, Some(comments)));
-    let etag = issue.as_ref().map(|i| format!("\"{}\"", i.version()));
-    let mut response = found(&ISSUES, issue, || format!("issue {issue_id} not found"));
+    let mut etag = None;
+    let mut response = answer(&state, &ISSUES, consistency, || async {
+        let issue = queries::issue(state.reads(), &issue_id)
+            .await?
+            .map(|(view, comments)| Issue::new(view, Some(comments)));
+        etag = issue.as_ref().map(|i| format!("\"{}\"", i.version()));
+        Ok(Answer::found(issue, || {
+            format!("issue {issue_id} not found")
+        }))
+    })
+    .await?;
     if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
         response.headers_mut().insert(header::ETAG, etag);
     }
-    Ok(with_position(response, position))
+    Ok(response)
 }
 
 /// Filters and pages of the issue list.
@@ -81,7 +85,8 @@ pub(crate) struct IssueListParams {
     params(IssueListParams, ReadParams),
     responses(
         (status = 200, description = "A page of issues", body = IssueList,
-            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"),
+                    ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
         ReadProblems,
     )
 )]
@@ -126,15 +131,14 @@ pub(crate) async fn list_issues(
     };
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
-    let position = reached(&state, &ISSUES, consistency).await?;
-    let (views, next) = queries::issues(state.reads(), &filter, limit, cursor.as_ref())
-        .await
-        .map_err(read_model_error)?;
-    let list = IssueList {
-        issues: views.into_iter().map(|v| Issue::new(v, None)).collect(),
-        next_cursor: next.map(|c| c.to_token()),
-    };
-    Ok(with_position(Json(list).into_response(), position))
+    answer(&state, &ISSUES, consistency, || async {
+        let (views, next) = queries::issues(state.reads(), &filter, limit, cursor.as_ref()).await?;
+        Ok(Answer::View(IssueList {
+            issues: views.into_iter().map(|v| Issue::new(v, None)).collect(),
+            next_cursor: next.map(|c| c.to_token()),
+        }))
+    })
+    .await
 }
 
 /// The audit log: every change to an issue, with who made it, when, by which command, and
@@ -144,7 +148,8 @@ pub(crate) async fn list_issues(
     params(IssuePath, ReadParams),
     responses(
         (status = 200, description = "The changes, oldest first", body = IssueHistory,
-            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"),
+                    ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
         ReadProblems,
         MissingResource,
     )
@@ -157,16 +162,15 @@ pub(crate) async fn issue_history(
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let issue_id = ids.get("id");
-    let position = reached(&state, &ISSUE_HISTORY, consistency).await?;
-    let changes = queries::history(state.reads(), &issue_id)
-        .await
-        .map_err(read_model_error)?;
-    let history = (!changes.is_empty()).then(|| IssueHistory {
-        id: issue_id.clone(),
-        changes: changes.into_iter().map(Into::into).collect(),
-    });
-    let response = found(&ISSUE_HISTORY, history, || {
-        format!("issue {issue_id} not found")
-    });
-    Ok(with_position(response, position))
+    answer(&state, &ISSUE_HISTORY, consistency, || async {
+        let changes = queries::history(state.reads(), &issue_id).await?;
+        let history = (!changes.is_empty()).then(|| IssueHistory {
+            id: issue_id.clone(),
+            changes: changes.into_iter().map(Into::into).collect(),
+        });
+        Ok(Answer::found(history, || {
+            format!("issue {issue_id} not found")
+        }))
+    })
+    .await
 }

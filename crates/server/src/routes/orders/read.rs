@@ -13,12 +13,12 @@ use utoipa::IntoParams;
 
 use super::models::{History, HistoryEvent, OrderView};
 use crate::command::store_error;
-use crate::consistency::{ReadConsistency, committed_head, reached, with_position};
+use crate::consistency::{ReadConsistency, committed_head, with_position};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::read_path::{Answer, EVENT_STORE, answer, answered_by};
 use crate::routes::params::{OrderPath, PathIds, ReadParams};
 use crate::routes::problems::{MissingResource, ReadProblems};
-use crate::routes::{found, read_model_error};
 use crate::state::AppState;
 
 /// The flattened order from the `order_summary` read model.
@@ -27,7 +27,8 @@ use crate::state::AppState;
     params(OrderPath, ReadParams),
     responses(
         (status = 200, description = "The order as the read model holds it", body = OrderView,
-            headers(("Projection-Position" = u64, description = "The position the read model has reached"))),
+            headers(("Projection-Position" = u64, description = "The position the read model has reached"),
+                    ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
         ReadProblems,
         MissingResource,
     )
@@ -40,14 +41,13 @@ pub(crate) async fn get_order(
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let id = ids.get("id");
-    let position = reached(&state, &ORDER_SUMMARY, consistency).await?;
-    let view = queries::order_summary(state.reads(), &id)
-        .await
-        .map_err(read_model_error)?;
-    let response = found(&ORDER_SUMMARY, view.map(OrderView::from), || {
-        format!("order {id} not found")
-    });
-    Ok(with_position(response, position))
+    answer(&state, &ORDER_SUMMARY, consistency, || async {
+        let view = queries::order_summary(state.reads(), &id).await?;
+        Ok(Answer::found(view.map(OrderView::from), || {
+            format!("order {id} not found")
+        }))
+    })
+    .await
 }
 
 /// Paging through an order's history.
@@ -70,7 +70,8 @@ pub(crate) struct HistoryParams {
     params(OrderPath, HistoryParams, ReadParams),
     responses(
         (status = 200, description = "The events, oldest first", body = History,
-            headers(("Projection-Position" = u64, description = "The head of the event store"))),
+            headers(("Projection-Position" = u64, description = "The head of the event store"),
+                    ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
         ReadProblems,
         MissingResource,
     )
@@ -102,9 +103,12 @@ pub(crate) async fn get_history(
         .await
         .map_err(store_error)?;
     if events.is_empty() && after == 0 {
-        return Ok(with_position(
-            ApiError::NotFound(format!("order {id} not found")).into_response(),
-            head,
+        return Ok(answered_by(
+            with_position(
+                ApiError::NotFound(format!("order {id} not found")).into_response(),
+                head,
+            ),
+            EVENT_STORE,
         ));
     }
     let more = events.len() > limit;
@@ -129,13 +133,16 @@ pub(crate) async fn get_history(
     } else {
         None
     };
-    Ok(with_position(
-        Json(History {
-            id,
-            events,
-            next_after_version,
-        })
-        .into_response(),
-        head,
+    Ok(answered_by(
+        with_position(
+            Json(History {
+                id,
+                events,
+                next_after_version,
+            })
+            .into_response(),
+            head,
+        ),
+        EVENT_STORE,
     ))
 }

@@ -1,0 +1,75 @@
+//! The read models of the built-in services, each bound to the store that keeps it: the
+//! targets every command registers with the projector, whatever their kind.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use projector_core::{ProjectionName, ProjectionTarget};
+use projector_sql::{SqlReadStore, SqlTarget};
+
+use crate::stores::Stores;
+
+/// The read models of the built-in services over `stores`, or the named subset of them.
+///
+/// # Errors
+/// A name that is not a projection name, or names no read model of the built-in services.
+pub(crate) fn targets(
+    stores: &Stores,
+    names: &[String],
+) -> anyhow::Result<Vec<Arc<dyn ProjectionTarget>>> {
+    select(over(Arc::clone(&stores.reads)), names)
+}
+
+/// Every read model of the built-in services, its SQL tables in `sql`.
+pub(crate) fn over(sql: Arc<dyn SqlReadStore>) -> Vec<Arc<dyn ProjectionTarget>> {
+    projector_orders::projections::all()
+        .into_iter()
+        .chain(projector_issues::projections::all())
+        .map(|projection| {
+            Arc::new(SqlTarget::new(Arc::clone(&sql), projection)) as Arc<dyn ProjectionTarget>
+        })
+        .collect()
+}
+
+/// The names of every read model of the built-in services.
+pub(crate) fn names() -> Vec<ProjectionName> {
+    projector_orders::projections::all()
+        .iter()
+        .chain(projector_issues::projections::all().iter())
+        .map(|p| p.name())
+        .collect()
+}
+
+/// `name` as the name of a read model of the built-in services.
+///
+/// # Errors
+/// Not a projection name, or not one of theirs (the error lists them).
+pub(crate) fn known(name: &str) -> anyhow::Result<ProjectionName> {
+    let parsed = ProjectionName::parse(name).with_context(|| format!("projection {name:?}"))?;
+    let all = names();
+    if all.contains(&parsed) {
+        return Ok(parsed);
+    }
+    let known: Vec<String> = all.iter().map(ToString::to_string).collect();
+    anyhow::bail!("no projection named {parsed}; known: {}", known.join(", "))
+}
+
+/// `all`, or the ones `names` names, in that order.
+fn select(
+    all: Vec<Arc<dyn ProjectionTarget>>,
+    names: &[String],
+) -> anyhow::Result<Vec<Arc<dyn ProjectionTarget>>> {
+    if names.is_empty() {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|name| {
+            let name = known(name)?;
+            all.iter()
+                .find(|t| t.name() == name)
+                .cloned()
+                .with_context(|| format!("projection {name} has no read model here"))
+        })
+        .collect()
+}

@@ -1,0 +1,92 @@
+//! The one way a read route answers from a read model, so every route behaves the same and a
+//! new one cannot forget a step: wait until the read model has reached the request's
+//! `min_position` (or answer 503 naming the position it reached), query it, and answer with its
+//! view, or a 404 naming what is missing, with the `Projection-Position` it had reached and the
+//! `Read-Model` that answered.
+
+use std::future::Future;
+
+use axum::Json;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use projector_core::{ProjectionName, ReadStoreError};
+use serde::Serialize;
+
+use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The header naming the read model that answered a read.
+pub const READ_MODEL_HEADER: &str = "read-model";
+
+/// The `Read-Model` of routes that read the event store's streams, which are always current.
+pub(crate) const EVENT_STORE: &str = "events";
+
+/// What a read model answered.
+#[derive(Debug)]
+pub(crate) enum Answer<T> {
+    /// The view to return.
+    View(T),
+    /// Nothing was found: what is missing, for the 404.
+    Missing(String),
+}
+
+impl<T> Answer<T> {
+    /// The view if there is one, else a 404 saying what is `missing`.
+    pub(crate) fn found(view: Option<T>, missing: impl FnOnce() -> String) -> Self {
+        match view {
+            Some(view) => Answer::View(view),
+            None => Answer::Missing(missing()),
+        }
+    }
+}
+
+/// Answers a read from `read_model`, as [the module](self) says.
+pub(crate) async fn answer<T, F, Fut>(
+    state: &AppState,
+    read_model: &ProjectionName,
+    consistency: ReadConsistency,
+    query: F,
+) -> Result<Response, ApiError>
+where
+    T: Serialize,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Answer<T>, ReadStoreError>>,
+{
+    let position = reached(state, read_model, consistency).await?;
+    let response = match query().await.map_err(read_model_error)? {
+        Answer::View(view) => Json(view).into_response(),
+        Answer::Missing(what) => {
+            metrics::counter!("projector_read_model_misses_total", "projection" => read_model.to_string())
+                .increment(1);
+            ApiError::NotFound(what).into_response()
+        }
+    };
+    Ok(answered_by(
+        with_position(response, position),
+        read_model.as_str(),
+    ))
+}
+
+/// Adds the `Read-Model` header naming `read_model`.
+pub(crate) fn answered_by(mut response: Response, read_model: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(read_model) {
+        response.headers_mut().insert(READ_MODEL_HEADER, value);
+    }
+    response
+}
+
+/// The HTTP error for a read model that could not be read.
+pub(crate) fn read_model_error(error: ReadStoreError) -> ApiError {
+    match error {
+        ReadStoreError::NoGeneration { projection, .. } => {
+            ApiError::Unavailable(format!("the {projection} read model is not built yet"))
+        }
+        ReadStoreError::Query {
+            message,
+            transient: false,
+            ..
+        } => ApiError::Internal(message),
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
