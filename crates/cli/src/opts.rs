@@ -32,7 +32,8 @@ pub enum Command {
     /// Show each projection's checkpoint, lag, dead letters and rebuild, and on PostgreSQL
     /// which process holds its lease.
     Status(StatusArgs),
-    /// Run the benchmark workload (`shared/bench/WORKLOAD.md`) and print its figures.
+    /// Run the benchmark workload (`orders-v1`, described in docs/benchmarks.md) and print its
+    /// figures.
     Bench(BenchArgs),
 }
 

@@ -21,10 +21,10 @@ use crate::error::{FieldError, Problem};
             your own write. Errors are `application/problem+json` (RFC 9457) naming every bad field."
     ),
     tags(
-        (name = "orders", description = "The orders service of seed 000"),
+        (name = "orders", description = "The orders service: place orders and follow them through shipping, delivery, cancellation and refunds"),
         (name = "customers", description = "Customers' orders and activity"),
         (name = "reports", description = "Sales reports"),
-        (name = "issues", description = "The issue tracker of seed 001: every change audited, no dirty writes"),
+        (name = "issues", description = "The issue tracker: every change audited with who made it, no dirty writes"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "admin", description = "Projections: state, lag, rebuilds without downtime, resuming after a poison event. \
             Unauthenticated like the rest of the API: do not expose it publicly"),

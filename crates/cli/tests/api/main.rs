@@ -17,9 +17,9 @@ mod outage;
 mod reads;
 mod restart;
 mod retries;
-mod seed;
 mod storage;
 mod validation;
+mod walkthrough;
 
 /// Stamps out every test of the suite twice: once on the embedded default, once on
 /// PostgreSQL (a fresh database per test; skipped with a reason when PostgreSQL is away, outside
@@ -80,7 +80,7 @@ on_both_backends!(
     reads::every_read_names_the_read_model_that_answered,
     restart::a_restart_keeps_every_order,
     restart::sigterm_under_load_loses_no_acknowledged_write,
-    seed::an_order_is_accepted_projected_and_read_back_confirmed,
+    walkthrough::an_order_is_accepted_projected_and_read_back_confirmed,
     validation::bad_bodies_are_refused_naming_every_field,
     validation::malformed_empty_untyped_and_oversized_bodies,
     validation::bad_paths_queries_and_headers,

@@ -1,4 +1,4 @@
-//! The issue tracker of seed 001: issues with a history of who changed what, and no dirty
+//! The issue tracker: issues with a history of who changed what, and no dirty
 //! writes when users edit at once.
 //!
 //! Written only against `projector-core`'s public traits, it is the example for embedding

@@ -1,4 +1,4 @@
-//! The orders service of seed 000: an order's events, the decider that records them, and the
+//! The orders service: an order's events, the decider that records them, and the
 //! read models projected from them.
 //!
 //! It is written only against `projector-core`'s public traits, so it is also the example to

@@ -1,4 +1,4 @@
-//! The `orders-v1` workload of `shared/bench/WORKLOAD.md`: order `i` is stream `order-{i}` with
+//! The `orders-v1` workload (docs/benchmarks.md): order `i` is stream `order-{i}` with
 //! four events appended together to a new stream.
 //!
 //! The workload calls the item event `ItemAdded`; projector's order service calls it

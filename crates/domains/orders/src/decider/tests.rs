@@ -64,7 +64,7 @@ fn completed() -> OrderEvent {
     })
 }
 
-/// Seed 000's order: two items totalling 45.5, confirmed.
+/// The README's order: two items totalling 45.5, confirmed.
 fn placed() -> Vec<OrderEvent> {
     vec![
         created(),

@@ -1,5 +1,5 @@
 //! `customers`: two tables kept in step in one transaction (the guide's multi-table template,
-//! and seed 004's "my orders" view): `customer_orders`, each customer's orders newest first,
+//! and the "my orders" view): `customer_orders`, each customer's orders newest first,
 //! and `customer_activity`, one summary row per customer.
 //!
 //! Only `OrderCreated` names the customer; later events find it through the order's row. The

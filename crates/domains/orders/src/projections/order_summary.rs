@@ -1,4 +1,4 @@
-//! `order_summary`: the flattened order of seed 000, one row per order.
+//! `order_summary`: the flattened order, one row per order.
 //!
 //! The batch is folded in memory first: each order touched by the batch is loaded once (or
 //! started fresh by its `OrderCreated`), every event of the batch is applied to its

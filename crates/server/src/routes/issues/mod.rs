@@ -1,4 +1,4 @@
-//! The issue tracker of seed 001 over HTTP.
+//! The issue tracker over HTTP.
 
 mod models;
 mod read;

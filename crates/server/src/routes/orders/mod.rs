@@ -1,4 +1,4 @@
-//! The orders service of seed 000 over HTTP.
+//! The orders service over HTTP.
 
 pub(crate) mod models;
 mod read;

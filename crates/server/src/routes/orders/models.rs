@@ -167,7 +167,7 @@ pub(crate) fn check_refund(checker: &mut Checker, body: &Value) -> Option<Money>
     checker.amount(&object, "amount", true)
 }
 
-/// The flattened order (seed 000's read model).
+/// The flattened order, as the `order_summary` read model holds it.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct OrderView {
     pub(crate) id: String,

@@ -80,7 +80,7 @@ fn an_order_comes_to_at_most_the_largest_amount() {
 
 #[test]
 fn adding_items_keeps_the_total_within_the_largest_amount() {
-    // Seed 000's order comes to 45.50.
+    // The README's order comes to 45.50.
     let room = Money::MAX.cents() - 4550;
     given(&OrderDecider, placed())
         .when(&add("big", 1, room))
@@ -122,7 +122,7 @@ fn a_line_holds_at_most_10000_units_however_it_grows() {
                 },
             )
         });
-    // Seed 000's order holds one sku-1; 9 999 more fill its line, one more is too many.
+    // The README's order holds one sku-1; 9 999 more fill its line, one more is too many.
     given(&OrderDecider, placed())
         .when(&add("sku-1", 9_999, 2000))
         .then([added("sku-1", 9_999, 2000)]);

@@ -1,4 +1,4 @@
--- The flattened order: one row per order (seed 000's read model).
+-- The flattened order: one row per order.
 CREATE TABLE IF NOT EXISTS order_summary (
     order_id            TEXT PRIMARY KEY,
     customer_id         TEXT NOT NULL,

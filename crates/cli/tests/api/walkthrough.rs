@@ -1,4 +1,4 @@
-//! Seed 000's "Expected Output", over HTTP.
+//! The README's walk-through, over HTTP: the order it places and the answers it shows.
 
 use serde_json::json;
 
@@ -16,7 +16,7 @@ pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
                     {"sku": "sku-2", "quantity": 1, "unit_price": 25.5}
                 ]}),
             ),
-            &[("X-Correlation-Id", "seed-000-demo")],
+            &[("X-Correlation-Id", "readme-demo-1")],
         )
         .await
         .expect(202);
@@ -31,7 +31,7 @@ pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
         accepted.header("location"),
         Some("/api/orders/order-1001/projection")
     );
-    assert_eq!(accepted.header("x-correlation-id"), Some("seed-000-demo"));
+    assert_eq!(accepted.header("x-correlation-id"), Some("readme-demo-1"));
     assert_eq!(accepted.header("etag"), Some("\"4\""));
 
     let read = server
@@ -71,7 +71,7 @@ pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
     assert!(
         events
             .iter()
-            .all(|e| e["correlation_id"] == "seed-000-demo")
+            .all(|e| e["correlation_id"] == "readme-demo-1")
     );
     let upserted = server
         .wait_for_log("upserting the order", |line| {
@@ -82,10 +82,10 @@ pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
     assert_eq!(line["order_id"], "order-1001");
     assert_eq!(line["customer_id"], "cust-42");
     assert_eq!(line["total_amount"], 45.5);
-    assert_eq!(line["correlation_id"], "seed-000-demo");
+    assert_eq!(line["correlation_id"], "readme-demo-1");
     server
         .wait_for_log("naming the batch's correlation id", |line| {
-            line.contains("Projecting 4 changed event(s)") && line.contains("seed-000-demo")
+            line.contains("Projecting 4 changed event(s)") && line.contains("readme-demo-1")
         })
         .await;
 }
