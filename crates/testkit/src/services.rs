@@ -26,3 +26,9 @@ pub fn unavailable(service: &str, reason: &dyn std::fmt::Display) {
     );
     eprintln!("skipping: {service} unavailable ({reason}); set CI=true to make this a failure");
 }
+
+/// Redis: `PROJECTOR_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`.
+pub fn redis_url() -> String {
+    std::env::var("PROJECTOR_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}

@@ -1,5 +1,5 @@
-//! A TCP proxy on loopback in front of PostgreSQL, to put network faults between a store and
-//! the database without touching the server other tests use.
+//! A TCP proxy on loopback in front of PostgreSQL (or Redis), to put network faults between a
+//! store and its server without touching the server other tests use.
 //!
 //! The faults:
 //! - [`Proxy::cut`] / [`Proxy::restore`]: the database goes away (every connection is closed,
@@ -93,11 +93,33 @@ impl Proxy {
     pub async fn start(url: &str) -> Self {
         let config = tokio_postgres::Config::from_str(url).expect("valid URL");
         let port = config.get_ports().first().copied().unwrap_or(5432);
+        let user = config.get_user().unwrap_or("postgres");
+        let dbname = config.get_dbname().unwrap_or("postgres");
+        Self::with_url(port, |listen| {
+            format!("postgres://{user}@127.0.0.1:{}/{dbname}", listen.port())
+        })
+    }
+
+    /// A proxy for the Redis server of `url` (`redis://127.0.0.1:6379/...`), and the URL that
+    /// goes through it. Only [`Proxy::cut`]/[`Proxy::restore`] and [`Proxy::pause`]/
+    /// [`Proxy::resume`] apply: losing a reply follows PostgreSQL's protocol.
+    pub async fn start_redis(url: &str) -> Self {
+        let rest = url.strip_prefix("redis://").expect("a redis:// URL");
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let host_port = authority.rsplit('@').next().unwrap_or(authority);
+        let port = host_port
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(6379);
+        Self::with_url(port, |listen| {
+            format!("redis://127.0.0.1:{}/{path}", listen.port())
+        })
+    }
+
+    fn with_url(port: u16, url: impl FnOnce(SocketAddr) -> String) -> Self {
         let upstream: SocketAddr = format!("127.0.0.1:{port}").parse().expect("address");
         let listener = bind("127.0.0.1:0".parse().expect("address"));
         let listen = listener.local_addr().expect("bound");
-        let user = config.get_user().unwrap_or("postgres");
-        let dbname = config.get_dbname().unwrap_or("postgres");
         let proxy = Self {
             listen,
             upstream,
@@ -107,13 +129,13 @@ impl Proxy {
                 lose_reply_to: Mutex::new(None),
                 lost: AtomicUsize::new(0),
             }),
-            url: format!("postgres://{user}@127.0.0.1:{}/{dbname}", listen.port()),
+            url: url(listen),
         };
         proxy.serve(listener);
         proxy
     }
 
-    /// The URL that reaches the database through the proxy.
+    /// The URL that reaches the server through the proxy.
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -153,3 +153,46 @@ async fn a_commit_whose_reply_is_lost_fails_for_the_client_yet_commits() {
     transaction.commit().await.expect("answered this time");
     assert_eq!(rows(&again).await, [1, 2]);
 }
+
+/// The proxy carries Redis too, and cuts it off and gives it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_proxy_forwards_cuts_and_restores() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let url = projector_testkit::services::redis_url();
+    let upstream = url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or("127.0.0.1:6379")
+        .to_owned();
+    if let Err(error) = tokio::net::TcpStream::connect(&upstream).await {
+        projector_testkit::services::unavailable("Redis", &error);
+        return;
+    }
+    let proxy = Proxy::start_redis(&url).await;
+    let through = proxy
+        .url()
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .expect("authority")
+        .to_owned();
+    let ping = |address: String| async move {
+        let mut stream = tokio::net::TcpStream::connect(address).await?;
+        stream.write_all(b"PING\r\n").await?;
+        let mut answer = [0_u8; 7];
+        stream.read_exact(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    assert_eq!(&ping(through.clone()).await.expect("ping"), b"+PONG\r\n");
+    proxy.cut();
+    assert!(
+        tokio::time::timeout(QUIET, ping(through.clone()))
+            .await
+            .map_or(true, |r| r.is_err()),
+        "Redis answered through a cut proxy"
+    );
+    proxy.restore();
+    assert_eq!(&ping(through).await.expect("ping again"), b"+PONG\r\n");
+}
