@@ -15,7 +15,9 @@
 //!   and is refused when another process changed it (see `ReadStoreError::is_fenced`).
 //! - **Durability to match.** A checkpoint survives exactly as long as the data it covers: a
 //!   store that can lose data (a cache without persistence) loses its catalog with it, so the
-//!   projection is found missing and built again.
+//!   projection is found missing and built again. Such a store says so
+//!   ([`ProjectionTarget::volatile`]): its worker then checks, while idle, that the serving
+//!   generation is still there, rather than noticing only at the next write.
 
 use std::sync::Arc;
 
@@ -40,6 +42,12 @@ pub trait ProjectionTarget: Send + Sync + 'static {
     fn filter(&self) -> EventFilter;
     /// What to do with a poison event.
     fn poison_policy(&self) -> PoisonPolicy;
+    /// Whether the read model can vanish without the projector's doing (a cache that keeps
+    /// nothing on disk, restarted or flushed). The worker then looks for its serving
+    /// generation while idle, and builds the read model again when it is gone.
+    fn volatile(&self) -> bool {
+        false
+    }
 
     /// The generation serving reads and the version of the projection that built it.
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError>;
@@ -104,6 +112,10 @@ impl<T: ProjectionTarget + ?Sized> ProjectionTarget for Arc<T> {
 
     fn poison_policy(&self) -> PoisonPolicy {
         (**self).poison_policy()
+    }
+
+    fn volatile(&self) -> bool {
+        (**self).volatile()
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {

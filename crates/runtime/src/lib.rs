@@ -18,6 +18,7 @@
 //!   and carrying on one a stopped process left unfinished;
 //!   `standby`: leases, following the holder's checkpoint from another process, and starting
 //!   a worker again after a panic.
+//! - `volatile`: noticing, while idle, that a read model the store can lose (a cache) is gone.
 //! - [`status`]: what workers report, and [`Lag`]. [`retry`]: backoff. [`options`].
 //!
 //! It is not:
@@ -35,6 +36,7 @@ mod rebuild;
 pub mod retry;
 mod standby;
 pub mod status;
+mod volatile;
 mod worker;
 
 pub use error::{RuntimeError, WaitError};

@@ -92,6 +92,7 @@ impl Projector {
                 newer_version: None,
                 ahead: None,
                 lease_not_before: tokio::time::Instant::now(),
+                next_probe: tokio::time::Instant::now() + crate::volatile::PROBE_EVERY,
             };
             tasks.push(tokio::spawn(worker.run()));
             workers.insert(

@@ -85,6 +85,8 @@ pub(crate) struct Worker {
     /// With leases: when this process may try for the lease again (after its worker panicked,
     /// a standby gets the first chance).
     pub(crate) lease_not_before: tokio::time::Instant,
+    /// When an idle worker of a volatile target next looks for its serving generation.
+    pub(crate) next_probe: tokio::time::Instant,
 }
 
 /// The distinct correlation ids of a batch, for its log line (the first few of a large one).
@@ -372,8 +374,13 @@ impl Worker {
         });
     }
 
-    /// Waits for a new commit, a command or shutdown (or `limit`, if given).
+    /// Waits for a new commit, a command or shutdown (or `limit`, if given), looking for a
+    /// volatile target's serving generation when that is due (see `volatile`).
     async fn wait(&mut self, lanes: &mut Lanes, limit: Option<Duration>) -> Step {
+        let limit = match (limit, self.until_probe()) {
+            (Some(limit), Some(probe)) => Some(limit.min(probe)),
+            (limit, probe) => limit.or(probe),
+        };
         let sleep = tokio::time::sleep(limit.unwrap_or(Duration::from_secs(3600)));
         tokio::select! {
             () = self.shutdown.cancelled() => Step::Shutdown,
@@ -396,7 +403,7 @@ impl Worker {
                 Some(command) => self.handle(command, lanes).await,
                 None => Step::Continue,
             },
-            () = sleep => Step::Continue,
+            () = sleep => self.probe(lanes).await,
         }
     }
 
