@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`conformance`]: the event store conformance suite, written once and stamped out for each
 //!   backend with [`event_store_conformance!`]; the idempotency store's, with
-//!   [`idempotency_conformance!`]; the read store's.
+//!   [`idempotency_conformance!`]; every kind of read model's, with [`target_conformance!`].
 //! - [`harness`]: given/when/then for deciders.
 //! - [`postgres`]: [`TestDatabase`](postgres::TestDatabase), a fresh PostgreSQL database per test.
 //! - [`proxy`]: a loopback TCP proxy in front of PostgreSQL that injects network faults: the

@@ -11,7 +11,9 @@
 //! The expression yields `Option<Fixture>`; `None` means the backend's service is unavailable
 //! outside CI and the test skips (see [`crate::services`]).
 //!
-//! [`idempotency`] and [`read_store`] hold the suites of the other stores.
+//! [`idempotency`] holds the idempotency store's suite; [`target`] the suite every kind of
+//! read model passes (stamped out with [`target_conformance!`](crate::target_conformance)),
+//! and [`batch_writes`] what SQL read stores add to it.
 
 mod append;
 pub mod batch_writes;
@@ -19,7 +21,7 @@ mod feed;
 pub mod idempotency;
 pub mod property;
 mod read;
-pub mod read_store;
+pub mod target;
 
 use std::any::Any;
 use std::sync::Arc;

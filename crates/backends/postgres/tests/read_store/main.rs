@@ -293,60 +293,18 @@ async fn fresh_read_store() -> Option<(
     Some((database, reads))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_moved_checkpoint_refuses_the_batch() {
-    let Some((_database, reads)) = fresh_read_store().await else {
-        return;
-    };
-    projector_testkit::conformance::read_store::a_moved_checkpoint_refuses_the_batch(reads).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn building_generations_are_listed_until_activated_or_dropped() {
-    let Some((_database, reads)) = fresh_read_store().await else {
-        return;
-    };
-    projector_testkit::conformance::read_store::building_generations_are_listed_until_activated_or_dropped(reads)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_dead_letter_changes_nothing() {
-    let Some((_database, reads)) = fresh_read_store().await else {
-        return;
-    };
-    projector_testkit::conformance::read_store::fences::a_stale_dead_letter_changes_nothing(reads)
-        .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_swap_changes_nothing() {
-    let Some((_database, reads)) = fresh_read_store().await else {
-        return;
-    };
-    projector_testkit::conformance::read_store::fences::a_stale_swap_changes_nothing(reads).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_drop_changes_nothing() {
-    let Some((_database, reads)) = fresh_read_store().await else {
-        return;
-    };
-    projector_testkit::conformance::read_store::fences::a_stale_drop_changes_nothing(reads).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn building_generations_survive_a_reopen() {
-    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
-        return;
-    };
+/// A read store on a fresh database, reopened with new connections to it; `None` to skip.
+async fn fixture() -> Option<projector_testkit::conformance::target::sql::SqlFixture> {
+    let database = projector_testkit::postgres::TestDatabase::create().await?;
     let url = database.url().to_owned();
-    projector_testkit::conformance::read_store::building_generations_survive_a_reopen(|| {
+    let open = move || {
         let url = url.clone();
         async move { read_store(&url).await }
-    })
-    .await;
+    };
+    Some(projector_testkit::conformance::target::sql::SqlFixture::open(open, database).await)
 }
+
+projector_testkit::target_conformance!(fixture());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_rows_are_written_and_upserted_in_one_batch() {
@@ -357,12 +315,4 @@ async fn many_rows_are_written_and_upserted_in_one_batch() {
         reads,
     )
     .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_never_fail_during_swaps() {
-    let Some((_database, reads)) = fresh_read_store().await else {
-        return;
-    };
-    projector_testkit::conformance::read_store::fences::reads_never_fail_during_swaps(reads).await;
 }

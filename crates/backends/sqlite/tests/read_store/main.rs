@@ -1,69 +1,15 @@
-//! The read store conformance checks, on SQLite.
+//! The target conformance checks, and what SQL read stores add to them, on SQLite.
 
 use std::sync::Arc;
 
 use projector_sqlite::{SqliteReadStore, SqliteReadStoreOptions};
+use projector_testkit::conformance::target::sql::SqlFixture;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_moved_checkpoint_refuses_the_batch() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let reads =
-        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
-    projector_testkit::conformance::read_store::a_moved_checkpoint_refuses_the_batch(Arc::new(
-        reads,
-    ))
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn building_generations_are_listed_until_activated_or_dropped() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let reads =
-        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
-    projector_testkit::conformance::read_store::building_generations_are_listed_until_activated_or_dropped(
-        Arc::new(reads),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_dead_letter_changes_nothing() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let reads =
-        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
-    projector_testkit::conformance::read_store::fences::a_stale_dead_letter_changes_nothing(
-        Arc::new(reads),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_swap_changes_nothing() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let reads =
-        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
-    projector_testkit::conformance::read_store::fences::a_stale_swap_changes_nothing(Arc::new(
-        reads,
-    ))
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stale_drop_changes_nothing() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let reads =
-        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
-    projector_testkit::conformance::read_store::fences::a_stale_drop_changes_nothing(Arc::new(
-        reads,
-    ))
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn building_generations_survive_a_reopen() {
+/// A read store in a fresh temporary directory, reopened from the same directory.
+async fn fixture() -> Option<SqlFixture> {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().to_path_buf();
-    projector_testkit::conformance::read_store::building_generations_survive_a_reopen(|| {
+    let open = move || {
         let path = path.clone();
         async move {
             Arc::new(
@@ -71,9 +17,11 @@ async fn building_generations_survive_a_reopen() {
                     .expect("read store"),
             ) as Arc<dyn projector_sql::SqlReadStore>
         }
-    })
-    .await;
+    };
+    Some(SqlFixture::open(open, dir).await)
 }
+
+projector_testkit::target_conformance!(fixture());
 
 /// A generation registered as building whose file never got its tables (the process died
 /// while creating it) cannot be carried on: opening the store drops it.
@@ -133,16 +81,5 @@ async fn many_rows_are_written_and_upserted_in_one_batch() {
     projector_testkit::conformance::batch_writes::many_rows_are_written_and_upserted_in_one_batch(
         Arc::new(reads),
     )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_never_fail_during_swaps() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let reads =
-        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
-    projector_testkit::conformance::read_store::fences::reads_never_fail_during_swaps(Arc::new(
-        reads,
-    ))
     .await;
 }
