@@ -8,6 +8,8 @@
 //! - [`postgres`]: [`TestDatabase`](postgres::TestDatabase), a fresh PostgreSQL database per test.
 //! - [`proxy`]: a loopback TCP proxy in front of PostgreSQL that injects network faults: the
 //!   database gone and back, a hung network, a lost reply.
+//! - [`redis`]: [`TestRedis`](redis::TestRedis), a fresh Redis key namespace per test, or a
+//!   logical database of the test's own for a test that flushes it.
 //! - [`services`]: URLs of the loopback services, and the rule for when a test may skip.
 //! - [`events`]: quick constructors for test events.
 //! - [`seeded`]: a SQL projection that starts from seeded rows.
@@ -19,5 +21,6 @@ pub mod events;
 pub mod harness;
 pub mod postgres;
 pub mod proxy;
+pub mod redis;
 pub mod seeded;
 pub mod services;

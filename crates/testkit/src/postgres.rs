@@ -150,7 +150,7 @@ async fn register(admin: &tokio_postgres::Client, name: &str) -> Vec<String> {
 
 /// Whether process `pid` still runs on this machine. Without `/proc` every process counts as
 /// alive, and only records older than a day are swept.
-fn process_alive(pid: i32) -> bool {
+pub(crate) fn process_alive(pid: i32) -> bool {
     if !std::path::Path::new("/proc/self").exists() {
         return true;
     }
