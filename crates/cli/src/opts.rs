@@ -83,6 +83,22 @@ pub struct StorageArgs {
     /// With PostgreSQL: do not run the embedded schema migrations at start-up.
     #[arg(long, env = "PROJECTOR_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// Where the caches are, if anywhere.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+}
+
+/// The Redis caches: off unless a URL is given.
+#[derive(Debug, Clone, Args)]
+pub struct CacheArgs {
+    /// Keep the "my orders" cache (`customer_orders_cache`) in this Redis
+    /// (`redis://host:port/db`) and answer "my orders" from it; off by default. Reads fall
+    /// back to the SQL read model whenever the cache is away, missing, rebuilding or behind.
+    #[arg(long, env = "PROJECTOR_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// The prefix of every key the caches write, so several deployments can share one Redis.
+    #[arg(long, env = "PROJECTOR_REDIS_NAMESPACE", default_value = "projector")]
+    pub redis_namespace: String,
 }
 
 /// How this process keeps the projection leases it holds, with PostgreSQL.

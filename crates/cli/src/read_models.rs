@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use projector_core::{ProjectionName, ProjectionTarget};
+use projector_orders::projections::{CUSTOMER_ORDERS_CACHE, CustomerOrdersCacheProjection};
+use projector_redis::{RedisStore, RedisTarget};
 use projector_sql::{SqlReadStore, SqlTarget};
 
 use crate::stores::Stores;
@@ -17,18 +19,37 @@ pub(crate) fn targets(
     stores: &Stores,
     names: &[String],
 ) -> anyhow::Result<Vec<Arc<dyn ProjectionTarget>>> {
-    select(over(Arc::clone(&stores.reads)), names)
+    select(
+        over(Arc::clone(&stores.reads), stores.cache.as_ref()),
+        names,
+    )
 }
 
-/// Every read model of the built-in services, its SQL tables in `sql`.
-pub(crate) fn over(sql: Arc<dyn SqlReadStore>) -> Vec<Arc<dyn ProjectionTarget>> {
-    projector_orders::projections::all()
+/// Every read model of the built-in services: their SQL tables in `sql`, and with a `cache`,
+/// the "my orders" cache in it.
+pub(crate) fn over(
+    sql: Arc<dyn SqlReadStore>,
+    cache: Option<&RedisStore>,
+) -> Vec<Arc<dyn ProjectionTarget>> {
+    let mut all: Vec<Arc<dyn ProjectionTarget>> = projector_orders::projections::all()
         .into_iter()
         .chain(projector_issues::projections::all())
         .map(|projection| {
             Arc::new(SqlTarget::new(Arc::clone(&sql), projection)) as Arc<dyn ProjectionTarget>
         })
-        .collect()
+        .collect();
+    if let Some(cache) = cache {
+        all.push(customer_orders_cache(cache));
+    }
+    all
+}
+
+/// The "my orders" cache in `cache`.
+pub(crate) fn customer_orders_cache(cache: &RedisStore) -> Arc<RedisTarget> {
+    Arc::new(RedisTarget::new(
+        cache.clone(),
+        Arc::new(CustomerOrdersCacheProjection),
+    ))
 }
 
 /// The names of every read model of the built-in services.
@@ -37,6 +58,7 @@ pub(crate) fn names() -> Vec<ProjectionName> {
         .iter()
         .chain(projector_issues::projections::all().iter())
         .map(|p| p.name())
+        .chain([CUSTOMER_ORDERS_CACHE])
         .collect()
 }
 
@@ -69,7 +91,10 @@ fn select(
             all.iter()
                 .find(|t| t.name() == name)
                 .cloned()
-                .with_context(|| format!("projection {name} has no read model here"))
+                .with_context(|| match name == CUSTOMER_ORDERS_CACHE {
+                    true => format!("{name} is kept only with a cache configured (--redis-url)"),
+                    false => format!("projection {name} has no read model here"),
+                })
         })
         .collect()
 }

@@ -11,11 +11,12 @@ use projector_postgres::{
     LeaseHolder, PgEventStore, PgEventStoreOptions, PgIdempotencyStore, PgLeases, PgReadStore,
     PgReadStoreOptions,
 };
+use projector_redis::{Namespace, RedisStore, RedisStoreOptions};
 use projector_sql::SqlReadStore;
 use projector_sqlite::{Durability, SqliteEventStore};
 
 use crate::data::DataDir;
-use crate::opts::StorageArgs;
+use crate::opts::{CacheArgs, StorageArgs};
 
 /// The open stores.
 pub(crate) struct Stores {
@@ -26,6 +27,8 @@ pub(crate) struct Stores {
     pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
     /// The same leases, to ask who holds them.
     pg_leases: Option<PgLeases>,
+    /// The Redis of the caches, when configured.
+    pub(crate) cache: Option<RedisStore>,
     /// Where, for the logs.
     pub(crate) described: String,
     closer: Closer,
@@ -46,13 +49,22 @@ impl Stores {
         label: &str,
         lease_timeout: Duration,
     ) -> anyhow::Result<Self> {
-        match &storage.database_url {
+        let mut stores = match &storage.database_url {
             Some(url) => {
                 let label = format!("{label} pid {}", std::process::id());
-                Self::postgres(url, !storage.no_migrate, &label, lease_timeout).await
+                Self::postgres(url, !storage.no_migrate, &label, lease_timeout).await?
             }
-            None => Self::sqlite(&DataDir::new(&storage.data.data)),
+            None => Self::sqlite(&DataDir::new(&storage.data.data))?,
+        };
+        stores.cache = cache(&storage.cache)?;
+        if let Some(cache) = &stores.cache {
+            stores.described = format!(
+                "{}, caches in Redis ({})",
+                stores.described,
+                cache.namespace()
+            );
         }
+        Ok(stores)
     }
 
     /// Who holds the leases of `projections` now (absent: free); `None` on SQLite, where one
@@ -79,6 +91,7 @@ impl Stores {
             idempotency: Arc::new(data.open_idempotency()?),
             leases: None,
             pg_leases: None,
+            cache: None,
             described: format!("SQLite in {}", data.root().display()),
             closer: Closer::Sqlite(Arc::clone(&events)),
             events,
@@ -120,6 +133,7 @@ impl Stores {
             idempotency: Arc::new(PgIdempotencyStore::new(events.pool().clone())),
             leases: Some(Arc::new(leases.clone())),
             pg_leases: Some(leases),
+            cache: None,
             described: format!("PostgreSQL at {}", redact(url)),
             closer: Closer::Postgres(Arc::clone(&events)),
             events,
@@ -133,6 +147,19 @@ impl Stores {
             Closer::Postgres(store) => store.close().await,
         }
     }
+}
+
+/// The Redis of the caches, if `args` names one. It connects on first use, so a server starts
+/// (and its reads fall back to SQL) while Redis is away, and uses it once it is back.
+pub(crate) fn cache(args: &CacheArgs) -> anyhow::Result<Option<RedisStore>> {
+    let Some(url) = &args.redis_url else {
+        return Ok(None);
+    };
+    let namespace = Namespace::parse(&args.redis_namespace)
+        .with_context(|| format!("--redis-namespace {:?}", args.redis_namespace))?;
+    let store = RedisStore::lazy(url, namespace, RedisStoreOptions::default())
+        .with_context(|| format!("the Redis URL {}", redact(url)))?;
+    Ok(Some(store))
 }
 
 /// The URL without its password, for the logs.

@@ -25,6 +25,11 @@ pub(crate) struct ReadConsistency {
 }
 
 impl ReadConsistency {
+    /// The position the read must reflect, if the client named one.
+    pub(crate) fn min_position(&self) -> Option<GlobalPosition> {
+        self.min_position
+    }
+
     /// Reads `min_position` and `wait_ms` from the query.
     pub(crate) fn from_query(query: &mut QueryParams, state: &AppState) -> Self {
         let config = state.config();

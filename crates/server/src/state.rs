@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use projector_core::{EventStore, IdempotencyStore, ProjectionName, ProjectionTarget};
+use projector_redis::RedisTarget;
 use projector_runtime::ProjectorHandle;
 use projector_sql::SqlReadStore;
 use tokio_util::task::TaskTracker;
@@ -21,6 +22,7 @@ struct Inner {
     reads: Arc<dyn SqlReadStore>,
     idempotency: Arc<dyn IdempotencyStore>,
     targets: BTreeMap<ProjectionName, Arc<dyn ProjectionTarget>>,
+    customer_orders_cache: Option<Arc<RedisTarget>>,
     projector: ProjectorHandle,
     config: ServerConfig,
     writes: TaskTracker,
@@ -52,11 +54,29 @@ impl AppState {
                 reads,
                 idempotency,
                 targets: targets.into_iter().map(|t| (t.name(), t)).collect(),
+                customer_orders_cache: None,
                 projector,
                 config,
                 writes: TaskTracker::new(),
             }),
         }
+    }
+
+    /// Answers "my orders" from `cache` (the `customer_orders_cache` read model) when it is
+    /// there and as fresh as the SQL read model; from SQL otherwise.
+    ///
+    /// # Panics
+    /// When called after the state was cloned (it is set while building the server).
+    pub fn with_customer_orders_cache(mut self, cache: Arc<RedisTarget>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the cache is set before the state is shared")
+            .customer_orders_cache = Some(cache);
+        self
+    }
+
+    /// The "my orders" cache, when configured.
+    pub(crate) fn customer_orders_cache(&self) -> Option<&Arc<RedisTarget>> {
+        self.inner.customer_orders_cache.as_ref()
     }
 
     /// The event store (the write model).

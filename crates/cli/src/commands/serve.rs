@@ -13,7 +13,7 @@ use projector_server::{AppState, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::opts::ServeArgs;
-use crate::read_models::targets;
+use crate::read_models::{self, targets};
 use crate::signals::shutdown_requested;
 use crate::stores::Stores;
 
@@ -62,7 +62,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ),
         ..ServerConfig::default()
     };
-    let state = AppState::new(
+    let mut state = AppState::new(
         stores.events.clone(),
         Arc::clone(&stores.reads),
         Arc::clone(&stores.idempotency),
@@ -70,6 +70,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         projector.clone(),
         config,
     );
+    if let Some(cache) = &stores.cache {
+        state = state.with_customer_orders_cache(read_models::customer_orders_cache(cache));
+    }
     tracing::info!(%addr, storage = %stores.described, "projector serving");
     // The address on standard output, for scripts and tests that asked for port 0.
     println!("projector listening on http://{addr}");

@@ -12,9 +12,9 @@ use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions
 use serde::Serialize;
 
 use crate::data::DataDir;
-use crate::opts::{DataArgs, StatusArgs};
+use crate::opts::{CacheArgs, DataArgs, StatusArgs};
 use crate::read_models;
-use crate::stores::Stores;
+use crate::stores::{self, Stores};
 
 /// Everything `status` prints.
 #[derive(Debug, Serialize)]
@@ -89,7 +89,7 @@ impl From<&LeaseHolder> for HolderLine {
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
     let names = read_models::names();
     let report = match &args.storage.database_url {
-        None => sqlite(&args.storage.data).await?,
+        None => sqlite(&args.storage.data, &args.storage.cache).await?,
         Some(_) => {
             let stores = Stores::open(
                 &args.storage,
@@ -118,7 +118,7 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
 }
 
 /// The report of a SQLite data directory, opened read-only beside the process that writes it.
-async fn sqlite(data: &DataArgs) -> anyhow::Result<Report> {
+async fn sqlite(data: &DataArgs, cache: &CacheArgs) -> anyhow::Result<Report> {
     let data = DataDir::new(&data.data);
     let events = SqliteEventStore::open_read_only(data.events_path())
         .with_context(|| format!("no event store in {}", data.root().display()))?;
@@ -131,7 +131,9 @@ async fn sqlite(data: &DataArgs) -> anyhow::Result<Report> {
     )
     .context("opening the read models")?;
     let storage = format!("SQLite in {}", data.root().display());
-    report(storage, &events, &read_models::over(Arc::new(reads)), None).await
+    let cache = stores::cache(cache)?;
+    let targets = read_models::over(Arc::new(reads), cache.as_ref());
+    report(storage, &events, &targets, None).await
 }
 
 async fn report(

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use projector_testkit::postgres::TestDatabase;
+use projector_testkit::redis::TestRedis;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -24,6 +25,8 @@ pub enum Backend {
 
 tokio::task_local! {
     static BACKEND: Backend;
+    /// The Redis namespace of the test's caches, when it runs with them.
+    static CACHE: Option<Arc<TestRedis>>;
 }
 
 impl Backend {
@@ -33,11 +36,43 @@ impl Backend {
         if self == Backend::Postgres && TestDatabase::create().await.is_none() {
             return;
         }
-        BACKEND.scope(self, test).await;
+        BACKEND.scope(self, CACHE.scope(None, test)).await;
+    }
+
+    /// Runs `test` as [`Backend::run`] does, every server of it also keeping the "my orders"
+    /// cache in a Redis namespace of the test's own; skips when Redis is away outside CI.
+    pub async fn run_with_cache(self, test: impl std::future::Future<Output = ()>) {
+        if self == Backend::Postgres && TestDatabase::create().await.is_none() {
+            return;
+        }
+        let Some(redis) = TestRedis::create().await else {
+            return;
+        };
+        BACKEND
+            .scope(self, CACHE.scope(Some(Arc::new(redis)), test))
+            .await;
     }
 
     pub fn current() -> Backend {
         BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+    }
+}
+
+/// The Redis the test's servers keep their caches in, if it runs with them.
+pub fn cache() -> Option<Arc<TestRedis>> {
+    CACHE.try_with(Clone::clone).ok().flatten()
+}
+
+/// The options that give a server the test's caches, if it runs with them.
+fn cache_args() -> Vec<std::ffi::OsString> {
+    match cache() {
+        Some(redis) => vec![
+            "--redis-url".into(),
+            redis.url().into(),
+            "--redis-namespace".into(),
+            redis.namespace().into(),
+        ],
+        None => Vec::new(),
     }
 }
 
@@ -61,10 +96,12 @@ impl Storage {
     }
 
     fn args(&self) -> Vec<std::ffi::OsString> {
-        match self {
+        let mut args = match self {
             Storage::Sqlite(dir) => vec!["--data".into(), dir.path().join("data").into_os_string()],
             Storage::Postgres(database) => vec!["--database-url".into(), database.url().into()],
-        }
+        };
+        args.extend(cache_args());
+        args
     }
 }
 
@@ -150,7 +187,9 @@ impl Server {
 
     /// Starts a server on a PostgreSQL database another server may share.
     pub async fn start_on_database(url: &str) -> Self {
-        Self::spawn(vec!["--database-url".into(), url.into()], None, &[]).await
+        let mut args: Vec<std::ffi::OsString> = vec!["--database-url".into(), url.into()];
+        args.extend(cache_args());
+        Self::spawn(args, None, &[]).await
     }
 
     async fn spawn(

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod cache;
 mod commands;
 mod consistency;
 mod failover;
@@ -21,9 +22,9 @@ mod storage;
 mod validation;
 mod walkthrough;
 
-/// Stamps out every test of the suite twice: once on the embedded default, once on
-/// PostgreSQL (a fresh database per test; skipped with a reason when PostgreSQL is away, outside
-/// CI).
+/// Stamps out every test of the suite four times: on the embedded default and on PostgreSQL (a
+/// fresh database per test; skipped with a reason when PostgreSQL is away, outside CI), each
+/// without and with the "my orders" cache in Redis (a namespace per test).
 macro_rules! on_both_backends {
     ($($module:ident :: $test:ident),* $(,)?) => {
         mod sqlite {
@@ -39,6 +40,22 @@ macro_rules! on_both_backends {
                 #[tokio::test]
                 async fn $test() {
                     crate::helpers::Backend::Postgres.run(crate::$module::$test()).await;
+                }
+            )*
+        }
+        mod sqlite_with_cache {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::helpers::Backend::Sqlite.run_with_cache(crate::$module::$test()).await;
+                }
+            )*
+        }
+        mod postgres_with_cache {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::helpers::Backend::Postgres.run_with_cache(crate::$module::$test()).await;
                 }
             )*
         }
@@ -85,3 +102,41 @@ on_both_backends!(
     validation::malformed_empty_untyped_and_oversized_bodies,
     validation::bad_paths_queries_and_headers,
 );
+
+/// The cache's own tests set up Redis themselves (a proxy to cut it off, a database to flush),
+/// so they run on both backends without the suite's cache.
+mod cache_faults {
+    use crate::helpers::Backend;
+
+    // The proxy runs on the test's runtime while the server starts: it needs a thread of its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_my_orders_fall_back_to_sql_while_redis_is_cut_off_and_come_back() {
+        Backend::Sqlite
+            .run(crate::cache::my_orders_fall_back_to_sql_while_redis_is_cut_off_and_come_back())
+            .await;
+    }
+
+    // The proxy runs on the test's runtime while the server starts: it needs a thread of its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_my_orders_fall_back_to_sql_while_redis_is_cut_off_and_come_back() {
+        Backend::Postgres
+            .run(crate::cache::my_orders_fall_back_to_sql_while_redis_is_cut_off_and_come_back())
+            .await;
+    }
+
+    // The proxy runs on the test's runtime while the server starts: it needs a thread of its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_flushing_redis_under_writes_never_gives_a_wrong_answer() {
+        Backend::Sqlite
+            .run(crate::cache::flushing_redis_under_writes_never_gives_a_wrong_answer())
+            .await;
+    }
+
+    // The proxy runs on the test's runtime while the server starts: it needs a thread of its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_flushing_redis_under_writes_never_gives_a_wrong_answer() {
+        Backend::Postgres
+            .run(crate::cache::flushing_redis_under_writes_never_gives_a_wrong_answer())
+            .await;
+    }
+}

@@ -166,7 +166,16 @@ pub async fn every_read_names_the_read_model_that_answered() {
     ];
     for (path, status, read_model) in reads {
         let reply = server.get(&path).await.expect(status);
-        assert_eq!(reply.header("read-model"), Some(read_model), "{path}");
+        let answered = reply.header("read-model");
+        // With the cache configured, "my orders" comes from it whenever it is as fresh.
+        let cached = crate::helpers::cache().is_some()
+            && read_model == "customers"
+            && path.contains("/orders")
+            && answered == Some("customer_orders_cache");
+        assert!(
+            cached || answered == Some(read_model),
+            "{path}: {answered:?}"
+        );
         assert!(reply.header("projection-position").is_some(), "{path}");
     }
 }

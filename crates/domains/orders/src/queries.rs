@@ -4,10 +4,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use projector_core::ReadStoreError;
+use projector_redis::RedisRead;
 use projector_sql::{Row, SqlError, SqlErrorKind, SqlReadStore, parse_sql_time};
 use serde::Serialize;
 
-use crate::projections::{CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
+use crate::projections::{
+    CUSTOMERS, CachedOrder, DAILY_SALES, ORDER_SUMMARY, customer_key, order_key,
+};
 
 /// One order as `order_summary` holds it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -103,7 +106,17 @@ pub struct OrdersCursor {
 }
 
 impl OrdersCursor {
-    /// The cursor as an opaque token for clients.
+    /// The cursor just after the order `order_id` created at `created_at` (fixed-width RFC
+    /// 3339 text, as the read models store it).
+    pub(crate) fn after(created_at: &str, order_id: &str) -> Self {
+        Self {
+            created_at: created_at.to_owned(),
+            order_id: order_id.to_owned(),
+        }
+    }
+
+    /// The cursor as an opaque token for clients (and the member of the order in the cache's
+    /// list, which sorts the same way).
     pub fn to_token(&self) -> String {
         format!("{}~{}", self.created_at, self.order_id)
     }
@@ -186,6 +199,65 @@ pub async fn customer_orders(
             order_id: order.order_id.clone(),
         });
         orders.push(order);
+    }
+    Ok(CustomerOrdersPage {
+        orders,
+        next: if more { next } else { None },
+    })
+}
+
+/// Up to `limit` orders of `customer_id`, newest first, after `after`: the same page as
+/// [`customer_orders`], from the Redis cache's generation that `read` names.
+///
+/// # Errors
+/// The cache's error: unreachable, or its generation gone (the caller reads the SQL model).
+pub async fn customer_orders_cached(
+    read: &RedisRead,
+    customer_id: &str,
+    limit: u32,
+    after: Option<&OrdersCursor>,
+) -> Result<CustomerOrdersPage, ReadStoreError> {
+    let below = after.map(OrdersCursor::to_token);
+    let members = read
+        .zrange_by_lex_rev(
+            &customer_key(customer_id),
+            below.as_deref(),
+            u64::from(limit) + 1,
+        )
+        .await?;
+    let more = members.len() > limit as usize;
+    let listed: Vec<(&str, &str)> = members
+        .iter()
+        .take(limit as usize)
+        .map(|member| member.split_once('~').unwrap_or((member.as_str(), "")))
+        .collect();
+    let keys: Vec<String> = listed.iter().map(|(_, id)| order_key(id)).collect();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let values = read.mget(&key_refs).await?;
+    let corrupt = |what: String| ReadStoreError::Query {
+        message: what,
+        transient: false,
+        source: None,
+    };
+    let mut orders = Vec::with_capacity(listed.len());
+    let mut next = None;
+    for ((created_at, order_id), value) in listed.iter().zip(values) {
+        let json =
+            value.ok_or_else(|| corrupt(format!("the cache lists order {order_id} without it")))?;
+        let cached: CachedOrder = serde_json::from_str(&json)
+            .map_err(|e| corrupt(format!("the cached order {order_id} is corrupt: {e}")))?;
+        let time = |text: &str| {
+            parse_sql_time(text).map_err(|e| corrupt(format!("order {order_id}: {e}")))
+        };
+        orders.push(CustomerOrderView {
+            order_id: (*order_id).to_owned(),
+            status: cached.status,
+            item_count: cached.item_count,
+            total_amount: cached.total_cents as f64 / 100.0,
+            created_at: time(&cached.created_at)?,
+            updated_at: time(&cached.updated_at)?,
+        });
+        next = Some(OrdersCursor::after(created_at, order_id));
     }
     Ok(CustomerOrdersPage {
         orders,

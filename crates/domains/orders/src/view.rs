@@ -61,6 +61,30 @@ impl OrderView {
         }
     }
 
+    /// The order as a list of orders keeps it (the fields a "my orders" line shows); the
+    /// fields such a list does not keep start empty, and folding more events fills them as
+    /// usual.
+    pub fn listed(
+        order_id: String,
+        customer_id: String,
+        status: OrderStatus,
+        item_count: i64,
+        total: Money,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> Self {
+        let mut view = Self::created(&OrderCreated {
+            order_id,
+            customer_id,
+            created_at,
+        });
+        view.status = status;
+        view.item_count = item_count;
+        view.total = total;
+        view.updated_at = updated_at;
+        view
+    }
+
     /// The order after `event`, recorded at `recorded_at`. Sums clamp rather than fail, so no
     /// recorded event can stop a projection; the decider's limits keep every order far inside
     /// them.

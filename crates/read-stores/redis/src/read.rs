@@ -133,4 +133,16 @@ impl RedisRead {
     ) -> Result<Vec<(String, f64)>, ReadStoreError> {
         self.reader.zrange_by_score(key, min, max, limit).await
     }
+
+    /// Members of the sorted set at `key`, all scored alike, in member order highest first:
+    /// at most `count` of those below `below` (all, without it). Members that start with a
+    /// sortable time (RFC 3339 in UTC, fixed width) page newest first this way.
+    pub async fn zrange_by_lex_rev(
+        &self,
+        key: &str,
+        below: Option<&str>,
+        count: u64,
+    ) -> Result<Vec<String>, ReadStoreError> {
+        self.reader.zrange_by_lex_rev(key, below, count).await
+    }
 }

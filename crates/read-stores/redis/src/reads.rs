@@ -166,6 +166,33 @@ impl Reader {
     }
 }
 
+impl Reader {
+    /// Members of a sorted set whose members all share one score, in member order (bytewise),
+    /// highest first: at most `count` of those below `below` (all, without it). The way to
+    /// page newest first through members that start with a sortable time.
+    pub(crate) async fn zrange_by_lex_rev(
+        &self,
+        key: &str,
+        below: Option<&str>,
+        count: u64,
+    ) -> Result<Vec<String>, ReadStoreError> {
+        let max = below.map_or_else(|| "+".to_owned(), |below| format!("({below}"));
+        let args = [
+            max,
+            "-".to_owned(),
+            "BYLEX".to_owned(),
+            "REV".to_owned(),
+            "LIMIT".to_owned(),
+            "0".to_owned(),
+            count.to_string(),
+        ];
+        scripts::array(self.read("ZRANGE", &[key], &args).await?)?
+            .into_iter()
+            .map(scripts::text)
+            .collect()
+    }
+}
+
 /// A score as Redis takes it: `inf` and `-inf` for the infinities.
 pub(crate) fn score_arg(score: f64) -> String {
     if score == f64::INFINITY {

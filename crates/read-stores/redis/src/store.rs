@@ -7,6 +7,7 @@ use std::time::Duration;
 use projector_core::{ProjectionName, ReadStoreError};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{ScriptInvocation, Value};
+use tokio::sync::OnceCell;
 
 use crate::catalog::Catalog;
 use crate::namespace::{Namespace, ProjectionKeys};
@@ -50,7 +51,9 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    conn: ConnectionManager,
+    client: redis::Client,
+    /// Made on first use and kept: a store opened while Redis is away connects once it is back.
+    conn: OnceCell<ConnectionManager>,
     namespace: Namespace,
     options: RedisStoreOptions,
 }
@@ -82,18 +85,28 @@ impl RedisStore {
         namespace: Namespace,
         options: RedisStoreOptions,
     ) -> Result<Self, ReadStoreError> {
+        let store = Self::lazy(url, namespace, options)?;
+        store.connection().await?;
+        Ok(store)
+    }
+
+    /// A store for the Redis at `url` that connects on first use (and again on each use until
+    /// it can): for a server that must start, and recover, while Redis is away. Until then
+    /// every command is `ReadStoreError::Unavailable`.
+    ///
+    /// # Errors
+    /// `ReadStoreError::Unavailable` when the URL is invalid.
+    pub fn lazy(
+        url: &str,
+        namespace: Namespace,
+        options: RedisStoreOptions,
+    ) -> Result<Self, ReadStoreError> {
         let client = redis::Client::open(url)
             .map_err(|e| ReadStoreError::unavailable("invalid Redis URL", e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(options.response_timeout))
-            .set_connection_timeout(Some(options.connection_timeout))
-            .set_number_of_retries(3);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| unavailable("connecting to Redis", e))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                conn,
+                client,
+                conn: OnceCell::new(),
                 namespace,
                 options,
             }),
@@ -138,9 +151,22 @@ impl RedisStore {
         ProjectionKeys::new(&self.inner.namespace, projection)
     }
 
-    /// A handle on the shared connection.
-    pub(crate) fn conn(&self) -> ConnectionManager {
-        self.inner.conn.clone()
+    /// A handle on the shared connection, connecting first if this store never has.
+    pub(crate) async fn connection(&self) -> Result<ConnectionManager, ReadStoreError> {
+        let options = self.inner.options;
+        self.inner
+            .conn
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_response_timeout(Some(options.response_timeout))
+                    .set_connection_timeout(Some(options.connection_timeout))
+                    .set_number_of_retries(3);
+                ConnectionManager::new_with_config(self.inner.client.clone(), config)
+                    .await
+                    .map_err(|e| unavailable("connecting to Redis", e))
+            })
+            .await
+            .cloned()
     }
 
     /// Runs a script and reads its status.
@@ -158,7 +184,7 @@ impl RedisStore {
         what: &'static str,
         invocation: &ScriptInvocation<'_>,
     ) -> Result<Value, ReadStoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.connection().await?;
         invocation
             .invoke_async::<Value>(&mut conn)
             .await

@@ -26,7 +26,7 @@ pub(crate) async fn sweep(
     store: &RedisStore,
     keys: &ProjectionKeys,
 ) -> Result<u64, ReadStoreError> {
-    let mut conn = store.conn();
+    let mut conn = store.connection().await?;
     let (seconds, micros): (u64, u64) = redis::cmd("TIME")
         .query_async(&mut conn)
         .await
@@ -78,7 +78,7 @@ async fn sweep_generation(
     member: &str,
 ) -> Result<u64, ReadStoreError> {
     let prefix = keys.retired_prefix(member);
-    let mut conn = store.conn();
+    let mut conn = store.connection().await?;
     let mut removed: u64 = redis::cmd("UNLINK")
         .arg(format!("{prefix}cp"))
         .query_async(&mut conn)
@@ -107,7 +107,7 @@ async fn sweep_stale(
     keys: &ProjectionKeys,
     epoch: &str,
 ) -> Result<u64, ReadStoreError> {
-    let mut conn = store.conn();
+    let mut conn = store.connection().await?;
     let mut removed = 0;
     let mut cursor = 0;
     loop {

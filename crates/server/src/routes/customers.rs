@@ -1,9 +1,11 @@
 //! A customer's orders ("my orders", newest first) and activity, from the `customers`
 //! projection.
 
+use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
-use projector_orders::projections::CUSTOMERS;
+use axum::response::{IntoResponse, Response};
+use projector_core::GlobalPosition;
+use projector_orders::projections::{CUSTOMER_ORDERS_CACHE, CUSTOMERS};
 use projector_orders::queries::{self, OrdersCursor};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -11,10 +13,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::consistency::ReadConsistency;
+use crate::consistency::with_position;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
-use crate::read_path::{Answer, answer};
+use crate::read_path::{Answer, answer, answered_by};
 use crate::routes::orders::models::{CustomerActivity, CustomerOrders};
 use crate::routes::params::{CustomerPath, PathIds, ReadParams};
 use crate::routes::problems::{MissingResource, ReadProblems};
@@ -40,7 +43,9 @@ pub(crate) struct PageParams {
     cursor: Option<String>,
 }
 
-/// A customer's orders, newest first, a page at a time.
+/// A customer's orders, newest first, a page at a time. With a cache configured, answered from
+/// it (`Read-Model: customer_orders_cache`) whenever it is as fresh as the SQL read model, and
+/// from the SQL read model (`Read-Model: customers`) otherwise; the answer is the same.
 #[utoipa::path(
     get, path = "/api/customers/{id}/orders", tag = "customers",
     params(CustomerPath, PageParams, ReadParams),
@@ -72,6 +77,17 @@ pub(crate) async fn customer_orders(
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let customer_id = ids.get("id");
+    if let Some(response) = from_cache(
+        &state,
+        &customer_id,
+        limit,
+        cursor.as_ref(),
+        consistency.min_position(),
+    )
+    .await
+    {
+        return Ok(response);
+    }
     answer(&state, &CUSTOMERS, consistency, || async {
         let page =
             queries::customer_orders(state.reads(), &customer_id, limit, cursor.as_ref()).await?;
@@ -84,7 +100,53 @@ pub(crate) async fn customer_orders(
     .await
 }
 
-/// What a customer has done: orders placed, completed and cancelled, money spent and refunded.
+/// "My orders" from the cache, if it can answer at least as freshly as the SQL read model
+/// would: it is configured and reachable, serves a generation, and has applied the request's
+/// `min_position` and everything the SQL read model has applied in this process. Otherwise
+/// (missing, rebuilding after Redis lost it, behind, or away) `None`, and the route answers
+/// from SQL; each fallback is counted.
+async fn from_cache(
+    state: &AppState,
+    customer_id: &str,
+    limit: u32,
+    cursor: Option<&OrdersCursor>,
+    min_position: Option<GlobalPosition>,
+) -> Option<Response> {
+    let cache = state.customer_orders_cache()?;
+    let sql_reached = state
+        .projector()
+        .status(&CUSTOMERS)
+        .map_or(GlobalPosition::ZERO, |s| s.checkpoint);
+    let floor = min_position.map_or(sql_reached, |wanted| wanted.max(sql_reached));
+    let fallback = |why: &'static str| {
+        metrics::counter!("projector_read_model_fallbacks_total",
+            "projection" => CUSTOMER_ORDERS_CACHE.to_string(), "reason" => why)
+        .increment(1);
+        None
+    };
+    let read = match cache.read().await {
+        Ok(read) => read,
+        Err(_) => return fallback("unavailable"),
+    };
+    let position = read.checkpoint().position;
+    if position < floor {
+        return fallback("behind");
+    }
+    let page = match queries::customer_orders_cached(&read, customer_id, limit, cursor).await {
+        Ok(page) => page,
+        Err(_) => return fallback("unavailable"),
+    };
+    let body = CustomerOrders {
+        customer_id: customer_id.to_owned(),
+        orders: page.orders.into_iter().map(Into::into).collect(),
+        next_cursor: page.next.map(|c| c.to_token()),
+    };
+    Some(answered_by(
+        with_position(Json(body).into_response(), position),
+        CUSTOMER_ORDERS_CACHE.as_str(),
+    ))
+}
+
 #[utoipa::path(
     get, path = "/api/customers/{id}/activity", tag = "customers",
     params(CustomerPath, ReadParams),

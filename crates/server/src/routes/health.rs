@@ -54,15 +54,22 @@ pub(crate) struct Readiness {
     status: &'static str,
     /// Whether the event store answered.
     event_store: bool,
-    /// Whether every read model answered.
+    /// Whether every read model (caches aside) answered.
     read_store: bool,
     projections: Vec<ProjectionReadiness>,
     /// What is wrong, when not ready.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     problems: Vec<String>,
+    /// What is wrong with a cache (a read model that can vanish, such as the "my orders"
+    /// cache in Redis): its reads fall back to the read model it accelerates, so the server
+    /// stays ready.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    degraded: Vec<String>,
 }
 
-/// Storage is reachable and every projection is running, close to the head.
+/// Storage is reachable and every projection is running, close to the head. A cache that is
+/// away or behind is reported under `degraded`, and the server stays ready: its reads fall
+/// back to the read model it accelerates.
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Readiness),
@@ -79,16 +86,23 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
         }
     };
     let mut read_store = true;
+    let mut degraded = Vec::new();
     let mut projections = Vec::new();
     match state.projector().lags().await {
         Ok(lags) => {
             for (status, lag) in lags {
-                let reachable = match state.target(&status.name) {
+                let target = state.target(&status.name);
+                let cache = target.is_some_and(|t| t.volatile());
+                // A cache's trouble degrades the service; any other read model's stops it.
+                let problems = if cache { &mut degraded } else { &mut problems };
+                let reachable = match target {
                     Some(target) => target.serving().await.map(|_| ()),
                     None => Ok(()),
                 };
                 if let Err(error) = reachable {
-                    read_store = false;
+                    if !cache {
+                        read_store = false;
+                    }
                     problems.push(format!("read model {}: {error}", status.name));
                 }
                 // A standby serves reads from what the process holding the lease commits.
@@ -124,6 +138,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
         read_store,
         projections,
         problems,
+        degraded,
     };
     let status = if ready {
         StatusCode::OK

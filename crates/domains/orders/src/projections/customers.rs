@@ -277,19 +277,17 @@ impl PerOrderRow for OrderRow {
             return Ok(None);
         };
         let status: String = row.get(1)?;
-        let created_at = parse_sql_time(&row.get::<String>(4)?)?;
-        // The fields this table does not keep start empty: nothing here reads them.
-        let mut view = OrderView::created(&OrderCreated {
-            order_id: order_id.to_owned(),
-            customer_id: row.get(0)?,
-            created_at,
-        });
-        view.status = OrderStatus::parse(&status).ok_or_else(|| {
-            SqlError::new(SqlErrorKind::Conversion, format!("unknown status {status}"))
-        })?;
-        view.item_count = row.get(2)?;
-        view.total = Money::from_cents(row.get(3)?);
-        view.updated_at = parse_sql_time(&row.get::<String>(5)?)?;
+        let view = OrderView::listed(
+            order_id.to_owned(),
+            row.get(0)?,
+            OrderStatus::parse(&status).ok_or_else(|| {
+                SqlError::new(SqlErrorKind::Conversion, format!("unknown status {status}"))
+            })?,
+            row.get(2)?,
+            Money::from_cents(row.get(3)?),
+            parse_sql_time(&row.get::<String>(4)?)?,
+            parse_sql_time(&row.get::<String>(5)?)?,
+        );
         Ok(Some(Self {
             view,
             last_position: GlobalPosition::ZERO,

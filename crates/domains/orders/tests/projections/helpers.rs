@@ -71,16 +71,11 @@ impl Service {
     }
 
     pub async fn run(&self, order: &str, command: OrderCommand) {
-        let stream = order_stream(order).expect("valid id");
-        execute(
-            &OrderDecider,
-            self.events.as_ref() as &dyn EventStore,
-            &stream,
-            &command,
-            &CommandOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{command:?} failed: {e}"));
+        Commands {
+            events: &self.events,
+        }
+        .run(order, command)
+        .await;
     }
 
     /// The rows `sql` selects once every projection has caught up (failing if one stopped).
@@ -96,6 +91,26 @@ impl Service {
             .into_iter()
             .map(|row| row.values().to_vec())
             .collect()
+    }
+}
+
+/// Runs order commands against an event store.
+pub struct Commands<'a> {
+    pub events: &'a Arc<SqliteEventStore>,
+}
+
+impl Commands<'_> {
+    pub async fn run(&self, order: &str, command: OrderCommand) {
+        let stream = order_stream(order).expect("valid id");
+        execute(
+            &OrderDecider,
+            self.events.as_ref() as &dyn EventStore,
+            &stream,
+            &command,
+            &CommandOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{command:?} failed: {e}"));
     }
 }
 

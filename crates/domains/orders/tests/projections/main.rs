@@ -1,6 +1,7 @@
 //! The order projections end to end on real SQLite: commands through the decider, events
 //! through the projector, read models checked row by row, and a rebuild that must match.
 
+mod cache;
 mod helpers;
 mod overflow;
 

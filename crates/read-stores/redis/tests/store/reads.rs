@@ -164,3 +164,54 @@ async fn a_batch_reads_the_generation_as_it_found_it() {
         Some("1")
     );
 }
+
+/// Members scored alike page by member order, highest first, below a cursor: newest first
+/// when members start with a sortable time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_page_newest_first_by_member_order() {
+    let Some(setup) = Setup::new(RedisStoreOptions::default()).await else {
+        return;
+    };
+    let generation = setup.serving().await;
+    let batch = json!([
+        ["zadd", "mine", "2026-01-01T10:00:00.000000Z~o-1", 0],
+        ["zadd", "mine", "2026-01-01T11:00:00.000000Z~o-2", 0],
+        ["zadd", "mine", "2026-01-01T11:00:00.000000Z~o-3", 0],
+        ["zadd", "mine", "2026-01-02T09:00:00.000000Z~o-4", 0],
+    ]);
+    Setup::apply(setup.target.as_ref(), generation, 0, vec![ops(1, batch)])
+        .await
+        .expect("batch");
+    let read = setup.target.read().await.expect("read");
+    let first = read.zrange_by_lex_rev("mine", None, 2).await.expect("page");
+    assert_eq!(
+        first,
+        [
+            "2026-01-02T09:00:00.000000Z~o-4",
+            "2026-01-01T11:00:00.000000Z~o-3"
+        ]
+    );
+    let second = read
+        .zrange_by_lex_rev("mine", Some(&first[1]), 2)
+        .await
+        .expect("page");
+    assert_eq!(
+        second,
+        [
+            "2026-01-01T11:00:00.000000Z~o-2",
+            "2026-01-01T10:00:00.000000Z~o-1"
+        ]
+    );
+    assert!(
+        read.zrange_by_lex_rev("mine", Some(&second[1]), 2)
+            .await
+            .expect("page")
+            .is_empty()
+    );
+    assert!(
+        read.zrange_by_lex_rev("missing", None, 2)
+            .await
+            .expect("page")
+            .is_empty()
+    );
+}
