@@ -1,7 +1,8 @@
 //! Crash and replay: a real `projector project` process is killed with SIGKILL at random
 //! moments while it projects, many times over. After each kill it is restarted until caught
 //! up, and every read model must equal one rebuilt from scratch, with every checkpoint at the
-//! head: nothing lost, nothing applied twice.
+//! head: nothing lost, nothing applied twice. The read models include the "my orders" cache in
+//! Redis (its own namespace), whose batches are Lua scripts rather than SQL transactions.
 //!
 //! Rounds: `PROJECTOR_CRASH_ROUNDS` (default 25). Seed: `PROJECTOR_CRASH_SEED` (default random,
 //! printed so a failure can be replayed).
@@ -15,13 +16,19 @@ use chrono::{TimeZone, Utc};
 use projector_core::{
     CommandOptions, EventFeed, EventStore, GlobalPosition, ProjectionName, execute,
 };
-use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
+use projector_orders::projections::{
+    self, CUSTOMER_ORDERS_CACHE, CUSTOMERS, CustomerOrdersCacheProjection, DAILY_SALES,
+    ORDER_SUMMARY,
+};
+use projector_orders::queries::{self, CustomerOrdersPage};
 use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
+use projector_redis::{Namespace, RedisStore, RedisTarget};
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use projector_sqlite::{
     Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
+use projector_testkit::redis::TestRedis;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio_util::sync::CancellationToken;
@@ -42,6 +49,10 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
     eprintln!("crash test: {rounds} rounds, PROJECTOR_CRASH_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
     let data = tempfile::tempdir().expect("temporary directory");
+    let Some(redis) = TestRedis::create().await else {
+        return;
+    };
+    let cache = Cache::new(&redis).await;
     let mut interrupted = 0;
     let mut orders = 0;
 
@@ -60,6 +71,7 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
                 "--data",
             ])
             .arg(data.path())
+            .args(cache.args())
             .stdout(Stdio::null())
             .spawn()
             .expect("start projector");
@@ -71,7 +83,8 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
         while tokio::time::Instant::now() < deadline
             && child.try_wait().expect("poll child").is_none()
         {
-            let reached = try_checkpoints(data.path()).await.unwrap_or_default();
+            let mut reached = try_checkpoints(data.path()).await.unwrap_or_default();
+            reached.push(cache.checkpoint().await);
             if reached.iter().any(|p| p.get() >= target) {
                 break;
             }
@@ -80,7 +93,8 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
         tokio::time::sleep(Duration::from_micros(rng.random_range(0..3000))).await;
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
-        let reached = checkpoints(data.path()).await;
+        let mut reached = checkpoints(data.path()).await;
+        reached.push(cache.checkpoint().await);
         if reached.iter().any(|p| *p > head_before && *p < head) {
             interrupted += 1;
         }
@@ -95,6 +109,7 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
                 "--data",
             ])
             .arg(data.path())
+            .args(cache.args())
             .stdout(Stdio::null())
             .status()
             .expect("restart projector");
@@ -102,7 +117,8 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
             status.success(),
             "round {round}: the restarted projector failed: {status}"
         );
-        let checkpoints = checkpoints(data.path()).await;
+        let mut checkpoints = checkpoints(data.path()).await;
+        checkpoints.push(cache.checkpoint().await);
         assert!(
             checkpoints.iter().all(|p| *p == head),
             "round {round}: checkpoints {checkpoints:?} did not reach the head {head}"
@@ -122,6 +138,11 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
                 "round {round}: {table} differs from a rebuild (seed {seed})"
             );
         }
+        assert_eq!(
+            cache.lists().await,
+            Cache::rebuilt(data.path()).await,
+            "round {round}: the cache differs from a rebuild (seed {seed})"
+        );
     }
     eprintln!("crash test: {interrupted} of {rounds} kills landed while projections were behind");
     assert!(
@@ -188,7 +209,7 @@ fn lifecycle(rng: &mut StdRng, n: usize) -> Vec<OrderCommand> {
     };
     let mut commands = vec![OrderCommand::Place {
         order_id: format!("o{n}"),
-        customer_id: format!("c{}", rng.random_range(0..40)),
+        customer_id: format!("c{}", rng.random_range(CUSTOMERS_IDS)),
         items: (0..rng.random_range(1..4u32))
             .map(|i| {
                 item(
@@ -337,4 +358,98 @@ async fn rebuild(data: &Path) -> Vec<(&'static str, Vec<Vec<SqlValue>>)> {
     handle.join().await;
     drop(reads);
     dump(fresh.path()).await
+}
+
+/// Customers' ids: the lifecycles pick among these.
+const CUSTOMERS_IDS: std::ops::Range<usize> = 0..40;
+
+/// The "my orders" cache the projector processes keep, in the test's Redis namespace.
+struct Cache {
+    url: String,
+    namespace: String,
+    store: RedisStore,
+}
+
+impl Cache {
+    async fn new(redis: &TestRedis) -> Self {
+        Self {
+            url: redis.url().to_owned(),
+            namespace: redis.namespace().to_owned(),
+            store: RedisStore::connect(
+                redis.url(),
+                Namespace::parse(redis.namespace()).expect("namespace"),
+            )
+            .await
+            .expect("redis"),
+        }
+    }
+
+    fn args(&self) -> [&str; 4] {
+        [
+            "--redis-url",
+            &self.url,
+            "--redis-namespace",
+            &self.namespace,
+        ]
+    }
+
+    /// The cache's serving checkpoint (zero before it has one).
+    async fn checkpoint(&self) -> GlobalPosition {
+        self.store
+            .read(&CUSTOMER_ORDERS_CACHE)
+            .await
+            .map_or(GlobalPosition::ZERO, |read| read.checkpoint().position)
+    }
+
+    /// Every customer's whole list of orders, from the serving generation of `store`.
+    async fn lists_in(store: &RedisStore) -> Vec<CustomerOrdersPage> {
+        let read = store
+            .read(&CUSTOMER_ORDERS_CACHE)
+            .await
+            .expect("a serving cache");
+        let mut lists = Vec::new();
+        for customer in CUSTOMERS_IDS {
+            lists.push(
+                queries::customer_orders_cached(&read, &format!("c{customer}"), 10_000, None)
+                    .await
+                    .expect("list"),
+            );
+        }
+        lists
+    }
+
+    async fn lists(&self) -> Vec<CustomerOrdersPage> {
+        Self::lists_in(&self.store).await
+    }
+
+    /// The lists a cache rebuilt from scratch (in a namespace of its own) holds.
+    async fn rebuilt(data: &Path) -> Vec<CustomerOrdersPage> {
+        let fresh = TestRedis::create()
+            .await
+            .expect("Redis was reachable a moment ago");
+        let store = RedisStore::connect(
+            fresh.url(),
+            Namespace::parse(fresh.namespace()).expect("namespace"),
+        )
+        .await
+        .expect("redis");
+        let events = Arc::new(
+            SqliteEventStore::open_read_only(data.join("events.db")).expect("event store"),
+        );
+        let shutdown = CancellationToken::new();
+        let handle = Projector::new(events, ProjectorOptions::default())
+            .with_target(RedisTarget::new(
+                store.clone(),
+                Arc::new(CustomerOrdersCacheProjection),
+            ))
+            .start(shutdown.clone())
+            .expect("start");
+        handle
+            .wait_caught_up(Duration::from_secs(120))
+            .await
+            .expect("rebuild caught up");
+        shutdown.cancel();
+        handle.join().await;
+        Self::lists_in(&store).await
+    }
 }

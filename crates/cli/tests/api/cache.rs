@@ -74,7 +74,10 @@ pub async fn my_orders_fall_back_to_sql_while_redis_is_cut_off_and_come_back() {
         .header("projection-position")
         .and_then(|p| p.parse().ok())
         .expect("a position");
-    assert!(reached >= last, "the cache answered at {reached}, before {last}");
+    assert!(
+        reached >= last,
+        "the cache answered at {reached}, before {last}"
+    );
     assert_eq!(order_ids(&cached.json()), ["m4", "m3", "m2", "m1", "m0"]);
 
     // Redis is cut off: the same answer comes from SQL, and the service stays ready, the
