@@ -237,6 +237,10 @@ pub struct BenchArgs {
     /// Directory for the temporary data (default: the system's temporary directory).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Also run phase B into the "my orders" cache in this Redis (a fresh namespace, removed
+    /// after), and with `--baseline` a plain pipelined loop writing the same keys beside it.
+    #[arg(long, env = "PROJECTOR_REDIS_URL")]
+    pub redis_url: Option<String>,
     /// Run phase C instead: a server on the embedded default, driven over HTTP at `--rate`.
     #[arg(long)]
     pub http: bool,

@@ -4,6 +4,7 @@
 
 mod baseline;
 mod baseline_pg;
+mod cache;
 mod http;
 mod phases;
 mod postgres;
@@ -65,6 +66,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
         baseline_append_events_per_s: None,
         baseline_append_batched_events_per_s: None,
         baseline_project_events_per_s: None,
+        redis_project_events_per_s: None,
+        baseline_redis_project_events_per_s: None,
         check: "ok",
     }
     .with_medians(&figures);

@@ -9,7 +9,7 @@ use projector_sql::SqlReadStore;
 use tokio_postgres::NoTls;
 
 use super::report::{RunFigures, Settings};
-use super::{bar, baseline_pg, phases};
+use super::{bar, baseline_pg, cache, phases};
 use crate::opts::BenchArgs;
 
 pub(crate) async fn run_once(
@@ -43,6 +43,10 @@ async fn run_in(
             anyhow::Ok(Arc::new(reads) as Arc<dyn SqlReadStore>)
         })
         .await?;
+    let cache = match &args.redis_url {
+        Some(url) => Some(cache::run(args, url, store.clone(), run).await?),
+        None => None,
+    };
     store.close().await;
     drop(store);
 
@@ -63,6 +67,7 @@ async fn run_in(
             append_events_per_s: events as f64 / append_seconds,
             project_events_per_s: events as f64 / project_seconds,
             baseline,
+            cache,
         },
         Settings {
             backend: "postgres",

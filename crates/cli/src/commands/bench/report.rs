@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::baseline::BaselineFigures;
+use super::cache::CacheFigures;
 
 /// One run's figures.
 #[derive(Clone, Copy, Debug)]
@@ -10,6 +11,8 @@ pub(crate) struct RunFigures {
     pub(crate) append_events_per_s: f64,
     pub(crate) project_events_per_s: f64,
     pub(crate) baseline: Option<BaselineFigures>,
+    /// Phase B into the Redis cache, with `--redis-url`.
+    pub(crate) cache: Option<CacheFigures>,
 }
 
 /// What a run ran on, for the report.
@@ -54,6 +57,10 @@ pub(crate) struct Report {
     pub(crate) baseline_append_batched_events_per_s: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) baseline_project_events_per_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) redis_project_events_per_s: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) baseline_redis_project_events_per_s: Option<u64>,
     pub(crate) check: &'static str,
 }
 
@@ -77,6 +84,18 @@ impl Report {
             self.baseline_append_events_per_s = base(|b| b.append_events_per_s);
             self.baseline_append_batched_events_per_s = base(|b| b.append_batched_events_per_s);
             self.baseline_project_events_per_s = base(|b| b.project_events_per_s);
+        }
+        let cache: Vec<CacheFigures> = runs.iter().filter_map(|r| r.cache).collect();
+        if !cache.is_empty() && cache.len() == runs.len() {
+            self.redis_project_events_per_s =
+                Some(median(cache.iter().map(|c| c.project_events_per_s).collect()).round() as u64);
+            let plain: Vec<f64> = cache
+                .iter()
+                .filter_map(|c| c.baseline_events_per_s)
+                .collect();
+            if plain.len() == cache.len() {
+                self.baseline_redis_project_events_per_s = Some(median(plain).round() as u64);
+            }
         }
         self
     }
@@ -118,6 +137,13 @@ impl Report {
             self.project_events_per_s,
             self.baseline_project_events_per_s,
         ));
+        if let Some(redis) = self.redis_project_events_per_s {
+            out.push_str(&row(
+                "B: project into Redis (vs plain redis)",
+                redis,
+                self.baseline_redis_project_events_per_s,
+            ));
+        }
         if let Some(batched) = self.baseline_append_batched_events_per_s {
             out.push_str(&format!(
                 "{:<34} {:>14} {batched:>20} {:>8}\n",

@@ -10,7 +10,7 @@ use projector_sqlite::{
 };
 
 use super::report::{RunFigures, Settings};
-use super::{bar, baseline, phases};
+use super::{bar, baseline, cache, phases};
 use crate::opts::BenchArgs;
 
 pub(crate) async fn run_once(
@@ -39,6 +39,10 @@ pub(crate) async fn run_once(
             anyhow::Ok(Arc::new(reads) as Arc<dyn SqlReadStore>)
         })
         .await?;
+    let cache = match &args.redis_url {
+        Some(url) => Some(cache::run(args, url, store.clone(), run).await?),
+        None => None,
+    };
     store.close().await;
     drop(store);
 
@@ -60,6 +64,7 @@ pub(crate) async fn run_once(
             append_events_per_s: events as f64 / append_seconds,
             project_events_per_s: events as f64 / project_seconds,
             baseline,
+            cache,
         },
         Settings {
             backend: "sqlite",

@@ -13,6 +13,14 @@ pub(crate) fn stream(i: u64) -> StreamId {
     StreamId::parse(format!("order-{i}")).unwrap_or_else(|_| StreamId::from_static("order-invalid"))
 }
 
+/// How many customers the workload's orders belong to.
+pub(crate) const CUSTOMERS: u64 = 1000;
+
+/// The customer of order `i` (and the name of customer `i`, for `i` below [`CUSTOMERS`]).
+pub(crate) fn customer(i: u64) -> String {
+    format!("cust-{}", i % CUSTOMERS)
+}
+
 /// The four events of order `i`, as (type, JSON payload).
 pub(crate) fn payloads(i: u64) -> [(EventType, String); 4] {
     let order = format!("order-{i}");
@@ -20,8 +28,8 @@ pub(crate) fn payloads(i: u64) -> [(EventType, String); 4] {
         (
             types::ORDER_CREATED,
             format!(
-                r#"{{"order_id":"{order}","customer_id":"cust-{}","created_at":"2026-01-01T00:00:00Z"}}"#,
-                i % 1000
+                r#"{{"order_id":"{order}","customer_id":"{}","created_at":"2026-01-01T00:00:00Z"}}"#,
+                customer(i)
             ),
         ),
         (

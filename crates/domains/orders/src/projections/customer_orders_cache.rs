@@ -65,7 +65,8 @@ pub struct CachedOrder {
 }
 
 impl CachedOrder {
-    fn of(view: &OrderView) -> Self {
+    /// The order as the cache keeps it.
+    pub fn of(view: &OrderView) -> Self {
         Self {
             customer_id: view.customer_id.clone(),
             status: view.status.as_str().to_owned(),
@@ -94,14 +95,19 @@ impl CachedOrder {
     }
 }
 
-/// The key of an order.
-pub(crate) fn order_key(order_id: &str) -> String {
+/// The key of an order (relative to the generation; for tools that write the same keys).
+pub fn order_key(order_id: &str) -> String {
     format!("order:{order_id}")
 }
 
 /// The key of a customer's list of orders.
-pub(crate) fn customer_key(customer_id: &str) -> String {
+pub fn customer_key(customer_id: &str) -> String {
     format!("customer:{customer_id}:orders")
+}
+
+/// The member of `order` in its customer's list.
+pub fn list_member(order: &CachedOrder, order_id: &str) -> String {
+    OrdersCursor::after(&order.created_at, order_id).to_token()
 }
 
 #[async_trait]
@@ -176,7 +182,7 @@ impl RedisProjection for CustomerOrdersCacheProjection {
             let cached = CachedOrder::of(view);
             batch.zadd(
                 customer_key(&view.customer_id),
-                OrdersCursor::after(&cached.created_at, &view.order_id).to_token(),
+                list_member(&cached, &view.order_id),
                 0.0,
             );
             let json = serde_json::to_string(&cached).map_err(|e| ProjectionError {

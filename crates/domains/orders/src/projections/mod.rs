@@ -13,9 +13,9 @@ use std::sync::Arc;
 use projector_sql::SqlProjection;
 
 pub use customer_orders_cache::{
-    CUSTOMER_ORDERS_CACHE, CachedOrder, CustomerOrdersCacheProjection,
+    CUSTOMER_ORDERS_CACHE, CachedOrder, CustomerOrdersCacheProjection, customer_key, list_member,
+    order_key,
 };
-pub(crate) use customer_orders_cache::{customer_key, order_key};
 pub use customers::{CUSTOMERS, CustomersProjection};
 pub use daily_sales::{DAILY_SALES, DailySalesProjection};
 pub use order_summary::{ORDER_SUMMARY, OrderSummaryProjection};
