@@ -30,6 +30,11 @@ impl ReadConsistency {
         self.min_position
     }
 
+    /// How long the read may wait for `min_position`.
+    pub(crate) fn wait(&self) -> Duration {
+        self.wait
+    }
+
     /// Reads `min_position` and `wait_ms` from the query.
     pub(crate) fn from_query(query: &mut QueryParams, state: &AppState) -> Self {
         let config = state.config();

@@ -193,3 +193,62 @@ pub async fn flushing_redis_under_writes_never_gives_a_wrong_answer() {
     }
     eprintln!("{answered_by_cache} answers from the cache, {answered_by_sql} from SQL");
 }
+
+/// Two servers on one PostgreSQL database and one Redis: one holds the cache projection's lease,
+/// the other stands by and answers "my orders" from the cache the holder keeps, waiting for a
+/// `min_position` by reading the cache's checkpoint from Redis.
+pub async fn a_standby_answers_from_the_cache_the_holder_keeps() {
+    let Some(redis) = TestRedis::create().await else {
+        return;
+    };
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let cache = [
+        "--redis-url",
+        redis.url(),
+        "--redis-namespace",
+        redis.namespace(),
+    ];
+    let holder = Server::start_on_database_with_args(database.url(), &cache).await;
+    holder.ready().await;
+    let standby = Server::start_on_database_with_args(database.url(), &cache).await;
+    standby.ready().await;
+    assert!(
+        standby
+            .projection_states()
+            .await
+            .iter()
+            .all(|s| s == "standby"),
+        "the second server stands by"
+    );
+
+    let mut expected = Vec::new();
+    for i in 0..20 {
+        // Written through either server, read at once through the standby.
+        let writer = if i % 2 == 0 { &holder } else { &standby };
+        let order = format!("sb{i}");
+        let written = writer.place(&order, "cust-sb", &[("a", 1, 1.5)]).await;
+        expected.insert(0, order);
+        let reply = standby
+            .get(&format!(
+                "/api/customers/cust-sb/orders?limit=100&min_position={written}"
+            ))
+            .await
+            .expect(200);
+        assert_eq!(order_ids(&reply.json()), expected, "read {i}");
+        let reached: u64 = reply
+            .header("projection-position")
+            .and_then(|p| p.parse().ok())
+            .expect("a position");
+        assert!(
+            reached >= written,
+            "answered at {reached}, before {written}"
+        );
+        assert_eq!(
+            reply.header("read-model"),
+            Some("customer_orders_cache"),
+            "the standby waited for the holder's cache rather than falling back (read {i})"
+        );
+    }
+}

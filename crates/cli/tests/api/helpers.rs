@@ -187,9 +187,15 @@ impl Server {
 
     /// Starts a server on a PostgreSQL database another server may share.
     pub async fn start_on_database(url: &str) -> Self {
+        Self::start_on_database_with_args(url, &[]).await
+    }
+
+    /// Starts a server on a PostgreSQL database another server may share, with extra `serve`
+    /// options.
+    pub async fn start_on_database_with_args(url: &str, extra: &[&str]) -> Self {
         let mut args: Vec<std::ffi::OsString> = vec!["--database-url".into(), url.into()];
         args.extend(cache_args());
-        Self::spawn(args, None, &[]).await
+        Self::spawn(args, None, extra).await
     }
 
     async fn spawn(

@@ -103,6 +103,14 @@ on_both_backends!(
     validation::bad_paths_queries_and_headers,
 );
 
+/// Two servers sharing one cache need PostgreSQL and Redis, whatever the suite's backend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_standby_answers_from_the_cache_the_holder_keeps() {
+    crate::helpers::Backend::Postgres
+        .run(crate::cache::a_standby_answers_from_the_cache_the_holder_keeps())
+        .await;
+}
+
 /// The cache's own tests set up Redis themselves (a proxy to cut it off, a database to flush),
 /// so they run on both backends without the suite's cache.
 mod cache_faults {

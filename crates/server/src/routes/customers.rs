@@ -1,6 +1,8 @@
 //! A customer's orders ("my orders", newest first) and activity, from the `customers`
 //! projection.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -22,6 +24,10 @@ use crate::routes::orders::models::{CustomerActivity, CustomerOrders};
 use crate::routes::params::{CustomerPath, PathIds, ReadParams};
 use crate::routes::problems::{MissingResource, ReadProblems};
 use crate::state::AppState;
+
+/// How long "my orders" waits for the cache to catch up with what it must show before
+/// answering from SQL instead.
+const CACHE_PATIENCE: Duration = Duration::from_millis(250);
 
 /// The customer routes, documented.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -77,14 +83,8 @@ pub(crate) async fn customer_orders(
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let customer_id = ids.get("id");
-    if let Some(response) = from_cache(
-        &state,
-        &customer_id,
-        limit,
-        cursor.as_ref(),
-        consistency.min_position(),
-    )
-    .await
+    if let Some(response) =
+        from_cache(&state, &customer_id, limit, cursor.as_ref(), consistency).await
     {
         return Ok(response);
     }
@@ -110,14 +110,16 @@ async fn from_cache(
     customer_id: &str,
     limit: u32,
     cursor: Option<&OrdersCursor>,
-    min_position: Option<GlobalPosition>,
+    consistency: ReadConsistency,
 ) -> Option<Response> {
     let cache = state.customer_orders_cache()?;
     let sql_reached = state
         .projector()
         .status(&CUSTOMERS)
         .map_or(GlobalPosition::ZERO, |s| s.checkpoint);
-    let floor = min_position.map_or(sql_reached, |wanted| wanted.max(sql_reached));
+    let floor = consistency
+        .min_position()
+        .map_or(sql_reached, |wanted| wanted.max(sql_reached));
     let fallback = |why: &'static str| {
         metrics::counter!("projector_read_model_fallbacks_total",
             "projection" => CUSTOMER_ORDERS_CACHE.to_string(), "reason" => why)
@@ -128,9 +130,20 @@ async fn from_cache(
         Ok(read) => read,
         Err(_) => return fallback("unavailable"),
     };
-    let position = read.checkpoint().position;
+    let mut position = read.checkpoint().position;
     if position < floor {
-        return fallback("behind");
+        // A live cache trails the SQL read model by a batch or so: waiting for it a moment
+        // answers a read of one's own write from the cache. On a standby this follows the
+        // checkpoint the holder keeps in Redis.
+        let patience = CACHE_PATIENCE.min(consistency.wait());
+        match state
+            .projector()
+            .wait_for(&CUSTOMER_ORDERS_CACHE, floor, patience)
+            .await
+        {
+            Ok(reached) => position = reached,
+            Err(_) => return fallback("behind"),
+        }
     }
     let page = match queries::customer_orders_cached(&read, customer_id, limit, cursor).await {
         Ok(page) => page,
