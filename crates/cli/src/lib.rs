@@ -2,13 +2,15 @@
 //!
 //! # Layout
 //! - [`opts`]: the command line.
-//! - `commands`: `serve`, `project`, `rebuild`, `status`, `bench`.
+//! - `commands`: `serve`, `project`, `rebuild`, `status`, `bench`, `api-key`; `access`:
+//!   who may call the server.
 //! - `data`: the SQLite data directory; `stores`: opening SQLite or PostgreSQL stores;
 //!   `read_models`: the read models of the built-in services, bound to their stores.
 //! - `telemetry`: logging; `signals`: SIGINT/SIGTERM.
 //!
 //! It is not: a library to embed (use `projector-runtime` and a backend crate directly).
 
+mod access;
 mod commands;
 mod data;
 pub mod opts;
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Rebuild(args) => commands::rebuild::run(args).await,
             Command::Status(args) => commands::status::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
+            Command::ApiKey(args) => commands::api_key::run(args),
         }
     })
 }

@@ -32,6 +32,8 @@ pub enum Command {
     /// Show each projection's checkpoint, lag, dead letters and rebuild, and on PostgreSQL
     /// which process holds its lease.
     Status(StatusArgs),
+    /// Manage the API keys that authenticate callers.
+    ApiKey(ApiKeyArgs),
     /// Run the benchmark workload (`orders-v1`, described in docs/benchmarks.md) and print its
     /// figures.
     Bench(BenchArgs),
@@ -151,6 +153,93 @@ pub struct ServeArgs {
         default_value_t = 60_000
     )]
     pub idempotency_abandoned_after_ms: u64,
+    /// Who may call.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Who may call the API. With neither API keys nor a JWKS, authentication is off, which is
+/// allowed on a loopback address only (or with `--insecure-no-auth`).
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// Accept the API keys of this file (made by `projector api-key create`; read again when it
+    /// changes).
+    #[arg(long, env = "PROJECTOR_API_KEYS", value_name = "FILE")]
+    pub api_keys: Option<PathBuf>,
+    /// Accept JWTs signed by a key of this JWKS (a file, or an http(s) URL fetched at start
+    /// and every ten minutes).
+    #[arg(
+        long,
+        env = "PROJECTOR_JWKS",
+        value_name = "PATH_OR_URL",
+        requires_all = ["jwt_issuer", "jwt_audience"]
+    )]
+    pub jwks: Option<String>,
+    /// The issuer (`iss`) every JWT must name.
+    #[arg(long, env = "PROJECTOR_JWT_ISSUER", requires = "jwks")]
+    pub jwt_issuer: Option<String>,
+    /// The audience (`aud`) every JWT must include.
+    #[arg(long, env = "PROJECTOR_JWT_AUDIENCE", requires = "jwks")]
+    pub jwt_audience: Option<String>,
+    /// With authentication on, the routes open to anyone besides /health and /ready:
+    /// `metrics`, `docs` (the interactive docs and /openapi.json), both, or `none`.
+    #[arg(
+        long,
+        env = "PROJECTOR_PUBLIC",
+        value_delimiter = ',',
+        default_value = "docs"
+    )]
+    pub public: Vec<PublicRoute>,
+    /// Serve the admin API (and health, readiness and metrics) on a listener of its own, and not
+    /// on `--addr`: a port (on 127.0.0.1) or an address. On loopback its routes are open;
+    /// elsewhere they need the `admin` scope.
+    #[arg(long, env = "PROJECTOR_ADMIN_ADDR", value_name = "PORT_OR_ADDR")]
+    pub admin_addr: Option<String>,
+    /// Serve without authentication on an address other than loopback. Anyone who reaches the
+    /// port can then read, write and rebuild.
+    #[arg(long, env = "PROJECTOR_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+}
+
+/// A route that can be opened to anyone while authentication is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PublicRoute {
+    /// `/metrics`.
+    Metrics,
+    /// `/docs` and `/openapi.json`.
+    Docs,
+    /// Nothing beyond /health and /ready.
+    None,
+}
+
+/// `projector api-key`.
+#[derive(Debug, Args)]
+pub struct ApiKeyArgs {
+    /// What to do with keys.
+    #[command(subcommand)]
+    pub command: ApiKeyCommand,
+}
+
+/// The `api-key` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Make a key, append its hash to the keys file, and print the key (alone, once) on
+    /// standard output.
+    Create(ApiKeyCreateArgs),
+}
+
+/// `projector api-key create`.
+#[derive(Debug, Args)]
+pub struct ApiKeyCreateArgs {
+    /// The user id the key acts as (recorded on the events it causes).
+    #[arg(long)]
+    pub principal: String,
+    /// What the key may do: `read`, `write`, `admin`, comma-separated.
+    #[arg(long, default_value = "read")]
+    pub scopes: String,
+    /// The keys file to append to (created owner-only if missing).
+    #[arg(long, env = "PROJECTOR_API_KEYS")]
+    pub file: PathBuf,
 }
 
 /// `projector project`.

@@ -17,6 +17,22 @@ pub struct ServerConfig {
     pub idempotency_abandoned_after: Duration,
     /// `/ready` fails while a projection trails the head by more events than this.
     pub ready_max_lag_events: u64,
+    /// With authentication on, whether `/metrics` is open to anyone (else it needs `admin`).
+    pub public_metrics: bool,
+    /// With authentication on, whether `/docs` and `/openapi.json` are open to anyone (else
+    /// they need `read`).
+    pub public_docs: bool,
+    /// When the admin API has a listener of its own (`--admin-addr`): it is then not served
+    /// on the main listener.
+    pub admin_listener: Option<AdminListener>,
+}
+
+/// The admin API's own listener.
+#[derive(Clone, Copy, Debug)]
+pub struct AdminListener {
+    /// Whether its routes are open to anyone who reaches it (a loopback address), rather than
+    /// needing the `admin` scope.
+    pub open: bool,
 }
 
 impl Default for ServerConfig {
@@ -28,6 +44,9 @@ impl Default for ServerConfig {
             max_read_wait: Duration::from_secs(30),
             idempotency_abandoned_after: Duration::from_secs(60),
             ready_max_lag_events: 10_000,
+            public_metrics: false,
+            public_docs: true,
+            admin_listener: None,
         }
     }
 }

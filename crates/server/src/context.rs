@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use projector_core::CorrelationId;
@@ -55,6 +55,21 @@ fn new_correlation_id() -> CorrelationId {
         .unwrap_or(CorrelationId::from_static("uncorrelated"))
 }
 
+/// The method as a metric label and log field: one of the methods the API knows, or `other`,
+/// so an arbitrary method token can neither add a series per request nor flood the log.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: correlation id, log span, access log line and metrics for every request.
 pub(crate) async fn track(
     State(state): State<AppState>,
@@ -77,7 +92,7 @@ pub(crate) async fn track(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().clone();
+    let method = method_label(request.method());
     request.extensions_mut().insert(RequestContext {
         correlation_id: correlation_id.clone(),
     });
@@ -98,7 +113,7 @@ pub(crate) async fn track(
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     let labels = [
-        ("method", method.to_string()),
+        ("method", method.to_owned()),
         ("route", route.clone()),
         ("status", status.to_string()),
     ];

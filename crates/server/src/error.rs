@@ -8,6 +8,7 @@ use projector_runtime::RuntimeError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::Scope;
 use crate::context;
 
 /// One bad field of a request.
@@ -75,6 +76,17 @@ pub enum ApiError {
     /// The request does not say who makes it.
     #[error("{0}")]
     Unauthorized(String),
+    /// Authentication is on and the request has no valid bearer token.
+    #[error("{detail}")]
+    Unauthenticated {
+        /// What is missing or wrong, without the token's content.
+        detail: String,
+        /// Whether a token was given but not accepted.
+        invalid_token: bool,
+    },
+    /// The caller's token does not grant the scope the route needs.
+    #[error("this request needs the {0} scope, which the token does not grant")]
+    Forbidden(Scope),
     /// The resource does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -158,7 +170,10 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyMismatch => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::Unauthenticated { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_)
@@ -181,6 +196,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ("payload-too-large", "Request body too large"),
             ApiError::Validation(_) => ("validation", "Invalid request"),
             ApiError::Unauthorized(_) => ("unauthorized", "Who is asking?"),
+            ApiError::Unauthenticated { .. } => ("unauthenticated", "Authentication needed"),
+            ApiError::Forbidden(_) => ("forbidden", "Not allowed"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::NoRoute(_) => ("no-route", "No such route"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
@@ -199,13 +216,37 @@ impl ApiError {
         }
     }
 
+    /// The `WWW-Authenticate` challenge of a 401 or 403 (RFC 6750).
+    fn challenge(&self) -> Option<HeaderValue> {
+        match self {
+            ApiError::Unauthorized(_)
+            | ApiError::Unauthenticated {
+                invalid_token: false,
+                ..
+            } => Some(HeaderValue::from_static(r#"Bearer realm="projector""#)),
+            ApiError::Unauthenticated { .. } => Some(HeaderValue::from_static(
+                r#"Bearer realm="projector", error="invalid_token""#,
+            )),
+            ApiError::Forbidden(scope) => HeaderValue::from_str(&format!(
+                r#"Bearer realm="projector", error="insufficient_scope", scope="{scope}""#
+            ))
+            .ok(),
+            _ => None,
+        }
+    }
+
     /// The problem document for this error.
     pub fn problem(&self) -> Problem {
         let (slug, title) = self.slug_and_title();
+        // A server-side cause (SQL, file paths, a store's own message) goes to the log only.
         let detail = match self {
             ApiError::Internal(_) => {
                 "the server failed; the correlation id finds the cause in its logs".to_owned()
             }
+            ApiError::Unavailable(_) => "the server cannot answer this now (a store it needs is \
+                unavailable, a projection is stopped, or the request ran out of time); retry \
+                later, and the correlation id finds the cause in its logs"
+                .to_owned(),
             other => other.to_string(),
         };
         Problem {
@@ -274,6 +315,9 @@ impl IntoResponse for ApiError {
         );
         if matches!(self, ApiError::NotReached { .. } | ApiError::Unavailable(_)) {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let Some(challenge) = self.challenge() {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }

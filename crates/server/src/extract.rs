@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use projector_core::{StreamVersion, UserId};
 use serde_json::Value;
 
+use crate::auth::Principal;
 use crate::error::{ApiError, FieldError};
 use crate::state::AppState;
 
@@ -254,7 +255,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Fie
     Ok(Some(text.to_owned()))
 }
 
-/// `X-User-Id`, the acting user until authentication exists.
+/// `X-User-Id`, the acting user when authentication is off.
 pub(crate) fn user_id(headers: &HeaderMap) -> Result<Option<UserId>, FieldError> {
     let Some(value) = headers.get("x-user-id") else {
         return Ok(None);
@@ -276,13 +277,21 @@ pub(crate) struct WriteHeaders {
 }
 
 impl WriteHeaders {
-    /// Reads them, collecting every bad one.
-    pub(crate) fn read(headers: &HeaderMap) -> (Self, Vec<FieldError>) {
+    /// Reads them, collecting every bad one. The acting user is the authenticated
+    /// `principal` when there is one (`X-User-Id` is then ignored), else `X-User-Id`.
+    pub(crate) fn read(
+        headers: &HeaderMap,
+        principal: Option<&Principal>,
+    ) -> (Self, Vec<FieldError>) {
         let mut errors = Vec::new();
+        let user_id = match principal {
+            Some(principal) => Some(principal.id.clone()),
+            None => keep_other(&mut errors, user_id(headers)),
+        };
         let parsed = Self {
             if_match: keep_other(&mut errors, if_match(headers)),
             idempotency_key: keep_other(&mut errors, idempotency_key(headers)),
-            user_id: keep_other(&mut errors, user_id(headers)),
+            user_id,
         };
         (parsed, errors)
     }

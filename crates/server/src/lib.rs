@@ -16,13 +16,17 @@
 //!   metrics, timeouts. [`prometheus`]: the metrics recorder. `openapi`: the document.
 //! - [`limits`]: the documented validation limits.
 //!
-//! It is not: a storage engine or a projector; it is handed both in [`AppState`]. Nor does it
-//! authenticate anyone: put it behind a proxy that does, and do not expose `/admin` publicly.
+//! - [`auth`]: bearer tokens (API keys, JWTs), scopes, and the guard that enforces the scope
+//!   each operation declares in the document.
+//!
+//! It is not: a storage engine or a projector; it is handed both in [`AppState`].
 
+pub mod auth;
 mod command;
 pub mod config;
 mod consistency;
 mod context;
+mod docs;
 pub mod error;
 mod extract;
 pub mod limits;
@@ -39,13 +43,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension};
 use axum::http::Uri;
-use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_scalar::{Scalar, Servable};
 
-pub use config::ServerConfig;
+pub use config::{AdminListener, ServerConfig};
 pub use consistency::POSITION_HEADER;
 pub use context::{CORRELATION_HEADER, RequestContext};
 pub use error::ApiError;
@@ -53,33 +55,97 @@ pub use read_path::READ_MODEL_HEADER;
 pub use state::AppState;
 
 /// The whole API as an axum router, with its OpenAPI document at `/openapi.json` and
-/// interactive docs at `/docs`.
+/// interactive docs at `/docs`. With an admin listener configured
+/// ([`ServerConfig::admin_listener`]), the admin API is served by [`admin_app`] instead.
 pub fn app(state: AppState) -> Router {
-    let (router, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let mut routes = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(routes::orders::router())
         .merge(routes::customers::router())
         .merge(routes::issues::router())
         .merge(routes::reports::router())
-        .merge(routes::health::router())
+        .merge(routes::health::router());
+    if state.config().admin_listener.is_none() {
+        routes = routes.merge(routes::admin::router());
+    }
+    let (router, mut document) = routes.routes(routes!(openapi::document)).split_for_parts();
+    let config = state.config();
+    let mut public = Vec::new();
+    if config.public_metrics {
+        public.push("/metrics");
+    }
+    if config.public_docs {
+        public.push("/openapi.json");
+    }
+    auth::open_to_anyone(&mut document, &public);
+    let router = router.merge(docs::router());
+    finish(state, router, document, true)
+}
+
+/// The admin API on a listener of its own: the admin routes, health, readiness, metrics and
+/// their OpenAPI document. On a loopback address every route is open (only this machine can
+/// reach it); elsewhere the admin routes need the `admin` scope, as on the main listener.
+pub fn admin_app(state: AppState) -> Router {
+    let (router, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(routes::admin::router())
+        .merge(routes::health::router())
         .routes(routes!(openapi::document))
         .split_for_parts();
-    let document = Arc::new(document);
-    router
-        .merge(Scalar::with_url("/docs", document.as_ref().clone()))
-        .route(
-            "/docs/",
-            get(|| async { axum::response::Redirect::permanent("/docs") }),
-        )
+    let open = state
+        .config()
+        .admin_listener
+        .is_some_and(|listener| listener.open);
+    if open {
+        let paths: Vec<String> = document.paths.paths.keys().cloned().collect();
+        let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+        auth::open_to_anyone(&mut document, &paths);
+    }
+    finish(state, router, document, !open)
+}
+
+/// The layers every listener shares: the guard enforcing `document`'s scopes (unless the
+/// listener is open to whoever reaches it), correlation ids, logs and metrics, and problem
+/// answers for unknown routes and methods.
+fn finish(
+    state: AppState,
+    router: Router<AppState>,
+    mut document: utoipa::openapi::OpenApi,
+    guarded: bool,
+) -> Router {
+    auth::document_refusals(&mut document);
+    let access = Arc::new(auth::Access {
+        authenticator: Arc::clone(state.authenticator()),
+        policy: auth::RoutePolicy::from_document(&document, state.config().public_docs),
+    });
+    let router = router
         .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(Extension(document))
+        .layer(Extension(Arc::new(document)));
+    let router = if guarded {
+        router.layer(axum::middleware::from_fn_with_state(access, auth::guard))
+    } else {
+        router
+    };
+    router
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             context::track,
         ))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// Serves the admin API ([`admin_app`]) on `listener` until `shutdown` resolves.
+///
+/// # Errors
+/// The listener's I/O error.
+pub async fn serve_admin(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, admin_app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then stops accepting connections

@@ -5,8 +5,11 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::Extension;
-use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::auth::SCHEME;
 
 use crate::error::{FieldError, Problem};
 
@@ -27,14 +30,34 @@ use crate::error::{FieldError, Problem};
         (name = "issues", description = "The issue tracker: every change audited with who made it, no dirty writes"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "admin", description = "Projections: state, lag, rebuilds without downtime, resuming after a poison event. \
-            Unauthenticated like the rest of the API: do not expose it publicly"),
+            Needs the `admin` scope, or is served on an admin listener of its own"),
     ),
-    components(schemas(Problem, FieldError))
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerScheme)
 )]
 pub(crate) struct ApiDoc;
 
+/// The bearer scheme every operation's `security` names: an API key or a JWT, each granting
+/// the scopes `read`, `write` and `admin` it was given. When the server runs without
+/// authentication (on loopback, by default), every operation is open.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, document: &mut Document) {
+        let components = document.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.description = Some(
+            "An API key (`projector api-key create`) or a JWT from the configured identity \
+             provider. Each operation lists the scope it needs: `read`, `write` or `admin`."
+                .into(),
+        );
+        components.add_security_scheme(SCHEME, SecurityScheme::Http(scheme));
+    }
+}
+
 /// This document, as JSON.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    security(("bearer" = ["read"])),
     responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)))]
 pub(crate) async fn document(Extension(document): Extension<Arc<Document>>) -> Json<Document> {
     Json(document.as_ref().clone())

@@ -9,6 +9,7 @@ use projector_runtime::ProjectorHandle;
 use projector_sql::SqlReadStore;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 
 /// The server's shared state. Cloning is cheap.
@@ -23,6 +24,7 @@ struct Inner {
     idempotency: Arc<dyn IdempotencyStore>,
     targets: BTreeMap<ProjectionName, Arc<dyn ProjectionTarget>>,
     customer_orders_cache: Option<Arc<RedisTarget>>,
+    authenticator: Arc<Authenticator>,
     projector: ProjectorHandle,
     config: ServerConfig,
     writes: TaskTracker,
@@ -55,6 +57,7 @@ impl AppState {
                 idempotency,
                 targets: targets.into_iter().map(|t| (t.name(), t)).collect(),
                 customer_orders_cache: None,
+                authenticator: Arc::new(Authenticator::default()),
                 projector,
                 config,
                 writes: TaskTracker::new(),
@@ -72,6 +75,23 @@ impl AppState {
             .expect("the cache is set before the state is shared")
             .customer_orders_cache = Some(cache);
         self
+    }
+
+    /// Accepts the callers `authenticator` accepts, and only them; without this (or with an
+    /// authenticator with nothing configured), authentication is off.
+    ///
+    /// # Panics
+    /// When called after the state was cloned (it is set while building the server).
+    pub fn with_authenticator(mut self, authenticator: Arc<Authenticator>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the authenticator is set before the state is shared")
+            .authenticator = authenticator;
+        self
+    }
+
+    /// Who may call, and how they are told apart.
+    pub fn authenticator(&self) -> &Arc<Authenticator> {
+        &self.inner.authenticator
     }
 
     /// The "my orders" cache, when configured.

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod api_key;
 pub(crate) mod bench;
 pub(crate) mod project;
 pub(crate) mod rebuild;

@@ -12,7 +12,8 @@ use projector_runtime::{Projector, ProjectorOptions};
 use projector_server::{AppState, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::opts::ServeArgs;
+use crate::access;
+use crate::opts::{PublicRoute, ServeArgs};
 use crate::read_models::{self, targets};
 use crate::signals::shutdown_requested;
 use crate::stores::Stores;
@@ -25,9 +26,20 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    let authenticator = access::authenticator(&args.auth, addr).await?;
+    let admin = match &args.auth.admin_addr {
+        Some(admin_addr) => {
+            Some(access::admin_listener(admin_addr, &args.auth, &authenticator).await?)
+        }
+        None => None,
+    };
+    let admin_url = admin
+        .as_ref()
+        .and_then(|(listener, _)| listener.local_addr().ok())
+        .unwrap_or(addr);
     let stores = Stores::open(
         &args.storage,
-        &format!("projector serve http://{addr}"),
+        &format!("projector serve http://{admin_url}"),
         args.leases.timeout(),
     )
     .await?;
@@ -60,6 +72,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         idempotency_abandoned_after: std::time::Duration::from_millis(
             args.idempotency_abandoned_after_ms,
         ),
+        public_metrics: access::is_public(&args.auth, PublicRoute::Metrics),
+        public_docs: access::is_public(&args.auth, PublicRoute::Docs),
+        admin_listener: admin.as_ref().map(|(_, settings)| *settings),
         ..ServerConfig::default()
     };
     let mut state = AppState::new(
@@ -69,18 +84,44 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         targets,
         projector.clone(),
         config,
-    );
+    )
+    .with_authenticator(authenticator);
     if let Some(cache) = &stores.cache {
         state = state.with_customer_orders_cache(read_models::customer_orders_cache(cache));
     }
     tracing::info!(%addr, storage = %stores.described, "projector serving");
     // The address on standard output, for scripts and tests that asked for port 0.
     println!("projector listening on http://{addr}");
-    std::io::stdout().flush().ok();
 
-    projector_server::serve(listener, state, shutdown_requested())
+    let stop_serving = CancellationToken::new();
+    tokio::spawn({
+        let stop_serving = stop_serving.clone();
+        async move {
+            shutdown_requested().await;
+            stop_serving.cancel();
+        }
+    });
+    let admin_served = admin.map(|(listener, _)| {
+        if let Ok(admin_addr) = listener.local_addr() {
+            tracing::info!(%admin_addr, "serving the admin API on its own listener");
+            println!("projector admin listening on http://{admin_addr}");
+        }
+        tokio::spawn(projector_server::serve_admin(
+            listener,
+            state.clone(),
+            stop_serving.clone().cancelled_owned(),
+        ))
+    });
+    std::io::stdout().flush().ok();
+    projector_server::serve(listener, state, stop_serving.cancelled_owned())
         .await
         .context("serving HTTP")?;
+    if let Some(admin_served) = admin_served {
+        admin_served
+            .await
+            .context("the admin listener's task")?
+            .context("serving the admin API")?;
+    }
     tracing::info!("HTTP server stopped; stopping the projections");
     stop_projector.cancel();
     projector.join().await;

@@ -113,6 +113,7 @@ pub struct Server {
     pub logs: Arc<Mutex<Vec<String>>>,
     storage: Option<Storage>,
     storage_args: Vec<std::ffi::OsString>,
+    admin_base: Arc<Mutex<Option<String>>>,
 }
 
 /// A response, read whole.
@@ -231,13 +232,19 @@ impl Server {
             });
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("projector listening on ") {
-                    let _ = tx.send(url.to_owned());
+        let admin_base = Arc::new(Mutex::new(None));
+        {
+            let admin_base = Arc::clone(&admin_base);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if let Some(url) = line.strip_prefix("projector admin listening on ") {
+                        *admin_base.lock().expect("admin base") = Some(url.to_owned());
+                    } else if let Some(url) = line.strip_prefix("projector listening on ") {
+                        let _ = tx.send(url.to_owned());
+                    }
                 }
-            }
-        });
+            });
+        }
         let base = rx
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| {
@@ -254,7 +261,13 @@ impl Server {
             logs,
             storage,
             storage_args,
+            admin_base,
         }
+    }
+
+    /// The address of the admin API's own listener, when it has one.
+    pub fn admin_base(&self) -> Option<String> {
+        self.admin_base.lock().expect("admin base").clone()
     }
 
     /// The options that point a command at this server's storage.

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod admin;
+mod auth;
 mod cache;
 mod commands;
 mod consistency;

@@ -50,6 +50,12 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
                 let problem =
                     &responses["422"]["content"]["application/problem+json"]["schema"]["$ref"];
                 assert_eq!(problem, "#/components/schemas/Problem", "{method} {path}");
+                for status in ["401", "403"] {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} does not document {status}"
+                    );
+                }
             }
         }
     }
@@ -77,7 +83,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     assert!(
         admin["description"]
             .as_str()
-            .is_some_and(|d| d.contains("do not expose it publicly")),
+            .is_some_and(|d| d.contains("`admin` scope")),
         "{admin}"
     );
     assert!(schema(&document, "ProjectionList").is_object());
@@ -137,13 +143,34 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         );
     }
 
+    // The docs page loads everything from this server: no CDN, no online validator.
     let docs = server.get("/docs").await.expect(200);
     assert!(
         docs.header("content-type")
             .is_some_and(|c| c.starts_with("text/html"))
     );
+    let mut assets = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for piece in docs.text.split(attribute).skip(1) {
+            let url = piece.split('"').next().unwrap_or_default();
+            assert!(
+                url.starts_with("data:") || !url.contains("//"),
+                "the docs page loads {url} from another host"
+            );
+            if !url.starts_with("data:") && !url.is_empty() {
+                assets.push(url.trim_start_matches("./").to_owned());
+            }
+        }
+    }
+    assert!(assets.iter().any(|a| a.ends_with(".js")), "{assets:?}");
+    for asset in &assets {
+        let served = server.get(&format!("/docs/{asset}")).await;
+        assert_eq!(served.status, 200, "/docs/{asset}");
+    }
+    let initializer = server.get("/docs/swagger-initializer.js").await.expect(200);
     assert!(
-        docs.text.contains("CreateOrderRequest"),
-        "the docs page embeds the document"
+        initializer.text.contains("/openapi.json") && !initializer.text.contains("http"),
+        "the docs page reads this server's document, and nothing from elsewhere: {}",
+        initializer.text
     );
 }

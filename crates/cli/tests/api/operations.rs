@@ -114,3 +114,29 @@ pub async fn correlation_ids_are_taken_or_made_and_returned() {
         })
         .await;
 }
+
+/// A method the API does not know is counted and logged as `other`: a client sending a new
+/// method token on every request can neither add a metric series each time nor flood the log.
+#[tokio::test]
+async fn arbitrary_methods_add_no_series_and_no_log_flood() {
+    let server = Server::start().await;
+    let long = "X".repeat(20_000);
+    for method in ["FOOBARBAZ", long.as_str()] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method token");
+        let reply = server.send(method, "/api/orders", None, &[]).await;
+        assert_eq!(reply.status, 405, "{}", reply.text);
+    }
+    let metrics = server.get("/metrics").await.expect(200).text;
+    assert!(
+        !metrics.contains("FOOBARBAZ") && !metrics.contains("XXXX"),
+        "the method became a label"
+    );
+    assert!(metrics.contains(r#"method="other""#), "{metrics}");
+    let longest = server
+        .log_lines()
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0);
+    assert!(longest < 5_000, "a log line of {longest} bytes");
+}

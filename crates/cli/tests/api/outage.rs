@@ -32,8 +32,21 @@ async fn the_server_answers_503_while_the_database_is_away_and_recovers() {
     );
     assert_eq!(refused.json()["type"], "urn:projector:problem:unavailable");
     assert_eq!(refused.header("retry-after"), Some("1"));
-    server.get("/api/orders/o1/projection").await.expect(503);
-    server.get("/ready").await.expect(503);
+    let read = server.get("/api/orders/o1/projection").await.expect(503);
+    let ready = server.get("/ready").await.expect(503);
+    // The cause (the driver's message, the database's address) goes to the log, not the client.
+    for (what, reply) in [("write", &refused), ("read", &read), ("ready", &ready)] {
+        let text = reply.text.to_lowercase();
+        for leak in ["127.0.0.1", "postgres", "connection", "error", "sql"] {
+            assert!(
+                !text.contains(leak),
+                "the {what} answer shows {leak:?}: {}",
+                reply.text
+            );
+        }
+    }
+    assert!(ready.json()["problems"].to_string().contains("unavailable"));
+    assert!(refused.json()["correlation_id"].is_string());
 
     proxy.restore();
     let restored = Instant::now();

@@ -19,6 +19,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use crate::auth::Principal;
 use crate::context::{self, RequestContext};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, WriteHeaders};
@@ -134,6 +135,7 @@ pub(crate) struct HttpWrite {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    principal: Option<Principal>,
     body: JsonBody,
 }
 
@@ -153,6 +155,7 @@ impl FromRequest<AppState> for HttpWrite {
             request.uri().clone(),
             request.headers().clone(),
         );
+        let principal = request.extensions().get::<Principal>().cloned();
         let body = JsonBody::from_request(request, state).await?;
         Ok(Self {
             state: state.clone(),
@@ -160,6 +163,7 @@ impl FromRequest<AppState> for HttpWrite {
             method,
             uri,
             headers,
+            principal,
             body,
         })
     }
@@ -185,7 +189,12 @@ impl HttpWrite {
     where
         D: Decider + Clone + 'static,
     {
-        let (headers, header_errors) = WriteHeaders::read(&self.headers);
+        let (mut headers, header_errors) =
+            WriteHeaders::read(&self.headers, self.principal.as_ref());
+        // A key names a request of its caller only: two principals may pick the same key.
+        if let (Some(principal), Some(key)) = (&self.principal, &headers.idempotency_key) {
+            headers.idempotency_key = Some(scoped_key(principal, key));
+        }
         if target.require_user
             && headers.user_id.is_none()
             && header_errors.iter().all(|e| e.field != "header.X-User-Id")
@@ -263,6 +272,21 @@ impl Drop for Waiting {
             });
         }
     }
+}
+
+/// The idempotency key as stored for `principal`: a hash of both, so keys of different callers
+/// never meet, and of the same length as any key.
+fn scoped_key(principal: &Principal, key: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(principal.id.as_str().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(key.as_bytes());
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("p:{digest}")
 }
 
 /// A new command id: a UUIDv7, so ids made from it sort by time.

@@ -112,6 +112,7 @@ impl ProjectionView {
 
 /// Each projection's state, serving generation, checkpoint, lag, dead letters and rebuild.
 #[utoipa::path(get, path = "/admin/projections", tag = "admin",
+    security(("bearer" = ["admin"])),
     responses(
         (status = 200, description = "Every projection of this server", body = ProjectionList),
         (status = 503, description = "The event store is unavailable", body = crate::error::Problem,
@@ -153,6 +154,7 @@ pub(crate) struct RebuildStarted {
 /// /admin/projections` shows the progress. A rebuild cut short by a crash or failover is
 /// carried on by whichever process runs the projection next.
 #[utoipa::path(post, path = "/admin/projections/{name}/rebuild", tag = "admin",
+    security(("bearer" = ["admin"])),
     params(ProjectionPath),
     responses(
         (status = 202, description = "The rebuild has started", body = RebuildStarted,
@@ -189,6 +191,7 @@ pub(crate) struct Resumed {
 /// Lets a projection stopped at a poison event try again from its checkpoint (after the cause
 /// is fixed, e.g. by a new version of the projection or of the data it reads).
 #[utoipa::path(post, path = "/admin/projections/{name}/resume", tag = "admin",
+    security(("bearer" = ["admin"])),
     params(ProjectionPath),
     responses(
         (status = 200, description = "The projection is trying again", body = Resumed),

@@ -54,6 +54,7 @@ pub(crate) struct PageParams {
 /// from the SQL read model (`Read-Model: customers`) otherwise; the answer is the same.
 #[utoipa::path(
     get, path = "/api/customers/{id}/orders", tag = "customers",
+    security(("bearer" = ["read"])),
     params(CustomerPath, PageParams, ReadParams),
     responses(
         (status = 200, description = "A page of orders (empty for a customer without orders)", body = CustomerOrders,
@@ -162,6 +163,7 @@ async fn from_cache(
 
 #[utoipa::path(
     get, path = "/api/customers/{id}/activity", tag = "customers",
+    security(("bearer" = ["read"])),
     params(CustomerPath, ReadParams),
     responses(
         (status = 200, description = "The customer's activity", body = CustomerActivity,

@@ -30,6 +30,7 @@ pub(crate) struct Health {
 
 /// The process is alive.
 #[utoipa::path(get, path = "/health", tag = "operations",
+    security(()),
     responses((status = 200, description = "Alive", body = Health)))]
 pub(crate) async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
@@ -67,10 +68,12 @@ pub(crate) struct Readiness {
     degraded: Vec<String>,
 }
 
-/// Storage is reachable and every projection is running, close to the head. A cache that is
+/// Storage is reachable and every projection is running, close to the head. Problems name
+/// what is wrong, never a store's own error text (that goes to the log). A cache that is
 /// away or behind is reported under `degraded`, and the server stays ready: its reads fall
 /// back to the read model it accelerates.
 #[utoipa::path(get, path = "/ready", tag = "operations",
+    security(()),
     responses(
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, description = "Not ready; the body says why", body = Readiness),
@@ -81,7 +84,8 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let event_store = match state.store().stream_version(&probe).await {
         Ok(_) => true,
         Err(error) => {
-            problems.push(format!("event store: {error}"));
+            tracing::warn!(%error, "readiness: the event store does not answer");
+            problems.push("event store: unavailable".to_owned());
             false
         }
     };
@@ -103,7 +107,8 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
                     if !cache {
                         read_store = false;
                     }
-                    problems.push(format!("read model {}: {error}", status.name));
+                    tracing::warn!(projection = %status.name, %error, "readiness: the read model does not answer");
+                    problems.push(format!("read model {}: unavailable", status.name));
                 }
                 // A standby serves reads from what the process holding the lease commits.
                 let running = matches!(
@@ -112,7 +117,11 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
                 );
                 let close = lag.events <= state.config().ready_max_lag_events;
                 if !running {
-                    problems.push(format!("projection {} is {:?}", status.name, status.state));
+                    problems.push(format!(
+                        "projection {} is {}",
+                        status.name,
+                        status.state.name()
+                    ));
                 } else if !close {
                     problems.push(format!(
                         "projection {} is {} events behind",
@@ -129,7 +138,10 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
                 });
             }
         }
-        Err(error) => problems.push(format!("projector: {error}")),
+        Err(error) => {
+            tracing::warn!(%error, "readiness: cannot compute the projections' lag");
+            problems.push("projector: cannot compute the projections' lag".to_owned());
+        }
     }
     let ready = problems.is_empty();
     let body = Readiness {
@@ -152,6 +164,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
 /// checkpoints, lag in events and seconds, batch sizes, read-model upserts and misses, dead
 /// letters.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
+    security(("bearer" = ["admin"])),
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     if let Err(error) = state.projector().publish_lag_metrics().await {

@@ -41,6 +41,7 @@ pub(crate) struct DateRange {
 /// Sales per day over a range (both ends included), net of refunds, with totals.
 #[utoipa::path(
     get, path = "/api/reports/daily-sales", tag = "reports",
+    security(("bearer" = ["read"])),
     params(DateRange, ReadParams),
     responses(
         (status = 200, description = "The days with sales in the range", body = DailySalesReport,

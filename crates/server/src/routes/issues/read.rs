@@ -22,6 +22,7 @@ use crate::state::AppState;
 /// An issue as it stands, with its comments; its version is also the `ETag`.
 #[utoipa::path(
     get, path = "/api/issues/{id}", tag = "issues",
+    security(("bearer" = ["read"])),
     params(IssuePath, ReadParams),
     responses(
         (status = 200, description = "The issue", body = Issue,
@@ -82,6 +83,7 @@ pub(crate) struct IssueListParams {
 /// Issues, newest first, filtered by state, priority and assignee, a page at a time.
 #[utoipa::path(
     get, path = "/api/issues", tag = "issues",
+    security(("bearer" = ["read"])),
     params(IssueListParams, ReadParams),
     responses(
         (status = 200, description = "A page of issues", body = IssueList,
@@ -145,6 +147,7 @@ pub(crate) async fn list_issues(
 /// from which value to which.
 #[utoipa::path(
     get, path = "/api/issues/{id}/history", tag = "issues",
+    security(("bearer" = ["read"])),
     params(IssuePath, ReadParams),
     responses(
         (status = 200, description = "The changes, oldest first", body = IssueHistory,

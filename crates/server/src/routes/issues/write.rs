@@ -43,6 +43,7 @@ fn refusal(issue_id: &str, error: &IssueError) -> ApiError {
 /// Report an issue: records `IssueCreated` (state `open`).
 #[utoipa::path(
     post, path = "/api/issues", tag = "issues",
+    security(("bearer" = ["write"])),
     params(WriteHeaderParams),
     request_body(content = CreateIssueRequest, content_type = "application/json"),
     responses(
@@ -81,6 +82,7 @@ pub(crate) async fn create_issue(write: HttpWrite) -> Result<Response, ApiError>
 /// `IssueAssigned`); a request that changes nothing records nothing and answers 200.
 #[utoipa::path(
     patch, path = "/api/issues/{id}", tag = "issues",
+    security(("bearer" = ["write"])),
     params(IssuePath, WriteHeaderParams),
     request_body(content = UpdateIssueRequest, content_type = "application/json"),
     responses(
@@ -112,6 +114,7 @@ pub(crate) async fn update_issue(ids: PathIds, write: HttpWrite) -> Result<Respo
 /// Comment on an issue: records `CommentAdded`.
 #[utoipa::path(
     post, path = "/api/issues/{id}/comments", tag = "issues",
+    security(("bearer" = ["write"])),
     params(IssuePath, WriteHeaderParams),
     request_body(content = CommentRequest, content_type = "application/json"),
     responses(

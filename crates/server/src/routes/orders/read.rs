@@ -24,6 +24,7 @@ use crate::state::AppState;
 /// The flattened order from the `order_summary` read model.
 #[utoipa::path(
     get, path = "/api/orders/{id}/projection", tag = "orders",
+    security(("bearer" = ["read"])),
     params(OrderPath, ReadParams),
     responses(
         (status = 200, description = "The order as the read model holds it", body = OrderView,
@@ -67,6 +68,7 @@ pub(crate) struct HistoryParams {
 /// event store, so always current.
 #[utoipa::path(
     get, path = "/api/orders/{id}/history", tag = "orders",
+    security(("bearer" = ["read"])),
     params(OrderPath, HistoryParams, ReadParams),
     responses(
         (status = 200, description = "The events, oldest first", body = History,

@@ -41,6 +41,7 @@ fn refusal(order_id: &str, error: &OrderError) -> ApiError {
 /// Place an order: records `OrderCreated`, one `OrderItemAdded` per item and `OrderConfirmed`.
 #[utoipa::path(
     post, path = "/api/orders", tag = "orders",
+    security(("bearer" = ["write"])),
     params(WriteHeaderParams),
     request_body(content = CreateOrderRequest, content_type = "application/json"),
     responses(
@@ -82,6 +83,7 @@ macro_rules! order_write {
         $(#[$doc])*
         #[utoipa::path(
             $method, path = $path, tag = "orders",
+            security(("bearer" = ["write"])),
             params($params, WriteHeaderParams),
             request_body(content = $body, content_type = "application/json"),
             responses(
