@@ -1,5 +1,8 @@
 //! The shapes of the order API's requests and responses, with the limits the OpenAPI document
 //! states, and the parsing that enforces them.
+//!
+//! Amounts stay [`Money`] (whole cents) up to here; the responses write them as decimal numbers
+//! with at most two decimals (`0.3`, never `0.30000000000000004` nor `-0.0`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use projector_orders::queries::{
@@ -175,7 +178,8 @@ pub(crate) struct OrderView {
     /// `pending`, `confirmed`, `shipped`, `completed` or `cancelled`.
     pub(crate) status: String,
     pub(crate) item_count: i64,
-    pub(crate) total_amount: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) total_amount: Money,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,7 +193,8 @@ pub(crate) struct OrderView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cancellation_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) refunded_amount: Option<f64>,
+    #[schema(value_type = Option<f64>, minimum = 0, multiple_of = 0.01)]
+    pub(crate) refunded_amount: Option<Money>,
 }
 
 impl From<OrderSummaryView> for OrderView {
@@ -249,7 +254,8 @@ pub(crate) struct CustomerOrder {
     pub(crate) order_id: String,
     pub(crate) status: String,
     pub(crate) item_count: i64,
-    pub(crate) total_amount: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) total_amount: Money,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
 }
@@ -284,8 +290,10 @@ pub(crate) struct CustomerActivity {
     pub(crate) orders_placed: i64,
     pub(crate) orders_completed: i64,
     pub(crate) orders_cancelled: i64,
-    pub(crate) total_spent: f64,
-    pub(crate) total_refunded: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) total_spent: Money,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) total_refunded: Money,
     pub(crate) first_order_at: DateTime<Utc>,
     pub(crate) last_order_at: DateTime<Utc>,
     pub(crate) last_activity_at: DateTime<Utc>,
@@ -314,10 +322,13 @@ pub(crate) struct DailySales {
     pub(crate) date: NaiveDate,
     pub(crate) orders_completed: i64,
     pub(crate) items_sold: i64,
-    pub(crate) gross_revenue: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) gross_revenue: Money,
     pub(crate) refunds: i64,
-    pub(crate) refunded_amount: f64,
-    pub(crate) net_revenue: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) refunded_amount: Money,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) net_revenue: Money,
 }
 
 impl From<DailySalesView> for DailySales {
@@ -342,7 +353,10 @@ pub(crate) struct DailySalesReport {
     /// Days with sales, in date order.
     pub(crate) days: Vec<DailySales>,
     pub(crate) orders_completed: i64,
-    pub(crate) gross_revenue: f64,
-    pub(crate) refunded_amount: f64,
-    pub(crate) net_revenue: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) gross_revenue: Money,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) refunded_amount: Money,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) net_revenue: Money,
 }
