@@ -7,14 +7,15 @@
 //! # Layout
 //! - [`app`] builds the router; [`serve`] runs it until shutdown.
 //! - `routes`: one module per area (`orders`, `customers`, `reports`, `issues`, `health`,
-//!   `admin`), each with its documented router; `params`: shared parameters.
+//!   `admin`), each with its documented router; `params`: shared parameters; `path`: typed
+//!   path parameters, checked before a handler runs.
 //! - `command`: running a domain command for a write (idempotency, `If-Match`, metadata).
 //! - `consistency`: read-your-writes and `Projection-Position`; `read_path`: the one way a read
 //!   route answers from a read model (and names it in `Read-Model`).
 //! - `extract` (bodies are read with the documented size limit) and `validate`: reading requests and naming every bad field.
 //! - [`error`]: every error as problem+json. `context`: correlation ids, access logs, HTTP
 //!   metrics, timeouts. [`prometheus`]: the metrics recorder. `openapi`: the document.
-//! - [`limits`]: the documented validation limits.
+//! - [`limits`]: the validation limits; `schemas`: the same limits in the OpenAPI document.
 //!
 //! It is not: a storage engine or a projector; it is handed both in [`AppState`]. Nor does it
 //! authenticate anyone: put it behind a proxy that does, and do not expose `/admin` publicly.
@@ -30,6 +31,7 @@ mod openapi;
 pub mod prometheus;
 mod read_path;
 mod routes;
+mod schemas;
 mod state;
 mod validate;
 
@@ -64,6 +66,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::admin::router())
         .routes(routes!(openapi::document))
         .split_for_parts();
+    let mut document = document;
+    schemas::state_body_limits(&mut document);
     let document = Arc::new(document);
     router
         .merge(Scalar::with_url("/docs", document.as_ref().clone()))

@@ -1,5 +1,5 @@
-//! The shapes of the order API's requests and responses, with the limits the OpenAPI document
-//! states, and the parsing that enforces them.
+//! The shapes of the order API's requests and responses, and the parsing that enforces their
+//! limits (which `schemas` writes into the OpenAPI document from the same constants).
 //!
 //! Amounts stay [`Money`] (whole cents) up to here; the responses write them as decimal numbers
 //! with at most two decimals (`0.3`, never `0.30000000000000004` nor `-0.0`).
@@ -22,22 +22,11 @@ use crate::validate::{Checker, Object, Text};
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct CreateOrderRequest {
     /// The order's id; made by the server when absent.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-    )]
     pub(crate) id: Option<String>,
     /// Who places it.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-    )]
     pub(crate) customer_id: String,
     /// Its lines, each SKU once. An order holds at most 100 lines of at most 10000 units and
     /// comes to at most 1000000000000; an order past that is refused (422) naming the limit.
-    #[schema(min_items = 1, max_items = 100)]
     pub(crate) items: Vec<OrderItemRequest>,
 }
 
@@ -47,18 +36,11 @@ pub(crate) struct CreateOrderRequest {
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct OrderItemRequest {
     /// The product.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-    )]
     pub(crate) sku: String,
     /// How many. Adding to a line the order already holds may not take it past 10000 units,
     /// nor the order past 100 lines or a total of 1000000000000 (422 naming the limit).
-    #[schema(minimum = 1, maximum = 10000)]
     pub(crate) quantity: i64,
     /// Price of one, with at most two decimal places.
-    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub(crate) unit_price: f64,
 }
 
@@ -68,7 +50,6 @@ pub(crate) struct OrderItemRequest {
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct ShipRequest {
     /// The carrier's tracking number.
-    #[schema(min_length = 1, max_length = 64)]
     pub(crate) tracking: String,
 }
 
@@ -78,7 +59,6 @@ pub(crate) struct ShipRequest {
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct CancelRequest {
     /// Why.
-    #[schema(min_length = 1, max_length = 500)]
     pub(crate) reason: String,
 }
 
@@ -89,7 +69,6 @@ pub(crate) struct CancelRequest {
 pub(crate) struct RefundRequest {
     /// How much to pay back: more than 0, at most two decimal places, no more than is left
     /// of what was paid.
-    #[schema(exclusive_minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub(crate) amount: f64,
 }
 
