@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::auth::Principal;
 use crate::error::{ApiError, FieldError};
+use crate::limits::IDEMPOTENCY_KEY_MAX;
 use crate::state::AppState;
 
 /// A request body parsed as JSON, with its raw bytes (for idempotency fingerprints). An empty
@@ -205,7 +206,8 @@ impl QueryParams {
     }
 }
 
-/// `If-Match: "<stream version>"` (also `W/"<version>"`; `*` matches any version).
+/// `If-Match: "<stream version>"` (also `W/"<version>"`; `*` matches any version): exactly
+/// [`crate::limits::IF_MATCH_PATTERN`], with a version that fits in 64 bits.
 pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<StreamVersion>, FieldError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
@@ -225,14 +227,14 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<StreamVersion>, Fie
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .ok_or_else(bad)?;
+    if inner.is_empty() || inner.len() > 20 || !inner.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
     inner
         .parse::<u64>()
         .map(|v| Some(StreamVersion::new(v)))
         .map_err(|_| bad())
 }
-
-/// The longest idempotency key accepted.
-pub(crate) const IDEMPOTENCY_KEY_MAX: usize = 255;
 
 /// `Idempotency-Key`: 1 to 255 visible ASCII characters.
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, FieldError> {
@@ -328,5 +330,8 @@ mod tests {
         assert!(parse("3").is_err());
         assert!(parse("\"x\"").is_err());
         assert!(parse("\"-1\"").is_err());
+        assert!(parse("\"+1\"").is_err(), "the pattern allows digits only");
+        assert!(parse("\"\"").is_err());
+        assert!(parse("\"99999999999999999999\"").is_err(), "past u64");
     }
 }

@@ -7,14 +7,15 @@
 //! # Layout
 //! - [`app`] builds the router; [`serve`] runs it until shutdown.
 //! - `routes`: one module per area (`orders`, `customers`, `reports`, `issues`, `health`,
-//!   `admin`), each with its documented router; `params`: shared parameters.
+//!   `admin`), each with its documented router; `params`: shared parameters; `path`: typed
+//!   path parameters, checked before a handler runs.
 //! - `command`: running a domain command for a write (idempotency, `If-Match`, metadata).
 //! - `consistency`: read-your-writes and `Projection-Position`; `read_path`: the one way a read
 //!   route answers from a read model (and names it in `Read-Model`).
 //! - `extract` (bodies are read with the documented size limit) and `validate`: reading requests and naming every bad field.
 //! - [`error`]: every error as problem+json. `context`: correlation ids, access logs, HTTP
 //!   metrics, timeouts. [`prometheus`]: the metrics recorder. `openapi`: the document.
-//! - [`limits`]: the documented validation limits.
+//! - [`limits`]: the validation limits; `schemas`: the same limits in the OpenAPI document.
 //!
 //! - [`auth`]: bearer tokens (API keys, JWTs), scopes, and the guard that enforces the scope
 //!   each operation declares in the document.
@@ -34,6 +35,7 @@ mod openapi;
 pub mod prometheus;
 mod read_path;
 mod routes;
+mod schemas;
 mod state;
 mod validate;
 
@@ -112,6 +114,7 @@ fn finish(
     guarded: bool,
 ) -> Router {
     auth::document_refusals(&mut document);
+    schemas::state_body_limits(&mut document);
     let access = Arc::new(auth::Access {
         authenticator: Arc::clone(state.authenticator()),
         policy: auth::RoutePolicy::from_document(&document, state.config().public_docs),

@@ -26,8 +26,19 @@ pub const PROSE_MAX: usize = 10_000;
 pub const PAGE_MAX: u32 = 100;
 /// Default page size of a list.
 pub const PAGE_DEFAULT: u32 = 20;
+/// Longest `Idempotency-Key`.
+pub const IDEMPOTENCY_KEY_MAX: usize = 255;
+/// What `If-Match` must look like: a stream version in quotes (also weak), or `*`.
+pub const IF_MATCH_PATTERN: &str = r#"^(W/)?"[0-9]{1,20}"$|^\*$"#;
 /// Longest date range of a report, in days.
 pub const REPORT_DAYS_MAX: i64 = 366;
+
+/// What a bad id is told.
+pub(crate) fn id_message() -> String {
+    format!(
+        "must be 1 to {ID_MAX} characters: a letter or digit, then letters, digits, '_', '.', ':' or '-'"
+    )
+}
 
 /// Whether `s` is a valid id: the ID_PATTERN, checked without a regex engine.
 pub fn is_id(s: &str) -> bool {
@@ -43,6 +54,11 @@ pub fn is_id(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_id_pattern_states_the_longest_id() {
+        assert!(ID_PATTERN.ends_with(&format!("{{0,{}}}$", ID_MAX - 1)));
+    }
 
     #[test]
     fn ids() {

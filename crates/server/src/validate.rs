@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, FieldError};
-use crate::limits::{AMOUNT_MAX, ID_MAX, is_id};
+use crate::limits::{AMOUNT_MAX, id_message, is_id};
 
 /// Collects the errors of one request.
 #[derive(Debug, Default)]
@@ -110,9 +110,7 @@ impl Checker {
         };
         let message = match rule {
             Text::Id if is_id(text) => return Some(text.to_owned()),
-            Text::Id => format!(
-                "must be 1 to {ID_MAX} characters: a letter or digit, then letters, digits, '_', '.', ':' or '-'"
-            ),
+            Text::Id => id_message(),
             Text::User if projector_core::UserId::parse(text).is_ok() => {
                 return Some(text.to_owned());
             }

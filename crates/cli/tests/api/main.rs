@@ -96,6 +96,7 @@ on_both_backends!(
     reads::my_orders_are_newest_first_a_page_at_a_time,
     reads::activity_and_daily_sales_follow_completions_and_refunds,
     reads::every_read_names_the_read_model_that_answered,
+    reads::amounts_read_back_as_the_decimals_written,
     restart::a_restart_keeps_every_order,
     restart::sigterm_under_load_loses_no_acknowledged_write,
     walkthrough::an_order_is_accepted_projected_and_read_back_confirmed,

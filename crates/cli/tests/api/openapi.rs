@@ -8,6 +8,79 @@ fn schema<'a>(document: &'a Value, name: &str) -> &'a Value {
     &document["components"]["schemas"][name]
 }
 
+/// The schema of parameter `name` of `method path`.
+fn parameter<'a>(document: &'a Value, path: &str, method: &str, name: &str) -> &'a Value {
+    let parameters = document["paths"][path][method]["parameters"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path} has no parameters"));
+    let found = parameters.iter().find(|p| p["name"] == name);
+    &found.unwrap_or_else(|| panic!("{method} {path} has no {name}"))["schema"]
+}
+
+/// The document states what the validators enforce, from the same constants: ids and names in
+/// paths, headers, page sizes, and amounts (above zero where they must be, in cents).
+fn the_limits_come_from_the_validators(document: &Value) {
+    use projector_server::limits::{
+        AMOUNT_MAX, ID_MAX, ID_PATTERN, IDEMPOTENCY_KEY_MAX, IF_MATCH_PATTERN, PAGE_MAX,
+    };
+    for (path, method, name) in [
+        ("/api/orders/{id}/projection", "get", "id"),
+        ("/api/orders/{id}/ship", "post", "id"),
+        ("/api/orders/{id}/items/{sku}", "delete", "sku"),
+        ("/api/customers/{id}/orders", "get", "id"),
+        ("/api/issues/{id}", "patch", "id"),
+    ] {
+        let id = parameter(document, path, method, name);
+        assert_eq!(id["maxLength"], ID_MAX, "{method} {path} {name}");
+        assert_eq!(id["minLength"], 1, "{method} {path} {name}");
+        assert_eq!(id["pattern"], ID_PATTERN, "{method} {path} {name}");
+    }
+    let projection = parameter(
+        document,
+        "/admin/projections/{name}/rebuild",
+        "post",
+        "name",
+    );
+    assert_eq!(
+        projection["maxLength"],
+        projector_core::ProjectionName::MAX_LEN
+    );
+    assert_eq!(projection["pattern"], "^[a-z][a-z0-9_]{0,47}$");
+    let if_match = parameter(document, "/api/orders/{id}/ship", "post", "If-Match");
+    assert_eq!(if_match["pattern"], IF_MATCH_PATTERN);
+    let key = parameter(document, "/api/orders", "post", "Idempotency-Key");
+    assert_eq!(key["maxLength"], IDEMPOTENCY_KEY_MAX);
+    let user = parameter(document, "/api/issues", "post", "X-User-Id");
+    assert_eq!(user["maxLength"], projector_core::UserId::MAX_LEN);
+    let page = parameter(document, "/api/customers/{id}/orders", "get", "limit");
+    assert_eq!(page["maximum"], PAGE_MAX);
+
+    let price = &schema(document, "OrderItemRequest")["properties"]["unit_price"];
+    assert_eq!(price["minimum"], 0, "{price}");
+    assert!(price.get("exclusiveMinimum").is_none(), "a price may be 0");
+    assert_eq!(price["multipleOf"].as_f64(), Some(0.01), "{price}");
+    assert_eq!(price["maximum"].as_f64(), Some(AMOUNT_MAX), "{price}");
+    let refund = &schema(document, "RefundRequest")["properties"]["amount"];
+    assert_eq!(refund["exclusiveMinimum"], 0, "{refund}");
+    assert!(refund.get("minimum").is_none(), "{refund}");
+    assert_eq!(refund["multipleOf"].as_f64(), Some(0.01), "{refund}");
+    assert_eq!(refund["maximum"].as_f64(), Some(AMOUNT_MAX), "{refund}");
+    let report = &schema(document, "DailySalesReport")["properties"];
+    for field in ["gross_revenue", "refunded_amount", "net_revenue"] {
+        assert_eq!(report[field]["multipleOf"].as_f64(), Some(0.01), "{field}");
+        assert_eq!(report[field]["minimum"], 0, "{field}");
+    }
+    let update = schema(document, "UpdateIssueRequest");
+    assert_eq!(
+        update["properties"]["assignee"]["maxLength"],
+        projector_core::UserId::MAX_LEN
+    );
+    assert_eq!(
+        update["properties"]["title"]["maxLength"],
+        projector_server::limits::TITLE_MAX
+    );
+}
+
 pub async fn the_document_covers_every_route_and_states_the_limits() {
     let server = Server::start().await;
     let document = server.get("/openapi.json").await.expect(200).json();
@@ -135,6 +208,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         schema(&document, "CommentRequest")["properties"]["body"]["maxLength"],
         projector_server::limits::PROSE_MAX
     );
+    the_limits_come_from_the_validators(&document);
     let problem = schema(&document, "Problem");
     for field in ["type", "title", "status", "detail", "errors"] {
         assert!(

@@ -179,3 +179,94 @@ pub async fn every_read_names_the_read_model_that_answered() {
         assert!(reply.header("projection-position").is_some(), "{path}");
     }
 }
+
+/// Amounts are whole cents until the answer is written: a dime and two make 0.3 in every read
+/// (never 0.30000000000000004), and a report without sales totals 0.0 (never -0.0).
+pub async fn amounts_read_back_as_the_decimals_written() {
+    let server = Server::start().await;
+    server
+        .place("dimes", "cust-d", &[("a", 1, 0.1), ("b", 1, 0.2)])
+        .await;
+    server
+        .post("/api/orders/dimes/ship", &json!({"tracking": "T"}))
+        .await
+        .expect(202);
+    server
+        .send(Method::POST, "/api/orders/dimes/complete", None, &[])
+        .await
+        .expect(202);
+    let last = server
+        .post("/api/orders/dimes/refund", &json!({"amount": 0.1}))
+        .await
+        .expect(202)
+        .position();
+    let today = chrono::Utc::now().date_naive();
+    let reads = [
+        (
+            format!("/api/orders/dimes/projection?min_position={last}"),
+            &[r#""total_amount":0.3,"#, r#""refunded_amount":0.1"#][..],
+        ),
+        (
+            format!("/api/customers/cust-d/orders?min_position={last}"),
+            &[r#""total_amount":0.3,"#][..],
+        ),
+        (
+            format!("/api/customers/cust-d/activity?min_position={last}"),
+            &[r#""total_spent":0.3,"#, r#""total_refunded":0.1,"#][..],
+        ),
+        (
+            format!(
+                "/api/reports/daily-sales?from={}&to={}&min_position={last}",
+                today - chrono::Days::new(1),
+                today + chrono::Days::new(1)
+            ),
+            &[
+                r#""gross_revenue":0.3,"#,
+                r#""refunded_amount":0.1,"#,
+                r#""net_revenue":0.2"#,
+            ][..],
+        ),
+        (
+            format!("/api/reports/daily-sales?from=2020-01-01&to=2020-01-31&min_position={last}"),
+            &[
+                r#""days":[]"#,
+                r#""gross_revenue":0.0,"#,
+                r#""refunded_amount":0.0,"#,
+                r#""net_revenue":0.0"#,
+            ][..],
+        ),
+    ];
+    for (path, wanted) in reads {
+        let reply = server.get(&path).await.expect(200);
+        for text in wanted {
+            assert!(
+                reply.text.contains(text),
+                "{path}: {text} in {}",
+                reply.text
+            );
+        }
+        assert!(
+            !reply.text.contains(":-"),
+            "{path}: no negative number in {}",
+            reply.text
+        );
+        assert_whole_cents(&reply.json(), &path);
+    }
+}
+
+/// Every number in `value` is written with at most two decimals.
+#[track_caller]
+fn assert_whole_cents(value: &serde_json::Value, path: &str) {
+    match value {
+        serde_json::Value::Number(n) => {
+            let text = n.to_string();
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals <= 2, "{path}: {text}");
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| assert_whole_cents(v, path)),
+        serde_json::Value::Object(fields) => {
+            fields.values().for_each(|v| assert_whole_cents(v, path));
+        }
+        _ => {}
+    }
+}

@@ -81,7 +81,7 @@ pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
     let line: serde_json::Value = serde_json::from_str(&upserted).expect("a JSON log line");
     assert_eq!(line["order_id"], "order-1001");
     assert_eq!(line["customer_id"], "cust-42");
-    assert_eq!(line["total_amount"], 45.5);
+    assert_eq!(line["total_cents"], 4550);
     assert_eq!(line["correlation_id"], "readme-demo-1");
     server
         .wait_for_log("naming the batch's correlation id", |line| {

@@ -41,6 +41,19 @@ impl Money {
         Self(cents)
     }
 
+    /// An amount of `cents` read back from storage, where a negative number means the row is
+    /// not one this code wrote.
+    ///
+    /// # Errors
+    /// [`MoneyError::Negative`] below zero.
+    pub const fn try_from_cents(cents: i64) -> Result<Self, MoneyError> {
+        if cents < 0 {
+            Err(MoneyError::Negative)
+        } else {
+            Ok(Self(cents))
+        }
+    }
+
     /// The amount in cents.
     pub const fn cents(self) -> i64 {
         self.0
@@ -113,6 +126,12 @@ impl Money {
     pub const fn saturating_times(self, quantity: u32) -> Money {
         Self(self.0.saturating_mul(quantity as i64))
     }
+
+    /// The sum of `amounts`, clamped at `i64::MAX` cents: for totals over read models, whose
+    /// rows may already sit at the clamp.
+    pub fn saturating_sum(amounts: impl IntoIterator<Item = Money>) -> Money {
+        amounts.into_iter().fold(Money::ZERO, Money::saturating_add)
+    }
 }
 
 impl fmt::Display for Money {
@@ -183,6 +202,34 @@ mod tests {
         assert_eq!(
             Money::from_cents(300).saturating_sub(cent),
             Money::from_cents(299)
+        );
+        assert_eq!(Money::saturating_sum([]), Money::ZERO);
+        assert_eq!(
+            Money::saturating_sum([Money::from_cents(10), Money::from_cents(20)]),
+            Money::from_cents(30)
+        );
+        assert_eq!(Money::saturating_sum([top, cent, cent]), top);
+        assert_eq!(Money::try_from_cents(-1), Err(MoneyError::Negative));
+        assert_eq!(Money::try_from_cents(0), Ok(Money::ZERO));
+    }
+
+    #[test]
+    fn sums_of_cents_read_as_the_decimals_people_wrote() {
+        let cents = |a: f64| Money::from_decimal(a).expect("an amount");
+        let sum = cents(0.1).saturating_add(cents(0.2));
+        assert_eq!(serde_json::to_string(&sum).expect("json"), "0.3");
+        assert_eq!(
+            serde_json::to_string(&Money::ZERO).expect("json"),
+            "0.0",
+            "never -0.0"
+        );
+        assert_eq!(
+            serde_json::to_string(&Money::saturating_sum([])).expect("json"),
+            "0.0"
+        );
+        assert_eq!(
+            serde_json::to_string(&Money::from_cents(1999)).expect("json"),
+            "19.99"
         );
     }
 }

@@ -1,13 +1,18 @@
 //! Reading the order read models: typed queries in portable SQL over any [`SqlReadStore`].
 //!
-//! These are what an API serves; they never touch the event store.
+//! These are what an API serves; they never touch the event store. Every amount is [`Money`],
+//! whole cents, summed with saturating arithmetic: an API turns it into a decimal only when it
+//! writes its answer.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use projector_core::ReadStoreError;
 use projector_redis::RedisRead;
-use projector_sql::{Row, SqlError, SqlErrorKind, SqlReadStore, parse_sql_time};
+use projector_sql::{
+    FromSqlValue, Row, SqlError, SqlErrorKind, SqlReadStore, SqlValue, parse_sql_time,
+};
 use serde::Serialize;
 
+use crate::money::Money;
 use crate::projections::{
     CUSTOMERS, CachedOrder, DAILY_SALES, ORDER_SUMMARY, customer_key, order_key,
 };
@@ -24,7 +29,7 @@ pub struct OrderSummaryView {
     /// How many items it holds.
     pub item_count: i64,
     /// What it comes to.
-    pub total_amount: f64,
+    pub total_amount: Money,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When its last event was recorded.
@@ -40,7 +45,7 @@ pub struct OrderSummaryView {
     /// Why it was cancelled.
     pub cancellation_reason: Option<String>,
     /// How much was paid back (present once anything was).
-    pub refunded_amount: Option<f64>,
+    pub refunded_amount: Option<Money>,
 }
 
 /// The flattened order `order_id`, if the read model has it.
@@ -51,34 +56,66 @@ pub async fn order_summary(
     store: &dyn SqlReadStore,
     order_id: &str,
 ) -> Result<Option<OrderSummaryView>, ReadStoreError> {
+    // Every column, found by name: while version 2 of the read model builds, the serving one
+    // may still be version 1's, whose amounts are decimals (`total_amount`).
     let rows = store
         .query(
             &ORDER_SUMMARY,
-            "SELECT order_id, customer_id, status, item_count, total_amount, created_at, updated_at, \
-             shipped_at, tracking, completed_at, cancelled_at, cancellation_reason, refunded_amount \
-             FROM order_summary WHERE order_id = $1",
+            "SELECT * FROM order_summary WHERE order_id = $1",
             &[order_id.into()],
         )
         .await?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
-    let refunded: f64 = row.get(12)?;
+    let column = |name: &str| column(row, name);
+    let refunded = summary_amount(row, "refunded")?;
     Ok(Some(OrderSummaryView {
-        id: row.get(0)?,
-        customer_id: row.get(1)?,
-        status: row.get(2)?,
-        item_count: row.get(3)?,
-        total_amount: row.get(4)?,
-        created_at: time(row, 5)?,
-        updated_at: time(row, 6)?,
-        shipped_at: optional_time(row, 7)?,
-        tracking: row.get(8)?,
-        completed_at: optional_time(row, 9)?,
-        cancelled_at: optional_time(row, 10)?,
-        cancellation_reason: row.get(11)?,
-        refunded_amount: (refunded > 0.0).then_some(refunded),
+        id: row.get(column("order_id")?)?,
+        customer_id: row.get(column("customer_id")?)?,
+        status: row.get(column("status")?)?,
+        item_count: row.get(column("item_count")?)?,
+        total_amount: summary_amount(row, "total")?,
+        created_at: time(row, column("created_at")?)?,
+        updated_at: time(row, column("updated_at")?)?,
+        shipped_at: optional_time(row, column("shipped_at")?)?,
+        tracking: row.get(column("tracking")?)?,
+        completed_at: optional_time(row, column("completed_at")?)?,
+        cancelled_at: optional_time(row, column("cancelled_at")?)?,
+        cancellation_reason: row.get(column("cancellation_reason")?)?,
+        refunded_amount: (refunded > Money::ZERO).then_some(refunded),
     }))
+}
+
+/// The index of the column `name` in `row`.
+fn column(row: &Row, name: &str) -> Result<usize, SqlError> {
+    row.columns()
+        .iter()
+        .position(|c| c == name)
+        .ok_or_else(|| SqlError::new(SqlErrorKind::Conversion, format!("no column {name}")))
+}
+
+/// The amount `what` of an `order_summary` row: `<what>_cents` as version 2 writes it, or the
+/// decimal `<what>_amount` of a row that version 1 wrote.
+fn summary_amount(row: &Row, what: &str) -> Result<Money, SqlError> {
+    if let Ok(index) = column(row, &format!("{what}_cents")) {
+        return row.get(index);
+    }
+    let index = column(row, &format!("{what}_amount"))?;
+    Money::from_decimal(row.get(index)?).map_err(|e| {
+        SqlError::new(
+            SqlErrorKind::Conversion,
+            format!("column {what}_amount: {e}"),
+        )
+    })
+}
+
+/// Amounts are stored as whole cents.
+impl FromSqlValue for Money {
+    fn from_sql_value(value: &SqlValue) -> Result<Self, String> {
+        let cents = i64::from_sql_value(value)?;
+        Money::try_from_cents(cents).map_err(|e| format!("{cents} cents: {e}"))
+    }
 }
 
 /// One line of a customer's "my orders" list.
@@ -91,7 +128,7 @@ pub struct CustomerOrderView {
     /// How many items it holds.
     pub item_count: i64,
     /// What it comes to.
-    pub total_amount: f64,
+    pub total_amount: Money,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When its last event was recorded.
@@ -184,13 +221,12 @@ pub async fn customer_orders(
     let mut orders = Vec::with_capacity(rows.len().min(limit as usize));
     let mut next = None;
     for row in rows.iter().take(limit as usize) {
-        let cents: i64 = row.get(3)?;
         let created_text: String = row.get(4)?;
         let order = CustomerOrderView {
             order_id: row.get(0)?,
             status: row.get(1)?,
             item_count: row.get(2)?,
-            total_amount: cents as f64 / 100.0,
+            total_amount: row.get(3)?,
             created_at: parse_sql_time(&created_text)?,
             updated_at: time(row, 5)?,
         };
@@ -253,7 +289,8 @@ pub async fn customer_orders_cached(
             order_id: (*order_id).to_owned(),
             status: cached.status,
             item_count: cached.item_count,
-            total_amount: cached.total_cents as f64 / 100.0,
+            total_amount: Money::try_from_cents(cached.total_cents)
+                .map_err(|e| corrupt(format!("order {order_id}: total_cents {e}")))?,
             created_at: time(&cached.created_at)?,
             updated_at: time(&cached.updated_at)?,
         });
@@ -277,9 +314,9 @@ pub struct CustomerActivityView {
     /// Orders cancelled.
     pub orders_cancelled: i64,
     /// What delivered orders came to.
-    pub total_spent: f64,
+    pub total_spent: Money,
     /// What was paid back.
-    pub total_refunded: f64,
+    pub total_refunded: Money,
     /// When the first order was placed.
     pub first_order_at: DateTime<Utc>,
     /// When the latest order was placed.
@@ -312,8 +349,8 @@ pub async fn customer_activity(
         orders_placed: row.get(1)?,
         orders_completed: row.get(2)?,
         orders_cancelled: row.get(3)?,
-        total_spent: row.get::<i64>(4)? as f64 / 100.0,
-        total_refunded: row.get::<i64>(5)? as f64 / 100.0,
+        total_spent: row.get(4)?,
+        total_refunded: row.get(5)?,
         first_order_at: time(row, 6)?,
         last_order_at: time(row, 7)?,
         last_activity_at: time(row, 8)?,
@@ -330,13 +367,41 @@ pub struct DailySalesView {
     /// Items in them.
     pub items_sold: i64,
     /// What they came to.
-    pub gross_revenue: f64,
+    pub gross_revenue: Money,
     /// Refunds later made on them.
     pub refunds: i64,
     /// What those refunds paid back.
-    pub refunded_amount: f64,
+    pub refunded_amount: Money,
+    /// Gross revenue less refunds (never below zero: a refund never exceeds its order).
+    pub net_revenue: Money,
+}
+
+/// The totals of a range of days of sales. Each day's figures may already sit at the clamp
+/// of the read model, so the totals saturate too instead of overflowing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SalesTotals {
+    /// Orders delivered.
+    pub orders_completed: i64,
+    /// What they came to.
+    pub gross_revenue: Money,
+    /// What refunds paid back.
+    pub refunded_amount: Money,
     /// Gross revenue less refunds.
-    pub net_revenue: f64,
+    pub net_revenue: Money,
+}
+
+impl SalesTotals {
+    /// The totals of `days`; zero for none.
+    pub fn of(days: &[DailySalesView]) -> Self {
+        Self {
+            orders_completed: days
+                .iter()
+                .fold(0, |sum: i64, d| sum.saturating_add(d.orders_completed)),
+            gross_revenue: Money::saturating_sum(days.iter().map(|d| d.gross_revenue)),
+            refunded_amount: Money::saturating_sum(days.iter().map(|d| d.refunded_amount)),
+            net_revenue: Money::saturating_sum(days.iter().map(|d| d.net_revenue)),
+        }
+    }
 }
 
 /// Sales per day from `from` to `to`, inclusive, in date order; days without sales are absent.
@@ -363,18 +428,18 @@ pub async fn daily_sales(
     rows.iter()
         .map(|row| {
             let day: String = row.get(0)?;
-            let gross: i64 = row.get(3)?;
-            let refunded: i64 = row.get(5)?;
+            let gross: Money = row.get(3)?;
+            let refunded: Money = row.get(5)?;
             Ok(DailySalesView {
                 date: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| {
                     SqlError::new(SqlErrorKind::Conversion, format!("day {day:?}: {e}"))
                 })?,
                 orders_completed: row.get(1)?,
                 items_sold: row.get(2)?,
-                gross_revenue: gross as f64 / 100.0,
+                gross_revenue: gross,
                 refunds: row.get(4)?,
-                refunded_amount: refunded as f64 / 100.0,
-                net_revenue: gross.saturating_sub(refunded) as f64 / 100.0,
+                refunded_amount: refunded,
+                net_revenue: gross.saturating_sub(refunded),
             })
         })
         .collect()
@@ -389,4 +454,31 @@ fn optional_time(row: &Row, index: usize) -> Result<Option<DateTime<Utc>>, SqlEr
         .as_deref()
         .map(parse_sql_time)
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sales_totals_are_zero_for_no_days_and_clamp_where_days_do() {
+        assert_eq!(SalesTotals::of(&[]), SalesTotals::default());
+        let day = |d, orders_completed, gross| DailySalesView {
+            date: NaiveDate::from_ymd_opt(2026, 4, d).expect("a day"),
+            orders_completed,
+            items_sold: 1,
+            gross_revenue: Money::from_cents(gross),
+            refunds: 0,
+            refunded_amount: Money::ZERO,
+            net_revenue: Money::from_cents(gross),
+        };
+        let exact = SalesTotals::of(&[day(1, 2, 10), day(2, 7, 20)]);
+        assert_eq!(
+            (exact.orders_completed, exact.gross_revenue),
+            (9, Money::from_cents(30))
+        );
+        let clamped = SalesTotals::of(&[day(1, i64::MAX, i64::MAX), day(2, 7, 20)]);
+        assert_eq!(clamped.orders_completed, i64::MAX);
+        assert_eq!(clamped.net_revenue, Money::from_cents(i64::MAX));
+    }
 }

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::routes::params::{ProjectionParam, ProjectionPath};
+use crate::routes::path::ProjectionPath;
 use crate::routes::problems::AdminProblems;
 use crate::state::AppState;
 
@@ -163,7 +163,7 @@ pub(crate) struct RebuildStarted {
     ))]
 pub(crate) async fn rebuild(
     State(state): State<AppState>,
-    ProjectionParam(name): ProjectionParam,
+    ProjectionPath { name }: ProjectionPath,
 ) -> Result<Response, ApiError> {
     let generation = state.projector().rebuild(&name).await?;
     tracing::info!(projection = %name, %generation, "rebuild requested over the admin API");
@@ -199,7 +199,7 @@ pub(crate) struct Resumed {
     ))]
 pub(crate) async fn resume(
     State(state): State<AppState>,
-    ProjectionParam(name): ProjectionParam,
+    ProjectionPath { name }: ProjectionPath,
 ) -> Result<Response, ApiError> {
     let projector = state.projector();
     if !projector.resume(&name).await? {

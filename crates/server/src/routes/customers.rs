@@ -21,7 +21,8 @@ use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
 use crate::read_path::{Answer, answer, answered_by};
 use crate::routes::orders::models::{CustomerActivity, CustomerOrders};
-use crate::routes::params::{CustomerPath, PathIds, ReadParams};
+use crate::routes::params::ReadParams;
+use crate::routes::path::CustomerPath;
 use crate::routes::problems::{MissingResource, ReadProblems};
 use crate::state::AppState;
 
@@ -42,7 +43,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[allow(dead_code)]
 pub(crate) struct PageParams {
     /// Most items per page (default 20).
-    #[param(minimum = 1, maximum = 100, value_type = u32, required = false)]
+    #[param(schema_with = crate::schemas::page_limit, required = false)]
     limit: Option<u32>,
     /// Where to continue: the `next_cursor` of the previous page.
     #[param(max_length = 256, value_type = String, required = false)]
@@ -65,7 +66,7 @@ pub(crate) struct PageParams {
 )]
 pub(crate) async fn customer_orders(
     State(state): State<AppState>,
-    ids: PathIds,
+    CustomerPath { id }: CustomerPath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let limit = query
@@ -83,7 +84,7 @@ pub(crate) async fn customer_orders(
     };
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
-    let customer_id = ids.get("id");
+    let customer_id = id.into_string();
     if let Some(response) =
         from_cache(&state, &customer_id, limit, cursor.as_ref(), consistency).await
     {
@@ -175,12 +176,12 @@ async fn from_cache(
 )]
 pub(crate) async fn customer_activity(
     State(state): State<AppState>,
-    ids: PathIds,
+    CustomerPath { id }: CustomerPath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
-    let customer_id = ids.get("id");
+    let customer_id = id.into_string();
     answer(&state, &CUSTOMERS, consistency, || async {
         let view = queries::customer_activity(state.reads(), &customer_id).await?;
         Ok(Answer::found(view.map(CustomerActivity::from), || {

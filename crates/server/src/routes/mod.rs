@@ -6,5 +6,6 @@ pub(crate) mod health;
 pub(crate) mod issues;
 pub(crate) mod orders;
 pub(crate) mod params;
+pub(crate) mod path;
 pub(crate) mod problems;
 pub(crate) mod reports;

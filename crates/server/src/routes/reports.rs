@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::NaiveDate;
 use projector_orders::projections::DAILY_SALES;
-use projector_orders::queries;
+use projector_orders::queries::{self, DailySalesView, SalesTotals};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::REPORT_DAYS_MAX;
 use crate::read_path::{Answer, answer};
-use crate::routes::orders::models::{DailySales, DailySalesReport};
+use crate::routes::orders::models::DailySalesReport;
 use crate::routes::params::ReadParams;
 use crate::routes::problems::ReadProblems;
 use crate::state::AppState;
@@ -73,53 +73,49 @@ pub(crate) async fn daily_sales(
         return Err(ApiError::Internal("dates checked above".into()));
     };
     answer(&state, &DAILY_SALES, consistency, || async {
-        let days: Vec<DailySales> = queries::daily_sales(state.reads(), from, to)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
+        let days = queries::daily_sales(state.reads(), from, to).await?;
         Ok(Answer::View(report(from, to, days)))
     })
     .await
 }
 
-/// The report of `days`, with their totals. Each day's counts may already sit at `i64::MAX`
-/// (the read model clamps there), so the total clamps too instead of overflowing.
-fn report(from: NaiveDate, to: NaiveDate, days: Vec<DailySales>) -> DailySalesReport {
-    let sum = |f: fn(&DailySales) -> f64| (days.iter().map(f).sum::<f64>() * 100.0).round() / 100.0;
+/// The report of `days`, with their totals (zero for no days).
+fn report(from: NaiveDate, to: NaiveDate, days: Vec<DailySalesView>) -> DailySalesReport {
+    let totals = SalesTotals::of(&days);
     DailySalesReport {
         from,
         to,
-        orders_completed: days
-            .iter()
-            .fold(0, |sum: i64, d| sum.saturating_add(d.orders_completed)),
-        gross_revenue: sum(|d| d.gross_revenue),
-        refunded_amount: sum(|d| d.refunded_amount),
-        net_revenue: sum(|d| d.net_revenue),
-        days,
+        orders_completed: totals.orders_completed,
+        gross_revenue: totals.gross_revenue,
+        refunded_amount: totals.refunded_amount,
+        net_revenue: totals.net_revenue,
+        days: days.into_iter().map(Into::into).collect(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use projector_orders::Money;
 
     #[test]
-    fn totals_clamp_where_a_days_counts_already_do() {
+    fn an_empty_report_is_zero_and_sums_are_exact() {
         let date = |d| NaiveDate::from_ymd_opt(2026, 4, d).expect("a day");
-        let day = |d, orders_completed| DailySales {
+        let empty = serde_json::to_value(report(date(1), date(3), Vec::new())).expect("json");
+        let text = empty.to_string();
+        assert!(!text.contains(":-"), "no negative number in {text}");
+        assert_eq!(empty["gross_revenue"].as_f64(), Some(0.0), "{text}");
+        let day = |d, cents| DailySalesView {
             date: date(d),
-            orders_completed,
-            items_sold: i64::MAX,
-            gross_revenue: 1.5,
+            orders_completed: 1,
+            items_sold: 1,
+            gross_revenue: Money::from_cents(cents),
             refunds: 0,
-            refunded_amount: 0.0,
-            net_revenue: 1.5,
+            refunded_amount: Money::ZERO,
+            net_revenue: Money::from_cents(cents),
         };
-        let clamped = report(date(1), date(3), vec![day(1, i64::MAX), day(2, 7)]);
-        assert_eq!(clamped.orders_completed, i64::MAX);
-        assert_eq!(clamped.gross_revenue, 3.0);
-        let exact = report(date(1), date(3), vec![day(1, 2), day(2, 7)]);
-        assert_eq!(exact.orders_completed, 9);
+        let text = serde_json::to_string(&report(date(1), date(3), vec![day(1, 10), day(2, 20)]))
+            .expect("json");
+        assert!(text.contains(r#""gross_revenue":0.3,"#), "{text}");
     }
 }

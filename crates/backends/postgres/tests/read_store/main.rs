@@ -184,7 +184,7 @@ async fn order_projections_match_sqlite_row_for_row() {
     let summary = postgres
         .rows(
             &ORDER_SUMMARY,
-            "SELECT order_id, status, item_count, total_amount, refunded_amount FROM order_summary ORDER BY order_id",
+            "SELECT order_id, status, item_count, total_cents, refunded_cents FROM order_summary ORDER BY order_id",
         )
         .await;
     assert_eq!(
@@ -193,8 +193,8 @@ async fn order_projections_match_sqlite_row_for_row() {
             SqlValue::Text("a".into()),
             SqlValue::Text("completed".into()),
             SqlValue::Int(5),
-            SqlValue::Real(23.0),
-            SqlValue::Real(7.5)
+            SqlValue::Int(2300),
+            SqlValue::Int(750)
         ]
     );
 }
@@ -264,10 +264,10 @@ async fn a_rebuild_swaps_schemas_and_reproduces_every_row() {
     let e = service
         .rows(
             &ORDER_SUMMARY,
-            "SELECT total_amount FROM order_summary WHERE order_id = 'e'",
+            "SELECT total_cents FROM order_summary WHERE order_id = 'e'",
         )
         .await;
-    assert_eq!(e, [vec![SqlValue::Real(6.0)]]);
+    assert_eq!(e, [vec![SqlValue::Int(600)]]);
 }
 
 /// A read store on `url`, as the conformance checks take it.

@@ -123,12 +123,12 @@ async fn sums_past_i64_clamp_and_match_sqlite() {
     let report = queries::daily_sales(postgres.reads.as_ref(), day(1), day(30))
         .await
         .expect("the daily sales report");
-    let top = MAX as f64 / 100.0;
+    let top = Money::from_cents(MAX);
     let figures: Vec<_> = report
         .iter()
         .map(|d| (d.date, d.orders_completed, d.gross_revenue, d.net_revenue))
         .collect();
-    assert_eq!(figures, [(day(2), MAX, top, 0.0)]);
+    assert_eq!(figures, [(day(2), MAX, top, Money::ZERO)]);
     let whale = queries::customer_activity(postgres.reads.as_ref(), "whale")
         .await
         .expect("the whale's activity")
@@ -140,6 +140,10 @@ async fn sums_past_i64_clamp_and_match_sqlite() {
         .expect("m2 is projected");
     assert_eq!(
         (m2.item_count, m2.total_amount, m2.refunded_amount),
-        (ORDER_ITEMS, 1e12, Some(1e12))
+        (
+            ORDER_ITEMS,
+            Money::from_cents(ORDER_CENTS),
+            Some(Money::from_cents(ORDER_CENTS))
+        )
     );
 }

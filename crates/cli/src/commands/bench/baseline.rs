@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
+use projector_orders::Money;
 use rusqlite::{Connection, params};
 use serde::Deserialize;
 
@@ -119,8 +120,9 @@ struct Payload {
     customer_id: Option<String>,
     #[serde(default)]
     quantity: Option<i64>,
+    /// Read as the order service reads it: whole cents.
     #[serde(default)]
-    price: Option<f64>,
+    price: Option<Money>,
 }
 
 /// Projects `order_summary` from `events_path` into `read_path`.
@@ -129,7 +131,7 @@ fn project(events_path: &Path, read_path: &Path) -> anyhow::Result<f64> {
     let mut read = open(read_path, Durability::Normal)?;
     read.execute_batch(
         "CREATE TABLE order_summary (order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL,
-            item_count BIGINT NOT NULL, total_amount DOUBLE PRECISION NOT NULL, updated_at TEXT NOT NULL);
+            item_count BIGINT NOT NULL, total_cents BIGINT NOT NULL, updated_at TEXT NOT NULL);
          CREATE TABLE checkpoint (id INTEGER PRIMARY KEY, position BIGINT NOT NULL);
          INSERT INTO checkpoint VALUES (1, 0);",
     )?;
@@ -158,11 +160,14 @@ fn project(events_path: &Path, read_path: &Path) -> anyhow::Result<f64> {
                 }
                 "OrderItemAdded" => {
                     let quantity = payload.quantity.unwrap_or(0);
-                    let amount = quantity as f64 * payload.price.unwrap_or(0.0);
+                    let cents = payload
+                        .price
+                        .map_or(0, Money::cents)
+                        .saturating_mul(quantity);
                     tx.prepare_cached(
-                        "UPDATE order_summary SET item_count = item_count + ?2, total_amount = total_amount + ?3, updated_at = ?4 WHERE order_id = ?1",
+                        "UPDATE order_summary SET item_count = item_count + ?2, total_cents = total_cents + ?3, updated_at = ?4 WHERE order_id = ?1",
                     )?
-                    .execute(params![payload.order_id, quantity, amount, updated_at])?;
+                    .execute(params![payload.order_id, quantity, cents, updated_at])?;
                 }
                 _ => {
                     tx.prepare_cached("UPDATE order_summary SET status = 'confirmed', updated_at = ?2 WHERE order_id = ?1")?

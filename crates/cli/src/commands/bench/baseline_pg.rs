@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use projector_orders::Money;
 use serde::Deserialize;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
@@ -30,7 +31,7 @@ const SCHEMA: &str = "
     CREATE TABLE baseline.events_batched (LIKE baseline.events_single INCLUDING ALL);
     CREATE TABLE baseline.order_summary (
         order_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, status TEXT NOT NULL,
-        item_count BIGINT NOT NULL, total_amount DOUBLE PRECISION NOT NULL, updated_at TEXT NOT NULL);
+        item_count BIGINT NOT NULL, total_cents BIGINT NOT NULL, updated_at TEXT NOT NULL);
     CREATE TABLE baseline.checkpoint (id INTEGER PRIMARY KEY, position BIGINT NOT NULL);
     INSERT INTO baseline.checkpoint VALUES (1, 0);";
 
@@ -132,8 +133,9 @@ struct Payload {
     customer_id: Option<String>,
     #[serde(default)]
     quantity: Option<i64>,
+    /// Read as the order service reads it: whole cents.
     #[serde(default)]
-    price: Option<f64>,
+    price: Option<Money>,
 }
 
 /// One order's change over a batch, folded in memory.
@@ -142,7 +144,7 @@ struct Delta {
     customer_id: String,
     confirmed: bool,
     item_count: i64,
-    total_amount: f64,
+    total_cents: i64,
     updated_at: String,
 }
 
@@ -153,7 +155,7 @@ struct SummaryColumns {
     customer_ids: Vec<String>,
     statuses: Vec<&'static str>,
     item_counts: Vec<i64>,
-    totals: Vec<f64>,
+    totals: Vec<i64>,
     updated_at: Vec<String>,
 }
 
@@ -169,12 +171,12 @@ async fn project(client: &mut tokio_postgres::Client) -> anyhow::Result<f64> {
     let upsert = client
         .prepare(
             "INSERT INTO baseline.order_summary AS s \
-             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::FLOAT8[], $6::TEXT[]) \
+             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[]) \
              ON CONFLICT (order_id) DO UPDATE SET \
                customer_id = CASE WHEN excluded.customer_id = '' THEN s.customer_id ELSE excluded.customer_id END, \
                status = CASE WHEN excluded.status = 'confirmed' THEN 'confirmed' ELSE s.status END, \
                item_count = s.item_count + excluded.item_count, \
-               total_amount = s.total_amount + excluded.total_amount, \
+               total_cents = s.total_cents + excluded.total_cents, \
                updated_at = excluded.updated_at",
         )
         .await?;
@@ -198,7 +200,10 @@ async fn project(client: &mut tokio_postgres::Client) -> anyhow::Result<f64> {
                 "OrderItemAdded" => {
                     let quantity = payload.quantity.unwrap_or(0);
                     delta.item_count += quantity;
-                    delta.total_amount += quantity as f64 * payload.price.unwrap_or(0.0);
+                    delta.total_cents += payload
+                        .price
+                        .map_or(0, Money::cents)
+                        .saturating_mul(quantity);
                 }
                 _ => delta.confirmed = true,
             }
@@ -213,7 +218,7 @@ async fn project(client: &mut tokio_postgres::Client) -> anyhow::Result<f64> {
                 "pending"
             });
             columns.item_counts.push(delta.item_count);
-            columns.totals.push(delta.total_amount);
+            columns.totals.push(delta.total_cents);
             columns.updated_at.push(delta.updated_at);
         }
         let tx = client.transaction().await?;
@@ -240,7 +245,7 @@ async fn project(client: &mut tokio_postgres::Client) -> anyhow::Result<f64> {
 async fn check(client: &tokio_postgres::Client, orders: u64) -> anyhow::Result<()> {
     let row = client
         .query_one(
-            "SELECT count(*), sum(item_count)::BIGINT, round(sum(total_amount)::NUMERIC * 100)::BIGINT \
+            "SELECT count(*), sum(item_count)::BIGINT, sum(total_cents)::BIGINT \
              FROM baseline.order_summary",
             &[],
         )

@@ -134,24 +134,24 @@ pub(crate) async fn project(
 }
 
 /// The workload's check on `order_summary`, in SQL that SQLite and PostgreSQL both run (sums
-/// cast back to integers, the rounding done on a NUMERIC).
+/// of whole cents, cast back to integers).
 pub(crate) async fn check(reads: &dyn SqlReadStore, orders: u64) -> anyhow::Result<()> {
     let rows = reads
         .query(
             &ORDER_SUMMARY,
             "SELECT count(*), CAST(sum(item_count) AS BIGINT), \
-             round(CAST(sum(total_amount) AS NUMERIC), 2) FROM order_summary",
+             CAST(sum(total_cents) AS BIGINT) FROM order_summary",
             &[],
         )
         .await?;
     let row = rows.first().context("the check query returned no row")?;
     let count: i64 = row.get(0)?;
     let items: Option<i64> = row.get(1)?;
-    let total: Option<f64> = row.get(2)?;
+    let total_cents: Option<i64> = row.get(2)?;
     let found = Expected {
         orders: count,
         items: items.unwrap_or(0),
-        total_cents: (total.unwrap_or(0.0) * 100.0).round() as i64,
+        total_cents: total_cents.unwrap_or(0),
     };
     let expected = Expected::for_orders(orders);
     if found != expected {

@@ -1,4 +1,4 @@
-//! `order_summary`: the flattened order, one row per order.
+//! `order_summary`: the flattened order, one row per order, its amounts in whole cents.
 //!
 //! The batch is folded in memory first: each order touched by the batch is loaded once (or
 //! started fresh by its `OrderCreated`), every event of the batch is applied to its
@@ -40,6 +40,12 @@ static UPSERT: MultiRowInsert = MultiRowInsert::new(
 impl Projection for OrderSummaryProjection {
     fn name(&self) -> ProjectionName {
         ORDER_SUMMARY
+    }
+
+    /// 2: amounts are `BIGINT` cents (`total_cents`, `refunded_cents`), no longer `DOUBLE
+    /// PRECISION` decimals, so the read model is built again from the events.
+    fn version(&self) -> u32 {
+        2
     }
 
     fn handles(&self) -> EventFilter {
@@ -86,7 +92,7 @@ impl SqlProjection for OrderSummaryProjection {
             tracing::info!(
                 order_id = %row.view.order_id,
                 customer_id = %row.view.customer_id,
-                total_amount = row.view.total.to_decimal(),
+                total_cents = row.view.total.cents(),
                 correlation_id = row.correlation_id.as_deref(),
                 "Upserted order read model"
             );
@@ -135,8 +141,8 @@ impl SummaryRow {
             view.customer_id.as_str().into(),
             view.status.as_str().into(),
             view.item_count.into(),
-            view.total.to_decimal().into(),
-            view.refunded.to_decimal().into(),
+            view.total.cents().into(),
+            view.refunded.cents().into(),
             times.created_at.as_str().into(),
             times.updated_at.as_str().into(),
             times.shipped_at.as_deref().into(),
@@ -161,7 +167,7 @@ impl SummaryRow {
     fn from_row(row: &Row) -> Result<Self, SqlError> {
         let status: String = row.get(2)?;
         let money = |i: usize| -> Result<Money, SqlError> {
-            Money::from_decimal(row.get(i)?)
+            Money::try_from_cents(row.get(i)?)
                 .map_err(|e| SqlError::new(SqlErrorKind::Conversion, format!("column {i}: {e}")))
         };
         let time = |i: usize| -> Result<DateTime<Utc>, SqlError> {

@@ -4,6 +4,8 @@
 mod cache;
 mod helpers;
 mod overflow;
+mod reports;
+mod upgrade;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,7 +40,7 @@ async fn seed_000_order_reads_back_confirmed() {
     let rows = service
         .rows(
             &ORDER_SUMMARY,
-            "SELECT order_id, customer_id, status, item_count, total_amount FROM order_summary",
+            "SELECT order_id, customer_id, status, item_count, total_cents FROM order_summary",
         )
         .await;
     assert_eq!(
@@ -48,7 +50,7 @@ async fn seed_000_order_reads_back_confirmed() {
             text("cust-42"),
             text("confirmed"),
             SqlValue::Int(2),
-            SqlValue::Real(45.5)
+            SqlValue::Int(4550)
         ]]
     );
 }
@@ -148,7 +150,7 @@ async fn a_full_lifecycle_with_refunds_lands_in_every_read_model() {
     let summary = service
         .rows(
             &ORDER_SUMMARY,
-            "SELECT order_id, status, item_count, total_amount, refunded_amount, tracking, cancellation_reason, \
+            "SELECT order_id, status, item_count, total_cents, refunded_cents, tracking, cancellation_reason, \
              shipped_at IS NOT NULL, completed_at IS NOT NULL, cancelled_at IS NOT NULL \
              FROM order_summary ORDER BY order_id",
         )
@@ -161,8 +163,8 @@ async fn a_full_lifecycle_with_refunds_lands_in_every_read_model() {
                 text("a"),
                 text("completed"),
                 SqlValue::Int(5),
-                SqlValue::Real(23.0),
-                SqlValue::Real(7.5),
+                SqlValue::Int(2300),
+                SqlValue::Int(750),
                 text("UPS1"),
                 null.clone(),
                 SqlValue::Int(1),
@@ -173,8 +175,8 @@ async fn a_full_lifecycle_with_refunds_lands_in_every_read_model() {
                 text("b"),
                 text("cancelled"),
                 SqlValue::Int(1),
-                SqlValue::Real(10.0),
-                SqlValue::Real(0.0),
+                SqlValue::Int(1000),
+                SqlValue::Int(0),
                 null.clone(),
                 text("too slow"),
                 SqlValue::Int(0),
@@ -185,8 +187,8 @@ async fn a_full_lifecycle_with_refunds_lands_in_every_read_model() {
                 text("c"),
                 text("completed"),
                 SqlValue::Int(4),
-                SqlValue::Real(5.0),
-                SqlValue::Real(0.0),
+                SqlValue::Int(500),
+                SqlValue::Int(0),
                 text("DHL9"),
                 null,
                 SqlValue::Int(1),

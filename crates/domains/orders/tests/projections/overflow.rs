@@ -190,7 +190,8 @@ async fn sums_past_i64_saturate_and_never_stop_a_projection() {
     let report = queries::daily_sales(service.reads.as_ref(), day(1), day(30))
         .await
         .expect("the daily sales report");
-    let top = MAX as f64 / 100.0;
+    let top = Money::from_cents(MAX);
+    let cents = Money::from_cents;
     let figures: Vec<_> = report
         .iter()
         .map(|d| {
@@ -206,14 +207,8 @@ async fn sums_past_i64_saturate_and_never_stop_a_projection() {
     assert_eq!(
         figures,
         [
-            (day(2), MAX, top, top, 0.0),
-            (
-                day(3),
-                1,
-                (MAX - 1) as f64 / 100.0,
-                0.0,
-                (MAX - 1) as f64 / 100.0
-            )
+            (day(2), MAX, top, top, Money::ZERO),
+            (day(3), 1, cents(MAX - 1), Money::ZERO, cents(MAX - 1))
         ]
     );
     let whale = queries::customer_activity(service.reads.as_ref(), "whale")
@@ -235,7 +230,12 @@ async fn sums_past_i64_saturate_and_never_stop_a_projection() {
             m1.total_amount,
             m1.refunded_amount
         ),
-        ("completed", ORDER_ITEMS, 1e12, Some(1e12))
+        (
+            "completed",
+            ORDER_ITEMS,
+            cents(ORDER_CENTS),
+            Some(cents(ORDER_CENTS))
+        )
     );
     let page = queries::customer_orders(service.reads.as_ref(), "whale", 10, None)
         .await
@@ -248,9 +248,9 @@ async fn sums_past_i64_saturate_and_never_stop_a_projection() {
     assert_eq!(
         totals,
         [
-            ("m4", 1, 1.0),
-            ("m2", ORDER_ITEMS, 1e12),
-            ("m1", ORDER_ITEMS, 1e12)
+            ("m4", 1, cents(100)),
+            ("m2", ORDER_ITEMS, cents(ORDER_CENTS)),
+            ("m1", ORDER_ITEMS, cents(ORDER_CENTS))
         ]
     );
 }

@@ -19,10 +19,8 @@ const STATES: [&str; 4] = ["open", "in_progress", "resolved", "closed"];
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct CreateIssueRequest {
     /// What is wrong, in a line.
-    #[schema(min_length = 1, max_length = 200)]
     title: String,
     /// The details (line breaks allowed); empty when absent.
-    #[schema(max_length = 10000)]
     description: Option<String>,
     /// How urgent; `medium` when absent.
     #[schema(value_type = Option<String>, pattern = "^(low|medium|high|critical)$")]
@@ -34,9 +32,7 @@ pub(crate) struct CreateIssueRequest {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct UpdateIssueRequest {
-    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
-    #[schema(max_length = 10000)]
     description: Option<String>,
     #[schema(value_type = Option<String>, pattern = "^(low|medium|high|critical)$")]
     priority: Option<String>,
@@ -45,7 +41,6 @@ pub(crate) struct UpdateIssueRequest {
     #[schema(value_type = Option<String>, pattern = "^(open|in_progress|resolved|closed)$")]
     state: Option<String>,
     /// The user to assign; `null` unassigns.
-    #[schema(min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$")]
     assignee: Option<String>,
 }
 
@@ -55,7 +50,6 @@ pub(crate) struct UpdateIssueRequest {
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct CommentRequest {
     /// What to say (line breaks allowed).
-    #[schema(min_length = 1, max_length = 10000)]
     body: String,
 }
 

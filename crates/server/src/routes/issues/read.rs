@@ -15,7 +15,8 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
 use crate::read_path::{Answer, answer};
-use crate::routes::params::{IssuePath, PathIds, ReadParams};
+use crate::routes::params::ReadParams;
+use crate::routes::path::IssuePath;
 use crate::routes::problems::{MissingResource, ReadProblems};
 use crate::state::AppState;
 
@@ -35,12 +36,12 @@ use crate::state::AppState;
 )]
 pub(crate) async fn get_issue(
     State(state): State<AppState>,
-    ids: PathIds,
+    IssuePath { id }: IssuePath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
-    let issue_id = ids.get("id");
+    let issue_id = id.into_string();
     let mut etag = None;
     let mut response = answer(&state, &ISSUES, consistency, || async {
         let issue = queries::issue(state.reads(), &issue_id)
@@ -70,10 +71,10 @@ pub(crate) struct IssueListParams {
     #[param(pattern = "^(low|medium|high|critical)$", value_type = String, required = false)]
     priority: Option<String>,
     /// Only issues assigned to this user.
-    #[param(min_length = 1, max_length = 128, pattern = "^[!-~]{1,128}$", value_type = String, required = false)]
+    #[param(schema_with = crate::schemas::user_id, required = false)]
     assignee: Option<String>,
     /// Most issues per page (default 20).
-    #[param(minimum = 1, maximum = 100, value_type = u32, required = false)]
+    #[param(schema_with = crate::schemas::page_limit, required = false)]
     limit: Option<u32>,
     /// Where to continue: the `next_cursor` of the previous page.
     #[param(max_length = 256, value_type = String, required = false)]
@@ -159,12 +160,12 @@ pub(crate) async fn list_issues(
 )]
 pub(crate) async fn issue_history(
     State(state): State<AppState>,
-    ids: PathIds,
+    IssuePath { id }: IssuePath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
-    let issue_id = ids.get("id");
+    let issue_id = id.into_string();
     answer(&state, &ISSUE_HISTORY, consistency, || async {
         let changes = queries::history(state.reads(), &issue_id).await?;
         let history = (!changes.is_empty()).then(|| IssueHistory {

@@ -12,7 +12,8 @@ use super::models::{
 };
 use crate::command::{Accepted, HttpWrite, WriteTarget};
 use crate::error::ApiError;
-use crate::routes::params::{IssuePath, PathIds, WriteHeaderParams};
+use crate::routes::params::WriteHeaderParams;
+use crate::routes::path::IssuePath;
 use crate::routes::problems::{Anonymous, MissingResource, WriteProblems};
 
 fn issue_location(issue_id: &str) -> String {
@@ -94,8 +95,11 @@ pub(crate) async fn create_issue(write: HttpWrite) -> Result<Response, ApiError>
         Anonymous,
     )
 )]
-pub(crate) async fn update_issue(ids: PathIds, write: HttpWrite) -> Result<Response, ApiError> {
-    let issue_id = ids.get("id");
+pub(crate) async fn update_issue(
+    IssuePath { id }: IssuePath,
+    write: HttpWrite,
+) -> Result<Response, ApiError> {
+    let issue_id = id.into_string();
     write
         .submit(
             &IssueDecider,
@@ -125,8 +129,11 @@ pub(crate) async fn update_issue(ids: PathIds, write: HttpWrite) -> Result<Respo
         Anonymous,
     )
 )]
-pub(crate) async fn add_comment(ids: PathIds, write: HttpWrite) -> Result<Response, ApiError> {
-    let issue_id = ids.get("id");
+pub(crate) async fn add_comment(
+    IssuePath { id }: IssuePath,
+    write: HttpWrite,
+) -> Result<Response, ApiError> {
+    let issue_id = id.into_string();
     write
         .submit(
             &IssueDecider,

@@ -1,5 +1,8 @@
-//! The shapes of the order API's requests and responses, with the limits the OpenAPI document
-//! states, and the parsing that enforces them.
+//! The shapes of the order API's requests and responses, and the parsing that enforces their
+//! limits (which `schemas` writes into the OpenAPI document from the same constants).
+//!
+//! Amounts stay [`Money`] (whole cents) up to here; the responses write them as decimal numbers
+//! with at most two decimals (`0.3`, never `0.30000000000000004` nor `-0.0`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use projector_orders::queries::{
@@ -19,22 +22,11 @@ use crate::validate::{Checker, Object, Text};
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct CreateOrderRequest {
     /// The order's id; made by the server when absent.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-    )]
     pub(crate) id: Option<String>,
     /// Who places it.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-    )]
     pub(crate) customer_id: String,
     /// Its lines, each SKU once. An order holds at most 100 lines of at most 10000 units and
     /// comes to at most 1000000000000; an order past that is refused (422) naming the limit.
-    #[schema(min_items = 1, max_items = 100)]
     pub(crate) items: Vec<OrderItemRequest>,
 }
 
@@ -44,18 +36,11 @@ pub(crate) struct CreateOrderRequest {
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct OrderItemRequest {
     /// The product.
-    #[schema(
-        min_length = 1,
-        max_length = 64,
-        pattern = "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-    )]
     pub(crate) sku: String,
     /// How many. Adding to a line the order already holds may not take it past 10000 units,
     /// nor the order past 100 lines or a total of 1000000000000 (422 naming the limit).
-    #[schema(minimum = 1, maximum = 10000)]
     pub(crate) quantity: i64,
     /// Price of one, with at most two decimal places.
-    #[schema(minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub(crate) unit_price: f64,
 }
 
@@ -65,7 +50,6 @@ pub(crate) struct OrderItemRequest {
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct ShipRequest {
     /// The carrier's tracking number.
-    #[schema(min_length = 1, max_length = 64)]
     pub(crate) tracking: String,
 }
 
@@ -75,7 +59,6 @@ pub(crate) struct ShipRequest {
 #[allow(dead_code)] // Documents the body; `validate` reads it from the JSON, naming every bad field.
 pub(crate) struct CancelRequest {
     /// Why.
-    #[schema(min_length = 1, max_length = 500)]
     pub(crate) reason: String,
 }
 
@@ -86,7 +69,6 @@ pub(crate) struct CancelRequest {
 pub(crate) struct RefundRequest {
     /// How much to pay back: more than 0, at most two decimal places, no more than is left
     /// of what was paid.
-    #[schema(exclusive_minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub(crate) amount: f64,
 }
 
@@ -175,7 +157,8 @@ pub(crate) struct OrderView {
     /// `pending`, `confirmed`, `shipped`, `completed` or `cancelled`.
     pub(crate) status: String,
     pub(crate) item_count: i64,
-    pub(crate) total_amount: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) total_amount: Money,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,7 +172,8 @@ pub(crate) struct OrderView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cancellation_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) refunded_amount: Option<f64>,
+    #[schema(value_type = Option<f64>, minimum = 0, multiple_of = 0.01)]
+    pub(crate) refunded_amount: Option<Money>,
 }
 
 impl From<OrderSummaryView> for OrderView {
@@ -249,7 +233,8 @@ pub(crate) struct CustomerOrder {
     pub(crate) order_id: String,
     pub(crate) status: String,
     pub(crate) item_count: i64,
-    pub(crate) total_amount: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) total_amount: Money,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
 }
@@ -284,8 +269,10 @@ pub(crate) struct CustomerActivity {
     pub(crate) orders_placed: i64,
     pub(crate) orders_completed: i64,
     pub(crate) orders_cancelled: i64,
-    pub(crate) total_spent: f64,
-    pub(crate) total_refunded: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) total_spent: Money,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) total_refunded: Money,
     pub(crate) first_order_at: DateTime<Utc>,
     pub(crate) last_order_at: DateTime<Utc>,
     pub(crate) last_activity_at: DateTime<Utc>,
@@ -314,10 +301,13 @@ pub(crate) struct DailySales {
     pub(crate) date: NaiveDate,
     pub(crate) orders_completed: i64,
     pub(crate) items_sold: i64,
-    pub(crate) gross_revenue: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) gross_revenue: Money,
     pub(crate) refunds: i64,
-    pub(crate) refunded_amount: f64,
-    pub(crate) net_revenue: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) refunded_amount: Money,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) net_revenue: Money,
 }
 
 impl From<DailySalesView> for DailySales {
@@ -342,7 +332,10 @@ pub(crate) struct DailySalesReport {
     /// Days with sales, in date order.
     pub(crate) days: Vec<DailySales>,
     pub(crate) orders_completed: i64,
-    pub(crate) gross_revenue: f64,
-    pub(crate) refunded_amount: f64,
-    pub(crate) net_revenue: f64,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) gross_revenue: Money,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) refunded_amount: Money,
+    #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
+    pub(crate) net_revenue: Money,
 }

@@ -17,7 +17,8 @@ use crate::consistency::{ReadConsistency, committed_head, with_position};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::read_path::{Answer, EVENT_STORE, answer, answered_by};
-use crate::routes::params::{OrderPath, PathIds, ReadParams};
+use crate::routes::params::ReadParams;
+use crate::routes::path::OrderPath;
 use crate::routes::problems::{MissingResource, ReadProblems};
 use crate::state::AppState;
 
@@ -36,14 +37,13 @@ use crate::state::AppState;
 )]
 pub(crate) async fn get_order(
     State(state): State<AppState>,
-    ids: PathIds,
+    OrderPath { id }: OrderPath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
-    let id = ids.get("id");
     answer(&state, &ORDER_SUMMARY, consistency, || async {
-        let view = queries::order_summary(state.reads(), &id).await?;
+        let view = queries::order_summary(state.reads(), id.as_str()).await?;
         Ok(Answer::found(view.map(OrderView::from), || {
             format!("order {id} not found")
         }))
@@ -80,7 +80,7 @@ pub(crate) struct HistoryParams {
 )]
 pub(crate) async fn get_history(
     State(state): State<AppState>,
-    ids: PathIds,
+    OrderPath { id }: OrderPath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let after = query
@@ -91,9 +91,8 @@ pub(crate) async fn get_history(
     // wait, only a check that some write has reached it.
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
-    let id = ids.get("id");
     let head = committed_head(&state, consistency).await?;
-    let stream = order_stream(&id).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let stream = order_stream(id.as_str()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let events = state
         .store()
         .read_stream(
@@ -138,7 +137,7 @@ pub(crate) async fn get_history(
     Ok(answered_by(
         with_position(
             Json(History {
-                id,
+                id: id.into_string(),
                 events,
                 next_after_version,
             })

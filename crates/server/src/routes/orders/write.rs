@@ -12,7 +12,8 @@ use super::models::{
 };
 use crate::command::{Accepted, HttpWrite, WriteTarget};
 use crate::error::ApiError;
-use crate::routes::params::{OrderItemPath, OrderPath, PathIds, WriteHeaderParams};
+use crate::routes::params::WriteHeaderParams;
+use crate::routes::path::{OrderItemPath, OrderPath};
 use crate::routes::problems::{MissingResource, WriteProblems};
 
 /// How order writes map onto streams and answers.
@@ -94,10 +95,10 @@ macro_rules! order_write {
             )
         )]
         pub(crate) async fn $name(
-            $ids: PathIds,
+            $ids: $params,
             write: HttpWrite,
         ) -> Result<Response, ApiError> {
-            let order_id = $ids.get("id");
+            let order_id = $ids.id.as_str().to_owned();
             write
                 .submit(&OrderDecider, ORDERS, Some(order_id.clone()), $required, move |$checker, $value, _| {
                     let command = $build?;
@@ -121,7 +122,7 @@ order_write!(
     body = Object, required = false,
     |checker, value, ids| {
         checker.empty_object(value);
-        Some(OrderCommand::RemoveItem { sku: ids.get("sku"), at: Utc::now() })
+        Some(OrderCommand::RemoveItem { sku: ids.sku.as_str().to_owned(), at: Utc::now() })
     }
 );
 
