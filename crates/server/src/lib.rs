@@ -79,6 +79,7 @@ pub fn app(state: AppState) -> Router {
         public.push("/openapi.json");
     }
     auth::open_to_anyone(&mut document, &public);
+    schemas::state_body_limits(&mut document);
     let router = router.merge(docs::router());
     finish(state, router, document, true)
 }
@@ -114,7 +115,6 @@ fn finish(
     guarded: bool,
 ) -> Router {
     auth::document_refusals(&mut document);
-    schemas::state_body_limits(&mut document);
     let access = Arc::new(auth::Access {
         authenticator: Arc::clone(state.authenticator()),
         policy: auth::RoutePolicy::from_document(&document, state.config().public_docs),
