@@ -46,6 +46,18 @@ pub trait Decider: Send + Sync {
     }
 }
 
+/// A refusal that is only a reason, for deciders that need no error type of their own.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+impl Refused {
+    /// A refusal for `reason`.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
 /// How [`execute`] runs one command.
 #[derive(Clone, Debug)]
 pub struct CommandOptions {
