@@ -154,6 +154,28 @@ pub enum CommandError<E: std::error::Error + 'static> {
     Store(StoreError),
 }
 
+/// Running commands as a method of any event store: `events.execute(&decider, &stream,
+/// &command)` is [`execute`] with [`CommandOptions::default`].
+pub trait Execute: EventStore {
+    /// Runs `command` against `stream` with the default options (see [`execute`]).
+    ///
+    /// # Errors
+    /// See [`CommandError`]; in every error case nothing was written.
+    fn execute<'a, D: Decider>(
+        &'a self,
+        decider: &'a D,
+        stream: &'a StreamId,
+        command: &'a D::Command,
+    ) -> impl Future<Output = Result<Executed<D>, CommandError<D::Error>>> + Send + 'a
+    where
+        Self: Sync,
+    {
+        async move { execute(decider, self, stream, command, &CommandOptions::default()).await }
+    }
+}
+
+impl<S: EventStore + ?Sized> Execute for S {}
+
 /// How many events [`load`] reads per request.
 const LOAD_PAGE: usize = 1_000;
 

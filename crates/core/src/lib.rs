@@ -44,7 +44,9 @@ pub mod subscription;
 pub mod target;
 
 pub use codec::{DomainEvent, Upcaster, Upcasters};
-pub use decide::{CommandError, CommandOptions, Decider, Executed, Refused, execute, load};
+pub use decide::{
+    CommandError, CommandOptions, Decider, Execute, Executed, Refused, execute, load,
+};
 pub use error::{BoxError, StoreError, VersionConflict};
 pub use event::{DecodeError, EventMetadata, JsonPayload, NewEvent, RecordedEvent};
 #[doc(hidden)]
