@@ -27,15 +27,19 @@ pub use projector_sql::params;
 pub use projector_sqlite as sqlite;
 #[cfg(feature = "testkit")]
 pub use projector_testkit as testkit;
+/// JSON, as payloads and upcasters see it.
+pub use serde_json;
 /// The token that stops a projector started with [`Projector::start`](runtime::Projector::start).
 pub use tokio_util::sync::CancellationToken;
 
 /// The names an application uses every day.
 pub mod prelude {
     pub use projector_core::{
-        BoxError, CommandError, CommandOptions, Decider, DomainEvent, Envelope, EventFilter,
-        EventMetadata, EventSet, EventStore, Execute, Executed, GlobalPosition, PoisonPolicy,
-        ProjectionError, ProjectionName, Refused, StreamId, Upcaster, Upcasters, execute, load,
+        BoxError, CommandError, CommandOptions, Decider, DomainEvent, Envelope, EventAppender,
+        EventFeed, EventFilter, EventMetadata, EventSet, EventStore, Execute, Executed,
+        ExpectedVersion, GlobalPosition, PoisonPolicy, ProjectionError, ProjectionName,
+        ReadDirection, Refused, StreamId, StreamReader, StreamVersion, Upcaster, Upcasters,
+        execute, load,
     };
     pub use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
     pub use projector_sql::{

@@ -149,12 +149,12 @@ async fn a_typed_projection_reads_its_category_only_and_stops_at_its_own_failing
     handle.stop().await;
 }
 
-/// Each counter's total as a Redis string.
-struct CachedTotals;
+/// Each counter's latest increment, as a Redis string.
+struct LastIncrement;
 
-impl TypedRedisProjection for CachedTotals {
+impl TypedRedisProjection for LastIncrement {
     type Event = CounterEvent;
-    const NAME: ProjectionName = ProjectionName::from_static("cached_totals");
+    const NAME: ProjectionName = ProjectionName::from_static("last_increment");
 
     async fn apply(
         &self,
@@ -162,7 +162,7 @@ impl TypedRedisProjection for CachedTotals {
         e: &Envelope<'_, CounterEvent>,
     ) -> Result<(), ProjectionError> {
         let CounterEvent::Incremented { by } = e.event;
-        batch.set(format!("total:{}", e.stream_id), by.to_string());
+        batch.set(format!("last:{}", e.stream_id), by.to_string()); // one write, buffered
         Ok(())
     }
 }
@@ -188,20 +188,20 @@ async fn a_typed_redis_projection_receives_decoded_events_of_its_category() {
     let store = RedisStore::connect(redis.url(), namespace)
         .await
         .expect("redis");
-    let target = std::sync::Arc::new(RedisTarget::typed(store, CachedTotals));
+    let target = std::sync::Arc::new(RedisTarget::typed(store, LastIncrement));
     let handle = Projector::new(events.clone(), ProjectorOptions::default())
         .with_target(std::sync::Arc::clone(&target))
         .spawn()
         .expect("start");
     handle
-        .wait_for(&CachedTotals::NAME, last, PATIENCE)
+        .wait_for(&LastIncrement::NAME, last, PATIENCE)
         .await
         .expect("applied");
     let read = target.read().await.expect("read");
     assert_eq!(
-        read.get("total:counter-7").await.expect("get"),
+        read.get("last:counter-7").await.expect("get"),
         Some("5".to_owned())
     );
-    assert_eq!(read.get("total:gauge-7").await.expect("get"), None);
+    assert_eq!(read.get("last:gauge-7").await.expect("get"), None);
     handle.stop().await;
 }
