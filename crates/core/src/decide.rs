@@ -46,6 +46,18 @@ pub trait Decider: Send + Sync {
     }
 }
 
+/// A refusal that is only a reason, for deciders that need no error type of their own.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+impl Refused {
+    /// A refusal for `reason`.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
 /// How [`execute`] runs one command.
 #[derive(Clone, Debug)]
 pub struct CommandOptions {
@@ -141,6 +153,28 @@ pub enum CommandError<E: std::error::Error + 'static> {
     #[error(transparent)]
     Store(StoreError),
 }
+
+/// Running commands as a method of any event store: `events.execute(&decider, &stream,
+/// &command)` is [`execute`] with [`CommandOptions::default`].
+pub trait Execute: EventStore {
+    /// Runs `command` against `stream` with the default options (see [`execute`]).
+    ///
+    /// # Errors
+    /// See [`CommandError`]; in every error case nothing was written.
+    fn execute<'a, D: Decider>(
+        &'a self,
+        decider: &'a D,
+        stream: &'a StreamId,
+        command: &'a D::Command,
+    ) -> impl Future<Output = Result<Executed<D>, CommandError<D::Error>>> + Send + 'a
+    where
+        Self: Sync,
+    {
+        async move { execute(decider, self, stream, command, &CommandOptions::default()).await }
+    }
+}
+
+impl<S: EventStore + ?Sized> Execute for S {}
 
 /// How many events [`load`] reads per request.
 const LOAD_PAGE: usize = 1_000;

@@ -324,5 +324,15 @@ identifier!(
     Rule { kind: "user id", max: 128, class: Class::Token }
 );
 
+impl StreamId {
+    /// The stream's category: the part before its first `-` (`order` for `order-1001`), or
+    /// the whole id when it has none. Filters and event sets use it to keep domains apart.
+    pub fn category(&self) -> &str {
+        self.0
+            .split_once('-')
+            .map_or(&self.0, |(category, _)| category)
+    }
+}
+
 #[cfg(test)]
 mod tests;

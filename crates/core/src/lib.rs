@@ -12,6 +12,8 @@
 //! - [`idempotency`]: answers remembered per idempotency key.
 //! - [`lease`]: which process runs a projection when several share a database.
 //! - [`codec`]: domain events to stored events and back, with upcasters.
+//! - [`event_set`]: a domain's events as one set ([`EventSet`], `#[derive(DomainEvent)]`),
+//!   and [`Envelope`], a decoded event with its position and metadata.
 //! - [`decide`]: pure deciders and the load-decide-append loop.
 //! - [`projection`]: the [`Projection`] trait every projection declares, and its errors.
 //! - [`read_model`]: what every kind of read model shares: checkpoints, generations, dead
@@ -30,6 +32,7 @@ pub mod codec;
 pub mod decide;
 pub mod error;
 pub mod event;
+pub mod event_set;
 pub mod idempotency;
 pub mod ids;
 pub mod lease;
@@ -41,16 +44,25 @@ pub mod subscription;
 pub mod target;
 
 pub use codec::{DomainEvent, Upcaster, Upcasters};
-pub use decide::{CommandError, CommandOptions, Decider, Executed, execute, load};
+pub use decide::{
+    CommandError, CommandOptions, Decider, Execute, Executed, Refused, execute, load,
+};
 pub use error::{BoxError, StoreError, VersionConflict};
 pub use event::{DecodeError, EventMetadata, JsonPayload, NewEvent, RecordedEvent};
+#[doc(hidden)]
+pub use event_set::__private;
+pub use event_set::{Envelope, EventSet, StoredType};
 pub use idempotency::{
     Claim, DEFAULT_RETENTION, IdempotencyStore, StoredResponse, legacy_command_id,
 };
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
 pub use lease::{Lease, LeaseProvider};
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
-pub use projection::{EventFilter, PoisonPolicy, Projection, ProjectionError, catching_panics};
+pub use projection::{
+    EventFilter, PoisonPolicy, Projection, ProjectionError, catching_panics, type_name_collisions,
+};
+/// Derives [`DomainEvent`] and [`EventSet`] for a serde enum (see `projector-derive`).
+pub use projector_derive::DomainEvent;
 pub use read_model::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingAt,
     ServingGeneration,

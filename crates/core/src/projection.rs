@@ -12,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
-use crate::event::DecodeError;
+use crate::event::{DecodeError, RecordedEvent};
 use crate::ids::{EventType, ProjectionName};
 use crate::position::GlobalPosition;
 
@@ -21,8 +21,17 @@ use crate::position::GlobalPosition;
 pub enum EventFilter {
     /// Every event.
     All,
-    /// Only events of these types.
+    /// Only events of these types, from any stream: two domains that both name an event
+    /// `Created` are both read. The projector warns when another projection reads one of
+    /// these types by category.
     Types(Vec<EventType>),
+    /// Only events of these types from streams of this category (`order` for `order-1001`).
+    Category {
+        /// The stream category.
+        category: String,
+        /// The type names.
+        types: Vec<EventType>,
+    },
 }
 
 impl EventFilter {
@@ -34,13 +43,76 @@ impl EventFilter {
         EventFilter::Types(names.iter().map(|n| EventType::from_static(n)).collect())
     }
 
-    /// Whether an event of type `event_type` passes.
+    /// A filter on the given type names in streams of `category`.
+    ///
+    /// # Panics
+    /// If a name is not a valid event type; names are meant to be literals.
+    pub fn category(category: &str, names: &[&'static str]) -> Self {
+        EventFilter::Category {
+            category: category.to_owned(),
+            types: names.iter().map(|n| EventType::from_static(n)).collect(),
+        }
+    }
+
+    /// Whether an event of type `event_type` passes, whatever its stream (a category filter
+    /// checks the type only; see [`accepts`](Self::accepts)).
     pub fn matches(&self, event_type: &EventType) -> bool {
         match self {
             EventFilter::All => true,
-            EventFilter::Types(types) => types.contains(event_type),
+            EventFilter::Types(types) | EventFilter::Category { types, .. } => {
+                types.contains(event_type)
+            }
         }
     }
+
+    /// Whether `event` passes: its type, and its stream's category where the filter has one.
+    pub fn accepts(&self, event: &RecordedEvent) -> bool {
+        match self {
+            EventFilter::Category { category, .. }
+                if event.stream_id.category() != category.as_str() =>
+            {
+                false
+            }
+            _ => self.matches(&event.event_type),
+        }
+    }
+
+    /// The type names this filter reads from every stream, and the category it reads the
+    /// others from (`None` for [`EventFilter::All`], which names no type).
+    fn named(&self) -> (Option<&str>, &[EventType]) {
+        match self {
+            EventFilter::All => (None, &[]),
+            EventFilter::Types(types) => (None, types),
+            EventFilter::Category { category, types } => (Some(category), types),
+        }
+    }
+}
+
+/// Type names that projections read in ways that disagree: one reads a type from streams of
+/// a category, another reads the same type from every stream (or from another category). When
+/// two domains share a type name, the projection without a category receives both; each line
+/// says which projections and type.
+pub fn type_name_collisions(filters: &[(ProjectionName, EventFilter)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, (a, fa)) in filters.iter().enumerate() {
+        for (b, fb) in &filters[i + 1..] {
+            let ((ca, ta), (cb, tb)) = (fa.named(), fb.named());
+            if ca == cb {
+                continue;
+            }
+            for ty in ta.iter().filter(|t| tb.contains(t)) {
+                let from = |c: Option<&str>| {
+                    c.map_or("every stream".to_owned(), |c| format!("{c} streams"))
+                };
+                found.push(format!(
+                    "event type {ty}: projection {a} reads it from {}, projection {b} from {}",
+                    from(ca),
+                    from(cb)
+                ));
+            }
+        }
+    }
+    found
 }
 
 /// What the projector does once an event has failed every retry and become a dead letter.
@@ -113,6 +185,22 @@ impl ProjectionError {
         }
     }
 
+    /// A failure of the event being applied; typed projections add its position.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            position: None,
+            transient: false,
+            message: message.into(),
+        }
+    }
+
+    /// This error, naming `position` unless it names one already.
+    #[must_use]
+    pub fn or_at(mut self, position: GlobalPosition) -> Self {
+        self.position.get_or_insert(position);
+        self
+    }
+
     /// The projection's code panicked while applying a batch, with `payload`.
     pub fn panicked(payload: &(dyn Any + Send)) -> Self {
         let message = payload
@@ -153,5 +241,48 @@ mod tests {
         assert!(filter.matches(&EventType::from_static("A")));
         assert!(!filter.matches(&EventType::from_static("C")));
         assert!(EventFilter::All.matches(&EventType::from_static("C")));
+    }
+
+    fn event(stream: &'static str, ty: &'static str) -> RecordedEvent {
+        RecordedEvent {
+            event_id: uuid::Uuid::now_v7(),
+            position: GlobalPosition::new(1),
+            stream_id: crate::ids::StreamId::from_static(stream),
+            stream_version: crate::position::StreamVersion::new(1),
+            event_type: EventType::from_static(ty),
+            schema_version: 1,
+            data: crate::event::JsonPayload::from_json("{}").expect("json"),
+            metadata: crate::event::EventMetadata::default(),
+            recorded_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn filters_by_category_and_type() {
+        let filter = EventFilter::category("counter", &["Incremented"]);
+        assert!(filter.accepts(&event("counter-1", "Incremented")));
+        assert!(!filter.accepts(&event("gauge-1", "Incremented")));
+        assert!(!filter.accepts(&event("counter-1", "Reset")));
+        assert!(EventFilter::types(&["Incremented"]).accepts(&event("gauge-1", "Incremented")));
+    }
+
+    #[test]
+    fn names_projections_that_read_one_type_from_different_streams() {
+        let name = ProjectionName::from_static;
+        let filters = [
+            (
+                name("a"),
+                EventFilter::category("counter", &["Incremented", "Reset"]),
+            ),
+            (name("b"), EventFilter::types(&["Incremented"])),
+            (name("c"), EventFilter::category("counter", &["Reset"])),
+            (name("d"), EventFilter::All),
+        ];
+        assert_eq!(
+            type_name_collisions(&filters),
+            [
+                "event type Incremented: projection a reads it from counter streams, projection b from every stream"
+            ]
+        );
     }
 }

@@ -76,6 +76,13 @@ pub enum RuntimeError {
     /// The process is stopping.
     #[error("projection {0} has shut down")]
     ShutDown(ProjectionName),
+
+    /// A rebuild started but did not swap in (see [`WaitError`]).
+    ///
+    /// # Handling
+    /// As the wait error says; the rebuild may still finish after a timeout.
+    #[error(transparent)]
+    Wait(#[from] WaitError),
 }
 
 /// Why waiting for a projection to reach a position ended without it.
@@ -129,13 +136,25 @@ pub enum WaitError {
         /// How far it got.
         reached: GlobalPosition,
     },
+    /// A rebuild ended without swapping in: it stopped at a poison event (its generation is
+    /// dropped), or its generation is no longer the one being built.
+    ///
+    /// # Handling
+    /// Look at the projection's dead letters, mend, and rebuild again.
+    #[error("the rebuild of {projection} into {generation} ended without its swap")]
+    RebuildAbandoned {
+        /// The projection.
+        projection: ProjectionName,
+        /// The generation that was being built.
+        generation: Generation,
+    },
 }
 
 impl WaitError {
     /// The position the projection had reached when the wait ended.
     pub fn reached(&self) -> Option<GlobalPosition> {
         match self {
-            WaitError::UnknownProjection(_) => None,
+            WaitError::UnknownProjection(_) | WaitError::RebuildAbandoned { .. } => None,
             WaitError::TimedOut { reached, .. }
             | WaitError::Stopped { reached, .. }
             | WaitError::Diverged { reached, .. }

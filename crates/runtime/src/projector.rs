@@ -62,12 +62,36 @@ impl Projector {
         self
     }
 
+    /// Type names that two projections read from different streams (one by category, one
+    /// from every stream): a projection reading a shared name such as `Created` from every
+    /// stream receives the events of both domains. [`start`](Self::start) logs each one.
+    pub fn type_name_collisions(&self) -> Vec<String> {
+        let filters: Vec<_> = self
+            .targets
+            .iter()
+            .map(|t| (t.name(), t.filter()))
+            .collect();
+        projector_core::type_name_collisions(&filters)
+    }
+
+    /// Starts a worker per projection on the current tokio runtime, to run until
+    /// [`ProjectorHandle::stop`].
+    ///
+    /// # Errors
+    /// [`RuntimeError::DuplicateProjection`] when two projections share a name.
+    pub fn spawn(self) -> Result<ProjectorHandle, RuntimeError> {
+        self.start(CancellationToken::new())
+    }
+
     /// Starts a worker per projection on the current tokio runtime. They run until `shutdown`
     /// is cancelled, each finishing (committing or rolling back) its batch in hand.
     ///
     /// # Errors
     /// [`RuntimeError::DuplicateProjection`] when two projections share a name.
     pub fn start(self, shutdown: CancellationToken) -> Result<ProjectorHandle, RuntimeError> {
+        for collision in self.type_name_collisions() {
+            tracing::warn!(%collision, "projections read one event type from different streams");
+        }
         let mut workers = BTreeMap::new();
         let mut tasks = Vec::new();
         for target in self.targets {
@@ -333,6 +357,74 @@ impl ProjectorHandle {
             .map_err(|_| RuntimeError::ShutDown(name.clone()))?
     }
 
+    /// Waits until the rebuild of `name` into `generation` (as [`rebuild`](Self::rebuild)
+    /// answered) has swapped in, so reads see the new generation, for at most `timeout`.
+    ///
+    /// # Errors
+    /// [`WaitError::RebuildAbandoned`] when the rebuild stopped at a poison event or another
+    /// generation took its place; [`WaitError::TimedOut`] (with how far the rebuild got);
+    /// [`WaitError::ShutDown`].
+    pub async fn wait_swapped(
+        &self,
+        name: &ProjectionName,
+        generation: Generation,
+        timeout: Duration,
+    ) -> Result<(), WaitError> {
+        let worker = self
+            .inner
+            .workers
+            .get(name)
+            .ok_or_else(|| WaitError::UnknownProjection(name.clone()))?;
+        let mut status = worker.status.clone();
+        let settled = |s: &ProjectionStatus| {
+            s.generation == Some(generation)
+                || s.rebuild
+                    .as_ref()
+                    .is_none_or(|r| r.generation != generation)
+                || s.state == WorkerState::ShutDown
+        };
+        let waited = tokio::time::timeout(timeout, status.wait_for(settled))
+            .await
+            .map(|seen| seen.map(|_| ()));
+        let current = worker.status.borrow().clone();
+        let projection = name.clone();
+        let reached = current
+            .rebuild
+            .as_ref()
+            .map_or(current.checkpoint, |r| r.checkpoint);
+        match (current.generation == Some(generation), current.state) {
+            (true, _) => Ok(()),
+            (_, WorkerState::ShutDown) => Err(WaitError::ShutDown {
+                projection,
+                reached,
+            }),
+            _ if waited.is_err() => Err(WaitError::TimedOut {
+                projection,
+                wanted: current.checkpoint,
+                reached,
+            }),
+            _ => Err(WaitError::RebuildAbandoned {
+                projection,
+                generation,
+            }),
+        }
+    }
+
+    /// Rebuilds `name` ([`rebuild`](Self::rebuild)) and waits until the new generation serves
+    /// reads ([`wait_swapped`](Self::wait_swapped)), for at most `timeout`.
+    ///
+    /// # Errors
+    /// As `rebuild`, or [`RuntimeError::Wait`] as `wait_swapped`.
+    pub async fn rebuild_and_swap(
+        &self,
+        name: &ProjectionName,
+        timeout: Duration,
+    ) -> Result<Generation, RuntimeError> {
+        let generation = self.rebuild(name).await?;
+        self.wait_swapped(name, generation, timeout).await?;
+        Ok(generation)
+    }
+
     /// Lets a projection stopped at a poison event try again from its checkpoint. Returns
     /// whether it was stopped.
     ///
@@ -355,6 +447,13 @@ impl ProjectorHandle {
     /// Asks every worker to stop after its batch in hand.
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
+    }
+
+    /// Shuts down: asks every worker to stop after its batch in hand, and waits until all
+    /// have (the same as [`shutdown`](Self::shutdown) then [`join`](Self::join)).
+    pub async fn stop(&self) {
+        self.shutdown();
+        self.join().await;
     }
 
     /// Waits for every worker to finish (after [`ProjectorHandle::shutdown`] or the token).

@@ -237,7 +237,7 @@ impl Worker {
         let read = batch.len();
         let handled: Arc<[RecordedEvent]> = batch
             .into_iter()
-            .filter(|e| self.filter.matches(&e.event_type))
+            .filter(|e| self.filter.accepts(e))
             .collect();
         match self
             .target

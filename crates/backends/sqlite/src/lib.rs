@@ -15,6 +15,7 @@
 //! - `read_store`: the read store; its `catalog` of generations, each `generation` file, and
 //!   the portable `transaction` projections write through.
 //! - `idempotency`: idempotency keys and the answers they got.
+//! - `dir`: [`open_dir`], both stores of an application from one directory.
 //! - `durability`: what each `synchronous` mode promises.
 //! - `connection`, `pool`, `error`: opening files, reusing read connections, mapping errors.
 //!
@@ -23,6 +24,7 @@
 //!   others may open it read-only.
 
 mod connection;
+mod dir;
 mod durability;
 mod error;
 mod event_store;
@@ -32,6 +34,7 @@ mod read_store;
 mod rows;
 mod writer;
 
+pub use dir::{OpenDirError, open_dir};
 pub use durability::Durability;
 pub use event_store::{SqliteEventStore, SqliteEventStoreOptions};
 pub use idempotency::SqliteIdempotencyStore;

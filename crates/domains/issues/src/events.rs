@@ -7,9 +7,7 @@
 //! v2 with priority `medium`, by [`UPCASTERS`], before any code sees them.
 
 use chrono::{DateTime, Utc};
-use projector_core::{
-    DecodeError, DomainEvent, EventType, JsonPayload, RecordedEvent, Upcaster, Upcasters,
-};
+use projector_core::{DomainEvent, Upcaster, Upcasters};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{IssueState, Priority};
@@ -33,7 +31,7 @@ pub mod types {
     /// Someone commented.
     pub const COMMENT_ADDED: EventType = EventType::from_static("CommentAdded");
 
-    /// Every issue event type.
+    /// Every issue event type (as `IssueEvent::TYPES` lists them).
     pub const ALL: [&str; 7] = [
         "IssueCreated",
         "IssueRetitled",
@@ -45,7 +43,7 @@ pub mod types {
     ];
 }
 
-/// The schema version `IssueCreated` is written with now.
+/// The schema version `IssueCreated` is written with now (as `#[event(version)]` says).
 pub const ISSUE_CREATED_VERSION: u32 = 2;
 
 /// How stored events of older schemas are brought to the current one.
@@ -134,12 +132,15 @@ pub struct CommentAdded {
     pub body: String,
 }
 
-/// Everything that can happen to an issue.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Everything that can happen to an issue, stored in the issue's stream (`issue-<id>`).
+#[derive(Clone, Debug, PartialEq, Eq, DomainEvent)]
+#[event(crate = "projector_core", category = "issue", upcasters = UPCASTERS)]
 pub enum IssueEvent {
     /// See [`IssueCreated`].
+    #[event(name = "IssueCreated", version = 2)]
     Created(IssueCreated),
     /// The title changed.
+    #[event(name = "IssueRetitled")]
     Retitled(TextChanged),
     /// The description changed.
     DescriptionChanged(TextChanged),
@@ -148,63 +149,10 @@ pub enum IssueEvent {
     /// See [`StateChanged`].
     StateChanged(StateChanged),
     /// See [`IssueAssigned`].
+    #[event(name = "IssueAssigned")]
     Assigned(IssueAssigned),
     /// See [`CommentAdded`].
     CommentAdded(CommentAdded),
-}
-
-impl DomainEvent for IssueEvent {
-    fn event_type(&self) -> EventType {
-        match self {
-            IssueEvent::Created(_) => types::ISSUE_CREATED,
-            IssueEvent::Retitled(_) => types::ISSUE_RETITLED,
-            IssueEvent::DescriptionChanged(_) => types::DESCRIPTION_CHANGED,
-            IssueEvent::PriorityChanged(_) => types::PRIORITY_CHANGED,
-            IssueEvent::StateChanged(_) => types::STATE_CHANGED,
-            IssueEvent::Assigned(_) => types::ISSUE_ASSIGNED,
-            IssueEvent::CommentAdded(_) => types::COMMENT_ADDED,
-        }
-    }
-
-    fn schema_version(&self) -> u32 {
-        match self {
-            IssueEvent::Created(_) => ISSUE_CREATED_VERSION,
-            _ => 1,
-        }
-    }
-
-    fn encode(&self) -> Result<JsonPayload, serde_json::Error> {
-        match self {
-            IssueEvent::Created(e) => JsonPayload::encode(e),
-            IssueEvent::Retitled(e) | IssueEvent::DescriptionChanged(e) => JsonPayload::encode(e),
-            IssueEvent::PriorityChanged(e) => JsonPayload::encode(e),
-            IssueEvent::StateChanged(e) => JsonPayload::encode(e),
-            IssueEvent::Assigned(e) => JsonPayload::encode(e),
-            IssueEvent::CommentAdded(e) => JsonPayload::encode(e),
-        }
-    }
-
-    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        let (payload, _version) = UPCASTERS.upcast(event)?;
-        let decode = |e: serde_json::Error| DecodeError::new(event, e);
-        Ok(match event.event_type.as_str() {
-            "IssueCreated" => IssueEvent::Created(payload.decode().map_err(decode)?),
-            "IssueRetitled" => IssueEvent::Retitled(payload.decode().map_err(decode)?),
-            "DescriptionChanged" => {
-                IssueEvent::DescriptionChanged(payload.decode().map_err(decode)?)
-            }
-            "PriorityChanged" => IssueEvent::PriorityChanged(payload.decode().map_err(decode)?),
-            "StateChanged" => IssueEvent::StateChanged(payload.decode().map_err(decode)?),
-            "IssueAssigned" => IssueEvent::Assigned(payload.decode().map_err(decode)?),
-            "CommentAdded" => IssueEvent::CommentAdded(payload.decode().map_err(decode)?),
-            other => {
-                return Err(DecodeError::new(
-                    event,
-                    format!("{other} is not an issue event"),
-                ));
-            }
-        })
-    }
 }
 
 impl IssueEvent {
@@ -218,5 +166,21 @@ impl IssueEvent {
             IssueEvent::Assigned(e) => &e.issue_id,
             IssueEvent::CommentAdded(e) => &e.issue_id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use projector_core::EventSet;
+
+    use super::*;
+
+    #[test]
+    fn the_derived_types_are_the_stored_ones() {
+        let names: Vec<&str> = IssueEvent::TYPES.iter().map(|t| t.name).collect();
+        assert_eq!(names, types::ALL);
+        assert_eq!(IssueEvent::TYPES[0].name, types::ISSUE_CREATED.as_str());
+        assert_eq!(IssueEvent::TYPES[0].schema_version, ISSUE_CREATED_VERSION);
+        assert_eq!(IssueEvent::CATEGORY, Some("issue"));
     }
 }

@@ -106,8 +106,9 @@
 //! # Layout
 //! - [`store`]: [`RedisStore`] (connection, namespace, options) and [`RedisStoreOptions`].
 //! - [`namespace`]: [`Namespace`] and the key layout.
-//! - [`projection`]: the [`RedisProjection`] trait; [`batch`]: [`RedisBatch`], its reads and
-//!   buffered writes.
+//! - [`projection`]: the [`RedisProjection`] trait; [`typed`]: [`TypedRedisProjection`], fed
+//!   the decoded events of one event set; [`batch`]: [`RedisBatch`], its reads and buffered
+//!   writes.
 //! - [`target`]: [`RedisTarget`], the projection bound to its store for the projector.
 //! - [`read`]: [`RedisRead`], reads of the serving generation.
 //! - `catalog`, `letters`, `reads`: the catalog, dead letters and reads as stored;
@@ -129,6 +130,7 @@ mod scripts;
 pub mod store;
 mod sweep;
 pub mod target;
+pub mod typed;
 
 pub use batch::RedisBatch;
 pub use namespace::{Namespace, NamespaceError};
@@ -136,3 +138,4 @@ pub use projection::RedisProjection;
 pub use read::RedisRead;
 pub use store::{RedisStore, RedisStoreOptions};
 pub use target::RedisTarget;
+pub use typed::{TypedRedis, TypedRedisProjection};

@@ -24,6 +24,7 @@ use crate::scripts::{
     text,
 };
 use crate::store::RedisStore;
+use crate::typed::{TypedRedis, TypedRedisProjection};
 use crate::{letters, sweep};
 
 /// The apply script's own keys (catalog, checkpoint), before the data keys.
@@ -74,6 +75,11 @@ impl RedisTarget {
             seen: Mutex::new(Seen::default()),
             swept: AtomicBool::new(false),
         }
+    }
+
+    /// Binds a typed projection to `store`.
+    pub fn typed<P: TypedRedisProjection>(store: RedisStore, projection: P) -> Self {
+        Self::new(store, Arc::new(TypedRedis(projection)))
     }
 
     /// The store holding the projection's keys.

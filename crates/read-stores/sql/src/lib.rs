@@ -12,7 +12,8 @@
 //!   error.
 //! - [`transaction`]: [`SqlTransaction`], where a projection applies its batch.
 //! - [`multi_row`]: many rows in one `INSERT ... VALUES`.
-//! - [`projection`]: the [`SqlProjection`] trait.
+//! - [`projection`]: the [`SqlProjection`] trait, fed stored events.
+//! - [`typed`]: the [`TypedSqlProjection`] trait, fed the decoded events of one event set.
 //! - [`store`]: the [`SqlReadStore`] trait: generations, checkpoints, dead letters, queries.
 //! - [`target`]: [`SqlTarget`], a SQL projection bound to its store.
 //! - [`placeholders`]: the portable `$N` placeholders for drivers that number them `?N`.
@@ -26,6 +27,7 @@ pub mod projection;
 pub mod store;
 pub mod target;
 pub mod transaction;
+pub mod typed;
 pub mod value;
 
 pub use error::{SqlBatchError, SqlError, SqlErrorKind, sql_error};
@@ -34,4 +36,14 @@ pub use projection::{SqlProjection, apply_catching_panics};
 pub use store::SqlReadStore;
 pub use target::SqlTarget;
 pub use transaction::{SqlRun, SqlTransaction};
-pub use value::{FromSqlValue, Row, SqlParam, SqlValue, parse_sql_time, sql_time};
+pub use typed::{TypedSql, TypedSqlProjection};
+pub use value::{ColumnIndex, FromSqlValue, Row, SqlParam, SqlValue, parse_sql_time, sql_time};
+
+/// Statement parameters from plain values: `params![id, 3, Some("x")]` is a
+/// `&[SqlParam]` of each value's [`SqlParam::from`].
+#[macro_export]
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        &[$($crate::SqlParam::from($value)),*][..]
+    };
+}

@@ -12,6 +12,7 @@ use projector_core::{
 
 use crate::projection::SqlProjection;
 use crate::store::SqlReadStore;
+use crate::typed::{TypedSql, TypedSqlProjection};
 
 /// A [`SqlProjection`] whose tables live in a [`SqlReadStore`].
 pub struct SqlTarget {
@@ -31,6 +32,11 @@ impl SqlTarget {
     /// Binds `projection` to `store`.
     pub fn new(store: Arc<dyn SqlReadStore>, projection: Arc<dyn SqlProjection>) -> Self {
         Self { store, projection }
+    }
+
+    /// Binds a typed projection to `store`.
+    pub fn typed<P: TypedSqlProjection>(store: Arc<dyn SqlReadStore>, projection: P) -> Self {
+        Self::new(store, Arc::new(TypedSql(projection)))
     }
 }
 

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use projector_core::{GlobalPosition, StreamId, StreamVersion};
 use serde::Serialize;
 
 use crate::error::{SqlError, SqlErrorKind};
@@ -88,6 +89,52 @@ impl<'a> From<&'a str> for SqlParam<'a> {
 impl<'a> From<&'a String> for SqlParam<'a> {
     fn from(v: &'a String) -> Self {
         SqlParam::Text(v)
+    }
+}
+
+impl From<u16> for SqlParam<'_> {
+    fn from(v: u16) -> Self {
+        SqlParam::Int(v.into())
+    }
+}
+
+impl From<i16> for SqlParam<'_> {
+    fn from(v: i16) -> Self {
+        SqlParam::Int(v.into())
+    }
+}
+
+impl From<u8> for SqlParam<'_> {
+    fn from(v: u8) -> Self {
+        SqlParam::Int(v.into())
+    }
+}
+
+/// Positions and versions fit a `BIGINT`: a store would need 2^63 events to pass it.
+impl From<GlobalPosition> for SqlParam<'_> {
+    fn from(v: GlobalPosition) -> Self {
+        SqlParam::Int(i64::try_from(v.get()).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<StreamVersion> for SqlParam<'_> {
+    fn from(v: StreamVersion) -> Self {
+        SqlParam::Int(i64::try_from(v.get()).unwrap_or(i64::MAX))
+    }
+}
+
+impl<'a> From<&'a StreamId> for SqlParam<'a> {
+    fn from(v: &'a StreamId) -> Self {
+        SqlParam::Text(v.as_str())
+    }
+}
+
+impl<'a, T> From<&'a T> for SqlParam<'a>
+where
+    T: Copy + Into<SqlParam<'a>>,
+{
+    fn from(v: &'a T) -> Self {
+        (*v).into()
     }
 }
 
@@ -200,6 +247,24 @@ impl<T: FromSqlValue> FromSqlValue for Option<T> {
     }
 }
 
+/// How a row's column is named: its index from 0, or its name.
+pub trait ColumnIndex: std::fmt::Display + Copy {
+    /// The column's index among `columns`, if it has one.
+    fn index_in(self, columns: &[String]) -> Option<usize>;
+}
+
+impl ColumnIndex for usize {
+    fn index_in(self, _columns: &[String]) -> Option<usize> {
+        Some(self)
+    }
+}
+
+impl ColumnIndex for &str {
+    fn index_in(self, columns: &[String]) -> Option<usize> {
+        columns.iter().position(|c| c == self)
+    }
+}
+
 /// One result row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
@@ -213,11 +278,18 @@ impl Row {
         Self { columns, values }
     }
 
-    /// The value of column `index` converted to `T`.
+    /// The value of a column, by its name (`row.get("total")`) or by its index from 0
+    /// (`row.get(0)`), converted to `T`.
     ///
     /// # Errors
     /// A [`SqlErrorKind::Conversion`] error naming the column.
-    pub fn get<T: FromSqlValue>(&self, index: usize) -> Result<T, SqlError> {
+    pub fn get<T: FromSqlValue>(&self, column: impl ColumnIndex) -> Result<T, SqlError> {
+        let index = column.index_in(&self.columns).ok_or_else(|| {
+            SqlError::new(
+                SqlErrorKind::Conversion,
+                format!("no column {column} in a row of {:?}", self.columns),
+            )
+        })?;
         let value = self.values.get(index).ok_or_else(|| {
             SqlError::new(
                 SqlErrorKind::Conversion,

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use helpers::{Counting, PATIENCE, Stores};
 use projector_core::{EventFeed, GlobalPosition, PoisonPolicy};
-use projector_runtime::{WaitError, WorkerState};
+use projector_runtime::{RuntimeError, WaitError, WorkerState};
 use projector_sql::SqlReadStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -275,4 +275,51 @@ async fn a_rebuild_swaps_in_a_new_generation_while_reads_go_on() {
         .await
         .expect("live after the swap");
     assert_eq!(stores.counted(&name).await, (3005, 3005));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_can_be_awaited_until_its_swap_and_one_that_cannot_swap_says_so() {
+    let stores = Stores::new();
+    stores.append("w-1", 500, None).await;
+    let projection = Arc::new(Counting::new("awaited", PoisonPolicy::Stop));
+    let name = projection.name.clone();
+    let (handle, _shutdown) = stores.start(projection, 50);
+    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+
+    let generation = handle
+        .rebuild_and_swap(&name, PATIENCE)
+        .await
+        .expect("rebuilt and swapped");
+    let status = handle.status(&name).expect("status");
+    assert_eq!(
+        status.generation,
+        Some(generation),
+        "serving the new one on return"
+    );
+    assert_eq!(stores.counted(&name).await, (500, 500));
+
+    // A poison event: the serving generation stops at it, and so does any rebuild.
+    stores.append("w-2", 10, Some(4)).await;
+    let mut watch = handle.watch(&name).expect("watch");
+    tokio::time::timeout(
+        PATIENCE,
+        watch.wait_for(|s| matches!(s.state, WorkerState::Stopped { .. })),
+    )
+    .await
+    .expect("stops in time")
+    .expect("worker alive");
+    let abandoned = handle.rebuild_and_swap(&name, PATIENCE).await;
+    assert!(
+        matches!(
+            abandoned,
+            Err(RuntimeError::Wait(WaitError::RebuildAbandoned { .. }))
+        ),
+        "{abandoned:?}"
+    );
+
+    handle.stop().await;
+    assert_eq!(
+        handle.status(&name).expect("status").state,
+        WorkerState::ShutDown
+    );
 }

@@ -1,14 +1,10 @@
 //! `issue_history`: the audit log, one row per change with who made it, when, by which command,
 //! and from which value to which.
 
-use async_trait::async_trait;
-use projector_core::{
-    DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
-    RecordedEvent,
-};
-use projector_sql::{MultiRowInsert, SqlParam, SqlProjection, SqlTransaction, sql_time};
+use projector_core::{Envelope, EventMetadata, GlobalPosition, ProjectionError, ProjectionName};
+use projector_sql::{MultiRowInsert, SqlParam, SqlTransaction, TypedSqlProjection, sql_time};
 
-use crate::events::{IssueEvent, types};
+use crate::events::IssueEvent;
 
 /// The projection's name.
 pub const ISSUE_HISTORY: ProjectionName = ProjectionName::from_static("issue_history");
@@ -16,16 +12,6 @@ pub const ISSUE_HISTORY: ProjectionName = ProjectionName::from_static("issue_his
 /// Keeps `issue_history` current.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IssueHistoryProjection;
-
-impl Projection for IssueHistoryProjection {
-    fn name(&self) -> ProjectionName {
-        ISSUE_HISTORY
-    }
-
-    fn handles(&self) -> EventFilter {
-        EventFilter::types(&types::ALL)
-    }
-}
 
 /// One change as the audit log records it.
 struct Change<'e> {
@@ -80,33 +66,36 @@ fn describe(event: &IssueEvent) -> Change<'_> {
     }
 }
 
-#[async_trait]
-impl SqlProjection for IssueHistoryProjection {
-    fn schema(&self) -> &[&str] {
-        &[include_str!("sql/history_schema.sql")]
-    }
+impl TypedSqlProjection for IssueHistoryProjection {
+    type Event = IssueEvent;
+    const NAME: ProjectionName = ISSUE_HISTORY;
+    const SCHEMA: &'static [&'static str] = &[include_str!("sql/history_schema.sql")];
 
     async fn apply(
         &self,
         tx: &mut dyn SqlTransaction,
-        events: &[RecordedEvent],
+        event: &Envelope<'_, IssueEvent>,
+    ) -> Result<(), ProjectionError> {
+        self.apply_batch(tx, std::slice::from_ref(event)).await
+    }
+
+    async fn apply_batch(
+        &self,
+        tx: &mut dyn SqlTransaction,
+        events: &[Envelope<'_, IssueEvent>],
     ) -> Result<(), ProjectionError> {
         // Every event is one new row: the batch goes out as multi-row inserts.
-        let mut decoded = Vec::with_capacity(events.len());
-        for recorded in events {
-            decoded.push(IssueEvent::decode(recorded)?);
-        }
-        let mut rows = Vec::with_capacity(events.len());
-        for (recorded, event) in events.iter().zip(&decoded) {
-            rows.push(HistoryRow {
-                change: describe(event),
-                issue_id: event.issue_id(),
-                version: i64::try_from(recorded.stream_version.get()).unwrap_or(i64::MAX),
-                position: i64::try_from(recorded.position.get()).unwrap_or(i64::MAX),
-                at: sql_time(recorded.recorded_at),
-                recorded,
-            });
-        }
+        let rows: Vec<HistoryRow<'_>> = events
+            .iter()
+            .map(|envelope| HistoryRow {
+                change: describe(&envelope.event),
+                issue_id: envelope.event.issue_id(),
+                version: i64::try_from(envelope.stream_version.get()).unwrap_or(i64::MAX),
+                position: i64::try_from(envelope.position.get()).unwrap_or(i64::MAX),
+                at: sql_time(envelope.recorded_at),
+                metadata: envelope.metadata,
+            })
+            .collect();
         let params: Vec<[SqlParam<'_>; 11]> = rows.iter().map(HistoryRow::params).collect();
         let runs: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
         if let Err(failed) = INSERT.execute(tx, &runs).await {
@@ -134,12 +123,12 @@ struct HistoryRow<'e> {
     version: i64,
     position: i64,
     at: String,
-    recorded: &'e RecordedEvent,
+    metadata: &'e EventMetadata,
 }
 
 impl HistoryRow<'_> {
     fn params(&self) -> [SqlParam<'_>; 11] {
-        let metadata = &self.recorded.metadata;
+        let metadata = self.metadata;
         [
             self.issue_id.into(),
             self.version.into(),

@@ -1,13 +1,9 @@
 //! `issues`: each issue as it stands, and its comments (tables `issues` and `issue_comments`).
 
-use async_trait::async_trait;
-use projector_core::{
-    DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
-    RecordedEvent,
-};
-use projector_sql::{SqlParam, SqlProjection, SqlRun, SqlTransaction, sql_time};
+use projector_core::{DomainEvent, Envelope, GlobalPosition, ProjectionError, ProjectionName};
+use projector_sql::{SqlParam, SqlRun, SqlTransaction, TypedSqlProjection, sql_time};
 
-use crate::events::{IssueEvent, types};
+use crate::events::IssueEvent;
 
 /// The projection's name.
 pub const ISSUES: ProjectionName = ProjectionName::from_static("issues");
@@ -16,37 +12,26 @@ pub const ISSUES: ProjectionName = ProjectionName::from_static("issues");
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IssuesProjection;
 
-impl Projection for IssuesProjection {
-    fn name(&self) -> ProjectionName {
-        ISSUES
-    }
-
-    fn handles(&self) -> EventFilter {
-        EventFilter::types(&types::ALL)
-    }
-}
-
-#[async_trait]
-impl SqlProjection for IssuesProjection {
-    fn schema(&self) -> &[&str] {
-        &[include_str!("sql/issues_schema.sql")]
-    }
+impl TypedSqlProjection for IssuesProjection {
+    type Event = IssueEvent;
+    const NAME: ProjectionName = ISSUES;
+    const SCHEMA: &'static [&'static str] = &[include_str!("sql/issues_schema.sql")];
 
     async fn apply(
         &self,
         tx: &mut dyn SqlTransaction,
-        events: &[RecordedEvent],
+        event: &Envelope<'_, IssueEvent>,
+    ) -> Result<(), ProjectionError> {
+        self.apply_batch(tx, std::slice::from_ref(event)).await
+    }
+
+    async fn apply_batch(
+        &self,
+        tx: &mut dyn SqlTransaction,
+        events: &[Envelope<'_, IssueEvent>],
     ) -> Result<(), ProjectionError> {
         // The batch's statements go out together: one round trip where the store pipelines.
-        let mut decoded = Vec::with_capacity(events.len());
-        for recorded in events {
-            decoded.push(IssueEvent::decode(recorded)?);
-        }
-        let writes: Vec<Write<'_>> = events
-            .iter()
-            .zip(&decoded)
-            .map(|(recorded, event)| Write::new(event, recorded))
-            .collect();
+        let writes: Vec<Write<'_>> = events.iter().map(Write::new).collect();
         let mut statements = Vec::with_capacity(events.len());
         let mut owners = Vec::with_capacity(events.len());
         // Each event's last statement is the one on its `issues` row.
@@ -69,14 +54,14 @@ impl SqlProjection for IssuesProjection {
                 .map_or(GlobalPosition::ZERO, |e| e.position);
             failed.error.at(position)
         })?;
-        for ((recorded, event), &row) in events.iter().zip(&decoded).zip(&issue_rows) {
+        for (envelope, &row) in events.iter().zip(&issue_rows) {
             if changed.get(row).copied().unwrap_or(0) == 0 {
                 return Err(ProjectionError::at(
-                    recorded.position,
+                    envelope.position,
                     format!(
                         "{} for issue {}, which the read model does not have",
-                        recorded.event_type,
-                        event.issue_id()
+                        envelope.event.event_type(),
+                        envelope.event.issue_id()
                     ),
                 ));
             }
@@ -106,12 +91,13 @@ struct Write<'e> {
 }
 
 impl<'e> Write<'e> {
-    fn new(event: &'e IssueEvent, recorded: &'e RecordedEvent) -> Self {
+    fn new(envelope: &'e Envelope<'e, IssueEvent>) -> Self {
+        let event = &envelope.event;
         Self {
             event,
-            version: i64::try_from(recorded.stream_version.get()).unwrap_or(i64::MAX),
-            user: recorded.metadata.user_id.as_ref().map(|u| u.as_str()),
-            at: sql_time(recorded.recorded_at),
+            version: i64::try_from(envelope.stream_version.get()).unwrap_or(i64::MAX),
+            user: envelope.metadata.user_id.as_ref().map(|u| u.as_str()),
+            at: sql_time(envelope.recorded_at),
             created_at: match event {
                 IssueEvent::Created(e) => Some(sql_time(e.created_at)),
                 _ => None,

@@ -5,12 +5,15 @@ mod issues;
 
 use std::sync::Arc;
 
-use projector_sql::SqlProjection;
+use projector_sql::{SqlProjection, TypedSql};
 
 pub use history::{ISSUE_HISTORY, IssueHistoryProjection};
 pub use issues::{ISSUES, IssuesProjection};
 
 /// Every issue projection.
 pub fn all() -> Vec<Arc<dyn SqlProjection>> {
-    vec![Arc::new(IssuesProjection), Arc::new(IssueHistoryProjection)]
+    vec![
+        Arc::new(TypedSql(IssuesProjection)),
+        Arc::new(TypedSql(IssueHistoryProjection)),
+    ]
 }

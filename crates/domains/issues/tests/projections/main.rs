@@ -138,7 +138,7 @@ async fn one_batch_lands_in_order_and_a_missing_issue_stops_it(
         ..ProjectorOptions::default()
     };
     let projector = Projector::new(events.clone(), options)
-        .with_target(SqlTarget::new(reads.clone(), Arc::new(IssuesProjection)))
+        .with_target(SqlTarget::typed(reads.clone(), IssuesProjection))
         .start(CancellationToken::new())
         .expect("start");
     let Err(WaitError::Stopped {
