@@ -36,7 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Serve(args) => commands::serve::run(args).await,
+            Command::Serve(args) => commands::serve::run(*args).await,
             Command::Project(args) => commands::project::run(args).await,
             Command::Rebuild(args) => commands::rebuild::run(args).await,
             Command::Status(args) => commands::status::run(args).await,

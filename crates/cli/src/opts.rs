@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (writes, reads, OpenAPI, metrics) and run the projections.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the projections over the event store until stopped (SIGINT/SIGTERM).
     Project(ProjectArgs),
     /// Rebuild a projection from the first event into a new generation, then swap it in
@@ -80,7 +80,7 @@ pub struct StorageArgs {
     pub data: DataArgs,
     /// Keep events, read models, checkpoints and idempotency keys in PostgreSQL instead
     /// (`postgres://user@host:port/db`); several processes may share one database.
-    #[arg(long, env = "PROJECTOR_DATABASE_URL")]
+    #[arg(long, env = "PROJECTOR_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// With PostgreSQL: do not run the embedded schema migrations at start-up.
     #[arg(long, env = "PROJECTOR_NO_MIGRATE")]
@@ -96,7 +96,7 @@ pub struct CacheArgs {
     /// Keep the "my orders" cache (`customer_orders_cache`) in this Redis
     /// (`redis://host:port/db`) and answer "my orders" from it; off by default. Reads fall
     /// back to the SQL read model whenever the cache is away, missing, rebuilding or behind.
-    #[arg(long, env = "PROJECTOR_REDIS_URL")]
+    #[arg(long, env = "PROJECTOR_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// The prefix of every key the caches write, so several deployments can share one Redis.
     #[arg(long, env = "PROJECTOR_REDIS_NAMESPACE", default_value = "projector")]
@@ -156,6 +156,47 @@ pub struct ServeArgs {
     /// Who may call.
     #[command(flatten)]
     pub auth: AuthArgs,
+    /// What one client may push.
+    #[command(flatten)]
+    pub edge: EdgeArgs,
+}
+
+/// The limits no client can push past, and what a browser may do.
+#[derive(Debug, Args)]
+pub struct EdgeArgs {
+    /// Without authentication: host names answered besides localhost and IP addresses
+    /// (comma-separated). Requests naming any other host are refused (DNS rebinding).
+    #[arg(long, env = "PROJECTOR_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Origins allowed to call the API from a browser (CORS), such as
+    /// `https://app.example.com` (comma-separated); none by default.
+    #[arg(long, env = "PROJECTOR_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Requests per second each caller (a principal, or an address without authentication)
+    /// may send; past it, 429 with Retry-After. 0 for no limit.
+    #[arg(long, env = "PROJECTOR_RATE_LIMIT", default_value_t = 0)]
+    pub rate_limit: u32,
+    /// How many requests a caller may send at once after a quiet spell (default: the rate).
+    #[arg(long, env = "PROJECTOR_RATE_LIMIT_BURST")]
+    pub rate_limit_burst: Option<u32>,
+    /// The most requests running at once; past it, 503 with Retry-After at once.
+    #[arg(long, env = "PROJECTOR_MAX_IN_FLIGHT", default_value_t = 1024)]
+    pub max_in_flight: usize,
+    /// The most connections open at once; past it, new connections are closed at once.
+    #[arg(long, env = "PROJECTOR_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's headers, and may stay idle between
+    /// requests, in milliseconds.
+    #[arg(
+        long,
+        env = "PROJECTOR_HEADER_READ_TIMEOUT_MS",
+        default_value_t = 10_000
+    )]
+    pub header_read_timeout_ms: u64,
+    /// On SIGTERM or SIGINT, how long requests in flight may run on before their connections
+    /// are closed, in milliseconds; reads waiting for a position are answered at once.
+    #[arg(long, env = "PROJECTOR_SHUTDOWN_GRACE_MS", default_value_t = 30_000)]
+    pub shutdown_grace_ms: u64,
 }
 
 /// Who may call the API. With neither API keys nor a JWKS, authentication is off, which is
@@ -304,7 +345,7 @@ pub struct BenchArgs {
     /// Run on PostgreSQL: a fresh database is created on this server for each run and dropped
     /// after it (e.g. `postgres://postgres@127.0.0.1:5432/postgres`). Without it, the bench runs
     /// on embedded SQLite.
-    #[arg(long, env = "PROJECTOR_DATABASE_URL")]
+    #[arg(long, env = "PROJECTOR_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Durability of the SQLite event store's commits (PostgreSQL uses the server's
     /// `synchronous_commit`).
@@ -328,7 +369,7 @@ pub struct BenchArgs {
     pub dir: Option<PathBuf>,
     /// Also run phase B into the "my orders" cache in this Redis (a fresh namespace, removed
     /// after), and with `--baseline` a plain pipelined loop writing the same keys beside it.
-    #[arg(long, env = "PROJECTOR_REDIS_URL")]
+    #[arg(long, env = "PROJECTOR_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// Run phase C instead: a server on the embedded default, driven over HTTP at `--rate`.
     #[arg(long)]

@@ -18,10 +18,16 @@ use projector_sqlite::{Durability, SqliteEventStore};
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, StorageArgs};
 
+/// How long a query of a read model may run on PostgreSQL before it is cancelled.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The open stores.
 pub(crate) struct Stores {
     pub(crate) events: Arc<dyn EventStore>,
     pub(crate) reads: Arc<dyn SqlReadStore>,
+    /// The read models as the HTTP reads query them: on PostgreSQL a pool of its own, with a
+    /// statement timeout, so a flood of reads cannot take the connections projecting needs.
+    pub(crate) queries: Arc<dyn SqlReadStore>,
     pub(crate) idempotency: Arc<dyn IdempotencyStore>,
     /// Set on PostgreSQL, where several processes may run the same projections.
     pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
@@ -86,8 +92,11 @@ impl Stores {
 
     fn sqlite(data: &DataDir) -> anyhow::Result<Self> {
         let events = Arc::new(data.open_events(Durability::Full)?);
+        let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
         Ok(Self {
-            reads: Arc::new(data.open_reads()?),
+            // SQLite's readers are a bounded pool per read model beside its one writer.
+            queries: Arc::clone(&reads),
+            reads,
             idempotency: Arc::new(data.open_idempotency()?),
             leases: None,
             pg_leases: None,
@@ -128,8 +137,19 @@ impl Stores {
             .context("setting up projection leases")?
             .with_label(label)
             .with_timeout(lease_timeout);
+        let queries = PgReadStore::connect(
+            url,
+            PgReadStoreOptions {
+                run_migrations: false,
+                statement_timeout: Some(QUERY_TIMEOUT),
+                ..PgReadStoreOptions::default()
+            },
+        )
+        .await
+        .context("connecting the read models' queries to PostgreSQL")?;
         Ok(Self {
             reads: Arc::new(reads),
+            queries: Arc::new(queries),
             idempotency: Arc::new(PgIdempotencyStore::new(events.pool().clone())),
             leases: Some(Arc::new(leases.clone())),
             pg_leases: Some(leases),
@@ -162,9 +182,11 @@ pub(crate) fn cache(args: &CacheArgs) -> anyhow::Result<Option<RedisStore>> {
     Ok(Some(store))
 }
 
-/// The URL without its password, for the logs.
+/// The connection string without its password, for the logs and errors: in a URL's user
+/// information (`postgres://u:secret@h`), as a query parameter (`?password=secret`), or in the
+/// keyword form (`host=h password=secret`, quoted or not).
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let mut shown = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             match credentials.split_once(':') {
@@ -173,7 +195,30 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    };
+    let mut from = 0;
+    while let Some(found) = shown[from..].to_ascii_lowercase().find("password") {
+        let key_end = from + found + "password".len();
+        let rest = &shown[key_end..];
+        let spaces = rest.len() - rest.trim_start().len();
+        if !rest.trim_start().starts_with('=') {
+            from = key_end;
+            continue;
+        }
+        let value_start = key_end + spaces + 1;
+        let value = &shown[value_start..];
+        let value = value.trim_start();
+        let value_start = shown.len() - value.len();
+        let value_len = match value.strip_prefix('\'') {
+            Some(quoted) => quoted.find('\'').map_or(value.len(), |end| end + 2),
+            None => value
+                .find(|c: char| c == '&' || c.is_whitespace())
+                .unwrap_or(value.len()),
+        };
+        shown.replace_range(value_start..value_start + value_len, "***");
+        from = value_start + 3;
     }
+    shown
 }
 
 #[cfg(test)]
@@ -186,5 +231,21 @@ mod tests {
         );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("host=h user=u"), "host=h user=u");
+        assert_eq!(
+            super::redact("host=h user=u password=secret dbname=d"),
+            "host=h user=u password=*** dbname=d"
+        );
+        assert_eq!(
+            super::redact("host=h password = 'sec ret' user=u"),
+            "host=h password = *** user=u"
+        );
+        assert_eq!(
+            super::redact("postgres://h/db?user=u&password=secret&sslmode=require"),
+            "postgres://h/db?user=u&password=***&sslmode=require"
+        );
+        assert_eq!(
+            super::redact("redis://:secret@h:6379/0"),
+            "redis://:***@h:6379/0"
+        );
     }
 }

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+pub use crate::browser::BrowserPolicy;
+pub use crate::listener::ListenerLimits;
+pub use crate::load::RateLimit;
+
 /// How the server behaves at its edges.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
@@ -25,6 +29,14 @@ pub struct ServerConfig {
     /// When the admin API has a listener of its own (`--admin-addr`): it is then not served
     /// on the main listener.
     pub admin_listener: Option<AdminListener>,
+    /// With authentication off: the hosts answered and the origins allowed to write.
+    pub browser: BrowserPolicy,
+    /// Requests per second per caller, if limited.
+    pub rate_limit: Option<RateLimit>,
+    /// The most requests running at once; past it, requests are answered 503 at once.
+    pub max_in_flight: usize,
+    /// Timeouts and caps of the listeners.
+    pub listener: ListenerLimits,
 }
 
 /// The admin API's own listener.
@@ -47,6 +59,10 @@ impl Default for ServerConfig {
             public_metrics: false,
             public_docs: true,
             admin_listener: None,
+            browser: BrowserPolicy::default(),
+            rate_limit: None,
+            max_in_flight: 1024,
+            listener: ListenerLimits::default(),
         }
     }
 }

@@ -63,10 +63,15 @@ pub(crate) async fn reached(
             .map_or(GlobalPosition::ZERO, |s| s.checkpoint));
     };
     committed_head(state, consistency).await?;
-    match projector
-        .wait_for(projection, wanted, consistency.wait)
-        .await
-    {
+    let waited = tokio::select! {
+        waited = projector.wait_for(projection, wanted, consistency.wait) => waited,
+        () = state.stopping().cancelled() => {
+            return Err(ApiError::Unavailable(format!(
+                "the server is stopping; {projection} had not reached position {wanted}"
+            )));
+        }
+    };
+    match waited {
         Ok(reached) => Ok(reached),
         Err(WaitError::TimedOut { reached, .. }) => Err(ApiError::NotReached {
             projection: projection.to_string(),

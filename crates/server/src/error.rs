@@ -84,6 +84,29 @@ pub enum ApiError {
         /// Whether a token was given but not accepted.
         invalid_token: bool,
     },
+    /// Authentication is off and the request names a host this server does not answer to
+    /// (DNS rebinding).
+    #[error(
+        "this server does not answer to the host {0:?}; without authentication it answers to \
+         localhost, IP addresses and the names given with --allowed-hosts"
+    )]
+    HostNotAllowed(String),
+    /// Authentication is off and a browser sent a write from another origin.
+    #[error(
+        "a write from another origin: without authentication only this server's own pages, and \
+         the origins given with --cors-origins, may write"
+    )]
+    CrossOrigin,
+    /// The caller sent more requests than its rate allows.
+    #[error("too many requests; retry after {retry_after_seconds} s")]
+    RateLimited {
+        /// When the caller may send again.
+        retry_after_seconds: u64,
+    },
+    /// The server runs as many requests as it may; it turns this one away at once rather than
+    /// queue it.
+    #[error("the server is running as many requests as it may; retry in a moment")]
+    Overloaded,
     /// The caller's token does not grant the scope the route needs.
     #[error("this request needs the {0} scope, which the token does not grant")]
     Forbidden(Scope),
@@ -173,7 +196,11 @@ impl ApiError {
             ApiError::Unauthorized(_) | ApiError::Unauthenticated { .. } => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::HostNotAllowed(_) | ApiError::CrossOrigin => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_)
@@ -198,6 +225,10 @@ impl ApiError {
             ApiError::Unauthorized(_) => ("unauthorized", "Who is asking?"),
             ApiError::Unauthenticated { .. } => ("unauthenticated", "Authentication needed"),
             ApiError::Forbidden(_) => ("forbidden", "Not allowed"),
+            ApiError::HostNotAllowed(_) => ("host-not-allowed", "Host not allowed"),
+            ApiError::CrossOrigin => ("cross-origin", "Write from another origin"),
+            ApiError::RateLimited { .. } => ("rate-limited", "Too many requests"),
+            ApiError::Overloaded => ("overloaded", "Server busy"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::NoRoute(_) => ("no-route", "No such route"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
@@ -313,8 +344,16 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if matches!(self, ApiError::NotReached { .. } | ApiError::Unavailable(_)) {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match &self {
+            ApiError::NotReached { .. } | ApiError::Unavailable(_) | ApiError::Overloaded => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            _ => {}
         }
         if let Some(challenge) = self.challenge() {
             headers.insert(header::WWW_AUTHENTICATE, challenge);

@@ -23,6 +23,7 @@
 //! It is not: a storage engine or a projector; it is handed both in [`AppState`].
 
 pub mod auth;
+mod browser;
 mod command;
 pub mod config;
 mod consistency;
@@ -31,6 +32,8 @@ mod docs;
 pub mod error;
 mod extract;
 pub mod limits;
+mod listener;
+mod load;
 mod openapi;
 pub mod prometheus;
 mod read_path;
@@ -49,7 +52,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use config::{AdminListener, ServerConfig};
+pub use config::{AdminListener, BrowserPolicy, ListenerLimits, RateLimit, ServerConfig};
 pub use consistency::POSITION_HEADER;
 pub use context::{CORRELATION_HEADER, RequestContext};
 pub use error::ApiError;
@@ -123,10 +126,26 @@ fn finish(
         .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(Extension(Arc::new(document)));
+    let config = state.config();
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        load::Load::new(config.rate_limit, config.max_in_flight),
+        load::limit,
+    ));
     let router = if guarded {
         router.layer(axum::middleware::from_fn_with_state(access, auth::guard))
     } else {
         router
+    };
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        Arc::new(browser::BrowserGuard {
+            policy: config.browser.clone(),
+            unauthenticated: !state.authenticator().is_on(),
+        }),
+        browser::guard,
+    ));
+    let router = match cors(&config.browser) {
+        Some(cors) => router.layer(cors),
+        None => router,
     };
     router
         .layer(axum::middleware::from_fn_with_state(
@@ -135,6 +154,44 @@ fn finish(
         ))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// CORS for the origins allowed to call from a browser; none (the browser's same-origin rule)
+/// unless some are configured.
+fn cors(policy: &BrowserPolicy) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    if policy.cors_origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = policy
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let request_headers = [
+        "authorization",
+        "content-type",
+        "if-match",
+        "idempotency-key",
+        "x-correlation-id",
+        "x-user-id",
+    ];
+    let response_headers = [
+        "etag",
+        "location",
+        "retry-after",
+        "projection-position",
+        "read-model",
+        "x-correlation-id",
+    ];
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers(request_headers.map(HeaderName::from_static))
+            .expose_headers(response_headers.map(HeaderName::from_static))
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// Serves the admin API ([`admin_app`]) on `listener` until `shutdown` resolves.
@@ -146,9 +203,8 @@ pub async fn serve_admin(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, admin_app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.config().listener;
+    listener::serve_within(listener, admin_app(state), limits, shutdown).await
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then stops accepting connections
@@ -161,9 +217,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let served = axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config().listener;
+    let stopping = state.stopping().clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopping.cancel();
+    };
+    let served = listener::serve_within(listener, app(state.clone()), limits, shutdown).await;
     let writes = state.writes();
     writes.close();
     if !writes.is_empty() {

@@ -7,6 +7,7 @@ use projector_core::{EventStore, IdempotencyStore, ProjectionName, ProjectionTar
 use projector_redis::RedisTarget;
 use projector_runtime::ProjectorHandle;
 use projector_sql::SqlReadStore;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
@@ -28,6 +29,7 @@ struct Inner {
     projector: ProjectorHandle,
     config: ServerConfig,
     writes: TaskTracker,
+    stopping: CancellationToken,
 }
 
 impl std::fmt::Debug for AppState {
@@ -61,6 +63,7 @@ impl AppState {
                 projector,
                 config,
                 writes: TaskTracker::new(),
+                stopping: CancellationToken::new(),
             }),
         }
     }
@@ -127,6 +130,12 @@ impl AppState {
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
+    }
+
+    /// Cancelled when the server begins to shut down: reads waiting for a position are then
+    /// answered at once rather than holding shutdown up.
+    pub(crate) fn stopping(&self) -> &CancellationToken {
+        &self.inner.stopping
     }
 
     /// The writes running on tasks of their own, which shutdown waits for.

@@ -28,7 +28,7 @@ pub fn open_dir(
     dir: impl AsRef<Path>,
 ) -> Result<(Arc<SqliteEventStore>, Arc<SqliteReadStore>), OpenDirError> {
     let dir = dir.as_ref();
-    std::fs::create_dir_all(dir)
+    crate::connection::create_private_dir(dir)
         .map_err(|e| StoreError::unavailable("cannot create the directory", e))?;
     let events = SqliteEventStore::open(dir.join("events.db"), SqliteEventStoreOptions::default())?;
     let reads = SqliteReadStore::open(dir.join("read"), SqliteReadStoreOptions::default())?;

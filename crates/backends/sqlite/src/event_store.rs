@@ -87,7 +87,7 @@ impl SqliteEventStore {
     ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            crate::connection::create_private_dir(dir).map_err(|e| {
                 StoreError::unavailable(format!("cannot create {}", dir.display()), e)
             })?;
         }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::Connection;
+use tokio::sync::Semaphore;
 
 use crate::connection::open_reader;
 use crate::error::join_error;
@@ -30,21 +31,24 @@ impl std::fmt::Display for PoolError {
     }
 }
 
-/// Read-only connections to one database file.
+/// Read-only connections to one database file, at most `max_open` of them at once: a flood
+/// of reads waits for a connection instead of opening one (and taking a blocking thread) each.
 #[derive(Debug)]
 pub(crate) struct ReaderPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
     max_idle: usize,
+    open: Arc<Semaphore>,
 }
 
 impl ReaderPool {
-    /// A pool keeping at most `max_idle` connections open between calls.
-    pub(crate) fn new(path: PathBuf, max_idle: usize) -> Arc<Self> {
+    /// A pool of at most `max_open` connections, all kept open between calls.
+    pub(crate) fn new(path: PathBuf, max_open: usize) -> Arc<Self> {
         Arc::new(Self {
             path,
             idle: Mutex::new(Vec::new()),
-            max_idle: max_idle.max(1),
+            max_idle: max_open.max(1),
+            open: Arc::new(Semaphore::new(max_open.max(1))),
         })
     }
 
@@ -55,7 +59,12 @@ impl ReaderPool {
         T: Send + 'static,
     {
         let pool = Arc::clone(self);
+        let permit = Arc::clone(&self.open)
+            .acquire_owned()
+            .await
+            .map_err(|_| PoolError::Join("the reader pool is closed".into()))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let conn = match pool.take() {
                 Some(conn) => conn,
                 None => open_reader(&pool.path).map_err(PoolError::Open)?,

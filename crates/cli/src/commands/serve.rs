@@ -5,11 +5,13 @@
 //! batch in hand, and closes the event store after the writer has committed what was queued.
 
 use std::io::Write;
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use projector_runtime::{Projector, ProjectorOptions};
-use projector_server::{AppState, ServerConfig};
+use projector_server::{AppState, BrowserPolicy, ListenerLimits, RateLimit, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::access;
@@ -75,11 +77,29 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         public_metrics: access::is_public(&args.auth, PublicRoute::Metrics),
         public_docs: access::is_public(&args.auth, PublicRoute::Docs),
         admin_listener: admin.as_ref().map(|(_, settings)| *settings),
+        browser: BrowserPolicy {
+            allowed_hosts: args.edge.allowed_hosts.clone(),
+            cors_origins: args.edge.cors_origins.clone(),
+        },
+        rate_limit: NonZeroU32::new(args.edge.rate_limit).map(|per_second| RateLimit {
+            per_second,
+            burst: args
+                .edge
+                .rate_limit_burst
+                .and_then(NonZeroU32::new)
+                .unwrap_or(per_second),
+        }),
+        max_in_flight: args.edge.max_in_flight,
+        listener: ListenerLimits {
+            header_read_timeout: Duration::from_millis(args.edge.header_read_timeout_ms),
+            max_connections: args.edge.max_connections,
+            shutdown_grace: Duration::from_millis(args.edge.shutdown_grace_ms),
+        },
         ..ServerConfig::default()
     };
     let mut state = AppState::new(
         stores.events.clone(),
-        Arc::clone(&stores.reads),
+        Arc::clone(&stores.queries),
         Arc::clone(&stores.idempotency),
         targets,
         projector.clone(),

@@ -8,6 +8,7 @@ mod auth;
 mod cache;
 mod commands;
 mod consistency;
+mod edges;
 mod failover;
 mod idempotency;
 mod issues;

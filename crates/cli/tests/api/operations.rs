@@ -140,3 +140,57 @@ async fn arbitrary_methods_add_no_series_and_no_log_flood() {
         .unwrap_or(0);
     assert!(longest < 5_000, "a log line of {longest} bytes");
 }
+
+/// The data directory is its owner's only, and a database password reaches neither the logs,
+/// nor `--help`, nor the command line's output.
+#[tokio::test]
+async fn data_stays_private_and_passwords_stay_out_of_sight() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let data = dir.path().join("data");
+    let server = Server::start_with(crate::helpers::Storage::Sqlite(dir)).await;
+    server.place("o1", "c1", &[("a", 1, 1.0)]).await;
+    for private in [data.clone(), data.join("read")] {
+        let mode = std::fs::metadata(&private)
+            .expect("created")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", private.display());
+    }
+
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let secret = "hunter2-not-a-real-password";
+    let url = database
+        .url()
+        .replacen("postgres@", &format!("postgres:{secret}@"), 1);
+    assert!(url.contains(secret), "{url}");
+    let server = Server::start_on_database(&url).await;
+    server.ready().await;
+    let logs = server.log_lines().join("\n");
+    assert!(
+        logs.contains("postgres:***@"),
+        "the log names the database: {logs}"
+    );
+    assert!(!logs.contains(secret), "the password is in the log");
+    let status = crate::helpers::projector(
+        &["status", "--database-url", &url],
+        &[],
+        std::time::Duration::from_secs(60),
+    )
+    .await;
+    assert!(status.success, "{}", status.stderr);
+    assert!(!status.stdout.contains(secret) && !status.stderr.contains(secret));
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_projector"))
+        .args(["serve", "--help"])
+        .env("PROJECTOR_DATABASE_URL", &url)
+        .output()
+        .expect("help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("PROJECTOR_DATABASE_URL") && !help.contains(secret),
+        "{help}"
+    );
+}

@@ -39,6 +39,9 @@ pub struct PgReadStoreOptions {
     /// server is simply projected again (`synchronous_commit = off` never loses consistency,
     /// only the last moments of work).
     pub durable_commits: bool,
+    /// Cancel any statement running longer (`statement_timeout`). Default: none. Set it on a
+    /// store that serves queries, so a slow or hostile read cannot hold a connection.
+    pub statement_timeout: Option<std::time::Duration>,
 }
 
 impl Default for PgReadStoreOptions {
@@ -47,6 +50,7 @@ impl Default for PgReadStoreOptions {
             run_migrations: true,
             pool_size: 8,
             durable_commits: false,
+            statement_timeout: None,
         }
     }
 }
@@ -69,7 +73,13 @@ impl PgReadStore {
     /// or a migration fails.
     pub async fn connect(url: &str, options: PgReadStoreOptions) -> Result<Self, ReadStoreError> {
         let setup = |e: PoolSetupError| ReadStoreError::unavailable(e.to_string(), e);
-        let config = pool::config(url).map_err(setup)?;
+        let mut config = pool::config(url).map_err(setup)?;
+        if let Some(timeout) = options.statement_timeout {
+            config = pool::with_settings(
+                config,
+                &format!("-c statement_timeout={}", timeout.as_millis().max(1)),
+            );
+        }
         let pool = pool::build(config, options.pool_size).map_err(setup)?;
         Self::with_pool(pool, options).await
     }

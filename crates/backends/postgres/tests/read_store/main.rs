@@ -316,3 +316,57 @@ async fn many_rows_are_written_and_upserted_in_one_batch() {
     )
     .await;
 }
+
+/// A store that serves queries cancels a statement running past its `statement_timeout`, so a
+/// slow or hostile read cannot hold a connection; quick queries run as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_past_its_statement_timeout_is_cancelled() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
+    use projector_sql::SqlReadStore;
+
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let url = database.url().to_owned();
+    let events = PgEventStore::connect(&url, PgEventStoreOptions::default())
+        .await
+        .expect("events");
+    let reads = PgReadStore::connect(&url, PgReadStoreOptions::default())
+        .await
+        .expect("reads");
+    let service = Service::start(
+        Arc::new(events),
+        Arc::new(reads),
+        database,
+        projector_orders::projections::all(),
+    );
+    assert!(service.projector.wait_started(PATIENCE).await, "started");
+    let queries = PgReadStore::connect(
+        &url,
+        PgReadStoreOptions {
+            run_migrations: false,
+            statement_timeout: Some(Duration::from_millis(200)),
+            ..PgReadStoreOptions::default()
+        },
+    )
+    .await
+    .expect("queries");
+    let started = Instant::now();
+    let slow = queries
+        .query(&ORDER_SUMMARY, "SELECT 1 FROM pg_sleep(3)", &[])
+        .await;
+    assert!(slow.is_err(), "the slow query ran to its end");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "cancelled only after {:?}",
+        started.elapsed()
+    );
+    let quick = queries
+        .query(&ORDER_SUMMARY, "SELECT count(*) FROM order_summary", &[])
+        .await
+        .expect("a quick query runs");
+    assert_eq!(quick.len(), 1);
+}

@@ -79,7 +79,7 @@ impl SqliteReadStore {
     ) -> Result<Self, ReadStoreError> {
         let dir = dir.as_ref().to_path_buf();
         if !options.read_only {
-            std::fs::create_dir_all(&dir).map_err(|e| {
+            crate::connection::create_private_dir(&dir).map_err(|e| {
                 ReadStoreError::unavailable(format!("cannot create {}", dir.display()), e)
             })?;
         }

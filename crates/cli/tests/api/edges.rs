@@ -1,0 +1,325 @@
+//! The server's edges against one client pushing: hosts and origins a server without
+//! authentication refuses, CORS for the origins configured, a rate per caller, a cap on
+//! requests in flight and on connections, slow headers cut off, and a deadline on shutdown.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{Reply, Server, Storage};
+
+fn order(id: &str) -> serde_json::Value {
+    json!({"id": id, "customer_id": "c1", "items": [{"sku": "a", "quantity": 1, "unit_price": 1.5}]})
+}
+
+fn problem_type(reply: &Reply) -> String {
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        reply.text
+    );
+    reply.json()["type"].as_str().unwrap_or_default().to_owned()
+}
+
+fn authority(server: &Server) -> String {
+    server.base.trim_start_matches("http://").to_owned()
+}
+
+/// A connection to the server, for what an HTTP client will not do.
+async fn connect(server: &Server) -> TcpStream {
+    TcpStream::connect(authority(server))
+        .await
+        .expect("connect")
+}
+
+/// Whether the server closes `stream` within `within` (reads end or fail).
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buffer = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn without_authentication_other_hosts_and_cross_site_writes_are_refused() {
+    let server = Server::start().await;
+    let path = "/api/customers/c1/orders";
+    // DNS rebinding: a page of evil.example resolved to 127.0.0.1 sends its own host name.
+    let rebound = server
+        .send(Method::GET, path, None, &[("Host", "evil.example:8080")])
+        .await;
+    assert_eq!(rebound.status, 403);
+    assert_eq!(
+        problem_type(&rebound),
+        "urn:projector:problem:host-not-allowed"
+    );
+    let port = authority(&server)
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    for host in [format!("localhost:{port}"), authority(&server)] {
+        let local = server
+            .send(Method::GET, path, None, &[("Host", &host)])
+            .await;
+        assert_eq!(local.status, 200, "{host}: {}", local.text);
+    }
+
+    // A cross-site form POST, by Origin or by Sec-Fetch-Site, changes nothing.
+    let before = server.head().await;
+    let body = order("o1");
+    for header in [
+        ("Origin", "http://evil.example"),
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Origin", "null"),
+    ] {
+        let refused = server
+            .send(Method::POST, "/api/orders", Some(&body), &[header])
+            .await;
+        assert_eq!(refused.status, 403, "{header:?}: {}", refused.text);
+        assert_eq!(problem_type(&refused), "urn:projector:problem:cross-origin");
+    }
+    assert_eq!(server.head().await, before, "a refused write appended");
+    // The server's own pages (same origin) and clients that send no Origin may write.
+    let same = server
+        .send(
+            Method::POST,
+            "/api/orders",
+            Some(&body),
+            &[("Origin", &server.base)],
+        )
+        .await;
+    assert_eq!(same.status, 202, "{}", same.text);
+}
+
+#[tokio::test]
+async fn cors_lets_the_configured_origins_call_from_a_browser() {
+    let server = Server::start_with_args(
+        Storage::fresh().await,
+        &["--cors-origins", "http://app.test"],
+    )
+    .await;
+    let client = &server.client;
+    let preflight = client
+        .request(Method::OPTIONS, format!("{}/api/orders", server.base))
+        .header("Origin", "http://app.test")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type,idempotency-key",
+        )
+        .send()
+        .await
+        .expect("preflight");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(
+        preflight
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("http://app.test")
+    );
+    let allowed = server
+        .send(
+            Method::POST,
+            "/api/orders",
+            Some(&order("o1")),
+            &[("Origin", "http://app.test")],
+        )
+        .await;
+    assert_eq!(allowed.status, 202, "{}", allowed.text);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("http://app.test")
+    );
+    assert!(
+        allowed
+            .header("access-control-expose-headers")
+            .is_some_and(|h| h.contains("projection-position"))
+    );
+    let other = server
+        .send(
+            Method::GET,
+            "/api/customers/c1/orders",
+            None,
+            &[("Origin", "http://other.test")],
+        )
+        .await;
+    assert_eq!(other.status, 200);
+    assert_eq!(
+        other.header("access-control-allow-origin"),
+        None,
+        "no CORS for an origin not configured"
+    );
+}
+
+#[tokio::test]
+async fn a_caller_past_its_rate_is_told_when_to_come_back() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let keys = dir.path().join("keys");
+    let mut tokens = Vec::new();
+    for principal in ["hasty", "patient"] {
+        let made = crate::helpers::projector(
+            &[
+                "api-key",
+                "create",
+                "--principal",
+                principal,
+                "--scopes",
+                "read",
+                "--file",
+                keys.to_str().expect("path"),
+            ],
+            &[],
+            Duration::from_secs(30),
+        )
+        .await;
+        tokens.push(format!("Bearer {}", made.stdout.trim()));
+    }
+    let server = Server::start_with_args(
+        Storage::fresh().await,
+        &[
+            "--api-keys",
+            keys.to_str().expect("path"),
+            "--rate-limit",
+            "2",
+            "--rate-limit-burst",
+            "5",
+        ],
+    )
+    .await;
+    let path = "/api/customers/c1/orders";
+    let mut limited = None;
+    for _ in 0..30 {
+        let reply = server
+            .send(Method::GET, path, None, &[("Authorization", &tokens[0])])
+            .await;
+        if reply.status == 429 {
+            limited = Some(reply);
+            break;
+        }
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let limited = limited.expect("the hasty caller was limited");
+    assert_eq!(problem_type(&limited), "urn:projector:problem:rate-limited");
+    let retry: u64 = limited
+        .header("retry-after")
+        .and_then(|r| r.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=5).contains(&retry), "Retry-After {retry}");
+    // Another caller has its own budget.
+    let other = server
+        .send(Method::GET, path, None, &[("Authorization", &tokens[1])])
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    // After the wait it names, the hasty caller is served again.
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    let again = server
+        .send(Method::GET, path, None, &[("Authorization", &tokens[0])])
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+}
+
+/// Starts a request that stays in flight: its headers promise a body that never comes.
+async fn stalled_request(server: &Server) -> TcpStream {
+    let mut stream = connect(server).await;
+    let head = format!(
+        "POST /api/orders HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{",
+        authority(server)
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+#[tokio::test]
+async fn requests_past_the_in_flight_cap_are_turned_away_at_once() {
+    let server = Server::start_with_args(Storage::fresh().await, &["--max-in-flight", "2"]).await;
+    let _first = stalled_request(&server).await;
+    let _second = stalled_request(&server).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let turned = server.get("/api/customers/c1/orders").await;
+    assert_eq!(turned.status, 503, "{}", turned.text);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "it queued for {:?}",
+        started.elapsed()
+    );
+    assert_eq!(problem_type(&turned), "urn:projector:problem:overloaded");
+    assert_eq!(turned.header("retry-after"), Some("1"));
+    drop((_first, _second));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.get("/api/customers/c1/orders").await.status, 200);
+}
+
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_cut_off_and_connections_capped() {
+    let server = Server::start_with_args(
+        Storage::fresh().await,
+        &["--header-read-timeout-ms", "500", "--max-connections", "4"],
+    )
+    .await;
+    // Headers that never end.
+    let mut slow = connect(&server).await;
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .expect("write");
+    assert!(
+        closed_within(&mut slow, Duration::from_secs(5)).await,
+        "slow headers were waited for"
+    );
+    // A connection that says nothing.
+    let mut idle = connect(&server).await;
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(5)).await,
+        "an idle connection was kept"
+    );
+
+    // Four connections are open, each partway through its headers; a fifth is closed at once.
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(&server).await;
+        stream.write_all(b"G").await.expect("write");
+        open.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fifth = connect(&server).await;
+    assert!(
+        closed_within(&mut fifth, Duration::from_millis(400)).await,
+        "a fifth connection was kept"
+    );
+    drop(open);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        server.get("/health").await.status,
+        200,
+        "connections are taken again once some close"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_requests_in_flight_only_up_to_its_deadline() {
+    let server =
+        Server::start_with_args(Storage::fresh().await, &["--shutdown-grace-ms", "500"]).await;
+    let _stalled = stalled_request(&server).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = Instant::now();
+    let exited = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("joined");
+    assert!(exited, "the server exited cleanly");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        asked.elapsed()
+    );
+}

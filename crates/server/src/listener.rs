@@ -1,0 +1,110 @@
+//! Serving a router on a TCP listener within limits no client can push past: a connection
+//! must send its request headers (or, kept alive, its next request) within a timeout, the
+//! number of open connections is capped (past it new ones are closed at once), and shutdown
+//! waits for requests in flight only up to a deadline.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// The limits of one listener.
+#[derive(Clone, Copy, Debug)]
+pub struct ListenerLimits {
+    /// How long a connection may take to send a request's headers, and how long a kept-alive
+    /// connection may stay idle before its next request.
+    pub header_read_timeout: Duration,
+    /// The most connections open at once; past it, new connections are closed at once.
+    pub max_connections: usize,
+    /// How long shutdown waits for requests in flight before closing their connections.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting, lets the
+/// requests in flight finish for at most [`ListenerLimits::shutdown_grace`], and returns.
+/// Each request carries its peer's address as [`ConnectInfo`].
+pub(crate) async fn serve_within(
+    listener: TcpListener,
+    router: Router,
+    limits: ListenerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // HTTP/1.1 only: telling HTTP/2 apart first means reading the connection's first bytes
+    // with no timeout, so a client that connects and says nothing would be kept for ever. The
+    // API has no TLS of its own, and browsers speak HTTP/2 only over TLS.
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or a connection reset before it was accepted:
+                    // wait a moment rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            metrics::counter!("http_connections_refused_total").increment(1);
+            tracing::debug!(%peer, "closing a connection: too many are open");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request
+                .extensions_mut()
+                .insert(ConnectInfo::<SocketAddr>(peer));
+            router.clone().oneshot(request.map(Body::new))
+        });
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "a connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!(grace_ms = limits.shutdown_grace.as_millis() as u64,
+                "requests still running when the shutdown grace ran out; closing their connections");
+        }
+    }
+    Ok(())
+}
