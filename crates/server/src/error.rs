@@ -287,7 +287,7 @@ impl ApiError {
             detail,
             correlation_id: context::current_correlation_id(),
             errors: match self {
-                ApiError::Validation(errors) => errors.clone(),
+                ApiError::Validation(errors) => bounded(errors),
                 _ => Vec::new(),
             },
             position: match self {
@@ -300,6 +300,41 @@ impl ApiError {
             },
         }
     }
+}
+
+/// The most field errors an answer names; a request with more gets these and a count.
+pub const MAX_FIELD_ERRORS: usize = 32;
+/// The longest field name or message an answer repeats, in characters: both can quote what
+/// the client sent.
+const MAX_ERROR_TEXT: usize = 200;
+
+/// `errors` as an answer names them: at most [`MAX_FIELD_ERRORS`], each cut to a bounded length,
+/// so a request with thousands of bad fields or huge names cannot make a huge answer.
+fn bounded(errors: &[FieldError]) -> Vec<FieldError> {
+    let cut = |text: &str| -> String {
+        if text.chars().count() <= MAX_ERROR_TEXT {
+            text.to_owned()
+        } else {
+            let kept: String = text.chars().take(MAX_ERROR_TEXT).collect();
+            format!("{kept}…")
+        }
+    };
+    let shown = if errors.len() > MAX_FIELD_ERRORS {
+        MAX_FIELD_ERRORS - 1
+    } else {
+        errors.len()
+    };
+    let mut bounded: Vec<FieldError> = errors[..shown]
+        .iter()
+        .map(|e| FieldError::new(cut(&e.field), cut(&e.message)))
+        .collect();
+    if errors.len() > shown {
+        bounded.push(FieldError::new(
+            "request",
+            format!("and {} more invalid fields", errors.len() - shown),
+        ));
+    }
+    bounded
 }
 
 impl From<RuntimeError> for ApiError {

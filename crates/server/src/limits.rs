@@ -26,6 +26,10 @@ pub const PROSE_MAX: usize = 10_000;
 pub const PAGE_MAX: u32 = 100;
 /// Default page size of a list.
 pub const PAGE_DEFAULT: u32 = 20;
+/// The most entries of an audit log (an order's events, an issue's changes) per page.
+pub const HISTORY_PAGE_MAX: u32 = 1000;
+/// Entries of an audit log per page when the request does not say.
+pub const HISTORY_PAGE_DEFAULT: u32 = 100;
 /// Longest `Idempotency-Key`.
 pub const IDEMPOTENCY_KEY_MAX: usize = 255;
 /// What `If-Match` must look like: a stream version in quotes (also weak), or `*`.

@@ -447,3 +447,54 @@ pub async fn bad_input_is_named_and_lists_filter() {
     server.get("/api/issues?state=done").await.expect(422);
     server.get("/api/issues?priority=urgent").await.expect(422);
 }
+
+/// An issue's audit log comes a page at a time, like an order's, and the pages join up.
+#[tokio::test]
+async fn the_history_comes_a_page_at_a_time() {
+    let server = Server::start().await;
+    let (id, _) = server.new_issue("alice", "Paging").await;
+    let mut last = 0;
+    for priority in ["low", "medium", "high", "low", "critical"] {
+        let reply = server
+            .as_user(
+                "bob",
+                Method::PATCH,
+                &format!("/api/issues/{id}"),
+                Some(&json!({"priority": priority})),
+                &[],
+            )
+            .await
+            .expect(202);
+        last = reply.json()["position"].as_u64().expect("position");
+    }
+    let whole = server
+        .get(&format!("/api/issues/{id}/history?min_position={last}"))
+        .await
+        .expect(200)
+        .json();
+    let all = whole["changes"].as_array().expect("changes").clone();
+    assert_eq!(all.len(), 6, "{whole}");
+    assert!(whole.get("next_after_version").is_none());
+    let mut paged = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = server
+            .get(&format!(
+                "/api/issues/{id}/history?limit=2&after_version={after}"
+            ))
+            .await
+            .expect(200)
+            .json();
+        paged.extend(page["changes"].as_array().expect("changes").iter().cloned());
+        match page["next_after_version"].as_u64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    assert_eq!(paged, all);
+    let bad = server
+        .get(&format!("/api/issues/{id}/history?limit=1001"))
+        .await
+        .expect(422);
+    assert!(bad.text.contains("query.limit"), "{}", bad.text);
+}

@@ -391,3 +391,48 @@ pub async fn bad_paths_queries_and_headers() {
     );
     assert_eq!(server.appended().await, before);
 }
+
+/// However many bad fields a request has, and however long their names, the answer names a
+/// bounded number of them, each cut short, and a count of the rest.
+#[tokio::test]
+async fn a_flood_of_bad_fields_gets_a_bounded_answer() {
+    let server = Server::start().await;
+    let name = "n".repeat(250);
+    let query: Vec<String> = (0..120).map(|i| format!("{name}{i}=1")).collect();
+    let reply = server
+        .get(&format!("/api/customers/c1/orders?{}", query.join("&")))
+        .await;
+    assert_eq!(reply.status, 422);
+    let errors = reply.json()["errors"].as_array().expect("errors").clone();
+    assert_eq!(errors.len(), projector_server::error::MAX_FIELD_ERRORS);
+    assert!(
+        errors
+            .last()
+            .and_then(|e| e["message"].as_str())
+            .is_some_and(|m| m.contains("89 more")),
+        "{:?}",
+        errors.last()
+    );
+    assert!(
+        reply.text.len() < 16_000,
+        "an answer of {} bytes",
+        reply.text.len()
+    );
+
+    let fields: serde_json::Map<String, serde_json::Value> =
+        (0..50).map(|i| (format!("{name}{i}"), json!(1))).collect();
+    let reply = server
+        .post("/api/orders", &serde_json::Value::Object(fields))
+        .await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert!(
+        reply.json()["errors"]
+            .as_array()
+            .is_some_and(|e| e.len() <= projector_server::error::MAX_FIELD_ERRORS)
+    );
+    assert!(
+        reply.text.len() < 16_000,
+        "an answer of {} bytes",
+        reply.text.len()
+    );
+}

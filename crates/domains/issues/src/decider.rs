@@ -61,6 +61,13 @@ pub fn issue_stream(issue_id: &str) -> Result<StreamId, IdError> {
     StreamId::parse(format!("issue-{issue_id}"))
 }
 
+/// The most comments an issue holds, so its view (which lists them) stays bounded.
+pub const MAX_COMMENTS: u32 = 1_000;
+/// The most events an issue's stream holds. Every command reads the stream whole (no
+/// snapshots: an issue is small and changed by people, so a cap keeps each command's read
+/// bounded at no cost to real use, where a snapshot store would be a second model to keep).
+pub const MAX_CHANGES: u32 = 10_000;
+
 /// The issue decider.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IssueDecider;
@@ -96,8 +103,14 @@ impl Decider for IssueDecider {
         else {
             return Err(IssueError::NotFound);
         };
+        if issue.changes >= MAX_CHANGES {
+            return Err(IssueError::TooManyChanges { max: MAX_CHANGES });
+        }
         match command {
             IssueCommand::Create { .. } => Err(IssueError::AlreadyExists),
+            IssueCommand::Comment { .. } if issue.comments >= MAX_COMMENTS => {
+                Err(IssueError::TooManyComments { max: MAX_COMMENTS })
+            }
             IssueCommand::Comment { comment_id, body } => {
                 Ok(vec![IssueEvent::CommentAdded(CommentAdded {
                     issue_id,

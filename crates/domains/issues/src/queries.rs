@@ -226,20 +226,24 @@ pub struct HistoryEntry {
     pub at: DateTime<Utc>,
 }
 
-/// Every change to `issue_id`, oldest first; empty if the read model has none.
+/// Up to `limit` changes to `issue_id` after stream version `after_version`, oldest first;
+/// empty if the read model has none there.
 ///
 /// # Errors
 /// The read store's error.
 pub async fn history(
     store: &dyn SqlReadStore,
     issue_id: &str,
+    after_version: u64,
+    limit: u32,
 ) -> Result<Vec<HistoryEntry>, ReadStoreError> {
+    let after = i64::try_from(after_version).unwrap_or(i64::MAX);
     let rows = store
         .query(
             &ISSUE_HISTORY,
             "SELECT version, position, change, field, from_value, to_value, user_id, command_id, correlation_id, at \
-             FROM issue_history WHERE issue_id = $1 ORDER BY version",
-            &[issue_id.into()],
+             FROM issue_history WHERE issue_id = $1 AND version > $2 ORDER BY version LIMIT $3",
+            &[issue_id.into(), after.into(), i64::from(limit).into()],
         )
         .await?;
     rows.iter()

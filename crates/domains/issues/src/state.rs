@@ -92,11 +92,16 @@ pub struct Issue {
     pub state: Option<IssueState>,
     /// Who works on it.
     pub assignee: Option<String>,
+    /// How many comments it has.
+    pub comments: u32,
+    /// How many events its stream holds.
+    pub changes: u32,
 }
 
 impl Issue {
     /// The issue after `event`.
     pub fn evolve(mut self, event: &IssueEvent) -> Self {
+        self.changes = self.changes.saturating_add(1);
         match event {
             IssueEvent::Created(e) => {
                 self.id = Some(e.issue_id.clone());
@@ -110,7 +115,7 @@ impl Issue {
             IssueEvent::PriorityChanged(e) => self.priority = Some(e.to),
             IssueEvent::StateChanged(e) => self.state = Some(e.to),
             IssueEvent::Assigned(e) => self.assignee = e.to.clone(),
-            IssueEvent::CommentAdded(_) => {}
+            IssueEvent::CommentAdded(_) => self.comments = self.comments.saturating_add(1),
         }
         self
     }

@@ -45,3 +45,16 @@ pub(crate) struct WriteHeaderParams {
     #[param(schema_with = crate::schemas::correlation_id, required = false)]
     correlation_id: Option<String>,
 }
+
+/// Paging through an audit log (an order's events, an issue's changes).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct HistoryParams {
+    /// Start after this stream version (0 = from the first entry).
+    #[param(minimum = 0, value_type = u64, required = false)]
+    after_version: Option<u64>,
+    /// Most entries per page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000, value_type = u64, required = false)]
+    limit: Option<u64>,
+}

@@ -175,3 +175,49 @@ fn comments_and_missing_issues() {
         .when(&update(Changes::default()))
         .then_refused(|e| *e == IssueError::NotFound);
 }
+
+fn comment(n: u32) -> IssueEvent {
+    IssueEvent::CommentAdded(CommentAdded {
+        issue_id: "i1".into(),
+        comment_id: format!("c{n}"),
+        body: "me too".into(),
+    })
+}
+
+#[test]
+fn an_issue_holds_a_bounded_number_of_comments_and_changes() {
+    let add = IssueCommand::Comment {
+        comment_id: "last".into(),
+        body: "one more".into(),
+    };
+    let almost: Vec<IssueEvent> = std::iter::once(created())
+        .chain((1..MAX_COMMENTS).map(comment))
+        .collect();
+    given(&IssueDecider, almost.clone())
+        .when(&add)
+        .then([IssueEvent::CommentAdded(CommentAdded {
+            issue_id: "i1".into(),
+            comment_id: "last".into(),
+            body: "one more".into(),
+        })]);
+    let full: Vec<IssueEvent> = almost.into_iter().chain([comment(0)]).collect();
+    given(&IssueDecider, full.clone())
+        .when(&add)
+        .then_refused(|e| *e == IssueError::TooManyComments { max: MAX_COMMENTS });
+    // Other changes go on until the stream itself is full.
+    let flips = (full.len() as u32..MAX_CHANGES).map(|n| {
+        if n % 2 == 0 {
+            moved(IssueState::Open, IssueState::InProgress)
+        } else {
+            moved(IssueState::InProgress, IssueState::Open)
+        }
+    });
+    let at_cap: Vec<IssueEvent> = full.into_iter().chain(flips).collect();
+    assert_eq!(at_cap.len() as u32, MAX_CHANGES);
+    given(&IssueDecider, at_cap)
+        .when(&update(Changes {
+            title: Some("Renamed".into()),
+            ..Changes::default()
+        }))
+        .then_refused(|e| *e == IssueError::TooManyChanges { max: MAX_CHANGES });
+}

@@ -146,7 +146,7 @@ async fn old_events_read_as_the_new_shape_by_the_decider_and_by_a_rebuild() {
         .expect("projected");
     assert_eq!(legacy.priority, "high");
     assert_eq!(legacy.title, "Crash on save");
-    let history = queries::history(reads.as_ref(), "legacy-1")
+    let history = queries::history(reads.as_ref(), "legacy-1", 0, 1000)
         .await
         .expect("history");
     let changes: Vec<(&str, Option<&str>, Option<&str>)> = history

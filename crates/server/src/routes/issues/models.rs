@@ -242,4 +242,7 @@ impl From<HistoryEntry> for Change {
 pub(crate) struct IssueHistory {
     pub(crate) id: String,
     pub(crate) changes: Vec<Change>,
+    /// The stream version to pass as `after_version` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) next_after_version: Option<u64>,
 }

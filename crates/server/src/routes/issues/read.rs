@@ -13,7 +13,7 @@ use super::models::{Issue, IssueHistory, IssueList};
 use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
+use crate::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, PAGE_DEFAULT, PAGE_MAX};
 use crate::read_path::{Answer, answer};
 use crate::routes::params::ReadParams;
 use crate::routes::path::IssuePath;
@@ -149,9 +149,9 @@ pub(crate) async fn list_issues(
 #[utoipa::path(
     get, path = "/api/issues/{id}/history", tag = "issues",
     security(("bearer" = ["read"])),
-    params(IssuePath, ReadParams),
+    params(IssuePath, crate::routes::params::HistoryParams, ReadParams),
     responses(
-        (status = 200, description = "The changes, oldest first", body = IssueHistory,
+        (status = 200, description = "The changes, oldest first, a page at a time", body = IssueHistory,
             headers(("Projection-Position" = u64, description = "The position the read model has reached"),
                     ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
         ReadProblems,
@@ -163,14 +163,24 @@ pub(crate) async fn issue_history(
     IssuePath { id }: IssuePath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
+    let after = query
+        .number("after_version", 0, i64::MAX as u64)
+        .unwrap_or(0);
+    let limit = query
+        .number("limit", 1, u64::from(HISTORY_PAGE_MAX))
+        .map_or(HISTORY_PAGE_DEFAULT, |l| l as u32);
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let issue_id = id.into_string();
     answer(&state, &ISSUE_HISTORY, consistency, || async {
-        let changes = queries::history(state.reads(), &issue_id).await?;
-        let history = (!changes.is_empty()).then(|| IssueHistory {
+        let mut changes = queries::history(state.reads(), &issue_id, after, limit + 1).await?;
+        let more = changes.len() > limit as usize;
+        changes.truncate(limit as usize);
+        let next_after_version = more.then(|| changes.last().map(|c| c.version)).flatten();
+        let history = (!changes.is_empty() || after > 0).then(|| IssueHistory {
             id: issue_id.clone(),
             changes: changes.into_iter().map(Into::into).collect(),
+            next_after_version,
         });
         Ok(Answer::found(history, || {
             format!("issue {issue_id} not found")

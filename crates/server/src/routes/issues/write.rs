@@ -37,6 +37,9 @@ const CHANGES: WriteTarget = WriteTarget {
 fn refusal(issue_id: &str, error: &IssueError) -> ApiError {
     match error {
         IssueError::NotFound => ApiError::NotFound(format!("issue {issue_id} not found")),
+        IssueError::TooManyComments { .. } | IssueError::TooManyChanges { .. } => {
+            ApiError::field("path.id", error.to_string())
+        }
         _ => ApiError::Conflict(error.to_string()),
     }
 }

@@ -8,14 +8,13 @@ use projector_core::{ReadDirection, StreamVersion};
 use projector_orders::order_stream;
 use projector_orders::projections::ORDER_SUMMARY;
 use projector_orders::queries;
-use serde::Deserialize;
-use utoipa::IntoParams;
 
 use super::models::{History, HistoryEvent, OrderView};
 use crate::command::store_error;
 use crate::consistency::{ReadConsistency, committed_head, with_position};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
+use crate::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 use crate::read_path::{Answer, EVENT_STORE, answer, answered_by};
 use crate::routes::params::ReadParams;
 use crate::routes::path::OrderPath;
@@ -51,25 +50,12 @@ pub(crate) async fn get_order(
     .await
 }
 
-/// Paging through an order's history.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(crate) struct HistoryParams {
-    /// Start after this stream version (0 = from the first event).
-    #[param(minimum = 0, value_type = u64, required = false)]
-    after_version: Option<u64>,
-    /// Most events per page (default 100).
-    #[param(minimum = 1, maximum = 1000, value_type = u64, required = false)]
-    limit: Option<u64>,
-}
-
 /// The order's events in order, with who and what caused them: the audit log. Read from the
 /// event store, so always current.
 #[utoipa::path(
     get, path = "/api/orders/{id}/history", tag = "orders",
     security(("bearer" = ["read"])),
-    params(OrderPath, HistoryParams, ReadParams),
+    params(OrderPath, crate::routes::params::HistoryParams, ReadParams),
     responses(
         (status = 200, description = "The events, oldest first", body = History,
             headers(("Projection-Position" = u64, description = "The head of the event store"),
@@ -86,7 +72,9 @@ pub(crate) async fn get_history(
     let after = query
         .number("after_version", 0, i64::MAX as u64)
         .unwrap_or(0);
-    let limit = query.number("limit", 1, 1000).unwrap_or(100) as usize;
+    let limit = query
+        .number("limit", 1, u64::from(HISTORY_PAGE_MAX))
+        .map_or(HISTORY_PAGE_DEFAULT, |l| l as u32) as usize;
     // The audit log reads the event store, which is always current: `min_position` needs no
     // wait, only a check that some write has reached it.
     let consistency = ReadConsistency::from_query(&mut query, &state);
