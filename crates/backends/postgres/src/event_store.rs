@@ -96,9 +96,10 @@ impl PgEventStore {
     /// migration fails.
     pub async fn connect(url: &str, options: PgEventStoreOptions) -> Result<Self, StoreError> {
         let base = pool::config(url).map_err(setup_error)?;
+        let tls = pool::connector(url).map_err(setup_error)?;
         let config = pool::custom_plans(base.clone());
-        let pool = pool::build(config.clone(), options.pool_size).map_err(setup_error)?;
-        let writer_pool = pool::build(pool::writer_settings(base), 1).map_err(setup_error)?;
+        let pool = pool::build(config.clone(), &tls, options.pool_size).map_err(setup_error)?;
+        let writer_pool = pool::build(pool::writer_settings(base), &tls, 1).map_err(setup_error)?;
         if options.run_migrations {
             migrate(&pool)
                 .await
@@ -110,6 +111,7 @@ impl PgEventStore {
         let shutdown = CancellationToken::new();
         tokio::spawn(listener::run(
             config,
+            tls,
             Arc::clone(&head_tx),
             options.poll_interval,
             shutdown.clone(),

@@ -42,10 +42,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::tls::Connector;
 use futures::StreamExt;
 use projector_core::ProjectionName;
 use tokio::time::Instant;
-use tokio_postgres::NoTls;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::describe;
@@ -96,6 +96,7 @@ impl From<tokio_postgres::Error> for LeaseError {
 #[derive(Clone, Debug)]
 pub struct PgLeases {
     config: tokio_postgres::Config,
+    tls: Connector,
     retry: Duration,
     heartbeat: Duration,
     timeout: Duration,
@@ -111,6 +112,7 @@ impl PgLeases {
     pub fn new(url: &str) -> Result<Self, LeaseError> {
         Ok(Self {
             config: pool::config(url)?,
+            tls: pool::connector(url)?,
             retry: Duration::from_secs(1),
             heartbeat: Duration::from_secs(1),
             timeout: DEFAULT_LEASE_TIMEOUT,
@@ -138,6 +140,11 @@ impl PgLeases {
     /// The connection settings of lease sessions.
     pub(crate) fn config(&self) -> &tokio_postgres::Config {
         &self.config
+    }
+
+    /// The TLS connector of its database.
+    pub(crate) fn tls(&self) -> &Connector {
+        &self.tls
     }
 
     /// Sets how often a held lease checks that its session is alive; at most a third of the
@@ -175,10 +182,12 @@ impl PgLeases {
         // by a query that timed out is freed with its session, which the server ends at the
         // latest when its idle timeout runs out.
         let deadline = Instant::now() + timing.timeout;
-        let (client, connection) =
-            tokio::time::timeout_at(deadline, timing.session(&self.config).connect(NoTls))
-                .await
-                .map_err(|_| timed_out())??;
+        let (client, connection) = tokio::time::timeout_at(
+            deadline,
+            timing.session(&self.config).connect(self.tls.0.clone()),
+        )
+        .await
+        .map_err(|_| timed_out())??;
         let lost = CancellationToken::new();
         // The connection's driver: when it ends, the session (and with it the lock) is gone.
         let driver = {

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use projector_core::ProjectionName;
-use tokio_postgres::NoTls;
 
 use crate::lease::{LeaseError, PgLeases, lease_key};
 
@@ -54,7 +53,7 @@ impl PgLeases {
         &self,
         projections: &[ProjectionName],
     ) -> Result<BTreeMap<ProjectionName, LeaseHolder>, LeaseError> {
-        let (client, connection) = self.config().connect(NoTls).await?;
+        let (client, connection) = self.config().connect(self.tls().0.clone()).await?;
         let driver = tokio::spawn(connection.map(|_| ()));
         let rows = client
             .query(include_str!("sql/lease_holders.sql"), &[])

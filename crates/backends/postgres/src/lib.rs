@@ -39,6 +39,7 @@ pub mod migrate;
 mod pool;
 mod read_store;
 mod rows;
+mod tls;
 mod writer;
 
 pub use event_store::{PgEventStore, PgEventStoreOptions};
@@ -48,3 +49,4 @@ pub use lease_holder::LeaseHolder;
 pub use migrate::{MigrationError, migrate};
 pub use pool::PoolSetupError;
 pub use read_store::{PgReadStore, PgReadStoreOptions};
+pub use tls::TlsSetupError;

@@ -13,7 +13,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use projector_core::GlobalPosition;
 use tokio::sync::{mpsc, watch};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+
+use crate::tls::Connector;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::describe;
@@ -30,6 +32,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// backoff whenever the connection is lost.
 pub(crate) async fn run(
     config: tokio_postgres::Config,
+    tls: Connector,
     head: Arc<watch::Sender<GlobalPosition>>,
     poll_interval: Duration,
     shutdown: CancellationToken,
@@ -38,7 +41,7 @@ pub(crate) async fn run(
     loop {
         let outcome = tokio::select! {
             () = shutdown.cancelled() => return,
-            outcome = listen(&config, &head, poll_interval) => outcome,
+            outcome = listen(&config, &tls, &head, poll_interval) => outcome,
         };
         match outcome {
             Listened::Connected(error) => {
@@ -68,10 +71,11 @@ enum Listened {
 
 async fn listen(
     config: &tokio_postgres::Config,
+    tls: &Connector,
     head: &watch::Sender<GlobalPosition>,
     poll_interval: Duration,
 ) -> Listened {
-    let (client, mut connection) = match config.connect(NoTls).await {
+    let (client, mut connection) = match config.connect(tls.0.clone()).await {
         Ok(pair) => pair,
         Err(error) => return Listened::NotConnected(describe(&error)),
     };

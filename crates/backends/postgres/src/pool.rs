@@ -4,8 +4,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::tls::{Connector, SslMode};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 
 /// How long opening a connection may take.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -16,6 +16,9 @@ pub enum PoolSetupError {
     /// The URL is not a PostgreSQL connection string.
     #[error("invalid database URL: {0}")]
     Url(#[source] tokio_postgres::Error),
+    /// The TLS settings (`sslmode`, `sslrootcert`) cannot be used.
+    #[error("{0}")]
+    Tls(#[from] crate::tls::TlsSetupError),
     /// The pool could not be built.
     #[error("cannot build a connection pool: {0}")]
     Build(#[from] deadpool_postgres::BuildError),
@@ -23,7 +26,13 @@ pub enum PoolSetupError {
 
 /// The driver configuration of `url`, with the settings every connection of this backend uses.
 pub(crate) fn config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError> {
-    let mut config = tokio_postgres::Config::from_str(url).map_err(PoolSetupError::Url)?;
+    let (url, mode, _) = crate::tls::split(url)?;
+    let mut config = tokio_postgres::Config::from_str(&url).map_err(PoolSetupError::Url)?;
+    config.ssl_mode(if mode == SslMode::Disable {
+        tokio_postgres::config::SslMode::Disable
+    } else {
+        tokio_postgres::config::SslMode::Require
+    });
     if config.get_application_name().is_none() {
         config.application_name("projector");
     }
@@ -33,6 +42,11 @@ pub(crate) fn config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError
     // The schema statements say `IF NOT EXISTS` and `CASCADE` on purpose; their notices would
     // only fill the logs. Warnings and errors still arrive.
     Ok(with_settings(config, "-c client_min_messages=warning"))
+}
+
+/// The TLS connector `url`'s `sslmode` and `sslrootcert` ask for.
+pub(crate) fn connector(url: &str) -> Result<Connector, PoolSetupError> {
+    Ok(crate::tls::split(url)?.2)
 }
 
 /// `config` with queries planned for their actual parameters on every execution.
@@ -72,10 +86,14 @@ pub(crate) fn with_settings(
 ///
 /// Connections are checked cheaply on reuse (a closed one is replaced); waiting for one and
 /// creating one are both bounded, so callers see an error while the database is away.
-pub(crate) fn build(config: tokio_postgres::Config, size: usize) -> Result<Pool, PoolSetupError> {
+pub(crate) fn build(
+    config: tokio_postgres::Config,
+    tls: &Connector,
+    size: usize,
+) -> Result<Pool, PoolSetupError> {
     let manager = Manager::from_config(
         config,
-        NoTls,
+        tls.0.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

@@ -80,7 +80,8 @@ impl PgReadStore {
                 &format!("-c statement_timeout={}", timeout.as_millis().max(1)),
             );
         }
-        let pool = pool::build(config, options.pool_size).map_err(setup)?;
+        let tls = pool::connector(url).map_err(setup)?;
+        let pool = pool::build(config, &tls, options.pool_size).map_err(setup)?;
         Self::with_pool(pool, options).await
     }
 
