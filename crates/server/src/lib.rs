@@ -30,6 +30,8 @@ mod context;
 mod docs;
 pub mod error;
 mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 mod openapi;
 pub mod prometheus;

@@ -199,7 +199,7 @@ impl Checker {
     ) -> Option<i64> {
         let field = join(&object.path, name);
         let value = self.required(object, name, &field)?;
-        match value.as_i64() {
+        match whole_number(value) {
             Some(n) if (min..=max).contains(&n) => Some(n),
             Some(n) => {
                 self.error(field, format!("must be between {min} and {max}, not {n}"));
@@ -294,6 +294,17 @@ impl Checker {
     }
 }
 
+/// `value` as a whole number: JSON Schema's `integer`, which `50.0` is too (a number whose
+/// fraction is zero), within `i64`.
+fn whole_number(value: &Value) -> Option<i64> {
+    if let Some(n) = value.as_i64() {
+        return Some(n);
+    }
+    let n = value.as_f64()?;
+    // Exactly representable and inside i64: the cast is then exact.
+    (n.fract() == 0.0 && n.abs() < 9.0e15).then_some(n as i64)
+}
+
 fn join(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_owned()
@@ -351,6 +362,22 @@ mod tests {
         };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["extra", "customer_id", "items", "n", "missing"]);
+    }
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        let body = json!({"a": 50.0, "b": 50.5, "c": 1e300, "d": -0.0, "e": 7});
+        let mut checker = Checker::new();
+        let object = checker
+            .object(&body, "", &["a", "b", "c", "d", "e"])
+            .expect("object");
+        assert_eq!(checker.integer(&object, "a", 1, 100), Some(50));
+        assert_eq!(checker.integer(&object, "b", 1, 100), None);
+        assert_eq!(checker.integer(&object, "c", 1, 100), None);
+        assert_eq!(checker.integer(&object, "d", 0, 100), Some(0));
+        assert_eq!(checker.integer(&object, "e", 1, 100), Some(7));
+        let fields: Vec<&str> = checker.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["b", "c"]);
     }
 
     #[test]

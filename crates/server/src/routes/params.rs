@@ -40,7 +40,8 @@ pub(crate) struct WriteHeaderParams {
     #[serde(rename = "X-User-Id")]
     #[param(schema_with = crate::schemas::user_id, required = false)]
     user_id: Option<String>,
-    /// Ties the request to its log lines and events; made by the server when absent.
+    /// Ties the request to its log lines and events: 1 to 128 visible ASCII characters. Made by
+    /// the server when absent, and in place of one that is not of that form.
     #[serde(rename = "X-Correlation-Id")]
     #[param(schema_with = crate::schemas::correlation_id, required = false)]
     correlation_id: Option<String>,

@@ -57,11 +57,20 @@ pub(crate) async fn get_order(
 #[allow(dead_code)]
 pub(crate) struct HistoryParams {
     /// Start after this stream version (0 = from the first event).
-    #[param(minimum = 0, value_type = u64, required = false)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, value_type = u64, required = false)]
     after_version: Option<u64>,
     /// Most events per page (default 100).
     #[param(minimum = 1, maximum = 1000, value_type = u64, required = false)]
     limit: Option<u64>,
+}
+
+/// Where a page of history starts and how long it is, each bad one recorded in `query`.
+pub(crate) fn history_query(query: &mut QueryParams) -> (u64, usize) {
+    let after = query
+        .number("after_version", 0, i64::MAX as u64)
+        .unwrap_or(0);
+    let limit = query.number("limit", 1, 1000).unwrap_or(100) as usize;
+    (after, limit)
 }
 
 /// The order's events in order, with who and what caused them: the audit log. Read from the
@@ -83,10 +92,7 @@ pub(crate) async fn get_history(
     OrderPath { id }: OrderPath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let after = query
-        .number("after_version", 0, i64::MAX as u64)
-        .unwrap_or(0);
-    let limit = query.number("limit", 1, 1000).unwrap_or(100) as usize;
+    let (after, limit) = history_query(&mut query);
     // The audit log reads the event store, which is always current: `min_position` needs no
     // wait, only a check that some write has reached it.
     let consistency = ReadConsistency::from_query(&mut query, &state);
