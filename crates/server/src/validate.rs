@@ -59,7 +59,7 @@ impl Checker {
         for key in map.keys() {
             if !allowed.contains(&key.as_str()) {
                 self.error(
-                    join(path, key),
+                    unknown_member(path, key),
                     format!("is not a known field; expected {}", allowed.join(", ")),
                 );
             }
@@ -313,6 +313,21 @@ fn join(path: &str, name: &str) -> String {
     }
 }
 
+/// The name of a member nobody asked for: `path.key` when the key is a plain name, else the
+/// key quoted (`body[""]`, `items[0]["a b"]`), so every error names a field, even an empty
+/// key.
+fn unknown_member(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if plain {
+        join(path, key)
+    } else {
+        format!("{}[{key:?}]", or_body(path))
+    }
+}
+
 fn or_body(path: &str) -> &str {
     if path.is_empty() { "body" } else { path }
 }
@@ -362,6 +377,21 @@ mod tests {
         };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["extra", "customer_id", "items", "n", "missing"]);
+    }
+
+    #[test]
+    fn an_unknown_member_is_named_even_when_its_key_is_empty() {
+        // Found by the write_bodies fuzz target: the error named the field "".
+        let body = json!({"": 1, "a b": 2, "x": 3, "items": [{"": 4}]});
+        let mut checker = Checker::new();
+        let object = checker.object(&body, "", &["items"]).expect("object");
+        let items = checker.array(&object, "items", 1, 10).expect("items");
+        checker.object(&items[0], "items[0]", &[]);
+        let fields: Vec<&str> = checker.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["body[\"\"]", "body[\"a b\"]", "x", "items[0][\"\"]"]
+        );
     }
 
     #[test]
