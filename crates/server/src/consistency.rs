@@ -10,6 +10,7 @@ use axum::response::Response;
 use projector_core::{GlobalPosition, ProjectionName};
 use projector_runtime::WaitError;
 
+use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::state::AppState;
@@ -37,7 +38,11 @@ impl ReadConsistency {
 
     /// Reads `min_position` and `wait_ms` from the query.
     pub(crate) fn from_query(query: &mut QueryParams, state: &AppState) -> Self {
-        let config = state.config();
+        Self::from_query_with(query, state.config())
+    }
+
+    /// Reads `min_position` and `wait_ms` from the query, under `config`'s bounds.
+    pub(crate) fn from_query_with(query: &mut QueryParams, config: &ServerConfig) -> Self {
         let max_ms = config.max_read_wait.as_millis() as u64;
         let min_position = query
             .number("min_position", 0, i64::MAX as u64)

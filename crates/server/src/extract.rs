@@ -42,10 +42,17 @@ impl FromRequest<AppState> for JsonBody {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let bytes = read_limited(request, state.config().max_body_bytes).await?;
+        Self::parse(declared.as_deref(), bytes)
+    }
+}
+
+impl JsonBody {
+    /// A body read whole, declared as `content_type`: none if blank, else JSON.
+    pub(crate) fn parse(content_type: Option<&str>, bytes: Bytes) -> Result<Self, ApiError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self { value: None, bytes });
         }
-        if !declared.as_deref().is_some_and(is_json) {
+        if !content_type.is_some_and(is_json) {
             return Err(ApiError::UnsupportedMediaType);
         }
         let value = serde_json::from_slice(&bytes)
@@ -121,22 +128,25 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
         let RawQuery(raw) = RawQuery::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::field("query", "cannot be read"))?;
+        Self::parse(raw.as_deref())
+    }
+}
+
+impl QueryParams {
+    /// The parameters of a raw query string (`None`: the URI has none).
+    pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let pairs = match raw {
             None => Vec::new(),
-            Some(raw) => {
-                serde_urlencoded::from_str::<Vec<(String, String)>>(&raw).map_err(|e| {
-                    ApiError::field("query", format!("is not a valid query string: {e}"))
-                })?
-            }
+            Some(raw) => serde_urlencoded::from_str::<Vec<(String, String)>>(raw).map_err(|e| {
+                ApiError::field("query", format!("is not a valid query string: {e}"))
+            })?,
         };
         Ok(Self {
             pairs,
             errors: Vec::new(),
         })
     }
-}
 
-impl QueryParams {
     /// The value of `name`, once; a repeated parameter is an error.
     pub(crate) fn take(&mut self, name: &str) -> Option<String> {
         let mut found: Vec<String> = Vec::new();
@@ -207,7 +217,7 @@ impl QueryParams {
 }
 
 /// `If-Match: "<stream version>"` (also `W/"<version>"`; `*` matches any version): exactly
-/// [`crate::limits::IF_MATCH_PATTERN`], with a version that fits in 64 bits.
+/// [`crate::limits::IF_MATCH_PATTERN`] (at most 19 digits, so the version fits in 64 bits).
 pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<StreamVersion>, FieldError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
@@ -227,7 +237,7 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<StreamVersion>, Fie
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .ok_or_else(bad)?;
-    if inner.is_empty() || inner.len() > 20 || !inner.bytes().all(|b| b.is_ascii_digit()) {
+    if inner.is_empty() || inner.len() > 19 || !inner.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
     inner
@@ -280,15 +290,19 @@ pub(crate) struct WriteHeaders {
 
 impl WriteHeaders {
     /// Reads them, collecting every bad one. The acting user is the authenticated
-    /// `principal` when there is one (`X-User-Id` is then ignored), else `X-User-Id`.
+    /// `principal` when there is one (a well-formed `X-User-Id` is then ignored), else
+    /// `X-User-Id`.
     pub(crate) fn read(
         headers: &HeaderMap,
         principal: Option<&Principal>,
     ) -> (Self, Vec<FieldError>) {
         let mut errors = Vec::new();
+        // Checked even when a principal is the acting user: a malformed header is refused
+        // as the document says, not silently ignored.
+        let named = keep_other(&mut errors, user_id(headers));
         let user_id = match principal {
             Some(principal) => Some(principal.id.clone()),
-            None => keep_other(&mut errors, user_id(headers)),
+            None => named,
         };
         let parsed = Self {
             if_match: keep_other(&mut errors, if_match(headers)),
@@ -318,6 +332,26 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_user_id_is_refused_even_with_a_principal() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-user-id",
+            HeaderValue::from_bytes(b"\xd7\xf8").expect("a latin-1 header value"),
+        );
+        let principal = Principal {
+            id: UserId::parse("alice").expect("a user id"),
+            scopes: std::collections::BTreeSet::new(),
+        };
+        let (parsed, errors) = WriteHeaders::read(&headers, Some(&principal));
+        assert_eq!(
+            parsed.user_id.map(|u| u.to_string()).as_deref(),
+            Some("alice")
+        );
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["header.X-User-Id"]);
+    }
+
+    #[test]
     fn if_match_values() {
         let parse = |v: &str| {
             let mut headers = HeaderMap::new();
@@ -332,6 +366,14 @@ mod tests {
         assert!(parse("\"-1\"").is_err());
         assert!(parse("\"+1\"").is_err(), "the pattern allows digits only");
         assert!(parse("\"\"").is_err());
-        assert!(parse("\"99999999999999999999\"").is_err(), "past u64");
+        assert_eq!(
+            parse("\"9999999999999999999\""),
+            Ok(Some(StreamVersion::new(9_999_999_999_999_999_999))),
+            "19 digits, as the pattern allows"
+        );
+        assert!(
+            parse("\"00000000000000000001\"").is_err(),
+            "20 digits, which the pattern refuses even when they fit in 64 bits"
+        );
     }
 }

@@ -31,6 +31,8 @@ mod context;
 mod docs;
 pub mod error;
 mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 mod listener;
 mod load;

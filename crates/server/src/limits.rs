@@ -32,8 +32,42 @@ pub const HISTORY_PAGE_MAX: u32 = 1000;
 pub const HISTORY_PAGE_DEFAULT: u32 = 100;
 /// Longest `Idempotency-Key`.
 pub const IDEMPOTENCY_KEY_MAX: usize = 255;
-/// What `If-Match` must look like: a stream version in quotes (also weak), or `*`.
-pub const IF_MATCH_PATTERN: &str = r#"^(W/)?"[0-9]{1,20}"$|^\*$"#;
+/// What `If-Match` must look like: a stream version in quotes (also weak), or `*`. At most 19
+/// digits, so every value the pattern allows fits in 64 bits (20 digits would not).
+pub const IF_MATCH_PATTERN: &str = r#"^((W/)?"[0-9]{1,19}"|\*)$"#;
+/// What a page cursor looks like: the time its page ended at (RFC 3339, as the read models
+/// store it) and the id of the last item, joined by `~`. The server also refuses a cursor of
+/// this form whose time is not a real one (`02-30`): it cannot have issued it.
+pub const CURSOR_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])~[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$";
+/// Longest page cursor: the longest time, `~`, the longest id.
+pub const CURSOR_MAX: usize = 35 + 1 + ID_MAX;
+
+/// Whether a cursor has the form [`CURSOR_PATTERN`] states, where the cursor's own decoder
+/// (RFC 3339, which also takes `t`, `z`, a space, leap seconds and long fractions) is more
+/// lenient: an uppercase `T`, seconds below 60, 1 to 9 decimals, `Z` or `±hh:mm`, and an id
+/// after the `~`. Whether the time is a real one is left to the decoder.
+pub(crate) fn cursor_has_documented_form(token: &str) -> bool {
+    let Some((time, id)) = token.split_once('~') else {
+        return false;
+    };
+    let bytes = time.as_bytes();
+    if token.len() > CURSOR_MAX || !is_id(id) || bytes.len() < 20 || bytes[10] != b'T' {
+        return false;
+    }
+    if bytes[17] > b'5' {
+        return false;
+    }
+    let mut rest = &time[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if !(1..=9).contains(&digits) {
+            return false;
+        }
+        rest = &fraction[digits..];
+    }
+    rest == "Z" || (rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-'))
+}
+
 /// Longest date range of a report, in days.
 pub const REPORT_DAYS_MAX: i64 = 366;
 

@@ -59,7 +59,7 @@ impl Checker {
         for key in map.keys() {
             if !allowed.contains(&key.as_str()) {
                 self.error(
-                    join(path, key),
+                    unknown_member(path, key),
                     format!("is not a known field; expected {}", allowed.join(", ")),
                 );
             }
@@ -199,7 +199,7 @@ impl Checker {
     ) -> Option<i64> {
         let field = join(&object.path, name);
         let value = self.required(object, name, &field)?;
-        match value.as_i64() {
+        match whole_number(value) {
             Some(n) if (min..=max).contains(&n) => Some(n),
             Some(n) => {
                 self.error(field, format!("must be between {min} and {max}, not {n}"));
@@ -294,11 +294,37 @@ impl Checker {
     }
 }
 
+/// `value` as a whole number: JSON Schema's `integer`, which `50.0` is too (a number whose
+/// fraction is zero), within `i64`.
+fn whole_number(value: &Value) -> Option<i64> {
+    if let Some(n) = value.as_i64() {
+        return Some(n);
+    }
+    let n = value.as_f64()?;
+    // Exactly representable and inside i64: the cast is then exact.
+    (n.fract() == 0.0 && n.abs() < 9.0e15).then_some(n as i64)
+}
+
 fn join(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_owned()
     } else {
         format!("{path}.{name}")
+    }
+}
+
+/// The name of a member nobody asked for: `path.key` when the key is a plain name, else the
+/// key quoted (`body[""]`, `items[0]["a b"]`), so every error names a field, even an empty
+/// key.
+fn unknown_member(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if plain {
+        join(path, key)
+    } else {
+        format!("{}[{key:?}]", or_body(path))
     }
 }
 
@@ -351,6 +377,37 @@ mod tests {
         };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["extra", "customer_id", "items", "n", "missing"]);
+    }
+
+    #[test]
+    fn an_unknown_member_is_named_even_when_its_key_is_empty() {
+        // Found by the write_bodies fuzz target: the error named the field "".
+        let body = json!({"": 1, "a b": 2, "x": 3, "items": [{"": 4}]});
+        let mut checker = Checker::new();
+        let object = checker.object(&body, "", &["items"]).expect("object");
+        let items = checker.array(&object, "items", 1, 10).expect("items");
+        checker.object(&items[0], "items[0]", &[]);
+        let fields: Vec<&str> = checker.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["body[\"\"]", "body[\"a b\"]", "x", "items[0][\"\"]"]
+        );
+    }
+
+    #[test]
+    fn integers_may_be_written_with_a_zero_fraction() {
+        let body = json!({"a": 50.0, "b": 50.5, "c": 1e300, "d": -0.0, "e": 7});
+        let mut checker = Checker::new();
+        let object = checker
+            .object(&body, "", &["a", "b", "c", "d", "e"])
+            .expect("object");
+        assert_eq!(checker.integer(&object, "a", 1, 100), Some(50));
+        assert_eq!(checker.integer(&object, "b", 1, 100), None);
+        assert_eq!(checker.integer(&object, "c", 1, 100), None);
+        assert_eq!(checker.integer(&object, "d", 0, 100), Some(0));
+        assert_eq!(checker.integer(&object, "e", 1, 100), Some(7));
+        let fields: Vec<&str> = checker.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["b", "c"]);
     }
 
     #[test]

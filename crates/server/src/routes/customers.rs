@@ -18,7 +18,7 @@ use crate::consistency::ReadConsistency;
 use crate::consistency::with_position;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::limits::{PAGE_DEFAULT, PAGE_MAX};
+use crate::limits::{PAGE_DEFAULT, PAGE_MAX, cursor_has_documented_form};
 use crate::read_path::{Answer, answer, answered_by};
 use crate::routes::orders::models::{CustomerActivity, CustomerOrders};
 use crate::routes::params::ReadParams;
@@ -46,7 +46,7 @@ pub(crate) struct PageParams {
     #[param(schema_with = crate::schemas::page_limit, required = false)]
     limit: Option<u32>,
     /// Where to continue: the `next_cursor` of the previous page.
-    #[param(max_length = 256, value_type = String, required = false)]
+    #[param(schema_with = crate::schemas::cursor, required = false)]
     cursor: Option<String>,
 }
 
@@ -69,19 +69,7 @@ pub(crate) async fn customer_orders(
     CustomerPath { id }: CustomerPath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let limit = query
-        .number("limit", 1, u64::from(PAGE_MAX))
-        .map_or(PAGE_DEFAULT, |l| l as u32);
-    let cursor = match query.take("cursor") {
-        None => None,
-        Some(token) => match OrdersCursor::from_token(&token) {
-            Some(cursor) => Some(cursor),
-            None => {
-                query.error("cursor", "is not a cursor this API returned");
-                None
-            }
-        },
-    };
+    let (limit, cursor) = page_query(&mut query);
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let customer_id = id.into_string();
@@ -100,6 +88,24 @@ pub(crate) async fn customer_orders(
         }))
     })
     .await
+}
+
+/// The page size and cursor of "my orders", each bad one recorded in `query`.
+pub(crate) fn page_query(query: &mut QueryParams) -> (u32, Option<OrdersCursor>) {
+    let limit = query
+        .number("limit", 1, u64::from(PAGE_MAX))
+        .map_or(PAGE_DEFAULT, |l| l as u32);
+    let cursor = match query.take("cursor") {
+        None => None,
+        Some(token) => match OrdersCursor::from_token(&token) {
+            Some(cursor) if cursor_has_documented_form(&token) => Some(cursor),
+            _ => {
+                query.error("cursor", "is not a cursor this API returned");
+                None
+            }
+        },
+    };
+    (limit, cursor)
 }
 
 /// "My orders" from the cache, if it can answer at least as freshly as the SQL read model

@@ -40,7 +40,8 @@ pub(crate) struct WriteHeaderParams {
     #[serde(rename = "X-User-Id")]
     #[param(schema_with = crate::schemas::user_id, required = false)]
     user_id: Option<String>,
-    /// Ties the request to its log lines and events; made by the server when absent.
+    /// Ties the request to its log lines and events: 1 to 128 visible ASCII characters. Made by
+    /// the server when absent, and in place of one that is not of that form.
     #[serde(rename = "X-Correlation-Id")]
     #[param(schema_with = crate::schemas::correlation_id, required = false)]
     correlation_id: Option<String>,
@@ -52,9 +53,21 @@ pub(crate) struct WriteHeaderParams {
 #[allow(dead_code)]
 pub(crate) struct HistoryParams {
     /// Start after this stream version (0 = from the first entry).
-    #[param(minimum = 0, value_type = u64, required = false)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, value_type = u64, required = false)]
     after_version: Option<u64>,
     /// Most entries per page (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000, value_type = u64, required = false)]
     limit: Option<u64>,
+}
+
+/// Where a page of an audit log starts and how long it is, each bad one recorded in `query`.
+pub(crate) fn history_query(query: &mut crate::extract::QueryParams) -> (u64, usize) {
+    use crate::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
+    let after = query
+        .number("after_version", 0, i64::MAX as u64)
+        .unwrap_or(0);
+    let limit = query
+        .number("limit", 1, u64::from(HISTORY_PAGE_MAX))
+        .map_or(HISTORY_PAGE_DEFAULT, |l| l as u32);
+    (after, limit as usize)
 }

@@ -102,7 +102,7 @@ macro_rules! path_params {
         pub(crate) struct $name {
             $(
                 $(#[$field_doc])*
-                #[param(schema_with = $schema)]
+                #[param(schema_with = $schema, required = true)]
                 pub(crate) $field: $ty,
             )+
         }

@@ -54,6 +54,21 @@ pub(crate) async fn daily_sales(
     State(state): State<AppState>,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (from, to) = date_range(&mut query);
+    let consistency = ReadConsistency::from_query(&mut query, &state);
+    query.finish()?;
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(ApiError::Internal("dates checked above".into()));
+    };
+    answer(&state, &DAILY_SALES, consistency, || async {
+        let days = queries::daily_sales(state.reads(), from, to).await?;
+        Ok(Answer::View(report(from, to, days)))
+    })
+    .await
+}
+
+/// The report's range, `from` and `to`, each bad one recorded in `query`.
+pub(crate) fn date_range(query: &mut QueryParams) -> (Option<NaiveDate>, Option<NaiveDate>) {
     let from = query.required_date("from");
     let to = query.required_date("to");
     if let (Some(from), Some(to)) = (from, to) {
@@ -67,16 +82,7 @@ pub(crate) async fn daily_sales(
             );
         }
     }
-    let consistency = ReadConsistency::from_query(&mut query, &state);
-    query.finish()?;
-    let (Some(from), Some(to)) = (from, to) else {
-        return Err(ApiError::Internal("dates checked above".into()));
-    };
-    answer(&state, &DAILY_SALES, consistency, || async {
-        let days = queries::daily_sales(state.reads(), from, to).await?;
-        Ok(Answer::View(report(from, to, days)))
-    })
-    .await
+    (from, to)
 }
 
 /// The report of `days`, with their totals (zero for no days).

@@ -1,7 +1,7 @@
 //! The issue tracker over HTTP.
 
-mod models;
-mod read;
+pub(crate) mod models;
+pub(crate) mod read;
 mod write;
 
 use utoipa_axum::router::OpenApiRouter;

@@ -13,7 +13,7 @@ use super::models::{Issue, IssueHistory, IssueList};
 use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX, PAGE_DEFAULT, PAGE_MAX};
+use crate::limits::{PAGE_DEFAULT, PAGE_MAX, cursor_has_documented_form};
 use crate::read_path::{Answer, answer};
 use crate::routes::params::ReadParams;
 use crate::routes::path::IssuePath;
@@ -77,7 +77,7 @@ pub(crate) struct IssueListParams {
     #[param(schema_with = crate::schemas::page_limit, required = false)]
     limit: Option<u32>,
     /// Where to continue: the `next_cursor` of the previous page.
-    #[param(max_length = 256, value_type = String, required = false)]
+    #[param(schema_with = crate::schemas::cursor, required = false)]
     cursor: Option<String>,
 }
 
@@ -97,6 +97,21 @@ pub(crate) async fn list_issues(
     State(state): State<AppState>,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
+    let (filter, limit, cursor) = list_query(&mut query);
+    let consistency = ReadConsistency::from_query(&mut query, &state);
+    query.finish()?;
+    answer(&state, &ISSUES, consistency, || async {
+        let (views, next) = queries::issues(state.reads(), &filter, limit, cursor.as_ref()).await?;
+        Ok(Answer::View(IssueList {
+            issues: views.into_iter().map(|v| Issue::new(v, None)).collect(),
+            next_cursor: next.map(|c| c.to_token()),
+        }))
+    })
+    .await
+}
+
+/// The filters, page size and cursor of `GET /api/issues`, each bad one recorded in `query`.
+pub(crate) fn list_query(query: &mut QueryParams) -> (IssueFilter, u32, Option<IssuesCursor>) {
     let mut filter = IssueFilter::default();
     if let Some(value) = query.take("state") {
         match IssueState::parse(&value) {
@@ -122,26 +137,16 @@ pub(crate) async fn list_issues(
     let limit = query
         .number("limit", 1, u64::from(PAGE_MAX))
         .map_or(PAGE_DEFAULT, |l| l as u32);
-    let cursor = match query
-        .take("cursor")
-        .map(|token| IssuesCursor::from_token(&token))
-    {
+    let cursor = match query.take("cursor").map(|token| {
+        IssuesCursor::from_token(&token).filter(|_| cursor_has_documented_form(&token))
+    }) {
         Some(None) => {
             query.error("cursor", "is not a cursor this API returned");
             None
         }
         other => other.flatten(),
     };
-    let consistency = ReadConsistency::from_query(&mut query, &state);
-    query.finish()?;
-    answer(&state, &ISSUES, consistency, || async {
-        let (views, next) = queries::issues(state.reads(), &filter, limit, cursor.as_ref()).await?;
-        Ok(Answer::View(IssueList {
-            issues: views.into_iter().map(|v| Issue::new(v, None)).collect(),
-            next_cursor: next.map(|c| c.to_token()),
-        }))
-    })
-    .await
+    (filter, limit, cursor)
 }
 
 /// The audit log: every change to an issue, with who made it, when, by which command, and
@@ -163,12 +168,8 @@ pub(crate) async fn issue_history(
     IssuePath { id }: IssuePath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let after = query
-        .number("after_version", 0, i64::MAX as u64)
-        .unwrap_or(0);
-    let limit = query
-        .number("limit", 1, u64::from(HISTORY_PAGE_MAX))
-        .map_or(HISTORY_PAGE_DEFAULT, |l| l as u32);
+    let (after, limit) = crate::routes::params::history_query(&mut query);
+    let limit = limit as u32;
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
     let issue_id = id.into_string();

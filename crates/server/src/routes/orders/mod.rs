@@ -1,7 +1,7 @@
 //! The orders service over HTTP.
 
 pub(crate) mod models;
-mod read;
+pub(crate) mod read;
 mod write;
 
 use utoipa_axum::router::OpenApiRouter;

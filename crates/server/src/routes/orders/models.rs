@@ -72,6 +72,11 @@ pub(crate) struct RefundRequest {
     pub(crate) amount: f64,
 }
 
+/// The body of a write that takes none: nothing, or an empty object.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoFields {}
+
 /// A validated order creation.
 pub(crate) struct CreateOrder {
     pub(crate) id: Option<String>,

@@ -14,9 +14,9 @@ use crate::command::store_error;
 use crate::consistency::{ReadConsistency, committed_head, with_position};
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::limits::{HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX};
 use crate::read_path::{Answer, EVENT_STORE, answer, answered_by};
 use crate::routes::params::ReadParams;
+use crate::routes::params::history_query;
 use crate::routes::path::OrderPath;
 use crate::routes::problems::{MissingResource, ReadProblems};
 use crate::state::AppState;
@@ -69,12 +69,7 @@ pub(crate) async fn get_history(
     OrderPath { id }: OrderPath,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let after = query
-        .number("after_version", 0, i64::MAX as u64)
-        .unwrap_or(0);
-    let limit = query
-        .number("limit", 1, u64::from(HISTORY_PAGE_MAX))
-        .map_or(HISTORY_PAGE_DEFAULT, |l| l as u32) as usize;
+    let (after, limit) = history_query(&mut query);
     // The audit log reads the event store, which is always current: `min_position` needs no
     // wait, only a check that some write has reached it.
     let consistency = ReadConsistency::from_query(&mut query, &state);

@@ -7,8 +7,8 @@ use chrono::Utc;
 use projector_orders::{OrderCommand, OrderDecider, OrderError, order_stream};
 
 use super::models::{
-    CancelRequest, CreateOrder, CreateOrderRequest, OrderItemRequest, RefundRequest, ShipRequest,
-    check_add_item, check_cancel, check_refund, check_ship,
+    CancelRequest, CreateOrder, CreateOrderRequest, NoFields, OrderItemRequest, RefundRequest,
+    ShipRequest, check_add_item, check_cancel, check_refund, check_ship,
 };
 use crate::command::{Accepted, HttpWrite, WriteTarget};
 use crate::error::ApiError;
@@ -119,7 +119,7 @@ order_write!(
 order_write!(
     /// Remove an item's whole line: records `OrderItemRemoved`. No body.
     remove_item, delete, "/api/orders/{id}/items/{sku}", OrderItemPath,
-    body = Object, required = false,
+    body = NoFields, required = false,
     |checker, value, ids| {
         checker.empty_object(value);
         Some(OrderCommand::RemoveItem { sku: ids.sku.as_str().to_owned(), at: Utc::now() })
@@ -136,7 +136,7 @@ order_write!(
 order_write!(
     /// Mark a shipped order delivered: records `OrderCompleted`. No body (or `{}`).
     complete_order, post, "/api/orders/{id}/complete", OrderPath,
-    body = Object, required = false,
+    body = NoFields, required = false,
     |checker, value, ids| {
         checker.empty_object(value);
         Some(OrderCommand::Complete { at: Utc::now() })
