@@ -105,3 +105,48 @@ pub async fn concurrent_retries_append_once() {
     let order = server.order("o1", positions[0]).await;
     assert_eq!(order["item_count"], 2);
 }
+
+/// A request refused for its form never reaches the key table: a flood of bad requests with
+/// fresh keys stores nothing, and the key of a refused request is still free for a good one.
+#[tokio::test]
+async fn requests_refused_for_their_form_store_no_key() {
+    let server = Server::start().await;
+    let bad = json!({"customer_id": "", "items": []});
+    for i in 0..50 {
+        let key = format!("flood-{i}");
+        server
+            .send(
+                Method::POST,
+                "/api/orders",
+                Some(&bad),
+                &[("Idempotency-Key", &key)],
+            )
+            .await
+            .expect(422);
+    }
+    let good =
+        json!({"customer_id": "c1", "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]});
+    let accepted = server
+        .send(
+            Method::POST,
+            "/api/orders",
+            Some(&good),
+            &[("Idempotency-Key", "flood-7")],
+        )
+        .await;
+    assert_eq!(
+        accepted.status, 202,
+        "the refused request's key was kept: {}",
+        accepted.text
+    );
+    let crate::helpers::Storage::Sqlite(dir) = server.storage() else {
+        unreachable!("the test runs on the embedded default")
+    };
+    let keys = rusqlite::Connection::open(dir.path().join("data").join("idempotency.db"))
+        .expect("the key table")
+        .query_row("SELECT count(*) FROM idempotency_keys", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .expect("counted");
+    assert_eq!(keys, 1, "only the accepted request's key is stored");
+}
