@@ -53,7 +53,7 @@ impl Default for ServerConfig {
             max_body_bytes: crate::limits::MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(35),
             default_read_wait: Duration::from_secs(2),
-            max_read_wait: Duration::from_secs(30),
+            max_read_wait: Duration::from_millis(crate::limits::WAIT_MS_MAX),
             idempotency_abandoned_after: Duration::from_secs(60),
             ready_max_lag_events: 10_000,
             public_metrics: false,

@@ -26,6 +26,8 @@ pub const PROSE_MAX: usize = 10_000;
 pub const PAGE_MAX: u32 = 100;
 /// Default page size of a list.
 pub const PAGE_DEFAULT: u32 = 20;
+/// The longest a read may wait for its `min_position`, in milliseconds.
+pub const WAIT_MS_MAX: u64 = 30_000;
 /// The most entries of an audit log (an order's events, an issue's changes) per page.
 pub const HISTORY_PAGE_MAX: u32 = 1000;
 /// Entries of an audit log per page when the request does not say.

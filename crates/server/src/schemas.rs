@@ -80,6 +80,57 @@ pub(crate) fn page_limit() -> Object {
         .build()
 }
 
+/// A feed position (`min_position`): what a `u64` position the store can hold may be.
+pub(crate) fn position() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .maximum(Some(i64::MAX))
+        .build()
+}
+
+/// How long a read may wait for its position, in milliseconds.
+pub(crate) fn wait_ms() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .maximum(Some(crate::limits::WAIT_MS_MAX))
+        .build()
+}
+
+/// A stream version to continue an audit log after.
+pub(crate) fn after_version() -> Object {
+    position()
+}
+
+/// An audit log's page size.
+pub(crate) fn history_limit() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(crate::limits::HISTORY_PAGE_MAX))
+        .build()
+}
+
+/// One of `names`, exactly.
+fn choice(names: impl IntoIterator<Item = &'static str>) -> Object {
+    let names: Vec<&str> = names.into_iter().collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^({})$", names.join("|"))))
+        .build()
+}
+
+/// An issue's state, as the list filter takes it.
+pub(crate) fn issue_state() -> Object {
+    choice(projector_issues::IssueState::ALL.iter().map(|s| s.as_str()))
+}
+
+/// An issue's priority, as the list filter takes it.
+pub(crate) fn issue_priority() -> Object {
+    choice(projector_issues::Priority::ALL.iter().map(|p| p.as_str()))
+}
+
 /// Free text (`validate::Text::Free`): no control character (Unicode `Cc`, as Rust's
 /// `char::is_control`), and at least one that is not white space.
 pub(crate) const FREE_TEXT_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$";

@@ -54,6 +54,30 @@ fn the_limits_come_from_the_validators(document: &Value) {
     assert_eq!(user["maxLength"], projector_core::UserId::MAX_LEN);
     let page = parameter(document, "/api/customers/{id}/orders", "get", "limit");
     assert_eq!(page["maximum"], PAGE_MAX);
+    let wait = parameter(document, "/api/customers/{id}/orders", "get", "wait_ms");
+    assert_eq!(wait["maximum"], projector_server::limits::WAIT_MS_MAX);
+    let position = parameter(
+        document,
+        "/api/orders/{id}/projection",
+        "get",
+        "min_position",
+    );
+    assert_eq!(position["maximum"], i64::MAX);
+    for path in ["/api/orders/{id}/history", "/api/issues/{id}/history"] {
+        let limit = parameter(document, path, "get", "limit");
+        assert_eq!(
+            limit["maximum"],
+            projector_server::limits::HISTORY_PAGE_MAX,
+            "{path}"
+        );
+    }
+    let state = parameter(document, "/api/issues", "get", "state");
+    for name in projector_issues::IssueState::ALL.iter().map(|s| s.as_str()) {
+        assert!(
+            state["pattern"].as_str().is_some_and(|p| p.contains(name)),
+            "{name} is not in {state}"
+        );
+    }
 
     let price = &schema(document, "OrderItemRequest")["properties"]["unit_price"];
     assert_eq!(price["minimum"], 0, "{price}");

@@ -70,9 +70,12 @@ impl Money {
         if amount < 0.0 {
             return Err(MoneyError::Negative);
         }
+        // A whole number of cents, give or take the rounding of the double itself (a few units
+        // in its last place, so `0.1 + 0.2` is 30 cents): finer than that is finer than a cent,
+        // however large the amount.
         let cents = amount * 100.0;
         let rounded = cents.round();
-        if (cents - rounded).abs() > 1e-6 * rounded.max(1.0) {
+        if (cents - rounded).abs() > 1e-9 + rounded * 1e-15 {
             return Err(MoneyError::TooPrecise);
         }
         if rounded > Money::MAX.0 as f64 {
@@ -164,6 +167,15 @@ mod tests {
         assert_eq!(Money::from_decimal(0.1 + 0.2), Ok(Money::from_cents(30)));
         assert_eq!(Money::from_decimal(19.99), Ok(Money::from_cents(1999)));
         assert_eq!(Money::from_decimal(1.005), Err(MoneyError::TooPrecise));
+        assert_eq!(
+            Money::from_decimal(99_999_999_999.123),
+            Err(MoneyError::TooPrecise),
+            "a tenth of a cent on a large amount"
+        );
+        assert_eq!(
+            Money::from_decimal(99_999_999_999.12),
+            Ok(Money::from_cents(9_999_999_999_912))
+        );
         assert_eq!(Money::from_decimal(-1.0), Err(MoneyError::Negative));
         assert_eq!(Money::from_decimal(f64::NAN), Err(MoneyError::NotFinite));
         assert_eq!(Money::from_decimal(1e13), Err(MoneyError::TooLarge));

@@ -12,10 +12,10 @@ pub(crate) struct ReadParams {
     /// Answer only once the read model has applied the feed up to this position (the
     /// `position` a write answered with). A position no write has reached yet is refused
     /// with 422.
-    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, value_type = u64, required = false)]
+    #[param(schema_with = crate::schemas::position, required = false)]
     min_position: Option<u64>,
     /// How long to wait for `min_position`, in milliseconds (default 2000).
-    #[param(minimum = 0, maximum = 30000, value_type = u64, required = false)]
+    #[param(schema_with = crate::schemas::wait_ms, required = false)]
     wait_ms: Option<u64>,
 }
 
@@ -53,10 +53,10 @@ pub(crate) struct WriteHeaderParams {
 #[allow(dead_code)]
 pub(crate) struct HistoryParams {
     /// Start after this stream version (0 = from the first entry).
-    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, value_type = u64, required = false)]
+    #[param(schema_with = crate::schemas::after_version, required = false)]
     after_version: Option<u64>,
     /// Most entries per page (default 100, at most 1000).
-    #[param(minimum = 1, maximum = 1000, value_type = u64, required = false)]
+    #[param(schema_with = crate::schemas::history_limit, required = false)]
     limit: Option<u64>,
 }
 

@@ -65,10 +65,10 @@ pub(crate) async fn get_issue(
 #[allow(dead_code)]
 pub(crate) struct IssueListParams {
     /// Only issues in this state.
-    #[param(pattern = "^(open|in_progress|resolved|closed)$", value_type = String, required = false)]
+    #[param(schema_with = crate::schemas::issue_state, required = false)]
     state: Option<String>,
     /// Only issues of this priority.
-    #[param(pattern = "^(low|medium|high|critical)$", value_type = String, required = false)]
+    #[param(schema_with = crate::schemas::issue_priority, required = false)]
     priority: Option<String>,
     /// Only issues assigned to this user.
     #[param(schema_with = crate::schemas::user_id, required = false)]
