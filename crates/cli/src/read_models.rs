@@ -46,9 +46,9 @@ pub(crate) fn over(
 
 /// The "my orders" cache in `cache`.
 pub(crate) fn customer_orders_cache(cache: &RedisStore) -> Arc<RedisTarget> {
-    Arc::new(RedisTarget::new(
+    Arc::new(RedisTarget::typed(
         cache.clone(),
-        Arc::new(CustomerOrdersCacheProjection),
+        CustomerOrdersCacheProjection,
     ))
 }
 

@@ -438,9 +438,9 @@ impl Cache {
         );
         let shutdown = CancellationToken::new();
         let handle = Projector::new(events, ProjectorOptions::default())
-            .with_target(RedisTarget::new(
+            .with_target(RedisTarget::typed(
                 store.clone(),
-                Arc::new(CustomerOrdersCacheProjection),
+                CustomerOrdersCacheProjection,
             ))
             .start(shutdown.clone())
             .expect("start");

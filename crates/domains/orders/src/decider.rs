@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use projector_core::{Decider, StreamId};
+use projector_core::{Decider, EventSet, StreamId};
 
 use crate::error::OrderError;
 use crate::events::{
@@ -82,12 +82,13 @@ pub enum OrderCommand {
     },
 }
 
-/// The stream that holds order `order_id`'s events.
+/// The stream that holds order `order_id`'s events: `order-<id>`, in [`OrderEvent`]'s
+/// category, the only streams the order projections read.
 ///
 /// # Errors
 /// When the id makes no valid stream id (the HTTP layer validates ids first).
 pub fn order_stream(order_id: &str) -> Result<StreamId, projector_core::IdError> {
-    StreamId::parse(format!("order-{order_id}"))
+    OrderEvent::stream(order_id)
 }
 
 /// The order decider.

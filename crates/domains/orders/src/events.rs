@@ -5,7 +5,7 @@
 //! total at completion), so a projection never has to look anything up in the write model.
 
 use chrono::{DateTime, Utc};
-use projector_core::{DecodeError, DomainEvent, EventType, JsonPayload, RecordedEvent};
+use projector_core::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use crate::money::Money;
@@ -31,7 +31,7 @@ pub mod types {
     /// Part or all of a completed order was paid back.
     pub const ORDER_REFUNDED: EventType = EventType::from_static("OrderRefunded");
 
-    /// Every order event type, for projections that handle them all.
+    /// Every order event type (as `OrderEvent::TYPES` lists them).
     pub const ALL: [&str; 8] = [
         "OrderCreated",
         "OrderItemAdded",
@@ -139,24 +139,37 @@ pub struct OrderRefunded {
     pub original_completed_at: DateTime<Utc>,
 }
 
-/// Everything that can happen to an order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Everything that can happen to an order, stored in the order's stream (`order-<id>`).
+///
+/// Each variant holds its event's struct, stored as that struct serializes (the payloads
+/// written before the derive, unchanged); every type is at schema version 1, so there is no
+/// upcaster yet.
+#[derive(Clone, Debug, PartialEq, Eq, DomainEvent)]
+#[event(crate = "projector_core", category = "order")]
 pub enum OrderEvent {
     /// See [`OrderCreated`].
+    #[event(name = "OrderCreated")]
     Created(OrderCreated),
     /// See [`OrderItemAdded`].
+    #[event(name = "OrderItemAdded")]
     ItemAdded(OrderItemAdded),
     /// See [`OrderItemRemoved`].
+    #[event(name = "OrderItemRemoved")]
     ItemRemoved(OrderItemRemoved),
     /// See [`OrderConfirmed`].
+    #[event(name = "OrderConfirmed")]
     Confirmed(OrderConfirmed),
     /// See [`OrderShipped`].
+    #[event(name = "OrderShipped")]
     Shipped(OrderShipped),
     /// See [`OrderCompleted`].
+    #[event(name = "OrderCompleted")]
     Completed(OrderCompleted),
     /// See [`OrderCancelled`].
+    #[event(name = "OrderCancelled")]
     Cancelled(OrderCancelled),
     /// See [`OrderRefunded`].
+    #[event(name = "OrderRefunded")]
     Refunded(OrderRefunded),
 }
 
@@ -176,49 +189,5 @@ impl OrderEvent {
     }
 }
 
-impl DomainEvent for OrderEvent {
-    fn event_type(&self) -> EventType {
-        match self {
-            OrderEvent::Created(_) => types::ORDER_CREATED,
-            OrderEvent::ItemAdded(_) => types::ORDER_ITEM_ADDED,
-            OrderEvent::ItemRemoved(_) => types::ORDER_ITEM_REMOVED,
-            OrderEvent::Confirmed(_) => types::ORDER_CONFIRMED,
-            OrderEvent::Shipped(_) => types::ORDER_SHIPPED,
-            OrderEvent::Completed(_) => types::ORDER_COMPLETED,
-            OrderEvent::Cancelled(_) => types::ORDER_CANCELLED,
-            OrderEvent::Refunded(_) => types::ORDER_REFUNDED,
-        }
-    }
-
-    fn encode(&self) -> Result<JsonPayload, serde_json::Error> {
-        match self {
-            OrderEvent::Created(e) => JsonPayload::encode(e),
-            OrderEvent::ItemAdded(e) => JsonPayload::encode(e),
-            OrderEvent::ItemRemoved(e) => JsonPayload::encode(e),
-            OrderEvent::Confirmed(e) => JsonPayload::encode(e),
-            OrderEvent::Shipped(e) => JsonPayload::encode(e),
-            OrderEvent::Completed(e) => JsonPayload::encode(e),
-            OrderEvent::Cancelled(e) => JsonPayload::encode(e),
-            OrderEvent::Refunded(e) => JsonPayload::encode(e),
-        }
-    }
-
-    fn decode(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        Ok(match event.event_type.as_str() {
-            "OrderCreated" => OrderEvent::Created(event.decode()?),
-            "OrderItemAdded" => OrderEvent::ItemAdded(event.decode()?),
-            "OrderItemRemoved" => OrderEvent::ItemRemoved(event.decode()?),
-            "OrderConfirmed" => OrderEvent::Confirmed(event.decode()?),
-            "OrderShipped" => OrderEvent::Shipped(event.decode()?),
-            "OrderCompleted" => OrderEvent::Completed(event.decode()?),
-            "OrderCancelled" => OrderEvent::Cancelled(event.decode()?),
-            "OrderRefunded" => OrderEvent::Refunded(event.decode()?),
-            other => {
-                return Err(DecodeError::new(
-                    event,
-                    format!("{other} is not an order event"),
-                ));
-            }
-        })
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,12 @@
 //! The orders service: an order's events, the decider that records them, and the
 //! read models projected from them.
 //!
-//! It is written only against `projector-core`'s public traits, so it is also the example to
-//! follow when embedding projector: a [`Decider`](projector_core::Decider) for the write side,
-//! [`SqlProjection`](projector_sql::SqlProjection)s for the read side.
+//! It is written only against projector's public API, so it is also an example to follow when
+//! embedding projector (with the issue tracker, the larger one beside `docs/embedding.md`):
+//! events that derive [`DomainEvent`](projector_core::DomainEvent), a
+//! [`Decider`](projector_core::Decider) for the write side, and typed projections
+//! ([`TypedSqlProjection`](projector_sql::TypedSqlProjection),
+//! [`TypedRedisProjection`](projector_redis::TypedRedisProjection)) for the read side.
 //!
 //! # Layout
 //! - [`events`]: the events and their stored form.

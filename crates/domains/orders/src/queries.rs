@@ -8,7 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use projector_core::ReadStoreError;
 use projector_redis::RedisRead;
 use projector_sql::{
-    FromSqlValue, Row, SqlError, SqlErrorKind, SqlReadStore, SqlValue, parse_sql_time,
+    ColumnIndex, FromSqlValue, Row, SqlError, SqlErrorKind, SqlReadStore, SqlValue, params,
+    parse_sql_time,
 };
 use serde::Serialize;
 
@@ -62,47 +63,39 @@ pub async fn order_summary(
         .query(
             &ORDER_SUMMARY,
             "SELECT * FROM order_summary WHERE order_id = $1",
-            &[order_id.into()],
+            params![order_id],
         )
         .await?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
-    let column = |name: &str| column(row, name);
     let refunded = summary_amount(row, "refunded")?;
     Ok(Some(OrderSummaryView {
-        id: row.get(column("order_id")?)?,
-        customer_id: row.get(column("customer_id")?)?,
-        status: row.get(column("status")?)?,
-        item_count: row.get(column("item_count")?)?,
+        id: row.get("order_id")?,
+        customer_id: row.get("customer_id")?,
+        status: row.get("status")?,
+        item_count: row.get("item_count")?,
         total_amount: summary_amount(row, "total")?,
-        created_at: time(row, column("created_at")?)?,
-        updated_at: time(row, column("updated_at")?)?,
-        shipped_at: optional_time(row, column("shipped_at")?)?,
-        tracking: row.get(column("tracking")?)?,
-        completed_at: optional_time(row, column("completed_at")?)?,
-        cancelled_at: optional_time(row, column("cancelled_at")?)?,
-        cancellation_reason: row.get(column("cancellation_reason")?)?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+        shipped_at: optional_time(row, "shipped_at")?,
+        tracking: row.get("tracking")?,
+        completed_at: optional_time(row, "completed_at")?,
+        cancelled_at: optional_time(row, "cancelled_at")?,
+        cancellation_reason: row.get("cancellation_reason")?,
         refunded_amount: (refunded > Money::ZERO).then_some(refunded),
     }))
-}
-
-/// The index of the column `name` in `row`.
-fn column(row: &Row, name: &str) -> Result<usize, SqlError> {
-    row.columns()
-        .iter()
-        .position(|c| c == name)
-        .ok_or_else(|| SqlError::new(SqlErrorKind::Conversion, format!("no column {name}")))
 }
 
 /// The amount `what` of an `order_summary` row: `<what>_cents` as version 2 writes it, or the
 /// decimal `<what>_amount` of a row that version 1 wrote.
 fn summary_amount(row: &Row, what: &str) -> Result<Money, SqlError> {
-    if let Ok(index) = column(row, &format!("{what}_cents")) {
-        return row.get(index);
+    let cents = format!("{what}_cents");
+    if row.columns().contains(&cents) {
+        return row.get(cents.as_str());
     }
-    let index = column(row, &format!("{what}_amount"))?;
-    Money::from_decimal(row.get(index)?).map_err(|e| {
+    let decimal = format!("{what}_amount");
+    Money::from_decimal(row.get(decimal.as_str())?).map_err(|e| {
         SqlError::new(
             SqlErrorKind::Conversion,
             format!("column {what}_amount: {e}"),
@@ -200,7 +193,7 @@ pub async fn customer_orders(
                 .query(
                     &CUSTOMERS,
                     &format!("{COLUMNS} WHERE customer_id = $1 ORDER BY created_at DESC, order_id DESC LIMIT $2"),
-                    &[customer_id.into(), fetch.into()],
+                    params![customer_id, fetch],
                 )
                 .await?
         }
@@ -212,7 +205,7 @@ pub async fn customer_orders(
                         "{COLUMNS} WHERE customer_id = $1 AND (created_at < $2 OR (created_at = $2 AND order_id < $3)) \
                          ORDER BY created_at DESC, order_id DESC LIMIT $4"
                     ),
-                    &[customer_id.into(), cursor.created_at.as_str().into(), cursor.order_id.as_str().into(), fetch.into()],
+                    params![customer_id, &cursor.created_at, &cursor.order_id, fetch],
                 )
                 .await?
         }
@@ -221,14 +214,14 @@ pub async fn customer_orders(
     let mut orders = Vec::with_capacity(rows.len().min(limit as usize));
     let mut next = None;
     for row in rows.iter().take(limit as usize) {
-        let created_text: String = row.get(4)?;
+        let created_text: String = row.get("created_at")?;
         let order = CustomerOrderView {
-            order_id: row.get(0)?,
-            status: row.get(1)?,
-            item_count: row.get(2)?,
-            total_amount: row.get(3)?,
+            order_id: row.get("order_id")?,
+            status: row.get("status")?,
+            item_count: row.get("item_count")?,
+            total_amount: row.get("total_cents")?,
             created_at: parse_sql_time(&created_text)?,
-            updated_at: time(row, 5)?,
+            updated_at: time(row, "updated_at")?,
         };
         next = Some(OrdersCursor {
             created_at: created_text,
@@ -338,22 +331,22 @@ pub async fn customer_activity(
             &CUSTOMERS,
             "SELECT customer_id, orders_placed, orders_completed, orders_cancelled, spent_cents, refunded_cents, \
              first_order_at, last_order_at, last_activity_at FROM customer_activity WHERE customer_id = $1",
-            &[customer_id.into()],
+            params![customer_id],
         )
         .await?;
     let Some(row) = rows.first() else {
         return Ok(None);
     };
     Ok(Some(CustomerActivityView {
-        customer_id: row.get(0)?,
-        orders_placed: row.get(1)?,
-        orders_completed: row.get(2)?,
-        orders_cancelled: row.get(3)?,
-        total_spent: row.get(4)?,
-        total_refunded: row.get(5)?,
-        first_order_at: time(row, 6)?,
-        last_order_at: time(row, 7)?,
-        last_activity_at: time(row, 8)?,
+        customer_id: row.get("customer_id")?,
+        orders_placed: row.get("orders_placed")?,
+        orders_completed: row.get("orders_completed")?,
+        orders_cancelled: row.get("orders_cancelled")?,
+        total_spent: row.get("spent_cents")?,
+        total_refunded: row.get("refunded_cents")?,
+        first_order_at: time(row, "first_order_at")?,
+        last_order_at: time(row, "last_order_at")?,
+        last_activity_at: time(row, "last_activity_at")?,
     }))
 }
 
@@ -422,22 +415,22 @@ pub async fn daily_sales(
             &DAILY_SALES,
             "SELECT day, orders_completed, items_sold, gross_cents, refunds, refunded_cents FROM daily_sales \
              WHERE day >= $1 AND day <= $2 ORDER BY day",
-            &[from.as_str().into(), to.as_str().into()],
+            params![&from, &to],
         )
         .await?;
     rows.iter()
         .map(|row| {
-            let day: String = row.get(0)?;
-            let gross: Money = row.get(3)?;
-            let refunded: Money = row.get(5)?;
+            let day: String = row.get("day")?;
+            let gross: Money = row.get("gross_cents")?;
+            let refunded: Money = row.get("refunded_cents")?;
             Ok(DailySalesView {
                 date: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| {
                     SqlError::new(SqlErrorKind::Conversion, format!("day {day:?}: {e}"))
                 })?,
-                orders_completed: row.get(1)?,
-                items_sold: row.get(2)?,
+                orders_completed: row.get("orders_completed")?,
+                items_sold: row.get("items_sold")?,
                 gross_revenue: gross,
-                refunds: row.get(4)?,
+                refunds: row.get("refunds")?,
                 refunded_amount: refunded,
                 net_revenue: gross.saturating_sub(refunded),
             })
@@ -445,12 +438,12 @@ pub async fn daily_sales(
         .collect()
 }
 
-fn time(row: &Row, index: usize) -> Result<DateTime<Utc>, SqlError> {
-    parse_sql_time(&row.get::<String>(index)?)
+fn time(row: &Row, column: impl ColumnIndex) -> Result<DateTime<Utc>, SqlError> {
+    parse_sql_time(&row.get::<String>(column)?)
 }
 
-fn optional_time(row: &Row, index: usize) -> Result<Option<DateTime<Utc>>, SqlError> {
-    row.get::<Option<String>>(index)?
+fn optional_time(row: &Row, column: impl ColumnIndex) -> Result<Option<DateTime<Utc>>, SqlError> {
+    row.get::<Option<String>>(column)?
         .as_deref()
         .map(parse_sql_time)
         .transpose()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES};
 use projector_orders::{Money, NewItem, OrderCommand, queries};
-use projector_sql::{SqlProjection, SqlValue};
+use projector_sql::{SqlProjection, SqlValue, TypedSql};
 use projector_testkit::seeded::Seeded;
 
 use crate::helpers::Service;
@@ -46,13 +46,13 @@ fn seeded_projections() -> Vec<Arc<dyn SqlProjection>> {
         MAX - ORDER_CENTS
     );
     vec![
-        Arc::new(projections::OrderSummaryProjection),
+        Arc::new(TypedSql(projections::OrderSummaryProjection)),
         Arc::new(Seeded::new(
-            Arc::new(projections::DailySalesProjection),
+            Arc::new(TypedSql(projections::DailySalesProjection)),
             vec![day],
         )),
         Arc::new(Seeded::new(
-            Arc::new(projections::CustomersProjection),
+            Arc::new(TypedSql(projections::CustomersProjection)),
             vec![customer],
         )),
     ]

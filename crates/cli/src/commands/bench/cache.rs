@@ -82,7 +82,7 @@ async fn project(
         batch_size,
         ..ProjectorOptions::default()
     };
-    let target = RedisTarget::new(store.clone(), Arc::new(CustomerOrdersCacheProjection));
+    let target = RedisTarget::typed(store.clone(), CustomerOrdersCacheProjection);
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let handle = Projector::new(feed, options)

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use projector_orders::projections::{self, OrderSummaryProjection};
-use projector_sql::SqlProjection;
+use projector_sql::{SqlProjection, TypedSql};
 
 use crate::opts::BenchArgs;
 use report::Report;
@@ -84,7 +84,7 @@ fn projections_run(args: &BenchArgs) -> Vec<Arc<dyn SqlProjection>> {
     if args.all_projections {
         projections::all()
     } else {
-        vec![Arc::new(OrderSummaryProjection)]
+        vec![Arc::new(TypedSql(OrderSummaryProjection))]
     }
 }
 

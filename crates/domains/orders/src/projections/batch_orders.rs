@@ -4,15 +4,14 @@
 //! projection writes the rows together at the end.
 
 use std::collections::HashMap;
+use std::future::Future;
 
-use async_trait::async_trait;
-use projector_core::{ProjectionError, RecordedEvent};
+use projector_core::{DomainEvent, Envelope, ProjectionError};
 use projector_sql::{SqlError, SqlTransaction};
 
 use crate::events::{OrderCreated, OrderEvent};
 
 /// A read-model row kept per order.
-#[async_trait]
 pub(crate) trait PerOrderRow: Sized + Send {
     /// What the read model holds per order, for the error when an order has none.
     const WHAT: &'static str;
@@ -21,7 +20,10 @@ pub(crate) trait PerOrderRow: Sized + Send {
     fn created(event: &OrderCreated) -> Self;
 
     /// The stored row of `order_id`, if the read model has one.
-    async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<Self>, SqlError>;
+    fn load(
+        tx: &mut dyn SqlTransaction,
+        order_id: &str,
+    ) -> impl Future<Output = Result<Option<Self>, SqlError>> + Send;
 }
 
 /// A batch's rows, in the order the batch first touched them.
@@ -39,13 +41,14 @@ impl<R: PerOrderRow> BatchOrders<R> {
     }
 
     /// The row `event` changes: the batch's own, a new one for `OrderCreated`, or the stored
-    /// one. An event for an order the read model has never seen fails at that event.
+    /// one. An event for an order the read model has never seen fails at that event, and so
+    /// does a failed load: the batch is applied whole, so the error names the event itself.
     pub(crate) async fn row_for(
         &mut self,
         tx: &mut dyn SqlTransaction,
-        event: &OrderEvent,
-        recorded: &RecordedEvent,
+        envelope: &Envelope<'_, OrderEvent>,
     ) -> Result<&mut R, ProjectionError> {
+        let (event, position) = (&envelope.event, envelope.position);
         let order_id = event.order_id();
         if let Some(&slot) = self.index.get(order_id) {
             return Ok(&mut self.rows[slot]);
@@ -54,13 +57,13 @@ impl<R: PerOrderRow> BatchOrders<R> {
             OrderEvent::Created(created) => R::created(created),
             _ => R::load(tx, order_id)
                 .await
-                .map_err(|e| e.at(recorded.position))?
+                .map_err(|e| e.at(position))?
                 .ok_or_else(|| {
                     ProjectionError::at(
-                        recorded.position,
+                        position,
                         format!(
                             "{} for order {order_id}, which has no {}",
-                            recorded.event_type,
+                            event.event_type(),
                             R::WHAT
                         ),
                     )

@@ -9,21 +9,19 @@
 //!   "oldest first" and a page newest first is a reverse range below a cursor, which is the
 //!   member itself.
 //!
-//! The batch is folded in memory through [`OrderView`], the same fold as the SQL read models:
-//! the orders it touches are read once (one `MGET`), every event applied, and each written once.
+//! A [`TypedRedisProjection`] of [`OrderEvent`]: it reads only order streams. The batch is
+//! folded in memory through [`OrderView`], the same fold as the SQL read models: the orders it
+//! touches are read once (one `MGET`), every event applied, and each written once.
 
 use std::collections::{HashMap, HashSet};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projector_core::{
-    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent,
-};
-use projector_redis::{RedisBatch, RedisProjection};
+use projector_core::{DomainEvent, Envelope, ProjectionError, ProjectionName};
+use projector_redis::{RedisBatch, TypedRedisProjection};
 use projector_sql::{parse_sql_time, sql_time};
 use serde::{Deserialize, Serialize};
 
-use crate::events::{OrderEvent, types};
+use crate::events::OrderEvent;
 use crate::money::Money;
 use crate::queries::OrdersCursor;
 use crate::state::OrderStatus;
@@ -36,16 +34,6 @@ pub const CUSTOMER_ORDERS_CACHE: ProjectionName =
 /// Keeps the "my orders" cache current.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CustomerOrdersCacheProjection;
-
-impl Projection for CustomerOrdersCacheProjection {
-    fn name(&self) -> ProjectionName {
-        CUSTOMER_ORDERS_CACHE
-    }
-
-    fn handles(&self) -> EventFilter {
-        EventFilter::types(&types::ALL)
-    }
-}
 
 /// An order as the cache keeps it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -110,23 +98,31 @@ pub fn list_member(order: &CachedOrder, order_id: &str) -> String {
     OrdersCursor::after(&order.created_at, order_id).to_token()
 }
 
-#[async_trait]
-impl RedisProjection for CustomerOrdersCacheProjection {
+impl TypedRedisProjection for CustomerOrdersCacheProjection {
+    type Event = OrderEvent;
+    const NAME: ProjectionName = CUSTOMER_ORDERS_CACHE;
+
     async fn apply(
         &self,
         batch: &mut RedisBatch,
-        events: &[RecordedEvent],
+        event: &Envelope<'_, OrderEvent>,
     ) -> Result<(), ProjectionError> {
-        let decoded = events
-            .iter()
-            .map(|recorded| Ok((OrderEvent::decode(recorded)?, recorded)))
-            .collect::<Result<Vec<_>, ProjectionError>>()?;
+        self.apply_batch(batch, std::slice::from_ref(event)).await
+    }
+
+    /// Reads through the batch see the cache as the batch found it, so the batch is folded
+    /// in memory first and each order written once.
+    async fn apply_batch(
+        &self,
+        batch: &mut RedisBatch,
+        events: &[Envelope<'_, OrderEvent>],
+    ) -> Result<(), ProjectionError> {
         // The orders the batch changes without creating them first: read all at once.
         let mut created: HashSet<&str> = HashSet::new();
         let mut stored: Vec<&str> = Vec::new();
-        for (event, _) in &decoded {
-            let id = event.order_id();
-            match event {
+        for envelope in events {
+            let id = envelope.event.order_id();
+            match envelope.event {
                 OrderEvent::Created(_) => {
                     created.insert(id);
                 }
@@ -142,16 +138,14 @@ impl RedisProjection for CustomerOrdersCacheProjection {
         let mut loaded: HashMap<&str, CachedOrder> = HashMap::new();
         for (id, value) in stored.iter().zip(found) {
             if let Some(json) = value {
-                let cached: CachedOrder =
-                    serde_json::from_str(&json).map_err(|e| ProjectionError {
-                        position: None,
-                        transient: false,
-                        message: format!("the cached order {id} is corrupt: {e}"),
-                    })?;
+                let cached: CachedOrder = serde_json::from_str(&json).map_err(|e| {
+                    ProjectionError::new(format!("the cached order {id} is corrupt: {e}"))
+                })?;
                 loaded.insert(id, cached);
             }
         }
-        for (event, recorded) in &decoded {
+        for envelope in events {
+            let (event, position) = (&envelope.event, envelope.position);
             let id = event.order_id();
             let slot = match index.get(id) {
                 Some(slot) => *slot,
@@ -160,13 +154,13 @@ impl RedisProjection for CustomerOrdersCacheProjection {
                         (OrderEvent::Created(created), _) => OrderView::created(created),
                         (_, Some(cached)) => cached
                             .view(id)
-                            .map_err(|e| ProjectionError::at(recorded.position, e))?,
+                            .map_err(|e| ProjectionError::at(position, e))?,
                         (_, None) => {
                             return Err(ProjectionError::at(
-                                recorded.position,
+                                position,
                                 format!(
                                     "{} for order {id}, which the cache has never seen",
-                                    recorded.event_type
+                                    event.event_type()
                                 ),
                             ));
                         }
@@ -176,7 +170,7 @@ impl RedisProjection for CustomerOrdersCacheProjection {
                     views.len() - 1
                 }
             };
-            views[slot].apply(event, recorded.recorded_at);
+            views[slot].apply(event, envelope.recorded_at);
         }
         for view in &views {
             let cached = CachedOrder::of(view);
@@ -185,11 +179,8 @@ impl RedisProjection for CustomerOrdersCacheProjection {
                 list_member(&cached, &view.order_id),
                 0.0,
             );
-            let json = serde_json::to_string(&cached).map_err(|e| ProjectionError {
-                position: None,
-                transient: false,
-                message: e.to_string(),
-            })?;
+            let json =
+                serde_json::to_string(&cached).map_err(|e| ProjectionError::new(e.to_string()))?;
             batch.set(order_key(&view.order_id), json);
         }
         metrics::counter!("projector_read_model_upserts_total", "projection" => CUSTOMER_ORDERS_CACHE.to_string())

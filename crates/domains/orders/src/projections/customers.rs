@@ -10,19 +10,14 @@
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
-use projector_core::{
-    DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
-    RecordedEvent,
-};
+use projector_core::{Envelope, GlobalPosition, ProjectionError, ProjectionName};
 use projector_sql::{
-    MultiRowInsert, SqlError, SqlErrorKind, SqlParam, SqlProjection, SqlTransaction,
+    MultiRowInsert, SqlError, SqlErrorKind, SqlParam, SqlTransaction, TypedSqlProjection, params,
     parse_sql_time, sql_time,
 };
 
 use super::batch_orders::{BatchOrders, PerOrderRow};
-use crate::events::{OrderCreated, OrderEvent, types};
-use crate::money::Money;
+use crate::events::{OrderCreated, OrderEvent};
 use crate::state::OrderStatus;
 use crate::view::OrderView;
 
@@ -49,33 +44,29 @@ static ACTIVITY: MultiRowInsert = MultiRowInsert::new(
     include_str!("sql/customers_activity_on_conflict.sql"),
 );
 
-impl Projection for CustomersProjection {
-    fn name(&self) -> ProjectionName {
-        CUSTOMERS
-    }
-
-    fn handles(&self) -> EventFilter {
-        EventFilter::types(&types::ALL)
-    }
-}
-
-#[async_trait]
-impl SqlProjection for CustomersProjection {
-    fn schema(&self) -> &[&str] {
-        &[include_str!("sql/customers_schema.sql")]
-    }
+impl TypedSqlProjection for CustomersProjection {
+    type Event = OrderEvent;
+    const NAME: ProjectionName = CUSTOMERS;
+    const SCHEMA: &'static [&'static str] = &[include_str!("sql/customers_schema.sql")];
 
     async fn apply(
         &self,
         tx: &mut dyn SqlTransaction,
-        events: &[RecordedEvent],
+        event: &Envelope<'_, OrderEvent>,
+    ) -> Result<(), ProjectionError> {
+        self.apply_batch(tx, std::slice::from_ref(event)).await
+    }
+
+    async fn apply_batch(
+        &self,
+        tx: &mut dyn SqlTransaction,
+        events: &[Envelope<'_, OrderEvent>],
     ) -> Result<(), ProjectionError> {
         let mut orders: BatchOrders<OrderRow> = BatchOrders::new();
         let mut customers: Vec<Activity> = Vec::new();
         let mut customer_index: HashMap<String, usize> = HashMap::new();
-        for recorded in events {
-            let event = OrderEvent::decode(recorded)?;
-            let order = orders.row_for(tx, &event, recorded).await?;
+        for envelope in events {
+            let order = orders.row_for(tx, envelope).await?;
             let customer = match customer_index.get(&order.view.customer_id) {
                 Some(index) => *index,
                 None => {
@@ -84,7 +75,7 @@ impl SqlProjection for CustomersProjection {
                     customers.len() - 1
                 }
             };
-            apply_one(order, &mut customers[customer], &event, recorded);
+            apply_one(order, &mut customers[customer], envelope);
         }
         let orders = orders.rows();
 
@@ -118,16 +109,11 @@ impl SqlProjection for CustomersProjection {
 /// Folds one event into its order's row and its customer's changes. Sums clamp rather than
 /// fail, as the upsert that adds them to the stored row does, so no recorded event can stop
 /// the projection.
-fn apply_one(
-    order: &mut OrderRow,
-    customer: &mut Activity,
-    event: &OrderEvent,
-    recorded: &RecordedEvent,
-) {
-    order.view.apply(event, recorded.recorded_at);
-    order.last_position = recorded.position;
-    customer.last_position = recorded.position;
-    match event {
+fn apply_one(order: &mut OrderRow, customer: &mut Activity, envelope: &Envelope<'_, OrderEvent>) {
+    order.view.apply(&envelope.event, envelope.recorded_at);
+    order.last_position = envelope.position;
+    customer.last_position = envelope.position;
+    match &envelope.event {
         OrderEvent::Created(_) => {
             let created_at = sql_time(order.view.created_at);
             customer.placed = customer.placed.saturating_add(1);
@@ -144,7 +130,7 @@ fn apply_one(
         }
         _ => {}
     }
-    customer.last_activity_at = sql_time(recorded.recorded_at);
+    customer.last_activity_at = sql_time(envelope.recorded_at);
 }
 
 fn min(current: Option<String>, candidate: &str) -> Option<String> {
@@ -254,7 +240,6 @@ impl Activity {
     }
 }
 
-#[async_trait]
 impl PerOrderRow for OrderRow {
     const WHAT: &'static str = "customer";
 
@@ -266,27 +251,22 @@ impl PerOrderRow for OrderRow {
     }
 
     async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<Self>, SqlError> {
-        let Some(row) = tx
-            .query_opt(
-                "SELECT customer_id, status, item_count, total_cents, created_at, updated_at \
-                 FROM customer_orders WHERE order_id = $1",
-                &[order_id.into()],
-            )
-            .await?
-        else {
+        let select = "SELECT customer_id, status, item_count, total_cents, created_at, updated_at \
+            FROM customer_orders WHERE order_id = $1";
+        let Some(row) = tx.query_opt(select, params![order_id]).await? else {
             return Ok(None);
         };
-        let status: String = row.get(1)?;
+        let status: String = row.get("status")?;
         let view = OrderView::listed(
             order_id.to_owned(),
-            row.get(0)?,
+            row.get("customer_id")?,
             OrderStatus::parse(&status).ok_or_else(|| {
                 SqlError::new(SqlErrorKind::Conversion, format!("unknown status {status}"))
             })?,
-            row.get(2)?,
-            Money::from_cents(row.get(3)?),
-            parse_sql_time(&row.get::<String>(4)?)?,
-            parse_sql_time(&row.get::<String>(5)?)?,
+            row.get("item_count")?,
+            row.get("total_cents")?,
+            parse_sql_time(&row.get::<String>("created_at")?)?,
+            parse_sql_time(&row.get::<String>("updated_at")?)?,
         );
         Ok(Some(Self {
             view,

@@ -2,13 +2,12 @@
 //! guide's aggregating template).
 //!
 //! Each event is one upsert that adds to its day's counters. Adding is only safe because the
-//! read store commits the batch with the checkpoint: an event is never added twice.
+//! read store commits the batch with the checkpoint: an event is never added twice. It is the
+//! simplest kind of [`TypedSqlProjection`]: one `apply` per event, whose failed statement,
+//! through `?`, names the event's position for the projector.
 
-use async_trait::async_trait;
-use projector_core::{
-    DomainEvent, EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent,
-};
-use projector_sql::{SqlProjection, SqlTransaction, sql_time};
+use projector_core::{Envelope, EventFilter, ProjectionError, ProjectionName};
+use projector_sql::{SqlTransaction, TypedSqlProjection, params, sql_time};
 
 use crate::events::{OrderEvent, types};
 
@@ -19,60 +18,46 @@ pub const DAILY_SALES: ProjectionName = ProjectionName::from_static("daily_sales
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DailySalesProjection;
 
-impl Projection for DailySalesProjection {
-    fn name(&self) -> ProjectionName {
-        DAILY_SALES
-    }
+impl TypedSqlProjection for DailySalesProjection {
+    type Event = OrderEvent;
+    const NAME: ProjectionName = DAILY_SALES;
+    const SCHEMA: &'static [&'static str] = &[include_str!("sql/daily_sales_schema.sql")];
 
+    /// Only the two events that move a day's sales, from order streams (`OrderEvent`'s
+    /// category): the others would only be read, decoded and skipped.
     fn handles(&self) -> EventFilter {
-        EventFilter::Types(vec![types::ORDER_COMPLETED, types::ORDER_REFUNDED])
-    }
-}
-
-#[async_trait]
-impl SqlProjection for DailySalesProjection {
-    fn schema(&self) -> &[&str] {
-        &[include_str!("sql/daily_sales_schema.sql")]
+        EventFilter::Category {
+            category: "order".into(),
+            types: vec![types::ORDER_COMPLETED, types::ORDER_REFUNDED],
+        }
     }
 
     async fn apply(
         &self,
         tx: &mut dyn SqlTransaction,
-        events: &[RecordedEvent],
+        e: &Envelope<'_, OrderEvent>,
     ) -> Result<(), ProjectionError> {
-        for recorded in events {
-            let updated_at = sql_time(recorded.recorded_at);
-            let written = match OrderEvent::decode(recorded)? {
-                OrderEvent::Completed(e) => {
-                    let day = e.completed_at.format("%Y-%m-%d").to_string();
-                    tx.execute(
-                        include_str!("sql/daily_sales_completed.sql"),
-                        &[
-                            day.as_str().into(),
-                            i64::from(e.item_count).into(),
-                            e.total_amount.cents().into(),
-                            updated_at.as_str().into(),
-                        ],
-                    )
-                    .await
-                }
-                OrderEvent::Refunded(e) => {
-                    let day = e.original_completed_at.format("%Y-%m-%d").to_string();
-                    tx.execute(
-                        include_str!("sql/daily_sales_refunded.sql"),
-                        &[
-                            day.as_str().into(),
-                            e.amount.cents().into(),
-                            updated_at.as_str().into(),
-                        ],
-                    )
-                    .await
-                }
-                _ => continue,
-            };
-            written.map_err(|e| e.at(recorded.position))?;
-            metrics::counter!("projector_read_model_upserts_total", "projection" => DAILY_SALES.to_string()).increment(1);
-        }
+        let updated_at = sql_time(e.recorded_at);
+        match &e.event {
+            OrderEvent::Completed(completed) => {
+                let day = completed.completed_at.format("%Y-%m-%d").to_string();
+                let add = include_str!("sql/daily_sales_completed.sql");
+                let cents = completed.total_amount.cents();
+                let row = params![&day, completed.item_count, cents, &updated_at];
+                tx.execute(add, row).await?
+            }
+            OrderEvent::Refunded(refunded) => {
+                let day = refunded
+                    .original_completed_at
+                    .format("%Y-%m-%d")
+                    .to_string();
+                let charge = include_str!("sql/daily_sales_refunded.sql");
+                let row = params![&day, refunded.amount.cents(), &updated_at];
+                tx.execute(charge, row).await?
+            }
+            _ => return Ok(()),
+        };
+        metrics::counter!("projector_read_model_upserts_total", "projection" => DAILY_SALES.to_string()).increment(1);
         Ok(())
     }
 }

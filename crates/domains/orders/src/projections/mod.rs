@@ -1,6 +1,9 @@
-//! The order service's read models: [`SqlProjection`](projector_sql::SqlProjection)s in
-//! portable SQL, so the same code runs on SQLite and PostgreSQL, and a Redis cache of each
-//! customer's orders ([`CustomerOrdersCacheProjection`]).
+//! The order service's read models: [`TypedSqlProjection`](projector_sql::TypedSqlProjection)s
+//! of [`OrderEvent`](crate::OrderEvent) in portable SQL, so the same code runs on SQLite and
+//! PostgreSQL, and a Redis cache of each customer's orders
+//! ([`CustomerOrdersCacheProjection`], a [`TypedRedisProjection`](projector_redis::TypedRedisProjection)).
+//! Each reads only order streams, and the per-order ones fold a batch through one
+//! [`OrderView`](crate::OrderView).
 
 mod batch_orders;
 mod customer_orders_cache;
@@ -10,7 +13,7 @@ mod order_summary;
 
 use std::sync::Arc;
 
-use projector_sql::SqlProjection;
+use projector_sql::{SqlProjection, TypedSql};
 
 pub use customer_orders_cache::{
     CUSTOMER_ORDERS_CACHE, CachedOrder, CustomerOrdersCacheProjection, customer_key, list_member,
@@ -20,11 +23,11 @@ pub use customers::{CUSTOMERS, CustomersProjection};
 pub use daily_sales::{DAILY_SALES, DailySalesProjection};
 pub use order_summary::{ORDER_SUMMARY, OrderSummaryProjection};
 
-/// Every order projection.
+/// Every order projection kept in SQL.
 pub fn all() -> Vec<Arc<dyn SqlProjection>> {
     vec![
-        Arc::new(OrderSummaryProjection),
-        Arc::new(DailySalesProjection),
-        Arc::new(CustomersProjection),
+        Arc::new(TypedSql(OrderSummaryProjection)),
+        Arc::new(TypedSql(DailySalesProjection)),
+        Arc::new(TypedSql(CustomersProjection)),
     ]
 }

@@ -1,24 +1,21 @@
 //! `order_summary`: the flattened order, one row per order, its amounts in whole cents.
 //!
-//! The batch is folded in memory first: each order touched by the batch is loaded once (or
-//! started fresh by its `OrderCreated`), every event of the batch is applied to its
-//! [`OrderView`], and the rows are written together, up to 128 per statement: a batch of a thousand events costs a
-//! few statements, not a thousand, on SQLite and PostgreSQL alike.
+//! A [`TypedSqlProjection`] of [`OrderEvent`], so it reads only order streams and is handed
+//! decoded envelopes. The batch is folded in memory first: each order touched by the batch is
+//! loaded once (or started fresh by its `OrderCreated`), every event of the batch is applied
+//! to its [`OrderView`], and the rows are written together, up to 128 per statement: a batch
+//! of a thousand events costs a few statements, not a thousand, on SQLite and PostgreSQL
+//! alike.
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use projector_core::{
-    DomainEvent, EventFilter, GlobalPosition, Projection, ProjectionError, ProjectionName,
-    RecordedEvent,
-};
+use projector_core::{Envelope, GlobalPosition, ProjectionError, ProjectionName};
 use projector_sql::{
-    MultiRowInsert, Row, SqlError, SqlErrorKind, SqlParam, SqlProjection, SqlTransaction,
-    parse_sql_time, sql_time,
+    MultiRowInsert, Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, TypedSqlProjection,
+    params, parse_sql_time, sql_time,
 };
 
 use super::batch_orders::{BatchOrders, PerOrderRow};
-use crate::events::{OrderCreated, OrderEvent, types};
-use crate::money::Money;
+use crate::events::{OrderCreated, OrderEvent};
 use crate::state::OrderStatus;
 use crate::view::OrderView;
 
@@ -37,40 +34,30 @@ static UPSERT: MultiRowInsert = MultiRowInsert::new(
     include_str!("sql/order_summary_on_conflict.sql"),
 );
 
-impl Projection for OrderSummaryProjection {
-    fn name(&self) -> ProjectionName {
-        ORDER_SUMMARY
-    }
-
+impl TypedSqlProjection for OrderSummaryProjection {
+    type Event = OrderEvent;
+    const NAME: ProjectionName = ORDER_SUMMARY;
     /// 2: amounts are `BIGINT` cents (`total_cents`, `refunded_cents`), no longer `DOUBLE
     /// PRECISION` decimals, so the read model is built again from the events.
-    fn version(&self) -> u32 {
-        2
-    }
-
-    fn handles(&self) -> EventFilter {
-        EventFilter::types(&types::ALL)
-    }
-}
-
-#[async_trait]
-impl SqlProjection for OrderSummaryProjection {
-    fn schema(&self) -> &[&str] {
-        &[include_str!("sql/order_summary_schema.sql")]
-    }
+    const VERSION: u32 = 2;
+    const SCHEMA: &'static [&'static str] = &[include_str!("sql/order_summary_schema.sql")];
 
     async fn apply(
         &self,
         tx: &mut dyn SqlTransaction,
-        events: &[RecordedEvent],
+        event: &Envelope<'_, OrderEvent>,
+    ) -> Result<(), ProjectionError> {
+        self.apply_batch(tx, std::slice::from_ref(event)).await
+    }
+
+    async fn apply_batch(
+        &self,
+        tx: &mut dyn SqlTransaction,
+        events: &[Envelope<'_, OrderEvent>],
     ) -> Result<(), ProjectionError> {
         let mut batch: BatchOrders<SummaryRow> = BatchOrders::new();
-        for recorded in events {
-            let event = OrderEvent::decode(recorded)?;
-            batch
-                .row_for(tx, &event, recorded)
-                .await?
-                .apply(&event, recorded);
+        for envelope in events {
+            batch.row_for(tx, envelope).await?.apply(envelope);
         }
         let rows = batch.rows();
         metrics::counter!("projector_read_model_upserts_total", "projection" => ORDER_SUMMARY.to_string())
@@ -83,6 +70,8 @@ impl SqlProjection for OrderSummaryProjection {
             .collect();
         let runs: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
         if let Err(failed) = UPSERT.execute(tx, &runs).await {
+            // A statement of many orders failed: name the last event folded into the row it
+            // stopped at (the projector applies events one at a time from there to find it).
             let position = rows
                 .get(failed.index)
                 .map_or(GlobalPosition::ZERO, |row| row.last_position);
@@ -153,11 +142,11 @@ impl SummaryRow {
         ]
     }
 
-    /// Folds `event` in.
-    fn apply(&mut self, event: &OrderEvent, recorded: &RecordedEvent) {
-        self.view.apply(event, recorded.recorded_at);
-        self.last_position = recorded.position;
-        self.correlation_id = recorded
+    /// Folds `envelope`'s event in.
+    fn apply(&mut self, envelope: &Envelope<'_, OrderEvent>) {
+        self.view.apply(&envelope.event, envelope.recorded_at);
+        self.last_position = envelope.position;
+        self.correlation_id = envelope
             .metadata
             .correlation_id
             .as_ref()
@@ -165,37 +154,33 @@ impl SummaryRow {
     }
 
     fn from_row(row: &Row) -> Result<Self, SqlError> {
-        let status: String = row.get(2)?;
-        let money = |i: usize| -> Result<Money, SqlError> {
-            Money::try_from_cents(row.get(i)?)
-                .map_err(|e| SqlError::new(SqlErrorKind::Conversion, format!("column {i}: {e}")))
+        let status: String = row.get("status")?;
+        let time = |column: &str| -> Result<DateTime<Utc>, SqlError> {
+            parse_sql_time(&row.get::<String>(column)?)
         };
-        let time = |i: usize| -> Result<DateTime<Utc>, SqlError> {
-            parse_sql_time(&row.get::<String>(i)?)
-        };
-        let maybe_time = |i: usize| -> Result<Option<DateTime<Utc>>, SqlError> {
-            row.get::<Option<String>>(i)?
+        let maybe_time = |column: &str| -> Result<Option<DateTime<Utc>>, SqlError> {
+            row.get::<Option<String>>(column)?
                 .as_deref()
                 .map(parse_sql_time)
                 .transpose()
         };
         Ok(Self {
             view: OrderView {
-                order_id: row.get(0)?,
-                customer_id: row.get(1)?,
+                order_id: row.get("order_id")?,
+                customer_id: row.get("customer_id")?,
                 status: OrderStatus::parse(&status).ok_or_else(|| {
                     SqlError::new(SqlErrorKind::Conversion, format!("unknown status {status}"))
                 })?,
-                item_count: row.get(3)?,
-                total: money(4)?,
-                refunded: money(5)?,
-                created_at: time(6)?,
-                updated_at: time(7)?,
-                shipped_at: maybe_time(8)?,
-                tracking: row.get(9)?,
-                completed_at: maybe_time(10)?,
-                cancelled_at: maybe_time(11)?,
-                cancellation_reason: row.get(12)?,
+                item_count: row.get("item_count")?,
+                total: row.get("total_cents")?,
+                refunded: row.get("refunded_cents")?,
+                created_at: time("created_at")?,
+                updated_at: time("updated_at")?,
+                shipped_at: maybe_time("shipped_at")?,
+                tracking: row.get("tracking")?,
+                completed_at: maybe_time("completed_at")?,
+                cancelled_at: maybe_time("cancelled_at")?,
+                cancellation_reason: row.get("cancellation_reason")?,
             },
             last_position: GlobalPosition::ZERO,
             correlation_id: None,
@@ -203,7 +188,6 @@ impl SummaryRow {
     }
 }
 
-#[async_trait]
 impl PerOrderRow for SummaryRow {
     const WHAT: &'static str = "summary";
 
@@ -216,13 +200,8 @@ impl PerOrderRow for SummaryRow {
     }
 
     async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<Self>, SqlError> {
-        match tx
-            .query_opt(
-                include_str!("sql/order_summary_select.sql"),
-                &[order_id.into()],
-            )
-            .await?
-        {
+        let select = include_str!("sql/order_summary_select.sql");
+        match tx.query_opt(select, params![order_id]).await? {
             Some(row) => Self::from_row(&row).map(Some),
             None => Ok(None),
         }

@@ -28,10 +28,7 @@ async fn the_cache_pages_each_customers_orders_as_the_sql_model_does() {
     )
     .await
     .expect("redis");
-    let cache = Arc::new(RedisTarget::new(
-        store,
-        Arc::new(CustomerOrdersCacheProjection),
-    ));
+    let cache = Arc::new(RedisTarget::typed(store, CustomerOrdersCacheProjection));
     let mut projector = Projector::new(events.clone(), ProjectorOptions::default())
         .with_target(Arc::clone(&cache) as Arc<dyn ProjectionTarget>);
     for projection in projections::all() {

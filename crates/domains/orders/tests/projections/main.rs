@@ -361,13 +361,13 @@ async fn an_event_for_an_order_never_created_stops_each_per_order_projection_the
         ..ProjectorOptions::default()
     };
     let projector = Projector::new(events.clone(), options)
-        .with_target(SqlTarget::new(
+        .with_target(SqlTarget::typed(
             reads.clone() as Arc<dyn SqlReadStore>,
-            Arc::new(projections::OrderSummaryProjection),
+            projections::OrderSummaryProjection,
         ))
-        .with_target(SqlTarget::new(
+        .with_target(SqlTarget::typed(
             reads.clone() as Arc<dyn SqlReadStore>,
-            Arc::new(projections::CustomersProjection),
+            projections::CustomersProjection,
         ))
         .start(CancellationToken::new())
         .expect("start");

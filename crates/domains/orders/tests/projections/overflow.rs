@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES};
 use projector_orders::{Money, NewItem, OrderCommand, queries};
-use projector_sql::{SqlProjection, SqlValue};
+use projector_sql::{SqlProjection, SqlValue, TypedSql};
 use projector_testkit::seeded::Seeded;
 
 use crate::helpers::{Service, at, item, place};
@@ -61,13 +61,13 @@ fn seeded_projections() -> Vec<Arc<dyn SqlProjection>> {
         ),
     ];
     vec![
-        Arc::new(projections::OrderSummaryProjection),
+        Arc::new(TypedSql(projections::OrderSummaryProjection)),
         Arc::new(Seeded::new(
-            Arc::new(projections::DailySalesProjection),
+            Arc::new(TypedSql(projections::DailySalesProjection)),
             daily_sales,
         )),
         Arc::new(Seeded::new(
-            Arc::new(projections::CustomersProjection),
+            Arc::new(TypedSql(projections::CustomersProjection)),
             customers,
         )),
     ]

@@ -12,7 +12,7 @@ use projector_orders::events::types;
 use projector_orders::projections::{ORDER_SUMMARY, OrderSummaryProjection};
 use projector_orders::queries;
 use projector_runtime::{Projector, ProjectorOptions};
-use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlTransaction, SqlValue};
+use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlTransaction, SqlValue, TypedSql};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Commands, PATIENCE, at, item, open_stores, place};
@@ -97,7 +97,7 @@ async fn version_1_rows_read_as_cents_until_version_2_replaces_them() {
     v1.join().await;
 
     // Version 2 builds beside it from the recorded events and swaps in.
-    let (shutdown, _v2) = run(Arc::new(OrderSummaryProjection));
+    let (shutdown, _v2) = run(Arc::new(TypedSql(OrderSummaryProjection)));
     let started = Instant::now();
     let cents = loop {
         let rows = reads

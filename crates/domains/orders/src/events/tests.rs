@@ -1,0 +1,196 @@
+//! The derived codec against what the event store already holds: the type names and schema
+//! versions written before `#[derive(DomainEvent)]`, and payloads recorded then (literal JSON,
+//! appended to a real SQLite store as they are stored today) decoding to the same events and
+//! encoding back to the same text.
+
+use chrono::{DateTime, TimeZone, Utc};
+use projector_core::{
+    DomainEvent, EventAppender, EventSet, EventType, ExpectedVersion, JsonPayload, NewEvent,
+    ReadDirection, RecordedEvent, StreamId, StreamReader, StreamVersion,
+};
+use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+
+use super::*;
+
+#[test]
+fn the_derived_types_are_the_stored_ones() {
+    let derived: Vec<(&str, u32)> = OrderEvent::TYPES
+        .iter()
+        .map(|t| (t.name, t.schema_version))
+        .collect();
+    // Every order event has been stored at schema version 1 so far.
+    let stored: Vec<(&str, u32)> = types::ALL.iter().map(|name| (*name, 1)).collect();
+    assert_eq!(derived, stored);
+    assert_eq!(OrderEvent::CATEGORY, Some("order"));
+    for (event, (_, payload)) in recorded_before().iter().zip(PAYLOADS) {
+        let ty = event.event_type();
+        assert!(types::ALL.contains(&ty.as_str()), "{ty} is a stored type");
+        assert_eq!(event.schema_version(), 1, "{ty}");
+        assert_eq!(event.encode().expect("encodes").as_str(), payload, "{ty}");
+    }
+    assert_eq!(
+        crate::order_stream("1001").expect("stream"),
+        OrderEvent::stream("1001").expect("stream")
+    );
+}
+
+/// Payloads as the event store holds them, written before the derive: one of each type.
+const PAYLOADS: [(&str, &str); 8] = [
+    (
+        "OrderCreated",
+        r#"{"order_id":"1001","customer_id":"cust-42","created_at":"2026-04-01T09:00:00.123456Z"}"#,
+    ),
+    (
+        "OrderItemAdded",
+        r#"{"order_id":"1001","sku":"book","quantity":2,"unit_price":10.25}"#,
+    ),
+    (
+        "OrderItemRemoved",
+        r#"{"order_id":"1001","sku":"pen","quantity":1,"unit_price":0.3}"#,
+    ),
+    (
+        "OrderConfirmed",
+        r#"{"order_id":"1001","confirmed_at":"2026-04-01T09:00:01Z"}"#,
+    ),
+    (
+        "OrderShipped",
+        r#"{"order_id":"1001","tracking":"TRK-1","shipped_at":"2026-04-02T10:00:00Z"}"#,
+    ),
+    (
+        "OrderCompleted",
+        r#"{"order_id":"1001","completed_at":"2026-04-03T11:00:00Z","total_amount":20.5,"item_count":2}"#,
+    ),
+    (
+        "OrderRefunded",
+        r#"{"order_id":"1001","amount":5.25,"refunded_at":"2026-04-04T12:00:00Z","original_completed_at":"2026-04-03T11:00:00Z"}"#,
+    ),
+    (
+        "OrderCancelled",
+        r#"{"order_id":"1001","reason":"changed my mind","cancelled_at":"2026-04-05T13:00:00Z"}"#,
+    ),
+];
+
+/// What [`PAYLOADS`] decode to.
+fn recorded_before() -> Vec<OrderEvent> {
+    let order_id = || "1001".to_owned();
+    vec![
+        OrderEvent::Created(OrderCreated {
+            order_id: order_id(),
+            customer_id: "cust-42".into(),
+            created_at: at(1, 9, 0) + chrono::Duration::microseconds(123_456),
+        }),
+        OrderEvent::ItemAdded(OrderItemAdded {
+            order_id: order_id(),
+            sku: "book".into(),
+            quantity: 2,
+            unit_price: Money::from_cents(1025),
+        }),
+        OrderEvent::ItemRemoved(OrderItemRemoved {
+            order_id: order_id(),
+            sku: "pen".into(),
+            quantity: 1,
+            unit_price: Money::from_cents(30),
+        }),
+        OrderEvent::Confirmed(OrderConfirmed {
+            order_id: order_id(),
+            confirmed_at: at(1, 9, 1),
+        }),
+        OrderEvent::Shipped(OrderShipped {
+            order_id: order_id(),
+            tracking: "TRK-1".into(),
+            shipped_at: at(2, 10, 0),
+        }),
+        OrderEvent::Completed(OrderCompleted {
+            order_id: order_id(),
+            completed_at: at(3, 11, 0),
+            total_amount: Money::from_cents(2050),
+            item_count: 2,
+        }),
+        OrderEvent::Refunded(OrderRefunded {
+            order_id: order_id(),
+            amount: Money::from_cents(525),
+            refunded_at: at(4, 12, 0),
+            original_completed_at: at(3, 11, 0),
+        }),
+        OrderEvent::Cancelled(OrderCancelled {
+            order_id: order_id(),
+            reason: "changed my mind".into(),
+            cancelled_at: at(5, 13, 0),
+        }),
+    ]
+}
+
+fn at(day: u32, hour: u32, second: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 4, day, hour, 0, second)
+        .single()
+        .expect("valid time")
+}
+
+/// Appends `payloads` to `stream` as they were stored (type name, schema version 1, the
+/// JSON text) and reads them back from the store.
+async fn record(stream: &str, payloads: &[(&str, &str)]) -> Vec<RecordedEvent> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteEventStore::open(
+        dir.path().join("events.db"),
+        SqliteEventStoreOptions::default(),
+    )
+    .expect("event store");
+    let stream = StreamId::parse(stream).expect("stream");
+    let events = payloads
+        .iter()
+        .map(|(ty, json)| {
+            NewEvent::new(
+                EventType::parse(*ty).expect("type"),
+                JsonPayload::from_json(*json).expect("json"),
+            )
+            .with_schema_version(1)
+        })
+        .collect();
+    store
+        .append(&stream, ExpectedVersion::Any, events)
+        .await
+        .expect("append");
+    store
+        .read_stream(&stream, StreamVersion::new(1), ReadDirection::Forwards, 100)
+        .await
+        .expect("read")
+}
+
+#[tokio::test]
+async fn events_recorded_before_the_derive_decode_and_encode_unchanged() {
+    let recorded = record("order-1001", &PAYLOADS).await;
+    assert_eq!(recorded.len(), PAYLOADS.len());
+    for ((stored, expected), (ty, json)) in recorded.iter().zip(recorded_before()).zip(PAYLOADS) {
+        let decoded = OrderEvent::decode(stored).unwrap_or_else(|e| panic!("{ty}: {e}"));
+        assert_eq!(decoded, expected, "{ty}");
+        assert_eq!(decoded.event_type().as_str(), ty);
+        assert_eq!(decoded.encode().expect("encodes").as_str(), json, "{ty}");
+    }
+}
+
+#[tokio::test]
+async fn an_item_added_with_the_benchmark_workloads_price_field_decodes() {
+    let recorded = record(
+        "order-7",
+        &[(
+            "OrderItemAdded",
+            r#"{"order_id":"7","sku":"sku-3","quantity":3,"price":19.99}"#,
+        )],
+    )
+    .await;
+    let OrderEvent::ItemAdded(added) = OrderEvent::decode(&recorded[0]).expect("decodes") else {
+        panic!("not an OrderItemAdded");
+    };
+    assert_eq!(added.unit_price, Money::from_cents(1999));
+    assert_eq!(added.quantity, 3);
+}
+
+#[tokio::test]
+async fn an_order_event_in_another_categorys_stream_is_refused() {
+    let recorded = record("customer-42", &PAYLOADS[..1]).await;
+    let error = OrderEvent::decode(&recorded[0]).expect_err("not an order stream");
+    assert!(
+        error.to_string().contains("is not in category order"),
+        "{error}"
+    );
+}
