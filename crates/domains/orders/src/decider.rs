@@ -10,7 +10,7 @@ use crate::events::{
     OrderCancelled, OrderCompleted, OrderConfirmed, OrderCreated, OrderEvent, OrderItemAdded,
     OrderItemRemoved, OrderRefunded, OrderShipped,
 };
-use crate::limits::{OrderLimit, checked_total};
+use crate::limits::{EVENTS_MAX, OrderLimit, checked_total};
 use crate::money::Money;
 use crate::state::{Order, OrderStatus};
 
@@ -114,6 +114,12 @@ impl Decider for OrderDecider {
         let (Some(order_id), Some(status)) = (order.id.clone(), order.status) else {
             return Err(OrderError::NotFound);
         };
+        if order.events >= EVENTS_MAX {
+            return Err(OrderError::LimitExceeded {
+                field: "path.id".into(),
+                limit: OrderLimit::Events,
+            });
+        }
         match command {
             OrderCommand::Place { .. } => Err(OrderError::AlreadyExists),
             OrderCommand::AddItem { item, .. } => {
@@ -131,7 +137,9 @@ impl Decider for OrderDecider {
                 let events = vec![added(&order_id, item)];
                 within_limits(order, &events, |limit| match limit {
                     OrderLimit::Lines { .. } => "sku".into(),
-                    OrderLimit::LineQuantity { .. } | OrderLimit::Total { .. } => "quantity".into(),
+                    OrderLimit::LineQuantity { .. }
+                    | OrderLimit::Total { .. }
+                    | OrderLimit::Events => "quantity".into(),
                 })?;
                 Ok(events)
             }
@@ -253,7 +261,7 @@ fn place(
             .iter()
             .position(|item| item.sku == *sku)
             .map_or_else(|| "items".into(), |i| format!("items[{i}].quantity")),
-        OrderLimit::Lines { .. } | OrderLimit::Total { .. } => "items".into(),
+        OrderLimit::Lines { .. } | OrderLimit::Total { .. } | OrderLimit::Events => "items".into(),
     })?;
     Ok(events)
 }

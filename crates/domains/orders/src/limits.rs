@@ -12,6 +12,11 @@ use crate::state::Order;
 pub const LINE_QUANTITY_MAX: u32 = 10_000;
 /// Most lines (distinct SKUs) in one order.
 pub const LINES_MAX: usize = 100;
+/// Most events in one order's stream. Every command reads the stream whole (no snapshots: a
+/// cap keeps each command's read bounded at no cost to real orders, which have tens of events;
+/// a snapshot store would be a second write model to keep right). Without it, adding and
+/// removing an item, or refunding a cent at a time, would grow an order without end.
+pub const EVENTS_MAX: u32 = 10_000;
 /// The largest total of one order: the largest amount there is, [`Money::MAX`].
 pub const ORDER_TOTAL_MAX: Money = Money::MAX;
 
@@ -30,6 +35,8 @@ pub enum OrderLimit {
         /// The lines it would have.
         lines: usize,
     },
+    /// The order's stream holds [`EVENTS_MAX`] events: it takes no more commands.
+    Events,
     /// The order would come to `total`, more than [`ORDER_TOTAL_MAX`]; `None` when the total
     /// is past even `i64::MAX` cents.
     Total {
@@ -85,6 +92,10 @@ impl fmt::Display for OrderLimit {
             OrderLimit::Total { total: Some(total) } => write!(
                 f,
                 "would bring the order's total to {total}; an order comes to at most {ORDER_TOTAL_MAX}"
+            ),
+            OrderLimit::Events => write!(
+                f,
+                "has had {EVENTS_MAX} changes, as many as an order takes; place a new order"
             ),
             OrderLimit::Total { total: None } => write!(
                 f,

@@ -76,6 +76,8 @@ pub struct Order {
     pub refunded: Money,
     /// When it was completed.
     pub completed_at: Option<DateTime<Utc>>,
+    /// How many events its stream holds.
+    pub events: u32,
 }
 
 impl Order {
@@ -105,6 +107,7 @@ impl Order {
     /// The order after `event`. Sums clamp rather than fail: a fold must take every recorded
     /// event, and the decider's limits keep the orders it records far from the clamp.
     pub fn evolve(mut self, event: &OrderEvent) -> Self {
+        self.events = self.events.saturating_add(1);
         match event {
             OrderEvent::Created(e) => {
                 self.id = Some(e.order_id.clone());

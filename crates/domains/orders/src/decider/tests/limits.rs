@@ -207,3 +207,37 @@ fn an_order_past_the_total_from_before_the_limits_cannot_complete() {
         .when(&OrderCommand::Complete { at: at(9) })
         .then([done]);
 }
+
+#[test]
+fn an_order_takes_a_bounded_number_of_changes() {
+    use crate::limits::EVENTS_MAX;
+    // Placed, then the same item added again and again: each command one event.
+    let placed = placing(&lines(1, 1, 100));
+    let grown = |count: u32| -> Vec<OrderEvent> {
+        let extra = count as usize - placed.len();
+        placed
+            .iter()
+            .cloned()
+            .chain(std::iter::repeat_n(added("sku-000", 1, 100), extra))
+            .collect()
+    };
+    let remove = OrderCommand::RemoveItem {
+        sku: "sku-000".into(),
+        at: at(2),
+    };
+    let almost = grown(EVENTS_MAX - 1)
+        .iter()
+        .fold(Order::default(), |order, event| {
+            OrderDecider.evolve(order, event)
+        });
+    assert!(
+        OrderDecider.decide(&almost, &remove).is_ok(),
+        "one change short of the cap is taken"
+    );
+    given(&OrderDecider, grown(EVENTS_MAX))
+        .when(&OrderCommand::RemoveItem {
+            sku: "sku-000".into(),
+            at: at(2),
+        })
+        .then_refused(|e| *e == limit_exceeded("path.id", OrderLimit::Events));
+}
