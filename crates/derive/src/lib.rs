@@ -37,3 +37,21 @@ pub fn derive_domain_event(input: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+/// `#[projector::events(category = "...")]`: the whole of an event enum's set-up for an
+/// application that depends on the `projector` crate alone. It derives `Serialize` and
+/// `Deserialize` through `projector::serde` and `DomainEvent`, taking the arguments of the
+/// enum's `#[event(...)]`; variants keep their own `#[event(...)]`.
+#[proc_macro_attribute]
+pub fn events(args: TokenStream, item: TokenStream) -> TokenStream {
+    let args = proc_macro2::TokenStream::from(args);
+    let item = proc_macro2::TokenStream::from(item);
+    let separator = (!args.is_empty()).then(|| quote::quote!(,));
+    quote::quote! {
+        #[derive(::projector::serde::Serialize, ::projector::serde::Deserialize, ::projector::DomainEvent)]
+        #[serde(crate = "::projector::serde")]
+        #[event(crate = "::projector" #separator #args)]
+        #item
+    }
+    .into()
+}

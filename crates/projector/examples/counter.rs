@@ -1,10 +1,9 @@
 // A counter on embedded SQLite: events, a decider, a SQL projection, reads of every write.
 use projector::prelude::*;
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, DomainEvent)]
-#[event(category = "counter")] // its streams are `counter-<id>`
+#[projector::events(category = "counter")] // its streams are `counter-<id>`
+#[derive(Clone, Debug, PartialEq)]
 enum CounterEvent {
     Incremented { by: u32 },
     Reset,
@@ -57,7 +56,7 @@ impl TypedSqlProjection for Totals {
     }
 }
 
-#[tokio::main]
+#[projector::tokio::main(crate = "projector::tokio")]
 async fn main() -> Result<(), BoxError> {
     let (dir, patience) = (tempfile::tempdir()?, Duration::from_secs(10));
     let (events, reads) = projector::sqlite::open_dir(dir.path())?;

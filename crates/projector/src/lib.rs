@@ -16,6 +16,9 @@
 //! [`sql`] holds SQL read models and [`runtime`] the projector that runs projections.
 
 pub use projector_core::*;
+/// An event enum's whole set-up: `#[projector::events(category = "...")]` derives serde's
+/// traits (through [`serde`]) and [`DomainEvent`].
+pub use projector_derive::events;
 #[cfg(feature = "postgres")]
 pub use projector_postgres as postgres;
 #[cfg(feature = "redis")]
@@ -27,8 +30,12 @@ pub use projector_sql::params;
 pub use projector_sqlite as sqlite;
 #[cfg(feature = "testkit")]
 pub use projector_testkit as testkit;
+/// serde, as the events' derives use it.
+pub use serde;
 /// JSON, as payloads and upcasters see it.
 pub use serde_json;
+/// The async runtime: `#[projector::tokio::main(crate = "projector::tokio")]` starts one.
+pub use tokio;
 /// The token that stops a projector started with [`Projector::start`](runtime::Projector::start).
 pub use tokio_util::sync::CancellationToken;
 

@@ -84,8 +84,8 @@ async fn commands_with_options_reads_of_ones_writes_and_a_rebuild_by_generation(
     Ok(())
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, DomainEvent)]
-#[event(category = "account", upcasters = ACCOUNT_UPCASTERS)]
+#[projector::events(category = "account", upcasters = ACCOUNT_UPCASTERS)]
+#[derive(Clone, Debug, PartialEq)]
 enum AccountEvent {
     #[event(version = 2)] // v1 had no currency
     Opened {
