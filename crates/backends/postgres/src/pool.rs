@@ -4,7 +4,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::tls::{Connector, SslMode};
+use crate::tls::{Connector, Settings, SslMode};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 
 /// How long opening a connection may take.
@@ -26,9 +26,9 @@ pub enum PoolSetupError {
 
 /// The driver configuration of `url`, with the settings every connection of this backend uses.
 pub(crate) fn config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError> {
-    let (url, mode, _) = crate::tls::split(url)?;
-    let mut config = tokio_postgres::Config::from_str(&url).map_err(PoolSetupError::Url)?;
-    config.ssl_mode(if mode == SslMode::Disable {
+    let tls = Settings::of(url)?;
+    let mut config = tokio_postgres::Config::from_str(&tls.rest).map_err(PoolSetupError::Url)?;
+    config.ssl_mode(if tls.mode == SslMode::Disable {
         tokio_postgres::config::SslMode::Disable
     } else {
         tokio_postgres::config::SslMode::Require
@@ -46,7 +46,7 @@ pub(crate) fn config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError
 
 /// The TLS connector `url`'s `sslmode` and `sslrootcert` ask for.
 pub(crate) fn connector(url: &str) -> Result<Connector, PoolSetupError> {
-    Ok(crate::tls::split(url)?.2)
+    Ok(Settings::of(url)?.connector()?)
 }
 
 /// `config` with queries planned for their actual parameters on every execution.

@@ -54,8 +54,7 @@ pub enum TlsSetupError {
     Rustls(#[from] rustls::Error),
 }
 
-/// The connector a connection string's TLS settings ask for (it makes plain connections when
-/// the driver is told `disable`).
+/// The TLS connector of a database's connections.
 #[derive(Clone)]
 pub(crate) struct Connector(pub(crate) MakeRustlsConnect);
 
@@ -65,19 +64,35 @@ impl std::fmt::Debug for Connector {
     }
 }
 
-/// The connection string without `sslmode` and `sslrootcert`, what they ask, and the
-/// connector to use.
-pub(crate) fn split(url: &str) -> Result<(String, SslMode, Connector), TlsSetupError> {
-    let (rest, mode, root) = take_parameters(url);
-    let mode = match mode.as_deref() {
-        None | Some("disable" | "allow" | "prefer") => SslMode::Disable,
-        Some("require") => SslMode::Require,
-        Some("verify-ca") => SslMode::VerifyCa,
-        Some("verify-full") => SslMode::VerifyFull,
-        Some(other) => return Err(TlsSetupError::UnknownMode(other.to_owned())),
-    };
-    let connector = connector(mode, root)?;
-    Ok((rest, mode, Connector(connector)))
+/// What a connection string asks of TLS: the string without `sslmode` and `sslrootcert`, the
+/// mode, and the CA file. Reads no file: the connector is built only where connections are made.
+pub(crate) struct Settings {
+    /// The connection string the driver is given.
+    pub(crate) rest: String,
+    /// What TLS is asked for.
+    pub(crate) mode: SslMode,
+    root: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Reads them from `url`.
+    pub(crate) fn of(url: &str) -> Result<Self, TlsSetupError> {
+        let (rest, mode, root) = take_parameters(url);
+        let mode = match mode.as_deref() {
+            None | Some("disable" | "allow" | "prefer") => SslMode::Disable,
+            Some("require") => SslMode::Require,
+            Some("verify-ca") => SslMode::VerifyCa,
+            Some("verify-full") => SslMode::VerifyFull,
+            Some(other) => return Err(TlsSetupError::UnknownMode(other.to_owned())),
+        };
+        Ok(Self { rest, mode, root })
+    }
+
+    /// The connector they ask for (it makes plain connections when the driver is told
+    /// `disable`).
+    pub(crate) fn connector(self) -> Result<Connector, TlsSetupError> {
+        Ok(Connector(connector(self.mode, self.root)?))
+    }
 }
 
 fn connector(mode: SslMode, root: Option<PathBuf>) -> Result<MakeRustlsConnect, TlsSetupError> {
@@ -324,16 +339,17 @@ mod tests {
 
     #[test]
     fn verifying_needs_a_root_certificate() {
+        let connector = |url: &str| Settings::of(url).and_then(Settings::connector);
         assert!(matches!(
-            split("postgres://h/db?sslmode=verify-full"),
+            connector("postgres://h/db?sslmode=verify-full"),
             Err(TlsSetupError::NoRootCert("verify-full"))
         ));
         assert!(matches!(
-            split("postgres://h/db?sslmode=sometimes"),
+            Settings::of("postgres://h/db?sslmode=sometimes"),
             Err(TlsSetupError::UnknownMode(_))
         ));
         assert_eq!(
-            split("postgres://h/db").map(|s| s.1).ok(),
+            Settings::of("postgres://h/db").map(|s| s.mode).ok(),
             Some(SslMode::Disable)
         );
     }

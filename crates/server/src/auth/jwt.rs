@@ -155,10 +155,16 @@ impl JwtVerifier {
         if !due {
             return;
         }
-        let mut keys = self.keys.write().await;
-        keys.fetched = Instant::now();
+        {
+            // Claim the fetch, so that concurrent requests wait for none and only one fetches.
+            let mut keys = self.keys.write().await;
+            if keys.fetched.elapsed() < REFETCH_AFTER {
+                return;
+            }
+            keys.fetched = Instant::now();
+        }
         match fetch(&self.settings.jwks, Some(client)).await {
-            Ok(set) => keys.set = set,
+            Ok(set) => self.keys.write().await.set = set,
             Err(error) => {
                 tracing::warn!(%error, "could not fetch the JWKS again; keeping the keys fetched before")
             }
