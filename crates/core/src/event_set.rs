@@ -12,6 +12,7 @@ use crate::codec::DomainEvent;
 use crate::event::{DecodeError, EventMetadata, RecordedEvent};
 use crate::ids::{EventType, IdError, StreamId};
 use crate::position::{GlobalPosition, StreamVersion};
+use crate::projected::ProjectedEvents;
 use crate::projection::EventFilter;
 
 /// One stored type of an event set, with the schema version new events are written with.
@@ -77,20 +78,35 @@ pub struct Envelope<'r, E> {
     pub recorded_at: DateTime<Utc>,
 }
 
-impl<'r, E: DomainEvent> Envelope<'r, E> {
+impl<'r, E: ProjectedEvents> Envelope<'r, E> {
     /// Decodes `recorded`.
     ///
     /// # Errors
     /// A [`DecodeError`] naming the event.
     pub fn decode(recorded: &'r RecordedEvent) -> Result<Self, DecodeError> {
         Ok(Self {
-            event: E::decode(recorded)?,
+            event: E::from_recorded(recorded)?,
             position: recorded.position,
             stream_id: &recorded.stream_id,
             stream_version: recorded.stream_version,
             metadata: &recorded.metadata,
             recorded_at: recorded.recorded_at,
         })
+    }
+}
+
+impl<'r, E> Envelope<'r, E> {
+    /// The same envelope around `event`: one of the sets an [`Either`](crate::Either) holds,
+    /// handed to code written for that set alone.
+    pub fn with_event<F>(&self, event: F) -> Envelope<'r, F> {
+        Envelope {
+            event,
+            position: self.position,
+            stream_id: self.stream_id,
+            stream_version: self.stream_version,
+            metadata: self.metadata,
+            recorded_at: self.recorded_at,
+        }
     }
 }
 

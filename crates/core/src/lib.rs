@@ -37,6 +37,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod lease;
 pub mod position;
+pub mod projected;
 pub mod projection;
 pub mod read_model;
 pub mod store;
@@ -58,6 +59,7 @@ pub use idempotency::{
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
 pub use lease::{Lease, LeaseProvider};
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
+pub use projected::{Either, ProjectedEvents};
 pub use projection::{
     EventFilter, PoisonPolicy, Projection, ProjectionError, catching_panics, type_name_collisions,
 };

@@ -32,6 +32,8 @@ pub enum EventFilter {
         /// The type names.
         types: Vec<EventType>,
     },
+    /// The events any of these filters takes: a projection that reads two domains.
+    AnyOf(Vec<EventFilter>),
 }
 
 impl EventFilter {
@@ -62,6 +64,7 @@ impl EventFilter {
             EventFilter::Types(types) | EventFilter::Category { types, .. } => {
                 types.contains(event_type)
             }
+            EventFilter::AnyOf(filters) => filters.iter().any(|f| f.matches(event_type)),
         }
     }
 
@@ -73,17 +76,19 @@ impl EventFilter {
             {
                 false
             }
+            EventFilter::AnyOf(filters) => filters.iter().any(|f| f.accepts(event)),
             _ => self.matches(&event.event_type),
         }
     }
 
-    /// The type names this filter reads from every stream, and the category it reads the
-    /// others from (`None` for [`EventFilter::All`], which names no type).
-    fn named(&self) -> (Option<&str>, &[EventType]) {
+    /// The type names this filter reads, each list with the category it reads them from
+    /// (`None`: every stream). [`EventFilter::All`] names no type.
+    fn named(&self) -> Vec<(Option<&str>, &[EventType])> {
         match self {
-            EventFilter::All => (None, &[]),
-            EventFilter::Types(types) => (None, types),
-            EventFilter::Category { category, types } => (Some(category), types),
+            EventFilter::All => Vec::new(),
+            EventFilter::Types(types) => vec![(None, types)],
+            EventFilter::Category { category, types } => vec![(Some(category), types)],
+            EventFilter::AnyOf(filters) => filters.iter().flat_map(EventFilter::named).collect(),
         }
     }
 }
@@ -96,19 +101,24 @@ pub fn type_name_collisions(filters: &[(ProjectionName, EventFilter)]) -> Vec<St
     let mut found = Vec::new();
     for (i, (a, fa)) in filters.iter().enumerate() {
         for (b, fb) in &filters[i + 1..] {
-            let ((ca, ta), (cb, tb)) = (fa.named(), fb.named());
-            if ca == cb {
-                continue;
-            }
-            for ty in ta.iter().filter(|t| tb.contains(t)) {
-                let from = |c: Option<&str>| {
-                    c.map_or("every stream".to_owned(), |c| format!("{c} streams"))
-                };
-                found.push(format!(
-                    "event type {ty}: projection {a} reads it from {}, projection {b} from {}",
-                    from(ca),
-                    from(cb)
-                ));
+            let pairs = fa
+                .named()
+                .into_iter()
+                .flat_map(|a| fb.named().into_iter().map(move |b| (a, b)));
+            for ((ca, ta), (cb, tb)) in pairs {
+                if ca == cb {
+                    continue;
+                }
+                for ty in ta.iter().filter(|t| tb.contains(t)) {
+                    let from = |c: Option<&str>| {
+                        c.map_or("every stream".to_owned(), |c| format!("{c} streams"))
+                    };
+                    found.push(format!(
+                        "event type {ty}: projection {a} reads it from {}, projection {b} from {}",
+                        from(ca),
+                        from(cb)
+                    ));
+                }
             }
         }
     }

@@ -38,7 +38,7 @@ enum AccountEvent {
     Closed,
 }
 
-fn recorded(stream: &'static str, event: &AccountEvent) -> RecordedEvent {
+fn recorded(stream: &'static str, event: &impl DomainEvent) -> RecordedEvent {
     let new = event
         .to_new_event(&EventMetadata::default())
         .expect("encodes");
@@ -157,4 +157,43 @@ fn old_versions_are_upcast_and_strangers_refused() {
         "{error}"
     );
     assert_eq!(error.position, GlobalPosition::new(7));
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, DomainEvent)]
+#[event(crate = "projector_core", category = "card")]
+enum CardEvent {
+    Issued { limit_cents: i64 },
+    Closed,
+}
+
+#[test]
+fn either_reads_two_domains_each_by_its_own_category() {
+    use projector_core::{Either, Envelope, ProjectedEvents, type_name_collisions};
+
+    let filter = <Either<AccountEvent, CardEvent>>::selects();
+    let account = recorded("account-1", &AccountEvent::Closed);
+    let card = recorded("card-1", &CardEvent::Closed);
+    let stray = recorded("loan-1", &CardEvent::Closed);
+    assert!(filter.accepts(&account) && filter.accepts(&card));
+    assert!(!filter.accepts(&stray), "a third category is not read");
+
+    let read = |event| Envelope::<Either<AccountEvent, CardEvent>>::decode(event).map(|e| e.event);
+    assert_eq!(
+        read(&account).ok(),
+        Some(Either::First(AccountEvent::Closed))
+    );
+    assert_eq!(read(&card).ok(), Some(Either::Second(CardEvent::Closed)));
+    let issued = recorded("card-2", &CardEvent::Issued { limit_cents: 500 });
+    assert_eq!(
+        read(&issued).ok(),
+        Some(Either::Second(CardEvent::Issued { limit_cents: 500 }))
+    );
+
+    // `Closed` by category in both sets, and from every stream in a third projection.
+    let by_type = EventFilter::types(&["Closed"]);
+    let found = type_name_collisions(&[
+        (projector_core::ProjectionName::from_static("both"), filter),
+        (projector_core::ProjectionName::from_static("any"), by_type),
+    ]);
+    assert_eq!(found.len(), 2, "{found:?}");
 }

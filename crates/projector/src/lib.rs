@@ -42,11 +42,11 @@ pub use tokio_util::sync::CancellationToken;
 /// The names an application uses every day.
 pub mod prelude {
     pub use projector_core::{
-        BoxError, CommandError, CommandOptions, Decider, DomainEvent, Envelope, EventAppender,
-        EventFeed, EventFilter, EventMetadata, EventSet, EventStore, Execute, Executed,
-        ExpectedVersion, GlobalPosition, PoisonPolicy, ProjectionError, ProjectionName,
-        ReadDirection, Refused, StreamId, StreamReader, StreamVersion, Upcaster, Upcasters,
-        execute, load,
+        BoxError, CommandError, CommandOptions, Decider, DomainEvent, Either, Envelope,
+        EventAppender, EventFeed, EventFilter, EventMetadata, EventSet, EventStore, Execute,
+        Executed, ExpectedVersion, GlobalPosition, PoisonPolicy, ProjectedEvents, ProjectionError,
+        ProjectionName, ReadDirection, Refused, StreamId, StreamReader, StreamVersion, Upcaster,
+        Upcasters, execute, load,
     };
     pub use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
     pub use projector_sql::{

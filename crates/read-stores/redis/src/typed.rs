@@ -6,8 +6,8 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use projector_core::{
-    Envelope, EventFilter, EventSet, PoisonPolicy, Projection, ProjectionError, ProjectionName,
-    RecordedEvent,
+    Envelope, EventFilter, PoisonPolicy, ProjectedEvents, Projection, ProjectionError,
+    ProjectionName, RecordedEvent,
 };
 
 use crate::batch::RedisBatch;
@@ -20,7 +20,7 @@ use crate::projection::RedisProjection;
 /// a projection that reads what it writes folds the batch first: override `apply_batch`.
 pub trait TypedRedisProjection: Send + Sync + 'static {
     /// The events it reads.
-    type Event: EventSet;
+    type Event: ProjectedEvents;
 
     /// Its name: the key of its checkpoint and the prefix of its keys.
     const NAME: ProjectionName;
@@ -33,7 +33,7 @@ pub trait TypedRedisProjection: Send + Sync + 'static {
 
     /// The events it is given: its event set's types, from its category's streams.
     fn handles(&self) -> EventFilter {
-        Self::Event::filter()
+        Self::Event::selects()
     }
 
     /// Applies one event.

@@ -9,8 +9,8 @@ use std::future::Future;
 
 use async_trait::async_trait;
 use projector_core::{
-    Envelope, EventFilter, EventSet, PoisonPolicy, Projection, ProjectionError, ProjectionName,
-    RecordedEvent,
+    Envelope, EventFilter, PoisonPolicy, ProjectedEvents, Projection, ProjectionError,
+    ProjectionName, RecordedEvent,
 };
 
 use crate::projection::SqlProjection;
@@ -23,7 +23,7 @@ use crate::transaction::SqlTransaction;
 /// side effects, because a failed batch is rolled back and applied again.
 pub trait TypedSqlProjection: Send + Sync + 'static {
     /// The events it reads.
-    type Event: EventSet;
+    type Event: ProjectedEvents;
 
     /// Its name: the key of its checkpoint and the namespace of its tables.
     const NAME: ProjectionName;
@@ -39,7 +39,7 @@ pub trait TypedSqlProjection: Send + Sync + 'static {
 
     /// The events it is given: its event set's types, from its category's streams.
     fn handles(&self) -> EventFilter {
-        Self::Event::filter()
+        Self::Event::selects()
     }
 
     /// Applies one event.
