@@ -32,7 +32,7 @@ pub struct ProductView {
     pub version: u64,
     /// When it was created.
     pub created_at: DateTime<Utc>,
-    /// When its last event was recorded.
+    /// When it last changed.
     pub updated_at: DateTime<Utc>,
 }
 

@@ -73,9 +73,9 @@ impl TypedSqlProjection for ProductsProjection {
 struct Write<'e> {
     event: &'e ProductEvent,
     version: i64,
-    recorded_at: String,
-    /// `ProductCreated`'s time; tags as JSON text, for events that set them.
-    created_at: Option<String>,
+    /// The time the event carries: when its command was decided.
+    at: String,
+    /// The tags as JSON text, for events that set them.
     tags: Option<String>,
 }
 
@@ -91,14 +91,16 @@ impl<'e> Write<'e> {
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| ProjectionError::at(envelope.position, format!("tags as JSON: {e}")))?;
+        let at = match event {
+            ProductEvent::Created(e) => e.created_at,
+            ProductEvent::Updated(e) => e.updated_at,
+            ProductEvent::PriceChanged(e) => e.changed_at,
+            ProductEvent::Deleted(e) => e.deleted_at,
+        };
         Ok(Self {
             event,
             version: i64::try_from(envelope.stream_version.get()).unwrap_or(i64::MAX),
-            recorded_at: sql_time(envelope.recorded_at),
-            created_at: match event {
-                ProductEvent::Created(e) => Some(sql_time(e.created_at)),
-                _ => None,
-            },
+            at: sql_time(at),
             tags,
         })
     }
@@ -106,7 +108,7 @@ impl<'e> Write<'e> {
     /// The event's statement: it touches the product's row, and only that row.
     fn statement(&self) -> (&'static str, Vec<SqlParam<'_>>) {
         let id = self.event.product_id();
-        let at = self.recorded_at.as_str();
+        let at = self.at.as_str();
         let tags = self.tags.as_deref();
         match self.event {
             ProductEvent::Created(e) => (
@@ -119,7 +121,7 @@ impl<'e> Write<'e> {
                     e.price_cents.cents().into(),
                     tags.into(),
                     self.version.into(),
-                    self.created_at.as_deref().unwrap_or(at).into(),
+                    at.into(),
                     at.into(),
                 ],
             ),

@@ -151,7 +151,7 @@ pub(crate) struct Product {
     /// The stream version: send it back in `If-Match` (also the `ETag`).
     version: u64,
     created_at: DateTime<Utc>,
-    /// When its last change was recorded.
+    /// When it last changed.
     updated_at: DateTime<Utc>,
 }
 
