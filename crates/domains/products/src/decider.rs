@@ -118,7 +118,8 @@ impl Decider for ProductDecider {
         if product.deleted {
             return Err(ProductError::Deleted {
                 action: match command {
-                    ProductCommand::Create { .. } | ProductCommand::Update { .. } => "update",
+                    ProductCommand::Create { .. } => "create",
+                    ProductCommand::Update { .. } => "update",
                     ProductCommand::ChangePrice { .. } => "change the price of",
                     ProductCommand::Delete { .. } => "delete",
                 },
