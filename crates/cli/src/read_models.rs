@@ -34,6 +34,7 @@ pub(crate) fn over(
     let mut all: Vec<Arc<dyn ProjectionTarget>> = projector_orders::projections::all()
         .into_iter()
         .chain(projector_issues::projections::all())
+        .chain(projector_products::projections::all())
         .map(|projection| {
             Arc::new(SqlTarget::new(Arc::clone(&sql), projection)) as Arc<dyn ProjectionTarget>
         })
@@ -57,6 +58,7 @@ pub(crate) fn names() -> Vec<ProjectionName> {
     projector_orders::projections::all()
         .iter()
         .chain(projector_issues::projections::all().iter())
+        .chain(projector_products::projections::all().iter())
         .map(|p| p.name())
         .chain([CUSTOMER_ORDERS_CACHE])
         .collect()

@@ -19,7 +19,7 @@ use crate::limits::{
     AMOUNT_MAX, ITEMS_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX, REPORT_DAYS_MAX,
     TITLE_MAX, TRACKING_MAX, is_id,
 };
-use crate::routes::{customers, issues, orders, reports};
+use crate::routes::{customers, issues, orders, products, reports};
 use crate::validate::Checker;
 
 /// Every kind of write body the API reads.
@@ -44,11 +44,18 @@ pub enum WriteBody {
     UpdateIssue,
     /// `POST /api/issues/{id}/comments`.
     Comment,
+    /// `POST /api/products`.
+    CreateProduct,
+    /// `PATCH /api/products/{id}`.
+    UpdateProduct,
+    /// `POST /api/products/{id}/price`.
+    ProductPrice,
 }
 
 impl WriteBody {
-    /// All of them, for a fuzzer to pick from.
-    pub const ALL: [Self; 9] = [
+    /// All of them, for a fuzzer to pick from (new kinds go last, so a stored input keeps
+    /// the kind its first byte picked).
+    pub const ALL: [Self; 12] = [
         Self::CreateOrder,
         Self::AddItem,
         Self::NoFields,
@@ -58,6 +65,9 @@ impl WriteBody {
         Self::CreateIssue,
         Self::UpdateIssue,
         Self::Comment,
+        Self::CreateProduct,
+        Self::UpdateProduct,
+        Self::ProductPrice,
     ];
 }
 
@@ -145,8 +155,75 @@ fn check_body(kind: WriteBody, bytes: &[u8]) -> Result<(), ApiError> {
             let length = text.chars().count();
             assert!(length > 0 && length <= PROSE_MAX, "comment length {length}");
         }
+        WriteBody::CreateProduct | WriteBody::UpdateProduct | WriteBody::ProductPrice => {
+            product_body(kind, value, checker)?;
+        }
     }
     Ok(())
+}
+
+/// A product body, checked as its route does; what is accepted, the product decider accepts
+/// too: the API's checks are the domain's, never looser.
+fn product_body(
+    kind: WriteBody,
+    value: Option<&serde_json::Value>,
+    mut checker: Checker,
+) -> Result<(), ApiError> {
+    use projector_core::Decider;
+    use projector_products::{
+        ProductChanges, ProductCommand, ProductDecider, ProductError, ProductId,
+    };
+
+    let at = chrono::DateTime::UNIX_EPOCH;
+    let existing = || {
+        let create = ProductCommand::Create {
+            product_id: ProductId::parse("fuzz").expect("an id"),
+            name: "Fuzz".into(),
+            description: String::new(),
+            category: "fuzz".into(),
+            price: projector_products::Price::from_cents(1).expect("a price"),
+            tags: Vec::new(),
+            at,
+        };
+        let decider = ProductDecider;
+        let events = decider
+            .decide(&Default::default(), &create)
+            .expect("a valid creation");
+        decider.fold(&events)
+    };
+    let (state, command) = match kind {
+        WriteBody::CreateProduct => {
+            let product =
+                value.and_then(|v| products::models::CreateProduct::check(&mut checker, v));
+            let product = checker.finish(product)?;
+            let id = product.id.unwrap_or_else(|| "made".into());
+            let product_id = ProductId::parse(&id).expect("an accepted id is a product id");
+            let command = ProductCommand::Create {
+                product_id,
+                name: product.name,
+                description: product.description,
+                category: product.category,
+                price: product.price,
+                tags: product.tags,
+                at,
+            };
+            (Default::default(), command)
+        }
+        WriteBody::UpdateProduct => {
+            let changes = value.and_then(|v| products::models::check_update(&mut checker, v));
+            let changes: ProductChanges = checker.finish(changes)?;
+            (existing(), ProductCommand::Update { changes, at })
+        }
+        _ => {
+            let price = value.and_then(|v| products::models::check_price(&mut checker, v));
+            let price = checker.finish(price)?;
+            (existing(), ProductCommand::ChangePrice { price, at })
+        }
+    };
+    match ProductDecider.decide(&state, &command) {
+        Ok(_) | Err(ProductError::NothingChanged | ProductError::SamePrice { .. }) => Ok(()),
+        Err(error) => panic!("the API accepted {command:?}, the decider refused it: {error}"),
+    }
 }
 
 fn assert_item(item: &NewItem) {

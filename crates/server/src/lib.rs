@@ -6,8 +6,8 @@
 //!
 //! # Layout
 //! - [`app`] builds the router; [`serve`] runs it until shutdown.
-//! - `routes`: one module per area (`orders`, `customers`, `reports`, `issues`, `health`,
-//!   `admin`), each with its documented router; `params`: shared parameters; `path`: typed
+//! - `routes`: one module per area (`orders`, `customers`, `reports`, `issues`, `products`,
+//!   `health`, `admin`), each with its documented router; `params`: shared parameters; `path`: typed
 //!   path parameters, checked before a handler runs.
 //! - `command`: running a domain command for a write (idempotency, `If-Match`, metadata).
 //! - `consistency`: read-your-writes and `Projection-Position`; `read_path`: the one way a read
@@ -69,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::orders::router())
         .merge(routes::customers::router())
         .merge(routes::issues::router())
+        .merge(routes::products::router())
         .merge(routes::reports::router())
         .merge(routes::health::router());
     if state.config().admin_listener.is_none() {

@@ -18,6 +18,18 @@ pub const AMOUNT_MAX: f64 = 1_000_000_000_000.0;
 pub const TRACKING_MAX: usize = 64;
 /// Longest cancellation reason.
 pub const REASON_MAX: usize = 500;
+/// Longest product name.
+pub const PRODUCT_NAME_MAX: usize = projector_products::limits::NAME_MAX;
+/// Longest product description.
+pub const PRODUCT_DESCRIPTION_MAX: usize = projector_products::limits::DESCRIPTION_MAX;
+/// Longest product category (a slug).
+pub const CATEGORY_MAX: usize = projector_products::limits::CATEGORY_MAX;
+/// Most tags on a product.
+pub const TAGS_MAX: usize = projector_products::limits::TAGS_MAX;
+/// Longest tag (a slug).
+pub const TAG_MAX: usize = projector_products::limits::TAG_MAX;
+/// Highest product price (in whole units).
+pub const PRICE_MAX: f64 = projector_products::limits::PRICE_MAX_CENTS as f64 / 100.0;
 /// Longest issue title.
 pub const TITLE_MAX: usize = 200;
 /// Longest issue description or comment.
@@ -98,6 +110,30 @@ mod tests {
     #[test]
     fn the_id_pattern_states_the_longest_id() {
         assert!(ID_PATTERN.ends_with(&format!("{{0,{}}}$", ID_MAX - 1)));
+    }
+
+    #[test]
+    fn product_ids_are_the_ids_of_the_api() {
+        assert_eq!(projector_products::limits::ID_MAX, ID_MAX);
+        for sample in [
+            "order-1001",
+            "a",
+            "A.b:c_d-e",
+            "",
+            "-a",
+            "a b",
+            "a/b",
+            "ä",
+            "a@b",
+            &"a".repeat(64),
+            &"a".repeat(65),
+        ] {
+            assert_eq!(
+                projector_products::ProductId::parse(sample).is_ok(),
+                is_id(sample),
+                "{sample:?}"
+            );
+        }
     }
 
     #[test]

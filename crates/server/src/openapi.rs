@@ -28,6 +28,7 @@ use crate::error::{FieldError, Problem};
         (name = "customers", description = "Customers' orders and activity"),
         (name = "reports", description = "Sales reports"),
         (name = "issues", description = "The issue tracker: every change audited with who made it, no dirty writes"),
+        (name = "products", description = "The product catalogue: add products, change their details and prices, delete them; each read from the products read model"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "admin", description = "Projections: state, lag, rebuilds without downtime, resuming after a poison event. \
             Needs the `admin` scope, or is served on an admin listener of its own"),

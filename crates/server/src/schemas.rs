@@ -10,10 +10,13 @@ use utoipa::openapi::OpenApi;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 
+use projector_products::limits::SLUG_PATTERN;
+use utoipa::openapi::schema::ArrayItems;
+
 use crate::limits::{
-    AMOUNT_MAX, CURSOR_MAX, CURSOR_PATTERN, ID_MAX, ID_PATTERN, IDEMPOTENCY_KEY_MAX,
-    IF_MATCH_PATTERN, ITEMS_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX, TITLE_MAX,
-    TRACKING_MAX,
+    AMOUNT_MAX, CATEGORY_MAX, CURSOR_MAX, CURSOR_PATTERN, ID_MAX, ID_PATTERN, IDEMPOTENCY_KEY_MAX,
+    IF_MATCH_PATTERN, ITEMS_MAX, PAGE_MAX, PRICE_MAX, PRODUCT_DESCRIPTION_MAX, PRODUCT_NAME_MAX,
+    PROSE_MAX, QUANTITY_MAX, REASON_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, TRACKING_MAX,
 };
 
 /// A string of 1 to `max` characters following `pattern`.
@@ -153,10 +156,14 @@ enum Limit {
     Prose { max: usize },
     /// A whole number in `min..=max`.
     Integer { min: i64, max: i64 },
-    /// An amount of money with at most two decimals; above zero if `positive`.
-    Amount { positive: bool },
+    /// An amount of money with at most two decimals, at most `max`; above zero if `positive`.
+    Amount { positive: bool, max: f64 },
     /// An array of `min..=max` items.
     Items { min: usize, max: usize },
+    /// A slug of 1 to `max` characters ([`SLUG_PATTERN`]).
+    Slug { max: usize },
+    /// An array of at most `items` distinct slugs of 1 to `max` characters.
+    Slugs { items: usize, max: usize },
 }
 
 /// Every limited property of every request body: (schema, property, limit).
@@ -183,9 +190,19 @@ const BODY_LIMITS: &[(&str, &str, Limit)] = &[
     (
         "OrderItemRequest",
         "unit_price",
-        Limit::Amount { positive: false },
+        Limit::Amount {
+            positive: false,
+            max: AMOUNT_MAX,
+        },
     ),
-    ("RefundRequest", "amount", Limit::Amount { positive: true }),
+    (
+        "RefundRequest",
+        "amount",
+        Limit::Amount {
+            positive: true,
+            max: AMOUNT_MAX,
+        },
+    ),
     (
         "ShipRequest",
         "tracking",
@@ -236,7 +253,41 @@ const BODY_LIMITS: &[(&str, &str, Limit)] = &[
     ),
     ("UpdateIssueRequest", "assignee", Limit::User),
     ("CommentRequest", "body", Limit::Prose { max: PROSE_MAX }),
+    ("CreateProductRequest", "id", Limit::Id),
+    ("CreateProductRequest", "name", PRODUCT_NAME),
+    ("CreateProductRequest", "description", PRODUCT_DESCRIPTION),
+    ("CreateProductRequest", "category", CATEGORY),
+    ("CreateProductRequest", "price", PRICE),
+    ("CreateProductRequest", "tags", TAGS),
+    ("UpdateProductRequest", "name", PRODUCT_NAME),
+    ("UpdateProductRequest", "description", PRODUCT_DESCRIPTION),
+    ("UpdateProductRequest", "category", CATEGORY),
+    ("UpdateProductRequest", "tags", TAGS),
+    ("PriceRequest", "price", PRICE),
 ];
+
+/// A product's name, as its create and update bodies take it.
+const PRODUCT_NAME: Limit = Limit::Text {
+    max: PRODUCT_NAME_MAX,
+    required: true,
+};
+/// A product's description: prose, may be empty.
+const PRODUCT_DESCRIPTION: Limit = Limit::Text {
+    max: PRODUCT_DESCRIPTION_MAX,
+    required: false,
+};
+/// A product's category.
+const CATEGORY: Limit = Limit::Slug { max: CATEGORY_MAX };
+/// A product's price.
+const PRICE: Limit = Limit::Amount {
+    positive: true,
+    max: PRICE_MAX,
+};
+/// A product's tags.
+const TAGS: Limit = Limit::Slugs {
+    items: TAGS_MAX,
+    max: TAG_MAX,
+};
 
 /// Writes [`BODY_LIMITS`] into the request bodies' schemas.
 ///
@@ -263,12 +314,19 @@ pub(crate) fn state_body_limits(document: &mut OpenApi) {
         };
         match found {
             Some(RefOr::T(Schema::Object(object))) => limit_object(object, *limit),
-            Some(RefOr::T(Schema::Array(array))) => {
-                if let Limit::Items { min, max } = limit {
-                    array.min_items = Some(*min);
-                    array.max_items = Some(*max);
+            Some(RefOr::T(Schema::Array(array))) => match *limit {
+                Limit::Items { min, max } => {
+                    array.min_items = Some(min);
+                    array.max_items = Some(max);
                 }
-            }
+                Limit::Slugs { items, max } => {
+                    array.max_items = Some(items);
+                    array.unique_items = true;
+                    array.items =
+                        ArrayItems::RefOrSchema(Box::new(RefOr::T(Schema::Object(slug(max)))));
+                }
+                _ => panic!("{schema}.{property} is an array, not a {limit:?}"),
+            },
             _ => panic!("{schema}.{property} is not in the OpenAPI document"),
         }
     }
@@ -305,18 +363,29 @@ fn limit_object(object: &mut Object, limit: Limit) {
             object.minimum = Some(min.into());
             object.maximum = Some(max.into());
         }
-        Limit::Amount { positive } => {
+        Limit::Amount { positive, max } => {
             if positive {
                 object.minimum = None;
                 object.exclusive_minimum = Some(0.into());
             } else {
                 object.minimum = Some(0.into());
             }
-            object.maximum = Some(AMOUNT_MAX.into());
+            object.maximum = Some(max.into());
             object.multiple_of = Some(0.01.into());
         }
-        Limit::Items { .. } => {}
+        Limit::Slug { max } => {
+            let slug = slug(max);
+            object.min_length = slug.min_length;
+            object.max_length = slug.max_length;
+            object.pattern = slug.pattern;
+        }
+        Limit::Items { .. } | Limit::Slugs { .. } => {}
     }
+}
+
+/// A slug of 1 to `max` characters: [`SLUG_PATTERN`].
+fn slug(max: usize) -> Object {
+    text(max, Some(SLUG_PATTERN.to_owned()))
 }
 
 #[cfg(test)]
@@ -400,6 +469,32 @@ mod tests {
                     },
                     sample
                 ),
+                "{sample:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn slug_pattern_is_the_check() {
+        let samples = [
+            "a",
+            "garden-tools",
+            "4k",
+            "a-b-c",
+            "-a",
+            "a-",
+            "a--b",
+            "Garden",
+            "a b",
+            "a_b",
+            "caf\u{e9}",
+            "a.b",
+            "",
+        ];
+        for sample in samples {
+            assert_eq!(
+                matches(SLUG_PATTERN, sample),
+                text_accepted(Text::Slug { max: 100 }, sample),
                 "{sample:?}"
             );
         }

@@ -30,6 +30,8 @@ pub(crate) enum Text {
     Prose { max: usize, allow_empty: bool },
     /// A user id: 1 to 128 visible ASCII characters.
     User,
+    /// A slug of 1 to `max` characters: `projector_products::limits::SLUG_PATTERN`.
+    Slug { max: usize },
 }
 
 impl Checker {
@@ -115,6 +117,10 @@ impl Checker {
                 return Some(text.to_owned());
             }
             Text::User => "must be 1 to 128 visible ASCII characters (no spaces)".to_owned(),
+            Text::Slug { max } if projector_products::limits::is_slug(text, max) => {
+                return Some(text.to_owned());
+            }
+            Text::Slug { max } => projector_products::limits::slug_message(max),
             Text::Prose { max, allow_empty } => {
                 let length = text.chars().count();
                 if length == 0 && !allow_empty {
@@ -217,12 +223,25 @@ impl Checker {
         }
     }
 
-    /// A required amount of money with at most two decimals, at least `min`.
+    /// A required amount of money with at most two decimals, above zero if `positive`, at most
+    /// [`AMOUNT_MAX`].
     pub(crate) fn amount(
         &mut self,
         object: &Object<'_>,
         name: &str,
         positive: bool,
+    ) -> Option<projector_orders::Money> {
+        self.amount_up_to(object, name, positive, AMOUNT_MAX)
+    }
+
+    /// A required amount of money with at most two decimals, above zero if `positive`, at most
+    /// `max`.
+    pub(crate) fn amount_up_to(
+        &mut self,
+        object: &Object<'_>,
+        name: &str,
+        positive: bool,
+        max: f64,
     ) -> Option<projector_orders::Money> {
         let field = join(&object.path, name);
         let value = self.required(object, name, &field)?;
@@ -230,8 +249,8 @@ impl Checker {
             self.error(field, format!("must be a number, not {}", kind(value)));
             return None;
         };
-        if number > AMOUNT_MAX {
-            self.error(field, format!("must be at most {AMOUNT_MAX}"));
+        if number > max {
+            self.error(field, format!("must be at most {max}"));
             return None;
         }
         match projector_orders::Money::from_decimal(number) {
@@ -269,6 +288,47 @@ impl Checker {
             return None;
         }
         Some(items)
+    }
+
+    /// An optional array of at most `max` distinct texts, each checked by `rule` and named
+    /// `name[i]`: `Some(None)` when absent.
+    pub(crate) fn optional_distinct_texts(
+        &mut self,
+        object: &Object<'_>,
+        name: &str,
+        max: usize,
+        rule: Text,
+    ) -> Option<Option<Vec<String>>> {
+        let field = join(&object.path, name);
+        let value = match object.map.get(name) {
+            None | Some(Value::Null) => return Some(None),
+            Some(value) => value,
+        };
+        let Some(items) = value.as_array() else {
+            self.error(field, format!("must be an array, not {}", kind(value)));
+            return None;
+        };
+        if items.len() > max {
+            self.error(
+                field,
+                format!("must hold 0 to {max} items, not {}", items.len()),
+            );
+            return None;
+        }
+        let mut texts = Vec::with_capacity(items.len());
+        let mut valid = true;
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{field}[{i}]");
+            match self.check_text(&path, item, rule) {
+                Some(text) if texts.contains(&text) => {
+                    self.error(path, format!("{text} is listed more than once"));
+                    valid = false;
+                }
+                Some(text) => texts.push(text),
+                None => valid = false,
+            }
+        }
+        valid.then_some(Some(texts))
     }
 
     fn required<'v>(&mut self, object: &Object<'v>, name: &str, field: &str) -> Option<&'v Value> {
@@ -408,6 +468,61 @@ mod tests {
         assert_eq!(checker.integer(&object, "e", 1, 100), Some(7));
         let fields: Vec<&str> = checker.errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["b", "c"]);
+    }
+
+    #[test]
+    fn distinct_texts_name_each_bad_item() {
+        let body = json!({
+            "good": ["led", "desk"],
+            "none": null,
+            "bad": ["led", "Desk", "led", 3],
+            "many": ["a", "b", "c"],
+            "not": "led",
+        });
+        let mut checker = Checker::new();
+        let object = checker
+            .object(&body, "", &["good", "none", "bad", "many", "not"])
+            .expect("object");
+        let slug = Text::Slug { max: 10 };
+        assert_eq!(
+            checker.optional_distinct_texts(&object, "good", 2, slug),
+            Some(Some(vec!["led".to_owned(), "desk".to_owned()]))
+        );
+        assert_eq!(
+            checker.optional_distinct_texts(&object, "none", 2, slug),
+            Some(None)
+        );
+        assert_eq!(
+            checker.optional_distinct_texts(&object, "absent", 2, slug),
+            Some(None)
+        );
+        assert_eq!(
+            checker.optional_distinct_texts(&object, "bad", 5, slug),
+            None
+        );
+        assert_eq!(
+            checker.optional_distinct_texts(&object, "many", 2, slug),
+            None
+        );
+        assert_eq!(
+            checker.optional_distinct_texts(&object, "not", 2, slug),
+            None
+        );
+        let fields: Vec<&str> = checker.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["bad[1]", "bad[2]", "bad[3]", "many", "not"]);
+    }
+
+    #[test]
+    fn amounts_up_to_a_limit() {
+        let body = json!({"a": 10.25, "b": 10.26});
+        let mut checker = Checker::new();
+        let object = checker.object(&body, "", &["a", "b"]).expect("object");
+        assert_eq!(
+            checker.amount_up_to(&object, "a", true, 10.25),
+            Some(projector_orders::Money::from_cents(1025))
+        );
+        assert!(checker.amount_up_to(&object, "b", true, 10.25).is_none());
+        assert_eq!(checker.errors[0].message, "must be at most 10.25");
     }
 
     #[test]

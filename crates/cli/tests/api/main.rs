@@ -1,5 +1,5 @@
-//! End-to-end tests of the orders service and the issue tracker: the real `projector` binary on a free port with a
-//! fresh data directory, and a real HTTP client.
+//! End-to-end tests of the orders service, the issue tracker and the product catalogue: the
+//! real `projector` binary on a free port with a fresh data directory, and a real HTTP client.
 
 mod helpers;
 
@@ -17,6 +17,7 @@ mod limits;
 mod openapi;
 mod operations;
 mod outage;
+mod products;
 mod reads;
 mod restart;
 mod retries;
@@ -93,6 +94,11 @@ on_both_backends!(
     limits::orders_at_their_limits_are_projected_and_reported_exactly,
     openapi::the_document_covers_every_route_and_states_the_limits,
     operations::health_ready_and_metrics,
+    products::a_product_is_created_changed_repriced_and_deleted,
+    products::bad_product_input_is_named_and_changes_nothing,
+    products::product_writes_are_idempotent_and_guarded_by_if_match,
+    products::product_reads_wait_for_their_writes_and_404_when_missing,
+    products::the_products_read_model_is_rebuilt_from_the_command_line,
     operations::correlation_ids_are_taken_or_made_and_returned,
     reads::my_orders_are_newest_first_a_page_at_a_time,
     reads::activity_and_daily_sales_follow_completions_and_refunds,

@@ -105,6 +105,66 @@ fn the_limits_come_from_the_validators(document: &Value) {
     );
 }
 
+/// The product bodies state the product domain's limits: text lengths, slug patterns, distinct
+/// tags, and a price above zero up to its maximum, in cents.
+fn the_product_limits_come_from_the_domain(document: &Value) {
+    use projector_products::limits::SLUG_PATTERN;
+    use projector_server::limits::{
+        CATEGORY_MAX, ID_PATTERN, PRICE_MAX, PRODUCT_DESCRIPTION_MAX, PRODUCT_NAME_MAX, TAG_MAX,
+        TAGS_MAX,
+    };
+    for (path, method) in [
+        ("/api/products/{id}", "get"),
+        ("/api/products/{id}", "patch"),
+        ("/api/products/{id}", "delete"),
+        ("/api/products/{id}/price", "post"),
+    ] {
+        assert_eq!(
+            parameter(document, path, method, "id")["pattern"],
+            ID_PATTERN,
+            "{method} {path}"
+        );
+    }
+    for body in ["CreateProductRequest", "UpdateProductRequest"] {
+        let properties = &schema(document, body)["properties"];
+        assert_eq!(properties["name"]["maxLength"], PRODUCT_NAME_MAX, "{body}");
+        assert_eq!(
+            properties["description"]["maxLength"], PRODUCT_DESCRIPTION_MAX,
+            "{body}"
+        );
+        assert_eq!(properties["category"]["maxLength"], CATEGORY_MAX, "{body}");
+        assert_eq!(properties["category"]["pattern"], SLUG_PATTERN, "{body}");
+        let tags = &properties["tags"];
+        assert_eq!(tags["maxItems"], TAGS_MAX, "{body}");
+        assert_eq!(tags["uniqueItems"], true, "{body}");
+        assert_eq!(tags["items"]["maxLength"], TAG_MAX, "{body}");
+        assert_eq!(tags["items"]["pattern"], SLUG_PATTERN, "{body}");
+        assert_eq!(
+            schema(document, body)["additionalProperties"],
+            false,
+            "{body}"
+        );
+    }
+    let create = schema(document, "CreateProductRequest");
+    let required: Vec<&str> = create["required"]
+        .as_array()
+        .expect("required")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(required, ["name", "category", "price"]);
+    for body in ["CreateProductRequest", "PriceRequest"] {
+        let price = &schema(document, body)["properties"]["price"];
+        assert_eq!(price["exclusiveMinimum"], 0, "{body}: {price}");
+        assert!(price.get("minimum").is_none(), "{body}: {price}");
+        assert_eq!(price["maximum"].as_f64(), Some(PRICE_MAX), "{body}");
+        assert_eq!(price["multipleOf"].as_f64(), Some(0.01), "{body}");
+    }
+    let product = &document["paths"]["/api/products"]["post"];
+    assert_eq!(product["tags"][0], "products");
+    assert!(product["responses"]["201"].is_object());
+}
+
 pub async fn the_document_covers_every_route_and_states_the_limits() {
     let server = Server::start().await;
     let document = server.get("/openapi.json").await.expect(200).json();
@@ -131,6 +191,9 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         ("/api/issues/{id}", &["patch", "get"][..]),
         ("/api/issues/{id}/comments", &["post"][..]),
         ("/api/issues/{id}/history", &["get"][..]),
+        ("/api/products", &["post"][..]),
+        ("/api/products/{id}", &["patch", "delete", "get"][..]),
+        ("/api/products/{id}/price", &["post"][..]),
         ("/admin/projections", &["get"][..]),
         ("/admin/projections/{name}/rebuild", &["post"][..]),
         ("/admin/projections/{name}/resume", &["post"][..]),
@@ -158,7 +221,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     }
     assert_eq!(
         paths.len(),
-        23,
+        26,
         "a route the test does not know: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
@@ -233,6 +296,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         projector_server::limits::PROSE_MAX
     );
     the_limits_come_from_the_validators(&document);
+    the_product_limits_come_from_the_domain(&document);
     let problem = schema(&document, "Problem");
     for field in ["type", "title", "status", "detail", "errors"] {
         assert!(

@@ -39,6 +39,7 @@ pub async fn health_ready_and_metrics() {
         "issue_history",
         "issues",
         "order_summary",
+        "products",
     ];
     if crate::helpers::cache().is_some() {
         expected.insert(0, "customer_orders_cache");

@@ -118,6 +118,13 @@ pub async fn every_read_names_the_read_model_that_answered() {
         .expect(201)
         .json();
     let issue_id = issue["id"].as_str().expect("id").to_owned();
+    server
+        .post(
+            "/api/products",
+            &json!({"id": "rm-p", "name": "Read models", "category": "books", "price": 9.5}),
+        )
+        .await
+        .expect(201);
     let head = server.head().await;
     let reads = [
         (
@@ -163,6 +170,12 @@ pub async fn every_read_names_the_read_model_that_answered() {
             200,
             "issue_history",
         ),
+        (
+            format!("/api/products/rm-p?min_position={head}"),
+            200,
+            "products",
+        ),
+        ("/api/products/nope".to_owned(), 404, "products"),
     ];
     for (path, status, read_model) in reads {
         let reply = server.get(&path).await.expect(status);

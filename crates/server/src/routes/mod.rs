@@ -8,4 +8,5 @@ pub(crate) mod orders;
 pub(crate) mod params;
 pub(crate) mod path;
 pub(crate) mod problems;
+pub(crate) mod products;
 pub(crate) mod reports;

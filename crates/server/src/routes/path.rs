@@ -8,6 +8,7 @@ use std::fmt;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 use projector_core::ProjectionName;
+use projector_products::ProductId;
 use utoipa::IntoParams;
 
 use crate::error::{ApiError, FieldError};
@@ -23,6 +24,13 @@ pub(crate) trait PathValue: Sized {
 impl PathValue for ProjectionName {
     fn parse(text: &str) -> Result<Self, String> {
         ProjectionName::parse(text).map_err(|e| e.to_string())
+    }
+}
+
+/// A product's id is the domain's own type, of the same form as every id of the API.
+impl PathValue for ProductId {
+    fn parse(text: &str) -> Result<Self, String> {
+        ProductId::parse(text).map_err(|_| id_message())
     }
 }
 
@@ -156,6 +164,14 @@ path_params!(
     IssuePath {
         /// The issue's id.
         id: IssueId = schemas::id,
+    }
+);
+
+path_params!(
+    /// The product in the path.
+    ProductPath {
+        /// The product's id.
+        id: ProductId = schemas::id,
     }
 );
 
