@@ -11,9 +11,9 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 
 use crate::limits::{
-    AMOUNT_MAX, CURSOR_MAX, CURSOR_PATTERN, ID_MAX, ID_PATTERN, IDEMPOTENCY_KEY_MAX,
-    IF_MATCH_PATTERN, ITEMS_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX, TITLE_MAX,
-    TRACKING_MAX,
+    AMOUNT_MAX, CURSOR_MAX, CURSOR_PATTERN, EMAIL_MAX, ID_MAX, ID_PATTERN, IDEMPOTENCY_KEY_MAX,
+    IF_MATCH_PATTERN, ITEMS_MAX, NAME_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, RATING_MAX,
+    RATING_MIN, REASON_MAX, REGION_MAX, REVIEW_TEXT_MAX, TITLE_MAX, TRACKING_MAX,
 };
 
 /// A string of 1 to `max` characters following `pattern`.
@@ -121,6 +121,23 @@ fn choice(names: impl IntoIterator<Item = &'static str>) -> Object {
         .build()
 }
 
+/// A customer's loyalty tier.
+pub(crate) fn tier() -> Object {
+    choice(projector_customers::Tier::ALL.iter().map(|t| t.as_str()))
+}
+
+/// An email address as the customer decider takes it (`check_email`): local part, `@`, and
+/// two or more domain labels of letters, digits and inner hyphens; the length is stated
+/// apart, as `maxLength`.
+pub(crate) fn email_pattern() -> String {
+    use projector_customers::limits::{EMAIL_LABEL_MAX, EMAIL_LOCAL_MAX, EMAIL_LOCAL_SYMBOLS};
+    let label = format!(
+        "[A-Za-z0-9]([A-Za-z0-9-]{{0,{}}}[A-Za-z0-9])?",
+        EMAIL_LABEL_MAX - 2
+    );
+    format!("^[A-Za-z0-9{EMAIL_LOCAL_SYMBOLS}]{{1,{EMAIL_LOCAL_MAX}}}@{label}(\\.{label})+$")
+}
+
 /// An issue's state, as the list filter takes it.
 pub(crate) fn issue_state() -> Object {
     choice(projector_issues::IssueState::ALL.iter().map(|s| s.as_str()))
@@ -146,6 +163,10 @@ enum Limit {
     Id,
     /// A user id.
     User,
+    /// An email address.
+    Email,
+    /// A customer's tier.
+    Tier,
     /// Free text of 1 to `max` characters, not blank, without control characters if
     /// `required`; else prose (`validate::Text::Prose`) of 0 to `max` characters.
     Text { max: usize, required: bool },
@@ -236,6 +257,59 @@ const BODY_LIMITS: &[(&str, &str, Limit)] = &[
     ),
     ("UpdateIssueRequest", "assignee", Limit::User),
     ("CommentRequest", "body", Limit::Prose { max: PROSE_MAX }),
+    ("RegisterCustomerRequest", "id", Limit::Id),
+    ("RegisterCustomerRequest", "email", Limit::Email),
+    (
+        "RegisterCustomerRequest",
+        "name",
+        Limit::Text {
+            max: NAME_MAX,
+            required: true,
+        },
+    ),
+    (
+        "RegisterCustomerRequest",
+        "region",
+        Limit::Text {
+            max: REGION_MAX,
+            required: true,
+        },
+    ),
+    ("UpdateCustomerRequest", "email", Limit::Email),
+    (
+        "UpdateCustomerRequest",
+        "name",
+        Limit::Text {
+            max: NAME_MAX,
+            required: true,
+        },
+    ),
+    (
+        "UpdateCustomerRequest",
+        "region",
+        Limit::Text {
+            max: REGION_MAX,
+            required: true,
+        },
+    ),
+    ("ChangeTierRequest", "tier", Limit::Tier),
+    ("SubmitReviewRequest", "customer_id", Limit::Id),
+    (
+        "SubmitReviewRequest",
+        "rating",
+        Limit::Integer {
+            min: RATING_MIN,
+            max: RATING_MAX,
+        },
+    ),
+    (
+        "SubmitReviewRequest",
+        "text",
+        Limit::Text {
+            max: REVIEW_TEXT_MAX,
+            required: false,
+        },
+    ),
 ];
 
 /// Writes [`BODY_LIMITS`] into the request bodies' schemas.
@@ -287,6 +361,12 @@ fn limit_object(object: &mut Object, limit: Limit) {
             object.max_length = user.max_length;
             object.pattern = user.pattern;
         }
+        Limit::Email => {
+            object.min_length = Some(1);
+            object.max_length = Some(EMAIL_MAX);
+            object.pattern = Some(email_pattern());
+        }
+        Limit::Tier => object.pattern = tier().pattern,
         Limit::Text { max, required } => {
             object.min_length = required.then_some(1);
             object.max_length = Some(max);
@@ -402,6 +482,50 @@ mod tests {
                 ),
                 "{sample:?}"
             );
+        }
+    }
+
+    #[test]
+    fn email_pattern_and_length_are_the_check() {
+        let long_local = format!("{}@example.com", "a".repeat(64));
+        let longer_local = format!("{}@example.com", "a".repeat(65));
+        let long_label = format!("a@{}.com", "b".repeat(63));
+        let longer_label = format!("a@{}.com", "b".repeat(64));
+        let too_long = format!("a@{}com", "bcd.".repeat(63));
+        let samples = [
+            "ada@example.com",
+            "a.b+tag@mail.example.co.uk",
+            "o'neil@x-y.io",
+            "!#$%&'*+/=?^_`{|}~-@a.b",
+            "1@2.3",
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@localhost",
+            "ada@@example.com",
+            "ada@exa mple.com",
+            "a da@example.com",
+            "ada@-example.com",
+            "ada@example-.com",
+            "ada@example..com",
+            "ada@example.com.",
+            "ada@.example.com",
+            "ädä@example.com",
+            "ada@exämple.com",
+            "ada\n@example.com",
+            "ada@example.com\n",
+            "(ada)@example.com",
+            &long_local,
+            &longer_local,
+            &long_label,
+            &longer_label,
+            &too_long,
+        ];
+        let pattern = email_pattern();
+        for sample in samples {
+            let documented = matches(&pattern, sample) && sample.chars().count() <= EMAIL_MAX;
+            assert_eq!(documented, text_accepted(Text::Email, sample), "{sample:?}");
         }
     }
 

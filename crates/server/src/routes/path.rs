@@ -78,6 +78,10 @@ id_type!(
     /// The id of an issue.
     IssueId
 );
+id_type!(
+    /// The id of a product.
+    ProductId
+);
 
 /// Reads `name` from `raw` into a `T`, recording what is wrong in `errors`.
 fn read<T: PathValue>(raw: &RawPathParams, name: &str, errors: &mut Vec<FieldError>) -> Option<T> {
@@ -148,6 +152,14 @@ path_params!(
     CustomerPath {
         /// The customer's id.
         id: CustomerId = schemas::id,
+    }
+);
+
+path_params!(
+    /// The product in the path.
+    ProductPath {
+        /// The product's id.
+        id: ProductId = schemas::id,
     }
 );
 
