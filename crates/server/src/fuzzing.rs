@@ -8,6 +8,8 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
+use projector_customers::customer_stream;
+use projector_customers::limits;
 use projector_issues::Changes;
 use projector_orders::{Money, NewItem};
 
@@ -16,8 +18,8 @@ use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams, WriteHeaders};
 use crate::limits::{
-    AMOUNT_MAX, ITEMS_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX, REPORT_DAYS_MAX,
-    TITLE_MAX, TRACKING_MAX, is_id,
+    AMOUNT_MAX, EMAIL_MAX, ITEMS_MAX, NAME_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX,
+    REGION_MAX, REPORT_DAYS_MAX, TITLE_MAX, TRACKING_MAX, is_id,
 };
 use crate::routes::{customers, issues, orders, products, reports};
 use crate::validate::Checker;
@@ -50,12 +52,20 @@ pub enum WriteBody {
     UpdateProduct,
     /// `POST /api/products/{id}/price`.
     ProductPrice,
+    /// `POST /api/customers`.
+    RegisterCustomer,
+    /// `PATCH /api/customers/{id}`.
+    UpdateCustomer,
+    /// `POST /api/customers/{id}/tier`.
+    ChangeTier,
+    /// `POST /api/products/{id}/reviews`.
+    SubmitReview,
 }
 
 impl WriteBody {
     /// All of them, for a fuzzer to pick from (new kinds go last, so a stored input keeps
     /// the kind its first byte picked).
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 16] = [
         Self::CreateOrder,
         Self::AddItem,
         Self::NoFields,
@@ -68,6 +78,10 @@ impl WriteBody {
         Self::CreateProduct,
         Self::UpdateProduct,
         Self::ProductPrice,
+        Self::RegisterCustomer,
+        Self::UpdateCustomer,
+        Self::ChangeTier,
+        Self::SubmitReview,
     ];
 }
 
@@ -158,6 +172,58 @@ fn check_body(kind: WriteBody, bytes: &[u8]) -> Result<(), ApiError> {
         WriteBody::CreateProduct | WriteBody::UpdateProduct | WriteBody::ProductPrice => {
             product_body(kind, value, checker)?;
         }
+        WriteBody::RegisterCustomer => {
+            let customer =
+                value.and_then(|v| customers::models::RegisterCustomer::check(&mut checker, v));
+            let customer = checker.finish(customer)?;
+            if let Some(id) = &customer.id {
+                assert!(is_id(id), "accepted customer id {id:?}");
+                assert!(customer_stream(id).is_ok(), "stream of {id:?}");
+            }
+            assert_profile(
+                Some(&customer.email),
+                Some(&customer.name),
+                Some(&customer.region),
+            );
+        }
+        WriteBody::UpdateCustomer => {
+            let update =
+                value.and_then(|v| customers::models::UpdateCustomer::check(&mut checker, v));
+            let update = checker.finish(update)?;
+            assert!(
+                update.name.is_some() || update.email.is_some() || update.region.is_some(),
+                "accepted an update of nothing"
+            );
+            assert_profile(
+                update.email.as_deref(),
+                update.name.as_deref(),
+                update.region.as_deref(),
+            );
+        }
+        WriteBody::ChangeTier => {
+            let tier = value.and_then(|v| customers::models::check_tier(&mut checker, v));
+            checker.finish(tier)?;
+        }
+        WriteBody::SubmitReview => {
+            let review =
+                value.and_then(|v| customers::models::SubmitReview::check(&mut checker, v));
+            let review = checker.finish(review)?;
+            assert!(
+                is_id(&review.customer_id) && customer_stream(&review.customer_id).is_ok(),
+                "accepted customer id {:?}",
+                review.customer_id
+            );
+            assert!(
+                limits::check_rating(review.rating).is_ok(),
+                "accepted rating {}",
+                review.rating
+            );
+            assert!(
+                limits::check_review_text(&review.text).is_ok(),
+                "accepted review text of {} chars",
+                review.text.chars().count()
+            );
+        }
     }
     Ok(())
 }
@@ -223,6 +289,31 @@ fn product_body(
     match ProductDecider.decide(&state, &command) {
         Ok(_) | Err(ProductError::NothingChanged | ProductError::SamePrice { .. }) => Ok(()),
         Err(error) => panic!("the API accepted {command:?}, the decider refused it: {error}"),
+    }
+}
+
+/// Whatever profile fields were accepted, the customer decider takes too.
+fn assert_profile(email: Option<&str>, name: Option<&str>, region: Option<&str>) {
+    if let Some(email) = email {
+        assert!(
+            limits::check_email(email).is_ok(),
+            "accepted email {email:?}"
+        );
+        assert!(email.chars().count() <= EMAIL_MAX, "email length");
+    }
+    if let Some(name) = name {
+        assert_free_text(name, NAME_MAX);
+        assert!(
+            limits::check_line(name, NAME_MAX).is_ok(),
+            "accepted name {name:?}"
+        );
+    }
+    if let Some(region) = region {
+        assert_free_text(region, REGION_MAX);
+        assert!(
+            limits::check_line(region, REGION_MAX).is_ok(),
+            "accepted region {region:?}"
+        );
     }
 }
 

@@ -12,6 +12,18 @@ pub const ITEMS_MAX: usize = projector_orders::limits::LINES_MAX;
 /// Largest quantity of one item in a request: as many as a line may hold. Adding more to a
 /// line later is bounded by the order's decider, which also bounds the order's total.
 pub const QUANTITY_MAX: i64 = projector_orders::limits::LINE_QUANTITY_MAX as i64;
+/// Longest customer email address: as many characters as the customer decider takes.
+pub const EMAIL_MAX: usize = projector_customers::limits::EMAIL_MAX;
+/// Longest customer name.
+pub const NAME_MAX: usize = projector_customers::limits::NAME_MAX;
+/// Longest customer region.
+pub const REGION_MAX: usize = projector_customers::limits::REGION_MAX;
+/// Longest review text (a review may have none).
+pub const REVIEW_TEXT_MAX: usize = projector_customers::limits::REVIEW_TEXT_MAX;
+/// The lowest rating of a review.
+pub const RATING_MIN: i64 = projector_customers::limits::RATING_MIN as i64;
+/// The highest rating of a review.
+pub const RATING_MAX: i64 = projector_customers::limits::RATING_MAX as i64;
 /// Largest amount of money (in whole units).
 pub const AMOUNT_MAX: f64 = 1_000_000_000_000.0;
 /// Longest tracking number.

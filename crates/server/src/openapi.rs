@@ -25,7 +25,7 @@ use crate::error::{FieldError, Problem};
     ),
     tags(
         (name = "orders", description = "The orders service: place orders and follow them through shipping, delivery, cancellation and refunds"),
-        (name = "customers", description = "Customers' orders and activity"),
+        (name = "customers", description = "Customers: registration, profiles, loyalty tiers and reviews of products, with each customer's orders and activity"),
         (name = "reports", description = "Sales reports"),
         (name = "issues", description = "The issue tracker: every change audited with who made it, no dirty writes"),
         (name = "products", description = "The product catalogue: add products, change their details and prices, delete them; each read from the products read model"),

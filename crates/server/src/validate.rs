@@ -32,6 +32,9 @@ pub(crate) enum Text {
     User,
     /// A slug of 1 to `max` characters: `projector_products::limits::SLUG_PATTERN`.
     Slug { max: usize },
+    /// An email address, as the customer decider takes it
+    /// (`projector_customers::limits::check_email`).
+    Email,
 }
 
 impl Checker {
@@ -121,6 +124,10 @@ impl Checker {
                 return Some(text.to_owned());
             }
             Text::Slug { max } => projector_products::limits::slug_message(max),
+            Text::Email => match projector_customers::limits::check_email(text) {
+                Ok(()) => return Some(text.to_owned()),
+                Err(message) => message,
+            },
             Text::Prose { max, allow_empty } => {
                 let length = text.chars().count();
                 if length == 0 && !allow_empty {
@@ -182,6 +189,31 @@ impl Checker {
             None | Some(Value::Null) => Some(None),
             Some(Value::String(s)) if choices.contains(&s.as_str()) => Some(Some(s.clone())),
             Some(value) => {
+                self.error(
+                    field,
+                    format!(
+                        "must be one of {}, not {}",
+                        choices.join(", "),
+                        describe(value)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A required field that must be one of `choices`.
+    pub(crate) fn choice(
+        &mut self,
+        object: &Object<'_>,
+        name: &str,
+        choices: &[&str],
+    ) -> Option<String> {
+        let field = join(&object.path, name);
+        let value = self.required(object, name, &field)?;
+        match value {
+            Value::String(s) if choices.contains(&s.as_str()) => Some(s.clone()),
+            value => {
                 self.error(
                     field,
                     format!(

@@ -1,5 +1,6 @@
-//! End-to-end tests of the orders service, the issue tracker and the product catalogue: the
-//! real `projector` binary on a free port with a fresh data directory, and a real HTTP client.
+//! End-to-end tests of the orders, customers and product catalogue services and the issue
+//! tracker: the real `projector` binary on a free port with a fresh data directory, and a real
+//! HTTP client.
 
 mod helpers;
 
@@ -8,6 +9,7 @@ mod auth;
 mod cache;
 mod commands;
 mod consistency;
+mod customers;
 mod edges;
 mod failover;
 mod idempotency;
@@ -73,6 +75,11 @@ on_both_backends!(
     consistency::if_match_guards_writes_with_the_stream_version,
     consistency::two_writers_with_the_same_version_one_wins,
     consistency::reads_wait_for_their_writes,
+    customers::a_customer_is_registered_changed_and_read_back,
+    customers::bad_customer_writes_are_refused_naming_the_field_and_change_nothing,
+    customers::retries_are_answered_once_and_if_match_guards_changes,
+    customers::reviews_need_a_live_product_and_a_registered_customer,
+    customers::orders_before_registration_count_once_the_customer_registers,
     idempotency::a_retry_gets_the_first_answer_and_appends_nothing,
     idempotency::a_refusal_is_remembered_too,
     idempotency::concurrent_retries_append_once,

@@ -28,6 +28,8 @@ fn the_limits_come_from_the_validators(document: &Value) {
         ("/api/orders/{id}/ship", "post", "id"),
         ("/api/orders/{id}/items/{sku}", "delete", "sku"),
         ("/api/customers/{id}/orders", "get", "id"),
+        ("/api/customers/{id}", "patch", "id"),
+        ("/api/products/{id}/reviews", "post", "id"),
         ("/api/issues/{id}", "patch", "id"),
     ] {
         let id = parameter(document, path, method, name);
@@ -165,6 +167,52 @@ fn the_product_limits_come_from_the_domain(document: &Value) {
     assert!(product["responses"]["201"].is_object());
 }
 
+/// The customer bodies state the customer decider's limits.
+fn the_customer_limits_come_from_the_decider(document: &Value) {
+    use projector_server::limits::{
+        EMAIL_MAX, ID_PATTERN, NAME_MAX, RATING_MAX, RATING_MIN, REGION_MAX, REVIEW_TEXT_MAX,
+    };
+    for body in ["RegisterCustomerRequest", "UpdateCustomerRequest"] {
+        let properties = &schema(document, body)["properties"];
+        assert_eq!(properties["email"]["maxLength"], EMAIL_MAX, "{body}");
+        assert!(
+            properties["email"]["pattern"]
+                .as_str()
+                .is_some_and(|p| p.contains('@')),
+            "{body}: {}",
+            properties["email"]
+        );
+        assert_eq!(properties["name"]["maxLength"], NAME_MAX, "{body}");
+        assert_eq!(properties["region"]["maxLength"], REGION_MAX, "{body}");
+    }
+    assert_eq!(
+        schema(document, "RegisterCustomerRequest")["properties"]["id"]["pattern"],
+        ID_PATTERN
+    );
+    let update = schema(document, "UpdateCustomerRequest");
+    assert_eq!(update["minProperties"], 1, "{update}");
+    assert!(
+        update.get("required").is_none() && update["properties"]["name"]["type"] == "string",
+        "every field optional, none null: {update}"
+    );
+    let tier = &schema(document, "ChangeTierRequest")["properties"]["tier"];
+    for name in projector_customers::Tier::ALL.iter().map(|t| t.as_str()) {
+        assert!(
+            tier["pattern"].as_str().is_some_and(|p| p.contains(name)),
+            "{name} is not in {tier}"
+        );
+    }
+    let review = &schema(document, "SubmitReviewRequest")["properties"];
+    assert_eq!(review["rating"]["minimum"], RATING_MIN);
+    assert_eq!(review["rating"]["maximum"], RATING_MAX);
+    assert_eq!(review["text"]["maxLength"], REVIEW_TEXT_MAX);
+    assert!(
+        review["text"].get("minLength").is_none(),
+        "a review may be a rating alone"
+    );
+    assert_eq!(review["customer_id"]["pattern"], ID_PATTERN);
+}
+
 pub async fn the_document_covers_every_route_and_states_the_limits() {
     let server = Server::start().await;
     let document = server.get("/openapi.json").await.expect(200).json();
@@ -180,6 +228,10 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         ("/api/orders/{id}/refund", &["post"][..]),
         ("/api/orders/{id}/projection", &["get"][..]),
         ("/api/orders/{id}/history", &["get"][..]),
+        ("/api/customers", &["post"][..]),
+        ("/api/customers/{id}", &["patch", "get"][..]),
+        ("/api/customers/{id}/tier", &["post"][..]),
+        ("/api/products/{id}/reviews", &["post"][..]),
         ("/api/customers/{id}/orders", &["get"][..]),
         ("/api/customers/{id}/activity", &["get"][..]),
         ("/api/reports/daily-sales", &["get"][..]),
@@ -221,7 +273,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     }
     assert_eq!(
         paths.len(),
-        26,
+        30,
         "a route the test does not know: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
@@ -297,6 +349,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     );
     the_limits_come_from_the_validators(&document);
     the_product_limits_come_from_the_domain(&document);
+    the_customer_limits_come_from_the_decider(&document);
     let problem = schema(&document, "Problem");
     for field in ["type", "title", "status", "detail", "errors"] {
         assert!(

@@ -18,6 +18,8 @@ use crate::projections::{
     CUSTOMERS, CachedOrder, DAILY_SALES, ORDER_SUMMARY, customer_key, order_key,
 };
 
+pub mod customers;
+
 /// One order as `order_summary` holds it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OrderSummaryView {
@@ -295,7 +297,7 @@ pub async fn customer_orders_cached(
     })
 }
 
-/// What a customer has done, in one row.
+/// What a customer has done, in one row: their orders and reviews.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CustomerActivityView {
     /// The customer.
@@ -310,15 +312,19 @@ pub struct CustomerActivityView {
     pub total_spent: Money,
     /// What was paid back.
     pub total_refunded: Money,
-    /// When the first order was placed.
-    pub first_order_at: DateTime<Utc>,
-    /// When the latest order was placed.
-    pub last_order_at: DateTime<Utc>,
-    /// When anything last happened to the customer's orders.
+    /// When the first order was placed; `None` before any.
+    pub first_order_at: Option<DateTime<Utc>>,
+    /// When the latest order was placed; `None` before any.
+    pub last_order_at: Option<DateTime<Utc>>,
+    /// Reviews written.
+    pub reviews_written: i64,
+    /// When the latest review was written; `None` before any.
+    pub last_review_at: Option<DateTime<Utc>>,
+    /// When anything last happened to the customer's orders or reviews.
     pub last_activity_at: DateTime<Utc>,
 }
 
-/// The activity of `customer_id`, if the read model has any.
+/// The activity of `customer_id`, if the read model has any (an order or a review).
 ///
 /// # Errors
 /// The read store's error.
@@ -330,7 +336,8 @@ pub async fn customer_activity(
         .query(
             &CUSTOMERS,
             "SELECT customer_id, orders_placed, orders_completed, orders_cancelled, spent_cents, refunded_cents, \
-             first_order_at, last_order_at, last_activity_at FROM customer_activity WHERE customer_id = $1",
+             first_order_at, last_order_at, reviews_written, last_review_at, last_activity_at \
+             FROM customer_activity WHERE customer_id = $1",
             params![customer_id],
         )
         .await?;
@@ -344,8 +351,10 @@ pub async fn customer_activity(
         orders_cancelled: row.get("orders_cancelled")?,
         total_spent: row.get("spent_cents")?,
         total_refunded: row.get("refunded_cents")?,
-        first_order_at: time(row, "first_order_at")?,
-        last_order_at: time(row, "last_order_at")?,
+        first_order_at: optional_time(row, "first_order_at")?,
+        last_order_at: optional_time(row, "last_order_at")?,
+        reviews_written: row.get("reviews_written")?,
+        last_review_at: optional_time(row, "last_review_at")?,
         last_activity_at: time(row, "last_activity_at")?,
     }))
 }

@@ -160,6 +160,14 @@ path_params!(
 );
 
 path_params!(
+    /// The product in the path.
+    ProductPath {
+        /// The product's id.
+        id: ProductId = schemas::id,
+    }
+);
+
+path_params!(
     /// The issue in the path.
     IssuePath {
         /// The issue's id.
@@ -167,13 +175,6 @@ path_params!(
     }
 );
 
-path_params!(
-    /// The product in the path.
-    ProductPath {
-        /// The product's id.
-        id: ProductId = schemas::id,
-    }
-);
 
 path_params!(
     /// The projection in the path.

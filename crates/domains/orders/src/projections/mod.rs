@@ -2,8 +2,8 @@
 //! of [`OrderEvent`](crate::OrderEvent) in portable SQL, so the same code runs on SQLite and
 //! PostgreSQL, and a Redis cache of each customer's orders
 //! ([`CustomerOrdersCacheProjection`], a [`TypedRedisProjection`](projector_redis::TypedRedisProjection)).
-//! Each reads only order streams, and the per-order ones fold a batch through one
-//! [`OrderView`](crate::OrderView).
+//! The per-order ones fold a batch through one [`OrderView`](crate::OrderView); `customers`
+//! also reads customer streams (an [`Either`](projector_core::Either) of both event sets).
 
 mod batch_orders;
 mod customer_orders_cache;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use projector_core::{CommandOptions, EventStore, ProjectionName, execute};
+use projector_customers::{CustomerCommand, CustomerDecider, customer_stream};
 use projector_orders::projections;
 use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
@@ -76,6 +77,20 @@ impl Service {
         }
         .run(order, command)
         .await;
+    }
+
+    /// Runs `command` for customer `customer` through the customer decider.
+    pub async fn run_customer(&self, customer: &str, command: CustomerCommand) {
+        let stream = customer_stream(customer).expect("valid id");
+        execute(
+            &CustomerDecider,
+            self.events.as_ref() as &dyn EventStore,
+            &stream,
+            &command,
+            &CommandOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{command:?} failed: {e}"));
     }
 
     /// The rows `sql` selects once every projection has caught up (failing if one stopped).

@@ -2,7 +2,9 @@
 //! through the projector, read models checked row by row, and a rebuild that must match.
 
 mod cache;
+mod customers;
 mod helpers;
+mod interleaving;
 mod overflow;
 mod reports;
 mod upgrade;

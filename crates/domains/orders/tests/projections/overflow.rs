@@ -47,7 +47,9 @@ fn seeded_projections() -> Vec<Arc<dyn SqlProjection>> {
     ];
     let customers = vec![
         format!(
-            "INSERT INTO customer_activity VALUES ('whale', {}, {}, {MAX}, {}, {}, {since}, {since}, {since}) \
+            "INSERT INTO customer_activity (customer_id, orders_placed, orders_completed, orders_cancelled, \
+             spent_cents, refunded_cents, first_order_at, last_order_at, reviews_written, last_review_at, \
+             last_activity_at) VALUES ('whale', {}, {}, {MAX}, {}, {}, {since}, {since}, 0, NULL, {since}) \
              ON CONFLICT (customer_id) DO NOTHING",
             MAX - 1,
             MAX - 1,
@@ -55,7 +57,9 @@ fn seeded_projections() -> Vec<Arc<dyn SqlProjection>> {
             MAX - ORDER_CENTS
         ),
         format!(
-            "INSERT INTO customer_activity VALUES ('minnow', 0, 0, 0, {}, 0, {since}, {since}, {since}) \
+            "INSERT INTO customer_activity (customer_id, orders_placed, orders_completed, orders_cancelled, \
+             spent_cents, refunded_cents, first_order_at, last_order_at, reviews_written, last_review_at, \
+             last_activity_at) VALUES ('minnow', 0, 0, 0, {}, 0, {since}, {since}, 0, NULL, {since}) \
              ON CONFLICT (customer_id) DO NOTHING",
             MAX - ORDER_CENTS - 1
         ),

@@ -267,7 +267,7 @@ pub(crate) struct CustomerOrders {
     pub(crate) next_cursor: Option<String>,
 }
 
-/// What a customer has done.
+/// What a customer has done: their orders and reviews.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct CustomerActivity {
     pub(crate) customer_id: String,
@@ -278,8 +278,17 @@ pub(crate) struct CustomerActivity {
     pub(crate) total_spent: Money,
     #[schema(value_type = f64, minimum = 0, multiple_of = 0.01)]
     pub(crate) total_refunded: Money,
-    pub(crate) first_order_at: DateTime<Utc>,
-    pub(crate) last_order_at: DateTime<Utc>,
+    /// Absent before the first order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) first_order_at: Option<DateTime<Utc>>,
+    /// Absent before the first order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) last_order_at: Option<DateTime<Utc>>,
+    pub(crate) reviews_written: i64,
+    /// Absent before the first review.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) last_review_at: Option<DateTime<Utc>>,
+    /// When anything last happened to the customer's orders or reviews.
     pub(crate) last_activity_at: DateTime<Utc>,
 }
 
@@ -294,6 +303,8 @@ impl From<CustomerActivityView> for CustomerActivity {
             total_refunded: v.total_refunded,
             first_order_at: v.first_order_at,
             last_order_at: v.last_order_at,
+            reviews_written: v.reviews_written,
+            last_review_at: v.last_review_at,
             last_activity_at: v.last_activity_at,
         }
     }

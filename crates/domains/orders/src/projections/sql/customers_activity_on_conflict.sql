@@ -1,5 +1,5 @@
 -- Adds a batch's changes to a customer's row, clamping each sum at i64::MAX as
--- daily_sales_completed.sql does.
+-- daily_sales_completed.sql does; a time the batch has none of (null) keeps the row's.
 ON CONFLICT (customer_id) DO UPDATE SET
     orders_placed = CASE
         WHEN excluded.orders_placed > 9223372036854775807 - customer_activity.orders_placed
@@ -21,8 +21,23 @@ ON CONFLICT (customer_id) DO UPDATE SET
         WHEN excluded.refunded_cents > 9223372036854775807 - customer_activity.refunded_cents
         THEN 9223372036854775807
         ELSE customer_activity.refunded_cents + excluded.refunded_cents END,
-    first_order_at = CASE WHEN excluded.first_order_at < customer_activity.first_order_at
-                          THEN excluded.first_order_at ELSE customer_activity.first_order_at END,
-    last_order_at = CASE WHEN excluded.last_order_at > customer_activity.last_order_at
-                         THEN excluded.last_order_at ELSE customer_activity.last_order_at END,
+    first_order_at = CASE
+        WHEN customer_activity.first_order_at IS NULL
+          OR excluded.first_order_at < customer_activity.first_order_at
+        THEN COALESCE(excluded.first_order_at, customer_activity.first_order_at)
+        ELSE customer_activity.first_order_at END,
+    last_order_at = CASE
+        WHEN customer_activity.last_order_at IS NULL
+          OR excluded.last_order_at > customer_activity.last_order_at
+        THEN COALESCE(excluded.last_order_at, customer_activity.last_order_at)
+        ELSE customer_activity.last_order_at END,
+    reviews_written = CASE
+        WHEN excluded.reviews_written > 9223372036854775807 - customer_activity.reviews_written
+        THEN 9223372036854775807
+        ELSE customer_activity.reviews_written + excluded.reviews_written END,
+    last_review_at = CASE
+        WHEN customer_activity.last_review_at IS NULL
+          OR excluded.last_review_at > customer_activity.last_review_at
+        THEN COALESCE(excluded.last_review_at, customer_activity.last_review_at)
+        ELSE customer_activity.last_review_at END,
     last_activity_at = excluded.last_activity_at

@@ -1,5 +1,5 @@
-//! A customer's orders ("my orders", newest first) and activity, from the `customers`
-//! projection.
+//! A customer's orders ("my orders", newest first), from the `customers` projection or the
+//! Redis cache that accelerates it.
 
 use std::time::Duration;
 
@@ -11,8 +11,6 @@ use projector_orders::projections::{CUSTOMER_ORDERS_CACHE, CUSTOMERS};
 use projector_orders::queries::{self, OrdersCursor};
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::consistency::ReadConsistency;
 use crate::consistency::with_position;
@@ -20,22 +18,15 @@ use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX, cursor_has_documented_form};
 use crate::read_path::{Answer, answer, answered_by};
-use crate::routes::orders::models::{CustomerActivity, CustomerOrders};
+use crate::routes::orders::models::CustomerOrders;
 use crate::routes::params::ReadParams;
 use crate::routes::path::CustomerPath;
-use crate::routes::problems::{MissingResource, ReadProblems};
+use crate::routes::problems::ReadProblems;
 use crate::state::AppState;
 
 /// How long "my orders" waits for the cache to catch up with what it must show before
 /// answering from SQL instead.
 const CACHE_PATIENCE: Duration = Duration::from_millis(250);
-
-/// The customer routes, documented.
-pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(customer_orders))
-        .routes(routes!(customer_activity))
-}
 
 /// Paging through a list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -166,33 +157,4 @@ async fn from_cache(
         with_position(Json(body).into_response(), position),
         CUSTOMER_ORDERS_CACHE.as_str(),
     ))
-}
-
-#[utoipa::path(
-    get, path = "/api/customers/{id}/activity", tag = "customers",
-    security(("bearer" = ["read"])),
-    params(CustomerPath, ReadParams),
-    responses(
-        (status = 200, description = "The customer's activity", body = CustomerActivity,
-            headers(("Projection-Position" = u64, description = "The position the read model has reached"),
-                    ("Read-Model" = String, description = "The read model that answered: a projection, or `events` for the event store"))),
-        ReadProblems,
-        MissingResource,
-    )
-)]
-pub(crate) async fn customer_activity(
-    State(state): State<AppState>,
-    CustomerPath { id }: CustomerPath,
-    mut query: QueryParams,
-) -> Result<Response, ApiError> {
-    let consistency = ReadConsistency::from_query(&mut query, &state);
-    query.finish()?;
-    let customer_id = id.into_string();
-    answer(&state, &CUSTOMERS, consistency, || async {
-        let view = queries::customer_activity(state.reads(), &customer_id).await?;
-        Ok(Answer::found(view.map(CustomerActivity::from), || {
-            format!("no activity for customer {customer_id}")
-        }))
-    })
-    .await
 }
