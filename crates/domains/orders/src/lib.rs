@@ -11,8 +11,8 @@
 //! # Layout
 //! - [`events`]: the events and their stored form.
 //! - [`state`]: an order folded from its events; [`decider`]: commands to events.
-//! - [`projections`]: `order_summary`, `daily_sales`, `customers` (`customer_orders` and
-//!   `customer_activity`).
+//! - [`projections`]: `order_summary` (with the customer's region, from customer events),
+//!   `daily_sales`, `customers` (`customer_orders` and `customer_activity`).
 //! - [`queries`]: typed reads of the read models, for APIs.
 //! - [`money`]: exact amounts; [`limits`]: how large an order may grow; [`error`]: why
 //!   commands are refused.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use projector_core::{DomainEvent, Envelope, ProjectionError};
+use projector_core::{DomainEvent, Envelope, GlobalPosition, ProjectionError};
 use projector_sql::{SqlError, SqlTransaction};
 
 use crate::events::{OrderCreated, OrderEvent};
@@ -48,7 +48,17 @@ impl<R: PerOrderRow> BatchOrders<R> {
         tx: &mut dyn SqlTransaction,
         envelope: &Envelope<'_, OrderEvent>,
     ) -> Result<&mut R, ProjectionError> {
-        let (event, position) = (&envelope.event, envelope.position);
+        self.row_of(tx, &envelope.event, envelope.position).await
+    }
+
+    /// The row `event`, at `position`, changes: [`row_for`](Self::row_for) for a projection
+    /// that reads order events among others, and holds them in an envelope of its own.
+    pub(crate) async fn row_of(
+        &mut self,
+        tx: &mut dyn SqlTransaction,
+        event: &OrderEvent,
+        position: GlobalPosition,
+    ) -> Result<&mut R, ProjectionError> {
         let order_id = event.order_id();
         if let Some(&slot) = self.index.get(order_id) {
             return Ok(&mut self.rows[slot]);

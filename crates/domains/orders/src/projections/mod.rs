@@ -2,8 +2,9 @@
 //! of [`OrderEvent`](crate::OrderEvent) in portable SQL, so the same code runs on SQLite and
 //! PostgreSQL, and a Redis cache of each customer's orders
 //! ([`CustomerOrdersCacheProjection`], a [`TypedRedisProjection`](projector_redis::TypedRedisProjection)).
-//! Each reads only order streams, and the per-order ones fold a batch through one
-//! [`OrderView`](crate::OrderView).
+//! The per-order ones fold a batch through one [`OrderView`](crate::OrderView). Each reads
+//! order streams; `order_summary` also reads customers' registrations and moves, to show each
+//! order with the region its customer lives in now.
 
 mod batch_orders;
 mod customer_orders_cache;

@@ -4,6 +4,7 @@
 mod cache;
 mod helpers;
 mod overflow;
+mod region;
 mod reports;
 mod upgrade;
 
