@@ -21,6 +21,7 @@ mod operations;
 mod outage;
 mod products;
 mod reads;
+mod regions;
 mod restart;
 mod retries;
 mod storage;
@@ -111,6 +112,7 @@ on_both_backends!(
     reads::activity_and_daily_sales_follow_completions_and_refunds,
     reads::every_read_names_the_read_model_that_answered,
     reads::amounts_read_back_as_the_decimals_written,
+    regions::an_orders_customer_region_follows_registration_and_moves,
     restart::a_restart_keeps_every_order,
     restart::sigterm_under_load_loses_no_acknowledged_write,
     walkthrough::an_order_is_accepted_projected_and_read_back_confirmed,

@@ -350,6 +350,26 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     the_limits_come_from_the_validators(&document);
     the_product_limits_come_from_the_domain(&document);
     the_customer_limits_come_from_the_decider(&document);
+    // The order's customer region is always present, null until the customer registers.
+    let order = schema(&document, "OrderView");
+    let region = &order["properties"]["customer_region"];
+    assert_eq!(
+        region["type"],
+        serde_json::json!(["string", "null"]),
+        "{region}"
+    );
+    assert!(
+        region["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("null until")),
+        "{region}"
+    );
+    assert!(
+        order["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|f| f == "customer_region")),
+        "{order}"
+    );
     let problem = schema(&document, "Problem");
     for field in ["type", "title", "status", "detail", "errors"] {
         assert!(

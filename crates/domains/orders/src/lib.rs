@@ -11,9 +11,9 @@
 //! # Layout
 //! - [`events`]: the events and their stored form.
 //! - [`state`]: an order folded from its events; [`decider`]: commands to events.
-//! - [`projections`]: `order_summary`, `daily_sales`, `customers` (`customer_profiles`,
-//!   `customer_activity`, `customer_orders` and `customer_reviews`, over order and customer
-//!   events).
+//! - [`projections`]: `order_summary` (with the customer's region, from customer events),
+//!   `daily_sales`, `customers` (`customer_profiles`, `customer_activity`, `customer_orders`
+//!   and `customer_reviews`, over order and customer events).
 //! - [`queries`]: typed reads of the read models, for APIs.
 //! - [`money`]: exact amounts; [`limits`]: how large an order may grow; [`error`]: why
 //!   commands are refused.

@@ -49,6 +49,8 @@ pub struct OrderSummaryView {
     pub cancellation_reason: Option<String>,
     /// How much was paid back (present once anything was).
     pub refunded_amount: Option<Money>,
+    /// Where the customer lives now; `None` until they register.
+    pub customer_region: Option<String>,
 }
 
 /// The flattened order `order_id`, if the read model has it.
@@ -59,8 +61,8 @@ pub async fn order_summary(
     store: &dyn SqlReadStore,
     order_id: &str,
 ) -> Result<Option<OrderSummaryView>, ReadStoreError> {
-    // Every column, found by name: while version 2 of the read model builds, the serving one
-    // may still be version 1's, whose amounts are decimals (`total_amount`).
+    // Every column, found by name: while a newer version of the read model builds, the serving
+    // one may still be an older one's (version 1's amounts are decimals, `total_amount`).
     let rows = store
         .query(
             &ORDER_SUMMARY,
@@ -86,6 +88,12 @@ pub async fn order_summary(
         cancelled_at: optional_time(row, "cancelled_at")?,
         cancellation_reason: row.get("cancellation_reason")?,
         refunded_amount: (refunded > Money::ZERO).then_some(refunded),
+        // A row of version 2, serving while version 3 builds, has no region yet.
+        customer_region: if row.columns().iter().any(|c| c == "customer_region") {
+            row.get("customer_region")?
+        } else {
+            None
+        },
     }))
 }
 

@@ -175,7 +175,6 @@ path_params!(
     }
 );
 
-
 path_params!(
     /// The projection in the path.
     ProjectionPath {

@@ -4,7 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use projector_core::{CommandOptions, EventStore, ProjectionName, execute};
+use projector_core::{
+    CommandOptions, DomainEvent, EventMetadata, EventSet, EventStore, ExpectedVersion,
+    ProjectionName, execute,
+};
+use projector_customers::CustomerEvent;
 use projector_orders::projections;
 use projector_orders::{OrderCommand, OrderDecider, order_stream};
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
@@ -98,6 +102,18 @@ impl Service {
         )
         .await
         .unwrap_or_else(|e| panic!("{command:?} failed: {e}"));
+    }
+
+    /// Appends `event` to its customer's stream, as the customers service records it.
+    pub async fn record(&self, event: &CustomerEvent) {
+        let stream = CustomerEvent::stream(event.customer_id()).expect("valid id");
+        let new = event
+            .to_new_event(&EventMetadata::default())
+            .expect("encodes");
+        self.events
+            .append(&stream, ExpectedVersion::Any, vec![new])
+            .await
+            .expect("appended");
     }
 
     pub async fn rows(&self, projection: &ProjectionName, sql: &str) -> Vec<Vec<SqlValue>> {

@@ -8,6 +8,8 @@ mod types;
 
 use chrono::{DateTime, TimeZone, Utc};
 use projector_core::ProjectionName;
+use projector_customers::CustomerEvent;
+use projector_customers::events::{CustomerMoved, CustomerRegistered};
 use projector_orders::projections::{CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
 use projector_orders::{Money, NewItem, OrderCommand};
 use projector_sql::{SqlValue, parse_sql_time};
@@ -107,9 +109,34 @@ fn commands() -> Vec<(&'static str, OrderCommand)> {
     ]
 }
 
+/// Where customers live, recorded around the orders: c1 before ordering and again after, c2
+/// after, c3 never.
+fn customer_events() -> (Vec<CustomerEvent>, Vec<CustomerEvent>) {
+    let registered = |customer: &str, region: &str| {
+        CustomerEvent::Registered(CustomerRegistered {
+            customer_id: customer.into(),
+            email: format!("{customer}@example.com"),
+            name: customer.to_uppercase(),
+            region: region.into(),
+            registered_at: at(1, 8),
+        })
+    };
+    let moved = CustomerEvent::Moved(CustomerMoved {
+        customer_id: "c1".into(),
+        from: "north".into(),
+        region: "south".into(),
+        moved_at: at(6, 8),
+    });
+    (
+        vec![registered("c1", "north")],
+        vec![registered("c2", "west"), moved],
+    )
+}
+
 /// Every table of the order projections.
-const TABLES: [(ProjectionName, &str); 4] = [
+const TABLES: [(ProjectionName, &str); 5] = [
     (ORDER_SUMMARY, "order_summary"),
+    (ORDER_SUMMARY, "customer_regions"),
     (DAILY_SALES, "daily_sales"),
     (CUSTOMERS, "customer_orders"),
     (CUSTOMERS, "customer_activity"),
@@ -171,9 +198,18 @@ async fn order_projections_match_sqlite_row_for_row() {
         return;
     };
     let sqlite = Service::sqlite();
+    let (before, after) = customer_events();
+    for event in &before {
+        sqlite.record(event).await;
+        postgres.record(event).await;
+    }
     for (order, command) in commands() {
         sqlite.run(order, command.clone()).await;
         postgres.run(order, command).await;
+    }
+    for event in &after {
+        sqlite.record(event).await;
+        postgres.record(event).await;
     }
     let expected = dump(&sqlite).await;
     let found = dump(&postgres).await;
@@ -181,6 +217,22 @@ async fn order_projections_match_sqlite_row_for_row() {
     // Not vacuous: every table has rows.
     assert!(expected.iter().all(|(_, _, rows)| !rows.is_empty()));
 
+    let regions = postgres
+        .rows(
+            &ORDER_SUMMARY,
+            "SELECT order_id, customer_region FROM order_summary ORDER BY order_id",
+        )
+        .await;
+    let text = |s: &str| SqlValue::Text(s.into());
+    assert_eq!(
+        regions,
+        [
+            [text("a"), text("south")],
+            [text("b"), text("south")],
+            [text("c"), text("west")],
+            [text("d"), SqlValue::Null],
+        ]
+    );
     let summary = postgres
         .rows(
             &ORDER_SUMMARY,

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use projector_core::{DomainEvent, Envelope, GlobalPosition, ProjectionError};
+use projector_core::{DomainEvent, GlobalPosition, ProjectionError};
 use projector_sql::{SqlError, SqlTransaction};
 
 use crate::events::{OrderCreated, OrderEvent};
@@ -40,19 +40,10 @@ impl<R: PerOrderRow> BatchOrders<R> {
         }
     }
 
-    /// The row `event` changes: the batch's own, a new one for `OrderCreated`, or the stored
-    /// one. An event for an order the read model has never seen fails at that event, and so
-    /// does a failed load: the batch is applied whole, so the error names the event itself.
-    pub(crate) async fn row_for(
-        &mut self,
-        tx: &mut dyn SqlTransaction,
-        envelope: &Envelope<'_, OrderEvent>,
-    ) -> Result<&mut R, ProjectionError> {
-        self.row_of(tx, &envelope.event, envelope.position).await
-    }
-
-    /// The row `event`, recorded at `position`, changes: [`BatchOrders::row_for`] for an
-    /// order event that came in an envelope of another event set (one of an `Either`'s).
+    /// The row `event`, recorded at `position`, changes: the batch's own, a new one for
+    /// `OrderCreated`, or the stored one. An event for an order the read model has never seen
+    /// fails at that event, and so does a failed load: the batch is applied whole, so the
+    /// error names the event itself.
     pub(crate) async fn row_of(
         &mut self,
         tx: &mut dyn SqlTransaction,

@@ -2,8 +2,10 @@
 //! of [`OrderEvent`](crate::OrderEvent) in portable SQL, so the same code runs on SQLite and
 //! PostgreSQL, and a Redis cache of each customer's orders
 //! ([`CustomerOrdersCacheProjection`], a [`TypedRedisProjection`](projector_redis::TypedRedisProjection)).
-//! The per-order ones fold a batch through one [`OrderView`](crate::OrderView); `customers`
-//! also reads customer streams (an [`Either`](projector_core::Either) of both event sets).
+//! The per-order ones fold a batch through one [`OrderView`](crate::OrderView). Each reads
+//! order streams; `customers` and `order_summary` also read customer streams (an
+//! [`Either`](projector_core::Either) of both event sets): the customer's profile, and the
+//! region each order's customer lives in now.
 
 mod batch_orders;
 mod customer_orders_cache;

@@ -1,26 +1,35 @@
-//! `order_summary`: the flattened order, one row per order, its amounts in whole cents.
+//! `order_summary`: the flattened order, one row per order, its amounts in whole cents, with
+//! the region its customer lives in now.
 //!
-//! A [`TypedSqlProjection`] of [`OrderEvent`], so it reads only order streams and is handed
-//! decoded envelopes. The batch is folded in memory first: each order touched by the batch is
-//! loaded once (or started fresh by its `OrderCreated`), every event of the batch is applied
-//! to its [`OrderView`], and the rows are written together, up to 128 per statement: a batch
-//! of a thousand events costs a few statements, not a thousand, on SQLite and PostgreSQL
-//! alike.
+//! A [`TypedSqlProjection`] of order and customer events (each decoded by its own category):
+//! the region is a fact of the customer's stream, denormalised onto each of their orders, so a
+//! read of one order needs no join. The batch is folded in memory first: each order touched
+//! by the batch is loaded once (or started fresh by its `OrderCreated`), every event of the
+//! batch is applied to its [`OrderView`], registrations and moves set their customer's region,
+//! and the rows are written together at the end, up to 128 per statement, each with its
+//! customer's region as it stands at the end of the batch. A customer who registered or moved
+//! then gets one `UPDATE` of all their orders, whatever the batch held in between.
 
-use chrono::{DateTime, Utc};
-use projector_core::{Envelope, GlobalPosition, ProjectionError, ProjectionName};
-use projector_sql::{
-    MultiRowInsert, Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, TypedSqlProjection,
-    params, parse_sql_time, sql_time,
+mod regions;
+mod row;
+
+use projector_core::{
+    Either, Envelope, EventFilter, EventSet, GlobalPosition, ProjectedEvents, ProjectionError,
+    ProjectionName,
 };
+use projector_customers::CustomerEvent;
+use projector_sql::{MultiRowInsert, SqlParam, SqlTransaction, TypedSqlProjection};
 
-use super::batch_orders::{BatchOrders, PerOrderRow};
-use crate::events::{OrderCreated, OrderEvent};
-use crate::state::OrderStatus;
-use crate::view::OrderView;
+use super::batch_orders::BatchOrders;
+use crate::events::OrderEvent;
+use regions::CustomerRegions;
+use row::{COLUMNS, SummaryRow, SummaryTimes};
 
 /// The projection's name.
 pub const ORDER_SUMMARY: ProjectionName = ProjectionName::from_static("order_summary");
+
+/// The customer events that say where a customer lives; the others are not read.
+const REGION_EVENTS: [&str; 2] = ["CustomerRegistered", "CustomerMoved"];
 
 /// Keeps `order_summary` current.
 #[derive(Clone, Copy, Debug, Default)]
@@ -30,22 +39,34 @@ pub struct OrderSummaryProjection;
 /// appears once.
 static UPSERT: MultiRowInsert = MultiRowInsert::new(
     include_str!("sql/order_summary_insert.sql"),
-    13,
+    COLUMNS,
     include_str!("sql/order_summary_on_conflict.sql"),
 );
 
 impl TypedSqlProjection for OrderSummaryProjection {
-    type Event = OrderEvent;
+    /// Order events, and the customer events that set a region.
+    type Event = Either<OrderEvent, CustomerEvent>;
     const NAME: ProjectionName = ORDER_SUMMARY;
-    /// 2: amounts are `BIGINT` cents (`total_cents`, `refunded_cents`), no longer `DOUBLE
-    /// PRECISION` decimals, so the read model is built again from the events.
-    const VERSION: u32 = 2;
+    /// 3: each order carries its customer's current region (`customer_region`, from customer
+    /// events), so the read model is built again from the first event. (2: amounts became
+    /// `BIGINT` cents.)
+    const VERSION: u32 = 3;
     const SCHEMA: &'static [&'static str] = &[include_str!("sql/order_summary_schema.sql")];
+
+    /// Every order event, from order streams; of customer streams, only registrations and
+    /// moves (reviews and tier changes would be read, decoded and skipped).
+    fn handles(&self) -> EventFilter {
+        let customers = CustomerEvent::CATEGORY.unwrap_or("customer");
+        EventFilter::AnyOf(vec![
+            OrderEvent::selects(),
+            EventFilter::category(customers, &REGION_EVENTS),
+        ])
+    }
 
     async fn apply(
         &self,
         tx: &mut dyn SqlTransaction,
-        event: &Envelope<'_, OrderEvent>,
+        event: &Envelope<'_, Either<OrderEvent, CustomerEvent>>,
     ) -> Result<(), ProjectionError> {
         self.apply_batch(tx, std::slice::from_ref(event)).await
     }
@@ -53,30 +74,35 @@ impl TypedSqlProjection for OrderSummaryProjection {
     async fn apply_batch(
         &self,
         tx: &mut dyn SqlTransaction,
-        events: &[Envelope<'_, OrderEvent>],
+        events: &[Envelope<'_, Either<OrderEvent, CustomerEvent>>],
     ) -> Result<(), ProjectionError> {
         let mut batch: BatchOrders<SummaryRow> = BatchOrders::new();
+        let mut regions = CustomerRegions::new();
         for envelope in events {
-            batch.row_for(tx, envelope).await?.apply(envelope);
+            match &envelope.event {
+                Either::First(event) => batch
+                    .row_of(tx, event, envelope.position)
+                    .await?
+                    .apply(event, envelope),
+                Either::Second(CustomerEvent::Registered(e)) => {
+                    regions.set(&e.customer_id, &e.region, envelope.position);
+                }
+                Either::Second(CustomerEvent::Moved(e)) => {
+                    regions.set(&e.customer_id, &e.region, envelope.position);
+                }
+                Either::Second(_) => {}
+            }
         }
         let rows = batch.rows();
+        // Without a position: the projector applies the batch one event at a time to find the
+        // event whose lookup fails.
+        regions
+            .load(tx, rows.iter().map(|row| row.view.customer_id.as_str()))
+            .await?;
+        let moved = regions.write(tx).await?;
+        write_rows(tx, rows, &regions).await?;
         metrics::counter!("projector_read_model_upserts_total", "projection" => ORDER_SUMMARY.to_string())
-            .increment(rows.len() as u64);
-        let times: Vec<SummaryTimes> = rows.iter().map(SummaryRow::times).collect();
-        let params: Vec<[SqlParam<'_>; 13]> = rows
-            .iter()
-            .zip(&times)
-            .map(|(row, times)| row.params(times))
-            .collect();
-        let runs: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
-        if let Err(failed) = UPSERT.execute(tx, &runs).await {
-            // A statement of many orders failed: name the last event folded into the row it
-            // stopped at (the projector applies events one at a time from there to find it).
-            let position = rows
-                .get(failed.index)
-                .map_or(GlobalPosition::ZERO, |row| row.last_position);
-            return Err(failed.error.at(position));
-        }
+            .increment(rows.len() as u64 + moved);
         for row in rows {
             tracing::info!(
                 order_id = %row.view.order_id,
@@ -90,120 +116,58 @@ impl TypedSqlProjection for OrderSummaryProjection {
     }
 }
 
-/// One `order_summary` row while a batch is folded into it: the order's view, and what the
-/// batch needs to report on it.
-#[derive(Clone, Debug, PartialEq)]
-struct SummaryRow {
-    view: OrderView,
-    /// The position of the last event folded in, to name it if the write fails.
-    last_position: GlobalPosition,
-    /// The correlation id of the last event folded in, for the log line.
-    correlation_id: Option<String>,
+/// Upserts the batch's rows whole, each with its customer's region at the end of the batch.
+async fn write_rows(
+    tx: &mut dyn SqlTransaction,
+    rows: &[SummaryRow],
+    regions: &CustomerRegions,
+) -> Result<(), ProjectionError> {
+    let times: Vec<SummaryTimes> = rows.iter().map(SummaryRow::times).collect();
+    let params: Vec<[SqlParam<'_>; COLUMNS]> = rows
+        .iter()
+        .zip(&times)
+        .map(|(row, times)| row.params(times, regions.region(&row.view.customer_id)))
+        .collect();
+    let runs: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
+    if let Err(failed) = UPSERT.execute(tx, &runs).await {
+        // A statement of many orders failed: name the last event folded into the row it
+        // stopped at (the projector applies events one at a time from there to find it).
+        let position = rows
+            .get(failed.index)
+            .map_or(GlobalPosition::ZERO, |row| row.last_position);
+        return Err(failed.error.at(position));
+    }
+    Ok(())
 }
 
-/// The times of a row, as portable SQL text.
-struct SummaryTimes {
-    created_at: String,
-    updated_at: String,
-    shipped_at: Option<String>,
-    completed_at: Option<String>,
-    cancelled_at: Option<String>,
-}
+#[cfg(test)]
+mod tests {
+    use projector_core::EventType;
 
-impl SummaryRow {
-    fn times(&self) -> SummaryTimes {
-        let view = &self.view;
-        SummaryTimes {
-            created_at: sql_time(view.created_at),
-            updated_at: sql_time(view.updated_at),
-            shipped_at: view.shipped_at.map(sql_time),
-            completed_at: view.completed_at.map(sql_time),
-            cancelled_at: view.cancelled_at.map(sql_time),
+    use super::*;
+
+    #[test]
+    fn customer_events_are_read_only_where_they_set_a_region() {
+        for name in REGION_EVENTS {
+            assert!(
+                CustomerEvent::TYPES.iter().any(|t| t.name == name),
+                "{name} is not a customer event"
+            );
         }
-    }
-
-    /// The row as the values of one row of [`UPSERT`].
-    fn params<'a>(&'a self, times: &'a SummaryTimes) -> [SqlParam<'a>; 13] {
-        let view = &self.view;
-        [
-            view.order_id.as_str().into(),
-            view.customer_id.as_str().into(),
-            view.status.as_str().into(),
-            view.item_count.into(),
-            view.total.cents().into(),
-            view.refunded.cents().into(),
-            times.created_at.as_str().into(),
-            times.updated_at.as_str().into(),
-            times.shipped_at.as_deref().into(),
-            view.tracking.as_deref().into(),
-            times.completed_at.as_deref().into(),
-            times.cancelled_at.as_deref().into(),
-            view.cancellation_reason.as_deref().into(),
-        ]
-    }
-
-    /// Folds `envelope`'s event in.
-    fn apply(&mut self, envelope: &Envelope<'_, OrderEvent>) {
-        self.view.apply(&envelope.event, envelope.recorded_at);
-        self.last_position = envelope.position;
-        self.correlation_id = envelope
-            .metadata
-            .correlation_id
-            .as_ref()
-            .map(|c| c.as_str().to_owned());
-    }
-
-    fn from_row(row: &Row) -> Result<Self, SqlError> {
-        let status: String = row.get("status")?;
-        let time = |column: &str| -> Result<DateTime<Utc>, SqlError> {
-            parse_sql_time(&row.get::<String>(column)?)
-        };
-        let maybe_time = |column: &str| -> Result<Option<DateTime<Utc>>, SqlError> {
-            row.get::<Option<String>>(column)?
-                .as_deref()
-                .map(parse_sql_time)
-                .transpose()
-        };
-        Ok(Self {
-            view: OrderView {
-                order_id: row.get("order_id")?,
-                customer_id: row.get("customer_id")?,
-                status: OrderStatus::parse(&status).ok_or_else(|| {
-                    SqlError::new(SqlErrorKind::Conversion, format!("unknown status {status}"))
-                })?,
-                item_count: row.get("item_count")?,
-                total: row.get("total_cents")?,
-                refunded: row.get("refunded_cents")?,
-                created_at: time("created_at")?,
-                updated_at: time("updated_at")?,
-                shipped_at: maybe_time("shipped_at")?,
-                tracking: row.get("tracking")?,
-                completed_at: maybe_time("completed_at")?,
-                cancelled_at: maybe_time("cancelled_at")?,
-                cancellation_reason: row.get("cancellation_reason")?,
-            },
-            last_position: GlobalPosition::ZERO,
-            correlation_id: None,
-        })
-    }
-}
-
-impl PerOrderRow for SummaryRow {
-    const WHAT: &'static str = "summary";
-
-    fn created(event: &OrderCreated) -> Self {
-        Self {
-            view: OrderView::created(event),
-            last_position: GlobalPosition::ZERO,
-            correlation_id: None,
+        let filter = OrderSummaryProjection.handles();
+        for read in [
+            "CustomerRegistered",
+            "CustomerMoved",
+            "OrderCreated",
+            "OrderRefunded",
+        ] {
+            assert!(filter.matches(&EventType::from_static(read)), "{read}");
         }
-    }
-
-    async fn load(tx: &mut dyn SqlTransaction, order_id: &str) -> Result<Option<Self>, SqlError> {
-        let select = include_str!("sql/order_summary_select.sql");
-        match tx.query_opt(select, params![order_id]).await? {
-            Some(row) => Self::from_row(&row).map(Some),
-            None => Ok(None),
+        for skipped in ["CustomerUpdated", "CustomerTierChanged", "ReviewSubmitted"] {
+            assert!(
+                !filter.matches(&EventType::from_static(skipped)),
+                "{skipped}"
+            );
         }
     }
 }

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::Utc;
 use projector_core::{CommandError, Decider};
-use projector_products::{ProductId, load_product};
 use projector_customers::{
     Customer, CustomerCommand, CustomerDecider, CustomerError, CustomerEvent,
 };
+use projector_products::{ProductId, load_product};
 
 use super::models::{SubmitReview, SubmitReviewRequest};
 use super::write::CREATES;

@@ -179,6 +179,10 @@ pub(crate) struct OrderView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<f64>, minimum = 0, multiple_of = 0.01)]
     pub(crate) refunded_amount: Option<Money>,
+    /// The region the customer lives in now, following them when they move; null until the
+    /// customer registers.
+    #[schema(required = true)]
+    pub(crate) customer_region: Option<String>,
 }
 
 impl From<OrderSummaryView> for OrderView {
@@ -197,6 +201,7 @@ impl From<OrderSummaryView> for OrderView {
             cancelled_at: v.cancelled_at,
             cancellation_reason: v.cancellation_reason,
             refunded_amount: v.refunded_amount,
+            customer_region: v.customer_region,
         }
     }
 }

@@ -10,4 +10,5 @@ ON CONFLICT (order_id) DO UPDATE SET
     tracking = excluded.tracking,
     completed_at = excluded.completed_at,
     cancelled_at = excluded.cancelled_at,
-    cancellation_reason = excluded.cancellation_reason
+    cancellation_reason = excluded.cancellation_reason,
+    customer_region = excluded.customer_region

@@ -1,5 +1,6 @@
 -- The flattened order: one row per order. Amounts are whole cents, so sums are exact
--- (version 1 of this read model kept them as DOUBLE PRECISION decimals).
+-- (version 1 of this read model kept them as DOUBLE PRECISION decimals). The customer's
+-- region is null until they register, and follows them when they move (version 3).
 CREATE TABLE IF NOT EXISTS order_summary (
     order_id            TEXT PRIMARY KEY,
     customer_id         TEXT NOT NULL,
@@ -13,5 +14,16 @@ CREATE TABLE IF NOT EXISTS order_summary (
     tracking            TEXT,
     completed_at        TEXT,
     cancelled_at        TEXT,
-    cancellation_reason TEXT
+    cancellation_reason TEXT,
+    customer_region     TEXT
+);
+
+-- A customer's orders, all found by one index scan when the customer moves.
+CREATE INDEX IF NOT EXISTS order_summary_by_customer ON order_summary (customer_id);
+
+-- Where each registered customer lives now, from their own events: an order placed later
+-- takes its region from here.
+CREATE TABLE IF NOT EXISTS customer_regions (
+    customer_id TEXT PRIMARY KEY,
+    region      TEXT NOT NULL
 )

@@ -1,0 +1,1 @@
+ON CONFLICT (customer_id) DO UPDATE SET region = excluded.region
