@@ -1,14 +1,12 @@
 //! The customers service end to end: registration, profile changes, tiers and reviews over
 //! HTTP, read back from the `customers` read model; validation, idempotent retries, `If-Match`,
-//! `min_position` and 404s as every write and read of the API has them. Products are other
-//! streams (`product-<id>`): the tests append their events to the event store directly,
-//! before the server starts.
+//! `min_position` and 404s as every write and read of the API has them. The products reviewed
+//! are made through the products API.
 
-use projector_core::{EventAppender, EventType, ExpectedVersion, JsonPayload, NewEvent, StreamId};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, Server, Storage};
+use crate::helpers::{Reply, Server};
 
 fn register(id: &str, region: &str) -> Value {
     json!({"id": id, "email": format!("{id}@example.com"), "name": format!("Customer {id}"), "region": region})
@@ -39,61 +37,37 @@ fn assert_detail(reply: &Reply, wanted: &str) {
     );
 }
 
-/// Appends each product's events (by type) to its stream `product-<id>` in fresh storage,
-/// then starts a server on it: products are written by another service, whose events the
-/// review route reads from the event store.
+/// A server with `products` in its catalogue, each made through the products API and then
+/// changed as its list says (`updated`, `deleted`).
 async fn server_with_products(products: &[(&str, &[&str])]) -> Server {
-    let storage = Storage::fresh().await;
-    let mut appends = Vec::new();
-    for (product, types) in products {
-        let stream = StreamId::parse(format!("product-{product}")).expect("stream");
-        let events = types
-            .iter()
-            .map(|event_type| {
-                let data = json!({"product_id": product, "name": "A product", "description": "",
-                    "category": "tools", "price": 1250, "tags": []});
-                NewEvent::new(
-                    EventType::parse(*event_type).expect("type"),
-                    JsonPayload::encode(&data).expect("payload"),
-                )
-            })
-            .collect::<Vec<_>>();
-        appends.push((stream, events));
-    }
-    match &storage {
-        Storage::Sqlite(dir) => {
-            let data = dir.path().join("data");
-            std::fs::create_dir_all(&data).expect("data directory");
-            let events = projector_sqlite::SqliteEventStore::open(
-                data.join("events.db"),
-                projector_sqlite::SqliteEventStoreOptions::default(),
-            )
-            .expect("event store");
-            for (stream, batch) in appends {
-                events
-                    .append(&stream, ExpectedVersion::NoStream, batch)
-                    .await
-                    .expect("append");
-            }
-            events.close().await;
-        }
-        Storage::Postgres(database) => {
-            let events = projector_postgres::PgEventStore::connect(
-                database.url(),
-                projector_postgres::PgEventStoreOptions::default(),
+    let server = Server::start().await;
+    for (product, changes) in products {
+        server
+            .post(
+                "/api/products",
+                &json!({"id": product, "name": "A product", "category": "tools", "price": 12.5}),
             )
             .await
-            .expect("event store");
-            for (stream, batch) in appends {
-                events
-                    .append(&stream, ExpectedVersion::NoStream, batch)
-                    .await
-                    .expect("append");
+            .expect(201);
+        let path = format!("/api/products/{product}");
+        for change in *changes {
+            match *change {
+                "updated" => {
+                    patch(&server, &path, &json!({"name": "A better product"}), &[])
+                        .await
+                        .expect(202);
+                }
+                "deleted" => {
+                    server
+                        .send(Method::DELETE, &path, None, &[])
+                        .await
+                        .expect(202);
+                }
+                other => panic!("no product change {other:?}"),
             }
-            events.close().await;
         }
     }
-    Server::start_with(storage).await
+    server
 }
 
 pub async fn a_customer_is_registered_changed_and_read_back() {
@@ -202,7 +176,7 @@ pub async fn a_customer_is_registered_changed_and_read_back() {
 }
 
 pub async fn bad_customer_writes_are_refused_naming_the_field_and_change_nothing() {
-    let server = server_with_products(&[("p-1", &["ProductCreated"])]).await;
+    let server = server_with_products(&[("p-1", &[])]).await;
     server
         .post("/api/customers", &register("c1", "Ontario"))
         .await
@@ -290,7 +264,7 @@ pub async fn bad_customer_writes_are_refused_naming_the_field_and_change_nothing
 }
 
 pub async fn retries_are_answered_once_and_if_match_guards_changes() {
-    let server = server_with_products(&[("p-1", &["ProductCreated"])]).await;
+    let server = server_with_products(&[("p-1", &[])]).await;
     let body = json!({"email": "ada@example.com", "name": "Ada", "region": "Ontario"});
     let key = [("idempotency-key", "register-ada")];
     let first = server
@@ -373,11 +347,7 @@ pub async fn retries_are_answered_once_and_if_match_guards_changes() {
 }
 
 pub async fn reviews_need_a_live_product_and_a_registered_customer() {
-    let server = server_with_products(&[
-        ("p-live", &["ProductCreated", "ProductUpdated"]),
-        ("p-gone", &["ProductCreated", "ProductDeleted"]),
-    ])
-    .await;
+    let server = server_with_products(&[("p-live", &["updated"]), ("p-gone", &["deleted"])]).await;
     server
         .post("/api/customers", &register("c1", "Ontario"))
         .await
