@@ -12,8 +12,8 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 
 use crate::limits::{
     AMOUNT_MAX, CURSOR_MAX, CURSOR_PATTERN, ID_MAX, ID_PATTERN, IDEMPOTENCY_KEY_MAX,
-    IF_MATCH_PATTERN, ITEMS_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX, TITLE_MAX,
-    TRACKING_MAX,
+    IF_MATCH_PATTERN, ITEMS_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX, SEARCH_TEXT_MAX,
+    TITLE_MAX, TRACKING_MAX,
 };
 
 /// A string of 1 to `max` characters following `pattern`.
@@ -129,6 +129,29 @@ pub(crate) fn issue_state() -> Object {
 /// An issue's priority, as the list filter takes it.
 pub(crate) fn issue_priority() -> Object {
     choice(projector_issues::Priority::ALL.iter().map(|p| p.as_str()))
+}
+
+/// An order's status, as the search filter takes it.
+pub(crate) fn order_status() -> Object {
+    choice(
+        projector_orders::OrderStatus::ALL
+            .iter()
+            .map(|s| s.as_str()),
+    )
+}
+
+/// Which search hits come first.
+pub(crate) fn search_sort() -> Object {
+    choice(
+        projector_orders::search::SearchOrder::ALL
+            .iter()
+            .map(|o| o.as_str()),
+    )
+}
+
+/// Search text: free text of 1 to [`SEARCH_TEXT_MAX`] characters.
+pub(crate) fn search_text() -> Object {
+    text(SEARCH_TEXT_MAX, Some(FREE_TEXT_PATTERN.to_owned()))
 }
 
 /// Free text (`validate::Text::Free`): no control character (Unicode `Cc`, as Rust's
