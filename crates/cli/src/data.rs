@@ -1,9 +1,10 @@
-//! The data directory: `events.db` (the event store), `idempotency.db`, and `read/` (the read
-//! models).
+//! The data directory: `events.db` (the event store), `idempotency.db`, `read/` (the read
+//! models) and `search/` (the search indexes, this process's own on either backend).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use projector_search::SearchStore;
 use projector_sqlite::{
     Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteIdempotencyStore, SqliteReadStore,
     SqliteReadStoreOptions,
@@ -32,6 +33,10 @@ impl DataDir {
         self.root.join("read")
     }
 
+    pub(crate) fn search_dir(&self) -> PathBuf {
+        self.root.join("search")
+    }
+
     /// Opens the event store for appending (this process becomes its only writer).
     pub(crate) fn open_events(&self, durability: Durability) -> anyhow::Result<SqliteEventStore> {
         let options = SqliteEventStoreOptions {
@@ -46,6 +51,13 @@ impl DataDir {
     pub(crate) fn open_idempotency(&self) -> anyhow::Result<SqliteIdempotencyStore> {
         SqliteIdempotencyStore::open(self.root.join("idempotency.db"))
             .with_context(|| format!("opening the idempotency keys in {}", self.root.display()))
+    }
+
+    /// Opens the search indexes for this process alone.
+    pub(crate) fn open_search(&self) -> anyhow::Result<SearchStore> {
+        SearchStore::open(self.search_dir()).with_context(|| {
+            "opening the search indexes (each process needs a data directory of its own: --data)"
+        })
     }
 
     /// Opens the read store for projecting.

@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use projector_core::{ProjectionName, ProjectionTarget};
-use projector_orders::projections::{CUSTOMER_ORDERS_CACHE, CustomerOrdersCacheProjection};
+use projector_orders::projections::{
+    CUSTOMER_ORDERS_CACHE, CustomerOrdersCacheProjection, ORDER_SEARCH, OrderSearchProjection,
+};
 use projector_redis::{RedisStore, RedisTarget};
+use projector_search::{SearchStore, SearchTarget};
 use projector_sql::{SqlReadStore, SqlTarget};
 
-use crate::stores::Stores;
+use crate::stores::{SearchAccess, Stores};
 
 /// The read models of the built-in services over `stores`, or the named subset of them.
 ///
@@ -20,16 +23,21 @@ pub(crate) fn targets(
     names: &[String],
 ) -> anyhow::Result<Vec<Arc<dyn ProjectionTarget>>> {
     select(
-        over(Arc::clone(&stores.reads), stores.cache.as_ref()),
+        over(
+            Arc::clone(&stores.reads),
+            stores.cache.as_ref(),
+            stores.search.as_ref(),
+        ),
         names,
     )
 }
 
-/// Every read model of the built-in services: their SQL tables in `sql`, and with a `cache`,
-/// the "my orders" cache in it.
+/// Every read model of the built-in services: their SQL tables in `sql`, with a `cache` the
+/// "my orders" cache in it, and with `search` the order search index in it.
 pub(crate) fn over(
     sql: Arc<dyn SqlReadStore>,
     cache: Option<&RedisStore>,
+    search: Option<&SearchStore>,
 ) -> Vec<Arc<dyn ProjectionTarget>> {
     let mut all: Vec<Arc<dyn ProjectionTarget>> = projector_orders::projections::all()
         .into_iter()
@@ -42,7 +50,23 @@ pub(crate) fn over(
     if let Some(cache) = cache {
         all.push(customer_orders_cache(cache));
     }
+    if let Some(search) = search {
+        all.push(Arc::new(SearchTarget::typed(
+            search.clone(),
+            OrderSearchProjection,
+        )));
+    }
     all
+}
+
+/// How a command running the read models `names` (all when empty) uses the search indexes:
+/// it owns them if it runs one of them.
+pub(crate) fn search_access(names: &[String]) -> SearchAccess {
+    let searched = names.is_empty() || names.iter().any(|name| name == ORDER_SEARCH.as_str());
+    match searched {
+        true => SearchAccess::Own,
+        false => SearchAccess::Closed,
+    }
 }
 
 /// The "my orders" cache in `cache`.
@@ -60,7 +84,7 @@ pub(crate) fn names() -> Vec<ProjectionName> {
         .chain(projector_issues::projections::all().iter())
         .chain(projector_products::projections::all().iter())
         .map(|p| p.name())
-        .chain([CUSTOMER_ORDERS_CACHE])
+        .chain([CUSTOMER_ORDERS_CACHE, ORDER_SEARCH])
         .collect()
 }
 

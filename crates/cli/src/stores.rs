@@ -1,5 +1,6 @@
 //! Opening the stores a server or projector runs on: SQLite in a data directory by default,
-//! PostgreSQL when a database URL is given.
+//! PostgreSQL when a database URL is given; on both, the search indexes in the data directory,
+//! which are each process's own.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use projector_postgres::{
     PgReadStoreOptions,
 };
 use projector_redis::{Namespace, RedisStore, RedisStoreOptions};
+use projector_search::SearchStore;
 use projector_sql::SqlReadStore;
 use projector_sqlite::{Durability, SqliteEventStore};
 
@@ -35,6 +37,8 @@ pub(crate) struct Stores {
     pg_leases: Option<PgLeases>,
     /// The Redis of the caches, when configured.
     pub(crate) cache: Option<RedisStore>,
+    /// The search indexes in the data directory, unless the command leaves them closed.
+    pub(crate) search: Option<SearchStore>,
     /// Where, for the logs.
     pub(crate) described: String,
     closer: Closer,
@@ -45,15 +49,28 @@ enum Closer {
     Postgres(Arc<PgEventStore>),
 }
 
+/// How a command uses the search indexes in the data directory (`<data>/search`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SearchAccess {
+    /// Opened for this process alone, to project them; a second process is refused.
+    Own,
+    /// Read beside the process that owns them, for a report.
+    Report,
+    /// Left closed: the command touches no search read model.
+    Closed,
+}
+
 impl Stores {
-    /// Opens the stores `storage` names. On PostgreSQL, `label` names this process in the
-    /// sessions holding its projection leases (e.g. `projector serve http://127.0.0.1:8080`),
-    /// so others can tell who runs a projection; the process id is added to it. A lease whose
-    /// connection goes unanswered for `lease_timeout` is given up.
+    /// Opens the stores `storage` names, and the search indexes as `search` says. On
+    /// PostgreSQL, `label` names this process in the sessions holding its projection leases
+    /// (e.g. `projector serve http://127.0.0.1:8080`), so others can tell who runs a
+    /// projection; the process id is added to it. A lease whose connection goes unanswered for
+    /// `lease_timeout` is given up.
     pub(crate) async fn open(
         storage: &StorageArgs,
         label: &str,
         lease_timeout: Duration,
+        search: SearchAccess,
     ) -> anyhow::Result<Self> {
         let mut stores = match &storage.database_url {
             Some(url) => {
@@ -68,6 +85,19 @@ impl Stores {
                 "{}, caches in Redis ({})",
                 stores.described,
                 cache.namespace()
+            );
+        }
+        let data = DataDir::new(&storage.data.data);
+        stores.search = match search {
+            SearchAccess::Own => Some(data.open_search()?),
+            SearchAccess::Report => Some(SearchStore::open_read_only(data.search_dir())),
+            SearchAccess::Closed => None,
+        };
+        if let Some(search) = &stores.search {
+            stores.described = format!(
+                "{}, search indexes in {}",
+                stores.described,
+                search.root().display()
             );
         }
         Ok(stores)
@@ -101,6 +131,7 @@ impl Stores {
             leases: None,
             pg_leases: None,
             cache: None,
+            search: None,
             described: format!("SQLite in {}", data.root().display()),
             closer: Closer::Sqlite(Arc::clone(&events)),
             events,
@@ -154,6 +185,7 @@ impl Stores {
             leases: Some(Arc::new(leases.clone())),
             pg_leases: Some(leases),
             cache: None,
+            search: None,
             described: format!("PostgreSQL at {}", redact(url)),
             closer: Closer::Postgres(Arc::clone(&events)),
             events,

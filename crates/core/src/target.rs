@@ -18,6 +18,10 @@
 //!   projection is found missing and built again. Such a store says so
 //!   ([`ProjectionTarget::volatile`]): its worker then checks, while idle, that the serving
 //!   generation is still there, rather than noticing only at the next write.
+//! - **Shared or local.** A store every process reaches (SQL tables, Redis) holds one read
+//!   model, which the process holding the projection's lease writes. A store on a process's own
+//!   disk (a search index) holds that process's copy: it says so ([`ProjectionTarget::local`]),
+//!   and every process projects its own, without a lease.
 
 use std::sync::Arc;
 
@@ -46,6 +50,13 @@ pub trait ProjectionTarget: Send + Sync + 'static {
     /// nothing on disk, restarted or flushed). The worker then looks for its serving
     /// generation while idle, and builds the read model again when it is gone.
     fn volatile(&self) -> bool {
+        false
+    }
+
+    /// Whether each process keeps a read model of its own (an index on its own disk), like a
+    /// local cache, rather than one shared by every process. The projector then runs it in
+    /// every process, without a lease, and each reports its own checkpoint.
+    fn local(&self) -> bool {
         false
     }
 
@@ -116,6 +127,10 @@ impl<T: ProjectionTarget + ?Sized> ProjectionTarget for Arc<T> {
 
     fn volatile(&self) -> bool {
         (**self).volatile()
+    }
+
+    fn local(&self) -> bool {
+        (**self).local()
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {

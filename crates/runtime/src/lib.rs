@@ -23,7 +23,8 @@
 //!
 //! It is not:
 //! - a scheduler across machines: with a `LeaseProvider` (the PostgreSQL backend's advisory
-//!   locks), each projection runs in one process at a time and the others stand by.
+//!   locks), each projection runs in one process at a time and the others stand by; a local
+//!   read model (each process keeping its own, such as a search index) runs in every process.
 
 mod dead_letter;
 mod error;

@@ -49,7 +49,8 @@ impl Projector {
     }
 
     /// Runs each projection only while this process holds its lease from `leases`, standing by
-    /// otherwise: for several processes on one database.
+    /// otherwise: for several processes on one database. A local read model (a target whose
+    /// `local()` is true, each process keeping its own) runs here whatever the leases.
     pub fn with_leases(mut self, leases: Arc<dyn LeaseProvider>) -> Self {
         self.leases = Some(leases);
         self
@@ -102,6 +103,12 @@ impl Projector {
             let (status, status_rx) =
                 watch::channel(ProjectionStatus::starting(name.clone(), target.version()));
             let (commands, commands_rx) = mpsc::channel(8);
+            // A read model each process keeps for itself is projected in every process.
+            let leases = if target.local() {
+                None
+            } else {
+                self.leases.clone()
+            };
             let worker = Worker {
                 filter: target.filter(),
                 target,
@@ -111,7 +118,7 @@ impl Projector {
                 commands: commands_rx,
                 shutdown: shutdown.clone(),
                 head: self.feed.watch_head(),
-                leases: self.leases.clone(),
+                leases,
                 failures: 0,
                 newer_version: None,
                 ahead: None,

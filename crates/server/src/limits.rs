@@ -50,6 +50,8 @@ pub const PROSE_MAX: usize = 10_000;
 pub const PAGE_MAX: u32 = 100;
 /// Default page size of a list.
 pub const PAGE_DEFAULT: u32 = 20;
+/// Longest search text (`q`), in characters.
+pub const SEARCH_TEXT_MAX: usize = 200;
 /// The longest a read may wait for its `min_position`, in milliseconds.
 pub const WAIT_MS_MAX: u64 = 30_000;
 /// The most entries of an audit log (an order's events, an issue's changes) per page.

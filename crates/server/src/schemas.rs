@@ -17,7 +17,8 @@ use crate::limits::{
     AMOUNT_MAX, CATEGORY_MAX, CURSOR_MAX, CURSOR_PATTERN, EMAIL_MAX, ID_MAX, ID_PATTERN,
     IDEMPOTENCY_KEY_MAX, IF_MATCH_PATTERN, ITEMS_MAX, NAME_MAX, PAGE_MAX, PRICE_MAX,
     PRODUCT_DESCRIPTION_MAX, PRODUCT_NAME_MAX, PROSE_MAX, QUANTITY_MAX, RATING_MAX, RATING_MIN,
-    REASON_MAX, REGION_MAX, REVIEW_TEXT_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX, TRACKING_MAX,
+    REASON_MAX, REGION_MAX, REVIEW_TEXT_MAX, SEARCH_TEXT_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX,
+    TRACKING_MAX,
 };
 
 /// A string of 1 to `max` characters following `pattern`.
@@ -150,6 +151,29 @@ pub(crate) fn issue_state() -> Object {
 /// An issue's priority, as the list filter takes it.
 pub(crate) fn issue_priority() -> Object {
     choice(projector_issues::Priority::ALL.iter().map(|p| p.as_str()))
+}
+
+/// An order's status, as the search filter takes it.
+pub(crate) fn order_status() -> Object {
+    choice(
+        projector_orders::OrderStatus::ALL
+            .iter()
+            .map(|s| s.as_str()),
+    )
+}
+
+/// Which search hits come first.
+pub(crate) fn search_sort() -> Object {
+    choice(
+        projector_orders::search::SearchOrder::ALL
+            .iter()
+            .map(|o| o.as_str()),
+    )
+}
+
+/// Search text: free text of 1 to [`SEARCH_TEXT_MAX`] characters.
+pub(crate) fn search_text() -> Object {
+    text(SEARCH_TEXT_MAX, Some(FREE_TEXT_PATTERN.to_owned()))
 }
 
 /// Free text (`validate::Text::Free`): no control character (Unicode `Cc`, as Rust's

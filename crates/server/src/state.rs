@@ -6,6 +6,7 @@ use std::sync::Arc;
 use projector_core::{EventStore, IdempotencyStore, ProjectionName, ProjectionTarget};
 use projector_redis::RedisTarget;
 use projector_runtime::ProjectorHandle;
+use projector_search::SearchStore;
 use projector_sql::SqlReadStore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -25,6 +26,7 @@ struct Inner {
     idempotency: Arc<dyn IdempotencyStore>,
     targets: BTreeMap<ProjectionName, Arc<dyn ProjectionTarget>>,
     customer_orders_cache: Option<Arc<RedisTarget>>,
+    search: Option<SearchStore>,
     authenticator: Arc<Authenticator>,
     projector: ProjectorHandle,
     config: ServerConfig,
@@ -59,6 +61,7 @@ impl AppState {
                 idempotency,
                 targets: targets.into_iter().map(|t| (t.name(), t)).collect(),
                 customer_orders_cache: None,
+                search: None,
                 authenticator: Arc::new(Authenticator::default()),
                 projector,
                 config,
@@ -77,6 +80,18 @@ impl AppState {
         Arc::get_mut(&mut self.inner)
             .expect("the cache is set before the state is shared")
             .customer_orders_cache = Some(cache);
+        self
+    }
+
+    /// Answers searches from the indexes in `search`, which this process keeps (the
+    /// `order_search` read model among them).
+    ///
+    /// # Panics
+    /// When called after the state was cloned (it is set while building the server).
+    pub fn with_search(mut self, search: SearchStore) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the search store is set before the state is shared")
+            .search = Some(search);
         self
     }
 
@@ -100,6 +115,11 @@ impl AppState {
     /// The "my orders" cache, when configured.
     pub(crate) fn customer_orders_cache(&self) -> Option<&Arc<RedisTarget>> {
         self.inner.customer_orders_cache.as_ref()
+    }
+
+    /// The search indexes of this process, when it keeps them.
+    pub(crate) fn search(&self) -> Option<&SearchStore> {
+        self.inner.search.as_ref()
     }
 
     /// The event store (the write model).

@@ -143,18 +143,10 @@ impl Checker {
                     return Some(text.to_owned());
                 }
             }
-            Text::Free { max } => {
-                let length = text.chars().count();
-                if length == 0 || text.trim().is_empty() {
-                    "must not be empty".to_owned()
-                } else if length > max {
-                    format!("must be at most {max} characters, not {length}")
-                } else if text.chars().any(char::is_control) {
-                    "must not contain control characters".to_owned()
-                } else {
-                    return Some(text.to_owned());
-                }
-            }
+            Text::Free { max } => match free_text_problem(text, max) {
+                Some(problem) => problem,
+                None => return Some(text.to_owned()),
+            },
         };
         self.error(field, message);
         None
@@ -429,6 +421,21 @@ fn describe(value: &Value) -> String {
     match value {
         Value::String(s) => format!("{s:?}"),
         other => kind(other).to_owned(),
+    }
+}
+
+/// What is wrong with `text` as free text of 1 to `max` characters (not blank, no control
+/// characters), if anything: the rule of bodies' free text, also used for query parameters.
+pub(crate) fn free_text_problem(text: &str, max: usize) -> Option<String> {
+    let length = text.chars().count();
+    if length == 0 || text.trim().is_empty() {
+        Some("must not be empty".to_owned())
+    } else if length > max {
+        Some(format!("must be at most {max} characters, not {length}"))
+    } else if text.chars().any(char::is_control) {
+        Some("must not contain control characters".to_owned())
+    } else {
+        None
     }
 }
 

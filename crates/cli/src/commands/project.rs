@@ -8,12 +8,18 @@ use projector_runtime::{Projector, ProjectorOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::opts::ProjectArgs;
-use crate::read_models::targets;
+use crate::read_models::{self, targets};
 use crate::signals::shutdown_requested;
 use crate::stores::Stores;
 
 pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
-    let stores = Stores::open(&args.storage, "projector project", args.leases.timeout()).await?;
+    let stores = Stores::open(
+        &args.storage,
+        "projector project",
+        args.leases.timeout(),
+        read_models::search_access(&args.projections),
+    )
+    .await?;
     let options = ProjectorOptions {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()

@@ -5,9 +5,9 @@
 //! crash, a failover), that one is carried on instead of starting over.
 //!
 //! The projection must be this process's to run. On SQLite the data directory is one
-//! process's; on PostgreSQL the command takes the projection's lease like any projector, and
-//! if another process holds it the command fails at once, naming the holder: rebuild through
-//! that server's admin API instead.
+//! process's, and so is a search index on either backend; on PostgreSQL the command takes the
+//! projection's lease like any projector, and if another process holds it the command fails at
+//! once, naming the holder: rebuild through that server's admin API instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,18 +19,27 @@ use tokio_util::sync::CancellationToken;
 
 use crate::opts::RebuildArgs;
 use crate::read_models;
-use crate::stores::Stores;
+use crate::stores::{SearchAccess, Stores};
 
 /// How long the rebuild may take, end to end.
 const PATIENCE: Duration = Duration::from_secs(24 * 3600);
 
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let name = read_models::known(&args.projection)?;
-    let opened = Stores::open(&args.storage, "projector rebuild", args.leases.timeout()).await;
-    let stores = match (opened, &args.storage.database_url) {
+    let search = read_models::search_access(std::slice::from_ref(&args.projection));
+    let opened = Stores::open(
+        &args.storage,
+        "projector rebuild",
+        args.leases.timeout(),
+        search,
+    )
+    .await;
+    // On SQLite the data directory is one process's; a search index is, on either backend.
+    let own_directory = args.storage.database_url.is_none() || search == SearchAccess::Own;
+    let stores = match (opened, own_directory) {
         (Ok(stores), _) => stores,
-        (Err(error), Some(_)) => return Err(error),
-        (Err(error), None) => {
+        (Err(error), false) => return Err(error),
+        (Err(error), true) => {
             return Err(error.context(format!(
                 "the rebuild needs the data directory to itself: stop the server, or ask it to \
                  rebuild through its admin API (POST /admin/projections/{name}/rebuild)"

@@ -18,7 +18,7 @@ use crate::access;
 use crate::opts::{PublicRoute, ServeArgs};
 use crate::read_models::{self, targets};
 use crate::signals::shutdown_requested;
-use crate::stores::Stores;
+use crate::stores::{SearchAccess, Stores};
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Install the metrics recorder before anything records.
@@ -43,6 +43,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         &args.storage,
         &format!("projector serve http://{admin_url}"),
         args.leases.timeout(),
+        SearchAccess::Own,
     )
     .await?;
     let options = ProjectorOptions {
@@ -108,6 +109,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .with_authenticator(authenticator);
     if let Some(cache) = &stores.cache {
         state = state.with_customer_orders_cache(read_models::customer_orders_cache(cache));
+    }
+    if let Some(search) = &stores.search {
+        state = state.with_search(search.clone());
     }
     tracing::info!(%addr, storage = %stores.described, "projector serving");
     // The address on standard output, for scripts and tests that asked for port 0.

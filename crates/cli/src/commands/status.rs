@@ -8,13 +8,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use projector_core::{EventFeed, GlobalPosition, ProjectionName, ProjectionTarget};
 use projector_postgres::LeaseHolder;
+use projector_search::SearchStore;
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
 use serde::Serialize;
 
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, DataArgs, StatusArgs};
 use crate::read_models;
-use crate::stores::{self, Stores};
+use crate::stores::{self, SearchAccess, Stores};
 
 /// Everything `status` prints.
 #[derive(Debug, Serialize)]
@@ -44,7 +45,10 @@ struct Line {
     /// A rebuild filling a generation beside the serving one (or left unfinished by a process
     /// that stopped; the next one to run the projection carries it on).
     rebuild: Option<RebuildLine>,
-    /// PostgreSQL only: the lease, and who holds it.
+    /// Whether each process keeps its own copy of this read model (a search index): the
+    /// line is the copy in this data directory, and no lease is taken for it.
+    local: bool,
+    /// PostgreSQL only, for read models shared by every process: the lease, and who holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     lease: Option<LeaseLine>,
 }
@@ -95,6 +99,7 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
                 &args.storage,
                 "projector status",
                 projector_postgres::DEFAULT_LEASE_TIMEOUT,
+                SearchAccess::Report,
             )
             .await?;
             let holders = stores.lease_holders(&names).await?;
@@ -132,7 +137,8 @@ async fn sqlite(data: &DataArgs, cache: &CacheArgs) -> anyhow::Result<Report> {
     .context("opening the read models")?;
     let storage = format!("SQLite in {}", data.root().display());
     let cache = stores::cache(cache)?;
-    let targets = read_models::over(Arc::new(reads), cache.as_ref());
+    let search = SearchStore::open_read_only(data.search_dir());
+    let targets = read_models::over(Arc::new(reads), cache.as_ref(), Some(&search));
     report(storage, &events, &targets, None).await
 }
 
@@ -152,7 +158,7 @@ async fn report(
         let mut line = line(target.as_ref(), head)
             .await
             .with_context(|| format!("reading the read model of {name}"))?;
-        line.lease = holders.map(|holders| {
+        line.lease = holders.filter(|_| !line.local).map(|holders| {
             let holder = holders.get(&name);
             LeaseLine {
                 held: holder.is_some(),
@@ -203,6 +209,7 @@ async fn line(target: &dyn ProjectionTarget, head: GlobalPosition) -> anyhow::Re
         last_event_at: checkpoint.last_event_at.map(|t| t.to_rfc3339()),
         dead_letters,
         rebuild,
+        local: target.local(),
         lease: None,
     })
 }
@@ -240,8 +247,14 @@ fn print_text(report: &Report) {
         println!();
         println!("leases:");
         for line in &report.projections {
-            let Some(lease) = &line.lease else { continue };
-            println!("{:<20} {}", line.projection, lease.described);
+            match &line.lease {
+                Some(lease) => println!("{:<20} {}", line.projection, lease.described),
+                None if line.local => println!(
+                    "{:<20} none: each process keeps its own (shown: this data directory's)",
+                    line.projection
+                ),
+                None => {}
+            }
         }
     }
 }

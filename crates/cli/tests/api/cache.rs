@@ -216,7 +216,7 @@ pub async fn a_standby_answers_from_the_cache_the_holder_keeps() {
     standby.ready().await;
     assert!(
         standby
-            .projection_states()
+            .shared_projection_states()
             .await
             .iter()
             .all(|s| s == "standby"),

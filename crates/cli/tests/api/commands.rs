@@ -41,6 +41,10 @@ pub async fn status_and_rebuild_from_the_command_line() {
             .await;
     }
     let before = server.order("o5", last).await;
+    server
+        .get(&format!("/api/orders/search?min_position={last}"))
+        .await
+        .expect(200);
     server.ready().await;
 
     // Status beside the running server.
@@ -67,6 +71,12 @@ pub async fn status_and_rebuild_from_the_command_line() {
             );
         }
     }
+    // The search index in this server's data directory: its own copy, without a lease.
+    let search = entry(&report, "order_search");
+    assert_eq!(search["local"], true, "{search}");
+    assert_eq!(search["checkpoint"], last, "{search}");
+    assert!(search.get("lease").is_none(), "{search}");
+    assert_eq!(summary["local"], false);
     let text = projector(&["status"], &storage, LIMIT).await;
     assert!(text.success, "{}", text.stderr);
     assert!(text.stdout.contains("order_summary"), "{}", text.stdout);
@@ -97,6 +107,17 @@ pub async fn status_and_rebuild_from_the_command_line() {
         );
     }
 
+    // The search index is the server's own, on either backend: the same refusal.
+    let refused = projector(&["rebuild", "order_search"], &storage, PROMPTLY).await;
+    assert!(!refused.success, "{}", refused.stdout);
+    assert!(
+        refused
+            .stderr
+            .contains("POST /admin/projections/order_search/rebuild"),
+        "{}",
+        refused.stderr
+    );
+
     // Once the server has stopped, the command rebuilds and swaps the new generation in.
     let kept = server.keep_storage();
     assert!(server.terminate(), "a clean exit on SIGTERM");
@@ -109,7 +130,17 @@ pub async fn status_and_rebuild_from_the_command_line() {
         "{}",
         rebuilt.stdout
     );
+    let rebuilt = projector(&["rebuild", "order_search"], &storage, LIMIT).await;
+    assert!(rebuilt.success, "{}", rebuilt.stderr);
+    assert!(
+        rebuilt.stdout.contains(&format!(
+            "rebuilt order_search: generation g2 serves reads at position {last}"
+        )),
+        "{}",
+        rebuilt.stdout
+    );
     let report = status(&storage).await;
+    assert_eq!(entry(&report, "order_search")["generation"], "g2");
     let summary = entry(&report, "order_summary");
     assert_eq!(summary["generation"], "g2");
     assert_eq!(summary["checkpoint"], last);
@@ -136,8 +167,17 @@ async fn a_standby_refuses_admin_actions_and_says_who_to_ask() {
 
     let list = standby.get("/admin/projections").await.expect(200).json();
     for projection in list["projections"].as_array().expect("projections") {
-        assert_eq!(projection["state"], "standby", "{projection}");
+        // A local read model runs in every server; the shared ones in the holder only.
+        match projection["local"].as_bool().expect("local") {
+            true => assert_ne!(projection["state"], "standby", "{projection}"),
+            false => assert_eq!(projection["state"], "standby", "{projection}"),
+        }
     }
+    // Its own search index it rebuilds itself.
+    standby
+        .post_empty("/admin/projections/order_search/rebuild")
+        .await
+        .expect(202);
     for action in ["rebuild", "resume"] {
         let refused = standby
             .post_empty(&format!("/admin/projections/order_summary/{action}"))

@@ -29,7 +29,7 @@ async fn a_standby_takes_over_when_the_holder_dies() {
     standby.ready().await;
     assert!(
         standby
-            .projection_states()
+            .shared_projection_states()
             .await
             .iter()
             .all(|s| s == "standby"),
@@ -77,8 +77,9 @@ async fn a_standby_takes_over_when_the_holder_dies() {
     holder.kill();
     let killed = Instant::now();
     loop {
+        // The shared read models: the standby's own search index ran there all along.
         if standby
-            .projection_states()
+            .shared_projection_states()
             .await
             .iter()
             .all(|s| s == "live")

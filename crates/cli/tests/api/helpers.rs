@@ -76,10 +76,11 @@ fn cache_args() -> Vec<std::ffi::OsString> {
     }
 }
 
-/// Where a server keeps its data. It outlives a server, so another can start on it.
+/// Where a server keeps its data. It outlives a server, so another can start on it. On
+/// PostgreSQL the server still keeps its search indexes in a data directory of its own.
 pub enum Storage {
     Sqlite(tempfile::TempDir),
-    Postgres(TestDatabase),
+    Postgres(TestDatabase, tempfile::TempDir),
 }
 
 impl Storage {
@@ -91,6 +92,7 @@ impl Storage {
                 TestDatabase::create()
                     .await
                     .expect("PostgreSQL was reachable a moment ago"),
+                tempfile::tempdir().expect("temporary directory"),
             ),
         }
     }
@@ -98,7 +100,12 @@ impl Storage {
     fn args(&self) -> Vec<std::ffi::OsString> {
         let mut args = match self {
             Storage::Sqlite(dir) => vec!["--data".into(), dir.path().join("data").into_os_string()],
-            Storage::Postgres(database) => vec!["--database-url".into(), database.url().into()],
+            Storage::Postgres(database, dir) => vec![
+                "--database-url".into(),
+                database.url().into(),
+                "--data".into(),
+                dir.path().join("data").into_os_string(),
+            ],
         };
         args.extend(cache_args());
         args
@@ -114,6 +121,8 @@ pub struct Server {
     storage: Option<Storage>,
     storage_args: Vec<std::ffi::OsString>,
     admin_base: Arc<Mutex<Option<String>>>,
+    /// The data directory of a server started on a shared database.
+    data: Option<tempfile::TempDir>,
 }
 
 /// A response, read whole.
@@ -192,11 +201,19 @@ impl Server {
     }
 
     /// Starts a server on a PostgreSQL database another server may share, with extra `serve`
-    /// options.
+    /// options, and a data directory of its own for its search indexes.
     pub async fn start_on_database_with_args(url: &str, extra: &[&str]) -> Self {
-        let mut args: Vec<std::ffi::OsString> = vec!["--database-url".into(), url.into()];
+        let data = tempfile::tempdir().expect("temporary directory");
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "--database-url".into(),
+            url.into(),
+            "--data".into(),
+            data.path().join("data").into_os_string(),
+        ];
         args.extend(cache_args());
-        Self::spawn(args, None, extra).await
+        let mut server = Self::spawn(args, None, extra).await;
+        server.data = Some(data);
+        server
     }
 
     async fn spawn(
@@ -262,6 +279,7 @@ impl Server {
             storage,
             storage_args,
             admin_base,
+            data: None,
         }
     }
 
@@ -421,6 +439,21 @@ impl Server {
             .as_array()
             .map(|p| {
                 p.iter()
+                    .filter_map(|p| p["state"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The state of each projection shared by every server (not kept by each for itself),
+    /// from `/ready`.
+    pub async fn shared_projection_states(&self) -> Vec<String> {
+        let ready = self.get("/ready").await.json();
+        ready["projections"]
+            .as_array()
+            .map(|p| {
+                p.iter()
+                    .filter(|p| !p["local"].as_bool().expect("local or not"))
                     .filter_map(|p| p["state"].as_str().map(String::from))
                     .collect()
             })

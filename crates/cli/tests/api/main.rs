@@ -24,6 +24,7 @@ mod reads;
 mod regions;
 mod restart;
 mod retries;
+mod search;
 mod storage;
 mod validation;
 mod walkthrough;
@@ -115,6 +116,9 @@ on_both_backends!(
     regions::an_orders_customer_region_follows_registration_and_moves,
     restart::a_restart_keeps_every_order,
     restart::sigterm_under_load_loses_no_acknowledged_write,
+    search::orders_are_found_by_words_and_filtered,
+    search::a_search_waits_for_the_write_it_names,
+    search::bad_search_parameters_are_named,
     walkthrough::an_order_is_accepted_projected_and_read_back_confirmed,
     validation::bad_bodies_are_refused_naming_every_field,
     validation::malformed_empty_untyped_and_oversized_bodies,

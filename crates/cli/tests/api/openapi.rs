@@ -73,6 +73,22 @@ fn the_limits_come_from_the_validators(document: &Value) {
             "{path}"
         );
     }
+    let q = parameter(document, "/api/orders/search", "get", "q");
+    assert_eq!(q["maxLength"], projector_server::limits::SEARCH_TEXT_MAX);
+    assert_eq!(q["minLength"], 1);
+    let search_limit = parameter(document, "/api/orders/search", "get", "limit");
+    assert_eq!(search_limit["maximum"], PAGE_MAX);
+    let customer = parameter(document, "/api/orders/search", "get", "customer_id");
+    assert_eq!(customer["pattern"], ID_PATTERN);
+    let status = parameter(document, "/api/orders/search", "get", "status");
+    for name in projector_orders::OrderStatus::ALL.map(|s| s.as_str()) {
+        assert!(
+            status["pattern"].as_str().is_some_and(|p| p.contains(name)),
+            "{name} is not in {status}"
+        );
+    }
+    let sort = parameter(document, "/api/orders/search", "get", "sort");
+    assert_eq!(sort["pattern"], "^(relevance|newest)$");
     let state = parameter(document, "/api/issues", "get", "state");
     for name in projector_issues::IssueState::ALL.iter().map(|s| s.as_str()) {
         assert!(
@@ -232,6 +248,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         ("/api/customers/{id}", &["patch", "get"][..]),
         ("/api/customers/{id}/tier", &["post"][..]),
         ("/api/products/{id}/reviews", &["post"][..]),
+        ("/api/orders/search", &["get"][..]),
         ("/api/customers/{id}/orders", &["get"][..]),
         ("/api/customers/{id}/activity", &["get"][..]),
         ("/api/reports/daily-sales", &["get"][..]),
@@ -273,7 +290,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     }
     assert_eq!(
         paths.len(),
-        30,
+        31,
         "a route the test does not know: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

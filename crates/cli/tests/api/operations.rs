@@ -38,6 +38,7 @@ pub async fn health_ready_and_metrics() {
         "daily_sales",
         "issue_history",
         "issues",
+        "order_search",
         "order_summary",
         "products",
     ];
@@ -152,7 +153,7 @@ async fn data_stays_private_and_passwords_stay_out_of_sight() {
     let data = dir.path().join("data");
     let server = Server::start_with(crate::helpers::Storage::Sqlite(dir)).await;
     server.place("o1", "c1", &[("a", 1, 1.0)]).await;
-    for private in [data.clone(), data.join("read")] {
+    for private in [data.clone(), data.join("read"), data.join("search")] {
         let mode = std::fs::metadata(&private)
             .expect("created")
             .permissions()

@@ -166,6 +166,11 @@ pub async fn every_read_names_the_read_model_that_answered() {
         ),
         (format!("/api/issues?min_position={head}"), 200, "issues"),
         (
+            format!("/api/orders/search?q=rm-1&min_position={position}"),
+            200,
+            "order_search",
+        ),
+        (
             format!("/api/issues/{issue_id}/history?min_position={head}"),
             200,
             "issue_history",

@@ -39,7 +39,7 @@ async fn append(mut server: Server, event: &CustomerEvent) -> (Server, u64) {
     let new = event
         .to_new_event(&EventMetadata::default())
         .expect("encodes");
-    if let Storage::Postgres(database) = server.storage() {
+    if let Storage::Postgres(database, _) = server.storage() {
         let events = PgEventStore::connect(database.url(), PgEventStoreOptions::default())
             .await
             .expect("the server's event store");

@@ -166,7 +166,7 @@ pub async fn a_retry_after_a_crash_between_append_and_answer_gets_the_first_outc
     appends.release().await;
     // The order is appended; storing the answer waits on the key: kill the server there.
     let storing = match server.storage() {
-        Storage::Postgres(_) => Some(server.storage().wait_storing_the_answer().await),
+        Storage::Postgres(..) => Some(server.storage().wait_storing_the_answer().await),
         // Nothing shows a SQLite statement waiting, but it cannot get past the lock either.
         Storage::Sqlite(_) => None,
     };

@@ -50,7 +50,7 @@ impl Storage {
     }
 
     async fn postgres(&self) -> tokio_postgres::Client {
-        let Storage::Postgres(database) = self else {
+        let Storage::Postgres(database, _) = self else {
             panic!("not on PostgreSQL")
         };
         let (client, connection) = tokio_postgres::connect(database.url(), NoTls)
@@ -69,7 +69,7 @@ impl Storage {
                     .expect("lock the event store");
                 Held::Sqlite(conn)
             }
-            Storage::Postgres(_) => {
+            Storage::Postgres(..) => {
                 let client = self.postgres().await;
                 client
                     .batch_execute(
@@ -103,7 +103,7 @@ impl Storage {
                     .expect("lock the idempotency keys");
                 Held::Sqlite(conn)
             }
-            Storage::Postgres(_) => {
+            Storage::Postgres(..) => {
                 let client = self.postgres().await;
                 client.batch_execute("BEGIN").await.expect("begin");
                 let locked = client
@@ -134,7 +134,7 @@ impl Storage {
                     .expect("read the idempotency keys")
                         == 1
                 }
-                Storage::Postgres(_) => self
+                Storage::Postgres(..) => self
                     .postgres()
                     .await
                     .query_opt(
@@ -166,7 +166,7 @@ impl Storage {
                     rusqlite::params![key, by.as_micros() as i64],
                 )
                 .expect("age the key") as u64,
-            Storage::Postgres(_) => self
+            Storage::Postgres(..) => self
                 .postgres()
                 .await
                 .execute(

@@ -6,15 +6,17 @@
 //! events that derive [`DomainEvent`](projector_core::DomainEvent), a
 //! [`Decider`](projector_core::Decider) for the write side, and typed projections
 //! ([`TypedSqlProjection`](projector_sql::TypedSqlProjection),
-//! [`TypedRedisProjection`](projector_redis::TypedRedisProjection)) for the read side.
+//! [`TypedRedisProjection`](projector_redis::TypedRedisProjection),
+//! [`TypedSearchProjection`](projector_search::TypedSearchProjection)) for the read side.
 //!
 //! # Layout
 //! - [`events`]: the events and their stored form.
 //! - [`state`]: an order folded from its events; [`decider`]: commands to events.
 //! - [`projections`]: `order_summary` (with the customer's region, from customer events),
 //!   `daily_sales`, `customers` (`customer_profiles`, `customer_activity`, `customer_orders`
-//!   and `customer_reviews`, over order and customer events).
-//! - [`queries`]: typed reads of the read models, for APIs.
+//!   and `customer_reviews`, over order and customer events), the `customer_orders_cache` and
+//!   the `order_search` index.
+//! - [`queries`]: typed reads of the read models, for APIs; [`search`]: searching orders.
 //! - [`money`]: exact amounts; [`limits`]: how large an order may grow; [`error`]: why
 //!   commands are refused.
 //!
@@ -27,6 +29,7 @@ pub mod limits;
 pub mod money;
 pub mod projections;
 pub mod queries;
+pub mod search;
 pub mod state;
 pub mod view;
 

@@ -3,7 +3,9 @@
 //!
 //! These routes act on the projector of this process. With several servers on one PostgreSQL
 //! database, each projection runs in the one holding its lease; the others stand by and answer
-//! 409 (`standby`) to actions on it, so the operator sends them to the holder. There is no
+//! 409 (`standby`) to actions on it, so the operator sends them to the holder. A local read
+//! model (a search index each server keeps on its own disk) runs in every server, and each
+//! shows and rebuilds its own. There is no
 //! authentication here, as in the rest of the API: do not expose `/admin` publicly.
 
 use axum::Json;
@@ -68,6 +70,9 @@ pub(crate) struct ProjectionView {
     dead_letters: u64,
     /// The rebuild in progress, if any: this process's, or on a standby the lease holder's.
     rebuild: Option<RebuildProgress>,
+    /// Whether each server keeps its own copy of this read model (a search index on its own
+    /// disk): it runs here without a lease, and its checkpoint and lag are this server's.
+    local: bool,
 }
 
 /// A rebuild filling a new generation beside the serving one.
@@ -82,7 +87,7 @@ pub(crate) struct RebuildProgress {
 }
 
 impl ProjectionView {
-    fn new(status: ProjectionStatus, lag: Lag) -> Self {
+    fn new(status: ProjectionStatus, lag: Lag, local: bool) -> Self {
         let (error, stopped_at) = match &status.state {
             WorkerState::Retrying { error, .. } => (Some(error.clone()), None),
             WorkerState::Stopped { position, error } => (Some(error.clone()), Some(position.get())),
@@ -106,6 +111,7 @@ impl ProjectionView {
                 checkpoint: r.checkpoint.get(),
                 remaining_events: r.checkpoint.distance_to(lag.head),
             }),
+            local,
         }
     }
 }
@@ -130,7 +136,10 @@ pub(crate) async fn projections(State(state): State<AppState>) -> Result<Respons
     };
     let projections = lags
         .into_iter()
-        .map(|(status, lag)| ProjectionView::new(status, lag))
+        .map(|(status, lag)| {
+            let local = state.target(&status.name).is_some_and(|t| t.local());
+            ProjectionView::new(status, lag, local)
+        })
         .collect();
     Ok(Json(ProjectionList {
         head: head.get(),

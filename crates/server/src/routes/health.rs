@@ -46,6 +46,9 @@ pub(crate) struct ProjectionReadiness {
     lag_events: u64,
     dead_letters: u64,
     ready: bool,
+    /// Whether this server keeps its own copy of the read model (a search index on its own
+    /// disk): projected here whatever the leases, so never `standby`.
+    local: bool,
 }
 
 /// The answer of `/ready`.
@@ -135,6 +138,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
                     lag_events: lag.events,
                     dead_letters: status.dead_letters,
                     ready: running && close,
+                    local: target.is_some_and(|t| t.local()),
                 });
             }
         }

@@ -2,6 +2,7 @@
 
 pub(crate) mod models;
 pub(crate) mod read;
+mod search;
 mod write;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -21,4 +22,5 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(write::refund_order))
         .routes(routes!(read::get_order))
         .routes(routes!(read::get_history))
+        .routes(routes!(search::search))
 }

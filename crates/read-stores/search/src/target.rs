@@ -1,0 +1,193 @@
+//! [`SearchTarget`]: a search projection bound to the store that holds its indexes, as the
+//! projector drives it. Each call runs on a blocking thread: the index is local disk.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use projector_core::{
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, EventFilter, Generation,
+    GlobalPosition, PoisonPolicy, ProjectionName, ProjectionTarget, ReadStoreError, RecordedEvent,
+    ServingAt,
+};
+
+use crate::indexes::ProjectionIndexes;
+use crate::projection::{Indexer, SearchProjection};
+use crate::read::SearchRead;
+use crate::store::SearchStore;
+use crate::typed::{TypedSearch, TypedSearchProjection};
+
+/// A [`SearchProjection`] whose index lives in a [`SearchStore`].
+///
+/// It is a *local* read model: each process keeps its own index on its own disk and projects
+/// it itself, without a lease (see `ProjectionTarget::local`).
+pub struct SearchTarget {
+    store: SearchStore,
+    projection: Arc<dyn Indexer>,
+    indexes: Arc<ProjectionIndexes>,
+}
+
+impl std::fmt::Debug for SearchTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SearchTarget")
+            .field("projection", &self.projection.name())
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SearchTarget {
+    /// Binds `projection` to `store`.
+    pub fn new<P: SearchProjection>(store: SearchStore, projection: P) -> Self {
+        let indexes = store.indexes(&projection.name());
+        Self {
+            store,
+            projection: Arc::new(projection),
+            indexes,
+        }
+    }
+
+    /// Binds a typed projection to `store`.
+    pub fn typed<P: TypedSearchProjection>(store: SearchStore, projection: P) -> Self {
+        Self::new(store, TypedSearch(projection))
+    }
+
+    /// The store holding the projection's indexes.
+    pub fn store(&self) -> &SearchStore {
+        &self.store
+    }
+
+    /// A read of the generation serving the projection's reads now (see [`SearchRead`]).
+    ///
+    /// # Errors
+    /// `ReadStoreError::NoGeneration` when no generation serves.
+    pub fn read(&self) -> Result<SearchRead, ReadStoreError> {
+        self.store.read(&self.projection.name())
+    }
+
+    /// Runs `work` on the projection's indexes on a blocking thread.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&ProjectionIndexes) -> Result<T, ReadStoreError> + Send + 'static,
+    ) -> Result<T, ReadStoreError> {
+        let indexes = Arc::clone(&self.indexes);
+        tokio::task::spawn_blocking(move || work(&indexes))
+            .await
+            .map_err(|e| ReadStoreError::Unavailable {
+                message: format!("the search store's work did not finish: {e}"),
+                source: None,
+            })?
+    }
+}
+
+#[async_trait]
+impl ProjectionTarget for SearchTarget {
+    fn name(&self) -> ProjectionName {
+        self.projection.name()
+    }
+
+    fn version(&self) -> u32 {
+        self.projection.version()
+    }
+
+    fn filter(&self) -> EventFilter {
+        self.projection.handles()
+    }
+
+    fn poison_policy(&self) -> PoisonPolicy {
+        self.projection.poison_policy()
+    }
+
+    /// Each process keeps its own index.
+    fn local(&self) -> bool {
+        true
+    }
+
+    async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
+        let serving = self.blocking(|indexes| indexes.serving()).await?;
+        Ok(serving.map(|s| (s.generation, s.version)))
+    }
+
+    async fn building(&self) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
+        self.blocking(|indexes| indexes.building()).await
+    }
+
+    async fn create_generation(&self) -> Result<Generation, ReadStoreError> {
+        let projection = Arc::clone(&self.projection);
+        self.blocking(move |indexes| {
+            indexes.create(projection.version(), projection.full_schema()?)
+        })
+        .await
+    }
+
+    async fn activate(
+        &self,
+        generation: Generation,
+        replacing: Option<ServingAt>,
+    ) -> Result<(), ReadStoreError> {
+        self.blocking(move |indexes| indexes.activate(generation, replacing))
+            .await
+    }
+
+    async fn drop_generation(
+        &self,
+        generation: Generation,
+        at: GlobalPosition,
+    ) -> Result<(), ReadStoreError> {
+        self.blocking(move |indexes| indexes.drop_generation(generation, at))
+            .await
+    }
+
+    async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError> {
+        self.blocking(move |indexes| Ok(indexes.generation(generation)?.payload().checkpoint))
+            .await
+    }
+
+    async fn apply(
+        &self,
+        generation: Generation,
+        events: Arc<[RecordedEvent]>,
+        from: GlobalPosition,
+        to: Checkpoint,
+    ) -> Result<(), ApplyError> {
+        let projection = Arc::clone(&self.projection);
+        let indexes = Arc::clone(&self.indexes);
+        tokio::task::spawn_blocking(move || {
+            let index = indexes.generation(generation)?;
+            let schema = index.schema();
+            let reserved = index.reserved();
+            index.apply(from, to, |searcher| {
+                projection.changes(searcher, reserved, &schema, &events)
+            })
+        })
+        .await
+        .map_err(|e| {
+            ApplyError::Store(ReadStoreError::Unavailable {
+                message: format!("the search store's work did not finish: {e}"),
+                source: None,
+            })
+        })?
+    }
+
+    async fn dead_letter(
+        &self,
+        generation: Generation,
+        letter: DeadLetter,
+        from: GlobalPosition,
+        skip_to: Option<Checkpoint>,
+    ) -> Result<(), ReadStoreError> {
+        self.blocking(move |indexes| {
+            indexes
+                .generation(generation)?
+                .record(letter, from, skip_to)
+        })
+        .await
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {
+        self.blocking(|indexes| {
+            let (_, index) = indexes.serving_index()?;
+            Ok(index.payload().dead_letters.clone())
+        })
+        .await
+    }
+}
