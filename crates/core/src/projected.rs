@@ -14,6 +14,12 @@ pub trait ProjectedEvents: Sized + Send + Sync {
     /// Which events of the feed these are.
     fn selects() -> EventFilter;
 
+    /// Whether `event` is one of these, as [`selects`](Self::selects) would say: asked of every
+    /// event an [`Either`] decodes, so a set answers it without building its filter.
+    fn takes(event: &RecordedEvent) -> bool {
+        Self::selects().accepts(event)
+    }
+
     /// Reads one of them back.
     ///
     /// # Errors
@@ -24,6 +30,11 @@ pub trait ProjectedEvents: Sized + Send + Sync {
 impl<E: EventSet> ProjectedEvents for E {
     fn selects() -> EventFilter {
         E::filter()
+    }
+
+    fn takes(event: &RecordedEvent) -> bool {
+        E::CATEGORY.is_none_or(|category| event.stream_id.category() == category)
+            && E::TYPES.iter().any(|t| t.name == event.event_type.as_str())
     }
 
     fn from_recorded(event: &RecordedEvent) -> Result<Self, DecodeError> {
@@ -45,8 +56,12 @@ impl<A: ProjectedEvents, B: ProjectedEvents> ProjectedEvents for Either<A, B> {
         EventFilter::AnyOf(vec![A::selects(), B::selects()])
     }
 
+    fn takes(event: &RecordedEvent) -> bool {
+        A::takes(event) || B::takes(event)
+    }
+
     fn from_recorded(event: &RecordedEvent) -> Result<Self, DecodeError> {
-        if A::selects().accepts(event) {
+        if A::takes(event) {
             A::from_recorded(event).map(Either::First)
         } else {
             B::from_recorded(event).map(Either::Second)

@@ -189,6 +189,28 @@ fn either_reads_two_domains_each_by_its_own_category() {
         Some(Either::Second(CardEvent::Issued { limit_cents: 500 }))
     );
 
+    // Each set tells its own events without building its filter, and says what it says.
+    let other_type = recorded("account-3", &CardEvent::Issued { limit_cents: 1 });
+    for event in [&account, &card, &stray, &issued, &other_type] {
+        assert_eq!(
+            AccountEvent::takes(event),
+            AccountEvent::selects().accepts(event),
+            "{}",
+            event.stream_id
+        );
+        assert_eq!(
+            <Either<AccountEvent, CardEvent>>::takes(event),
+            filter.accepts(event),
+            "{}",
+            event.stream_id
+        );
+    }
+    assert!(AccountEvent::takes(&account) && CardEvent::takes(&card));
+    assert!(
+        !AccountEvent::takes(&other_type),
+        "a card event in an account stream"
+    );
+
     // `Closed` by category in both sets, and from every stream in a third projection.
     let by_type = EventFilter::types(&["Closed"]);
     let found = type_name_collisions(&[

@@ -8,7 +8,8 @@
 //! batch is applied to its [`OrderView`], registrations and moves set their customer's region,
 //! and the rows are written together at the end, up to 128 per statement, each with its
 //! customer's region as it stands at the end of the batch. A customer who registered or moved
-//! then gets one `UPDATE` of all their orders, whatever the batch held in between.
+//! then gets one `UPDATE` of all their orders, whatever the batch held in between. See
+//! `docs/adr/0008-customer-region-on-orders.md`.
 
 mod regions;
 mod row;
