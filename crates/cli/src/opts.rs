@@ -67,7 +67,8 @@ pub enum LogFormat {
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
-    /// The data directory: `events.db` and the read models under `read/`.
+    /// The data directory: `events.db`, the read models under `read/` and the search indexes
+    /// under `search/` (kept there on PostgreSQL too: each process needs a directory of its own).
     #[arg(long, env = "PROJECTOR_DATA", default_value = "./data")]
     pub data: PathBuf,
 }

@@ -2,7 +2,8 @@
 //! moments while it projects, many times over. After each kill it is restarted until caught
 //! up, and every read model must equal one rebuilt from scratch, with every checkpoint at the
 //! head: nothing lost, nothing applied twice. The read models include the "my orders" cache in
-//! Redis (its own namespace), whose batches are Lua scripts rather than SQL transactions.
+//! Redis (its own namespace), whose batches are Lua scripts rather than SQL transactions, and
+//! the order search index, whose batches are index commits carrying their checkpoint.
 //!
 //! Rounds: `PROJECTOR_CRASH_ROUNDS` (default 25). Seed: `PROJECTOR_CRASH_SEED` (default random,
 //! printed so a failure can be replayed).
@@ -18,12 +19,15 @@ use projector_core::{
 };
 use projector_orders::projections::{
     self, CUSTOMER_ORDERS_CACHE, CUSTOMERS, CustomerOrdersCacheProjection, DAILY_SALES,
-    ORDER_SUMMARY,
+    ORDER_SEARCH, ORDER_SUMMARY, OrderDocument, OrderSearchProjection,
 };
 use projector_orders::queries::{self, CustomerOrdersPage};
 use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
 use projector_redis::{Namespace, RedisStore, RedisTarget};
 use projector_runtime::{Projector, ProjectorOptions};
+use projector_search::tantivy::collector::TopDocs;
+use projector_search::tantivy::query::AllQuery;
+use projector_search::{SearchStore, SearchTarget};
 use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use projector_sqlite::{
     Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
@@ -95,6 +99,7 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
         child.wait().expect("reap");
         let mut reached = checkpoints(data.path()).await;
         reached.push(cache.checkpoint().await);
+        reached.push(search_index(data.path()).0);
         if reached.iter().any(|p| *p > head_before && *p < head) {
             interrupted += 1;
         }
@@ -117,8 +122,10 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
             status.success(),
             "round {round}: the restarted projector failed: {status}"
         );
+        let (searched_at, documents) = search_index(data.path());
         let mut checkpoints = checkpoints(data.path()).await;
         checkpoints.push(cache.checkpoint().await);
+        checkpoints.push(searched_at);
         assert!(
             checkpoints.iter().all(|p| *p == head),
             "round {round}: checkpoints {checkpoints:?} did not reach the head {head}"
@@ -142,6 +149,20 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
             cache.lists().await,
             Cache::rebuilt(data.path()).await,
             "round {round}: the cache differs from a rebuild (seed {seed})"
+        );
+        let rebuilt = search_rebuilt(data.path()).await;
+        assert_eq!(
+            documents.len(),
+            orders,
+            "round {round}: one document per order"
+        );
+        let differs = documents
+            .iter()
+            .zip(&rebuilt)
+            .find(|(got, want)| got != want);
+        assert!(
+            documents == rebuilt,
+            "round {round}: the search index differs from a rebuild (seed {seed}): {differs:?}"
         );
     }
     eprintln!("crash test: {interrupted} of {rounds} kills landed while projections were behind");
@@ -358,6 +379,48 @@ async fn rebuild(data: &Path) -> Vec<(&'static str, Vec<Vec<SqlValue>>)> {
     handle.join().await;
     drop(reads);
     dump(fresh.path()).await
+}
+
+/// The order search index a projector process keeps in `data`: its checkpoint and every
+/// document by id (zero and none before it has a serving generation).
+fn search_index(data: &Path) -> (GlobalPosition, Vec<(String, OrderDocument)>) {
+    documents(&SearchStore::open_read_only(data.join("search")))
+}
+
+fn documents(store: &SearchStore) -> (GlobalPosition, Vec<(String, OrderDocument)>) {
+    let Ok(read) = store.read(&ORDER_SEARCH) else {
+        return (GlobalPosition::ZERO, Vec::new());
+    };
+    let searcher = read.searcher();
+    let every = TopDocs::with_limit(searcher.num_docs().max(1) as usize).order_by_score();
+    let mut documents: Vec<(String, OrderDocument)> = searcher
+        .search(&AllQuery, &every)
+        .expect("every document")
+        .into_iter()
+        .map(|(_, address)| read.hit(address).expect("a document"))
+        .collect();
+    documents.sort_by(|a, b| a.0.cmp(&b.0));
+    (read.checkpoint().position, documents)
+}
+
+/// The documents of a search index rebuilt from scratch.
+async fn search_rebuilt(data: &Path) -> Vec<(String, OrderDocument)> {
+    let events =
+        Arc::new(SqliteEventStore::open_read_only(data.join("events.db")).expect("event store"));
+    let fresh = tempfile::tempdir().expect("temporary directory");
+    let store = SearchStore::open(fresh.path()).expect("search store");
+    let shutdown = CancellationToken::new();
+    let handle = Projector::new(events, ProjectorOptions::default())
+        .with_target(SearchTarget::typed(store.clone(), OrderSearchProjection))
+        .start(shutdown.clone())
+        .expect("start");
+    handle
+        .wait_caught_up(Duration::from_secs(120))
+        .await
+        .expect("rebuild caught up");
+    shutdown.cancel();
+    handle.join().await;
+    documents(&store).1
 }
 
 /// Customers' ids: the lifecycles pick among these.

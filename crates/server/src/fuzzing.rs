@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams, WriteHeaders};
 use crate::limits::{
     AMOUNT_MAX, EMAIL_MAX, ITEMS_MAX, NAME_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX,
-    REGION_MAX, REPORT_DAYS_MAX, TITLE_MAX, TRACKING_MAX, is_id,
+    REGION_MAX, REPORT_DAYS_MAX, SEARCH_TEXT_MAX, TITLE_MAX, TRACKING_MAX, is_id,
 };
 use crate::routes::{customers, issues, orders, products, reports};
 use crate::validate::Checker;
@@ -371,16 +371,19 @@ pub enum QueryRoute {
     CustomerOrders,
     /// `GET /api/reports/daily-sales`.
     DailySales,
+    /// `GET /api/orders/search`.
+    OrderSearch,
 }
 
 impl QueryRoute {
     /// All of them, for a fuzzer to pick from.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Plain,
         Self::OrderHistory,
         Self::IssueList,
         Self::CustomerOrders,
         Self::DailySales,
+        Self::OrderSearch,
     ];
 }
 
@@ -425,6 +428,20 @@ fn check_query(route: QueryRoute, raw: Option<&str>) -> Result<(), ApiError> {
                 let again = projector_orders::queries::OrdersCursor::from_token(&token);
                 assert_eq!(again.as_ref(), Some(&cursor), "orders cursor round trip");
             }
+        }
+        QueryRoute::OrderSearch => {
+            let search = orders::search::search_query(&mut query);
+            let consistency = ReadConsistency::from_query_with(&mut query, &config);
+            query.finish()?;
+            assert!((1..=PAGE_MAX as usize).contains(&search.limit));
+            if let Some(text) = &search.text {
+                assert_free_text(text, SEARCH_TEXT_MAX);
+            }
+            if let Some(customer_id) = &search.customer_id {
+                assert!(is_id(customer_id), "customer id {customer_id:?}");
+            }
+            assert!(consistency.wait() <= config.max_read_wait);
+            return Ok(());
         }
         QueryRoute::DailySales => {
             let (from, to) = reports::date_range(&mut query);

@@ -119,6 +119,7 @@ on_both_backends!(
     search::orders_are_found_by_words_and_filtered,
     search::a_search_waits_for_the_write_it_names,
     search::bad_search_parameters_are_named,
+    search::a_second_server_on_the_same_data_directory_is_refused,
     walkthrough::an_order_is_accepted_projected_and_read_back_confirmed,
     validation::bad_bodies_are_refused_naming_every_field,
     validation::malformed_empty_untyped_and_oversized_bodies,

@@ -2,9 +2,11 @@
 //! ids, SKUs, tracking numbers and cancellation reasons, filtered by status and customer, after
 //! the writes a read names; and every bad parameter named.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, Server};
+use crate::helpers::{Reply, Server, projector};
 
 /// The ids of the hits, in the order answered.
 fn ids(reply: &Reply) -> Vec<String> {
@@ -249,4 +251,26 @@ pub async fn bad_search_parameters_are_named() {
         .await
         .json();
     assert_eq!(found["hits"][0]["id"], "p1", "{found}");
+}
+
+pub async fn a_second_server_on_the_same_data_directory_is_refused() {
+    let server = Server::start().await;
+    let placed = server.place("own-1", "c1", &[("OWN-SKU", 1, 1.0)]).await;
+    let second = projector(
+        &["serve", "--addr", "127.0.0.1:0"],
+        &server.storage_args(),
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(!second.success, "{}", second.stdout);
+    assert!(
+        second.stderr.contains("in use by another process"),
+        "the refusal says why: {}",
+        second.stderr
+    );
+    // The first server's index is untouched.
+    assert_eq!(
+        ids(&search(&server, placed, &[("q", "own-sku")]).await),
+        ["own-1"]
+    );
 }

@@ -2,7 +2,7 @@
 
 pub(crate) mod models;
 pub(crate) mod read;
-mod search;
+pub(crate) mod search;
 mod write;
 
 use utoipa_axum::router::OpenApiRouter;
