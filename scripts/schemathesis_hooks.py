@@ -58,7 +58,9 @@ def before_call(ctx, case, **kwargs):
     - an order's lines: each SKU once, a total of at most a trillion (`_fit_order_lines`).
     - the report's range: `to` not before `from`, less than 366 days after it.
     - `cursor` must be one the server issued; one of the right form on a day its month does
-      not have (`09-31`) cannot be, and is moved to the 28th.
+      not have (`09-31`) cannot be, and is moved to the 28th. A product search's cursor is
+      tied to its search, so a made-up one is left out.
+    - a product search's `max_price` not below its `min_price`.
 
     And one of schemathesis's own: its coverage phase makes header values of letters and
     digits only, so it cannot meet `If-Match`'s pattern (quotes) and sends `0` as a "valid"
@@ -90,6 +92,11 @@ def before_call(ctx, case, **kwargs):
     # The report's range (see `filter_report_range`), which the coverage phase does not filter.
     if case.operation.path == "/api/reports/daily-sales" and not filter_report_range(None, query):
         query["to"] = query["from"]
+    # The product search's rules (see `filter_product_search`), likewise.
+    if case.operation.path == "/api/products/search" and not filter_product_search(None, query):
+        query.pop("cursor", None)
+        if not filter_product_search(None, query):
+            query.pop("max_price", None)
 
 
 def _fit_bodies(case):
@@ -150,3 +157,19 @@ def _fit_order_lines(items):
             item["unit_price"] = 0
             line = 0
         total += line
+
+
+@schemathesis.hook("filter_query").apply_to(path="/api/products/search")
+def filter_product_search(ctx, query):
+    """Two rules of the product search a schema cannot state: `max_price` may not be below
+    `min_price` (across two parameters), and `cursor` must be the `next_cursor` the server
+    issued for this very search (state). Queries breaking either are not sent as valid ones."""
+    if not isinstance(query, dict):
+        return True
+    if "cursor" in query:
+        return False
+    try:
+        low, high = float(query.get("min_price", 0)), float(query.get("max_price", 1e9))
+    except (TypeError, ValueError):
+        return True
+    return low <= high

@@ -8,6 +8,7 @@ use projector_core::{ProjectionName, ProjectionTarget};
 use projector_orders::projections::{
     CUSTOMER_ORDERS_CACHE, CustomerOrdersCacheProjection, ORDER_SEARCH, OrderSearchProjection,
 };
+use projector_products::projections::{PRODUCT_SEARCH, ProductSearchProjection};
 use projector_redis::{RedisStore, RedisTarget};
 use projector_search::{SearchStore, SearchTarget};
 use projector_sql::{SqlReadStore, SqlTarget};
@@ -33,7 +34,7 @@ pub(crate) fn targets(
 }
 
 /// Every read model of the built-in services: their SQL tables in `sql`, with a `cache` the
-/// "my orders" cache in it, and with `search` the order search index in it.
+/// "my orders" cache in it, and with `search` the order and product search indexes in it.
 pub(crate) fn over(
     sql: Arc<dyn SqlReadStore>,
     cache: Option<&RedisStore>,
@@ -55,6 +56,10 @@ pub(crate) fn over(
             search.clone(),
             OrderSearchProjection,
         )));
+        all.push(Arc::new(SearchTarget::typed(
+            search.clone(),
+            ProductSearchProjection,
+        )));
     }
     all
 }
@@ -62,7 +67,12 @@ pub(crate) fn over(
 /// How a command running the read models `names` (all when empty) uses the search indexes:
 /// it owns them if it runs one of them.
 pub(crate) fn search_access(names: &[String]) -> SearchAccess {
-    let searched = names.is_empty() || names.iter().any(|name| name == ORDER_SEARCH.as_str());
+    let searched = names.is_empty()
+        || names.iter().any(|name| {
+            [ORDER_SEARCH, PRODUCT_SEARCH]
+                .iter()
+                .any(|s| name == s.as_str())
+        });
     match searched {
         true => SearchAccess::Own,
         false => SearchAccess::Closed,
@@ -84,7 +94,7 @@ pub(crate) fn names() -> Vec<ProjectionName> {
         .chain(projector_issues::projections::all().iter())
         .chain(projector_products::projections::all().iter())
         .map(|p| p.name())
-        .chain([CUSTOMER_ORDERS_CACHE, ORDER_SEARCH])
+        .chain([CUSTOMER_ORDERS_CACHE, ORDER_SEARCH, PRODUCT_SEARCH])
         .collect()
 }
 

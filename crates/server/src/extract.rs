@@ -179,6 +179,21 @@ impl QueryParams {
         }
     }
 
+    /// `name` as an amount of money from 0 to `max_cents` cents, with at most two decimal
+    /// places (`12`, `12.5`, `12.50`), in whole cents.
+    pub(crate) fn amount(&mut self, name: &str, max_cents: i64) -> Option<i64> {
+        let text = self.take(name)?;
+        let cents = amount_cents(&text).filter(|cents| *cents <= max_cents);
+        if cents.is_none() {
+            let max = format!("{}.{:02}", max_cents / 100, max_cents % 100);
+            self.error(
+                name,
+                format!("must be an amount from 0 to {max} with at most two decimal places, not {text:?}"),
+            );
+        }
+        cents
+    }
+
     /// `name` as a date `YYYY-MM-DD`, which must be given.
     pub(crate) fn required_date(&mut self, name: &str) -> Option<NaiveDate> {
         let Some(text) = self.take(name) else {
@@ -214,6 +229,19 @@ impl QueryParams {
             Err(ApiError::Validation(self.errors))
         }
     }
+}
+
+/// `text` (digits, then a fraction of at most two places, as a decimal number may be written:
+/// `0.57` may arrive as `0.5700000000000001`) in whole cents; `None` for anything else.
+fn amount_cents(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(fraction) || whole.len() > 15 {
+        return None;
+    }
+    let value: f64 = text.parse().ok()?;
+    let cents = (value * 100.0).round();
+    ((value * 100.0 - cents).abs() < 1e-6).then_some(cents as i64)
 }
 
 /// `If-Match: "<stream version>"` (also `W/"<version>"`; `*` matches any version): exactly
@@ -321,6 +349,28 @@ fn keep_other<T>(errors: &mut Vec<FieldError>, result: Result<Option<T>, FieldEr
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn amounts_in_cents() {
+        for (text, cents) in [("12", 1200), ("12.5", 1250), ("0.07", 7), ("0", 0)] {
+            assert_eq!(super::amount_cents(text), Some(cents), "{text}");
+        }
+        assert_eq!(super::amount_cents("0.5700000000000001"), Some(57));
+        for bad in [
+            "",
+            ".5",
+            "5.",
+            "1.234",
+            "-1",
+            "1e3",
+            "1,5",
+            " 1",
+            "x",
+            "1234567890123456",
+        ] {
+            assert_eq!(super::amount_cents(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn content_types() {

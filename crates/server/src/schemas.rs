@@ -171,6 +171,38 @@ pub(crate) fn search_sort() -> Object {
     )
 }
 
+/// Which product search hits come first.
+pub(crate) fn product_search_sort() -> Object {
+    choice(
+        projector_products::search::ProductSort::ALL
+            .iter()
+            .map(|o| o.as_str()),
+    )
+}
+
+/// A product category, as the search filter takes it.
+pub(crate) fn category() -> Object {
+    slug(CATEGORY_MAX)
+}
+
+/// A price bound of a search: an amount from 0 to the highest price, in cents' steps.
+pub(crate) fn price_bound() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Number)
+        .minimum(Some(0))
+        .maximum(Some(PRICE_MAX))
+        .multiple_of(Some(0.01))
+        .build()
+}
+
+/// A product search's cursor: the `next_cursor` of a page, as written.
+pub(crate) fn search_cursor() -> Object {
+    text(
+        16 + 1 + 16,
+        Some("^[0-9a-f]{1,16}\\.[0-9a-f]{1,16}$".to_owned()),
+    )
+}
+
 /// Search text: free text of 1 to [`SEARCH_TEXT_MAX`] characters.
 pub(crate) fn search_text() -> Object {
     text(SEARCH_TEXT_MAX, Some(FREE_TEXT_PATTERN.to_owned()))

@@ -84,7 +84,7 @@ impl AppState {
     }
 
     /// Answers searches from the indexes in `search`, which this process keeps (the
-    /// `order_search` read model among them).
+    /// `order_search` and `product_search` read models among them).
     ///
     /// # Panics
     /// When called after the state was cloned (it is set while building the server).

@@ -19,6 +19,7 @@ mod limits;
 mod openapi;
 mod operations;
 mod outage;
+mod product_search;
 mod products;
 mod reads;
 mod regions;
@@ -103,6 +104,9 @@ on_both_backends!(
     limits::orders_at_their_limits_are_projected_and_reported_exactly,
     openapi::the_document_covers_every_route_and_states_the_limits,
     operations::health_ready_and_metrics,
+    product_search::products_are_found_filtered_sorted_and_counted,
+    product_search::bad_product_search_parameters_are_named,
+    product_search::every_search_is_answered_while_the_index_is_rebuilt,
     products::a_product_is_created_changed_repriced_and_deleted,
     products::bad_product_input_is_named_and_changes_nothing,
     products::product_writes_are_idempotent_and_guarded_by_if_match,

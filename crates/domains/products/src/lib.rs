@@ -1,5 +1,5 @@
 //! The product catalogue: a product's events, the decider that records them, and the `products`
-//! read model projected from them.
+//! read models projected from them.
 //!
 //! It is written only against projector's public API, like the orders service: events that
 //! derive [`DomainEvent`](projector_core::DomainEvent), a [`Decider`](projector_core::Decider)
@@ -14,7 +14,9 @@
 //! - [`id`]: a product's id, checked once, and its stream; [`price`]: prices in whole cents.
 //! - [`events`]: the events and their stored form.
 //! - [`state`]: a product folded from its events; [`decider`]: commands to events.
-//! - [`projections`]: `products`, one row per live product; [`queries`]: typed reads of it.
+//! - [`projections`]: `products`, one row per live product, and `product_search`, the
+//!   catalogue's search index; [`queries`]: typed reads of `products`; [`search`]: searches of
+//!   `product_search`.
 //! - [`limits`]: how long each field may be; [`error`]: why commands are refused.
 //!
 //! It is not: an HTTP API (see `projector-server`) or storage (any backend runs it).
@@ -27,6 +29,7 @@ pub mod limits;
 pub mod price;
 pub mod projections;
 pub mod queries;
+pub mod search;
 pub mod state;
 
 pub use decider::{ProductChanges, ProductCommand, ProductDecider, load_product};

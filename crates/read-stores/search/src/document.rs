@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use projector_core::ProjectionError;
-use tantivy::schema::{Field, STORED, STRING, Schema, SchemaBuilder};
+use tantivy::schema::{Facet, Field, STORED, STRING, Schema, SchemaBuilder};
 use tantivy::{TantivyDocument, Term};
 
 use crate::error::SearchError;
@@ -111,6 +111,14 @@ impl<'s> DocumentBuilder<'s> {
     pub fn u64(&mut self, name: &str, value: u64) -> Result<&mut Self, ProjectionError> {
         let field = self.field(name)?;
         self.document.add_u64(field, value);
+        Ok(self)
+    }
+
+    /// Adds the facet `path` (`["audio", "headphones"]` is `/audio/headphones`) to the facet
+    /// field `name`, for counts per facet.
+    pub fn facet(&mut self, name: &str, path: &[&str]) -> Result<&mut Self, ProjectionError> {
+        let field = self.field(name)?;
+        self.document.add_facet(field, Facet::from_path(path));
         Ok(self)
     }
 

@@ -6,6 +6,7 @@
 
 pub(crate) mod models;
 pub(crate) mod read;
+mod search;
 mod write;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +24,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
             read::get_product
         ))
         .routes(routes!(write::change_price))
+        .routes(routes!(search::search_products_route))
 }
 
 #[cfg(test)]
