@@ -378,9 +378,20 @@ pub struct BenchArgs {
     /// Phase C: orders written per second.
     #[arg(long, default_value_t = 1000)]
     pub rate: u32,
-    /// Phase C: how long to hold the rate, in seconds.
+    /// Phase C, and the catalogue's searches: how long to hold the rate, in seconds.
     #[arg(long, default_value_t = 10)]
     pub seconds: u32,
+    /// Run the catalogue workload instead: products loaded into embedded SQLite, projected
+    /// into the `product_search` index (with `--baseline`, a plain tantivy loop beside it),
+    /// then searched at `--search-rate`.
+    #[arg(long, conflicts_with_all = ["http", "database_url", "redis_url"])]
+    pub catalogue: bool,
+    /// The catalogue: products in it (one event each).
+    #[arg(long, default_value_t = 100_000)]
+    pub products: u64,
+    /// The catalogue: searches started per second, whatever their speed.
+    #[arg(long, default_value_t = 200)]
+    pub search_rate: u32,
 }
 
 #[cfg(test)]

@@ -32,3 +32,8 @@ pub fn redis_url() -> String {
     std::env::var("PROJECTOR_TEST_REDIS_URL")
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
+
+/// NATS with JetStream: `PROJECTOR_TEST_NATS_URL`, default `nats://127.0.0.1:4222`.
+pub fn nats_url() -> String {
+    std::env::var("PROJECTOR_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}

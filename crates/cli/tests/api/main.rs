@@ -6,6 +6,7 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod bench;
 mod cache;
 mod commands;
 mod consistency;

@@ -40,6 +40,7 @@ pub async fn health_ready_and_metrics() {
         "issues",
         "order_search",
         "order_summary",
+        "product_search",
         "products",
     ];
     if crate::helpers::cache().is_some() {

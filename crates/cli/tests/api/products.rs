@@ -205,6 +205,11 @@ pub async fn bad_product_input_is_named_and_changes_nothing() {
     );
     let missing = server.post("/api/products", &json!({})).await.expect(422);
     assert_eq!(missing.fields(), ["name", "category", "price"]);
+    // `search` would be hidden by `GET /api/products/search`.
+    let mut reserved = lamp();
+    reserved["id"] = json!("search");
+    let refused = server.post("/api/products", &reserved).await.expect(422);
+    assert_eq!(refused.fields(), ["id"]);
     for (price, message) in [
         (json!(0), "must be greater than 0"),
         (json!(-1), "must not be negative"),

@@ -181,6 +181,11 @@ pub async fn every_read_names_the_read_model_that_answered() {
             "products",
         ),
         ("/api/products/nope".to_owned(), 404, "products"),
+        (
+            format!("/api/products/search?q=rm&min_position={head}"),
+            200,
+            "product_search",
+        ),
     ];
     for (path, status, read_model) in reads {
         let reply = server.get(&path).await.expect(status);

@@ -73,6 +73,10 @@ pub fn description_problem(description: &str) -> Option<String> {
     }
 }
 
+/// Ids no product may take: the static segments of the catalogue's routes beside the product's
+/// own (`/api/products/search`), which would hide the product.
+pub const RESERVED_IDS: [&str; 1] = ["search"];
+
 /// What is wrong with a category, if anything: a slug of at most [`CATEGORY_MAX`] characters.
 pub fn category_problem(category: &str) -> Option<String> {
     (!is_slug(category, CATEGORY_MAX)).then(|| slug_message(CATEGORY_MAX))

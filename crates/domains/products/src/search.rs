@@ -1,5 +1,5 @@
 //! Searching the catalogue in the `product_search` index: words in a product's name, tags and
-//! description (stemmed, forgiving typos in longer words, `"quoted phrases"` in order),
+//! description (stemmed, forgiving typos in longer words it does not hold, `"quoted phrases"` in order),
 //! filtered by category and price, sorted by relevance or price, with a count per category of
 //! everything that matched, a highlighted snippet per hit, and cursors to page on.
 //!
@@ -149,11 +149,11 @@ pub fn search_products(
 ) -> Result<ProductResults, ReadStoreError> {
     let schema = read.schema();
     let searcher = read.searcher();
-    let text = match &search.text {
+    let mut text = match &search.text {
         Some(text) => Text::read(text, &mut analyzer(searcher, field(schema, fields::NAME)?)?),
         None => Text::default(),
     };
-    let query = query(schema, search, &text)?;
+    let query = query(searcher, schema, search, &mut text)?;
     let offset = search.cursor.map_or(0, Cursor::offset);
     let limit = search
         .limit
@@ -227,9 +227,10 @@ fn collect<C: Collector>(
 
 /// The text (if any) and every filter, all of which a hit must match.
 fn query(
+    searcher: &Searcher,
     schema: &Schema,
     search: &ProductSearch,
-    text: &Text,
+    text: &mut Text,
 ) -> Result<Box<dyn Query>, ReadStoreError> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     if !text.is_empty() {
@@ -237,7 +238,7 @@ fn query(
             .iter()
             .map(|(name, weight)| Ok((field(schema, name)?, *weight)))
             .collect::<Result<Vec<_>, ReadStoreError>>()?;
-        clauses.push((Occur::Must, text.query(&weighted)));
+        clauses.push((Occur::Must, text.query(searcher, &weighted)));
     }
     if let Some(category) = &search.category {
         let category = Term::from_field_text(field(schema, fields::CATEGORY)?, category);

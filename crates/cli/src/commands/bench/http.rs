@@ -15,6 +15,7 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use serde_json::json;
 
+use super::report::percentile;
 use crate::opts::BenchArgs;
 
 /// What phase C measured.
@@ -298,18 +299,4 @@ fn ms(d: Duration) -> f64 {
 
 fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
-}
-
-/// The `p`th percentile (nearest rank), rounded to hundredths of a millisecond.
-fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    if p >= 100.0 {
-        return (values.iter().copied().fold(0.0, f64::max) * 100.0).round() / 100.0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize - 1;
-    (sorted[rank.min(sorted.len() - 1)] * 100.0).round() / 100.0
 }

@@ -1,10 +1,12 @@
 //! `projector bench`: the `orders-v1` workload (phases A and B), on embedded SQLite in a fresh
 //! temporary directory or, with `--database-url`, on PostgreSQL in a fresh database; with the
-//! plain-loop limit of the same backend beside it on request. `--http` runs phase C.
+//! plain-loop limit of the same backend beside it on request. `--http` runs phase C, and
+//! `--catalogue` the catalogue workload (`product_search`).
 
 mod baseline;
 mod baseline_pg;
 mod cache;
+mod catalogue;
 mod http;
 mod phases;
 mod postgres;
@@ -24,6 +26,9 @@ use report::Report;
 pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.http {
         return http::run(&args).await;
+    }
+    if args.catalogue {
+        return catalogue::run(&args).await;
     }
     let events = args.orders * 4;
     let mut figures = Vec::new();

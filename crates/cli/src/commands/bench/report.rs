@@ -35,6 +35,20 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// The `p`th percentile of `values` (nearest rank; 100 is the largest), to 0.01.
+pub(crate) fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    if p >= 100.0 {
+        return (values.iter().copied().fold(0.0, f64::max) * 100.0).round() / 100.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize - 1;
+    (sorted[rank.min(sorted.len() - 1)] * 100.0).round() / 100.0
+}
+
 /// The report printed at the end: medians over the runs.
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {

@@ -74,7 +74,20 @@ impl Text {
 
     /// The query: every word and every phrase must match, each in any of `fields` (a field
     /// and its weight); an exact word scores above a typo'd one.
-    pub(crate) fn query(&self, fields: &[(Field, Score)]) -> Box<dyn Query> {
+    ///
+    /// A word the index holds (in any of the fields) is taken as meant: typos are forgiven
+    /// only in words it does not hold, which spares the walk of the term dictionary that a
+    /// typo costs on every query of known words.
+    pub(crate) fn query(
+        &mut self,
+        searcher: &Searcher,
+        fields: &[(Field, Score)],
+    ) -> Box<dyn Query> {
+        for word in &mut self.words {
+            if word.typos > 0 && known(searcher, fields, &word.stem) {
+                word.typos = 0;
+            }
+        }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for word in &self.words {
             let mut anywhere: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -130,6 +143,16 @@ impl Text {
         }
         terms
     }
+}
+
+/// Whether any of `fields` holds `stem` in a live document (a term of deleted documents only
+/// may count, which merely skips the typos).
+fn known(searcher: &Searcher, fields: &[(Field, Score)], stem: &str) -> bool {
+    fields.iter().any(|&(field, _)| {
+        searcher
+            .doc_freq(&Term::from_field_text(field, stem))
+            .is_ok_and(|n| n > 0)
+    })
 }
 
 /// The tokens of `text`: each stem and the length in characters of the word it came from.

@@ -31,9 +31,10 @@ use crate::validate::free_text_problem;
 #[allow(dead_code)]
 pub(crate) struct ProductSearchParams {
     /// Words to find in a product's name, tags and description. Each word must match; forms
-    /// of a word match each other (`headphone` finds "Headphones"), and words of five letters
-    /// or more forgive a typo (nine or more, two). Double quotes make a phrase
-    /// (`"noise cancelling"`). Without it, every product the filters let through.
+    /// of a word match each other (`headphone` finds "Headphones"), and a word the catalogue
+    /// does not hold may have a typo if it has five letters or more (nine or more, two).
+    /// Double quotes make a phrase (`"noise cancelling"`). Without it, every product the
+    /// filters let through.
     #[param(schema_with = crate::schemas::search_text, required = false)]
     q: Option<String>,
     /// Only products of this category (the whole slug).

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::Utc;
 use projector_core::{EventSet, IdError, StreamId};
+use projector_products::limits::RESERVED_IDS;
 use projector_products::{ProductCommand, ProductDecider, ProductError, ProductEvent, ProductId};
 
 use super::models::{
@@ -74,6 +75,13 @@ pub(crate) async fn create_product(write: HttpWrite) -> Result<Response, ApiErro
                 let product = CreateProduct::check(checker, body?)?;
                 // Made from the command id, so a retry under the same one names the same product.
                 let id = product.id.unwrap_or_else(|| new_ids.make("prd"));
+                if RESERVED_IDS.contains(&id.as_str()) {
+                    checker.error(
+                        "id",
+                        format!("{id:?} is reserved: it names a route beside the products'"),
+                    );
+                    return None;
+                }
                 let product_id = match ProductId::parse(&id) {
                     Ok(product_id) => product_id,
                     Err(reason) => {

@@ -1,0 +1,209 @@
+//! A stream of the test's own on the loopback NATS server, and an event store to relay from.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::publish::PublishAck;
+use async_nats::jetstream::{self, consumer, message::PublishMessage};
+use futures::StreamExt;
+use projector_core::{
+    EventAppender, EventFeed, ExpectedVersion, GlobalPosition, RecordedEvent, StreamId,
+};
+use projector_nats::{EventStream, StreamSettings, cloudevent};
+use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+use projector_testkit::events::event;
+use projector_testkit::services::{nats_url, unavailable};
+
+/// A published message as the stream holds it.
+#[derive(Debug)]
+pub struct Published {
+    pub subject: String,
+    pub msg_id: Option<String>,
+    pub payload: bytes::Bytes,
+    pub event: RecordedEvent,
+}
+
+/// A stream named for one test, under a subject prefix of its own.
+pub struct TestStream {
+    settings: StreamSettings,
+    jetstream: jetstream::Context,
+}
+
+impl TestStream {
+    /// A fresh stream's settings; `None` (after saying why) when NATS is away outside CI.
+    pub async fn create() -> Option<Self> {
+        let url = nats_url();
+        let client = match async_nats::connect(url.as_str()).await {
+            Ok(client) => client,
+            Err(error) => {
+                unavailable("NATS", &error);
+                return None;
+            }
+        };
+        let id = uuid::Uuid::now_v7().simple().to_string();
+        let settings = StreamSettings::new(url)
+            .with_stream(format!("TEST_{id}"))
+            .with_prefix(format!("test.{id}"));
+        Some(Self {
+            settings,
+            jetstream: jetstream::new(client),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.settings.stream
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.settings.prefix
+    }
+
+    /// The stream, opened (and created the first time).
+    pub async fn open(&self) -> EventStream {
+        EventStream::connect(self.settings.clone())
+            .await
+            .expect("the stream opens")
+    }
+
+    /// Waits until the stream's last message carries `position`.
+    pub async fn wait_for_tail(&self, position: GlobalPosition) {
+        let stream = self.open().await;
+        let started = Instant::now();
+        while stream.tail().await.expect("tail").position < position {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the stream did not reach {position}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Every message of the stream, in sequence order.
+    pub async fn messages(&self) -> Vec<Published> {
+        let mut stream = self
+            .jetstream
+            .get_stream(self.name())
+            .await
+            .expect("stream");
+        let count = stream.info().await.expect("info").state.messages as usize;
+        if count == 0 {
+            return Vec::new();
+        }
+        let consumer = stream
+            .create_consumer(consumer::pull::Config {
+                ack_policy: consumer::AckPolicy::None,
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        let mut batch = consumer
+            .batch()
+            .max_messages(count)
+            .expires(Duration::from_secs(5))
+            .messages()
+            .await
+            .expect("batch");
+        let mut published = Vec::new();
+        while let Some(message) = batch.next().await {
+            let message = message.expect("message");
+            published.push(Published {
+                subject: message.subject.to_string(),
+                msg_id: message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Nats-Msg-Id"))
+                    .map(|v| v.as_str().to_owned()),
+                event: cloudevent::decode(&message.payload).expect("a CloudEvent"),
+                payload: message.payload.clone(),
+            });
+            if published.len() == count {
+                break;
+            }
+        }
+        published
+    }
+
+    /// Publishes `event` again as the relay would, without expecting a sequence.
+    pub async fn publish_again(&self, event: &RecordedEvent) -> PublishAck {
+        let stream = self.open().await;
+        self.jetstream
+            .send_publish(
+                stream.subject(event),
+                PublishMessage::build()
+                    .payload(cloudevent::encode(event).expect("encode").into())
+                    .message_id(event.event_id.to_string()),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("ack")
+    }
+
+    /// Removes the stream's messages below `sequence`, as a retention limit would.
+    pub async fn purge_before(&self, sequence: u64) {
+        let stream = self
+            .jetstream
+            .get_stream(self.name())
+            .await
+            .expect("stream");
+        stream.purge().sequence(sequence).await.expect("purge");
+    }
+
+    /// Deletes the stream.
+    pub async fn remove(&self) {
+        let _ = self.jetstream.delete_stream(self.name()).await;
+    }
+}
+
+/// An event store in a temporary directory.
+pub struct Source {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteEventStore>,
+}
+
+impl Source {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = SqliteEventStore::open(
+            dir.path().join("events.db"),
+            SqliteEventStoreOptions::default(),
+        )
+        .expect("event store");
+        Self {
+            _dir: dir,
+            store: Arc::new(store),
+        }
+    }
+
+    pub fn feed(&self) -> Arc<dyn EventFeed> {
+        self.store.clone()
+    }
+
+    /// Appends three events to each order of `orders`; the head after.
+    pub async fn append_orders(&self, orders: Range<usize>) -> GlobalPosition {
+        let mut head = GlobalPosition::ZERO;
+        for order in orders {
+            let stream = StreamId::parse(format!("order-{order}")).expect("stream");
+            let events = ["OrderCreated", "OrderItemAdded", "OrderConfirmed"]
+                .into_iter()
+                .map(|t| event(t, serde_json::json!({ "order_id": order.to_string() })))
+                .collect();
+            head = self
+                .store
+                .append(&stream, ExpectedVersion::NoStream, events)
+                .await
+                .expect("append")
+                .last_position;
+        }
+        head
+    }
+
+    /// Every event of the store, in feed order.
+    pub async fn everything(&self) -> Vec<RecordedEvent> {
+        self.store
+            .read_all(GlobalPosition::ZERO, 100_000)
+            .await
+            .expect("read")
+    }
+}
