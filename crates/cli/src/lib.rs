@@ -15,6 +15,7 @@ mod commands;
 mod data;
 pub mod opts;
 mod read_models;
+mod relaying;
 mod signals;
 mod stores;
 mod telemetry;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Rebuild(args) => commands::rebuild::run(args).await,
             Command::Status(args) => commands::status::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
+            Command::Relay(args) => commands::relay::run(args).await,
             Command::ApiKey(args) => commands::api_key::run(args),
         }
     })

@@ -7,6 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use projector_postgres::DEFAULT_LEASE_TIMEOUT;
 use projector_sqlite::Durability;
 
+mod broker;
+
+pub use broker::{RelayArgs, StreamArgs};
+
 /// projector: a CQRS and event-sourcing engine whose centre is read projections.
 #[derive(Debug, Parser)]
 #[command(name = "projector", version, about, propagate_version = true)]
@@ -34,6 +38,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Manage the API keys that authenticate callers.
     ApiKey(ApiKeyArgs),
+    /// Publish the event feed to a NATS JetStream stream, each event once and in order, until
+    /// stopped; with PostgreSQL one relay publishes at a time and others stand by.
+    Relay(RelayArgs),
     /// Run the benchmark workload (`orders-v1`, described in docs/benchmarks.md) and print its
     /// figures.
     Bench(BenchArgs),
@@ -160,6 +167,26 @@ pub struct ServeArgs {
     /// What one client may push.
     #[command(flatten)]
     pub edge: EdgeArgs,
+    /// Also publish the event feed to this NATS server (`nats://host:port`), as
+    /// `projector relay` does, from this process.
+    #[arg(long, env = "PROJECTOR_PUBLISH", value_name = "NATS_URL")]
+    pub publish: Option<String>,
+    /// Read the event feed from this NATS server (`nats://host:port`) instead of the event
+    /// store: `serve` runs as a read node (reads only; writes are refused, naming the
+    /// writer), `project` keeps the read models from it, `status` measures lag against it.
+    #[arg(
+        long,
+        env = "PROJECTOR_FROM",
+        value_name = "NATS_URL",
+        conflicts_with = "publish"
+    )]
+    pub from: Option<String>,
+    /// On a read node: the writer's base URL, named in the refusal of a write.
+    #[arg(long, env = "PROJECTOR_WRITER_URL", requires = "from")]
+    pub writer_url: Option<String>,
+    /// The stream of `--publish` or `--from`.
+    #[command(flatten)]
+    pub stream: StreamArgs,
 }
 
 /// The limits no client can push past, and what a browser may do.
@@ -302,6 +329,14 @@ pub struct ProjectArgs {
     /// Exit once every projection has reached the head, instead of following new events.
     #[arg(long)]
     pub until_caught_up: bool,
+    /// Read the event feed from this NATS server (`nats://host:port`) instead of the event
+    /// store: `serve` runs as a read node (reads only; writes are refused, naming the
+    /// writer), `project` keeps the read models from it, `status` measures lag against it.
+    #[arg(long, env = "PROJECTOR_FROM", value_name = "NATS_URL")]
+    pub from: Option<String>,
+    /// The stream of `--from`.
+    #[command(flatten)]
+    pub stream: StreamArgs,
 }
 
 /// `projector rebuild`.
@@ -329,6 +364,23 @@ pub struct StatusArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Read the event feed from this NATS server (`nats://host:port`) instead of the event
+    /// store: `serve` runs as a read node (reads only; writes are refused, naming the
+    /// writer), `project` keeps the read models from it, `status` measures lag against it.
+    #[arg(long, env = "PROJECTOR_FROM", value_name = "NATS_URL")]
+    pub from: Option<String>,
+    /// The NATS server of the event feed's stream (`nats://host:port`): `relay` publishes to
+    /// it; `status` also reports what the stream holds against the event store's head.
+    #[arg(
+        long,
+        env = "PROJECTOR_NATS_URL",
+        value_name = "NATS_URL",
+        conflicts_with = "from"
+    )]
+    pub nats_url: Option<String>,
+    /// The stream of `--from` or `--nats-url`.
+    #[command(flatten)]
+    pub stream: StreamArgs,
 }
 
 /// `projector bench`.
@@ -392,6 +444,11 @@ pub struct BenchArgs {
     /// The catalogue: searches started per second, whatever their speed.
     #[arg(long, default_value_t = 200)]
     pub search_rate: u32,
+    /// The NATS server of the event feed's stream (`nats://host:port`): `relay` publishes to
+    /// it; `status` also reports what the stream holds against the event store's head.
+    /// In `bench`: run the relay workload on it, or with `--http` read through a read node.
+    #[arg(long, env = "PROJECTOR_NATS_URL", value_name = "NATS_URL")]
+    pub nats_url: Option<String>,
 }
 
 #[cfg(test)]

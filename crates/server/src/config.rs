@@ -37,6 +37,9 @@ pub struct ServerConfig {
     pub max_in_flight: usize,
     /// Timeouts and caps of the listeners.
     pub listener: ListenerLimits,
+    /// Set on a read node (`serve --from`): writes are refused, naming the writer, and a read
+    /// may ask for a position the node's feed has not reached yet (it waits for it).
+    pub read_node: Option<crate::read_node::ReadNode>,
 }
 
 /// The admin API's own listener.
@@ -63,6 +66,7 @@ impl Default for ServerConfig {
             rate_limit: None,
             max_in_flight: 1024,
             listener: ListenerLimits::default(),
+            read_node: None,
         }
     }
 }

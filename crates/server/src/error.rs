@@ -122,6 +122,10 @@ pub enum ApiError {
     /// The resource's state forbids the request.
     #[error("{0}")]
     Conflict(String),
+    /// This server is a read node: it keeps read models from the broker and has no event
+    /// store, so it takes no writes (and keeps no stream's history).
+    #[error("{0}")]
+    ReadNode(String),
     /// The projection runs in another process, which holds its lease; this one stands by.
     #[error(
         "this server stands by for projection {0}: another process holds its lease and runs it; \
@@ -203,6 +207,7 @@ impl ApiError {
             ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::ReadNode(_) => StatusCode::MISDIRECTED_REQUEST,
             ApiError::Conflict(_)
             | ApiError::Standby(_)
             | ApiError::RebuildInProgress { .. }
@@ -233,6 +238,7 @@ impl ApiError {
             ApiError::NoRoute(_) => ("no-route", "No such route"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::Conflict(_) => ("conflict", "Conflict with the current state"),
+            ApiError::ReadNode(_) => ("read-node", "This server only reads"),
             ApiError::Standby(_) => ("standby", "The projection runs in another process"),
             ApiError::RebuildInProgress { .. } => {
                 ("rebuild-in-progress", "A rebuild is already running")

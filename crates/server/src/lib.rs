@@ -17,6 +17,8 @@
 //!   metrics, timeouts. [`prometheus`]: the metrics recorder. `openapi`: the document.
 //! - [`limits`]: the validation limits; `schemas`: the same limits in the OpenAPI document.
 //!
+//! - `read_node`: a server with no event store, reading from a broker ([`ReadNodeStore`]),
+//!   refusing writes.
 //! - [`auth`]: bearer tokens (API keys, JWTs), scopes, and the guard that enforces the scope
 //!   each operation declares in the document.
 //!
@@ -38,6 +40,7 @@ mod listener;
 mod load;
 mod openapi;
 pub mod prometheus;
+mod read_node;
 mod read_path;
 mod routes;
 mod schemas;
@@ -58,6 +61,7 @@ pub use config::{AdminListener, BrowserPolicy, ListenerLimits, RateLimit, Server
 pub use consistency::POSITION_HEADER;
 pub use context::{CORRELATION_HEADER, RequestContext};
 pub use error::ApiError;
+pub use read_node::{ReadNode, ReadNodeStore};
 pub use read_path::READ_MODEL_HEADER;
 pub use state::AppState;
 
@@ -134,6 +138,13 @@ fn finish(
         load::Load::new(config.rate_limit, config.max_in_flight),
         load::limit,
     ));
+    let router = match &config.read_node {
+        Some(node) => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(node.clone()),
+            read_node::refuse_writes,
+        )),
+        None => router,
+    };
     let router = if guarded {
         router.layer(axum::middleware::from_fn_with_state(access, auth::guard))
     } else {

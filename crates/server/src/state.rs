@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use projector_core::{EventStore, IdempotencyStore, ProjectionName, ProjectionTarget};
+use projector_nats::RelayStatus;
 use projector_redis::RedisTarget;
 use projector_runtime::ProjectorHandle;
 use projector_search::SearchStore;
 use projector_sql::SqlReadStore;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -27,6 +29,7 @@ struct Inner {
     targets: BTreeMap<ProjectionName, Arc<dyn ProjectionTarget>>,
     customer_orders_cache: Option<Arc<RedisTarget>>,
     search: Option<SearchStore>,
+    relay: Option<watch::Receiver<Option<RelayStatus>>>,
     authenticator: Arc<Authenticator>,
     projector: ProjectorHandle,
     config: ServerConfig,
@@ -62,6 +65,7 @@ impl AppState {
                 targets: targets.into_iter().map(|t| (t.name(), t)).collect(),
                 customer_orders_cache: None,
                 search: None,
+                relay: None,
                 authenticator: Arc::new(Authenticator::default()),
                 projector,
                 config,
@@ -115,6 +119,22 @@ impl AppState {
     /// The "my orders" cache, when configured.
     pub(crate) fn customer_orders_cache(&self) -> Option<&Arc<RedisTarget>> {
         self.inner.customer_orders_cache.as_ref()
+    }
+
+    /// Reports the relay this process runs (`serve --publish`) in the admin API.
+    ///
+    /// # Panics
+    /// When called after the state was cloned (it is set while building the server).
+    pub fn with_relay(mut self, relay: watch::Receiver<Option<RelayStatus>>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the relay is set before the state is shared")
+            .relay = Some(relay);
+        self
+    }
+
+    /// Where the relay of this process stands, when it runs one and it has started.
+    pub(crate) fn relay(&self) -> Option<RelayStatus> {
+        self.inner.relay.as_ref().and_then(|r| r.borrow().clone())
     }
 
     /// The search indexes of this process, when it keeps them.

@@ -16,7 +16,7 @@
 //! - [`cloudevent`]: events as CloudEvents 1.0 structured JSON.
 //! - [`relay`]: [`Relay`], publishing the feed.
 //! - [`feed`]: [`NatsFeed`], reading it.
-//! - [`error`]: [`BusError`].
+//! - [`error`]: why the broker side failed ([`BusError`]).
 //!
 //! It is not: a transport for commands, or a replacement for the event store (the stream is a
 //! copy of its feed, and the store stays the source of truth).

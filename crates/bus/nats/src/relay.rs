@@ -70,6 +70,14 @@ impl RelayStatus {
     }
 }
 
+/// Publishes the relay's lag as gauges (`projector_relay_lag_events`, `..._seconds`,
+/// `projector_relay_published_position`) for a scrape.
+fn report(status: &RelayStatus) {
+    metrics::gauge!("projector_relay_lag_events").set(status.lag_events() as f64);
+    metrics::gauge!("projector_relay_lag_seconds").set(status.lag_seconds(Utc::now()));
+    metrics::gauge!("projector_relay_published_position").set(status.published.get() as f64);
+}
+
 /// Publishes `feed` to `stream`.
 pub struct Relay {
     feed: Arc<dyn EventFeed>,
@@ -162,6 +170,7 @@ impl Relay {
             s.published = start.position;
             s.head = head.max(start.position);
             s.oldest_unpublished_at = events.first().map(|e| e.recorded_at);
+            report(s);
         });
         if events.is_empty() {
             self.status.send_modify(|s| s.error = None);
@@ -195,6 +204,7 @@ impl Relay {
                 s.oldest_unpublished_at = None;
             }
             s.error = None;
+            report(s);
         });
         Ok(events.len())
     }

@@ -128,6 +128,11 @@ impl EventStream {
         &self.settings
     }
 
+    /// The JetStream context it was opened on, for what this crate does not wrap.
+    pub fn jetstream(&self) -> &Context {
+        &self.jetstream
+    }
+
     /// The subject of `event`: `<prefix>.<category>.<EventType>`.
     pub fn subject(&self, event: &RecordedEvent) -> String {
         format!(

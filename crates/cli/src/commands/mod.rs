@@ -4,5 +4,6 @@ pub(crate) mod api_key;
 pub(crate) mod bench;
 pub(crate) mod project;
 pub(crate) mod rebuild;
+pub(crate) mod relay;
 pub(crate) mod serve;
 pub(crate) mod status;

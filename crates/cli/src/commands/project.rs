@@ -4,11 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use projector_core::EventFeed;
 use projector_runtime::{Projector, ProjectorOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::opts::ProjectArgs;
 use crate::read_models::{self, targets};
+use crate::relaying::open_feed;
 use crate::signals::shutdown_requested;
 use crate::stores::Stores;
 
@@ -24,7 +26,11 @@ pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()
     };
-    let mut projector = Projector::new(stores.events.clone(), options);
+    let feed: Arc<dyn EventFeed> = match &args.from {
+        Some(url) => open_feed(args.stream.settings(url)).await?,
+        None => stores.events.clone(),
+    };
+    let mut projector = Projector::new(feed, options);
     for target in targets(&stores, &args.projections)? {
         projector = projector.with_target(target);
     }
@@ -35,7 +41,8 @@ pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
     let handle = projector
         .start(shutdown.clone())
         .context("starting the projector")?;
-    tracing::info!(storage = %stores.described, projections = ?handle.names(), "projecting");
+    tracing::info!(storage = %stores.described, from = args.from.as_deref().unwrap_or("the event store"),
+        projections = ?handle.names(), "projecting");
 
     if args.until_caught_up {
         tokio::select! {

@@ -10,13 +10,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use projector_core::EventStore;
+use projector_nats::RelayOptions;
 use projector_runtime::{Projector, ProjectorOptions};
-use projector_server::{AppState, BrowserPolicy, ListenerLimits, RateLimit, ServerConfig};
+use projector_server::{
+    AppState, BrowserPolicy, ListenerLimits, RateLimit, ReadNode, ReadNodeStore, ServerConfig,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::access;
 use crate::opts::{PublicRoute, ServeArgs};
 use crate::read_models::{self, targets};
+use crate::relaying::{self, open_feed};
 use crate::signals::shutdown_requested;
 use crate::stores::{SearchAccess, Stores};
 
@@ -51,7 +56,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..ProjectorOptions::default()
     };
     let targets = targets(&stores, &[])?;
-    let mut projector = Projector::new(stores.events.clone(), options);
+    // A read node reads the feed from the broker and has no event store of its own.
+    let events: Arc<dyn EventStore> = match &args.from {
+        Some(url) => Arc::new(ReadNodeStore::new(
+            open_feed(args.stream.settings(url)).await?,
+        )),
+        None => stores.events.clone(),
+    };
+    let mut projector = Projector::new(events.clone(), options);
     for target in &targets {
         projector = projector.with_target(Arc::clone(target));
     }
@@ -62,6 +74,15 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let projector = projector
         .start(stop_projector.clone())
         .context("starting the projector")?;
+    let relay = args.publish.as_ref().map(|url| {
+        relaying::start(
+            stores.events.clone(),
+            args.stream.settings(url),
+            stores.leases.clone(),
+            RelayOptions::default(),
+            stop_projector.clone(),
+        )
+    });
 
     // Open every read model before taking requests, so no read finds one missing.
     if !projector
@@ -96,10 +117,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_connections: args.edge.max_connections,
             shutdown_grace: Duration::from_millis(args.edge.shutdown_grace_ms),
         },
+        read_node: args.from.as_ref().map(|_| ReadNode {
+            writer: args.writer_url.clone(),
+        }),
         ..ServerConfig::default()
     };
     let mut state = AppState::new(
-        stores.events.clone(),
+        events,
         Arc::clone(&stores.queries),
         Arc::clone(&stores.idempotency),
         targets,
@@ -112,6 +136,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(search) = &stores.search {
         state = state.with_search(search.clone());
+    }
+    if let Some(relay) = &relay {
+        state = state.with_relay(relay.status.clone());
     }
     tracing::info!(%addr, storage = %stores.described, "projector serving");
     // The address on standard output, for scripts and tests that asked for port 0.
@@ -149,6 +176,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("HTTP server stopped; stopping the projections");
     stop_projector.cancel();
     projector.join().await;
+    if let Some(relay) = relay {
+        relay.join().await;
+    }
     stores.close().await;
     tracing::info!("shut down cleanly");
     Ok(())

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use projector_core::{EventFeed, GlobalPosition, ProjectionName, ProjectionTarget};
+use projector_nats::EventStream;
 use projector_postgres::LeaseHolder;
 use projector_search::SearchStore;
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
@@ -15,6 +16,7 @@ use serde::Serialize;
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, DataArgs, StatusArgs};
 use crate::read_models;
+use crate::relaying::open_feed;
 use crate::stores::{self, SearchAccess, Stores};
 
 /// Everything `status` prints.
@@ -24,6 +26,19 @@ struct Report {
     storage: String,
     head: u64,
     projections: Vec<Line>,
+    /// With `--nats-url`: the relay's stream against the event store's head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relay: Option<RelayLine>,
+}
+
+/// What the relay has published.
+#[derive(Debug, Serialize)]
+struct RelayLine {
+    stream: String,
+    /// The position of the last event the stream holds.
+    published: u64,
+    /// Events in the event store not yet in the stream.
+    lag_events: u64,
 }
 
 /// One projection.
@@ -92,8 +107,13 @@ impl From<&LeaseHolder> for HolderLine {
 
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
     let names = read_models::names();
-    let report = match &args.storage.database_url {
-        None => sqlite(&args.storage.data, &args.storage.cache).await?,
+    // A read node's head is the broker's feed, not the empty event store in its directory.
+    let feed = match &args.from {
+        Some(url) => Some(open_feed(args.stream.settings(url)).await?),
+        None => None,
+    };
+    let mut report = match &args.storage.database_url {
+        None => sqlite(&args.storage.data, &args.storage.cache, feed).await?,
         Some(_) => {
             let stores = Stores::open(
                 &args.storage,
@@ -103,9 +123,10 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
             )
             .await?;
             let holders = stores.lease_holders(&names).await?;
+            let events = feed.unwrap_or_else(|| stores.events.clone());
             let report = report(
                 stores.described.clone(),
-                stores.events.as_ref(),
+                events.as_ref(),
                 &read_models::targets(&stores, &[])?,
                 holders.as_ref(),
             )
@@ -114,6 +135,23 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
             report?
         }
     };
+    if let Some(url) = &args.nats_url {
+        let settings = args.stream.settings(url);
+        let stream = EventStream::connect(settings)
+            .await
+            .with_context(|| format!("opening the event stream on {url}"))?;
+        let published = stream
+            .tail()
+            .await
+            .context("reading the stream's last event")?;
+        report.relay = Some(RelayLine {
+            stream: args.stream.nats_stream.clone(),
+            published: published.position.get(),
+            lag_events: published
+                .position
+                .distance_to(GlobalPosition::new(report.head)),
+        });
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -123,10 +161,19 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
 }
 
 /// The report of a SQLite data directory, opened read-only beside the process that writes it.
-async fn sqlite(data: &DataArgs, cache: &CacheArgs) -> anyhow::Result<Report> {
+async fn sqlite(
+    data: &DataArgs,
+    cache: &CacheArgs,
+    feed: Option<Arc<dyn EventFeed>>,
+) -> anyhow::Result<Report> {
     let data = DataDir::new(&data.data);
-    let events = SqliteEventStore::open_read_only(data.events_path())
-        .with_context(|| format!("no event store in {}", data.root().display()))?;
+    let events: Arc<dyn EventFeed> = match feed {
+        Some(feed) => feed,
+        None => Arc::new(
+            SqliteEventStore::open_read_only(data.events_path())
+                .with_context(|| format!("no event store in {}", data.root().display()))?,
+        ),
+    };
     let reads = SqliteReadStore::open(
         data.read_dir(),
         SqliteReadStoreOptions {
@@ -139,7 +186,7 @@ async fn sqlite(data: &DataArgs, cache: &CacheArgs) -> anyhow::Result<Report> {
     let cache = stores::cache(cache)?;
     let search = SearchStore::open_read_only(data.search_dir());
     let targets = read_models::over(Arc::new(reads), cache.as_ref(), Some(&search));
-    report(storage, &events, &targets, None).await
+    report(storage, events.as_ref(), &targets, None).await
 }
 
 async fn report(
@@ -175,6 +222,7 @@ async fn report(
         storage,
         head: head.get(),
         projections: lines,
+        relay: None,
     })
 }
 
@@ -216,6 +264,12 @@ async fn line(target: &dyn ProjectionTarget, head: GlobalPosition) -> anyhow::Re
 
 fn print_text(report: &Report) {
     println!("{}, head {}", report.storage, report.head);
+    if let Some(relay) = &report.relay {
+        println!(
+            "relay to NATS stream {}: published {}, {} events behind",
+            relay.stream, relay.published, relay.lag_events
+        );
+    }
     println!(
         "{:<20} {:>10} {:>12} {:>10} {:>13}  {:<20}  last event",
         "projection", "generation", "checkpoint", "lag", "dead letters", "rebuild"

@@ -7,6 +7,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod bench;
+mod broker;
 mod cache;
 mod commands;
 mod consistency;

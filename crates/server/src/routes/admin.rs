@@ -38,6 +38,25 @@ pub(crate) struct ProjectionList {
     /// The head of the feed: the position of the last committed event.
     head: u64,
     projections: Vec<ProjectionView>,
+    /// The relay of the event feed to NATS this server runs (`--publish`), once started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relay: Option<RelayView>,
+}
+
+/// Where the relay of the event feed to NATS stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RelayView {
+    /// The position of the last event the stream holds.
+    published: u64,
+    /// The head of the event store's feed.
+    head: u64,
+    /// Events in the feed not yet published.
+    lag_events: u64,
+    /// How long the oldest unpublished event has waited, in seconds; 0 when caught up.
+    lag_seconds: f64,
+    /// Why publishing fails, while it does (the broker away, say); writes go on meanwhile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
 }
 
 /// One projection, as this server sees it.
@@ -141,9 +160,17 @@ pub(crate) async fn projections(State(state): State<AppState>) -> Result<Respons
             ProjectionView::new(status, lag, local)
         })
         .collect();
+    let relay = state.relay().map(|r| RelayView {
+        published: r.published.get(),
+        head: r.head.get().max(head.get()),
+        lag_events: r.published.distance_to(r.head.max(head)),
+        lag_seconds: r.lag_seconds(Utc::now()),
+        error: r.error,
+    });
     Ok(Json(ProjectionList {
         head: head.get(),
         projections,
+        relay,
     })
     .into_response())
 }

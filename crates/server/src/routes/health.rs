@@ -84,7 +84,12 @@ pub(crate) struct Readiness {
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     let mut problems = Vec::new();
     let probe = StreamId::from_static("projector-readiness-probe");
-    let event_store = match state.store().stream_version(&probe).await {
+    // A read node has no event store: its feed is what must answer.
+    let probed = match state.config().read_node {
+        Some(_) => state.store().head().await.map(|_| ()),
+        None => state.store().stream_version(&probe).await.map(|_| ()),
+    };
+    let event_store = match probed {
         Ok(_) => true,
         Err(error) => {
             tracing::warn!(%error, "readiness: the event store does not answer");

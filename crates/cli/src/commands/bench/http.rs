@@ -61,32 +61,42 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     .context("creating a temporary directory")?;
     let executable = std::env::current_exe().context("finding the projector executable")?;
-    let mut child = Command::new(executable)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--log-level",
-            "warn",
-            "--data",
-        ])
-        .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("starting the server")?;
-    let stdout = child.stdout.take().context("the server's output")?;
-    let server = ServerProcess(child);
-    let base = tokio::task::spawn_blocking(move || {
-        BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .find_map(|line| {
-                line.strip_prefix("projector listening on ")
-                    .map(str::to_owned)
-            })
-    })
-    .await?
-    .context("the server did not say where it listens")?;
+    // With a broker: the writer publishes its feed, and the reads go to a read node.
+    let broker: Vec<String> = match &args.nats_url {
+        Some(_) => {
+            let id = uuid::Uuid::now_v7().simple();
+            vec![
+                "--nats-stream".into(),
+                format!("BENCH_HTTP_{id}"),
+                "--nats-prefix".into(),
+                format!("bench.http.{id}"),
+            ]
+        }
+        None => Vec::new(),
+    };
+    let mut writer_args = vec![
+        "--data".to_owned(),
+        dir.path().join("data").display().to_string(),
+    ];
+    if let Some(url) = &args.nats_url {
+        writer_args.extend(["--publish".to_owned(), url.clone()]);
+        writer_args.extend(broker.iter().cloned());
+    }
+    let (_server, base) = start_server(&executable, &writer_args).await?;
+    let (_node, read_base) = match &args.nats_url {
+        Some(url) => {
+            let mut node_args = vec![
+                "--data".to_owned(),
+                dir.path().join("node").display().to_string(),
+                "--from".to_owned(),
+                url.clone(),
+            ];
+            node_args.extend(broker.iter().cloned());
+            let (node, node_base) = start_server(&executable, &node_args).await?;
+            (Some(node), node_base)
+        }
+        None => (None, base.clone()),
+    };
 
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
@@ -101,7 +111,7 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let stop_reads = tokio_util::sync::CancellationToken::new();
     let reader = tokio::spawn(point_reads(
         client.clone(),
-        base.clone(),
+        read_base.clone(),
         Arc::clone(&written),
         rate,
         Arc::clone(&errors),
@@ -111,14 +121,15 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let mut tasks = Vec::with_capacity(total);
     for i in 0..total {
         tokio::time::sleep_until(started + period * i as u32).await;
-        let (client, base, written, errors) = (
+        let (client, base, read_base, written, errors) = (
             client.clone(),
             base.clone(),
+            read_base.clone(),
             Arc::clone(&written),
             Arc::clone(&errors),
         );
         tasks.push(tokio::spawn(async move {
-            match write_and_read(&client, &base, i).await {
+            match write_and_read(&client, &base, &read_base, i).await {
                 Ok(timing) => {
                     written
                         .lock()
@@ -145,7 +156,12 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     stop_reads.cancel();
     let read_latencies = reader.await?;
-    drop(server);
+    if let (Some(url), Some(stream)) = (&args.nats_url, broker.get(1)) {
+        // The run's stream goes with it.
+        if let Ok(client) = async_nats::connect(url.as_str()).await {
+            let _ = async_nats::jetstream::new(client).delete_stream(stream).await;
+        }
+    }
     if timings.is_empty() {
         bail!("no order was written and read back");
     }
@@ -153,7 +169,11 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let writes: Vec<f64> = timings.iter().map(|t| t.write_ms).collect();
     let readable: Vec<f64> = timings.iter().map(|t| t.readable_ms).collect();
     let report = HttpReport {
-        workload: "orders-v1-http",
+        workload: if args.nats_url.is_some() {
+            "orders-v1-http-read-node"
+        } else {
+            "orders-v1-http"
+        },
         rate_target: rate,
         seconds: args.seconds,
         orders: timings.len(),
@@ -174,8 +194,13 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "workload orders-v1-http · {} orders at {} per second for {} s (held {:.0}/s) · {} errors\n",
-            report.orders, rate, args.seconds, report.orders_per_s_held, report.errors
+            "workload {} · {} orders at {} per second for {} s (held {:.0}/s) · {} errors\n",
+            report.workload,
+            report.orders,
+            rate,
+            args.seconds,
+            report.orders_per_s_held,
+            report.errors
         );
         println!("{:<32} {:>9} {:>9} {:>9}", "", "p50 ms", "p99 ms", "max ms");
         println!(
@@ -197,10 +222,39 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes order `i` and reads it until it is `confirmed`.
+/// Starts `projector serve` on a free port with `args`; the process, killed when dropped, and
+/// its base URL.
+async fn start_server(
+    executable: &std::path::Path,
+    args: &[String],
+) -> anyhow::Result<(ServerProcess, String)> {
+    let mut child = Command::new(executable)
+        .args(["serve", "--addr", "127.0.0.1:0", "--log-level", "warn"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting the server")?;
+    let stdout = child.stdout.take().context("the server's output")?;
+    let server = ServerProcess(child);
+    let base = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|line| {
+                line.strip_prefix("projector listening on ")
+                    .map(str::to_owned)
+            })
+    })
+    .await?
+    .context("the server did not say where it listens")?;
+    Ok((server, base))
+}
+
+/// Writes order `i` on `base` and reads it on `read_base` until it is `confirmed`.
 async fn write_and_read(
     client: &reqwest::Client,
     base: &str,
+    read_base: &str,
     i: usize,
 ) -> anyhow::Result<OrderTiming> {
     let id = format!("http-{i}");
@@ -223,7 +277,7 @@ async fn write_and_read(
     loop {
         let read = client
             .get(format!(
-                "{base}/api/orders/{id}/projection?min_position={position}&wait_ms=10000"
+                "{read_base}/api/orders/{id}/projection?min_position={position}&wait_ms=10000"
             ))
             .send()
             .await?;

@@ -1,7 +1,8 @@
 //! `projector bench`: the `orders-v1` workload (phases A and B), on embedded SQLite in a fresh
 //! temporary directory or, with `--database-url`, on PostgreSQL in a fresh database; with the
 //! plain-loop limit of the same backend beside it on request. `--http` runs phase C, and
-//! `--catalogue` the catalogue workload (`product_search`).
+//! `--catalogue` the catalogue workload (`product_search`). `--nats-url` runs the relay to NATS
+//! JetStream against a plain publish loop, and with `--http` phase C through a read node.
 
 mod baseline;
 mod baseline_pg;
@@ -10,6 +11,7 @@ mod catalogue;
 mod http;
 mod phases;
 mod postgres;
+mod relay;
 mod report;
 mod sqlite;
 mod workload;
@@ -29,6 +31,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.catalogue {
         return catalogue::run(&args).await;
+    }
+    if let (Some(url), false) = (&args.nats_url, args.http) {
+        return relay::run(&args, url).await;
     }
     let events = args.orders * 4;
     let mut figures = Vec::new();

@@ -1,0 +1,331 @@
+//! The event feed on NATS JetStream with real processes: a writer publishing its feed (in its
+//! own process with `--publish`, or through `projector relay`), read nodes (`serve --from`)
+//! on data directories of their own; read-your-writes across nodes; writes refused on a read
+//! node, naming the writer; and, under a write load, a relay and a read node killed with
+//! SIGKILL and started again, after which every read node answers as the writer does.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Server, Storage};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_projector");
+
+/// The NATS server of the tests, and the options of a stream (its name and subjects) no other
+/// test uses; `None` (after saying why) when NATS is away outside CI.
+async fn fresh_stream() -> Option<(String, Vec<String>)> {
+    let url = projector_testkit::services::nats_url();
+    let address = url.trim_start_matches("nats://").to_owned();
+    if let Err(error) = tokio::net::TcpStream::connect(&address).await {
+        projector_testkit::services::unavailable("NATS", &error);
+        return None;
+    }
+    let id = uuid::Uuid::now_v7().simple();
+    let stream = vec![
+        "--nats-stream".to_owned(),
+        format!("TEST_{id}"),
+        "--nats-prefix".to_owned(),
+        format!("test.{id}"),
+    ];
+    Some((url, stream))
+}
+
+/// Deletes the stream a test made (named by the options `fresh_stream` gave).
+async fn remove_stream(url: &str, stream: &[String]) {
+    if let (Ok(client), Some(name)) = (async_nats::connect(url).await, stream.get(1)) {
+        let _ = async_nats::jetstream::new(client).delete_stream(name).await;
+    }
+}
+
+fn sqlite() -> Storage {
+    Storage::Sqlite(tempfile::tempdir().expect("temporary directory"))
+}
+
+/// A read node on a data directory of its own.
+async fn read_node(url: &str, stream: &[String], writer: &Server) -> Server {
+    Server::start_with_args(sqlite(), &node_args(url, stream, writer)).await
+}
+
+fn node_args<'a>(url: &'a str, stream: &'a [String], writer: &'a Server) -> Vec<&'a str> {
+    let mut args = vec!["--from", url, "--writer-url", &writer.base];
+    args.extend(stream.iter().map(String::as_str));
+    args
+}
+
+/// A child process, killed when the test ends however it ends.
+struct Killed(Child);
+
+impl Killed {
+    /// Kills it with SIGKILL, as a crash would, and reaps it.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `projector relay` beside the writer, on its data directory.
+fn relay(writer: &Server, url: &str, stream: &[String]) -> Killed {
+    Killed(
+        Command::new(BINARY)
+            .args(["relay", "--nats-url", url, "--log-level", "warn"])
+            .args(stream)
+            .args(writer.storage_args())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start projector relay"),
+    )
+}
+
+/// Order `id`'s projection on `server` once it has reached `position`, waiting up to 20 s.
+async fn order_on(server: &Server, id: &str, position: u64) -> Value {
+    server
+        .get(&format!(
+            "/api/orders/{id}/projection?min_position={position}&wait_ms=20000"
+        ))
+        .await
+        .expect(200)
+        .json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_node_serves_what_the_writer_publishes_and_refuses_writes() {
+    Backend::Sqlite
+        .run(async {
+            let Some((url, stream)) = fresh_stream().await else { return };
+            let mut publish = vec!["--publish", url.as_str()];
+            publish.extend(stream.iter().map(String::as_str));
+            let writer = Server::start_with_args(sqlite(), &publish).await;
+            let node = read_node(&url, &stream, &writer).await;
+
+            // Read your writes across nodes: written on the writer, read on the node.
+            for i in 0..5 {
+                let position = writer.place(&format!("o{i}"), "ada", &[("SKU-1", 1, 2.5)]).await;
+                let order = order_on(&node, &format!("o{i}"), position).await;
+                assert_eq!(order["status"], "confirmed", "{order}");
+                assert_eq!(order, writer.order(&format!("o{i}"), position).await);
+            }
+
+            // Writes, and a stream's history, are the writer's.
+            let refused = node
+                .post("/api/orders", &json!({"customer_id": "ada", "items": [{"sku": "a", "quantity": 1, "unit_price": 1.0}]}))
+                .await
+                .expect(421);
+            assert_eq!(refused.header("content-type"), Some("application/problem+json"));
+            let problem = refused.json();
+            assert_eq!(problem["type"], "urn:projector:problem:read-node");
+            assert!(problem["detail"].as_str().is_some_and(|d| d.contains(&writer.base)), "{problem}");
+            node.get("/api/orders/o1/history").await.expect(421);
+            assert_eq!(node.get("/ready").await.status.as_u16(), 200);
+
+            // The writer reports its relay.
+            let list = writer.get("/admin/projections").await.expect(200).json();
+            let relay = &list["relay"];
+            assert_eq!(relay["published"], list["head"], "{list}");
+            assert_eq!(relay["lag_events"], 0, "{list}");
+            remove_stream(&url, &stream).await;
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashed_relays_and_read_nodes_lose_nothing_and_apply_nothing_twice() {
+    Backend::Sqlite
+        .run(async {
+            let Some((url, stream)) = fresh_stream().await else {
+                return;
+            };
+            let writer = Server::start().await;
+            let mut relay_process = relay(&writer, &url, &stream);
+            let mut crashing = read_node(&url, &stream, &writer).await;
+            let steady = read_node(&url, &stream, &writer).await;
+
+            // A write load; meanwhile the relay and one read node are killed and started again.
+            let mut last = 0;
+            let mut placed = Vec::new();
+            for i in 0..60 {
+                let id = format!("load-{i}");
+                last = writer
+                    .place(&id, &format!("c{}", i % 7), &[("SKU-1", 1 + i % 3, 1.25)])
+                    .await;
+                if i % 4 == 0 {
+                    writer
+                        .post(
+                            &format!("/api/orders/{id}/ship"),
+                            &json!({"tracking": format!("T{i}")}),
+                        )
+                        .await
+                        .expect(202);
+                }
+                placed.push(id);
+                if i == 20 {
+                    relay_process.kill();
+                    relay_process = relay(&writer, &url, &stream);
+                }
+                if i == 35 {
+                    let mut storage = crashing.keep_storage();
+                    crashing.kill();
+                    crashing = Server::start_with_args(
+                        std::mem::replace(&mut storage, sqlite()),
+                        &node_args(&url, &stream, &writer),
+                    )
+                    .await;
+                }
+            }
+            let last = writer.head().await.max(last);
+
+            // Both read nodes reach the head and answer every order as the writer does.
+            for node in [&crashing, &steady] {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                for id in &placed {
+                    let mine = order_on(node, id, last).await;
+                    assert_eq!(mine, writer.order(id, last).await, "{id}");
+                    assert!(Instant::now() < deadline);
+                }
+                let activity = node
+                    .get(&format!(
+                        "/api/customers/c3/orders?min_position={last}&wait_ms=20000"
+                    ))
+                    .await
+                    .expect(200)
+                    .json();
+                let expected = writer
+                    .get(&format!("/api/customers/c3/orders?min_position={last}"))
+                    .await
+                    .expect(200)
+                    .json();
+                assert_eq!(activity, expected);
+            }
+            drop(relay_process);
+            remove_stream(&url, &stream).await;
+        })
+        .await;
+}
+
+/// A NATS server of the test's own, on a free port with its own store, that the test may stop
+/// and start again.
+struct OwnNats {
+    port: u16,
+    store: tempfile::TempDir,
+    process: Option<Child>,
+}
+
+impl OwnNats {
+    /// Starts one; `None` (after saying why) when there is no `nats-server` outside CI.
+    async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut nats = Self {
+            port,
+            store: tempfile::tempdir().expect("temporary directory"),
+            process: None,
+        };
+        if let Err(error) = nats.run().await {
+            projector_testkit::services::unavailable("nats-server", &error);
+            return None;
+        }
+        Some(nats)
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    async fn run(&mut self) -> Result<(), String> {
+        let binary = std::env::var("PROJECTOR_TEST_NATS_SERVER")
+            .unwrap_or_else(|_| "/usr/sbin/nats-server".to_owned());
+        let process = Command::new(&binary)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{binary}: {e}"))?;
+        self.process = Some(process);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            if Instant::now() > deadline {
+                return Err(format!("{binary} did not listen on {}", self.port));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_go_on_while_the_broker_is_away_and_read_nodes_catch_up_after() {
+    Backend::Sqlite
+        .run(async {
+            let Some(mut nats) = OwnNats::start().await else {
+                return;
+            };
+            let url = nats.url();
+            let writer = Server::start_with_args(sqlite(), &["--publish", &url]).await;
+            let node = read_node(&url, &[], &writer).await;
+            let first = writer.place("before", "ada", &[("SKU-1", 1, 1.0)]).await;
+            assert_eq!(
+                order_on(&node, "before", first).await["status"],
+                "confirmed"
+            );
+
+            nats.kill();
+            // The event store is the outbox: the writer takes writes with the broker away.
+            let mut last = first;
+            for i in 0..10 {
+                last = writer
+                    .place(&format!("away-{i}"), "ada", &[("SKU-2", 2, 3.0)])
+                    .await;
+            }
+            let list = writer.get("/admin/projections").await.expect(200).json();
+            assert!(list["relay"]["lag_events"].as_u64() > Some(0), "{list}");
+
+            nats.run().await.expect("the broker starts again");
+            for i in 0..10 {
+                let id = format!("away-{i}");
+                assert_eq!(
+                    order_on(&node, &id, last).await,
+                    writer.order(&id, last).await
+                );
+            }
+            let after = writer.place("after", "ada", &[("SKU-3", 1, 1.0)]).await;
+            assert_eq!(
+                order_on(&node, "after", after).await,
+                writer.order("after", after).await
+            );
+        })
+        .await;
+}
