@@ -329,3 +329,60 @@ async fn writes_go_on_while_the_broker_is_away_and_read_nodes_catch_up_after() {
         })
         .await;
 }
+
+/// `projector status --json` of the writer's storage, with its relay's stream.
+async fn relay_lag(writer: &Server, url: &str, stream: &[String]) -> Option<u64> {
+    let mut args = vec!["status", "--json", "--nats-url", url];
+    args.extend(stream.iter().map(String::as_str));
+    let output =
+        crate::helpers::projector(&args, &writer.storage_args(), Duration::from_secs(60)).await;
+    assert!(output.success, "{}", output.stderr);
+    let report: Value = serde_json::from_str(&output.stdout).expect("status JSON");
+    report["relay"]["lag_events"].as_u64()
+}
+
+/// Waits until the relay has published everything the writer holds.
+async fn wait_published(writer: &Server, url: &str, stream: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while relay_lag(writer, url, stream).await != Some(0) {
+        assert!(Instant::now() < deadline, "the relay did not catch up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_one_relay_publishes_and_a_standby_takes_over() {
+    Backend::Postgres
+        .run(async {
+            let Some((url, stream)) = fresh_stream().await else {
+                return;
+            };
+            let writer = Server::start().await;
+            let mut first = relay(&writer, &url, &stream);
+            let mut second = relay(&writer, &url, &stream);
+            writer.place("a", "ada", &[("SKU-1", 1, 1.0)]).await;
+            wait_published(&writer, &url, &stream).await;
+
+            // Each relay in turn is killed; the other publishes what comes next.
+            first.kill();
+            writer.place("b", "ada", &[("SKU-1", 1, 1.0)]).await;
+            wait_published(&writer, &url, &stream).await;
+            first = relay(&writer, &url, &stream);
+            second.kill();
+            writer.place("c", "ada", &[("SKU-1", 1, 1.0)]).await;
+            wait_published(&writer, &url, &stream).await;
+
+            // A read node sees every order once.
+            let node = read_node(&url, &stream, &writer).await;
+            let head = writer.head().await;
+            for id in ["a", "b", "c"] {
+                assert_eq!(
+                    order_on(&node, id, head).await,
+                    writer.order(id, head).await
+                );
+            }
+            drop(first);
+            remove_stream(&url, &stream).await;
+        })
+        .await;
+}

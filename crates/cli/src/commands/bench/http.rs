@@ -159,7 +159,9 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if let (Some(url), Some(stream)) = (&args.nats_url, broker.get(1)) {
         // The run's stream goes with it.
         if let Ok(client) = async_nats::connect(url.as_str()).await {
-            let _ = async_nats::jetstream::new(client).delete_stream(stream).await;
+            let _ = async_nats::jetstream::new(client)
+                .delete_stream(stream)
+                .await;
         }
     }
     if timings.is_empty() {
