@@ -1,8 +1,9 @@
 //! The event feed on NATS JetStream with real processes: a writer publishing its feed (in its
 //! own process with `--publish`, or through `projector relay`), read nodes (`serve --from`)
 //! on data directories of their own; read-your-writes across nodes; writes refused on a read
-//! node, naming the writer; and, under a write load, a relay and a read node killed with
-//! SIGKILL and started again, after which every read node answers as the writer does.
+//! node, naming the writer; under a write load, a relay, a read node and the broker killed with
+//! SIGKILL and started again, after which every read node answers as the writer does; writes
+//! taken while the broker is away; and on PostgreSQL a standby relay taking over.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -137,18 +138,22 @@ async fn a_read_node_serves_what_the_writer_publishes_and_refuses_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crashed_relays_and_read_nodes_lose_nothing_and_apply_nothing_twice() {
+async fn crashed_relays_read_nodes_and_brokers_lose_nothing_and_apply_nothing_twice() {
     Backend::Sqlite
         .run(async {
-            let Some((url, stream)) = fresh_stream().await else {
+            // A broker of the test's own, so it can be killed and started again.
+            let Some(mut nats) = OwnNats::start().await else {
                 return;
             };
+            let url = nats.url();
+            let stream: Vec<String> = Vec::new();
             let writer = Server::start().await;
             let mut relay_process = relay(&writer, &url, &stream);
             let mut crashing = read_node(&url, &stream, &writer).await;
             let steady = read_node(&url, &stream, &writer).await;
 
-            // A write load; meanwhile the relay and one read node are killed and started again.
+            // A write load; meanwhile the relay, one read node and the broker are killed and
+            // started again.
             let mut last = 0;
             let mut placed = Vec::new();
             for i in 0..60 {
@@ -169,6 +174,10 @@ async fn crashed_relays_and_read_nodes_lose_nothing_and_apply_nothing_twice() {
                 if i == 20 {
                     relay_process.kill();
                     relay_process = relay(&writer, &url, &stream);
+                }
+                if i == 45 {
+                    nats.kill();
+                    nats.run().await.expect("the broker starts again");
                 }
                 if i == 35 {
                     let mut storage = crashing.keep_storage();
@@ -205,7 +214,6 @@ async fn crashed_relays_and_read_nodes_lose_nothing_and_apply_nothing_twice() {
                 assert_eq!(activity, expected);
             }
             drop(relay_process);
-            remove_stream(&url, &stream).await;
         })
         .await;
 }
