@@ -10,6 +10,7 @@ use axum::Json;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use projector_core::{ProjectionName, ReadStoreError};
+use projector_search::{SearchRead, SearchStore};
 use serde::Serialize;
 
 use crate::consistency::{ReadConsistency, reached, with_position};
@@ -89,4 +90,27 @@ pub(crate) fn read_model_error(error: ReadStoreError) -> ApiError {
         } => ApiError::Internal(message),
         other => ApiError::Unavailable(other.to_string()),
     }
+}
+
+/// Runs `search` against the serving generation of `projection`'s index in `store` (the
+/// search indexes this server keeps), on a blocking thread: the index is read from disk.
+///
+/// # Errors
+/// `ReadStoreError::NoGeneration` when this server keeps no search indexes, the store's error
+/// when the index cannot be read, and `search`'s own.
+pub(crate) async fn search_index<T: Send + 'static>(
+    store: Option<SearchStore>,
+    projection: ProjectionName,
+    search: impl FnOnce(&SearchRead) -> Result<T, ReadStoreError> + Send + 'static,
+) -> Result<T, ReadStoreError> {
+    let store = store.ok_or_else(|| ReadStoreError::NoGeneration {
+        projection: projection.clone(),
+        generation: "serving".into(),
+    })?;
+    tokio::task::spawn_blocking(move || search(&store.read(&projection)?))
+        .await
+        .map_err(|e| ReadStoreError::Unavailable {
+            message: format!("the search did not finish: {e}"),
+            source: None,
+        })?
 }

@@ -118,7 +118,9 @@ impl Relay {
         let mut tail: Option<Tail> = None;
         let mut backoff = Duration::from_millis(50);
         while !shutdown.is_cancelled() {
-            match self.round(&mut tail).await {
+            // The watch holds the feed's head: no read of the store per round.
+            let known_head = *head.borrow_and_update();
+            match self.round(&mut tail, known_head).await {
                 Ok(0) => {
                     backoff = Duration::from_millis(50);
                     let published = tail.map_or(GlobalPosition::ZERO, |t| t.position);
@@ -148,19 +150,19 @@ impl Relay {
         }
     }
 
-    /// One round: the events after the stream's tail, published and acknowledged in order.
-    /// Returns how many were published.
-    async fn round(&self, tail: &mut Option<Tail>) -> Result<usize, BusError> {
+    /// One round: the events after the stream's tail, published and acknowledged in order;
+    /// `head` is the feed's head as last announced, for the status. Returns how many were
+    /// published.
+    async fn round(
+        &self,
+        tail: &mut Option<Tail>,
+        head: GlobalPosition,
+    ) -> Result<usize, BusError> {
         let start = match *tail {
             Some(known) => known,
             None => self.stream.tail().await?,
         };
         *tail = Some(start);
-        let head = self
-            .feed
-            .head()
-            .await
-            .map_err(|e| BusError::Unavailable(format!("reading the feed's head: {e}")))?;
         let events = self
             .feed
             .read_all(start.position, self.options.batch_size.max(1))

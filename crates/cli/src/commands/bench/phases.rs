@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
-use projector_core::{EventAppender, EventFeed, EventStore, ExpectedVersion};
+use projector_core::{EventAppender, EventFeed, EventStore, ExpectedVersion, ProjectionTarget};
 use projector_orders::projections::ORDER_SUMMARY;
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_sql::{SqlProjection, SqlReadStore, SqlTarget};
@@ -97,13 +97,30 @@ pub(crate) async fn project(
     batch_size: usize,
     progress: &ProgressBar,
 ) -> anyhow::Result<f64> {
+    let targets = projections
+        .into_iter()
+        .map(|projection| {
+            Arc::new(SqlTarget::new(Arc::clone(&reads), projection)) as Arc<dyn ProjectionTarget>
+        })
+        .collect();
+    project_into(store, targets, batch_size, progress).await
+}
+
+/// Projects every event of `store` into `targets` (of any kind) from their start; the seconds
+/// until every checkpoint reaches the last event.
+pub(crate) async fn project_into(
+    store: Arc<dyn EventFeed>,
+    targets: Vec<Arc<dyn ProjectionTarget>>,
+    batch_size: usize,
+    progress: &ProgressBar,
+) -> anyhow::Result<f64> {
     let options = ProjectorOptions {
         batch_size,
         ..ProjectorOptions::default()
     };
     let mut projector = Projector::new(store, options);
-    for projection in projections {
-        projector = projector.with_target(SqlTarget::new(Arc::clone(&reads), projection));
+    for target in targets {
+        projector = projector.with_target(target);
     }
     let shutdown = CancellationToken::new();
     let started = Instant::now();

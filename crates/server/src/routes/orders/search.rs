@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use projector_core::ReadStoreError;
 use projector_orders::projections::{ORDER_SEARCH, OrderDocument};
 use projector_orders::search::{OrderHit, OrderSearch, SearchOrder, search_orders};
 use projector_orders::{Money, OrderStatus};
@@ -15,7 +14,7 @@ use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX, SEARCH_TEXT_MAX, id_message, is_id};
-use crate::read_path::{Answer, answer};
+use crate::read_path::{Answer, answer, search_index};
 use crate::routes::params::ReadParams;
 use crate::routes::problems::ReadProblems;
 use crate::state::AppState;
@@ -131,21 +130,11 @@ pub(crate) async fn search(
     query.finish()?;
     let store = state.search().cloned();
     answer(&state, &ORDER_SEARCH, consistency, || async move {
-        let store = store.ok_or_else(|| ReadStoreError::NoGeneration {
-            projection: ORDER_SEARCH,
-            generation: "serving".into(),
-        })?;
         let sort = search.order.as_str().to_owned();
-        // The index is read from disk: off the async threads.
-        let hits = tokio::task::spawn_blocking(move || {
-            let read = store.read(&ORDER_SEARCH)?;
-            search_orders(&read, &search)
+        let hits = search_index(store, ORDER_SEARCH, move |read| {
+            search_orders(read, &search)
         })
-        .await
-        .map_err(|e| ReadStoreError::Unavailable {
-            message: format!("the search did not finish: {e}"),
-            source: None,
-        })??;
+        .await?;
         Ok(Answer::View(OrderSearchResults {
             sort,
             hits: hits.into_iter().map(Into::into).collect(),

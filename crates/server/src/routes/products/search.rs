@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
-use projector_core::ReadStoreError;
 use projector_orders::Money;
 use projector_products::limits::category_problem;
 use projector_products::projections::{PRODUCT_SEARCH, ProductDocument};
@@ -19,7 +18,7 @@ use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX, SEARCH_TEXT_MAX};
-use crate::read_path::{Answer, answer};
+use crate::read_path::{Answer, answer, search_index};
 use crate::routes::params::ReadParams;
 use crate::routes::problems::ReadProblems;
 use crate::state::AppState;
@@ -189,21 +188,11 @@ pub(crate) async fn search_products_route(
     query.finish()?;
     let store = state.search().cloned();
     answer(&state, &PRODUCT_SEARCH, consistency, || async move {
-        let store = store.ok_or_else(|| ReadStoreError::NoGeneration {
-            projection: PRODUCT_SEARCH,
-            generation: "serving".into(),
-        })?;
         let sort = search.sort;
-        // The index is read from disk: off the async threads.
-        let results = tokio::task::spawn_blocking(move || {
-            let read = store.read(&PRODUCT_SEARCH)?;
-            search_products(&read, &search)
+        let results = search_index(store, PRODUCT_SEARCH, move |read| {
+            search_products(read, &search)
         })
-        .await
-        .map_err(|e| ReadStoreError::Unavailable {
-            message: format!("the search did not finish: {e}"),
-            source: None,
-        })??;
+        .await?;
         Ok(Answer::View(ProductSearchResults::new(sort, results)))
     })
     .await

@@ -8,19 +8,17 @@ mod latency;
 mod plain;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use projector_core::{DomainEvent, EventMetadata, EventStore, ExpectedVersion};
 use projector_products::projections::{PRODUCT_SEARCH, ProductSearchProjection};
-use projector_runtime::{Projector, ProjectorOptions};
 use projector_search::{SearchStore, SearchTarget};
 use projector_sqlite::{Durability, SqliteEventStore, SqliteEventStoreOptions};
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
-use super::bar;
 use super::report::median;
+use super::{bar, phases};
 use crate::opts::BenchArgs;
 use latency::Latency;
 
@@ -232,31 +230,6 @@ async fn project(
     batch_size: usize,
     progress: &indicatif::ProgressBar,
 ) -> anyhow::Result<f64> {
-    let options = ProjectorOptions {
-        batch_size,
-        ..ProjectorOptions::default()
-    };
-    let projector = Projector::new(store, options)
-        .with_target(SearchTarget::typed(search.clone(), ProductSearchProjection));
-    let shutdown = CancellationToken::new();
-    let started = Instant::now();
-    let handle = projector.start(shutdown.clone())?;
-    let ticker = {
-        let handle = handle.clone();
-        let progress = progress.clone();
-        tokio::spawn(async move {
-            loop {
-                let done = handle.statuses().iter().map(|s| s.checkpoint.get()).min();
-                progress.set_position(done.unwrap_or(0));
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
-    let caught_up = handle.wait_caught_up(Duration::from_secs(3600)).await;
-    let seconds = started.elapsed().as_secs_f64();
-    ticker.abort();
-    shutdown.cancel();
-    handle.join().await;
-    caught_up.context("projecting the catalogue")?;
-    Ok(seconds)
+    let target = Arc::new(SearchTarget::typed(search.clone(), ProductSearchProjection));
+    phases::project_into(store, vec![target], batch_size, progress).await
 }
