@@ -25,12 +25,14 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The open stores.
 pub(crate) struct Stores {
-    pub(crate) events: Arc<dyn EventStore>,
+    /// The event store; `None` where the events come from a broker ([`EventAccess::Broker`]).
+    events: Option<Arc<dyn EventStore>>,
     pub(crate) reads: Arc<dyn SqlReadStore>,
     /// The read models as the HTTP reads query them: on PostgreSQL a pool of its own, with a
     /// statement timeout, so a flood of reads cannot take the connections projecting needs.
     pub(crate) queries: Arc<dyn SqlReadStore>,
-    pub(crate) idempotency: Arc<dyn IdempotencyStore>,
+    /// The idempotency keys, beside the event store (`None` with it).
+    pub(crate) idempotency: Option<Arc<dyn IdempotencyStore>>,
     /// Set on PostgreSQL, where several processes may run the same projections.
     pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
     /// The same leases, to ask who holds them.
@@ -41,12 +43,32 @@ pub(crate) struct Stores {
     pub(crate) search: Option<SearchStore>,
     /// Where, for the logs.
     pub(crate) described: String,
-    closer: Closer,
+    closer: Option<Closer>,
 }
 
 enum Closer {
     Sqlite(Arc<SqliteEventStore>),
     Postgres(Arc<PgEventStore>),
+}
+
+/// Whether a command has the event store or reads the events from a broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EventAccess {
+    /// The event store (and its idempotency keys) is opened: a writer, or a projector beside it.
+    Store,
+    /// The events come from a broker (`--from`): no event store is opened or created, and no
+    /// idempotency keys, since such a process takes no writes.
+    Broker,
+}
+
+impl EventAccess {
+    /// [`EventAccess::Broker`] when a broker URL is given.
+    pub(crate) fn from_broker(url: Option<&String>) -> Self {
+        match url {
+            Some(_) => Self::Broker,
+            None => Self::Store,
+        }
+    }
 }
 
 /// How a command uses the search indexes in the data directory (`<data>/search`).
@@ -61,7 +83,8 @@ pub(crate) enum SearchAccess {
 }
 
 impl Stores {
-    /// Opens the stores `storage` names, and the search indexes as `search` says. On
+    /// Opens the stores `storage` names, the event store as `events` says, and the search
+    /// indexes as `search` says. On
     /// PostgreSQL, `label` names this process in the sessions holding its projection leases
     /// (e.g. `projector serve http://127.0.0.1:8080`), so others can tell who runs a
     /// projection; the process id is added to it. A lease whose connection goes unanswered for
@@ -70,14 +93,15 @@ impl Stores {
         storage: &StorageArgs,
         label: &str,
         lease_timeout: Duration,
+        events: EventAccess,
         search: SearchAccess,
     ) -> anyhow::Result<Self> {
         let mut stores = match &storage.database_url {
             Some(url) => {
                 let label = format!("{label} pid {}", std::process::id());
-                Self::postgres(url, !storage.no_migrate, &label, lease_timeout).await?
+                Self::postgres(url, !storage.no_migrate, &label, lease_timeout, events).await?
             }
-            None => Self::sqlite(&DataDir::new(&storage.data.data))?,
+            None => Self::sqlite(&DataDir::new(&storage.data.data), events)?,
         };
         stores.cache = cache(&storage.cache)?;
         if let Some(cache) = &stores.cache {
@@ -120,22 +144,38 @@ impl Stores {
         }
     }
 
-    fn sqlite(data: &DataDir) -> anyhow::Result<Self> {
-        let events = Arc::new(data.open_events(Durability::Full)?);
+    /// The event store, which a command reading from a broker does not have.
+    ///
+    /// # Errors
+    /// When the events come from a broker.
+    pub(crate) fn events(&self) -> anyhow::Result<Arc<dyn EventStore>> {
+        self.events
+            .clone()
+            .context("this command reads the events from a broker and has no event store")
+    }
+
+    fn sqlite(data: &DataDir, access: EventAccess) -> anyhow::Result<Self> {
         let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
-        Ok(Self {
+        let mut stores = Self {
             // SQLite's readers are a bounded pool per read model beside its one writer.
             queries: Arc::clone(&reads),
             reads,
-            idempotency: Arc::new(data.open_idempotency()?),
+            events: None,
+            idempotency: None,
             leases: None,
             pg_leases: None,
             cache: None,
             search: None,
             described: format!("SQLite in {}", data.root().display()),
-            closer: Closer::Sqlite(Arc::clone(&events)),
-            events,
-        })
+            closer: None,
+        };
+        if access == EventAccess::Store {
+            let events = Arc::new(data.open_events(Durability::Full)?);
+            stores.idempotency = Some(Arc::new(data.open_idempotency()?));
+            stores.closer = Some(Closer::Sqlite(Arc::clone(&events)));
+            stores.events = Some(events);
+        }
+        Ok(stores)
     }
 
     async fn postgres(
@@ -143,18 +183,22 @@ impl Stores {
         run_migrations: bool,
         label: &str,
         lease_timeout: Duration,
+        access: EventAccess,
     ) -> anyhow::Result<Self> {
-        let events = Arc::new(
-            PgEventStore::connect(
-                url,
-                PgEventStoreOptions {
-                    run_migrations,
-                    ..PgEventStoreOptions::default()
-                },
-            )
-            .await
-            .context("connecting the event store to PostgreSQL")?,
-        );
+        let events = match access {
+            EventAccess::Store => Some(Arc::new(
+                PgEventStore::connect(
+                    url,
+                    PgEventStoreOptions {
+                        run_migrations,
+                        ..PgEventStoreOptions::default()
+                    },
+                )
+                .await
+                .context("connecting the event store to PostgreSQL")?,
+            )),
+            EventAccess::Broker => None,
+        };
         let reads = PgReadStore::connect(
             url,
             PgReadStoreOptions {
@@ -181,22 +225,26 @@ impl Stores {
         Ok(Self {
             reads: Arc::new(reads),
             queries: Arc::new(queries),
-            idempotency: Arc::new(PgIdempotencyStore::new(events.pool().clone())),
+            idempotency: events.as_ref().map(|events| {
+                Arc::new(PgIdempotencyStore::new(events.pool().clone()))
+                    as Arc<dyn IdempotencyStore>
+            }),
             leases: Some(Arc::new(leases.clone())),
             pg_leases: Some(leases),
             cache: None,
             search: None,
             described: format!("PostgreSQL at {}", redact(url)),
-            closer: Closer::Postgres(Arc::clone(&events)),
-            events,
+            closer: events.clone().map(Closer::Postgres),
+            events: events.map(|events| events as Arc<dyn EventStore>),
         })
     }
 
     /// Lets the event store commit what was queued, then closes it.
     pub(crate) async fn close(&self) {
         match &self.closer {
-            Closer::Sqlite(store) => store.close().await,
-            Closer::Postgres(store) => store.close().await,
+            Some(Closer::Sqlite(store)) => store.close().await,
+            Some(Closer::Postgres(store)) => store.close().await,
+            None => {}
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A read node: a server whose read models are kept from the event feed on a broker, with no
-//! event store of its own. [`ReadNodeStore`] stands in for the event store (the feed is the
-//! broker's; a stream's history and appends are refused, naming the writer), and
+//! event store of its own. [`ReadNodeStore`] stands in for the event store and its idempotency
+//! keys (the feed is the broker's; a stream's history, appends and keys are refused), and
 //! [`refuse_writes`] answers every write route before it runs.
 
 use std::sync::Arc;
@@ -11,8 +11,9 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use projector_core::{
-    AppendOutcome, EventAppender, EventFeed, ExpectedVersion, GlobalPosition, HeadWatch, NewEvent,
-    ReadDirection, RecordedEvent, StoreError, StreamId, StreamReader, StreamVersion,
+    AppendOutcome, CausationId, Claim, EventAppender, EventFeed, ExpectedVersion, GlobalPosition,
+    HeadWatch, IdempotencyStore, NewEvent, ReadDirection, RecordedEvent, StoreError,
+    StoredResponse, StreamId, StreamReader, StreamVersion,
 };
 
 use crate::error::ApiError;
@@ -143,6 +144,34 @@ impl EventAppender for ReadNodeStore {
         _expected: ExpectedVersion,
         _events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, StoreError> {
+        Err(Self::no_event_store())
+    }
+}
+
+/// A read node keeps no idempotency keys: it takes no writes ([`refuse_writes`] answers them
+/// before any key is claimed).
+#[async_trait]
+impl IdempotencyStore for ReadNodeStore {
+    async fn claim(
+        &self,
+        _key: &str,
+        _fingerprint: &str,
+        _command_id: &CausationId,
+        _abandoned_after: std::time::Duration,
+    ) -> Result<Claim, StoreError> {
+        Err(Self::no_event_store())
+    }
+
+    async fn complete(
+        &self,
+        _key: &str,
+        _command_id: &CausationId,
+        _response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        Err(Self::no_event_store())
+    }
+
+    async fn release(&self, _key: &str, _command_id: &CausationId) -> Result<(), StoreError> {
         Err(Self::no_event_store())
     }
 }

@@ -12,13 +12,14 @@ use crate::opts::ProjectArgs;
 use crate::read_models::{self, targets};
 use crate::relaying::open_feed;
 use crate::signals::shutdown_requested;
-use crate::stores::Stores;
+use crate::stores::{EventAccess, Stores};
 
 pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
     let stores = Stores::open(
         &args.storage,
         "projector project",
         args.leases.timeout(),
+        EventAccess::from_broker(args.from.as_ref()),
         read_models::search_access(&args.projections),
     )
     .await?;
@@ -28,7 +29,7 @@ pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
     };
     let feed: Arc<dyn EventFeed> = match &args.from {
         Some(url) => open_feed(args.stream.settings(url)).await?,
-        None => stores.events.clone(),
+        None => stores.events()?,
     };
     let mut projector = Projector::new(feed, options);
     for target in targets(&stores, &args.projections)? {

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::opts::RebuildArgs;
 use crate::read_models;
-use crate::stores::{SearchAccess, Stores};
+use crate::stores::{EventAccess, SearchAccess, Stores};
 
 /// How long the rebuild may take, end to end.
 const PATIENCE: Duration = Duration::from_secs(24 * 3600);
@@ -31,6 +31,7 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         &args.storage,
         "projector rebuild",
         args.leases.timeout(),
+        EventAccess::Store,
         search,
     )
     .await;
@@ -51,7 +52,7 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         ..ProjectorOptions::default()
     };
     let target = read_models::targets(&stores, std::slice::from_ref(&args.projection))?.remove(0);
-    let mut projector = Projector::new(stores.events.clone(), options).with_target(target);
+    let mut projector = Projector::new(stores.events()?, options).with_target(target);
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
     }

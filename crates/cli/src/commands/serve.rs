@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use projector_core::EventStore;
+use projector_core::{EventStore, IdempotencyStore};
 use projector_nats::RelayOptions;
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_server::{
@@ -23,7 +23,7 @@ use crate::opts::{PublicRoute, ServeArgs};
 use crate::read_models::{self, targets};
 use crate::relaying::{self, open_feed};
 use crate::signals::shutdown_requested;
-use crate::stores::{SearchAccess, Stores};
+use crate::stores::{EventAccess, SearchAccess, Stores};
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Install the metrics recorder before anything records.
@@ -48,6 +48,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         &args.storage,
         &format!("projector serve http://{admin_url}"),
         args.leases.timeout(),
+        EventAccess::from_broker(args.from.as_ref()),
         SearchAccess::Own,
     )
     .await?;
@@ -56,13 +57,19 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..ProjectorOptions::default()
     };
     let targets = targets(&stores, &[])?;
-    // A read node reads the feed from the broker and has no event store of its own.
-    let events: Arc<dyn EventStore> = match &args.from {
-        Some(url) => Arc::new(ReadNodeStore::new(
-            open_feed(args.stream.settings(url)).await?,
-        )),
-        None => stores.events.clone(),
-    };
+    // A read node reads the feed from the broker and has no event store of its own, nor
+    // idempotency keys: it takes no writes.
+    let (events, idempotency): (Arc<dyn EventStore>, Arc<dyn IdempotencyStore>) =
+        match (&args.from, &stores.idempotency) {
+            (Some(url), _) => {
+                let node = Arc::new(ReadNodeStore::new(
+                    open_feed(args.stream.settings(url)).await?,
+                ));
+                (node.clone(), node)
+            }
+            (None, Some(idempotency)) => (stores.events()?, Arc::clone(idempotency)),
+            (None, None) => anyhow::bail!("the idempotency keys were not opened"),
+        };
     let mut projector = Projector::new(events.clone(), options);
     for target in &targets {
         projector = projector.with_target(Arc::clone(target));
@@ -76,7 +83,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("starting the projector")?;
     let relay = args.publish.as_ref().map(|url| {
         relaying::start(
-            stores.events.clone(),
+            events.clone(),
             args.stream.settings(url),
             stores.leases.clone(),
             RelayOptions::default(),
@@ -125,7 +132,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut state = AppState::new(
         events,
         Arc::clone(&stores.queries),
-        Arc::clone(&stores.idempotency),
+        idempotency,
         targets,
         projector.clone(),
         config,

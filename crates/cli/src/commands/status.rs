@@ -17,7 +17,7 @@ use crate::data::DataDir;
 use crate::opts::{CacheArgs, DataArgs, StatusArgs};
 use crate::read_models;
 use crate::relaying::open_feed;
-use crate::stores::{self, SearchAccess, Stores};
+use crate::stores::{self, EventAccess, SearchAccess, Stores};
 
 /// Everything `status` prints.
 #[derive(Debug, Serialize)]
@@ -119,11 +119,15 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
                 &args.storage,
                 "projector status",
                 projector_postgres::DEFAULT_LEASE_TIMEOUT,
+                EventAccess::from_broker(args.from.as_ref()),
                 SearchAccess::Report,
             )
             .await?;
             let holders = stores.lease_holders(&names).await?;
-            let events = feed.unwrap_or_else(|| stores.events.clone());
+            let events: Arc<dyn EventFeed> = match feed {
+                Some(feed) => feed,
+                None => stores.events()?,
+            };
             let report = report(
                 stores.described.clone(),
                 events.as_ref(),

@@ -2,15 +2,18 @@
 //! own process with `--publish`, or through `projector relay`), read nodes (`serve --from`)
 //! on data directories of their own; read-your-writes across nodes; writes refused on a read
 //! node, naming the writer; under a write load, a relay, a read node and the broker killed with
-//! SIGKILL and started again, after which every read node answers as the writer does; writes
+//! SIGKILL and started again, after which every read node answers as the writer does and its
+//! read models equal a rebuild from the writer's events; writes
 //! taken while the broker is away; and on PostgreSQL a standby relay taking over.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Server, Storage};
+use crate::rebuilt;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_projector");
 
@@ -42,6 +45,14 @@ async fn remove_stream(url: &str, stream: &[String]) {
 
 fn sqlite() -> Storage {
     Storage::Sqlite(tempfile::tempdir().expect("temporary directory"))
+}
+
+/// The data directory of a server on SQLite.
+fn sqlite_data(storage: &Storage) -> std::path::PathBuf {
+    match storage {
+        Storage::Sqlite(dir) => dir.path().join("data"),
+        Storage::Postgres(..) => panic!("a server on SQLite"),
+    }
 }
 
 /// A read node on a data directory of its own.
@@ -170,6 +181,22 @@ async fn crashed_relays_read_nodes_and_brokers_lose_nothing_and_apply_nothing_tw
                         .await
                         .expect(202);
                 }
+                if i % 8 == 0 {
+                    writer
+                        .send(
+                            Method::POST,
+                            &format!("/api/orders/{id}/complete"),
+                            None,
+                            &[],
+                        )
+                        .await
+                        .expect(202);
+                }
+                if i % 10 == 0 {
+                    let product = json!({"id": format!("p{i}"), "name": format!("Lamp {i}"),
+                        "category": "lighting", "price": 10 + i});
+                    writer.post("/api/products", &product).await.expect(201);
+                }
                 placed.push(id);
                 if i == 20 {
                     relay_process.kill();
@@ -212,6 +239,24 @@ async fn crashed_relays_read_nodes_and_brokers_lose_nothing_and_apply_nothing_tw
                     .expect(200)
                     .json();
                 assert_eq!(activity, expected);
+            }
+
+            // Stopped, each read node's read models, every table and search index, equal a
+            // rebuild from the writer's events, each at the head.
+            let head = writer.head().await;
+            let rebuilt = rebuilt::rebuilt(&sqlite_data(writer.storage()).join("events.db")).await;
+            for (which, mut node) in [("restarted", crashing), ("steady", steady)] {
+                let storage = node.keep_storage();
+                assert!(node.terminate(), "the {which} read node stops cleanly");
+                let data = sqlite_data(&storage);
+                for file in ["events.db", "idempotency.db"] {
+                    assert!(!data.join(file).exists(), "a read node has no {file}");
+                }
+                let (kept, positions) = rebuilt::kept(&data).await;
+                for (model, position) in positions {
+                    assert_eq!(position.get(), head, "the {which} node's {model}");
+                }
+                rebuilt::assert_equal(&format!("the {which} read node"), &kept, &rebuilt);
             }
             drop(relay_process);
         })

@@ -24,6 +24,7 @@ mod outage;
 mod product_search;
 mod products;
 mod reads;
+mod rebuilt;
 mod regions;
 mod restart;
 mod retries;

@@ -1,0 +1,196 @@
+//! Every read model a process keeps on SQLite, read whole, and the same read models rebuilt
+//! from scratch from an event store: what "nothing lost, nothing applied twice" is checked
+//! against.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use projector_core::{GlobalPosition, ProjectionName, ProjectionTarget};
+use projector_orders::projections::{ORDER_SEARCH, OrderSearchProjection};
+use projector_products::projections::{PRODUCT_SEARCH, ProductSearchProjection};
+use projector_runtime::{Projector, ProjectorOptions};
+use projector_search::tantivy::collector::TopDocs;
+use projector_search::tantivy::query::AllQuery;
+use projector_search::{SearchStore, SearchTarget};
+use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlValue};
+use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+/// Every row of every table of a read model, and every document of a search index, by name.
+pub type ReadModels = BTreeMap<String, Vec<String>>;
+
+/// The SQL projections of the built-in services.
+fn sql_projections() -> Vec<Arc<dyn SqlProjection>> {
+    projector_orders::projections::all()
+        .into_iter()
+        .chain(projector_issues::projections::all())
+        .chain(projector_products::projections::all())
+        .collect()
+}
+
+/// Every read model kept in the data directory `data` (SQL tables under `read/`, search
+/// indexes under `search/`), with the position each has reached. The process keeping them
+/// should be stopped.
+pub async fn kept(data: &Path) -> (ReadModels, BTreeMap<String, GlobalPosition>) {
+    let reads = SqliteReadStore::open(
+        data.join("read"),
+        SqliteReadStoreOptions {
+            read_only: true,
+            ..SqliteReadStoreOptions::default()
+        },
+    )
+    .expect("the read models");
+    let search = SearchStore::open_read_only(data.join("search"));
+    let mut positions = BTreeMap::new();
+    for projection in sql_projections() {
+        let name = projection.name();
+        let serving = reads
+            .serving(&name)
+            .await
+            .expect("the catalog")
+            .unwrap_or_else(|| panic!("{name} has no serving generation"));
+        let checkpoint = reads
+            .checkpoint(&name, serving.generation)
+            .await
+            .expect("a checkpoint");
+        positions.insert(name.to_string(), checkpoint.position);
+    }
+    for name in [ORDER_SEARCH, PRODUCT_SEARCH] {
+        let read = search.read(&name).expect("a search index");
+        positions.insert(name.to_string(), read.checkpoint().position);
+    }
+    (dump(&reads, &search).await, positions)
+}
+
+/// The read models of every built-in projection rebuilt from scratch from the SQLite event
+/// store `events_db` (which may be in use by its writer, idle), up to its head.
+pub async fn rebuilt(events_db: &Path) -> ReadModels {
+    let events = Arc::new(SqliteEventStore::open_read_only(events_db).expect("the event store"));
+    let fresh = tempfile::tempdir().expect("temporary directory");
+    let reads = Arc::new(
+        SqliteReadStore::open(fresh.path().join("read"), SqliteReadStoreOptions::default())
+            .expect("a read store"),
+    );
+    let search = SearchStore::open(fresh.path().join("search")).expect("a search store");
+    let mut targets: Vec<Arc<dyn ProjectionTarget>> = sql_projections()
+        .into_iter()
+        .map(|projection| {
+            Arc::new(SqlTarget::new(
+                Arc::clone(&reads) as Arc<dyn SqlReadStore>,
+                projection,
+            )) as Arc<dyn ProjectionTarget>
+        })
+        .collect();
+    targets.push(Arc::new(SearchTarget::typed(
+        search.clone(),
+        OrderSearchProjection,
+    )));
+    targets.push(Arc::new(SearchTarget::typed(
+        search.clone(),
+        ProductSearchProjection,
+    )));
+    let mut projector = Projector::new(events, ProjectorOptions::default());
+    for target in targets {
+        projector = projector.with_target(target);
+    }
+    let shutdown = CancellationToken::new();
+    let handle = projector.start(shutdown.clone()).expect("start");
+    handle
+        .wait_caught_up(Duration::from_secs(120))
+        .await
+        .expect("the rebuild reaches the head");
+    shutdown.cancel();
+    handle.join().await;
+    dump(reads.as_ref(), &search).await
+}
+
+/// Every row of every table of the built-in SQL read models in `reads`, in the order of all
+/// their columns, and every search document by id.
+async fn dump(reads: &dyn SqlReadStore, search: &SearchStore) -> ReadModels {
+    let mut models = ReadModels::new();
+    for projection in sql_projections() {
+        let name = projection.name();
+        let tables = reads
+            .query(
+                &name,
+                "SELECT name, (SELECT count(*) FROM pragma_table_info(m.name)) FROM sqlite_master m \
+                 WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' \
+                 AND name NOT LIKE 'sqlite%' ORDER BY name",
+                &[],
+            )
+            .await
+            .expect("the tables");
+        for table in tables {
+            let values = table.values();
+            let (SqlValue::Text(table), SqlValue::Int(columns)) = (&values[0], &values[1]) else {
+                panic!("a table name and a column count: {values:?}");
+            };
+            let order: Vec<String> = (1..=*columns).map(|c| c.to_string()).collect();
+            let rows = reads
+                .query(
+                    &name,
+                    &format!("SELECT * FROM {table} ORDER BY {}", order.join(", ")),
+                    &[],
+                )
+                .await
+                .expect("the rows");
+            models.insert(
+                format!("{name}.{table}"),
+                rows.iter()
+                    .map(|row| format!("{:?}", row.values()))
+                    .collect(),
+            );
+        }
+    }
+    for name in [ORDER_SEARCH, PRODUCT_SEARCH] {
+        models.insert(name.to_string(), documents(search, &name));
+    }
+    models
+}
+
+/// Every document of the search index `name`, by id.
+fn documents(search: &SearchStore, name: &ProjectionName) -> Vec<String> {
+    let read = search.read(name).expect("a search index");
+    let searcher = read.searcher();
+    let every = TopDocs::with_limit(searcher.num_docs().max(1) as usize).order_by_score();
+    let mut documents: Vec<String> = searcher
+        .search(&AllQuery, &every)
+        .expect("every document")
+        .into_iter()
+        .map(|(_, address)| {
+            let (id, source): (String, Value) = read.hit(address).expect("a document");
+            format!("{id} {source}")
+        })
+        .collect();
+    documents.sort();
+    documents
+}
+
+/// Asserts that `kept` equals `rebuilt`, naming the first read model that differs.
+pub fn assert_equal(what: &str, kept: &ReadModels, rebuilt: &ReadModels) {
+    assert_eq!(
+        kept.keys().collect::<Vec<_>>(),
+        rebuilt.keys().collect::<Vec<_>>(),
+        "{what}: the read models kept and rebuilt differ in their tables"
+    );
+    for (model, rows) in rebuilt {
+        let mine = &kept[model];
+        assert!(
+            mine == rows,
+            "{what}: {model} differs from a rebuild ({} rows kept, {} rebuilt)\nkept: {:?}\nrebuilt: {:?}",
+            mine.len(),
+            rows.len(),
+            mine.iter()
+                .filter(|r| !rows.contains(r))
+                .take(3)
+                .collect::<Vec<_>>(),
+            rows.iter()
+                .filter(|r| !mine.contains(r))
+                .take(3)
+                .collect::<Vec<_>>(),
+        );
+    }
+}
