@@ -246,6 +246,7 @@ async fn crashed_relays_read_nodes_and_brokers_lose_nothing_and_apply_nothing_tw
             let head = writer.head().await;
             let rebuilt = rebuilt::rebuilt(&sqlite_data(writer.storage()).join("events.db")).await;
             for (which, mut node) in [("restarted", crashing), ("steady", steady)] {
+                node.wait_every_projection_at(head).await;
                 let storage = node.keep_storage();
                 assert!(node.terminate(), "the {which} read node stops cleanly");
                 let data = sqlite_data(&storage);

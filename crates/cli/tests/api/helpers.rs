@@ -394,6 +394,32 @@ impl Server {
             .map_or(0, |v| v as u64)
     }
 
+    /// Waits until every projection in `GET /admin/projections` has applied `position`, with
+    /// no rebuild running, for at most two minutes (a search index fed one event per commit
+    /// on a loaded machine is slow).
+    pub async fn wait_every_projection_at(&self, position: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let list = self.get("/admin/projections").await.expect(200).json();
+            let behind: Vec<&Value> = list["projections"]
+                .as_array()
+                .expect("projections")
+                .iter()
+                .filter(|p| {
+                    p["checkpoint"].as_u64().is_none_or(|c| c < position) || !p["rebuild"].is_null()
+                })
+                .collect();
+            if behind.is_empty() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "projections never reached {position}: {behind:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until `/ready` answers 200 (every projection has opened its read model), and
     /// returns its report.
     pub async fn ready(&self) -> Value {
