@@ -147,6 +147,32 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// Money stored as whole cents (`1025` for 10.25), as events keep it: `#[serde(with =
+/// "crate::money::cents")]`. No stored amount then passes through a binary fraction; the
+/// decimal is made only at the HTTP edge.
+pub mod cents {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Money;
+
+    /// Writes `money` as its cents.
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(money: &Money, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(money.cents())
+    }
+
+    /// Reads a whole, non-negative number of cents.
+    ///
+    /// # Errors
+    /// When it is not a whole number, or is negative.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+        let cents = i64::deserialize(deserializer)?;
+        Money::try_from_cents(cents).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use projector_core::{ReadDirection, StreamVersion};
+use projector_orders::events::amounts::with_decimal_amounts;
 use projector_orders::order_stream;
 use projector_orders::projections::ORDER_SUMMARY;
 use projector_orders::queries;
@@ -96,7 +97,12 @@ pub(crate) async fn get_history(
                 event_id: e.event_id,
                 event_type: e.event_type.to_string(),
                 schema_version: e.schema_version,
-                data: e.data.to_value().unwrap_or_default(),
+                // Amounts as decimals, whichever schema stored them.
+                data: with_decimal_amounts(
+                    e.event_type.as_str(),
+                    e.schema_version,
+                    e.data.to_value().unwrap_or_default(),
+                ),
                 recorded_at: e.recorded_at,
                 correlation_id: e.metadata.correlation_id.map(|c| c.to_string()),
                 causation_id: e.metadata.causation_id.map(|c| c.to_string()),
