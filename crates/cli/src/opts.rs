@@ -320,14 +320,19 @@ pub struct ProjectArgs {
     /// How leases are kept.
     #[command(flatten)]
     pub leases: LeaseArgs,
-    /// Run only these projections (repeatable); all by default.
-    #[arg(long = "projection", value_name = "NAME")]
+    /// Run only these projections (repeatable, or comma-separated); all by default.
+    #[arg(
+        long = "projection",
+        env = "PROJECTOR_PROJECTION",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
     pub projections: Vec<String>,
     /// Events per transaction.
     #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = 1000)]
     pub batch_size: usize,
     /// Exit once every projection has reached the head, instead of following new events.
-    #[arg(long)]
+    #[arg(long, env = "PROJECTOR_UNTIL_CAUGHT_UP")]
     pub until_caught_up: bool,
     /// Read the event feed from this NATS server (`nats://host:port`) instead of the event
     /// store: `serve` runs as a read node (reads only; writes are refused, naming the

@@ -1,14 +1,15 @@
-//! The counter example, compiled into this test so `cargo test` runs it start to end, and its
-//! decider tested given/when/then with the testkit.
+//! The counter example, compiled into this test so `cargo test` runs it start to end, its
+//! decider tested given/when/then with the testkit, and the guide's other steps on the same
+//! `CounterEvent`: commands with options, a rebuild by generation, a Redis read model.
 
 include!("../examples/counter.rs");
-
-use projector::testkit::harness::given;
 
 #[test]
 fn the_example_runs_to_its_end() {
     main().expect("the counter example runs");
 }
+
+use projector::testkit::harness::given;
 
 #[test]
 fn increments_add_up_and_a_reset_starts_again() {
@@ -157,3 +158,50 @@ async fn the_counter_runs_on_postgres() -> Result<(), BoxError> {
 }
 
 use std::sync::Arc;
+
+/// Each counter's latest increment, as a Redis string; a reset removes it.
+struct LastIncrement;
+impl TypedRedisProjection for LastIncrement {
+    type Event = CounterEvent;
+    const NAME: ProjectionName = ProjectionName::from_static("last_increment");
+    async fn apply(
+        &self,
+        batch: &mut RedisBatch,
+        e: &Envelope<'_, CounterEvent>,
+    ) -> Result<(), ProjectionError> {
+        let key = format!("last:{}", e.stream_id);
+        match e.event {
+            CounterEvent::Incremented { by } => batch.set(key, by.to_string()), // buffered
+            CounterEvent::Reset => batch.del(key),
+        }
+        Ok(())
+    }
+}
+
+/// The guide's projection that is not SQL, beside the SQL one, on the same events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_read_model_keeps_each_counters_last_increment() -> Result<(), BoxError> {
+    let Some(redis) = projector::testkit::redis::TestRedis::create().await else {
+        return Ok(());
+    };
+    let (url, namespace) = (redis.url(), Namespace::parse(redis.namespace())?);
+    let dir = tempfile::tempdir()?;
+    let (events, reads) = projector::sqlite::open_dir(dir.path())?;
+    let store = RedisStore::connect(url, namespace).await?;
+    let last = Arc::new(RedisTarget::typed(store, LastIncrement)); // kept to read it
+    let handle = Projector::new(events.clone(), ProjectorOptions::default())
+        .with_target(SqlTarget::typed(reads.clone(), Totals))
+        .with_target(last.clone())
+        .spawn()?;
+    let (one, two) = (CounterEvent::stream(1)?, CounterEvent::stream(2)?);
+    for (id, command) in [(&one, Command::Increment(3)), (&two, Command::Increment(4))] {
+        events.execute(&Counter, id, &command).await?;
+    }
+    events.execute(&Counter, &two, &Command::Reset).await?;
+    handle.wait_caught_up(Duration::from_secs(10)).await?;
+    let read = last.read().await?; // one generation, whole
+    assert_eq!(read.get("last:counter-1").await?.as_deref(), Some("3"));
+    assert_eq!(read.get("last:counter-2").await?, None);
+    handle.stop().await;
+    Ok(())
+}

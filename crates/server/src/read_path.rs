@@ -1,8 +1,10 @@
-//! The one way a read route answers from a read model, so every route behaves the same and a
-//! new one cannot forget a step: wait until the read model has reached the request's
-//! `min_position` (or answer 503 naming the position it reached), query it, and answer with its
-//! view, or a 404 naming what is missing, with the `Projection-Position` it had reached and the
-//! `Read-Model` that answered.
+//! The one way a read route answers, so every route behaves the same and a new one cannot
+//! forget a step: wait until the source (a read model, the event store, a cache) has reached
+//! the request's `min_position` (or answer 503 naming the position it reached), query it, and
+//! answer with its view, or a 404 naming what is missing, with the `Projection-Position` it had
+//! reached and the `Read-Model` that answered.
+
+mod sources;
 
 use std::future::Future;
 
@@ -13,15 +15,14 @@ use projector_core::{ProjectionName, ReadStoreError};
 use projector_search::{SearchRead, SearchStore};
 use serde::Serialize;
 
-use crate::consistency::{ReadConsistency, reached, with_position};
+use crate::consistency::{ReadConsistency, with_position};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+pub(crate) use sources::{Cache, EventStore, Fallback, Reached, ReadModel, ReadSource};
+
 /// The header naming the read model that answered a read.
 pub const READ_MODEL_HEADER: &str = "read-model";
-
-/// The `Read-Model` of routes that read the event store's streams, which are always current.
-pub(crate) const EVENT_STORE: &str = "events";
 
 /// What a read model answered.
 #[derive(Debug)]
@@ -54,23 +55,46 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Answer<T>, ReadStoreError>>,
 {
-    let position = reached(state, read_model, consistency).await?;
-    let response = match query().await.map_err(read_model_error)? {
+    answer_from(
+        state,
+        &ReadModel(read_model),
+        consistency,
+        |()| async move { query().await.map_err(read_model_error) },
+    )
+    .await
+}
+
+/// Answers a read from `source`, as [the module](self) says: `query` reads through what the
+/// source reached, and the answer is labelled with the position that stands for.
+pub(crate) async fn answer_from<S, T, F, Fut>(
+    state: &AppState,
+    source: &S,
+    consistency: ReadConsistency,
+    query: F,
+) -> Result<Response, S::Error>
+where
+    S: ReadSource,
+    T: Serialize,
+    F: FnOnce(S::Handle) -> Fut,
+    Fut: Future<Output = Result<Answer<T>, S::Error>>,
+{
+    let Reached { position, handle } = source.reach(state, consistency).await?;
+    let response = match query(handle).await? {
         Answer::View(view) => Json(view).into_response(),
         Answer::Missing(what) => {
-            metrics::counter!("projector_read_model_misses_total", "projection" => read_model.to_string())
+            metrics::counter!("projector_read_model_misses_total", "projection" => source.name().to_owned())
                 .increment(1);
             ApiError::NotFound(what).into_response()
         }
     };
     Ok(answered_by(
         with_position(response, position),
-        read_model.as_str(),
+        source.name(),
     ))
 }
 
 /// Adds the `Read-Model` header naming `read_model`.
-pub(crate) fn answered_by(mut response: Response, read_model: &str) -> Response {
+fn answered_by(mut response: Response, read_model: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(read_model) {
         response.headers_mut().insert(READ_MODEL_HEADER, value);
     }

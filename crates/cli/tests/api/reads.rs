@@ -125,8 +125,21 @@ pub async fn every_read_names_the_read_model_that_answered() {
         )
         .await
         .expect(201);
+    server
+        .post(
+            "/api/customers",
+            &json!({"id": "cust-rm", "email": "rm@example.com", "name": "Read Models", "region": "Ontario"}),
+        )
+        .await
+        .expect(201);
     let head = server.head().await;
     let reads = [
+        (
+            format!("/api/customers/cust-rm?min_position={head}"),
+            200,
+            "customers",
+        ),
+        ("/api/customers/nobody".to_owned(), 404, "customers"),
         (
             format!("/api/orders/rm-1/projection?min_position={position}"),
             200,

@@ -39,6 +39,7 @@ pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
         .await
         .expect(200);
     assert_eq!(read.header("projection-position"), Some("4"));
+    assert_eq!(read.header("read-model"), Some("order_summary"));
     let order = read.json();
     assert_eq!(order["id"], "order-1001");
     assert_eq!(order["customer_id"], "cust-42");

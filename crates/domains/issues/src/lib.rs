@@ -1,8 +1,8 @@
 //! The issue tracker: issues with a history of who changed what, and no dirty
 //! writes when users edit at once.
 //!
-//! Written only against `projector-core`'s public traits, it is the example for embedding
-//! projector (see `docs/embedding.md`):
+//! Written only against `projector-core`'s public traits, it is the larger example beside the
+//! counter of `docs/embedding.md`:
 //! - [`events`]: the events, stored with schema versions, and an upcaster that reads
 //!   `IssueCreated` v1 (no priority) as v2;
 //! - [`state`] and [`decider`]: the pure decider, one event per changed field;

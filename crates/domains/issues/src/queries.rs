@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use projector_core::ReadStoreError;
-use projector_sql::{Row, SqlError, SqlParam, SqlReadStore, parse_sql_time};
+use projector_sql::{ColumnIndex, Row, SqlError, SqlReadStore, params, parse_sql_time};
 use serde::Serialize;
 
 use crate::projections::{ISSUE_HISTORY, ISSUES};
@@ -54,18 +54,18 @@ const ISSUE_COLUMNS: &str = "SELECT issue_id, title, description, priority, stat
 
 fn issue_view(row: &Row) -> Result<IssueView, SqlError> {
     Ok(IssueView {
-        id: row.get(0)?,
-        title: row.get(1)?,
-        description: row.get(2)?,
-        priority: row.get(3)?,
-        state: row.get(4)?,
-        assignee: row.get(5)?,
-        version: row.get(6)?,
-        comment_count: row.get(7)?,
-        created_by: row.get(8)?,
-        created_at: time(row, 9)?,
-        updated_by: row.get(10)?,
-        updated_at: time(row, 11)?,
+        id: row.get("issue_id")?,
+        title: row.get("title")?,
+        description: row.get("description")?,
+        priority: row.get("priority")?,
+        state: row.get("state")?,
+        assignee: row.get("assignee")?,
+        version: row.get("version")?,
+        comment_count: row.get("comment_count")?,
+        created_by: row.get("created_by")?,
+        created_at: time(row, "created_at")?,
+        updated_by: row.get("updated_by")?,
+        updated_at: time(row, "updated_at")?,
     })
 }
 
@@ -81,7 +81,7 @@ pub async fn issue(
         .query(
             &ISSUES,
             &format!("{ISSUE_COLUMNS} WHERE issue_id = $1"),
-            &[issue_id.into()],
+            params![issue_id],
         )
         .await?;
     let Some(row) = rows.first() else {
@@ -92,16 +92,16 @@ pub async fn issue(
         .query(
             &ISSUES,
             "SELECT comment_id, body, author, added_at FROM issue_comments WHERE issue_id = $1 AND version <= $2 ORDER BY version",
-            &[issue_id.into(), i64::try_from(view.version).unwrap_or(i64::MAX).into()],
+            params![issue_id, i64::try_from(view.version).unwrap_or(i64::MAX)],
         )
         .await?
         .iter()
         .map(|row| {
             Ok(CommentView {
-                comment_id: row.get(0)?,
-                body: row.get(1)?,
-                author: row.get(2)?,
-                added_at: time(row, 3)?,
+                comment_id: row.get("comment_id")?,
+                body: row.get("body")?,
+                author: row.get("author")?,
+                added_at: time(row, "added_at")?,
             })
         })
         .collect::<Result<_, SqlError>>()?;
@@ -154,45 +154,38 @@ pub async fn issues(
     limit: u32,
     after: Option<&IssuesCursor>,
 ) -> Result<(Vec<IssueView>, Option<IssuesCursor>), ReadStoreError> {
-    let mut conditions: Vec<String> = Vec::new();
-    let mut params: Vec<SqlParam<'_>> = Vec::new();
-    for (column, value) in [
-        ("state", &filter.state),
-        ("priority", &filter.priority),
-        ("assignee", &filter.assignee),
-    ] {
-        if let Some(value) = value {
-            params.push(value.as_str().into());
-            conditions.push(format!("{column} = ${}", params.len()));
+    // An absent filter is a NULL that every row passes; one row more than asked tells whether
+    // another page follows.
+    const MATCHING: &str = "WHERE (CAST($1 AS TEXT) IS NULL OR state = $1) \
+        AND (CAST($2 AS TEXT) IS NULL OR priority = $2) \
+        AND (CAST($3 AS TEXT) IS NULL OR assignee = $3)";
+    const NEWEST_FIRST: &str = "ORDER BY created_at DESC, issue_id DESC";
+    let state = filter.state.as_deref();
+    let (priority, assignee) = (filter.priority.as_deref(), filter.assignee.as_deref());
+    let fetch = i64::from(limit) + 1;
+    let rows = match after {
+        None => {
+            let sql = format!("{ISSUE_COLUMNS} {MATCHING} {NEWEST_FIRST} LIMIT $4");
+            let params = params![state, priority, assignee, fetch];
+            store.query(&ISSUES, &sql, params).await?
         }
-    }
-    if let Some(cursor) = after {
-        params.push(cursor.created_at.as_str().into());
-        let created = params.len();
-        params.push(cursor.issue_id.as_str().into());
-        let id = params.len();
-        conditions.push(format!(
-            "(created_at < ${created} OR (created_at = ${created} AND issue_id < ${id}))"
-        ));
-    }
-    params.push((i64::from(limit) + 1).into());
-    let limit_param = params.len();
-    let filter_sql = if conditions.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", conditions.join(" AND "))
+        Some(cursor) => {
+            let sql = format!(
+                "{ISSUE_COLUMNS} {MATCHING} \
+                 AND (created_at < $4 OR (created_at = $4 AND issue_id < $5)) {NEWEST_FIRST} LIMIT $6"
+            );
+            let (created_at, issue_id) = (&cursor.created_at, &cursor.issue_id);
+            let params = params![state, priority, assignee, created_at, issue_id, fetch];
+            store.query(&ISSUES, &sql, params).await?
+        }
     };
-    let sql = format!(
-        "{ISSUE_COLUMNS}{filter_sql} ORDER BY created_at DESC, issue_id DESC LIMIT ${limit_param}"
-    );
-    let rows = store.query(&ISSUES, &sql, &params).await?;
     let more = rows.len() > limit as usize;
     let mut views = Vec::new();
     let mut next = None;
     for row in rows.iter().take(limit as usize) {
         let view = issue_view(row)?;
         next = Some(IssuesCursor {
-            created_at: row.get(9)?,
+            created_at: row.get("created_at")?,
             issue_id: view.id.clone(),
         });
         views.push(view);
@@ -243,28 +236,28 @@ pub async fn history(
             &ISSUE_HISTORY,
             "SELECT version, position, change, field, from_value, to_value, user_id, command_id, correlation_id, at \
              FROM issue_history WHERE issue_id = $1 AND version > $2 ORDER BY version LIMIT $3",
-            &[issue_id.into(), after.into(), i64::from(limit).into()],
+            params![issue_id, after, limit],
         )
         .await?;
     rows.iter()
         .map(|row| {
             Ok(HistoryEntry {
-                version: row.get(0)?,
-                position: row.get(1)?,
-                change: row.get(2)?,
-                field: row.get(3)?,
-                from: row.get(4)?,
-                to: row.get(5)?,
-                user_id: row.get(6)?,
-                command_id: row.get(7)?,
-                correlation_id: row.get(8)?,
-                at: time(row, 9)?,
+                version: row.get("version")?,
+                position: row.get("position")?,
+                change: row.get("change")?,
+                field: row.get("field")?,
+                from: row.get("from_value")?,
+                to: row.get("to_value")?,
+                user_id: row.get("user_id")?,
+                command_id: row.get("command_id")?,
+                correlation_id: row.get("correlation_id")?,
+                at: time(row, "at")?,
             })
         })
         .collect::<Result<_, SqlError>>()
         .map_err(ReadStoreError::from)
 }
 
-fn time(row: &Row, index: usize) -> Result<DateTime<Utc>, SqlError> {
-    parse_sql_time(&row.get::<String>(index)?)
+fn time(row: &Row, column: impl ColumnIndex) -> Result<DateTime<Utc>, SqlError> {
+    parse_sql_time(&row.get::<String>(column)?)
 }

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::Money;
 
+pub mod amounts;
+
 /// The stored type names.
 pub mod types {
     use projector_core::EventType;
@@ -64,8 +66,9 @@ pub struct OrderItemAdded {
     pub sku: String,
     /// How many were added.
     pub quantity: u32,
-    /// The price of one. Also read as `price`, the name in the benchmark workload.
-    #[serde(alias = "price")]
+    /// The price of one (stored in cents; v1 as a decimal, also under the benchmark
+    /// workload's name `price`).
+    #[serde(with = "crate::money::cents")]
     pub unit_price: Money,
 }
 
@@ -78,7 +81,8 @@ pub struct OrderItemRemoved {
     pub sku: String,
     /// The quantity the line had.
     pub quantity: u32,
-    /// Its price per unit.
+    /// Its price per unit (stored in cents).
+    #[serde(with = "crate::money::cents")]
     pub unit_price: Money,
 }
 
@@ -109,7 +113,8 @@ pub struct OrderCompleted {
     pub order_id: String,
     /// When.
     pub completed_at: DateTime<Utc>,
-    /// What the order came to.
+    /// What the order came to (stored in cents).
+    #[serde(with = "crate::money::cents")]
     pub total_amount: Money,
     /// How many items it held.
     pub item_count: u32,
@@ -131,7 +136,8 @@ pub struct OrderCancelled {
 pub struct OrderRefunded {
     /// The order.
     pub order_id: String,
-    /// How much.
+    /// How much (stored in cents).
+    #[serde(with = "crate::money::cents")]
     pub amount: Money,
     /// When.
     pub refunded_at: DateTime<Utc>,
@@ -141,20 +147,20 @@ pub struct OrderRefunded {
 
 /// Everything that can happen to an order, stored in the order's stream (`order-<id>`).
 ///
-/// Each variant holds its event's struct, stored as that struct serializes (the payloads
-/// written before the derive, unchanged); every type is at schema version 1, so there is no
-/// upcaster yet.
+/// Each variant holds its event's struct, stored as that struct serializes. The events that
+/// hold an amount are at schema version 2, which keeps it in whole cents; [`amounts`] reads
+/// their version 1, which kept decimals.
 #[derive(Clone, Debug, PartialEq, Eq, DomainEvent)]
-#[event(crate = "projector_core", category = "order")]
+#[event(crate = "projector_core", category = "order", upcasters = amounts::UPCASTERS)]
 pub enum OrderEvent {
     /// See [`OrderCreated`].
     #[event(name = "OrderCreated")]
     Created(OrderCreated),
     /// See [`OrderItemAdded`].
-    #[event(name = "OrderItemAdded")]
+    #[event(name = "OrderItemAdded", version = 2)]
     ItemAdded(OrderItemAdded),
     /// See [`OrderItemRemoved`].
-    #[event(name = "OrderItemRemoved")]
+    #[event(name = "OrderItemRemoved", version = 2)]
     ItemRemoved(OrderItemRemoved),
     /// See [`OrderConfirmed`].
     #[event(name = "OrderConfirmed")]
@@ -163,13 +169,13 @@ pub enum OrderEvent {
     #[event(name = "OrderShipped")]
     Shipped(OrderShipped),
     /// See [`OrderCompleted`].
-    #[event(name = "OrderCompleted")]
+    #[event(name = "OrderCompleted", version = 2)]
     Completed(OrderCompleted),
     /// See [`OrderCancelled`].
     #[event(name = "OrderCancelled")]
     Cancelled(OrderCancelled),
     /// See [`OrderRefunded`].
-    #[event(name = "OrderRefunded")]
+    #[event(name = "OrderRefunded", version = 2)]
     Refunded(OrderRefunded),
 }
 

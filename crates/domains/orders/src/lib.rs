@@ -31,6 +31,7 @@ pub mod projections;
 pub mod queries;
 pub mod search;
 pub mod state;
+pub mod sum;
 pub mod view;
 
 pub use decider::{NewItem, OrderCommand, OrderDecider, order_stream};

@@ -1,7 +1,7 @@
 //! How large one order may grow. The decider refuses any command that would take an order past
 //! these, so every order it records has a total that [`Money`] reads back exactly (and that a
 //! JSON or SQL double holds exactly), a line count and item count far inside `u32`, and a size
-//! the read models' sums can take 92 000 times over before they clamp at `i64::MAX` cents.
+//! the read models' sums can take 92 000 times over before they pass `i64::MAX` cents.
 
 use std::fmt;
 

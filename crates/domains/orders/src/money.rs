@@ -2,8 +2,9 @@
 //! most two decimals (`45.5`, `10.25`).
 //!
 //! There is no `+`: each sum says what happens past `i64::MAX` cents. The decider adds with the
-//! `checked_*` operations and refuses the command; folds of recorded events, which cannot
-//! refuse, use the `saturating_*` ones (the decider's limits keep them far from the clamp).
+//! `checked_*` operations and refuses the command; read models and reports add with them too,
+//! and fail at the event or report that would overflow. Only the decider's own state, whose
+//! fold cannot fail and whose limits keep it far from the clamp, uses `saturating_add`.
 
 use std::fmt;
 
@@ -113,27 +114,17 @@ impl Money {
         }
     }
 
-    /// `self + rhs`, clamped at `i64::MAX` cents: for folds of recorded events only, which
+    /// `self + rhs`, clamped at `i64::MAX` cents: for the decider's state only, whose fold
     /// must take every event (commands add with [`Money::checked_add`]).
     pub const fn saturating_add(self, rhs: Money) -> Money {
         Self(self.0.saturating_add(rhs.0))
     }
 
-    /// `self - rhs`, clamped at zero: for folds of recorded events only.
-    pub const fn saturating_sub(self, rhs: Money) -> Money {
-        let cents = self.0.saturating_sub(rhs.0);
-        Self(if cents < 0 { 0 } else { cents })
-    }
-
-    /// `self * quantity`, clamped at `i64::MAX` cents: for folds of recorded events only.
-    pub const fn saturating_times(self, quantity: u32) -> Money {
-        Self(self.0.saturating_mul(quantity as i64))
-    }
-
-    /// The sum of `amounts`, clamped at `i64::MAX` cents: for totals over read models, whose
-    /// rows may already sit at the clamp.
-    pub fn saturating_sum(amounts: impl IntoIterator<Item = Money>) -> Money {
-        amounts.into_iter().fold(Money::ZERO, Money::saturating_add)
+    /// The sum of `amounts`, or `None` past `i64::MAX` cents: for totals over read models.
+    pub fn checked_sum(amounts: impl IntoIterator<Item = Money>) -> Option<Money> {
+        amounts
+            .into_iter()
+            .try_fold(Money::ZERO, Money::checked_add)
     }
 }
 
@@ -153,6 +144,32 @@ impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let amount = f64::deserialize(deserializer)?;
         Money::from_decimal(amount).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Money stored as whole cents (`1025` for 10.25), as events keep it: `#[serde(with =
+/// "crate::money::cents")]`. No stored amount then passes through a binary fraction; the
+/// decimal is made only at the HTTP edge.
+pub mod cents {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Money;
+
+    /// Writes `money` as its cents.
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(money: &Money, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i64(money.cents())
+    }
+
+    /// Reads a whole, non-negative number of cents.
+    ///
+    /// # Errors
+    /// When it is not a whole number, or is negative.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+        let cents = i64::deserialize(deserializer)?;
+        Money::try_from_cents(cents).map_err(serde::de::Error::custom)
     }
 }
 
@@ -207,20 +224,14 @@ mod tests {
             Some(Money::from_cents(1_000_000_000_000_000_000))
         );
         assert_eq!(Money::MAX.checked_times(100_000), None);
-        assert_eq!(Money::MAX.saturating_times(100_000), top);
         assert_eq!(cent.checked_sub(cent), Some(Money::ZERO));
         assert_eq!(Money::ZERO.checked_sub(cent), None);
-        assert_eq!(Money::ZERO.saturating_sub(cent), Money::ZERO);
+        assert_eq!(Money::checked_sum([]), Some(Money::ZERO));
         assert_eq!(
-            Money::from_cents(300).saturating_sub(cent),
-            Money::from_cents(299)
+            Money::checked_sum([Money::from_cents(10), Money::from_cents(20)]),
+            Some(Money::from_cents(30))
         );
-        assert_eq!(Money::saturating_sum([]), Money::ZERO);
-        assert_eq!(
-            Money::saturating_sum([Money::from_cents(10), Money::from_cents(20)]),
-            Money::from_cents(30)
-        );
-        assert_eq!(Money::saturating_sum([top, cent, cent]), top);
+        assert_eq!(Money::checked_sum([top, cent, cent]), None);
         assert_eq!(Money::try_from_cents(-1), Err(MoneyError::Negative));
         assert_eq!(Money::try_from_cents(0), Ok(Money::ZERO));
     }
@@ -228,7 +239,7 @@ mod tests {
     #[test]
     fn sums_of_cents_read_as_the_decimals_people_wrote() {
         let cents = |a: f64| Money::from_decimal(a).expect("an amount");
-        let sum = cents(0.1).saturating_add(cents(0.2));
+        let sum = cents(0.1).checked_add(cents(0.2)).expect("in range");
         assert_eq!(serde_json::to_string(&sum).expect("json"), "0.3");
         assert_eq!(
             serde_json::to_string(&Money::ZERO).expect("json"),
@@ -236,7 +247,7 @@ mod tests {
             "never -0.0"
         );
         assert_eq!(
-            serde_json::to_string(&Money::saturating_sum([])).expect("json"),
+            serde_json::to_string(&Money::checked_sum([])).expect("json"),
             "0.0"
         );
         assert_eq!(

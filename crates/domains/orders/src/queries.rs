@@ -1,8 +1,8 @@
 //! Reading the order read models: typed queries in portable SQL over any [`SqlReadStore`].
 //!
 //! These are what an API serves; they never touch the event store. Every amount is [`Money`],
-//! whole cents, summed with saturating arithmetic: an API turns it into a decimal only when it
-//! writes its answer.
+//! whole cents, summed with checked arithmetic (a sum out of range is an error, never a
+//! clamped figure): an API turns it into a decimal only when it writes its answer.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use projector_core::ReadStoreError;
@@ -17,6 +17,7 @@ use crate::money::Money;
 use crate::projections::{
     CUSTOMERS, CachedOrder, DAILY_SALES, ORDER_SUMMARY, customer_key, order_key,
 };
+use crate::sum::{self, OutOfRange};
 
 pub mod customers;
 
@@ -386,8 +387,8 @@ pub struct DailySalesView {
     pub net_revenue: Money,
 }
 
-/// The totals of a range of days of sales. Each day's figures may already sit at the clamp
-/// of the read model, so the totals saturate too instead of overflowing.
+/// The totals of a range of days of sales, added with checked arithmetic: totals past
+/// `i64::MAX` are an error, never a clamped figure.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SalesTotals {
     /// Orders delivered.
@@ -402,15 +403,21 @@ pub struct SalesTotals {
 
 impl SalesTotals {
     /// The totals of `days`; zero for none.
-    pub fn of(days: &[DailySalesView]) -> Self {
-        Self {
-            orders_completed: days
-                .iter()
-                .fold(0, |sum: i64, d| sum.saturating_add(d.orders_completed)),
-            gross_revenue: Money::saturating_sum(days.iter().map(|d| d.gross_revenue)),
-            refunded_amount: Money::saturating_sum(days.iter().map(|d| d.refunded_amount)),
-            net_revenue: Money::saturating_sum(days.iter().map(|d| d.net_revenue)),
-        }
+    ///
+    /// # Errors
+    /// [`OutOfRange`] when a total would pass `i64::MAX`.
+    pub fn of(days: &[DailySalesView]) -> Result<Self, OutOfRange> {
+        let money = |what, amount: fn(&DailySalesView) -> Money| {
+            Money::checked_sum(days.iter().map(amount)).ok_or(OutOfRange(what))
+        };
+        Ok(Self {
+            orders_completed: days.iter().try_fold(0, |total, d| {
+                sum::add("orders completed", total, d.orders_completed)
+            })?,
+            gross_revenue: money("the gross revenue", |d| d.gross_revenue)?,
+            refunded_amount: money("the amount refunded", |d| d.refunded_amount)?,
+            net_revenue: money("the net revenue", |d| d.net_revenue)?,
+        })
     }
 }
 
@@ -449,7 +456,9 @@ pub async fn daily_sales(
                 gross_revenue: gross,
                 refunds: row.get("refunds")?,
                 refunded_amount: refunded,
-                net_revenue: gross.saturating_sub(refunded),
+                net_revenue: gross
+                    .checked_sub(refunded)
+                    .ok_or(OutOfRange("the net revenue"))?,
             })
         })
         .collect()
@@ -471,8 +480,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sales_totals_are_zero_for_no_days_and_clamp_where_days_do() {
-        assert_eq!(SalesTotals::of(&[]), SalesTotals::default());
+    fn sales_totals_are_zero_for_no_days_and_fail_past_what_a_sum_holds() {
+        assert_eq!(SalesTotals::of(&[]), Ok(SalesTotals::default()));
         let day = |d, orders_completed, gross| DailySalesView {
             date: NaiveDate::from_ymd_opt(2026, 4, d).expect("a day"),
             orders_completed,
@@ -482,13 +491,18 @@ mod tests {
             refunded_amount: Money::ZERO,
             net_revenue: Money::from_cents(gross),
         };
-        let exact = SalesTotals::of(&[day(1, 2, 10), day(2, 7, 20)]);
+        let exact = SalesTotals::of(&[day(1, 2, 10), day(2, 7, 20)]).expect("in range");
         assert_eq!(
             (exact.orders_completed, exact.gross_revenue),
             (9, Money::from_cents(30))
         );
-        let clamped = SalesTotals::of(&[day(1, i64::MAX, i64::MAX), day(2, 7, 20)]);
-        assert_eq!(clamped.orders_completed, i64::MAX);
-        assert_eq!(clamped.net_revenue, Money::from_cents(i64::MAX));
+        assert_eq!(
+            SalesTotals::of(&[day(1, i64::MAX, 1), day(2, 7, 20)]),
+            Err(OutOfRange("orders completed"))
+        );
+        assert_eq!(
+            SalesTotals::of(&[day(1, 1, i64::MAX), day(2, 7, 20)]),
+            Err(OutOfRange("the gross revenue"))
+        );
     }
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::events::{OrderCreated, OrderEvent};
 use crate::money::Money;
 use crate::state::OrderStatus;
+use crate::sum::{self, OutOfRange};
 
 /// An order as read models show it.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,23 +86,37 @@ impl OrderView {
         view
     }
 
-    /// The order after `event`, recorded at `recorded_at`. Sums clamp rather than fail, so no
-    /// recorded event can stop a projection; the decider's limits keep every order far inside
-    /// them.
-    pub fn apply(&mut self, event: &OrderEvent, recorded_at: DateTime<Utc>) {
+    /// The order after `event`, recorded at `recorded_at`. The decider's limits keep every
+    /// order far inside what a sum can hold; a sum that would pass it anyway is an error, so
+    /// the projection stops at that event instead of showing a clamped figure.
+    ///
+    /// # Errors
+    /// [`OutOfRange`] when the item count or an amount would pass `i64::MAX` or fall below
+    /// zero.
+    pub fn apply(
+        &mut self,
+        event: &OrderEvent,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<(), OutOfRange> {
         match event {
             OrderEvent::Created(e) => *self = Self::created(e),
             OrderEvent::ItemAdded(e) => {
-                self.item_count = self.item_count.saturating_add(i64::from(e.quantity));
-                self.total = self
-                    .total
-                    .saturating_add(e.unit_price.saturating_times(e.quantity));
+                let line = e.unit_price.checked_times(e.quantity);
+                self.item_count = sum::add("the item count", self.item_count, e.quantity.into())?;
+                self.total = line
+                    .and_then(|line| self.total.checked_add(line))
+                    .ok_or(OutOfRange("the order total"))?;
             }
             OrderEvent::ItemRemoved(e) => {
-                self.item_count = self.item_count.saturating_sub(i64::from(e.quantity)).max(0);
-                self.total = self
-                    .total
-                    .saturating_sub(e.unit_price.saturating_times(e.quantity));
+                let line = e.unit_price.checked_times(e.quantity);
+                self.item_count = self
+                    .item_count
+                    .checked_sub(e.quantity.into())
+                    .filter(|count| *count >= 0)
+                    .ok_or(OutOfRange("the item count"))?;
+                self.total = line
+                    .and_then(|line| self.total.checked_sub(line))
+                    .ok_or(OutOfRange("the order total"))?;
             }
             OrderEvent::Confirmed(_) => self.status = OrderStatus::Confirmed,
             OrderEvent::Shipped(e) => {
@@ -118,25 +133,36 @@ impl OrderView {
                 self.cancelled_at = Some(e.cancelled_at);
                 self.cancellation_reason = Some(e.reason.clone());
             }
-            OrderEvent::Refunded(e) => self.refunded = self.refunded.saturating_add(e.amount),
+            OrderEvent::Refunded(e) => {
+                self.refunded = self
+                    .refunded
+                    .checked_add(e.amount)
+                    .ok_or(OutOfRange("the amount refunded"))?;
+            }
         }
         self.updated_at = recorded_at;
+        Ok(())
     }
 
     /// The order after `events` (each with the time it was recorded), from its
     /// `OrderCreated`; `None` while that has not come (events before it are ignored).
+    ///
+    /// # Errors
+    /// [`OutOfRange`] as [`OrderView::apply`] says.
     pub fn fold<'a>(
         events: impl IntoIterator<Item = (&'a OrderEvent, DateTime<Utc>)>,
-    ) -> Option<Self> {
-        events.into_iter().fold(None, |view, (event, at)| {
-            let mut view = match (view, event) {
+    ) -> Result<Option<Self>, OutOfRange> {
+        let mut folded = None;
+        for (event, at) in events {
+            let mut view = match (folded.take(), event) {
                 (_, OrderEvent::Created(created)) => Self::created(created),
                 (Some(view), _) => view,
-                (None, _) => return None,
+                (None, _) => continue,
             };
-            view.apply(event, at);
-            Some(view)
-        })
+            view.apply(event, at)?;
+            folded = Some(view);
+        }
+        Ok(folded)
     }
 }
 

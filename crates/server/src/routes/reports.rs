@@ -5,6 +5,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use projector_orders::projections::DAILY_SALES;
 use projector_orders::queries::{self, DailySalesView, SalesTotals};
+use projector_orders::sum::OutOfRange;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -62,7 +63,7 @@ pub(crate) async fn daily_sales(
     };
     answer(&state, &DAILY_SALES, consistency, || async {
         let days = queries::daily_sales(state.reads(), from, to).await?;
-        Ok(Answer::View(report(from, to, days)))
+        Ok(Answer::View(report(from, to, days)?))
     })
     .await
 }
@@ -86,9 +87,13 @@ pub(crate) fn date_range(query: &mut QueryParams) -> (Option<NaiveDate>, Option<
 }
 
 /// The report of `days`, with their totals (zero for no days).
-fn report(from: NaiveDate, to: NaiveDate, days: Vec<DailySalesView>) -> DailySalesReport {
-    let totals = SalesTotals::of(&days);
-    DailySalesReport {
+fn report(
+    from: NaiveDate,
+    to: NaiveDate,
+    days: Vec<DailySalesView>,
+) -> Result<DailySalesReport, OutOfRange> {
+    let totals = SalesTotals::of(&days)?;
+    Ok(DailySalesReport {
         from,
         to,
         orders_completed: totals.orders_completed,
@@ -96,7 +101,7 @@ fn report(from: NaiveDate, to: NaiveDate, days: Vec<DailySalesView>) -> DailySal
         refunded_amount: totals.refunded_amount,
         net_revenue: totals.net_revenue,
         days: days.into_iter().map(Into::into).collect(),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -107,7 +112,8 @@ mod tests {
     #[test]
     fn an_empty_report_is_zero_and_sums_are_exact() {
         let date = |d| NaiveDate::from_ymd_opt(2026, 4, d).expect("a day");
-        let empty = serde_json::to_value(report(date(1), date(3), Vec::new())).expect("json");
+        let empty = serde_json::to_value(report(date(1), date(3), Vec::new()).expect("in range"))
+            .expect("json");
         let text = empty.to_string();
         assert!(!text.contains(":-"), "no negative number in {text}");
         assert_eq!(empty["gross_revenue"].as_f64(), Some(0.0), "{text}");
@@ -120,8 +126,8 @@ mod tests {
             refunded_amount: Money::ZERO,
             net_revenue: Money::from_cents(cents),
         };
-        let text = serde_json::to_string(&report(date(1), date(3), vec![day(1, 10), day(2, 20)]))
-            .expect("json");
+        let report = report(date(1), date(3), vec![day(1, 10), day(2, 20)]).expect("in range");
+        let text = serde_json::to_string(&report).expect("json");
         assert!(text.contains(r#""gross_revenue":0.3,"#), "{text}");
     }
 }

@@ -155,7 +155,7 @@ async fn plain(
                 (OrderEvent::Created(created), _) => {
                     views.insert(id.clone(), OrderView::created(created));
                 }
-                (_, Some(view)) => view.apply(&event, recorded.recorded_at),
+                (_, Some(view)) => view.apply(&event, recorded.recorded_at)?,
                 (_, None) => bail!("{} before its order was created", recorded.event_type),
             }
             if !touched.contains(&id) {

@@ -189,6 +189,36 @@ async fn one_batch_lands_in_order_and_a_missing_issue_stops_it(
             .expect("query")
             .is_none()
     );
+    lists_page_by_page_with_and_without_filters(reads.as_ref()).await;
+}
+
+/// The list: an absent filter passes every issue, a given one narrows, and a cursor goes on
+/// from the page before.
+async fn lists_page_by_page_with_and_without_filters(reads: &dyn SqlReadStore) {
+    let list = |filter: queries::IssueFilter, after: Option<queries::IssuesCursor>| async move {
+        let (views, next) = queries::issues(reads, &filter, 1, after.as_ref())
+            .await
+            .expect("list");
+        let ids: Vec<String> = views.into_iter().map(|v| v.id).collect();
+        (ids, next)
+    };
+    let (first, next) = list(queries::IssueFilter::default(), None).await;
+    let (second, last) = list(queries::IssueFilter::default(), next).await;
+    let mut both = [first, second].concat();
+    both.sort();
+    assert_eq!(both, ["a", "b"]);
+    assert!(last.is_none(), "two issues fill two pages of one");
+    let high = queries::IssueFilter {
+        priority: Some("high".into()),
+        ..queries::IssueFilter::default()
+    };
+    assert_eq!(list(high, None).await.0, ["b"]);
+    let ann_in_progress = queries::IssueFilter {
+        state: Some("in_progress".into()),
+        assignee: Some("ann".into()),
+        ..queries::IssueFilter::default()
+    };
+    assert_eq!(list(ann_in_progress, None).await.0, ["a"]);
 }
 
 async fn run(events: &dyn EventStore, issue: &str, command: IssueCommand) {

@@ -1,7 +1,7 @@
-//! The derived codec against what the event store already holds: the type names and schema
-//! versions written before `#[derive(DomainEvent)]`, and payloads recorded then (literal JSON,
-//! appended to a real SQLite store as they are stored today) decoding to the same events and
-//! encoding back to the same text.
+//! The derived codec against what the event store already holds: the type names written
+//! before `#[derive(DomainEvent)]`, payloads recorded at schema version 1 (literal JSON with
+//! decimal amounts, appended to a real SQLite store) decoding to the same events, and those
+//! events written at the current versions, amounts in whole cents.
 
 use chrono::{DateTime, TimeZone, Utc};
 use projector_core::{
@@ -18,14 +18,25 @@ fn the_derived_types_are_the_stored_ones() {
         .iter()
         .map(|t| (t.name, t.schema_version))
         .collect();
-    // Every order event has been stored at schema version 1 so far.
-    let stored: Vec<(&str, u32)> = types::ALL.iter().map(|name| (*name, 1)).collect();
+    // The events that hold an amount keep it in cents from schema version 2.
+    let version = |name: &str| {
+        let holds_amount = amounts::AMOUNT_FIELDS.iter().any(|(ty, _)| *ty == name);
+        if holds_amount {
+            amounts::AMOUNTS_IN_CENTS
+        } else {
+            1
+        }
+    };
+    let stored: Vec<(&str, u32)> = types::ALL
+        .iter()
+        .map(|name| (*name, version(name)))
+        .collect();
     assert_eq!(derived, stored);
     assert_eq!(OrderEvent::CATEGORY, Some("order"));
-    for (event, (_, payload)) in recorded_before().iter().zip(PAYLOADS) {
+    for (event, payload) in recorded_before().iter().zip(CURRENT) {
         let ty = event.event_type();
         assert!(types::ALL.contains(&ty.as_str()), "{ty} is a stored type");
-        assert_eq!(event.schema_version(), 1, "{ty}");
+        assert_eq!(event.schema_version(), version(ty.as_str()), "{ty}");
         assert_eq!(event.encode().expect("encodes").as_str(), payload, "{ty}");
     }
     assert_eq!(
@@ -68,6 +79,18 @@ const PAYLOADS: [(&str, &str); 8] = [
         "OrderCancelled",
         r#"{"order_id":"1001","reason":"changed my mind","cancelled_at":"2026-04-05T13:00:00Z"}"#,
     ),
+];
+
+/// [`PAYLOADS`] as they are written now: amounts in whole cents.
+const CURRENT: [&str; 8] = [
+    r#"{"order_id":"1001","customer_id":"cust-42","created_at":"2026-04-01T09:00:00.123456Z"}"#,
+    r#"{"order_id":"1001","sku":"book","quantity":2,"unit_price":1025}"#,
+    r#"{"order_id":"1001","sku":"pen","quantity":1,"unit_price":30}"#,
+    r#"{"order_id":"1001","confirmed_at":"2026-04-01T09:00:01Z"}"#,
+    r#"{"order_id":"1001","tracking":"TRK-1","shipped_at":"2026-04-02T10:00:00Z"}"#,
+    r#"{"order_id":"1001","completed_at":"2026-04-03T11:00:00Z","total_amount":2050,"item_count":2}"#,
+    r#"{"order_id":"1001","amount":525,"refunded_at":"2026-04-04T12:00:00Z","original_completed_at":"2026-04-03T11:00:00Z"}"#,
+    r#"{"order_id":"1001","reason":"changed my mind","cancelled_at":"2026-04-05T13:00:00Z"}"#,
 ];
 
 /// What [`PAYLOADS`] decode to.
@@ -157,15 +180,37 @@ async fn record(stream: &str, payloads: &[(&str, &str)]) -> Vec<RecordedEvent> {
 }
 
 #[tokio::test]
-async fn events_recorded_before_the_derive_decode_and_encode_unchanged() {
+async fn events_recorded_at_version_1_decode_and_show_their_decimals_at_the_http_edge() {
     let recorded = record("order-1001", &PAYLOADS).await;
     assert_eq!(recorded.len(), PAYLOADS.len());
-    for ((stored, expected), (ty, json)) in recorded.iter().zip(recorded_before()).zip(PAYLOADS) {
+    let written = recorded_before().into_iter().zip(PAYLOADS).zip(CURRENT);
+    for (stored, ((expected, (ty, v1)), current)) in recorded.iter().zip(written) {
         let decoded = OrderEvent::decode(stored).unwrap_or_else(|e| panic!("{ty}: {e}"));
         assert_eq!(decoded, expected, "{ty}");
         assert_eq!(decoded.event_type().as_str(), ty);
-        assert_eq!(decoded.encode().expect("encodes").as_str(), json, "{ty}");
+        // Either version reads as the decimals v1 stored, at the HTTP edge.
+        let shown = |version, json: &str| {
+            let payload = serde_json::from_str(json).expect("json");
+            amounts::with_decimal_amounts(ty, version, payload)
+        };
+        let v1_value: serde_json::Value = serde_json::from_str(v1).expect("json");
+        assert_eq!(shown(1, v1), v1_value, "{ty}");
+        assert_eq!(shown(decoded.schema_version(), current), v1_value, "{ty}");
     }
+}
+
+#[tokio::test]
+async fn an_amount_of_version_1_finer_than_a_cent_is_refused() {
+    let recorded = record(
+        "order-8",
+        &[(
+            "OrderRefunded",
+            r#"{"order_id":"8","amount":0.001,"refunded_at":"2026-04-04T12:00:00Z","original_completed_at":"2026-04-03T11:00:00Z"}"#,
+        )],
+    )
+    .await;
+    let error = OrderEvent::decode(&recorded[0]).expect_err("finer than a cent");
+    assert!(error.to_string().contains("amount"), "{error}");
 }
 
 #[tokio::test]

@@ -170,7 +170,9 @@ impl TypedRedisProjection for CustomerOrdersCacheProjection {
                     views.len() - 1
                 }
             };
-            views[slot].apply(event, envelope.recorded_at);
+            views[slot]
+                .apply(event, envelope.recorded_at)
+                .map_err(|e| e.at(position))?;
         }
         for view in &views {
             let cached = CachedOrder::of(view);

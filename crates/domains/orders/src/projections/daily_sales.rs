@@ -10,6 +10,7 @@ use projector_core::{Envelope, EventFilter, ProjectionError, ProjectionName};
 use projector_sql::{SqlTransaction, TypedSqlProjection, params, sql_time};
 
 use crate::events::{OrderEvent, types};
+use crate::sum;
 
 /// The projection's name.
 pub const DAILY_SALES: ProjectionName = ProjectionName::from_static("daily_sales");
@@ -44,7 +45,8 @@ impl TypedSqlProjection for DailySalesProjection {
                 let add = include_str!("sql/daily_sales_completed.sql");
                 let cents = completed.total_amount.cents();
                 let row = params![&day, completed.item_count, cents, &updated_at];
-                tx.execute(add, row).await?
+                let added = tx.execute(add, row).await;
+                added.map_err(|e| sum::refused(e, "a day's sales"))?
             }
             OrderEvent::Refunded(refunded) => {
                 let day = refunded
@@ -53,7 +55,8 @@ impl TypedSqlProjection for DailySalesProjection {
                     .to_string();
                 let charge = include_str!("sql/daily_sales_refunded.sql");
                 let row = params![&day, refunded.amount.cents(), &updated_at];
-                tx.execute(charge, row).await?
+                let charged = tx.execute(charge, row).await;
+                charged.map_err(|e| sum::refused(e, "a day's refunds"))?
             }
             _ => return Ok(()),
         };

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::events::OrderEvent;
 use crate::money::Money;
 use crate::state::OrderStatus;
+use crate::sum::OutOfRange;
 use crate::view::OrderView;
 
 /// The projection's name.
@@ -111,7 +112,7 @@ impl OrderDocument {
     }
 
     /// The document after `event`, recorded at `recorded_at`.
-    fn apply(&mut self, event: &OrderEvent, recorded_at: DateTime<Utc>) {
+    fn apply(&mut self, event: &OrderEvent, recorded_at: DateTime<Utc>) -> Result<(), OutOfRange> {
         let mut skus = std::mem::take(&mut self.skus);
         match event {
             OrderEvent::ItemAdded(e) => {
@@ -123,8 +124,9 @@ impl OrderDocument {
             _ => {}
         }
         let mut view = self.view();
-        view.apply(event, recorded_at);
+        view.apply(event, recorded_at)?;
         *self = Self::of(view, skus);
+        Ok(())
     }
 }
 
@@ -186,7 +188,9 @@ impl TypedSearchProjection for OrderSearchProjection {
                         ),
                     ));
                 };
-                document.apply(event, envelope.recorded_at);
+                document
+                    .apply(event, envelope.recorded_at)
+                    .map_err(|e| e.at(envelope.position))?;
                 document
             }
         };

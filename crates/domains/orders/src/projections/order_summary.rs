@@ -84,7 +84,7 @@ impl TypedSqlProjection for OrderSummaryProjection {
                 Either::First(event) => batch
                     .row_of(tx, event, envelope.position)
                     .await?
-                    .apply(event, envelope),
+                    .apply(event, envelope)?,
                 Either::Second(CustomerEvent::Registered(e)) => {
                     regions.set(&e.customer_id, &e.region, envelope.position);
                 }

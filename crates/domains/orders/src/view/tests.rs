@@ -7,6 +7,7 @@ use crate::events::{
 };
 use crate::money::Money;
 use crate::state::OrderStatus;
+use crate::sum::OutOfRange;
 
 fn at(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
@@ -33,7 +34,22 @@ fn added(sku: &str, quantity: u32, cents: i64) -> OrderEvent {
 }
 
 fn fold(events: &[OrderEvent]) -> Option<OrderView> {
-    OrderView::fold(events.iter().zip(0..).map(|(e, minute)| (e, at(minute))))
+    OrderView::fold(events.iter().zip(0..).map(|(e, minute)| (e, at(minute)))).expect("in range")
+}
+
+#[test]
+fn a_sum_past_what_a_column_holds_is_an_error_not_a_clamp() {
+    let huge = added("a", 10_000, i64::MAX / 10_000);
+    let folded = OrderView::fold([(&created(), at(0)), (&huge, at(1)), (&huge, at(2))]);
+    assert_eq!(folded, Err(OutOfRange("the order total")));
+    let removed = OrderEvent::ItemRemoved(OrderItemRemoved {
+        order_id: "o-1".into(),
+        sku: "a".into(),
+        quantity: 2,
+        unit_price: Money::from_cents(100),
+    });
+    let folded = OrderView::fold([(&created(), at(0)), (&removed, at(1))]);
+    assert_eq!(folded, Err(OutOfRange("the item count")));
 }
 
 #[test]
@@ -127,7 +143,7 @@ fn folding_in_steps_equals_folding_at_once() {
     let whole = fold(&events).expect("created");
     let mut stepped = fold(&events[..1]).expect("created");
     for (event, minute) in events[1..].iter().zip(1..) {
-        stepped.apply(event, at(minute));
+        stepped.apply(event, at(minute)).expect("in range");
     }
     assert_eq!(stepped, whole);
 }

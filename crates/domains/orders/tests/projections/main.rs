@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use helpers::{PATIENCE, Service, at, item, open_stores, place, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_000_order_reads_back_confirmed() {
+async fn a_placed_order_reads_back_confirmed_with_its_items_and_total() {
     let service = Service::start();
     service
         .run(

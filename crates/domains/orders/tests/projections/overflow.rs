@@ -1,16 +1,22 @@
-//! Sums past `i64::MAX`: the largest orders the decider accepts, completed and refunded on top
-//! of read-model rows seeded a few orders short of the limit, must neither stop a projection
-//! nor make a read fail. Reaching those sums for real would take some 92 000 such orders.
+//! Sums past `i64::MAX`: the largest orders the decider accepts, completed on top of read-model
+//! rows seeded an order short of the limit, are added exactly up to it, and one past it stops
+//! the projection at the event that overflowed (a report's totals fail likewise) instead of
+//! showing a clamped figure. Reaching those sums for real would take some 92 000 such orders.
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use projector_core::{EventFeed, GlobalPosition, ProjectionName};
 use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES};
+use projector_orders::queries::SalesTotals;
+use projector_orders::sum::OutOfRange;
 use projector_orders::{Money, NewItem, OrderCommand, queries};
+use projector_runtime::WaitError;
+use projector_sql::SqlReadStore;
 use projector_sql::{SqlProjection, SqlValue, TypedSql};
 use projector_testkit::seeded::Seeded;
 
-use crate::helpers::{Service, at, item, place};
+use crate::helpers::{PATIENCE, Service, at, item, place};
 
 const MAX: i64 = i64::MAX;
 /// The largest order: 100 lines of 10 000 units at 1 000 000.00 each.
@@ -96,165 +102,126 @@ async fn complete_largest(service: &Service, order: &str, customer: &str, day: u
         .await;
 }
 
+/// The event store's head: the position of the last event written.
+async fn head(service: &Service) -> GlobalPosition {
+    service.events.head().await.expect("the head")
+}
+
+/// Waits for `projection` to stop at an event after `after`, and returns where and why.
+async fn stopped(
+    service: &Service,
+    projection: &ProjectionName,
+    after: GlobalPosition,
+    through: GlobalPosition,
+) -> (GlobalPosition, String) {
+    match service
+        .projector
+        .wait_for(projection, through, PATIENCE)
+        .await
+    {
+        Err(WaitError::Stopped {
+            stopped_at, error, ..
+        }) => {
+            assert!(
+                stopped_at > after && stopped_at <= through,
+                "{projection} stopped at {stopped_at}, not among the overflowing order's events"
+            );
+            (stopped_at, error)
+        }
+        other => panic!("{projection} did not stop at the overflow: {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sums_past_i64_saturate_and_never_stop_a_projection() {
+async fn sums_reach_i64_max_exactly_and_a_sum_past_it_stops_the_projection_at_its_event() {
     let service = Service::start_with(seeded_projections());
     complete_largest(&service, "m1", "whale", 2).await;
-    complete_largest(&service, "m2", "whale", 2).await;
     complete_largest(&service, "m3", "minnow", 3).await;
-    for order in ["m1", "m2"] {
-        service
-            .run(
-                order,
-                OrderCommand::Refund {
-                    amount: Money::MAX,
-                    at: at(5, 8),
-                },
-            )
-            .await;
-    }
-    service
-        .run(
-            "m4",
-            place("m4", "whale", vec![item("a", 1, 100)], at(6, 9)),
-        )
-        .await;
-    service
-        .run(
-            "m4",
-            OrderCommand::Cancel {
-                reason: "changed my mind".into(),
-                at: at(6, 10),
-            },
-        )
-        .await;
 
-    // The rows hold whole numbers, clamped at i64::MAX (SQLite would turn an overflowing sum
-    // into a REAL; PostgreSQL would refuse it and stop the projection).
+    // Sums that land on i64::MAX, or a cent short of it, are added exactly.
     let int = SqlValue::Int;
-    let sales = service
-        .rows(
-            &DAILY_SALES,
-            "SELECT day, orders_completed, items_sold, gross_cents, refunds, refunded_cents \
-             FROM daily_sales ORDER BY day",
-        )
-        .await;
-    assert_eq!(
-        sales,
-        [
-            vec![
-                SqlValue::Text("2026-04-02".into()),
-                int(MAX),
-                int(MAX),
-                int(MAX),
-                int(MAX),
-                int(MAX)
-            ],
-            vec![
-                SqlValue::Text("2026-04-03".into()),
-                int(1),
-                int(ORDER_ITEMS),
-                int(MAX - 1),
-                int(0),
-                int(0)
-            ],
-        ]
-    );
-    let activity = service
-        .rows(
-            &CUSTOMERS,
-            "SELECT customer_id, orders_placed, orders_completed, orders_cancelled, spent_cents, \
-             refunded_cents FROM customer_activity ORDER BY customer_id",
-        )
-        .await;
-    assert_eq!(
-        activity,
-        [
-            vec![
-                SqlValue::Text("minnow".into()),
-                int(1),
-                int(1),
-                int(0),
-                int(MAX - 1),
-                int(0)
-            ],
-            vec![
-                SqlValue::Text("whale".into()),
-                int(MAX),
-                int(MAX),
-                int(MAX),
-                int(MAX),
-                int(MAX)
-            ],
-        ]
-    );
+    let sales_sql = "SELECT day, orders_completed, items_sold, gross_cents, refunds, refunded_cents \
+        FROM daily_sales ORDER BY day";
+    let exact_sales = [
+        vec![
+            SqlValue::Text("2026-04-02".into()),
+            int(MAX),
+            int(MAX),
+            int(MAX),
+            int(MAX - 1),
+            int(MAX - ORDER_CENTS),
+        ],
+        vec![
+            SqlValue::Text("2026-04-03".into()),
+            int(1),
+            int(ORDER_ITEMS),
+            int(MAX - 1),
+            int(0),
+            int(0),
+        ],
+    ];
+    assert_eq!(service.rows(&DAILY_SALES, sales_sql).await, exact_sales);
+    let activity_sql = "SELECT customer_id, orders_placed, orders_completed, orders_cancelled, \
+        spent_cents, refunded_cents FROM customer_activity ORDER BY customer_id";
+    let exact_activity = [
+        vec![
+            SqlValue::Text("minnow".into()),
+            int(1),
+            int(1),
+            int(0),
+            int(MAX - 1),
+            int(0),
+        ],
+        vec![
+            SqlValue::Text("whale".into()),
+            int(MAX),
+            int(MAX),
+            int(MAX),
+            int(MAX),
+            int(MAX - ORDER_CENTS),
+        ],
+    ];
+    assert_eq!(service.rows(&CUSTOMERS, activity_sql).await, exact_activity);
 
-    // What the report routes serve reads back.
+    // A second largest order on day 2, for the whale: each sum past i64::MAX is an error at
+    // the event that made it, never a clamped figure, and what came before stays.
+    let before = head(&service).await;
+    complete_largest(&service, "m2", "whale", 2).await;
+    let through = head(&service).await;
+    let (at, error) = stopped(&service, &DAILY_SALES, before, through).await;
+    assert_eq!(at, through, "daily_sales stops at m2's OrderCompleted");
+    assert!(error.contains("out of range"), "{error}");
+    let (_, error) = stopped(&service, &CUSTOMERS, before, through).await;
+    assert!(error.contains("out of range"), "{error}");
+    for (projection, sql, rows) in [
+        (&DAILY_SALES, sales_sql, &exact_sales[..]),
+        (&CUSTOMERS, activity_sql, &exact_activity[..]),
+    ] {
+        let read = service
+            .reads
+            .query(projection, sql, &[])
+            .await
+            .expect("query");
+        let read: Vec<Vec<SqlValue>> = read.into_iter().map(|r| r.values().to_vec()).collect();
+        assert_eq!(read, rows, "{projection} keeps what it had");
+    }
+
+    // The report's totals over days that sum past i64::MAX are an error too.
     let day = |d| NaiveDate::from_ymd_opt(2026, 4, d).expect("a day");
     let report = queries::daily_sales(service.reads.as_ref(), day(1), day(30))
         .await
         .expect("the daily sales report");
-    let top = Money::from_cents(MAX);
-    let cents = Money::from_cents;
-    let figures: Vec<_> = report
-        .iter()
-        .map(|d| {
-            (
-                d.date,
-                d.orders_completed,
-                d.gross_revenue,
-                d.refunded_amount,
-                d.net_revenue,
-            )
-        })
-        .collect();
     assert_eq!(
-        figures,
-        [
-            (day(2), MAX, top, top, Money::ZERO),
-            (day(3), 1, cents(MAX - 1), Money::ZERO, cents(MAX - 1))
-        ]
+        SalesTotals::of(&report),
+        Err(OutOfRange("orders completed"))
     );
-    let whale = queries::customer_activity(service.reads.as_ref(), "whale")
+    // The order read models, whose sums stay within one order, are unaffected.
+    let m2 = queries::order_summary(service.reads.as_ref(), "m2")
         .await
-        .expect("the whale's activity")
-        .expect("the whale has activity");
+        .expect("m2's summary")
+        .expect("m2 is projected");
     assert_eq!(
-        (whale.orders_placed, whale.total_spent, whale.total_refunded),
-        (MAX, top, top)
-    );
-    let m1 = queries::order_summary(service.reads.as_ref(), "m1")
-        .await
-        .expect("m1's summary")
-        .expect("m1 is projected");
-    assert_eq!(
-        (
-            m1.status.as_str(),
-            m1.item_count,
-            m1.total_amount,
-            m1.refunded_amount
-        ),
-        (
-            "completed",
-            ORDER_ITEMS,
-            cents(ORDER_CENTS),
-            Some(cents(ORDER_CENTS))
-        )
-    );
-    let page = queries::customer_orders(service.reads.as_ref(), "whale", 10, None)
-        .await
-        .expect("the whale's orders");
-    let totals: Vec<_> = page
-        .orders
-        .iter()
-        .map(|o| (o.order_id.as_str(), o.item_count, o.total_amount))
-        .collect();
-    assert_eq!(
-        totals,
-        [
-            ("m4", 1, cents(100)),
-            ("m2", ORDER_ITEMS, cents(ORDER_CENTS)),
-            ("m1", ORDER_ITEMS, cents(ORDER_CENTS))
-        ]
+        (m2.status.as_str(), m2.item_count, m2.total_amount),
+        ("completed", ORDER_ITEMS, Money::from_cents(ORDER_CENTS))
     );
 }

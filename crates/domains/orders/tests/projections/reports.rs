@@ -257,7 +257,7 @@ async fn check_reports(plans: Vec<Plan>) -> Service {
         })
         .collect();
     assert_eq!(found, wanted, "daily sales");
-    let totals = SalesTotals::of(&days);
+    let totals = SalesTotals::of(&days).expect("in range");
     let gross: i64 = completed.iter().map(|o| o.total).sum();
     let refunded: i64 = completed.iter().map(|o| o.refunded).sum();
     assert_eq!(
@@ -371,7 +371,7 @@ async fn a_dime_and_two_make_thirty_cents_everywhere() {
         .await
         .expect("query");
     assert!(days.is_empty());
-    let totals = SalesTotals::of(&days);
+    let totals = SalesTotals::of(&days).expect("in range");
     assert_eq!(totals, SalesTotals::default());
     assert_decimal(totals.net_revenue, "an empty report");
 }

@@ -3,21 +3,18 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use projector_core::GlobalPosition;
+use axum::response::Response;
 use projector_orders::projections::{CUSTOMER_ORDERS_CACHE, CUSTOMERS};
 use projector_orders::queries::{self, OrdersCursor};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::consistency::ReadConsistency;
-use crate::consistency::with_position;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
 use crate::limits::{PAGE_DEFAULT, PAGE_MAX, cursor_has_documented_form};
-use crate::read_path::{Answer, answer, answered_by};
+use crate::read_path::{Answer, Cache, Fallback, answer, answer_from};
 use crate::routes::orders::models::CustomerOrders;
 use crate::routes::params::ReadParams;
 use crate::routes::path::CustomerPath;
@@ -111,50 +108,30 @@ async fn from_cache(
     cursor: Option<&OrdersCursor>,
     consistency: ReadConsistency,
 ) -> Option<Response> {
-    let cache = state.customer_orders_cache()?;
-    let sql_reached = state
-        .projector()
-        .status(&CUSTOMERS)
-        .map_or(GlobalPosition::ZERO, |s| s.checkpoint);
-    let floor = consistency
-        .min_position()
-        .map_or(sql_reached, |wanted| wanted.max(sql_reached));
-    let fallback = |why: &'static str| {
-        metrics::counter!("projector_read_model_fallbacks_total",
-            "projection" => CUSTOMER_ORDERS_CACHE.to_string(), "reason" => why)
-        .increment(1);
-        None
+    let cache = Cache {
+        target: state.customer_orders_cache()?,
+        name: &CUSTOMER_ORDERS_CACHE,
+        stands_in_for: &CUSTOMERS,
+        patience: CACHE_PATIENCE,
     };
-    let read = match cache.read().await {
-        Ok(read) => read,
-        Err(_) => return fallback("unavailable"),
-    };
-    let mut position = read.checkpoint().position;
-    if position < floor {
-        // A live cache trails the SQL read model by a batch or so: waiting for it a moment
-        // answers a read of one's own write from the cache. On a standby this follows the
-        // checkpoint the holder keeps in Redis.
-        let patience = CACHE_PATIENCE.min(consistency.wait());
-        match state
-            .projector()
-            .wait_for(&CUSTOMER_ORDERS_CACHE, floor, patience)
+    let answered = answer_from(state, &cache, consistency, |read| async move {
+        let page = queries::customer_orders_cached(&read, customer_id, limit, cursor)
             .await
-        {
-            Ok(reached) => position = reached,
-            Err(_) => return fallback("behind"),
+            .map_err(|_| Fallback::Unavailable)?;
+        Ok(Answer::View(CustomerOrders {
+            customer_id: customer_id.to_owned(),
+            orders: page.orders.into_iter().map(Into::into).collect(),
+            next_cursor: page.next.map(|c| c.to_token()),
+        }))
+    })
+    .await;
+    match answered {
+        Ok(response) => Some(response),
+        Err(fallback) => {
+            metrics::counter!("projector_read_model_fallbacks_total",
+                "projection" => CUSTOMER_ORDERS_CACHE.to_string(), "reason" => fallback.reason())
+            .increment(1);
+            None
         }
     }
-    let page = match queries::customer_orders_cached(&read, customer_id, limit, cursor).await {
-        Ok(page) => page,
-        Err(_) => return fallback("unavailable"),
-    };
-    let body = CustomerOrders {
-        customer_id: customer_id.to_owned(),
-        orders: page.orders.into_iter().map(Into::into).collect(),
-        next_cursor: page.next.map(|c| c.to_token()),
-    };
-    Some(answered_by(
-        with_position(Json(body).into_response(), position),
-        CUSTOMER_ORDERS_CACHE.as_str(),
-    ))
 }

@@ -215,7 +215,7 @@ pub(crate) struct HistoryEvent {
     #[serde(rename = "type")]
     pub(crate) event_type: String,
     pub(crate) schema_version: u32,
-    /// The event's payload.
+    /// The event's payload, its amount a decimal whichever schema version stored it.
     #[schema(value_type = Object)]
     pub(crate) data: Value,
     pub(crate) recorded_at: DateTime<Utc>,

@@ -1,20 +1,20 @@
 //! The order read API: the flattened order from its read model, and its audit log from the
 //! event stream.
 
-use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use projector_core::{ReadDirection, StreamVersion};
+use projector_orders::events::amounts::with_decimal_amounts;
 use projector_orders::order_stream;
 use projector_orders::projections::ORDER_SUMMARY;
 use projector_orders::queries;
 
 use super::models::{History, HistoryEvent, OrderView};
 use crate::command::store_error;
-use crate::consistency::{ReadConsistency, committed_head, with_position};
+use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
 use crate::extract::QueryParams;
-use crate::read_path::{Answer, EVENT_STORE, answer, answered_by};
+use crate::read_path::{Answer, EventStore, answer, answer_from};
 use crate::routes::params::ReadParams;
 use crate::routes::params::history_query;
 use crate::routes::path::OrderPath;
@@ -70,63 +70,55 @@ pub(crate) async fn get_history(
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let (after, limit) = history_query(&mut query);
-    // The audit log reads the event store, which is always current: `min_position` needs no
-    // wait, only a check that some write has reached it.
     let consistency = ReadConsistency::from_query(&mut query, &state);
     query.finish()?;
-    let head = committed_head(&state, consistency).await?;
     let stream = order_stream(id.as_str()).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let events = state
-        .store()
-        .read_stream(
-            &stream,
-            StreamVersion::new(after + 1),
-            ReadDirection::Forwards,
-            limit + 1,
-        )
-        .await
-        .map_err(store_error)?;
-    if events.is_empty() && after == 0 {
-        return Ok(answered_by(
-            with_position(
-                ApiError::NotFound(format!("order {id} not found")).into_response(),
-                head,
-            ),
-            EVENT_STORE,
-        ));
-    }
-    let more = events.len() > limit;
-    let events: Vec<HistoryEvent> = events
-        .into_iter()
-        .take(limit)
-        .map(|e| HistoryEvent {
-            position: e.position.get(),
-            stream_version: e.stream_version.get(),
-            event_id: e.event_id,
-            event_type: e.event_type.to_string(),
-            schema_version: e.schema_version,
-            data: e.data.to_value().unwrap_or_default(),
-            recorded_at: e.recorded_at,
-            correlation_id: e.metadata.correlation_id.map(|c| c.to_string()),
-            causation_id: e.metadata.causation_id.map(|c| c.to_string()),
-            user_id: e.metadata.user_id.map(|u| u.to_string()),
-        })
-        .collect();
-    let next_after_version = if more {
-        events.last().map(|e| e.stream_version)
-    } else {
-        None
-    };
-    Ok(answered_by(
-        with_position(
-            Json(History {
-                id: id.into_string(),
-                events,
-                next_after_version,
+    answer_from(&state, &EventStore, consistency, |()| async {
+        let events = state
+            .store()
+            .read_stream(
+                &stream,
+                StreamVersion::new(after + 1),
+                ReadDirection::Forwards,
+                limit + 1,
+            )
+            .await
+            .map_err(store_error)?;
+        if events.is_empty() && after == 0 {
+            return Ok(Answer::Missing(format!("order {id} not found")));
+        }
+        let more = events.len() > limit;
+        let events: Vec<HistoryEvent> = events
+            .into_iter()
+            .take(limit)
+            .map(|e| HistoryEvent {
+                position: e.position.get(),
+                stream_version: e.stream_version.get(),
+                event_id: e.event_id,
+                event_type: e.event_type.to_string(),
+                schema_version: e.schema_version,
+                // Amounts as decimals, whichever schema stored them.
+                data: with_decimal_amounts(
+                    e.event_type.as_str(),
+                    e.schema_version,
+                    e.data.to_value().unwrap_or_default(),
+                ),
+                recorded_at: e.recorded_at,
+                correlation_id: e.metadata.correlation_id.map(|c| c.to_string()),
+                causation_id: e.metadata.causation_id.map(|c| c.to_string()),
+                user_id: e.metadata.user_id.map(|u| u.to_string()),
             })
-            .into_response(),
-            head,
-        ),
-        EVENT_STORE,
-    ))
+            .collect();
+        let next_after_version = if more {
+            events.last().map(|e| e.stream_version)
+        } else {
+            None
+        };
+        Ok(Answer::View(History {
+            id: id.to_string(),
+            events,
+            next_after_version,
+        }))
+    })
+    .await
 }

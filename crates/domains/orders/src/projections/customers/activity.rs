@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use projector_core::{GlobalPosition, ProjectionError};
 use projector_sql::{MultiRowInsert, SqlParam, SqlTransaction};
 
+use crate::sum::{self, OutOfRange};
+
 /// Adds a batch's changes to `customer_activity` rows.
 static ACTIVITY: MultiRowInsert = MultiRowInsert::new(
     include_str!("../sql/customers_activity_insert.sql"),
@@ -56,16 +58,24 @@ impl Activity {
     }
 
     /// Counts an order placed at `created_at` (SQL time).
-    pub(super) fn order_placed(&mut self, created_at: &str) {
-        self.placed = self.placed.saturating_add(1);
+    ///
+    /// # Errors
+    /// [`OutOfRange`] past `i64::MAX` orders.
+    pub(super) fn order_placed(&mut self, created_at: &str) -> Result<(), OutOfRange> {
+        self.placed = sum::add("orders placed", self.placed, 1)?;
         self.first_order_at = earliest(self.first_order_at.take(), created_at);
         self.last_order_at = latest(self.last_order_at.take(), created_at);
+        Ok(())
     }
 
     /// Counts a review submitted at `submitted_at` (SQL time).
-    pub(super) fn review_written(&mut self, submitted_at: &str) {
-        self.reviews_written = self.reviews_written.saturating_add(1);
+    ///
+    /// # Errors
+    /// [`OutOfRange`] past `i64::MAX` reviews.
+    pub(super) fn review_written(&mut self, submitted_at: &str) -> Result<(), OutOfRange> {
+        self.reviews_written = sum::add("reviews written", self.reviews_written, 1)?;
         self.last_review_at = latest(self.last_review_at.take(), submitted_at);
+        Ok(())
     }
 
     fn params(&self) -> [SqlParam<'_>; 11] {
@@ -135,7 +145,7 @@ impl BatchActivity {
                 .rows
                 .get(failed.index)
                 .map_or(GlobalPosition::ZERO, |c| c.last_position);
-            failed.error.at(position)
+            sum::refused(failed.error, "a customer's activity").or_at(position)
         })?;
         Ok(self.rows.len())
     }

@@ -68,12 +68,16 @@ impl TypedSqlProjection for CustomersProjection {
                 Either::First(event) => {
                     let order = orders.row_of(tx, event, position).await?;
                     let customer = activity.of(&order.view.customer_id);
-                    order.apply(customer, event, envelope.recorded_at, position);
+                    order
+                        .apply(customer, event, envelope.recorded_at, position)
+                        .map_err(|e| e.at(position))?;
                 }
                 Either::Second(CustomerEvent::ReviewSubmitted(review)) => {
                     let submitted_at = reviews.add(review, position);
                     let customer = activity.of(&review.customer_id);
-                    customer.review_written(submitted_at);
+                    customer
+                        .review_written(submitted_at)
+                        .map_err(|e| e.at(position))?;
                     customer.touched(sql_time(envelope.recorded_at), position);
                 }
                 Either::Second(event) => profiles.apply(tx, event, position).await?,

@@ -12,6 +12,7 @@ use super::activity::Activity;
 use crate::events::{OrderCreated, OrderEvent};
 use crate::projections::batch_orders::{BatchOrders, PerOrderRow};
 use crate::state::OrderStatus;
+use crate::sum::{self, OutOfRange};
 use crate::view::OrderView;
 
 /// Writes whole `customer_orders` rows.
@@ -38,30 +39,39 @@ struct OrderTimes {
 
 impl OrderRow {
     /// Folds `event`, recorded at `position`, into the order's row and its customer's changes.
-    /// Sums clamp rather than fail, as the upsert that adds them to the stored row does, so
-    /// no recorded event can stop the projection.
+    /// A sum past what a column holds fails here, as the upsert that adds them to the stored
+    /// row does, so the projection stops at the event instead of showing a clamped figure.
+    ///
+    /// # Errors
+    /// [`OutOfRange`] when a sum would pass `i64::MAX`.
     pub(super) fn apply(
         &mut self,
         customer: &mut Activity,
         event: &OrderEvent,
         recorded_at: chrono::DateTime<chrono::Utc>,
         position: GlobalPosition,
-    ) {
-        self.view.apply(event, recorded_at);
+    ) -> Result<(), OutOfRange> {
+        self.view.apply(event, recorded_at)?;
         self.last_position = position;
         match event {
-            OrderEvent::Created(_) => customer.order_placed(&sql_time(self.view.created_at)),
+            OrderEvent::Created(_) => customer.order_placed(&sql_time(self.view.created_at))?,
             OrderEvent::Completed(e) => {
-                customer.completed = customer.completed.saturating_add(1);
-                customer.spent_cents = customer.spent_cents.saturating_add(e.total_amount.cents());
+                customer.completed = sum::add("orders completed", customer.completed, 1)?;
+                let spent = e.total_amount.cents();
+                customer.spent_cents = sum::add("the amount spent", customer.spent_cents, spent)?;
             }
-            OrderEvent::Cancelled(_) => customer.cancelled = customer.cancelled.saturating_add(1),
+            OrderEvent::Cancelled(_) => {
+                customer.cancelled = sum::add("orders cancelled", customer.cancelled, 1)?;
+            }
             OrderEvent::Refunded(e) => {
-                customer.refunded_cents = customer.refunded_cents.saturating_add(e.amount.cents());
+                let refunded = e.amount.cents();
+                customer.refunded_cents =
+                    sum::add("the amount refunded", customer.refunded_cents, refunded)?;
             }
             _ => {}
         }
         customer.touched(sql_time(recorded_at), position);
+        Ok(())
     }
 
     fn times(&self) -> OrderTimes {

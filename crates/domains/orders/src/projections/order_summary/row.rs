@@ -2,7 +2,7 @@
 //! values.
 
 use chrono::{DateTime, Utc};
-use projector_core::{Envelope, GlobalPosition};
+use projector_core::{Envelope, GlobalPosition, ProjectionError};
 use projector_sql::{
     Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, params, parse_sql_time, sql_time,
 };
@@ -75,14 +75,24 @@ impl SummaryRow {
 
     /// Folds `event` in, recorded as `envelope` says (the envelope of the order event, or of
     /// the event of either domain that holds it).
-    pub(super) fn apply<E>(&mut self, event: &OrderEvent, envelope: &Envelope<'_, E>) {
-        self.view.apply(event, envelope.recorded_at);
+    ///
+    /// # Errors
+    /// A sum out of range, at the event's position.
+    pub(super) fn apply<E>(
+        &mut self,
+        event: &OrderEvent,
+        envelope: &Envelope<'_, E>,
+    ) -> Result<(), ProjectionError> {
+        self.view
+            .apply(event, envelope.recorded_at)
+            .map_err(|e| e.at(envelope.position))?;
         self.last_position = envelope.position;
         self.correlation_id = envelope
             .metadata
             .correlation_id
             .as_ref()
             .map(|c| c.as_str().to_owned());
+        Ok(())
     }
 
     fn from_row(row: &Row) -> Result<Self, SqlError> {

@@ -1,25 +1,25 @@
--- Adds a batch's changes to a customer's row, clamping each sum at i64::MAX as
--- daily_sales_completed.sql does; a time the batch has none of (null) keeps the row's.
+-- Adds a batch's changes to a customer's row; a sum past i64::MAX fails the statement, as in
+-- daily_sales_completed.sql. A time the batch has none of (null) keeps the row's.
 ON CONFLICT (customer_id) DO UPDATE SET
     orders_placed = CASE
         WHEN excluded.orders_placed > 9223372036854775807 - customer_activity.orders_placed
-        THEN 9223372036854775807
+        THEN NULL
         ELSE customer_activity.orders_placed + excluded.orders_placed END,
     orders_completed = CASE
         WHEN excluded.orders_completed > 9223372036854775807 - customer_activity.orders_completed
-        THEN 9223372036854775807
+        THEN NULL
         ELSE customer_activity.orders_completed + excluded.orders_completed END,
     orders_cancelled = CASE
         WHEN excluded.orders_cancelled > 9223372036854775807 - customer_activity.orders_cancelled
-        THEN 9223372036854775807
+        THEN NULL
         ELSE customer_activity.orders_cancelled + excluded.orders_cancelled END,
     spent_cents = CASE
         WHEN excluded.spent_cents > 9223372036854775807 - customer_activity.spent_cents
-        THEN 9223372036854775807
+        THEN NULL
         ELSE customer_activity.spent_cents + excluded.spent_cents END,
     refunded_cents = CASE
         WHEN excluded.refunded_cents > 9223372036854775807 - customer_activity.refunded_cents
-        THEN 9223372036854775807
+        THEN NULL
         ELSE customer_activity.refunded_cents + excluded.refunded_cents END,
     first_order_at = CASE
         WHEN customer_activity.first_order_at IS NULL
@@ -33,7 +33,7 @@ ON CONFLICT (customer_id) DO UPDATE SET
         ELSE customer_activity.last_order_at END,
     reviews_written = CASE
         WHEN excluded.reviews_written > 9223372036854775807 - customer_activity.reviews_written
-        THEN 9223372036854775807
+        THEN NULL
         ELSE customer_activity.reviews_written + excluded.reviews_written END,
     last_review_at = CASE
         WHEN customer_activity.last_review_at IS NULL
