@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, Server, projector};
+use crate::helpers::{Backend, Server, cache, projector};
 
 /// Longer than any of these commands needs; a command still running then is a hang.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -77,6 +77,14 @@ pub async fn status_and_rebuild_from_the_command_line() {
     assert_eq!(search["checkpoint"], last, "{search}");
     assert!(search.get("lease").is_none(), "{search}");
     assert_eq!(summary["local"], false);
+    // With Redis, the "my orders" cache is a read model like the others.
+    if cache().is_some() {
+        let cached = entry(&report, "customer_orders_cache");
+        assert_eq!(cached["generation"], "g1", "{cached}");
+        assert_eq!(cached["checkpoint"], last, "{cached}");
+        assert_eq!(cached["lag_events"], 0, "{cached}");
+        assert_eq!(cached["local"], false, "{cached}");
+    }
     let text = projector(&["status"], &storage, LIMIT).await;
     assert!(text.success, "{}", text.stderr);
     assert!(text.stdout.contains("order_summary"), "{}", text.stdout);
@@ -139,7 +147,23 @@ pub async fn status_and_rebuild_from_the_command_line() {
         "{}",
         rebuilt.stdout
     );
+    if cache().is_some() {
+        let rebuilt = projector(&["rebuild", "customer_orders_cache"], &storage, LIMIT).await;
+        assert!(rebuilt.success, "{}", rebuilt.stderr);
+        assert!(
+            rebuilt.stdout.contains(&format!(
+                "rebuilt customer_orders_cache: generation g2 serves reads at position {last}"
+            )),
+            "{}",
+            rebuilt.stdout
+        );
+    }
     let report = status(&storage).await;
+    if cache().is_some() {
+        let cached = entry(&report, "customer_orders_cache");
+        assert_eq!(cached["generation"], "g2", "{cached}");
+        assert_eq!(cached["checkpoint"], last, "{cached}");
+    }
     assert_eq!(entry(&report, "order_search")["generation"], "g2");
     let summary = entry(&report, "order_summary");
     assert_eq!(summary["generation"], "g2");
@@ -151,6 +175,17 @@ pub async fn status_and_rebuild_from_the_command_line() {
 
     let server = Server::start_with(kept).await;
     assert_eq!(server.order("o5", last).await, before);
+    if cache().is_some() {
+        // The rebuilt cache answers "my orders" with every order.
+        let mine = server
+            .get(&format!(
+                "/api/customers/c/orders?min_position={last}&limit=100"
+            ))
+            .await
+            .expect(200);
+        assert_eq!(mine.header("read-model"), Some("customer_orders_cache"));
+        assert_eq!(mine.json()["orders"].as_array().map(Vec::len), Some(12));
+    }
 }
 
 /// Two servers on one PostgreSQL database: the standby refuses admin actions on projections
