@@ -60,6 +60,16 @@ pub trait ProjectionTarget: Send + Sync + 'static {
         false
     }
 
+    /// The shortest time between two batches applied at the head of the feed. A store whose
+    /// every commit costs much whatever its size (a search index writes a segment per commit)
+    /// gathers the events of that time into one batch, as a search server's refresh interval
+    /// does; reads waiting for a position may wait that much longer. While catching up, full
+    /// batches follow each other without a pause. Zero, the default, applies each batch as
+    /// soon as it is read.
+    fn batch_interval(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// The generation serving reads and the version of the projection that built it.
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError>;
     /// The generations being built (not serving yet), with the version that created each,
@@ -131,6 +141,10 @@ impl<T: ProjectionTarget + ?Sized> ProjectionTarget for Arc<T> {
 
     fn local(&self) -> bool {
         (**self).local()
+    }
+
+    fn batch_interval(&self) -> std::time::Duration {
+        (**self).batch_interval()
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {

@@ -14,6 +14,9 @@ pub(crate) struct Lane {
     pub(crate) feed: Feed,
     /// Why the lane applies nothing although the feed is ahead, if it does not.
     pub(crate) halt: Option<Halt>,
+    /// When the next batch may be applied, for a target with a batch interval that applied
+    /// its last batch at the head.
+    pub(crate) next_batch_at: Option<tokio::time::Instant>,
 }
 
 /// Why a lane applies nothing.
@@ -45,6 +48,7 @@ impl Lane {
             checkpoint,
             feed: Feed::new(feed, checkpoint.position, batch_size),
             halt: None,
+            next_batch_at: None,
         }
     }
 

@@ -208,6 +208,13 @@ impl Worker {
 
     /// Applies the next batch of one lane.
     pub(crate) async fn step(&mut self, lane: &mut Lane, kind: LaneKind) -> Step {
+        // A target with a batch interval gathers what arrives meanwhile into the next batch.
+        if let Some(at) = lane.next_batch_at.take() {
+            let wait = at.saturating_duration_since(tokio::time::Instant::now());
+            if !wait.is_zero() && !self.sleep(wait).await {
+                return Step::Shutdown;
+            }
+        }
         let batch = match lane.feed.next().await {
             Ok(batch) => batch,
             Err(error) => {
@@ -251,6 +258,10 @@ impl Worker {
         {
             Ok(()) => {
                 self.advanced(lane, kind, through, read, &handled);
+                let interval = self.target.batch_interval();
+                if !interval.is_zero() && read < self.options.batch_size {
+                    lane.next_batch_at = Some(tokio::time::Instant::now() + interval);
+                }
                 Step::Continue
             }
             Err(error) if error.is_transient() => {

@@ -12,9 +12,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_trait::async_trait;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use projector_core::{EventFeed, GlobalPosition, HeadWatch, RecordedEvent, StoreError};
 use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -25,6 +26,8 @@ use crate::stream::{EventStream, PREVIOUS_HEADER, header_position};
 
 /// How many of the latest events the feed keeps in memory.
 const CACHED_EVENTS: usize = 50_000;
+/// The most messages taken in before the head moves.
+const BURST: usize = 1000;
 /// How long a direct read waits for the messages it asked for.
 const FETCH_WAIT: Duration = Duration::from_secs(5);
 
@@ -320,46 +323,70 @@ async fn follow_from(
         .messages()
         .await
         .map_err(|e| BusError::Unavailable(format!("following from sequence {start}: {e}")))?;
-    while let Some(message) = messages.next().await {
-        let message =
-            message.map_err(|e| BusError::Unavailable(format!("following the stream: {e}")))?;
-        let sequence = message
-            .info()
-            .map_err(|e| BusError::Decode(format!("a message without its sequence: {e}")))?
-            .stream_sequence;
-        let event = cloudevent::decode(&message.payload)?;
-        let position = event.position;
-        {
-            let mut window = window.lock().unwrap_or_else(PoisonError::into_inner);
-            if sequence != window.next_sequence() {
-                // Resumed after a failure: skip what the window already holds.
-                if sequence < window.next_sequence() {
-                    continue;
-                }
-                if window.events.is_empty() {
-                    window.start = sequence;
-                    window.floor = message
-                        .headers
-                        .as_ref()
-                        .map_or(Ok(GlobalPosition::ZERO), |h| {
-                            header_position(h, PREVIOUS_HEADER)
-                        })?;
-                } else {
-                    return Err(BusError::Decode(format!(
-                        "sequence {sequence} after {}: a gap in the stream",
-                        window.next_sequence() - 1
-                    )));
-                }
+    while let Some(first) = messages.next().await {
+        // Everything already received goes in before the head moves, so projectors wake once
+        // per burst (the relay publishes commit by commit) rather than once per event, and
+        // apply it as one batch.
+        let mut position = None;
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(message) = next {
+            if let Some(at) = take(message, window)? {
+                position = Some(at);
             }
-            window.push(sequence, event);
+            taken += 1;
+            next = match taken < BURST {
+                true => messages.next().now_or_never().flatten(),
+                false => None,
+            };
         }
-        head.send_if_modified(|h| {
-            let moved = position > *h;
-            if moved {
-                *h = position;
-            }
-            moved
-        });
+        if let Some(position) = position {
+            head.send_if_modified(|h| {
+                let moved = position > *h;
+                if moved {
+                    *h = position;
+                }
+                moved
+            });
+        }
     }
     Err(BusError::Unavailable("the stream's consumer ended".into()))
+}
+
+/// Adds a followed message to `window`; its event's position, or `None` for a message the
+/// window already holds (a resumed consumer delivers from where it was asked).
+fn take(
+    message: Result<jetstream::Message, pull::OrderedError>,
+    window: &Mutex<Window>,
+) -> Result<Option<GlobalPosition>, BusError> {
+    let message =
+        message.map_err(|e| BusError::Unavailable(format!("following the stream: {e}")))?;
+    let sequence = message
+        .info()
+        .map_err(|e| BusError::Decode(format!("a message without its sequence: {e}")))?
+        .stream_sequence;
+    let event = cloudevent::decode(&message.payload)?;
+    let position = event.position;
+    let mut window = window.lock().unwrap_or_else(PoisonError::into_inner);
+    if sequence != window.next_sequence() {
+        if sequence < window.next_sequence() {
+            return Ok(None);
+        }
+        if window.events.is_empty() {
+            window.start = sequence;
+            window.floor = message
+                .headers
+                .as_ref()
+                .map_or(Ok(GlobalPosition::ZERO), |h| {
+                    header_position(h, PREVIOUS_HEADER)
+                })?;
+        } else {
+            return Err(BusError::Decode(format!(
+                "sequence {sequence} after {}: a gap in the stream",
+                window.next_sequence() - 1
+            )));
+        }
+    }
+    window.push(sequence, event);
+    Ok(Some(position))
 }

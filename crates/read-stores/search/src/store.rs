@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use projector_core::{Generation, ProjectionName, ReadStoreError};
 
@@ -22,12 +23,18 @@ pub struct SearchStoreOptions {
     /// How much a generation's writer buffers in memory before it writes a segment, in bytes;
     /// at least 15 MB. Default: 32 MiB.
     pub writer_memory: usize,
+    /// The shortest time between two commits at the head of the feed: each commit writes a
+    /// segment (and makes a fresh writer buffer), so live events are gathered for this long
+    /// into one commit, as a search server's refresh interval does. A search waiting for a
+    /// position waits up to this much longer. Default: 100 ms.
+    pub commit_interval: Duration,
 }
 
 impl Default for SearchStoreOptions {
     fn default() -> Self {
         Self {
             writer_memory: 32 << 20,
+            commit_interval: Duration::from_millis(100),
         }
     }
 }
@@ -121,6 +128,11 @@ impl SearchStore {
     /// The store's directory.
     pub fn root(&self) -> &Path {
         &self.inner.root
+    }
+
+    /// The options it writes with; `None` when read-only.
+    pub fn options(&self) -> Option<SearchStoreOptions> {
+        self.inner.options
     }
 
     /// The directory of one generation's index.

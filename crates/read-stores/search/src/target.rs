@@ -2,6 +2,7 @@
 //! projector drives it. Each call runs on a blocking thread: the index is local disk.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use projector_core::{
@@ -140,6 +141,12 @@ impl ProjectionTarget for SearchTarget {
     async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError> {
         self.blocking(move |indexes| Ok(indexes.generation(generation)?.payload().checkpoint))
             .await
+    }
+
+    fn batch_interval(&self) -> Duration {
+        self.store
+            .options()
+            .map_or(Duration::ZERO, |options| options.commit_interval)
     }
 
     async fn apply(

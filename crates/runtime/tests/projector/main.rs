@@ -6,6 +6,7 @@
 mod failover;
 mod faults;
 mod helpers;
+mod pacing;
 mod resume;
 mod setup;
 mod versions;

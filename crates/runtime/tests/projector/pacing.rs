@@ -1,0 +1,160 @@
+//! A target with a batch interval: live events arriving at the head are gathered into one
+//! batch per interval, while a backlog is applied in full batches without a pause.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use projector_core::{
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, EventFilter, Generation,
+    GlobalPosition, PoisonPolicy, ProjectionName, ProjectionTarget, ReadStoreError, RecordedEvent,
+    ServingAt,
+};
+use projector_runtime::{Projector, ProjectorOptions};
+use projector_sql::{SqlReadStore, SqlTarget};
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{Counting, PATIENCE, Stores};
+
+/// A SQL target with a batch interval, recording the size of every batch it applies.
+struct Paced {
+    inner: SqlTarget,
+    interval: Duration,
+    batches: Mutex<Vec<usize>>,
+}
+
+#[async_trait]
+impl ProjectionTarget for Paced {
+    fn name(&self) -> ProjectionName {
+        self.inner.name()
+    }
+    fn version(&self) -> u32 {
+        self.inner.version()
+    }
+    fn filter(&self) -> EventFilter {
+        self.inner.filter()
+    }
+    fn poison_policy(&self) -> PoisonPolicy {
+        self.inner.poison_policy()
+    }
+    fn batch_interval(&self) -> Duration {
+        self.interval
+    }
+    async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
+        self.inner.serving().await
+    }
+    async fn building(&self) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
+        self.inner.building().await
+    }
+    async fn create_generation(&self) -> Result<Generation, ReadStoreError> {
+        self.inner.create_generation().await
+    }
+    async fn activate(
+        &self,
+        generation: Generation,
+        replacing: Option<ServingAt>,
+    ) -> Result<(), ReadStoreError> {
+        self.inner.activate(generation, replacing).await
+    }
+    async fn drop_generation(
+        &self,
+        generation: Generation,
+        at: GlobalPosition,
+    ) -> Result<(), ReadStoreError> {
+        self.inner.drop_generation(generation, at).await
+    }
+    async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError> {
+        self.inner.checkpoint(generation).await
+    }
+    async fn apply(
+        &self,
+        generation: Generation,
+        events: Arc<[RecordedEvent]>,
+        from: GlobalPosition,
+        to: Checkpoint,
+    ) -> Result<(), ApplyError> {
+        let size = events.len();
+        self.inner.apply(generation, events, from, to).await?;
+        self.batches.lock().expect("batches").push(size);
+        Ok(())
+    }
+    async fn dead_letter(
+        &self,
+        generation: Generation,
+        letter: DeadLetter,
+        from: GlobalPosition,
+        skip_to: Option<Checkpoint>,
+    ) -> Result<(), ReadStoreError> {
+        self.inner
+            .dead_letter(generation, letter, from, skip_to)
+            .await
+    }
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {
+        self.inner.dead_letters().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_are_gathered_for_the_batch_interval_and_a_backlog_is_not_paced() {
+    let stores = Stores::new();
+    // A backlog of four full batches, there before the projector starts.
+    stores.append("backlog", 40, None).await;
+    let paced = Arc::new(Paced {
+        inner: SqlTarget::new(
+            stores.reads.clone() as Arc<dyn SqlReadStore>,
+            Arc::new(Counting::new("paced", PoisonPolicy::Stop)),
+        ),
+        interval: Duration::from_millis(400),
+        batches: Mutex::new(Vec::new()),
+    });
+    let shutdown = CancellationToken::new();
+    let handle = Projector::new(
+        stores.events.clone(),
+        ProjectorOptions {
+            batch_size: 10,
+            ..ProjectorOptions::default()
+        },
+    )
+    .with_target(Arc::clone(&paced) as Arc<dyn ProjectionTarget>)
+    .start(shutdown.clone())
+    .expect("start");
+    let name = ProjectionName::from_static("paced");
+    handle
+        .wait_for(&name, GlobalPosition::new(40), PATIENCE)
+        .await
+        .expect("the backlog is applied");
+    let backlog = paced.batches.lock().expect("batches").clone();
+    assert_eq!(
+        backlog,
+        vec![10, 10, 10, 10],
+        "full batches, one after another"
+    );
+
+    // At the head, five single-event commits in quick succession: the first is applied at
+    // once, the rest wait out the interval and go in together.
+    stores.append("live", 1, None).await;
+    handle
+        .wait_for(&name, GlobalPosition::new(41), PATIENCE)
+        .await
+        .expect("the first live event is applied");
+    for _ in 0..4 {
+        stores.append("live", 1, None).await;
+    }
+    handle
+        .wait_for(&name, GlobalPosition::new(45), PATIENCE)
+        .await
+        .expect("the live events are applied");
+    let live: Vec<usize> = paced.batches.lock().expect("batches")[4..].to_vec();
+    assert_eq!(live.iter().sum::<usize>(), 5, "{live:?}");
+    assert!(
+        live.len() <= 3,
+        "four events committed within the interval take at most two batches after the first: {live:?}"
+    );
+    assert_eq!(
+        stores.counted(&name).await,
+        (45, 45),
+        "each event applied once"
+    );
+    shutdown.cancel();
+    handle.join().await;
+}
