@@ -20,12 +20,21 @@ use projector_sqlite::{Durability, SqliteEventStore};
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, StorageArgs};
 
-/// How long a query of a read model may run on PostgreSQL before it is cancelled.
+/// How long a query of a read model, or a read of a stream over HTTP, may run on PostgreSQL
+/// before it is cancelled.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections for the streams HTTP clients read (an order's history), apart from the event
+/// store's own: a flood of such reads waits for these, never for those projecting reads
+/// through.
+const STREAM_READERS: usize = 4;
 
 /// The open stores.
 pub(crate) struct Stores {
     pub(crate) events: Arc<dyn EventStore>,
+    /// The same event store as HTTP reads of a stream reach it: a bounded pool of its own (on
+    /// PostgreSQL with the statement timeout of `queries`), so they cannot stall projecting.
+    pub(crate) stream_reads: Arc<dyn EventStore>,
     pub(crate) reads: Arc<dyn SqlReadStore>,
     /// The read models as the HTTP reads query them: on PostgreSQL a pool of its own, with a
     /// statement timeout, so a flood of reads cannot take the connections projecting needs.
@@ -124,6 +133,7 @@ impl Stores {
         let events = Arc::new(data.open_events(Durability::Full)?);
         let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
         Ok(Self {
+            stream_reads: Arc::new(events.with_readers(STREAM_READERS)),
             // SQLite's readers are a bounded pool per read model beside its one writer.
             queries: Arc::clone(&reads),
             reads,
@@ -178,7 +188,11 @@ impl Stores {
         )
         .await
         .context("connecting the read models' queries to PostgreSQL")?;
+        let stream_reads = events
+            .with_read_pool(url, STREAM_READERS, QUERY_TIMEOUT)
+            .context("setting up the pool of HTTP stream reads")?;
         Ok(Self {
+            stream_reads: Arc::new(stream_reads),
             reads: Arc::new(reads),
             queries: Arc::new(queries),
             idempotency: Arc::new(PgIdempotencyStore::new(events.pool().clone())),

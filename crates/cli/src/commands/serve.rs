@@ -131,6 +131,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config,
     )
     .with_authenticator(authenticator);
+    if args.from.is_none() {
+        state = state.with_stream_reads(Arc::clone(&stores.stream_reads));
+    }
     if let Some(cache) = &stores.cache {
         state = state.with_customer_orders_cache(read_models::customer_orders_cache(cache));
     }

@@ -77,7 +77,7 @@ pub(crate) async fn get_history(
     let head = committed_head(&state, consistency).await?;
     let stream = order_stream(id.as_str()).map_err(|e| ApiError::Internal(e.to_string()))?;
     let events = state
-        .store()
+        .stream_reads()
         .read_stream(
             &stream,
             StreamVersion::new(after + 1),
