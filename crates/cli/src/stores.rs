@@ -19,6 +19,7 @@ use projector_sqlite::{Durability, SqliteEventStore};
 
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, StorageArgs};
+use crate::redact::redact;
 
 /// How long a query of a read model, or a read of a stream over HTTP, may run on PostgreSQL
 /// before it is cancelled.
@@ -226,72 +227,4 @@ pub(crate) fn cache(args: &CacheArgs) -> anyhow::Result<Option<RedisStore>> {
     let store = RedisStore::lazy(url, namespace, RedisStoreOptions::default())
         .with_context(|| format!("the Redis URL {}", redact(url)))?;
     Ok(Some(store))
-}
-
-/// The connection string without its password, for the logs and errors: in a URL's user
-/// information (`postgres://u:secret@h`), as a query parameter (`?password=secret`), or in the
-/// keyword form (`host=h password=secret`, quoted or not).
-fn redact(url: &str) -> String {
-    let mut shown = match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    };
-    let mut from = 0;
-    while let Some(found) = shown[from..].to_ascii_lowercase().find("password") {
-        let key_end = from + found + "password".len();
-        let rest = &shown[key_end..];
-        let spaces = rest.len() - rest.trim_start().len();
-        if !rest.trim_start().starts_with('=') {
-            from = key_end;
-            continue;
-        }
-        let value_start = key_end + spaces + 1;
-        let value = &shown[value_start..];
-        let value = value.trim_start();
-        let value_start = shown.len() - value.len();
-        let value_len = match value.strip_prefix('\'') {
-            Some(quoted) => quoted.find('\'').map_or(value.len(), |end| end + 2),
-            None => value
-                .find(|c: char| c == '&' || c.is_whitespace())
-                .unwrap_or(value.len()),
-        };
-        shown.replace_range(value_start..value_start + value_len, "***");
-        from = value_start + 3;
-    }
-    shown
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_stay_out_of_the_logs() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(super::redact("host=h user=u"), "host=h user=u");
-        assert_eq!(
-            super::redact("host=h user=u password=secret dbname=d"),
-            "host=h user=u password=*** dbname=d"
-        );
-        assert_eq!(
-            super::redact("host=h password = 'sec ret' user=u"),
-            "host=h password = *** user=u"
-        );
-        assert_eq!(
-            super::redact("postgres://h/db?user=u&password=secret&sslmode=require"),
-            "postgres://h/db?user=u&password=***&sslmode=require"
-        );
-        assert_eq!(
-            super::redact("redis://:secret@h:6379/0"),
-            "redis://:***@h:6379/0"
-        );
-    }
 }
