@@ -82,6 +82,7 @@ impl Stores {
         lease_timeout: Duration,
         search: SearchAccess,
     ) -> anyhow::Result<Self> {
+        DataDir::new(&storage.data.data).make_private()?;
         let mut stores = match &storage.database_url {
             Some(url) => {
                 let label = format!("{label} pid {}", std::process::id());

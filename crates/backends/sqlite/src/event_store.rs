@@ -226,10 +226,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn lock_exclusively(path: &Path) -> Result<File, StoreError> {
     let lock_path = path.with_extension("lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
         .open(&lock_path)
         .map_err(|e| StoreError::unavailable(format!("cannot open {}", lock_path.display()), e))?;
     file.try_lock().map_err(|e| StoreError::Unavailable {
