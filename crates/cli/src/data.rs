@@ -37,6 +37,29 @@ impl DataDir {
         self.root.join("search")
     }
 
+    /// Takes the group's and others' access away from an existing data directory and
+    /// everything in it (made by hand, or by an older version), saying so in the log; the
+    /// stores create a missing one, and their files, for their owner only.
+    ///
+    /// # Errors
+    /// A file or directory in it whose mode cannot be read or changed.
+    pub(crate) fn make_private(&self) -> anyhow::Result<()> {
+        if !self.root.is_dir() {
+            return Ok(());
+        }
+        let tightened = tighten(&self.root)
+            .with_context(|| format!("making {} its owner's only", self.root.display()))?;
+        if tightened > 0 {
+            tracing::warn!(
+                data = %self.root.display(),
+                tightened,
+                "the data directory was open to other users: tightened it to its owner only \
+                 (0700 directories, 0600 files)"
+            );
+        }
+        Ok(())
+    }
+
     /// Opens the event store for appending (this process becomes its only writer).
     pub(crate) fn open_events(&self, durability: Durability) -> anyhow::Result<SqliteEventStore> {
         let options = SqliteEventStoreOptions {
@@ -65,4 +88,33 @@ impl DataDir {
         SqliteReadStore::open(self.read_dir(), SqliteReadStoreOptions::default())
             .with_context(|| format!("opening the read models in {}", self.read_dir().display()))
     }
+}
+
+/// Takes the group's and others' bits off `path` and, for a directory, everything under it
+/// (symbolic links are left alone); returns how many entries changed.
+#[cfg(unix)]
+fn tighten(path: &Path) -> std::io::Result<usize> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let metadata = std::fs::symlink_metadata(path)?;
+    if metadata.file_type().is_symlink() {
+        return Ok(0);
+    }
+    let mut tightened = 0;
+    let mode = metadata.permissions().mode();
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7700))?;
+        tightened += 1;
+    }
+    if metadata.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            tightened += tighten(&entry?.path())?;
+        }
+    }
+    Ok(tightened)
+}
+
+#[cfg(not(unix))]
+fn tighten(_path: &Path) -> std::io::Result<usize> {
+    Ok(0)
 }

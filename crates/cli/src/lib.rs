@@ -15,6 +15,7 @@ mod commands;
 mod data;
 pub mod opts;
 mod read_models;
+mod redact;
 mod relaying;
 mod signals;
 mod stores;

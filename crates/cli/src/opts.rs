@@ -169,7 +169,12 @@ pub struct ServeArgs {
     pub edge: EdgeArgs,
     /// Also publish the event feed to this NATS server (`nats://host:port`), as
     /// `projector relay` does, from this process.
-    #[arg(long, env = "PROJECTOR_PUBLISH", value_name = "NATS_URL")]
+    #[arg(
+        long,
+        env = "PROJECTOR_PUBLISH",
+        value_name = "NATS_URL",
+        hide_env_values = true
+    )]
     pub publish: Option<String>,
     /// Read the event feed from this NATS server (`nats://host:port`) instead of the event
     /// store: `serve` runs as a read node (reads only; writes are refused, naming the
@@ -178,6 +183,7 @@ pub struct ServeArgs {
         long,
         env = "PROJECTOR_FROM",
         value_name = "NATS_URL",
+        hide_env_values = true,
         conflicts_with = "publish"
     )]
     pub from: Option<String>,
@@ -337,7 +343,12 @@ pub struct ProjectArgs {
     /// Read the event feed from this NATS server (`nats://host:port`) instead of the event
     /// store: `serve` runs as a read node (reads only; writes are refused, naming the
     /// writer), `project` keeps the read models from it, `status` measures lag against it.
-    #[arg(long, env = "PROJECTOR_FROM", value_name = "NATS_URL")]
+    #[arg(
+        long,
+        env = "PROJECTOR_FROM",
+        value_name = "NATS_URL",
+        hide_env_values = true
+    )]
     pub from: Option<String>,
     /// The stream of `--from`.
     #[command(flatten)]
@@ -372,7 +383,12 @@ pub struct StatusArgs {
     /// Read the event feed from this NATS server (`nats://host:port`) instead of the event
     /// store: `serve` runs as a read node (reads only; writes are refused, naming the
     /// writer), `project` keeps the read models from it, `status` measures lag against it.
-    #[arg(long, env = "PROJECTOR_FROM", value_name = "NATS_URL")]
+    #[arg(
+        long,
+        env = "PROJECTOR_FROM",
+        value_name = "NATS_URL",
+        hide_env_values = true
+    )]
     pub from: Option<String>,
     /// The NATS server of the event feed's stream (`nats://host:port`): `relay` publishes to
     /// it; `status` also reports what the stream holds against the event store's head.
@@ -380,6 +396,7 @@ pub struct StatusArgs {
         long,
         env = "PROJECTOR_NATS_URL",
         value_name = "NATS_URL",
+        hide_env_values = true,
         conflicts_with = "from"
     )]
     pub nats_url: Option<String>,
@@ -452,7 +469,12 @@ pub struct BenchArgs {
     /// The NATS server of the event feed's stream (`nats://host:port`): `relay` publishes to
     /// it; `status` also reports what the stream holds against the event store's head.
     /// In `bench`: run the relay workload on it, or with `--http` read through a read node.
-    #[arg(long, env = "PROJECTOR_NATS_URL", value_name = "NATS_URL")]
+    #[arg(
+        long,
+        env = "PROJECTOR_NATS_URL",
+        value_name = "NATS_URL",
+        hide_env_values = true
+    )]
     pub nats_url: Option<String>,
 }
 

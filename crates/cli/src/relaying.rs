@@ -13,6 +13,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::redact::redact;
+
 /// The lease one relay holds at a time.
 pub(crate) const RELAY_LEASE: ProjectionName = ProjectionName::from_static("nats_relay");
 
@@ -76,7 +78,7 @@ pub(crate) fn start(
                 }
             };
             pause = Duration::from_millis(100);
-            tracing::info!(stream = %settings.stream, url = %settings.url, "relaying the event feed");
+            tracing::info!(stream = %settings.stream, url = %redact(&settings.url), "relaying the event feed");
             let relay = Relay::new(Arc::clone(&feed), stream, options);
             let stop = shutdown.child_token();
             let copied = copy_status(relay.status(), status.clone(), stop.clone());
@@ -104,7 +106,7 @@ pub(crate) async fn open_feed(settings: StreamSettings) -> anyhow::Result<Arc<dy
     let url = settings.url.clone();
     let stream = EventStream::connect(settings)
         .await
-        .with_context(|| format!("opening the event stream on {url}"))?;
+        .with_context(|| format!("opening the event stream on {}", redact(&url)))?;
     let feed = NatsFeed::open(stream)
         .await
         .context("reading the event stream")?;

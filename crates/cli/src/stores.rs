@@ -19,14 +19,25 @@ use projector_sqlite::{Durability, SqliteEventStore};
 
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, StorageArgs};
+use crate::redact::redact;
 
-/// How long a query of a read model may run on PostgreSQL before it is cancelled.
+/// How long a query of a read model, or a read of a stream over HTTP, may run on PostgreSQL
+/// before it is cancelled.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections for the streams HTTP clients read (an order's history), apart from the event
+/// store's own: a flood of such reads waits for these, never for those projecting reads
+/// through.
+const STREAM_READERS: usize = 4;
 
 /// The open stores.
 pub(crate) struct Stores {
     /// The event store; `None` where the events come from a broker ([`EventAccess::Broker`]).
     events: Option<Arc<dyn EventStore>>,
+    /// The same event store as HTTP reads of a stream reach it: a bounded pool of its own (on
+    /// PostgreSQL with the statement timeout of `queries`), so they cannot stall projecting.
+    /// `None` with the event store.
+    pub(crate) stream_reads: Option<Arc<dyn EventStore>>,
     pub(crate) reads: Arc<dyn SqlReadStore>,
     /// The read models as the HTTP reads query them: on PostgreSQL a pool of its own, with a
     /// statement timeout, so a flood of reads cannot take the connections projecting needs.
@@ -96,6 +107,7 @@ impl Stores {
         events: EventAccess,
         search: SearchAccess,
     ) -> anyhow::Result<Self> {
+        DataDir::new(&storage.data.data).make_private()?;
         let mut stores = match &storage.database_url {
             Some(url) => {
                 let label = format!("{label} pid {}", std::process::id());
@@ -157,6 +169,7 @@ impl Stores {
     fn sqlite(data: &DataDir, access: EventAccess) -> anyhow::Result<Self> {
         let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
         let mut stores = Self {
+            stream_reads: None,
             // SQLite's readers are a bounded pool per read model beside its one writer.
             queries: Arc::clone(&reads),
             reads,
@@ -173,6 +186,7 @@ impl Stores {
             let events = Arc::new(data.open_events(Durability::Full)?);
             stores.idempotency = Some(Arc::new(data.open_idempotency()?));
             stores.closer = Some(Closer::Sqlite(Arc::clone(&events)));
+            stores.stream_reads = Some(Arc::new(events.with_readers(STREAM_READERS)));
             stores.events = Some(events);
         }
         Ok(stores)
@@ -222,7 +236,16 @@ impl Stores {
         )
         .await
         .context("connecting the read models' queries to PostgreSQL")?;
+        let stream_reads = match &events {
+            Some(events) => Some(Arc::new(
+                events
+                    .with_read_pool(url, STREAM_READERS, QUERY_TIMEOUT)
+                    .context("setting up the pool of HTTP stream reads")?,
+            ) as Arc<dyn EventStore>),
+            None => None,
+        };
         Ok(Self {
+            stream_reads,
             reads: Arc::new(reads),
             queries: Arc::new(queries),
             idempotency: events.as_ref().map(|events| {
@@ -260,72 +283,4 @@ pub(crate) fn cache(args: &CacheArgs) -> anyhow::Result<Option<RedisStore>> {
     let store = RedisStore::lazy(url, namespace, RedisStoreOptions::default())
         .with_context(|| format!("the Redis URL {}", redact(url)))?;
     Ok(Some(store))
-}
-
-/// The connection string without its password, for the logs and errors: in a URL's user
-/// information (`postgres://u:secret@h`), as a query parameter (`?password=secret`), or in the
-/// keyword form (`host=h password=secret`, quoted or not).
-fn redact(url: &str) -> String {
-    let mut shown = match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    };
-    let mut from = 0;
-    while let Some(found) = shown[from..].to_ascii_lowercase().find("password") {
-        let key_end = from + found + "password".len();
-        let rest = &shown[key_end..];
-        let spaces = rest.len() - rest.trim_start().len();
-        if !rest.trim_start().starts_with('=') {
-            from = key_end;
-            continue;
-        }
-        let value_start = key_end + spaces + 1;
-        let value = &shown[value_start..];
-        let value = value.trim_start();
-        let value_start = shown.len() - value.len();
-        let value_len = match value.strip_prefix('\'') {
-            Some(quoted) => quoted.find('\'').map_or(value.len(), |end| end + 2),
-            None => value
-                .find(|c: char| c == '&' || c.is_whitespace())
-                .unwrap_or(value.len()),
-        };
-        shown.replace_range(value_start..value_start + value_len, "***");
-        from = value_start + 3;
-    }
-    shown
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_stay_out_of_the_logs() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
-        assert_eq!(super::redact("host=h user=u"), "host=h user=u");
-        assert_eq!(
-            super::redact("host=h user=u password=secret dbname=d"),
-            "host=h user=u password=*** dbname=d"
-        );
-        assert_eq!(
-            super::redact("host=h password = 'sec ret' user=u"),
-            "host=h password = *** user=u"
-        );
-        assert_eq!(
-            super::redact("postgres://h/db?user=u&password=secret&sslmode=require"),
-            "postgres://h/db?user=u&password=***&sslmode=require"
-        );
-        assert_eq!(
-            super::redact("redis://:secret@h:6379/0"),
-            "redis://:***@h:6379/0"
-        );
-    }
 }

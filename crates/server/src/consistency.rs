@@ -102,8 +102,9 @@ pub(crate) async fn committed_head(
     state: &AppState,
     consistency: ReadConsistency,
 ) -> Result<GlobalPosition, ApiError> {
+    // Asked on the HTTP reads' own path to the store, not the one projecting reads through.
     let head = state
-        .store()
+        .stream_reads()
         .head()
         .await
         .map_err(|e| ApiError::Unavailable(format!("cannot read the head of the feed: {e}")))?;

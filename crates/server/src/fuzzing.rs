@@ -373,17 +373,22 @@ pub enum QueryRoute {
     DailySales,
     /// `GET /api/orders/search`.
     OrderSearch,
+    /// `GET /api/products/search`.
+    ProductSearch,
 }
 
 impl QueryRoute {
     /// All of them, for a fuzzer to pick from.
-    pub const ALL: [Self; 6] = [
+    /// New routes go last, so a stored input keeps the route its first byte picked (modulo
+    /// the count, so seeds name routes by their index: byte 6 is the product search).
+    pub const ALL: [Self; 7] = [
         Self::Plain,
         Self::OrderHistory,
         Self::IssueList,
         Self::CustomerOrders,
         Self::DailySales,
         Self::OrderSearch,
+        Self::ProductSearch,
     ];
 }
 
@@ -443,6 +448,14 @@ fn check_query(route: QueryRoute, raw: Option<&str>) -> Result<(), ApiError> {
             assert!(consistency.wait() <= config.max_read_wait);
             return Ok(());
         }
+        QueryRoute::ProductSearch => {
+            let search = products::search::search_query(&mut query);
+            let consistency = ReadConsistency::from_query_with(&mut query, &config);
+            query.finish()?;
+            assert_product_search(&search);
+            assert!(consistency.wait() <= config.max_read_wait);
+            return Ok(());
+        }
         QueryRoute::DailySales => {
             let (from, to) = reports::date_range(&mut query);
             let consistency = ReadConsistency::from_query_with(&mut query, &config);
@@ -463,6 +476,41 @@ fn check_query(route: QueryRoute, raw: Option<&str>) -> Result<(), ApiError> {
         assert!(position.get() <= i64::MAX as u64);
     }
     Ok(())
+}
+
+/// What an accepted product search holds: the documented bounds, and a cursor that reads back
+/// as itself for this search.
+fn assert_product_search(search: &projector_products::search::ProductSearch) {
+    use projector_products::search::{Cursor, DEPTH_MAX};
+
+    assert!((1..=PAGE_MAX as usize).contains(&search.limit), "limit");
+    if let Some(text) = &search.text {
+        assert_free_text(text, SEARCH_TEXT_MAX);
+    }
+    if let Some(category) = &search.category {
+        assert!(
+            projector_products::limits::category_problem(category).is_none(),
+            "accepted category {category:?}"
+        );
+    }
+    let max_cents = projector_products::Price::MAX.cents();
+    for cents in [search.min_price_cents, search.max_price_cents]
+        .into_iter()
+        .flatten()
+    {
+        assert!((0..=max_cents).contains(&cents), "accepted {cents} cents");
+    }
+    if let (Some(min), Some(max)) = (search.min_price_cents, search.max_price_cents) {
+        assert!(min <= max, "accepted min_price above max_price");
+    }
+    if let Some(cursor) = search.cursor {
+        assert!((1..=DEPTH_MAX).contains(&cursor.offset()), "cursor offset");
+        assert_eq!(
+            Cursor::decode(&cursor.encode(), search),
+            Ok(cursor),
+            "product cursor round trip"
+        );
+    }
 }
 
 /// Reads the headers of a write, as every write route does: `(name, value)` pairs.

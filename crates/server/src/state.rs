@@ -24,6 +24,7 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn EventStore>,
+    stream_reads: Option<Arc<dyn EventStore>>,
     reads: Arc<dyn SqlReadStore>,
     idempotency: Arc<dyn IdempotencyStore>,
     targets: BTreeMap<ProjectionName, Arc<dyn ProjectionTarget>>,
@@ -60,6 +61,7 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 store,
+                stream_reads: None,
                 reads,
                 idempotency,
                 targets: targets.into_iter().map(|t| (t.name(), t)).collect(),
@@ -84,6 +86,20 @@ impl AppState {
         Arc::get_mut(&mut self.inner)
             .expect("the cache is set before the state is shared")
             .customer_orders_cache = Some(cache);
+        self
+    }
+
+    /// Reads the streams clients ask for (an order's history) through `store`: the same event
+    /// store on a bounded path of its own (see `PgEventStore::with_read_pool`), so a flood of
+    /// such reads cannot take the connections projecting reads through. Without this, through
+    /// the event store itself.
+    ///
+    /// # Panics
+    /// When called after the state was cloned (it is set while building the server).
+    pub fn with_stream_reads(mut self, store: Arc<dyn EventStore>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the stream reads are set before the state is shared")
+            .stream_reads = Some(store);
         self
     }
 
@@ -145,6 +161,15 @@ impl AppState {
     /// The event store (the write model).
     pub fn store(&self) -> &dyn EventStore {
         self.inner.store.as_ref()
+    }
+
+    /// The event store as reads of a client's asking reach it (an order's history): on a
+    /// bounded path of its own when [`AppState::with_stream_reads`] set one.
+    pub fn stream_reads(&self) -> &dyn EventStore {
+        self.inner
+            .stream_reads
+            .as_deref()
+            .unwrap_or(self.inner.store.as_ref())
     }
 
     /// The SQL read models, for queries.

@@ -260,12 +260,32 @@ pub(crate) async fn explain(
         (Some(code), Some("events_event_id")) if *code == SqlState::UNIQUE_VIOLATION => {
             duplicate(client, request, error).await
         }
-        (Some(code), _) if code.code().starts_with("22") => StoreError::InvalidRequest(format!(
-            "the database refused the append: {}",
-            describe(&error)
-        )),
+        (Some(code), _) if code.code().starts_with("22") => refused_value(code, &error),
         _ => store_error("appending", error),
     }
+}
+
+/// A data exception: the database refused a value of the append. The caller is told what
+/// kind of value, never the database's message or DETAIL, which may quote the row's values;
+/// those go to the log.
+fn refused_value(code: &SqlState, error: &tokio_postgres::Error) -> StoreError {
+    tracing::warn!(
+        sqlstate = code.code(),
+        cause = %describe(error),
+        "the database refused a value of an append"
+    );
+    let what = if *code == SqlState::UNTRANSLATABLE_CHARACTER
+        || *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+    {
+        "a character the event store cannot hold (such as \\u0000)"
+    } else if *code == SqlState::STRING_DATA_RIGHT_TRUNCATION {
+        "a text longer than the event store holds"
+    } else if *code == SqlState::NUMERIC_VALUE_OUT_OF_RANGE {
+        "a number out of the event store's range"
+    } else {
+        "a value the event store cannot hold"
+    };
+    StoreError::InvalidRequest(format!("the event data holds {what}"))
 }
 
 /// The event id of `request` that is already stored, or given twice within it.

@@ -74,6 +74,9 @@ impl Default for PgEventStoreOptions {
 #[derive(Clone, Debug)]
 pub struct PgEventStore {
     inner: Arc<Inner>,
+    /// Where this handle's reads go: the store's pool, or one of their own
+    /// ([`PgEventStore::with_read_pool`]).
+    reads: Pool,
 }
 
 #[derive(Debug)]
@@ -124,6 +127,7 @@ impl PgEventStore {
             options.max_group_events.max(1),
         ));
         Ok(Self {
+            reads: pool.clone(),
             inner: Arc::new(Inner {
                 pool,
                 head: head_rx,
@@ -137,6 +141,34 @@ impl PgEventStore {
     /// The connection pool, for running other statements on the event store's database.
     pub fn pool(&self) -> &Pool {
         &self.inner.pool
+    }
+
+    /// A handle on this same store (`url` must name its database) whose reads go through a
+    /// pool of their own: at most `pool_size` connections, each statement cancelled past
+    /// `statement_timeout`. Appends still go through the one writer. For reads a client
+    /// drives (an order's history over HTTP): a flood of them waits for this pool, and a slow
+    /// one is cut short, while projections keep reading through the store's own pool.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when the URL or its TLS settings cannot be used.
+    pub fn with_read_pool(
+        &self,
+        url: &str,
+        pool_size: usize,
+        statement_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let config = pool::with_settings(
+            pool::custom_plans(pool::config(url).map_err(setup_error)?),
+            &format!(
+                "-c statement_timeout={}",
+                statement_timeout.as_millis().max(1)
+            ),
+        );
+        let tls = pool::connector(url).map_err(setup_error)?;
+        Ok(Self {
+            inner: Arc::clone(&self.inner),
+            reads: pool::build(config, &tls, pool_size).map_err(setup_error)?,
+        })
     }
 
     /// Stops accepting appends, waits for the writer to commit what was already queued, and
@@ -157,8 +189,7 @@ impl PgEventStore {
     }
 
     async fn client(&self, context: &str) -> Result<deadpool_postgres::Client, StoreError> {
-        self.inner
-            .pool
+        self.reads
             .get()
             .await
             .map_err(|e| store_pool_error(context, e))
@@ -276,7 +307,7 @@ impl EventFeed for PgEventStore {
     }
 
     async fn head(&self) -> Result<GlobalPosition, StoreError> {
-        read_head(&self.inner.pool).await
+        read_head(&self.reads).await
     }
 
     fn watch_head(&self) -> HeadWatch {

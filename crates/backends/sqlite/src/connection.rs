@@ -10,8 +10,19 @@ use crate::durability::Durability;
 /// How long a connection waits on another's lock before failing with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Opens (creating if needed) a read-write connection in WAL mode with `durability`.
+/// Opens (creating if needed) a read-write connection in WAL mode with `durability`. The file
+/// is its owner's only (so are its `-wal` and `-shm` files, which SQLite makes with the
+/// database file's mode).
 pub(crate) fn open_writer(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
+    create_private_file(path).map_err(|e| {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+            Some(format!(
+                "cannot create {} for its owner only: {e}",
+                path.display()
+            )),
+        )
+    })?;
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -54,6 +65,41 @@ const READER_CACHE_KIB: i64 = 64 * 1024;
 fn tune(conn: &Connection, cache_kib: i64) -> rusqlite::Result<()> {
     conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+/// Creates the database file at `path` readable by its owner only (`0600`), or takes the
+/// group's and others' access away from an existing one and its `-wal` and `-shm` files:
+/// events, read models and idempotency keys are the application's data, not the machine's.
+pub(crate) fn create_private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(path)?;
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            files.push(name.into());
+        }
+        for file in files {
+            let Ok(metadata) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = metadata.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
     Ok(())
 }
 

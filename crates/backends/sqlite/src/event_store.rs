@@ -54,13 +54,15 @@ impl Default for SqliteEventStoreOptions {
 #[derive(Clone, Debug)]
 pub struct SqliteEventStore {
     inner: Arc<Inner>,
+    /// Where this handle's reads go: the store's pool, or one of their own
+    /// ([`SqliteEventStore::with_readers`]).
+    readers: Arc<ReaderPool>,
 }
 
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
     durability: Durability,
-    readers: Arc<ReaderPool>,
     head: HeadWatch,
     writer: Option<WriterHandle>,
 }
@@ -108,8 +110,8 @@ impl SqliteEventStore {
             .map_err(|e| StoreError::unavailable("cannot start the writer thread", e))?;
 
         Ok(Self {
+            readers: ReaderPool::new(path.clone(), options.readers),
             inner: Arc::new(Inner {
-                readers: ReaderPool::new(path.clone(), options.readers),
                 path,
                 durability: options.durability,
                 head: head_rx,
@@ -144,14 +146,25 @@ impl SqliteEventStore {
         spawn_head_poller(conn, head_tx)
             .map_err(|e| StoreError::unavailable("cannot start the head poller", e))?;
         Ok(Self {
+            readers: ReaderPool::new(path.clone(), 2),
             inner: Arc::new(Inner {
-                readers: ReaderPool::new(path.clone(), 2),
                 path,
                 durability: Durability::Full,
                 head: head_rx,
                 writer: None,
             }),
         })
+    }
+
+    /// A handle on this same store whose reads go through a pool of their own, of at most
+    /// `readers` connections; appends still go through the one writer. For reads a client
+    /// drives (an order's history over HTTP): a flood of them waits for this pool, while
+    /// projections keep reading through the store's own.
+    pub fn with_readers(&self, readers: usize) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            readers: ReaderPool::new(self.inner.path.clone(), readers),
+        }
     }
 
     /// The database file.
@@ -184,7 +197,7 @@ impl SqliteEventStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        match self.inner.readers.run(f).await {
+        match self.readers.run(f).await {
             Ok(result) => result,
             Err(PoolError::Open(e)) => Err(store_error("opening a read connection", e)),
             Err(PoolError::Join(message)) => Err(StoreError::Unavailable {
@@ -213,10 +226,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn lock_exclusively(path: &Path) -> Result<File, StoreError> {
     let lock_path = path.with_extension("lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
         .open(&lock_path)
         .map_err(|e| StoreError::unavailable(format!("cannot open {}", lock_path.display()), e))?;
     file.try_lock().map_err(|e| StoreError::Unavailable {

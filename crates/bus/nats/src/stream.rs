@@ -88,7 +88,8 @@ impl EventStream {
             .retry_on_initial_connect()
             .connect(settings.url.as_str())
             .await
-            .map_err(|e| BusError::Unavailable(format!("connecting to {}: {e}", settings.url)))?;
+            // Not the URL: it may hold a password or token. The caller names the server.
+            .map_err(|e| BusError::Unavailable(format!("connecting to the NATS server: {e}")))?;
         let jetstream = jetstream::new(client);
         let subjects = format!("{}.>", settings.prefix);
         let stream = jetstream

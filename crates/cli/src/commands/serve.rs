@@ -138,6 +138,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config,
     )
     .with_authenticator(authenticator);
+    // A read node has no event store, so no stream reads: its head is the feed's.
+    if let Some(stream_reads) = &stores.stream_reads {
+        state = state.with_stream_reads(Arc::clone(stream_reads));
+    }
     if let Some(cache) = &stores.cache {
         state = state.with_customer_orders_cache(read_models::customer_orders_cache(cache));
     }

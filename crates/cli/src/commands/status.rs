@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, DataArgs, StatusArgs};
 use crate::read_models;
+use crate::redact::redact;
 use crate::relaying::open_feed;
 use crate::stores::{self, EventAccess, SearchAccess, Stores};
 
@@ -143,7 +144,7 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
         let settings = args.stream.settings(url);
         let stream = EventStream::connect(settings)
             .await
-            .with_context(|| format!("opening the event stream on {url}"))?;
+            .with_context(|| format!("opening the event stream on {}", redact(url)))?;
         let published = stream
             .tail()
             .await

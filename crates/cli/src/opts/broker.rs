@@ -38,7 +38,7 @@ pub struct RelayArgs {
     pub leases: LeaseArgs,
     /// The NATS server of the event feed's stream (`nats://host:port`): `relay` publishes to
     /// it; `status` also reports what the stream holds against the event store's head.
-    #[arg(long, env = "PROJECTOR_NATS_URL")]
+    #[arg(long, env = "PROJECTOR_NATS_URL", hide_env_values = true)]
     pub nats_url: String,
     /// Which stream.
     #[command(flatten)]

@@ -481,6 +481,67 @@ async fn check_jwts(server: &Server) {
     }
 }
 
+/// A JWT's `sub` is who acts: the issue tracker records it as the creator and as the user of
+/// every change in the history, whatever `X-User-Id` says.
+async fn check_jwt_subject_acts(server: &Server) {
+    let dave = token(
+        "jwt-ec.pem",
+        Algorithm::ES256,
+        Some("ec-1"),
+        &claims("dave", "read write", 300),
+    );
+    let bearer = format!("Bearer {dave}");
+    let headers = [("Authorization", bearer.as_str()), ("X-User-Id", "mallory")];
+    let created = server
+        .send(
+            Method::POST,
+            "/api/issues",
+            Some(&json!({"title": "Checkout slow", "description": "d", "priority": "low"})),
+            &headers,
+        )
+        .await
+        .expect(201)
+        .json();
+    let id = created["id"].as_str().expect("id").to_owned();
+    let position = server
+        .send(
+            Method::PATCH,
+            &format!("/api/issues/{id}"),
+            Some(&json!({"priority": "high"})),
+            &headers,
+        )
+        .await
+        .expect(202)
+        .position();
+    let issue = call(
+        server,
+        Method::GET,
+        &format!("/api/issues/{id}?min_position={position}"),
+        Some(&dave),
+        None,
+    )
+    .await
+    .expect(200)
+    .json();
+    assert_eq!(issue["created_by"], "dave", "{issue}");
+    assert_eq!(issue["updated_by"], "dave", "{issue}");
+    let history = call(
+        server,
+        Method::GET,
+        &format!("/api/issues/{id}/history?min_position={position}"),
+        Some(&dave),
+        None,
+    )
+    .await
+    .expect(200)
+    .json();
+    let changes = history["changes"].as_array().expect("changes");
+    assert!(changes.len() >= 2, "{history}");
+    for change in changes {
+        assert_eq!(change["user_id"], "dave", "{change}");
+    }
+}
+
 #[tokio::test]
 async fn jwts_from_a_jwks_file_are_verified() {
     let jwks = format!("{FIXTURES}/jwks.json");
@@ -497,6 +558,7 @@ async fn jwts_from_a_jwks_file_are_verified() {
     )
     .await;
     check_jwts(&server).await;
+    check_jwt_subject_acts(&server).await;
 }
 
 // The identity provider runs on the test's runtime while the server starts: it needs a thread
@@ -602,4 +664,62 @@ async fn the_admin_api_can_have_a_listener_of_its_own() {
         .await
         .expect("get");
     assert_eq!(orders.status(), 404);
+}
+
+/// Off loopback (here every address, `0.0.0.0`), the admin listener is not open: with
+/// authentication on, its admin routes need the `admin` scope like the main listener's, while
+/// health stays open.
+#[tokio::test]
+async fn an_admin_listener_off_loopback_needs_the_admin_scope() {
+    let keyed = Keyed::start(&["--admin-addr", "0.0.0.0:0"]).await;
+    let server = &keyed.server;
+    let listening = server.admin_base().expect("an admin listener");
+    let port = listening
+        .strip_prefix("http://0.0.0.0:")
+        .unwrap_or_else(|| panic!("listening on {listening}"));
+    // Reached over loopback, but listening on every address: not open.
+    let admin = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let ask = |token: Option<&str>, method: Method, path: &str| {
+        let mut request = client.request(method, format!("{admin}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            let response = request.send().await.expect("admin listener");
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            (status, headers, response.text().await.expect("body"))
+        }
+    };
+    let rebuild = "/admin/projections/order_summary/rebuild";
+    for (token, status, what) in [
+        (None, 401, "no token"),
+        (Some("pjk_not-a-key"), 401, "an unknown key"),
+        (Some(keyed.key("read")), 403, "the read scope"),
+        (Some(keyed.key("write")), 403, "the write scope"),
+    ] {
+        for (method, path) in [(Method::GET, "/admin/projections"), (Method::POST, rebuild)] {
+            let (got, headers, body) = ask(token, method.clone(), path).await;
+            assert_eq!(got, status, "{what}, {method} {path}: {body}");
+            assert_eq!(
+                headers.get("content-type").and_then(|v| v.to_str().ok()),
+                Some("application/problem+json"),
+                "{what}"
+            );
+            assert!(
+                headers
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("Bearer")),
+                "{what}: no challenge"
+            );
+        }
+    }
+    let (listed, _, body) = ask(Some(keyed.key("admin")), Method::GET, "/admin/projections").await;
+    assert_eq!(listed, 200, "{body}");
+    let (rebuilt, _, body) = ask(Some(keyed.key("admin")), Method::POST, rebuild).await;
+    assert_eq!(rebuilt, 202, "{body}");
+    let (health, _, body) = ask(None, Method::GET, "/health").await;
+    assert_eq!(health, 200, "{body}");
 }

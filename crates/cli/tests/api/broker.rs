@@ -440,3 +440,47 @@ async fn on_postgresql_one_relay_publishes_and_a_standby_takes_over() {
         })
         .await;
 }
+
+/// A password or token in a NATS URL (`--publish`, `--from`, `--nats-url`) reaches neither the
+/// logs nor `--help`, as a database password does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_passwords_stay_out_of_the_logs_and_help() {
+    let Some((url, stream)) = fresh_stream().await else {
+        return;
+    };
+    let secret = "s3cret-nats-password";
+    let with_password = url.replacen("nats://", &format!("nats://relay:{secret}@"), 1);
+    let mut args = vec!["--publish", with_password.as_str()];
+    args.extend(stream.iter().map(String::as_str));
+    let writer = Server::start_with_args(sqlite(), &args).await;
+    writer.place("o1", "c1", &[("a", 1, 1.0)]).await;
+    let relaying = writer
+        .wait_for_log("saying where it relays", |line| {
+            line.contains("relaying the event feed")
+        })
+        .await;
+    assert!(relaying.contains("nats://relay:***@"), "{relaying}");
+    let logs = writer.log_lines().join("\n");
+    assert!(!logs.contains(secret), "the password is in the log: {logs}");
+    drop(writer);
+
+    for (command, variable) in [
+        ("serve", "PROJECTOR_PUBLISH"),
+        ("serve", "PROJECTOR_FROM"),
+        ("project", "PROJECTOR_FROM"),
+        ("status", "PROJECTOR_FROM"),
+        ("status", "PROJECTOR_NATS_URL"),
+        ("relay", "PROJECTOR_NATS_URL"),
+        ("bench", "PROJECTOR_NATS_URL"),
+    ] {
+        let help = Command::new(BINARY)
+            .args([command, "--help"])
+            .env(variable, &with_password)
+            .output()
+            .expect("help");
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(help.contains(variable), "{command} --help: {help}");
+        assert!(!help.contains(secret), "{command} --help shows {variable}");
+    }
+    remove_stream(&url, &stream).await;
+}

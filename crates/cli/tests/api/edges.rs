@@ -323,3 +323,109 @@ async fn shutdown_waits_for_requests_in_flight_only_up_to_its_deadline() {
         asked.elapsed()
     );
 }
+
+/// A read waiting for a position (here for as long as `wait_ms` allows) is answered at once
+/// when the server is asked to stop: a 503 problem to retry elsewhere, not an answer after
+/// `wait_ms`; and the server then exits within its grace. The projection is held still by a
+/// lock on its checkpoint, so the position is committed but never reached.
+pub async fn a_waiting_read_is_answered_at_once_on_sigterm() {
+    let server =
+        Server::start_with_args(Storage::fresh().await, &["--shutdown-grace-ms", "2000"]).await;
+    server.ready().await;
+    let first = server.place("w-1", "c1", &[("a", 1, 1.0)]).await;
+    server.order("w-1", first).await;
+    let held = server.storage().hold_projection("order_summary").await;
+    let position = server.place("w-2", "c1", &[("a", 1, 1.0)]).await;
+    let waiting = {
+        let (client, url) = (
+            server.client.clone(),
+            format!(
+                "{}/api/orders/w-2/projection?min_position={position}&wait_ms=30000",
+                server.base
+            ),
+        );
+        tokio::spawn(async move {
+            let response = client.get(url).send().await.expect("an answer");
+            let status = response.status().as_u16();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            (
+                status,
+                kind,
+                response.text().await.expect("a body"),
+                Instant::now(),
+            )
+        })
+    };
+    // The read is waiting: it has not been answered after a while.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!waiting.is_finished(), "the read did not wait");
+
+    let asked = Instant::now();
+    server.ask_to_stop();
+    let (status, kind, body, answered) = waiting.await.expect("the read ran");
+    let answered_after = answered.duration_since(asked);
+    held.release().await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(kind.as_deref(), Some("application/problem+json"));
+    let problem: serde_json::Value = serde_json::from_str(&body).expect("a problem");
+    assert_eq!(problem["status"], 503, "{problem}");
+    assert!(problem["correlation_id"].is_string(), "{problem}");
+    assert!(
+        answered_after < Duration::from_secs(2),
+        "answered {answered_after:?} after SIGTERM"
+    );
+    let exited = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("joined");
+    assert!(exited, "the server exited cleanly");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        asked.elapsed()
+    );
+}
+
+/// A kept-alive connection idle past `--header-read-timeout-ms` after its last answer is
+/// closed, as one that never sent a request is.
+#[tokio::test]
+async fn a_kept_alive_connection_idle_past_the_timeout_is_closed() {
+    let server =
+        Server::start_with_args(Storage::fresh().await, &["--header-read-timeout-ms", "500"]).await;
+    let mut stream = connect(&server).await;
+    let request = format!(
+        "GET /health HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n",
+        authority(&server)
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !String::from_utf8_lossy(&answer).contains("\r\n\r\n") {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert!(read > 0, "closed before answering");
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("connection: close"),
+        "the connection was not kept alive: {answer}"
+    );
+    // Kept alive, then idle: closed after the timeout, not kept for ever.
+    let idle = Instant::now();
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(5)).await,
+        "an idle kept-alive connection was kept"
+    );
+    assert!(
+        idle.elapsed() >= Duration::from_millis(300),
+        "closed at once ({:?}), not for idling",
+        idle.elapsed()
+    );
+}

@@ -134,3 +134,33 @@ pub async fn orders_at_their_limits_are_projected_and_reported_exactly() {
     assert_eq!(report["gross_revenue"], 2e12, "{report}");
     assert_eq!(report["days"][0]["items_sold"], 2_000_000, "{report}");
 }
+
+/// On PostgreSQL an order's history is read through a pool of its own with the statement
+/// timeout of every HTTP read: a read stuck behind a lock on the events table is cancelled
+/// within that timeout (a 503 to retry), rather than holding a connection for as long as the
+/// lock lasts, and the history reads again once the lock is gone.
+pub async fn a_history_read_past_the_statement_timeout_is_cancelled() {
+    use std::time::{Duration, Instant};
+
+    let server = Server::start().await;
+    server.place("slow-1", "c1", &[("a", 1, 1.0)]).await;
+    let events = server.history("slow-1").await.len();
+    assert!(events > 0);
+
+    let reads = server.storage().hold_reads().await;
+    let started = Instant::now();
+    let stuck = server.get("/api/orders/slow-1/history").await;
+    let waited = started.elapsed();
+    reads.release().await;
+    assert_eq!(stuck.status.as_u16(), 503, "{}", stuck.text);
+    assert_eq!(
+        stuck.header("content-type"),
+        Some("application/problem+json")
+    );
+    // The server's statement timeout is 5 s: cancelled by it, not answered before it.
+    assert!(
+        (Duration::from_secs(4)..Duration::from_secs(15)).contains(&waited),
+        "answered after {waited:?}"
+    );
+    assert_eq!(server.history("slow-1").await.len(), events);
+}

@@ -141,6 +141,24 @@ async fn postgres_a_standby_answers_from_the_cache_the_holder_keeps() {
         .await;
 }
 
+/// The HTTP reads' own pool and statement timeout are PostgreSQL's; SQLite never makes a reader
+/// wait for a lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_history_read_past_the_statement_timeout_is_cancelled() {
+    crate::helpers::Backend::Postgres
+        .run(crate::limits::a_history_read_past_the_statement_timeout_is_cancelled())
+        .await;
+}
+
+/// A projection held still takes a lock only PostgreSQL lets a test hold without failing the
+/// projector's batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_waiting_read_is_answered_at_once_on_sigterm() {
+    crate::helpers::Backend::Postgres
+        .run(crate::edges::a_waiting_read_is_answered_at_once_on_sigterm())
+        .await;
+}
+
 /// The cache's own tests set up Redis themselves (a proxy to cut it off, a database to flush),
 /// so they run on both backends without the suite's cache.
 mod cache_faults {

@@ -144,22 +144,73 @@ async fn arbitrary_methods_add_no_series_and_no_log_flood() {
     assert!(longest < 5_000, "a log line of {longest} bytes");
 }
 
-/// The data directory is its owner's only, and a database password reaches neither the logs,
-/// nor `--help`, nor the command line's output.
+/// The mode of `path`.
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+}
+
+/// Every directory under `dir` (itself included), and every file directly in a directory of
+/// `databases`.
+fn private_entries(
+    dir: &std::path::Path,
+    databases: &[std::path::PathBuf],
+) -> Vec<std::path::PathBuf> {
+    let mut entries = vec![dir.to_path_buf()];
+    for entry in std::fs::read_dir(dir).expect("read the directory") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            entries.extend(private_entries(&path, databases));
+        } else if databases.iter().any(|d| path.parent() == Some(d.as_path())) {
+            entries.push(path);
+        }
+    }
+    entries
+}
+
+/// The data directory is its owner's only: one made by hand open to everyone is tightened
+/// (and the log says so), every directory in it is `0700` and every database file `0600`; and
+/// a database password reaches neither the logs, nor `--help`, nor the command line's output.
 #[tokio::test]
 async fn data_stays_private_and_passwords_stay_out_of_sight() {
     use std::os::unix::fs::PermissionsExt;
 
     let dir = tempfile::tempdir().expect("temporary directory");
     let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("a data directory made by hand");
+    std::fs::write(data.join("notes.txt"), "left here").expect("a file");
+    for (path, mode) in [(&data, 0o755), (&data.join("notes.txt"), 0o644)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
     let server = Server::start_with(crate::helpers::Storage::Sqlite(dir)).await;
     server.place("o1", "c1", &[("a", 1, 1.0)]).await;
-    for private in [data.clone(), data.join("read"), data.join("search")] {
-        let mode = std::fs::metadata(&private)
-            .expect("created")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", private.display());
+    server.ready().await;
+    let tightened = server
+        .wait_for_log("saying the data directory was tightened", |line| {
+            line.contains("tightened")
+        })
+        .await;
+    assert!(tightened.contains("WARN"), "{tightened}");
+    let entries = private_entries(&data, &[data.clone(), data.join("read")]);
+    for name in ["events.db", "events.db-wal", "idempotency.db", "notes.txt"] {
+        assert!(
+            entries.contains(&data.join(name)),
+            "no {name} in {entries:?}"
+        );
+    }
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.starts_with(data.join("read")) && e.extension().is_some_and(|x| x == "db")),
+        "no read model in {entries:?}"
+    );
+    assert!(entries.contains(&data.join("search")));
+    for entry in &entries {
+        let mode = mode(entry);
+        assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", entry.display());
     }
 
     let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {

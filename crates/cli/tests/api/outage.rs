@@ -8,7 +8,7 @@ use projector_testkit::postgres::TestDatabase;
 use projector_testkit::proxy::Proxy;
 use serde_json::json;
 
-use crate::helpers::Server;
+use crate::helpers::{Backend, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_answers_503_while_the_database_is_away_and_recovers() {
@@ -75,4 +75,66 @@ async fn the_server_answers_503_while_the_database_is_away_and_recovers() {
     assert_eq!(order["item_count"], 2);
     server.get("/api/orders/o2/projection").await.expect(404);
     server.ready().await;
+}
+
+/// A server-side failure (a read model whose table no longer has the column the query
+/// names) is a 500 whose body is generic: problem+json with the correlation id, no SQL, no
+/// schema or column names, no database message. The cause is in the log, under that id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_tells_the_client_nothing_and_the_log_everything() {
+    Backend::Postgres
+        .run(async {
+            let server = Server::start().await;
+            let position = server.place("o1", "c1", &[("a", 1, 1.0)]).await;
+            server.order("o1", position).await;
+            server
+                .storage()
+                .alter_read_model(
+                    "order_summary",
+                    "ALTER TABLE order_summary RENAME COLUMN order_id TO order_key",
+                )
+                .await;
+            let failed = server
+                .send(
+                    reqwest::Method::GET,
+                    "/api/orders/o1/projection",
+                    None,
+                    &[("X-Correlation-Id", "broken-read-1")],
+                )
+                .await;
+            assert_eq!(failed.status, 500, "{}", failed.text);
+            assert_eq!(
+                failed.header("content-type"),
+                Some("application/problem+json")
+            );
+            let problem = failed.json();
+            assert_eq!(problem["status"], 500);
+            assert_eq!(problem["type"], "urn:projector:problem:internal");
+            assert_eq!(problem["correlation_id"], "broken-read-1");
+            let text = failed.text.to_lowercase();
+            for leak in [
+                "order_id",
+                "order_summary",
+                "does not exist",
+                "select",
+                "column",
+                "rm_",
+                "sql",
+                "postgres",
+                "error:",
+            ] {
+                assert!(
+                    !text.contains(leak),
+                    "the answer shows {leak:?}: {}",
+                    failed.text
+                );
+            }
+            let logged = server
+                .wait_for_log("the cause of the 500", |line| {
+                    line.contains("broken-read-1") && line.contains("does not exist")
+                })
+                .await;
+            assert!(logged.contains("order_id"), "{logged}");
+        })
+        .await;
 }

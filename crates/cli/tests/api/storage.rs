@@ -93,6 +93,48 @@ impl Storage {
         Held::Postgres(client)
     }
 
+    /// Holds the checkpoint of `projection`'s serving read model (PostgreSQL only): its
+    /// projector waits before its next batch, so the read model stays where it is however
+    /// far the feed goes on.
+    pub async fn hold_projection(&self, projection: &str) -> Held {
+        let client = self.postgres().await;
+        let schema: String = client
+            .query_one(
+                "SELECT schema_name FROM projector.generations \
+                 WHERE projection = $1 AND state = 'serving'",
+                &[&projection],
+            )
+            .await
+            .expect("the serving generation")
+            .get(0);
+        client
+            .batch_execute(&format!(
+                "BEGIN; SELECT position FROM {schema}._projector_checkpoint WHERE id = 1 FOR UPDATE"
+            ))
+            .await
+            .expect("lock the checkpoint");
+        Held::Postgres(client)
+    }
+
+    /// Runs `statement` in `projection`'s serving read model (PostgreSQL only), under the
+    /// server's feet: how a test breaks a read model to see the server fail.
+    pub async fn alter_read_model(&self, projection: &str, statement: &str) {
+        let client = self.postgres().await;
+        let schema: String = client
+            .query_one(
+                "SELECT schema_name FROM projector.generations \
+                 WHERE projection = $1 AND state = 'serving'",
+                &[&projection],
+            )
+            .await
+            .expect("the serving generation")
+            .get(0);
+        client
+            .batch_execute(&format!("SET search_path = {schema}; {statement}"))
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
     /// Holds the row of idempotency key `key` (on SQLite, the whole file): storing the answer
     /// to its request waits.
     pub async fn hold_key(&self, key: &str) -> Held {

@@ -84,7 +84,8 @@ impl GenerationIndex {
         schema: Schema,
         options: SearchStoreOptions,
     ) -> Result<Self, SearchError> {
-        std::fs::create_dir_all(dir).map_err(SearchError::io("creating the index", dir))?;
+        crate::store::create_private_dir(dir)
+            .map_err(SearchError::io("creating the index", dir))?;
         let index =
             Index::create_in_dir(dir, schema).map_err(SearchError::index("creating the index"))?;
         Self::from_index(projection, generation, index, Some(options))

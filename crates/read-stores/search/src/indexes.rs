@@ -64,7 +64,7 @@ impl ProjectionIndexes {
 
     fn load(&self) -> Result<State, SearchError> {
         if self.options.is_some() {
-            std::fs::create_dir_all(&self.dir).map_err(SearchError::io(
+            crate::store::create_private_dir(&self.dir).map_err(SearchError::io(
                 "creating the projection's directory",
                 &self.dir,
             ))?;

@@ -170,7 +170,7 @@ impl SearchStore {
 
 /// Creates `dir` and its missing parents readable by their owner only: the indexes hold the
 /// application's data.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

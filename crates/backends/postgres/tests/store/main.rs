@@ -5,3 +5,4 @@ mod group;
 mod hung_lease;
 mod leases;
 mod recovery;
+mod refused_values;

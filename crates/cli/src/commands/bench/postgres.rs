@@ -90,7 +90,7 @@ impl BenchDatabase {
     async fn create(url: &str) -> anyhow::Result<Self> {
         let (admin, connection) = tokio_postgres::connect(url, NoTls)
             .await
-            .with_context(|| format!("connecting to {url}"))?;
+            .with_context(|| format!("connecting to {}", crate::redact::redact(url)))?;
         tokio::spawn(connection);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -75,7 +75,7 @@ pub(crate) async fn get_history(
     let stream = order_stream(id.as_str()).map_err(|e| ApiError::Internal(e.to_string()))?;
     answer_from(&state, &EventStore, consistency, |()| async {
         let events = state
-            .store()
+            .stream_reads()
             .read_stream(
                 &stream,
                 StreamVersion::new(after + 1),

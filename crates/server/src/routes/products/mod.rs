@@ -6,7 +6,7 @@
 
 pub(crate) mod models;
 pub(crate) mod read;
-mod search;
+pub(crate) mod search;
 mod write;
 
 use utoipa_axum::router::OpenApiRouter;

@@ -200,7 +200,7 @@ pub(crate) async fn search_products_route(
 
 /// The search a query asks for, each bad parameter recorded in `query` (which then fails
 /// `finish`, so what stands in for it is never used).
-fn search_query(query: &mut QueryParams) -> ProductSearch {
+pub(crate) fn search_query(query: &mut QueryParams) -> ProductSearch {
     let text = query.take("q");
     if let Some(problem) = text
         .as_deref()
