@@ -42,7 +42,7 @@ async fn order(server: &Server, id: &str, position: u64) -> Value {
 }
 
 /// The entry of `name` in `GET /admin/projections`, and the head it reports.
-async fn projection(server: &Server, name: &str) -> (Value, u64) {
+pub async fn projection(server: &Server, name: &str) -> (Value, u64) {
     let list = server.get("/admin/projections").await.expect(200).json();
     let head = list["head"].as_u64().expect("head");
     let entry = list["projections"]

@@ -110,3 +110,83 @@ pub async fn reads_wait_for_their_writes() {
     let read = server.get("/api/orders/o0/projection").await.expect(200);
     assert!(read.header("projection-position").is_some());
 }
+
+/// A read whose `min_position` is not reached within its `wait_ms` answers 503, naming the
+/// position the read model did reach, after waiting that long and no less. The projection is
+/// held still by a lock on its checkpoint (PostgreSQL).
+pub async fn a_position_not_reached_in_time_is_a_503_naming_the_position_reached() {
+    let server = Server::start_with(crate::helpers::Storage::fresh().await).await;
+    server.ready().await;
+    let reached = server.place("r-1", "c1", &[("a", 1, 1.0)]).await;
+    server.order("r-1", reached).await;
+    let held = server.storage().hold_projection("order_summary").await;
+    let wanted = server.place("r-2", "c1", &[("a", 1, 1.0)]).await;
+
+    let asked = std::time::Instant::now();
+    let reply = server
+        .get(&format!(
+            "/api/orders/r-1/projection?min_position={wanted}&wait_ms=300"
+        ))
+        .await
+        .expect(503);
+    let waited = asked.elapsed();
+    held.release().await;
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json")
+    );
+    let problem = reply.json();
+    assert_eq!(
+        problem["type"], "urn:projector:problem:projection-not-reached",
+        "{problem}"
+    );
+    assert_eq!(problem["position"], reached, "{problem}");
+    let detail = problem["detail"].as_str().expect("a detail");
+    assert!(
+        detail.contains(&format!("reached position {reached}, not {wanted}")),
+        "{detail}"
+    );
+    assert!(
+        waited >= std::time::Duration::from_millis(300),
+        "answered after {waited:?}, before its wait_ms"
+    );
+    // Released, the projection reaches the position and the same read answers.
+    assert_eq!(server.order("r-2", wanted).await["status"], "confirmed");
+}
+
+/// Two servers on one PostgreSQL database: the standby projects nothing shared, yet a read on
+/// it with `min_position` waits for the holder's checkpoint and answers the write made through
+/// either server, while the holder lives.
+pub async fn reads_on_a_standby_wait_for_the_holders_checkpoint() {
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let holder = Server::start_on_database(database.url()).await;
+    holder.ready().await;
+    let standby = Server::start_on_database(database.url()).await;
+    standby.ready().await;
+    let (summary, _) = crate::admin::projection(&standby, "order_summary").await;
+    assert_eq!(summary["state"], "standby", "{summary}");
+
+    for (i, writer) in [&holder, &standby, &holder].into_iter().enumerate() {
+        let id = format!("s-{i}");
+        let position = writer.place(&id, "c1", &[("a", 1 + i as u32, 2.0)]).await;
+        let read = standby
+            .get(&format!(
+                "/api/orders/{id}/projection?min_position={position}&wait_ms=10000"
+            ))
+            .await
+            .expect(200);
+        let at: u64 = read
+            .header("projection-position")
+            .and_then(|p| p.parse().ok())
+            .expect("a Projection-Position");
+        assert!(at >= position, "answered at {at}, asked {position}");
+        assert_eq!(read.json()["status"], "confirmed");
+    }
+    let (summary, _) = crate::admin::projection(&standby, "order_summary").await;
+    assert_eq!(
+        summary["state"], "standby",
+        "the holder still holds it: {summary}"
+    );
+}

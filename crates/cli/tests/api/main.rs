@@ -153,6 +153,24 @@ async fn postgres_a_history_read_past_the_statement_timeout_is_cancelled() {
 /// A projection held still takes a lock only PostgreSQL lets a test hold without failing the
 /// projector's batch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_position_not_reached_in_time_is_a_503_naming_the_position_reached() {
+    crate::helpers::Backend::Postgres
+        .run(
+            crate::consistency::a_position_not_reached_in_time_is_a_503_naming_the_position_reached(
+            ),
+        )
+        .await;
+}
+
+/// A standby beside a holder needs two servers on one PostgreSQL database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_on_a_standby_wait_for_the_holders_checkpoint() {
+    crate::consistency::reads_on_a_standby_wait_for_the_holders_checkpoint().await;
+}
+
+/// A projection held still takes a lock only PostgreSQL lets a test hold without failing the
+/// projector's batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_waiting_read_is_answered_at_once_on_sigterm() {
     crate::helpers::Backend::Postgres
         .run(crate::edges::a_waiting_read_is_answered_at_once_on_sigterm())
