@@ -1,6 +1,7 @@
 //! The database goes away under a running server: writes and reads answer 503 problems, and
 //! when it returns the server recovers without a restart and its projections resume from their
-//! checkpoints.
+//! checkpoints; and a projection stopped at an event its read model refuses is resumed over
+//! HTTP once the cause is fixed.
 
 use std::time::{Duration, Instant};
 
@@ -135,6 +136,71 @@ async fn a_500_tells_the_client_nothing_and_the_log_everything() {
                 })
                 .await;
             assert!(logged.contains("order_id"), "{logged}");
+        })
+        .await;
+}
+
+/// A projection whose read model refuses an event (here its table lost a column under the
+/// server) stops at that event over HTTP: the admin API shows it `stopped` at the event's
+/// position with a dead letter, reads past it answer 503, and once the cause is fixed a resume
+/// through the admin API applies the event and everything after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_projection_stopped_at_an_event_is_resumed_over_http_once_fixed() {
+    Backend::Postgres
+        .run(async {
+            let server = Server::start().await;
+            let first = server.place("o1", "c1", &[("a", 1, 1.0)]).await;
+            server.order("o1", first).await;
+            server
+                .storage()
+                .alter_read_model(
+                    "order_summary",
+                    "ALTER TABLE order_summary RENAME COLUMN order_id TO order_key",
+                )
+                .await;
+            let blocked = server.place("o2", "c1", &[("a", 2, 1.0)]).await;
+
+            // Stopped at the first event of o2, after its retries, with a dead letter.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let stopped = loop {
+                let (entry, _) = crate::admin::projection(&server, "order_summary").await;
+                if entry["state"] == "stopped" {
+                    break entry;
+                }
+                assert!(Instant::now() < deadline, "never stopped: {entry}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            assert_eq!(stopped["checkpoint"], first, "{stopped}");
+            assert!(stopped["dead_letters"].as_u64() >= Some(1), "{stopped}");
+            let refused = server
+                .get(&format!(
+                    "/api/orders/o2/projection?min_position={blocked}&wait_ms=200"
+                ))
+                .await;
+            assert_eq!(refused.status, 503, "{}", refused.text);
+
+            // Fixed, then resumed over HTTP: the event and those after it are applied.
+            server
+                .storage()
+                .alter_read_model(
+                    "order_summary",
+                    "ALTER TABLE order_summary RENAME COLUMN order_key TO order_id",
+                )
+                .await;
+            let resumed = server
+                .post_empty("/admin/projections/order_summary/resume")
+                .await
+                .expect(200)
+                .json();
+            assert_eq!(resumed["checkpoint"], first, "{resumed}");
+            assert_eq!(server.order("o2", blocked).await["status"], "confirmed");
+            let (entry, _) = crate::admin::projection(&server, "order_summary").await;
+            assert_eq!(entry["state"], "live", "{entry}");
+            // Nothing more to resume.
+            server
+                .post_empty("/admin/projections/order_summary/resume")
+                .await
+                .expect(409);
         })
         .await;
 }
