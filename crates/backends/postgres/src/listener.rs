@@ -25,6 +25,9 @@ use crate::writer::publish;
 /// The channel appends notify on; the payload is the new head.
 pub(crate) const CHANNEL: &str = "projector_events";
 
+/// Added to the session name of the listener's connection (`projector event listener`).
+const LISTENER_SUFFIX: &str = "event listener";
+
 /// The longest wait between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -37,6 +40,13 @@ pub(crate) async fn run(
     poll_interval: Duration,
     shutdown: CancellationToken,
 ) {
+    // Named, so an operator (or a test) can tell the listening session in pg_stat_activity.
+    let mut config = config;
+    let name = format!(
+        "{} {LISTENER_SUFFIX}",
+        config.get_application_name().unwrap_or("projector")
+    );
+    config.application_name(&name);
     let mut backoff = Duration::from_millis(100);
     loop {
         let outcome = tokio::select! {

@@ -121,3 +121,100 @@ where
         }
     }
 }
+
+/// How the listener's session is named.
+const LISTENER: &str = "% event listener";
+
+/// With polling as good as off (an hour), only `LISTEN` moves a store's head when another
+/// process appends. Its connection killed by the server, the listener reconnects, catches up on
+/// what was committed meanwhile, and is woken by notifications again: a broken listener could
+/// not hide behind the poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_alone_follows_another_writer_and_recovers_when_its_connection_is_killed() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let options = PgEventStoreOptions {
+        poll_interval: Duration::from_secs(3600),
+        ..PgEventStoreOptions::default()
+    };
+    let follower = PgEventStore::connect(database.url(), options)
+        .await
+        .expect("follower");
+    let writer = PgEventStore::connect(database.url(), options)
+        .await
+        .expect("writer");
+    let mut head = follower.watch_head();
+    let stream = StreamId::from_static("listened-1");
+    let reached = |head: &mut projector_core::HeadWatch, position: u64| {
+        let mut head = head.clone();
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                head.wait_for(|h| *h >= GlobalPosition::new(position)),
+            )
+            .await
+            .is_ok_and(|seen| seen.is_ok())
+        }
+    };
+
+    writer
+        .append(&stream, ExpectedVersion::NoStream, numbered(1))
+        .await
+        .expect("append");
+    assert!(reached(&mut head, 1).await, "a notification moves the head");
+
+    // Every listener of this database is cut off by the server; one more commit lands while
+    // they reconnect.
+    let (admin, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+        .await
+        .expect("an admin connection");
+    tokio::spawn(connection);
+    let killed = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name LIKE $1",
+            &[&LISTENER],
+        )
+        .await
+        .expect("terminate the listeners")
+        .get::<_, i64>(0);
+    assert_eq!(killed, 2, "both stores listen");
+    writer
+        .append(&stream, ExpectedVersion::Any, numbered(1))
+        .await
+        .expect("append while the listeners reconnect");
+    assert!(
+        reached(&mut head, 2).await,
+        "the reconnected listener catches up on what was committed while away"
+    );
+
+    // Listening again: the next commit arrives by notification alone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let listening = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name LIKE $1",
+                &[&LISTENER],
+            )
+            .await
+            .expect("count the listeners")
+            .get::<_, i64>(0);
+        if listening == 2 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the listeners never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    writer
+        .append(&stream, ExpectedVersion::Any, numbered(1))
+        .await
+        .expect("append after the reconnect");
+    assert!(reached(&mut head, 3).await, "notifications wake it again");
+    follower.close().await;
+    writer.close().await;
+}
