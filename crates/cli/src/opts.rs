@@ -76,6 +76,8 @@ pub enum LogFormat {
 pub struct DataArgs {
     /// The data directory: `events.db`, the read models under `read/` and the search indexes
     /// under `search/` (kept there on PostgreSQL too: each process needs a directory of its own).
+    /// Its directories are made `0700` and its database files `0600`; one found open to others
+    /// is tightened, and the log says so.
     #[arg(long, env = "PROJECTOR_DATA", default_value = "./data")]
     pub data: PathBuf,
 }
