@@ -77,6 +77,9 @@ pub struct PgEventStore {
     /// Where this handle's reads go: the store's pool, or one of their own
     /// ([`PgEventStore::with_read_pool`]).
     reads: Pool,
+    /// How long a read of this handle may wait for the database, on a pool with a statement
+    /// timeout: a network that stops answering (nothing closed) cannot hold it longer.
+    read_deadline: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -128,6 +131,7 @@ impl PgEventStore {
         ));
         Ok(Self {
             reads: pool.clone(),
+            read_deadline: None,
             inner: Arc::new(Inner {
                 pool,
                 head: head_rx,
@@ -168,6 +172,7 @@ impl PgEventStore {
         Ok(Self {
             inner: Arc::clone(&self.inner),
             reads: pool::build(config, &tls, pool_size).map_err(setup_error)?,
+            read_deadline: Some(statement_timeout + crate::pool::ANSWER_GRACE),
         })
     }
 
@@ -201,15 +206,39 @@ impl PgEventStore {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        let client = self.client(context).await?;
-        let statement = client
-            .prepare_cached(sql)
-            .await
-            .map_err(|e| store_error(context, e))?;
-        client
-            .query(&statement, params)
-            .await
-            .map_err(|e| store_error(context, e))
+        self.within(context, async {
+            let client = self.client(context).await?;
+            let statement = client
+                .prepare_cached(sql)
+                .await
+                .map_err(|e| store_error(context, e))?;
+            client
+                .query(&statement, params)
+                .await
+                .map_err(|e| store_error(context, e))
+        })
+        .await
+    }
+
+    /// Runs `read` within this handle's read deadline, if it has one.
+    async fn within<T>(
+        &self,
+        context: &str,
+        read: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let Some(deadline) = self.read_deadline else {
+            return read.await;
+        };
+        match tokio::time::timeout(deadline, read).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable {
+                message: format!(
+                    "{context}: the database did not answer within {} ms",
+                    deadline.as_millis()
+                ),
+                source: None,
+            }),
+        }
     }
 }
 
@@ -307,7 +336,8 @@ impl EventFeed for PgEventStore {
     }
 
     async fn head(&self) -> Result<GlobalPosition, StoreError> {
-        read_head(&self.reads).await
+        self.within("reading the head", read_head(&self.reads))
+            .await
     }
 
     fn watch_head(&self) -> HeadWatch {

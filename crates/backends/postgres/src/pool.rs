@@ -24,6 +24,11 @@ pub enum PoolSetupError {
     Build(#[from] deadpool_postgres::BuildError),
 }
 
+/// How much longer than its statement timeout a read waits for the database's answer before
+/// giving up on it: the server cancels the statement at the timeout and answers at once, so only
+/// a network that stopped answering needs this.
+pub(crate) const ANSWER_GRACE: Duration = Duration::from_secs(1);
+
 /// The driver configuration of `url`, with the settings every connection of this backend uses.
 pub(crate) fn config(url: &str) -> Result<tokio_postgres::Config, PoolSetupError> {
     let tls = Settings::of(url)?;

@@ -204,3 +204,73 @@ async fn a_projection_stopped_at_an_event_is_resumed_over_http_once_fixed() {
         })
         .await;
 }
+
+/// The network to the database stops answering without closing anything (the proxy holds every
+/// byte): a read is answered 503 once its statement timeout and a second's grace have passed
+/// (5 s + 1 s) rather than hanging, a write once the request timeout has (35 s: its outcome is
+/// then unknown, and a retry with its `Idempotency-Key` finds it), and once the network answers
+/// again the server recovers without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_gets_503s_in_bounded_time_and_recovers() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let proxy = Proxy::start(database.url()).await;
+    let server = Server::start_on_database(proxy.url()).await;
+    server.ready().await;
+    let before = server.place("h1", "c1", &[("a", 1, 1.0)]).await;
+    server.order("h1", before).await;
+
+    proxy.pause();
+    let asked = Instant::now();
+    let (write, read) = tokio::join!(
+        async {
+            let reply = server
+                .post("/api/orders", &json!({"id": "h2", "customer_id": "c1", "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]}))
+                .await;
+            (reply, asked.elapsed())
+        },
+        async {
+            let reply = server.get("/api/orders/h1/projection").await;
+            (reply, asked.elapsed())
+        },
+    );
+    let ((write, write_took), (read, read_took)) = (write, read);
+    assert_eq!(read.status, 503, "{}", read.text);
+    assert_eq!(read.json()["type"], "urn:projector:problem:unavailable");
+    assert!(
+        read_took < Duration::from_secs(10),
+        "the read waited {read_took:?}"
+    );
+    assert_eq!(write.status, 503, "{}", write.text);
+    assert!(
+        write_took < Duration::from_secs(40),
+        "the write waited {write_took:?}"
+    );
+
+    proxy.resume();
+    let resumed = Instant::now();
+    let position = loop {
+        let reply = server
+            .post("/api/orders", &json!({"id": "h3", "customer_id": "c1", "items": [{"sku": "a", "quantity": 2, "unit_price": 1}]}))
+            .await;
+        if reply.status == 202 {
+            break reply.position();
+        }
+        assert_eq!(reply.status, 503, "{}", reply.text);
+        assert!(
+            resumed.elapsed() < Duration::from_secs(60),
+            "the server did not recover: {}",
+            reply.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let order = server
+        .get(&format!(
+            "/api/orders/h3/projection?min_position={position}&wait_ms=30000"
+        ))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(order["item_count"], 2);
+}

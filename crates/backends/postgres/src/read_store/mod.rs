@@ -63,6 +63,9 @@ impl Default for PgReadStoreOptions {
 pub struct PgReadStore {
     pool: Pool,
     lazy_commit: bool,
+    /// How long a query may wait for the database, with a statement timeout: a network that
+    /// stops answering (nothing closed) cannot hold a query longer.
+    query_deadline: Option<std::time::Duration>,
 }
 
 impl PgReadStore {
@@ -82,7 +85,11 @@ impl PgReadStore {
         }
         let tls = pool::connector(url).map_err(setup)?;
         let pool = pool::build(config, &tls, options.pool_size).map_err(setup)?;
-        Self::with_pool(pool, options).await
+        let mut store = Self::with_pool(pool, options).await?;
+        store.query_deadline = options
+            .statement_timeout
+            .map(|timeout| timeout + pool::ANSWER_GRACE);
+        Ok(store)
     }
 
     /// A read store on an existing pool (e.g. the event store's, for one database).
@@ -101,6 +108,7 @@ impl PgReadStore {
         Ok(Self {
             pool,
             lazy_commit: !options.durable_commits,
+            query_deadline: None,
         })
     }
 
@@ -356,12 +364,30 @@ impl SqlReadStore for PgReadStore {
         // Another process may swap generations between this query's catalog read and its
         // statement, dropping the schema it named: the catalog then names the new one. Each
         // retry means another swap came in between, so a few are plenty.
-        let mut attempts = 1;
-        loop {
-            match self.query_serving(projection, sql, params).await {
-                Err(error) if schema_dropped(&error) && attempts < QUERY_ATTEMPTS => attempts += 1,
-                result => return result,
+        let query = async {
+            let mut attempts = 1;
+            loop {
+                match self.query_serving(projection, sql, params).await {
+                    Err(error) if schema_dropped(&error) && attempts < QUERY_ATTEMPTS => {
+                        attempts += 1;
+                    }
+                    result => return result,
+                }
             }
-        }
+        };
+        let Some(deadline) = self.query_deadline else {
+            return query.await;
+        };
+        tokio::time::timeout(deadline, query)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ReadStoreError::Unavailable {
+                    message: format!(
+                        "querying {projection}: the database did not answer within {} ms",
+                        deadline.as_millis()
+                    ),
+                    source: None,
+                })
+            })
     }
 }
