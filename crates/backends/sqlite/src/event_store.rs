@@ -87,6 +87,16 @@ impl SqliteEventStore {
         path: impl AsRef<Path>,
         options: SqliteEventStoreOptions,
     ) -> Result<Self, StoreError> {
+        Self::open_with(path, options, |_| Ok(()))
+    }
+
+    /// [`SqliteEventStore::open`], with `prepare` run on the writer's connection before the
+    /// writer starts: the crate's tests use it to make a commit fail on purpose.
+    pub(crate) fn open_with(
+        path: impl AsRef<Path>,
+        options: SqliteEventStoreOptions,
+        prepare: impl FnOnce(&mut Connection) -> rusqlite::Result<()>,
+    ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             crate::connection::create_private_dir(dir).map_err(|e| {
@@ -94,10 +104,11 @@ impl SqliteEventStore {
             })?;
         }
         let lock = lock_exclusively(&path)?;
-        let conn = open_writer(&path, options.durability)
+        let mut conn = open_writer(&path, options.durability)
             .map_err(|e| store_error(&format!("opening {}", path.display()), e))?;
         conn.execute_batch(include_str!("sql/events_schema.sql"))
             .map_err(|e| store_error("creating the events schema", e))?;
+        prepare(&mut conn).map_err(|e| store_error("preparing the writer", e))?;
         let head = read_head(&conn).map_err(|e| store_error("reading the head", e))?;
 
         let (head_tx, head_rx) = watch::channel(head);
@@ -391,5 +402,101 @@ impl EventAppender for SqliteEventStore {
         sender.send(request).await.map_err(|_| StoreError::Closed)?;
         drop(sender);
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use projector_core::{EventType, JsonPayload};
+
+    use super::*;
+
+    fn events(n: usize) -> Vec<NewEvent> {
+        (0..n)
+            .map(|i| {
+                NewEvent::new(
+                    EventType::parse("Tested").expect("valid"),
+                    JsonPayload::encode(&serde_json::json!({ "n": i })).expect("json"),
+                )
+            })
+            .collect()
+    }
+
+    fn rows_on_disk(path: &Path) -> i64 {
+        Connection::open(path)
+            .expect("a second connection")
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .expect("count")
+    }
+
+    /// ADR 0001: a failed COMMIT leaves the disk state unknown, so the store refuses every
+    /// later append (even once the disk would take it) until reopened, and nothing of the
+    /// failed group is visible. A commit hook fails the COMMIT, as a full disk would.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_poisons_the_store_until_it_is_reopened() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("events.db");
+        let fail = Arc::new(AtomicBool::new(false));
+        let hook = Arc::clone(&fail);
+        let store =
+            SqliteEventStore::open_with(&path, SqliteEventStoreOptions::default(), move |conn| {
+                conn.commit_hook(Some(move || hook.load(Ordering::SeqCst)))
+            })
+            .expect("open");
+        let s = StreamId::from_static("poison-1");
+        store
+            .append(&s, ExpectedVersion::NoStream, events(2))
+            .await
+            .expect("a healthy commit");
+
+        fail.store(true, Ordering::SeqCst);
+        let failed = store.append(&s, ExpectedVersion::Any, events(3)).await;
+        let reason = match failed {
+            Err(StoreError::Poisoned(reason)) => reason,
+            other => panic!("a failed commit answers Poisoned, got {other:?}"),
+        };
+        assert!(
+            reason.contains("commit failed"),
+            "the reason says why: {reason}"
+        );
+
+        fail.store(false, Ordering::SeqCst);
+        for expected in [ExpectedVersion::Any, ExpectedVersion::NoStream] {
+            let stream = StreamId::from_static("poison-2");
+            match store.append(&stream, expected, events(1)).await {
+                Err(error @ StoreError::Poisoned(_)) => assert!(
+                    error.to_string().contains("poisoned after a failed write"),
+                    "a clear refusal: {error}"
+                ),
+                other => panic!("a poisoned store refuses appends, got {other:?}"),
+            }
+        }
+        assert_eq!(store.head().await.expect("head"), GlobalPosition::new(2));
+        let feed = store
+            .read_all(GlobalPosition::ZERO, 100)
+            .await
+            .expect("feed");
+        assert_eq!(feed.len(), 2, "nothing of the failed group is visible");
+        assert_eq!(
+            store.stream_version(&s).await.expect("version"),
+            StreamVersion::new(2)
+        );
+        assert_eq!(
+            rows_on_disk(&path),
+            2,
+            "nothing of the failed group is on disk"
+        );
+
+        store.close().await;
+        drop(store);
+        let reopened =
+            SqliteEventStore::open(&path, SqliteEventStoreOptions::default()).expect("reopen");
+        let next = reopened
+            .append(&s, ExpectedVersion::Exact(StreamVersion::new(2)), events(1))
+            .await
+            .expect("a reopened store appends again");
+        assert_eq!(next.first_position, GlobalPosition::new(3));
     }
 }

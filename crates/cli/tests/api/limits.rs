@@ -164,3 +164,129 @@ pub async fn a_history_read_past_the_statement_timeout_is_cancelled() {
     );
     assert_eq!(server.history("slow-1").await.len(), events);
 }
+
+/// One documented limit of `POST /api/orders`: a body at the maximum, one a step past it, the
+/// field the refusal must name, and what the accepted order projects to.
+struct Edge {
+    name: &'static str,
+    field: &'static str,
+    at_max: Value,
+    past: Value,
+    item_count: u64,
+    total_amount: f64,
+}
+
+/// An order body with one item, whose parts the cases replace.
+fn one_item(id: &str, customer: &str, sku: &str, quantity: u32, unit_price: f64) -> Value {
+    json!({"id": id, "customer_id": customer,
+        "items": [{"sku": sku, "quantity": quantity, "unit_price": unit_price}]})
+}
+
+/// `prefix` padded with `x` to `len` characters: an id of exactly that length.
+fn id_of(prefix: &str, len: usize) -> String {
+    format!("{prefix:x<len$}")
+}
+
+/// Each documented maximum (10 000 units, 64-character ids, 100 items, the largest amount) is
+/// accepted and projected, and one past it is a 422 naming the field with nothing appended:
+/// the edges themselves, where an off-by-one in the validator or the decider would show.
+pub async fn each_limit_accepts_its_maximum_and_refuses_one_past_it() {
+    use projector_server::limits::{AMOUNT_MAX, ID_MAX, ITEMS_MAX, QUANTITY_MAX};
+    let quantity = QUANTITY_MAX as u32;
+    let cent = 0.01;
+    let edges = [
+        Edge {
+            name: "quantity",
+            field: "items[0].quantity",
+            at_max: one_item("edge-q", "c1", "a", quantity, 1.0),
+            past: one_item("edge-q2", "c1", "a", quantity + 1, 1.0),
+            item_count: u64::from(quantity),
+            total_amount: f64::from(quantity),
+        },
+        Edge {
+            name: "order id",
+            field: "id",
+            at_max: one_item(&id_of("edge-id", ID_MAX), "c1", "a", 1, 1.0),
+            past: one_item(&id_of("edge-id", ID_MAX + 1), "c1", "a", 1, 1.0),
+            item_count: 1,
+            total_amount: 1.0,
+        },
+        Edge {
+            name: "customer id",
+            field: "customer_id",
+            at_max: one_item("edge-c", &id_of("cust", ID_MAX), "a", 1, 1.0),
+            past: one_item("edge-c2", &id_of("cust", ID_MAX + 1), "a", 1, 1.0),
+            item_count: 1,
+            total_amount: 1.0,
+        },
+        Edge {
+            name: "sku",
+            field: "items[0].sku",
+            at_max: one_item("edge-s", "c1", &id_of("sku", ID_MAX), 1, 1.0),
+            past: one_item("edge-s2", "c1", &id_of("sku", ID_MAX + 1), 1, 1.0),
+            item_count: 1,
+            total_amount: 1.0,
+        },
+        Edge {
+            name: "items",
+            field: "items",
+            at_max: json!({"id": "edge-i", "customer_id": "c1", "items": lines(ITEMS_MAX, 1, 1.0)}),
+            past: json!({"id": "edge-i2", "customer_id": "c1", "items": lines(ITEMS_MAX + 1, 1, 1.0)}),
+            item_count: ITEMS_MAX as u64,
+            total_amount: ITEMS_MAX as f64,
+        },
+        Edge {
+            name: "amount",
+            field: "items[0].unit_price",
+            at_max: one_item("edge-a", "c1", "a", 1, AMOUNT_MAX),
+            past: one_item("edge-a2", "c1", "a", 1, AMOUNT_MAX + cent),
+            item_count: 1,
+            total_amount: AMOUNT_MAX,
+        },
+    ];
+    let server = Server::start().await;
+    for edge in &edges {
+        let before = server.head().await;
+        let refused = server.post("/api/orders", &edge.past).await;
+        assert_eq!(
+            refused.status.as_u16(),
+            422,
+            "{}: {}",
+            edge.name,
+            refused.text
+        );
+        assert_eq!(
+            refused.fields(),
+            [edge.field],
+            "{}: the refusal names the field",
+            edge.name
+        );
+        assert_eq!(
+            server.head().await,
+            before,
+            "{}: nothing appended",
+            edge.name
+        );
+
+        let accepted = server.post("/api/orders", &edge.at_max).await;
+        assert_eq!(
+            accepted.status.as_u16(),
+            202,
+            "{}: {}",
+            edge.name,
+            accepted.text
+        );
+        let position = accepted.position();
+        let id = edge.at_max["id"].as_str().expect("an id");
+        let order = server.order(id, position).await;
+        assert_eq!(order["id"], id, "{}", edge.name);
+        assert_eq!(
+            order["customer_id"], edge.at_max["customer_id"],
+            "{}",
+            edge.name
+        );
+        assert_eq!(order["status"], "confirmed", "{}", edge.name);
+        assert_eq!(order["item_count"], edge.item_count, "{}", edge.name);
+        assert_eq!(order["total_amount"], edge.total_amount, "{}", edge.name);
+    }
+}

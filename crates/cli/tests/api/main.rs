@@ -105,6 +105,7 @@ on_both_backends!(
     lifecycle::unknown_orders_and_items_are_not_found,
     limits::orders_past_their_limits_are_refused_naming_the_limit,
     limits::orders_at_their_limits_are_projected_and_reported_exactly,
+    limits::each_limit_accepts_its_maximum_and_refuses_one_past_it,
     openapi::the_document_covers_every_route_and_states_the_limits,
     operations::health_ready_and_metrics,
     product_search::products_are_found_filtered_sorted_and_counted,

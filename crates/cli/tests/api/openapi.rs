@@ -426,3 +426,59 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         initializer.text
     );
 }
+
+/// The server's own OpenAPI document, to check response bodies against what it promises.
+///
+/// Uses the `jsonschema` crate: the document is OpenAPI 3.1, whose schemas are JSON Schema
+/// 2020-12 (`type` arrays for nullables, `oneOf`, `multipleOf`, patterns), which a hand-written
+/// subset would check less faithfully.
+pub struct Contract {
+    document: Value,
+}
+
+impl Contract {
+    /// Loads `GET /openapi.json` from `server`.
+    pub async fn load(server: &Server) -> Self {
+        Self {
+            document: server.get("/openapi.json").await.expect(200).json(),
+        }
+    }
+
+    /// Asserts `body` matches the `status` response schema of the operation `operation_id`,
+    /// its `$ref`s resolved in the document's components. Returns the body for chaining.
+    #[track_caller]
+    pub fn assert_body<'b>(&self, operation_id: &str, status: u16, body: &'b Value) -> &'b Value {
+        let operation = self.document["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .flat_map(|methods| methods.as_object().expect("methods").values())
+            .find(|op| op["operationId"] == operation_id)
+            .unwrap_or_else(|| panic!("no operation {operation_id} in the document"));
+        let schema =
+            &operation["responses"][status.to_string()]["content"]["application/json"]["schema"];
+        assert!(
+            schema.is_object(),
+            "{operation_id} documents no JSON body for {status}"
+        );
+        // The whole document is the root, so `#/components/schemas/...` resolves; the
+        // response's schema is its only constraint.
+        let mut root = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": self.document["components"],
+        });
+        root["allOf"] = serde_json::json!([schema]);
+        let validator = jsonschema::validator_for(&root)
+            .unwrap_or_else(|e| panic!("the schema of {operation_id} {status} compiles: {e}"));
+        let errors: Vec<String> = validator
+            .iter_errors(body)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{operation_id} {status} answered a body its schema refuses:\n{}\n{body:#}",
+            errors.join("\n")
+        );
+        body
+    }
+}

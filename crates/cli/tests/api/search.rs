@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, Server, projector};
+use crate::helpers::{Reply, Server, Storage, projector};
 
 /// The ids of the hits, in the order answered.
 fn ids(reply: &Reply) -> Vec<String> {
@@ -253,6 +253,9 @@ pub async fn bad_search_parameters_are_named() {
     assert_eq!(found["hits"][0]["id"], "p1", "{found}");
 }
 
+/// One process writes a data directory (ADR 0001's lock file): a second `projector serve` on it
+/// exits, naming the lock it could not take (the event store's on SQLite, the search indexes'
+/// on PostgreSQL), having appended nothing, and the first keeps taking writes.
 pub async fn a_second_server_on_the_same_data_directory_is_refused() {
     let server = Server::start().await;
     let placed = server.place("own-1", "c1", &[("OWN-SKU", 1, 1.0)]).await;
@@ -263,14 +266,34 @@ pub async fn a_second_server_on_the_same_data_directory_is_refused() {
     )
     .await;
     assert!(!second.success, "{}", second.stdout);
+    let names_the_lock = match server.storage() {
+        Storage::Sqlite(_) => {
+            second
+                .stderr
+                .contains("events.db is in use by another process")
+                && second.stderr.contains("open the store read-only")
+        }
+        Storage::Postgres(..) => {
+            second.stderr.contains("search indexes in")
+                && second.stderr.contains("are in use by another process")
+        }
+    };
     assert!(
-        second.stderr.contains("in use by another process"),
-        "the refusal says why: {}",
+        names_the_lock,
+        "the refusal names the lock: {}",
         second.stderr
     );
-    // The first server's index is untouched.
     assert_eq!(
-        ids(&search(&server, placed, &[("q", "own-sku")]).await),
-        ["own-1"]
+        server.head().await,
+        placed,
+        "the refused server appended nothing"
+    );
+    // The first server still appends, projects and indexes.
+    let after = server.place("own-2", "c1", &[("OWN-SKU", 2, 1.0)]).await;
+    assert!(after > placed);
+    assert_eq!(server.order("own-2", after).await["status"], "confirmed");
+    assert_eq!(
+        ids(&search(&server, after, &[("q", "own-sku"), ("sort", "newest")]).await),
+        ["own-2", "own-1"]
     );
 }

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use crate::helpers::Server;
+use crate::openapi::Contract;
 
 pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
     let server = Server::start().await;
@@ -89,4 +90,76 @@ pub async fn an_order_is_accepted_projected_and_read_back_confirmed() {
             line.contains("Projecting 4 changed event(s)") && line.contains("readme-demo-1")
         })
         .await;
+
+    main_reads_match_the_openapi_schemas(&server).await;
+}
+
+/// The 200 bodies of the main read routes, each with content in it, match the response schemas
+/// of the server's own OpenAPI document.
+async fn main_reads_match_the_openapi_schemas(server: &Server) {
+    let contract = Contract::load(server).await;
+    server
+        .post("/api/orders/order-1001/ship", &json!({"tracking": "TRK-1"}))
+        .await
+        .expect(202);
+    let completed = server
+        .post_empty("/api/orders/order-1001/complete")
+        .await
+        .expect(202)
+        .position();
+    let product = server
+        .post(
+            "/api/products",
+            &json!({"id": "lamp-1", "name": "Desk lamp", "description": "Warm light.",
+                "category": "lighting", "price": 25.99, "tags": ["led", "desk"]}),
+        )
+        .await
+        .expect(201)
+        .position();
+    let today = chrono::Utc::now().date_naive();
+    let reads = [
+        (
+            "get_order",
+            format!("/api/orders/order-1001/projection?min_position={completed}"),
+        ),
+        ("get_history", "/api/orders/order-1001/history".to_owned()),
+        (
+            "customer_orders",
+            format!("/api/customers/cust-42/orders?min_position={completed}"),
+        ),
+        (
+            "daily_sales",
+            format!(
+                "/api/reports/daily-sales?from={}&to={}&min_position={completed}",
+                today - chrono::Days::new(1),
+                today + chrono::Days::new(1)
+            ),
+        ),
+        (
+            "search",
+            format!("/api/orders/search?q=sku-1&min_position={completed}"),
+        ),
+        (
+            "get_product",
+            format!("/api/products/lamp-1?min_position={product}"),
+        ),
+        (
+            "search_products_route",
+            format!("/api/products/search?q=lamp&min_position={product}"),
+        ),
+    ];
+    for (operation, path) in reads {
+        let body = server.get(&path).await.expect(200).json();
+        let non_empty = match operation {
+            "get_history" => body["events"].as_array().is_some_and(|e| !e.is_empty()),
+            "customer_orders" => body["orders"].as_array().is_some_and(|o| !o.is_empty()),
+            "daily_sales" => body["days"].as_array().is_some_and(|d| !d.is_empty()),
+            "search" | "search_products_route" => {
+                body["hits"].as_array().is_some_and(|h| !h.is_empty())
+            }
+            _ => body["id"].is_string(),
+        };
+        assert!(non_empty, "{operation} answered nothing to check: {body}");
+        contract.assert_body(operation, 200, &body);
+    }
 }

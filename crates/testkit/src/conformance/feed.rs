@@ -216,3 +216,119 @@ async fn follow(
         }
     }
 }
+
+/// Thirty-two appends started together, so a group-committing store gathers them into shared
+/// groups: one reuses a stored event id and two share a fresh one. Only the culprits are
+/// refused (as duplicates); every other append lands, with no gap where a culprit was taken
+/// out. The ADR's "recommit without it" path, on every backend.
+pub async fn a_duplicate_id_among_concurrent_appends_refuses_only_its_append(
+    store: Arc<dyn EventStore>,
+) {
+    const APPENDS: usize = 32;
+    const REUSES_STORED: usize = 13;
+    const SHARE_FRESH: [usize; 2] = [7, 21];
+    let stored = numbered(1);
+    let stored_id = stored[0].event_id;
+    store
+        .append(
+            &StreamId::from_static("dup-stored"),
+            ExpectedVersion::NoStream,
+            stored,
+        )
+        .await
+        .expect("the stored event");
+    let shared_id = uuid::Uuid::now_v7();
+    let start = Arc::new(tokio::sync::Barrier::new(APPENDS));
+    let mut tasks = Vec::new();
+    for i in 0..APPENDS {
+        let store = Arc::clone(&store);
+        let start = Arc::clone(&start);
+        let mut events = numbered(2);
+        if i == REUSES_STORED {
+            events[1] = events[1].clone().with_event_id(stored_id);
+        }
+        if SHARE_FRESH.contains(&i) {
+            events[0] = events[0].clone().with_event_id(shared_id);
+        }
+        tasks.push(tokio::spawn(async move {
+            let s = StreamId::parse(format!("dup-{i}")).expect("valid");
+            let ids: Vec<_> = events.iter().map(|e| e.event_id).collect();
+            start.wait().await;
+            (
+                i,
+                ids,
+                store.append(&s, ExpectedVersion::NoStream, events).await,
+            )
+        }));
+    }
+    let mut landed = Vec::new();
+    let mut refused = Vec::new();
+    for task in tasks {
+        let (i, ids, result) = task.await.expect("append task");
+        match result {
+            Ok(outcome) => landed.push((i, ids, outcome)),
+            Err(StoreError::DuplicateEvent { event_id }) => refused.push((i, event_id)),
+            Err(other) => panic!("append {i} failed with {other:?}, not as a duplicate"),
+        }
+    }
+    refused.sort();
+    assert_eq!(
+        refused.len(),
+        2,
+        "exactly the two culprits are refused: {refused:?}"
+    );
+    assert!(
+        refused.contains(&(REUSES_STORED, stored_id)),
+        "the append reusing a stored id is refused naming it: {refused:?}"
+    );
+    assert!(
+        refused
+            .iter()
+            .any(|(i, id)| SHARE_FRESH.contains(i) && *id == shared_id),
+        "one of the two appends sharing an id is refused naming it: {refused:?}"
+    );
+
+    let head = 1 + 2 * (APPENDS as u64 - 2);
+    let mut positions: Vec<u64> = landed
+        .iter()
+        .flat_map(|(_, _, o)| o.first_position.get()..=o.last_position.get())
+        .collect();
+    positions.sort_unstable();
+    assert_eq!(
+        positions,
+        (2..=head).collect::<Vec<_>>(),
+        "the landed appends fill the feed after the stored event without gap or overlap"
+    );
+    assert_eq!(store.head().await.expect("head").get(), head);
+    let feed = store
+        .read_all(GlobalPosition::ZERO, 1_000)
+        .await
+        .expect("feed");
+    assert_eq!(
+        feed.iter().map(|e| e.position.get()).collect::<Vec<_>>(),
+        (1..=head).collect::<Vec<_>>()
+    );
+    for (i, ids, outcome) in &landed {
+        let stored: Vec<_> = (outcome.first_position.get()..=outcome.last_position.get())
+            .map(|p| feed[(p - 1) as usize].event_id)
+            .collect();
+        assert_eq!(&stored, ids, "append {i} is stored as acknowledged");
+    }
+    for (i, _) in &refused {
+        let s = StreamId::parse(format!("dup-{i}")).expect("valid");
+        assert_eq!(
+            store.stream_version(&s).await.expect("version").get(),
+            0,
+            "refused append {i} left events behind"
+        );
+    }
+    let next = store
+        .append(
+            &StreamId::from_static("dup-after"),
+            ExpectedVersion::NoStream,
+            numbered(1),
+        )
+        .await
+        .expect("the store takes appends after the refusals");
+    assert_eq!(next.first_position.get(), head + 1);
+}

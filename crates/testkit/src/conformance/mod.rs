@@ -33,8 +33,10 @@ pub use append::{
     invalid_appends_are_refused,
 };
 pub use feed::{
-    a_conflict_reaches_only_its_caller, concurrent_appenders_make_a_gapless_feed,
-    head_watch_wakes_on_commit, subscription_catches_up_then_follows,
+    a_conflict_reaches_only_its_caller,
+    a_duplicate_id_among_concurrent_appends_refuses_only_its_append,
+    concurrent_appenders_make_a_gapless_feed, head_watch_wakes_on_commit,
+    subscription_catches_up_then_follows,
 };
 pub use read::{read_all_pages_through_the_feed, read_stream_directions_and_limits};
 
@@ -82,6 +84,7 @@ macro_rules! event_store_conformance {
             subscription_catches_up_then_follows,
             concurrent_appenders_make_a_gapless_feed,
             a_conflict_reaches_only_its_caller,
+            a_duplicate_id_among_concurrent_appends_refuses_only_its_append,
         );
 
         #[test]

@@ -1,0 +1,119 @@
+//! The embedded store's group commit (ADR 0001), on paths the shared conformance suite cannot
+//! force: here SQLite's write lock is held from outside so that appends pile up into known
+//! groups.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Waker};
+
+use projector_core::{
+    AppendOutcome, EventAppender, EventFeed, ExpectedVersion, GlobalPosition, StoreError, StreamId,
+    StreamReader,
+};
+use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+use projector_testkit::events::numbered;
+
+type Pending = Pin<Box<dyn Future<Output = Result<AppendOutcome, StoreError>> + Send>>;
+
+/// Starts an append and polls it once: that puts it on the writer's queue (which has room),
+/// and the append is then pending until the writer answers.
+fn enqueue(
+    store: &Arc<SqliteEventStore>,
+    i: usize,
+    events: Vec<projector_core::NewEvent>,
+) -> Pending {
+    let store = Arc::clone(store);
+    let mut append: Pending = Box::pin(async move {
+        let s = StreamId::parse(format!("held-{i}")).expect("valid");
+        store.append(&s, ExpectedVersion::NoStream, events).await
+    });
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(
+        append.as_mut().poll(&mut cx).is_pending(),
+        "append {i} was answered while SQLite's write lock is held"
+    );
+    append
+}
+
+/// Appends queued behind a held write lock commit in at most two groups (the one the writer
+/// was blocked on, then everything queued meanwhile), so the duplicate in the middle shares a
+/// group with others whichever way they split: it alone is refused, the group is committed
+/// again without it, and the feed has no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_in_a_group_is_taken_out_and_the_rest_commit_together() {
+    const APPENDS: usize = 12;
+    const CULPRIT: usize = 6;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("events.db");
+    let store =
+        Arc::new(SqliteEventStore::open(&path, SqliteEventStoreOptions::default()).expect("open"));
+    let stored = numbered(1);
+    let stored_id = stored[0].event_id;
+    store
+        .append(
+            &StreamId::from_static("stored"),
+            ExpectedVersion::NoStream,
+            stored,
+        )
+        .await
+        .expect("the stored event");
+
+    let holder = rusqlite::Connection::open(&path).expect("a second connection");
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold SQLite's write lock");
+    let mut pending = Vec::new();
+    let mut sent = Vec::new();
+    for i in 0..APPENDS {
+        let mut events = numbered(2);
+        if i == CULPRIT {
+            events[1] = events[1].clone().with_event_id(stored_id);
+        }
+        sent.push(events.iter().map(|e| e.event_id).collect::<Vec<_>>());
+        pending.push(enqueue(&store, i, events));
+    }
+    holder.execute_batch("ROLLBACK").expect("release the lock");
+
+    let mut landed = Vec::new();
+    for (i, append) in pending.into_iter().enumerate() {
+        match append.await {
+            Err(StoreError::DuplicateEvent { event_id }) if i == CULPRIT => {
+                assert_eq!(event_id, stored_id)
+            }
+            Ok(outcome) if i != CULPRIT => landed.push((i, outcome)),
+            other => panic!("append {i}: {other:?}"),
+        }
+    }
+    assert_eq!(landed.len(), APPENDS - 1);
+    let feed = store
+        .read_all(GlobalPosition::ZERO, 1_000)
+        .await
+        .expect("feed");
+    let head = 1 + 2 * (APPENDS as u64 - 1);
+    assert_eq!(
+        feed.iter().map(|e| e.position.get()).collect::<Vec<_>>(),
+        (1..=head).collect::<Vec<_>>(),
+        "no gap where the culprit was taken out"
+    );
+    assert_eq!(store.head().await.expect("head").get(), head);
+    for (i, outcome) in &landed {
+        let ids: Vec<_> = (outcome.first_position.get()..=outcome.last_position.get())
+            .map(|p| feed[(p - 1) as usize].event_id)
+            .collect();
+        assert_eq!(ids, sent[*i], "append {i} is stored as acknowledged");
+    }
+    // A group is one transaction and stamps one time on all it commits.
+    let mut commits: Vec<_> = feed[1..].iter().map(|e| e.recorded_at).collect();
+    commits.dedup();
+    assert!(
+        commits.len() <= 2,
+        "the queued appends committed in {} transactions, not in groups",
+        commits.len()
+    );
+    let culprit = StreamId::parse(format!("held-{CULPRIT}")).expect("valid");
+    assert_eq!(
+        store.stream_version(&culprit).await.expect("version").get(),
+        0
+    );
+}
