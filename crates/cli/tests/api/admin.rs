@@ -165,8 +165,17 @@ pub async fn a_rebuild_cut_short_by_a_crash_is_finished_after_a_restart() {
 
     let server = Server::start_with_args(storage, &["--batch-size", "1"]).await;
     // The restarted server carries the rebuild on from where it stood, in the same generation,
-    // rather than starting over.
-    let (entry, _) = projection(&server, "order_summary").await;
+    // rather than starting over: seen once its worker has opened the read model (and, on
+    // PostgreSQL, taken the lease).
+    let opened = Instant::now();
+    let entry = loop {
+        let (entry, _) = projection(&server, "order_summary").await;
+        if !["starting", "standby"].contains(&entry["state"].as_str().unwrap_or_default()) {
+            break entry;
+        }
+        assert!(opened.elapsed() < PATIENCE, "never opened: {entry}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
     match entry["rebuild"].as_object() {
         Some(rebuild) => {
             assert_eq!(rebuild["generation"], generation, "{entry}");
