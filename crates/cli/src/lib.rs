@@ -5,7 +5,8 @@
 //! - `commands`: `serve`, `project`, `rebuild`, `status`, `bench`, `api-key`; `access`:
 //!   who may call the server.
 //! - `data`: the SQLite data directory; `stores`: opening SQLite or PostgreSQL stores;
-//!   `read_models`: the read models of the built-in services, bound to their stores.
+//!   [`read_models`]: the read models of the built-in services, bound to their stores (public,
+//!   so tests can build the same set).
 //! - `telemetry`: logging; `signals`: SIGINT/SIGTERM.
 //!
 //! It is not: a library to embed (use `projector-runtime` and a backend crate directly).
@@ -14,7 +15,7 @@ mod access;
 mod commands;
 mod data;
 pub mod opts;
-mod read_models;
+pub mod read_models;
 mod redact;
 mod relaying;
 mod signals;

@@ -11,7 +11,7 @@ use projector_orders::projections::{
 use projector_products::projections::{PRODUCT_SEARCH, ProductSearchProjection};
 use projector_redis::{RedisStore, RedisTarget};
 use projector_search::{SearchStore, SearchTarget};
-use projector_sql::{SqlReadStore, SqlTarget};
+use projector_sql::{SqlProjection, SqlReadStore, SqlTarget};
 
 use crate::stores::{SearchAccess, Stores};
 
@@ -33,17 +33,24 @@ pub(crate) fn targets(
     )
 }
 
+/// The SQL projections of the built-in services.
+pub fn sql_projections() -> Vec<Arc<dyn SqlProjection>> {
+    projector_orders::projections::all()
+        .into_iter()
+        .chain(projector_issues::projections::all())
+        .chain(projector_products::projections::all())
+        .collect()
+}
+
 /// Every read model of the built-in services: their SQL tables in `sql`, with a `cache` the
 /// "my orders" cache in it, and with `search` the order and product search indexes in it.
-pub(crate) fn over(
+pub fn over(
     sql: Arc<dyn SqlReadStore>,
     cache: Option<&RedisStore>,
     search: Option<&SearchStore>,
 ) -> Vec<Arc<dyn ProjectionTarget>> {
-    let mut all: Vec<Arc<dyn ProjectionTarget>> = projector_orders::projections::all()
+    let mut all: Vec<Arc<dyn ProjectionTarget>> = sql_projections()
         .into_iter()
-        .chain(projector_issues::projections::all())
-        .chain(projector_products::projections::all())
         .map(|projection| {
             Arc::new(SqlTarget::new(Arc::clone(&sql), projection)) as Arc<dyn ProjectionTarget>
         })

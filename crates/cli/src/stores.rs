@@ -43,7 +43,7 @@ pub(crate) struct Stores {
     /// statement timeout, so a flood of reads cannot take the connections projecting needs.
     pub(crate) queries: Arc<dyn SqlReadStore>,
     /// The idempotency keys, beside the event store (`None` with it).
-    pub(crate) idempotency: Option<Arc<dyn IdempotencyStore>>,
+    idempotency: Option<Arc<dyn IdempotencyStore>>,
     /// Set on PostgreSQL, where several processes may run the same projections.
     pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
     /// The same leases, to ask who holds them.
@@ -164,6 +164,16 @@ impl Stores {
         self.events
             .clone()
             .context("this command reads the events from a broker and has no event store")
+    }
+
+    /// The idempotency keys, kept beside the event store.
+    ///
+    /// # Errors
+    /// When the events come from a broker.
+    pub(crate) fn idempotency(&self) -> anyhow::Result<Arc<dyn IdempotencyStore>> {
+        self.idempotency
+            .clone()
+            .context("this command reads the events from a broker and keeps no idempotency keys")
     }
 
     fn sqlite(data: &DataDir, access: EventAccess) -> anyhow::Result<Self> {

@@ -59,17 +59,15 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let targets = targets(&stores, &[])?;
     // A read node reads the feed from the broker and has no event store of its own, nor
     // idempotency keys: it takes no writes.
-    let (events, idempotency): (Arc<dyn EventStore>, Arc<dyn IdempotencyStore>) =
-        match (&args.from, &stores.idempotency) {
-            (Some(url), _) => {
-                let node = Arc::new(ReadNodeStore::new(
-                    open_feed(args.stream.settings(url)).await?,
-                ));
-                (node.clone(), node)
-            }
-            (None, Some(idempotency)) => (stores.events()?, Arc::clone(idempotency)),
-            (None, None) => anyhow::bail!("the idempotency keys were not opened"),
-        };
+    let (events, idempotency): (Arc<dyn EventStore>, Arc<dyn IdempotencyStore>) = match &args.from {
+        Some(url) => {
+            let node = Arc::new(ReadNodeStore::new(
+                open_feed(args.stream.settings(url)).await?,
+            ));
+            (node.clone(), node)
+        }
+        None => (stores.events()?, stores.idempotency()?),
+    };
     let mut projector = Projector::new(events.clone(), options);
     for target in &targets {
         projector = projector.with_target(Arc::clone(target));

@@ -210,10 +210,7 @@ pub async fn a_standby_answers_from_the_cache_the_holder_keeps() {
         "--redis-namespace",
         redis.namespace(),
     ];
-    let holder = Server::start_on_database_with_args(database.url(), &cache).await;
-    holder.ready().await;
-    let standby = Server::start_on_database_with_args(database.url(), &cache).await;
-    standby.ready().await;
+    let (holder, standby) = Server::holder_and_standby(database.url(), &cache).await;
     assert!(
         standby
             .shared_projection_states()

@@ -195,10 +195,7 @@ async fn a_standby_refuses_admin_actions_and_says_who_to_ask() {
     let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
         return;
     };
-    let holder = Server::start_on_database(database.url()).await;
-    holder.ready().await;
-    let standby = Server::start_on_database(database.url()).await;
-    standby.ready().await;
+    let (holder, standby) = Server::holder_and_standby(database.url(), &[]).await;
 
     let list = standby.get("/admin/projections").await.expect(200).json();
     for projection in list["projections"].as_array().expect("projections") {

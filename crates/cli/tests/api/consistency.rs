@@ -161,10 +161,7 @@ pub async fn reads_on_a_standby_wait_for_the_holders_checkpoint() {
     let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
         return;
     };
-    let holder = Server::start_on_database(database.url()).await;
-    holder.ready().await;
-    let standby = Server::start_on_database(database.url()).await;
-    standby.ready().await;
+    let (holder, standby) = Server::holder_and_standby(database.url(), &[]).await;
     let (summary, _) = crate::admin::projection(&standby, "order_summary").await;
     assert_eq!(summary["state"], "standby", "{summary}");
 

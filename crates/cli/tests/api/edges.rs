@@ -313,15 +313,7 @@ async fn shutdown_waits_for_requests_in_flight_only_up_to_its_deadline() {
     let _stalled = stalled_request(&server).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let asked = Instant::now();
-    let exited = tokio::task::spawn_blocking(move || server.terminate())
-        .await
-        .expect("joined");
-    assert!(exited, "the server exited cleanly");
-    assert!(
-        asked.elapsed() < Duration::from_secs(10),
-        "shutdown took {:?}",
-        asked.elapsed()
-    );
+    exits_cleanly_within_10_s_of(server, asked).await;
 }
 
 /// A read waiting for a position (here for as long as `wait_ms` allows) is answered at once
@@ -378,15 +370,7 @@ pub async fn a_waiting_read_is_answered_at_once_on_sigterm() {
         answered_after < Duration::from_secs(2),
         "answered {answered_after:?} after SIGTERM"
     );
-    let exited = tokio::task::spawn_blocking(move || server.terminate())
-        .await
-        .expect("joined");
-    assert!(exited, "the server exited cleanly");
-    assert!(
-        asked.elapsed() < Duration::from_secs(10),
-        "shutdown took {:?}",
-        asked.elapsed()
-    );
+    exits_cleanly_within_10_s_of(server, asked).await;
 }
 
 /// A kept-alive connection idle past `--header-read-timeout-ms` after its last answer is
@@ -427,5 +411,18 @@ async fn a_kept_alive_connection_idle_past_the_timeout_is_closed() {
         idle.elapsed() >= Duration::from_millis(300),
         "closed at once ({:?}), not for idling",
         idle.elapsed()
+    );
+}
+
+/// Waits for `server`, asked to stop at `asked`, to exit: cleanly, and within 10 s of the ask.
+async fn exits_cleanly_within_10_s_of(server: Server, asked: Instant) {
+    let exited = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("joined");
+    assert!(exited, "the server exited cleanly");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        asked.elapsed()
     );
 }

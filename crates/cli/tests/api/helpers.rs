@@ -216,6 +216,16 @@ impl Server {
         server
     }
 
+    /// Two servers on the database at `url`, each with `extra`, each ready: the first runs the
+    /// shared projections (it holds their leases), the second stands by.
+    pub async fn holder_and_standby(url: &str, extra: &[&str]) -> (Self, Self) {
+        let holder = Self::start_on_database_with_args(url, extra).await;
+        holder.ready().await;
+        let standby = Self::start_on_database_with_args(url, extra).await;
+        standby.ready().await;
+        (holder, standby)
+    }
+
     async fn spawn(
         storage_args: Vec<std::ffi::OsString>,
         storage: Option<Storage>,

@@ -11,6 +11,35 @@ use serde_json::json;
 
 use crate::helpers::{Backend, Server};
 
+/// Once the database answers again: an order `id` is written (503 until then, for at most
+/// `within`) and read back through its projection, without a restart.
+async fn writes_and_reads_again(server: &Server, id: &str, within: Duration) {
+    let since = Instant::now();
+    let position = loop {
+        let reply = server
+            .post("/api/orders", &json!({"id": id, "customer_id": "c1", "items": [{"sku": "a", "quantity": 2, "unit_price": 1}]}))
+            .await;
+        if reply.status == 202 {
+            break reply.position();
+        }
+        assert_eq!(reply.status, 503, "{}", reply.text);
+        assert!(
+            since.elapsed() < within,
+            "the server did not recover: {}",
+            reply.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let order = server
+        .get(&format!(
+            "/api/orders/{id}/projection?min_position={position}&wait_ms=30000"
+        ))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(order["item_count"], 2);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_answers_503_while_the_database_is_away_and_recovers() {
     let Some(database) = TestDatabase::create().await else {
@@ -50,30 +79,7 @@ async fn the_server_answers_503_while_the_database_is_away_and_recovers() {
     assert!(refused.json()["correlation_id"].is_string());
 
     proxy.restore();
-    let restored = Instant::now();
-    let position = loop {
-        let reply = server
-            .post("/api/orders", &json!({"id": "o3", "customer_id": "c1", "items": [{"sku": "a", "quantity": 2, "unit_price": 1}]}))
-            .await;
-        if reply.status == 202 {
-            break reply.position();
-        }
-        assert_eq!(reply.status, 503, "{}", reply.text);
-        assert!(
-            restored.elapsed() < Duration::from_secs(30),
-            "the server did not recover: {}",
-            reply.text
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let order = server
-        .get(&format!(
-            "/api/orders/o3/projection?min_position={position}&wait_ms=30000"
-        ))
-        .await
-        .expect(200)
-        .json();
-    assert_eq!(order["item_count"], 2);
+    writes_and_reads_again(&server, "o3", Duration::from_secs(30)).await;
     server.get("/api/orders/o2/projection").await.expect(404);
     server.ready().await;
 }
@@ -249,28 +255,5 @@ async fn a_database_that_stops_answering_gets_503s_in_bounded_time_and_recovers(
     );
 
     proxy.resume();
-    let resumed = Instant::now();
-    let position = loop {
-        let reply = server
-            .post("/api/orders", &json!({"id": "h3", "customer_id": "c1", "items": [{"sku": "a", "quantity": 2, "unit_price": 1}]}))
-            .await;
-        if reply.status == 202 {
-            break reply.position();
-        }
-        assert_eq!(reply.status, 503, "{}", reply.text);
-        assert!(
-            resumed.elapsed() < Duration::from_secs(60),
-            "the server did not recover: {}",
-            reply.text
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let order = server
-        .get(&format!(
-            "/api/orders/h3/projection?min_position={position}&wait_ms=30000"
-        ))
-        .await
-        .expect(200)
-        .json();
-    assert_eq!(order["item_count"], 2);
+    writes_and_reads_again(&server, "h3", Duration::from_secs(60)).await;
 }

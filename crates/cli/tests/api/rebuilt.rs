@@ -7,29 +7,21 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use projector_core::{GlobalPosition, ProjectionName, ProjectionTarget};
-use projector_orders::projections::{ORDER_SEARCH, OrderSearchProjection};
-use projector_products::projections::{PRODUCT_SEARCH, ProductSearchProjection};
+use projector_cli::read_models::{self, sql_projections};
+use projector_core::{GlobalPosition, ProjectionName};
+use projector_orders::projections::ORDER_SEARCH;
+use projector_products::projections::PRODUCT_SEARCH;
 use projector_runtime::{Projector, ProjectorOptions};
+use projector_search::SearchStore;
 use projector_search::tantivy::collector::TopDocs;
 use projector_search::tantivy::query::AllQuery;
-use projector_search::{SearchStore, SearchTarget};
-use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlValue};
+use projector_sql::{SqlReadStore, SqlValue};
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 /// Every row of every table of a read model, and every document of a search index, by name.
 pub type ReadModels = BTreeMap<String, Vec<String>>;
-
-/// The SQL projections of the built-in services.
-fn sql_projections() -> Vec<Arc<dyn SqlProjection>> {
-    projector_orders::projections::all()
-        .into_iter()
-        .chain(projector_issues::projections::all())
-        .chain(projector_products::projections::all())
-        .collect()
-}
 
 /// Every read model kept in the data directory `data` (SQL tables under `read/`, search
 /// indexes under `search/`), with the position each has reached. The process keeping them
@@ -75,25 +67,12 @@ pub async fn rebuilt(events_db: &Path) -> ReadModels {
             .expect("a read store"),
     );
     let search = SearchStore::open(fresh.path().join("search")).expect("a search store");
-    let mut targets: Vec<Arc<dyn ProjectionTarget>> = sql_projections()
-        .into_iter()
-        .map(|projection| {
-            Arc::new(SqlTarget::new(
-                Arc::clone(&reads) as Arc<dyn SqlReadStore>,
-                projection,
-            )) as Arc<dyn ProjectionTarget>
-        })
-        .collect();
-    targets.push(Arc::new(SearchTarget::typed(
-        search.clone(),
-        OrderSearchProjection,
-    )));
-    targets.push(Arc::new(SearchTarget::typed(
-        search.clone(),
-        ProductSearchProjection,
-    )));
     let mut projector = Projector::new(events, ProjectorOptions::default());
-    for target in targets {
+    for target in read_models::over(
+        Arc::clone(&reads) as Arc<dyn SqlReadStore>,
+        None,
+        Some(&search),
+    ) {
         projector = projector.with_target(target);
     }
     let shutdown = CancellationToken::new();

@@ -98,15 +98,7 @@ impl Storage {
     /// far the feed goes on.
     pub async fn hold_projection(&self, projection: &str) -> Held {
         let client = self.postgres().await;
-        let schema: String = client
-            .query_one(
-                "SELECT schema_name FROM projector.generations \
-                 WHERE projection = $1 AND state = 'serving'",
-                &[&projection],
-            )
-            .await
-            .expect("the serving generation")
-            .get(0);
+        let schema = serving_schema(&client, projection).await;
         client
             .batch_execute(&format!(
                 "BEGIN; SELECT position FROM {schema}._projector_checkpoint WHERE id = 1 FOR UPDATE"
@@ -120,15 +112,7 @@ impl Storage {
     /// server's feet: how a test breaks a read model to see the server fail.
     pub async fn alter_read_model(&self, projection: &str, statement: &str) {
         let client = self.postgres().await;
-        let schema: String = client
-            .query_one(
-                "SELECT schema_name FROM projector.generations \
-                 WHERE projection = $1 AND state = 'serving'",
-                &[&projection],
-            )
-            .await
-            .expect("the serving generation")
-            .get(0);
+        let schema = serving_schema(&client, projection).await;
         client
             .batch_execute(&format!("SET search_path = {schema}; {statement}"))
             .await
@@ -258,4 +242,17 @@ impl Storage {
             .get(0);
         assert!(terminated, "session {session} was not cut");
     }
+}
+
+/// The schema of `projection`'s serving generation on PostgreSQL.
+async fn serving_schema(client: &tokio_postgres::Client, projection: &str) -> String {
+    client
+        .query_one(
+            "SELECT schema_name FROM projector.generations \
+             WHERE projection = $1 AND state = 'serving'",
+            &[&projection],
+        )
+        .await
+        .expect("the serving generation")
+        .get(0)
 }
