@@ -12,6 +12,8 @@
 //! It is not: a library to embed (use `projector-runtime` and a backend crate directly).
 
 mod access;
+#[allow(dead_code)] // used by the commands that act through a server
+mod admin_client;
 mod commands;
 mod data;
 pub mod opts;

@@ -113,6 +113,24 @@ pub struct CacheArgs {
     pub redis_namespace: String,
 }
 
+/// A running server to act through, for what must happen in the process running a projection.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// Act through this running server's admin API (`http://host:port`; its admin listener if
+    /// it has one) instead of opening the stores: needed while a server runs the projection.
+    #[arg(long, env = "PROJECTOR_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The API key or token sent with `--server`; the admin API needs the `admin` scope when
+    /// the server has authentication on.
+    #[arg(
+        long,
+        env = "PROJECTOR_TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    pub token: Option<String>,
+}
+
 /// How this process keeps the projection leases it holds, with PostgreSQL.
 #[derive(Debug, Clone, Args)]
 pub struct LeaseArgs {
