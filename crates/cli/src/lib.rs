@@ -7,16 +7,19 @@
 //! - `data`: the SQLite data directory; `stores`: opening SQLite or PostgreSQL stores;
 //!   [`read_models`]: the read models of the built-in services, bound to their stores (public,
 //!   so tests can build the same set).
+//! - `admin_client`: a running server's admin API (`--server`), and `admin_projections` its
+//!   list of projections; `progress`: a rebuild's progress bar or lines.
 //! - `telemetry`: logging; `signals`: SIGINT/SIGTERM.
 //!
 //! It is not: a library to embed (use `projector-runtime` and a backend crate directly).
 
 mod access;
-#[allow(dead_code)] // used by the commands that act through a server
 mod admin_client;
+mod admin_projections;
 mod commands;
 mod data;
 pub mod opts;
+mod progress;
 pub mod read_models;
 mod redact;
 mod relaying;

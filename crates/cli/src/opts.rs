@@ -383,6 +383,9 @@ pub struct RebuildArgs {
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// The server to rebuild in, instead of opening the stores here.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// How the projection's lease is kept.
     #[command(flatten)]
     pub leases: LeaseArgs,

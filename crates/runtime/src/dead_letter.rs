@@ -187,7 +187,7 @@ impl Worker {
             event_type = %event.event_type, attempts, error = %error, ?policy,
             correlation_id = event.metadata.correlation_id.as_ref().map(|c| c.as_str()),
             "event dead-lettered");
-        metrics::counter!("projector_dead_letters_total", "projection" => name.to_string())
+        metrics::counter!("projector_projection_dead_letters_recorded_total", "projection" => name.to_string())
             .increment(1);
         if kind == LaneKind::Serving {
             self.status.send_modify(|s| s.dead_letters += 1);

@@ -19,7 +19,8 @@
 //!   `standby`: leases, following the holder's checkpoint from another process, and starting
 //!   a worker again after a panic.
 //! - `volatile`: noticing, while idle, that a read model the store can lose (a cache) is gone.
-//! - [`status`]: what workers report, and [`Lag`]. [`retry`]: backoff. [`options`].
+//! - [`status`]: what workers report, and [`Lag`]; `scrape`: the gauges derived from it for
+//!   `/metrics`. [`retry`]: backoff. [`options`].
 //!
 //! It is not:
 //! - a scheduler across machines: with a `LeaseProvider` (the PostgreSQL backend's advisory
@@ -35,6 +36,7 @@ pub mod options;
 pub mod projector;
 mod rebuild;
 pub mod retry;
+mod scrape;
 mod standby;
 pub mod status;
 mod volatile;

@@ -217,20 +217,13 @@ impl ProjectorHandle {
             .collect())
     }
 
-    /// Publishes lag gauges (`projector_projection_lag_events`, `..._seconds`) for a scrape.
+    /// Publishes each projection's gauges for a scrape: lag, dead letters, rebuild progress and
+    /// state (see `scrape`).
     ///
     /// # Errors
     /// The event store's error reading the head.
     pub async fn publish_lag_metrics(&self) -> Result<(), RuntimeError> {
-        for (status, lag) in self.lags().await? {
-            let name = status.name.to_string();
-            metrics::gauge!("projector_projection_lag_events", "projection" => name.clone())
-                .set(lag.events as f64);
-            metrics::gauge!("projector_projection_lag_seconds", "projection" => name.clone())
-                .set(lag.seconds);
-            metrics::gauge!("projector_dead_letters", "projection" => name)
-                .set(status.dead_letters as f64);
-        }
+        crate::scrape::publish(&self.lags().await?);
         Ok(())
     }
 

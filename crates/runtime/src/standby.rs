@@ -41,7 +41,7 @@ impl Worker {
             let error = ProjectionError::panicked(panic.as_ref()).message;
             tracing::error!(projection = %self.target.name(), %error,
                 "the projection's worker panicked; it gave its lease up and starts again");
-            metrics::counter!("projector_worker_panics_total", "projection" => self.target.name().to_string())
+            metrics::counter!("projector_projection_worker_panics_total", "projection" => self.target.name().to_string())
                 .increment(1);
             // A standby gets the first chance at the lease given up.
             self.lease_not_before = Instant::now() + self.options.lease_retry * 3;

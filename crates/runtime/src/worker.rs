@@ -246,6 +246,7 @@ impl Worker {
             .into_iter()
             .filter(|e| self.filter.accepts(e))
             .collect();
+        let started = std::time::Instant::now();
         match self
             .target
             .apply(
@@ -257,6 +258,9 @@ impl Worker {
             .await
         {
             Ok(()) => {
+                metrics::histogram!("projector_projection_batch_apply_seconds",
+                    "projection" => self.target.name().to_string())
+                .record(started.elapsed().as_secs_f64());
                 self.advanced(lane, kind, through, read, &handled);
                 let interval = self.target.batch_interval();
                 if !interval.is_zero() && read < self.options.batch_size {
@@ -319,9 +323,13 @@ impl Worker {
     ) {
         let name = self.target.name();
         self.failures = 0;
-        metrics::counter!("projector_events_projected_total", "projection" => name.to_string())
+        metrics::counter!("projector_projection_events_read_total", "projection" => name.to_string())
             .increment(read as u64);
-        metrics::histogram!("projector_batch_size", "projection" => name.to_string())
+        metrics::counter!("projector_projection_events_applied_total", "projection" => name.to_string())
+            .increment(handled.len() as u64);
+        metrics::counter!("projector_projection_batches_total", "projection" => name.to_string())
+            .increment(1);
+        metrics::histogram!("projector_projection_batch_size", "projection" => name.to_string())
             .record(read as f64);
         match kind {
             LaneKind::Serving if !handled.is_empty() => {

@@ -4,6 +4,9 @@
 //! the command returns once the swap is done. If a rebuild of the projection was cut short (a
 //! crash, a failover), that one is carried on instead of starting over.
 //!
+//! With `--server URL` the rebuild runs in that server instead, through its admin API, and is
+//! followed there (`remote`).
+//!
 //! The projection must be this process's to run. On SQLite the data directory is one
 //! process's, and so is a search index on either backend; on PostgreSQL the command takes the
 //! projection's lease like any projector, and if another process holds it the command fails at
@@ -14,17 +17,26 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use projector_core::{Generation, ProjectionName};
-use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RuntimeError, WorkerState};
+use projector_runtime::{
+    ProjectionStatus, Projector, ProjectorHandle, ProjectorOptions, RuntimeError, WorkerState,
+};
 use tokio_util::sync::CancellationToken;
 
+use crate::admin_client::AdminClient;
 use crate::opts::RebuildArgs;
+use crate::progress::{self, RebuildProgress};
 use crate::read_models;
 use crate::stores::{EventAccess, SearchAccess, Stores};
 
 /// How long the rebuild may take, end to end.
 const PATIENCE: Duration = Duration::from_secs(24 * 3600);
 
+mod remote;
+
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
+    if let Some(server) = AdminClient::from_args(&args.server)? {
+        return remote::run(&server, &args.projection).await;
+    }
     let name = read_models::known(&args.projection)?;
     let search = read_models::search_access(std::slice::from_ref(&args.projection));
     let opened = Stores::open(
@@ -89,16 +101,8 @@ async fn rebuild(
         Err(RuntimeError::Standby(_)) => bail!("{}", held_elsewhere(stores, name).await),
         Err(error) => return Err(error).context(format!("starting the rebuild of {name}")),
     };
-    let mut status = handle.watch(name).context("the projection is registered")?;
-    let done = status
-        .wait_for(|s| {
-            s.generation == Some(generation)
-                || s.rebuild.is_none()
-                || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::ShutDown)
-        })
-        .await
-        .map(|s| s.clone())
-        .context("the projection shut down during the rebuild")?;
+    let mut progress = RebuildProgress::start(name.as_str(), &generation.to_string());
+    let done = follow(handle, name, generation, &mut progress).await?;
     if done.generation != Some(generation) {
         let why = match &done.state {
             WorkerState::Standby => {
@@ -118,7 +122,42 @@ async fn rebuild(
         .wait_caught_up(PATIENCE)
         .await
         .context("bringing the rebuilt generation up to the head")?;
+    progress.finish(position.get());
     Ok((generation, position.get()))
+}
+
+/// Waits until the rebuild into `generation` has swapped in or stopped, showing its progress
+/// meanwhile. Returns the status that ended it.
+async fn follow(
+    handle: &ProjectorHandle,
+    name: &ProjectionName,
+    generation: Generation,
+    progress: &mut RebuildProgress,
+) -> anyhow::Result<ProjectionStatus> {
+    let mut status = handle.watch(name).context("the projection is registered")?;
+    loop {
+        tokio::select! {
+            seen = status.wait_for(|s| {
+                s.generation == Some(generation)
+                    || s.rebuild.is_none()
+                    || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::ShutDown)
+            }) => {
+                return seen
+                    .map(|s| s.clone())
+                    .context("the projection shut down during the rebuild");
+            }
+            () = tokio::time::sleep(progress::POLL) => {
+                // The head moves on while the rebuild runs; the lag says where it is now.
+                let lags = handle.lags().await.unwrap_or_default();
+                if let Some((rebuild, lag)) = lags.iter().find_map(|(s, lag)| {
+                    s.rebuild.as_ref().filter(|r| s.name == *name && r.generation == generation)
+                        .map(|r| (r, lag))
+                }) {
+                    progress.update(rebuild.checkpoint.get(), lag.head.get());
+                }
+            }
+        }
+    }
 }
 
 /// What to tell the user when another process runs the projection.

@@ -62,10 +62,10 @@ pub async fn health_ready_and_metrics() {
         "projector_projection_checkpoint{projection=\"order_summary\"} 3",
         "projector_projection_lag_events{projection=\"order_summary\"} 0",
         "projector_projection_lag_seconds{projection=\"order_summary\"} 0",
-        "projector_batch_size_bucket{projection=\"order_summary\",le=",
+        "projector_projection_batch_size_bucket{projection=\"order_summary\",le=",
         "projector_read_model_upserts_total{projection=\"order_summary\"} 1",
         "projector_read_model_misses_total{projection=\"order_summary\"} 1",
-        "projector_dead_letters{projection=\"order_summary\"} 0",
+        "projector_projection_dead_letters{projection=\"order_summary\"} 0",
     ] {
         assert!(
             metrics.text.contains(needle),
