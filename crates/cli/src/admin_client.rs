@@ -42,6 +42,11 @@ impl AdminClient {
         }))
     }
 
+    /// The server's base URL, as given.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
     /// `GET path` (under `/admin`), decoded.
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send(Method::GET, path, None).await

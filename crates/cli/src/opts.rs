@@ -400,9 +400,25 @@ pub struct StatusArgs {
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// The server to ask, instead of reading the stores here.
+    #[command(flatten)]
+    pub server: ServerArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Keep showing the status, refreshed every `--interval` seconds, until Ctrl-C: redrawn in
+    /// place on a terminal, a new table (or JSON line) each time otherwise.
+    #[arg(long)]
+    pub watch: bool,
+    /// With `--watch`: seconds between refreshes.
+    #[arg(
+        long,
+        default_value_t = 2,
+        value_name = "SECS",
+        requires = "watch",
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+    )]
+    pub interval: u64,
     /// Read the event feed from this NATS server (`nats://host:port`) instead of the event
     /// store: `serve` runs as a read node (reads only; writes are refused, naming the
     /// writer), `project` keeps the read models from it, `status` measures lag against it.

@@ -17,8 +17,9 @@ pub(crate) struct RebuildProgress {
     label: String,
     shown: Shown,
     started: Instant,
-    /// The checkpoint first seen: a rebuild carried on did not apply what came before it here.
-    first: Option<u64>,
+    /// The checkpoint it started from: a rebuild carried on did not apply what came before it
+    /// here.
+    first: u64,
     /// The last figures seen.
     done: u64,
     total: u64,
@@ -32,9 +33,10 @@ enum Shown {
 }
 
 impl RebuildProgress {
-    /// The progress of the rebuild of `projection` into `generation` (`g3`): a bar when stderr
-    /// is a terminal, plain lines on stdout otherwise.
-    pub(crate) fn start(projection: &str, generation: &str) -> Self {
+    /// The progress of the rebuild of `projection` into `generation` (`g3`), which has applied
+    /// the feed up to `from` so far: a bar when stderr is a terminal, plain lines on stdout
+    /// otherwise.
+    pub(crate) fn start(projection: &str, generation: &str, from: u64) -> Self {
         let label = format!("rebuilding {projection} into {generation}");
         let shown = if std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
@@ -52,8 +54,8 @@ impl RebuildProgress {
             label,
             shown,
             started: Instant::now(),
-            first: None,
-            done: 0,
+            first: from,
+            done: from,
             total: 0,
             printed: None,
         }
@@ -95,7 +97,6 @@ impl RebuildProgress {
     }
 
     fn see(&mut self, done: u64, total: u64) {
-        self.first.get_or_insert(done);
         self.done = done;
         self.total = total.max(done);
     }
@@ -110,7 +111,7 @@ impl RebuildProgress {
     fn line(&self) -> String {
         let (done, total) = (self.done, self.total);
         let percent = if total == 0 { 100 } else { done * 100 / total };
-        let applied = done.saturating_sub(self.first.unwrap_or(done));
+        let applied = done.saturating_sub(self.first);
         let seconds = self.started.elapsed().as_secs_f64();
         let rate = if seconds > 0.0 {
             applied as f64 / seconds
@@ -120,12 +121,54 @@ impl RebuildProgress {
         let left = match total.saturating_sub(done) {
             0 => String::new(),
             _ if rate < 1.0 => ", time left unknown".to_owned(),
-            remaining => format!(", about {} s left", (remaining as f64 / rate).ceil() as u64),
+            remaining => format!(
+                ", about {} s left",
+                (remaining as f64 / rate).round().max(1.0) as u64
+            ),
         };
         format!(
             "{}: {done}/{total} events ({percent}%), {} events/s{left}",
             self.label,
             rate.round() as u64
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(first: u64, done: u64, total: u64, seconds: u64) -> String {
+        let progress = RebuildProgress {
+            label: "rebuilding order_summary into g3".to_owned(),
+            shown: Shown::Lines,
+            started: Instant::now() - Duration::from_secs(seconds),
+            first,
+            done,
+            total,
+            printed: None,
+        };
+        progress.line()
+    }
+
+    #[test]
+    fn a_line_says_how_far_how_fast_and_how_long_left() {
+        assert_eq!(
+            lines(0, 12_000, 50_000, 4),
+            "rebuilding order_summary into g3: 12000/50000 events (24%), 3000 events/s, about 13 s left"
+        );
+        // A rebuild carried on counts only what it applied here.
+        assert_eq!(
+            lines(10_000, 12_000, 50_000, 2),
+            "rebuilding order_summary into g3: 12000/50000 events (24%), 1000 events/s, about 38 s left"
+        );
+        assert_eq!(
+            lines(0, 0, 50_000, 2),
+            "rebuilding order_summary into g3: 0/50000 events (0%), 0 events/s, time left unknown"
+        );
+        assert_eq!(
+            lines(0, 0, 0, 1),
+            "rebuilding order_summary into g3: 0/0 events (100%), 0 events/s"
+        );
     }
 }

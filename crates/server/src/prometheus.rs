@@ -23,7 +23,10 @@ pub fn handle() -> &'static PrometheusHandle {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("seconds".into()), SECONDS)
             .and_then(|b| {
-                b.set_buckets_for_metric(Matcher::Full("projector_projection_batch_size".into()), SIZES)
+                b.set_buckets_for_metric(
+                    Matcher::Full("projector_projection_batch_size".into()),
+                    SIZES,
+                )
             })
             .and_then(|b| {
                 b.set_buckets_for_metric(Matcher::Prefix("projector_append_group".into()), SIZES)

@@ -101,7 +101,12 @@ async fn rebuild(
         Err(RuntimeError::Standby(_)) => bail!("{}", held_elsewhere(stores, name).await),
         Err(error) => return Err(error).context(format!("starting the rebuild of {name}")),
     };
-    let mut progress = RebuildProgress::start(name.as_str(), &generation.to_string());
+    let from = handle
+        .status(name)
+        .and_then(|s| s.rebuild)
+        .filter(|r| r.generation == generation)
+        .map_or(0, |r| r.checkpoint.get());
+    let mut progress = RebuildProgress::start(name.as_str(), &generation.to_string(), from);
     let done = follow(handle, name, generation, &mut progress).await?;
     if done.generation != Some(generation) {
         let why = match &done.state {

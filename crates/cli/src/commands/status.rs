@@ -1,8 +1,10 @@
 //! `projector status`: what each projection's serving generation has applied, how far a rebuild
 //! has got, and on PostgreSQL which process holds the projection's lease; read beside running
-//! processes without disturbing them.
+//! processes without disturbing them; or, with `--server`, as a running server sees them
+//! (`remote`). `--watch` shows it again and again (`watch`).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,6 +15,7 @@ use projector_search::SearchStore;
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
 use serde::Serialize;
 
+use crate::admin_client::AdminClient;
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, DataArgs, StatusArgs};
 use crate::read_models;
@@ -46,6 +49,10 @@ struct RelayLine {
 #[derive(Debug, Serialize)]
 struct Line {
     projection: String,
+    /// What the projection's worker is doing (`live`, `catching_up`, `stopped`...): known to
+    /// a server (`--server`), not to the stores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
     /// The serving generation (`g3`); `None` before the projection first ran.
     generation: Option<String>,
     /// The projection version that built it.
@@ -106,7 +113,32 @@ impl From<&LeaseHolder> for HolderLine {
     }
 }
 
+mod remote;
+mod watch;
+
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
+    let server = AdminClient::from_args(&args.server)?;
+    if args.watch {
+        return watch::run(&args, server.as_ref()).await;
+    }
+    let report = match &server {
+        Some(server) => remote::report(server).await?,
+        None => local(&args).await?,
+    };
+    print!("{}", render(&report, args.json)?);
+    Ok(())
+}
+
+/// The report printed: JSON on one line, or the table.
+fn render(report: &Report, json: bool) -> anyhow::Result<String> {
+    Ok(match json {
+        true => format!("{}\n", serde_json::to_string(report)?),
+        false => text(report),
+    })
+}
+
+/// The report of the stores `args` name, read here.
+async fn local(args: &StatusArgs) -> anyhow::Result<Report> {
     let names = read_models::names();
     // A read node's head is the broker's feed, not the empty event store in its directory.
     let feed = match &args.from {
@@ -157,12 +189,7 @@ pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
                 .distance_to(GlobalPosition::new(report.head)),
         });
     }
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        print_text(&report);
-    }
-    Ok(())
+    Ok(report)
 }
 
 /// The report of a SQLite data directory, opened read-only beside the process that writes it.
@@ -253,6 +280,7 @@ async fn line(target: &dyn ProjectionTarget, head: GlobalPosition) -> anyhow::Re
     };
     Ok(Line {
         projection: target.name().to_string(),
+        state: None,
         generation: serving.map(|(generation, _)| generation.to_string()),
         version: serving.map(|(_, version)| version),
         checkpoint: checkpoint.position.get(),
@@ -267,53 +295,79 @@ async fn line(target: &dyn ProjectionTarget, head: GlobalPosition) -> anyhow::Re
     })
 }
 
-fn print_text(report: &Report) {
-    println!("{}, head {}", report.storage, report.head);
+fn text(report: &Report) -> String {
+    let mut out = String::new();
+    // Writing to a `String` cannot fail.
+    let _ = write_text(&mut out, report);
+    out
+}
+
+fn write_text(out: &mut String, report: &Report) -> std::fmt::Result {
+    writeln!(out, "{}, head {}", report.storage, report.head)?;
     if let Some(relay) = &report.relay {
-        println!(
+        writeln!(
+            out,
             "relay to NATS stream {}: published {}, {} events behind",
             relay.stream, relay.published, relay.lag_events
-        );
+        )?;
     }
-    println!(
-        "{:<20} {:>10} {:>12} {:>10} {:>13}  {:<20}  last event",
-        "projection", "generation", "checkpoint", "lag", "dead letters", "rebuild"
-    );
+    // A server says what each worker is doing; the stores alone do not.
+    let states = report.projections.iter().any(|l| l.state.is_some());
+    let state = |s: &str| match states {
+        true => format!(" {s:<12}"),
+        false => String::new(),
+    };
+    writeln!(
+        out,
+        "{:<20}{} {:>10} {:>12} {:>10} {:>13}  {:<20}  last event",
+        "projection",
+        state("state"),
+        "generation",
+        "checkpoint",
+        "lag",
+        "dead letters",
+        "rebuild"
+    )?;
     for line in &report.projections {
         let rebuild = line.rebuild.as_ref().map_or_else(
             || "-".to_owned(),
             |r| format!("{} at {}", r.generation, r.checkpoint),
         );
-        println!(
-            "{:<20} {:>10} {:>12} {:>10} {:>13}  {:<20}  {}",
+        writeln!(
+            out,
+            "{:<20}{} {:>10} {:>12} {:>10} {:>13}  {:<20}  {}",
             line.projection,
+            state(line.state.as_deref().unwrap_or("-")),
             line.generation.as_deref().unwrap_or("none"),
             line.checkpoint,
             line.lag_events,
             line.dead_letters,
             rebuild,
             line.last_event_at.as_deref().unwrap_or("-"),
-        );
+        )?;
     }
     for line in report.projections.iter().filter(|l| l.ahead_of_head) {
-        println!(
+        writeln!(
+            out,
             "{}: its checkpoint {} is past the head of the event store ({}); the event store lost \
              its last commits or was restored from an older copy. Rebuild it: projector rebuild {}",
             line.projection, line.checkpoint, line.head, line.projection
-        );
+        )?;
     }
     if report.projections.iter().any(|l| l.lease.is_some()) {
-        println!();
-        println!("leases:");
+        writeln!(out)?;
+        writeln!(out, "leases:")?;
         for line in &report.projections {
             match &line.lease {
-                Some(lease) => println!("{:<20} {}", line.projection, lease.described),
-                None if line.local => println!(
+                Some(lease) => writeln!(out, "{:<20} {}", line.projection, lease.described)?,
+                None if line.local => writeln!(
+                    out,
                     "{:<20} none: each process keeps its own (shown: this data directory's)",
                     line.projection
-                ),
+                )?,
                 None => {}
             }
         }
     }
+    Ok(())
 }

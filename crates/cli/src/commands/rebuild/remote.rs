@@ -21,7 +21,8 @@ pub(super) async fn run(server: &AdminClient, name: &str) -> anyhow::Result<()> 
         .await
         .with_context(|| format!("starting the rebuild of {name}"))?;
     let generation = started.generation;
-    let mut progress = RebuildProgress::start(name, &format!("g{generation}"));
+    // A new generation, filled from the first event.
+    let mut progress = RebuildProgress::start(name, &format!("g{generation}"), 0);
     loop {
         let list = admin_projections::list(server)
             .await
