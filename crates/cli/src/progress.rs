@@ -110,7 +110,7 @@ impl RebuildProgress {
     /// left`.
     fn line(&self) -> String {
         let (done, total) = (self.done, self.total);
-        let percent = if total == 0 { 100 } else { done * 100 / total };
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
         let applied = done.saturating_sub(self.first);
         let seconds = self.started.elapsed().as_secs_f64();
         let rate = if seconds > 0.0 {

@@ -143,6 +143,20 @@ async fn a_read_node_serves_what_the_writer_publishes_and_refuses_writes() {
             let relay = &list["relay"];
             assert_eq!(relay["published"], list["head"], "{list}");
             assert_eq!(relay["lag_events"], 0, "{list}");
+            // And in /metrics, for an alert on a relay behind.
+            let published = format!("projector_relay_published_position {}", list["head"]);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let metrics = writer.get("/metrics").await.expect(200).text;
+                if metrics.lines().any(|l| l == published)
+                    && metrics.lines().any(|l| l == "projector_relay_lag_events 0")
+                    && metrics.lines().any(|l| l.starts_with("projector_relay_lag_seconds "))
+                {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "no relay series in:\n{metrics}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
             remove_stream(&url, &stream).await;
         })
         .await;

@@ -37,7 +37,7 @@ fn progress_line(line: &str, name: &str, generation: &str) -> Option<(u64, u64)>
     assert!(done <= total, "{line}");
     assert_eq!(
         percent,
-        if total == 0 { 100 } else { done * 100 / total },
+        (done * 100).checked_div(total).unwrap_or(100),
         "{line}"
     );
     let (rate, _) = rest.split_once(" events/s")?;
