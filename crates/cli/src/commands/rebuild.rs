@@ -28,10 +28,10 @@ use crate::progress::{self, RebuildProgress};
 use crate::read_models;
 use crate::stores::{EventAccess, SearchAccess, Stores};
 
+mod remote;
+
 /// How long the rebuild may take, end to end.
 const PATIENCE: Duration = Duration::from_secs(24 * 3600);
-
-mod remote;
 
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     if let Some(server) = AdminClient::from_args(&args.server)? {

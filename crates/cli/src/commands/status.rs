@@ -23,6 +23,9 @@ use crate::redact::redact;
 use crate::relaying::open_feed;
 use crate::stores::{self, EventAccess, SearchAccess, Stores};
 
+mod remote;
+mod watch;
+
 /// Everything `status` prints.
 #[derive(Debug, Serialize)]
 struct Report {
@@ -112,9 +115,6 @@ impl From<&LeaseHolder> for HolderLine {
         }
     }
 }
-
-mod remote;
-mod watch;
 
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<()> {
     let server = AdminClient::from_args(&args.server)?;

@@ -141,6 +141,74 @@ async fn status_watch_prints_a_table_each_interval_until_stopped() {
     child.kill().await.expect("kill");
 }
 
+/// On a terminal (a pseudo-terminal from `script`) each table replaces the last: the cursor
+/// goes home and the screen is cleared before it.
+#[tokio::test]
+async fn status_watch_redraws_in_place_on_a_terminal() {
+    use tokio::io::AsyncReadExt;
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no `script` to run the command on a pseudo-terminal");
+        return;
+    }
+    let server = Server::start().await;
+    let last = place_orders(&server, 1).await;
+    server.wait_every_projection_at(last).await;
+    let mut command = vec![
+        BINARY.to_owned(),
+        "status".into(),
+        "--watch".into(),
+        "--interval".into(),
+        "1".into(),
+        "--log-level".into(),
+        "warn".into(),
+    ];
+    command.extend(
+        server
+            .storage_args()
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned()),
+    );
+    let mut child = tokio::process::Command::new("script")
+        .args(["-qfec", &command.join(" "), "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start script");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let started = Instant::now();
+    let mut seen = Vec::new();
+    let redraws = |seen: &[u8]| seen.windows(6).filter(|w| *w == b"\x1b[H\x1b[J").count();
+    while redraws(&seen) < 3 {
+        let mut chunk = [0u8; 4096];
+        let read = tokio::time::timeout(
+            LIMIT.saturating_sub(started.elapsed()),
+            stdout.read(&mut chunk),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no redraws in time: {}", String::from_utf8_lossy(&seen)))
+        .expect("read");
+        assert!(
+            read > 0,
+            "status --watch ended: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&chunk[..read]);
+    }
+    let text = String::from_utf8_lossy(&seen);
+    // Each redraw is followed by a whole table.
+    for table in text.split("\x1b[H\x1b[J").skip(1).take(2) {
+        assert!(table.contains("projection "), "{table:?}");
+        assert!(table.contains("order_summary "), "{table:?}");
+    }
+    child.kill().await.expect("kill");
+}
+
 /// `projector status --server URL --json`, parsed.
 async fn status(base: &str) -> Value {
     let output = projector(&["status", "--json", "--server", base], &[], LIMIT).await;
