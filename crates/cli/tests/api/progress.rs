@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::helpers::{Backend, Server, projector};
+use crate::helpers::{Backend, Server, Storage, projector};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_projector");
 /// Longer than any of these commands needs; a command still running then is a hang.
@@ -228,8 +228,9 @@ fn entry<'a>(status: &'a Value, name: &str) -> &'a Value {
 }
 
 pub async fn rebuild_and_status_through_a_server() {
-    let server = Server::start().await;
-    let last = place_orders(&server, 6).await;
+    // One event per transaction: the rebuild takes long enough to be seen running.
+    let server = Server::start_with_args(Storage::fresh().await, &["--batch-size", "1"]).await;
+    let last = place_orders(&server, 25).await;
     server.wait_every_projection_at(last).await;
 
     let report = status(&server.base).await;
@@ -277,6 +278,14 @@ pub async fn rebuild_and_status_through_a_server() {
         "{}",
         rebuilt.stdout
     );
+    // The command returned once the new generation served, not before.
+    let list = server.get("/admin/projections").await.expect(200).json();
+    let summary = list["projections"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["name"] == "order_summary"))
+        .unwrap_or_else(|| panic!("no order_summary in {list}"));
+    assert_eq!(summary["generation"], 2, "{summary}");
+    assert!(summary["rebuild"].is_null(), "{summary}");
     let report = status(&server.base).await;
     assert_eq!(
         entry(&report, "order_summary")["generation"],
