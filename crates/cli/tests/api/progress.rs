@@ -324,3 +324,94 @@ async fn postgres_rebuild_and_status_through_a_server() {
         .run(rebuild_and_status_through_a_server())
         .await;
 }
+
+/// A key made with `projector api-key create` for `scopes`, into `file`.
+async fn make_key(file: &std::path::Path, scopes: &str) -> String {
+    let file = file.to_str().expect("path");
+    let made = projector(
+        &[
+            "api-key",
+            "create",
+            "--principal",
+            "operator",
+            "--scopes",
+            scopes,
+            "--file",
+            file,
+        ],
+        &[],
+        LIMIT,
+    )
+    .await;
+    assert!(made.success, "{}", made.stderr);
+    made.stdout.trim().to_owned()
+}
+
+/// With authentication on, `--token` carries the caller's key: the admin scope is let in, a
+/// missing key or a key without the scope is refused, saying so.
+#[tokio::test]
+async fn a_server_with_authentication_takes_the_token() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("api-keys");
+    let admin = make_key(&file, "admin").await;
+    let reader = make_key(&file, "read").await;
+    let server = Server::start_with_args(
+        Storage::fresh().await,
+        &["--api-keys", file.to_str().expect("path")],
+    )
+    .await;
+    server.ready().await;
+    let base = server.base.as_str();
+
+    let allowed = projector(
+        &["status", "--json", "--server", base, "--token", &admin],
+        &[],
+        LIMIT,
+    )
+    .await;
+    assert!(allowed.success, "{}", allowed.stderr);
+    let report: Value = serde_json::from_str(&allowed.stdout).expect("status JSON");
+    assert!(
+        entry(&report, "order_summary")["state"].is_string(),
+        "{report}"
+    );
+
+    let anonymous = projector(&["status", "--server", base], &[], LIMIT).await;
+    assert!(!anonymous.success, "{}", anonymous.stdout);
+    assert!(anonymous.stderr.contains("401"), "{}", anonymous.stderr);
+    let refused = projector(
+        &[
+            "rebuild",
+            "order_summary",
+            "--server",
+            base,
+            "--token",
+            &reader,
+        ],
+        &[],
+        LIMIT,
+    )
+    .await;
+    assert!(!refused.success, "{}", refused.stdout);
+    assert!(refused.stderr.contains("403"), "{}", refused.stderr);
+    // Nothing was rebuilt.
+    let report: Value = serde_json::from_str(
+        &projector(
+            &["status", "--json", "--server", base, "--token", &admin],
+            &[],
+            LIMIT,
+        )
+        .await
+        .stdout,
+    )
+    .expect("status JSON");
+    assert_eq!(
+        entry(&report, "order_summary")["generation"],
+        "g1",
+        "{report}"
+    );
+    assert!(
+        entry(&report, "order_summary")["rebuild"].is_null(),
+        "{report}"
+    );
+}
