@@ -19,6 +19,7 @@
 //! nothing; reads never fail during swaps.
 
 pub mod fences;
+pub mod retry;
 pub mod sql;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use fences::{
     a_dropped_generation_refuses_writes, a_stale_dead_letter_changes_nothing,
     a_stale_drop_changes_nothing, a_stale_swap_changes_nothing, reads_never_fail_during_swaps,
 };
+pub use retry::a_retried_dead_letter_applies_its_event_once;
 
 /// The name of the tally projection every fixture's targets run.
 pub const TALLY: ProjectionName = ProjectionName::from_static("conformance_tally");
@@ -69,6 +71,7 @@ macro_rules! target_conformance {
             a_stale_drop_changes_nothing,
             a_dropped_generation_refuses_writes,
             reads_never_fail_during_swaps,
+            a_retried_dead_letter_applies_its_event_once,
         );
     };
     (@tests $fixture:expr; $($name:ident),* $(,)?) => {
