@@ -234,38 +234,54 @@ impl Running {
             .handle
             .watch(name)
             .context("the projection is registered")?;
-        let settled = status
-            .wait_for(|s| {
-                !matches!(
-                    s.state,
-                    WorkerState::Starting | WorkerState::CatchingUp | WorkerState::Retrying { .. }
-                )
-            })
-            .await
-            .map(|s| s.state.clone());
-        match settled {
-            Ok(WorkerState::Standby) => {
-                let holder = match running
-                    .stores
-                    .lease_holders(std::slice::from_ref(name))
-                    .await
-                {
-                    Ok(Some(mut holders)) => holders
-                        .remove(name)
-                        .map_or_else(|| "another process".to_owned(), |h| h.to_string()),
-                    _ => "another process".to_owned(),
-                };
-                running.stop().await;
-                bail!(
-                    "projection {name} runs in {holder}, which holds its lease; its dead letters \
-                     are retried and skipped where it runs: ask that server with --server URL"
-                );
+        loop {
+            let settled = status
+                .wait_for(|s| {
+                    !matches!(
+                        s.state,
+                        WorkerState::Starting
+                            | WorkerState::CatchingUp
+                            | WorkerState::Retrying { .. }
+                    )
+                })
+                .await
+                .map(|s| s.state.clone());
+            match settled {
+                Ok(WorkerState::Standby) => {
+                    // A lease a stopped process held a moment ago is free, or this process's
+                    // by now: the worker takes it at its next try.
+                    if let Some(holder) = running.holder(name).await {
+                        running.stop().await;
+                        bail!(
+                            "projection {name} runs in {holder}, which holds its lease; its dead \
+                             letters are retried and skipped where it runs: ask that server with \
+                             --server URL"
+                        );
+                    }
+                    if status.changed().await.is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => return Ok(running),
+                Err(_) => break,
             }
-            Ok(_) => Ok(running),
-            Err(_) => {
-                running.stop().await;
-                bail!("projection {name} shut down before it settled")
-            }
+        }
+        running.stop().await;
+        bail!("projection {name} shut down before it settled")
+    }
+
+    /// Another process holding the projection's lease, if one does.
+    async fn holder(&self, name: &ProjectionName) -> Option<String> {
+        let ours = format!("pid {}", std::process::id());
+        match self.stores.lease_holders(std::slice::from_ref(name)).await {
+            Ok(Some(mut holders)) => holders.remove(name).and_then(|holder| {
+                let label = holder.application_name.clone().unwrap_or_default();
+                (!label.ends_with(&ours)).then(|| holder.to_string())
+            }),
+            Ok(None) => None,
+            Err(error) => Some(format!(
+                "another process (which one could not be read: {error:#})"
+            )),
         }
     }
 

@@ -14,7 +14,7 @@ const PROJECTION: &str = "order_summary";
 const LETTERS: &str = "/admin/projections/order_summary/dead-letters";
 
 /// Breaks the order summary's table under the server, so its next event fails.
-async fn break_read_model(server: &Server) {
+pub async fn break_read_model(server: &Server) {
     server
         .storage()
         .alter_read_model(
@@ -24,7 +24,7 @@ async fn break_read_model(server: &Server) {
         .await;
 }
 
-async fn mend_read_model(server: &Server) {
+pub async fn mend_read_model(server: &Server) {
     server
         .storage()
         .alter_read_model(
@@ -35,7 +35,7 @@ async fn mend_read_model(server: &Server) {
 }
 
 /// Waits until the order summary is in `state`, and returns its entry.
-async fn wait_state(server: &Server, state: &str) -> Value {
+pub async fn wait_state(server: &Server, state: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (entry, _) = projection(server, PROJECTION).await;

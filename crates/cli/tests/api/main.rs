@@ -12,6 +12,7 @@ mod cache;
 mod commands;
 mod consistency;
 mod customers;
+mod dead_letter_commands;
 mod dead_letters;
 mod edges;
 mod failover;
@@ -83,6 +84,8 @@ on_both_backends!(
     consistency::two_writers_with_the_same_version_one_wins,
     consistency::reads_wait_for_their_writes,
     dead_letters::bad_positions_and_unknown_letters_are_refused,
+    dead_letters::a_stopped_projections_letter_is_shown_retried_and_skipped_over_http,
+    dead_letter_commands::dead_letters_from_the_command_line,
     customers::a_customer_is_registered_changed_and_read_back,
     customers::bad_customer_writes_are_refused_naming_the_field_and_change_nothing,
     customers::retries_are_answered_once_and_if_match_guards_changes,
@@ -135,14 +138,6 @@ on_both_backends!(
     validation::malformed_empty_untyped_and_oversized_bodies,
     validation::bad_paths_queries_and_headers,
 );
-
-/// A read model broken under the server's feet needs PostgreSQL (see `Storage::alter_read_model`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_stopped_projections_letter_is_shown_retried_and_skipped_over_http() {
-    crate::helpers::Backend::Postgres
-        .run(crate::dead_letters::a_stopped_projections_letter_is_shown_retried_and_skipped_over_http())
-        .await;
-}
 
 /// Two servers sharing one cache need PostgreSQL and Redis, whatever the suite's backend.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
