@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 use super::ProjectorHandle;
 use crate::error::RuntimeError;
 use crate::letter_actions::{LetterAction, RetryOutcome, event_at};
+use crate::status::WorkerState;
 use crate::worker::Command;
 
 impl ProjectorHandle {
@@ -95,6 +96,13 @@ impl ProjectorHandle {
         &self,
         name: &ProjectionName,
     ) -> Result<Vec<(GlobalPosition, Result<RetryOutcome, RuntimeError>)>, RuntimeError> {
+        // A standby refuses even when there is nothing to retry, as every action does.
+        if self
+            .status(name)
+            .is_some_and(|s| s.state == WorkerState::Standby)
+        {
+            return Err(RuntimeError::Standby(name.clone()));
+        }
         let mut outcomes = Vec::new();
         for letter in self.dead_letters(name).await? {
             let outcome = self.retry_dead_letter(name, letter.position).await;
