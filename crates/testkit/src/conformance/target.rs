@@ -14,9 +14,9 @@
 //! refused whole; a rebuild's generation is invisible to reads until the swap, which readers
 //! see whole; building generations are listed with their version until activated or dropped,
 //! one at a time; a reopen keeps the serving generation, its checkpoint and a building
-//! generation, which is carried on; dead letters belong to their generation; the fences of
-//! [`fences`]: stale dead letters, swaps, drops and writes to dropped generations change
-//! nothing; reads never fail during swaps.
+//! generation, which is carried on; dead letters belong to their generation, and a retried one
+//! applies its event once ([`retry`]); the fences of [`fences`]: stale dead letters, swaps,
+//! drops and writes to dropped generations change nothing; reads never fail during swaps.
 
 pub mod fences;
 pub mod retry;
