@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //! - [`opts`]: the command line.
-//! - `commands`: `serve`, `project`, `rebuild`, `status`, `bench`, `api-key`; `access`:
-//!   who may call the server.
+//! - `commands`: `serve`, `project`, `rebuild`, `status`, `dead-letters`, `bench`, `api-key`;
+//!   `access`: who may call the server.
 //! - `data`: the SQLite data directory; `stores`: opening SQLite or PostgreSQL stores;
 //!   [`read_models`]: the read models of the built-in services, bound to their stores (public,
 //!   so tests can build the same set).
@@ -48,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Project(args) => commands::project::run(args).await,
             Command::Rebuild(args) => commands::rebuild::run(args).await,
             Command::Status(args) => commands::status::run(args).await,
+            Command::DeadLetters(args) => commands::dead_letters::run(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Relay(args) => commands::relay::run(args).await,
             Command::ApiKey(args) => commands::api_key::run(args),

@@ -8,8 +8,13 @@ use projector_postgres::DEFAULT_LEASE_TIMEOUT;
 use projector_sqlite::Durability;
 
 mod broker;
+mod dead_letters;
 
 pub use broker::{RelayArgs, StreamArgs};
+pub use dead_letters::{
+    DeadLetterAction, DeadLetterArgs, DeadLetterListArgs, DeadLetterRetryArgs, DeadLettersArgs,
+    LetterSource,
+};
 
 /// projector: a CQRS and event-sourcing engine whose centre is read projections.
 #[derive(Debug, Parser)]
@@ -36,6 +41,8 @@ pub enum Command {
     /// Show each projection's checkpoint, lag, dead letters and rebuild, and on PostgreSQL
     /// which process holds its lease.
     Status(StatusArgs),
+    /// List, show, retry or skip the events a projection failed to apply (its dead letters).
+    DeadLetters(DeadLettersArgs),
     /// Manage the API keys that authenticate callers.
     ApiKey(ApiKeyArgs),
     /// Publish the event feed to a NATS JetStream stream, each event once and in order, until

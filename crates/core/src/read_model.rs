@@ -213,6 +213,19 @@ pub enum ReadStoreError {
         source: Option<BoxError>,
     },
 
+    /// The generation has no dead letter at that position: it was retried already, or never
+    /// recorded. Nothing was changed.
+    ///
+    /// # Handling
+    /// List the dead letters again (HTTP 404).
+    #[error("projection {projection} has no dead letter at position {position}")]
+    NoDeadLetter {
+        /// The projection.
+        projection: ProjectionName,
+        /// The position asked for.
+        position: GlobalPosition,
+    },
+
     /// The store has been shut down.
     ///
     /// # Handling
@@ -265,7 +278,9 @@ impl ApplyError {
     pub fn is_transient(&self) -> bool {
         match self {
             ApplyError::Projection(e) => e.transient,
-            ApplyError::Store(e) => !e.is_fenced(),
+            ApplyError::Store(e) => {
+                !e.is_fenced() && !matches!(e, ReadStoreError::NoDeadLetter { .. })
+            }
         }
     }
 }

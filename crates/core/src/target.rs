@@ -114,6 +114,20 @@ pub trait ProjectionTarget: Send + Sync + 'static {
     ) -> Result<(), ReadStoreError>;
     /// The dead letters of the serving generation.
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError>;
+
+    /// Applies the event of a dead letter again and deletes the letter, atomically: an
+    /// operator retrying it once mended. `to` moves the checkpoint past it (the projection
+    /// stopped there); `None` leaves the checkpoint where it is (the projection skipped it
+    /// already, so it is applied out of order). Refused, changing nothing, with
+    /// `ReadStoreError::CheckpointMoved` if the checkpoint is not at `from`, and with
+    /// `ReadStoreError::NoDeadLetter` when the generation has no letter at the event.
+    async fn retry_dead_letter(
+        &self,
+        generation: Generation,
+        event: RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError>;
 }
 
 /// A shared target is a target, so lists of targets of several kinds can be handed around.
@@ -203,5 +217,17 @@ impl<T: ProjectionTarget + ?Sized> ProjectionTarget for Arc<T> {
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {
         (**self).dead_letters().await
+    }
+
+    async fn retry_dead_letter(
+        &self,
+        generation: Generation,
+        event: RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError> {
+        (**self)
+            .retry_dead_letter(generation, event, from, to)
+            .await
     }
 }

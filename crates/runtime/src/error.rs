@@ -70,6 +70,48 @@ pub enum RuntimeError {
         newer_version: u32,
     },
 
+    /// The projection has no dead letter at that position (it was retried already, or never
+    /// recorded).
+    ///
+    /// # Handling
+    /// A caller error (HTTP 404).
+    #[error("projection {projection} has no dead letter at position {position}")]
+    NoDeadLetter {
+        /// The projection.
+        projection: ProjectionName,
+        /// The position asked for.
+        position: GlobalPosition,
+    },
+
+    /// A dead letter cannot be acted on as asked, for the reason given (it is skipped
+    /// already, or it is not the event the projection is stopped at).
+    ///
+    /// # Handling
+    /// A conflict with the projection's state (HTTP 409).
+    #[error("the dead letter of {projection} at position {position} cannot be acted on: {reason}")]
+    DeadLetterConflict {
+        /// The projection.
+        projection: ProjectionName,
+        /// The letter's position.
+        position: GlobalPosition,
+        /// Why.
+        reason: String,
+    },
+
+    /// The event of a dead letter could not be read from the projection's feed.
+    ///
+    /// # Handling
+    /// Retry later (HTTP 503); a feed that no longer holds the event never will.
+    #[error("the event at position {position} for {projection} cannot be read: {reason}")]
+    EventUnavailable {
+        /// The projection.
+        projection: ProjectionName,
+        /// The event's position.
+        position: GlobalPosition,
+        /// Why.
+        reason: String,
+    },
+
     /// The projection's worker has shut down.
     ///
     /// # Handling

@@ -14,7 +14,8 @@
 //! - `worker`: one projection's loop; `lane`: a generation it writes, with its checkpoint and
 //!   feed; `open`: which generations it writes, from the catalog and the projection's version;
 //!   `feed`: reading one batch ahead.
-//! - `dead_letter`: isolating a poison event; `rebuild`: building a generation and swapping it,
+//! - `dead_letter`: isolating a poison event; `letter_actions`: retrying and skipping dead
+//!   letters on request; `rebuild`: building a generation and swapping it,
 //!   and carrying on one a stopped process left unfinished;
 //!   `standby`: leases, following the holder's checkpoint from another process, and starting
 //!   a worker again after a panic.
@@ -31,6 +32,7 @@ mod dead_letter;
 mod error;
 mod feed;
 mod lane;
+mod letter_actions;
 mod open;
 pub mod options;
 pub mod projector;
@@ -43,6 +45,7 @@ mod volatile;
 mod worker;
 
 pub use error::{RuntimeError, WaitError};
+pub use letter_actions::RetryOutcome;
 pub use options::ProjectorOptions;
 pub use projector::{Projector, ProjectorHandle};
 pub use retry::RetryPolicy;

@@ -17,6 +17,8 @@ use crate::status::{Lag, ProjectionStatus, WorkerState};
 use crate::worker::{Command, Worker};
 use projector_core::ProjectionTarget;
 
+mod dead_letters;
+
 /// The projections to run over one event feed.
 pub struct Projector {
     feed: Arc<dyn EventFeed>,
@@ -111,7 +113,7 @@ impl Projector {
             };
             let worker = Worker {
                 filter: target.filter(),
-                target,
+                target: Arc::clone(&target),
                 feed: Arc::clone(&self.feed),
                 options: self.options,
                 status,
@@ -131,6 +133,7 @@ impl Projector {
                 WorkerHandle {
                     status: status_rx,
                     commands,
+                    target,
                 },
             );
         }
@@ -145,10 +148,19 @@ impl Projector {
     }
 }
 
-#[derive(Debug)]
 struct WorkerHandle {
     status: watch::Receiver<ProjectionStatus>,
     commands: mpsc::Sender<Command>,
+    /// For what is read from the store directly, on a standby too (dead letters).
+    target: Arc<dyn ProjectionTarget>,
+}
+
+impl std::fmt::Debug for WorkerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerHandle")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A running projector. Cloning shares it.

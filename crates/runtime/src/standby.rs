@@ -243,6 +243,7 @@ impl Worker {
             Command::Resume { reply } => {
                 let _ = reply.send(Err(error()));
             }
+            Command::DeadLetter(action) => action.refuse(error()),
         }
     }
 }

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::RuntimeError;
 use crate::lane::{Halt, Lane, LaneKind, Lanes};
+use crate::letter_actions::LetterAction;
 use crate::options::ProjectorOptions;
 use crate::status::{ProjectionStatus, WorkerState};
 use projector_core::ProjectionTarget;
@@ -37,6 +38,8 @@ pub(crate) enum Command {
     Resume {
         reply: oneshot::Sender<Result<bool, RuntimeError>>,
     },
+    /// Retry or skip a dead letter (see `letter_actions`).
+    DeadLetter(LetterAction),
 }
 
 /// How a step ended.
@@ -203,6 +206,7 @@ impl Worker {
                 let _ = reply.send(Ok(resumed));
                 Step::Continue
             }
+            Command::DeadLetter(action) => self.letter_action(action, lanes).await,
         }
     }
 

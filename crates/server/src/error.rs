@@ -362,6 +362,9 @@ impl From<RuntimeError> for ApiError {
             outdated @ RuntimeError::Outdated { .. } => ApiError::Outdated(outdated.to_string()),
             RuntimeError::ReadStore(e) => ApiError::Unavailable(e.to_string()),
             RuntimeError::Store(e) => ApiError::Unavailable(e.to_string()),
+            RuntimeError::NoDeadLetter { .. } => ApiError::NotFound(error.to_string()),
+            RuntimeError::DeadLetterConflict { .. } => ApiError::Conflict(error.to_string()),
+            RuntimeError::EventUnavailable { .. } => ApiError::Unavailable(error.to_string()),
             RuntimeError::ShutDown(name) => ApiError::Unavailable(format!(
                 "projection {name} has shut down; the server is stopping"
             )),

@@ -189,7 +189,8 @@ pub async fn status_and_rebuild_from_the_command_line() {
 }
 
 /// Two servers on one PostgreSQL database: the standby refuses admin actions on projections
-/// the other runs, saying so; the holder takes them.
+/// the other runs (rebuild, resume, dead letters' retries and skips), saying so; the holder
+/// takes them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_refuses_admin_actions_and_says_who_to_ask() {
     let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
@@ -210,7 +211,13 @@ async fn a_standby_refuses_admin_actions_and_says_who_to_ask() {
         .post_empty("/admin/projections/order_search/rebuild")
         .await
         .expect(202);
-    for action in ["rebuild", "resume"] {
+    for action in [
+        "rebuild",
+        "resume",
+        "dead-letters/1/retry",
+        "dead-letters/1/skip",
+        "dead-letters/retry",
+    ] {
         let refused = standby
             .post_empty(&format!("/admin/projections/order_summary/{action}"))
             .await

@@ -12,6 +12,8 @@ mod cache;
 mod commands;
 mod consistency;
 mod customers;
+mod dead_letter_commands;
+mod dead_letters;
 mod edges;
 mod failover;
 mod idempotency;
@@ -83,6 +85,9 @@ on_both_backends!(
     consistency::if_match_guards_writes_with_the_stream_version,
     consistency::two_writers_with_the_same_version_one_wins,
     consistency::reads_wait_for_their_writes,
+    dead_letters::bad_positions_and_unknown_letters_are_refused,
+    dead_letters::a_stopped_projections_letter_is_shown_retried_and_skipped_over_http,
+    dead_letter_commands::dead_letters_from_the_command_line,
     customers::a_customer_is_registered_changed_and_read_back,
     customers::bad_customer_writes_are_refused_naming_the_field_and_change_nothing,
     customers::retries_are_answered_once_and_if_match_guards_changes,

@@ -266,6 +266,23 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         ("/admin/projections", &["get"][..]),
         ("/admin/projections/{name}/rebuild", &["post"][..]),
         ("/admin/projections/{name}/resume", &["post"][..]),
+        ("/admin/projections/{name}/dead-letters", &["get"][..]),
+        (
+            "/admin/projections/{name}/dead-letters/retry",
+            &["post"][..],
+        ),
+        (
+            "/admin/projections/{name}/dead-letters/{position}",
+            &["get"][..],
+        ),
+        (
+            "/admin/projections/{name}/dead-letters/{position}/retry",
+            &["post"][..],
+        ),
+        (
+            "/admin/projections/{name}/dead-letters/{position}/skip",
+            &["post"][..],
+        ),
     ] {
         for method in methods {
             let operation = &paths[path][method];
@@ -290,10 +307,26 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     }
     assert_eq!(
         paths.len(),
-        32,
+        37,
         "a route the test does not know: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
+
+    let position = parameter(
+        &document,
+        "/admin/projections/{name}/dead-letters/{position}/retry",
+        "post",
+        "position",
+    );
+    assert_eq!(position["type"], "integer", "{position}");
+    assert_eq!(position["minimum"], 0, "{position}");
+    let retried = &paths["/admin/projections/{name}/dead-letters/{position}/retry"]["post"];
+    for status in ["200", "404", "409", "422", "503"] {
+        assert!(
+            retried["responses"].get(status).is_some(),
+            "the retry of a dead letter does not document {status}"
+        );
+    }
 
     let rebuild = &paths["/admin/projections/{name}/rebuild"]["post"];
     assert_eq!(rebuild["tags"][0], "admin");

@@ -108,9 +108,26 @@ impl Storage {
         Held::Postgres(client)
     }
 
-    /// Runs `statement` in `projection`'s serving read model (PostgreSQL only), under the
-    /// server's feet: how a test breaks a read model to see the server fail.
+    /// Runs `statement` in `projection`'s serving read model, under the server's feet: how a
+    /// test breaks a read model to see the server fail. On SQLite, the newest generation's file.
     pub async fn alter_read_model(&self, projection: &str, statement: &str) {
+        if let Storage::Sqlite(dir) = self {
+            let newest = std::fs::read_dir(dir.path().join("data").join("read"))
+                .expect("the read models' directory")
+                .filter_map(|entry| {
+                    let name = entry.ok()?.file_name().into_string().ok()?;
+                    let generation = name
+                        .strip_prefix(&format!("{projection}.g"))?
+                        .strip_suffix(".db")?;
+                    generation.parse::<u32>().ok()
+                })
+                .max()
+                .unwrap_or_else(|| panic!("{projection} has no generation file"));
+            self.sqlite_file(&format!("read/{projection}.g{newest}.db"))
+                .execute_batch(statement)
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+            return;
+        }
         let client = self.postgres().await;
         let schema = serving_schema(&client, projection).await;
         client

@@ -126,6 +126,7 @@ pub mod namespace;
 pub mod projection;
 pub mod read;
 mod reads;
+mod retry;
 mod scripts;
 pub mod store;
 mod sweep;

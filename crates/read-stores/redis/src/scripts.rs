@@ -27,7 +27,21 @@ pub(crate) static CREATE: LazyLock<Script> = catalog_script!("create.lua");
 pub(crate) static ACTIVATE: LazyLock<Script> = catalog_script!("activate.lua");
 pub(crate) static DROP: LazyLock<Script> = catalog_script!("drop.lua");
 pub(crate) static CHECKPOINT: LazyLock<Script> = catalog_script!("checkpoint.lua");
-pub(crate) static APPLY: LazyLock<Script> = catalog_script!("apply.lua");
+/// Prepends the catalog functions and the functions of a batch's writes.
+macro_rules! writing_script {
+    ($file:literal) => {
+        LazyLock::new(|| {
+            Script::new(concat!(
+                include_str!("lua/catalog_lib.lua"),
+                include_str!("lua/writes_lib.lua"),
+                include_str!(concat!("lua/", $file))
+            ))
+        })
+    };
+}
+
+pub(crate) static APPLY: LazyLock<Script> = writing_script!("apply.lua");
+pub(crate) static RETRY_DEAD_LETTER: LazyLock<Script> = writing_script!("retry_dead_letter.lua");
 pub(crate) static DEAD_LETTER: LazyLock<Script> = catalog_script!("dead_letter.lua");
 pub(crate) static DEAD_LETTERS: LazyLock<Script> = catalog_script!("dead_letters.lua");
 pub(crate) static SWEEP_STALE: LazyLock<Script> = catalog_script!("sweep_stale.lua");
@@ -45,6 +59,8 @@ pub(crate) enum Reply {
     ServingChanged(String),
     /// The generation is not in the catalog, or the catalog is not the caller's.
     NoGeneration,
+    /// The generation has no dead letter at the position.
+    NoDeadLetter,
     /// A generation is building already: its number, version and the catalog's epoch.
     BuildInProgress {
         generation: String,
@@ -70,6 +86,7 @@ impl Reply {
             "moved" => Reply::Moved(next()?),
             "serving_changed" => Reply::ServingChanged(next()?),
             "no_generation" => Reply::NoGeneration,
+            "no_dead_letter" => Reply::NoDeadLetter,
             "build_in_progress" => Reply::BuildInProgress {
                 generation: next()?,
                 version: next()?,

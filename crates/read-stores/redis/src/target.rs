@@ -15,7 +15,7 @@ use projector_core::{
 
 use crate::batch::{EncodedWrites, RedisBatch};
 use crate::catalog::{Catalog, decode_checkpoint, decode_position, encode_checkpoint, number};
-use crate::namespace::ProjectionKeys;
+use crate::namespace::{GenerationKeys, ProjectionKeys};
 use crate::projection::RedisProjection;
 use crate::read::RedisRead;
 use crate::reads::Reader;
@@ -39,9 +39,9 @@ const SWEEP_MARGIN: Duration = Duration::from_millis(50);
 /// `ReadStoreError::NoGeneration` rather than landing in a newer catalog whose generation
 /// numbers happen to match.
 pub struct RedisTarget {
-    store: RedisStore,
-    projection: Arc<dyn RedisProjection>,
-    keys: ProjectionKeys,
+    pub(crate) store: RedisStore,
+    pub(crate) projection: Arc<dyn RedisProjection>,
+    pub(crate) keys: ProjectionKeys,
     seen: Mutex<Seen>,
     swept: AtomicBool,
 }
@@ -128,14 +128,14 @@ impl RedisTarget {
         Ok(self.catalog().await?.map(|c| c.epoch))
     }
 
-    fn no_generation(&self, generation: impl ToString) -> ReadStoreError {
+    pub(crate) fn no_generation(&self, generation: impl ToString) -> ReadStoreError {
         ReadStoreError::NoGeneration {
             projection: self.projection.name(),
             generation: generation.to_string(),
         }
     }
 
-    fn moved(&self, expected: GlobalPosition, found: &str) -> ReadStoreError {
+    pub(crate) fn moved(&self, expected: GlobalPosition, found: &str) -> ReadStoreError {
         match decode_position(found) {
             Ok(found) => ReadStoreError::CheckpointMoved {
                 projection: self.projection.name(),
@@ -161,19 +161,7 @@ impl RedisTarget {
         to: Checkpoint,
     ) -> Result<(), ApplyError> {
         let keys = self.keys.generation(epoch, generation);
-        let writes = if events.is_empty() {
-            EncodedWrites::default()
-        } else {
-            let reader = Reader::new(
-                self.store.clone(),
-                self.projection.name(),
-                generation,
-                keys.clone(),
-            );
-            let mut batch = RedisBatch::new(reader);
-            let applied = catching_panics(self.projection.apply(&mut batch, events)).await;
-            batch.finish(applied, APPLY_KEYS)?
-        };
+        let writes = self.writes(generation, &keys, events, APPLY_KEYS).await?;
         let (position, at) = encode_checkpoint(to);
         let mut invocation = APPLY.key(self.keys.catalog());
         invocation.key(keys.checkpoint());
@@ -194,17 +182,43 @@ impl RedisTarget {
             Reply::Ok(_) => Ok(()),
             Reply::Moved(found) => Err(self.moved(from, &found).into()),
             Reply::NoGeneration => Err(self.no_generation(generation).into()),
-            Reply::WrongType { key, found, write } => {
-                let key = key.strip_prefix(&keys.data_prefix()).unwrap_or(&key);
-                Err(ApplyError::Projection(ProjectionError {
-                    position: None,
-                    transient: false,
-                    message: format!("{write} of key {key:?}, which holds a {found}"),
-                }))
-            }
+            Reply::WrongType { key, found, write } => Err(wrong_type(&keys, &key, &found, &write)),
             other => Err(corrupt(format!("{other:?} to a batch")).into()),
         }
     }
+
+    /// Runs the projection over `events` and encodes its writes for a script whose first
+    /// `first_key` keys are its own; no write when there is no event.
+    pub(crate) async fn writes(
+        &self,
+        generation: Generation,
+        keys: &GenerationKeys,
+        events: &[RecordedEvent],
+        first_key: usize,
+    ) -> Result<EncodedWrites, ApplyError> {
+        if events.is_empty() {
+            return Ok(EncodedWrites::default());
+        }
+        let reader = Reader::new(
+            self.store.clone(),
+            self.projection.name(),
+            generation,
+            keys.clone(),
+        );
+        let mut batch = RedisBatch::new(reader);
+        let applied = catching_panics(self.projection.apply(&mut batch, events)).await;
+        batch.finish(applied, first_key)
+    }
+}
+
+/// A write Redis would refuse for its key's type, as the projection's error.
+pub(crate) fn wrong_type(keys: &GenerationKeys, key: &str, found: &str, write: &str) -> ApplyError {
+    let key = key.strip_prefix(&keys.data_prefix()).unwrap_or(key);
+    ApplyError::Projection(ProjectionError {
+        position: None,
+        transient: false,
+        message: format!("{write} of key {key:?}, which holds a {found}"),
+    })
 }
 
 #[async_trait]
@@ -450,6 +464,19 @@ impl ProjectionTarget for RedisTarget {
             Reply::NoGeneration => Err(self.no_generation(generation)),
             other => Err(corrupt(format!("{other:?} to a dead letter"))),
         }
+    }
+
+    async fn retry_dead_letter(
+        &self,
+        generation: Generation,
+        event: RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError> {
+        let Some(epoch) = self.epoch().await? else {
+            return Err(self.no_generation(generation).into());
+        };
+        self.retry_letter(&epoch, generation, event, from, to).await
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {

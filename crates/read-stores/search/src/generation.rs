@@ -216,6 +216,37 @@ impl GenerationIndex {
         self.commit(&mut writing, Vec::new(), next)
     }
 
+    /// Applies the documents `changes` computes for a dead letter's event and deletes the
+    /// letter at `position`, moving the checkpoint from `from` to `to` when set, in one
+    /// commit; refused when the checkpoint is not at `from` or there is no such letter.
+    pub(crate) fn retry(
+        &self,
+        position: GlobalPosition,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+        changes: impl FnOnce(&Searcher) -> Result<Vec<Change>, ProjectionError>,
+    ) -> Result<(), ApplyError> {
+        let mut writing = self.writing();
+        let payload = self.fence(&writing, from)?;
+        let mut letters = payload.dead_letters.clone();
+        let before = letters.len();
+        letters.retain(|l| l.position != position);
+        if letters.len() == before {
+            return Err(ReadStoreError::NoDeadLetter {
+                projection: self.projection.clone(),
+                position,
+            }
+            .into());
+        }
+        let view = self.current_view().map_err(ReadStoreError::from)?;
+        let changes = changes(&view.searcher)?;
+        let next = Payload {
+            checkpoint: to.unwrap_or(payload.checkpoint),
+            dead_letters: letters,
+        };
+        Ok(self.commit(&mut writing, changes, next)?)
+    }
+
     /// Retires the generation if its checkpoint is still `at`: runs `leave` (taking it out of
     /// the catalog) while no write can commit, then refuses writes from now on and closes the
     /// writer. Nothing changes when the checkpoint moved or `leave` fails.

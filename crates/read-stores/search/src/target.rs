@@ -190,6 +190,32 @@ impl ProjectionTarget for SearchTarget {
         .await
     }
 
+    async fn retry_dead_letter(
+        &self,
+        generation: Generation,
+        event: RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError> {
+        let projection = Arc::clone(&self.projection);
+        let indexes = Arc::clone(&self.indexes);
+        tokio::task::spawn_blocking(move || {
+            let index = indexes.generation(generation)?;
+            let schema = index.schema();
+            let reserved = index.reserved();
+            index.retry(event.position, from, to, |searcher| {
+                projection.changes(searcher, reserved, &schema, std::slice::from_ref(&event))
+            })
+        })
+        .await
+        .map_err(|e| {
+            ApplyError::Store(ReadStoreError::Unavailable {
+                message: format!("the search store's work did not finish: {e}"),
+                source: None,
+            })
+        })?
+    }
+
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {
         self.blocking(|indexes| {
             let (_, index) = indexes.serving_index()?;

@@ -109,6 +109,23 @@ pub trait SqlReadStore: Send + Sync + 'static {
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError>;
 
+    /// Applies the event of a dead letter again with `projection` and deletes the letter, in
+    /// one transaction; moves the checkpoint from `from` to `to` when set (the projection
+    /// stopped at it), else leaves it (it skipped it already).
+    ///
+    /// # Errors
+    /// [`ReadStoreError::CheckpointMoved`] when the checkpoint is not at `from`, and
+    /// [`ReadStoreError::NoDeadLetter`] when the generation has no letter at the event:
+    /// nothing is applied.
+    async fn retry_dead_letter(
+        &self,
+        projection: Arc<dyn SqlProjection>,
+        generation: Generation,
+        event: RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError>;
+
     /// The dead letters of the serving generation, oldest first.
     async fn dead_letters(
         &self,

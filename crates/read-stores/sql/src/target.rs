@@ -127,4 +127,16 @@ impl ProjectionTarget for SqlTarget {
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {
         self.store.dead_letters(&self.projection.name()).await
     }
+
+    async fn retry_dead_letter(
+        &self,
+        generation: Generation,
+        event: RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError> {
+        self.store
+            .retry_dead_letter(Arc::clone(&self.projection), generation, event, from, to)
+            .await
+    }
 }

@@ -113,7 +113,7 @@ impl Stores {
 
 /// Records every event in `seen` (keyed by position) and bumps a counter per event, so applying
 /// an event twice fails on the key and a lost one shows in the count. Events whose payload says
-/// `"poison": true` fail, and `"panic": true` panic; the first `flaky` applies fail
+/// `"poison": true` fail (until `cured` is set), and `"panic": true` panic; the first `flaky` applies fail
 /// transiently, and so does every `hiccup_every`-th one (when not 0); a batch past an armed `stall` waits for its release and then fails transiently
 /// (it is rolled back); `schema` panics while `schema_panics` is set. `applied` counts the
 /// events this instance applied.
@@ -127,6 +127,8 @@ pub struct Counting {
     pub hiccup_every: u64,
     pub calls: AtomicU64,
     pub applied: AtomicU64,
+    /// Poison events apply like any other once set: the projection was mended.
+    pub cured: AtomicBool,
 }
 
 impl Counting {
@@ -141,6 +143,7 @@ impl Counting {
             hiccup_every: 0,
             calls: AtomicU64::new(0),
             applied: AtomicU64::new(0),
+            cured: AtomicBool::new(false),
         }
     }
 }
@@ -243,7 +246,7 @@ impl SqlProjection for Counting {
                 .data
                 .decode()
                 .map_err(|e| ProjectionError::at(event.position, e.to_string()))?;
-            if data["poison"] == true {
+            if data["poison"] == true && !self.cured.load(Ordering::SeqCst) {
                 return Err(ProjectionError::at(event.position, "this event is poison"));
             }
             assert!(

@@ -1,8 +1,9 @@
 //! The projector against real SQLite stores: catch-up and live, restarts, poison events under
-//! both policies, transient failures, rebuilds without downtime (carried on across restarts and
-//! failovers, also on PostgreSQL), version changes, lag, and a failover over a hung lease
-//! connection.
+//! both policies, acting on dead letters, transient failures, rebuilds without downtime
+//! (carried on across restarts and failovers, also on PostgreSQL), version changes, lag, and a
+//! failover over a hung lease connection.
 
+mod dead_letters;
 mod failover;
 mod faults;
 mod helpers;

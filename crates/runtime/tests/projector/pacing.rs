@@ -92,6 +92,17 @@ impl ProjectionTarget for Paced {
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {
         self.inner.dead_letters().await
     }
+    async fn retry_dead_letter(
+        &self,
+        generation: Generation,
+        event: RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError> {
+        self.inner
+            .retry_dead_letter(generation, event, from, to)
+            .await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

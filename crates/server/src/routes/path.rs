@@ -7,7 +7,7 @@ use std::fmt;
 
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
-use projector_core::ProjectionName;
+use projector_core::{GlobalPosition, ProjectionName};
 use projector_products::ProductId;
 use utoipa::IntoParams;
 
@@ -24,6 +24,22 @@ pub(crate) trait PathValue: Sized {
 impl PathValue for ProjectionName {
     fn parse(text: &str) -> Result<Self, String> {
         ProjectionName::parse(text).map_err(|e| e.to_string())
+    }
+}
+
+/// An event's position in the feed: a whole number no larger than a database's signed integer.
+impl PathValue for GlobalPosition {
+    fn parse(text: &str) -> Result<Self, String> {
+        text.parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0 && text.bytes().all(|b| b.is_ascii_digit()))
+            .map(|n| GlobalPosition::new(n.unsigned_abs()))
+            .ok_or_else(|| {
+                format!(
+                    "must be an event position, a whole number from 0 to {}",
+                    i64::MAX
+                )
+            })
     }
 }
 
@@ -180,5 +196,15 @@ path_params!(
     ProjectionPath {
         /// The projection's name, such as `order_summary`.
         name: ProjectionName = schemas::projection_name,
+    }
+);
+
+path_params!(
+    /// A projection and one of its dead letters in the path.
+    DeadLetterPath {
+        /// The projection's name, such as `order_summary`.
+        name: ProjectionName = schemas::projection_name,
+        /// The position of the dead letter's event in the feed.
+        position: GlobalPosition = schemas::position,
     }
 );

@@ -68,17 +68,20 @@ pub(crate) enum ReadProblems {
 /// What an admin action on one projection may answer besides success.
 #[derive(IntoResponses)]
 pub(crate) enum AdminProblems {
-    /// No projection of that name runs in this server.
+    /// No projection of that name runs in this server (or, for a dead letter, the projection
+    /// has none at that position).
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(Problem),
     /// The request conflicts with the projection's state: this server stands by for it
     /// (another process holds its lease; `type` `urn:projector:problem:standby`), a rebuild is
     /// already running (`urn:projector:problem:rebuild-in-progress`), a newer version of the
     /// projection builds or serves its read model (`urn:projector:problem:outdated`), or there
-    /// is nothing to resume (`urn:projector:problem:conflict`).
+    /// is nothing to resume, or a dead letter is skipped already or is not the one the
+    /// projection is stopped at (`urn:projector:problem:conflict`).
     #[response(status = 409, content_type = "application/problem+json")]
     Conflict(Problem),
-    /// The name is not a projection name (`path.name`).
+    /// The name is not a projection name (`path.name`), or the position not a position
+    /// (`path.position`).
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
     /// Storage is unavailable, or the server is stopping; retry later.

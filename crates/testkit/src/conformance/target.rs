@@ -14,11 +14,12 @@
 //! refused whole; a rebuild's generation is invisible to reads until the swap, which readers
 //! see whole; building generations are listed with their version until activated or dropped,
 //! one at a time; a reopen keeps the serving generation, its checkpoint and a building
-//! generation, which is carried on; dead letters belong to their generation; the fences of
-//! [`fences`]: stale dead letters, swaps, drops and writes to dropped generations change
-//! nothing; reads never fail during swaps.
+//! generation, which is carried on; dead letters belong to their generation, and a retried one
+//! applies its event once ([`retry`]); the fences of [`fences`]: stale dead letters, swaps,
+//! drops and writes to dropped generations change nothing; reads never fail during swaps.
 
 pub mod fences;
+pub mod retry;
 pub mod sql;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use fences::{
     a_dropped_generation_refuses_writes, a_stale_dead_letter_changes_nothing,
     a_stale_drop_changes_nothing, a_stale_swap_changes_nothing, reads_never_fail_during_swaps,
 };
+pub use retry::a_retried_dead_letter_applies_its_event_once;
 
 /// The name of the tally projection every fixture's targets run.
 pub const TALLY: ProjectionName = ProjectionName::from_static("conformance_tally");
@@ -69,6 +71,7 @@ macro_rules! target_conformance {
             a_stale_drop_changes_nothing,
             a_dropped_generation_refuses_writes,
             reads_never_fail_during_swaps,
+            a_retried_dead_letter_applies_its_event_once,
         );
     };
     (@tests $fixture:expr; $($name:ident),* $(,)?) => {

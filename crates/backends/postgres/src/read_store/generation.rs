@@ -214,6 +214,46 @@ pub(crate) async fn record_dead_letter(
     Ok(())
 }
 
+/// Applies a dead letter's event again and deletes the letter in `tx`, moving the checkpoint
+/// from `from` to `to` when set; refused unless the checkpoint is at `from` and the letter is
+/// there. The caller commits.
+pub(crate) async fn retry_dead_letter(
+    tx: &deadpool_postgres::Transaction<'_>,
+    projection: &dyn SqlProjection,
+    generation: Generation,
+    event: &RecordedEvent,
+    from: GlobalPosition,
+    to: Option<Checkpoint>,
+) -> Result<(), ApplyError> {
+    let name = projection.name();
+    let schema = schema_name(&name, generation);
+    lock_checkpoint_at(tx, &name, generation, from).await?;
+    let gone = gone_or(&name, generation, "retrying a dead letter");
+    let statement = tx
+        .prepare_cached(&format!(
+            "/* {schema} */ DELETE FROM _projector_dead_letters WHERE position = $1"
+        ))
+        .await
+        .map_err(&gone)?;
+    let deleted = tx
+        .execute(&statement, &[&clamp(event.position.get())])
+        .await
+        .map_err(&gone)?;
+    if deleted == 0 {
+        return Err(ReadStoreError::NoDeadLetter {
+            projection: name.clone(),
+            position: event.position,
+        }
+        .into());
+    }
+    let mut sql = PgTransaction::new(tx, &schema);
+    apply_catching_panics(projection, &mut sql, std::slice::from_ref(event)).await?;
+    if let Some(checkpoint) = to {
+        write_checkpoint(tx, &schema, checkpoint).await?;
+    }
+    Ok(())
+}
+
 /// Every dead letter of the generation `tx` is in, oldest first.
 pub(crate) async fn dead_letters(
     tx: &deadpool_postgres::Transaction<'_>,

@@ -340,6 +340,24 @@ impl SqlReadStore for PgReadStore {
             .map_err(commit_error("recording a dead letter"))
     }
 
+    async fn retry_dead_letter(
+        &self,
+        projection: Arc<dyn SqlProjection>,
+        generation: Generation,
+        event: RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError> {
+        let mut client = self.client("retrying a dead letter").await?;
+        let schema = schema_name(&projection.name(), generation);
+        let tx = generation::begin(&mut client, &schema, false).await?;
+        generation::retry_dead_letter(&tx, projection.as_ref(), generation, &event, from, to)
+            .await?;
+        tx.commit()
+            .await
+            .map_err(|e| ApplyError::Store(read_store_error("committing a retry", e)))
+    }
+
     async fn dead_letters(
         &self,
         projection: &ProjectionName,

@@ -183,6 +183,27 @@ impl GenerationDb {
             .map_err(|e| read_store_error("recording a dead letter", e))
     }
 
+    /// Applies a dead letter's event again and deletes the letter in one transaction, moving
+    /// the checkpoint from `from` to `to` when set (blocking); refused unless the checkpoint is
+    /// at `from` and the letter is there.
+    pub(crate) fn retry_dead_letter(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        projection: &dyn SqlProjection,
+        event: &RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError> {
+        let mut conn = self.writer();
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| read_store_error("retrying a dead letter", e))?;
+        let result = retry_in_transaction(&mut conn, runtime, projection, event, from, to);
+        if result.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
     /// Every dead letter, oldest first (blocking).
     pub(crate) fn dead_letters(
         &self,
@@ -228,6 +249,44 @@ fn apply_in_transaction(
     write_checkpoint(conn, checkpoint)?;
     conn.execute_batch("COMMIT")
         .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))
+}
+
+/// The body of [`GenerationDb::retry_dead_letter`], inside its open transaction; the caller
+/// rolls back on error.
+fn retry_in_transaction(
+    conn: &mut Connection,
+    runtime: &tokio::runtime::Handle,
+    projection: &dyn SqlProjection,
+    event: &RecordedEvent,
+    from: GlobalPosition,
+    to: Option<Checkpoint>,
+) -> Result<(), ApplyError> {
+    let name = projection.name();
+    expect_position(conn, &name, from)?;
+    let deleted = conn
+        .prepare_cached("DELETE FROM _projector_dead_letters WHERE position = ?1")
+        .and_then(|mut s| s.execute(params![to_i64(event.position.get())]))
+        .map_err(|e| read_store_error("retrying a dead letter", e))?;
+    if deleted == 0 {
+        return Err(ReadStoreError::NoDeadLetter {
+            projection: name,
+            position: event.position,
+        }
+        .into());
+    }
+    {
+        let mut tx = SqliteTransaction::new(conn);
+        runtime.block_on(apply_catching_panics(
+            projection,
+            &mut tx,
+            std::slice::from_ref(event),
+        ))?;
+    }
+    if let Some(checkpoint) = to {
+        write_checkpoint(conn, checkpoint)?;
+    }
+    conn.execute_batch("COMMIT")
+        .map_err(|e| ApplyError::Store(read_store_error("committing a retry", e)))
 }
 
 /// Refuses with [`ReadStoreError::CheckpointMoved`] unless the checkpoint is at `expected`.

@@ -381,6 +381,29 @@ impl SqlReadStore for SqliteReadStore {
         .await
     }
 
+    async fn retry_dead_letter(
+        &self,
+        projection: Arc<dyn SqlProjection>,
+        generation: Generation,
+        event: RecordedEvent,
+        from: GlobalPosition,
+        to: Option<Checkpoint>,
+    ) -> Result<(), ApplyError> {
+        let runtime = tokio::runtime::Handle::current();
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let db = inner.db(&projection.name(), generation)?;
+            db.retry_dead_letter(&runtime, projection.as_ref(), &event, from, to)
+        })
+        .await
+        .map_err(|e| {
+            ApplyError::Store(ReadStoreError::Unavailable {
+                message: join_error(e),
+                source: None,
+            })
+        })?
+    }
+
     async fn dead_letters(
         &self,
         projection: &ProjectionName,

@@ -1,15 +1,9 @@
 -- A batch: checks the generation's checkpoint is where the batch starts, applies the batch's
 -- buffered writes and moves the checkpoint, all at once or not at all.
 -- KEYS: catalog, the generation's checkpoint, the data keys written.
--- ARGV: tag, epoch, generation, from, to, time of to, then per write: its operation, the index
--- of its key in KEYS, and its arguments.
--- Every write's key type is checked before the first write, so a write Redis would refuse
--- (WRONGTYPE) refuses the batch with nothing changed.
+-- ARGV: tag, epoch, generation, from, to, time of to, then the writes (see `writes_lib.lua`).
 
 local FIRST = 7
-local ARITY = { set = 1, del = 0, hset = 2, hdel = 1, zadd = 2, zrem = 1, sadd = 1, srem = 1 }
-local NEEDS = { hset = 'hash', hdel = 'hash', zadd = 'zset', zrem = 'zset', sadd = 'set', srem = 'set' }
-local MAKES = { set = 'string', del = 'none', hset = 'hash', zadd = 'zset', sadd = 'set' }
 
 local catalog = load_catalog()
 if not is_live(catalog, ARGV[2], ARGV[3]) then
@@ -19,48 +13,10 @@ local position = redis.call('HGET', KEYS[2], 'position')
 if position ~= ARGV[4] then
   return { 'moved', position }
 end
-
-local types = {}
-local i = FIRST
-while i <= #ARGV do
-  local op, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
-  local arity = ARITY[op]
-  if arity == nil or key == nil then
-    return { 'bad_write', op }
-  end
-  local current = types[key]
-  if current == nil then
-    current = redis.call('TYPE', key)['ok']
-  end
-  local needs = NEEDS[op]
-  if needs and current ~= 'none' and current ~= needs then
-    return { 'wrong_type', key, current, op }
-  end
-  types[key] = MAKES[op] or current
-  i = i + 2 + arity
+local refused = check_writes(FIRST)
+if refused then
+  return refused
 end
-
-i = FIRST
-while i <= #ARGV do
-  local op, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
-  if op == 'set' then
-    redis.call('SET', key, ARGV[i + 2])
-  elseif op == 'del' then
-    redis.call('UNLINK', key)
-  elseif op == 'hset' then
-    redis.call('HSET', key, ARGV[i + 2], ARGV[i + 3])
-  elseif op == 'hdel' then
-    redis.call('HDEL', key, ARGV[i + 2])
-  elseif op == 'zadd' then
-    redis.call('ZADD', key, ARGV[i + 3], ARGV[i + 2])
-  elseif op == 'zrem' then
-    redis.call('ZREM', key, ARGV[i + 2])
-  elseif op == 'sadd' then
-    redis.call('SADD', key, ARGV[i + 2])
-  elseif op == 'srem' then
-    redis.call('SREM', key, ARGV[i + 2])
-  end
-  i = i + 2 + ARITY[op]
-end
+run_writes(FIRST)
 redis.call('HSET', KEYS[2], 'position', ARGV[5], 'at', ARGV[6])
 return { 'ok' }

@@ -1,5 +1,5 @@
-//! The admin API: each projection's state, lag and rebuild, a rebuild without downtime, and
-//! resuming a projection stopped at a poison event.
+//! The admin API: each projection's state, lag and rebuild, a rebuild without downtime,
+//! resuming a projection stopped at a poison event, and its dead letters (`dead_letters`).
 //!
 //! These routes act on the projector of this process. With several servers on one PostgreSQL
 //! database, each projection runs in the one holding its lease; the others stand by and answer
@@ -19,10 +19,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::routes::path::ProjectionPath;
 use crate::routes::problems::AdminProblems;
 use crate::state::AppState;
+
+mod dead_letters;
 
 /// The admin routes, documented.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -30,6 +33,13 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(projections))
         .routes(routes!(rebuild))
         .routes(routes!(resume))
+        .merge(dead_letters::router())
+}
+
+/// Who asked for an admin action, for its log line: the caller's id when authentication is
+/// on, else `anonymous`.
+pub(crate) fn actor(principal: Option<&Principal>) -> String {
+    principal.map_or_else(|| "anonymous".to_owned(), |p| p.id.to_string())
 }
 
 /// Every projection of this server.
