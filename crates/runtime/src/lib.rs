@@ -18,6 +18,7 @@
 //!   and carrying on one a stopped process left unfinished;
 //!   `standby`: leases, following the holder's checkpoint from another process, and starting
 //!   a worker again after a panic.
+//! - `pause`: an operator's pause, kept by the projector's `ProjectionControls`.
 //! - `volatile`: noticing, while idle, that a read model the store can lose (a cache) is gone.
 //! - [`status`]: what workers report, and [`Lag`]. [`retry`]: backoff. [`options`].
 //!
@@ -32,6 +33,7 @@ mod feed;
 mod lane;
 mod open;
 pub mod options;
+mod pause;
 pub mod projector;
 mod rebuild;
 pub mod retry;

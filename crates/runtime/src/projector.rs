@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
-use projector_core::{EventFeed, Generation, GlobalPosition, LeaseProvider, ProjectionName};
+use projector_core::{
+    EventFeed, Generation, GlobalPosition, LeaseProvider, MemoryControls, ProjectionControls,
+    ProjectionName, StartFrom,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +26,7 @@ pub struct Projector {
     options: ProjectorOptions,
     targets: Vec<Arc<dyn ProjectionTarget>>,
     leases: Option<Arc<dyn LeaseProvider>>,
+    controls: Option<Arc<dyn ProjectionControls>>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -45,7 +49,16 @@ impl Projector {
             options,
             targets: Vec::new(),
             leases: None,
+            controls: None,
         }
+    }
+
+    /// Keeps operators' pauses in `controls` (a table beside the read store's catalog), so a
+    /// pause outlives the process and holds in whichever process runs the projection next.
+    /// Without it, pauses are kept in memory and lost with the process.
+    pub fn with_controls(mut self, controls: Arc<dyn ProjectionControls>) -> Self {
+        self.controls = Some(controls);
+        self
     }
 
     /// Runs each projection only while this process holds its lease from `leases`, standing by
@@ -95,6 +108,9 @@ impl Projector {
         }
         let mut workers = BTreeMap::new();
         let mut tasks = Vec::new();
+        let controls = self
+            .controls
+            .unwrap_or_else(|| Arc::new(MemoryControls::default()));
         for target in self.targets {
             let name = target.name();
             if workers.contains_key(&name) {
@@ -124,6 +140,9 @@ impl Projector {
                 ahead: None,
                 lease_not_before: tokio::time::Instant::now(),
                 next_probe: tokio::time::Instant::now() + crate::volatile::PROBE_EVERY,
+                controls: Arc::clone(&controls),
+                paused: None,
+                next_control_check: tokio::time::Instant::now(),
             };
             tasks.push(tokio::spawn(worker.run()));
             workers.insert(
@@ -343,7 +362,8 @@ impl ProjectorHandle {
         Ok(head)
     }
 
-    /// Rebuilds `name` from the first event into a new generation, swapped in when caught up.
+    /// Rebuilds `name` into a new generation, from where the projection starts (the first
+    /// event unless it backfills), swapped in when caught up.
     /// Returns the new generation at once; the status reports progress. A rebuild cut short by
     /// a crash or a failover is carried on by whichever process runs the projection next.
     ///
@@ -357,6 +377,51 @@ impl ProjectorHandle {
         worker
             .commands
             .send(Command::Rebuild { reply })
+            .await
+            .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
+        answer
+            .await
+            .map_err(|_| RuntimeError::ShutDown(name.clone()))?
+    }
+
+    /// Rebuilds `name` as [`rebuild`](Self::rebuild) does, but starting at `start` rather than
+    /// where the projection says: a backfill of recent history only.
+    ///
+    /// # Errors
+    /// As `rebuild`.
+    pub async fn rebuild_from(
+        &self,
+        name: &ProjectionName,
+        start: StartFrom,
+    ) -> Result<Generation, RuntimeError> {
+        let worker = self.worker(name)?;
+        let (reply, answer) = oneshot::channel();
+        worker
+            .commands
+            .send(Command::RebuildFrom { start, reply })
+            .await
+            .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
+        answer
+            .await
+            .map_err(|_| RuntimeError::ShutDown(name.clone()))?
+    }
+
+    /// Pauses `name`: it applies nothing, to its serving generation or a rebuild's, until
+    /// [`resume`](Self::resume)d, and its read model serves what it has meanwhile. `by` names
+    /// who asked. Returns `false` when it was paused already.
+    ///
+    /// # Errors
+    /// Unknown projection, the projection running in another process, the controls' store
+    /// failing, or the projector shut down.
+    pub async fn pause(&self, name: &ProjectionName, by: &str) -> Result<bool, RuntimeError> {
+        let worker = self.worker(name)?;
+        let (reply, answer) = oneshot::channel();
+        worker
+            .commands
+            .send(Command::Pause {
+                by: by.to_owned(),
+                reply,
+            })
             .await
             .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
         answer
@@ -432,8 +497,8 @@ impl ProjectorHandle {
         Ok(generation)
     }
 
-    /// Lets a projection stopped at a poison event try again from its checkpoint. Returns
-    /// whether it was stopped.
+    /// Lets a projection stopped at a poison event try again from its checkpoint, and lifts a
+    /// pause. Returns whether it was stopped or paused.
     ///
     /// # Errors
     /// Unknown projection, the projection running in another process (this one stands by for
