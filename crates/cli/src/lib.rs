@@ -12,7 +12,6 @@
 //! It is not: a library to embed (use `projector-runtime` and a backend crate directly).
 
 mod access;
-#[allow(dead_code)] // used by the commands that act through a server
 mod admin_client;
 mod commands;
 mod data;
@@ -45,6 +44,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Project(args) => commands::project::run(args).await,
             Command::Rebuild(args) => commands::rebuild::run(args).await,
             Command::Status(args) => commands::status::run(args).await,
+            Command::Pause(args) => commands::pause::pause(args).await,
+            Command::Resume(args) => commands::pause::resume(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Relay(args) => commands::relay::run(args).await,
             Command::ApiKey(args) => commands::api_key::run(args),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use projector_core::{GlobalPosition, StartFrom};
 use projector_postgres::DEFAULT_LEASE_TIMEOUT;
 use projector_sqlite::Durability;
 
@@ -36,6 +37,12 @@ pub enum Command {
     /// Show each projection's checkpoint, lag, dead letters and rebuild, and on PostgreSQL
     /// which process holds its lease.
     Status(StatusArgs),
+    /// Pause a projection: it applies nothing until resumed, and its read model keeps serving
+    /// what it has. The pause outlives restarts and, on PostgreSQL, a failover.
+    Pause(PauseArgs),
+    /// Resume a paused projection from its checkpoint (through a server, also one stopped at
+    /// a poison event).
+    Resume(PauseArgs),
     /// Manage the API keys that authenticate callers.
     ApiKey(ApiKeyArgs),
     /// Publish the event feed to a NATS JetStream stream, each event once and in order, until
@@ -389,6 +396,62 @@ pub struct RebuildArgs {
     /// Events per transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// Start the new generation at the event at this position, for a read model that needs
+    /// only recent history (a backfill): the events before it are never applied.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "since")]
+    pub from_position: Option<u64>,
+    /// Start the new generation at the first event recorded at or after this time: RFC 3339
+    /// (`2026-11-01T00:00:00Z`) or an age (`7d`, `12h`, `30m`, `45s`) before now.
+    #[arg(long, value_name = "TIME", value_parser = parse_since)]
+    pub since: Option<StartFrom>,
+}
+
+impl RebuildArgs {
+    /// Where the new generation starts, if not where the projection says.
+    pub fn start(&self) -> Option<StartFrom> {
+        match (self.from_position, self.since) {
+            (Some(position), _) => Some(StartFrom::Position(GlobalPosition::new(position))),
+            (None, since) => since,
+        }
+    }
+}
+
+/// `--since`: an RFC 3339 time, or an age such as `7d` before now.
+fn parse_since(text: &str) -> Result<StartFrom, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(StartFrom::Time(at.with_timezone(&chrono::Utc)));
+    }
+    let unit = |c: char| match c {
+        's' => Some(1),
+        'm' => Some(60),
+        'h' => Some(3600),
+        'd' => Some(86_400),
+        _ => None,
+    };
+    let age = text
+        .char_indices()
+        .last()
+        .and_then(|(at, c)| Some((text[..at].parse::<u64>().ok()?, unit(c)?)))
+        .and_then(|(n, seconds)| n.checked_mul(seconds));
+    match age {
+        Some(seconds) => Ok(StartFrom::Since(Duration::from_secs(seconds))),
+        None => Err(format!(
+            "{text:?} is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor an age (7d, 12h, 30m, 45s)"
+        )),
+    }
+}
+
+/// `projector pause` and `projector resume`.
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// The projection.
+    pub projection: String,
+    /// Where the data lives, when not acting through a server.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// A running server to act through.
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// `projector status`.

@@ -26,6 +26,12 @@ impl SqliteControls {
     /// # Errors
     /// [`StoreError::Unavailable`] when the catalog database cannot be opened.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        crate::connection::create_private_dir(dir.as_ref()).map_err(|e| {
+            StoreError::Unavailable {
+                message: format!("cannot create {}: {e}", dir.as_ref().display()),
+                source: Some(Box::new(e)),
+            }
+        })?;
         let path = dir.as_ref().join("catalog.db");
         let conn = open_writer(&path, Durability::Full)
             .map_err(|e| store_error("opening the catalog", e))?;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use projector_core::{Generation, ProjectionName};
+use projector_core::{Generation, ProjectionName, StartFrom};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RuntimeError, WorkerState};
 use tokio_util::sync::CancellationToken;
 
@@ -56,9 +56,10 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
     }
+    projector = projector.with_controls(Arc::clone(&stores.controls));
     let shutdown = CancellationToken::new();
     let handle = projector.start(shutdown.clone())?;
-    let outcome = rebuild(&handle, &stores, &name).await;
+    let outcome = rebuild(&handle, &stores, &name, args.start()).await;
     shutdown.cancel();
     handle.join().await;
     stores.close().await;
@@ -73,12 +74,17 @@ async fn rebuild(
     handle: &ProjectorHandle,
     stores: &Stores,
     name: &ProjectionName,
+    start: Option<StartFrom>,
 ) -> anyhow::Result<(Generation, u64)> {
     // The worker answers once it knows whether this process holds the projection: a standby
     // refuses at once, so a projection run elsewhere is reported without waiting for it.
-    let generation = match handle.rebuild(name).await {
+    let asked = match start {
+        Some(start) => handle.rebuild_from(name, start).await,
+        None => handle.rebuild(name).await,
+    };
+    let generation = match asked {
         Ok(generation) => {
-            tracing::info!(projection = %name, %generation, "rebuilding from the first event");
+            tracing::info!(projection = %name, %generation, ?start, "rebuilding");
             generation
         }
         Err(RuntimeError::RebuildInProgress { generation, .. }) => {
@@ -94,7 +100,10 @@ async fn rebuild(
         .wait_for(|s| {
             s.generation == Some(generation)
                 || s.rebuild.is_none()
-                || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::ShutDown)
+                || matches!(
+                    s.state,
+                    WorkerState::Stopped { .. } | WorkerState::Paused | WorkerState::ShutDown
+                )
         })
         .await
         .map(|s| s.clone())
