@@ -186,7 +186,10 @@ impl Worker {
                     (false, true, Some(lane)) => self.step(lane, LaneKind::Building).await,
                     _ => {
                         self.settle(&lanes.serving);
-                        self.wait(&mut lanes, None).await
+                        // Woken at least as often as the controls are read, so a pause another
+                        // process writes reaches an idle worker.
+                        self.wait(&mut lanes, Some(crate::pause::CONTROL_RECHECK))
+                            .await
                     }
                 };
             }

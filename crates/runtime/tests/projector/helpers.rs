@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use projector_core::{
     EventAppender, EventFilter, ExpectedVersion, PoisonPolicy, Projection, ProjectionError,
-    ProjectionName, RecordedEvent, StreamId,
+    ProjectionName, RecordedEvent, StartFrom, StreamId,
 };
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
 use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlTransaction};
@@ -127,6 +127,8 @@ pub struct Counting {
     pub hiccup_every: u64,
     pub calls: AtomicU64,
     pub applied: AtomicU64,
+    /// Where a new generation starts.
+    pub start: StartFrom,
 }
 
 impl Counting {
@@ -141,6 +143,7 @@ impl Counting {
             hiccup_every: 0,
             calls: AtomicU64::new(0),
             applied: AtomicU64::new(0),
+            start: StartFrom::Beginning,
         }
     }
 }
@@ -195,6 +198,10 @@ impl Projection for Counting {
 
     fn poison_policy(&self) -> PoisonPolicy {
         self.policy
+    }
+
+    fn start_from(&self) -> StartFrom {
+        self.start
     }
 }
 
