@@ -29,19 +29,28 @@ impl Worker {
             return;
         }
         self.next_control_check = Instant::now() + CONTROL_RECHECK;
-        match self.controls.paused(&self.target.name()).await {
+        let read = self.controls.paused(&self.target.name()).await;
+        self.controls_read |= read.is_ok();
+        match read {
             Ok(Some(pause)) => self.pause_here(pause),
             Ok(None) if self.paused.is_some() => self.unpause(lanes),
             Ok(None) => {}
             Err(error) => {
-                tracing::debug!(projection = %self.target.name(), %error, "cannot read the projection's controls")
+                tracing::warn!(projection = %self.target.name(), %error, "cannot read the projection's controls")
             }
         }
     }
 
-    /// Reads the control record at once, at the next [`check_controls`](Self::check_controls).
+    /// Reads the control record at once, at the next [`check_controls`](Self::check_controls),
+    /// applying nothing until it has been read.
     pub(crate) fn recheck_controls(&mut self) {
         self.next_control_check = Instant::now();
+        self.controls_read = false;
+    }
+
+    /// Whether the worker must apply nothing now: paused, or not yet sure it is not.
+    pub(crate) fn held(&self) -> bool {
+        self.paused.is_some() || !self.controls_read
     }
 
     /// Pauses on an operator's request; `false` when already paused.

@@ -142,6 +142,7 @@ impl Projector {
                 next_probe: tokio::time::Instant::now() + crate::volatile::PROBE_EVERY,
                 controls: Arc::clone(&controls),
                 paused: None,
+                controls_read: false,
                 next_control_check: tokio::time::Instant::now(),
             };
             tasks.push(tokio::spawn(worker.run()));

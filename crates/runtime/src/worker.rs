@@ -103,6 +103,9 @@ pub(crate) struct Worker {
     pub(crate) controls: Arc<dyn ProjectionControls>,
     /// The pause in force, while paused.
     pub(crate) paused: Option<Pause>,
+    /// Whether the controls were read since the worker became active: until then it applies
+    /// nothing, lest a pause it has not seen yet be broken.
+    pub(crate) controls_read: bool,
     /// When the worker next reads its control record.
     pub(crate) next_control_check: tokio::time::Instant,
 }
@@ -155,13 +158,13 @@ impl Worker {
                 }
             }
             self.check_controls(&mut lanes).await;
-            if step == Step::Continue && self.paused.is_some() {
-                // Paused: nothing is applied, but commands, the head and the controls are
-                // still heard.
+            if step == Step::Continue && self.held() {
+                // Paused, or not yet known not to be: nothing is applied, but commands, the
+                // head and the controls are still heard.
                 step = self
                     .wait(&mut lanes, Some(crate::pause::CONTROL_RECHECK))
                     .await;
-                if step == Step::Continue && self.paused.is_some() {
+                if step == Step::Continue && self.held() {
                     continue;
                 }
             }

@@ -106,7 +106,8 @@ pub async fn a_pause_holds_across_a_restart_until_resumed() {
         .await
         .expect(200)
         .json();
-    assert_eq!(resumed["checkpoint"], reached, "{resumed}");
+    // It may have moved on by the time the answer reads its checkpoint.
+    assert!(resumed["checkpoint"].as_u64() >= Some(reached), "{resumed}");
     assert_eq!(server.order("p-2", wanted).await["item_count"], 2);
     let (entry, _) = projection(&server, NAME).await;
     assert_eq!(entry["paused"], false, "{entry}");
