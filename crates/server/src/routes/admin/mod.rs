@@ -225,6 +225,10 @@ pub(crate) struct RebuildStarted {
     responses(
         (status = 202, description = "The rebuild has started", body = RebuildStarted,
             headers(("Location" = String, description = "Where to follow its progress"))),
+        (status = 400, description = "The body is not JSON, or not an object",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared as JSON",
+            body = crate::error::Problem, content_type = "application/problem+json"),
         AdminProblems,
     ))]
 pub(crate) async fn rebuild(

@@ -78,6 +78,7 @@ pub(crate) async fn pause(
 pub(crate) struct RebuildRequest {
     /// Start at the event at this position (at least 1, at most the head + 1): the events
     /// before it are never applied.
+    #[schema(minimum = 1)]
     from_position: Option<u64>,
     /// Start at the first event recorded at or after this time (RFC 3339).
     since: Option<DateTime<Utc>>,
