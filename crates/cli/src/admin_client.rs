@@ -130,7 +130,9 @@ mod tests {
             server: Some("http://127.0.0.1:8080/".into()),
             token: None,
         };
-        let client = AdminClient::from_args(&args).unwrap().unwrap();
+        let client = AdminClient::from_args(&args)
+            .expect("an http URL is accepted")
+            .expect("a server is named");
         assert_eq!(client.base, "http://127.0.0.1:8080");
     }
 }
