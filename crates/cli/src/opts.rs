@@ -567,7 +567,60 @@ mod tests {
 
     use clap::Parser;
 
-    use super::{Cli, Command};
+    use super::{Cli, Command, StartFrom};
+
+    fn rebuild_start(args: &[&str]) -> Result<Option<StartFrom>, clap::Error> {
+        match Cli::try_parse_from(args)?.command {
+            Command::Rebuild(rebuild) => Ok(rebuild.start()),
+            other => panic!("not a rebuild: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rebuild_starts_from_a_position_a_time_or_an_age() {
+        use projector_core::GlobalPosition;
+        assert_eq!(
+            rebuild_start(&["projector", "rebuild", "p"]).ok(),
+            Some(None)
+        );
+        assert_eq!(
+            rebuild_start(&["projector", "rebuild", "p", "--from-position", "42"]).ok(),
+            Some(Some(StartFrom::Position(GlobalPosition::new(42))))
+        );
+        assert_eq!(
+            rebuild_start(&["projector", "rebuild", "p", "--since", "7d"]).ok(),
+            Some(Some(StartFrom::Since(Duration::from_secs(7 * 86_400))))
+        );
+        assert_eq!(
+            rebuild_start(&["projector", "rebuild", "p", "--since", "12h"]).ok(),
+            Some(Some(StartFrom::Since(Duration::from_secs(12 * 3600))))
+        );
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            rebuild_start(&[
+                "projector",
+                "rebuild",
+                "p",
+                "--since",
+                "2026-11-01T00:00:00Z"
+            ])
+            .ok(),
+            Some(Some(StartFrom::Time(at)))
+        );
+        for bad in [
+            &["--from-position", "0"][..],
+            &["--from-position", "-3"],
+            &["--since", "yesterday"],
+            &["--since", "7w"],
+            &["--since", "d"],
+            &["--from-position", "3", "--since", "1h"],
+        ] {
+            let args = [&["projector", "rebuild", "p"][..], bad].concat();
+            assert!(rebuild_start(&args).is_err(), "{bad:?} was accepted");
+        }
+    }
 
     fn lease_timeout(args: &[&str]) -> Option<Duration> {
         let cli = Cli::try_parse_from(args).ok()?;

@@ -228,3 +228,36 @@ pub async fn a_rebuild_from_a_position_holds_only_the_events_from_there() {
     .await;
     assert_eq!(server.order("b-1", late).await["item_count"], 1);
 }
+
+pub async fn a_rebuild_from_the_command_line_starts_where_asked() {
+    let mut server = Server::start().await;
+    server.ready().await;
+    let early = server.place("r-1", "c1", &[("a", 1, 1.0)]).await;
+    let late = server.place("r-2", "c1", &[("a", 3, 1.0)]).await;
+    server.wait_every_projection_at(late).await;
+    let storage = server.storage_args();
+    let kept = server.keep_storage();
+    assert!(server.terminate(), "a clean exit on SIGTERM");
+
+    let from = (early + 1).to_string();
+    let rebuilt = projector(
+        &["rebuild", NAME, "--from-position", &from],
+        &storage,
+        LIMIT,
+    )
+    .await;
+    assert!(rebuilt.success, "{}", rebuilt.stderr);
+    assert!(
+        rebuilt.stdout.contains(&format!(
+            "rebuilt {NAME}: generation g2 serves reads at position {late}"
+        )),
+        "{}",
+        rebuilt.stdout
+    );
+    let server = Server::start_with(kept).await;
+    assert_eq!(server.order("r-2", late).await["item_count"], 3);
+    server
+        .get(&format!("/api/orders/r-1/projection?min_position={late}"))
+        .await
+        .expect(404);
+}
