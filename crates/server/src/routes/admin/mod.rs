@@ -296,7 +296,7 @@ pub(crate) async fn resume(
             .status(&name)
             .map_or("unknown", |s| s.state.name());
         return Err(ApiError::Conflict(format!(
-            "projection {name} is neither stopped at a poison event nor paused (it is {current}); there is nothing to resume"
+            "projection {name} is not stopped at a poison event, nor paused (it is {current}); there is nothing to resume"
         )));
     }
     tracing::info!(projection = %name, action = "resume", by = %actor(principal.as_deref()),
