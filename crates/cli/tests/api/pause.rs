@@ -90,6 +90,14 @@ pub async fn a_pause_holds_across_a_restart_until_resumed() {
     let line = status_line(&server.storage_args()).await;
     assert_eq!(line["paused"], true, "{line}");
     assert_eq!(line["checkpoint"], reached, "{line}");
+    // A deliberate pause leaves the server ready, saying so.
+    let ready = server.get("/ready").await.expect(200).json();
+    assert!(
+        ready["degraded"].as_array().is_some_and(|d| d
+            .iter()
+            .any(|p| p.as_str().is_some_and(|p| p.contains("paused")))),
+        "{ready}"
+    );
 
     let storage = server.keep_storage();
     assert!(server.terminate(), "a clean exit on SIGTERM");
