@@ -18,7 +18,8 @@
 //!   and carrying on one a stopped process left unfinished;
 //!   `standby`: leases, following the holder's checkpoint from another process, and starting
 //!   a worker again after a panic.
-//! - `pause`: an operator's pause, kept by the projector's `ProjectionControls`.
+//! - `pause`: an operator's pause, kept by the projector's `ProjectionControls`; `actions`: the
+//!   handle's pause and rebuild from a chosen start (a backfill).
 //! - `volatile`: noticing, while idle, that a read model the store can lose (a cache) is gone.
 //! - [`status`]: what workers report, and [`Lag`]. [`retry`]: backoff. [`options`].
 //!
@@ -27,6 +28,7 @@
 //!   locks), each projection runs in one process at a time and the others stand by; a local
 //!   read model (each process keeping its own, such as a search index) runs in every process.
 
+mod actions;
 mod dead_letter;
 mod error;
 mod feed;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use projector_core::{
     EventFeed, Generation, GlobalPosition, LeaseProvider, MemoryControls, ProjectionControls,
-    ProjectionName, StartFrom,
+    ProjectionName,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -166,9 +166,9 @@ impl Projector {
 }
 
 #[derive(Debug)]
-struct WorkerHandle {
+pub(crate) struct WorkerHandle {
     status: watch::Receiver<ProjectionStatus>,
-    commands: mpsc::Sender<Command>,
+    pub(crate) commands: mpsc::Sender<Command>,
 }
 
 /// A running projector. Cloning shares it.
@@ -385,51 +385,6 @@ impl ProjectorHandle {
             .map_err(|_| RuntimeError::ShutDown(name.clone()))?
     }
 
-    /// Rebuilds `name` as [`rebuild`](Self::rebuild) does, but starting at `start` rather than
-    /// where the projection says: a backfill of recent history only.
-    ///
-    /// # Errors
-    /// As `rebuild`.
-    pub async fn rebuild_from(
-        &self,
-        name: &ProjectionName,
-        start: StartFrom,
-    ) -> Result<Generation, RuntimeError> {
-        let worker = self.worker(name)?;
-        let (reply, answer) = oneshot::channel();
-        worker
-            .commands
-            .send(Command::RebuildFrom { start, reply })
-            .await
-            .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
-        answer
-            .await
-            .map_err(|_| RuntimeError::ShutDown(name.clone()))?
-    }
-
-    /// Pauses `name`: it applies nothing, to its serving generation or a rebuild's, until
-    /// [`resume`](Self::resume)d, and its read model serves what it has meanwhile. `by` names
-    /// who asked. Returns `false` when it was paused already.
-    ///
-    /// # Errors
-    /// Unknown projection, the projection running in another process, the controls' store
-    /// failing, or the projector shut down.
-    pub async fn pause(&self, name: &ProjectionName, by: &str) -> Result<bool, RuntimeError> {
-        let worker = self.worker(name)?;
-        let (reply, answer) = oneshot::channel();
-        worker
-            .commands
-            .send(Command::Pause {
-                by: by.to_owned(),
-                reply,
-            })
-            .await
-            .map_err(|_| RuntimeError::ShutDown(name.clone()))?;
-        answer
-            .await
-            .map_err(|_| RuntimeError::ShutDown(name.clone()))?
-    }
-
     /// Waits until the rebuild of `name` into `generation` (as [`rebuild`](Self::rebuild)
     /// answered) has swapped in, so reads see the new generation, for at most `timeout`.
     ///
@@ -547,7 +502,7 @@ impl ProjectorHandle {
         }
     }
 
-    fn worker(&self, name: &ProjectionName) -> Result<&WorkerHandle, RuntimeError> {
+    pub(crate) fn worker(&self, name: &ProjectionName) -> Result<&WorkerHandle, RuntimeError> {
         self.inner
             .workers
             .get(name)
