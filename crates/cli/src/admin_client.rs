@@ -48,6 +48,7 @@ impl AdminClient {
     }
 
     /// `GET path` (under `/admin`), decoded.
+    #[allow(dead_code)] // for the commands that read a server's state
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
         self.send(Method::GET, path, None).await
     }

@@ -30,6 +30,13 @@ pub(crate) struct ProjectionView {
     pub(crate) dead_letters: u64,
     pub(crate) rebuild: Option<RebuildView>,
     pub(crate) local: bool,
+    /// Whether an operator paused it, when and by whom.
+    #[serde(default)]
+    pub(crate) paused: bool,
+    #[serde(default)]
+    pub(crate) paused_since: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) paused_by: Option<String>,
 }
 
 /// A rebuild in progress on the server.

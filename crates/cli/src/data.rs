@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use projector_search::SearchStore;
 use projector_sqlite::{
-    Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteIdempotencyStore, SqliteReadStore,
-    SqliteReadStoreOptions,
+    Durability, SqliteControls, SqliteEventStore, SqliteEventStoreOptions, SqliteIdempotencyStore,
+    SqliteReadStore, SqliteReadStoreOptions,
 };
 
 /// A data directory.
@@ -84,6 +84,16 @@ impl DataDir {
     }
 
     /// Opens the read store for projecting.
+    /// The projection controls (pauses), in the read models' catalog database.
+    pub(crate) fn open_controls(&self) -> anyhow::Result<SqliteControls> {
+        SqliteControls::open(self.read_dir()).with_context(|| {
+            format!(
+                "opening the projection controls in {}",
+                self.read_dir().display()
+            )
+        })
+    }
+
     pub(crate) fn open_reads(&self) -> anyhow::Result<SqliteReadStore> {
         SqliteReadStore::open(self.read_dir(), SqliteReadStoreOptions::default())
             .with_context(|| format!("opening the read models in {}", self.read_dir().display()))

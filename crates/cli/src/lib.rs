@@ -49,6 +49,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Rebuild(args) => commands::rebuild::run(args).await,
             Command::Status(args) => commands::status::run(args).await,
             Command::DeadLetters(args) => commands::dead_letters::run(args).await,
+            Command::Pause(args) => commands::pause::pause(args).await,
+            Command::Resume(args) => commands::pause::resume(args).await,
             Command::Bench(args) => commands::bench::run(args).await,
             Command::Relay(args) => commands::relay::run(args).await,
             Command::ApiKey(args) => commands::api_key::run(args),

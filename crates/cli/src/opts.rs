@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use projector_core::{GlobalPosition, StartFrom};
 use projector_postgres::DEFAULT_LEASE_TIMEOUT;
 use projector_sqlite::Durability;
 
@@ -43,6 +44,12 @@ pub enum Command {
     Status(StatusArgs),
     /// List, show, retry or skip the events a projection failed to apply (its dead letters).
     DeadLetters(DeadLettersArgs),
+    /// Pause a projection: it applies nothing until resumed, and its read model keeps serving
+    /// what it has. The pause outlives restarts and, on PostgreSQL, a failover.
+    Pause(PauseArgs),
+    /// Resume a paused projection from its checkpoint (through a server, also one stopped at
+    /// a poison event).
+    Resume(PauseArgs),
     /// Manage the API keys that authenticate callers.
     ApiKey(ApiKeyArgs),
     /// Publish the event feed to a NATS JetStream stream, each event once and in order, until
@@ -399,6 +406,62 @@ pub struct RebuildArgs {
     /// Events per transaction.
     #[arg(long, default_value_t = 1000)]
     pub batch_size: usize,
+    /// Start the new generation at the event at this position, for a read model that needs
+    /// only recent history (a backfill): the events before it are never applied.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), conflicts_with = "since")]
+    pub from_position: Option<u64>,
+    /// Start the new generation at the first event recorded at or after this time: RFC 3339
+    /// (`2026-11-01T00:00:00Z`) or an age (`7d`, `12h`, `30m`, `45s`) before now.
+    #[arg(long, value_name = "TIME", value_parser = parse_since)]
+    pub since: Option<StartFrom>,
+}
+
+impl RebuildArgs {
+    /// Where the new generation starts, if not where the projection says.
+    pub fn start(&self) -> Option<StartFrom> {
+        match (self.from_position, self.since) {
+            (Some(position), _) => Some(StartFrom::Position(GlobalPosition::new(position))),
+            (None, since) => since,
+        }
+    }
+}
+
+/// `--since`: an RFC 3339 time, or an age such as `7d` before now.
+fn parse_since(text: &str) -> Result<StartFrom, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(StartFrom::Time(at.with_timezone(&chrono::Utc)));
+    }
+    let unit = |c: char| match c {
+        's' => Some(1),
+        'm' => Some(60),
+        'h' => Some(3600),
+        'd' => Some(86_400),
+        _ => None,
+    };
+    let age = text
+        .char_indices()
+        .last()
+        .and_then(|(at, c)| Some((text[..at].parse::<u64>().ok()?, unit(c)?)))
+        .and_then(|(n, seconds)| n.checked_mul(seconds));
+    match age {
+        Some(seconds) => Ok(StartFrom::Since(Duration::from_secs(seconds))),
+        None => Err(format!(
+            "{text:?} is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor an age (7d, 12h, 30m, 45s)"
+        )),
+    }
+}
+
+/// `projector pause` and `projector resume`.
+#[derive(Debug, Args)]
+pub struct PauseArgs {
+    /// The projection.
+    pub projection: String,
+    /// Where the data lives, when not acting through a server.
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// A running server to act through.
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 /// `projector status`.
@@ -530,7 +593,60 @@ mod tests {
 
     use clap::Parser;
 
-    use super::{Cli, Command};
+    use super::{Cli, Command, StartFrom};
+
+    fn rebuild_start(args: &[&str]) -> Result<Option<StartFrom>, clap::Error> {
+        match Cli::try_parse_from(args)?.command {
+            Command::Rebuild(rebuild) => Ok(rebuild.start()),
+            other => panic!("not a rebuild: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rebuild_starts_from_a_position_a_time_or_an_age() {
+        use projector_core::GlobalPosition;
+        assert_eq!(
+            rebuild_start(&["projector", "rebuild", "p"]).ok(),
+            Some(None)
+        );
+        assert_eq!(
+            rebuild_start(&["projector", "rebuild", "p", "--from-position", "42"]).ok(),
+            Some(Some(StartFrom::Position(GlobalPosition::new(42))))
+        );
+        assert_eq!(
+            rebuild_start(&["projector", "rebuild", "p", "--since", "7d"]).ok(),
+            Some(Some(StartFrom::Since(Duration::from_secs(7 * 86_400))))
+        );
+        assert_eq!(
+            rebuild_start(&["projector", "rebuild", "p", "--since", "12h"]).ok(),
+            Some(Some(StartFrom::Since(Duration::from_secs(12 * 3600))))
+        );
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            rebuild_start(&[
+                "projector",
+                "rebuild",
+                "p",
+                "--since",
+                "2026-11-01T00:00:00Z"
+            ])
+            .ok(),
+            Some(Some(StartFrom::Time(at)))
+        );
+        for bad in [
+            &["--from-position", "0"][..],
+            &["--from-position", "-3"],
+            &["--since", "yesterday"],
+            &["--since", "7w"],
+            &["--since", "d"],
+            &["--from-position", "3", "--since", "1h"],
+        ] {
+            let args = [&["projector", "rebuild", "p"][..], bad].concat();
+            assert!(rebuild_start(&args).is_err(), "{bad:?} was accepted");
+        }
+    }
 
     fn lease_timeout(args: &[&str]) -> Option<Duration> {
         let cli = Cli::try_parse_from(args).ok()?;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use projector_core::{EventStore, IdempotencyStore, LeaseProvider, ProjectionName};
+use projector_core::{
+    EventStore, IdempotencyStore, LeaseProvider, ProjectionControls, ProjectionName,
+};
 use projector_postgres::{
     LeaseHolder, PgEventStore, PgEventStoreOptions, PgIdempotencyStore, PgLeases, PgReadStore,
     PgReadStoreOptions,
@@ -48,6 +50,8 @@ pub(crate) struct Stores {
     pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
     /// The same leases, to ask who holds them.
     pg_leases: Option<PgLeases>,
+    /// Operators' pauses of the projections, beside the read store's catalog.
+    pub(crate) controls: Arc<dyn ProjectionControls>,
     /// The Redis of the caches, when configured.
     pub(crate) cache: Option<RedisStore>,
     /// The search indexes in the data directory, unless the command leaves them closed.
@@ -178,6 +182,7 @@ impl Stores {
 
     fn sqlite(data: &DataDir, access: EventAccess) -> anyhow::Result<Self> {
         let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
+        let controls = Arc::new(data.open_controls()?);
         let mut stores = Self {
             stream_reads: None,
             // SQLite's readers are a bounded pool per read model beside its one writer.
@@ -187,6 +192,7 @@ impl Stores {
             idempotency: None,
             leases: None,
             pg_leases: None,
+            controls,
             cache: None,
             search: None,
             described: format!("SQLite in {}", data.root().display()),
@@ -256,6 +262,7 @@ impl Stores {
         };
         Ok(Self {
             stream_reads,
+            controls: Arc::new(reads.controls()),
             reads: Arc::new(reads),
             queries: Arc::new(queries),
             idempotency: events.as_ref().map(|events| {
@@ -278,6 +285,31 @@ impl Stores {
             Some(Closer::Sqlite(store)) => store.close().await,
             Some(Closer::Postgres(store)) => store.close().await,
             None => {}
+        }
+    }
+}
+
+/// The projection controls (pauses) where `storage` says, opened alone: the CLI sets them
+/// beside a running server, which reads them within a second.
+pub(crate) async fn controls(storage: &StorageArgs) -> anyhow::Result<Arc<dyn ProjectionControls>> {
+    match &storage.database_url {
+        Some(url) => {
+            let reads = PgReadStore::connect(
+                url,
+                PgReadStoreOptions {
+                    run_migrations: !storage.no_migrate,
+                    pool_size: 1,
+                    ..PgReadStoreOptions::default()
+                },
+            )
+            .await
+            .with_context(|| format!("connecting to PostgreSQL at {}", redact(url)))?;
+            Ok(Arc::new(reads.controls()))
+        }
+        None => {
+            let data = DataDir::new(&storage.data.data);
+            data.make_private()?;
+            Ok(Arc::new(data.open_controls()?))
         }
     }
 }

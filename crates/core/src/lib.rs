@@ -11,6 +11,8 @@
 //! - [`subscription`]: catch-up-then-live reading of the feed.
 //! - [`idempotency`]: answers remembered per idempotency key.
 //! - [`lease`]: which process runs a projection when several share a database.
+//! - [`control`]: operators' controls of a projection (a pause), kept beside the read store.
+//! - [`start`]: where a new generation of a read model starts reading the feed.
 //! - [`codec`]: domain events to stored events and back, with upcasters.
 //! - [`event_set`]: a domain's events as one set ([`EventSet`], `#[derive(DomainEvent)]`),
 //!   and [`Envelope`], a decoded event with its position and metadata.
@@ -29,6 +31,7 @@
 //! - tied to an async runtime: it uses only `tokio::sync`, which runs on any executor.
 
 pub mod codec;
+pub mod control;
 pub mod decide;
 pub mod error;
 pub mod event;
@@ -40,11 +43,13 @@ pub mod position;
 pub mod projected;
 pub mod projection;
 pub mod read_model;
+pub mod start;
 pub mod store;
 pub mod subscription;
 pub mod target;
 
 pub use codec::{DomainEvent, Upcaster, Upcasters};
+pub use control::{MemoryControls, Pause, ProjectionControls};
 pub use decide::{
     CommandError, CommandOptions, Decider, Execute, Executed, Refused, execute, load,
 };
@@ -69,6 +74,7 @@ pub use read_model::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingAt,
     ServingGeneration,
 };
+pub use start::StartFrom;
 pub use store::{
     AppendOutcome, EventAppender, EventFeed, EventReader, EventStore, HeadWatch,
     MAX_EVENTS_PER_APPEND, ReadDirection, StreamReader, validate_append,

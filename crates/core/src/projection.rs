@@ -154,6 +154,12 @@ pub trait Projection: Send + Sync + 'static {
     fn poison_policy(&self) -> PoisonPolicy {
         PoisonPolicy::Stop
     }
+
+    /// Where a new generation of its read model starts: a read model that needs only recent
+    /// history skips the rest. The first event, by default.
+    fn start_from(&self) -> crate::start::StartFrom {
+        crate::start::StartFrom::Beginning
+    }
 }
 
 /// Runs a projection's code for a batch, turning a panic in it into a [`ProjectionError`], so

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -66,6 +67,26 @@ pub trait EventFeed: Send + Sync {
 
     /// A watch of the head, woken on every commit.
     fn watch_head(&self) -> HeadWatch;
+
+    /// The position of the last event recorded before `at` (zero if none): where a read
+    /// model that needs only the events from `at` on starts. Positions are in commit order,
+    /// so the default searches them by halves, reading one event at a time.
+    ///
+    /// # Errors
+    /// The store's error reading the feed.
+    async fn position_before(&self, at: DateTime<Utc>) -> Result<GlobalPosition, StoreError> {
+        // The smallest `after` whose next event is at or after `at` (or is missing).
+        let (mut low, mut high) = (0, self.head().await?.get());
+        while low < high {
+            let middle = low + (high - low) / 2;
+            let next = self.read_all(GlobalPosition::new(middle), 1).await?;
+            match next.first() {
+                Some(event) if event.recorded_at < at => low = event.position.get(),
+                _ => high = middle,
+            }
+        }
+        Ok(GlobalPosition::new(low))
+    }
 }
 
 /// Reads single streams: what deciders and audit histories need.

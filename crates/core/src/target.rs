@@ -34,6 +34,7 @@ use crate::projection::{EventFilter, PoisonPolicy};
 use crate::read_model::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingAt,
 };
+use crate::start::StartFrom;
 
 /// A projection together with where its read model lives.
 #[async_trait]
@@ -68,6 +69,12 @@ pub trait ProjectionTarget: Send + Sync + 'static {
     /// soon as it is read.
     fn batch_interval(&self) -> std::time::Duration {
         std::time::Duration::ZERO
+    }
+
+    /// Where a new generation (a first build, a new version, a rebuild) starts reading the
+    /// feed; the events before it are never applied. The first event, by default.
+    fn start_from(&self) -> StartFrom {
+        StartFrom::Beginning
     }
 
     /// The generation serving reads and the version of the projection that built it.
@@ -159,6 +166,10 @@ impl<T: ProjectionTarget + ?Sized> ProjectionTarget for Arc<T> {
 
     fn batch_interval(&self) -> std::time::Duration {
         (**self).batch_interval()
+    }
+
+    fn start_from(&self) -> StartFrom {
+        (**self).start_from()
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {

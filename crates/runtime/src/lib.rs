@@ -19,6 +19,8 @@
 //!   and carrying on one a stopped process left unfinished;
 //!   `standby`: leases, following the holder's checkpoint from another process, and starting
 //!   a worker again after a panic.
+//! - `pause`: an operator's pause, kept by the projector's `ProjectionControls`; `actions`: the
+//!   handle's pause and rebuild from a chosen start (a backfill).
 //! - `volatile`: noticing, while idle, that a read model the store can lose (a cache) is gone.
 //! - [`status`]: what workers report, and [`Lag`]; `scrape`: the gauges derived from it for
 //!   `/metrics`. [`retry`]: backoff. [`options`].
@@ -28,6 +30,7 @@
 //!   locks), each projection runs in one process at a time and the others stand by; a local
 //!   read model (each process keeping its own, such as a search index) runs in every process.
 
+mod actions;
 mod dead_letter;
 mod error;
 mod feed;
@@ -35,6 +38,7 @@ mod lane;
 mod letter_actions;
 mod open;
 pub mod options;
+mod pause;
 pub mod projector;
 mod rebuild;
 pub mod retry;

@@ -86,7 +86,8 @@ impl Worker {
                         tracing::warn!(projection = %self.target.name(), serving = %serving.generation,
                             serving_version = built_by, version, %generation,
                             "projection version changed; building its read model beside the serving one, which keeps serving reads until the new one has caught up");
-                        self.new_rebuild(generation)
+                        self.new_rebuild(generation, self.target.start_from())
+                            .await?
                     }
                 };
                 (serving, Some(building))
@@ -98,6 +99,11 @@ impl Worker {
                     Some(generation) => generation,
                     None => self.target.create_generation().await?,
                 };
+                // A backfill starts the first generation where the projection says (again, if
+                // a crash came between creating it and moving its checkpoint).
+                if self.target.checkpoint(generation).await?.position == GlobalPosition::ZERO {
+                    self.start_at(generation, self.target.start_from()).await?;
+                }
                 if let Err(error) = self.target.activate(generation, None).await {
                     // Another process served first: the generation made for the race is
                     // nobody's now, and must not live on as a rebuild.

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::Utc;
-use projector_core::{EventFeed, Generation, GlobalPosition, LeaseProvider, ProjectionName};
+use projector_core::{
+    EventFeed, Generation, GlobalPosition, LeaseProvider, MemoryControls, ProjectionControls,
+    ProjectionName,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +28,7 @@ pub struct Projector {
     options: ProjectorOptions,
     targets: Vec<Arc<dyn ProjectionTarget>>,
     leases: Option<Arc<dyn LeaseProvider>>,
+    controls: Option<Arc<dyn ProjectionControls>>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -47,7 +51,16 @@ impl Projector {
             options,
             targets: Vec::new(),
             leases: None,
+            controls: None,
         }
+    }
+
+    /// Keeps operators' pauses in `controls` (a table beside the read store's catalog), so a
+    /// pause outlives the process and holds in whichever process runs the projection next.
+    /// Without it, pauses are kept in memory and lost with the process.
+    pub fn with_controls(mut self, controls: Arc<dyn ProjectionControls>) -> Self {
+        self.controls = Some(controls);
+        self
     }
 
     /// Runs each projection only while this process holds its lease from `leases`, standing by
@@ -97,6 +110,9 @@ impl Projector {
         }
         let mut workers = BTreeMap::new();
         let mut tasks = Vec::new();
+        let controls = self
+            .controls
+            .unwrap_or_else(|| Arc::new(MemoryControls::default()));
         for target in self.targets {
             let name = target.name();
             if workers.contains_key(&name) {
@@ -126,6 +142,10 @@ impl Projector {
                 ahead: None,
                 lease_not_before: tokio::time::Instant::now(),
                 next_probe: tokio::time::Instant::now() + crate::volatile::PROBE_EVERY,
+                controls: Arc::clone(&controls),
+                paused: None,
+                controls_read: false,
+                next_control_check: tokio::time::Instant::now(),
             };
             tasks.push(tokio::spawn(worker.run()));
             workers.insert(
@@ -148,9 +168,9 @@ impl Projector {
     }
 }
 
-struct WorkerHandle {
+pub(crate) struct WorkerHandle {
     status: watch::Receiver<ProjectionStatus>,
-    commands: mpsc::Sender<Command>,
+    pub(crate) commands: mpsc::Sender<Command>,
     /// For what is read from the store directly, on a standby too (dead letters).
     target: Arc<dyn ProjectionTarget>,
 }
@@ -348,7 +368,8 @@ impl ProjectorHandle {
         Ok(head)
     }
 
-    /// Rebuilds `name` from the first event into a new generation, swapped in when caught up.
+    /// Rebuilds `name` into a new generation, from where the projection starts (the first
+    /// event unless it backfills), swapped in when caught up.
     /// Returns the new generation at once; the status reports progress. A rebuild cut short by
     /// a crash or a failover is carried on by whichever process runs the projection next.
     ///
@@ -437,8 +458,8 @@ impl ProjectorHandle {
         Ok(generation)
     }
 
-    /// Lets a projection stopped at a poison event try again from its checkpoint. Returns
-    /// whether it was stopped.
+    /// Lets a projection stopped at a poison event try again from its checkpoint, and lifts a
+    /// pause. Returns whether it was stopped or paused.
     ///
     /// # Errors
     /// Unknown projection, the projection running in another process (this one stands by for
@@ -486,7 +507,7 @@ impl ProjectorHandle {
         }
     }
 
-    fn worker(&self, name: &ProjectionName) -> Result<&WorkerHandle, RuntimeError> {
+    pub(crate) fn worker(&self, name: &ProjectionName) -> Result<&WorkerHandle, RuntimeError> {
         self.inner
             .workers
             .get(name)

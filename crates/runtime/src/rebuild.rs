@@ -13,7 +13,10 @@
 
 use std::sync::Arc;
 
-use projector_core::{Checkpoint, Generation, GlobalPosition, ReadStoreError};
+use chrono::Utc;
+use projector_core::{
+    ApplyError, Checkpoint, Generation, GlobalPosition, ReadStoreError, StartFrom,
+};
 
 use crate::RuntimeError;
 use crate::lane::{Halt, Lane, Lanes};
@@ -26,6 +29,7 @@ impl Worker {
     pub(crate) async fn start_rebuild(
         &mut self,
         lanes: &mut Lanes,
+        start: StartFrom,
     ) -> (Result<Generation, RuntimeError>, Step) {
         let name = self.target.name();
         if let Some(lane) = &lanes.building {
@@ -39,12 +43,22 @@ impl Worker {
             return (Err(self.outdated(newer_version)), Step::Continue);
         }
         match self.target.create_generation().await {
-            Ok(generation) => {
-                tracing::info!(projection = %name, %generation,
-                    "rebuilding from the first event beside the serving generation");
-                lanes.building = Some(self.new_rebuild(generation));
-                (Ok(generation), Step::Continue)
-            }
+            Ok(generation) => match self.new_rebuild(generation, start).await {
+                Ok(lane) => {
+                    tracing::info!(projection = %name, %generation, after = %lane.checkpoint.position,
+                        "rebuilding beside the serving generation");
+                    lanes.building = Some(lane);
+                    (Ok(generation), Step::Continue)
+                }
+                Err(error) => {
+                    // A generation that cannot start where asked must not fill from elsewhere.
+                    let _ = self
+                        .target
+                        .drop_generation(generation, GlobalPosition::ZERO)
+                        .await;
+                    (Err(error), Step::Reload)
+                }
+            },
             // Another process started one since this worker read the catalog.
             Err(ReadStoreError::BuildInProgress {
                 generation,
@@ -73,20 +87,61 @@ impl Worker {
         }
     }
 
-    /// The building lane of a generation just created, from the first event.
-    pub(crate) fn new_rebuild(&self, generation: Generation) -> Lane {
+    /// The building lane of a generation just created, from where `start` says.
+    pub(crate) async fn new_rebuild(
+        &self,
+        generation: Generation,
+        start: StartFrom,
+    ) -> Result<Lane, RuntimeError> {
+        let checkpoint = self.start_at(generation, start).await?;
         self.status.send_modify(|s| {
             s.rebuild = Some(RebuildStatus {
                 generation,
-                checkpoint: GlobalPosition::ZERO,
+                checkpoint: checkpoint.position,
             });
         });
-        Lane::new(
+        Ok(Lane::new(
             Arc::clone(&self.feed),
             generation,
-            Checkpoint::default(),
+            checkpoint,
             self.options.batch_size,
-        )
+        ))
+    }
+
+    /// Moves the checkpoint of a new, empty `generation` to just before where `start` says
+    /// (never past the head), so the events before it are never applied.
+    pub(crate) async fn start_at(
+        &self,
+        generation: Generation,
+        start: StartFrom,
+    ) -> Result<Checkpoint, RuntimeError> {
+        let head = self.feed.head().await?;
+        let position = start.checkpoint(&*self.feed, Utc::now()).await?.min(head);
+        if position == GlobalPosition::ZERO {
+            return Ok(Checkpoint::default());
+        }
+        let checkpoint = Checkpoint {
+            position,
+            last_event_at: None,
+        };
+        match self
+            .target
+            .apply(generation, Arc::from([]), GlobalPosition::ZERO, checkpoint)
+            .await
+        {
+            Ok(()) => {}
+            Err(ApplyError::Store(error)) => return Err(error.into()),
+            Err(ApplyError::Projection(error)) => {
+                return Err(ReadStoreError::unavailable(
+                    "moving a new generation's checkpoint",
+                    error.message,
+                )
+                .into());
+            }
+        }
+        tracing::info!(projection = %self.target.name(), %generation, after = %position, ?start,
+            "the new generation starts after this position; the events up to it are never applied");
+        Ok(checkpoint)
     }
 
     /// The building lane of an unfinished rebuild, from the generation's own checkpoint.

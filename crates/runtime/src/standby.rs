@@ -134,6 +134,7 @@ impl Worker {
             }
             if Instant::now() >= next_rebuild_check {
                 self.follow_rebuild().await;
+                self.follow_controls().await;
                 next_rebuild_check = Instant::now() + FOLLOW_IDLE;
             }
             let behind = self.status.borrow().checkpoint < *self.head.borrow_and_update();
@@ -240,7 +241,10 @@ impl Worker {
             Command::Rebuild { reply } => {
                 let _ = reply.send(Err(error()));
             }
-            Command::Resume { reply } => {
+            Command::Resume { reply } | Command::Pause { reply, .. } => {
+                let _ = reply.send(Err(error()));
+            }
+            Command::RebuildFrom { reply, .. } => {
                 let _ = reply.send(Err(error()));
             }
             Command::DeadLetter(action) => action.refuse(error()),

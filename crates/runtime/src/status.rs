@@ -1,7 +1,7 @@
 //! What a worker reports about its projection, and the lag derived from it.
 
 use chrono::{DateTime, Utc};
-use projector_core::{Generation, GlobalPosition, ProjectionName};
+use projector_core::{Generation, GlobalPosition, Pause, ProjectionName};
 use serde::Serialize;
 
 /// What a projection's worker is doing.
@@ -48,13 +48,16 @@ pub enum WorkerState {
         /// The version that built the serving read model.
         serving_version: u32,
     },
+    /// Paused by an operator: it applies nothing, and its read model serves what it has,
+    /// until resumed.
+    Paused,
     /// Shut down with the projector.
     ShutDown,
 }
 
 impl WorkerState {
     /// The state's name as it is serialized: `starting`, `standby`, `catching_up`, `live`,
-    /// `retrying`, `stopped`, `diverged`, `outdated` or `shut_down`.
+    /// `retrying`, `stopped`, `diverged`, `outdated`, `paused` or `shut_down`.
     pub fn name(&self) -> &'static str {
         match self {
             WorkerState::Starting => "starting",
@@ -65,6 +68,7 @@ impl WorkerState {
             WorkerState::Stopped { .. } => "stopped",
             WorkerState::Diverged { .. } => "diverged",
             WorkerState::Outdated { .. } => "outdated",
+            WorkerState::Paused => "paused",
             WorkerState::ShutDown => "shut_down",
         }
     }
@@ -105,6 +109,9 @@ pub struct ProjectionStatus {
     /// (elsewhere): this process keeps serving and projecting its own, and leaves that build
     /// to the newer version.
     pub newer_version: Option<u32>,
+    /// The operator's pause, while the projection is paused (here, or on a standby in the
+    /// process that holds it).
+    pub paused: Option<Pause>,
 }
 
 impl ProjectionStatus {
@@ -120,6 +127,7 @@ impl ProjectionStatus {
             rebuild: None,
             dead_letters: 0,
             newer_version: None,
+            paused: None,
         }
     }
 
@@ -187,6 +195,7 @@ mod tests {
                 error: "e".into(),
             },
             WorkerState::Outdated { serving_version: 2 },
+            WorkerState::Paused,
             WorkerState::ShutDown,
         ] {
             let json = serde_json::to_value(&state).expect("json");

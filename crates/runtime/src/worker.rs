@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 use projector_core::{
     ApplyError, Checkpoint, EventFeed, EventFilter, Generation, GlobalPosition, HeadWatch,
-    LeaseProvider, ReadStoreError, RecordedEvent,
+    LeaseProvider, Pause, ProjectionControls, ReadStoreError, RecordedEvent, StartFrom,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -34,12 +34,24 @@ pub(crate) enum Command {
     Rebuild {
         reply: oneshot::Sender<Result<Generation, RuntimeError>>,
     },
-    /// Retry from the checkpoint after stopping at a poison event.
+    /// Retry from the checkpoint after stopping at a poison event, and lift a pause.
     Resume {
         reply: oneshot::Sender<Result<bool, RuntimeError>>,
     },
     /// Retry or skip a dead letter (see `letter_actions`).
     DeadLetter(LetterAction),
+    /// Apply nothing until resumed, keeping the pause in the projector's controls; the
+    /// answer is `false` when already paused.
+    Pause {
+        /// Who asked, for the record.
+        by: String,
+        reply: oneshot::Sender<Result<bool, RuntimeError>>,
+    },
+    /// Build a new generation starting at `start` rather than where the projection says.
+    RebuildFrom {
+        start: StartFrom,
+        reply: oneshot::Sender<Result<Generation, RuntimeError>>,
+    },
 }
 
 /// How a step ended.
@@ -90,6 +102,15 @@ pub(crate) struct Worker {
     pub(crate) lease_not_before: tokio::time::Instant,
     /// When an idle worker of a volatile target next looks for its serving generation.
     pub(crate) next_probe: tokio::time::Instant,
+    /// Where operators' pauses are kept.
+    pub(crate) controls: Arc<dyn ProjectionControls>,
+    /// The pause in force, while paused.
+    pub(crate) paused: Option<Pause>,
+    /// Whether the controls were read since the worker became active: until then it applies
+    /// nothing, lest a pause it has not seen yet be broken.
+    pub(crate) controls_read: bool,
+    /// When the worker next reads its control record.
+    pub(crate) next_control_check: tokio::time::Instant,
 }
 
 /// The distinct correlation ids of a batch, for its log line (the first few of a large one).
@@ -127,6 +148,7 @@ impl Worker {
         };
         tracing::info!(projection = %name, generation = %lanes.serving.generation,
             checkpoint = %lanes.serving.checkpoint.position, "projection started");
+        self.recheck_controls();
         let mut building_next = false;
         loop {
             if self.shutdown.is_cancelled() {
@@ -136,6 +158,17 @@ impl Worker {
             while let Ok(command) = self.commands.try_recv() {
                 if self.handle(command, &mut lanes).await == Step::Reload {
                     step = Step::Reload;
+                }
+            }
+            self.check_controls(&mut lanes).await;
+            if step == Step::Continue && self.held() {
+                // Paused, or not yet known not to be: nothing is applied, but commands, the
+                // head and the controls are still heard.
+                step = self
+                    .wait(&mut lanes, Some(crate::pause::CONTROL_RECHECK))
+                    .await;
+                if step == Step::Continue && self.held() {
+                    continue;
                 }
             }
             if step == Step::Continue {
@@ -159,7 +192,10 @@ impl Worker {
                     (false, true, Some(lane)) => self.step(lane, LaneKind::Building).await,
                     _ => {
                         self.settle(&lanes.serving);
-                        self.wait(&mut lanes, None).await
+                        // Woken at least as often as the controls are read, so a pause another
+                        // process writes reaches an idle worker.
+                        self.wait(&mut lanes, Some(crate::pause::CONTROL_RECHECK))
+                            .await
                     }
                 };
             }
@@ -178,6 +214,7 @@ impl Worker {
                         Some(Err(ended)) => return ended,
                         None => break,
                     };
+                    self.recheck_controls();
                 }
                 Step::Shutdown => break,
             }
@@ -189,11 +226,27 @@ impl Worker {
     async fn handle(&mut self, command: Command, lanes: &mut Lanes) -> Step {
         match command {
             Command::Rebuild { reply } => {
-                let (result, step) = self.start_rebuild(lanes).await;
+                let (result, step) = self.start_rebuild(lanes, self.target.start_from()).await;
                 let _ = reply.send(result);
                 step
             }
+            Command::RebuildFrom { start, reply } => {
+                let (result, step) = self.start_rebuild(lanes, start).await;
+                let _ = reply.send(result);
+                step
+            }
+            Command::Pause { by, reply } => {
+                let _ = reply.send(self.pause(by).await);
+                Step::Continue
+            }
             Command::Resume { reply } => {
+                let lifted = match self.lift_pause(lanes).await {
+                    Ok(lifted) => lifted,
+                    Err(error) => {
+                        let _ = reply.send(Err(error));
+                        return Step::Continue;
+                    }
+                };
                 let serving = &mut lanes.serving;
                 let resumed = matches!(serving.halt, Some(Halt::Poison { .. }));
                 if resumed {
@@ -203,7 +256,7 @@ impl Worker {
                     serving.feed.reset(serving.checkpoint.position);
                     self.set_state(WorkerState::CatchingUp);
                 }
-                let _ = reply.send(Ok(resumed));
+                let _ = reply.send(Ok(resumed || lifted));
                 Step::Continue
             }
             Command::DeadLetter(action) => self.letter_action(action, lanes).await,

@@ -10,6 +10,7 @@
 //!   batch and its checkpoint commit together. Projection SQL is unqualified and runs with
 //!   `search_path` set to the generation's schema.
 //! - [`PgIdempotencyStore`] keeps idempotency keys and their answers for every process.
+//! - [`PgControls`] keeps operators' pauses of projections, for whichever process runs them.
 //! - [`PgLeases`] lets one process at a time run each projection, by session advisory lock,
 //!   and tells who holds each lease ([`LeaseHolder`], from `pg_locks`).
 //!
@@ -28,6 +29,7 @@
 //! - a queue: subscribers pull from the feed at their own pace.
 
 mod append;
+mod controls;
 mod error;
 mod event_store;
 mod heartbeat;
@@ -42,6 +44,7 @@ mod rows;
 mod tls;
 mod writer;
 
+pub use controls::PgControls;
 pub use event_store::{PgEventStore, PgEventStoreOptions};
 pub use idempotency::PgIdempotencyStore;
 pub use lease::{DEFAULT_LEASE_TIMEOUT, LeaseError, LeaseGuard, PgLeases};

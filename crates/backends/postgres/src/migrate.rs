@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "idempotency_command_ids",
         sql: include_str!("../migrations/0005_idempotency_command_ids.sql"),
     },
+    Migration {
+        version: 6,
+        name: "projection_controls",
+        sql: include_str!("../migrations/0006_projection_controls.sql"),
+    },
 ];
 
 /// The advisory lock key that serializes migrations across processes (`projector_migrations`

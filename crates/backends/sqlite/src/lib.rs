@@ -15,6 +15,7 @@
 //! - `read_store`: the read store; its `catalog` of generations, each `generation` file, and
 //!   the portable `transaction` projections write through.
 //! - `idempotency`: idempotency keys and the answers they got.
+//! - `controls`: operators' pauses of projections, beside the read store's catalog.
 //! - `dir`: [`open_dir`], both stores of an application from one directory.
 //! - `durability`: what each `synchronous` mode promises.
 //! - `connection`, `pool`, `error`: opening files, reusing read connections, mapping errors.
@@ -24,6 +25,7 @@
 //!   others may open it read-only.
 
 mod connection;
+mod controls;
 mod dir;
 mod durability;
 mod error;
@@ -34,6 +36,7 @@ mod read_store;
 mod rows;
 mod writer;
 
+pub use controls::SqliteControls;
 pub use dir::{OpenDirError, open_dir};
 pub use durability::Durability;
 pub use event_store::{SqliteEventStore, SqliteEventStoreOptions};

@@ -3,6 +3,7 @@
 pub(crate) mod api_key;
 pub(crate) mod bench;
 pub(crate) mod dead_letters;
+pub(crate) mod pause;
 pub(crate) mod project;
 pub(crate) mod rebuild;
 pub(crate) mod relay;

@@ -38,6 +38,7 @@ pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
     }
+    projector = projector.with_controls(Arc::clone(&stores.controls));
     let shutdown = CancellationToken::new();
     let handle = projector
         .start(shutdown.clone())

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use projector_core::{Generation, ProjectionName};
+use projector_core::{Generation, ProjectionName, StartFrom};
 use projector_runtime::{
     ProjectionStatus, Projector, ProjectorHandle, ProjectorOptions, RuntimeError, WorkerState,
 };
@@ -35,7 +35,7 @@ const PATIENCE: Duration = Duration::from_secs(24 * 3600);
 
 pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     if let Some(server) = AdminClient::from_args(&args.server)? {
-        return remote::run(&server, &args.projection).await;
+        return remote::run(&server, &args.projection, args.start()).await;
     }
     let name = read_models::known(&args.projection)?;
     let search = read_models::search_access(std::slice::from_ref(&args.projection));
@@ -68,9 +68,10 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
     }
+    projector = projector.with_controls(Arc::clone(&stores.controls));
     let shutdown = CancellationToken::new();
     let handle = projector.start(shutdown.clone())?;
-    let outcome = rebuild(&handle, &stores, &name).await;
+    let outcome = rebuild(&handle, &stores, &name, args.start()).await;
     shutdown.cancel();
     handle.join().await;
     stores.close().await;
@@ -85,12 +86,17 @@ async fn rebuild(
     handle: &ProjectorHandle,
     stores: &Stores,
     name: &ProjectionName,
+    start: Option<StartFrom>,
 ) -> anyhow::Result<(Generation, u64)> {
     // The worker answers once it knows whether this process holds the projection: a standby
     // refuses at once, so a projection run elsewhere is reported without waiting for it.
-    let generation = match handle.rebuild(name).await {
+    let asked = match start {
+        Some(start) => handle.rebuild_from(name, start).await,
+        None => handle.rebuild(name).await,
+    };
+    let generation = match asked {
         Ok(generation) => {
-            tracing::info!(projection = %name, %generation, "rebuilding from the first event");
+            tracing::info!(projection = %name, %generation, ?start, "rebuilding");
             generation
         }
         Err(RuntimeError::RebuildInProgress { generation, .. }) => {
@@ -145,7 +151,7 @@ async fn follow(
             seen = status.wait_for(|s| {
                 s.generation == Some(generation)
                     || s.rebuild.is_none()
-                    || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::ShutDown)
+                    || matches!(s.state, WorkerState::Stopped { .. } | WorkerState::Paused | WorkerState::ShutDown)
             }) => {
                 return seen
                     .map(|s| s.clone())

@@ -75,6 +75,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
     }
+    projector = projector.with_controls(Arc::clone(&stores.controls));
     let stop_projector = CancellationToken::new();
     let projector = projector
         .start(stop_projector.clone())

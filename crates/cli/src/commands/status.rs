@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context;
-use projector_core::{EventFeed, GlobalPosition, ProjectionName, ProjectionTarget};
+use projector_core::{
+    EventFeed, GlobalPosition, ProjectionControls, ProjectionName, ProjectionTarget,
+};
 use projector_nats::EventStream;
 use projector_postgres::LeaseHolder;
 use projector_search::SearchStore;
@@ -77,6 +79,13 @@ struct Line {
     /// PostgreSQL only, for read models shared by every process: the lease, and who holds it.
     #[serde(skip_serializing_if = "Option::is_none")]
     lease: Option<LeaseLine>,
+    /// Whether an operator paused it: it applies nothing until resumed.
+    paused: bool,
+    /// When and by whom, while paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused_since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused_by: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,6 +177,12 @@ async fn local(args: &StatusArgs) -> anyhow::Result<Report> {
                 holders.as_ref(),
             )
             .await;
+            let report = match report {
+                Ok(mut report) => mark_paused(&mut report, stores.controls.as_ref())
+                    .await
+                    .map(|()| report),
+                Err(error) => Err(error),
+            };
             stores.close().await;
             report?
         }
@@ -218,7 +233,26 @@ async fn sqlite(
     let cache = stores::cache(cache)?;
     let search = SearchStore::open_read_only(data.search_dir());
     let targets = read_models::over(Arc::new(reads), cache.as_ref(), Some(&search));
-    report(storage, events.as_ref(), &targets, None).await
+    let mut report = report(storage, events.as_ref(), &targets, None).await?;
+    mark_paused(&mut report, &data.open_controls()?).await?;
+    Ok(report)
+}
+
+/// Marks the projections an operator paused, as the projection controls say.
+async fn mark_paused(report: &mut Report, controls: &dyn ProjectionControls) -> anyhow::Result<()> {
+    for line in &mut report.projections {
+        let name = ProjectionName::parse(line.projection.clone())?;
+        if let Some(pause) = controls
+            .paused(&name)
+            .await
+            .context("reading the projection controls")?
+        {
+            line.paused = true;
+            line.paused_since = Some(pause.since.to_rfc3339());
+            line.paused_by = Some(pause.by);
+        }
+    }
+    Ok(())
 }
 
 async fn report(
@@ -292,6 +326,9 @@ async fn line(target: &dyn ProjectionTarget, head: GlobalPosition) -> anyhow::Re
         rebuild,
         local: target.local(),
         lease: None,
+        paused: false,
+        paused_since: None,
+        paused_by: None,
     })
 }
 
@@ -353,6 +390,15 @@ fn write_text(out: &mut String, report: &Report) -> std::fmt::Result {
              its last commits or was restored from an older copy. Rebuild it: projector rebuild {}",
             line.projection, line.checkpoint, line.head, line.projection
         )?;
+    }
+    for line in report.projections.iter().filter(|l| l.paused) {
+        println!(
+            "{}: paused since {} by {}; it applies nothing until resumed: projector resume {}",
+            line.projection,
+            line.paused_since.as_deref().unwrap_or("-"),
+            line.paused_by.as_deref().unwrap_or("-"),
+            line.projection
+        );
     }
     if report.projections.iter().any(|l| l.lease.is_some()) {
         writeln!(out)?;

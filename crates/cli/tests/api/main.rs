@@ -24,6 +24,7 @@ mod metrics;
 mod openapi;
 mod operations;
 mod outage;
+mod pause;
 mod product_search;
 mod products;
 mod progress;
@@ -124,6 +125,10 @@ on_both_backends!(
     products::product_reads_wait_for_their_writes_and_404_when_missing,
     products::the_products_read_model_is_rebuilt_from_the_command_line,
     operations::correlation_ids_are_taken_or_made_and_returned,
+    pause::a_pause_holds_across_a_restart_until_resumed,
+    pause::pause_and_resume_from_the_command_line,
+    pause::a_rebuild_from_a_position_holds_only_the_events_from_there,
+    pause::a_rebuild_from_the_command_line_starts_where_asked,
     reads::my_orders_are_newest_first_a_page_at_a_time,
     reads::activity_and_daily_sales_follow_completions_and_refunds,
     reads::every_read_names_the_read_model_that_answered,

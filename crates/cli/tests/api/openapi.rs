@@ -283,6 +283,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
             "/admin/projections/{name}/dead-letters/{position}/skip",
             &["post"][..],
         ),
+        ("/admin/projections/{name}/pause", &["post"][..]),
     ] {
         for method in methods {
             let operation = &paths[path][method];
@@ -307,7 +308,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     }
     assert_eq!(
         paths.len(),
-        37,
+        38,
         "a route the test does not know: {:?}",
         paths.keys().collect::<Vec<_>>()
     );
@@ -330,10 +331,38 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
 
     let rebuild = &paths["/admin/projections/{name}/rebuild"]["post"];
     assert_eq!(rebuild["tags"][0], "admin");
-    for status in ["202", "404", "409", "422", "503"] {
+    for status in ["202", "400", "404", "409", "415", "422", "503"] {
         assert!(
             rebuild["responses"][status].is_object(),
             "the rebuild route does not document {status}"
+        );
+    }
+    // Where a backfill starts: the optional body.
+    let body = &rebuild["requestBody"]["content"]["application/json"]["schema"];
+    assert!(
+        body.is_object(),
+        "the rebuild documents its body: {rebuild}"
+    );
+    assert!(
+        !rebuild["requestBody"]["required"]
+            .as_bool()
+            .unwrap_or(false),
+        "{rebuild}"
+    );
+    let request = schema(&document, "RebuildRequest");
+    assert_eq!(
+        request["properties"]["from_position"]["minimum"], 1,
+        "{request}"
+    );
+    assert_eq!(
+        request["properties"]["since"]["format"], "date-time",
+        "{request}"
+    );
+    let pause = &paths["/admin/projections/{name}/pause"]["post"];
+    for status in ["200", "404", "409", "422", "503"] {
+        assert!(
+            pause["responses"][status].is_object(),
+            "the pause route does not document {status}"
         );
     }
     let admin = document["tags"]

@@ -239,6 +239,10 @@ impl ProjectionTarget for RedisTarget {
         self.projection.poison_policy()
     }
 
+    fn start_from(&self) -> projector_core::StartFrom {
+        self.projection.start_from()
+    }
+
     /// Redis here keeps nothing on disk: a restart or a flush loses the read model.
     fn volatile(&self) -> bool {
         true

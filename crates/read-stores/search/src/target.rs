@@ -98,6 +98,10 @@ impl ProjectionTarget for SearchTarget {
         self.projection.poison_policy()
     }
 
+    fn start_from(&self) -> projector_core::StartFrom {
+        self.projection.start_from()
+    }
+
     /// Each process keeps its own index.
     fn local(&self) -> bool {
         true

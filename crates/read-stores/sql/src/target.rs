@@ -58,6 +58,10 @@ impl ProjectionTarget for SqlTarget {
         self.projection.poison_policy()
     }
 
+    fn start_from(&self) -> projector_core::StartFrom {
+        self.projection.start_from()
+    }
+
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
         Ok(self
             .store

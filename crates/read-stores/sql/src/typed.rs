@@ -10,7 +10,7 @@ use std::future::Future;
 use async_trait::async_trait;
 use projector_core::{
     Envelope, EventFilter, PoisonPolicy, ProjectedEvents, Projection, ProjectionError,
-    ProjectionName, RecordedEvent,
+    ProjectionName, RecordedEvent, StartFrom,
 };
 
 use crate::projection::SqlProjection;
@@ -36,6 +36,12 @@ pub trait TypedSqlProjection: Send + Sync + 'static {
 
     /// What the projector does with an event that keeps failing.
     const POISON_POLICY: PoisonPolicy = PoisonPolicy::Stop;
+
+    /// Where a new generation of its read model starts, for one that needs only recent
+    /// history (a backfill); the first event by default.
+    fn start_from(&self) -> StartFrom {
+        StartFrom::Beginning
+    }
 
     /// The events it is given: its event set's types, from its category's streams.
     fn handles(&self) -> EventFilter {
@@ -93,6 +99,10 @@ impl<P: TypedSqlProjection> Projection for TypedSql<P> {
 
     fn poison_policy(&self) -> PoisonPolicy {
         P::POISON_POLICY
+    }
+
+    fn start_from(&self) -> StartFrom {
+        self.0.start_from()
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use projector_core::{
     EventAppender, EventFilter, ExpectedVersion, PoisonPolicy, Projection, ProjectionError,
-    ProjectionName, RecordedEvent, StreamId,
+    ProjectionName, RecordedEvent, StartFrom, StreamId,
 };
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
 use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlTransaction};
@@ -129,6 +129,8 @@ pub struct Counting {
     pub applied: AtomicU64,
     /// Poison events apply like any other once set: the projection was mended.
     pub cured: AtomicBool,
+    /// Where a new generation starts.
+    pub start: StartFrom,
 }
 
 impl Counting {
@@ -144,6 +146,7 @@ impl Counting {
             calls: AtomicU64::new(0),
             applied: AtomicU64::new(0),
             cured: AtomicBool::new(false),
+            start: StartFrom::Beginning,
         }
     }
 }
@@ -198,6 +201,10 @@ impl Projection for Counting {
 
     fn poison_policy(&self) -> PoisonPolicy {
         self.policy
+    }
+
+    fn start_from(&self) -> StartFrom {
+        self.start
     }
 }
 

@@ -8,6 +8,7 @@ mod failover;
 mod faults;
 mod helpers;
 mod pacing;
+mod pause;
 mod resume;
 mod setup;
 mod versions;

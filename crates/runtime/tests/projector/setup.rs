@@ -68,6 +68,24 @@ impl Setup {
         }
     }
 
+    /// The data directory of a SQLite setup.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self._guards
+            .first()?
+            .downcast_ref::<tempfile::TempDir>()
+            .map(tempfile::TempDir::path)
+    }
+
+    /// Another process's stores over the same database, without a reference store of its own.
+    pub fn over(events: Arc<dyn EventStore>, reads: Arc<dyn SqlReadStore>) -> Self {
+        Self {
+            events,
+            reference: Arc::clone(&reads),
+            reads,
+            _guards: Vec::new(),
+        }
+    }
+
     pub async fn postgres() -> Option<(Self, String)> {
         let database = TestDatabase::create().await?;
         let reference = TestDatabase::create().await?;

@@ -71,7 +71,8 @@ pub(crate) struct Readiness {
     degraded: Vec<String>,
 }
 
-/// Storage is reachable and every projection is running, close to the head. Problems name
+/// Storage is reachable and every projection is running, close to the head (or paused by an
+/// operator, reported under `degraded`). Problems name
 /// what is wrong, never a store's own error text (that goes to the log). A cache that is
 /// away or behind is reported under `degraded`, and the server stays ready: its reads fall
 /// back to the read model it accelerates.
@@ -99,6 +100,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
     };
     let mut read_store = true;
     let mut degraded = Vec::new();
+    let mut paused_notes = Vec::new();
     let mut projections = Vec::new();
     match state.projector().lags().await {
         Ok(lags) => {
@@ -123,7 +125,18 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
                     status.state,
                     WorkerState::Live | WorkerState::CatchingUp | WorkerState::Standby
                 );
-                let close = lag.events <= state.config().ready_max_lag_events;
+                let mut close = lag.events <= state.config().ready_max_lag_events;
+                // An operator's pause is deliberate: the read model serves what it has, and
+                // the server stays ready however far it falls behind.
+                let paused = status.state == WorkerState::Paused;
+                let running = running || paused;
+                if paused {
+                    close = true;
+                    paused_notes.push(format!(
+                        "projection {} is paused; it applies nothing until resumed",
+                        status.name
+                    ));
+                }
                 if !running {
                     problems.push(format!(
                         "projection {} is {}",
@@ -152,6 +165,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Response {
             problems.push("projector: cannot compute the projections' lag".to_owned());
         }
     }
+    degraded.extend(paused_notes);
     let ready = problems.is_empty();
     let body = Readiness {
         status: if ready { "ready" } else { "not_ready" },

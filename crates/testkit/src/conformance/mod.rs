@@ -13,10 +13,12 @@
 //!
 //! [`idempotency`] holds the idempotency store's suite; [`target`] the suite every kind of
 //! read model passes (stamped out with [`target_conformance!`](crate::target_conformance)),
-//! and [`batch_writes`] what SQL read stores add to it.
+//! and [`batch_writes`] what SQL read stores add to it; [`controls`] what stores of projection
+//! controls (pauses) must do.
 
 mod append;
 pub mod batch_writes;
+pub mod controls;
 mod feed;
 pub mod idempotency;
 pub mod property;

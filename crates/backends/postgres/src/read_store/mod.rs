@@ -92,6 +92,11 @@ impl PgReadStore {
         Ok(store)
     }
 
+    /// The controls of the projections (their pauses), on this store's pool.
+    pub fn controls(&self) -> crate::PgControls {
+        crate::PgControls::new(self.pool.clone())
+    }
+
     /// A read store on an existing pool (e.g. the event store's, for one database).
     ///
     /// # Errors

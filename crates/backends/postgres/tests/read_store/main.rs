@@ -422,3 +422,24 @@ async fn a_query_past_its_statement_timeout_is_cancelled() {
         .expect("a quick query runs");
     assert_eq!(quick.len(), 1);
 }
+
+/// Two processes' controls on one database: a pause one writes, the other sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_controls_are_shared_through_the_database() {
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let open = || async {
+        std::sync::Arc::new(
+            projector_postgres::PgReadStore::connect(database.url(), Default::default())
+                .await
+                .expect("read store")
+                .controls(),
+        )
+    };
+    projector_testkit::conformance::controls::a_pause_is_seen_by_every_process_until_lifted(
+        open().await,
+        open().await,
+    )
+    .await;
+}

@@ -83,3 +83,16 @@ async fn many_rows_are_written_and_upserted_in_one_batch() {
     )
     .await;
 }
+
+/// Two connections to one directory's controls, as the CLI and a server have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_controls_are_shared_through_the_catalog_database() {
+    use projector_sqlite::SqliteControls;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let open = || Arc::new(SqliteControls::open(dir.path().join("read")).expect("controls"));
+    projector_testkit::conformance::controls::a_pause_is_seen_by_every_process_until_lifted(
+        open(),
+        open(),
+    )
+    .await;
+}

@@ -3,7 +3,9 @@
 //! serves reads, with the same progress as a rebuild run here.
 
 use anyhow::{Context, bail};
+use projector_core::StartFrom;
 use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::admin_client::AdminClient;
 use crate::admin_projections;
@@ -15,9 +17,14 @@ struct RebuildStarted {
     generation: u32,
 }
 
-pub(super) async fn run(server: &AdminClient, name: &str) -> anyhow::Result<()> {
+pub(super) async fn run(
+    server: &AdminClient,
+    name: &str,
+    start: Option<StartFrom>,
+) -> anyhow::Result<()> {
+    let body = start.map(|start| start_body(&start));
     let started: RebuildStarted = server
-        .post(&format!("projections/{name}/rebuild"), None)
+        .post(&format!("projections/{name}/rebuild"), body.as_ref())
         .await
         .with_context(|| format!("starting the rebuild of {name}"))?;
     let generation = started.generation;
@@ -53,5 +60,22 @@ pub(super) async fn run(server: &AdminClient, name: &str) -> anyhow::Result<()> 
             }
         }
         tokio::time::sleep(progress::POLL).await;
+    }
+}
+
+/// The rebuild's body for a start other than the first event: the admin API takes a position
+/// or an absolute time, so an age is turned into the time it names, now.
+fn start_body(start: &StartFrom) -> Value {
+    match start {
+        StartFrom::Beginning => json!({}),
+        StartFrom::Position(position) => json!({ "from_position": position.get() }),
+        StartFrom::Time(at) => json!({ "since": at.to_rfc3339() }),
+        StartFrom::Since(age) => {
+            let age = chrono::Duration::from_std(*age).unwrap_or(chrono::Duration::MAX);
+            let at = chrono::Utc::now()
+                .checked_sub_signed(age)
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+            json!({ "since": at.to_rfc3339() })
+        }
     }
 }

@@ -46,5 +46,8 @@ fn line(projection: ProjectionView, head: u64) -> Line {
         }),
         local: projection.local,
         lease: None,
+        paused: projection.paused,
+        paused_since: projection.paused_since.map(|t| t.to_rfc3339()),
+        paused_by: projection.paused_by,
     }
 }

@@ -1,5 +1,6 @@
-//! The admin API: each projection's state, lag and rebuild, a rebuild without downtime,
-//! resuming a projection stopped at a poison event, and its dead letters (`dead_letters`).
+//! The admin API: each projection's state, lag and rebuild, a rebuild without downtime (from a
+//! chosen position or time, for a backfill), pausing a projection (`pause`), resuming one
+//! paused or stopped at a poison event, and its dead letters (`dead_letters`).
 //!
 //! These routes act on the projector of this process. With several servers on one PostgreSQL
 //! database, each projection runs in the one holding its lease; the others stand by and answer
@@ -8,10 +9,10 @@
 //! shows and rebuilds its own. There is no
 //! authentication here, as in the rest of the API: do not expose `/admin` publicly.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use projector_runtime::{Lag, ProjectionStatus, WorkerState};
 use serde::Serialize;
@@ -21,11 +22,13 @@ use utoipa_axum::routes;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::extract::JsonBody;
 use crate::routes::path::ProjectionPath;
 use crate::routes::problems::AdminProblems;
 use crate::state::AppState;
 
 mod dead_letters;
+mod pause;
 
 /// The admin routes, documented.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -34,6 +37,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rebuild))
         .routes(routes!(resume))
         .merge(dead_letters::router())
+        .routes(routes!(pause::pause))
 }
 
 /// Who asked for an admin action, for its log line: the caller's id when authentication is
@@ -77,8 +81,18 @@ pub(crate) struct ProjectionView {
     /// The version of its read model's shape.
     version: u32,
     /// `starting`, `standby` (another process holds its lease and runs it), `catching_up`,
-    /// `live`, `retrying`, `stopped` (at a poison event, until resumed) or `shut_down`.
+    /// `live`, `retrying`, `stopped` (at a poison event, until resumed), `paused` (by an
+    /// operator, until resumed) or `shut_down`.
     state: String,
+    /// Whether an operator paused it: it applies nothing until resumed (shown on a standby
+    /// too, for the process that holds it).
+    paused: bool,
+    /// When it was paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused_since: Option<DateTime<Utc>>,
+    /// Who paused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused_by: Option<String>,
     /// Why it is retrying or stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -127,6 +141,9 @@ impl ProjectionView {
             name: status.name.to_string(),
             version: status.version,
             state: status.state.name().to_owned(),
+            paused: status.paused.is_some(),
+            paused_since: status.paused.as_ref().map(|p| p.since),
+            paused_by: status.paused.as_ref().map(|p| p.by.clone()),
             error,
             stopped_at,
             generation: status.generation.map(|g| g.get()),
@@ -196,23 +213,49 @@ pub(crate) struct RebuildStarted {
 }
 
 /// Rebuilds a projection without downtime: a new generation is filled from the first event
-/// beside the serving one and swapped in when it has caught up. Answers at once; `GET
-/// /admin/projections` shows the progress. A rebuild cut short by a crash or failover is
-/// carried on by whichever process runs the projection next.
+/// (or where the projection starts) beside the serving one and swapped in when it has caught
+/// up. Answers at once; `GET /admin/projections` shows the progress. A rebuild cut short by a
+/// crash or failover is carried on by whichever process runs the projection next.
+///
+/// A body `{"from_position": N}` or `{"since": "<RFC 3339 time>"}` starts the new generation
+/// there instead (a backfill): the events before it are never applied.
 #[utoipa::path(post, path = "/admin/projections/{name}/rebuild", tag = "admin",
     security(("bearer" = ["admin"])),
     params(ProjectionPath),
+    request_body(content = Option<pause::RebuildRequest>, content_type = "application/json",
+        description = "Where the new generation starts; none for where the projection says"),
     responses(
         (status = 202, description = "The rebuild has started", body = RebuildStarted,
             headers(("Location" = String, description = "Where to follow its progress"))),
+        (status = 400, description = "The body is not JSON, or not an object",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared as JSON",
+            body = crate::error::Problem, content_type = "application/problem+json"),
         AdminProblems,
     ))]
 pub(crate) async fn rebuild(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     ProjectionPath { name }: ProjectionPath,
+    body: JsonBody,
 ) -> Result<Response, ApiError> {
-    let generation = state.projector().rebuild(&name).await?;
-    tracing::info!(projection = %name, %generation, "rebuild requested over the admin API");
+    let start = match body.value {
+        Some(_) => {
+            let head = state
+                .store()
+                .head()
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            pause::start_from(&body, head)?
+        }
+        None => None,
+    };
+    let generation = match start {
+        Some(start) => state.projector().rebuild_from(&name, start).await?,
+        None => state.projector().rebuild(&name).await?,
+    };
+    tracing::info!(projection = %name, action = "rebuild", by = %actor(principal.as_deref()),
+        %generation, ?start, "rebuild requested over the admin API");
     let body = RebuildStarted {
         projection: name.to_string(),
         generation: generation.get(),
@@ -235,7 +278,8 @@ pub(crate) struct Resumed {
 }
 
 /// Lets a projection stopped at a poison event try again from its checkpoint (after the cause
-/// is fixed, e.g. by a new version of the projection or of the data it reads).
+/// is fixed, e.g. by a new version of the projection or of the data it reads), and lifts an
+/// operator's pause. A projection neither stopped nor paused answers 409.
 #[utoipa::path(post, path = "/admin/projections/{name}/resume", tag = "admin",
     security(("bearer" = ["admin"])),
     params(ProjectionPath),
@@ -245,6 +289,7 @@ pub(crate) struct Resumed {
     ))]
 pub(crate) async fn resume(
     State(state): State<AppState>,
+    principal: Option<Extension<Principal>>,
     ProjectionPath { name }: ProjectionPath,
 ) -> Result<Response, ApiError> {
     let projector = state.projector();
@@ -253,10 +298,11 @@ pub(crate) async fn resume(
             .status(&name)
             .map_or("unknown", |s| s.state.name());
         return Err(ApiError::Conflict(format!(
-            "projection {name} is not stopped at a poison event (it is {current}); there is nothing to resume"
+            "projection {name} is not stopped at a poison event, nor paused (it is {current}); there is nothing to resume"
         )));
     }
-    tracing::info!(projection = %name, "resume requested over the admin API");
+    tracing::info!(projection = %name, action = "resume", by = %actor(principal.as_deref()),
+        "resume requested over the admin API");
     let checkpoint = projector.status(&name).map_or(0, |s| s.checkpoint.get());
     Ok(Json(Resumed {
         projection: name.to_string(),

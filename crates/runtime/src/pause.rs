@@ -1,0 +1,125 @@
+//! Pausing a projection: an operator's pause, kept by the projector's [`ProjectionControls`]
+//! so it outlives the process and passes to whichever process takes the projection over.
+//!
+//! A paused worker keeps its lease and its read model, which goes on serving reads, but
+//! applies nothing, to the serving generation or to a rebuild's, until resumed; it then
+//! carries on from its checkpoint. The worker reads the control when it becomes active and
+//! again every [`CONTROL_RECHECK`], so a pause written by another process (the CLI on the
+//! same database) reaches it.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use projector_core::Pause;
+use tokio::time::Instant;
+
+use crate::RuntimeError;
+use crate::lane::Lanes;
+use crate::status::WorkerState;
+use crate::worker::Worker;
+
+/// How often a worker reads its projection's control record again.
+pub(crate) const CONTROL_RECHECK: Duration = Duration::from_secs(1);
+
+impl Worker {
+    /// Reads the control record when due, and pauses or resumes as it says. A record that
+    /// cannot be read leaves the worker as it was, to try again later.
+    pub(crate) async fn check_controls(&mut self, lanes: &mut Lanes) {
+        if Instant::now() < self.next_control_check {
+            return;
+        }
+        self.next_control_check = Instant::now() + CONTROL_RECHECK;
+        let read = self.controls.paused(&self.target.name()).await;
+        self.controls_read |= read.is_ok();
+        match read {
+            Ok(Some(pause)) => self.pause_here(pause),
+            Ok(None) if self.paused.is_some() => self.unpause(lanes),
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(projection = %self.target.name(), %error, "cannot read the projection's controls")
+            }
+        }
+    }
+
+    /// Reads the control record at once, at the next [`check_controls`](Self::check_controls),
+    /// applying nothing until it has been read.
+    pub(crate) fn recheck_controls(&mut self) {
+        self.next_control_check = Instant::now();
+        self.controls_read = false;
+    }
+
+    /// Whether the worker must apply nothing now: paused, or not yet sure it is not.
+    pub(crate) fn held(&self) -> bool {
+        self.paused.is_some() || !self.controls_read
+    }
+
+    /// Pauses on an operator's request; `false` when already paused.
+    pub(crate) async fn pause(&mut self, by: String) -> Result<bool, RuntimeError> {
+        if self.paused.is_some() {
+            return Ok(false);
+        }
+        let pause = Pause {
+            since: Utc::now(),
+            by,
+        };
+        self.controls
+            .set_paused(&self.target.name(), Some(pause.clone()))
+            .await?;
+        self.pause_here(pause);
+        Ok(true)
+    }
+
+    /// Lifts a pause on an operator's request; `false` when not paused.
+    pub(crate) async fn lift_pause(&mut self, lanes: &mut Lanes) -> Result<bool, RuntimeError> {
+        if self.paused.is_none() {
+            return Ok(false);
+        }
+        self.controls.set_paused(&self.target.name(), None).await?;
+        self.unpause(lanes);
+        Ok(true)
+    }
+
+    fn pause_here(&mut self, pause: Pause) {
+        if self.paused.is_none() {
+            tracing::info!(projection = %self.target.name(), since = %pause.since, by = %pause.by,
+                "projection paused; it applies nothing until resumed");
+        }
+        self.paused = Some(pause.clone());
+        self.status.send_if_modified(|s| {
+            let changed = s.state != WorkerState::Paused || s.paused.as_ref() != Some(&pause);
+            s.state = WorkerState::Paused;
+            s.paused = Some(pause);
+            changed
+        });
+    }
+
+    fn unpause(&mut self, lanes: &mut Lanes) {
+        self.paused = None;
+        tracing::info!(projection = %self.target.name(), checkpoint = %lanes.serving.checkpoint.position,
+            "projection resumed from its checkpoint");
+        lanes.serving.feed.reset(lanes.serving.checkpoint.position);
+        if let Some(building) = &mut lanes.building {
+            building.feed.reset(building.checkpoint.position);
+        }
+        self.status.send_modify(|s| {
+            s.paused = None;
+            s.state = WorkerState::CatchingUp;
+        });
+    }
+
+    /// On a standby: publishes whether the holder's projection is paused, as the controls say.
+    pub(crate) async fn follow_controls(&mut self) {
+        match self.controls.paused(&self.target.name()).await {
+            Ok(pause) => {
+                self.status.send_if_modified(|s| {
+                    let changed = s.paused != pause;
+                    s.paused = pause;
+                    changed
+                });
+            }
+            Err(error) => {
+                tracing::debug!(projection = %self.target.name(), %error, "cannot read the projection's controls")
+            }
+        }
+    }
+}
