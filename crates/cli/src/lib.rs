@@ -16,6 +16,7 @@ mod access;
 mod admin_client;
 mod commands;
 mod data;
+mod holders;
 pub mod opts;
 pub mod read_models;
 mod redact;
