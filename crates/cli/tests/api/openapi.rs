@@ -266,6 +266,10 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         ("/admin/projections", &["get"][..]),
         ("/admin/projections/{name}/rebuild", &["post"][..]),
         ("/admin/projections/{name}/resume", &["post"][..]),
+        ("/admin", &["get"][..]),
+        ("/admin/", &["get"][..]),
+        ("/admin/assets/{file}", &["get"][..]),
+        ("/admin/live", &["get"][..]),
     ] {
         for method in methods {
             let operation = &paths[path][method];
@@ -290,7 +294,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     }
     assert_eq!(
         paths.len(),
-        32,
+        36,
         "a route the test does not know: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

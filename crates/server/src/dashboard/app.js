@@ -13,6 +13,8 @@ const RECONNECT_MS = 3000;
 const page = {
   history: new Map(),
   last: null,
+  /** How many lists have been shown: a test waits on it for one newer than what it read. */
+  updates: 0,
   lagAlert: 10,
   /** Whether the operator set the threshold in the page (it then outlives the server's). */
   ownAlert: false,
@@ -48,6 +50,8 @@ function connect() {
   source.addEventListener("projections", (e) => {
     page.last = JSON.parse(e.data);
     show();
+    page.updates += 1;
+    document.body.dataset.updates = String(page.updates);
   });
   source.addEventListener("unavailable", (e) => {
     const problem = JSON.parse(e.data);

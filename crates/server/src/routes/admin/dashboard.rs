@@ -111,7 +111,8 @@ pub(crate) async fn to_page() -> Redirect {
     security(("bearer" = ["admin"])),
     params(("file" = String, Path, description = "The file's name, such as `app.js`")),
     responses(
-        (status = 200, description = "The file (JavaScript or CSS)", body = String),
+        (status = 200, description = "The file: a script or the style sheet",
+            content((String = "text/javascript"), (String = "text/css"))),
         (status = 404, description = "The dashboard has no such file", body = crate::error::Problem,
             content_type = "application/problem+json"),
     ))]
