@@ -129,7 +129,9 @@ mod tests {
             server: Some("http://127.0.0.1:8080/".into()),
             token: None,
         };
-        let client = AdminClient::from_args(&args).unwrap().unwrap();
+        let client = AdminClient::from_args(&args)
+            .expect("a valid URL")
+            .expect("a client");
         assert_eq!(client.base, "http://127.0.0.1:8080");
     }
 }

@@ -27,9 +27,8 @@ impl Driver {
     async fn start() -> Option<Self> {
         for needed in [CHROMEDRIVER, CHROMIUM] {
             if !Path::new(needed).exists() {
-                let reason = format!(
-                    "{needed} is missing (apt-get install chromium chromium-driver)"
-                );
+                let reason =
+                    format!("{needed} is missing (apt-get install chromium chromium-driver)");
                 assert!(std::env::var("CI").as_deref() != Ok("true"), "{reason}");
                 eprintln!("skipping the dashboard's browser test: {reason}");
                 return None;
@@ -260,15 +259,22 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         .click()
         .await
         .expect("a click");
-    let dialog = until("the confirmation dialog", Duration::from_secs(10), || async {
-        browser
-            .find(Locator::Css("dialog#confirm[open]"))
-            .await
-            .ok()
-    })
+    let dialog = until(
+        "the confirmation dialog",
+        Duration::from_secs(10),
+        || async {
+            browser
+                .find(Locator::Css("dialog#confirm[open]"))
+                .await
+                .ok()
+        },
+    )
     .await;
     let question = dialog.text().await.expect("the question");
-    assert!(question.contains(&format!("Rebuild {projection}?")), "{question}");
+    assert!(
+        question.contains(&format!("Rebuild {projection}?")),
+        "{question}"
+    );
     browser
         .find(Locator::Id("confirm-yes"))
         .await
@@ -310,11 +316,15 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         .map(|png| std::fs::write(screenshot_path("dashboard-rebuilding.png"), png))
         .expect("a screenshot")
         .expect("the screenshot saved");
-    until("the new generation serving", Duration::from_secs(120), || async {
-        let rows = page_rows(&browser).await;
-        let row = &rows[projection];
-        (row["generation"] == "2" && row["rebuild"].is_empty()).then_some(())
-    })
+    until(
+        "the new generation serving",
+        Duration::from_secs(120),
+        || async {
+            let rows = page_rows(&browser).await;
+            let row = &rows[projection];
+            (row["generation"] == "2" && row["rebuild"].is_empty()).then_some(())
+        },
+    )
     .await;
     assert_eq!(listed(&server).await[projection]["generation"], 2);
     load.abort();

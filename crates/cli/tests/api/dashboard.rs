@@ -130,8 +130,8 @@ fn fixed(list: &Value) -> Vec<(String, Value, Value, bool)> {
 }
 
 pub async fn the_live_feed_sends_the_projections_and_their_last_hour() {
-    let server = Server::start_with_args(Storage::fresh().await, &["--dashboard-lag-alert", "2.5"])
-        .await;
+    let server =
+        Server::start_with_args(Storage::fresh().await, &["--dashboard-lag-alert", "2.5"]).await;
     server.ready().await;
     let mut position = 0;
     for i in 0..5 {
@@ -142,14 +142,17 @@ pub async fn the_live_feed_sends_the_projections_and_their_last_hour() {
     server.wait_every_projection_at(position).await;
     let listed = server.get("/admin/projections").await.expect(200).json();
 
-    let mut events = Events::open(&server.client, &format!("{}/admin/live", server.base), &[]).await;
+    let mut events =
+        Events::open(&server.client, &format!("{}/admin/live", server.base), &[]).await;
     let (name, settings) = events.next().await;
     assert_eq!(name, "settings", "{settings}");
     assert_eq!(settings["lag_alert_seconds"], 2.5);
     assert_eq!(settings["sample_every_seconds"], 5);
     let (name, history) = events.next().await;
     assert_eq!(name, "history", "{history}");
-    let history = history["samples"].as_object().expect("samples by projection");
+    let history = history["samples"]
+        .as_object()
+        .expect("samples by projection");
     for samples in history.values() {
         for sample in samples.as_array().expect("a list") {
             assert!(sample["at"].is_string(), "{sample}");
@@ -169,36 +172,45 @@ pub async fn the_live_feed_sends_the_projections_and_their_last_hour() {
         .iter()
         .zip(live["projections"].as_array().expect("projections"))
     {
-        assert!(q["checkpoint"].as_u64() >= p["checkpoint"].as_u64(), "{p} {q}");
-        assert!(q["throughput_per_s"].as_f64().expect("throughput") >= 0.0, "{q}");
+        assert!(
+            q["checkpoint"].as_u64() >= p["checkpoint"].as_u64(),
+            "{p} {q}"
+        );
+        assert!(
+            q["throughput_per_s"].as_f64().expect("throughput") >= 0.0,
+            "{q}"
+        );
         assert_eq!(q["state"], "live", "{q}");
         // This server runs every projection: it is the holder, by the label of its leases.
         let holder = q["holder"].as_str().expect("a holder");
-        assert_eq!(
-            holder,
-            format!("projector serve {}", server.base),
-            "{q}"
-        );
+        assert_eq!(holder, format!("projector serve {}", server.base), "{q}");
     }
 
     // Under writes, throughput shows, and the sampler's next samples follow.
     let writer = order_load(&server, "o-load");
     let moving = events
         .until("projections", Duration::from_secs(30), |list| {
-            list["projections"]
-                .as_array()
-                .is_some_and(|ps| ps.iter().any(|p| p["throughput_per_s"].as_f64() > Some(0.0)))
+            list["projections"].as_array().is_some_and(|ps| {
+                ps.iter()
+                    .any(|p| p["throughput_per_s"].as_f64() > Some(0.0))
+            })
         })
         .await;
     assert!(moving["head"].as_u64() > Some(position), "{moving}");
     let samples = events
         .until("samples", Duration::from_secs(15), |_| true)
         .await;
-    let samples = samples["samples"].as_object().expect("samples by projection");
+    let samples = samples["samples"]
+        .as_object()
+        .expect("samples by projection");
     assert!(!samples.is_empty());
     for (name, kept) in samples {
         assert!(history.contains_key(name), "{name}");
-        assert_eq!(kept.as_array().map(Vec::len), Some(1), "one new sample: {kept}");
+        assert_eq!(
+            kept.as_array().map(Vec::len),
+            Some(1),
+            "one new sample: {kept}"
+        );
     }
     writer.abort();
     let listed = server.get("/admin/projections").await.expect(200).json();
@@ -215,7 +227,10 @@ pub async fn the_page_and_its_files_come_from_this_server_only() {
     assert_eq!(moved.status, 200);
     assert!(moved.text.contains("<title>projector dashboard</title>"));
     let page = server.get("/admin/").await.expect(200);
-    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let policy = page.header("content-security-policy").expect("a policy");
     for directive in [
         "default-src 'none'",
@@ -237,29 +252,54 @@ pub async fn the_page_and_its_files_come_from_this_server_only() {
         assert!(link.starts_with("/admin/assets/"), "{link}");
         let file = server.get(link).await.expect(200);
         let kind = file.header("content-type").expect("content type");
-        assert!(kind.starts_with("text/css") || kind.starts_with("text/javascript"), "{kind}");
+        assert!(
+            kind.starts_with("text/css") || kind.starts_with("text/javascript"),
+            "{kind}"
+        );
         assert!(file.header("content-security-policy").is_some());
     }
     for script in ["app.js", "table.js", "charts.js", "actions.js"] {
-        let file = server.get(&format!("/admin/assets/{script}")).await.expect(200);
+        let file = server
+            .get(&format!("/admin/assets/{script}"))
+            .await
+            .expect(200);
         // Nothing from another host: the one URL is the SVG namespace, a name, not a fetch.
         let code = file.text.replace("\"http://www.w3.org/2000/svg\"", "");
-        assert!(!code.contains("http://") && !code.contains("https://"), "{script}");
+        assert!(
+            !code.contains("http://") && !code.contains("https://"),
+            "{script}"
+        );
     }
     let missing = server.get("/admin/assets/..%2Fmod.rs").await.expect(404);
-    assert_eq!(missing.header("content-type"), Some("application/problem+json"));
-    assert!(missing.json()["detail"].as_str().is_some_and(|d| d.contains("no file")));
+    assert_eq!(
+        missing.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(
+        missing.json()["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no file"))
+    );
 }
 
 pub async fn a_lag_alert_that_is_not_a_number_of_seconds_is_refused() {
     for bad in ["-1", "soon", "NaN", "100000"] {
         let refused = projector(
-            &["serve", "--addr", "127.0.0.1:0", &format!("--dashboard-lag-alert={bad}")],
+            &[
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                &format!("--dashboard-lag-alert={bad}"),
+            ],
             &[],
             Duration::from_secs(30),
         )
         .await;
         assert!(!refused.success, "{bad}");
-        assert!(refused.stderr.contains("--dashboard-lag-alert"), "{bad}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains("--dashboard-lag-alert"),
+            "{bad}: {}",
+            refused.stderr
+        );
     }
 }

@@ -63,7 +63,10 @@ async fn a_browser_signs_in_to_the_dashboard_with_a_key_as_the_basic_password() 
     for path in ["/admin/", "/admin", "/admin/live", "/admin/assets/app.js"] {
         let (status, challenges, _) = basic(server, Method::GET, path, None, &[]).await;
         assert_eq!(status, 401, "{path}");
-        assert!(challenges.iter().any(|c| c.starts_with("Bearer")), "{path}: {challenges:?}");
+        assert!(
+            challenges.iter().any(|c| c.starts_with("Bearer")),
+            "{path}: {challenges:?}"
+        );
         assert!(asks_for_basic(&challenges), "{path}: {challenges:?}");
     }
     let (status, challenges, _) = basic(server, Method::GET, "/admin/projections", None, &[]).await;
@@ -74,7 +77,14 @@ async fn a_browser_signs_in_to_the_dashboard_with_a_key_as_the_basic_password() 
     let (status, _, page) = basic(server, Method::GET, "/admin/", Some(admin), &[]).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("/admin/assets/app.js"));
-    let (status, _, _) = basic(server, Method::GET, "/admin/assets/app.js", Some(admin), &[]).await;
+    let (status, _, _) = basic(
+        server,
+        Method::GET,
+        "/admin/assets/app.js",
+        Some(admin),
+        &[],
+    )
+    .await;
     assert_eq!(status, 200);
     let mut events = Events::open(
         &server.client,
@@ -118,7 +128,12 @@ async fn a_browser_signs_in_to_the_dashboard_with_a_key_as_the_basic_password() 
     }
     let bearer = format!("Bearer {admin}");
     let list = server
-        .send(Method::GET, "/admin/projections", None, &[("authorization", &bearer)])
+        .send(
+            Method::GET,
+            "/admin/projections",
+            None,
+            &[("authorization", &bearer)],
+        )
         .await
         .expect(200)
         .json();
@@ -132,8 +147,14 @@ async fn a_browser_signs_in_to_the_dashboard_with_a_key_as_the_basic_password() 
     assert_eq!(order_summary["generation"], 1);
 
     let own = server.base.clone();
-    let (status, _, text) =
-        basic(server, Method::POST, rebuild, Some(admin), &[("origin", &own)]).await;
+    let (status, _, text) = basic(
+        server,
+        Method::POST,
+        rebuild,
+        Some(admin),
+        &[("origin", &own)],
+    )
+    .await;
     assert_eq!(status, 202, "{text}");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&text).expect("JSON")["generation"],
@@ -154,7 +175,11 @@ fn basic_header(password: &str) -> String {
             .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
-                let _ = write!(out, "{}", ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                let _ = write!(
+                    out,
+                    "{}",
+                    ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char
+                );
             } else {
                 out.push('=');
             }

@@ -16,7 +16,9 @@ export function draw(svg, samples, field, threshold = 0) {
     .map((s) => [Date.parse(s.at), Number(s[field]) || 0])
     .filter(([at]) => Number.isFinite(at) && now - at <= HOUR_MS);
   const highest = Math.max(1e-9, threshold, ...points.map(([, v]) => v));
-  const x = (at) => (WIDTH * (HOUR_MS - (now - at))) / HOUR_MS;
+  // The last hour, or since the first sample when the server has run less long.
+  const start = points.length ? Math.max(now - HOUR_MS, Math.min(points[0][0], now - 60_000)) : now - HOUR_MS;
+  const x = (at) => (WIDTH * (at - start)) / (now - start);
   const y = (v) => HEIGHT - 1 - ((HEIGHT - 2) * v) / highest;
 
   if (threshold > 0 && points.some(([, v]) => v > threshold / 4)) {

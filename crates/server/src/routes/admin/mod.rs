@@ -5,8 +5,9 @@
 //! database, each projection runs in the one holding its lease; the others stand by and answer
 //! 409 (`standby`) to actions on it, so the operator sends them to the holder. A local read
 //! model (a search index each server keeps on its own disk) runs in every server, and each
-//! shows and rebuilds its own. There is no
-//! authentication here, as in the rest of the API: do not expose `/admin` publicly.
+//! shows and rebuilds its own. With authentication on, every admin route needs the `admin`
+//! scope; they also take the token as the password of HTTP Basic, for the dashboard
+//! (`dashboard`, `live`), which a browser loads without a way to add a bearer token.
 
 use axum::Json;
 use axum::extract::State;
