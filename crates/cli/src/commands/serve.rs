@@ -139,7 +139,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config,
     )
     .with_authenticator(authenticator)
-    .with_label(&label);
+    // As its leases name it on PostgreSQL.
+    .with_label(format!("{label} pid {}", std::process::id()));
     if let Some(leases) = stores.pg_leases() {
         state = state.with_lease_holders(Arc::new(PgLeaseHolders(leases.clone())));
     }

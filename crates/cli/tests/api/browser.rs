@@ -99,6 +99,42 @@ where
     }
 }
 
+/// Clicks the button of `action` in `projection`'s row.
+async fn click(browser: &Client, projection: &str, action: &str) {
+    browser
+        .find(Locator::Css(&format!(
+            "tr[data-projection='{projection}'] button[data-action='{action}']"
+        )))
+        .await
+        .expect("the action's button")
+        .click()
+        .await
+        .expect("a click");
+    until(
+        "the confirmation dialog",
+        Duration::from_secs(10),
+        || async {
+            browser
+                .find(Locator::Css("dialog#confirm[open]"))
+                .await
+                .ok()
+        },
+    )
+    .await;
+}
+
+/// Clicks the button of `action` in `projection`'s row and confirms in the dialog.
+async fn click_and_confirm(browser: &Client, projection: &str, action: &str) {
+    click(browser, projection, action).await;
+    browser
+        .find(Locator::Id("confirm-yes"))
+        .await
+        .expect("a Confirm button")
+        .click()
+        .await
+        .expect("a click");
+}
+
 /// Every row of the page's table, as the operator reads it: projection → field → text.
 async fn page_rows(browser: &Client) -> BTreeMap<String, BTreeMap<String, String>> {
     let rows = browser
@@ -297,6 +333,50 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         outcome.contains(&format!("Rebuild of {projection} started: generation 2")),
         "{outcome}"
     );
+    // A second rebuild while this one runs is refused, with the server's reason shown.
+    click_and_confirm(&browser, projection, "rebuild").await;
+    let refused = until("the refusal shown", Duration::from_secs(10), || async {
+        let items = browser
+            .find_all(Locator::Css("#outcomes li.refused"))
+            .await
+            .ok()?;
+        items.first()?.text().await.ok()
+    })
+    .await;
+    assert!(
+        refused.contains(&format!("Rebuild {projection} refused (409: "))
+            && refused.contains("rebuild"),
+        "{refused}"
+    );
+    // Cancelled in the dialog, an action sends nothing.
+    let outcomes = browser
+        .find_all(Locator::Css("#outcomes li"))
+        .await
+        .expect("outcomes")
+        .len();
+    click(&browser, projection, "pause").await;
+    browser
+        .find(Locator::Id("confirm-cancel"))
+        .await
+        .expect("Cancel")
+        .click()
+        .await
+        .expect("a click");
+    until("the dialog closed", Duration::from_secs(10), || async {
+        browser
+            .find(Locator::Css("dialog#confirm[open]"))
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    let after = browser
+        .find_all(Locator::Css("#outcomes li"))
+        .await
+        .expect("outcomes")
+        .len();
+    assert_eq!(after, outcomes, "a cancelled action reported an outcome");
+
     let progress = until("the rebuild shown", Duration::from_secs(60), || async {
         let rows = page_rows(&browser).await;
         (rows[projection]["rebuild"] == "2").then(|| rows[projection]["rebuild"].clone())

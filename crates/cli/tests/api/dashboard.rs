@@ -183,7 +183,10 @@ pub async fn the_live_feed_sends_the_projections_and_their_last_hour() {
         assert_eq!(q["state"], "live", "{q}");
         // This server runs every projection: it is the holder, by the label of its leases.
         let holder = q["holder"].as_str().expect("a holder");
-        assert_eq!(holder, format!("projector serve {}", server.base), "{q}");
+        assert!(
+            holder.starts_with(&format!("projector serve {} pid ", server.base)),
+            "{q}"
+        );
     }
 
     // Under writes, throughput shows, and the sampler's next samples follow.
@@ -302,4 +305,44 @@ pub async fn a_lag_alert_that_is_not_a_number_of_seconds_is_refused() {
             refused.stderr
         );
     }
+}
+
+/// On PostgreSQL a standby names the process holding each projection's lease: the holder's
+/// label, as PostgreSQL lists its session.
+pub async fn a_standby_names_the_holder_of_each_lease() {
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let (holder, standby) = Server::holder_and_standby(database.url(), &[]).await;
+    let label = format!("'projector serve {} pid ", holder.base);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = standby.get("/admin/projections").await.expect(200).json();
+        let summary = list["projections"]
+            .as_array()
+            .expect("projections")
+            .iter()
+            .find(|p| p["name"] == "order_summary")
+            .expect("order_summary")
+            .clone();
+        assert_eq!(summary["state"], "standby", "{summary}");
+        if summary["holder"]
+            .as_str()
+            .is_some_and(|h| h.starts_with(&label) && h.contains("PostgreSQL backend"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby never named {label}: {summary}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The holder names itself.
+    let own = holder.get("/admin/projections").await.expect(200).json();
+    let own = own["projections"][0]["holder"].as_str().expect("a holder");
+    assert!(
+        own.starts_with(&format!("projector serve {} pid ", holder.base)),
+        "{own}"
+    );
 }

@@ -144,6 +144,12 @@ async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
     crate::browser::the_dashboard_shows_the_projections_and_rebuilds_one().await;
 }
 
+/// Leases, and so their holders, are PostgreSQL's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_dashboard_standby_names_the_holder_of_each_lease() {
+    crate::dashboard::a_standby_names_the_holder_of_each_lease().await;
+}
+
 /// The dashboard's page and flags do not depend on the storage.
 #[tokio::test]
 async fn the_dashboard_page_and_its_files_come_from_this_server_only() {
