@@ -407,6 +407,42 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
     )
     .await;
     assert_eq!(listed(&server).await[projection]["generation"], 2);
+
+    // A threshold set in the page marks, at once, a projection lagging past it under the
+    // load: its row, a label, and the page's title.
+    browser
+        .execute(
+            "const input = document.getElementById('lag-alert');
+             input.value = '0';
+             input.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .expect("the threshold set");
+    let marked = until(
+        "a lagging projection marked",
+        Duration::from_secs(30),
+        || async {
+            let marked = browser
+                .execute(
+                    "const row = document.querySelector('#projections tbody tr.alert');
+                 return row && [row.dataset.projection, row.querySelector('.badge').textContent,
+                                document.title];",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            (!marked.is_null()).then_some(marked)
+        },
+    )
+    .await;
+    assert_eq!(marked[1], "lagging", "{marked}");
+    assert!(
+        marked[2]
+            .as_str()
+            .is_some_and(|t| t.starts_with('(') && t.contains('⚠')),
+        "{marked}"
+    );
     load.abort();
 
     let png = browser.screenshot().await.expect("a screenshot");
