@@ -187,3 +187,39 @@ fn basic_header(password: &str) -> String {
     }
     out
 }
+
+/// With an admin listener of its own, the dashboard is there (open on loopback, as the rest of
+/// the admin API) and not on the main listener.
+#[tokio::test]
+async fn the_dashboard_is_on_the_admin_listener_when_there_is_one() {
+    let keyed = Keyed::start(&["--admin-addr", "0"]).await;
+    let server = &keyed.server;
+    let admin = server.admin_base().expect("an admin listener");
+    let (status, _, _) = basic(
+        server,
+        Method::GET,
+        "/admin/",
+        Some(keyed.key("admin")),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 404);
+    let page = server
+        .client
+        .get(format!("{admin}/admin/"))
+        .send()
+        .await
+        .expect("the page");
+    assert_eq!(page.status(), 200);
+    let mut events = Events::open(&server.client, &format!("{admin}/admin/live"), &[]).await;
+    assert_eq!(events.next().await.0, "settings");
+    assert_eq!(events.next().await.0, "history");
+    let (name, list) = events.next().await;
+    assert_eq!(name, "projections");
+    assert!(
+        !list["projections"]
+            .as_array()
+            .expect("projections")
+            .is_empty()
+    );
+}
