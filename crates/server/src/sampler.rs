@@ -237,3 +237,81 @@ async fn refresh_holders(state: &AppState) {
     };
     state.sampler().lock().holders = holders;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throughput_is_the_checkpoints_move_over_the_last_readings() {
+        let start = Instant::now();
+        let mut series = Series::default();
+        series.read(start, Some(1), 100);
+        assert_eq!(series.throughput, 0.0, "one reading measures nothing");
+        for second in 1..=10u64 {
+            series.read(
+                start + Duration::from_secs(second),
+                Some(1),
+                100 + 50 * second,
+            );
+        }
+        assert!(
+            (series.throughput - 50.0).abs() < 1e-9,
+            "{}",
+            series.throughput
+        );
+        assert_eq!(series.readings.len(), RATE_WINDOW);
+        // A swapped-in generation starts its own count rather than a jump or a fall.
+        series.read(start + Duration::from_secs(11), Some(2), 20);
+        assert_eq!(series.throughput, 0.0);
+        series.read(start + Duration::from_secs(13), Some(2), 60);
+        assert!(
+            (series.throughput - 20.0).abs() < 1e-9,
+            "{}",
+            series.throughput
+        );
+    }
+
+    #[test]
+    fn a_stream_gets_each_kept_sample_once() {
+        let sampler = Sampler::default();
+        let name = ProjectionName::from_static("orders");
+        let sample = |lag_events| Sample {
+            at: Utc::now(),
+            lag_events,
+            lag_seconds: 0.0,
+            throughput_per_s: 0.0,
+        };
+        {
+            let mut inner = sampler.lock();
+            let series = inner.series.entry(name.clone()).or_default();
+            series.samples.extend([sample(1), sample(2)]);
+            inner.taken = 2;
+        }
+        let (history, taken) = sampler.history();
+        assert_eq!(history["orders"].len(), 2);
+        assert_eq!(taken, 2);
+        let (none, same) = sampler.since(taken);
+        assert!(none.is_empty());
+        assert_eq!(same, 2);
+        {
+            let mut inner = sampler.lock();
+            inner
+                .series
+                .get_mut(&name)
+                .expect("series")
+                .samples
+                .push_back(sample(3));
+            inner.taken = 3;
+        }
+        let (fresh, taken) = sampler.since(2);
+        assert_eq!(taken, 3);
+        assert_eq!(
+            fresh["orders"]
+                .iter()
+                .map(|s| s.lag_events)
+                .collect::<Vec<_>>(),
+            [3]
+        );
+    }
+}
