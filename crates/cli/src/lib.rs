@@ -18,6 +18,7 @@ mod admin_client;
 mod admin_projections;
 mod commands;
 mod data;
+mod holders;
 pub mod opts;
 mod progress;
 pub mod read_models;

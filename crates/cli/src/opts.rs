@@ -227,6 +227,26 @@ pub struct ServeArgs {
     /// The stream of `--publish` or `--from`.
     #[command(flatten)]
     pub stream: StreamArgs,
+    /// The dashboard (`/admin/`) marks a projection lagging more than this many seconds (the
+    /// page can change it for itself).
+    #[arg(
+        long,
+        env = "PROJECTOR_DASHBOARD_LAG_ALERT",
+        value_name = "SECONDS",
+        default_value_t = 10.0,
+        value_parser = lag_alert
+    )]
+    pub dashboard_lag_alert: f64,
+}
+
+/// A lag threshold: a number of seconds, zero or more.
+fn lag_alert(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds from 0 to 86400"
+        )),
+    }
 }
 
 /// The limits no client can push past, and what a browser may do.

@@ -160,6 +160,11 @@ impl Stores {
         }
     }
 
+    /// The leases on PostgreSQL, to ask who holds them; `None` on SQLite.
+    pub(crate) fn pg_leases(&self) -> Option<&PgLeases> {
+        self.pg_leases.as_ref()
+    }
+
     /// The event store, which a command reading from a broker does not have.
     ///
     /// # Errors

@@ -39,12 +39,31 @@ impl BrowserPolicy {
     }
 
     fn origin_allowed(&self, origin: &str, host: Option<&str>) -> bool {
-        let same_site = host.is_some_and(|host| {
-            origin
-                .split_once("://")
-                .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
-        });
-        same_site || self.cors_origins.iter().any(|allowed| allowed == origin)
+        same_origin(origin, host) || self.cors_origins.iter().any(|allowed| allowed == origin)
+    }
+}
+
+/// Whether a request's `Origin` is the host it was sent to: the server's own pages.
+fn same_origin(origin: &str, host: Option<&str>) -> bool {
+    host.is_some_and(|host| {
+        origin
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(host))
+    })
+}
+
+/// Whether a browser sent this request from a page of another origin (its `Origin`, or
+/// without one its `Sec-Fetch-Site`); requests from other clients name neither.
+pub(crate) fn from_another_origin(request: &Request) -> bool {
+    let headers = request.headers();
+    let host = header_text(headers, header::HOST)
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    match header_text(headers, header::ORIGIN) {
+        Some(origin) => !same_origin(origin, host),
+        None => matches!(
+            header_text(headers, "sec-fetch-site"),
+            Some("cross-site" | "same-site")
+        ),
     }
 }
 

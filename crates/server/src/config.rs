@@ -40,6 +40,8 @@ pub struct ServerConfig {
     /// Set on a read node (`serve --from`): writes are refused, naming the writer, and a read
     /// may ask for a position the node's feed has not reached yet (it waits for it).
     pub read_node: Option<crate::read_node::ReadNode>,
+    /// The dashboard marks a projection whose lag passes this (the page can change it).
+    pub lag_alert: Duration,
 }
 
 /// The admin API's own listener.
@@ -67,6 +69,7 @@ impl Default for ServerConfig {
             max_in_flight: 1024,
             listener: ListenerLimits::default(),
             read_node: None,
+            lag_alert: Duration::from_secs(10),
         }
     }
 }

@@ -97,6 +97,13 @@ pub enum ApiError {
          the origins given with --cors-origins, may write"
     )]
     CrossOrigin,
+    /// A write sent with HTTP Basic credentials (a browser's, which it adds by itself) from a
+    /// page of another origin.
+    #[error(
+        "a write from another origin with the browser's sign-in (HTTP Basic): only the \
+         dashboard's own page may act with it; other clients send a bearer token"
+    )]
+    CrossOriginCredentials,
     /// The caller sent more requests than its rate allows.
     #[error("too many requests; retry after {retry_after_seconds} s")]
     RateLimited {
@@ -200,9 +207,10 @@ impl ApiError {
             ApiError::Unauthorized(_) | ApiError::Unauthenticated { .. } => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::Forbidden(_) | ApiError::HostNotAllowed(_) | ApiError::CrossOrigin => {
-                StatusCode::FORBIDDEN
-            }
+            ApiError::Forbidden(_)
+            | ApiError::HostNotAllowed(_)
+            | ApiError::CrossOrigin
+            | ApiError::CrossOriginCredentials => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
@@ -231,7 +239,9 @@ impl ApiError {
             ApiError::Unauthenticated { .. } => ("unauthenticated", "Authentication needed"),
             ApiError::Forbidden(_) => ("forbidden", "Not allowed"),
             ApiError::HostNotAllowed(_) => ("host-not-allowed", "Host not allowed"),
-            ApiError::CrossOrigin => ("cross-origin", "Write from another origin"),
+            ApiError::CrossOrigin | ApiError::CrossOriginCredentials => {
+                ("cross-origin", "Write from another origin")
+            }
             ApiError::RateLimited { .. } => ("rate-limited", "Too many requests"),
             ApiError::Overloaded => ("overloaded", "Server busy"),
             ApiError::NotFound(_) => ("not-found", "Not found"),

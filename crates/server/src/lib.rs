@@ -19,6 +19,8 @@
 //!
 //! - `read_node`: a server with no event store, reading from a broker ([`ReadNodeStore`]),
 //!   refusing writes.
+//! - `sampler`: the last hour of each projection's lag and throughput, for the dashboard
+//!   (`routes::admin::dashboard`, its files in `dashboard/`, its live feed in `routes::admin::live`).
 //! - [`auth`]: bearer tokens (API keys, JWTs), scopes, and the guard that enforces the scope
 //!   each operation declares in the document.
 //!
@@ -43,6 +45,7 @@ pub mod prometheus;
 mod read_node;
 mod read_path;
 mod routes;
+mod sampler;
 mod schemas;
 mod state;
 mod validate;
@@ -63,6 +66,7 @@ pub use context::{CORRELATION_HEADER, RequestContext};
 pub use error::ApiError;
 pub use read_node::{ReadNode, ReadNodeStore};
 pub use read_path::READ_MODEL_HEADER;
+pub use sampler::LeaseHolders;
 pub use state::AppState;
 
 /// The whole API as an axum router, with its OpenAPI document at `/openapi.json` and
@@ -218,6 +222,7 @@ pub async fn serve_admin(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.config().listener;
+    sampler::Sampler::start(&state);
     listener::serve_within(listener, admin_app(state), limits, shutdown).await
 }
 
@@ -232,6 +237,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = state.config().listener;
+    if state.config().admin_listener.is_none() {
+        sampler::Sampler::start(&state);
+    }
     let stopping = state.stopping().clone();
     let shutdown = async move {
         shutdown.await;

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
+use crate::sampler::{LeaseHolders, Sampler};
 
 /// The server's shared state. Cloning is cheap.
 #[derive(Clone)]
@@ -36,6 +37,9 @@ struct Inner {
     config: ServerConfig,
     writes: TaskTracker,
     stopping: CancellationToken,
+    sampler: Arc<Sampler>,
+    lease_holders: Option<Arc<dyn LeaseHolders>>,
+    label: Option<String>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -73,6 +77,9 @@ impl AppState {
                 config,
                 writes: TaskTracker::new(),
                 stopping: CancellationToken::new(),
+                sampler: Arc::new(Sampler::default()),
+                lease_holders: None,
+                label: None,
             }),
         }
     }
@@ -146,6 +153,45 @@ impl AppState {
             .expect("the relay is set before the state is shared")
             .relay = Some(relay);
         self
+    }
+
+    /// Names the process holding the leases of the projections this one stands by for, in the
+    /// admin API and the dashboard (on PostgreSQL, where leases are kept).
+    ///
+    /// # Panics
+    /// When called after the state was cloned (it is set while building the server).
+    pub fn with_lease_holders(mut self, holders: Arc<dyn LeaseHolders>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the lease holders are set before the state is shared")
+            .lease_holders = Some(holders);
+        self
+    }
+
+    /// How this process is named as the holder of the projections it runs (the label its
+    /// leases carry); "this process" without.
+    ///
+    /// # Panics
+    /// When called after the state was cloned (it is set while building the server).
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("the label is set before the state is shared")
+            .label = Some(label.into());
+        self
+    }
+
+    /// Who holds the leases of projections this process stands by for, when known.
+    pub(crate) fn lease_holders(&self) -> Option<&Arc<dyn LeaseHolders>> {
+        self.inner.lease_holders.as_ref()
+    }
+
+    /// How this process names itself as a lease holder.
+    pub(crate) fn label(&self) -> &str {
+        self.inner.label.as_deref().unwrap_or("this process")
+    }
+
+    /// The last hour of lag and throughput, for the dashboard.
+    pub(crate) fn sampler(&self) -> &Sampler {
+        &self.inner.sampler
     }
 
     /// Where the relay of this process stands, when it runs one and it has started.

@@ -19,6 +19,7 @@ use projector_server::{
 use tokio_util::sync::CancellationToken;
 
 use crate::access;
+use crate::holders::PgLeaseHolders;
 use crate::opts::{PublicRoute, ServeArgs};
 use crate::read_models::{self, targets};
 use crate::relaying::{self, open_feed};
@@ -44,9 +45,10 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .as_ref()
         .and_then(|(listener, _)| listener.local_addr().ok())
         .unwrap_or(addr);
+    let label = format!("projector serve http://{admin_url}");
     let stores = Stores::open(
         &args.storage,
-        &format!("projector serve http://{admin_url}"),
+        &label,
         args.leases.timeout(),
         EventAccess::from_broker(args.from.as_ref()),
         SearchAccess::Own,
@@ -126,6 +128,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         read_node: args.from.as_ref().map(|_| ReadNode {
             writer: args.writer_url.clone(),
         }),
+        lag_alert: Duration::from_secs_f64(args.dashboard_lag_alert),
         ..ServerConfig::default()
     };
     let mut state = AppState::new(
@@ -136,7 +139,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         projector.clone(),
         config,
     )
-    .with_authenticator(authenticator);
+    .with_authenticator(authenticator)
+    // As its leases name it on PostgreSQL.
+    .with_label(format!("{label} pid {}", std::process::id()));
+    if let Some(leases) = stores.pg_leases() {
+        state = state.with_lease_holders(Arc::new(PgLeaseHolders(leases.clone())));
+    }
     // A read node has no event store, so no stream reads: its head is the feed's.
     if let Some(stream_reads) = &stores.stream_reads {
         state = state.with_stream_reads(Arc::clone(stream_reads));

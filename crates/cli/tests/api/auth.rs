@@ -79,15 +79,15 @@ fn concrete(path: &str) -> String {
 }
 
 /// A keys file with one key per scope, and a server that accepts them.
-struct Keyed {
-    server: Server,
+pub(crate) struct Keyed {
+    pub(crate) server: Server,
     keys: Vec<(&'static str, String)>,
     _dir: tempfile::TempDir,
     file: PathBuf,
 }
 
 impl Keyed {
-    async fn start(extra: &[&str]) -> Self {
+    pub(crate) async fn start(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let file = dir.path().join("api-keys");
         let mut keys = Vec::new();
@@ -108,7 +108,7 @@ impl Keyed {
         }
     }
 
-    fn key(&self, scope: &str) -> &str {
+    pub(crate) fn key(&self, scope: &str) -> &str {
         &self
             .keys
             .iter()

@@ -8,10 +8,13 @@ mod admin;
 mod auth;
 mod bench;
 mod broker;
+mod browser;
 mod cache;
 mod commands;
 mod consistency;
 mod customers;
+mod dashboard;
+mod dashboard_auth;
 mod dead_letter_commands;
 mod dead_letters;
 mod edges;
@@ -90,6 +93,7 @@ on_both_backends!(
     dead_letters::a_stopped_projections_letter_is_shown_retried_and_skipped_over_http,
     dead_letter_commands::dead_letters_from_the_command_line,
     customers::a_customer_is_registered_changed_and_read_back,
+    dashboard::the_live_feed_sends_the_projections_and_their_last_hour,
     customers::bad_customer_writes_are_refused_naming_the_field_and_change_nothing,
     customers::retries_are_answered_once_and_if_match_guards_changes,
     customers::reviews_need_a_live_product_and_a_registered_customer,
@@ -145,6 +149,29 @@ on_both_backends!(
     validation::malformed_empty_untyped_and_oversized_bodies,
     validation::bad_paths_queries_and_headers,
 );
+
+/// The dashboard in headless Chromium; the load's writers and the browser need threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
+    crate::browser::the_dashboard_shows_the_projections_and_rebuilds_one().await;
+}
+
+/// Leases, and so their holders, are PostgreSQL's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_dashboard_standby_names_the_holder_of_each_lease() {
+    crate::dashboard::a_standby_names_the_holder_of_each_lease().await;
+}
+
+/// The dashboard's page and flags do not depend on the storage.
+#[tokio::test]
+async fn the_dashboard_page_and_its_files_come_from_this_server_only() {
+    crate::dashboard::the_page_and_its_files_come_from_this_server_only().await;
+}
+
+#[tokio::test]
+async fn a_dashboard_lag_alert_that_is_not_a_number_of_seconds_is_refused() {
+    crate::dashboard::a_lag_alert_that_is_not_a_number_of_seconds_is_refused().await;
+}
 
 /// Two servers sharing one cache need PostgreSQL and Redis, whatever the suite's backend.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

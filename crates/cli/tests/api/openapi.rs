@@ -284,6 +284,10 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
             &["post"][..],
         ),
         ("/admin/projections/{name}/pause", &["post"][..]),
+        ("/admin", &["get"][..]),
+        ("/admin/", &["get"][..]),
+        ("/admin/assets/{file}", &["get"][..]),
+        ("/admin/live", &["get"][..]),
     ] {
         for method in methods {
             let operation = &paths[path][method];
@@ -308,7 +312,7 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     }
     assert_eq!(
         paths.len(),
-        38,
+        42,
         "a route the test does not know: {:?}",
         paths.keys().collect::<Vec<_>>()
     );

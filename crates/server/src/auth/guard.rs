@@ -178,8 +178,62 @@ pub(crate) struct Access {
     pub(crate) policy: RoutePolicy,
 }
 
+/// The realm a browser signs in to for the dashboard.
+const BASIC_CHALLENGE: &str = r#"Basic realm="projector admin", charset="UTF-8""#;
+
+/// The token a request presents: a bearer token, or on the admin routes the password of HTTP
+/// Basic, which is how a browser sends one (to the dashboard and its live feed, which cannot set
+/// headers); the user name is ignored.
+enum Credential {
+    Bearer(String),
+    Basic(String),
+}
+
+fn credential(headers: &axum::http::HeaderMap, path: &str) -> Option<Credential> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(Credential::Bearer(rest.trim().to_owned()));
+    }
+    if !scheme.eq_ignore_ascii_case("basic") || !is_admin(path) {
+        return None;
+    }
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
+    let (_user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some(Credential::Basic(password.to_owned()))
+}
+
+fn is_admin(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+/// The dashboard's own routes, whose refusals ask a browser to sign in.
+fn is_dashboard(path: &str) -> bool {
+    matches!(path, "/admin" | "/admin/" | "/admin/live") || path.starts_with("/admin/assets/")
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// `refusal`, which on the dashboard's routes also asks a browser for Basic credentials.
+fn challenged(refusal: ApiError, path: &str) -> Response {
+    let mut response = refusal.into_response();
+    if is_dashboard(path) {
+        response.headers_mut().append(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static(BASIC_CHALLENGE),
+        );
+    }
+    response
+}
+
 /// Middleware: with authentication on, lets a request through only with a valid bearer token
-/// holding the scope its route needs, and hands the handler its [`Principal`](super::Principal).
+/// (or on the admin routes, one given as the password of HTTP Basic) holding the scope its
+/// route needs, and hands the handler its [`Principal`](super::Principal).
 pub(crate) async fn guard(
     State(access): State<Arc<Access>>,
     mut request: Request,
@@ -198,37 +252,39 @@ pub(crate) async fn guard(
     if needed == Required::Nobody {
         return next.run(request).await;
     }
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    let Some(token) = token else {
-        return ApiError::Unauthenticated {
-            detail: "this request needs a bearer token (Authorization: Bearer <API key or JWT>)"
-                .into(),
-            invalid_token: false,
+    let path = request.uri().path();
+    let (token, basic) = match credential(request.headers(), path) {
+        Some(Credential::Bearer(token)) => (token, false),
+        Some(Credential::Basic(token)) => (token, true),
+        None => {
+            let refusal = ApiError::Unauthenticated {
+                detail:
+                    "this request needs a bearer token (Authorization: Bearer <API key or JWT>)"
+                        .into(),
+                invalid_token: false,
+            };
+            return challenged(refusal, path);
         }
-        .into_response();
     };
-    let principal = match access.authenticator.authenticate(token).await {
+    let principal = match access.authenticator.authenticate(&token).await {
         Ok(principal) => principal,
         Err(error) => {
             tracing::info!(%error, "refused a bearer token");
-            return ApiError::Unauthenticated {
+            let refusal = ApiError::Unauthenticated {
                 detail: "the bearer token is not valid".into(),
                 invalid_token: true,
-            }
-            .into_response();
+            };
+            return challenged(refusal, path);
         }
     };
     if let Required::Scope(scope) = needed
         && !principal.may(scope)
     {
         return ApiError::Forbidden(scope).into_response();
+    }
+    // A browser adds Basic credentials by itself, to a page of another origin's forms too.
+    if basic && !is_safe(request.method()) && crate::browser::from_another_origin(&request) {
+        return ApiError::CrossOriginCredentials.into_response();
     }
     request.extensions_mut().insert(principal);
     next.run(request).await

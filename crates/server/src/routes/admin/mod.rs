@@ -6,8 +6,9 @@
 //! database, each projection runs in the one holding its lease; the others stand by and answer
 //! 409 (`standby`) to actions on it, so the operator sends them to the holder. A local read
 //! model (a search index each server keeps on its own disk) runs in every server, and each
-//! shows and rebuilds its own. There is no
-//! authentication here, as in the rest of the API: do not expose `/admin` publicly.
+//! shows and rebuilds its own. With authentication on, every admin route needs the `admin`
+//! scope; they also take the token as the password of HTTP Basic, for the dashboard
+//! (`dashboard`, `live`), which a browser loads without a way to add a bearer token.
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -27,7 +28,9 @@ use crate::routes::path::ProjectionPath;
 use crate::routes::problems::AdminProblems;
 use crate::state::AppState;
 
+mod dashboard;
 mod dead_letters;
+mod live;
 mod pause;
 
 /// The admin routes, documented.
@@ -38,6 +41,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(resume))
         .merge(dead_letters::router())
         .routes(routes!(pause::pause))
+        .merge(dashboard::router())
+        .merge(live::router())
 }
 
 /// Who asked for an admin action, for its log line: the caller's id when authentication is
@@ -116,6 +121,12 @@ pub(crate) struct ProjectionView {
     /// Whether each server keeps its own copy of this read model (a search index on its own
     /// disk): it runs here without a lease, and its checkpoint and lag are this server's.
     local: bool,
+    /// Events applied per second over the last few seconds (0 until measured).
+    throughput_per_s: f64,
+    /// The process running it: this one (its lease label, or `this process`), or on a standby
+    /// the lease holder's label when known (on PostgreSQL); absent when none or unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    holder: Option<String>,
 }
 
 /// A rebuild filling a new generation beside the serving one.
@@ -130,7 +141,14 @@ pub(crate) struct RebuildProgress {
 }
 
 impl ProjectionView {
-    fn new(status: ProjectionStatus, lag: Lag, local: bool) -> Self {
+    fn new(status: ProjectionStatus, lag: Lag, state: &AppState) -> Self {
+        let local = state.target(&status.name).is_some_and(|t| t.local());
+        let throughput_per_s = state.sampler().throughput(&status.name);
+        let holder = match &status.state {
+            WorkerState::Standby => state.sampler().holder(&status.name),
+            WorkerState::Starting | WorkerState::ShutDown => None,
+            _ => Some(state.label().to_owned()),
+        };
         let (error, stopped_at) = match &status.state {
             WorkerState::Retrying { error, .. } => (Some(error.clone()), None),
             WorkerState::Stopped { position, error } => (Some(error.clone()), Some(position.get())),
@@ -158,6 +176,8 @@ impl ProjectionView {
                 remaining_events: r.checkpoint.distance_to(lag.head),
             }),
             local,
+            throughput_per_s,
+            holder,
         }
     }
 }
@@ -171,6 +191,11 @@ impl ProjectionView {
             content_type = "application/problem+json"),
     ))]
 pub(crate) async fn projections(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(projection_list(&state).await?).into_response())
+}
+
+/// Every projection as `GET /admin/projections` shows them; the dashboard's feed sends the same.
+pub(crate) async fn projection_list(state: &AppState) -> Result<ProjectionList, ApiError> {
     let lags = state.projector().lags().await?;
     let head = match lags.first() {
         Some((_, lag)) => lag.head,
@@ -182,10 +207,7 @@ pub(crate) async fn projections(State(state): State<AppState>) -> Result<Respons
     };
     let projections = lags
         .into_iter()
-        .map(|(status, lag)| {
-            let local = state.target(&status.name).is_some_and(|t| t.local());
-            ProjectionView::new(status, lag, local)
-        })
+        .map(|(status, lag)| ProjectionView::new(status, lag, state))
         .collect();
     let relay = state.relay().map(|r| RelayView {
         published: r.published.get(),
@@ -194,12 +216,11 @@ pub(crate) async fn projections(State(state): State<AppState>) -> Result<Respons
         lag_seconds: r.lag_seconds(Utc::now()),
         error: r.error,
     });
-    Ok(Json(ProjectionList {
+    Ok(ProjectionList {
         head: head.get(),
         projections,
         relay,
     })
-    .into_response())
 }
 
 /// The answer to a rebuild request.
