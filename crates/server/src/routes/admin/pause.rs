@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use projector_core::{GlobalPosition, StartFrom};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -72,16 +72,43 @@ pub(crate) async fn pause(
     .into_response())
 }
 
-/// Where a rebuild starts, when not from the first event; give one field at most.
-#[derive(Debug, ToSchema)]
+/// Where a rebuild starts, when not where the projection says: a position or a time, not both.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)] // Documents the body, which `start_from` reads field by field.
-pub(crate) struct RebuildRequest {
+pub(crate) enum RebuildRequest {
+    /// From a position.
+    FromPosition(RebuildFromPosition),
+    /// From a time.
+    Since(RebuildSince),
+    /// Where the projection says (`{}`).
+    WhereProjectionSays(RebuildWhereProjectionSays),
+}
+
+/// Start where the projection says, as with no body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // As above.
+pub(crate) struct RebuildWhereProjectionSays {}
+
+/// Start at the event at `from_position`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // As above.
+pub(crate) struct RebuildFromPosition {
     /// Start at the event at this position (at least 1, at most the head + 1): the events
     /// before it are never applied.
     #[schema(minimum = 1)]
-    from_position: Option<u64>,
+    from_position: u64,
+}
+
+/// Start at the first event recorded at or after `since`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // As above.
+pub(crate) struct RebuildSince {
     /// Start at the first event recorded at or after this time (RFC 3339).
-    since: Option<DateTime<Utc>>,
+    since: DateTime<Utc>,
 }
 
 /// Where a rebuild asked with `body` starts: `None` where the projection says. The head
@@ -90,7 +117,7 @@ pub(crate) fn start_from(
     body: &JsonBody,
     head: GlobalPosition,
 ) -> Result<Option<StartFrom>, ApiError> {
-    let Some(value) = &body.value else {
+    let Some(value) = body.value.as_ref().filter(|v| !v.is_null()) else {
         return Ok(None);
     };
     let Value::Object(fields) = value else {
@@ -100,18 +127,16 @@ pub(crate) fn start_from(
     };
     let mut errors = Vec::new();
     let mut start = None;
+    let mut past_head = None;
     for (field, value) in fields {
         match field.as_str() {
-            "from_position" => match value.as_u64() {
+            "from_position" => match whole_number(value) {
                 Some(0) | None => errors.push(FieldError::new(
                     "from_position",
                     "must be a position: an integer of at least 1",
                 )),
                 Some(position) if position > head.get().saturating_add(1) => {
-                    errors.push(FieldError::new(
-                        "from_position",
-                        format!("is past the head of the event store ({head})"),
-                    ))
+                    past_head = Some(position);
                 }
                 Some(position) => start = Some(StartFrom::Position(GlobalPosition::new(position))),
             },
@@ -134,9 +159,27 @@ pub(crate) fn start_from(
             "give from_position or since, not both",
         ));
     }
+    if let (true, Some(position)) = (errors.is_empty(), past_head) {
+        // Well formed, but the store is not there yet: a conflict with its state.
+        return Err(ApiError::Conflict(format!(
+            "from_position {position} is past the head of the event store ({head}): a rebuild \
+             starts at an event that exists, or at the next one"
+        )));
+    }
     if errors.is_empty() {
         Ok(start)
     } else {
         Err(ApiError::Validation(errors))
     }
+}
+
+/// A JSON number that is a whole non-negative number, written `7` or `7.0`, as JSON Schema's
+/// `integer` allows.
+fn whole_number(value: &Value) -> Option<u64> {
+    value.as_u64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(f))
+            .map(|f| f as u64)
+    })
 }
