@@ -355,12 +355,20 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     );
     let request = schema(&document, "RebuildRequest");
     assert_eq!(
-        request["properties"]["from_position"]["minimum"], 1,
+        request["oneOf"].as_array().map(Vec::len),
+        Some(3),
         "{request}"
     );
+    let position = schema(&document, "RebuildFromPosition");
     assert_eq!(
-        request["properties"]["since"]["format"], "date-time",
-        "{request}"
+        position["properties"]["from_position"]["minimum"], 1,
+        "{position}"
+    );
+    assert_eq!(position["additionalProperties"], false, "{position}");
+    let since = schema(&document, "RebuildSince");
+    assert_eq!(
+        since["properties"]["since"]["format"], "date-time",
+        "{since}"
     );
     let pause = &paths["/admin/projections/{name}/pause"]["post"];
     for status in ["200", "404", "409", "422", "503"] {
