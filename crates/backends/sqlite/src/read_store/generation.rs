@@ -90,6 +90,23 @@ impl GenerationDb {
         &self.readers
     }
 
+    /// Runs `work` in a write transaction (`BEGIN IMMEDIATE`), rolled back when it fails; `work`
+    /// commits it itself.
+    fn write_transaction(
+        &self,
+        what: &str,
+        work: impl FnOnce(&mut Connection) -> Result<(), ApplyError>,
+    ) -> Result<(), ApplyError> {
+        let mut conn = self.writer();
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| read_store_error(what, e))?;
+        let result = work(&mut conn);
+        if result.is_err() && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        result
+    }
+
     fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         // A panic inside a projection can leave a transaction open; never build on it.
@@ -124,14 +141,9 @@ impl GenerationDb {
         from: GlobalPosition,
         checkpoint: Checkpoint,
     ) -> Result<(), ApplyError> {
-        let mut conn = self.writer();
-        conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| read_store_error("starting a batch", e))?;
-        let result = apply_in_transaction(&mut conn, runtime, projection, events, from, checkpoint);
-        if result.is_err() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        result
+        self.write_transaction("starting a batch", |conn| {
+            apply_in_transaction(conn, runtime, projection, events, from, checkpoint)
+        })
     }
 
     /// Runs `f` while no batch can commit to this generation, if its checkpoint is at `at`
@@ -194,14 +206,9 @@ impl GenerationDb {
         from: GlobalPosition,
         to: Option<Checkpoint>,
     ) -> Result<(), ApplyError> {
-        let mut conn = self.writer();
-        conn.execute_batch("BEGIN IMMEDIATE")
-            .map_err(|e| read_store_error("retrying a dead letter", e))?;
-        let result = retry_in_transaction(&mut conn, runtime, projection, event, from, to);
-        if result.is_err() && !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        result
+        self.write_transaction("retrying a dead letter", |conn| {
+            retry_in_transaction(conn, runtime, projection, event, from, to)
+        })
     }
 
     /// Every dead letter, oldest first (blocking).

@@ -146,17 +146,20 @@ impl SqliteReadStore {
         Some(GenerationDb::path(&self.inner.dir, projection, generation))
     }
 
-    async fn blocking<T, F>(&self, f: F) -> Result<T, ReadStoreError>
+    async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&Inner) -> Result<T, ReadStoreError> + Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<ReadStoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || f(&inner))
             .await
-            .map_err(|e| ReadStoreError::Unavailable {
-                message: join_error(e),
-                source: None,
+            .map_err(|e| {
+                E::from(ReadStoreError::Unavailable {
+                    message: join_error(e),
+                    source: None,
+                })
             })?
     }
 }
@@ -352,18 +355,11 @@ impl SqlReadStore for SqliteReadStore {
         checkpoint: Checkpoint,
     ) -> Result<(), ApplyError> {
         let runtime = tokio::runtime::Handle::current();
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        self.blocking(move |inner| {
             let db = inner.db(&projection.name(), generation)?;
             db.apply(&runtime, projection.as_ref(), &events, from, checkpoint)
         })
         .await
-        .map_err(|e| {
-            ApplyError::Store(ReadStoreError::Unavailable {
-                message: join_error(e),
-                source: None,
-            })
-        })?
     }
 
     async fn record_dead_letter(
@@ -390,18 +386,11 @@ impl SqlReadStore for SqliteReadStore {
         to: Option<Checkpoint>,
     ) -> Result<(), ApplyError> {
         let runtime = tokio::runtime::Handle::current();
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        self.blocking(move |inner| {
             let db = inner.db(&projection.name(), generation)?;
             db.retry_dead_letter(&runtime, projection.as_ref(), &event, from, to)
         })
         .await
-        .map_err(|e| {
-            ApplyError::Store(ReadStoreError::Unavailable {
-                message: join_error(e),
-                source: None,
-            })
-        })?
     }
 
     async fn dead_letters(
