@@ -13,6 +13,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Requests running longer are answered 503 and dropped.
     pub request_timeout: Duration,
+    /// How long a write waits for its store's answer before it is answered 503 with its
+    /// outcome unknown: a database that stops answering would otherwise hold it for the whole
+    /// request timeout. The write carries on, so a retry with its `Idempotency-Key` finds it.
+    pub write_timeout: Duration,
     /// How long a read with `min_position` waits by default.
     pub default_read_wait: Duration,
     /// The longest `wait_ms` a read may ask for.
@@ -57,6 +61,7 @@ impl Default for ServerConfig {
         Self {
             max_body_bytes: crate::limits::MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(35),
+            write_timeout: Duration::from_secs(10),
             default_read_wait: Duration::from_secs(2),
             max_read_wait: Duration::from_millis(crate::limits::WAIT_MS_MAX),
             idempotency_abandoned_after: Duration::from_secs(60),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use projector_testkit::postgres::TestDatabase;
 use projector_testkit::proxy::Proxy;
+use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{Backend, Server};
@@ -213,9 +214,10 @@ async fn a_projection_stopped_at_an_event_is_resumed_over_http_once_fixed() {
 
 /// The network to the database stops answering without closing anything (the proxy holds every
 /// byte): a read is answered 503 once its statement timeout and a second's grace have passed
-/// (5 s + 1 s) rather than hanging, a write once the request timeout has (35 s: its outcome is
-/// then unknown, and a retry with its `Idempotency-Key` finds it), and once the network answers
-/// again the server recovers without a restart.
+/// (5 s + 1 s) rather than hanging, a write once the write timeout has (10 s, not the request's
+/// 35 s: its outcome is then unknown), and once the network answers again the hung write is
+/// found by a retry with its `Idempotency-Key`, recorded once, and the server recovers without
+/// a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_stops_answering_gets_503s_in_bounded_time_and_recovers() {
     let Some(database) = TestDatabase::create().await else {
@@ -229,10 +231,12 @@ async fn a_database_that_stops_answering_gets_503s_in_bounded_time_and_recovers(
 
     proxy.pause();
     let asked = Instant::now();
+    let hung_order = json!({"id": "h2", "customer_id": "c1", "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]});
+    let key = [("idempotency-key", "hung-write-h2")];
     let (write, read) = tokio::join!(
         async {
             let reply = server
-                .post("/api/orders", &json!({"id": "h2", "customer_id": "c1", "items": [{"sku": "a", "quantity": 1, "unit_price": 1}]}))
+                .send(Method::POST, "/api/orders", Some(&hung_order), &key)
                 .await;
             (reply, asked.elapsed())
         },
@@ -248,12 +252,50 @@ async fn a_database_that_stops_answering_gets_503s_in_bounded_time_and_recovers(
         read_took < Duration::from_secs(10),
         "the read waited {read_took:?}"
     );
+    // The write is bounded by the write timeout (10 s), well short of the request's (35 s):
+    // its outcome is unknown, and the answer says to retry.
     assert_eq!(write.status, 503, "{}", write.text);
+    assert_eq!(write.json()["type"], "urn:projector:problem:unavailable");
+    assert!(write.header("retry-after").is_some(), "{:?}", write.headers);
     assert!(
-        write_took < Duration::from_secs(40),
+        write_took < Duration::from_secs(15),
         "the write waited {write_took:?}"
     );
 
     proxy.resume();
+    // The hung write carried on once the network answered: a retry with its key finds it
+    // (while it is still being answered, the retry is told so) and it was recorded once.
+    let since = Instant::now();
+    let retried = loop {
+        let reply = server
+            .send(Method::POST, "/api/orders", Some(&hung_order), &key)
+            .await;
+        if reply.status == 202 {
+            break reply;
+        }
+        assert!(
+            [409, 503].contains(&reply.status.as_u16()),
+            "{} {}",
+            reply.status,
+            reply.text
+        );
+        assert!(
+            since.elapsed() < Duration::from_secs(60),
+            "the retry never found the write: {}",
+            reply.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Whether the hung attempt got as far as appending is up to the timing; either way the
+    // order was placed once: its history is that of `h1`, placed alike before the pause.
+    let placed = server.history("h2").await;
+    let alike = server.history("h1").await;
+    assert_eq!(placed.len(), alike.len(), "{placed:?}");
+    assert_eq!(
+        retried.header("etag"),
+        Some(format!("\"{}\"", alike.len()).as_str())
+    );
+    let order = server.order("h2", retried.position()).await;
+    assert_eq!(order["item_count"], 1);
     writes_and_reads_again(&server, "h3", Duration::from_secs(60)).await;
 }

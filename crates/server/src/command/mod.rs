@@ -176,7 +176,8 @@ impl HttpWrite {
     ///
     /// The command runs on a task of its own, to its end even if the client goes away: a
     /// write cut off between claiming its key and recording its answer would leave the key
-    /// "in progress" to every retry until the claim counted as abandoned.
+    /// "in progress" to every retry until the claim counted as abandoned. The request waits
+    /// for it at most the write timeout, then answers 503 with the outcome unknown.
     pub(crate) async fn submit<D>(
         self,
         decider: &D,
@@ -237,7 +238,15 @@ impl HttpWrite {
             keyed::run(&state, &decider, write, rebuild, refusal).await
         });
         let waiting = Waiting::new();
-        let answer = task.await;
+        let bound = self.state.config().write_timeout;
+        let Ok(answer) = tokio::time::timeout(bound, task).await else {
+            // `waiting` is dropped unanswered: the log says the write carries on.
+            return Err(ApiError::Unavailable(format!(
+                "the store did not answer the write within {} ms, so whether it was recorded \
+                 is unknown; retry with the same Idempotency-Key to learn its outcome",
+                bound.as_millis()
+            )));
+        };
         waiting.answered();
         answer.unwrap_or_else(|e| Err(ApiError::Internal(format!("the write's task failed: {e}"))))
     }
