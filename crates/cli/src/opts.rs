@@ -106,7 +106,8 @@ pub struct StorageArgs {
     /// (`postgres://user@host:port/db`); several processes may share one database.
     #[arg(long, env = "PROJECTOR_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// With PostgreSQL: do not run the embedded schema migrations at start-up.
+    /// With PostgreSQL: do not run the embedded schema migrations at start-up; a database
+    /// whose schema is behind this build is then refused, naming the missing migrations.
     #[arg(long, env = "PROJECTOR_NO_MIGRATE")]
     pub no_migrate: bool,
     /// Where the caches are, if anywhere.

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{store_error, store_pool_error};
 use crate::listener;
-use crate::migrate::migrate;
+use crate::migrate::{migrate, verify};
 use crate::pool::{self, PoolSetupError};
 use crate::rows::{clamp, recorded_events, to_u64};
 use crate::writer::{self, AppendRequest};
@@ -39,7 +39,7 @@ use crate::writer::{self, AppendRequest};
 #[derive(Clone, Copy, Debug)]
 pub struct PgEventStoreOptions {
     /// Apply the embedded migrations on connect. Default: `true`. Turn it off when the schema
-    /// is managed elsewhere (it must then be at the version this build expects).
+    /// is managed elsewhere: a schema behind this build is then refused, changing nothing.
     pub run_migrations: bool,
     /// Connections kept for reads. Default: 8. The writer has one of its own.
     pub pool_size: usize,
@@ -110,6 +110,10 @@ impl PgEventStore {
             migrate(&pool)
                 .await
                 .map_err(|e| StoreError::unavailable(format!("migrating: {e}"), e))?;
+        } else {
+            verify(&pool)
+                .await
+                .map_err(|e| StoreError::unavailable(format!("checking the schema: {e}"), e))?;
         }
         let head = read_head(&pool).await?;
         let (head_tx, head_rx) = watch::channel(head);

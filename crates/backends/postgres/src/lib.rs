@@ -49,7 +49,7 @@ pub use event_store::{PgEventStore, PgEventStoreOptions};
 pub use idempotency::PgIdempotencyStore;
 pub use lease::{DEFAULT_LEASE_TIMEOUT, LeaseError, LeaseGuard, PgLeases};
 pub use lease_holder::LeaseHolder;
-pub use migrate::{MigrationError, migrate};
+pub use migrate::{MigrationError, migrate, migrate_to, verify};
 pub use pool::PoolSetupError;
 pub use read_store::{PgReadStore, PgReadStoreOptions};
 pub use tls::TlsSetupError;

@@ -4,6 +4,10 @@
 //! so two processes starting together apply each migration once: the second waits, then finds
 //! it recorded in `projector._projector_migrations`. The event store and the read store share
 //! one list, so either may create the schema first.
+//!
+//! Each applied migration's checksum is recorded; a recorded one that differs from the
+//! embedded SQL is refused. A store told not to migrate still [`verify`]s: a schema behind this
+//! build is refused, naming the missing migrations, and nothing is changed.
 
 use deadpool_postgres::Pool;
 
@@ -85,6 +89,24 @@ pub enum MigrationError {
         /// The migration's name.
         name: &'static str,
     },
+    /// Migrations this build needs are not applied, and the store was told not to apply them.
+    #[error(
+        "the database schema is behind this build: migration(s) {} not applied; apply them (start once with migrations on) or use a matching build",
+        .missing.join(", ")
+    )]
+    Behind {
+        /// The missing migrations, as `version (name)`.
+        missing: Vec<String>,
+    },
+    /// The recorded migrations could not be read.
+    #[error("cannot read the applied migrations: {message}")]
+    Unreadable {
+        /// The server's message.
+        message: String,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
 }
 
 /// Applies every migration not yet recorded, each in its own locked transaction. Returns how
@@ -94,9 +116,18 @@ pub enum MigrationError {
 /// [`MigrationError`] when the database cannot be reached, a migration fails, or a recorded
 /// migration differs from the embedded one.
 pub async fn migrate(pool: &Pool) -> Result<usize, MigrationError> {
+    migrate_to(pool, i32::MAX).await
+}
+
+/// As [`migrate`], applying only the migrations up to version `last`: for upgrading a database
+/// one step at a time.
+///
+/// # Errors
+/// As [`migrate`].
+pub async fn migrate_to(pool: &Pool, last: i32) -> Result<usize, MigrationError> {
     let mut client = pool.get().await?;
     let mut applied = 0;
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= last) {
         let failed = |source: tokio_postgres::Error| MigrationError::Failed {
             version: migration.version,
             name: migration.name,
@@ -155,6 +186,60 @@ pub async fn migrate(pool: &Pool) -> Result<usize, MigrationError> {
         tx.commit().await.map_err(failed)?;
     }
     Ok(applied)
+}
+
+/// Checks, changing nothing, that every migration this build embeds is recorded with the same
+/// checksum: for a store that does not migrate, so it refuses a schema it cannot work with.
+///
+/// # Errors
+/// [`MigrationError::Behind`] naming the missing migrations, [`MigrationError::Changed`] for
+/// a recorded one that differs, or the database's error.
+pub async fn verify(pool: &Pool) -> Result<(), MigrationError> {
+    let client = pool.get().await?;
+    let unreadable = |source: tokio_postgres::Error| MigrationError::Unreadable {
+        message: describe(&source),
+        source,
+    };
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('projector._projector_migrations') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(unreadable)?
+        .get(0);
+    let recorded: std::collections::HashMap<i32, i64> = if exists {
+        client
+            .query(
+                "SELECT version, checksum FROM projector._projector_migrations",
+                &[],
+            )
+            .await
+            .map_err(unreadable)?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    } else {
+        std::collections::HashMap::new()
+    };
+    let mut missing = Vec::new();
+    for migration in MIGRATIONS {
+        match recorded.get(&migration.version) {
+            Some(sum) if *sum != checksum(migration.sql) => {
+                return Err(MigrationError::Changed {
+                    version: migration.version,
+                    name: migration.name,
+                });
+            }
+            Some(_) => {}
+            None => missing.push(format!("{} ({})", migration.version, migration.name)),
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(MigrationError::Behind { missing })
+    }
 }
 
 /// FNV-1a of the migration's text with line endings normalized, as a signed 64-bit number.

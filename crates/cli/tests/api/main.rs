@@ -24,6 +24,7 @@ mod issues;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod migrations;
 mod openapi;
 mod operations;
 mod outage;

@@ -23,14 +23,15 @@ use projector_core::{
 use projector_sql::{Row, SqlParam, SqlProjection, SqlReadStore};
 
 use crate::error::{read_store_error, read_store_pool_error};
-use crate::migrate::migrate;
+use crate::migrate::{migrate, verify};
 use crate::pool::{self, PoolSetupError};
 use catalog::schema_name;
 
 /// How the read store connects.
 #[derive(Clone, Copy, Debug)]
 pub struct PgReadStoreOptions {
-    /// Apply the embedded migrations on connect. Default: `true`.
+    /// Apply the embedded migrations on connect. Default: `true`. Off, a schema behind this
+    /// build is refused, changing nothing.
     pub run_migrations: bool,
     /// Connections kept for projections and queries. Default: 8.
     pub pool_size: usize,
@@ -109,6 +110,10 @@ impl PgReadStore {
             migrate(&pool)
                 .await
                 .map_err(|e| ReadStoreError::unavailable(format!("migrating: {e}"), e))?;
+        } else {
+            verify(&pool)
+                .await
+                .map_err(|e| ReadStoreError::unavailable(format!("checking the schema: {e}"), e))?;
         }
         Ok(Self {
             pool,

@@ -4,5 +4,6 @@
 mod group;
 mod hung_lease;
 mod leases;
+mod migrations;
 mod recovery;
 mod refused_values;
