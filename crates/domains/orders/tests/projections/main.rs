@@ -8,6 +8,7 @@ mod interleaving;
 mod overflow;
 mod region;
 mod reports;
+mod upcast;
 mod upgrade;
 
 use std::sync::Arc;
