@@ -1,8 +1,14 @@
-//! A property test: random concurrent appends with expected versions across a few streams.
-//! Whatever the interleaving, the feed holds exactly the successful appends, positions have no
-//! gaps, and every stream's versions are in order.
+//! A property test: appends with expected versions across a few streams, some reusing an
+//! event id already sent, in a generated schedule. Whatever the schedule, the feed holds exactly
+//! the successful appends, positions have no gaps, every stream's versions are in order, and an
+//! append refused for a duplicate id names an id another append stored.
+//!
+//! The schedule is part of the input, so a failure shrinks and replays: rounds run one after
+//! another, and the appends of a round are sent together, in the listed order, on a
+//! single-threaded runtime (so they reach the store's writer in that order and may share a
+//! group commit).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -10,18 +16,21 @@ use projector_core::{
     AppendOutcome, EventStore, ExpectedVersion, GlobalPosition, StoreError, StreamId, StreamVersion,
 };
 use proptest::prelude::*;
+use proptest::sample::Index;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use uuid::Uuid;
 
 use super::Fixture;
 use crate::events::numbered;
 
-/// One random append.
+/// One append of the schedule.
 #[derive(Clone, Debug)]
 struct Op {
     stream: u8,
     expected: ExpectedVersion,
     events: usize,
+    /// Its last event takes the id of an event sent earlier in the schedule, if any was.
+    reuse: Option<Index>,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -31,15 +40,34 @@ fn op() -> impl Strategy<Value = Op> {
         Just(ExpectedVersion::StreamExists),
         (0u64..6).prop_map(|v| ExpectedVersion::Exact(StreamVersion::new(v))),
     ];
-    (0u8..4, expected, 1usize..4).prop_map(|(stream, expected, events)| Op {
-        stream,
+    (
+        0u8..4,
         expected,
-        events,
-    })
+        1usize..4,
+        prop::option::weighted(0.2, any::<Index>()),
+    )
+        .prop_map(|(stream, expected, events, reuse)| Op {
+            stream,
+            expected,
+            events,
+            reuse,
+        })
 }
 
-/// Runs the property against fresh stores from `factory` (one per case). The number of cases
-/// is `PROPTEST_CASES`, default 24.
+/// Rounds of appends sent together.
+fn schedule() -> impl Strategy<Value = Vec<Vec<Op>>> {
+    prop::collection::vec(prop::collection::vec(op(), 1..5), 1..12)
+}
+
+/// The number of cases: `PROPTEST_CASES` if set, else 64 in CI (`CI=true`) and 24 elsewhere.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(if crate::services::in_ci() { 64 } else { 24 })
+}
+
+/// Runs the property against fresh stores from `factory` (one per case), for [`cases`] cases.
 ///
 /// # Panics
 /// When a case breaks the property (with the shrunk case), or the factory fails.
@@ -48,31 +76,23 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Option<Fixture>>,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(24);
     let mut runner = TestRunner::new(Config {
-        cases,
+        cases: cases(),
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(
-        &(prop::collection::vec(op(), 1..40), 1usize..6),
-        |(ops, tasks)| {
-            runtime.block_on(async {
-                let Some(fixture) = factory().await else {
-                    return Ok(());
-                };
-                run_case(fixture.store(), ops, tasks).await
-            })
-        },
-    );
+    let result = runner.run(&schedule(), |rounds| {
+        runtime.block_on(async {
+            let Some(fixture) = factory().await else {
+                return Ok(());
+            };
+            run_case(fixture.store(), rounds).await
+        })
+    });
     if let Err(failure) = result {
         panic!("{failure}");
     }
@@ -80,34 +100,35 @@ where
 
 type Answer = (Op, Vec<Uuid>, Result<AppendOutcome, StoreError>);
 
-async fn run_case(
-    store: Arc<dyn EventStore>,
-    ops: Vec<Op>,
-    tasks: usize,
-) -> Result<(), TestCaseError> {
-    let mut handles = Vec::new();
-    for t in 0..tasks {
-        let mine: Vec<Op> = ops.iter().skip(t).step_by(tasks).cloned().collect();
-        let store = Arc::clone(&store);
-        handles.push(tokio::spawn(async move {
-            let mut answers: Vec<Answer> = Vec::new();
-            for op in mine {
-                let stream = StreamId::parse(format!("prop-{}", op.stream)).expect("valid");
-                let events = numbered(op.events);
-                let ids = events.iter().map(|e| e.event_id).collect();
-                let result = store.append(&stream, op.expected, events).await;
-                answers.push((op, ids, result));
+async fn run_case(store: Arc<dyn EventStore>, rounds: Vec<Vec<Op>>) -> Result<(), TestCaseError> {
+    let mut sent: Vec<Uuid> = Vec::new();
+    let mut answers: Vec<Answer> = Vec::new();
+    for round in rounds {
+        let mut handles = Vec::new();
+        for op in round {
+            let stream = StreamId::parse(format!("prop-{}", op.stream)).expect("valid");
+            let mut events = numbered(op.events);
+            if let (Some(reuse), false) = (op.reuse, sent.is_empty())
+                && let Some(last) = events.last_mut()
+            {
+                last.event_id = sent[reuse.index(sent.len())];
             }
-            answers
-        }));
-    }
-    let mut answers = Vec::new();
-    for handle in handles {
-        answers.extend(
-            handle
-                .await
-                .map_err(|e| TestCaseError::fail(e.to_string()))?,
-        );
+            let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+            sent.extend(&ids);
+            let store = Arc::clone(&store);
+            // Spawned in order on one thread: they run, and enqueue, in this order.
+            handles.push(tokio::spawn(async move {
+                let result = store.append(&stream, op.expected, events).await;
+                (op, ids, result)
+            }));
+        }
+        for handle in handles {
+            answers.push(
+                handle
+                    .await
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?,
+            );
+        }
     }
 
     let mut feed = Vec::new();
@@ -122,6 +143,8 @@ async fn run_case(
         feed.extend(page);
     }
 
+    let stored: HashSet<Uuid> = feed.iter().map(|e| e.event_id).collect();
+    prop_assert_eq!(stored.len(), feed.len(), "an event id is stored twice");
     let mut expected_total = 0;
     let by_position: BTreeMap<u64, &projector_core::RecordedEvent> =
         feed.iter().map(|e| (e.position.get(), e)).collect();
@@ -155,6 +178,13 @@ async fn run_case(
                     !op.expected.accepts(conflict.actual),
                     "{op:?} was refused although version {} satisfies it",
                     conflict.actual
+                );
+            }
+            Err(StoreError::DuplicateEvent { event_id }) => {
+                prop_assert!(ids.contains(event_id), "{op:?} refused for another's id");
+                prop_assert!(
+                    stored.contains(event_id),
+                    "{op:?} was refused for id {event_id}, which no append stored"
                 );
             }
             Err(other) => prop_assert!(false, "unexpected error {other}"),
