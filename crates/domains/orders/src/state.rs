@@ -144,3 +144,6 @@ impl Order {
         self
     }
 }
+
+#[cfg(test)]
+mod properties;
