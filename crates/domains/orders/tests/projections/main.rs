@@ -6,6 +6,7 @@ mod customers;
 mod helpers;
 mod interleaving;
 mod overflow;
+mod paging;
 mod region;
 mod reports;
 mod upcast;
