@@ -11,7 +11,7 @@ use projector_sql::TypedSql;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::helpers::{Service, at, item, place};
+use crate::helpers::{PATIENCE, Service, at, item, place};
 
 /// Cases: `PROPTEST_CASES` if set, else 32 in CI (`CI=true`) and 16 elsewhere; each projects
 /// its orders into a fresh SQLite read model.
@@ -50,6 +50,8 @@ fn paging_with_cursors_lists_every_order_once_in_order() {
 
 async fn check(orders: BTreeMap<String, (u8, u32)>, limit: u32) -> Result<(), TestCaseError> {
     let service = Service::start_with(vec![Arc::new(TypedSql(CustomersProjection))]);
+    // Its read model exists even when no order is placed.
+    prop_assert!(service.projector.wait_started(PATIENCE).await, "started");
     for (id, (customer, hour)) in &orders {
         service
             .run(
