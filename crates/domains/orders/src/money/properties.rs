@@ -30,7 +30,12 @@ fn written(cents: i64) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    // A failure prints its shrunk input; nothing is written beside the sources.
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn a_written_decimal_reads_as_its_exact_cents(cents in cents()) {

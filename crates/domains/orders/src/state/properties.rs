@@ -158,7 +158,12 @@ fn as_recount(order: &Order) -> Recount {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    // A failure prints its shrunk input; nothing is written beside the sources.
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn the_fold_matches_a_recount_of_every_event(steps in prop::collection::vec(step(), 1..30)) {
