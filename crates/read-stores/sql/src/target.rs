@@ -62,6 +62,10 @@ impl ProjectionTarget for SqlTarget {
         self.projection.start_from()
     }
 
+    fn inline(&self) -> bool {
+        self.projection.inline()
+    }
+
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
         Ok(self
             .store
