@@ -17,7 +17,7 @@ use projector_postgres::{
 use projector_redis::{Namespace, RedisStore, RedisStoreOptions};
 use projector_search::SearchStore;
 use projector_sql::SqlReadStore;
-use projector_sqlite::{Durability, SqliteEventStore};
+use projector_sqlite::{Durability, InlineProjections, SqliteEventStore};
 
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, StorageArgs};
@@ -186,7 +186,8 @@ impl Stores {
     }
 
     fn sqlite(data: &DataDir, access: EventAccess) -> anyhow::Result<Self> {
-        let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
+        let sqlite_reads = data.open_reads()?;
+        let reads: Arc<dyn SqlReadStore> = Arc::new(sqlite_reads.clone());
         let controls = Arc::new(data.open_controls()?);
         let mut stores = Self {
             stream_reads: None,
@@ -205,6 +206,13 @@ impl Stores {
         };
         if access == EventAccess::Store {
             let events = Arc::new(data.open_events(Durability::Full)?);
+            // The built-in inline read models commit with the events that change them.
+            let inline =
+                InlineProjections::new(sqlite_reads, crate::read_models::sql_projections())
+                    .context("setting up the inline projections")?;
+            if !inline.is_empty() {
+                events.set_inline(inline);
+            }
             stores.idempotency = Some(Arc::new(data.open_idempotency()?));
             stores.closer = Some(Closer::Sqlite(Arc::clone(&events)));
             stores.stream_reads = Some(Arc::new(events.with_readers(STREAM_READERS)));

@@ -20,6 +20,7 @@ mod dead_letters;
 mod edges;
 mod failover;
 mod idempotency;
+mod inline;
 mod issues;
 mod lifecycle;
 mod limits;
@@ -251,6 +252,30 @@ mod cache_faults {
     async fn postgres_flushing_redis_under_writes_never_gives_a_wrong_answer() {
         Backend::Postgres
             .run(crate::cache::flushing_redis_under_writes_never_gives_a_wrong_answer())
+            .await;
+    }
+}
+
+/// The inline read model on the embedded backend, where the append path applies it.
+mod inline_sqlite {
+    #[tokio::test]
+    async fn a_read_right_after_each_write_sees_it() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::inline::a_read_right_after_each_write_sees_it())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_write_the_read_model_cannot_take_is_refused_and_appends_nothing() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::inline::a_write_the_read_model_cannot_take_is_refused_and_appends_nothing())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_rebuild_under_writes_keeps_reads_consistent_and_matches_a_fresh_one() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::inline::a_rebuild_under_writes_keeps_reads_consistent_and_matches_a_fresh_one())
             .await;
     }
 }
