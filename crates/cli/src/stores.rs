@@ -58,6 +58,9 @@ pub(crate) struct Stores {
     pub(crate) search: Option<SearchStore>,
     /// Where, for the logs.
     pub(crate) described: String,
+    /// Whether the event store applies the inline projections with its appends (on SQLite
+    /// with the event store open; not yet on PostgreSQL, nor from a broker).
+    inline: bool,
     closer: Option<Closer>,
 }
 
@@ -160,6 +163,11 @@ impl Stores {
         }
     }
 
+    /// Whether the event store applies the inline projections with its appends.
+    pub(crate) fn applies_inline(&self) -> bool {
+        self.inline
+    }
+
     /// The leases on PostgreSQL, to ask who holds them; `None` on SQLite.
     pub(crate) fn pg_leases(&self) -> Option<&PgLeases> {
         self.pg_leases.as_ref()
@@ -202,6 +210,7 @@ impl Stores {
             cache: None,
             search: None,
             described: format!("SQLite in {}", data.root().display()),
+            inline: false,
             closer: None,
         };
         if access == EventAccess::Store {
@@ -212,6 +221,7 @@ impl Stores {
                     .context("setting up the inline projections")?;
             if !inline.is_empty() {
                 events.set_inline(inline);
+                stores.inline = true;
             }
             stores.idempotency = Some(Arc::new(data.open_idempotency()?));
             stores.closer = Some(Closer::Sqlite(Arc::clone(&events)));
@@ -287,6 +297,7 @@ impl Stores {
             cache: None,
             search: None,
             described: format!("PostgreSQL at {}", redact(url)),
+            inline: false,
             closer: events.clone().map(Closer::Postgres),
             events: events.map(|events| events as Arc<dyn EventStore>),
         })
