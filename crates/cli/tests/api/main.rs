@@ -278,4 +278,11 @@ mod inline_sqlite {
             .run(crate::inline::a_rebuild_under_writes_keeps_reads_consistent_and_matches_a_fresh_one())
             .await;
     }
+
+    #[tokio::test]
+    async fn killed_mid_write_the_inline_read_model_equals_a_rebuild() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::inline::killed_mid_write_the_inline_read_model_equals_a_rebuild())
+            .await;
+    }
 }
