@@ -290,3 +290,17 @@ pub async fn killed_mid_write_the_inline_read_model_equals_a_rebuild() {
     assert!(fresh.success, "{}", fresh.stderr);
     assert_eq!(rows(&kept, serving + 1), before);
 }
+
+/// `GET /admin/projections` says `inline` only where the appends apply the read model: on the
+/// embedded store, not (yet) on PostgreSQL, where `products` is projected after the commit.
+pub async fn the_mode_says_whether_the_appends_apply_the_read_model() {
+    let server = Server::start().await;
+    let expected = match crate::helpers::Backend::current() {
+        crate::helpers::Backend::Sqlite => "inline",
+        crate::helpers::Backend::Postgres => "async",
+    };
+    let (products, _) = projection(&server, "products").await;
+    assert_eq!(products["mode"], expected, "{products}");
+    let (orders, _) = projection(&server, "order_summary").await;
+    assert_eq!(orders["mode"], "async", "{orders}");
+}

@@ -129,6 +129,7 @@ on_both_backends!(
     products::product_writes_are_idempotent_and_guarded_by_if_match,
     products::product_reads_wait_for_their_writes_and_404_when_missing,
     products::the_products_read_model_is_rebuilt_from_the_command_line,
+    inline::the_mode_says_whether_the_appends_apply_the_read_model,
     operations::correlation_ids_are_taken_or_made_and_returned,
     pause::a_pause_holds_across_a_restart_until_resumed,
     pause::pause_and_resume_from_the_command_line,
