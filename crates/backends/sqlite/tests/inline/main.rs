@@ -237,3 +237,34 @@ async fn a_checkpoint_left_behind_is_caught_up_by_the_next_append() {
         vec![("note-a".to_owned(), 5), ("note-b".to_owned(), 1)]
     );
 }
+
+/// A read model whose checkpoint is past the event store's head (restored from another copy)
+/// is never written inline: the append goes through and the read model is left for a rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_model_ahead_of_the_events_is_left_alone() {
+    let setup = setup().await;
+    enable(&setup);
+    let serving = setup
+        .reads
+        .serving(&NAME)
+        .await
+        .expect("serving")
+        .expect("serves");
+    let file = setup.reads.serving_file(&NAME).expect("a serving file");
+    assert!(file.ends_with(format!("notes.{}.db", serving.generation)));
+    rusqlite::Connection::open(&file)
+        .expect("open the read model")
+        .execute_batch("UPDATE _projector_checkpoint SET position = 100 WHERE id = 1")
+        .expect("move the checkpoint ahead");
+    setup
+        .events
+        .append(
+            &StreamId::from_static("note-a"),
+            ExpectedVersion::Any,
+            vec![note(false)],
+        )
+        .await
+        .expect("the append goes through");
+    assert_eq!(checkpoint(&setup.reads).await, GlobalPosition::new(100));
+    assert!(notes(&setup.reads).await.is_empty());
+}
