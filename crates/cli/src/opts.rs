@@ -547,6 +547,10 @@ pub struct BenchArgs {
     /// Run every order projection in phase B, not only `order_summary`.
     #[arg(long)]
     pub all_projections: bool,
+    /// Run phase A twice, plain and then with `order_summary` applied inline (in the append's
+    /// transaction), and report both and their ratio; embedded SQLite only.
+    #[arg(long)]
+    pub inline: bool,
     /// Run on PostgreSQL: a fresh database is created on this server for each run and dropped
     /// after it (e.g. `postgres://postgres@127.0.0.1:5432/postgres`). Without it, the bench runs
     /// on embedded SQLite.

@@ -24,8 +24,9 @@ pub(crate) fn targets(
     names: &[String],
 ) -> anyhow::Result<Vec<Arc<dyn ProjectionTarget>>> {
     select(
-        over(
+        over_with(
             Arc::clone(&stores.reads),
+            stores.applies_inline(),
             stores.cache.as_ref(),
             stores.search.as_ref(),
         ),
@@ -49,10 +50,23 @@ pub fn over(
     cache: Option<&RedisStore>,
     search: Option<&SearchStore>,
 ) -> Vec<Arc<dyn ProjectionTarget>> {
+    over_with(sql, true, cache, search)
+}
+
+/// [`over`], the inline projections reported as such only when `inline` (the event store
+/// applies them with its appends).
+fn over_with(
+    sql: Arc<dyn SqlReadStore>,
+    inline: bool,
+    cache: Option<&RedisStore>,
+    search: Option<&SearchStore>,
+) -> Vec<Arc<dyn ProjectionTarget>> {
     let mut all: Vec<Arc<dyn ProjectionTarget>> = sql_projections()
         .into_iter()
         .map(|projection| {
-            Arc::new(SqlTarget::new(Arc::clone(&sql), projection)) as Arc<dyn ProjectionTarget>
+            let target = SqlTarget::new(Arc::clone(&sql), projection);
+            let target = if inline { target } else { target.not_inline() };
+            Arc::new(target) as Arc<dyn ProjectionTarget>
         })
         .collect();
     if let Some(cache) = cache {

@@ -17,7 +17,7 @@ use projector_postgres::{
 use projector_redis::{Namespace, RedisStore, RedisStoreOptions};
 use projector_search::SearchStore;
 use projector_sql::SqlReadStore;
-use projector_sqlite::{Durability, SqliteEventStore};
+use projector_sqlite::{Durability, InlineProjections, SqliteEventStore};
 
 use crate::data::DataDir;
 use crate::opts::{CacheArgs, StorageArgs};
@@ -58,6 +58,9 @@ pub(crate) struct Stores {
     pub(crate) search: Option<SearchStore>,
     /// Where, for the logs.
     pub(crate) described: String,
+    /// Whether the event store applies the inline projections with its appends (on SQLite
+    /// with the event store open; not yet on PostgreSQL, nor from a broker).
+    inline: bool,
     closer: Option<Closer>,
 }
 
@@ -160,6 +163,11 @@ impl Stores {
         }
     }
 
+    /// Whether the event store applies the inline projections with its appends.
+    pub(crate) fn applies_inline(&self) -> bool {
+        self.inline
+    }
+
     /// The leases on PostgreSQL, to ask who holds them; `None` on SQLite.
     pub(crate) fn pg_leases(&self) -> Option<&PgLeases> {
         self.pg_leases.as_ref()
@@ -186,7 +194,8 @@ impl Stores {
     }
 
     fn sqlite(data: &DataDir, access: EventAccess) -> anyhow::Result<Self> {
-        let reads: Arc<dyn SqlReadStore> = Arc::new(data.open_reads()?);
+        let sqlite_reads = data.open_reads()?;
+        let reads: Arc<dyn SqlReadStore> = Arc::new(sqlite_reads.clone());
         let controls = Arc::new(data.open_controls()?);
         let mut stores = Self {
             stream_reads: None,
@@ -201,10 +210,19 @@ impl Stores {
             cache: None,
             search: None,
             described: format!("SQLite in {}", data.root().display()),
+            inline: false,
             closer: None,
         };
         if access == EventAccess::Store {
             let events = Arc::new(data.open_events(Durability::Full)?);
+            // The built-in inline read models commit with the events that change them.
+            let inline =
+                InlineProjections::new(sqlite_reads, crate::read_models::sql_projections())
+                    .context("setting up the inline projections")?;
+            if !inline.is_empty() {
+                events.set_inline(inline);
+                stores.inline = true;
+            }
             stores.idempotency = Some(Arc::new(data.open_idempotency()?));
             stores.closer = Some(Closer::Sqlite(Arc::clone(&events)));
             stores.stream_reads = Some(Arc::new(events.with_readers(STREAM_READERS)));
@@ -279,6 +297,7 @@ impl Stores {
             cache: None,
             search: None,
             described: format!("PostgreSQL at {}", redact(url)),
+            inline: false,
             closer: events.clone().map(Closer::Postgres),
             events: events.map(|events| events as Arc<dyn EventStore>),
         })

@@ -75,6 +75,20 @@ pub enum StoreError {
     #[error("stored event is corrupt: {0}")]
     Corrupt(String),
 
+    /// An inline projection failed on the append's events, so the append was refused and
+    /// nothing of it was written (other appends committed with it are unaffected).
+    ///
+    /// # Handling
+    /// The read model cannot take these events: report it (HTTP 422) and alert; retrying the
+    /// same append fails again until the projection or its tables are fixed.
+    #[error("inline projection {projection} refused the append: {message}")]
+    InlineProjection {
+        /// The projection that failed.
+        projection: String,
+        /// Its error.
+        message: String,
+    },
+
     /// The store has been shut down.
     ///
     /// # Handling

@@ -77,6 +77,14 @@ pub trait ProjectionTarget: Send + Sync + 'static {
         StartFrom::Beginning
     }
 
+    /// Whether the event store also applies this projection inside its append transaction
+    /// (an inline projection), so its serving generation is at the head once a write is
+    /// answered. The projector still runs it, for rebuilds and to catch up what inline
+    /// skipped. False by default.
+    fn inline(&self) -> bool {
+        false
+    }
+
     /// The generation serving reads and the version of the projection that built it.
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError>;
     /// The generations being built (not serving yet), with the version that created each,
@@ -154,6 +162,10 @@ impl<T: ProjectionTarget + ?Sized> ProjectionTarget for Arc<T> {
 
     fn poison_policy(&self) -> PoisonPolicy {
         (**self).poison_policy()
+    }
+
+    fn inline(&self) -> bool {
+        (**self).inline()
     }
 
     fn volatile(&self) -> bool {

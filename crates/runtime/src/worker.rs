@@ -353,8 +353,14 @@ impl Worker {
         kind: LaneKind,
         found: GlobalPosition,
     ) -> Step {
-        tracing::warn!(projection = %self.target.name(), ours = %lane.checkpoint.position, theirs = %found,
-            "another process moved the checkpoint; nothing was applied twice");
+        if self.target.inline() {
+            // The event store applies an inline projection with each append: expected.
+            tracing::debug!(projection = %self.target.name(), ours = %lane.checkpoint.position, theirs = %found,
+                "the appends moved the inline checkpoint; nothing was applied twice");
+        } else {
+            tracing::warn!(projection = %self.target.name(), ours = %lane.checkpoint.position, theirs = %found,
+                "another process moved the checkpoint; nothing was applied twice");
+        }
         match self.target.checkpoint(lane.generation).await {
             Ok(checkpoint) => {
                 self.moved_to(lane, kind, checkpoint);

@@ -181,6 +181,17 @@ pub enum ApiError {
         /// How long the read waited.
         waited_ms: u64,
     },
+    /// An inline read model failed on the write's events, so nothing was written.
+    #[error(
+        "the read model {projection} could not take this write, so nothing was written; the \
+         correlation id finds the cause in the server's logs"
+    )]
+    InlineProjection {
+        /// The inline projection that failed.
+        projection: String,
+        /// Its error, for the log only.
+        message: String,
+    },
     /// Storage is unreachable or the server is stopping.
     #[error("{0}")]
     Unavailable(String),
@@ -201,9 +212,9 @@ impl ApiError {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Validation(_) | ApiError::IdempotencyMismatch => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_)
+            | ApiError::IdempotencyMismatch
+            | ApiError::InlineProjection { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) | ApiError::Unauthenticated { .. } => {
                 StatusCode::UNAUTHORIZED
             }
@@ -258,6 +269,10 @@ impl ApiError {
             ApiError::IdempotencyInProgress => ("idempotency-in-progress", "Request in progress"),
             ApiError::IdempotencyMismatch => ("idempotency-mismatch", "Idempotency key reused"),
             ApiError::NotReached { .. } => ("projection-not-reached", "Read model not yet current"),
+            ApiError::InlineProjection { .. } => (
+                "inline-projection-refused",
+                "A read model refused the write",
+            ),
             ApiError::Unavailable(_) => ("unavailable", "Service unavailable"),
             ApiError::Internal(_) => ("internal", "Internal server error"),
         }

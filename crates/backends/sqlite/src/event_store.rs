@@ -18,9 +18,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::connection::open_writer;
 use crate::durability::Durability;
 use crate::error::store_error;
+use crate::inline::InlineProjections;
 use crate::pool::{PoolError, ReaderPool};
 use crate::rows::collect_events;
-use crate::writer::{self, AppendRequest, GroupLimits, PoisonFlag};
+use crate::writer::{self, AppendRequest, GroupLimits, InlineSlot, PoisonFlag};
 
 /// How the event store is opened.
 #[derive(Clone, Copy, Debug)]
@@ -72,6 +73,7 @@ struct WriterHandle {
     /// `None` once the store is closed.
     requests: Mutex<Option<mpsc::Sender<AppendRequest>>>,
     poison: PoisonFlag,
+    inline: InlineSlot,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// An exclusive lock on `<file>.lock`, held while this process may append.
     _lock: File,
@@ -117,8 +119,16 @@ impl SqliteEventStore {
         let limits = GroupLimits {
             max_events: options.max_group_events.max(1),
         };
-        let thread = writer::spawn(conn, queue, head_tx, Arc::clone(&poison), limits)
-            .map_err(|e| StoreError::unavailable("cannot start the writer thread", e))?;
+        let inline = InlineSlot::default();
+        let thread = writer::spawn(
+            conn,
+            queue,
+            head_tx,
+            Arc::clone(&poison),
+            Arc::clone(&inline),
+            limits,
+        )
+        .map_err(|e| StoreError::unavailable("cannot start the writer thread", e))?;
 
         Ok(Self {
             readers: ReaderPool::new(path.clone(), options.readers),
@@ -129,11 +139,24 @@ impl SqliteEventStore {
                 writer: Some(WriterHandle {
                     requests: Mutex::new(Some(requests)),
                     poison,
+                    inline,
                     thread: Mutex::new(Some(thread)),
                     _lock: lock,
                 }),
             }),
         })
+    }
+
+    /// Applies `inline` in every later group commit: their read models commit with the
+    /// events that change them, and an append they fail on is refused. Replaces any set
+    /// before; a store opened read-only ignores it.
+    pub fn set_inline(&self, inline: InlineProjections) {
+        if let Some(writer) = &self.inner.writer {
+            *writer
+                .inline
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(inline));
+        }
     }
 
     /// Opens an existing store for reading only, beside a process that appends to it.

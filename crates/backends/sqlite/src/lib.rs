@@ -6,12 +6,16 @@
 //! - [`SqliteReadStore`] keeps each projection's read model in its own files, one per
 //!   generation, with the checkpoint in the same file so batch and checkpoint commit together.
 //!
+//! - [`InlineProjections`], given to the event store with [`SqliteEventStore::set_inline`],
+//!   are applied to their serving read model inside each group commit, committed right after
+//!   the events, so a write's answer comes after its read-model rows.
+//!
 //! Events and read models live in separate files, so appends and projection never queue
-//! behind one another.
+//! behind one another (inline projections apart, which the appends wait for by design).
 //!
 //! # Layout
 //! - `event_store`: the store and its options; `writer`: the group-commit thread;
-//!   `rows`: rows to events.
+//!   `inline`: the inline projections it applies; `rows`: rows to events.
 //! - `read_store`: the read store; its `catalog` of generations, each `generation` file, and
 //!   the portable `transaction` projections write through.
 //! - `idempotency`: idempotency keys and the answers they got.
@@ -31,6 +35,7 @@ mod durability;
 mod error;
 mod event_store;
 mod idempotency;
+mod inline;
 mod pool;
 mod read_store;
 mod rows;
@@ -41,4 +46,5 @@ pub use dir::{OpenDirError, open_dir};
 pub use durability::Durability;
 pub use event_store::{SqliteEventStore, SqliteEventStoreOptions};
 pub use idempotency::SqliteIdempotencyStore;
+pub use inline::InlineProjections;
 pub use read_store::{SqliteReadStore, SqliteReadStoreOptions};

@@ -9,7 +9,7 @@
 //! then committed without it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
 use chrono::Utc;
@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::is_constraint;
+use crate::inline::InlineProjections;
 use crate::rows::time_to_micros;
 
 /// One caller's append, with the channel its own answer goes back on.
@@ -42,6 +43,9 @@ pub(crate) struct GroupLimits {
 /// every append is refused until the store is reopened.
 pub(crate) type PoisonFlag = Arc<OnceLock<String>>;
 
+/// The inline projections the writer applies in each group, set once the read store is open.
+pub(crate) type InlineSlot = Arc<RwLock<Option<Arc<InlineProjections>>>>;
+
 /// Spawns the writer thread. It runs until every sender of `requests` is dropped, draining the
 /// queue first, and publishes each committed head on `head`, starting from `committed`.
 pub(crate) fn spawn(
@@ -49,6 +53,7 @@ pub(crate) fn spawn(
     requests: mpsc::Receiver<AppendRequest>,
     head: watch::Sender<GlobalPosition>,
     poison: PoisonFlag,
+    inline: InlineSlot,
     limits: GroupLimits,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -58,6 +63,7 @@ pub(crate) fn spawn(
                 conn,
                 head,
                 poison,
+                inline,
                 versions: VersionCache::default(),
             }
             .run(requests, limits)
@@ -70,6 +76,7 @@ struct Writer {
     conn: Connection,
     head: watch::Sender<GlobalPosition>,
     poison: PoisonFlag,
+    inline: InlineSlot,
     versions: VersionCache,
 }
 
@@ -139,9 +146,20 @@ impl Writer {
             reply_all(group, || StoreError::Poisoned(reason.clone()));
             return;
         }
+        let inline = self
+            .inline
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         loop {
             let head = *self.head.borrow();
-            match commit_group(&mut self.conn, group, head, &self.versions) {
+            match commit_group(
+                &mut self.conn,
+                group,
+                head,
+                &self.versions,
+                inline.as_deref(),
+            ) {
                 Ok((outcomes, new_head, versions)) => {
                     self.versions.commit(versions);
                     // Publish the head before answering, so a caller that reads right after
@@ -195,9 +213,9 @@ fn reply_all(group: &mut Vec<AppendRequest>, error: impl Fn() -> StoreError) {
 }
 
 /// A group that did not commit; in every case its transaction was rolled back or never began.
-enum GroupFailure {
-    /// The append at `index` broke a constraint (a duplicate event id); the others may commit
-    /// without it.
+pub(crate) enum GroupFailure {
+    /// The append at `index` broke a constraint (a duplicate event id) or an inline projection
+    /// failed on it; the others may commit without it.
     Refused { index: usize, error: StoreError },
     /// A statement failed; nothing was written.
     BeforeCommit(rusqlite::Error),
@@ -237,6 +255,7 @@ fn commit_group(
     group: &[AppendRequest],
     head: GlobalPosition,
     committed: &VersionCache,
+    inline: Option<&InlineProjections>,
 ) -> Result<(Outcomes, GlobalPosition, HashMap<StreamId, StreamVersion>), GroupFailure> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let recorded_at = time_to_micros(Utc::now());
@@ -259,12 +278,15 @@ fn commit_group(
             Appended::Refused(error) => return Err(GroupFailure::Refused { index, error }),
         }
     }
-    tx.commit().map_err(GroupFailure::Commit)?;
-    Ok((
-        outcomes,
-        GlobalPosition::new(to_u64(next - 1)),
-        versions.written,
-    ))
+    let new_head = GlobalPosition::new(to_u64(next - 1));
+    match inline {
+        Some(inline) if new_head > head => {
+            let at = chrono::DateTime::from_timestamp_micros(recorded_at).unwrap_or_default();
+            inline.commit(tx, group, &outcomes, head, new_head, at)?;
+        }
+        _ => tx.commit().map_err(GroupFailure::Commit)?,
+    }
+    Ok((outcomes, new_head, versions.written))
 }
 
 /// What one append inside a group came to.

@@ -51,3 +51,38 @@ async fn the_catalogue_bench_checks_its_index_and_prints_its_figures() {
     // Its temporary data is gone.
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
 }
+
+/// `bench --inline` runs phase A plain and with `order_summary` inline, checks the inline read
+/// model holds every order with no projector running, and prints both figures and their ratio.
+#[tokio::test]
+async fn the_inline_bench_checks_its_read_model_and_prints_the_ratio() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir_arg = dir.path().to_string_lossy().into_owned();
+    let args = [
+        "bench",
+        "--inline",
+        "--json",
+        "--orders",
+        "200",
+        "--writers",
+        "2",
+        "--dir",
+        &dir_arg,
+    ];
+    let output = projector(&args, &[], Duration::from_secs(120)).await;
+    assert!(output.success, "{}", output.stderr);
+    let report: Value = serde_json::from_str(output.stdout.trim())
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", output.stdout));
+    assert_eq!(report["phase"], "A");
+    assert_eq!(report["inline_projection"], "order_summary");
+    assert_eq!(report["check"], "ok");
+    let plain = report["append_events_per_s"]
+        .as_f64()
+        .expect("plain figure");
+    let inline = report["inline_append_events_per_s"]
+        .as_f64()
+        .expect("inline figure");
+    assert!(plain > 0.0 && inline > 0.0, "{report}");
+    let ratio = report["inline_ratio"].as_f64().expect("ratio");
+    assert!((ratio - inline / plain).abs() < 0.01, "{report}");
+}

@@ -20,6 +20,7 @@ mod dead_letters;
 mod edges;
 mod failover;
 mod idempotency;
+mod inline;
 mod issues;
 mod lifecycle;
 mod limits;
@@ -129,6 +130,7 @@ on_both_backends!(
     products::product_writes_are_idempotent_and_guarded_by_if_match,
     products::product_reads_wait_for_their_writes_and_404_when_missing,
     products::the_products_read_model_is_rebuilt_from_the_command_line,
+    inline::the_mode_says_whether_the_appends_apply_the_read_model,
     operations::correlation_ids_are_taken_or_made_and_returned,
     pause::a_pause_holds_across_a_restart_until_resumed,
     pause::pause_and_resume_from_the_command_line,
@@ -252,6 +254,37 @@ mod cache_faults {
     async fn postgres_flushing_redis_under_writes_never_gives_a_wrong_answer() {
         Backend::Postgres
             .run(crate::cache::flushing_redis_under_writes_never_gives_a_wrong_answer())
+            .await;
+    }
+}
+
+/// The inline read model on the embedded backend, where the append path applies it.
+mod inline_sqlite {
+    #[tokio::test]
+    async fn a_read_right_after_each_write_sees_it() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::inline::a_read_right_after_each_write_sees_it())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_write_the_read_model_cannot_take_is_refused_and_appends_nothing() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::inline::a_write_the_read_model_cannot_take_is_refused_and_appends_nothing())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_rebuild_under_writes_keeps_reads_consistent_and_matches_a_fresh_one() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::inline::a_rebuild_under_writes_keeps_reads_consistent_and_matches_a_fresh_one())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn killed_mid_write_the_inline_read_model_equals_a_rebuild() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::inline::killed_mid_write_the_inline_read_model_equals_a_rebuild())
             .await;
     }
 }

@@ -38,7 +38,7 @@ impl Held {
 }
 
 impl Storage {
-    fn sqlite_file(&self, file: &str) -> rusqlite::Connection {
+    pub(crate) fn sqlite_file(&self, file: &str) -> rusqlite::Connection {
         let Storage::Sqlite(dir) = self else {
             panic!("not on SQLite")
         };

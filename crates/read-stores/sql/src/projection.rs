@@ -15,6 +15,13 @@ pub trait SqlProjection: Projection {
     /// Portable DDL that creates the read model's tables and indexes in a fresh namespace.
     fn schema(&self) -> &[&str];
 
+    /// Whether its read model commits in the same transaction as the events that change it
+    /// (an inline projection): a read right after a write's answer sees the write. It costs
+    /// the append its `apply`, and a failure in it refuses the append. False by default.
+    fn inline(&self) -> bool {
+        false
+    }
+
     /// Applies a batch of events (in feed order, only those that pass [`Projection::handles`]).
     ///
     /// # Errors

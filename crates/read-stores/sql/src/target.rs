@@ -18,6 +18,8 @@ use crate::typed::{TypedSql, TypedSqlProjection};
 pub struct SqlTarget {
     store: Arc<dyn SqlReadStore>,
     projection: Arc<dyn SqlProjection>,
+    /// Whether the event store applies it inline (see [`SqlTarget::not_inline`]).
+    inline: bool,
 }
 
 impl std::fmt::Debug for SqlTarget {
@@ -31,7 +33,20 @@ impl std::fmt::Debug for SqlTarget {
 impl SqlTarget {
     /// Binds `projection` to `store`.
     pub fn new(store: Arc<dyn SqlReadStore>, projection: Arc<dyn SqlProjection>) -> Self {
-        Self { store, projection }
+        let inline = projection.inline();
+        Self {
+            store,
+            projection,
+            inline,
+        }
+    }
+
+    /// The same target, reported as projected after the commit even if the projection is
+    /// declared inline: for an event store that does not apply inline projections, so the
+    /// status never claims a consistency the writes do not give.
+    pub fn not_inline(mut self) -> Self {
+        self.inline = false;
+        self
     }
 
     /// Binds a typed projection to `store`.
@@ -60,6 +75,10 @@ impl ProjectionTarget for SqlTarget {
 
     fn start_from(&self) -> projector_core::StartFrom {
         self.projection.start_from()
+    }
+
+    fn inline(&self) -> bool {
+        self.inline
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {

@@ -37,6 +37,9 @@ pub trait TypedSqlProjection: Send + Sync + 'static {
     /// What the projector does with an event that keeps failing.
     const POISON_POLICY: PoisonPolicy = PoisonPolicy::Stop;
 
+    /// Whether it is an inline projection (see [`SqlProjection::inline`]).
+    const INLINE: bool = false;
+
     /// Where a new generation of its read model starts, for one that needs only recent
     /// history (a backfill); the first event by default.
     fn start_from(&self) -> StartFrom {
@@ -110,6 +113,10 @@ impl<P: TypedSqlProjection> Projection for TypedSql<P> {
 impl<P: TypedSqlProjection> SqlProjection for TypedSql<P> {
     fn schema(&self) -> &[&str] {
         P::SCHEMA
+    }
+
+    fn inline(&self) -> bool {
+        P::INLINE
     }
 
     async fn apply(

@@ -128,6 +128,13 @@ pub(crate) fn store_error(error: StoreError) -> ApiError {
         StoreError::DuplicateEvent { .. } => ApiError::Conflict(error.to_string()),
         StoreError::InvalidRequest(message) => ApiError::field("body", message),
         StoreError::Corrupt(_) => ApiError::Internal(error.to_string()),
+        StoreError::InlineProjection {
+            projection,
+            message,
+        } => ApiError::InlineProjection {
+            projection,
+            message,
+        },
         other => ApiError::Unavailable(other.to_string()),
     }
 }

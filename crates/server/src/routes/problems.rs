@@ -27,8 +27,11 @@ pub(crate) enum WriteProblems {
     /// The body is not JSON.
     #[response(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Problem),
-    /// Invalid fields, parameters or headers, each named in `errors`; or an idempotency key
-    /// reused for another request.
+    /// Invalid fields, parameters or headers, each named in `errors`; an idempotency key
+    /// reused for another request; or an inline read model (one that commits with the write,
+    /// such as `products`) failed on the write's events, so nothing was written
+    /// (`type` `urn:projector:problem:inline-projection-refused`, the read model named in
+    /// `detail`).
     #[response(status = 422, content_type = "application/problem+json")]
     Invalid(Problem),
     /// Storage is unavailable, or the answer to a request with an idempotency key could not be

@@ -107,7 +107,9 @@ impl GenerationDb {
         result
     }
 
-    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+    /// The write connection, held until the guard drops: no batch, swap or drop of this
+    /// generation runs meanwhile. Inline projections apply through it.
+    pub(crate) fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         // A panic inside a projection can leave a transaction open; never build on it.
         if !conn.is_autocommit() {
@@ -296,17 +298,22 @@ fn retry_in_transaction(
         .map_err(|e| ApplyError::Store(read_store_error("committing a retry", e)))
 }
 
+/// The checkpoint's position on `conn`.
+pub(crate) fn position(conn: &Connection) -> Result<GlobalPosition, ReadStoreError> {
+    let position: i64 = conn
+        .prepare_cached("SELECT position FROM _projector_checkpoint WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(|e| read_store_error("reading a checkpoint", e))?;
+    Ok(GlobalPosition::new(u64::try_from(position).unwrap_or(0)))
+}
+
 /// Refuses with [`ReadStoreError::CheckpointMoved`] unless the checkpoint is at `expected`.
 fn expect_position(
     conn: &Connection,
     projection: &ProjectionName,
     expected: GlobalPosition,
 ) -> Result<(), ReadStoreError> {
-    let position: i64 = conn
-        .prepare_cached("SELECT position FROM _projector_checkpoint WHERE id = 1")
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(|e| read_store_error("reading a checkpoint", e))?;
-    let found = GlobalPosition::new(u64::try_from(position).unwrap_or(0));
+    let found = position(conn)?;
     if found != expected {
         return Err(ReadStoreError::CheckpointMoved {
             projection: projection.clone(),
@@ -317,7 +324,10 @@ fn expect_position(
     Ok(())
 }
 
-fn write_checkpoint(conn: &Connection, checkpoint: Checkpoint) -> Result<(), ReadStoreError> {
+pub(crate) fn write_checkpoint(
+    conn: &Connection,
+    checkpoint: Checkpoint,
+) -> Result<(), ReadStoreError> {
     conn.prepare_cached(
         "UPDATE _projector_checkpoint SET position = ?1, last_event_at = ?2, updated_at = ?3 WHERE id = 1",
     )

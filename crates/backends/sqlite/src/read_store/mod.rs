@@ -6,10 +6,10 @@
 //! file while the old one serves, and the swap is one catalog update.
 
 mod catalog;
-mod generation;
+pub(crate) mod generation;
 
 mod query;
-mod transaction;
+pub(crate) mod transaction;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -144,6 +144,24 @@ impl SqliteReadStore {
     pub fn serving_file(&self, projection: &ProjectionName) -> Option<PathBuf> {
         let generation = *read(&self.inner.serving).get(projection)?;
         Some(GenerationDb::path(&self.inner.dir, projection, generation))
+    }
+
+    /// The serving generation of `projection` and its open database, if one serves
+    /// (blocking): where an inline projection applies.
+    pub(crate) fn inline_serving(
+        &self,
+        projection: &ProjectionName,
+    ) -> Result<Option<(Generation, Arc<GenerationDb>)>, ReadStoreError> {
+        let Some(generation) = read(&self.inner.serving).get(projection).copied() else {
+            return Ok(None);
+        };
+        Ok(Some((generation, self.inner.db(projection, generation)?)))
+    }
+
+    /// Whether `generation` still serves `projection`. Asked while holding its writer, it
+    /// cannot change until the writer is let go: a swap holds the replaced one's writer.
+    pub(crate) fn serves(&self, projection: &ProjectionName, generation: Generation) -> bool {
+        read(&self.inner.serving).get(projection) == Some(&generation)
     }
 
     async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>

@@ -1,7 +1,8 @@
 //! `projector bench`: the `orders-v1` workload (phases A and B), on embedded SQLite in a fresh
 //! temporary directory or, with `--database-url`, on PostgreSQL in a fresh database; with the
 //! plain-loop limit of the same backend beside it on request. `--http` runs phase C, and
-//! `--catalogue` the catalogue workload (`product_search`). `--nats-url` runs the relay to NATS
+//! `--catalogue` the catalogue workload (`product_search`), and `--inline`
+//! phase A with and without an inline projection. `--nats-url` runs the relay to NATS
 //! JetStream against a plain publish loop, and with `--http` phase C through a read node.
 
 mod baseline;
@@ -9,6 +10,7 @@ mod baseline_pg;
 mod cache;
 mod catalogue;
 mod http;
+mod inline;
 mod phases;
 mod postgres;
 mod relay;
@@ -31,6 +33,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.catalogue {
         return catalogue::run(&args).await;
+    }
+    if args.inline {
+        return inline::run(&args).await;
     }
     if let (Some(url), false) = (&args.nats_url, args.http) {
         return relay::run(&args, url).await;

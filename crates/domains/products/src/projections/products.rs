@@ -23,6 +23,9 @@ impl TypedSqlProjection for ProductsProjection {
     type Event = ProductEvent;
     const NAME: ProjectionName = PRODUCTS;
     const SCHEMA: &'static [&'static str] = &[include_str!("sql/products_schema.sql")];
+    /// Inline: whoever adds or edits a product lists the catalogue next and expects to see it,
+    /// and catalogue writes are rare enough that the append can carry the row.
+    const INLINE: bool = true;
 
     async fn apply(
         &self,

@@ -121,6 +121,11 @@ pub(crate) struct ProjectionView {
     /// Whether each server keeps its own copy of this read model (a search index on its own
     /// disk): it runs here without a lease, and its checkpoint and lag are this server's.
     local: bool,
+    /// `inline` when its read model commits in the same transaction as the events that change
+    /// it (a read right after a write sees the write), else `async` (projected after the
+    /// commit; a read waits with `min_position` to see a write).
+    #[schema(example = "inline")]
+    mode: &'static str,
     /// Events applied per second over the last few seconds (0 until measured).
     throughput_per_s: f64,
     /// The process running it: this one (its lease label, or `this process`), or on a standby
@@ -143,6 +148,7 @@ pub(crate) struct RebuildProgress {
 impl ProjectionView {
     fn new(status: ProjectionStatus, lag: Lag, state: &AppState) -> Self {
         let local = state.target(&status.name).is_some_and(|t| t.local());
+        let inline = state.target(&status.name).is_some_and(|t| t.inline());
         let throughput_per_s = state.sampler().throughput(&status.name);
         let holder = match &status.state {
             WorkerState::Standby => state.sampler().holder(&status.name),
@@ -176,6 +182,7 @@ impl ProjectionView {
                 remaining_events: r.checkpoint.distance_to(lag.head),
             }),
             local,
+            mode: if inline { "inline" } else { "async" },
             throughput_per_s,
             holder,
         }
