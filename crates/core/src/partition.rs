@@ -128,7 +128,7 @@ mod tests {
     fn streams_spread_over_every_partition_and_stay_put() {
         let mut seen = [0u32; 4];
         for n in 0..400 {
-            let stream = StreamId::parse(format!("order-{n}")).unwrap();
+            let stream = StreamId::parse(format!("order-{n}")).expect("a stream id");
             let p = Partition::of_stream(&stream, 4);
             assert_eq!(p, Partition::of_stream(&stream, 4));
             seen[usize::from(p)] += 1;
@@ -141,14 +141,14 @@ mod tests {
         assert!(Partition::new(0, 0).is_err());
         assert!(Partition::new(4, 4).is_err());
         assert!(Partition::new(0, MAX_PARTITIONS + 1).is_err());
-        assert_eq!(Partition::all(3).unwrap().len(), 3);
+        assert_eq!(Partition::all(3).expect("three partitions").len(), 3);
     }
 
     #[test]
     fn worker_names_round_trip() {
-        let name = ProjectionName::parse("order_summary").unwrap();
-        let p = Partition::new(2, 4).unwrap();
-        let worker = p.worker_name(&name).unwrap();
+        let name = ProjectionName::parse("order_summary").expect("a name");
+        let p = Partition::new(2, 4).expect("a partition");
+        let worker = p.worker_name(&name).expect("a worker name");
         assert_eq!(worker.as_str(), "order_summary_p2of4");
         assert_eq!(
             Partition::parse_worker_name(&worker),
