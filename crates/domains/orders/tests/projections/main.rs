@@ -6,6 +6,7 @@ mod customers;
 mod helpers;
 mod interleaving;
 mod overflow;
+mod partitions;
 mod region;
 mod reports;
 mod upgrade;
