@@ -122,7 +122,13 @@ async fn four_partitions_build_the_same_tables_as_one_worker() {
         let status = parted.status(&name).expect("a partition's status");
         assert_eq!(status.checkpoint, head, "{name}");
     }
-    assert!(parted.status(&ORDER_SUMMARY).is_none());
+    // The projection as one shows its slowest partition, and lists each.
+    let whole_status = parted
+        .status(&ORDER_SUMMARY)
+        .expect("the projection's status");
+    assert_eq!(whole_status.checkpoint, head);
+    assert_eq!(whole_status.name, ORDER_SUMMARY);
+    assert_eq!(parted.partitions(&ORDER_SUMMARY).len(), 4);
     whole.stop().await;
     parted.stop().await;
 }
@@ -138,6 +144,12 @@ async fn idle_partitions_move_their_checkpoints_with_the_feed() {
         append(events.as_ref(), fact).await;
     }
     let head = events.head().await.expect("head");
+    // A read of the projection waits for every partition, and the idle ones do not hold it.
+    let reached = projector
+        .wait_for(&ORDER_SUMMARY, head, PATIENCE)
+        .await
+        .expect("every partition reached the head");
+    assert_eq!(reached, head);
     for name in partition_names(4) {
         let reached = projector
             .wait_for(&name, head, PATIENCE)
