@@ -605,6 +605,11 @@ pub struct BenchArgs {
         hide_env_values = true
     )]
     pub nats_url: Option<String>,
+    /// Run phase B with `order_summary` as this many partitions, each count into a fresh read
+    /// model, taking turns over `--runs` rounds (e.g. `--partitions 1,2,4`), and report each
+    /// against the first.
+    #[arg(long, value_delimiter = ',', value_name = "N,...", conflicts_with_all = ["http", "catalogue"])]
+    pub partitions: Vec<u16>,
 }
 
 #[cfg(test)]

@@ -3,12 +3,14 @@
 //! plain-loop limit of the same backend beside it on request. `--http` runs phase C, and
 //! `--catalogue` the catalogue workload (`product_search`). `--nats-url` runs the relay to NATS
 //! JetStream against a plain publish loop, and with `--http` phase C through a read node.
+//! `--partitions 1,2,4` runs phase B with `order_summary` as each number of partitions.
 
 mod baseline;
 mod baseline_pg;
 mod cache;
 mod catalogue;
 mod http;
+mod partitions;
 mod phases;
 mod postgres;
 mod relay;
@@ -34,6 +36,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if let (Some(url), false) = (&args.nats_url, args.http) {
         return relay::run(&args, url).await;
+    }
+    if !args.partitions.is_empty() {
+        return partitions::run(&args).await;
     }
     let events = args.orders * 4;
     let mut figures = Vec::new();
