@@ -88,13 +88,9 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 events,
                 &format!("run {round} · B: {count} partition(s)"),
             );
-            let took = phases::project_into(
-                store.clone(),
-                targets,
-                args.batch_size.max(1),
-                &progress,
-            )
-            .await?;
+            let took =
+                phases::project_into(store.clone(), targets, args.batch_size.max(1), &progress)
+                    .await?;
             progress.finish_and_clear();
             phases::check(reads.as_ref(), args.orders).await?;
             if !args.json {
@@ -153,7 +149,10 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             args.batch_size.max(1),
             args.runs.max(1)
         );
-        println!("{:>10}  {:>12}  {:>8}", "partitions", "events/s", "vs first");
+        println!(
+            "{:>10}  {:>12}  {:>8}",
+            "partitions", "events/s", "vs first"
+        );
         for f in &figures {
             println!(
                 "{:>10}  {:>12}  {:>7.2}x",
