@@ -175,6 +175,11 @@ pub struct ServeArgs {
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// Run a projection as N partitions, each its own worker and checkpoint
+    /// (`order_summary=4`; repeatable, or comma-separated). A number other than the serving
+    /// read model's rebuilds it beside.
+    #[arg(long, env = "PROJECTOR_PARTITIONS", value_name = "NAME=N", value_delimiter = ',', value_parser = parse_partitions)]
+    pub partitions: Vec<(String, u16)>,
     /// How leases are kept.
     #[command(flatten)]
     pub leases: LeaseArgs,
@@ -378,6 +383,11 @@ pub struct ProjectArgs {
     /// Where the data lives.
     #[command(flatten)]
     pub storage: StorageArgs,
+    /// Run a projection as N partitions, each its own worker and checkpoint
+    /// (`order_summary=4`; repeatable, or comma-separated). A number other than the serving
+    /// read model's rebuilds it beside.
+    #[arg(long, env = "PROJECTOR_PARTITIONS", value_name = "NAME=N", value_delimiter = ',', value_parser = parse_partitions)]
+    pub partitions: Vec<(String, u16)>,
     /// How leases are kept.
     #[command(flatten)]
     pub leases: LeaseArgs,
@@ -610,6 +620,24 @@ pub struct BenchArgs {
         hide_env_values = true
     )]
     pub nats_url: Option<String>,
+    /// Run phase B with `order_summary` as this many partitions, each count into a fresh read
+    /// model, taking turns over `--runs` rounds (e.g. `--partitions 1,2,4`), and report each
+    /// against the first.
+    #[arg(long, value_delimiter = ',', value_name = "N,...", conflicts_with_all = ["http", "catalogue"])]
+    pub partitions: Vec<u16>,
+}
+
+/// `NAME=N` of `--partitions`.
+fn parse_partitions(value: &str) -> Result<(String, u16), String> {
+    let (name, count) = value
+        .split_once('=')
+        .ok_or_else(|| format!("{value:?} is not NAME=N"))?;
+    let count: u16 = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("{count:?} is not a number of partitions"))?;
+    projector_core::Partition::all(count).map_err(|e| e.to_string())?;
+    Ok((name.trim().to_owned(), count))
 }
 
 #[cfg(test)]

@@ -34,6 +34,47 @@ pub(crate) fn targets(
     )
 }
 
+/// `targets`, with those named in `partitions` run as that many partitions each (SQL read
+/// models whose projection can be partitioned).
+///
+/// # Errors
+/// A name that is not a read model here, or one that cannot run as partitions.
+pub(crate) fn partitioned(
+    stores: &Stores,
+    targets: Vec<Arc<dyn ProjectionTarget>>,
+    partitions: &[(String, u16)],
+) -> anyhow::Result<Vec<Arc<dyn ProjectionTarget>>> {
+    let mut counts = Vec::new();
+    for (name, count) in partitions {
+        let name = known(name)?;
+        if !targets.iter().any(|t| t.name() == name) {
+            anyhow::bail!("--partitions {name}: the projection does not run here");
+        }
+        counts.push((name, *count));
+    }
+    let mut out = Vec::new();
+    for target in targets {
+        let name = target.name();
+        match counts.iter().find(|(n, _)| *n == name) {
+            Some((_, count)) if *count > 1 => {
+                let projection = sql_projections()
+                    .into_iter()
+                    .find(|p| p.name() == name)
+                    .with_context(|| {
+                        format!("--partitions {name}: only SQL read models run as partitions")
+                    })?;
+                for part in SqlTarget::partitioned(Arc::clone(&stores.reads), projection, *count)
+                    .with_context(|| format!("--partitions {name}={count}"))?
+                {
+                    out.push(Arc::new(part) as Arc<dyn ProjectionTarget>);
+                }
+            }
+            _ => out.push(target),
+        }
+    }
+    Ok(out)
+}
+
 /// The SQL projections of the built-in services.
 pub fn sql_projections() -> Vec<Arc<dyn SqlProjection>> {
     projector_orders::projections::all()

@@ -11,6 +11,7 @@
 //! - [`subscription`]: catch-up-then-live reading of the feed.
 //! - [`idempotency`]: answers remembered per idempotency key.
 //! - [`lease`]: which process runs a projection when several share a database.
+//! - [`partition`]: a projection run as several partitions, each a share of the streams.
 //! - [`control`]: operators' controls of a projection (a pause), kept beside the read store.
 //! - [`start`]: where a new generation of a read model starts reading the feed.
 //! - [`codec`]: domain events to stored events and back, with upcasters.
@@ -39,6 +40,7 @@ pub mod event_set;
 pub mod idempotency;
 pub mod ids;
 pub mod lease;
+pub mod partition;
 pub mod position;
 pub mod projected;
 pub mod projection;
@@ -63,6 +65,7 @@ pub use idempotency::{
 };
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
 pub use lease::{Lease, LeaseProvider};
+pub use partition::{Partition, PartitionError};
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
 pub use projected::{Either, ProjectedEvents};
 pub use projection::{

@@ -160,6 +160,20 @@ pub trait Projection: Send + Sync + 'static {
     fn start_from(&self) -> crate::start::StartFrom {
         crate::start::StartFrom::Beginning
     }
+
+    /// Whether it can run as several partitions (see [`crate::partition`]): its read model is
+    /// keyed by stream, so the events of different streams may be applied by different
+    /// workers at once. Not by default.
+    fn partitionable(&self) -> bool {
+        false
+    }
+
+    /// Whether `event` concerns every partition (a fact of one stream copied onto rows of
+    /// many), so every partition applies it; otherwise only its stream's partition does.
+    fn spans_partitions(&self, event: &crate::event::RecordedEvent) -> bool {
+        let _ = event;
+        false
+    }
 }
 
 /// Runs a projection's code for a batch, turning a panic in it into a [`ProjectionError`], so

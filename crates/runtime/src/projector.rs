@@ -21,6 +21,7 @@ use crate::worker::{Command, Worker};
 use projector_core::ProjectionTarget;
 
 mod dead_letters;
+mod partitions;
 
 /// The projections to run over one event feed.
 pub struct Projector {
@@ -211,11 +212,12 @@ impl ProjectorHandle {
     }
 
     /// The current status of one projection.
+    /// A projection run as partitions shows its slowest partition's.
     pub fn status(&self, name: &ProjectionName) -> Option<ProjectionStatus> {
-        self.inner
-            .workers
-            .get(name)
-            .map(|w| w.status.borrow().clone())
+        match self.inner.workers.get(name) {
+            Some(w) => Some(w.status.borrow().clone()),
+            None => self.partitioned_status(name),
+        }
     }
 
     /// The current status of every projection.
@@ -270,11 +272,9 @@ impl ProjectorHandle {
         position: GlobalPosition,
         timeout: Duration,
     ) -> Result<GlobalPosition, WaitError> {
-        let worker = self
-            .inner
-            .workers
-            .get(name)
-            .ok_or_else(|| WaitError::UnknownProjection(name.clone()))?;
+        let Some(worker) = self.inner.workers.get(name) else {
+            return self.wait_for_partitions(name, position, timeout).await;
+        };
         let mut status = worker.status.clone();
         let done = |s: &ProjectionStatus| {
             s.checkpoint >= position

@@ -220,7 +220,7 @@ impl InlineProjections {
             position: step.new_head,
             last_event_at: Some(step.recorded_at),
         };
-        if let Err(error) = write_checkpoint(conn, checkpoint) {
+        if let Err(error) = write_checkpoint(conn, checkpoint, None) {
             tracing::warn!(projection = %name, %error, "cannot move the inline checkpoint");
             return Ok(false);
         }

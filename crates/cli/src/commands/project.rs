@@ -32,7 +32,12 @@ pub(crate) async fn run(args: ProjectArgs) -> anyhow::Result<()> {
         None => stores.events()?,
     };
     let mut projector = Projector::new(feed, options);
-    for target in targets(&stores, &args.projections)? {
+    let targets = crate::read_models::partitioned(
+        &stores,
+        targets(&stores, &args.projections)?,
+        &args.partitions,
+    )?;
+    for target in targets {
         projector = projector.with_target(target);
     }
     if let Some(leases) = &stores.leases {

@@ -58,7 +58,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()
     };
-    let targets = targets(&stores, &[])?;
+    let targets =
+        crate::read_models::partitioned(&stores, targets(&stores, &[])?, &args.partitions)?;
     // A read node reads the feed from the broker and has no event store of its own, nor
     // idempotency keys: it takes no writes.
     let (events, idempotency): (Arc<dyn EventStore>, Arc<dyn IdempotencyStore>) = match &args.from {

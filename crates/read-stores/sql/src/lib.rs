@@ -34,7 +34,7 @@ pub use error::{SqlBatchError, SqlError, SqlErrorKind, sql_error};
 pub use multi_row::MultiRowInsert;
 pub use projection::{SqlProjection, apply_catching_panics};
 pub use store::SqlReadStore;
-pub use target::SqlTarget;
+pub use target::{PartitionsError, SqlTarget};
 pub use transaction::{SqlRun, SqlTransaction};
 pub use typed::{TypedSql, TypedSqlProjection};
 pub use value::{ColumnIndex, FromSqlValue, Row, SqlParam, SqlValue, parse_sql_time, sql_time};

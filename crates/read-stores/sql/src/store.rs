@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition, Partition,
     ProjectionName, ReadStoreError, RecordedEvent, ServingAt, ServingGeneration,
 };
 
@@ -139,4 +139,24 @@ pub trait SqlReadStore: Send + Sync + 'static {
         sql: &str,
         params: &[SqlParam<'_>],
     ) -> Result<Vec<Row>, ReadStoreError>;
+
+    /// A view of this store for one partition of a projection (see
+    /// [`projector_core::partition`]): its checkpoints, fences and dead-letter moves are that
+    /// partition's own, kept in each generation beside the tables every partition shares; the
+    /// generations it creates record their partition count; it swaps a rebuilt generation in
+    /// only once every partition of it has caught up. `None` when the store cannot.
+    fn partition(&self, partition: Partition) -> Option<Arc<dyn SqlReadStore>> {
+        let _ = partition;
+        None
+    }
+
+    /// How many partitions built `generation`: 1 when it was built whole.
+    async fn partitions(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<u16, ReadStoreError> {
+        let _ = (projection, generation);
+        Ok(1)
+    }
 }

@@ -1,25 +1,49 @@
 //! [`SqlTarget`]: a SQL projection bound to the read store that holds its tables, as the
-//! projector drives it.
+//! projector drives it, whole or as one of its partitions.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, EventFilter, Generation,
-    GlobalPosition, PoisonPolicy, ProjectionName, ProjectionTarget, ReadStoreError, RecordedEvent,
-    ServingAt,
+    GlobalPosition, Partition, PartitionError, PoisonPolicy, ProjectionName, ProjectionTarget,
+    ReadStoreError, RecordedEvent, ServingAt,
 };
 
 use crate::projection::SqlProjection;
 use crate::store::SqlReadStore;
 use crate::typed::{TypedSql, TypedSqlProjection};
 
-/// A [`SqlProjection`] whose tables live in a [`SqlReadStore`].
+/// A [`SqlProjection`] whose tables live in a [`SqlReadStore`], whole or one partition of it.
+///
+/// A partition runs under a name of its own (`order_summary_p1of4`), so the projector gives it
+/// its own worker, lease, status and controls, while it writes the projection's generations:
+/// it applies the events of its streams (and those the projection says span partitions) and
+/// moves its own checkpoint past the rest.
 pub struct SqlTarget {
     store: Arc<dyn SqlReadStore>,
     projection: Arc<dyn SqlProjection>,
     /// Whether the event store applies it inline (see [`SqlTarget::not_inline`]).
     inline: bool,
+    partition: Option<Partition>,
+    name: ProjectionName,
+}
+
+/// Why a projection cannot run as the partitions asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum PartitionsError {
+    /// The projection does not declare itself partitionable.
+    #[error("{0} cannot run as partitions: its read model is not keyed by stream")]
+    NotPartitionable(ProjectionName),
+    /// The read store keeps one checkpoint per generation.
+    #[error("the read store of {0} cannot keep a checkpoint per partition")]
+    Unsupported(ProjectionName),
+    /// No such partition count.
+    #[error(transparent)]
+    Count(#[from] PartitionError),
+    /// The partitions' names would be too long.
+    #[error("{0} is too long a name to run as partitions")]
+    Name(ProjectionName),
 }
 
 impl std::fmt::Debug for SqlTarget {
@@ -34,10 +58,13 @@ impl SqlTarget {
     /// Binds `projection` to `store`.
     pub fn new(store: Arc<dyn SqlReadStore>, projection: Arc<dyn SqlProjection>) -> Self {
         let inline = projection.inline();
+        let name = projection.name();
         Self {
             store,
             projection,
             inline,
+            partition: None,
+            name,
         }
     }
 
@@ -49,6 +76,75 @@ impl SqlTarget {
         self
     }
 
+    /// Binds `projection` to `store` as `count` partitions, one target each (one whole target
+    /// when `count` is 1).
+    ///
+    /// # Errors
+    /// When the projection is not partitionable, the store cannot keep a checkpoint per
+    /// partition, or `count` is out of range.
+    pub fn partitioned(
+        store: Arc<dyn SqlReadStore>,
+        projection: Arc<dyn SqlProjection>,
+        count: u16,
+    ) -> Result<Vec<Self>, PartitionsError> {
+        let partitions = Partition::all(count)?;
+        if count == 1 {
+            return Ok(vec![Self::new(store, projection)]);
+        }
+        let base = projection.name();
+        if !projection.partitionable() {
+            return Err(PartitionsError::NotPartitionable(base));
+        }
+        partitions
+            .into_iter()
+            .map(|partition| {
+                Ok(Self {
+                    store: store
+                        .partition(partition)
+                        .ok_or_else(|| PartitionsError::Unsupported(base.clone()))?,
+                    projection: Arc::clone(&projection),
+                    inline: false,
+                    partition: Some(partition),
+                    name: partition
+                        .worker_name(&base)
+                        .ok_or_else(|| PartitionsError::Name(base.clone()))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The partition this target applies, `None` for the whole projection.
+    pub fn partition(&self) -> Option<Partition> {
+        self.partition
+    }
+
+    /// How many partitions this target's projection runs as.
+    fn partition_count(&self) -> u16 {
+        self.partition.map_or(1, Partition::count)
+    }
+
+    /// A generation's version as this target sees it: one built by a different number of
+    /// partitions counts as built by the version before, so it is rebuilt beside (never
+    /// reshuffled in place) and swapped once caught up.
+    async fn seen_version(
+        &self,
+        generation: Generation,
+        version: u32,
+    ) -> Result<u32, ReadStoreError> {
+        if version != self.projection.version() {
+            return Ok(version);
+        }
+        let built_by = self
+            .store
+            .partitions(&self.projection.name(), generation)
+            .await?;
+        Ok(if built_by == self.partition_count() {
+            version
+        } else {
+            version.saturating_sub(1)
+        })
+    }
+
     /// Binds a typed projection to `store`.
     pub fn typed<P: TypedSqlProjection>(store: Arc<dyn SqlReadStore>, projection: P) -> Self {
         Self::new(store, Arc::new(TypedSql(projection)))
@@ -58,7 +154,7 @@ impl SqlTarget {
 #[async_trait]
 impl ProjectionTarget for SqlTarget {
     fn name(&self) -> ProjectionName {
-        self.projection.name()
+        self.name.clone()
     }
 
     fn version(&self) -> u32 {
@@ -82,15 +178,21 @@ impl ProjectionTarget for SqlTarget {
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
-        Ok(self
-            .store
-            .serving(&self.projection.name())
-            .await?
-            .map(|s| (s.generation, s.version)))
+        match self.store.serving(&self.projection.name()).await? {
+            Some(s) => Ok(Some((
+                s.generation,
+                self.seen_version(s.generation, s.version).await?,
+            ))),
+            None => Ok(None),
+        }
     }
 
     async fn building(&self) -> Result<Vec<BuildingGeneration>, ReadStoreError> {
-        self.store.building(&self.projection.name()).await
+        let mut building = self.store.building(&self.projection.name()).await?;
+        for b in &mut building {
+            b.version = self.seen_version(b.generation, b.version).await?;
+        }
+        Ok(building)
     }
 
     async fn create_generation(&self) -> Result<Generation, ReadStoreError> {
@@ -130,6 +232,14 @@ impl ProjectionTarget for SqlTarget {
         from: GlobalPosition,
         to: Checkpoint,
     ) -> Result<(), ApplyError> {
+        let events = match self.partition {
+            Some(partition) => events
+                .iter()
+                .filter(|e| partition.takes(e, self.projection.spans_partitions(e)))
+                .cloned()
+                .collect(),
+            None => events,
+        };
         self.store
             .apply(Arc::clone(&self.projection), generation, events, from, to)
             .await
@@ -142,13 +252,25 @@ impl ProjectionTarget for SqlTarget {
         from: GlobalPosition,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError> {
+        // A partition's letter is the projection's: it lives in the generations they share.
+        let letter = DeadLetter {
+            projection: self.projection.name(),
+            ..letter
+        };
         self.store
             .record_dead_letter(generation, letter, from, skip_to)
             .await
     }
 
+    /// A partition lists the letters of its own streams.
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, ReadStoreError> {
-        self.store.dead_letters(&self.projection.name()).await
+        let mut letters = self.store.dead_letters(&self.projection.name()).await?;
+        if let Some(partition) = self.partition {
+            letters.retain(|l| {
+                Partition::of_stream(&l.stream_id, partition.count()) == partition.index()
+            });
+        }
+        Ok(letters)
     }
 
     async fn retry_dead_letter(

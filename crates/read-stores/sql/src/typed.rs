@@ -51,6 +51,16 @@ pub trait TypedSqlProjection: Send + Sync + 'static {
         Self::Event::selects()
     }
 
+    /// Whether it can run as several partitions, its rows keyed by stream (see
+    /// [`projector_core::partition`]). Not by default.
+    const PARTITIONABLE: bool = false;
+
+    /// Whether `event` concerns every partition rather than only its stream's.
+    fn spans_partitions(&self, event: &RecordedEvent) -> bool {
+        let _ = event;
+        false
+    }
+
     /// Applies one event.
     ///
     /// # Errors
@@ -106,6 +116,14 @@ impl<P: TypedSqlProjection> Projection for TypedSql<P> {
 
     fn start_from(&self) -> StartFrom {
         self.0.start_from()
+    }
+
+    fn partitionable(&self) -> bool {
+        P::PARTITIONABLE
+    }
+
+    fn spans_partitions(&self, event: &RecordedEvent) -> bool {
+        self.0.spans_partitions(event)
     }
 }
 

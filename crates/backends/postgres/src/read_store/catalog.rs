@@ -3,8 +3,8 @@
 //! advisory lock, so two processes never number or swap generations at the same time.
 
 use projector_core::{
-    BuildingGeneration, Generation, GlobalPosition, ProjectionName, ReadStoreError, ServingAt,
-    ServingGeneration,
+    BuildingGeneration, Generation, GlobalPosition, Partition, ProjectionName, ReadStoreError,
+    ServingAt, ServingGeneration,
 };
 use tokio_postgres::error::SqlState;
 
@@ -150,6 +150,7 @@ pub(crate) async fn activate(
     projection: &ProjectionName,
     generation: Generation,
     replacing: Option<ServingAt>,
+    slot: Option<Partition>,
 ) -> Result<(), ReadStoreError> {
     let number = i32::try_from(generation.get()).unwrap_or(i32::MAX);
     let found = serving_in(tx, projection).await?;
@@ -163,12 +164,27 @@ pub(crate) async fn activate(
     if let Some(replacing) = replacing {
         // Locking the checkpoint row waits for a batch in flight, and holds off the next one
         // until the swap commits and the schema is gone.
-        let at = locked_checkpoint(tx, projection, replacing.generation).await?;
+        let at = locked_checkpoint(tx, projection, replacing.generation, slot).await?;
         if at != Some(replacing.checkpoint) {
             return Err(ReadStoreError::CheckpointMoved {
                 projection: projection.clone(),
                 expected: replacing.checkpoint,
                 found: at.unwrap_or(GlobalPosition::ZERO),
+            });
+        }
+    }
+    if let (Some(replacing), Some(_)) = (replacing, slot) {
+        // A generation built as partitions serves once every partition has caught up.
+        let schema = schema_name(projection, generation);
+        let (_, lowest) = crate::read_store::generation::partitions(tx, &schema).await?;
+        let lowest = lowest.unwrap_or(GlobalPosition::ZERO);
+        if lowest < replacing.checkpoint {
+            return Err(ReadStoreError::Unavailable {
+                message: format!(
+                    "{projection} {generation} waits for its slowest partition (at {lowest}) to reach {}",
+                    replacing.checkpoint
+                ),
+                source: None,
             });
         }
     }
@@ -210,6 +226,7 @@ pub(crate) async fn retire(
     projection: &ProjectionName,
     generation: Generation,
     at: GlobalPosition,
+    slot: Option<Partition>,
 ) -> Result<(), ReadStoreError> {
     let number = i32::try_from(generation.get()).unwrap_or(i32::MAX);
     let state = tx
@@ -232,7 +249,7 @@ pub(crate) async fn retire(
             });
         }
         Some("building") => {
-            if let Some(found) = locked_checkpoint(tx, projection, generation).await?
+            if let Some(found) = locked_checkpoint(tx, projection, generation, slot).await?
                 && found != at
             {
                 return Err(ReadStoreError::CheckpointMoved {
@@ -273,20 +290,43 @@ async fn serving_in(
     .transpose()
 }
 
-/// The checkpoint position of a generation, its row locked for the rest of `tx`; `None` when
-/// the generation's schema is gone.
+/// The checkpoint position of a generation (of the partition `slot`, when the generation was
+/// built as partitions), its row locked for the rest of `tx`; `None` when the generation's
+/// schema is gone.
 async fn locked_checkpoint(
     tx: &deadpool_postgres::Transaction<'_>,
     projection: &ProjectionName,
     generation: Generation,
+    slot: Option<Partition>,
 ) -> Result<Option<GlobalPosition>, ReadStoreError> {
-    let schema = quoted(&schema_name(projection, generation));
-    let row = tx
-        .query_opt(
-            &format!("SELECT position FROM {schema}._projector_checkpoint WHERE id = 1 FOR UPDATE"),
-            &[],
-        )
-        .await;
+    let name = schema_name(projection, generation);
+    let schema = quoted(&name);
+    let partition = match slot {
+        Some(p) if crate::read_store::generation::partitions_table(tx, &name).await? => {
+            Some(i32::from(p.index()))
+        }
+        _ => None,
+    };
+    let row = match partition {
+        Some(index) => {
+            tx.query_opt(
+                &format!(
+                    "SELECT position FROM {schema}._projector_partitions WHERE partition = $1 FOR UPDATE"
+                ),
+                &[&index],
+            )
+            .await
+        }
+        None => {
+            tx.query_opt(
+                &format!(
+                    "SELECT position FROM {schema}._projector_checkpoint WHERE id = 1 FOR UPDATE"
+                ),
+                &[],
+            )
+            .await
+        }
+    };
     match row {
         Ok(row) => row
             .map(|row| {

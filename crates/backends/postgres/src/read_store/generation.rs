@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, ProjectionName,
-    ReadStoreError, RecordedEvent, StreamId,
+    ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, Partition,
+    ProjectionName, ReadStoreError, RecordedEvent, StreamId,
 };
 use projector_sql::{SqlProjection, apply_catching_panics};
 use tokio_postgres::error::SqlState;
@@ -46,6 +46,7 @@ pub(crate) async fn create_schema(
     projection: &ProjectionName,
     generation: Generation,
     ddl: &[&str],
+    partitions: Option<u16>,
 ) -> Result<(), ReadStoreError> {
     let schema = quoted(&schema_name(projection, generation));
     tx.batch_execute(&format!(
@@ -60,6 +61,15 @@ pub(crate) async fn create_schema(
         tx.batch_execute(statement)
             .await
             .map_err(|e| read_store_error(&format!("creating the schema of {projection}"), e))?;
+    }
+    if let Some(count) = partitions {
+        tx.execute(
+            "INSERT INTO _projector_partitions (partition, partitions, position, last_event_at, updated_at) \
+             SELECT p, $1, 0, NULL, now() FROM generate_series(0, $1 - 1) AS p",
+            &[&i32::from(count)],
+        )
+        .await
+        .map_err(|e| read_store_error("recording the partitions", e))?;
     }
     Ok(())
 }
@@ -84,14 +94,50 @@ fn gone_or(
     }
 }
 
-/// The checkpoint of the generation `tx` is in.
+/// The checkpoint of the generation `tx` is in, or of one partition of it. Read (not locked)
+/// for a partition of a generation built whole, it is the whole generation's: the serving one a
+/// partitioned rebuild replaces.
 pub(crate) async fn checkpoint(
     tx: &deadpool_postgres::Transaction<'_>,
     projection: &ProjectionName,
     generation: Generation,
     for_update: bool,
+    slot: Option<Partition>,
 ) -> Result<Checkpoint, ReadStoreError> {
     let schema = schema_name(projection, generation);
+    if let Some(partition) = slot {
+        let gone = gone_or(projection, generation, "reading a partition's checkpoint");
+        let parted = for_update || partitions_table(tx, &schema).await?;
+        if parted {
+            let lock = if for_update { " FOR UPDATE" } else { "" };
+            let statement = tx
+                .prepare_cached(&format!(
+                    "/* {schema} */ SELECT position, last_event_at FROM _projector_partitions WHERE partition = $1{lock}"
+                ))
+                .await
+                .map_err(&gone)?;
+            let row = tx
+                .query_opt(&statement, &[&i32::from(partition.index())])
+                .await
+                .map_err(&gone)?;
+            match row {
+                Some(row) => {
+                    let position: i64 = row.try_get(0).map_err(&gone)?;
+                    return Ok(Checkpoint {
+                        position: GlobalPosition::new(to_u64(position)),
+                        last_event_at: row.try_get(1).map_err(&gone)?,
+                    });
+                }
+                None if for_update => {
+                    return Err(ReadStoreError::NoGeneration {
+                        projection: projection.clone(),
+                        generation: format!("{generation} partition {partition}"),
+                    });
+                }
+                None => {}
+            }
+        }
+    }
     let sql = if for_update {
         include_str!("../sql/checkpoint_lock.sql")
     } else {
@@ -111,12 +157,86 @@ pub(crate) async fn checkpoint(
     })
 }
 
-/// Moves the checkpoint of the generation `tx` is in.
+/// Whether the generation in `schema` has the partitions' table (those made before it do not).
+pub(crate) async fn partitions_table(
+    tx: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+) -> Result<bool, ReadStoreError> {
+    let row = tx
+        .query_one(
+            "SELECT to_regclass(quote_ident($1) || '._projector_partitions') IS NOT NULL",
+            &[&schema],
+        )
+        .await
+        .map_err(|e| read_store_error("looking for partitions", e))?;
+    row.try_get(0)
+        .map_err(|e| read_store_error("looking for partitions", e))
+}
+
+/// How many partitions built the generation in `schema` (1 when built whole), and the lowest
+/// of their checkpoints.
+pub(crate) async fn partitions(
+    tx: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+) -> Result<(u16, Option<GlobalPosition>), ReadStoreError> {
+    if !partitions_table(tx, schema).await? {
+        return Ok((1, None));
+    }
+    let row = tx
+        .query_one(
+            &format!(
+                "SELECT max(partitions), min(position) FROM {}._projector_partitions",
+                quoted(schema)
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| read_store_error("counting partitions", e))?;
+    let count: Option<i32> = row
+        .try_get(0)
+        .map_err(|e| read_store_error("counting partitions", e))?;
+    let lowest: Option<i64> = row
+        .try_get(1)
+        .map_err(|e| read_store_error("counting partitions", e))?;
+    Ok((
+        count
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(1)
+            .max(1),
+        lowest.map(|p| GlobalPosition::new(to_u64(p))),
+    ))
+}
+
+/// Moves the checkpoint of the generation `tx` is in, or of one partition of it.
 pub(crate) async fn write_checkpoint(
     tx: &deadpool_postgres::Transaction<'_>,
     schema: &str,
     checkpoint: Checkpoint,
+    slot: Option<Partition>,
 ) -> Result<(), ReadStoreError> {
+    if let Some(partition) = slot {
+        let statement = prepare(
+            tx,
+            schema,
+            "UPDATE _projector_partitions SET position = $1, last_event_at = $2, updated_at = now() WHERE partition = $3",
+        )
+        .await
+        .map_err(|e| ReadStoreError::Unavailable {
+            message: format!("writing a partition's checkpoint: {e}"),
+            source: Some(Box::new(e)),
+        })?;
+        tx.execute(
+            &statement,
+            &[
+                &clamp(checkpoint.position.get()),
+                &checkpoint.last_event_at,
+                &i32::from(partition.index()),
+            ],
+        )
+        .await
+        .map_err(|e| read_store_error("writing a partition's checkpoint", e))?;
+        return Ok(());
+    }
     let statement = prepare(tx, schema, include_str!("../sql/checkpoint_write.sql"))
         .await
         .map_err(|e| ReadStoreError::Unavailable {
@@ -140,15 +260,16 @@ pub(crate) async fn apply(
     events: &[RecordedEvent],
     from: GlobalPosition,
     checkpoint: Checkpoint,
+    slot: Option<Partition>,
 ) -> Result<(), ApplyError> {
     let name = projection.name();
     let schema = schema_name(&name, generation);
-    lock_checkpoint_at(tx, &name, generation, from).await?;
+    lock_checkpoint_at(tx, &name, generation, from, slot).await?;
     if !events.is_empty() {
         let mut sql = PgTransaction::new(tx, &schema);
         apply_catching_panics(projection, &mut sql, events).await?;
     }
-    write_checkpoint(tx, &schema, checkpoint).await?;
+    write_checkpoint(tx, &schema, checkpoint, slot).await?;
     Ok(())
 }
 
@@ -161,8 +282,11 @@ async fn lock_checkpoint_at(
     projection: &ProjectionName,
     generation: Generation,
     from: GlobalPosition,
+    slot: Option<Partition>,
 ) -> Result<(), ReadStoreError> {
-    let found = checkpoint(tx, projection, generation, true).await?.position;
+    let found = checkpoint(tx, projection, generation, true, slot)
+        .await?
+        .position;
     if found != from {
         return Err(ReadStoreError::CheckpointMoved {
             projection: projection.clone(),
@@ -181,8 +305,9 @@ pub(crate) async fn record_dead_letter(
     letter: &DeadLetter,
     from: GlobalPosition,
     skip_to: Option<Checkpoint>,
+    slot: Option<Partition>,
 ) -> Result<(), ReadStoreError> {
-    lock_checkpoint_at(tx, &letter.projection, generation, from).await?;
+    lock_checkpoint_at(tx, &letter.projection, generation, from, slot).await?;
     let schema = schema_name(&letter.projection, generation);
     let gone = gone_or(&letter.projection, generation, "recording a dead letter");
     let statement = tx
@@ -209,7 +334,7 @@ pub(crate) async fn record_dead_letter(
     .await
     .map_err(&gone)?;
     if let Some(checkpoint) = skip_to {
-        write_checkpoint(tx, &schema, checkpoint).await?;
+        write_checkpoint(tx, &schema, checkpoint, slot).await?;
     }
     Ok(())
 }
@@ -224,10 +349,11 @@ pub(crate) async fn retry_dead_letter(
     event: &RecordedEvent,
     from: GlobalPosition,
     to: Option<Checkpoint>,
+    slot: Option<Partition>,
 ) -> Result<(), ApplyError> {
     let name = projection.name();
     let schema = schema_name(&name, generation);
-    lock_checkpoint_at(tx, &name, generation, from).await?;
+    lock_checkpoint_at(tx, &name, generation, from, slot).await?;
     let gone = gone_or(&name, generation, "retrying a dead letter");
     let statement = tx
         .prepare_cached(&format!(
@@ -249,7 +375,7 @@ pub(crate) async fn retry_dead_letter(
     let mut sql = PgTransaction::new(tx, &schema);
     apply_catching_panics(projection, &mut sql, std::slice::from_ref(event)).await?;
     if let Some(checkpoint) = to {
-        write_checkpoint(tx, &schema, checkpoint).await?;
+        write_checkpoint(tx, &schema, checkpoint, slot).await?;
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use projector_core::{
-    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition, Partition,
     ProjectionName, ReadStoreError, RecordedEvent, ServingAt, ServingGeneration,
 };
 use projector_sql::{Row, SqlParam, SqlProjection, SqlReadStore};
@@ -67,6 +67,8 @@ pub struct PgReadStore {
     /// How long a query may wait for the database, with a statement timeout: a network that
     /// stops answering (nothing closed) cannot hold a query longer.
     query_deadline: Option<std::time::Duration>,
+    /// The partition whose checkpoint this view moves; `None`: the whole generation's.
+    partition: Option<Partition>,
 }
 
 impl PgReadStore {
@@ -119,6 +121,7 @@ impl PgReadStore {
             pool,
             lazy_commit: !options.durable_commits,
             query_deadline: None,
+            partition: None,
         })
     }
 
@@ -251,7 +254,14 @@ impl SqlReadStore for PgReadStore {
             .map_err(commit_error("creating a generation"))?;
         catalog::lock(&tx).await?;
         let generation = catalog::add_building(&tx, &name, projection.version()).await?;
-        generation::create_schema(&tx, &name, generation, projection.schema()).await?;
+        generation::create_schema(
+            &tx,
+            &name,
+            generation,
+            projection.schema(),
+            self.partition.map(Partition::count),
+        )
+        .await?;
         tx.commit()
             .await
             .map_err(commit_error("creating a generation"))?;
@@ -270,7 +280,7 @@ impl SqlReadStore for PgReadStore {
             .await
             .map_err(commit_error("swapping generations"))?;
         catalog::lock(&tx).await?;
-        catalog::activate(&tx, projection, generation, replacing).await?;
+        catalog::activate(&tx, projection, generation, replacing, self.partition).await?;
         tx.commit()
             .await
             .map_err(commit_error("swapping generations"))
@@ -288,7 +298,7 @@ impl SqlReadStore for PgReadStore {
             .await
             .map_err(commit_error("dropping a generation"))?;
         catalog::lock(&tx).await?;
-        catalog::retire(&tx, projection, generation, at).await?;
+        catalog::retire(&tx, projection, generation, at, self.partition).await?;
         tx.commit()
             .await
             .map_err(commit_error("dropping a generation"))
@@ -302,7 +312,8 @@ impl SqlReadStore for PgReadStore {
         let mut client = self.client("reading a checkpoint").await?;
         let schema = schema_name(projection, generation);
         let tx = generation::begin(&mut client, &schema, false).await?;
-        let checkpoint = generation::checkpoint(&tx, projection, generation, false).await?;
+        let checkpoint =
+            generation::checkpoint(&tx, projection, generation, false, self.partition).await?;
         tx.commit()
             .await
             .map_err(commit_error("reading a checkpoint"))?;
@@ -327,6 +338,7 @@ impl SqlReadStore for PgReadStore {
             &events,
             from,
             checkpoint,
+            self.partition,
         )
         .await?;
         tx.commit()
@@ -344,7 +356,8 @@ impl SqlReadStore for PgReadStore {
         let mut client = self.client("recording a dead letter").await?;
         let schema = schema_name(&letter.projection, generation);
         let tx = generation::begin(&mut client, &schema, false).await?;
-        generation::record_dead_letter(&tx, generation, &letter, from, skip_to).await?;
+        generation::record_dead_letter(&tx, generation, &letter, from, skip_to, self.partition)
+            .await?;
         tx.commit()
             .await
             .map_err(commit_error("recording a dead letter"))
@@ -361,8 +374,16 @@ impl SqlReadStore for PgReadStore {
         let mut client = self.client("retrying a dead letter").await?;
         let schema = schema_name(&projection.name(), generation);
         let tx = generation::begin(&mut client, &schema, false).await?;
-        generation::retry_dead_letter(&tx, projection.as_ref(), generation, &event, from, to)
-            .await?;
+        generation::retry_dead_letter(
+            &tx,
+            projection.as_ref(),
+            generation,
+            &event,
+            from,
+            to,
+            self.partition,
+        )
+        .await?;
         tx.commit()
             .await
             .map_err(|e| ApplyError::Store(read_store_error("committing a retry", e)))
@@ -417,5 +438,27 @@ impl SqlReadStore for PgReadStore {
                     source: None,
                 })
             })
+    }
+
+    fn partition(&self, partition: Partition) -> Option<Arc<dyn SqlReadStore>> {
+        Some(Arc::new(Self {
+            partition: Some(partition),
+            ..self.clone()
+        }))
+    }
+
+    async fn partitions(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<u16, ReadStoreError> {
+        let mut client = self.client("counting partitions").await?;
+        let schema = schema_name(projection, generation);
+        let tx = generation::begin(&mut client, &schema, false).await?;
+        let (count, _) = generation::partitions(&tx, &schema).await?;
+        tx.commit()
+            .await
+            .map_err(commit_error("counting partitions"))?;
+        Ok(count)
     }
 }

@@ -13,6 +13,16 @@ CREATE TABLE _projector_checkpoint (
 INSERT INTO _projector_checkpoint (id, position, last_event_at, updated_at)
 VALUES (1, 0, NULL, now());
 
+-- A generation built as partitions: one row per partition, each its own checkpoint, moved
+-- with that partition's batches. Empty for a generation built whole.
+CREATE TABLE _projector_partitions (
+    partition      INTEGER     PRIMARY KEY,
+    partitions     INTEGER     NOT NULL,
+    position       BIGINT      NOT NULL,
+    last_event_at  TIMESTAMPTZ,
+    updated_at     TIMESTAMPTZ NOT NULL
+);
+
 -- Events this projection failed to apply through every retry.
 CREATE TABLE _projector_dead_letters (
     position         BIGINT      PRIMARY KEY,

@@ -4,6 +4,7 @@
 
 mod helpers;
 mod overflow;
+mod partitions;
 mod types;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, ProjectionName,
-    ReadStoreError, RecordedEvent, StreamId,
+    ApplyError, Checkpoint, DeadLetter, EventType, Generation, GlobalPosition, Partition,
+    ProjectionName, ReadStoreError, RecordedEvent, StreamId,
 };
 use projector_sql::{SqlProjection, apply_catching_panics, parse_sql_time, sql_time};
 use rusqlite::{Connection, params};
@@ -38,6 +38,7 @@ impl GenerationDb {
         projection: &ProjectionName,
         schema: &[String],
         durability: Durability,
+        partitions: Option<u16>,
     ) -> Result<Self, ReadStoreError> {
         remove_files(&path);
         let mut conn = open_writer(&path, durability)
@@ -51,6 +52,14 @@ impl GenerationDb {
             tx.execute_batch(statement).map_err(|e| {
                 read_store_error(&format!("creating the schema of {projection}"), e)
             })?;
+        }
+        for partition in 0..partitions.unwrap_or(0) {
+            tx.execute(
+                "INSERT INTO _projector_partitions (partition, partitions, position, last_event_at, updated_at) \
+                 VALUES (?1, ?2, 0, NULL, ?3)",
+                params![partition, partitions, sql_time(Utc::now())],
+            )
+            .map_err(|e| read_store_error("recording the partitions", e))?;
         }
         tx.commit()
             .map_err(|e| read_store_error("creating a read model", e))?;
@@ -118,19 +127,35 @@ impl GenerationDb {
         conn
     }
 
-    /// The checkpoint (blocking).
-    pub(crate) fn checkpoint(&self) -> Result<Checkpoint, ReadStoreError> {
+    /// The checkpoint of the whole generation, or of one partition of it (blocking).
+    pub(crate) fn checkpoint(&self, slot: Option<Partition>) -> Result<Checkpoint, ReadStoreError> {
+        read_checkpoint(&self.writer(), slot)
+    }
+
+    /// The lowest checkpoint of the generation's partitions, `None` when built whole
+    /// (blocking).
+    pub(crate) fn lowest_partition(&self) -> Result<Option<GlobalPosition>, ReadStoreError> {
         let conn = self.writer();
-        let (position, last_event_at): (i64, Option<String>) = conn
-            .prepare_cached(
-                "SELECT position, last_event_at FROM _projector_checkpoint WHERE id = 1",
-            )
-            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
-            .map_err(|e| read_store_error("reading a checkpoint", e))?;
-        Ok(Checkpoint {
-            position: GlobalPosition::new(u64::try_from(position).unwrap_or(0)),
-            last_event_at: last_event_at.as_deref().map(parse_time).transpose()?,
-        })
+        let lowest: Option<i64> = conn
+            .prepare_cached("SELECT min(position) FROM _projector_partitions")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .ok()
+            .flatten();
+        Ok(lowest.map(|p| GlobalPosition::new(u64::try_from(p).unwrap_or(0))))
+    }
+
+    /// How many partitions built this generation: 1 when it was built whole (blocking).
+    pub(crate) fn partitions(&self) -> Result<u16, ReadStoreError> {
+        let conn = self.writer();
+        let count: Option<i64> = conn
+            .prepare_cached("SELECT max(partitions) FROM _projector_partitions")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .ok()
+            .flatten();
+        Ok(count
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(1)
+            .max(1))
     }
 
     /// Applies a batch and moves the checkpoint in one transaction (blocking). The projection's
@@ -142,9 +167,10 @@ impl GenerationDb {
         events: &[RecordedEvent],
         from: GlobalPosition,
         checkpoint: Checkpoint,
+        slot: Option<Partition>,
     ) -> Result<(), ApplyError> {
         self.write_transaction("starting a batch", |conn| {
-            apply_in_transaction(conn, runtime, projection, events, from, checkpoint)
+            apply_in_transaction(conn, runtime, projection, events, from, checkpoint, slot)
         })
     }
 
@@ -155,10 +181,11 @@ impl GenerationDb {
         &self,
         projection: &ProjectionName,
         at: GlobalPosition,
+        slot: Option<Partition>,
         f: impl FnOnce() -> Result<T, ReadStoreError>,
     ) -> Result<T, ReadStoreError> {
         let conn = self.writer();
-        expect_position(&conn, projection, at)?;
+        expect_position(&conn, projection, at, slot)?;
         f()
     }
 
@@ -169,12 +196,13 @@ impl GenerationDb {
         letter: &DeadLetter,
         from: GlobalPosition,
         skip_to: Option<Checkpoint>,
+        slot: Option<Partition>,
     ) -> Result<(), ReadStoreError> {
         let mut conn = self.writer();
         let tx = conn
             .transaction()
             .map_err(|e| read_store_error("recording a dead letter", e))?;
-        expect_position(&tx, &letter.projection, from)?;
+        expect_position(&tx, &letter.projection, from, slot)?;
         tx.prepare_cached(include_str!("../sql/upsert_dead_letter.sql"))
             .and_then(|mut s| {
                 s.execute(params![
@@ -191,7 +219,7 @@ impl GenerationDb {
             })
             .map_err(|e| read_store_error("recording a dead letter", e))?;
         if let Some(checkpoint) = skip_to {
-            write_checkpoint(&tx, checkpoint)?;
+            write_checkpoint(&tx, checkpoint, slot)?;
         }
         tx.commit()
             .map_err(|e| read_store_error("recording a dead letter", e))
@@ -207,9 +235,10 @@ impl GenerationDb {
         event: &RecordedEvent,
         from: GlobalPosition,
         to: Option<Checkpoint>,
+        slot: Option<Partition>,
     ) -> Result<(), ApplyError> {
         self.write_transaction("retrying a dead letter", |conn| {
-            retry_in_transaction(conn, runtime, projection, event, from, to)
+            retry_in_transaction(conn, runtime, projection, event, from, to, slot)
         })
     }
 
@@ -249,13 +278,14 @@ fn apply_in_transaction(
     events: &[RecordedEvent],
     from: GlobalPosition,
     checkpoint: Checkpoint,
+    slot: Option<Partition>,
 ) -> Result<(), ApplyError> {
-    expect_position(conn, &projection.name(), from)?;
+    expect_position(conn, &projection.name(), from, slot)?;
     if !events.is_empty() {
         let mut tx = SqliteTransaction::new(conn);
         runtime.block_on(apply_catching_panics(projection, &mut tx, events))?;
     }
-    write_checkpoint(conn, checkpoint)?;
+    write_checkpoint(conn, checkpoint, slot)?;
     conn.execute_batch("COMMIT")
         .map_err(|e| ApplyError::Store(read_store_error("committing a batch", e)))
 }
@@ -269,9 +299,10 @@ fn retry_in_transaction(
     event: &RecordedEvent,
     from: GlobalPosition,
     to: Option<Checkpoint>,
+    slot: Option<Partition>,
 ) -> Result<(), ApplyError> {
     let name = projection.name();
-    expect_position(conn, &name, from)?;
+    expect_position(conn, &name, from, slot)?;
     let deleted = conn
         .prepare_cached("DELETE FROM _projector_dead_letters WHERE position = ?1")
         .and_then(|mut s| s.execute(params![to_i64(event.position.get())]))
@@ -292,28 +323,58 @@ fn retry_in_transaction(
         ))?;
     }
     if let Some(checkpoint) = to {
-        write_checkpoint(conn, checkpoint)?;
+        write_checkpoint(conn, checkpoint, slot)?;
     }
     conn.execute_batch("COMMIT")
         .map_err(|e| ApplyError::Store(read_store_error("committing a retry", e)))
 }
 
-/// The checkpoint's position on `conn`.
+/// The checkpoint's position on `conn` (of the whole generation).
 pub(crate) fn position(conn: &Connection) -> Result<GlobalPosition, ReadStoreError> {
-    let position: i64 = conn
-        .prepare_cached("SELECT position FROM _projector_checkpoint WHERE id = 1")
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(|e| read_store_error("reading a checkpoint", e))?;
-    Ok(GlobalPosition::new(u64::try_from(position).unwrap_or(0)))
+    Ok(read_checkpoint(conn, None)?.position)
 }
 
-/// Refuses with [`ReadStoreError::CheckpointMoved`] unless the checkpoint is at `expected`.
+/// The checkpoint of the generation, or of one partition of it. A generation built whole has
+/// no partition rows: each partition reads the whole generation's checkpoint there (it is only
+/// ever read so, as the serving generation a partitioned rebuild replaces).
+fn read_checkpoint(
+    conn: &Connection,
+    slot: Option<Partition>,
+) -> Result<Checkpoint, ReadStoreError> {
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?));
+    let partition_row = match slot {
+        Some(partition) => conn
+            .prepare_cached(
+                "SELECT position, last_event_at FROM _projector_partitions WHERE partition = ?1",
+            )
+            .and_then(|mut s| s.query_row(params![partition.index()], row))
+            .ok(),
+        None => None,
+    };
+    let (position, last_event_at) = match partition_row {
+        Some(found) => found,
+        None => conn
+            .prepare_cached(
+                "SELECT position, last_event_at FROM _projector_checkpoint WHERE id = 1",
+            )
+            .and_then(|mut s| s.query_row([], row))
+            .map_err(|e| read_store_error("reading a checkpoint", e))?,
+    };
+    Ok(Checkpoint {
+        position: GlobalPosition::new(u64::try_from(position).unwrap_or(0)),
+        last_event_at: last_event_at.as_deref().map(parse_time).transpose()?,
+    })
+}
+
+/// Refuses with [`ReadStoreError::CheckpointMoved`] unless the checkpoint (of the partition,
+/// with `slot`) is at `expected`.
 fn expect_position(
     conn: &Connection,
     projection: &ProjectionName,
     expected: GlobalPosition,
+    slot: Option<Partition>,
 ) -> Result<(), ReadStoreError> {
-    let found = position(conn)?;
+    let found = read_checkpoint(conn, slot)?.position;
     if found != expected {
         return Err(ReadStoreError::CheckpointMoved {
             projection: projection.clone(),
@@ -327,18 +388,43 @@ fn expect_position(
 pub(crate) fn write_checkpoint(
     conn: &Connection,
     checkpoint: Checkpoint,
+    slot: Option<Partition>,
 ) -> Result<(), ReadStoreError> {
-    conn.prepare_cached(
-        "UPDATE _projector_checkpoint SET position = ?1, last_event_at = ?2, updated_at = ?3 WHERE id = 1",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            to_i64(checkpoint.position.get()),
-            checkpoint.last_event_at.map(sql_time),
-            sql_time(Utc::now()),
-        ])
-    })
+    let values = params![
+        to_i64(checkpoint.position.get()),
+        checkpoint.last_event_at.map(sql_time),
+        sql_time(Utc::now()),
+    ];
+    let written = match slot {
+        None => conn
+            .prepare_cached(
+                "UPDATE _projector_checkpoint SET position = ?1, last_event_at = ?2, updated_at = ?3 WHERE id = 1",
+            )
+            .and_then(|mut s| s.execute(values)),
+        Some(partition) => conn
+            .prepare_cached(
+                "UPDATE _projector_partitions SET position = ?1, last_event_at = ?2, updated_at = ?3 \
+                 WHERE partition = ?4",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    to_i64(checkpoint.position.get()),
+                    checkpoint.last_event_at.map(sql_time),
+                    sql_time(Utc::now()),
+                    partition.index(),
+                ])
+            }),
+    }
     .map_err(|e| read_store_error("writing a checkpoint", e))?;
+    if written != 1 {
+        return Err(ReadStoreError::Unavailable {
+            message: format!(
+                "this generation was not built as partitions; partition {} has no checkpoint in it",
+                slot.map(|p| p.to_string()).unwrap_or_default()
+            ),
+            source: None,
+        });
+    }
     Ok(())
 }
 

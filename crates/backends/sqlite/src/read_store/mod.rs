@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition, Partition,
     ProjectionName, ReadStoreError, RecordedEvent, ServingAt, ServingGeneration,
 };
 use projector_sql::{Row, SqlParam, SqlProjection, SqlReadStore};
@@ -51,6 +51,8 @@ impl Default for SqliteReadStoreOptions {
 #[derive(Clone, Debug)]
 pub struct SqliteReadStore {
     inner: Arc<Inner>,
+    /// The partition whose checkpoint this view moves; `None`: the whole generation's.
+    partition: Option<Partition>,
 }
 
 #[derive(Debug)]
@@ -96,7 +98,7 @@ impl SqliteReadStore {
                 GenerationState::Building => {
                     let path = GenerationDb::path(&dir, &live.projection, live.generation);
                     match GenerationDb::open(path, options.durability, false)
-                        .and_then(|db| db.checkpoint())
+                        .and_then(|db| db.checkpoint(None))
                     {
                         Ok(_) => {
                             kept.insert((live.projection, live.generation));
@@ -122,6 +124,7 @@ impl SqliteReadStore {
                 open: Mutex::new(HashMap::new()),
                 serving: RwLock::new(serving),
             }),
+            partition: None,
         })
     }
 
@@ -270,10 +273,11 @@ impl SqlReadStore for SqliteReadStore {
             .iter()
             .map(|s| (*s).to_owned())
             .collect();
+        let partitions = self.partition.map(Partition::count);
         self.blocking(move |inner| {
             let generation = lock(&inner.catalog).add_building(&name, version)?;
             let path = GenerationDb::path(&inner.dir, &name, generation);
-            let db = GenerationDb::create(path, &name, &schema, inner.durability)?;
+            let db = GenerationDb::create(path, &name, &schema, inner.durability, partitions)?;
             lock(&inner.open).insert((name, generation), Arc::new(db));
             Ok(generation)
         })
@@ -287,8 +291,24 @@ impl SqlReadStore for SqliteReadStore {
         replacing: Option<ServingAt>,
     ) -> Result<(), ReadStoreError> {
         let projection = projection.clone();
+        let slot = self.partition;
         self.blocking(move |inner| {
-            inner.db(&projection, generation)?;
+            let building = inner.db(&projection, generation)?;
+            if let Some(replaced) = replacing
+                && slot.is_some()
+            {
+                // A generation built as partitions serves once every partition has caught up.
+                let lowest = building.lowest_partition()?.unwrap_or(GlobalPosition::ZERO);
+                if lowest < replaced.checkpoint {
+                    return Err(ReadStoreError::Unavailable {
+                        message: format!(
+                            "{projection} {generation} waits for its slowest partition (at {lowest}) to reach {}",
+                            replaced.checkpoint
+                        ),
+                        source: None,
+                    });
+                }
+            }
             let swap = || {
                 lock(&inner.catalog).activate(
                     &projection,
@@ -302,7 +322,7 @@ impl SqlReadStore for SqliteReadStore {
                 // Holding the replaced generation's writer keeps a batch from committing to it
                 // between the check of its checkpoint and the swap.
                 Some(replaced) => match inner.db(&projection, replaced.generation) {
-                    Ok(db) => db.while_at(&projection, replaced.checkpoint, swap)?,
+                    Ok(db) => db.while_at(&projection, replaced.checkpoint, slot, swap)?,
                     Err(ReadStoreError::NoGeneration { .. }) => {
                         return Err(ReadStoreError::ServingChanged {
                             projection: projection.clone(),
@@ -331,6 +351,7 @@ impl SqlReadStore for SqliteReadStore {
         at: GlobalPosition,
     ) -> Result<(), ReadStoreError> {
         let projection = projection.clone();
+        let slot = self.partition;
         self.blocking(move |inner| {
             if inner.serving_generation(&projection).ok() == Some(generation) {
                 return Err(ReadStoreError::ServingChanged {
@@ -345,7 +366,7 @@ impl SqlReadStore for SqliteReadStore {
                 Err(ReadStoreError::NoGeneration { .. }) => return Ok(()),
                 Err(error) => return Err(error),
             };
-            db.while_at(&projection, at, || {
+            db.while_at(&projection, at, slot, || {
                 lock(&inner.catalog).retire(&projection, generation)
             })?;
             inner.forget(&projection, generation);
@@ -360,7 +381,8 @@ impl SqlReadStore for SqliteReadStore {
         generation: Generation,
     ) -> Result<Checkpoint, ReadStoreError> {
         let projection = projection.clone();
-        self.blocking(move |inner| inner.db(&projection, generation)?.checkpoint())
+        let slot = self.partition;
+        self.blocking(move |inner| inner.db(&projection, generation)?.checkpoint(slot))
             .await
     }
 
@@ -373,9 +395,17 @@ impl SqlReadStore for SqliteReadStore {
         checkpoint: Checkpoint,
     ) -> Result<(), ApplyError> {
         let runtime = tokio::runtime::Handle::current();
+        let slot = self.partition;
         self.blocking(move |inner| {
             let db = inner.db(&projection.name(), generation)?;
-            db.apply(&runtime, projection.as_ref(), &events, from, checkpoint)
+            db.apply(
+                &runtime,
+                projection.as_ref(),
+                &events,
+                from,
+                checkpoint,
+                slot,
+            )
         })
         .await
     }
@@ -387,10 +417,11 @@ impl SqlReadStore for SqliteReadStore {
         from: GlobalPosition,
         skip_to: Option<Checkpoint>,
     ) -> Result<(), ReadStoreError> {
+        let slot = self.partition;
         self.blocking(move |inner| {
             inner
                 .db(&letter.projection, generation)?
-                .record_dead_letter(&letter, from, skip_to)
+                .record_dead_letter(&letter, from, skip_to, slot)
         })
         .await
     }
@@ -404,9 +435,10 @@ impl SqlReadStore for SqliteReadStore {
         to: Option<Checkpoint>,
     ) -> Result<(), ApplyError> {
         let runtime = tokio::runtime::Handle::current();
+        let slot = self.partition;
         self.blocking(move |inner| {
             let db = inner.db(&projection.name(), generation)?;
-            db.retry_dead_letter(&runtime, projection.as_ref(), &event, from, to)
+            db.retry_dead_letter(&runtime, projection.as_ref(), &event, from, to, slot)
         })
         .await
     }
@@ -430,6 +462,23 @@ impl SqlReadStore for SqliteReadStore {
         params: &[SqlParam<'_>],
     ) -> Result<Vec<Row>, ReadStoreError> {
         self.query_serving(projection, sql, params).await
+    }
+
+    fn partition(&self, partition: Partition) -> Option<Arc<dyn SqlReadStore>> {
+        Some(Arc::new(Self {
+            inner: Arc::clone(&self.inner),
+            partition: Some(partition),
+        }))
+    }
+
+    async fn partitions(
+        &self,
+        projection: &ProjectionName,
+        generation: Generation,
+    ) -> Result<u16, ReadStoreError> {
+        let projection = projection.clone();
+        self.blocking(move |inner| inner.db(&projection, generation)?.partitions())
+            .await
     }
 }
 

@@ -4,6 +4,7 @@
 //! `--catalogue` the catalogue workload (`product_search`), and `--inline`
 //! phase A with and without an inline projection. `--nats-url` runs the relay to NATS
 //! JetStream against a plain publish loop, and with `--http` phase C through a read node.
+//! `--partitions 1,2,4` runs phase B with `order_summary` as each number of partitions.
 
 mod baseline;
 mod baseline_pg;
@@ -11,6 +12,7 @@ mod cache;
 mod catalogue;
 mod http;
 mod inline;
+mod partitions;
 mod phases;
 mod postgres;
 mod relay;
@@ -39,6 +41,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if let (Some(url), false) = (&args.nats_url, args.http) {
         return relay::run(&args, url).await;
+    }
+    if !args.partitions.is_empty() {
+        return partitions::run(&args).await;
     }
     let events = args.orders * 4;
     let mut figures = Vec::new();

@@ -16,7 +16,7 @@ mod row;
 
 use projector_core::{
     Either, Envelope, EventFilter, EventSet, GlobalPosition, ProjectedEvents, ProjectionError,
-    ProjectionName,
+    ProjectionName, RecordedEvent,
 };
 use projector_customers::CustomerEvent;
 use projector_sql::{MultiRowInsert, SqlParam, SqlTransaction, TypedSqlProjection};
@@ -48,10 +48,11 @@ impl TypedSqlProjection for OrderSummaryProjection {
     /// Order events, and the customer events that set a region.
     type Event = Either<OrderEvent, CustomerEvent>;
     const NAME: ProjectionName = ORDER_SUMMARY;
-    /// 3: each order carries its customer's current region (`customer_region`, from customer
-    /// events), so the read model is built again from the first event. (2: amounts became
-    /// `BIGINT` cents.)
-    const VERSION: u32 = 3;
+    /// 4: `customer_regions` keeps the position that set each region, and an older event never
+    /// replaces a newer one, so partitions may apply a customer's events at different times.
+    /// (3: each order carries its customer's current region, from customer events; 2: amounts
+    /// became `BIGINT` cents.)
+    const VERSION: u32 = 4;
     const SCHEMA: &'static [&'static str] = &[include_str!("sql/order_summary_schema.sql")];
 
     /// Every order event, from order streams; of customer streams, only registrations and
@@ -62,6 +63,19 @@ impl TypedSqlProjection for OrderSummaryProjection {
             OrderEvent::selects(),
             EventFilter::category(customers, &REGION_EVENTS),
         ])
+    }
+
+    /// One row per order stream, so it runs as partitions of the order streams.
+    const PARTITIONABLE: bool = true;
+
+    /// A customer's registration or move sets the region of orders in every partition, so
+    /// every partition applies it: each keeps `customer_regions` and moves the customer's
+    /// orders. Partitions may apply a customer's events at different times, but each applies
+    /// all of them in feed order and the one applying the last move writes its region on
+    /// every order of the customer, so once every partition has reached a position the rows
+    /// equal a build by one worker (see `docs/adr/0008-customer-region-on-orders.md`).
+    fn spans_partitions(&self, event: &RecordedEvent) -> bool {
+        event.stream_id.category() == CustomerEvent::CATEGORY.unwrap_or("customer")
     }
 
     async fn apply(

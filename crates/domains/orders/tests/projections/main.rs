@@ -7,6 +7,7 @@ mod helpers;
 mod interleaving;
 mod overflow;
 mod paging;
+mod partitions;
 mod region;
 mod reports;
 mod upcast;

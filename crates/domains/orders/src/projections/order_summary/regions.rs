@@ -16,7 +16,7 @@ use projector_sql::{MultiRowInsert, SqlError, SqlParam, SqlRun, SqlTransaction};
 /// Writes the batch's changed customers' regions.
 static UPSERT: MultiRowInsert = MultiRowInsert::new(
     include_str!("../sql/order_summary_regions_insert.sql"),
-    2,
+    3,
     include_str!("../sql/order_summary_regions_on_conflict.sql"),
 );
 
@@ -122,10 +122,16 @@ impl CustomerRegions {
         if self.changed.is_empty() {
             return Ok(0);
         }
-        let params: Vec<[SqlParam<'_>; 2]> = self
+        let params: Vec<[SqlParam<'_>; 3]> = self
             .changed
             .iter()
-            .map(|c| [c.customer_id.as_str().into(), c.region.as_str().into()])
+            .map(|c| {
+                [
+                    c.customer_id.as_str().into(),
+                    c.region.as_str().into(),
+                    i64::try_from(c.position.get()).unwrap_or(i64::MAX).into(),
+                ]
+            })
             .collect();
         let rows: Vec<&[SqlParam<'_>]> = params.iter().map(|p| &p[..]).collect();
         UPSERT

@@ -1,1 +1,1 @@
-INSERT INTO customer_regions (customer_id, region)
+INSERT INTO customer_regions (customer_id, region, position)

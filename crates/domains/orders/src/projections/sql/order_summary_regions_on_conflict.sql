@@ -1,1 +1,2 @@
-ON CONFLICT (customer_id) DO UPDATE SET region = excluded.region
+ON CONFLICT (customer_id) DO UPDATE SET region = excluded.region, position = excluded.position
+    WHERE excluded.position > customer_regions.position

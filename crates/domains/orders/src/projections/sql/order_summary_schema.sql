@@ -22,8 +22,11 @@ CREATE TABLE IF NOT EXISTS order_summary (
 CREATE INDEX IF NOT EXISTS order_summary_by_customer ON order_summary (customer_id);
 
 -- Where each registered customer lives now, from their own events: an order placed later
--- takes its region from here.
+-- takes its region from here. `position` is the event that set it: a write of an older
+-- event never replaces it, so partitions applying a customer's events at different times
+-- leave the latest region here (version 4).
 CREATE TABLE IF NOT EXISTS customer_regions (
     customer_id TEXT PRIMARY KEY,
-    region      TEXT NOT NULL
+    region      TEXT NOT NULL,
+    position    BIGINT NOT NULL
 )
