@@ -104,7 +104,10 @@ pub async fn projections_are_listed_and_rebuilt_without_downtime() {
     let (summary, _) = projection(&server, "order_summary").await;
     assert_eq!(summary["state"], "live", "{summary}");
     assert_eq!(summary["generation"], 1);
-    assert_eq!(summary["version"], 3, "with the customer's region");
+    assert_eq!(
+        summary["version"], 4,
+        "with the position of each customer's region"
+    );
     assert_eq!(summary["checkpoint"], last);
     assert_eq!(summary["lag_events"], 0);
     assert_eq!(summary["lag_seconds"], 0.0);

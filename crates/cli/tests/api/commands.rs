@@ -52,7 +52,10 @@ pub async fn status_and_rebuild_from_the_command_line() {
     assert_eq!(report["head"], last);
     let summary = entry(&report, "order_summary");
     assert_eq!(summary["generation"], "g1");
-    assert_eq!(summary["version"], 3, "with the customer's region");
+    assert_eq!(
+        summary["version"], 4,
+        "with the position of each customer's region"
+    );
     assert_eq!(summary["checkpoint"], last);
     assert_eq!(summary["lag_events"], 0);
     assert_eq!(summary["dead_letters"], 0);
