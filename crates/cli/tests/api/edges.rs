@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use projector_testkit::wait::eventually;
 use reqwest::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -221,7 +222,8 @@ async fn a_caller_past_its_rate_is_told_when_to_come_back() {
         .send(Method::GET, path, None, &[("Authorization", &tokens[1])])
         .await;
     assert_eq!(other.status, 200, "{}", other.text);
-    // After the wait it names, the hasty caller is served again.
+    // After the wait it names, the hasty caller is served again. This sleep stays: waiting
+    // exactly the time Retry-After names is the claim under test.
     tokio::time::sleep(Duration::from_secs(retry)).await;
     let again = server
         .send(Method::GET, path, None, &[("Authorization", &tokens[0])])
@@ -245,7 +247,7 @@ async fn requests_past_the_in_flight_cap_are_turned_away_at_once() {
     let server = Server::start_with_args(Storage::fresh().await, &["--max-in-flight", "2"]).await;
     let _first = stalled_request(&server).await;
     let _second = stalled_request(&server).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_cap_reached(&server).await;
     let started = Instant::now();
     let turned = server.get("/api/customers/c1/orders").await;
     assert_eq!(turned.status, 503, "{}", turned.text);
@@ -257,8 +259,28 @@ async fn requests_past_the_in_flight_cap_are_turned_away_at_once() {
     assert_eq!(problem_type(&turned), "urn:projector:problem:overloaded");
     assert_eq!(turned.header("retry-after"), Some("1"));
     drop((_first, _second));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(server.get("/api/customers/c1/orders").await.status, 200);
+    eventually(
+        "a request served again once the stalled ones end",
+        || async {
+            match server.get("/api/customers/c1/orders").await.status.as_u16() {
+                200 => Ok(()),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
+}
+
+/// Waits until the server turns requests away for being at its cap on requests in flight:
+/// then the requests the test left stalled are in flight.
+async fn wait_cap_reached(server: &Server) {
+    eventually("the cap on requests in flight reached", || async {
+        match server.get("/api/customers/c1/orders").await.status.as_u16() {
+            503 => Ok(()),
+            other => Err(other),
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -291,27 +313,38 @@ async fn slow_headers_and_idle_connections_are_cut_off_and_connections_capped() 
         stream.write_all(b"G").await.expect("write");
         open.push(stream);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut fifth = connect(&server).await;
-    assert!(
-        closed_within(&mut fifth, Duration::from_millis(400)).await,
-        "a fifth connection was kept"
-    );
+    // Once the server has taken the four, a fifth is closed at once (a fifth tried before it
+    // took them all is kept, and tried again).
+    eventually("a fifth connection closed at once", || async {
+        let mut fifth = connect(&server).await;
+        closed_within(&mut fifth, Duration::from_millis(400)).await
+    })
+    .await;
     drop(open);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        server.get("/health").await.status,
-        200,
-        "connections are taken again once some close"
-    );
+    eventually("connections taken again once some close", || async {
+        let health = server
+            .client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await;
+        match health {
+            Ok(reply) if reply.status() == 200 => Ok(()),
+            other => Err(other.map(|r| r.status())),
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn shutdown_waits_for_requests_in_flight_only_up_to_its_deadline() {
-    let server =
-        Server::start_with_args(Storage::fresh().await, &["--shutdown-grace-ms", "500"]).await;
+    // With room for one request in flight, a refused second shows the stalled one in flight.
+    let server = Server::start_with_args(
+        Storage::fresh().await,
+        &["--shutdown-grace-ms", "500", "--max-in-flight", "1"],
+    )
+    .await;
     let _stalled = stalled_request(&server).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_cap_reached(&server).await;
     let asked = Instant::now();
     exits_cleanly_within_10_s_of(server, asked).await;
 }
@@ -352,7 +385,9 @@ pub async fn a_waiting_read_is_answered_at_once_on_sigterm() {
             )
         })
     };
-    // The read is waiting: it has not been answered after a while.
+    // The read is waiting: it has not been answered after a while. This sleep stays: nothing
+    // outside the server shows a read waiting for its position (it is not seen by the cap on
+    // requests in flight), so being still unanswered after a while is the claim itself.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(!waiting.is_finished(), "the read did not wait");
 
