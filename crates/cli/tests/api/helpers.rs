@@ -555,6 +555,43 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The day order `id` was completed on, from its history: the day its sales count on.
+    /// Tests read reports around this day, not the wall clock's, so they hold at midnight.
+    pub async fn completed_on(&self, id: &str) -> chrono::NaiveDate {
+        let mut after = 0;
+        let completed_at = loop {
+            let page = self
+                .get(&format!("/api/orders/{id}/history?after_version={after}"))
+                .await
+                .expect(200)
+                .json();
+            let events = page["events"].as_array().cloned().unwrap_or_default();
+            if let Some(at) = events
+                .iter()
+                .find_map(|e| e["data"]["completed_at"].as_str())
+            {
+                break at.to_owned();
+            }
+            after = page["next_after_version"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{id} was never completed: {page}"));
+        };
+        chrono::DateTime::parse_from_rfc3339(&completed_at)
+            .unwrap_or_else(|e| panic!("completed_at {completed_at}: {e}"))
+            .date_naive()
+    }
+
+    /// The `from` and `to` of a daily sales report: the day before `day` to the day after.
+    pub fn days_around(day: chrono::NaiveDate) -> String {
+        format!(
+            "from={}&to={}",
+            day - chrono::Days::new(1),
+            day + chrono::Days::new(1)
+        )
+    }
+}
+
 /// What a `projector` command printed, and whether it succeeded.
 #[derive(Debug)]
 pub struct CommandOutput {
