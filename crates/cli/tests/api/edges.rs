@@ -245,9 +245,7 @@ async fn stalled_request(server: &Server) -> TcpStream {
 #[tokio::test]
 async fn requests_past_the_in_flight_cap_are_turned_away_at_once() {
     let server = Server::start_with_args(Storage::fresh().await, &["--max-in-flight", "2"]).await;
-    let _first = stalled_request(&server).await;
-    let _second = stalled_request(&server).await;
-    wait_cap_reached(&server).await;
+    let stalled = hold_the_cap(&server, 2).await;
     let started = Instant::now();
     let turned = server.get("/api/customers/c1/orders").await;
     assert_eq!(turned.status, 503, "{}", turned.text);
@@ -258,7 +256,7 @@ async fn requests_past_the_in_flight_cap_are_turned_away_at_once() {
     );
     assert_eq!(problem_type(&turned), "urn:projector:problem:overloaded");
     assert_eq!(turned.header("retry-after"), Some("1"));
-    drop((_first, _second));
+    drop(stalled);
     eventually(
         "a request served again once the stalled ones end",
         || async {
@@ -271,16 +269,31 @@ async fn requests_past_the_in_flight_cap_are_turned_away_at_once() {
     .await;
 }
 
-/// Waits until the server turns requests away for being at its cap on requests in flight:
-/// then the requests the test left stalled are in flight.
-async fn wait_cap_reached(server: &Server) {
+/// Leaves `cap` requests stalled in flight, and waits until the server turns another away for
+/// being at its cap: then they hold it. A stalled request the server answered (its probe took
+/// the last place as it arrived) is replaced by a new one.
+async fn hold_the_cap(server: &Server, cap: usize) -> Vec<TcpStream> {
+    let mut stalled = Vec::new();
+    for _ in 0..cap {
+        stalled.push(stalled_request(server).await);
+    }
+    let stalled = tokio::sync::Mutex::new(stalled);
     eventually("the cap on requests in flight reached", || async {
+        let mut stalled = stalled.lock().await;
+        for stream in stalled.iter_mut() {
+            let mut buffer = [0u8; 256];
+            match stream.try_read(&mut buffer) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                _ => *stream = stalled_request(server).await,
+            }
+        }
         match server.get("/api/customers/c1/orders").await.status.as_u16() {
             503 => Ok(()),
             other => Err(other),
         }
     })
     .await;
+    stalled.into_inner()
 }
 
 #[tokio::test]
@@ -343,8 +356,7 @@ async fn shutdown_waits_for_requests_in_flight_only_up_to_its_deadline() {
         &["--shutdown-grace-ms", "500", "--max-in-flight", "1"],
     )
     .await;
-    let _stalled = stalled_request(&server).await;
-    wait_cap_reached(&server).await;
+    let _stalled = hold_the_cap(&server, 1).await;
     let asked = Instant::now();
     exits_cleanly_within_10_s_of(server, asked).await;
 }
