@@ -94,6 +94,7 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        // This sleep stays: a random delay spreads the kills over every point of a batch.
         tokio::time::sleep(Duration::from_micros(rng.random_range(0..3000))).await;
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");

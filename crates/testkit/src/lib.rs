@@ -13,6 +13,8 @@
 //! - [`services`]: URLs of the loopback services, and the rule for when a test may skip.
 //! - [`events`]: quick constructors for test events.
 //! - [`seeded`]: a SQL projection that starts from seeded rows.
+//! - [`wait`]: [`eventually`](wait::eventually), the one way a test waits for a condition, under
+//!   one deadline policy.
 //!
 //! It is not: a mock store. Every test here runs against a real backend.
 
@@ -24,3 +26,4 @@ pub mod proxy;
 pub mod redis;
 pub mod seeded;
 pub mod services;
+pub mod wait;

@@ -3,16 +3,14 @@
 //! crash); resume; problems for unknown and invalid names; and a standby that says the
 //! projection runs elsewhere.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use projector_testkit::wait::{eventually, eventually_every};
 use reqwest::Method;
 use serde_json::Value;
 
 use crate::helpers::{Server, Storage};
 use crate::rebuilt;
-
-/// Long enough for any rebuild of these tests.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Places `count` orders of two items (four events each); returns the last position.
 async fn place_orders(server: &Server, count: usize) -> u64 {
@@ -58,11 +56,10 @@ pub async fn projection(server: &Server, name: &str) -> (Value, u64) {
 /// Polls `GET /admin/projections` until `name` serves `generation` with no rebuild running,
 /// and returns its entry.
 async fn wait_swapped_in(server: &Server, name: &str, generation: u64) -> Value {
-    let started = Instant::now();
-    loop {
+    eventually(&format!("{name} to swap {generation} in"), || async {
         let (entry, head) = projection(server, name).await;
         if entry["generation"] == generation && entry["rebuild"].is_null() {
-            return entry;
+            return Ok(entry);
         }
         if let Some(rebuild) = entry["rebuild"].as_object() {
             assert_eq!(rebuild["generation"], generation, "{entry}");
@@ -74,12 +71,9 @@ async fn wait_swapped_in(server: &Server, name: &str, generation: u64) -> Value 
                 "{entry}"
             );
         }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "{name} did not swap {generation} in: {entry}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        Err(entry)
+    })
+    .await
 }
 
 pub async fn projections_are_listed_and_rebuilt_without_downtime() {
@@ -170,15 +164,19 @@ pub async fn a_rebuild_cut_short_by_a_crash_is_finished_after_a_restart() {
     // The restarted server carries the rebuild on from where it stood, in the same generation,
     // rather than starting over: seen once its worker has opened the read model (and, on
     // PostgreSQL, taken the lease).
-    let opened = Instant::now();
-    let entry = loop {
-        let (entry, _) = projection(&server, "order_summary").await;
-        if !["starting", "standby"].contains(&entry["state"].as_str().unwrap_or_default()) {
-            break entry;
-        }
-        assert!(opened.elapsed() < PATIENCE, "never opened: {entry}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let entry = eventually_every(
+        "order_summary to open",
+        Duration::from_millis(5),
+        || async {
+            let (entry, _) = projection(&server, "order_summary").await;
+            if ["starting", "standby"].contains(&entry["state"].as_str().unwrap_or_default()) {
+                Err(entry)
+            } else {
+                Ok(entry)
+            }
+        },
+    )
+    .await;
     match entry["rebuild"].as_object() {
         Some(rebuild) => {
             assert_eq!(rebuild["generation"], generation, "{entry}");
@@ -213,19 +211,20 @@ pub async fn a_rebuild_cut_short_by_a_crash_is_finished_after_a_restart() {
 
 /// Waits until the rebuild of `order_summary` has a checkpoint in `low..high`, and returns it.
 async fn rebuild_checkpoint_between(server: &Server, low: u64, high: u64) -> u64 {
-    let started = Instant::now();
-    loop {
-        let (entry, _) = projection(server, "order_summary").await;
-        let checkpoint = entry["rebuild"]["checkpoint"].as_u64();
-        if let Some(checkpoint) = checkpoint.filter(|c| (low..high).contains(c)) {
-            return checkpoint;
-        }
-        assert!(
-            checkpoint.is_none_or(|c| c < high) && started.elapsed() < PATIENCE,
-            "the rebuild never stood between {low} and {high}: {entry}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually_every(
+        &format!("the rebuild between {low} and {high}"),
+        Duration::from_millis(5),
+        || async {
+            let (entry, _) = projection(server, "order_summary").await;
+            let checkpoint = entry["rebuild"]["checkpoint"].as_u64();
+            assert!(
+                checkpoint.is_none_or(|c| c < high),
+                "the rebuild passed {high} unseen: {entry}"
+            );
+            checkpoint.filter(|c| (low..high).contains(c)).ok_or(entry)
+        },
+    )
+    .await
 }
 
 pub async fn bad_names_unknown_projections_and_nothing_to_resume() {

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use projector_testkit::wait::eventually;
 use serde_json::{Value, json};
 
 use crate::dashboard::order_load;
@@ -47,18 +47,18 @@ impl Driver {
             .expect("start chromedriver");
         let url = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        eventually("chromedriver to start", || async {
             let ready = client.get(format!("{url}/status")).send().await;
             if let Ok(reply) = ready
                 && let Ok(status) = reply.json::<Value>().await
                 && status["value"]["ready"] == true
             {
-                break;
+                Ok(())
+            } else {
+                Err("not ready")
             }
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await;
         Some(Self {
             _process: process,
             url,
@@ -84,19 +84,12 @@ impl Driver {
     }
 }
 
-/// Waits until `test` gives a value, or fails after `limit` saying `what`.
-async fn until<T, F>(what: &str, limit: Duration, mut test: impl FnMut() -> F) -> T
+/// Waits until `test` gives a value, or fails at the default deadline saying `what`.
+async fn until<T, F>(what: &str, test: impl FnMut() -> F) -> T
 where
     F: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = test().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(what, test).await
 }
 
 /// Clicks the button of `action` in `projection`'s row.
@@ -110,16 +103,12 @@ async fn click(browser: &Client, projection: &str, action: &str) {
         .click()
         .await
         .expect("a click");
-    until(
-        "the confirmation dialog",
-        Duration::from_secs(10),
-        || async {
-            browser
-                .find(Locator::Css("dialog#confirm[open]"))
-                .await
-                .ok()
-        },
-    )
+    until("the confirmation dialog", || async {
+        browser
+            .find(Locator::Css("dialog#confirm[open]"))
+            .await
+            .ok()
+    })
     .await;
 }
 
@@ -233,7 +222,7 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         .await
         .expect("the page opens");
     let names = listed(&server).await;
-    until("the table filled", Duration::from_secs(30), || async {
+    until("the table filled", || async {
         (page_rows(&browser).await.len() == names.len()).then_some(())
     })
     .await;
@@ -247,7 +236,7 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
     server.wait_every_projection_at(server.head().await).await;
     let before = listed(&server).await;
     let seen = updates(&browser).await;
-    until("two newer lists shown", Duration::from_secs(10), || async {
+    until("two newer lists shown", || async {
         (updates(&browser).await >= seen + 2).then_some(())
     })
     .await;
@@ -295,16 +284,12 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         .click()
         .await
         .expect("a click");
-    let dialog = until(
-        "the confirmation dialog",
-        Duration::from_secs(10),
-        || async {
-            browser
-                .find(Locator::Css("dialog#confirm[open]"))
-                .await
-                .ok()
-        },
-    )
+    let dialog = until("the confirmation dialog", || async {
+        browser
+            .find(Locator::Css("dialog#confirm[open]"))
+            .await
+            .ok()
+    })
     .await;
     let question = dialog.text().await.expect("the question");
     assert!(
@@ -318,7 +303,7 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         .click()
         .await
         .expect("a click");
-    let outcome = until("the action's outcome", Duration::from_secs(10), || async {
+    let outcome = until("the action's outcome", || async {
         let text = browser
             .find(Locator::Css("#outcomes li"))
             .await
@@ -335,7 +320,7 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
     );
     // A second rebuild while this one runs is refused, with the server's reason shown.
     click_and_confirm(&browser, projection, "rebuild").await;
-    let refused = until("the refusal shown", Duration::from_secs(10), || async {
+    let refused = until("the refusal shown", || async {
         let items = browser
             .find_all(Locator::Css("#outcomes li.refused"))
             .await
@@ -362,7 +347,7 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         .click()
         .await
         .expect("a click");
-    until("the dialog closed", Duration::from_secs(10), || async {
+    until("the dialog closed", || async {
         browser
             .find(Locator::Css("dialog#confirm[open]"))
             .await
@@ -377,7 +362,7 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         .len();
     assert_eq!(after, outcomes, "a cancelled action reported an outcome");
 
-    let progress = until("the rebuild shown", Duration::from_secs(60), || async {
+    let progress = until("the rebuild shown", || async {
         let rows = page_rows(&browser).await;
         (rows[projection]["rebuild"] == "2").then(|| rows[projection]["rebuild"].clone())
     })
@@ -396,15 +381,11 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         .map(|png| std::fs::write(screenshot_path("dashboard-rebuilding.png"), png))
         .expect("a screenshot")
         .expect("the screenshot saved");
-    until(
-        "the new generation serving",
-        Duration::from_secs(120),
-        || async {
-            let rows = page_rows(&browser).await;
-            let row = &rows[projection];
-            (row["generation"] == "2" && row["rebuild"].is_empty()).then_some(())
-        },
-    )
+    until("the new generation serving", || async {
+        let rows = page_rows(&browser).await;
+        let row = &rows[projection];
+        (row["generation"] == "2" && row["rebuild"].is_empty()).then_some(())
+    })
     .await;
     assert_eq!(listed(&server).await[projection]["generation"], 2);
 
@@ -419,22 +400,18 @@ pub async fn the_dashboard_shows_the_projections_and_rebuilds_one() {
         )
         .await
         .expect("the threshold set");
-    let marked = until(
-        "a lagging projection marked",
-        Duration::from_secs(30),
-        || async {
-            let marked = browser
-                .execute(
-                    "const row = document.querySelector('#projections tbody tr.alert');
+    let marked = until("a lagging projection marked", || async {
+        let marked = browser
+            .execute(
+                "const row = document.querySelector('#projections tbody tr.alert');
                  return row && [row.dataset.projection, row.querySelector('.badge').textContent,
                                 document.title];",
-                    vec![],
-                )
-                .await
-                .ok()?;
-            (!marked.is_null()).then_some(marked)
-        },
-    )
+                vec![],
+            )
+            .await
+            .ok()?;
+        (!marked.is_null()).then_some(marked)
+    })
     .await;
     assert_eq!(marked[1], "lagging", "{marked}");
     assert!(

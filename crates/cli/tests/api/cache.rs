@@ -3,32 +3,25 @@
 //! wrong answer, and back to the cache without a restart.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use projector_testkit::proxy::Proxy;
 use projector_testkit::redis::TestRedis;
+use projector_testkit::wait::eventually;
 use serde_json::Value;
 
 use crate::helpers::{Reply, Server, Storage};
 
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Reads `path` until `done` accepts the answer, or panics after [`PATIENCE`].
+/// Reads `path` until `done` accepts the answer.
 async fn until(server: &Server, path: &str, what: &str, done: impl Fn(&Reply) -> bool) -> Reply {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    eventually(what, || async {
         let reply = server.get(path).await;
         if done(&reply) {
-            return reply;
+            Ok(reply)
+        } else {
+            Err(format!("{:?} {}", reply.header("read-model"), reply.text))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: last answer {:?} {}",
-            reply.header("read-model"),
-            reply.text
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 fn from(reply: &Reply, read_model: &str) -> bool {

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use projector_testkit::wait::{self, eventually};
 use serde_json::Value;
 
 use crate::helpers::{Server, Storage, projector};
@@ -38,9 +39,9 @@ impl Events {
         }
     }
 
-    /// The next event's name and JSON data; fails the test after 15 s without one.
+    /// The next event's name and JSON data; fails the test at the default deadline without one.
     pub async fn next(&mut self) -> (String, Value) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + wait::deadline();
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
@@ -63,20 +64,16 @@ impl Events {
             let left = deadline.saturating_duration_since(Instant::now());
             let chunk = tokio::time::timeout(left, self.response.chunk())
                 .await
-                .expect("an event within 15 s")
+                .expect("an event before the deadline")
                 .expect("the stream reads")
                 .expect("the stream goes on");
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
         }
     }
 
-    /// The next event named `wanted` that satisfies `test`, within `limit`.
-    pub async fn until(
-        &mut self,
-        wanted: &str,
-        limit: Duration,
-        test: impl Fn(&Value) -> bool,
-    ) -> Value {
+    /// The next event named `wanted` that satisfies `test`, within the default deadline.
+    pub async fn until(&mut self, wanted: &str, test: impl Fn(&Value) -> bool) -> Value {
+        let limit = wait::deadline();
         let deadline = Instant::now() + limit;
         loop {
             let (name, data) = self.next().await;
@@ -192,7 +189,7 @@ pub async fn the_live_feed_sends_the_projections_and_their_last_hour() {
     // Under writes, throughput shows, and the sampler's next samples follow.
     let writer = order_load(&server, "o-load");
     let moving = events
-        .until("projections", Duration::from_secs(30), |list| {
+        .until("projections", |list| {
             list["projections"].as_array().is_some_and(|ps| {
                 ps.iter()
                     .any(|p| p["throughput_per_s"].as_f64() > Some(0.0))
@@ -200,9 +197,7 @@ pub async fn the_live_feed_sends_the_projections_and_their_last_hour() {
         })
         .await;
     assert!(moving["head"].as_u64() > Some(position), "{moving}");
-    let samples = events
-        .until("samples", Duration::from_secs(15), |_| true)
-        .await;
+    let samples = events.until("samples", |_| true).await;
     let samples = samples["samples"]
         .as_object()
         .expect("samples by projection");
@@ -315,8 +310,7 @@ pub async fn a_standby_names_the_holder_of_each_lease() {
     };
     let (holder, standby) = Server::holder_and_standby(database.url(), &[]).await;
     let label = format!("'projector serve {} pid ", holder.base);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(&format!("the standby to name {label}"), || async {
         let list = standby.get("/admin/projections").await.expect(200).json();
         let summary = list["projections"]
             .as_array()
@@ -330,14 +324,12 @@ pub async fn a_standby_names_the_holder_of_each_lease() {
             .as_str()
             .is_some_and(|h| h.starts_with(&label) && h.contains("PostgreSQL backend"))
         {
-            break;
+            Ok(())
+        } else {
+            Err(summary)
         }
-        assert!(
-            Instant::now() < deadline,
-            "the standby never named {label}: {summary}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await;
     // The holder names itself.
     let own = holder.get("/admin/projections").await.expect(200).json();
     let own = own["projections"][0]["holder"].as_str().expect("a holder");

@@ -3,8 +3,7 @@
 //! then applied once mended), skips the next ones and retries them later; every action logged
 //! with who asked; problems for bad positions, unknown letters and projections.
 
-use std::time::{Duration, Instant};
-
+use projector_testkit::wait::eventually;
 use serde_json::Value;
 
 use crate::admin::projection;
@@ -36,15 +35,15 @@ pub async fn mend_read_model(server: &Server) {
 
 /// Waits until the order summary is in `state`, and returns its entry.
 pub async fn wait_state(server: &Server, state: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    eventually(&format!("{PROJECTION} {state}"), || async {
         let (entry, _) = projection(server, PROJECTION).await;
         if entry["state"] == state {
-            return entry;
+            Ok(entry)
+        } else {
+            Err(entry)
         }
-        assert!(Instant::now() < deadline, "never {state}: {entry}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 fn letters(server_answer: &Value) -> &Vec<Value> {
@@ -142,24 +141,27 @@ pub async fn a_stopped_projections_letter_is_shown_retried_and_skipped_over_http
         .json();
     assert_eq!(skipped["position"], at, "{skipped}");
     assert_eq!(skipped["skipped"], true, "{skipped}");
-    let mut skipped = vec![at];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (entry, _) = projection(&server, PROJECTION).await;
-        match entry["stopped_at"].as_u64() {
-            Some(next) if !skipped.contains(&next) => {
-                server
-                    .post_empty(&format!("{LETTERS}/{next}/skip"))
-                    .await
-                    .expect(200);
-                skipped.push(next);
+    let skipped = std::sync::Mutex::new(vec![at]);
+    eventually(
+        "the projection past o3, each event it stops at skipped",
+        || async {
+            let (entry, _) = projection(&server, PROJECTION).await;
+            match entry["stopped_at"].as_u64() {
+                Some(next) if !skipped.lock().expect("skipped").contains(&next) => {
+                    server
+                        .post_empty(&format!("{LETTERS}/{next}/skip"))
+                        .await
+                        .expect(200);
+                    skipped.lock().expect("skipped").push(next);
+                    Err(entry)
+                }
+                _ if entry["checkpoint"].as_u64() >= Some(third) => Ok(()),
+                _ => Err(entry),
             }
-            _ if entry["checkpoint"].as_u64() >= Some(third) => break,
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "never past o3: {entry}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        },
+    )
+    .await;
+    let skipped = skipped.into_inner().expect("skipped");
     let after = server.place("o4", "c1", &[("a", 4, 1.0)]).await;
     assert_eq!(server.order("o4", after).await["status"], "confirmed");
     server

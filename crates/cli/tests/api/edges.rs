@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use projector_testkit::wait::eventually;
 use reqwest::Method;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -221,7 +222,8 @@ async fn a_caller_past_its_rate_is_told_when_to_come_back() {
         .send(Method::GET, path, None, &[("Authorization", &tokens[1])])
         .await;
     assert_eq!(other.status, 200, "{}", other.text);
-    // After the wait it names, the hasty caller is served again.
+    // After the wait it names, the hasty caller is served again. This sleep stays: waiting
+    // exactly the time Retry-After names is the claim under test.
     tokio::time::sleep(Duration::from_secs(retry)).await;
     let again = server
         .send(Method::GET, path, None, &[("Authorization", &tokens[0])])
@@ -243,9 +245,7 @@ async fn stalled_request(server: &Server) -> TcpStream {
 #[tokio::test]
 async fn requests_past_the_in_flight_cap_are_turned_away_at_once() {
     let server = Server::start_with_args(Storage::fresh().await, &["--max-in-flight", "2"]).await;
-    let _first = stalled_request(&server).await;
-    let _second = stalled_request(&server).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stalled = hold_the_cap(&server, 2).await;
     let started = Instant::now();
     let turned = server.get("/api/customers/c1/orders").await;
     assert_eq!(turned.status, 503, "{}", turned.text);
@@ -256,9 +256,44 @@ async fn requests_past_the_in_flight_cap_are_turned_away_at_once() {
     );
     assert_eq!(problem_type(&turned), "urn:projector:problem:overloaded");
     assert_eq!(turned.header("retry-after"), Some("1"));
-    drop((_first, _second));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(server.get("/api/customers/c1/orders").await.status, 200);
+    drop(stalled);
+    eventually(
+        "a request served again once the stalled ones end",
+        || async {
+            match server.get("/api/customers/c1/orders").await.status.as_u16() {
+                200 => Ok(()),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
+}
+
+/// Leaves `cap` requests stalled in flight, and waits until the server turns another away for
+/// being at its cap: then they hold it. A stalled request the server answered (its probe took
+/// the last place as it arrived) is replaced by a new one.
+async fn hold_the_cap(server: &Server, cap: usize) -> Vec<TcpStream> {
+    let mut stalled = Vec::new();
+    for _ in 0..cap {
+        stalled.push(stalled_request(server).await);
+    }
+    let stalled = tokio::sync::Mutex::new(stalled);
+    eventually("the cap on requests in flight reached", || async {
+        let mut stalled = stalled.lock().await;
+        for stream in stalled.iter_mut() {
+            let mut buffer = [0u8; 256];
+            match stream.try_read(&mut buffer) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                _ => *stream = stalled_request(server).await,
+            }
+        }
+        match server.get("/api/customers/c1/orders").await.status.as_u16() {
+            503 => Ok(()),
+            other => Err(other),
+        }
+    })
+    .await;
+    stalled.into_inner()
 }
 
 #[tokio::test]
@@ -291,27 +326,37 @@ async fn slow_headers_and_idle_connections_are_cut_off_and_connections_capped() 
         stream.write_all(b"G").await.expect("write");
         open.push(stream);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut fifth = connect(&server).await;
-    assert!(
-        closed_within(&mut fifth, Duration::from_millis(400)).await,
-        "a fifth connection was kept"
-    );
+    // Once the server has taken the four, a fifth is closed at once (a fifth tried before it
+    // took them all is kept, and tried again).
+    eventually("a fifth connection closed at once", || async {
+        let mut fifth = connect(&server).await;
+        closed_within(&mut fifth, Duration::from_millis(400)).await
+    })
+    .await;
     drop(open);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        server.get("/health").await.status,
-        200,
-        "connections are taken again once some close"
-    );
+    eventually("connections taken again once some close", || async {
+        let health = server
+            .client
+            .get(format!("{}/health", server.base))
+            .send()
+            .await;
+        match health {
+            Ok(reply) if reply.status() == 200 => Ok(()),
+            other => Err(other.map(|r| r.status())),
+        }
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn shutdown_waits_for_requests_in_flight_only_up_to_its_deadline() {
-    let server =
-        Server::start_with_args(Storage::fresh().await, &["--shutdown-grace-ms", "500"]).await;
-    let _stalled = stalled_request(&server).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // With room for one request in flight, a refused second shows the stalled one in flight.
+    let server = Server::start_with_args(
+        Storage::fresh().await,
+        &["--shutdown-grace-ms", "500", "--max-in-flight", "1"],
+    )
+    .await;
+    let _stalled = hold_the_cap(&server, 1).await;
     let asked = Instant::now();
     exits_cleanly_within_10_s_of(server, asked).await;
 }
@@ -352,7 +397,9 @@ pub async fn a_waiting_read_is_answered_at_once_on_sigterm() {
             )
         })
     };
-    // The read is waiting: it has not been answered after a while.
+    // The read is waiting: it has not been answered after a while. This sleep stays: nothing
+    // outside the server shows a read waiting for its position (it is not seen by the cap on
+    // requests in flight), so being still unanswered after a while is the claim itself.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(!waiting.is_finished(), "the read did not wait");
 

@@ -11,6 +11,7 @@ use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadS
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use projector_testkit::postgres::TestDatabase;
+use projector_testkit::wait::{eventually_every, eventually_within};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -84,10 +85,18 @@ async fn a_standby_takes_over_when_the_holder_dies() {
     });
     // Killed under load: past the first writes, well short of the last, and with the holder
     // behind the head on some shared projection just before the kill.
-    let started = Instant::now();
-    loop {
-        let done = written.load(Ordering::SeqCst);
-        if done >= ORDERS / 5 {
+    eventually_every(
+        "the holder behind the write load",
+        Duration::from_millis(5),
+        || async {
+            let done = written.load(Ordering::SeqCst);
+            assert!(
+                done < ORDERS / 2,
+                "the holder was never seen behind the write load ({done} orders written)"
+            );
+            if done < ORDERS / 5 {
+                return Err(format!("{done} orders written"));
+            }
             let list = holder.get("/admin/projections").await.expect(200).json();
             let head = list["head"].as_u64().expect("head");
             let behind = list["projections"]
@@ -96,36 +105,29 @@ async fn a_standby_takes_over_when_the_holder_dies() {
                 .iter()
                 .any(|p| p["local"] == false && p["checkpoint"].as_u64() < Some(head));
             if behind {
-                break;
+                Ok(())
+            } else {
+                Err(list.to_string())
             }
-        }
-        assert!(
-            done < ORDERS / 2 && started.elapsed() < Duration::from_secs(60),
-            "the holder was never seen behind the write load ({done} orders written)"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        },
+    )
+    .await;
     holder.kill();
     let killed = Instant::now();
     let at_kill = written.load(Ordering::SeqCst);
     assert!(at_kill < ORDERS, "the load was over at the kill");
-    loop {
-        // The shared read models (the standby's own search index ran there all along): each
-        // is taken over once the standby runs it, catching up from the holder's checkpoint.
-        if standby
-            .shared_projection_states()
-            .await
-            .iter()
-            .all(|s| s != "standby")
-        {
-            break;
+    // The shared read models (the standby's own search index ran there all along): each is
+    // taken over once the standby runs it, catching up from the holder's checkpoint. The bound
+    // is the README's promise, so it is not scaled.
+    eventually_within("the standby to take over", TAKEOVER, || async {
+        let states = standby.shared_projection_states().await;
+        if states.iter().all(|s| s != "standby") {
+            Ok(())
+        } else {
+            Err(states)
         }
-        assert!(
-            killed.elapsed() < TAKEOVER,
-            "the standby did not take over within {TAKEOVER:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     eprintln!("takeover after {:?}", killed.elapsed());
     let last = load.await.expect("the load finished");
     assert!(

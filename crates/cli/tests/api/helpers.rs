@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use projector_testkit::postgres::TestDatabase;
 use projector_testkit::redis::TestRedis;
+use projector_testkit::wait::{self, eventually, eventually_sync, eventually_within};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -413,45 +414,46 @@ impl Server {
     }
 
     /// Waits until every projection in `GET /admin/projections` has applied `position`, with
-    /// no rebuild running, for at most two minutes (a search index fed one event per commit
-    /// on a loaded machine is slow).
+    /// no rebuild running. Its deadline is six default ones: a search index fed one event per
+    /// commit catches up slowly after a load on a loaded machine.
     pub async fn wait_every_projection_at(&self, position: u64) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        loop {
-            let list = self.get("/admin/projections").await.expect(200).json();
-            let behind: Vec<&Value> = list["projections"]
-                .as_array()
-                .expect("projections")
-                .iter()
-                .filter(|p| {
-                    p["checkpoint"].as_u64().is_none_or(|c| c < position) || !p["rebuild"].is_null()
-                })
-                .collect();
-            if behind.is_empty() {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "projections never reached {position}: {behind:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually_within(
+            &format!("every projection at {position}"),
+            wait::deadline() * 6,
+            || async {
+                let list = self.get("/admin/projections").await.expect(200).json();
+                let behind: Vec<Value> = list["projections"]
+                    .as_array()
+                    .expect("projections")
+                    .iter()
+                    .filter(|p| {
+                        p["checkpoint"].as_u64().is_none_or(|c| c < position)
+                            || !p["rebuild"].is_null()
+                    })
+                    .cloned()
+                    .collect();
+                if behind.is_empty() {
+                    Ok(())
+                } else {
+                    Err(behind)
+                }
+            },
+        )
+        .await;
     }
 
     /// Waits until `/ready` answers 200 (every projection has opened its read model), and
     /// returns its report.
     pub async fn ready(&self) -> Value {
-        for _ in 0..200 {
+        eventually("the server to be ready", || async {
             let reply = self.get("/ready").await;
             if reply.status == 200 {
-                return reply.json();
+                Ok(reply.json())
+            } else {
+                Err(reply.text)
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "the server never became ready: {}",
-            self.get("/ready").await.text
-        )
+        })
+        .await
     }
 
     /// Sends SIGTERM and waits for the process to exit; returns whether it exited with 0.
@@ -512,17 +514,11 @@ impl Server {
     /// Waits for the first log line that `wanted` accepts. A line reaches the pipe after the
     /// work it describes is visible over HTTP, so a test must not expect it to be there already.
     pub async fn wait_for_log(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
+        eventually_sync(&format!("a log line {what}"), || {
             let logs = self.log_lines();
-            if let Some(line) = logs.iter().find(|line| wanted(line)) {
-                return line.clone();
-            }
-            if tokio::time::Instant::now() > deadline {
-                panic!("no log line {what} in {logs:#?}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            logs.iter().find(|line| wanted(line)).cloned().ok_or(logs)
+        })
+        .await
     }
 
     /// Takes the storage out, so it outlives this server.
@@ -556,6 +552,43 @@ impl Server {
             .expect(200)
             .json();
         history["events"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Server {
+    /// The day order `id` was completed on, from its history: the day its sales count on.
+    /// Tests read reports around this day, not the wall clock's, so they hold at midnight.
+    pub async fn completed_on(&self, id: &str) -> chrono::NaiveDate {
+        let mut after = 0;
+        let completed_at = loop {
+            let page = self
+                .get(&format!("/api/orders/{id}/history?after_version={after}"))
+                .await
+                .expect(200)
+                .json();
+            let events = page["events"].as_array().cloned().unwrap_or_default();
+            if let Some(at) = events
+                .iter()
+                .find_map(|e| e["data"]["completed_at"].as_str())
+            {
+                break at.to_owned();
+            }
+            after = page["next_after_version"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{id} was never completed: {page}"));
+        };
+        chrono::DateTime::parse_from_rfc3339(&completed_at)
+            .unwrap_or_else(|e| panic!("completed_at {completed_at}: {e}"))
+            .date_naive()
+    }
+
+    /// The `from` and `to` of a daily sales report: the day before `day` to the day after.
+    pub fn days_around(day: chrono::NaiveDate) -> String {
+        format!(
+            "from={}&to={}",
+            day - chrono::Days::new(1),
+            day + chrono::Days::new(1)
+        )
     }
 }
 

@@ -2,12 +2,9 @@
 //! rebuild: counts that match what the projection handled, a histogram of batch apply times,
 //! the worker's state, and rebuild progress back to 0 once swapped in.
 
-use std::time::{Duration, Instant};
+use projector_testkit::wait::eventually;
 
 use crate::helpers::Server;
-
-/// Long enough for any rebuild of these tests.
-const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The value of the series `series` (name and labels, exactly) in a scrape.
 fn value(metrics: &str, series: &str) -> Option<f64> {
@@ -19,24 +16,20 @@ fn value(metrics: &str, series: &str) -> Option<f64> {
 
 /// Scrapes until `wanted` holds of the scrape, and returns it.
 async fn scrape_until(server: &Server, what: &str, wanted: impl Fn(&str) -> bool) -> String {
-    let started = Instant::now();
-    loop {
+    eventually(&format!("a scrape showing {what}"), || async {
         let metrics = server.get("/metrics").await.expect(200).text;
         if wanted(&metrics) {
-            return metrics;
+            Ok(metrics)
+        } else {
+            Err(metrics)
         }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the scrape never showed {what}:\n{metrics}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// Waits until `GET /admin/projections` shows `name` serving `generation` with no rebuild.
 async fn wait_swapped_in(server: &Server, name: &str, generation: u64) {
-    let started = Instant::now();
-    loop {
+    eventually(&format!("{name} to swap {generation} in"), || async {
         let list = server.get("/admin/projections").await.expect(200).json();
         let entry = list["projections"]
             .as_array()
@@ -44,14 +37,12 @@ async fn wait_swapped_in(server: &Server, name: &str, generation: u64) {
             .cloned()
             .unwrap_or_else(|| panic!("{name} is not listed: {list}"));
         if entry["generation"] == generation && entry["rebuild"].is_null() {
-            return;
+            Ok(())
+        } else {
+            Err(entry)
         }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "{name} did not swap {generation} in: {entry}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use projector_testkit::postgres::TestDatabase;
 use projector_testkit::proxy::Proxy;
+use projector_testkit::wait::{eventually, eventually_within};
 use reqwest::Method;
 use serde_json::json;
 
@@ -15,22 +16,17 @@ use crate::helpers::{Backend, Server};
 /// Once the database answers again: an order `id` is written (503 until then, for at most
 /// `within`) and read back through its projection, without a restart.
 async fn writes_and_reads_again(server: &Server, id: &str, within: Duration) {
-    let since = Instant::now();
-    let position = loop {
+    let position = eventually_within("the server to take writes again", within, || async {
         let reply = server
             .post("/api/orders", &json!({"id": id, "customer_id": "c1", "items": [{"sku": "a", "quantity": 2, "unit_price": 1}]}))
             .await;
         if reply.status == 202 {
-            break reply.position();
+            return Ok(reply.position());
         }
         assert_eq!(reply.status, 503, "{}", reply.text);
-        assert!(
-            since.elapsed() < within,
-            "the server did not recover: {}",
-            reply.text
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        Err(reply.text)
+    })
+    .await;
     let order = server
         .get(&format!(
             "/api/orders/{id}/projection?min_position={position}&wait_ms=30000"
@@ -168,15 +164,15 @@ async fn a_projection_stopped_at_an_event_is_resumed_over_http_once_fixed() {
             let blocked = server.place("o2", "c1", &[("a", 2, 1.0)]).await;
 
             // Stopped at the first event of o2, after its retries, with a dead letter.
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let stopped = loop {
+            let stopped = eventually("order_summary to stop", || async {
                 let (entry, _) = crate::admin::projection(&server, "order_summary").await;
                 if entry["state"] == "stopped" {
-                    break entry;
+                    Ok(entry)
+                } else {
+                    Err(entry)
                 }
-                assert!(Instant::now() < deadline, "never stopped: {entry}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            };
+            })
+            .await;
             assert_eq!(stopped["checkpoint"], first, "{stopped}");
             assert!(stopped["dead_letters"].as_u64() >= Some(1), "{stopped}");
             let refused = server
@@ -265,27 +261,29 @@ async fn a_database_that_stops_answering_gets_503s_in_bounded_time_and_recovers(
     proxy.resume();
     // The hung write carried on once the network answered: a retry with its key finds it
     // (while it is still being answered, the retry is told so) and it was recorded once.
-    let since = Instant::now();
-    let retried = loop {
-        let reply = server
-            .send(Method::POST, "/api/orders", Some(&hung_order), &key)
-            .await;
-        if reply.status == 202 {
-            break reply;
-        }
-        assert!(
-            [409, 503].contains(&reply.status.as_u16()),
-            "{} {}",
-            reply.status,
-            reply.text
-        );
-        assert!(
-            since.elapsed() < Duration::from_secs(60),
-            "the retry never found the write: {}",
-            reply.text
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let retried = eventually_within(
+        "a retry with the key to find the write",
+        Duration::from_secs(60),
+        || {
+            let (server, hung_order, key) = (&server, &hung_order, &key);
+            async move {
+                let reply = server
+                    .send(Method::POST, "/api/orders", Some(hung_order), key)
+                    .await;
+                if reply.status == 202 {
+                    return Ok(reply);
+                }
+                assert!(
+                    [409, 503].contains(&reply.status.as_u16()),
+                    "{} {}",
+                    reply.status,
+                    reply.text
+                );
+                Err(reply.text)
+            }
+        },
+    )
+    .await;
     // Whether the hung attempt got as far as appending is up to the timing; either way the
     // order was placed once: its history is that of `h1`, placed alike before the pause.
     let placed = server.history("h2").await;

@@ -3,8 +3,9 @@
 //! `projector status`, stays paused across a restart of the server, and carries on once
 //! resumed. And a rebuild from a chosen position (a backfill), with its bad bodies refused.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use projector_testkit::wait::eventually;
 use serde_json::{Value, json};
 
 use crate::admin::projection;
@@ -16,15 +17,15 @@ const NAME: &str = "order_summary";
 
 /// Waits until `GET /admin/projections` shows `NAME` as `accepts` says, and returns its entry.
 async fn wait_entry(server: &Server, what: &str, accepts: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + LIMIT;
-    loop {
+    eventually(&format!("{NAME} {what}"), || async {
         let (entry, _) = projection(server, NAME).await;
         if accepts(&entry) {
-            return entry;
+            Ok(entry)
+        } else {
+            Err(entry)
         }
-        assert!(Instant::now() < deadline, "{NAME} never {what}: {entry}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// `projector status --json`'s line of `NAME`.

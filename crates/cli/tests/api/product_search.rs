@@ -3,8 +3,9 @@
 //! snippets and cursors, after the writes a read names; deletions and price changes; every bad
 //! parameter named; and every search answered while the index is rebuilt.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use projector_testkit::wait::{self, eventually_within};
 use serde_json::{Value, json};
 
 use crate::helpers::{Reply, Server, Storage};
@@ -369,11 +370,19 @@ pub async fn every_search_is_answered_while_the_index_is_rebuilt() {
         .await;
     }
     // One index commit per event takes a while: wait for the index, not the read's patience.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while admin_entry(&server).await["checkpoint"].as_u64() < Some(last) {
-        assert!(Instant::now() < deadline, "the index did not reach {last}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_within(
+        &format!("the index at {last}"),
+        wait::deadline() * 6,
+        || async {
+            let entry = admin_entry(&server).await;
+            if entry["checkpoint"].as_u64() >= Some(last) {
+                Ok(())
+            } else {
+                Err(entry)
+            }
+        },
+    )
+    .await;
     let before = search(&server, last, &[("q", "lamps"), ("limit", "100")]).await;
     assert_eq!(before.json()["total"], 60);
     let generation = admin_entry(&server).await["generation"]
@@ -385,7 +394,7 @@ pub async fn every_search_is_answered_while_the_index_is_rebuilt() {
         .await
         .expect(202);
     assert_eq!(started.json()["generation"], generation + 1);
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + wait::deadline() * 6;
     let mut answered = 0;
     loop {
         let reply = search(&server, last, &[("q", "lamps"), ("limit", "100")]).await;

@@ -80,12 +80,9 @@ pub async fn activity_and_daily_sales_follow_completions_and_refunds() {
         .await
         .expect(404);
 
-    let today = chrono::Utc::now().date_naive();
-    let range = format!(
-        "from={}&to={}&min_position={last}",
-        today - chrono::Days::new(1),
-        today + chrono::Days::new(1)
-    );
+    // The sales count on the day of the completion, which is not today's date at midnight.
+    let day = server.completed_on("a").await;
+    let range = format!("{}&min_position={last}", Server::days_around(day));
     let report = server
         .get(&format!("/api/reports/daily-sales?{range}"))
         .await
@@ -93,7 +90,7 @@ pub async fn activity_and_daily_sales_follow_completions_and_refunds() {
         .json();
     let days = report["days"].as_array().expect("days");
     assert_eq!(days.len(), 1, "{report}");
-    assert_eq!(days[0]["date"], today.to_string());
+    assert_eq!(days[0]["date"], day.to_string());
     assert_eq!(days[0]["orders_completed"], 1);
     assert_eq!(days[0]["items_sold"], 2);
     assert_eq!(days[0]["gross_revenue"], 20.0);
@@ -236,7 +233,7 @@ pub async fn amounts_read_back_as_the_decimals_written() {
         .await
         .expect(202)
         .position();
-    let today = chrono::Utc::now().date_naive();
+    let day = server.completed_on("dimes").await;
     let reads = [
         (
             format!("/api/orders/dimes/projection?min_position={last}"),
@@ -252,9 +249,8 @@ pub async fn amounts_read_back_as_the_decimals_written() {
         ),
         (
             format!(
-                "/api/reports/daily-sales?from={}&to={}&min_position={last}",
-                today - chrono::Days::new(1),
-                today + chrono::Days::new(1)
+                "/api/reports/daily-sales?{}&min_position={last}",
+                Server::days_around(day)
             ),
             &[
                 r#""gross_revenue":0.3,"#,

@@ -2,8 +2,8 @@
 //! a write load loses no acknowledged write.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use projector_testkit::wait::eventually_sync;
 use serde_json::json;
 
 use crate::helpers::Server;
@@ -62,7 +62,12 @@ pub async fn sigterm_under_load_loses_no_acknowledged_write() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Under load: the writers have been answered a good number of times, so more are in flight.
+    eventually_sync("50 writes acknowledged", || {
+        let count = acknowledged.lock().expect("lock").len();
+        if count >= 50 { Ok(()) } else { Err(count) }
+    })
+    .await;
     let storage = server.keep_storage();
     let clean = tokio::task::spawn_blocking(move || server.terminate())
         .await

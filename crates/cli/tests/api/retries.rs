@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use projector_testkit::wait::eventually;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -170,18 +171,11 @@ pub async fn a_retry_after_a_crash_between_append_and_answer_gets_the_first_outc
         // Nothing shows a SQLite statement waiting, but it cannot get past the lock either.
         Storage::Sqlite(_) => None,
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let appended = loop {
+    let appended = eventually("the order to be appended", || async {
         let now = server.head().await;
-        if now > head {
-            break now;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the order was never appended"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+        if now > head { Ok(now) } else { Err(now) }
+    })
+    .await;
     let storage = server.keep_storage();
     server.kill();
     if let Some(session) = storing {

@@ -9,11 +9,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use projector_testkit::wait::eventually;
 use tokio_postgres::NoTls;
 
 use crate::helpers::Storage;
 
-/// How long the test waits for the server to reach the point it is waiting for.
+/// How long a connection of the test waits for a lock the server holds.
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A lock held by the test until it is released.
@@ -164,9 +165,8 @@ impl Storage {
 
     /// Waits until a request has claimed `key` (its claim is committed).
     pub async fn wait_claimed(&self, key: &str) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let claimed = match self {
+        eventually(&format!("a request to claim key {key}"), || async {
+            match self {
                 Storage::Sqlite(_) => {
                     let conn = self.sqlite_file("idempotency.db");
                     conn.query_row(
@@ -187,16 +187,9 @@ impl Storage {
                     .await
                     .expect("read the idempotency keys")
                     .is_some(),
-            };
-            if claimed {
-                return;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no request claimed key {key}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        })
+        .await;
     }
 
     /// Makes the claim on `key` older by `by`, as if it had been made that much earlier.
@@ -227,25 +220,18 @@ impl Storage {
     /// returns the id of its database session (PostgreSQL only).
     pub async fn wait_storing_the_answer(&self) -> i32 {
         let client = self.postgres().await;
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let waiting = client
+        eventually("the server to try to store the answer", || async {
+            client
                 .query_opt(
                     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
                      AND wait_event_type = 'Lock' AND query LIKE 'UPDATE projector.idempotency_keys%'",
                     &[],
                 )
                 .await
-                .expect("read pg_stat_activity");
-            if let Some(row) = waiting {
-                return row.get(0);
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the server never tried to store the answer"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+                .expect("read pg_stat_activity")
+                .map(|row| row.get(0))
+        })
+        .await
     }
 
     /// Cuts a database session, as a network failure would (PostgreSQL only).

@@ -116,7 +116,7 @@ async fn main_reads_match_the_openapi_schemas(server: &Server) {
         .await
         .expect(201)
         .position();
-    let today = chrono::Utc::now().date_naive();
+    let day = server.completed_on("order-1001").await;
     let reads = [
         (
             "get_order",
@@ -130,9 +130,8 @@ async fn main_reads_match_the_openapi_schemas(server: &Server) {
         (
             "daily_sales",
             format!(
-                "/api/reports/daily-sales?from={}&to={}&min_position={completed}",
-                today - chrono::Days::new(1),
-                today + chrono::Days::new(1)
+                "/api/reports/daily-sales?{}&min_position={completed}",
+                Server::days_around(day)
             ),
         ),
         (

@@ -158,6 +158,7 @@ async fn a_holder_whose_lease_connection_hangs_stands_by_before_the_other_proces
         tokio::spawn(async move {
             for round in 0..40 {
                 append(events.as_ref(), &format!("during-{round}"), 5).await;
+                // Pacing a load generator: the writes must span the failover.
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })

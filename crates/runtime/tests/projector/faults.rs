@@ -12,6 +12,7 @@ use projector_core::{
 use projector_runtime::{WaitError, WorkerState};
 use projector_sql::SqlReadStore;
 use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+use projector_testkit::wait::eventually;
 
 use crate::helpers::{Counting, PATIENCE};
 use crate::setup::{
@@ -485,22 +486,15 @@ async fn racing_first_starts(setup: Setup, others: Vec<Setup2>) {
     for (handle, _) in &handles {
         handle.wait_caught_up(PATIENCE).await.expect("caught up");
     }
-    let settled = tokio::time::timeout(PATIENCE, async {
-        while !setup
-            .reads
-            .building(&NAME)
-            .await
-            .expect("building")
-            .is_empty()
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    eventually("no generation made for the race left behind", || async {
+        let building = setup.reads.building(&NAME).await.expect("building");
+        if building.is_empty() {
+            Ok(())
+        } else {
+            Err(building)
         }
     })
     .await;
-    assert!(
-        settled.is_ok(),
-        "a generation made for the race was left behind"
-    );
     assert!(setup.reads.serving(&NAME).await.expect("catalog").is_some());
     assert_eq!(dump(setup.reads.as_ref()).await, setup.fresh_build().await);
     for (handle, stop) in handles {

@@ -17,7 +17,8 @@ use projector_sqlite::{
 };
 use tokio_util::sync::CancellationToken;
 
-pub const PATIENCE: Duration = Duration::from_secs(20);
+/// The suites' one deadline for waiting on something that should happen.
+pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
 
 /// A fresh event store and read store.
 pub struct Stores {

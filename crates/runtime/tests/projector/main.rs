@@ -21,6 +21,7 @@ use helpers::{Counting, PATIENCE, Stores};
 use projector_core::{EventFeed, GlobalPosition, PoisonPolicy};
 use projector_runtime::{RuntimeError, WaitError, WorkerState};
 use projector_sql::SqlReadStore;
+use projector_testkit::wait::{eventually, eventually_every, eventually_sync};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_up_then_follows_live_commits() {
@@ -53,13 +54,15 @@ async fn catches_up_then_follows_live_commits() {
     assert_eq!(lag.events, 0);
     assert_eq!(lag.seconds, 0.0);
     assert_eq!(status.checkpoint, head);
-    tokio::time::timeout(PATIENCE, async {
-        while handle.status(&name).expect("status").state != WorkerState::Live {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    eventually_sync("the worker to settle into live", || {
+        let state = handle.status(&name).expect("status").state;
+        if state == WorkerState::Live {
+            Ok(())
+        } else {
+            Err(state)
         }
     })
-    .await
-    .expect("the worker settles into live");
+    .await;
 
     shutdown.cancel();
     handle.join().await;
@@ -164,21 +167,19 @@ async fn a_poison_event_stops_the_projection_under_the_stop_policy() {
 
     // Resuming retries the event; it fails again and its attempts add up.
     assert!(handle.resume(&name).await.expect("resume"));
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            let letters = stores
-                .reads
-                .dead_letters(&name)
-                .await
-                .expect("dead letters");
-            if letters[0].attempts == 6 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+    eventually("the resumed projection to fail the event again", || async {
+        let letters = stores
+            .reads
+            .dead_letters(&name)
+            .await
+            .expect("dead letters");
+        if letters[0].attempts == 6 {
+            Ok(())
+        } else {
+            Err(letters)
         }
     })
-    .await
-    .expect("the resumed projection fails the event again");
+    .await;
     assert_eq!(stores.counted(&name).await, (20, 20));
 }
 
@@ -252,18 +253,20 @@ async fn a_rebuild_swaps_in_a_new_generation_while_reads_go_on() {
     );
     // Until the swap the old generation serves everything; after it, the new one does. A
     // reader never sees a half-built read model.
-    tokio::time::timeout(PATIENCE, async {
-        loop {
+    eventually_every(
+        "the rebuild to complete",
+        Duration::from_millis(1),
+        || async {
             assert_eq!(stores.counted(&name).await, (3000, 3000));
             let status = handle.status(&name).expect("status");
             if status.generation == Some(generation) && status.rebuild.is_none() {
-                break;
+                Ok(())
+            } else {
+                Err(status)
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    })
-    .await
-    .expect("the rebuild completes");
+        },
+    )
+    .await;
     let after = stores.reads.serving_file(&name).expect("serving file");
     assert_ne!(before, after);
     assert!(

@@ -22,6 +22,8 @@ pub async fn head_watch_wakes_on_commit(store: Arc<dyn EventStore>) {
     assert_eq!(*watch.borrow_and_update(), GlobalPosition::ZERO);
     let writer = Arc::clone(&store);
     let append = tokio::spawn(async move {
+        // This sleep stays: the append must come after the watch is awaited, to show a commit
+        // wakes a waiting watcher; an earlier append would pass by the value already there.
         tokio::time::sleep(Duration::from_millis(50)).await;
         writer
             .append(
@@ -65,6 +67,8 @@ pub async fn subscription_catches_up_then_follows(store: Arc<dyn EventStore>) {
         }
         got
     });
+    // This sleep stays: it lets the subscriber park before the live appends, so they reach it
+    // by waking it; nothing outside the subscription shows it parked.
     tokio::time::sleep(Duration::from_millis(50)).await;
     store
         .append(&s, ExpectedVersion::Any, numbered(1))

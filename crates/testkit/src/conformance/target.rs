@@ -57,8 +57,38 @@ pub trait TargetFixture: Send + Sync + 'static {
 
 /// Stamps out every target conformance check as a test, given an expression (evaluated once
 /// per test) of type `impl Future<Output = Option<impl TargetFixture>>`; `None` skips.
+///
+/// A SQL read store also names what SQL stores add, so each backend's one invocation lists
+/// every check it must pass: `sql_store`, a future of `Option<(guard, Arc<dyn SqlReadStore>)>`
+/// for a fresh store, and `controls`, a future of `Option<(guard, here, there)>`: two processes'
+/// `Arc<dyn ProjectionControls>` on one storage.
+///
+/// ```ignore
+/// projector_testkit::target_conformance!(fixture(), sql_store: store(), controls: controls());
+/// ```
 #[macro_export]
 macro_rules! target_conformance {
+    ($fixture:expr, sql_store: $store:expr, controls: $controls:expr $(,)?) => {
+        $crate::target_conformance!($fixture);
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn many_rows_are_written_and_upserted_in_one_batch() {
+            let Some((_guard, store)) = $store.await else { return };
+            $crate::conformance::batch_writes::many_rows_are_written_and_upserted_in_one_batch(
+                store,
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_pause_is_seen_by_every_process_until_lifted() {
+            let Some((_guard, here, there)) = $controls.await else { return };
+            $crate::conformance::controls::a_pause_is_seen_by_every_process_until_lifted(
+                here, there,
+            )
+            .await;
+        }
+    };
     ($fixture:expr) => {
         $crate::target_conformance!(@tests $fixture;
             a_moved_checkpoint_refuses_the_batch,

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use projector_testkit::postgres::TestDatabase;
 use projector_testkit::proxy::Proxy;
+use projector_testkit::wait::{self, eventually, eventually_sync};
 use tokio_postgres::{Client, NoTls};
 
 /// How long a test waits for something that should happen.
-const PATIENCE: Duration = Duration::from_secs(10);
-/// How long a test watches for something that must not happen.
+const PATIENCE: Duration = wait::DEFAULT_DEADLINE;
+/// How long a test watches for something that must not happen: these sleeps stay, since that
+/// nothing crosses a paused proxy for a while is the claim.
 const QUIET: Duration = Duration::from_millis(500);
 
 async fn connect(url: &str) -> Client {
@@ -20,13 +22,7 @@ async fn connect(url: &str) -> Client {
 
 /// Waits for `client`'s connection to close.
 async fn closed(client: &Client) {
-    tokio::time::timeout(PATIENCE, async {
-        while !client.is_closed() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the client's connection closes");
+    eventually_sync("the client's connection to close", || client.is_closed()).await;
 }
 
 async fn rows(client: &Client) -> Vec<i32> {
@@ -91,22 +87,18 @@ async fn a_paused_proxy_forwards_nothing_and_closes_nothing_until_resumed() {
         .execute("SELECT pg_terminate_backend($1)", &[&backend])
         .await
         .expect("terminate");
-    tokio::time::timeout(PATIENCE, async {
-        while direct
+    eventually("the session to end on the server", || async {
+        let sessions = direct
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
                 &[&backend],
             )
             .await
             .expect("activity")
-            .get::<_, i64>(0)
-            > 0
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            .get::<_, i64>(0);
+        if sessions == 0 { Ok(()) } else { Err(sessions) }
     })
-    .await
-    .expect("the session ends on the server");
+    .await;
     tokio::time::sleep(QUIET).await;
     assert!(
         !proxied.is_closed(),

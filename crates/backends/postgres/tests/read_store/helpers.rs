@@ -20,7 +20,8 @@ use projector_sqlite::{
 use projector_testkit::postgres::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
-pub const PATIENCE: Duration = Duration::from_secs(30);
+/// The suites' one deadline for waiting on something that should happen.
+pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
 
 /// The order projections running over one pair of stores.
 pub struct Service {

@@ -357,18 +357,30 @@ async fn fixture() -> Option<projector_testkit::conformance::target::sql::SqlFix
     Some(projector_testkit::conformance::target::sql::SqlFixture::open(open, database).await)
 }
 
-projector_testkit::target_conformance!(fixture());
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_rows_are_written_and_upserted_in_one_batch() {
-    let Some((_database, reads)) = fresh_read_store().await else {
-        return;
+/// Two processes' controls on one fresh database.
+async fn controls() -> Option<(
+    projector_testkit::postgres::TestDatabase,
+    std::sync::Arc<dyn projector_core::ProjectionControls>,
+    std::sync::Arc<dyn projector_core::ProjectionControls>,
+)> {
+    let database = projector_testkit::postgres::TestDatabase::create().await?;
+    let open = || async {
+        std::sync::Arc::new(
+            projector_postgres::PgReadStore::connect(database.url(), Default::default())
+                .await
+                .expect("read store")
+                .controls(),
+        )
     };
-    projector_testkit::conformance::batch_writes::many_rows_are_written_and_upserted_in_one_batch(
-        reads,
-    )
-    .await;
+    let (here, there) = (open().await, open().await);
+    Some((database, here, there))
 }
+
+projector_testkit::target_conformance!(
+    fixture(),
+    sql_store: fresh_read_store(),
+    controls: controls(),
+);
 
 /// A store that serves queries cancels a statement running past its `statement_timeout`, so a
 /// slow or hostile read cannot hold a connection; quick queries run as before.
@@ -422,25 +434,4 @@ async fn a_query_past_its_statement_timeout_is_cancelled() {
         .await
         .expect("a quick query runs");
     assert_eq!(quick.len(), 1);
-}
-
-/// Two processes' controls on one database: a pause one writes, the other sees.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn projection_controls_are_shared_through_the_database() {
-    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
-        return;
-    };
-    let open = || async {
-        std::sync::Arc::new(
-            projector_postgres::PgReadStore::connect(database.url(), Default::default())
-                .await
-                .expect("read store")
-                .controls(),
-        )
-    };
-    projector_testkit::conformance::controls::a_pause_is_seen_by_every_process_until_lifted(
-        open().await,
-        open().await,
-    )
-    .await;
 }

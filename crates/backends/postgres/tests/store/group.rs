@@ -4,8 +4,6 @@
 //! one would. Many concurrent appends through one store, to one stream or with one event id,
 //! end as if they had come one after another.
 
-use std::time::Duration;
-
 use futures::future::join_all;
 use projector_core::{
     EventAppender, EventFeed, ExpectedVersion, GlobalPosition, ReadDirection, StoreError, StreamId,
@@ -14,6 +12,7 @@ use projector_core::{
 use projector_postgres::{PgEventStore, PgEventStoreOptions};
 use projector_testkit::events::numbered;
 use projector_testkit::postgres::TestDatabase;
+use projector_testkit::wait::eventually;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, NoTls};
 use uuid::Uuid;
@@ -172,8 +171,7 @@ async fn head(client: &impl GenericClient) -> i64 {
 /// snapshot and queued on the head row. Sleeping instead would race a slow machine.
 async fn wait_for_a_lock_wait(database: &TestDatabase) {
     let watcher = connect(database).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("a session waiting for the head row", || async {
         let waiting: i64 = watcher
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity \
@@ -183,15 +181,9 @@ async fn wait_for_a_lock_wait(database: &TestDatabase) {
             .await
             .expect("pg_stat_activity")
             .get(0);
-        if waiting > 0 {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no session ever waited for the head row"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        waiting > 0
+    })
+    .await;
 }
 
 fn ids(n: usize) -> Vec<Uuid> {

@@ -36,7 +36,8 @@ async fn a_hung_holder_gives_the_lease_up_before_a_standby_can_take_it() {
         .await
         .expect("reachable")
         .expect("free");
-    // A few heartbeats go through while the network works.
+    // A few heartbeats go through while the network works. This sleep stays: that the lease
+    // outlives two timeouts untouched is the claim, and nothing else marks the time passing.
     tokio::time::sleep(TIMEOUT * 2).await;
     assert!(lease.is_held(), "a working lease was given up");
     assert!(

@@ -43,6 +43,7 @@ async fn one_holder_at_a_time_and_takeover_when_it_dies() {
         let leases = leases.clone();
         tokio::spawn(async move { leases.acquire(&PROJECTION).await })
     };
+    // This sleep stays: that the waiter gets nothing over several of its retries is the claim.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiting.is_finished(), "acquired a held lease");
 

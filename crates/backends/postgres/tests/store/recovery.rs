@@ -12,6 +12,7 @@ use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadS
 use projector_sql::SqlReadStore;
 use projector_testkit::events::numbered;
 use projector_testkit::postgres::TestDatabase;
+use projector_testkit::wait::eventually;
 
 use projector_testkit::proxy::Proxy;
 
@@ -91,6 +92,8 @@ async fn operations_fail_as_unavailable_while_the_database_is_away_then_recover(
         10,
     );
     let next = tokio::spawn(async move { subscription.next_batch().await });
+    // This sleep stays: it gives the subscriber time to park on its listener, which nothing
+    // outside it shows; if it has not parked yet, the test passes by reading, not by a wake.
     tokio::time::sleep(Duration::from_millis(100)).await;
     other
         .append(&s, ExpectedVersion::Any, numbered(1))
@@ -104,22 +107,24 @@ async fn operations_fail_as_unavailable_while_the_database_is_away_then_recover(
     assert_eq!(batch[0].position, GlobalPosition::new(4));
 }
 
-/// Retries an operation that fails as unavailable for up to ten seconds.
+/// Retries an operation while it fails as unavailable, up to the default deadline; any other
+/// error fails the test at once.
 async fn retry<T, F, Fut>(mut operation: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match operation().await {
-            Ok(value) => return value,
-            Err(StoreError::Unavailable { .. }) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the store to recover", || {
+        let attempt = operation();
+        async move {
+            match attempt.await {
+                Ok(value) => Ok(value),
+                Err(unavailable @ StoreError::Unavailable { .. }) => Err(unavailable),
+                Err(other) => panic!("did not recover: {other:?}"),
             }
-            Err(other) => panic!("did not recover: {other:?}"),
         }
-    }
+    })
+    .await
 }
 
 /// How the listener's session is named.
@@ -190,8 +195,7 @@ async fn the_listener_alone_follows_another_writer_and_recovers_when_its_connect
     );
 
     // Listening again: the next commit arrives by notification alone.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("both listeners back", || async {
         let listening = admin
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity \
@@ -202,14 +206,12 @@ async fn the_listener_alone_follows_another_writer_and_recovers_when_its_connect
             .expect("count the listeners")
             .get::<_, i64>(0);
         if listening == 2 {
-            break;
+            Ok(())
+        } else {
+            Err(listening)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the listeners never came back"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     writer
         .append(&stream, ExpectedVersion::Any, numbered(1))
         .await

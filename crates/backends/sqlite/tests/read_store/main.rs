@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use projector_sqlite::{SqliteReadStore, SqliteReadStoreOptions};
+use projector_core::ProjectionControls;
+use projector_sqlite::{SqliteControls, SqliteReadStore, SqliteReadStoreOptions};
 use projector_testkit::conformance::target::sql::SqlFixture;
 
 /// A read store in a fresh temporary directory, reopened from the same directory.
@@ -21,7 +22,27 @@ async fn fixture() -> Option<SqlFixture> {
     Some(SqlFixture::open(open, dir).await)
 }
 
-projector_testkit::target_conformance!(fixture());
+/// A read store in a fresh temporary directory.
+async fn sql_store() -> Option<(tempfile::TempDir, Arc<dyn projector_sql::SqlReadStore>)> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let reads =
+        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
+    Some((dir, Arc::new(reads)))
+}
+
+/// Two connections to one directory's controls, as the CLI and a server have.
+async fn controls() -> Option<(
+    tempfile::TempDir,
+    Arc<dyn ProjectionControls>,
+    Arc<dyn ProjectionControls>,
+)> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let open = || Arc::new(SqliteControls::open(dir.path().join("read")).expect("controls"));
+    let (here, there) = (open(), open());
+    Some((dir, here, there))
+}
+
+projector_testkit::target_conformance!(fixture(), sql_store: sql_store(), controls: controls());
 
 /// A generation registered as building whose file never got its tables (the process died
 /// while creating it) cannot be carried on: opening the store drops it.
@@ -71,28 +92,4 @@ impl projector_sql::SqlProjection for HalfMade {
     ) -> Result<(), projector_core::ProjectionError> {
         Ok(())
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_rows_are_written_and_upserted_in_one_batch() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let reads =
-        SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
-    projector_testkit::conformance::batch_writes::many_rows_are_written_and_upserted_in_one_batch(
-        Arc::new(reads),
-    )
-    .await;
-}
-
-/// Two connections to one directory's controls, as the CLI and a server have.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn projection_controls_are_shared_through_the_catalog_database() {
-    use projector_sqlite::SqliteControls;
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let open = || Arc::new(SqliteControls::open(dir.path().join("read")).expect("controls"));
-    projector_testkit::conformance::controls::a_pause_is_seen_by_every_process_until_lifted(
-        open(),
-        open(),
-    )
-    .await;
 }

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::{self, consumer, message::PublishMessage};
@@ -14,6 +14,7 @@ use projector_nats::{EventStream, StreamSettings, cloudevent};
 use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 use projector_testkit::events::event;
 use projector_testkit::services::{nats_url, unavailable};
+use projector_testkit::wait::eventually;
 
 /// A published message as the stream holds it.
 #[derive(Debug)]
@@ -69,14 +70,11 @@ impl TestStream {
     /// Waits until the stream's last message carries `position`.
     pub async fn wait_for_tail(&self, position: GlobalPosition) {
         let stream = self.open().await;
-        let started = Instant::now();
-        while stream.tail().await.expect("tail").position < position {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the stream did not reach {position}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(&format!("the stream at {position}"), || async {
+            let tail = stream.tail().await.expect("tail").position;
+            if tail >= position { Ok(()) } else { Err(tail) }
+        })
+        .await;
     }
 
     /// Every message of the stream, in sequence order.

@@ -24,7 +24,8 @@ use projector_sqlite::{
 use projector_testkit::postgres::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
-const PATIENCE: Duration = Duration::from_secs(20);
+/// The suites' one deadline for waiting on something that should happen.
+const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sqlite() {

@@ -16,7 +16,8 @@ use projector_sqlite::{
 };
 use tokio_util::sync::CancellationToken;
 
-pub const PATIENCE: Duration = Duration::from_secs(20);
+/// The suites' one deadline for waiting on something that should happen.
+pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
 
 pub struct Service {
     pub events: Arc<SqliteEventStore>,

@@ -3,7 +3,6 @@
 //! and the new one is built from the same events, which decode unchanged.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use projector_core::{EventFilter, Projection, ProjectionError, ProjectionName, RecordedEvent};
@@ -13,6 +12,7 @@ use projector_orders::projections::{ORDER_SUMMARY, OrderSummaryProjection};
 use projector_orders::queries;
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlTransaction, SqlValue, TypedSql};
+use projector_testkit::wait::eventually;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Commands, PATIENCE, at, item, open_stores, place};
@@ -98,8 +98,7 @@ async fn version_1_rows_read_as_cents_until_version_2_replaces_them() {
 
     // Version 2 builds beside it from the recorded events and swaps in.
     let (shutdown, _v2) = run(Arc::new(TypedSql(OrderSummaryProjection)));
-    let started = Instant::now();
-    let cents = loop {
+    let cents = eventually("version 2 to serve", || async {
         let rows = reads
             .query(
                 &ORDER_SUMMARY,
@@ -108,13 +107,11 @@ async fn version_1_rows_read_as_cents_until_version_2_replaces_them() {
             )
             .await;
         match rows {
-            Ok(rows) if !rows.is_empty() => break rows[0].values().to_vec(),
-            _ if started.elapsed() < PATIENCE => {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            other => panic!("version 2 never served: {other:?}"),
+            Ok(rows) if !rows.is_empty() => Ok(rows[0].values().to_vec()),
+            other => Err(other),
         }
-    };
+    })
+    .await;
     assert_eq!(cents, [SqlValue::Int(30)]);
     let summary = queries::order_summary(reads.as_ref(), "old")
         .await

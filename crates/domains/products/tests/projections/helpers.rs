@@ -15,7 +15,8 @@ use projector_sqlite::{
 };
 use projector_testkit::postgres::TestDatabase;
 
-pub const PATIENCE: Duration = Duration::from_secs(20);
+/// The suites' one deadline for waiting on something that should happen.
+pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
 
 /// An event store and a read store, kept alive with what they live in.
 pub struct Stores {

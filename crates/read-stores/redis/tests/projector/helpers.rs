@@ -18,7 +18,8 @@ use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 use projector_testkit::redis::TestRedis;
 use tokio_util::sync::CancellationToken;
 
-pub const PATIENCE: Duration = Duration::from_secs(30);
+/// The suites' one deadline for waiting on something that should happen.
+pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
 pub const LEDGER: ProjectionName = ProjectionName::from_static("ledger");
 
 /// Records each `Counted` event under `seen` (member `<stream>:<n>`, scored by position) and in

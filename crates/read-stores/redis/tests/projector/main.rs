@@ -13,6 +13,7 @@ use helpers::{Events, LEDGER, PATIENCE, Running, fresh_build};
 use projector_core::{EventFeed, PoisonPolicy, ProjectionTarget};
 use projector_redis::RedisStoreOptions;
 use projector_testkit::redis::TestRedis;
+use projector_testkit::wait::eventually;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_up_then_follows_live_commits() {
@@ -150,21 +151,19 @@ async fn rebuilds_without_downtime_while_events_arrive() {
     // The old generation's keys go once its grace has passed.
     let old_prefix = format!("{{{}:ledger}}:", redis.namespace());
     let old_marker = format!(":g{}:", old.get());
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            running.target.sweep().await.expect("sweep");
-            let keys = redis.keys().await;
-            if !keys
-                .iter()
-                .any(|k| k.starts_with(&old_prefix) && k.contains(&old_marker))
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+    eventually("the old generation's keys removed", || async {
+        running.target.sweep().await.expect("sweep");
+        let keys = redis.keys().await;
+        if keys
+            .iter()
+            .any(|k| k.starts_with(&old_prefix) && k.contains(&old_marker))
+        {
+            Err(keys)
+        } else {
+            Ok(())
         }
     })
-    .await
-    .expect("the old generation's keys are removed");
+    .await;
     running.stop().await;
 }
 

@@ -19,7 +19,8 @@ use projector_testkit::postgres::TestDatabase;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-const PATIENCE: Duration = Duration::from_secs(30);
+/// The suites' one deadline for waiting on something that should happen.
+const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
 
 /// Appends `Noted` events for notes `from..to`, then tags every third of them.
 async fn note(events: &dyn EventStore, from: usize, to: usize) -> u64 {
