@@ -19,7 +19,8 @@
 //!
 //! # Layout
 //! - `event_store`: the store and its options; `writer`: group commit; `listener`: the head
-//!   watch fed by `LISTEN`; `rows`: rows to events.
+//!   watch fed by `LISTEN`; `rows`: rows to events; `inline`: the inline projections applied
+//!   in the append's transaction.
 //! - `read_store`: the read store; its `catalog` of generations, each `generation` schema,
 //!   the portable `transaction` projections write through, and `params`/`values` for the types.
 //! - [`lease`]: projection leases; `heartbeat`: how a held lease is kept alive, and the
