@@ -79,15 +79,15 @@ async fn run_in(
 }
 
 /// A database made for one run.
-struct BenchDatabase {
+pub(super) struct BenchDatabase {
     admin: tokio_postgres::Client,
     name: String,
-    url: String,
+    pub(super) url: String,
     synchronous_commit: String,
 }
 
 impl BenchDatabase {
-    async fn create(url: &str) -> anyhow::Result<Self> {
+    pub(super) async fn create(url: &str) -> anyhow::Result<Self> {
         let (admin, connection) = tokio_postgres::connect(url, NoTls)
             .await
             .with_context(|| format!("connecting to {}", crate::redact::redact(url)))?;
@@ -113,7 +113,7 @@ impl BenchDatabase {
         })
     }
 
-    async fn drop(self) {
+    pub(super) async fn drop(self) {
         if let Err(error) = self
             .admin
             .batch_execute(&format!(
