@@ -558,7 +558,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub all_projections: bool,
     /// Run phase A twice, plain and then with `order_summary` applied inline (in the append's
-    /// transaction), and report both and their ratio; embedded SQLite only.
+    /// transaction), and report both and their ratio; on PostgreSQL with `--database-url`.
     #[arg(long)]
     pub inline: bool,
     /// Run on PostgreSQL: a fresh database is created on this server for each run and dropped

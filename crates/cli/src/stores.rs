@@ -11,8 +11,8 @@ use projector_core::{
     EventStore, IdempotencyStore, LeaseProvider, ProjectionControls, ProjectionName,
 };
 use projector_postgres::{
-    LeaseHolder, PgEventStore, PgEventStoreOptions, PgIdempotencyStore, PgLeases, PgReadStore,
-    PgReadStoreOptions,
+    LeaseHolder, PgEventStore, PgEventStoreOptions, PgIdempotencyStore, PgInlineProjections,
+    PgLeases, PgReadStore, PgReadStoreOptions,
 };
 use projector_redis::{Namespace, RedisStore, RedisStoreOptions};
 use projector_search::SearchStore;
@@ -275,6 +275,16 @@ impl Stores {
         )
         .await
         .context("connecting the read models' queries to PostgreSQL")?;
+        // The built-in inline read models commit in the transaction of the events that change
+        // them: the read store is on the event store's database.
+        let mut inline = false;
+        if let Some(events) = &events {
+            let projections = PgInlineProjections::new(crate::read_models::sql_projections());
+            if !projections.is_empty() {
+                events.set_inline(projections);
+                inline = true;
+            }
+        }
         let stream_reads = match &events {
             Some(events) => Some(Arc::new(
                 events
@@ -297,7 +307,7 @@ impl Stores {
             cache: None,
             search: None,
             described: format!("PostgreSQL at {}", redact(url)),
-            inline: false,
+            inline,
             closer: events.clone().map(Closer::Postgres),
             events: events.map(|events| events as Arc<dyn EventStore>),
         })

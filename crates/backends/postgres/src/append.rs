@@ -27,14 +27,15 @@ pub(crate) async fn append_group(
     client: &mut deadpool_postgres::Client,
     group: &[AppendRequest],
 ) -> Result<Outcomes, tokio_postgres::Error> {
-    let arrays = GroupArrays::new(group);
+    let requests: Vec<&AppendRequest> = group.iter().collect();
+    let arrays = GroupArrays::new(&requests);
     let (sql, params) = match arrays.one_params() {
         Some(params) => (include_str!("sql/append_one.sql"), params),
         None => (include_str!("sql/append_group.sql"), arrays.group_params()),
     };
     let statement = client.prepare_cached(sql).await?;
     let rows = client.query(&statement, &params).await?;
-    if let Some(outcomes) = outcomes(group, &rows) {
+    if let Some(outcomes) = outcomes(&requests, &rows) {
         return Ok(outcomes);
     }
     metrics::counter!("projector_append_group_retries_total").increment(1);
@@ -45,18 +46,26 @@ pub(crate) async fn append_group(
     tx.query_one(&lock, &[]).await?;
     let rows = tx.query(&statement, &params).await?;
     tx.commit().await?;
-    Ok(outcomes(group, &rows).unwrap_or_else(|| {
+    Ok(outcomes_under_lock(&requests, &rows))
+}
+
+/// Each append's answer from a statement run under the head lock, which cannot lose the race.
+pub(crate) fn outcomes_under_lock(
+    group: &[&AppendRequest],
+    rows: &[tokio_postgres::Row],
+) -> Outcomes {
+    outcomes(group, rows).unwrap_or_else(|| {
         let lost = "the head moved while this process held its lock";
         group
             .iter()
             .map(|_| Err(StoreError::Corrupt(lost.into())))
             .collect()
-    }))
+    })
 }
 
 /// The group as the parallel arrays the statement takes.
 #[derive(Default)]
-struct GroupArrays<'a> {
+pub(crate) struct GroupArrays<'a> {
     streams: Vec<&'a str>,
     kinds: Vec<i16>,
     versions: Vec<i64>,
@@ -73,7 +82,7 @@ struct GroupArrays<'a> {
 }
 
 impl<'a> GroupArrays<'a> {
-    fn new(group: &'a [AppendRequest]) -> Self {
+    pub(crate) fn new(group: &[&'a AppendRequest]) -> Self {
         let events: usize = group.iter().map(|r| r.events.len()).sum();
         let mut arrays = GroupArrays {
             streams: Vec::with_capacity(group.len()),
@@ -90,7 +99,7 @@ impl<'a> GroupArrays<'a> {
             causation_ids: Vec::with_capacity(events),
             user_ids: Vec::with_capacity(events),
         };
-        for (index, request) in (1i32..).zip(group) {
+        for (index, request) in (1i32..).zip(group.iter().copied()) {
             let (kind, version) = match request.expected {
                 ExpectedVersion::Any => (0, 0),
                 ExpectedVersion::NoStream => (1, 0),
@@ -128,7 +137,7 @@ impl<'a> GroupArrays<'a> {
     }
 
     /// The parameters of `sql/append_group.sql`.
-    fn group_params(&self) -> Vec<&(dyn ToSql + Sync)> {
+    pub(crate) fn group_params(&self) -> Vec<&(dyn ToSql + Sync)> {
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![
             &self.streams,
             &self.kinds,
@@ -141,7 +150,7 @@ impl<'a> GroupArrays<'a> {
     }
 
     /// The parameters of `sql/append_one.sql`, for a group of one append.
-    fn one_params(&self) -> Option<Vec<&(dyn ToSql + Sync)>> {
+    pub(crate) fn one_params(&self) -> Option<Vec<&(dyn ToSql + Sync)>> {
         let ([stream], [kind], [version], [count]) = (
             self.streams.as_slice(),
             self.kinds.as_slice(),
@@ -173,7 +182,7 @@ impl<'a> GroupArrays<'a> {
 
 /// Each append's answer from the statement's rows, or `None` when the statement lost the race
 /// for the head and wrote nothing.
-fn outcomes(group: &[AppendRequest], rows: &[tokio_postgres::Row]) -> Option<Outcomes> {
+fn outcomes(group: &[&AppendRequest], rows: &[tokio_postgres::Row]) -> Option<Outcomes> {
     if rows.len() != group.len() {
         let missing = format!(
             "the append statement answered {} of {} appends",

@@ -29,11 +29,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{store_error, store_pool_error};
+use crate::inline::PgInlineProjections;
 use crate::listener;
 use crate::migrate::{migrate, verify};
 use crate::pool::{self, PoolSetupError};
 use crate::rows::{clamp, recorded_events, to_u64};
-use crate::writer::{self, AppendRequest};
+use crate::writer::{self, AppendRequest, InlineSlot};
 
 /// How the event store connects.
 #[derive(Clone, Copy, Debug)]
@@ -90,6 +91,7 @@ struct Inner {
     requests: Mutex<Option<mpsc::Sender<AppendRequest>>>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     shutdown: CancellationToken,
+    inline: InlineSlot,
 }
 
 impl PgEventStore {
@@ -127,11 +129,13 @@ impl PgEventStore {
             shutdown.clone(),
         ));
         let (requests, queue) = mpsc::channel(options.queue_depth.max(1));
+        let inline = InlineSlot::default();
         let writer = tokio::spawn(writer::run(
             writer_pool,
             queue,
             head_tx,
             options.max_group_events.max(1),
+            Arc::clone(&inline),
         ));
         Ok(Self {
             reads: pool.clone(),
@@ -142,8 +146,16 @@ impl PgEventStore {
                 requests: Mutex::new(Some(requests)),
                 writer: Mutex::new(Some(writer)),
                 shutdown,
+                inline,
             }),
         })
+    }
+
+    /// Applies `inline` in every later append: their read models (kept by a
+    /// [`crate::PgReadStore`] on this database) commit in the events' own transaction, and an
+    /// append one of them cannot take is refused with [`StoreError::InlineProjection`].
+    pub fn set_inline(&self, inline: PgInlineProjections) {
+        *lock(&self.inner.inline) = Some(Arc::new(inline));
     }
 
     /// The connection pool, for running other statements on the event store's database.

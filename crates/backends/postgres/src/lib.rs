@@ -10,13 +10,17 @@
 //!   batch and its checkpoint commit together. Projection SQL is unqualified and runs with
 //!   `search_path` set to the generation's schema.
 //! - [`PgIdempotencyStore`] keeps idempotency keys and their answers for every process.
+//! - [`PgInlineProjections`] are SQL projections the event store applies in each append's own
+//!   transaction ([`PgEventStore::set_inline`]), so a write's answer comes after its
+//!   read-model rows.
 //! - [`PgControls`] keeps operators' pauses of projections, for whichever process runs them.
 //! - [`PgLeases`] lets one process at a time run each projection, by session advisory lock,
 //!   and tells who holds each lease ([`LeaseHolder`], from `pg_locks`).
 //!
 //! # Layout
 //! - `event_store`: the store and its options; `writer`: group commit; `listener`: the head
-//!   watch fed by `LISTEN`; `rows`: rows to events.
+//!   watch fed by `LISTEN`; `rows`: rows to events; `inline`: the inline projections applied
+//!   in the append's transaction.
 //! - `read_store`: the read store; its `catalog` of generations, each `generation` schema,
 //!   the portable `transaction` projections write through, and `params`/`values` for the types.
 //! - [`lease`]: projection leases; `heartbeat`: how a held lease is kept alive, and the
@@ -34,6 +38,7 @@ mod error;
 mod event_store;
 mod heartbeat;
 mod idempotency;
+mod inline;
 pub mod lease;
 mod lease_holder;
 mod listener;
@@ -47,6 +52,7 @@ mod writer;
 pub use controls::PgControls;
 pub use event_store::{PgEventStore, PgEventStoreOptions};
 pub use idempotency::PgIdempotencyStore;
+pub use inline::PgInlineProjections;
 pub use lease::{DEFAULT_LEASE_TIMEOUT, LeaseError, LeaseGuard, PgLeases};
 pub use lease_holder::LeaseHolder;
 pub use migrate::{MigrationError, migrate, migrate_to, verify};

@@ -12,15 +12,19 @@
 //! its stream's stored version alone; a second append to a stream waits for the next group.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use projector_core::{
     AppendOutcome, ExpectedVersion, GlobalPosition, NewEvent, StoreError, StreamId,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::append::{append_group, explain};
+use crate::append::{Outcomes, append_group, explain};
 use crate::error::{describe, store_error};
+use crate::inline::{self, PgInlineProjections};
+
+/// The inline projections the writer applies in each group, set once the read store is open.
+pub(crate) type InlineSlot = Arc<Mutex<Option<Arc<PgInlineProjections>>>>;
 
 /// One caller's append, with the channel its own answer goes back on.
 pub(crate) struct AppendRequest {
@@ -52,6 +56,7 @@ pub(crate) async fn run(
     mut requests: mpsc::Receiver<AppendRequest>,
     head: Arc<watch::Sender<GlobalPosition>>,
     max_group_events: usize,
+    inline: InlineSlot,
 ) {
     let mut group: Vec<AppendRequest> = Vec::new();
     let mut streams: HashSet<StreamId> = HashSet::new();
@@ -95,7 +100,11 @@ pub(crate) async fn run(
         streams.clear();
         metrics::histogram!("projector_append_group_appends").record(group.len() as f64);
         metrics::histogram!("projector_append_group_events").record(events as f64);
-        commit(&pool, &mut group, &head).await;
+        let projections = inline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        commit(&pool, &mut group, &head, projections.as_deref()).await;
     }
 }
 
@@ -104,6 +113,7 @@ async fn commit(
     pool: &deadpool_postgres::Pool,
     group: &mut Vec<AppendRequest>,
     head: &watch::Sender<GlobalPosition>,
+    inline: Option<&PgInlineProjections>,
 ) {
     let mut client = match pool.get().await {
         Ok(client) => client,
@@ -116,7 +126,7 @@ async fn commit(
             return;
         }
     };
-    let outcomes = match append_group(&mut client, group).await {
+    let outcomes = match append(&mut client, group, inline).await {
         Ok(outcomes) => outcomes,
         // The server refused the statement as a whole (not the connection): find the culprit
         // by appending each request alone, so it fails only its own caller.
@@ -125,7 +135,8 @@ async fn commit(
                 "group append refused; appending one at a time");
             let mut outcomes = Vec::with_capacity(group.len());
             for request in group.iter() {
-                let outcome = match append_group(&mut client, std::slice::from_ref(request)).await {
+                let outcome = match append(&mut client, std::slice::from_ref(request), inline).await
+                {
                     Ok(mut one) => one.pop().unwrap_or(Err(StoreError::Closed)),
                     Err(error) => Err(explain(&client, request, error).await),
                 };
@@ -165,6 +176,20 @@ async fn commit(
                 .increment(o.last_position.get() - o.first_position.get() + 1);
         }
         let _ = request.reply.send(outcome);
+    }
+}
+
+/// Appends a group, with its inline projections in the same transaction when there are any.
+async fn append(
+    client: &mut deadpool_postgres::Client,
+    group: &[AppendRequest],
+    inline: Option<&PgInlineProjections>,
+) -> Result<Outcomes, tokio_postgres::Error> {
+    match inline {
+        Some(projections) if !projections.is_empty() => {
+            inline::append_group(client, group, projections).await
+        }
+        _ => append_group(client, group).await,
     }
 }
 

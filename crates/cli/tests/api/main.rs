@@ -288,3 +288,34 @@ mod inline_sqlite {
             .await;
     }
 }
+
+/// The inline read model on PostgreSQL, where the append's own transaction applies it.
+mod inline_postgres {
+    #[tokio::test]
+    async fn a_read_right_after_each_write_sees_it() {
+        crate::helpers::Backend::Postgres
+            .run(crate::inline::a_read_right_after_each_write_sees_it())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_write_the_read_model_cannot_take_is_refused_and_appends_nothing() {
+        crate::helpers::Backend::Postgres
+            .run(crate::inline::a_write_the_read_model_cannot_take_is_refused_and_appends_nothing())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn a_rebuild_under_writes_keeps_reads_consistent_and_matches_a_fresh_one() {
+        crate::helpers::Backend::Postgres
+            .run(crate::inline::a_rebuild_under_writes_keeps_reads_consistent_and_matches_a_fresh_one())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn killed_mid_write_the_inline_read_model_equals_a_rebuild() {
+        crate::helpers::Backend::Postgres
+            .run(crate::inline::killed_mid_write_the_inline_read_model_equals_a_rebuild())
+            .await;
+    }
+}

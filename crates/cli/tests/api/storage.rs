@@ -50,7 +50,7 @@ impl Storage {
         conn
     }
 
-    async fn postgres(&self) -> tokio_postgres::Client {
+    pub(crate) async fn postgres(&self) -> tokio_postgres::Client {
         let Storage::Postgres(database, _) = self else {
             panic!("not on PostgreSQL")
         };

@@ -6,10 +6,10 @@
 //! the replaced schema. The catalog (`projector.generations`) is read on every query, in the
 //! query's own transaction, so every process sees a swap made by any other at once.
 
-mod catalog;
-mod generation;
+pub(crate) mod catalog;
+pub(crate) mod generation;
 mod params;
-mod transaction;
+pub(crate) mod transaction;
 mod values;
 
 use std::sync::Arc;
@@ -280,6 +280,13 @@ impl SqlReadStore for PgReadStore {
             .await
             .map_err(commit_error("swapping generations"))?;
         catalog::lock(&tx).await?;
+        // The head lock every append holds to its commit: an append applying an inline
+        // projection reads the serving generation under it, so none commits between the
+        // replaced generation's checkpoint check below and the swap. Taken after the catalog
+        // lock, which no append takes, so the two cannot wait on each other.
+        tx.query_one(include_str!("../sql/lock_head.sql"), &[])
+            .await
+            .map_err(commit_error("waiting for the appends"))?;
         catalog::activate(&tx, projection, generation, replacing, self.partition).await?;
         tx.commit()
             .await

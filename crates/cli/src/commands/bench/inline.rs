@@ -1,16 +1,20 @@
 //! `projector bench --inline`: phase A twice in one run, plain and then with the workload's
-//! `order_summary` applied inline (in the append's transaction), on embedded SQLite; the
-//! ratio is what an inline projection costs the append path.
+//! `order_summary` applied inline (in the append's transaction), on embedded SQLite or, with
+//! `--database-url`, on PostgreSQL (a fresh database per phase); the ratio is what an inline
+//! projection costs the append path.
 
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use async_trait::async_trait;
 use projector_core::{
     EventFilter, PoisonPolicy, Projection, ProjectionError, ProjectionName, RecordedEvent,
     StartFrom,
 };
 use projector_orders::projections::{ORDER_SUMMARY, OrderSummaryProjection};
+use projector_postgres::{
+    PgEventStore, PgEventStoreOptions, PgInlineProjections, PgReadStore, PgReadStoreOptions,
+};
 use projector_sql::{SqlProjection, SqlReadStore, SqlTransaction, TypedSql};
 use projector_sqlite::{
     InlineProjections, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore,
@@ -18,6 +22,7 @@ use projector_sqlite::{
 };
 use serde::Serialize;
 
+use super::postgres::BenchDatabase;
 use super::{bar, phases};
 use crate::opts::BenchArgs;
 
@@ -43,12 +48,6 @@ struct InlineReport {
 }
 
 pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    if args.database_url.is_some() {
-        bail!(
-            "--inline runs on the embedded SQLite store: PostgreSQL does not apply inline \
-             projections yet"
-        );
-    }
     let events = args.orders * 4;
     let mut plain = Vec::new();
     let mut inline = Vec::new();
@@ -59,7 +58,11 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     let (plain, inline) = (median(&mut plain), median(&mut inline));
     let report = InlineReport {
         workload: "orders-v1",
-        backend: "sqlite",
+        backend: if args.database_url.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
         phase: "A",
         orders: args.orders,
         events,
@@ -76,9 +79,10 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "phase A, {} orders, {} writer(s), SQLite ({}):\n  append            {:>10} events/s\n  append + inline   {:>10} events/s  ({} of plain)",
+            "phase A, {} orders, {} writer(s), {} ({}):\n  append            {:>10} events/s\n  append + inline   {:>10} events/s  ({} of plain)",
             report.orders,
             report.writers,
+            report.backend,
             report.durability,
             report.append_events_per_s,
             report.inline_append_events_per_s,
@@ -88,9 +92,75 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One phase A in a fresh directory, with `order_summary` inline or not; the seconds taken.
+/// One phase A on a fresh store, with `order_summary` inline or not; the seconds taken.
 /// With it inline, the read model must hold every order afterwards with no projector running.
 async fn phase_a(args: &BenchArgs, run: usize, inline: bool) -> anyhow::Result<f64> {
+    match &args.database_url {
+        Some(url) => {
+            let database = BenchDatabase::create(url).await?;
+            let result = phase_a_postgres(args, &database.url, run, inline).await;
+            database.drop().await;
+            result
+        }
+        None => phase_a_sqlite(args, run, inline).await,
+    }
+}
+
+/// Phase A on a fresh PostgreSQL database at `url`.
+async fn phase_a_postgres(
+    args: &BenchArgs,
+    url: &str,
+    run: usize,
+    inline: bool,
+) -> anyhow::Result<f64> {
+    let store = Arc::new(
+        PgEventStore::connect(url, PgEventStoreOptions::default())
+            .await
+            .context("connecting the event store")?,
+    );
+    let reads = if inline {
+        let reads = PgReadStore::connect(url, PgReadStoreOptions::default())
+            .await
+            .context("opening the read store")?;
+        let projection: Arc<dyn SqlProjection> =
+            Arc::new(Inline(Arc::new(TypedSql(OrderSummaryProjection))));
+        let generation = reads.create_generation(projection.as_ref()).await?;
+        reads.activate(&projection.name(), generation, None).await?;
+        store.set_inline(PgInlineProjections::new([projection]));
+        Some(reads)
+    } else {
+        None
+    };
+    let seconds = timed_append(args, run, inline, store.clone()).await?;
+    store.close().await;
+    if let Some(reads) = reads {
+        phases::check(&reads as &dyn SqlReadStore, args.orders)
+            .await
+            .context("the inline read model after phase A")?;
+    }
+    Ok(seconds)
+}
+
+/// Phase A's appends, behind a progress bar.
+async fn timed_append(
+    args: &BenchArgs,
+    run: usize,
+    inline: bool,
+    store: Arc<dyn projector_core::EventAppender>,
+) -> anyhow::Result<f64> {
+    let label = if inline {
+        "A: append + inline"
+    } else {
+        "A: append"
+    };
+    let progress = bar(args.json, args.orders, &format!("run {run} · {label}"));
+    let seconds = phases::append(store, args.orders, args.writers, &progress).await?;
+    progress.finish_and_clear();
+    Ok(seconds)
+}
+
+/// Phase A in a fresh directory.
+async fn phase_a_sqlite(args: &BenchArgs, run: usize, inline: bool) -> anyhow::Result<f64> {
     let dir = match &args.dir {
         Some(parent) => tempfile::tempdir_in(parent),
         None => tempfile::tempdir(),
@@ -115,14 +185,7 @@ async fn phase_a(args: &BenchArgs, run: usize, inline: bool) -> anyhow::Result<f
     } else {
         None
     };
-    let label = if inline {
-        "A: append + inline"
-    } else {
-        "A: append"
-    };
-    let progress = bar(args.json, args.orders, &format!("run {run} · {label}"));
-    let seconds = phases::append(store.clone(), args.orders, args.writers, &progress).await?;
-    progress.finish_and_clear();
+    let seconds = timed_append(args, run, inline, store.clone()).await?;
     store.close().await;
     if let Some(reads) = reads {
         phases::check(&reads as &dyn SqlReadStore, args.orders)
