@@ -58,7 +58,6 @@ impl Worker {
             .map(|b| b.version)
             .filter(|v| *v > version)
             .max();
-        let head = self.feed.head().await?;
 
         let (mut serving, building) = match serving {
             Some((generation, built_by)) if built_by == version => {
@@ -118,6 +117,9 @@ impl Worker {
                 (self.lane(generation).await?, None)
             }
         };
+        // The head is read after the checkpoint: an inline projection moves its checkpoint in
+        // the append's own commit, so a head read first could be passed by then.
+        let head = self.feed.head().await?;
         self.check_ahead(&mut serving, head);
         let dead_letters = self.target.dead_letters().await?.len() as u64;
         self.publish_serving(&serving, dead_letters);
