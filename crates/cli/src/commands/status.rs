@@ -284,6 +284,17 @@ async fn report(
         });
         lines.push(line);
     }
+    // An inline projection moves its checkpoint in the append's own commit, so a checkpoint
+    // read after the head may have passed it: only one still past a head read afterwards is.
+    if lines.iter().any(|l| l.ahead_of_head) {
+        let after = events
+            .head()
+            .await
+            .context("reading the head of the feed")?;
+        for line in lines.iter_mut().filter(|l| l.ahead_of_head) {
+            line.ahead_of_head = line.checkpoint > after.get();
+        }
+    }
     Ok(Report {
         storage,
         head: head.get(),
