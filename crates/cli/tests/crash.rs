@@ -14,9 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use projector_core::{
-    CommandOptions, EventFeed, EventStore, GlobalPosition, ProjectionName, execute,
-};
+use projector_core::{CommandOptions, EventFeed, EventStore, GlobalPosition, execute};
 use projector_orders::projections::{
     self, CUSTOMER_ORDERS_CACHE, CUSTOMERS, CustomerOrdersCacheProjection, DAILY_SALES,
     ORDER_SEARCH, ORDER_SUMMARY, OrderDocument, OrderSearchProjection,
@@ -28,10 +26,11 @@ use projector_runtime::{Projector, ProjectorOptions};
 use projector_search::tantivy::collector::TopDocs;
 use projector_search::tantivy::query::AllQuery;
 use projector_search::{SearchStore, SearchTarget};
-use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
+use projector_sql::{SqlProjection, SqlReadStore, SqlTarget};
 use projector_sqlite::{
     Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
+use projector_testkit::dump::{Dump, read_models};
 use projector_testkit::redis::TestRedis;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -39,12 +38,6 @@ use tokio_util::sync::CancellationToken;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_projector");
 const ORDERS_PER_ROUND: usize = 120;
-const TABLES: [(ProjectionName, &str); 4] = [
-    (ORDER_SUMMARY, "order_summary"),
-    (DAILY_SALES, "daily_sales"),
-    (CUSTOMERS, "customer_orders"),
-    (CUSTOMERS, "customer_activity"),
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
@@ -133,13 +126,15 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
         );
         let survived = dump(&data.path().join("read")).await;
         let rebuilt = rebuild(data.path()).await;
-        for ((table, got), (_, want)) in survived.iter().zip(&rebuilt) {
+        assert_eq!(survived.len(), rebuilt.len(), "the same tables");
+        for (got, want) in survived.iter().zip(&rebuilt) {
+            let table = &got.name;
             assert_eq!(
-                got.len(),
-                want.len(),
+                got.rows.len(),
+                want.rows.len(),
                 "round {round}: {table} has {} rows, a rebuild {}",
-                got.len(),
-                want.len()
+                got.rows.len(),
+                want.rows.len()
             );
             assert_eq!(
                 got, want,
@@ -334,29 +329,16 @@ async fn try_checkpoints(
     Ok(positions)
 }
 
-/// Every row of every order read model, in key order.
-async fn dump(read_dir: &Path) -> Vec<(&'static str, Vec<Vec<SqlValue>>)> {
+/// Every row of every table of the order read models.
+async fn dump(read_dir: &Path) -> Dump {
     let reads = read_only(read_dir);
-    let mut tables = Vec::new();
-    for (projection, table) in TABLES {
-        let rows = reads
-            .query(
-                &projection,
-                &format!("SELECT * FROM {table} ORDER BY 1"),
-                &[],
-            )
-            .await
-            .expect("dump")
-            .into_iter()
-            .map(|row| row.values().to_vec())
-            .collect();
-        tables.push((table, rows));
-    }
-    tables
+    let all = projections::all();
+    let all: Vec<&dyn SqlProjection> = all.iter().map(|p| p.as_ref()).collect();
+    read_models(&reads, &all).await
 }
 
 /// Projects the whole store into a fresh read store and dumps it.
-async fn rebuild(data: &Path) -> Vec<(&'static str, Vec<Vec<SqlValue>>)> {
+async fn rebuild(data: &Path) -> Dump {
     let events =
         Arc::new(SqliteEventStore::open_read_only(data.join("events.db")).expect("event store"));
     let fresh = tempfile::tempdir().expect("temporary directory");

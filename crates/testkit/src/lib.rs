@@ -4,6 +4,8 @@
 //! - [`conformance`]: the event store conformance suite, written once and stamped out for each
 //!   backend with [`event_store_conformance!`]; the idempotency store's, with
 //!   [`idempotency_conformance!`]; every kind of read model's, with [`target_conformance!`].
+//! - [`dump`]: read models dumped whole, every table their schemas create, to compare two
+//!   builds of them.
 //! - [`harness`]: given/when/then for deciders.
 //! - [`postgres`]: [`TestDatabase`](postgres::TestDatabase), a fresh PostgreSQL database per test.
 //! - [`proxy`]: a loopback TCP proxy in front of PostgreSQL that injects network faults: the
@@ -19,6 +21,7 @@
 //! It is not: a mock store. Every test here runs against a real backend.
 
 pub mod conformance;
+pub mod dump;
 pub mod events;
 pub mod harness;
 pub mod postgres;

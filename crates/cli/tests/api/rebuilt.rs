@@ -15,8 +15,9 @@ use projector_runtime::{Projector, ProjectorOptions};
 use projector_search::SearchStore;
 use projector_search::tantivy::collector::TopDocs;
 use projector_search::tantivy::query::AllQuery;
-use projector_sql::{SqlReadStore, SqlValue};
+use projector_sql::{SqlProjection, SqlReadStore};
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
+use projector_testkit::dump::read_models;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -89,41 +90,16 @@ pub async fn rebuilt(events_db: &Path) -> ReadModels {
 /// Every row of every table of the built-in SQL read models in `reads`, in the order of all
 /// their columns, and every search document by id.
 async fn dump(reads: &dyn SqlReadStore, search: &SearchStore) -> ReadModels {
-    let mut models = ReadModels::new();
-    for projection in sql_projections() {
-        let name = projection.name();
-        let tables = reads
-            .query(
-                &name,
-                "SELECT name, (SELECT count(*) FROM pragma_table_info(m.name)) FROM sqlite_master m \
-                 WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' \
-                 AND name NOT LIKE 'sqlite%' ORDER BY name",
-                &[],
-            )
-            .await
-            .expect("the tables");
-        for table in tables {
-            let values = table.values();
-            let (SqlValue::Text(table), SqlValue::Int(columns)) = (&values[0], &values[1]) else {
-                panic!("a table name and a column count: {values:?}");
-            };
-            let order: Vec<String> = (1..=*columns).map(|c| c.to_string()).collect();
-            let rows = reads
-                .query(
-                    &name,
-                    &format!("SELECT * FROM {table} ORDER BY {}", order.join(", ")),
-                    &[],
-                )
-                .await
-                .expect("the rows");
-            models.insert(
-                format!("{name}.{table}"),
-                rows.iter()
-                    .map(|row| format!("{:?}", row.values()))
-                    .collect(),
-            );
-        }
-    }
+    let projections = sql_projections();
+    let projections: Vec<&dyn SqlProjection> = projections.iter().map(|p| p.as_ref()).collect();
+    let mut models: ReadModels = read_models(reads, &projections)
+        .await
+        .into_iter()
+        .map(|table| {
+            let rows = table.rows.iter().map(|row| format!("{row:?}")).collect();
+            (table.name, rows)
+        })
+        .collect();
     for name in [ORDER_SEARCH, PRODUCT_SEARCH] {
         models.insert(name.to_string(), documents(search, &name));
     }

@@ -16,11 +16,12 @@ use projector_orders::events::{
     OrderCancelled, OrderCompleted, OrderConfirmed, OrderCreated, OrderEvent, OrderItemAdded,
     OrderRefunded, OrderShipped,
 };
-use projector_orders::projections::{CUSTOMERS, CustomersProjection};
+use projector_orders::projections::CustomersProjection;
 use projector_orders::{Money, order_stream};
 use projector_runtime::{Projector, ProjectorOptions};
-use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
+use projector_sql::{SqlReadStore, SqlTarget, SqlValue, TypedSql};
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
+use projector_testkit::dump::{Dump, read_models, rows};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use tokio_util::sync::CancellationToken;
@@ -261,7 +262,7 @@ fn feed(plan: &Plan) -> Vec<(StreamId, NewEvent)> {
 
 /// A read store beside `events` whose `customers` projection applies batches of at most
 /// `batch_size` events; every table once it has caught up.
-async fn tables(events: &Arc<SqliteEventStore>, batch_size: usize) -> Vec<Vec<Vec<SqlValue>>> {
+async fn tables(events: &Arc<SqliteEventStore>, batch_size: usize) -> Dump {
     let dir = tempfile::tempdir().expect("temporary directory");
     let reads = Arc::new(
         SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
@@ -279,17 +280,7 @@ async fn tables(events: &Arc<SqliteEventStore>, batch_size: usize) -> Vec<Vec<Ve
         .start(CancellationToken::new())
         .expect("start");
     projector.wait_caught_up(PATIENCE).await.expect("caught up");
-    let mut tables = Vec::new();
-    for sql in [
-        "SELECT * FROM customer_profiles ORDER BY customer_id",
-        "SELECT * FROM customer_activity ORDER BY customer_id",
-        "SELECT * FROM customer_orders ORDER BY order_id",
-        "SELECT * FROM customer_reviews ORDER BY customer_id, product_id",
-    ] {
-        let rows = reads.query(&CUSTOMERS, sql, &[]).await.expect("query");
-        tables.push(rows.iter().map(|row| row.values().to_vec()).collect());
-    }
-    tables
+    read_models(reads.as_ref(), &[&TypedSql(CustomersProjection)]).await
 }
 
 async fn check(plan: Plan) {
@@ -308,9 +299,13 @@ async fn check(plan: Plan) {
         plan.batch_size
     );
     // Both saw everything: a profile per customer, a row per order, a review per review.
-    let [profiles, activity, orders, reviews] = &one_at_a_time[..] else {
-        panic!("four tables");
-    };
+    let [profiles, activity, orders, reviews] = [
+        "customer_profiles",
+        "customer_activity",
+        "customer_orders",
+        "customer_reviews",
+    ]
+    .map(|table| rows(&one_at_a_time, table));
     assert_eq!(profiles.len(), plan.customers.len());
     assert_eq!(orders.len(), plan.orders.len());
     let written = plan

@@ -9,6 +9,7 @@ use projector_orders::projections::{ORDER_SUMMARY, OrderSummaryProjection};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
 use projector_sql::{SqlReadStore, SqlTarget, TypedSql};
 use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
+use projector_testkit::dump::{Dump, read_models, rows};
 use tokio_util::sync::CancellationToken;
 
 use super::region::{Fact, append, created, item_added, moved, registered};
@@ -74,20 +75,9 @@ fn start(
 }
 
 /// Both tables of `order_summary`, whole, once every worker has caught up.
-async fn tables(projector: &ProjectorHandle, reads: &SqliteReadStore) -> Vec<Vec<String>> {
+async fn tables(projector: &ProjectorHandle, reads: &dyn SqlReadStore) -> Dump {
     projector.wait_caught_up(PATIENCE).await.expect("caught up");
-    let mut dump = Vec::new();
-    for sql in [
-        "SELECT * FROM order_summary ORDER BY order_id",
-        "SELECT * FROM customer_regions ORDER BY customer_id",
-    ] {
-        let rows = reads
-            .query(&ORDER_SUMMARY, sql, &[])
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        dump.push(rows.iter().map(|r| format!("{:?}", r.values())).collect());
-    }
-    dump
+    read_models(reads, &[&TypedSql(OrderSummaryProjection)]).await
 }
 
 fn partition_names(count: u16) -> Vec<ProjectionName> {
@@ -112,9 +102,13 @@ async fn four_partitions_build_the_same_tables_as_one_worker() {
     for fact in &facts {
         append(events.as_ref(), fact).await;
     }
-    let expected = tables(&whole, &whole_reads).await;
-    assert_eq!(expected[0].len(), 150, "one row per order");
-    assert_eq!(tables(&parted, &parted_reads).await, expected);
+    let expected = tables(&whole, whole_reads.as_ref()).await;
+    assert_eq!(
+        rows(&expected, "order_summary").len(),
+        150,
+        "one row per order"
+    );
+    assert_eq!(tables(&parted, parted_reads.as_ref()).await, expected);
 
     // Every partition has its own checkpoint, and each reached the head.
     let head = events.head().await.expect("head");
@@ -176,7 +170,7 @@ async fn changing_the_number_of_partitions_builds_a_new_generation() {
         append(events.as_ref(), fact).await;
     }
     let whole = start(&events, &reads, 1, 10);
-    let expected = tables(&whole, &reads).await;
+    let expected = tables(&whole, reads.as_ref()).await;
     let first = whole
         .status(&ORDER_SUMMARY)
         .and_then(|s| s.generation)
@@ -214,6 +208,6 @@ async fn changing_the_number_of_partitions_builds_a_new_generation() {
             .expect("count"),
         2
     );
-    assert_eq!(tables(&parted, &reads).await, expected);
+    assert_eq!(tables(&parted, reads.as_ref()).await, expected);
     parted.stop().await;
 }

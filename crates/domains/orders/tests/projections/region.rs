@@ -25,6 +25,8 @@ use projector_sqlite::{
     Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
 };
 
+use projector_testkit::dump::{Dump, read_models};
+
 use crate::helpers::at;
 
 /// Events appended to a real event store, and read back from its feed.
@@ -277,21 +279,8 @@ impl Summary {
     }
 
     /// Both tables, whole.
-    pub async fn tables(&self) -> Vec<Vec<String>> {
-        let mut dump = Vec::new();
-        for table in [
-            "SELECT * FROM order_summary ORDER BY order_id",
-            "SELECT * FROM customer_regions ORDER BY customer_id",
-        ] {
-            dump.push(
-                self.query(table, &[])
-                    .await
-                    .iter()
-                    .map(|row| format!("{:?}", row.values()))
-                    .collect(),
-            );
-        }
-        dump
+    pub async fn tables(&self) -> Dump {
+        read_models(&self.reads, &[&TypedSql(OrderSummaryProjection)]).await
     }
 
     pub async fn query(&self, sql: &str, params: &[SqlParam<'_>]) -> Vec<Row> {

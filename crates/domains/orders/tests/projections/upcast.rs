@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 
 use projector_core::{EventAppender, EventFeed, ExpectedVersion, GlobalPosition, NewEvent};
-use projector_core::{JsonPayload, ProjectionName, RecordedEvent};
+use projector_core::{JsonPayload, RecordedEvent};
 use projector_orders::OrderCommand;
 use projector_orders::events::amounts::{AMOUNT_FIELDS, with_decimal_amounts};
-use projector_orders::projections::{CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
-use projector_sql::SqlValue;
+use projector_orders::projections::{self, CUSTOMERS, DAILY_SALES, ORDER_SUMMARY};
+use projector_sql::{SqlProjection, SqlValue};
+use projector_testkit::dump::{Dump, masked, read_models};
 use serde_json::Value;
 
 use crate::helpers::{PATIENCE, Service, at, item, place};
@@ -91,7 +92,7 @@ fn as_version_1(event: &RecordedEvent, nth: usize) -> (NewEvent, bool) {
 /// Every table of the order projections, once caught up, with each time the store recorded
 /// (as `updated_at` columns hold) named by its event's position instead, so two stores that
 /// recorded the same feed at other moments compare equal.
-async fn dump(service: &Service) -> Vec<Vec<Vec<SqlValue>>> {
+async fn dump(service: &Service) -> Dump {
     let recorded: HashMap<String, String> = service
         .events
         .read_all(GlobalPosition::ZERO, 1_000)
@@ -105,33 +106,22 @@ async fn dump(service: &Service) -> Vec<Vec<Vec<SqlValue>>> {
             )
         })
         .collect();
-    let tables: [(ProjectionName, &str); 4] = [
-        (ORDER_SUMMARY, "order_summary"),
-        (DAILY_SALES, "daily_sales"),
-        (CUSTOMERS, "customer_orders"),
-        (CUSTOMERS, "customer_activity"),
-    ];
-    let mut dumped = Vec::new();
-    for (projection, table) in tables {
-        let rows = service
-            .rows(&projection, &format!("SELECT * FROM {table} ORDER BY 1, 2"))
-            .await;
-        dumped.push(
-            rows.into_iter()
-                .map(|row| {
-                    row.into_iter()
-                        .map(|value| match value {
-                            SqlValue::Text(text) if recorded.contains_key(&text) => {
-                                SqlValue::Text(recorded[&text].clone())
-                            }
-                            other => other,
-                        })
-                        .collect()
-                })
-                .collect(),
-        );
-    }
-    dumped
+    service
+        .projector
+        .wait_caught_up(PATIENCE)
+        .await
+        .expect("caught up");
+    let all = projections::all();
+    let all: Vec<&dyn SqlProjection> = all.iter().map(|p| p.as_ref()).collect();
+    masked(
+        read_models(service.reads.as_ref(), &all).await,
+        |_, value| match value {
+            SqlValue::Text(text) if recorded.contains_key(&text) => {
+                SqlValue::Text(recorded[&text].clone())
+            }
+            other => other,
+        },
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
