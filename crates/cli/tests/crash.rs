@@ -219,25 +219,20 @@ fn lifecycle(rng: &mut StdRng, n: usize) -> Vec<OrderCommand> {
             .expect("valid")
             + chrono::Duration::minutes(minutes + n as i64 * 37)
     };
-    let item = |sku: String, quantity: u32, cents: i64| NewItem {
-        sku,
-        quantity,
-        unit_price: Money::from_cents(cents),
+    let item = |sku: String, quantity: u32, cents: i64| {
+        NewItem::new(sku, quantity, Money::from_cents(cents))
     };
-    let mut commands = vec![OrderCommand::Place {
-        order_id: format!("o{n}"),
-        customer_id: format!("c{}", rng.random_range(CUSTOMERS_IDS)),
-        items: (0..rng.random_range(1..4u32))
-            .map(|i| {
-                item(
-                    format!("s{i}"),
-                    rng.random_range(1..5),
-                    rng.random_range(100..5000),
-                )
-            })
-            .collect(),
-        at: at(0),
-    }];
+    let customer = format!("c{}", rng.random_range(CUSTOMERS_IDS));
+    let items = (0..rng.random_range(1..4u32))
+        .map(|i| {
+            item(
+                format!("s{i}"),
+                rng.random_range(1..5),
+                rng.random_range(100..5000),
+            )
+        })
+        .collect();
+    let mut commands = vec![OrderCommand::place(format!("o{n}"), customer, items, at(0))];
     if rng.random_bool(0.4) {
         commands.push(OrderCommand::AddItem {
             item: item("extra".into(), rng.random_range(1..3), 250),

@@ -25,6 +25,17 @@ pub struct NewItem {
     pub unit_price: Money,
 }
 
+impl NewItem {
+    /// `quantity` of `sku` at `unit_price` each.
+    pub fn new(sku: impl Into<String>, quantity: u32, unit_price: Money) -> Self {
+        Self {
+            sku: sku.into(),
+            quantity,
+            unit_price,
+        }
+    }
+}
+
 /// What can be asked of an order. Each carries the time it is decided at, so the decider
 /// stays pure.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +91,23 @@ pub enum OrderCommand {
         /// Now.
         at: DateTime<Utc>,
     },
+}
+
+impl OrderCommand {
+    /// [`OrderCommand::Place`]: `customer` places order `order` of `items`, `at` then.
+    pub fn place(
+        order: impl Into<String>,
+        customer: impl Into<String>,
+        items: Vec<NewItem>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self::Place {
+            order_id: order.into(),
+            customer_id: customer.into(),
+            items,
+            at,
+        }
+    }
 }
 
 /// The stream that holds order `order_id`'s events: `order-<id>`, in [`OrderEvent`]'s

@@ -24,20 +24,7 @@ fn at(day: u32, hour: u32) -> DateTime<Utc> {
 }
 
 fn item(sku: &str, quantity: u32, cents: i64) -> NewItem {
-    NewItem {
-        sku: sku.into(),
-        quantity,
-        unit_price: Money::from_cents(cents),
-    }
-}
-
-fn place(order: &str, customer: &str, items: Vec<NewItem>, when: DateTime<Utc>) -> OrderCommand {
-    OrderCommand::Place {
-        order_id: order.into(),
-        customer_id: customer.into(),
-        items,
-        at: when,
-    }
+    NewItem::new(sku, quantity, Money::from_cents(cents))
 }
 
 /// The lifecycle of the orders projection test: items changed, shipped, completed, refunded,
@@ -46,7 +33,7 @@ fn commands() -> Vec<(&'static str, OrderCommand)> {
     vec![
         (
             "a",
-            place(
+            OrderCommand::place(
                 "a",
                 "c1",
                 vec![item("x", 2, 1000), item("y", 1, 550)],
@@ -89,7 +76,10 @@ fn commands() -> Vec<(&'static str, OrderCommand)> {
                 at: at(6, 8),
             },
         ),
-        ("b", place("b", "c1", vec![item("x", 1, 1000)], at(3, 9))),
+        (
+            "b",
+            OrderCommand::place("b", "c1", vec![item("x", 1, 1000)], at(3, 9)),
+        ),
         (
             "b",
             OrderCommand::Cancel {
@@ -97,7 +87,10 @@ fn commands() -> Vec<(&'static str, OrderCommand)> {
                 at: at(3, 10),
             },
         ),
-        ("c", place("c", "c2", vec![item("q", 4, 125)], at(2, 1))),
+        (
+            "c",
+            OrderCommand::place("c", "c2", vec![item("q", 4, 125)], at(2, 1)),
+        ),
         (
             "c",
             OrderCommand::Ship {
@@ -106,7 +99,10 @@ fn commands() -> Vec<(&'static str, OrderCommand)> {
             },
         ),
         ("c", OrderCommand::Complete { at: at(2, 20) }),
-        ("d", place("d", "c3", vec![item("w", 1, 1999)], at(4, 1))),
+        (
+            "d",
+            OrderCommand::place("d", "c3", vec![item("w", 1, 1999)], at(4, 1)),
+        ),
     ]
 }
 
@@ -288,7 +284,10 @@ async fn a_rebuild_swaps_schemas_and_reproduces_every_row() {
 
     // Live events after the swap land in the new generation.
     service
-        .run("e", place("e", "c9", vec![item("v", 2, 300)], at(7, 1)))
+        .run(
+            "e",
+            OrderCommand::place("e", "c9", vec![item("v", 2, 300)], at(7, 1)),
+        )
         .await;
     let e = service
         .rows(

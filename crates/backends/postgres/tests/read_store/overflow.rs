@@ -15,7 +15,7 @@ use projector_sql::{SqlProjection, SqlValue, TypedSql};
 use projector_testkit::seeded::Seeded;
 
 use crate::helpers::Service;
-use crate::{at, dump, item, place};
+use crate::{at, dump, item};
 
 const MAX: i64 = i64::MAX;
 /// The largest order: 100 lines of 10 000 units at 1 000 000.00 each.
@@ -66,7 +66,10 @@ fn seeded_projections() -> Vec<Arc<dyn SqlProjection>> {
 /// A largest order of the whale, placed, shipped and completed on day 2.
 fn largest_completed(order: &'static str) -> Vec<(&'static str, OrderCommand)> {
     vec![
-        (order, place(order, "whale", largest_order(), at(1, 9))),
+        (
+            order,
+            OrderCommand::place(order, "whale", largest_order(), at(1, 9)),
+        ),
         (
             order,
             OrderCommand::Ship {

@@ -23,16 +23,8 @@ fn store() -> (Arc<SqliteEventStore>, tempfile::TempDir) {
 }
 
 fn place(id: &str) -> OrderCommand {
-    OrderCommand::Place {
-        order_id: id.into(),
-        customer_id: "c".into(),
-        items: vec![NewItem {
-            sku: "a".into(),
-            quantity: 1,
-            unit_price: Money::from_cents(100),
-        }],
-        at: Utc::now(),
-    }
+    let items = vec![NewItem::new("a", 1, Money::from_cents(100))];
+    OrderCommand::place(id, "c", items, Utc::now())
 }
 
 fn with_command_id(id: &str) -> CommandOptions {

@@ -137,11 +137,7 @@ pub fn at(day: u32, hour: u32) -> DateTime<Utc> {
 }
 
 pub fn item(sku: &str, quantity: u32, cents: i64) -> NewItem {
-    NewItem {
-        sku: sku.into(),
-        quantity,
-        unit_price: Money::from_cents(cents),
-    }
+    NewItem::new(sku, quantity, Money::from_cents(cents))
 }
 
 pub fn place(
@@ -150,12 +146,7 @@ pub fn place(
     items: Vec<NewItem>,
     when: DateTime<Utc>,
 ) -> OrderCommand {
-    OrderCommand::Place {
-        order_id: order.into(),
-        customer_id: customer.into(),
-        items,
-        at: when,
-    }
+    OrderCommand::place(order, customer, items, when)
 }
 
 pub fn text(s: &str) -> SqlValue {
