@@ -63,8 +63,13 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()
     };
-    let target = read_models::targets(&stores, std::slice::from_ref(&args.projection))?.remove(0);
-    let mut projector = Projector::new(stores.events()?, options).with_target(target);
+    let targets = read_models::targets(&stores, std::slice::from_ref(&args.projection))?;
+    let count = partitions(&stores, &name, &args.partitions).await?;
+    let targets = read_models::partitioned(&stores, targets, &[(name.to_string(), count)])?;
+    let mut projector = Projector::new(stores.events()?, options);
+    for target in targets {
+        projector = projector.with_target(target);
+    }
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
     }
@@ -78,6 +83,37 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let (generation, position) = outcome?;
     println!("rebuilt {name}: generation {generation} serves reads at position {position}");
     Ok(())
+}
+
+/// How many partitions to rebuild `name` as: as `--partitions` says, else as many as built
+/// its serving read model (1 for one built whole, or any but a partitionable SQL read model).
+async fn partitions(
+    stores: &Stores,
+    name: &ProjectionName,
+    asked: &[(String, u16)],
+) -> anyhow::Result<u16> {
+    if let Some((_, count)) = asked.iter().find(|(n, _)| n == name.as_str()) {
+        return Ok(*count);
+    }
+    let partitionable = read_models::sql_projections()
+        .iter()
+        .any(|p| p.name() == *name && p.partitionable());
+    if !partitionable {
+        return Ok(1);
+    }
+    let Some(serving) = stores
+        .reads
+        .serving(name)
+        .await
+        .with_context(|| format!("reading the serving read model of {name}"))?
+    else {
+        return Ok(1);
+    };
+    stores
+        .reads
+        .partitions(name, serving.generation)
+        .await
+        .with_context(|| format!("reading how many partitions built {name}"))
 }
 
 /// Starts (or carries on) the rebuild and waits for the swap. Returns the generation and the
@@ -145,7 +181,13 @@ async fn follow(
     generation: Generation,
     progress: &mut RebuildProgress,
 ) -> anyhow::Result<ProjectionStatus> {
-    let mut status = handle.watch(name).context("the projection is registered")?;
+    let Some(mut status) = handle.watch(name) else {
+        // Run as partitions: swapped in once every partition serves the new generation.
+        handle.wait_swapped(name, generation, PATIENCE).await.ok();
+        return handle
+            .status(name)
+            .context("the projection runs as partitions here");
+    };
     loop {
         tokio::select! {
             seen = status.wait_for(|s| {
