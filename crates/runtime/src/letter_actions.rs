@@ -39,9 +39,7 @@ impl LetterAction {
     /// The position of the letter it acts on.
     pub(crate) fn position(&self) -> GlobalPosition {
         match self {
-            LetterAction::Retry { position, .. } | LetterAction::Skip { position, .. } => {
-                *position
-            }
+            LetterAction::Retry { position, .. } | LetterAction::Skip { position, .. } => *position,
         }
     }
 

@@ -342,7 +342,9 @@ mod partitions_e2e {
     #[tokio::test]
     async fn sqlite_a_new_number_of_partitions_rebuilds_beside_and_the_reads_agree() {
         crate::helpers::Backend::Sqlite
-            .run(crate::partitions::a_new_number_of_partitions_rebuilds_beside_and_the_reads_agree())
+            .run(
+                crate::partitions::a_new_number_of_partitions_rebuilds_beside_and_the_reads_agree(),
+            )
             .await;
     }
 

@@ -183,13 +183,12 @@ impl ProjectionView {
             WorkerState::Diverged { error, .. } => (Some(error.clone()), None),
             _ => (None, None),
         };
-        let partition = Partition::parse_worker_name(&status.name).map(|(projection, p)| {
-            PartitionView {
+        let partition =
+            Partition::parse_worker_name(&status.name).map(|(projection, p)| PartitionView {
                 projection: projection.to_string(),
                 index: p.index(),
                 count: p.count(),
-            }
-        });
+            });
         Self {
             name: status.name.to_string(),
             partition,
