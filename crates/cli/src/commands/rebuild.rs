@@ -4,6 +4,9 @@
 //! the command returns once the swap is done. If a rebuild of the projection was cut short (a
 //! crash, a failover), that one is carried on instead of starting over.
 //!
+//! A projection run as partitions is rebuilt as as many partitions as built its serving read
+//! model, or as `--partitions` says: all of them fill one new generation.
+//!
 //! With `--server URL` the rebuild runs in that server instead, through its admin API, and is
 //! followed there (`remote`).
 //!
@@ -64,7 +67,7 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         ..ProjectorOptions::default()
     };
     let targets = read_models::targets(&stores, std::slice::from_ref(&args.projection))?;
-    let count = partitions(&stores, &name, &args.partitions).await?;
+    let count = read_models::partition_count(&stores, &name, &args.partitions).await?;
     let targets = read_models::partitioned(&stores, targets, &[(name.to_string(), count)])?;
     let mut projector = Projector::new(stores.events()?, options);
     for target in targets {
@@ -83,37 +86,6 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
     let (generation, position) = outcome?;
     println!("rebuilt {name}: generation {generation} serves reads at position {position}");
     Ok(())
-}
-
-/// How many partitions to rebuild `name` as: as `--partitions` says, else as many as built
-/// its serving read model (1 for one built whole, or any but a partitionable SQL read model).
-async fn partitions(
-    stores: &Stores,
-    name: &ProjectionName,
-    asked: &[(String, u16)],
-) -> anyhow::Result<u16> {
-    if let Some((_, count)) = asked.iter().find(|(n, _)| n == name.as_str()) {
-        return Ok(*count);
-    }
-    let partitionable = read_models::sql_projections()
-        .iter()
-        .any(|p| p.name() == *name && p.partitionable());
-    if !partitionable {
-        return Ok(1);
-    }
-    let Some(serving) = stores
-        .reads
-        .serving(name)
-        .await
-        .with_context(|| format!("reading the serving read model of {name}"))?
-    else {
-        return Ok(1);
-    };
-    stores
-        .reads
-        .partitions(name, serving.generation)
-        .await
-        .with_context(|| format!("reading how many partitions built {name}"))
 }
 
 /// Starts (or carries on) the rebuild and waits for the swap. Returns the generation and the

@@ -96,7 +96,7 @@ impl ProjectorHandle {
 
     /// The worker names of the partitions `name` runs as here, in order; empty when it runs
     /// whole (or not at all).
-    pub(crate) fn partition_workers(&self, name: &ProjectionName) -> Vec<ProjectionName> {
+    pub fn partition_workers(&self, name: &ProjectionName) -> Vec<ProjectionName> {
         self.inner
             .workers
             .keys()
