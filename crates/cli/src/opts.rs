@@ -445,6 +445,10 @@ pub struct RebuildArgs {
     /// (`2026-11-01T00:00:00Z`) or an age (`7d`, `12h`, `30m`, `45s`) before now.
     #[arg(long, value_name = "TIME", value_parser = parse_since)]
     pub since: Option<StartFrom>,
+    /// Rebuild a projection as N partitions (`order_summary=4`, as `serve` takes it). Without
+    /// it, a projection is rebuilt as as many partitions as built its serving read model.
+    #[arg(long, env = "PROJECTOR_PARTITIONS", value_name = "NAME=N", value_delimiter = ',', value_parser = parse_partitions)]
+    pub partitions: Vec<(String, u16)>,
 }
 
 impl RebuildArgs {

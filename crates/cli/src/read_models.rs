@@ -75,6 +75,41 @@ pub(crate) fn partitioned(
     Ok(out)
 }
 
+/// How many partitions to run `name` as in a command that acts on its serving read model: as
+/// `asked` (`--partitions`) says, else as many as built it (1 for one built whole, and for any
+/// but a partitionable SQL read model), so the command never starts a rebuild by accident.
+///
+/// # Errors
+/// The read store failing.
+pub(crate) async fn partition_count(
+    stores: &Stores,
+    name: &ProjectionName,
+    asked: &[(String, u16)],
+) -> anyhow::Result<u16> {
+    if let Some((_, count)) = asked.iter().find(|(n, _)| n == name.as_str()) {
+        return Ok(*count);
+    }
+    let partitionable = sql_projections()
+        .iter()
+        .any(|p| p.name() == *name && p.partitionable());
+    if !partitionable {
+        return Ok(1);
+    }
+    let Some(serving) = stores
+        .reads
+        .serving(name)
+        .await
+        .with_context(|| format!("reading the serving read model of {name}"))?
+    else {
+        return Ok(1);
+    };
+    stores
+        .reads
+        .partitions(name, serving.generation)
+        .await
+        .with_context(|| format!("reading how many partitions built {name}"))
+}
+
 /// The SQL projections of the built-in services.
 pub fn sql_projections() -> Vec<Arc<dyn SqlProjection>> {
     projector_orders::projections::all()

@@ -19,6 +19,9 @@ impl ProjectorHandle {
         name: &ProjectionName,
         start: StartFrom,
     ) -> Result<Generation, RuntimeError> {
+        if !self.partition_workers(name).is_empty() {
+            return self.rebuild_partitions(name, Some(start)).await;
+        }
         let worker = self.worker(name)?;
         let (reply, answer) = oneshot::channel();
         worker

@@ -36,6 +36,13 @@ pub(crate) enum LetterAction {
 }
 
 impl LetterAction {
+    /// The position of the letter it acts on.
+    pub(crate) fn position(&self) -> GlobalPosition {
+        match self {
+            LetterAction::Retry { position, .. } | LetterAction::Skip { position, .. } => *position,
+        }
+    }
+
     /// Answers `error` (the projection does not run here).
     pub(crate) fn refuse(self, error: RuntimeError) {
         match self {

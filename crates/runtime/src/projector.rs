@@ -378,6 +378,9 @@ impl ProjectorHandle {
     /// ([`RuntimeError::RebuildInProgress`]), the projection running in another process
     /// ([`RuntimeError::Standby`]), or the read store failing.
     pub async fn rebuild(&self, name: &ProjectionName) -> Result<Generation, RuntimeError> {
+        if !self.inner.workers.contains_key(name) {
+            return self.rebuild_partitions(name, None).await;
+        }
         let worker = self.worker(name)?;
         let (reply, answer) = oneshot::channel();
         worker
@@ -403,11 +406,11 @@ impl ProjectorHandle {
         generation: Generation,
         timeout: Duration,
     ) -> Result<(), WaitError> {
-        let worker = self
-            .inner
-            .workers
-            .get(name)
-            .ok_or_else(|| WaitError::UnknownProjection(name.clone()))?;
+        let Some(worker) = self.inner.workers.get(name) else {
+            return self
+                .wait_partitions_swapped(name, generation, timeout)
+                .await;
+        };
         let mut status = worker.status.clone();
         let settled = |s: &ProjectionStatus| {
             s.generation == Some(generation)

@@ -218,8 +218,14 @@ impl Running {
     async fn start(source: &LetterSource, name: &ProjectionName) -> anyhow::Result<Self> {
         let names = [name.to_string()];
         let (stores, target) = open(source, name, read_models::search_access(&names)).await?;
-        let mut projector =
-            Projector::new(stores.events()?, ProjectorOptions::default()).with_target(target);
+        // Run as the partitions that built the serving read model, never rebuilding it.
+        let count = read_models::partition_count(&stores, name, &[]).await?;
+        let targets =
+            read_models::partitioned(&stores, vec![target], &[(name.to_string(), count)])?;
+        let mut projector = Projector::new(stores.events()?, ProjectorOptions::default());
+        for target in targets {
+            projector = projector.with_target(target);
+        }
         if let Some(leases) = &stores.leases {
             projector = projector.with_leases(Arc::clone(leases));
         }
@@ -230,6 +236,23 @@ impl Running {
             shutdown,
             stores,
         };
+        let workers = match running.handle.watch(name) {
+            Some(_) => vec![name.clone()],
+            None => running.handle.partition_workers(name),
+        };
+        for worker in &workers {
+            if let Err(error) = running.settle(worker).await {
+                running.stop().await;
+                return Err(error);
+            }
+        }
+        Ok(running)
+    }
+
+    /// Waits until the worker `name` (the projection, or one of its partitions) has settled:
+    /// live, or stopped at an event.
+    async fn settle(&self, name: &ProjectionName) -> anyhow::Result<()> {
+        let running = self;
         let mut status = running
             .handle
             .watch(name)
@@ -251,7 +274,6 @@ impl Running {
                     // A lease a stopped process held a moment ago is free, or this process's
                     // by now: the worker takes it at its next try.
                     if let Some(holder) = running.holder(name).await {
-                        running.stop().await;
                         bail!(
                             "projection {name} runs in {holder}, which holds its lease; its dead \
                              letters are retried and skipped where it runs: ask that server with \
@@ -262,11 +284,10 @@ impl Running {
                         break;
                     }
                 }
-                Ok(_) => return Ok(running),
+                Ok(_) => return Ok(()),
                 Err(_) => break,
             }
         }
-        running.stop().await;
         bail!("projection {name} shut down before it settled")
     }
 

@@ -4,6 +4,9 @@
 //! the command returns once the swap is done. If a rebuild of the projection was cut short (a
 //! crash, a failover), that one is carried on instead of starting over.
 //!
+//! A projection run as partitions is rebuilt as as many partitions as built its serving read
+//! model, or as `--partitions` says: all of them fill one new generation.
+//!
 //! With `--server URL` the rebuild runs in that server instead, through its admin API, and is
 //! followed there (`remote`).
 //!
@@ -63,8 +66,13 @@ pub(crate) async fn run(args: RebuildArgs) -> anyhow::Result<()> {
         batch_size: args.batch_size.max(1),
         ..ProjectorOptions::default()
     };
-    let target = read_models::targets(&stores, std::slice::from_ref(&args.projection))?.remove(0);
-    let mut projector = Projector::new(stores.events()?, options).with_target(target);
+    let targets = read_models::targets(&stores, std::slice::from_ref(&args.projection))?;
+    let count = read_models::partition_count(&stores, &name, &args.partitions).await?;
+    let targets = read_models::partitioned(&stores, targets, &[(name.to_string(), count)])?;
+    let mut projector = Projector::new(stores.events()?, options);
+    for target in targets {
+        projector = projector.with_target(target);
+    }
     if let Some(leases) = &stores.leases {
         projector = projector.with_leases(Arc::clone(leases));
     }
@@ -145,7 +153,13 @@ async fn follow(
     generation: Generation,
     progress: &mut RebuildProgress,
 ) -> anyhow::Result<ProjectionStatus> {
-    let mut status = handle.watch(name).context("the projection is registered")?;
+    let Some(mut status) = handle.watch(name) else {
+        // Run as partitions: swapped in once every partition serves the new generation.
+        handle.wait_swapped(name, generation, PATIENCE).await.ok();
+        return handle
+            .status(name)
+            .context("the projection runs as partitions here");
+    };
     loop {
         tokio::select! {
             seen = status.wait_for(|s| {

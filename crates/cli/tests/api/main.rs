@@ -29,6 +29,7 @@ mod migrations;
 mod openapi;
 mod operations;
 mod outage;
+mod partitions;
 mod pause;
 mod product_search;
 mod products;
@@ -316,6 +317,62 @@ mod inline_postgres {
     async fn killed_mid_write_the_inline_read_model_equals_a_rebuild() {
         crate::helpers::Backend::Postgres
             .run(crate::inline::killed_mid_write_the_inline_read_model_equals_a_rebuild())
+            .await;
+    }
+}
+
+/// `order_summary` as partitions: reads, the admin listing and a new count on the embedded
+/// backend; SIGKILL of `project` mid-batch on SQLite; two servers sharing the partitions on
+/// PostgreSQL.
+mod partitions_e2e {
+    #[tokio::test]
+    async fn sqlite_reads_wait_for_every_partition_and_the_admin_api_lists_each() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::partitions::reads_wait_for_every_partition_and_the_admin_api_lists_each())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_position_a_partition_has_not_reached_is_a_503_naming_the_slowest() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::partitions::a_position_a_partition_has_not_reached_is_a_503_naming_the_slowest())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_new_number_of_partitions_rebuilds_beside_and_the_reads_agree() {
+        crate::helpers::Backend::Sqlite
+            .run(
+                crate::partitions::a_new_number_of_partitions_rebuilds_beside_and_the_reads_agree(),
+            )
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_killed_mid_batch_the_partitions_still_equal_a_rebuild() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::partitions::killed_mid_batch_the_partitions_still_equal_a_rebuild())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_a_partitioned_projection_is_rebuilt_by_its_name() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::partitions::a_partitioned_projection_is_rebuilt_by_its_name())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_dead_letters_named_by_the_projection_reach_their_partition() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::partitions::dead_letters_named_by_the_projection_reach_their_partition())
+            .await;
+    }
+
+    /// Two servers on one database, and a load while one is killed, need threads.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_two_servers_share_the_partitions_and_one_takes_over_from_the_other() {
+        crate::partitions::two_servers_share_the_partitions_and_one_takes_over_from_the_other()
             .await;
     }
 }

@@ -390,6 +390,19 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
         "{admin}"
     );
     assert!(schema(&document, "ProjectionList").is_object());
+    // A projection run as partitions is listed as each partition, which says what it is.
+    let view = schema(&document, "ProjectionView");
+    assert!(
+        view["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("partitions")),
+        "{view}"
+    );
+    assert!(view["properties"]["partition"].is_object(), "{view}");
+    let partition = schema(&document, "PartitionView");
+    for field in ["projection", "index", "count"] {
+        assert!(partition["properties"][field].is_object(), "{partition}");
+    }
 
     let create = schema(&document, "CreateOrderRequest");
     assert_eq!(create["additionalProperties"], false);

@@ -20,6 +20,17 @@ impl ProjectorHandle {
         &self,
         name: &ProjectionName,
     ) -> Result<Vec<DeadLetter>, RuntimeError> {
+        let partitions = self.partition_workers(name);
+        if !partitions.is_empty() && !self.inner.workers.contains_key(name) {
+            // Each partition lists the letters of its own streams: together, all of them.
+            let mut letters = Vec::new();
+            for partition in &partitions {
+                letters.extend(Box::pin(self.dead_letters(partition)).await?);
+            }
+            letters.sort_by_key(|l| l.position);
+            letters.dedup_by_key(|l| l.position);
+            return Ok(letters);
+        }
         let worker = self.worker(name)?;
         match worker.target.dead_letters().await {
             Ok(mut letters) => {
@@ -61,7 +72,9 @@ impl ProjectorHandle {
         name: &ProjectionName,
         position: GlobalPosition,
     ) -> Result<RecordedEvent, RuntimeError> {
-        self.worker(name)?;
+        if self.partition_workers(name).is_empty() {
+            self.worker(name)?;
+        }
         event_at(self.inner.feed.as_ref(), name, position).await
     }
 
@@ -144,7 +157,13 @@ impl ProjectorHandle {
         name: &ProjectionName,
         action: LetterAction,
     ) -> Result<(), RuntimeError> {
-        self.worker(name)?
+        // Named by its projection, a letter goes to the partition whose stream it is in.
+        let partition = match self.inner.workers.contains_key(name) {
+            true => None,
+            false if self.partition_workers(name).is_empty() => None,
+            false => Some(self.letter_partition(name, action.position()).await?),
+        };
+        self.worker(partition.as_ref().unwrap_or(name))?
             .commands
             .send(Command::DeadLetter(action))
             .await

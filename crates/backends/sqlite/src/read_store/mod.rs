@@ -275,10 +275,15 @@ impl SqlReadStore for SqliteReadStore {
             .collect();
         let partitions = self.partition.map(Partition::count);
         self.blocking(move |inner| {
-            let generation = lock(&inner.catalog).add_building(&name, version)?;
+            // The catalog stays locked until the file exists with its partitions recorded:
+            // another partition reading the catalog meanwhile would take a generation without
+            // them for one built whole, and drop it as another count's.
+            let mut catalog = lock(&inner.catalog);
+            let generation = catalog.add_building(&name, version)?;
             let path = GenerationDb::path(&inner.dir, &name, generation);
             let db = GenerationDb::create(path, &name, &schema, inner.durability, partitions)?;
             lock(&inner.open).insert((name, generation), Arc::new(db));
+            drop(catalog);
             Ok(generation)
         })
         .await

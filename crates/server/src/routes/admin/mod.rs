@@ -15,6 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
+use projector_core::Partition;
 use projector_runtime::{Lag, ProjectionStatus, WorkerState};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -78,11 +79,17 @@ pub(crate) struct RelayView {
     error: Option<String>,
 }
 
-/// One projection, as this server sees it.
+/// One projection, as this server sees it. A projection run as partitions
+/// (`--partitions order_summary=4`) is listed as each of its partitions, under their own names
+/// (`order_summary_p0of4` ...), each with its own state, checkpoint, lease and controls; a read
+/// naming the projection waits for all of them.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ProjectionView {
-    /// The projection's name.
+    /// The projection's name; for a partition, `<projection>_p<index>of<count>`.
     name: String,
+    /// For a partition: the projection it is part of, and which partition it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partition: Option<PartitionView>,
     /// The version of its read model's shape.
     version: u32,
     /// `starting`, `standby` (another process holds its lease and runs it), `catching_up`,
@@ -134,6 +141,21 @@ pub(crate) struct ProjectionView {
     holder: Option<String>,
 }
 
+/// Which partition of a projection an entry is: it applies the streams whose id hashes
+/// (64-bit FNV-1a, modulo `count`) to `index`, and moves its checkpoint past the others.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PartitionView {
+    /// The projection the partition is part of: what reads and `projector rebuild` name.
+    #[schema(example = "order_summary")]
+    projection: String,
+    /// The partition's index, from 0.
+    #[schema(example = 0)]
+    index: u16,
+    /// How many partitions the projection runs as.
+    #[schema(example = 4)]
+    count: u16,
+}
+
 /// A rebuild filling a new generation beside the serving one.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RebuildProgress {
@@ -161,8 +183,15 @@ impl ProjectionView {
             WorkerState::Diverged { error, .. } => (Some(error.clone()), None),
             _ => (None, None),
         };
+        let partition =
+            Partition::parse_worker_name(&status.name).map(|(projection, p)| PartitionView {
+                projection: projection.to_string(),
+                index: p.index(),
+                count: p.count(),
+            });
         Self {
             name: status.name.to_string(),
+            partition,
             version: status.version,
             state: status.state.name().to_owned(),
             paused: status.paused.is_some(),

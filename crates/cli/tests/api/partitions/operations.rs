@@ -1,0 +1,433 @@
+//! Operating a partitioned `order_summary` on SQLite: `project` killed mid-batch, rebuilds
+//! and dead-letter actions named by the projection.
+
+use std::time::{Duration, Instant};
+
+use projector_core::{GlobalPosition, Partition};
+use projector_orders::projections::ORDER_SUMMARY;
+use projector_testkit::wait::eventually;
+
+use super::{id_in, listing, order_load, partition_entries, read_at, wait_partitions_at_head};
+use crate::helpers::{Server, Storage};
+use crate::rebuilt;
+
+/// The checkpoint of each partition of `order_summary` run as `count` in the read models under
+/// `data` (none before it serves a generation built so).
+async fn partition_checkpoints(data: &std::path::Path, count: u16) -> Option<Vec<GlobalPosition>> {
+    use projector_sql::SqlReadStore;
+    use projector_sqlite::{SqliteReadStore, SqliteReadStoreOptions};
+
+    let reads = SqliteReadStore::open(
+        data.join("read"),
+        SqliteReadStoreOptions {
+            read_only: true,
+            ..SqliteReadStoreOptions::default()
+        },
+    )
+    .ok()?;
+    let serving = reads.serving(&ORDER_SUMMARY).await.ok()??;
+    if reads
+        .partitions(&ORDER_SUMMARY, serving.generation)
+        .await
+        .ok()?
+        != count
+    {
+        return None;
+    }
+    let mut positions = Vec::new();
+    for partition in Partition::all(count).expect("a count") {
+        let view = reads.partition(partition)?;
+        positions.push(
+            view.checkpoint(&ORDER_SUMMARY, serving.generation)
+                .await
+                .ok()?
+                .position,
+        );
+    }
+    Some(positions)
+}
+
+/// Kill rounds of the crash test.
+const KILLS: usize = 6;
+
+/// `projector project --partitions order_summary=4` killed with SIGKILL while its partitions
+/// apply their batches, restarted each time; at last brought to the head, every read model
+/// equals a rebuild.
+pub async fn killed_mid_batch_the_partitions_still_equal_a_rebuild() {
+    let server = Server::start().await;
+    server.ready().await;
+    order_load(&server, "x", 90).await;
+    let head = server.head().await;
+    let mut server = server;
+    let storage = server.keep_storage();
+    assert!(server.terminate(), "a clean exit on SIGTERM");
+    let Storage::Sqlite(dir) = &storage else {
+        panic!("the crash test runs on SQLite");
+    };
+    let data = dir.path().join("data");
+    // The read models go, so the partitions build them from the first event.
+    std::fs::remove_dir_all(data.join("read")).expect("remove the read models");
+
+    let binary = env!("CARGO_BIN_EXE_projector");
+    let mut interrupted = 0;
+    for round in 0..KILLS {
+        let mut child = std::process::Command::new(binary)
+            .args([
+                "project",
+                "--partitions",
+                "order_summary=4",
+                "--batch-size",
+                "3",
+            ])
+            .args(["--log-level", "warn", "--data"])
+            .arg(&data)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start projector project");
+        // Killed once some partition has moved on since the last round, at a moment that
+        // differs each round.
+        let before = partition_checkpoints(&data, 4).await.unwrap_or_default();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && child.try_wait().expect("poll").is_none() {
+            let now = partition_checkpoints(&data, 4).await.unwrap_or_default();
+            if now.len() == 4 && now != before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // This sleep stays: a different delay each round spreads the kills over a batch.
+        tokio::time::sleep(Duration::from_micros(700 * round as u64)).await;
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        let at_kill = partition_checkpoints(&data, 4).await.unwrap_or_default();
+        eprintln!("round {round}: killed with the partitions at {at_kill:?} of {head}");
+        if at_kill.iter().any(|p| p.get() > 0 && p.get() < head) {
+            interrupted += 1;
+        }
+    }
+    assert!(
+        interrupted * 2 >= KILLS,
+        "only {interrupted} of {KILLS} kills left a partition mid-way; the test did not test much"
+    );
+    let done = crate::helpers::projector(
+        &[
+            "project",
+            "--until-caught-up",
+            "--partitions",
+            "order_summary=4",
+        ],
+        &[
+            std::ffi::OsString::from("--data"),
+            data.clone().into_os_string(),
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
+    assert!(done.success, "the last run failed: {}", done.stderr);
+    let reached = partition_checkpoints(&data, 4)
+        .await
+        .expect("four partitions");
+    assert!(
+        reached.iter().all(|p| p.get() == head),
+        "{reached:?} short of {head}"
+    );
+    let (kept, _) = rebuilt::kept(&data).await;
+    rebuilt::assert_equal(
+        "after partitions killed mid-batch",
+        &kept,
+        &rebuilt::rebuilt(&data.join("events.db")).await,
+    );
+    drop(storage);
+}
+
+/// The serving generation of `order_summary` under `data` and how many partitions built it.
+async fn serving_built_by(data: &std::path::Path) -> (u32, u16) {
+    use projector_sql::SqlReadStore;
+    use projector_sqlite::{SqliteReadStore, SqliteReadStoreOptions};
+
+    let reads = SqliteReadStore::open(
+        data.join("read"),
+        SqliteReadStoreOptions {
+            read_only: true,
+            ..SqliteReadStoreOptions::default()
+        },
+    )
+    .expect("the read models");
+    let serving = reads
+        .serving(&ORDER_SUMMARY)
+        .await
+        .expect("the catalog")
+        .expect("a serving generation");
+    let count = reads
+        .partitions(&ORDER_SUMMARY, serving.generation)
+        .await
+        .expect("its partitions");
+    (serving.generation.get(), count)
+}
+
+/// A projection run as partitions is rebuilt by its own name: over the admin API, into one
+/// new generation all partitions fill; from the command line, as as many partitions as built
+/// its serving read model (or as `--partitions` says), each time equal to a rebuild.
+pub async fn a_partitioned_projection_is_rebuilt_by_its_name() {
+    let server =
+        Server::start_with_args(Storage::fresh().await, &["--partitions", "order_summary=4"]).await;
+    server.ready().await;
+    let ids = order_load(&server, "r", 20).await;
+    let head = server.head().await;
+    let first = wait_partitions_at_head(&server, 4, None).await;
+    let before = listing(&server, &ids, head).await;
+
+    let started = server
+        .post_empty("/admin/projections/order_summary/rebuild")
+        .await
+        .expect(202)
+        .json();
+    assert_eq!(started["projection"], "order_summary", "{started}");
+    let generation = started["generation"].as_u64().expect("a generation");
+    assert!(
+        Some(generation) > first[0]["generation"].as_u64(),
+        "{started} after {first:?}"
+    );
+    let rebuilt_four = wait_partitions_at_head(&server, 4, first[0]["generation"].as_u64()).await;
+    assert!(
+        rebuilt_four.iter().all(|e| e["generation"] == generation),
+        "every partition serves the new generation: {rebuilt_four:?}"
+    );
+    assert_eq!(listing(&server, &ids, head).await, before);
+    let unknown = server
+        .post_empty("/admin/projections/order_summary_p9of4/rebuild")
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+
+    let Storage::Sqlite(dir) = server.storage() else {
+        return;
+    };
+    let data = dir.path().join("data");
+    let storage_args = server.storage_args();
+    let mut server = server;
+    let storage = server.keep_storage();
+    assert!(server.terminate(), "a clean exit on SIGTERM");
+    assert_eq!(serving_built_by(&data).await, (generation as u32, 4));
+
+    // From the command line: as many partitions as built the serving read model.
+    let limit = Duration::from_secs(120);
+    let done = crate::helpers::projector(&["rebuild", "order_summary"], &storage_args, limit).await;
+    assert!(done.success, "{}", done.stderr);
+    assert!(
+        done.stdout.contains("rebuilt order_summary"),
+        "{}",
+        done.stdout
+    );
+    let (by_command, count) = serving_built_by(&data).await;
+    assert!(u64::from(by_command) > generation, "a new generation");
+    assert_eq!(count, 4, "rebuilt as the four partitions that built it");
+    let reached = partition_checkpoints(&data, 4)
+        .await
+        .expect("four partitions");
+    assert!(
+        reached.iter().all(|p| p.get() == head),
+        "{reached:?} at {head}"
+    );
+    let (kept, _) = rebuilt::kept(&data).await;
+    let fresh = rebuilt::rebuilt(&data.join("events.db")).await;
+    rebuilt::assert_equal("after a rebuild from the command line", &kept, &fresh);
+
+    // Or as many as asked.
+    let done = crate::helpers::projector(
+        &[
+            "rebuild",
+            "order_summary",
+            "--partitions",
+            "order_summary=2",
+        ],
+        &storage_args,
+        limit,
+    )
+    .await;
+    assert!(done.success, "{}", done.stderr);
+    let (by_two, count) = serving_built_by(&data).await;
+    assert!(by_two > by_command, "a new generation");
+    assert_eq!(count, 2);
+    let (kept, _) = rebuilt::kept(&data).await;
+    rebuilt::assert_equal("after a rebuild as two partitions", &kept, &fresh);
+    drop(storage);
+}
+
+/// A dead letter of a partition, addressed by the projection's name: listed, shown, retried
+/// once the read model is mended (the partition goes on), and skipped.
+pub async fn dead_letters_named_by_the_projection_reach_their_partition() {
+    const LETTERS: &str = "/admin/projections/order_summary/dead-letters";
+    let server =
+        Server::start_with_args(Storage::fresh().await, &["--partitions", "order_summary=4"]).await;
+    server.ready().await;
+    server.place("d-first", "c1", &[("a", 1, 1.0)]).await;
+    wait_partitions_at_head(&server, 4, None).await;
+    crate::dead_letters::break_read_model(&server).await;
+    let id = id_in("poison", 2, 4);
+    let blocked = server.place(&id, "c1", &[("a", 2, 1.0)]).await;
+    let stopped = eventually("partition 2 stopped at the order", || async {
+        let (entries, _) = partition_entries(&server, "order_summary").await;
+        if entries[2]["state"] == "stopped" {
+            Ok(entries)
+        } else {
+            Err(entries)
+        }
+    })
+    .await;
+    // It stops at the order's first event; the other partitions go on past all of them.
+    let at = stopped[2]["stopped_at"].as_u64().expect("stopped_at");
+    assert!(at <= blocked, "{stopped:?}");
+    assert_eq!(stopped[2]["dead_letters"], 1, "{stopped:?}");
+    for other in [0, 1, 3] {
+        assert_ne!(stopped[other]["state"], "stopped", "{stopped:?}");
+    }
+
+    let list = server.get(LETTERS).await.expect(200).json();
+    let listed = list["dead_letters"].as_array().expect("dead_letters");
+    assert_eq!(listed.len(), 1, "{list}");
+    assert_eq!(listed[0]["position"], at, "{list}");
+    assert!(
+        listed[0]["stream_id"]
+            .as_str()
+            .is_some_and(|s| s.ends_with(&id)),
+        "{list}"
+    );
+    let shown = server
+        .get(&format!("{LETTERS}/{at}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(shown["event"]["position"], at, "{shown}");
+
+    crate::dead_letters::mend_read_model(&server).await;
+    let applied = server
+        .post_empty(&format!("{LETTERS}/{at}/retry"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(applied["outcome"], "applied", "{applied}");
+    assert_eq!(
+        read_at(&server, &id, blocked, 10_000)
+            .await
+            .expect(200)
+            .json()["item_count"],
+        2
+    );
+    assert!(
+        server.get(LETTERS).await.expect(200).json()["dead_letters"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+
+    // Stopped again in another partition, and skipped by the projection's name.
+    crate::dead_letters::break_read_model(&server).await;
+    let id = id_in("skipped", 1, 4);
+    let blocked = server.place(&id, "c1", &[("a", 3, 1.0)]).await;
+    let at = eventually("partition 1 stopped at the order", || async {
+        let (entries, _) = partition_entries(&server, "order_summary").await;
+        entries[1]["stopped_at"].as_u64().ok_or(entries)
+    })
+    .await;
+    crate::dead_letters::mend_read_model(&server).await;
+    let skipped = server
+        .post_empty(&format!("{LETTERS}/{at}/skip"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(skipped["position"], at, "{skipped}");
+    assert_eq!(skipped["skipped"], true, "{skipped}");
+    // Without its first event the order has no summary: the partition stops at each later
+    // event of it, each skipped by the projection's name in turn, and then goes on.
+    let skips = std::sync::Mutex::new(vec![at]);
+    eventually("partition 1 past the skipped order", || async {
+        let (entries, _) = partition_entries(&server, "order_summary").await;
+        match entries[1]["stopped_at"].as_u64() {
+            Some(next) if !skips.lock().expect("skips").contains(&next) => {
+                server
+                    .post_empty(&format!("{LETTERS}/{next}/skip"))
+                    .await
+                    .expect(200);
+                skips.lock().expect("skips").push(next);
+                Err(entries)
+            }
+            _ if entries[1]["checkpoint"].as_u64() >= Some(blocked) => Ok(()),
+            _ => Err(entries),
+        }
+    })
+    .await;
+    let after = server.place("after-skip", "c1", &[("a", 1, 1.0)]).await;
+    assert_eq!(
+        read_at(&server, "after-skip", after, 10_000)
+            .await
+            .expect(200)
+            .json()["item_count"],
+        1
+    );
+    let unknown = server
+        .post_empty(&format!("{LETTERS}/{}/retry", after))
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+
+    // From the command line once the server has stopped: the letter of partition 3 is
+    // skipped by the projection's name, run as the four partitions that built the read model
+    // (never rebuilt as one).
+    crate::dead_letters::break_read_model(&server).await;
+    let id = id_in("offline", 3, 4);
+    server.place(&id, "c1", &[("a", 5, 1.0)]).await;
+    let at = eventually("partition 3 stopped at the order", || async {
+        let (entries, _) = partition_entries(&server, "order_summary").await;
+        entries[3]["stopped_at"].as_u64().ok_or(entries)
+    })
+    .await;
+    let Storage::Sqlite(dir) = server.storage() else {
+        return;
+    };
+    let data = dir.path().join("data");
+    let storage_args = server.storage_args();
+    let mut server = server;
+    let storage = server.keep_storage();
+    assert!(server.terminate(), "a clean exit on SIGTERM");
+    let served = serving_built_by(&data).await;
+    let position = at.to_string();
+    let skipped = crate::helpers::projector(
+        &["dead-letters", "skip", "order_summary", &position],
+        &storage_args,
+        Duration::from_secs(90),
+    )
+    .await;
+    assert!(skipped.success, "{}{}", skipped.stdout, skipped.stderr);
+    assert!(skipped.stdout.contains("skipped"), "{}", skipped.stdout);
+    assert_eq!(
+        serving_built_by(&data).await,
+        served,
+        "the same read model serves"
+    );
+    assert_eq!(building(&data).await, 0, "no rebuild started");
+    let reached = partition_checkpoints(&data, 4)
+        .await
+        .expect("four partitions");
+    assert!(
+        reached[3].get() >= at,
+        "partition 3 went on past the letter: {reached:?}"
+    );
+    drop(storage);
+}
+
+/// How many generations of `order_summary` under `data` are being built.
+async fn building(data: &std::path::Path) -> usize {
+    use projector_sql::SqlReadStore;
+    use projector_sqlite::{SqliteReadStore, SqliteReadStoreOptions};
+
+    SqliteReadStore::open(
+        data.join("read"),
+        SqliteReadStoreOptions {
+            read_only: true,
+            ..SqliteReadStoreOptions::default()
+        },
+    )
+    .expect("the read models")
+    .building(&ORDER_SUMMARY)
+    .await
+    .expect("the catalog")
+    .len()
+}
