@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use projector_core::ProjectionName;
-use projector_orders::projections::ORDER_SUMMARY;
 use projector_testkit::wait::{eventually, eventually_every, eventually_within};
 use serde_json::{Value, json};
 
@@ -170,35 +168,7 @@ pub async fn two_servers_share_the_partitions_and_one_takes_over_from_the_other(
         "completed"
     );
     let head = survivor.head().await;
-    // The order read models compared below, each at the head. (Only these: the inline
-    // `products` read model is not what this test is about.)
-    let compared = [
-        ORDER_SUMMARY.to_string(),
-        projector_orders::projections::DAILY_SALES.to_string(),
-        projector_orders::projections::CUSTOMERS.to_string(),
-    ];
-    eventually("the order read models at the head", || async {
-        let list = survivor.get("/admin/projections").await.expect(200).json();
-        let behind: Vec<Value> = list["projections"]
-            .as_array()
-            .expect("projections")
-            .iter()
-            .filter(|p| {
-                let name = p["name"].as_str().unwrap_or_default();
-                compared
-                    .iter()
-                    .any(|c| name == c || name.starts_with(&format!("{c}_p")))
-            })
-            .filter(|p| p["checkpoint"].as_u64() < Some(head) || !p["rebuild"].is_null())
-            .cloned()
-            .collect();
-        if behind.is_empty() {
-            Ok(())
-        } else {
-            Err(behind)
-        }
-    })
-    .await;
+    survivor.wait_every_projection_at(head).await;
     compare_with_a_rebuild(database.url()).await;
 }
 
@@ -207,7 +177,8 @@ pub async fn two_servers_share_the_partitions_and_one_takes_over_from_the_other(
 async fn compare_with_a_rebuild(url: &str) {
     use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
     use projector_runtime::{Projector, ProjectorOptions};
-    use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
+    use projector_sql::{SqlProjection, SqlReadStore, SqlTarget};
+    use projector_testkit::dump::{read_models, rows};
     use projector_testkit::postgres::TestDatabase;
     use tokio_util::sync::CancellationToken;
 
@@ -240,30 +211,14 @@ async fn compare_with_a_rebuild(url: &str) {
         .wait_caught_up(Duration::from_secs(60))
         .await
         .expect("the rebuild caught up");
-    for (projection, table) in [
-        (ORDER_SUMMARY, "order_summary"),
-        (projector_orders::projections::DAILY_SALES, "daily_sales"),
-        (projector_orders::projections::CUSTOMERS, "customer_orders"),
-    ] {
-        let dump = |store: Arc<PgReadStore>, projection: ProjectionName| async move {
-            store
-                .query(
-                    &projection,
-                    &format!("SELECT * FROM {table} ORDER BY 1"),
-                    &[],
-                )
-                .await
-                .expect("dump")
-                .into_iter()
-                .map(|row| row.values().to_vec())
-                .collect::<Vec<Vec<SqlValue>>>()
-        };
-        let got = dump(served.clone(), projection.clone()).await;
-        let want = dump(rebuilt.clone(), projection.clone()).await;
-        assert!(!want.is_empty(), "{table} has rows");
-        assert_eq!(got.len(), want.len(), "{table}: rows");
-        assert_eq!(got, want, "{table} differs from a rebuild");
+    let all = projector_orders::projections::all();
+    let all: Vec<&dyn SqlProjection> = all.iter().map(|p| p.as_ref()).collect();
+    let got = read_models(served.as_ref(), &all).await;
+    let want = read_models(rebuilt.as_ref(), &all).await;
+    for table in ["order_summary", "daily_sales", "customer_orders"] {
+        assert!(!rows(&want, table).is_empty(), "{table} has rows");
     }
+    assert_eq!(got, want, "the read models differ from a rebuild");
     shutdown.cancel();
     handle.join().await;
     events.close().await;
