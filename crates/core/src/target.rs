@@ -29,6 +29,7 @@ use async_trait::async_trait;
 
 use crate::event::RecordedEvent;
 use crate::ids::ProjectionName;
+use crate::partition::Partition;
 use crate::position::GlobalPosition;
 use crate::projection::{EventFilter, PoisonPolicy};
 use crate::read_model::{
@@ -83,6 +84,21 @@ pub trait ProjectionTarget: Send + Sync + 'static {
     /// skipped. False by default.
     fn inline(&self) -> bool {
         false
+    }
+
+    /// The partition of its projection this target applies, when the projection runs as
+    /// several (see [`crate::partition`]); `None`, the default, for a whole projection. The
+    /// projector reads the feed once for all the partitions it runs of one projection.
+    fn partition(&self) -> Option<Partition> {
+        None
+    }
+
+    /// Whether this target applies `event` (its partition's share of the feed); every event
+    /// by default. The projector hands a partition only these, and moves its checkpoint past
+    /// the rest.
+    fn takes(&self, event: &RecordedEvent) -> bool {
+        let _ = event;
+        true
     }
 
     /// The generation serving reads and the version of the projection that built it.
@@ -182,6 +198,14 @@ impl<T: ProjectionTarget + ?Sized> ProjectionTarget for Arc<T> {
 
     fn start_from(&self) -> StartFrom {
         (**self).start_from()
+    }
+
+    fn partition(&self) -> Option<Partition> {
+        (**self).partition()
+    }
+
+    fn takes(&self, event: &RecordedEvent) -> bool {
+        (**self).takes(event)
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {

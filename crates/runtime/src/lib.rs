@@ -43,6 +43,7 @@ pub mod projector;
 mod rebuild;
 pub mod retry;
 mod scrape;
+mod shared_feed;
 mod standby;
 pub mod status;
 mod volatile;

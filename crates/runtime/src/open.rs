@@ -141,7 +141,7 @@ impl Worker {
     async fn lane(&self, generation: Generation) -> Result<Lane, ReadStoreError> {
         let checkpoint = self.target.checkpoint(generation).await?;
         Ok(Lane::new(
-            std::sync::Arc::clone(&self.feed),
+            std::sync::Arc::clone(&self.batches),
             generation,
             checkpoint,
             self.options.batch_size,

@@ -114,6 +114,8 @@ impl Projector {
         let controls = self
             .controls
             .unwrap_or_else(|| Arc::new(MemoryControls::default()));
+        let mut batches =
+            crate::shared_feed::partition_feeds(&self.feed, &self.targets, self.options.batch_size);
         for target in self.targets {
             let name = target.name();
             if workers.contains_key(&name) {
@@ -132,6 +134,9 @@ impl Projector {
                 filter: target.filter(),
                 target: Arc::clone(&target),
                 feed: Arc::clone(&self.feed),
+                batches: batches
+                    .remove(&name)
+                    .unwrap_or_else(|| Arc::clone(&self.feed)),
                 options: self.options,
                 status,
                 commands: commands_rx,

@@ -101,7 +101,7 @@ impl Worker {
             });
         });
         Ok(Lane::new(
-            Arc::clone(&self.feed),
+            Arc::clone(&self.batches),
             generation,
             checkpoint,
             self.options.batch_size,
@@ -159,7 +159,7 @@ impl Worker {
             });
         });
         Ok(Lane::new(
-            Arc::clone(&self.feed),
+            Arc::clone(&self.batches),
             generation,
             checkpoint,
             self.options.batch_size,

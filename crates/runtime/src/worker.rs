@@ -82,6 +82,9 @@ pub(crate) enum Ended {
 pub(crate) struct Worker {
     pub(crate) target: Arc<dyn ProjectionTarget>,
     pub(crate) feed: Arc<dyn EventFeed>,
+    /// Where the lanes read their batches: `feed` itself, or for a partition the share of a
+    /// feed read once for all the partitions in this process (see `shared_feed`).
+    pub(crate) batches: Arc<dyn EventFeed>,
     pub(crate) filter: EventFilter,
     pub(crate) options: ProjectorOptions,
     pub(crate) status: watch::Sender<ProjectionStatus>,

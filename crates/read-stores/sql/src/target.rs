@@ -177,6 +177,15 @@ impl ProjectionTarget for SqlTarget {
         self.inline
     }
 
+    fn partition(&self) -> Option<Partition> {
+        self.partition
+    }
+
+    fn takes(&self, event: &RecordedEvent) -> bool {
+        self.partition
+            .is_none_or(|p| p.takes(event, self.projection.spans_partitions(event)))
+    }
+
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
         match self.store.serving(&self.projection.name()).await? {
             Some(s) => Ok(Some((
@@ -232,12 +241,12 @@ impl ProjectionTarget for SqlTarget {
         from: GlobalPosition,
         to: Checkpoint,
     ) -> Result<(), ApplyError> {
+        // The projector hands a partition its own events, and the last it read to move the
+        // checkpoint past the rest; only a batch of whole feed (read outside the projector)
+        // is copied here.
         let events = match self.partition {
-            Some(partition) => events
-                .iter()
-                .filter(|e| partition.takes(e, self.projection.spans_partitions(e)))
-                .cloned()
-                .collect(),
+            Some(_) if events.iter().all(|e| self.takes(e)) => events,
+            Some(_) => events.iter().filter(|e| self.takes(e)).cloned().collect(),
             None => events,
         };
         self.store

@@ -4,7 +4,12 @@
 
 use std::sync::Arc;
 
-use projector_core::{EventFeed, Partition, ProjectionName};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use projector_core::{
+    EventFeed, GlobalPosition, HeadWatch, Partition, ProjectionName, RecordedEvent, StoreError,
+};
 use projector_orders::projections::{ORDER_SUMMARY, OrderSummaryProjection};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
 use projector_sql::{SqlReadStore, SqlTarget, TypedSql};
@@ -57,11 +62,21 @@ fn start(
     count: u16,
     batch_size: usize,
 ) -> ProjectorHandle {
+    start_over(events.clone(), reads, count, batch_size)
+}
+
+/// `order_summary` as `count` partitions over `reads`, fed by `feed`.
+fn start_over(
+    feed: Arc<dyn EventFeed>,
+    reads: &Arc<SqliteReadStore>,
+    count: u16,
+    batch_size: usize,
+) -> ProjectorHandle {
     let options = ProjectorOptions {
         batch_size,
         ..ProjectorOptions::default()
     };
-    let mut projector = Projector::new(events.clone(), options);
+    let mut projector = Projector::new(feed, options);
     for target in SqlTarget::partitioned(
         reads.clone() as Arc<dyn SqlReadStore>,
         Arc::new(TypedSql(OrderSummaryProjection)),
@@ -210,4 +225,66 @@ async fn changing_the_number_of_partitions_builds_a_new_generation() {
     );
     assert_eq!(tables(&parted, reads.as_ref()).await, expected);
     parted.stop().await;
+}
+
+/// The event store, counting the events the projector reads from it.
+struct Counting {
+    events: Arc<SqliteEventStore>,
+    read: AtomicUsize,
+}
+
+#[async_trait]
+impl EventFeed for Counting {
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self.events.read_all(after, limit).await?;
+        self.read.fetch_add(events.len(), Ordering::SeqCst);
+        Ok(events)
+    }
+
+    async fn head(&self) -> Result<GlobalPosition, StoreError> {
+        self.events.head().await
+    }
+
+    fn watch_head(&self) -> HeadWatch {
+        self.events.watch_head()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_in_one_process_read_the_feed_once_between_them() {
+    let (_dir, events, whole_reads) = open_stores();
+    let counting = Arc::new(Counting {
+        events: events.clone(),
+        read: AtomicUsize::new(0),
+    });
+    let parted_dir = tempfile::tempdir().expect("temporary directory");
+    let parted_reads = Arc::new(
+        SqliteReadStore::open(parted_dir.path(), SqliteReadStoreOptions::default()).expect("reads"),
+    );
+    // The partitions' generation made first, so they all start together below, catching up.
+    let parted = start_over(counting.clone(), &parted_reads, 4, 25);
+    assert!(parted.wait_started(PATIENCE).await);
+    parted.stop().await;
+    for fact in &interleaved(10, 300) {
+        append(events.as_ref(), fact).await;
+    }
+    let head = events.head().await.expect("head").get();
+    let whole = start(&events, &whole_reads, 1, 25);
+    let expected = tables(&whole, &whole_reads).await;
+    whole.stop().await;
+
+    let parted = start_over(counting.clone(), &parted_reads, 4, 25);
+    assert_eq!(tables(&parted, &parted_reads).await, expected);
+    parted.stop().await;
+    // Each of four partitions reading the whole feed would read it four times over; shared,
+    // it is read about once (a partition that falls behind reads some of it again).
+    let read = counting.read.load(Ordering::SeqCst) as u64;
+    assert!(
+        read < head * 2,
+        "{read} events read for a feed of {head}, by four partitions"
+    );
 }
