@@ -274,11 +274,11 @@ async fn partitions_in_one_process_read_the_feed_once_between_them() {
     }
     let head = events.head().await.expect("head").get();
     let whole = start(&events, &whole_reads, 1, 25);
-    let expected = tables(&whole, &whole_reads).await;
+    let expected = tables(&whole, whole_reads.as_ref()).await;
     whole.stop().await;
 
     let parted = start_over(counting.clone(), &parted_reads, 4, 25);
-    assert_eq!(tables(&parted, &parted_reads).await, expected);
+    assert_eq!(tables(&parted, parted_reads.as_ref()).await, expected);
     parted.stop().await;
     // Each of four partitions reading the whole feed would read it four times over; shared,
     // it is read about once (a partition that falls behind reads some of it again).
