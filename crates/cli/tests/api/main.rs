@@ -39,6 +39,7 @@ mod regions;
 mod restart;
 mod retries;
 mod search;
+mod shedding;
 mod storage;
 mod validation;
 mod walkthrough;
