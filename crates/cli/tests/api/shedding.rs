@@ -1,7 +1,8 @@
 //! Writes past the server's bound on writes waiting for the event store: turned away at once
 //! with 503 and `Retry-After` before anything is recorded, while the writes already taken
-//! complete. The event store is held still by a transaction of the test's own on its file, so
-//! the writes taken stay waiting for as long as the test needs.
+//! complete. The event store is held still by a transaction of the test's own (the SQLite
+//! file's write lock, or PostgreSQL's head row), so the writes taken stay waiting for as long as
+//! the test needs.
 
 use projector_testkit::wait::eventually;
 use serde_json::{Value, json};
@@ -24,19 +25,56 @@ async fn gauge(server: &Server, name: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-#[tokio::test]
-async fn writes_past_the_queue_bound_are_turned_away_at_once_and_record_nothing() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let events_file = dir.path().join("data").join("events.db");
-    let server = Server::start_with_args(Storage::Sqlite(dir), &["--max-queued-writes", "2"]).await;
+/// A transaction of the test's own that every append waits behind.
+enum Hold {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl Hold {
+    async fn take(storage: &Storage) -> Self {
+        match storage {
+            Storage::Sqlite(dir) => {
+                let path = dir.path().join("data").join("events.db");
+                let holder = rusqlite::Connection::open(path).expect("open the event store");
+                holder
+                    .execute_batch("BEGIN IMMEDIATE")
+                    .expect("take the write lock");
+                Hold::Sqlite(holder)
+            }
+            Storage::Postgres(database, _) => {
+                let (client, connection) =
+                    tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+                        .await
+                        .expect("connect");
+                tokio::spawn(connection);
+                client
+                    .batch_execute(
+                        "BEGIN; SELECT head FROM projector.feed_head WHERE id = 1 FOR UPDATE",
+                    )
+                    .await
+                    .expect("take the head lock");
+                Hold::Postgres(client)
+            }
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            Hold::Sqlite(holder) => holder.execute_batch("ROLLBACK").expect("let go"),
+            Hold::Postgres(client) => client.batch_execute("ROLLBACK").await.expect("let go"),
+        }
+    }
+}
+
+pub async fn writes_past_the_queue_bound_are_turned_away_at_once_and_record_nothing() {
+    let server =
+        Server::start_with_args(Storage::fresh().await, &["--max-queued-writes", "2"]).await;
     let before = server.place("before", "c1", &[("a", 1, 1.0)]).await;
 
-    // Another connection takes the file's write lock: the writer waits on it (within its
-    // busy timeout), and the writes it was given wait with it.
-    let holder = rusqlite::Connection::open(&events_file).expect("open the event store");
-    holder
-        .execute_batch("BEGIN IMMEDIATE")
-        .expect("take the write lock");
+    // Another connection holds what every append needs: the writes taken wait on it (within
+    // the store's lock timeout).
+    let hold = Hold::take(server.storage()).await;
     let waiting: Vec<_> = ["taken-1", "taken-2"]
         .into_iter()
         .map(|id| {
@@ -77,7 +115,7 @@ async fn writes_past_the_queue_bound_are_turned_away_at_once_and_record_nothing(
         "no shed counted: {metrics}"
     );
 
-    holder.execute_batch("ROLLBACK").expect("let go");
+    hold.release().await;
     let mut last = before;
     for task in waiting {
         let (status, body) = task.await.expect("the write's task");

@@ -63,13 +63,15 @@ impl Service {
             }
             None => Vec::new(),
         };
-        let mut writer_args = match &database {
-            Some(database) => vec!["--database-url".to_owned(), database.url.clone()],
-            None => vec![
-                "--data".to_owned(),
-                dir.path().join("data").display().to_string(),
-            ],
-        };
+        // On PostgreSQL the server still keeps its search indexes in a data directory: a fresh
+        // one too, so no step finds another's.
+        let mut writer_args = vec![
+            "--data".to_owned(),
+            dir.path().join("data").display().to_string(),
+        ];
+        if let Some(database) = &database {
+            writer_args.extend(["--database-url".to_owned(), database.url.clone()]);
+        }
         writer_args.extend(args.serve_arg.iter().cloned());
         if let Some(url) = &args.nats_url {
             writer_args.extend(["--publish".to_owned(), url.clone()]);
