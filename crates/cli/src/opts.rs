@@ -276,6 +276,10 @@ pub struct EdgeArgs {
     /// The most requests running at once; past it, 503 with Retry-After at once.
     #[arg(long, env = "PROJECTOR_MAX_IN_FLIGHT", default_value_t = 1024)]
     pub max_in_flight: usize,
+    /// The most writes waiting for the event store at once; past it, a write is answered 503
+    /// with Retry-After at once, before anything is recorded, instead of queueing.
+    #[arg(long, env = "PROJECTOR_MAX_QUEUED_WRITES", default_value_t = 128)]
+    pub max_queued_writes: usize,
     /// The most connections open at once; past it, new connections are closed at once.
     #[arg(long, env = "PROJECTOR_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
@@ -594,12 +598,25 @@ pub struct BenchArgs {
     /// after), and with `--baseline` a plain pipelined loop writing the same keys beside it.
     #[arg(long, env = "PROJECTOR_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
-    /// Run phase C instead: a server on the embedded default, driven over HTTP at `--rate`.
+    /// Run phase C instead: a server (on the embedded default, or on PostgreSQL with
+    /// `--database-url`) driven over HTTP at `--rate`.
     #[arg(long)]
     pub http: bool,
-    /// Phase C: orders written per second.
+    /// Phase C: find the highest rate the service holds with every order readable within
+    /// 50 ms of its write at p99, stepping up from `--rate` and then bisecting, each step
+    /// `--seconds` long on a fresh server.
+    #[arg(long, requires = "http")]
+    pub capacity: bool,
+    /// Phase C: orders written per second (with `--capacity`, the first rate tried).
     #[arg(long, default_value_t = 1000)]
     pub rate: u32,
+    /// Phase C: pass this flag to the server (repeatable), e.g. `--serve-arg=--max-queued-writes=64`.
+    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
+    pub serve_arg: Vec<String>,
+    /// Phase C: the `projector` executable that serves (default: this one), to compare builds
+    /// with the same client.
+    #[arg(long, value_name = "PATH")]
+    pub server_exe: Option<PathBuf>,
     /// Phase C, and the catalogue's searches: how long to hold the rate, in seconds.
     #[arg(long, default_value_t = 10)]
     pub seconds: u32,

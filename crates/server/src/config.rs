@@ -39,6 +39,9 @@ pub struct ServerConfig {
     pub rate_limit: Option<RateLimit>,
     /// The most requests running at once; past it, requests are answered 503 at once.
     pub max_in_flight: usize,
+    /// The most writes waiting for the event store at once; past it, a write is answered 503
+    /// at once, before anything is recorded, so accepted writes never queue for seconds.
+    pub max_queued_writes: usize,
     /// Timeouts and caps of the listeners.
     pub listener: ListenerLimits,
     /// Set on a read node (`serve --from`): writes are refused, naming the writer, and a read
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             browser: BrowserPolicy::default(),
             rate_limit: None,
             max_in_flight: 1024,
+            max_queued_writes: 128,
             listener: ListenerLimits::default(),
             read_node: None,
             lag_alert: Duration::from_secs(10),

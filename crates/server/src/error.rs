@@ -114,6 +114,13 @@ pub enum ApiError {
     /// queue it.
     #[error("the server is running as many requests as it may; retry in a moment")]
     Overloaded,
+    /// As many writes wait for the event store as the server lets wait; this one is turned
+    /// away before anything is recorded, rather than queued behind them.
+    #[error(
+        "the server has as many writes waiting for the event store as it lets wait; nothing \
+         was recorded; retry in a moment"
+    )]
+    WritesQueued,
     /// The caller's token does not grant the scope the route needs.
     #[error("this request needs the {0} scope, which the token does not grant")]
     Forbidden(Scope),
@@ -223,7 +230,7 @@ impl ApiError {
             | ApiError::CrossOrigin
             | ApiError::CrossOriginCredentials => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Overloaded | ApiError::WritesQueued => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::NotFound(_) | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::ReadNode(_) => StatusCode::MISDIRECTED_REQUEST,
@@ -254,7 +261,7 @@ impl ApiError {
                 ("cross-origin", "Write from another origin")
             }
             ApiError::RateLimited { .. } => ("rate-limited", "Too many requests"),
-            ApiError::Overloaded => ("overloaded", "Server busy"),
+            ApiError::Overloaded | ApiError::WritesQueued => ("overloaded", "Server busy"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::NoRoute(_) => ("no-route", "No such route"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
@@ -401,7 +408,11 @@ impl From<RuntimeError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        if status.is_server_error() {
+        if matches!(self, ApiError::Overloaded | ApiError::WritesQueued) {
+            // Shedding is the server working as meant, counted by its metrics; a log line per
+            // request turned away would add to the load it sheds.
+            tracing::debug!(error = %self, status = status.as_u16(), "request turned away");
+        } else if status.is_server_error() {
             tracing::error!(error = %self, status = status.as_u16(), "request failed");
         } else {
             tracing::debug!(error = %self, status = status.as_u16(), "request refused");
@@ -414,7 +425,10 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         match &self {
-            ApiError::NotReached { .. } | ApiError::Unavailable(_) | ApiError::Overloaded => {
+            ApiError::NotReached { .. }
+            | ApiError::Unavailable(_)
+            | ApiError::Overloaded
+            | ApiError::WritesQueued => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             ApiError::RateLimited {

@@ -121,6 +121,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or(per_second),
         }),
         max_in_flight: args.edge.max_in_flight,
+        max_queued_writes: args.edge.max_queued_writes,
         listener: ListenerLimits {
             header_read_timeout: Duration::from_millis(args.edge.header_read_timeout_ms),
             max_connections: args.edge.max_connections,

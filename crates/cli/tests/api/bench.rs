@@ -86,3 +86,37 @@ async fn the_inline_bench_checks_its_read_model_and_prints_the_ratio() {
     let ratio = report["inline_ratio"].as_f64().expect("ratio");
     assert!((ratio - inline / plain).abs() < 0.01, "{report}");
 }
+
+/// `bench --http` at a low rate: every order written and read back, nothing shed, and the
+/// figures of accepted and shed writes in its JSON line beside the backend it ran on.
+#[tokio::test]
+async fn the_http_bench_reports_accepted_and_shed_writes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir_arg = dir.path().to_string_lossy().into_owned();
+    let args = [
+        "bench",
+        "--http",
+        "--json",
+        "--rate",
+        "20",
+        "--seconds",
+        "1",
+        "--dir",
+        &dir_arg,
+    ];
+    let output = projector(&args, &[], Duration::from_secs(120)).await;
+    assert!(output.success, "{}", output.stderr);
+    let report: Value = serde_json::from_str(output.stdout.trim())
+        .unwrap_or_else(|e| panic!("no JSON ({e}): {}", output.stdout));
+    assert_eq!(report["workload"], "orders-v1-http");
+    assert_eq!(report["backend"], "sqlite");
+    assert_eq!(report["sent"], 20);
+    assert_eq!(report["orders"], 20, "{report}");
+    assert_eq!(report["shed"], 0, "{report}");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert!(
+        report["accepted_p99_ms"].as_f64().is_some_and(|f| f > 0.0),
+        "{report}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+}

@@ -232,10 +232,14 @@ impl HttpWrite {
             build(&mut Checker::new(), body.as_ref(), &NewIds(command_id))
                 .map(|(built_id, command)| (id.clone().unwrap_or(built_id), command))
         };
+        // Turned away here, before anything is recorded, when too many writes already wait.
+        let place = self.state.write_place()?;
         let state = self.state.clone();
         let decider = decider.clone();
         let task = context::spawn_detached(self.state.writes(), async move {
-            keyed::run(&state, &decider, write, rebuild, refusal).await
+            let answer = keyed::run(&state, &decider, write, rebuild, refusal).await;
+            drop(place);
+            answer
         });
         let waiting = Waiting::new();
         let bound = self.state.config().write_timeout;

@@ -1,6 +1,7 @@
 //! `projector bench`: the `orders-v1` workload (phases A and B), on embedded SQLite in a fresh
 //! temporary directory or, with `--database-url`, on PostgreSQL in a fresh database; with the
-//! plain-loop limit of the same backend beside it on request. `--http` runs phase C, and
+//! plain-loop limit of the same backend beside it on request. `--http` runs phase C (with
+//! `--capacity`, the search for the highest rate it holds), and
 //! `--catalogue` the catalogue workload (`product_search`), and `--inline`
 //! phase A with and without an inline projection. `--nats-url` runs the relay to NATS
 //! JetStream against a plain publish loop, and with `--http` phase C through a read node.

@@ -1,0 +1,205 @@
+//! `bench --http --capacity`: the highest rate of orders the service holds with every order
+//! readable soon after its write. Rates are stepped up from `--rate` (doubling) until one is
+//! not held, then bisected between the last held and the first not held; each step runs for
+//! `--seconds` on a fresh service, after a second of warm-up, so none inherits another's
+//! backlog.
+
+use serde::Serialize;
+
+use super::drive::{self, Step};
+use super::service::Service;
+use super::{client, workload};
+use crate::opts::BenchArgs;
+
+/// A rate is held when acknowledged-to-readable stays within this at p99...
+const READABLE_P99_MS: f64 = 50.0;
+/// ...at least this share of the rate is written and read back...
+const HELD_SHARE: f64 = 0.97;
+// ...and no write is turned away or fails.
+
+/// The bisection stops once the bracket is narrower than this share of the rate held.
+const PRECISION: f64 = 0.05;
+/// No search steps above this rate.
+const MAX_RATE: u32 = 100_000;
+
+/// What the search found.
+#[derive(Debug, Serialize)]
+struct CapacityReport {
+    workload: &'static str,
+    backend: &'static str,
+    /// The highest rate held (median over `--runs`).
+    capacity_orders_per_s: u32,
+    /// Each run's capacity.
+    runs: Vec<u32>,
+    criterion: Criterion,
+    step_seconds: u32,
+    /// Every step of the last run, in the order run.
+    steps: Vec<StepOutcome>,
+}
+
+#[derive(Debug, Serialize)]
+struct Criterion {
+    ack_to_readable_p99_ms_at_most: f64,
+    held_share_at_least: f64,
+    shed: usize,
+    errors: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct StepOutcome {
+    held: bool,
+    #[serde(flatten)]
+    step: Step,
+}
+
+pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    let client = client()?;
+    let mut capacities = Vec::new();
+    let mut steps = Vec::new();
+    for run in 1..=args.runs.max(1) {
+        steps.clear();
+        let capacity = search(args, &client, run, &mut steps).await?;
+        if !args.json {
+            eprintln!("run {run}: capacity {capacity} orders/s");
+        }
+        capacities.push(capacity);
+    }
+    let mut sorted = capacities.clone();
+    sorted.sort_unstable();
+    let report = CapacityReport {
+        workload: workload(args),
+        backend: Service::backend(args),
+        capacity_orders_per_s: sorted[(sorted.len() - 1) / 2],
+        runs: capacities,
+        criterion: Criterion {
+            ack_to_readable_p99_ms_at_most: READABLE_P99_MS,
+            held_share_at_least: HELD_SHARE,
+            shed: 0,
+            errors: 0,
+        },
+        step_seconds: args.seconds,
+        steps,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "workload {} on {} · steps of {} s · held: ack->readable p99 <= {} ms, >= {:.0}% of the rate, nothing shed or failed\n",
+            report.workload,
+            report.backend,
+            report.step_seconds,
+            READABLE_P99_MS,
+            HELD_SHARE * 100.0
+        );
+        println!(
+            "{:>8} {:>6} {:>9} {:>11} {:>11} {:>7} {:>7}",
+            "rate/s", "held", "held/s", "write p99", "ready p99", "shed", "errors"
+        );
+        for outcome in &report.steps {
+            let step = &outcome.step;
+            println!(
+                "{:>8} {:>6} {:>9.0} {:>11.2} {:>11.2} {:>7} {:>7}",
+                step.rate_target,
+                if outcome.held { "yes" } else { "no" },
+                step.orders_per_s_held,
+                step.accepted_p99_ms,
+                step.ack_to_readable_p99_ms,
+                step.shed,
+                step.errors
+            );
+        }
+        println!(
+            "\ncapacity_orders_per_s {} (runs: {:?})",
+            report.capacity_orders_per_s, report.runs
+        );
+    }
+    Ok(())
+}
+
+/// One search: the highest rate held, with every step it ran pushed onto `steps`.
+async fn search(
+    args: &BenchArgs,
+    client: &reqwest::Client,
+    run: usize,
+    steps: &mut Vec<StepOutcome>,
+) -> anyhow::Result<u32> {
+    let mut held = 0u32;
+    let mut not_held: Option<u32> = None;
+    let mut rate = args.rate.clamp(1, MAX_RATE);
+    // Coarse: double while held; halve while not, until a rate is held or none is.
+    loop {
+        if try_rate(args, client, run, rate, steps).await? {
+            held = rate;
+            if not_held.is_some() || rate >= MAX_RATE {
+                break;
+            }
+            rate = rate.saturating_mul(2).min(MAX_RATE);
+        } else {
+            not_held = Some(rate);
+            if held > 0 || rate <= 1 {
+                break;
+            }
+            rate /= 2;
+        }
+    }
+    // Fine: bisect between the last rate held and the first not held.
+    while let Some(bad) = not_held {
+        let gap = f64::from(bad - held);
+        if gap <= (f64::from(held) * PRECISION).max(1.0) {
+            break;
+        }
+        let middle = held + (bad - held) / 2;
+        if try_rate(args, client, run, middle, steps).await? {
+            held = middle;
+        } else {
+            not_held = Some(middle);
+        }
+    }
+    Ok(held)
+}
+
+/// Runs one step at `rate` on a fresh service; whether the rate was held.
+async fn try_rate(
+    args: &BenchArgs,
+    client: &reqwest::Client,
+    run: usize,
+    rate: u32,
+    steps: &mut Vec<StepOutcome>,
+) -> anyhow::Result<bool> {
+    let service = Service::start(args).await?;
+    // A second at the rate first, not measured: a fresh server's first requests open
+    // connections and warm caches, which would weigh on a short step's p99.
+    let warmed = drive::step(client, &service.base, &service.read_base, rate, 1, 0).await;
+    let step = match warmed {
+        Ok(_) => {
+            drive::step(
+                client,
+                &service.base,
+                &service.read_base,
+                rate,
+                args.seconds,
+                rate as usize,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    service.stop().await;
+    let step = step?;
+    let held = step.errors == 0
+        && step.shed == 0
+        && step.ack_to_readable_p99_ms <= READABLE_P99_MS
+        && step.orders_per_s_held >= f64::from(rate) * HELD_SHARE;
+    if !args.json {
+        eprintln!(
+            "run {run} · {rate}/s: {} (held {:.0}/s, ack->readable p99 {:.1} ms, {} shed, {} errors)",
+            if held { "held" } else { "not held" },
+            step.orders_per_s_held,
+            step.ack_to_readable_p99_ms,
+            step.shed,
+            step.errors
+        );
+    }
+    steps.push(StepOutcome { held, step });
+    Ok(held)
+}

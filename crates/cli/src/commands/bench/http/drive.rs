@@ -1,0 +1,251 @@
+//! One step of phase C: orders written at a fixed rate for a few seconds, each read back once
+//! its projection shows it `confirmed`, while another client does point reads of orders
+//! already written.
+//!
+//! Each read after a write passes the write's position as `min_position`, so the server answers
+//! as soon as the projection has applied it: the time from acknowledgement to that answer is
+//! the time from "written" to "readable". A write the server turns away (503 or 429 with
+//! `Retry-After`) is counted as shed, not as an error, and not retried.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use serde_json::json;
+
+use super::super::report::percentile;
+
+/// What one step measured.
+#[derive(Clone, Debug, Serialize)]
+pub(super) struct Step {
+    pub(super) rate_target: u32,
+    pub(super) seconds: u32,
+    /// Writes sent.
+    pub(super) sent: usize,
+    /// Orders written and read back.
+    pub(super) orders: usize,
+    pub(super) orders_per_s_held: f64,
+    /// Writes turned away at once with `Retry-After`.
+    pub(super) shed: usize,
+    pub(super) shed_p99_ms: f64,
+    pub(super) write_p50_ms: f64,
+    /// The write latency of the writes the server accepted.
+    pub(super) accepted_p99_ms: f64,
+    pub(super) ack_to_readable_p50_ms: f64,
+    pub(super) ack_to_readable_p99_ms: f64,
+    pub(super) ack_to_readable_max_ms: f64,
+    pub(super) read_p50_ms: f64,
+    pub(super) read_p99_ms: f64,
+    pub(super) reads: usize,
+    /// Anything else: a failed request, an answer neither accepted nor shed.
+    pub(super) errors: usize,
+}
+
+/// How one write went.
+enum Written {
+    /// Accepted and read back; timings in milliseconds.
+    Read { write_ms: f64, readable_ms: f64 },
+    /// Turned away after this many milliseconds.
+    Shed(f64),
+}
+
+/// Orders numbered from `first` written at `rate` per second for `seconds` on `base`, read
+/// back on `read_base`.
+pub(super) async fn step(
+    client: &reqwest::Client,
+    base: &str,
+    read_base: &str,
+    rate: u32,
+    seconds: u32,
+    first: usize,
+) -> anyhow::Result<Step> {
+    let rate = rate.max(1);
+    let total = (u64::from(rate) * u64::from(seconds.max(1))) as usize;
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let written: Arc<Mutex<Vec<String>>> = Arc::default();
+    let errors = Arc::new(Mutex::new(0usize));
+
+    let stop_reads = tokio_util::sync::CancellationToken::new();
+    let reader = tokio::spawn(point_reads(
+        client.clone(),
+        read_base.to_owned(),
+        Arc::clone(&written),
+        rate,
+        Arc::clone(&errors),
+        stop_reads.clone(),
+    ));
+    let started = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for n in 0..total {
+        tokio::time::sleep_until(started + period * n as u32).await;
+        let i = first + n;
+        let (client, base, read_base, written, errors) = (
+            client.clone(),
+            base.to_owned(),
+            read_base.to_owned(),
+            Arc::clone(&written),
+            Arc::clone(&errors),
+        );
+        tasks.push(tokio::spawn(async move {
+            match write_and_read(&client, &base, &read_base, i).await {
+                Ok(outcome) => {
+                    if matches!(outcome, Written::Read { .. }) {
+                        lock(&written).push(format!("http-{i}"));
+                    }
+                    Some(outcome)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "order {i} failed");
+                    *lock(&errors) += 1;
+                    None
+                }
+            }
+        }));
+    }
+    let sent_in = started.elapsed();
+    let (mut writes, mut readable, mut shed) = (Vec::new(), Vec::new(), Vec::new());
+    for task in tasks {
+        match task.await? {
+            Some(Written::Read {
+                write_ms,
+                readable_ms,
+            }) => {
+                writes.push(write_ms);
+                readable.push(readable_ms);
+            }
+            Some(Written::Shed(ms)) => shed.push(ms),
+            None => {}
+        }
+    }
+    stop_reads.cancel();
+    let read_latencies = reader.await?;
+    let errors = *lock(&errors);
+    Ok(Step {
+        rate_target: rate,
+        seconds,
+        sent: total,
+        orders: writes.len(),
+        orders_per_s_held: round(writes.len() as f64 / sent_in.as_secs_f64().max(1e-9)),
+        shed: shed.len(),
+        shed_p99_ms: percentile(&shed, 99.0),
+        write_p50_ms: percentile(&writes, 50.0),
+        accepted_p99_ms: percentile(&writes, 99.0),
+        ack_to_readable_p50_ms: percentile(&readable, 50.0),
+        ack_to_readable_p99_ms: percentile(&readable, 99.0),
+        ack_to_readable_max_ms: percentile(&readable, 100.0),
+        read_p50_ms: percentile(&read_latencies, 50.0),
+        read_p99_ms: percentile(&read_latencies, 99.0),
+        reads: read_latencies.len(),
+        errors,
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Writes order `i` on `base` and reads it on `read_base` until it is `confirmed`.
+async fn write_and_read(
+    client: &reqwest::Client,
+    base: &str,
+    read_base: &str,
+    i: usize,
+) -> anyhow::Result<Written> {
+    let id = format!("http-{i}");
+    let body = json!({"id": id, "customer_id": format!("cust-{}", i % 1000), "items": [
+        {"sku": format!("sku-{}", i % 97), "quantity": 1 + i % 3, "unit_price": 10.25},
+        {"sku": format!("sku-{}", (i + 1) % 97), "quantity": 2, "unit_price": 12.5}
+    ]});
+    let sent = Instant::now();
+    let response = client
+        .post(format!("{base}/api/orders"))
+        .json(&body)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    if matches!(status, 429 | 503) && response.headers().contains_key("retry-after") {
+        return Ok(Written::Shed(ms(sent.elapsed())));
+    }
+    if status != 202 {
+        bail!("write answered {status}");
+    }
+    let accepted: serde_json::Value = response.json().await?;
+    let acknowledged = Instant::now();
+    let position = accepted["position"].as_u64().context("no position")?;
+    loop {
+        let read = client
+            .get(format!(
+                "{read_base}/api/orders/{id}/projection?min_position={position}&wait_ms=10000"
+            ))
+            .send()
+            .await?;
+        if read.status() == 200 {
+            let order: serde_json::Value = read.json().await?;
+            if order["status"] == "confirmed" {
+                break;
+            }
+        } else if read.status() != 503 {
+            bail!("read answered {}", read.status());
+        }
+    }
+    Ok(Written::Read {
+        write_ms: ms(acknowledged - sent),
+        readable_ms: ms(acknowledged.elapsed()),
+    })
+}
+
+/// Point reads of orders already written, at `rate` per second, until `stop`; returns their
+/// latencies in milliseconds.
+async fn point_reads(
+    client: reqwest::Client,
+    base: String,
+    written: Arc<Mutex<Vec<String>>>,
+    rate: u32,
+    errors: Arc<Mutex<usize>>,
+    stop: tokio_util::sync::CancellationToken,
+) -> Vec<f64> {
+    let mut latencies = Vec::new();
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n = 0usize;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return latencies,
+            _ = tick.tick() => {}
+        }
+        let id = {
+            let written = lock(&written);
+            if written.is_empty() {
+                continue;
+            }
+            n = n
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            written[(n >> 33) % written.len()].clone()
+        };
+        let started = Instant::now();
+        let read = match client
+            .get(format!("{base}/api/orders/{id}/projection"))
+            .send()
+            .await
+        {
+            Ok(response) if response.status() == 200 => response.bytes().await.is_ok(),
+            _ => false,
+        };
+        if read {
+            latencies.push(ms(started.elapsed()));
+        } else {
+            *lock(&errors) += 1;
+        }
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn round(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}

@@ -1,0 +1,118 @@
+//! Phase C of the workload: the service as its users meet it, from an HTTP write to the read
+//! that shows it. A server started as its own process (on embedded SQLite, or on PostgreSQL
+//! with `--database-url`) is driven at `--rate`; with `--capacity`, at a rate stepped up and
+//! then bisected, to find the highest it holds with ack-to-readable p99 within the bound.
+//!
+//! # Layout
+//! - `service`: the server processes, on fresh storage for each step;
+//! - `drive`: one step at a fixed rate, and what it measured;
+//! - `capacity`: the search for the highest rate held.
+
+mod capacity;
+mod drive;
+mod service;
+
+use std::time::Duration;
+
+use anyhow::bail;
+use serde::Serialize;
+
+use crate::opts::BenchArgs;
+use drive::Step;
+use service::Service;
+
+/// What phase C at one rate measured.
+#[derive(Debug, Serialize)]
+struct HttpReport {
+    workload: &'static str,
+    backend: &'static str,
+    #[serde(flatten)]
+    step: Step,
+}
+
+pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.capacity {
+        return capacity::run(args).await;
+    }
+    let client = client()?;
+    let service = Service::start(args).await?;
+    let step = drive::step(
+        &client,
+        &service.base,
+        &service.read_base,
+        args.rate,
+        args.seconds,
+        0,
+    )
+    .await;
+    service.stop().await;
+    let step = step?;
+    if step.orders == 0 {
+        bail!("no order was written and read back");
+    }
+    let report = HttpReport {
+        workload: workload(args),
+        backend: Service::backend(args),
+        step,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_step(&report);
+    }
+    Ok(())
+}
+
+/// The HTTP client of the bench: connections kept for reuse, since a new one per request
+/// would measure the handshake.
+fn client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+fn workload(args: &BenchArgs) -> &'static str {
+    if args.nats_url.is_some() {
+        "orders-v1-http-read-node"
+    } else {
+        "orders-v1-http"
+    }
+}
+
+fn print_step(report: &HttpReport) {
+    let step = &report.step;
+    println!(
+        "workload {} on {} · {} orders at {} per second for {} s (held {:.0}/s) · {} shed · {} errors\n",
+        report.workload,
+        report.backend,
+        step.orders,
+        step.rate_target,
+        step.seconds,
+        step.orders_per_s_held,
+        step.shed,
+        step.errors
+    );
+    println!("{:<32} {:>9} {:>9} {:>9}", "", "p50 ms", "p99 ms", "max ms");
+    println!(
+        "{:<32} {:>9.2} {:>9.2}",
+        "write (POST to 202)", step.write_p50_ms, step.accepted_p99_ms
+    );
+    println!(
+        "{:<32} {:>9.2} {:>9.2} {:>9.2}",
+        "acknowledged to readable",
+        step.ack_to_readable_p50_ms,
+        step.ack_to_readable_p99_ms,
+        step.ack_to_readable_max_ms
+    );
+    println!(
+        "{:<32} {:>9.2} {:>9.2}   ({} reads)",
+        "point read under load", step.read_p50_ms, step.read_p99_ms, step.reads
+    );
+    if step.shed > 0 {
+        println!(
+            "{:<32} {:>9} {:>9.2}   ({} shed)",
+            "write turned away (503/429)", "", step.shed_p99_ms, step.shed
+        );
+    }
+}
