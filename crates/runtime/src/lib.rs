@@ -31,6 +31,7 @@
 //!   read model (each process keeping its own, such as a search index) runs in every process.
 
 mod actions;
+mod balance;
 mod dead_letter;
 mod error;
 mod feed;

@@ -114,6 +114,7 @@ impl Projector {
         let controls = self
             .controls
             .unwrap_or_else(|| Arc::new(MemoryControls::default()));
+        let mut groups = crate::balance::Groups::default();
         for target in self.targets {
             let name = target.name();
             if workers.contains_key(&name) {
@@ -128,6 +129,9 @@ impl Projector {
             } else {
                 self.leases.clone()
             };
+            let balance = leases
+                .as_ref()
+                .and_then(|l| groups.balance(&name, l, self.options.lease_retry));
             let worker = Worker {
                 filter: target.filter(),
                 target: Arc::clone(&target),
@@ -138,6 +142,7 @@ impl Projector {
                 shutdown: shutdown.clone(),
                 head: self.feed.watch_head(),
                 leases,
+                balance,
                 failures: 0,
                 newer_version: None,
                 ahead: None,
