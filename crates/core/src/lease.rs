@@ -27,7 +27,10 @@ pub trait LeaseProvider: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`StoreError::Unavailable`] when the lease's storage cannot be reached.
-    async fn join(&self, group: &ProjectionName) -> Result<Option<Box<dyn Membership>>, StoreError> {
+    async fn join(
+        &self,
+        group: &ProjectionName,
+    ) -> Result<Option<Box<dyn Membership>>, StoreError> {
         let _ = group;
         Ok(None)
     }

@@ -132,9 +132,8 @@ impl Balance {
             return false;
         };
         let highest = self.lock_held().last().copied() == Some(self.index);
-        let give_up = highest
-            && seen.mine > seen.fair
-            && seen.others < (seen.members - 1) * seen.fair;
+        let give_up =
+            highest && seen.mine > seen.fair && seen.others < (seen.members - 1) * seen.fair;
         if give_up {
             self.lock_given_up().insert(self.index, Instant::now());
             tracing::info!(projection = %self.group.partitions[usize::from(self.index)],
@@ -194,7 +193,10 @@ impl Balance {
     }
 
     fn lock_given_up(&self) -> std::sync::MutexGuard<'_, BTreeMap<u16, Instant>> {
-        self.group.given_up.lock().unwrap_or_else(|e| e.into_inner())
+        self.group
+            .given_up
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -176,7 +176,8 @@ impl PgLeases {
         &self,
         projection: &ProjectionName,
     ) -> Result<Option<LeaseGuard>, LeaseError> {
-        self.try_lock(projection, lease_key(projection), false).await
+        self.try_lock(projection, lease_key(projection), false)
+            .await
     }
 
     /// Takes the advisory lock `key` (for `projection`'s lease, or shared for a membership)
@@ -327,8 +328,8 @@ impl LeaseGuard {
             "SELECT pg_advisory_unlock($1)"
         };
         tokio::time::timeout(self.timeout, self.client.execute(unlock, &[&self.key]))
-        .await
-        .map_err(|_| LeaseError::TimedOut(self.timeout))??;
+            .await
+            .map_err(|_| LeaseError::TimedOut(self.timeout))??;
         tracing::info!(projection = %self.projection, "lease released");
         Ok(())
     }
@@ -357,8 +358,7 @@ pub(crate) fn lease_key(projection: &ProjectionName) -> i64 {
 /// FNV-1a of `prefix` and the projection's name, as an advisory lock key.
 pub(crate) fn key(prefix: &[u8], projection: &ProjectionName) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in prefix.iter().chain(projection.as_str().as_bytes())
-    {
+    for byte in prefix.iter().chain(projection.as_str().as_bytes()) {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -385,8 +385,9 @@ impl projector_core::LeaseProvider for PgLeases {
         group: &ProjectionName,
     ) -> Result<Option<Box<dyn projector_core::Membership>>, projector_core::StoreError> {
         match self.join_group(group).await {
-            Ok(membership) => Ok(membership
-                .map(|m| Box::new(m) as Box<dyn projector_core::Membership>)),
+            Ok(membership) => {
+                Ok(membership.map(|m| Box::new(m) as Box<dyn projector_core::Membership>))
+            }
             Err(error) => Err(projector_core::StoreError::unavailable(
                 format!("joining the processes running {group}"),
                 error,
