@@ -10,7 +10,9 @@
 //!   it; having given it up, the process is at its share and leaves it alone (no flapping),
 //! - a partition left free for several tries in a row (its members below their share cannot
 //!   run it) is taken by a process at its share all the same, unless that process gave it up
-//!   itself a short while ago, so no partition stays unrun.
+//!   itself a short while ago, so no partition stays unrun,
+//! - a process whose version is outdated (a newer one serves the read model) leaves the group,
+//!   since it runs none of the partitions.
 //!
 //! Leases stay what keeps a partition in one process: balancing only decides when to try
 //! for one and when to give one up.
@@ -146,6 +148,14 @@ impl Balance {
     /// How often the balance is looked at: the lease retry interval.
     pub(crate) fn retry(&self) -> Duration {
         self.retry
+    }
+
+    /// Leaves the group while a newer version serves the read model: this process runs none
+    /// of the partitions then, so the others must not count it. The next survey joins again.
+    pub(crate) fn leave(&self) {
+        if let Ok(mut membership) = self.group.membership.try_lock() {
+            *membership = None;
+        }
     }
 
     /// Counts the partition as held here until the returned marker is dropped.

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::RuntimeError;
-use crate::balance::Balance;
+use crate::balance::{Balance, Held};
 use crate::status::{RebuildStatus, WorkerState};
 use crate::worker::{Command, Ended, Worker};
 
@@ -73,8 +73,9 @@ impl Worker {
             let _stop_on_exit = stop.clone().drop_guard();
             let given_up = CancellationToken::new();
             let watcher = lease.map(|lease| {
-                let hold = hold(lease, stop.clone(), self.balance.clone(), given_up.clone());
-                tokio::spawn(hold)
+                let balance = self.balance.clone();
+                let held = balance.as_ref().map(Balance::hold);
+                tokio::spawn(hold(lease, stop.clone(), balance, held, given_up.clone()))
             });
             self.shutdown = stop.clone();
             metrics::gauge!("projector_projection_active", "projection" => name.clone()).set(1.0);
@@ -124,6 +125,9 @@ impl Worker {
                 return None;
             }
             self.follow(outdated).await;
+            if let (Some(balance), Some(_)) = (&self.balance, *outdated) {
+                balance.leave();
+            }
             if outdated.is_none() {
                 let Some(leases) = self.leases.clone() else {
                     return Some(None);
@@ -278,9 +282,9 @@ async fn hold(
     lease: Box<dyn Lease>,
     stop: CancellationToken,
     balance: Option<Balance>,
+    held: Option<Held>,
     given_up: CancellationToken,
 ) -> Box<dyn Lease> {
-    let _held = balance.as_ref().map(Balance::hold);
     let check = async {
         let Some(balance) = &balance else {
             return std::future::pending().await;
@@ -300,5 +304,6 @@ async fn hold(
             stop.cancel();
         }
     }
+    drop(held);
     lease
 }
