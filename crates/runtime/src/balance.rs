@@ -5,8 +5,8 @@
 //! them. With `N` partitions and `M` members, a fair share is `ceil(N / M)`:
 //!
 //! - a standby partition does not try for its lease while its process holds its fair share,
-//! - a process holding more than its share, while the other members hold fewer than theirs
-//!   together, gives up the highest partition it holds at a batch boundary, so one of them takes
+//! - a process holding more than its share gives up the highest partition it holds at a batch
+//!   boundary (some other member is then below its share, by counting), so one of them takes
 //!   it; having given it up, the process is at its share and leaves it alone (no flapping),
 //! - a partition left free for several tries in a row (its members below their share cannot
 //!   run it) is taken by a process at its share all the same, unless that process gave it up
@@ -54,7 +54,6 @@ pub(crate) struct Balance {
 struct Seen {
     fair: usize,
     mine: usize,
-    others: usize,
     members: usize,
     free: bool,
 }
@@ -127,15 +126,13 @@ impl Balance {
     }
 
     /// Whether this partition, held here, should be given up so that another member takes
-    /// it: this process holds more than its share, the others fewer than theirs together,
-    /// and this is the highest partition it holds.
+    /// it: this process holds more than its share, and this is the highest partition it holds.
     pub(crate) async fn should_give_up(&self) -> bool {
         let Some(seen) = self.survey().await else {
             return false;
         };
         let highest = self.lock_held().last().copied() == Some(self.index);
-        let give_up =
-            highest && seen.mine > seen.fair && seen.others < (seen.members - 1) * seen.fair;
+        let give_up = highest && seen.mine > seen.fair;
         if give_up {
             self.lock_given_up().insert(self.index, Instant::now());
             tracing::info!(projection = %self.group.partitions[usize::from(self.index)],
@@ -188,11 +185,9 @@ impl Balance {
         drop(membership);
         let members = members.max(1);
         let mine = self.lock_held().len();
-        let total = held.iter().filter(|h| **h).count();
         Some(Seen {
             fair: group.partitions.len().div_ceil(members),
             mine,
-            others: total.saturating_sub(mine),
             members,
             free: !held.get(usize::from(self.index)).copied().unwrap_or(true),
         })
@@ -216,5 +211,138 @@ pub(crate) struct Held(Balance);
 impl Drop for Held {
     fn drop(&mut self) {
         self.0.lock_held().remove(&self.0.index);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decisions against a group whose members and held leases the test sets.
+
+    use std::sync::Mutex as StdMutex;
+
+    use async_trait::async_trait;
+    use projector_core::{Lease, StoreError};
+
+    use super::*;
+
+    /// A lease provider whose group has `members` members and whose `held` partitions are
+    /// held by some process; `None` members: it cannot count them.
+    struct Fake {
+        members: Option<usize>,
+        held: StdMutex<Vec<bool>>,
+    }
+
+    struct FakeMembership(Arc<Fake>);
+
+    struct FakeLeases(Arc<Fake>);
+
+    #[async_trait]
+    impl LeaseProvider for FakeLeases {
+        async fn try_acquire(
+            &self,
+            _: &ProjectionName,
+        ) -> Result<Option<Box<dyn Lease>>, StoreError> {
+            Ok(None)
+        }
+
+        async fn join(
+            &self,
+            _: &ProjectionName,
+        ) -> Result<Option<Box<dyn Membership>>, StoreError> {
+            Ok(self
+                .0
+                .members
+                .map(|_| Box::new(FakeMembership(Arc::clone(&self.0))) as Box<dyn Membership>))
+        }
+    }
+
+    #[async_trait]
+    impl Membership for FakeMembership {
+        async fn survey(&self, _: &[ProjectionName]) -> Result<Survey, StoreError> {
+            Ok(Survey {
+                members: self.0.members.unwrap_or(1),
+                held: self.0.held.lock().unwrap().clone(),
+            })
+        }
+    }
+
+    /// The balances of the `count` partitions of `order_summary` in one process.
+    fn partitions(fake: &Arc<Fake>, count: u16) -> Vec<Balance> {
+        let leases: Arc<dyn LeaseProvider> = Arc::new(FakeLeases(Arc::clone(fake)));
+        let mut groups = Groups::default();
+        (0..count)
+            .map(|i| {
+                let name = Partition::new(i, count)
+                    .unwrap()
+                    .worker_name(&ProjectionName::from_static("order_summary"))
+                    .unwrap();
+                groups
+                    .balance(&name, &leases, Duration::from_millis(100))
+                    .expect("a partition")
+            })
+            .collect()
+    }
+
+    fn fake(members: Option<usize>, held: &[bool]) -> Arc<Fake> {
+        Arc::new(Fake {
+            members,
+            held: StdMutex::new(held.to_vec()),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_whole_projection_has_no_balance() {
+        let leases: Arc<dyn LeaseProvider> = Arc::new(FakeLeases(fake(Some(2), &[])));
+        let name = ProjectionName::from_static("order_summary");
+        assert!(
+            Groups::default()
+                .balance(&name, &leases, Duration::from_secs(1))
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_process_at_its_share_leaves_held_partitions_and_free_ones_for_a_while() {
+        let fake = fake(Some(2), &[true, true, false, true]);
+        let parts = partitions(&fake, 4);
+        let mut tries = 0;
+        assert!(parts[2].may_try(&mut tries).await, "below its share");
+        let _held = [parts[0].hold(), parts[1].hold()];
+        assert!(!parts[3].may_try(&mut tries).await, "held elsewhere");
+        assert!(!parts[2].may_try(&mut tries).await);
+        assert!(!parts[2].may_try(&mut tries).await);
+        assert!(
+            parts[2].may_try(&mut tries).await,
+            "taken beyond its share after {ORPHAN_TRIES} free tries"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_highest_partition_above_the_share_is_given_up_and_not_taken_back() {
+        let fake = fake(Some(2), &[true, true, true, false]);
+        let parts = partitions(&fake, 4);
+        let held: Vec<Held> = parts[..3].iter().map(Balance::hold).collect();
+        assert!(!parts[0].should_give_up().await, "not the highest held");
+        assert!(!parts[1].should_give_up().await, "not the highest held");
+        assert!(parts[2].should_give_up().await);
+        let [_first, _second, third] = <[Held; 3]>::try_from(held).ok().unwrap();
+        drop(third);
+        fake.held.lock().unwrap()[2] = false;
+        // At its share now: the given-up partition stays free for the other member, past
+        // the tries after which a free partition would be taken anyway.
+        let mut tries = 0;
+        for _ in 0..ORPHAN_TRIES * 2 {
+            assert!(!parts[2].may_try(&mut tries).await, "taken back");
+        }
+    }
+
+    #[tokio::test]
+    async fn without_members_counted_every_partition_is_tried_and_none_given_up() {
+        let fake = fake(None, &[false, false]);
+        let parts = partitions(&fake, 2);
+        let _held = parts[0].hold();
+        let mut tries = 0;
+        assert!(parts[1].may_try(&mut tries).await);
+        assert!(!parts[0].should_give_up().await);
     }
 }
