@@ -261,7 +261,7 @@ mod tests {
         async fn survey(&self, _: &[ProjectionName]) -> Result<Survey, StoreError> {
             Ok(Survey {
                 members: self.0.members.unwrap_or(1),
-                held: self.0.held.lock().unwrap().clone(),
+                held: self.0.held.lock().expect("held").clone(),
             })
         }
     }
@@ -273,9 +273,9 @@ mod tests {
         (0..count)
             .map(|i| {
                 let name = Partition::new(i, count)
-                    .unwrap()
+                    .expect("a partition")
                     .worker_name(&ProjectionName::from_static("order_summary"))
-                    .unwrap();
+                    .expect("a name");
                 groups
                     .balance(&name, &leases, Duration::from_millis(100))
                     .expect("a partition")
@@ -321,13 +321,12 @@ mod tests {
     async fn only_the_highest_partition_above_the_share_is_given_up_and_not_taken_back() {
         let fake = fake(Some(2), &[true, true, true, false]);
         let parts = partitions(&fake, 4);
-        let held: Vec<Held> = parts[..3].iter().map(Balance::hold).collect();
+        let mut held: Vec<Held> = parts[..3].iter().map(Balance::hold).collect();
         assert!(!parts[0].should_give_up().await, "not the highest held");
         assert!(!parts[1].should_give_up().await, "not the highest held");
         assert!(parts[2].should_give_up().await);
-        let [_first, _second, third] = <[Held; 3]>::try_from(held).ok().unwrap();
-        drop(third);
-        fake.held.lock().unwrap()[2] = false;
+        drop(held.pop());
+        fake.held.lock().expect("held")[2] = false;
         // At its share now: the given-up partition stays free for the other member, past
         // the tries after which a free partition would be taken anyway.
         let mut tries = 0;
