@@ -64,7 +64,7 @@ pub use idempotency::{
     Claim, DEFAULT_RETENTION, IdempotencyStore, StoredResponse, legacy_command_id,
 };
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
-pub use lease::{Lease, LeaseProvider};
+pub use lease::{Lease, LeaseProvider, Membership, Survey};
 pub use partition::{Partition, PartitionError};
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
 pub use projected::{Either, ProjectedEvents};

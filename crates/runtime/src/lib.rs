@@ -19,6 +19,7 @@
 //!   and carrying on one a stopped process left unfinished;
 //!   `standby`: leases, following the holder's checkpoint from another process, and starting
 //!   a worker again after a panic.
+//!   `balance`: spreading a partitioned projection's partitions over the processes sharing it.
 //! - `pause`: an operator's pause, kept by the projector's `ProjectionControls`; `actions`: the
 //!   handle's pause and rebuild from a chosen start (a backfill).
 //! - `volatile`: noticing, while idle, that a read model the store can lose (a cache) is gone.
@@ -31,6 +32,7 @@
 //!   read model (each process keeping its own, such as a search index) runs in every process.
 
 mod actions;
+mod balance;
 mod dead_letter;
 mod error;
 mod feed;

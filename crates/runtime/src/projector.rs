@@ -116,6 +116,7 @@ impl Projector {
             .unwrap_or_else(|| Arc::new(MemoryControls::default()));
         let mut batches =
             crate::shared_feed::partition_feeds(&self.feed, &self.targets, self.options.batch_size);
+        let mut groups = crate::balance::Groups::default();
         for target in self.targets {
             let name = target.name();
             if workers.contains_key(&name) {
@@ -130,6 +131,9 @@ impl Projector {
             } else {
                 self.leases.clone()
             };
+            let balance = leases
+                .as_ref()
+                .and_then(|l| groups.balance(&name, l, self.options.lease_retry));
             let worker = Worker {
                 filter: target.filter(),
                 target: Arc::clone(&target),
@@ -143,6 +147,7 @@ impl Projector {
                 shutdown: shutdown.clone(),
                 head: self.feed.watch_head(),
                 leases,
+                balance,
                 failures: 0,
                 newer_version: None,
                 ahead: None,

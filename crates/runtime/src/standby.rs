@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::RuntimeError;
+use crate::balance::{Balance, Held};
 use crate::status::{RebuildStatus, WorkerState};
 use crate::worker::{Command, Ended, Worker};
 
@@ -70,14 +71,20 @@ impl Worker {
             let stop = shutdown.child_token();
             // Cancelled on every way out, a panic included, so the lease is given up.
             let _stop_on_exit = stop.clone().drop_guard();
-            let watcher = lease.map(|lease| tokio::spawn(hold(lease, stop.clone())));
+            let given_up = CancellationToken::new();
+            let watcher = lease.map(|lease| {
+                let balance = self.balance.clone();
+                let held = balance.as_ref().map(Balance::hold);
+                tokio::spawn(hold(lease, stop.clone(), balance, held, given_up.clone()))
+            });
             self.shutdown = stop.clone();
             metrics::gauge!("projector_projection_active", "projection" => name.clone()).set(1.0);
             let ended = self.run_active().await;
             metrics::gauge!("projector_projection_active", "projection" => name.clone()).set(0.0);
             stop.cancel();
+            // The lease is given up only now, with the batch in hand finished.
             if let Some(watcher) = watcher {
-                let _ = watcher.await;
+                drop(watcher.await);
             }
             self.shutdown = shutdown.clone();
             if shutdown.is_cancelled() {
@@ -88,6 +95,9 @@ impl Worker {
                     tracing::warn!(projection = %name, version = self.target.version(), serving_version,
                         "a newer version of the projection serves its read model; standing off");
                     outdated = Some(serving_version);
+                }
+                Ended::Stopped if given_up.is_cancelled() => {
+                    tracing::info!(projection = %name, "gave the partition up to another process; standing by");
                 }
                 Ended::Stopped if self.leases.is_some() => {
                     tracing::warn!(projection = %name, "lost the lease; standing by");
@@ -109,16 +119,28 @@ impl Worker {
         });
         let mut next_try = Instant::now().max(self.lease_not_before);
         let mut next_rebuild_check = Instant::now();
+        let mut free_tries = 0;
         loop {
             if self.shutdown.is_cancelled() {
                 return None;
             }
             self.follow(outdated).await;
+            if let (Some(balance), Some(_)) = (&self.balance, *outdated) {
+                balance.leave();
+            }
             if outdated.is_none() {
                 let Some(leases) = self.leases.clone() else {
                     return Some(None);
                 };
-                if Instant::now() >= next_try {
+                let turn = match &self.balance {
+                    Some(balance) if Instant::now() >= next_try => {
+                        balance.may_try(&mut free_tries).await
+                    }
+                    _ => true,
+                };
+                if !turn {
+                    next_try = Instant::now() + self.options.lease_retry;
+                } else if Instant::now() >= next_try {
                     match leases.try_acquire(&name).await {
                         Ok(Some(lease)) => {
                             tracing::info!(projection = %name, "took the lease; the projection runs here");
@@ -252,11 +274,36 @@ impl Worker {
     }
 }
 
-/// Keeps the lease until it is lost (then stops the worker) or the worker stops.
-async fn hold(lease: Box<dyn Lease>, stop: CancellationToken) {
+/// Keeps the lease until it is lost (then stops the worker), the worker stops, or (for a
+/// partition) its process holds more than its share and this partition goes to another
+/// (then stops the worker, cancelling `given_up`). Returns the lease, for the worker to give
+/// up once its batch in hand is finished.
+async fn hold(
+    lease: Box<dyn Lease>,
+    stop: CancellationToken,
+    balance: Option<Balance>,
+    held: Option<Held>,
+    given_up: CancellationToken,
+) -> Box<dyn Lease> {
+    let check = async {
+        let Some(balance) = &balance else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(balance.retry()).await;
+            if balance.should_give_up().await {
+                return;
+            }
+        }
+    };
     tokio::select! {
         () = lease.lost() => stop.cancel(),
         () = stop.cancelled() => {}
+        () = check => {
+            given_up.cancel();
+            stop.cancel();
+        }
     }
-    drop(lease);
+    drop(held);
+    lease
 }

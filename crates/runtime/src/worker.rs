@@ -93,6 +93,9 @@ pub(crate) struct Worker {
     pub(crate) head: HeadWatch,
     /// When set, the projection runs here only while this process holds its lease.
     pub(crate) leases: Option<Arc<dyn LeaseProvider>>,
+    /// With leases, for a partition: its place among the partitions its process runs, so
+    /// they spread over the processes sharing them.
+    pub(crate) balance: Option<crate::balance::Balance>,
     /// Transient failures in a row, for backoff.
     pub(crate) failures: u32,
     /// A newer version of the projection builds its read model: this worker leaves it be.

@@ -176,6 +176,18 @@ impl PgLeases {
         &self,
         projection: &ProjectionName,
     ) -> Result<Option<LeaseGuard>, LeaseError> {
+        self.try_lock(projection, lease_key(projection), false)
+            .await
+    }
+
+    /// Takes the advisory lock `key` (for `projection`'s lease, or shared for a membership)
+    /// on a session of its own, kept alive by the heartbeat.
+    pub(crate) async fn try_lock(
+        &self,
+        projection: &ProjectionName,
+        key: i64,
+        shared: bool,
+    ) -> Result<Option<LeaseGuard>, LeaseError> {
         let timing = self.timing();
         let timed_out = || LeaseError::TimedOut(timing.timeout);
         // Connecting and the lock query are bounded together: either may hang. A lock taken
@@ -203,9 +215,12 @@ impl PgLeases {
                 lost.cancel();
             })
         };
-        let key = lease_key(projection);
         let sent = Instant::now();
-        let lock = "SELECT pg_try_advisory_lock($1), pg_backend_pid()";
+        let lock = if shared {
+            "SELECT pg_try_advisory_lock_shared($1), pg_backend_pid()"
+        } else {
+            "SELECT pg_try_advisory_lock($1), pg_backend_pid()"
+        };
         let answer = match tokio::time::timeout_at(deadline, client.query_one(lock, &[&key])).await
         {
             Ok(Ok(row)) => taken_by(&row),
@@ -228,10 +243,11 @@ impl PgLeases {
             lost.clone(),
             driver.abort_handle(),
         ));
-        tracing::info!(%projection, backend_pid, "lease acquired");
+        tracing::info!(%projection, backend_pid, shared, "lease acquired");
         Ok(Some(LeaseGuard {
             projection: projection.clone(),
             key,
+            shared,
             backend_pid,
             timeout: timing.timeout,
             client,
@@ -262,9 +278,10 @@ impl PgLeases {
 pub struct LeaseGuard {
     projection: ProjectionName,
     key: i64,
+    shared: bool,
     backend_pid: i32,
     timeout: Duration,
-    client: Arc<tokio_postgres::Client>,
+    pub(crate) client: Arc<tokio_postgres::Client>,
     lost: CancellationToken,
     driver: tokio::task::JoinHandle<()>,
     heartbeat: tokio::task::JoinHandle<()>,
@@ -288,6 +305,11 @@ impl LeaseGuard {
         self.lost.clone()
     }
 
+    /// The lease timeout its session is bounded by.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Whether the session still holds the lock, as far as this process knows.
     pub fn is_held(&self) -> bool {
         !self.lost.is_cancelled()
@@ -300,13 +322,14 @@ impl LeaseGuard {
     /// [`LeaseError::TimedOut`] when it does not answer within the lease timeout (dropping the
     /// guard then closes it).
     pub async fn release(self) -> Result<(), LeaseError> {
-        tokio::time::timeout(
-            self.timeout,
-            self.client
-                .execute("SELECT pg_advisory_unlock($1)", &[&self.key]),
-        )
-        .await
-        .map_err(|_| LeaseError::TimedOut(self.timeout))??;
+        let unlock = if self.shared {
+            "SELECT pg_advisory_unlock_shared($1)"
+        } else {
+            "SELECT pg_advisory_unlock($1)"
+        };
+        tokio::time::timeout(self.timeout, self.client.execute(unlock, &[&self.key]))
+            .await
+            .map_err(|_| LeaseError::TimedOut(self.timeout))??;
         tracing::info!(projection = %self.projection, "lease released");
         Ok(())
     }
@@ -329,11 +352,13 @@ fn taken_by(row: &tokio_postgres::Row) -> Result<Option<i32>, LeaseError> {
 /// The advisory lock key of a projection's lease: FNV-1a of `projector.lease:<name>`, so
 /// leases live apart from the other keys this backend locks.
 pub(crate) fn lease_key(projection: &ProjectionName) -> i64 {
+    key(b"projector.lease:", projection)
+}
+
+/// FNV-1a of `prefix` and the projection's name, as an advisory lock key.
+pub(crate) fn key(prefix: &[u8], projection: &ProjectionName) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in b"projector.lease:"
-        .iter()
-        .chain(projection.as_str().as_bytes())
-    {
+    for byte in prefix.iter().chain(projection.as_str().as_bytes()) {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -350,6 +375,21 @@ impl projector_core::LeaseProvider for PgLeases {
             Ok(lease) => Ok(lease.map(|guard| Box::new(guard) as Box<dyn projector_core::Lease>)),
             Err(error) => Err(projector_core::StoreError::unavailable(
                 format!("taking the lease on {projection}"),
+                error,
+            )),
+        }
+    }
+
+    async fn join(
+        &self,
+        group: &ProjectionName,
+    ) -> Result<Option<Box<dyn projector_core::Membership>>, projector_core::StoreError> {
+        match self.join_group(group).await {
+            Ok(membership) => {
+                Ok(membership.map(|m| Box::new(m) as Box<dyn projector_core::Membership>))
+            }
+            Err(error) => Err(projector_core::StoreError::unavailable(
+                format!("joining the processes running {group}"),
                 error,
             )),
         }

@@ -83,7 +83,7 @@ impl PgLeases {
 }
 
 /// The bigint key of an advisory lock from its `pg_locks` halves.
-fn advisory_key(classid: i64, objid: i64) -> i64 {
+pub(crate) fn advisory_key(classid: i64, objid: i64) -> i64 {
     let bits = ((classid as u64 & 0xffff_ffff) << 32) | (objid as u64 & 0xffff_ffff);
     i64::from_ne_bytes(bits.to_ne_bytes())
 }

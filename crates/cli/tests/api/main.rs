@@ -377,4 +377,11 @@ mod partitions_e2e {
         crate::partitions::two_servers_share_the_partitions_and_one_takes_over_from_the_other()
             .await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_a_later_server_gets_its_share_of_the_partitions_and_a_survivor_takes_them_all()
+     {
+        crate::partitions::a_later_server_gets_its_share_of_the_partitions_and_a_survivor_takes_them_all()
+            .await;
+    }
 }

@@ -121,3 +121,79 @@ async fn the_holder_of_a_lease_is_named_by_its_label() {
         "a released lease has no holder"
     );
 }
+
+/// Members of a partitioned projection's group are counted by their shared locks, each
+/// membership once, apart from the leases; a membership left or dead is no longer counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_members_are_counted_and_the_held_partitions_listed() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let leases = PgLeases::new(database.url())
+        .expect("leases")
+        .with_heartbeat(Duration::from_millis(100));
+    let partitions = [
+        ProjectionName::from_static("order_summary_p0of2"),
+        ProjectionName::from_static("order_summary_p1of2"),
+    ];
+    let first = leases
+        .join_group(&PROJECTION)
+        .await
+        .expect("reachable")
+        .expect("joined");
+    let survey = first.survey(&partitions).await.expect("survey");
+    assert_eq!((survey.members, survey.held), (1, vec![false, false]));
+
+    let second = leases
+        .join_group(&PROJECTION)
+        .await
+        .expect("reachable")
+        .expect("joined");
+    let lease = leases
+        .try_acquire(&partitions[1])
+        .await
+        .expect("reachable")
+        .expect("a membership does not take a partition's lease");
+    let other_group = leases
+        .join_group(&ProjectionName::from_static("daily_sales"))
+        .await
+        .expect("reachable")
+        .expect("joined");
+    let survey = first.survey(&partitions).await.expect("survey");
+    assert_eq!((survey.members, survey.held), (2, vec![false, true]));
+
+    drop(lease);
+    drop(other_group);
+    drop(second);
+    projector_testkit::wait::eventually("the left member and the lease gone", || async {
+        let survey = first.survey(&partitions).await.expect("survey");
+        if (survey.members, &survey.held) == (1, &vec![false, false]) {
+            Ok(())
+        } else {
+            Err(survey)
+        }
+    })
+    .await;
+
+    // Its session terminated, a membership says so rather than counting on.
+    let (admin, connection) = tokio_postgres::connect(database.url(), NoTls)
+        .await
+        .expect("admin");
+    tokio::spawn(connection);
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ShareLock'",
+            &[],
+        )
+        .await
+        .expect("terminate");
+    projector_testkit::wait::eventually("the dead membership refused", || async {
+        let lost = <projector_postgres::PgMembership as projector_core::Membership>::survey(
+            &first,
+            &partitions,
+        )
+        .await;
+        if lost.is_err() { Ok(()) } else { Err(lost) }
+    })
+    .await;
+}

@@ -1,5 +1,5 @@
-//! Two servers on one PostgreSQL database sharing the partitions of `order_summary`: the
-//! holder of a partition killed under load, the survivor takes it over, and the read models
+//! Two servers on one PostgreSQL database sharing the partitions of `order_summary`, one
+//! each: the holder of a partition killed under load, the survivor takes it over, and the read models
 //! end equal to a rebuild.
 
 use std::sync::Arc;
@@ -14,11 +14,11 @@ use crate::helpers::Server;
 
 /// How long a surviving server may take to run a partition once its holder is dead: the
 /// README promises "about a second"; the rest is slack for a loaded machine.
-const TAKEOVER: Duration = Duration::from_secs(3);
+pub(super) const TAKEOVER: Duration = Duration::from_secs(3);
 
 /// The partitions of `order_summary` a server runs (not standing by), and the holder it names
 /// for each.
-async fn held(server: &Server) -> Vec<(String, String, String)> {
+pub(super) async fn held(server: &Server) -> Vec<(String, String, String)> {
     let (entries, _) = partition_entries(server, "order_summary").await;
     entries
         .iter()
@@ -30,6 +30,14 @@ async fn held(server: &Server) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// How many of `partitions` a server runs rather than stands by for.
+pub(super) fn running_count(partitions: &[(String, String, String)]) -> usize {
+    partitions
+        .iter()
+        .filter(|(_, state, _)| state != "standby")
+        .count()
 }
 
 /// Two servers on one PostgreSQL database, both running `order_summary` as two partitions:
@@ -53,23 +61,29 @@ pub async fn two_servers_share_the_partitions_and_one_takes_over_from_the_other(
             .await;
     second.ready().await;
 
-    // Each partition runs in exactly one server; the other stands by naming it.
-    let (ran_first, ran_second) = eventually("every partition held, its holder named", || async {
-        let (a, b) = (held(&first).await, held(&second).await);
-        let settled = a.len() == 2
-            && b.len() == 2
-            && a.iter().zip(&b).all(|(x, y)| {
-                let (running, standing) = match (x.1.as_str(), y.1.as_str()) {
-                    ("standby", "standby") => return false,
-                    ("standby", _) => (y, x),
-                    (_, "standby") => (x, y),
-                    _ => return false,
-                };
-                // The standby names the holder's label and its database session.
-                !running.2.is_empty() && standing.2.contains(&running.2)
-            });
-        if settled { Ok((a, b)) } else { Err((a, b)) }
-    })
+    // Each partition runs in exactly one server, one partition in each (the second, started
+    // later, gets its share from the first); the other stands by naming it.
+    let (ran_first, ran_second) = eventually(
+        "one partition held by each server, its holder named",
+        || async {
+            let (a, b) = (held(&first).await, held(&second).await);
+            let settled = a.len() == 2
+                && b.len() == 2
+                && a.iter().zip(&b).all(|(x, y)| {
+                    let (running, standing) = match (x.1.as_str(), y.1.as_str()) {
+                        ("standby", "standby") => return false,
+                        ("standby", _) => (y, x),
+                        (_, "standby") => (x, y),
+                        _ => return false,
+                    };
+                    // The standby names the holder's label and its database session.
+                    !running.2.is_empty() && standing.2.contains(&running.2)
+                })
+                && running_count(&a) == 1
+                && running_count(&b) == 1;
+            if settled { Ok((a, b)) } else { Err((a, b)) }
+        },
+    )
     .await;
     eprintln!("partitions: first {ran_first:?}, second {ran_second:?}");
     // The victim is whichever server holds partition 0; the survivor takes the load.

@@ -1,8 +1,9 @@
 //! `order_summary` run as partitions by the real server: reads with `min_position` wait for
 //! every partition (and an idle one never holds them back), a position one has not reached is
 //! a 503 naming the slowest partition's, the admin API lists each partition, a new number of
-//! partitions rebuilds beside, two servers on one PostgreSQL database hand a partition over
-//! when its holder is killed, and a `project` killed mid-batch ends equal to a rebuild.
+//! partitions rebuilds beside, two servers on one PostgreSQL database spread the partitions
+//! over them and hand a partition over when its holder is killed, and a `project` killed
+//! mid-batch ends equal to a rebuild.
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +15,11 @@ use serde_json::{Value, json};
 use crate::helpers::{Server, Storage};
 use crate::rebuilt;
 
+mod balance;
 mod failover;
 mod operations;
 
+pub use balance::a_later_server_gets_its_share_of_the_partitions_and_a_survivor_takes_them_all;
 pub use failover::two_servers_share_the_partitions_and_one_takes_over_from_the_other;
 pub use operations::{
     a_partitioned_projection_is_rebuilt_by_its_name,
