@@ -43,6 +43,34 @@ pub struct AppendOutcome {
     pub last_position: GlobalPosition,
 }
 
+impl AppendOutcome {
+    /// `events`, appended to `stream` with this outcome at `recorded_at`, as the feed will
+    /// read them back: for code that acts on an append inside its own commit.
+    pub fn recorded(
+        &self,
+        stream: &StreamId,
+        events: &[NewEvent],
+        recorded_at: DateTime<Utc>,
+    ) -> Vec<RecordedEvent> {
+        let first_version = self.stream_version.get() + 1 - events.len() as u64;
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| RecordedEvent {
+                event_id: event.event_id,
+                position: GlobalPosition::new(self.first_position.get() + i as u64),
+                stream_id: stream.clone(),
+                stream_version: StreamVersion::new(first_version + i as u64),
+                event_type: event.event_type.clone(),
+                schema_version: event.schema_version,
+                data: event.data.clone(),
+                metadata: event.metadata.clone(),
+                recorded_at,
+            })
+            .collect()
+    }
+}
+
 /// Receives the head of the feed each time it moves: the highest position that
 /// [`EventFeed::read_all`] can return. It keeps only the latest value, so a slow reader never
 /// holds up an appender.

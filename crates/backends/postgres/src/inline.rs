@@ -12,8 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use projector_core::{
-    AppendOutcome, Checkpoint, EventFilter, Generation, GlobalPosition, ProjectionName,
-    RecordedEvent, StoreError, StreamVersion,
+    Checkpoint, EventFilter, Generation, GlobalPosition, ProjectionName, RecordedEvent, StoreError,
 };
 use projector_sql::{SqlProjection, apply_catching_panics};
 
@@ -320,31 +319,7 @@ fn appended_events(
         .zip(outcomes)
         .map(|(request, outcome)| match outcome {
             Err(_) => Vec::new(),
-            Ok(outcome) => recorded(request, outcome, recorded_at),
-        })
-        .collect()
-}
-
-fn recorded(
-    request: &AppendRequest,
-    outcome: &AppendOutcome,
-    recorded_at: DateTime<Utc>,
-) -> Vec<RecordedEvent> {
-    let count = request.events.len() as u64;
-    request
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, event)| RecordedEvent {
-            event_id: event.event_id,
-            position: GlobalPosition::new(outcome.first_position.get() + i as u64),
-            stream_id: request.stream.clone(),
-            stream_version: StreamVersion::new(outcome.stream_version.get() + 1 + i as u64 - count),
-            event_type: event.event_type.clone(),
-            schema_version: event.schema_version,
-            data: event.data.clone(),
-            metadata: event.metadata.clone(),
-            recorded_at,
+            Ok(outcome) => outcome.recorded(&request.stream, &request.events, recorded_at),
         })
         .collect()
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, MutexGuard};
 use chrono::{DateTime, Utc};
 use projector_core::{
     AppendOutcome, Checkpoint, EventFilter, Generation, GlobalPosition, ProjectionName,
-    RecordedEvent, StoreError, StreamVersion, catching_panics,
+    RecordedEvent, StoreError, catching_panics,
 };
 use projector_sql::SqlProjection;
 use rusqlite::Connection;
@@ -321,24 +321,7 @@ fn appended_events(
         .zip(outcomes)
         .map(|(request, outcome)| match outcome {
             Err(_) => Vec::new(),
-            Ok(outcome) => request
-                .events
-                .iter()
-                .enumerate()
-                .map(|(i, event)| RecordedEvent {
-                    event_id: event.event_id,
-                    position: GlobalPosition::new(outcome.first_position.get() + i as u64),
-                    stream_id: request.stream.clone(),
-                    stream_version: StreamVersion::new(
-                        outcome.stream_version.get() + 1 + i as u64 - request.events.len() as u64,
-                    ),
-                    event_type: event.event_type.clone(),
-                    schema_version: event.schema_version,
-                    data: event.data.clone(),
-                    metadata: event.metadata.clone(),
-                    recorded_at,
-                })
-                .collect(),
+            Ok(outcome) => outcome.recorded(&request.stream, &request.events, recorded_at),
         })
         .collect()
 }
