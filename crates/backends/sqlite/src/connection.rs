@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::durability::Durability;
@@ -65,6 +66,10 @@ const READER_CACHE_KIB: i64 = 64 * 1024;
 fn tune(conn: &Connection, cache_kib: i64) -> rusqlite::Result<()> {
     conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // One plan per statement, whatever is bound to it. Without this SQLite plans a bound
+    // `LIMIT ?` (and a few other parameters) for the value bound, and so prepares a cached
+    // statement again each time it is reused: every stream and feed read paid a parse.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     Ok(())
 }
 
@@ -111,4 +116,51 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::StatementStatus;
+
+    use super::*;
+
+    /// The feed and stream reads bind their `LIMIT`: reused from the statement cache with
+    /// other values, they run as prepared, never prepared again.
+    #[test]
+    fn cached_reads_with_a_bound_limit_are_not_prepared_again() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("events.db");
+        let writer = open_writer(&path, Durability::Normal).expect("the writer");
+        writer
+            .execute_batch(include_str!("sql/events_schema.sql"))
+            .expect("the schema");
+        let reader = open_reader(&path).expect("a reader");
+        for limit in [1_i64, 0, 500, 1, 2] {
+            let mut feed = reader
+                .prepare_cached(include_str!("sql/read_all.sql"))
+                .expect("the feed read");
+            feed.query(rusqlite::params![0_i64, limit])
+                .expect("read")
+                .next()
+                .expect("a step");
+            assert_eq!(
+                feed.get_status(StatementStatus::RePrepare),
+                0,
+                "LIMIT {limit}"
+            );
+            let mut stream = reader
+                .prepare_cached(include_str!("sql/read_stream_forwards.sql"))
+                .expect("the stream read");
+            stream
+                .query(rusqlite::params!["order-1", 1_i64, limit])
+                .expect("read")
+                .next()
+                .expect("a step");
+            assert_eq!(
+                stream.get_status(StatementStatus::RePrepare),
+                0,
+                "LIMIT {limit}"
+            );
+        }
+    }
 }
