@@ -107,11 +107,16 @@ pub async fn writes_past_the_queue_bound_are_turned_away_at_once_and_record_noth
     );
     assert_eq!(turned.json()["type"], "urn:projector:problem:overloaded");
     assert_eq!(turned.header("retry-after"), Some("1"));
+    // Turned away before its body is read: a body that would be refused is not looked at.
+    let unread = server
+        .post("/api/orders", &json!({"items": "not a list"}))
+        .await;
+    assert_eq!(unread.status, 503, "{}", unread.text);
     let metrics = server.get("/metrics").await.expect(200).text;
     assert!(
         metrics
             .lines()
-            .any(|l| l.strip_prefix("http_writes_shed_total ") == Some("1")),
+            .any(|l| l.strip_prefix("http_writes_shed_total ") == Some("2")),
         "no shed counted: {metrics}"
     );
 

@@ -23,7 +23,7 @@ use crate::auth::Principal;
 use crate::context::{self, RequestContext};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, WriteHeaders};
-use crate::state::AppState;
+use crate::state::{AppState, WritePlace};
 use crate::validate::Checker;
 
 pub(crate) use outcome::store_error;
@@ -137,6 +137,8 @@ pub(crate) struct HttpWrite {
     headers: HeaderMap,
     principal: Option<Principal>,
     body: JsonBody,
+    /// Its place among the writes waiting for the event store.
+    place: WritePlace,
 }
 
 impl FromRequest<AppState> for HttpWrite {
@@ -156,6 +158,9 @@ impl FromRequest<AppState> for HttpWrite {
             request.headers().clone(),
         );
         let principal = request.extensions().get::<Principal>().cloned();
+        // Turned away here, before its body is read and before anything is recorded, when
+        // too many writes already wait: shedding is cheapest before any work is done.
+        let place = state.write_place()?;
         let body = JsonBody::from_request(request, state).await?;
         Ok(Self {
             state: state.clone(),
@@ -165,6 +170,7 @@ impl FromRequest<AppState> for HttpWrite {
             headers,
             principal,
             body,
+            place,
         })
     }
 }
@@ -232,8 +238,7 @@ impl HttpWrite {
             build(&mut Checker::new(), body.as_ref(), &NewIds(command_id))
                 .map(|(built_id, command)| (id.clone().unwrap_or(built_id), command))
         };
-        // Turned away here, before anything is recorded, when too many writes already wait.
-        let place = self.state.write_place()?;
+        let place = self.place;
         let state = self.state.clone();
         let decider = decider.clone();
         let task = context::spawn_detached(self.state.writes(), async move {
