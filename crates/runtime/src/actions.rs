@@ -36,12 +36,20 @@ impl ProjectorHandle {
 
     /// Pauses `name`: it applies nothing, to its serving generation or a rebuild's, until
     /// [`resume`](Self::resume)d, and its read model serves what it has meanwhile. `by` names
-    /// who asked. Returns `false` when it was paused already.
+    /// who asked. Returns `false` when it was paused already. A projection run as partitions
+    /// pauses whole, whichever of its names is given: its partitions share one pause.
     ///
     /// # Errors
     /// Unknown projection, the projection running in another process, the controls' store
     /// failing, or the projector shut down.
     pub async fn pause(&self, name: &ProjectionName, by: &str) -> Result<bool, RuntimeError> {
+        if let Some(partitions) = self.partitions_to_act_on(name) {
+            let mut paused = false;
+            for partition in &partitions {
+                paused |= Box::pin(self.pause(partition, by)).await?;
+            }
+            return Ok(paused);
+        }
         let worker = self.worker(name)?;
         let (reply, answer) = oneshot::channel();
         worker

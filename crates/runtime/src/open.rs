@@ -96,7 +96,15 @@ impl Worker {
                 // read model while it catches up.
                 let generation = match own {
                     Some(generation) => generation,
-                    None => self.target.create_generation().await?,
+                    None => match self.target.create_generation().await {
+                        Ok(generation) => generation,
+                        // Another partition of this version made the first generation since
+                        // the catalog was read: open again, to build that one beside it.
+                        Err(ReadStoreError::BuildInProgress { version: v, .. }) if v == version => {
+                            return Box::pin(self.try_open()).await;
+                        }
+                        Err(error) => return Err(error.into()),
+                    },
                 };
                 // A backfill starts the first generation where the projection says (again, if
                 // a crash came between creating it and moving its checkpoint).
@@ -104,13 +112,18 @@ impl Worker {
                     self.start_at(generation, self.target.start_from()).await?;
                 }
                 if let Err(error) = self.target.activate(generation, None).await {
-                    // Another process served first: the generation made for the race is
-                    // nobody's now, and must not live on as a rebuild.
+                    // Another process (or partition) served first: the generation made for
+                    // the race is nobody's now, and must not live on as a rebuild.
                     if own.is_none() {
                         let _ = self
                             .target
                             .drop_generation(generation, GlobalPosition::ZERO)
                             .await;
+                    }
+                    // The winner's generation is served now: open that, at once, rather than
+                    // wait out a failure's back-off.
+                    if self.target.serving().await?.is_some() {
+                        return Box::pin(self.try_open()).await;
                     }
                     return Err(error.into());
                 }

@@ -6,11 +6,14 @@
 //! carries on from its checkpoint. The worker reads the control when it becomes active and
 //! again every [`CONTROL_RECHECK`], so a pause written by another process (the CLI on the
 //! same database) reaches it.
+//!
+//! The partitions of a projection share one control, kept under the projection's own name: an
+//! operator pauses the projection, and every partition, in this process or another, stops.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use projector_core::Pause;
+use projector_core::{Partition, Pause, ProjectionName};
 use tokio::time::Instant;
 
 use crate::RuntimeError;
@@ -29,7 +32,7 @@ impl Worker {
             return;
         }
         self.next_control_check = Instant::now() + CONTROL_RECHECK;
-        let read = self.controls.paused(&self.target.name()).await;
+        let read = self.controls.paused(&self.control_name()).await;
         self.controls_read |= read.is_ok();
         match read {
             Ok(Some(pause)) => self.pause_here(pause),
@@ -53,6 +56,12 @@ impl Worker {
         self.paused.is_some() || !self.controls_read
     }
 
+    /// The name the control record is kept under: the projection's, for a partition too.
+    fn control_name(&self) -> ProjectionName {
+        let name = self.target.name();
+        Partition::parse_worker_name(&name).map_or(name, |(base, _)| base)
+    }
+
     /// Pauses on an operator's request; `false` when already paused.
     pub(crate) async fn pause(&mut self, by: String) -> Result<bool, RuntimeError> {
         if self.paused.is_some() {
@@ -63,7 +72,7 @@ impl Worker {
             by,
         };
         self.controls
-            .set_paused(&self.target.name(), Some(pause.clone()))
+            .set_paused(&self.control_name(), Some(pause.clone()))
             .await?;
         self.pause_here(pause);
         Ok(true)
@@ -74,7 +83,7 @@ impl Worker {
         if self.paused.is_none() {
             return Ok(false);
         }
-        self.controls.set_paused(&self.target.name(), None).await?;
+        self.controls.set_paused(&self.control_name(), None).await?;
         self.unpause(lanes);
         Ok(true)
     }
@@ -109,7 +118,7 @@ impl Worker {
 
     /// On a standby: publishes whether the holder's projection is paused, as the controls say.
     pub(crate) async fn follow_controls(&mut self) {
-        match self.controls.paused(&self.target.name()).await {
+        match self.controls.paused(&self.control_name()).await {
             Ok(pause) => {
                 self.status.send_if_modified(|s| {
                     let changed = s.paused != pause;

@@ -472,12 +472,20 @@ impl ProjectorHandle {
     }
 
     /// Lets a projection stopped at a poison event try again from its checkpoint, and lifts a
-    /// pause. Returns whether it was stopped or paused.
+    /// pause. Returns whether it was stopped or paused. Given a projection run as partitions,
+    /// it does so for each of them.
     ///
     /// # Errors
     /// Unknown projection, the projection running in another process (this one stands by for
     /// it), or the projector shut down.
     pub async fn resume(&self, name: &ProjectionName) -> Result<bool, RuntimeError> {
+        if let Some(partitions) = self.partitions_to_act_on(name) {
+            let mut resumed = false;
+            for partition in &partitions {
+                resumed |= Box::pin(self.resume(partition)).await?;
+            }
+            return Ok(resumed);
+        }
         let worker = self.worker(name)?;
         let (reply, answer) = oneshot::channel();
         worker

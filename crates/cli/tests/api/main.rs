@@ -365,6 +365,13 @@ mod partitions_e2e {
     }
 
     #[tokio::test]
+    async fn sqlite_a_partitioned_projection_pauses_and_resumes_by_its_name() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::partitions::a_partitioned_projection_pauses_and_resumes_by_its_name())
+            .await;
+    }
+
+    #[tokio::test]
     async fn sqlite_dead_letters_named_by_the_projection_reach_their_partition() {
         crate::helpers::Backend::Sqlite
             .run(crate::partitions::dead_letters_named_by_the_projection_reach_their_partition())

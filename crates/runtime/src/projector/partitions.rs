@@ -1,7 +1,8 @@
 //! A projection run as partitions, seen as one: each partition is a worker of its own (see
 //! `projector_core::partition`), a read naming the projection waits for all of them, a
-//! rebuild naming it rebuilds all of them into one generation, and an action on a dead letter
-//! naming it goes to the partition whose stream the letter is in.
+//! rebuild naming it rebuilds all of them into one generation, a pause or resume naming it
+//! reaches all of them, and an action on a dead letter naming it goes to the partition whose
+//! stream the letter is in.
 
 use std::time::Duration;
 
@@ -103,6 +104,28 @@ impl ProjectorHandle {
             .filter(|w| Partition::parse_worker_name(w).is_some_and(|(base, _)| base == *name))
             .cloned()
             .collect()
+    }
+
+    /// The partitions of `name` an operator's pause or resume goes to: those this process
+    /// holds (the others read the shared pause within a second), or, holding none, one of
+    /// those it stands by for, which answers that it stands by. `None` when `name` does not
+    /// run as partitions here.
+    pub(crate) fn partitions_to_act_on(
+        &self,
+        name: &ProjectionName,
+    ) -> Option<Vec<ProjectionName>> {
+        let workers = self.partition_workers(name);
+        let first = workers.first()?.clone();
+        let held: Vec<ProjectionName> = workers
+            .into_iter()
+            .filter(|w| {
+                self.inner
+                    .workers
+                    .get(w)
+                    .is_some_and(|h| h.status.borrow().state != WorkerState::Standby)
+            })
+            .collect();
+        Some(if held.is_empty() { vec![first] } else { held })
     }
 
     /// Rebuilds a projection run as partitions into one new generation: the first partition

@@ -23,6 +23,7 @@ pub use balance::a_later_server_gets_its_share_of_the_partitions_and_a_survivor_
 pub use failover::two_servers_share_the_partitions_and_one_takes_over_from_the_other;
 pub use operations::{
     a_partitioned_projection_is_rebuilt_by_its_name,
+    a_partitioned_projection_pauses_and_resumes_by_its_name,
     dead_letters_named_by_the_projection_reach_their_partition,
     killed_mid_batch_the_partitions_still_equal_a_rebuild,
 };
@@ -101,6 +102,17 @@ pub async fn reads_wait_for_every_partition_and_the_admin_api_lists_each() {
     let server =
         Server::start_with_args(Storage::fresh().await, &["--partitions", "order_summary=4"]).await;
     server.ready().await;
+    // The partitions race to make the first generation; the losers open the winner's at once,
+    // never as a failure to retry.
+    wait_partitions_at_head(&server, 4, None).await;
+    let metrics = server.get("/metrics").await.expect(200).text;
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l
+                .starts_with("projector_projection_retries_total{projection=\"order_summary_p")),
+        "{metrics}"
+    );
 
     // Orders in every partition, each read back at once at its write's position.
     let mut shares = [0; 4];

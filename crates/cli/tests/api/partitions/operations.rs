@@ -431,3 +431,120 @@ async fn building(data: &std::path::Path) -> usize {
     .expect("the catalog")
     .len()
 }
+
+/// Whether every one of the four partitions of `order_summary` is paused.
+async fn all_four(
+    server: &Server,
+    paused: bool,
+) -> Result<Vec<serde_json::Value>, Vec<serde_json::Value>> {
+    let (entries, _) = partition_entries(server, "order_summary").await;
+    let as_asked = entries.len() == 4
+        && entries
+            .iter()
+            .all(|e| e["paused"] == paused && (e["state"] == "paused") == paused);
+    if as_asked { Ok(entries) } else { Err(entries) }
+}
+
+/// A projection run as partitions is paused and resumed by its name, as one: over the admin
+/// API, and from the command line beside the running server, whose partitions read the one
+/// pause they share.
+pub async fn a_partitioned_projection_pauses_and_resumes_by_its_name() {
+    let server =
+        Server::start_with_args(Storage::fresh().await, &["--partitions", "order_summary=4"]).await;
+    server.ready().await;
+    let ids = order_load(&server, "pz", 12).await;
+    let head = server.head().await;
+    wait_partitions_at_head(&server, 4, None).await;
+
+    let paused = server
+        .post_empty("/admin/projections/order_summary/pause")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(paused["state"], "paused", "{paused}");
+    assert_eq!(paused["checkpoint"], head, "{paused}");
+    let entries = all_four(&server, true)
+        .await
+        .expect("every partition paused at once");
+    assert!(
+        entries.iter().all(|e| e["checkpoint"] == head),
+        "{entries:?}"
+    );
+    server
+        .post_empty("/admin/projections/order_summary/pause")
+        .await
+        .expect(409);
+
+    // Writes in every partition go on; none of them is applied while paused.
+    let mut wanted = 0;
+    for index in 0..4 {
+        wanted = server
+            .place(&id_in("held", index, 4), "c1", &[("a", 1, 1.0)])
+            .await;
+    }
+    assert_eq!(read_at(&server, &ids[0], head, 300).await.status, 200);
+    assert_eq!(
+        read_at(&server, &id_in("held", 3, 4), wanted, 300)
+            .await
+            .status,
+        503
+    );
+    let (entries, _) = partition_entries(&server, "order_summary").await;
+    assert!(
+        entries.iter().all(|e| e["checkpoint"] == head),
+        "{entries:?}"
+    );
+
+    let resumed = server
+        .post_empty("/admin/projections/order_summary/resume")
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(resumed["projection"], "order_summary", "{resumed}");
+    all_four(&server, false)
+        .await
+        .expect("every partition resumed at once");
+    for index in 0..4 {
+        let id = id_in("held", index, 4);
+        assert_eq!(
+            read_at(&server, &id, wanted, 10_000).await.status,
+            200,
+            "{id}"
+        );
+    }
+    server
+        .post_empty("/admin/projections/order_summary/resume")
+        .await
+        .expect(409);
+
+    // From the command line, on the server's storage: the partitions read the pause.
+    let storage_args = server.storage_args();
+    let limit = Duration::from_secs(60);
+    let done = crate::helpers::projector(&["pause", "order_summary"], &storage_args, limit).await;
+    assert!(done.success, "{}", done.stderr);
+    eventually("every partition paused by the command line", || {
+        all_four(&server, true)
+    })
+    .await;
+    let held = server
+        .place(&id_in("cli", 2, 4), "c1", &[("a", 1, 1.0)])
+        .await;
+    assert_eq!(
+        read_at(&server, &id_in("cli", 2, 4), held, 300)
+            .await
+            .status,
+        503
+    );
+    let done = crate::helpers::projector(&["resume", "order_summary"], &storage_args, limit).await;
+    assert!(done.success, "{}", done.stderr);
+    eventually("every partition resumed by the command line", || {
+        all_four(&server, false)
+    })
+    .await;
+    assert_eq!(
+        read_at(&server, &id_in("cli", 2, 4), held, 10_000)
+            .await
+            .status,
+        200
+    );
+}
