@@ -43,6 +43,18 @@ struct Faults {
     lose_reply_to: Mutex<Option<LostReply>>,
     /// How many replies were lost.
     lost: AtomicUsize,
+    /// How many times the database went away. A connection accepted before the latest cut
+    /// forwards nothing more: aborting its task takes effect only at its next poll, and on a
+    /// busy machine a statement sent after [`Proxy::cut`] returned could otherwise still reach
+    /// the server (and commit) before the task is dropped.
+    cuts: AtomicU64,
+}
+
+impl Faults {
+    /// Whether a connection accepted in `generation` has since been cut.
+    fn is_cut(&self, generation: u64) -> bool {
+        self.cuts.load(Ordering::SeqCst) != generation
+    }
 }
 
 /// Which reply to lose: the one to the next chunk carrying `trigger`, on a connection that
@@ -128,6 +140,7 @@ impl Proxy {
                 paused: watch::Sender::new(false),
                 lose_reply_to: Mutex::new(None),
                 lost: AtomicUsize::new(0),
+                cuts: AtomicU64::new(0),
             }),
             url: url(listen),
         };
@@ -140,8 +153,10 @@ impl Proxy {
         &self.url
     }
 
-    /// Drops every proxied connection and refuses new ones.
+    /// Drops every proxied connection and refuses new ones. Nothing a client sends once this
+    /// has returned reaches the server.
     pub fn cut(&self) {
+        self.faults.cuts.fetch_add(1, Ordering::SeqCst);
         for task in self.tasks.lock().expect("tasks").drain(..) {
             task.abort();
         }
@@ -206,9 +221,15 @@ impl Proxy {
         let tasks = Arc::clone(&self.tasks);
         let faults = Arc::clone(&self.faults);
         let upstream = self.upstream;
+        let generation = faults.cuts.load(Ordering::SeqCst);
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let pipe = tokio::spawn(pipe::run(client, upstream, Arc::clone(&faults)));
+                if faults.is_cut(generation) {
+                    // Cut while this listener waited to be dropped: refuse, as a closed port.
+                    return;
+                }
+                let pipe =
+                    tokio::spawn(pipe::run(client, upstream, Arc::clone(&faults), generation));
                 tasks.lock().expect("tasks").push(pipe);
             }
         });

@@ -33,20 +33,29 @@ enum Ended {
     ReplyLost(u64),
 }
 
-/// Proxies `client` to the server at `upstream` until either end closes.
-pub(super) async fn run(client: TcpStream, upstream: SocketAddr, faults: Arc<Faults>) {
+/// Proxies `client` to the server at `upstream` until either end closes or the proxy is cut
+/// after `generation`.
+pub(super) async fn run(
+    client: TcpStream,
+    upstream: SocketAddr,
+    faults: Arc<Faults>,
+    generation: u64,
+) {
     // On a hung network the server does not even hear of the connection.
     let _ = faults.paused.subscribe().wait_for(|paused| !paused).await;
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
+    if faults.is_cut(generation) {
+        return;
+    }
     let _ = (client.set_nodelay(true), server.set_nodelay(true));
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let talk = Mutex::new(Talk::default());
     let ended = tokio::select! {
-        ended = copy(Side::Client, &mut client_read, &mut server_write, &faults, &talk) => ended,
-        ended = copy(Side::Server, &mut server_read, &mut client_write, &faults, &talk) => ended,
+        ended = copy(Side::Client, &mut client_read, &mut server_write, &faults, &talk, generation) => ended,
+        ended = copy(Side::Server, &mut server_read, &mut client_write, &faults, &talk, generation) => ended,
     };
     if let Ended::ReplyLost(request) = ended {
         swallow_reply(&mut server_read, &talk, request).await;
@@ -72,6 +81,7 @@ async fn copy(
     to: &mut OwnedWriteHalf,
     faults: &Faults,
     talk: &Mutex<Talk>,
+    generation: u64,
 ) -> Ended {
     let mut paused = faults.paused.subscribe();
     let mut buffer = vec![0_u8; 16 * 1024];
@@ -84,7 +94,7 @@ async fn copy(
         let lost = follow(side, chunk, faults, talk);
         // A hung network delivers nothing, not even the end of a connection.
         let _ = paused.wait_for(|paused| !paused).await;
-        if chunk.is_empty() || to.write_all(chunk).await.is_err() {
+        if chunk.is_empty() || faults.is_cut(generation) || to.write_all(chunk).await.is_err() {
             return Ended::Closed;
         }
         if let Some(lost) = lost {
