@@ -27,9 +27,7 @@ use projector_search::tantivy::collector::TopDocs;
 use projector_search::tantivy::query::AllQuery;
 use projector_search::{SearchStore, SearchTarget};
 use projector_sql::{SqlProjection, SqlReadStore, SqlTarget};
-use projector_sqlite::{
-    Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
+use projector_sqlite::{Durability, SqliteEventStore, SqliteEventStoreOptions};
 use projector_testkit::dump::{Dump, read_models};
 use projector_testkit::redis::TestRedis;
 use rand::rngs::StdRng;
@@ -45,7 +43,7 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
     let seed: u64 = env_or("PROJECTOR_CRASH_SEED", rand::rng().random());
     eprintln!("crash test: {rounds} rounds, PROJECTOR_CRASH_SEED={seed}");
     let mut rng = StdRng::seed_from_u64(seed);
-    let data = tempfile::tempdir().expect("temporary directory");
+    let data = projector_testkit::temp_dir();
     let Some(redis) = TestRedis::create().await else {
         return;
     };
@@ -124,7 +122,7 @@ async fn killed_mid_batch_the_read_models_still_equal_a_rebuild() {
             checkpoints.iter().all(|p| *p == head),
             "round {round}: checkpoints {checkpoints:?} did not reach the head {head}"
         );
-        let survived = dump(&data.path().join("read")).await;
+        let survived = dump(data.path()).await;
         let rebuilt = rebuild(data.path()).await;
         assert_eq!(survived.len(), rebuilt.len(), "the same tables");
         for (got, want) in survived.iter().zip(&rebuilt) {
@@ -287,17 +285,6 @@ async fn head_of(data: &Path) -> GlobalPosition {
         .expect("head")
 }
 
-fn read_only(dir: &Path) -> SqliteReadStore {
-    SqliteReadStore::open(
-        dir,
-        SqliteReadStoreOptions {
-            read_only: true,
-            ..SqliteReadStoreOptions::default()
-        },
-    )
-    .expect("read store")
-}
-
 /// The serving checkpoint of every order projection (zero where none exists yet).
 async fn checkpoints(data: &Path) -> Vec<GlobalPosition> {
     try_checkpoints(data).await.expect("checkpoints")
@@ -306,13 +293,7 @@ async fn checkpoints(data: &Path) -> Vec<GlobalPosition> {
 async fn try_checkpoints(
     data: &Path,
 ) -> Result<Vec<GlobalPosition>, projector_core::ReadStoreError> {
-    let reads = SqliteReadStore::open(
-        data.join("read"),
-        SqliteReadStoreOptions {
-            read_only: true,
-            ..SqliteReadStoreOptions::default()
-        },
-    )?;
+    let reads = projector_testkit::sqlite::read_only_read_store(data)?;
     let mut positions = Vec::new();
     for name in [ORDER_SUMMARY, DAILY_SALES, CUSTOMERS] {
         let position = match reads.serving(&name).await? {
@@ -324,9 +305,9 @@ async fn try_checkpoints(
     Ok(positions)
 }
 
-/// Every row of every table of the order read models.
-async fn dump(read_dir: &Path) -> Dump {
-    let reads = read_only(read_dir);
+/// Every row of every table of the order read models kept in the data directory `data`.
+async fn dump(data: &Path) -> Dump {
+    let reads = projector_testkit::sqlite::read_only_read_store(data).expect("read store");
     let all = projections::all();
     let all: Vec<&dyn SqlProjection> = all.iter().map(|p| p.as_ref()).collect();
     read_models(&reads, &all).await
@@ -336,10 +317,8 @@ async fn dump(read_dir: &Path) -> Dump {
 async fn rebuild(data: &Path) -> Dump {
     let events =
         Arc::new(SqliteEventStore::open_read_only(data.join("events.db")).expect("event store"));
-    let fresh = tempfile::tempdir().expect("temporary directory");
-    let reads = Arc::new(
-        SqliteReadStore::open(fresh.path(), SqliteReadStoreOptions::default()).expect("read store"),
-    );
+    let fresh = projector_testkit::temp_dir();
+    let reads = Arc::new(projector_testkit::sqlite::read_store(fresh.path()));
     let mut projector = Projector::new(events, ProjectorOptions::default());
     for projection in projections::all() {
         projector = projector.with_target(SqlTarget::new(
@@ -385,7 +364,7 @@ fn documents(store: &SearchStore) -> (GlobalPosition, Vec<(String, OrderDocument
 async fn search_rebuilt(data: &Path) -> Vec<(String, OrderDocument)> {
     let events =
         Arc::new(SqliteEventStore::open_read_only(data.join("events.db")).expect("event store"));
-    let fresh = tempfile::tempdir().expect("temporary directory");
+    let fresh = projector_testkit::temp_dir();
     let store = SearchStore::open(fresh.path()).expect("search store");
     let shutdown = CancellationToken::new();
     let handle = Projector::new(events, ProjectorOptions::default())

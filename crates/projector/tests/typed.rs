@@ -86,7 +86,7 @@ async fn append<E: DomainEvent>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_typed_projection_reads_its_category_only_and_stops_at_its_own_failing_event() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let (events, reads) = projector::sqlite::open_dir(dir.path()).expect("stores");
     let (counter, gauge) = (
         CounterEvent::stream(1).expect("id"),
@@ -172,7 +172,7 @@ async fn a_typed_redis_projection_receives_decoded_events_of_its_category() {
     let Some(redis) = TestRedis::create().await else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let (events, _reads) = projector::sqlite::open_dir(dir.path()).expect("stores");
     let counter = CounterEvent::stream(7).expect("id");
     append(&*events, &counter, CounterEvent::Incremented { by: 4 }).await;

@@ -13,7 +13,9 @@
 //! - [`redis`]: [`TestRedis`](redis::TestRedis), a fresh Redis key namespace per test, or a
 //!   logical database of the test's own for a test that flushes it.
 //! - [`services`]: URLs of the loopback services, and the rule for when a test may skip.
+//! - [`temp_dir`]: a temporary directory for the stores that live in files.
 //! - [`events`]: quick constructors for test events.
+//! - [`sqlite`]: the SQLite stores of a data directory, opened as the server opens them.
 //! - [`seeded`]: a SQL projection that starts from seeded rows.
 //! - [`wait`]: [`eventually`](wait::eventually), the one way a test waits for a condition, under
 //!   one deadline policy.
@@ -23,10 +25,14 @@
 pub mod conformance;
 pub mod dump;
 pub mod events;
+mod files;
 pub mod harness;
 pub mod postgres;
 pub mod proxy;
 pub mod redis;
 pub mod seeded;
 pub mod services;
+pub mod sqlite;
 pub mod wait;
+
+pub use files::temp_dir;

@@ -89,7 +89,7 @@ pub(crate) struct Keyed {
 
 impl Keyed {
     pub(crate) async fn start(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let dir = projector_testkit::temp_dir();
         let file = dir.path().join("api-keys");
         let mut keys = Vec::new();
         for scope in ["read", "write", "admin"] {
@@ -323,7 +323,7 @@ async fn the_acting_user_is_the_principal_and_keys_are_read_again() {
 
 #[tokio::test]
 async fn without_keys_the_server_stays_on_loopback() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let data = dir.path().join("data");
     let refused = projector(
         &[

@@ -10,7 +10,7 @@ use crate::helpers::projector;
 
 #[tokio::test]
 async fn the_catalogue_bench_checks_its_index_and_prints_its_figures() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let dir_arg = dir.path().to_string_lossy().into_owned();
     let args = [
         "bench",
@@ -56,7 +56,7 @@ async fn the_catalogue_bench_checks_its_index_and_prints_its_figures() {
 /// model holds every order with no projector running, and prints both figures and their ratio.
 #[tokio::test]
 async fn the_inline_bench_checks_its_read_model_and_prints_the_ratio() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let dir_arg = dir.path().to_string_lossy().into_owned();
     let args = [
         "bench",
@@ -91,7 +91,7 @@ async fn the_inline_bench_checks_its_read_model_and_prints_the_ratio() {
 /// figures of accepted and shed writes in its JSON line beside the backend it ran on.
 #[tokio::test]
 async fn the_http_bench_reports_accepted_and_shed_writes() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let dir_arg = dir.path().to_string_lossy().into_owned();
     let args = [
         "bench",

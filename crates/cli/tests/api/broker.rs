@@ -45,7 +45,7 @@ async fn remove_stream(url: &str, stream: &[String]) {
 }
 
 fn sqlite() -> Storage {
-    Storage::Sqlite(tempfile::tempdir().expect("temporary directory"))
+    Storage::Sqlite(projector_testkit::temp_dir())
 }
 
 /// The data directory of a server on SQLite.
@@ -294,7 +294,7 @@ impl OwnNats {
             .port();
         let mut nats = Self {
             port,
-            store: tempfile::tempdir().expect("temporary directory"),
+            store: projector_testkit::temp_dir(),
             process: None,
         };
         if let Err(error) = nats.run().await {

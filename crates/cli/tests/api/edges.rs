@@ -165,7 +165,7 @@ async fn cors_lets_the_configured_origins_call_from_a_browser() {
 
 #[tokio::test]
 async fn a_caller_past_its_rate_is_told_when_to_come_back() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let keys = dir.path().join("keys");
     let mut tokens = Vec::new();
     for principal in ["hasty", "patient"] {

@@ -88,12 +88,12 @@ impl Storage {
     /// Fresh storage on the test's backend.
     pub async fn fresh() -> Self {
         match Backend::current() {
-            Backend::Sqlite => Storage::Sqlite(tempfile::tempdir().expect("temporary directory")),
+            Backend::Sqlite => Storage::Sqlite(projector_testkit::temp_dir()),
             Backend::Postgres => Storage::Postgres(
                 TestDatabase::create()
                     .await
                     .expect("PostgreSQL was reachable a moment ago"),
-                tempfile::tempdir().expect("temporary directory"),
+                projector_testkit::temp_dir(),
             ),
         }
     }
@@ -204,7 +204,7 @@ impl Server {
     /// Starts a server on a PostgreSQL database another server may share, with extra `serve`
     /// options, and a data directory of its own for its search indexes.
     pub async fn start_on_database_with_args(url: &str, extra: &[&str]) -> Self {
-        let data = tempfile::tempdir().expect("temporary directory");
+        let data = projector_testkit::temp_dir();
         let mut args: Vec<std::ffi::OsString> = vec![
             "--database-url".into(),
             url.into(),

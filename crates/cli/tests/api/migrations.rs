@@ -18,7 +18,7 @@ async fn no_migrate_refuses_a_schema_behind_the_build_and_changes_nothing() {
     let Some(database) = TestDatabase::create().await else {
         return;
     };
-    let data = tempfile::tempdir().expect("temporary directory");
+    let data = projector_testkit::temp_dir();
     let storage: Vec<std::ffi::OsString> = vec![
         "--database-url".into(),
         database.url().into(),

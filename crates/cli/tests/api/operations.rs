@@ -178,7 +178,7 @@ fn private_entries(
 async fn data_stays_private_and_passwords_stay_out_of_sight() {
     use std::os::unix::fs::PermissionsExt;
 
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let data = dir.path().join("data");
     std::fs::create_dir(&data).expect("a data directory made by hand");
     std::fs::write(data.join("notes.txt"), "left here").expect("a file");

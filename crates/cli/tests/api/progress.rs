@@ -351,7 +351,7 @@ async fn make_key(file: &std::path::Path, scopes: &str) -> String {
 /// missing key or a key without the scope is refused, saying so.
 #[tokio::test]
 async fn a_server_with_authentication_takes_the_token() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let file = dir.path().join("api-keys");
     let admin = make_key(&file, "admin").await;
     let reader = make_key(&file, "read").await;

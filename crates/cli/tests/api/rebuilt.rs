@@ -16,7 +16,7 @@ use projector_search::SearchStore;
 use projector_search::tantivy::collector::TopDocs;
 use projector_search::tantivy::query::AllQuery;
 use projector_sql::{SqlProjection, SqlReadStore};
-use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
+use projector_sqlite::SqliteEventStore;
 use projector_testkit::dump::read_models;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -28,14 +28,7 @@ pub type ReadModels = BTreeMap<String, Vec<String>>;
 /// indexes under `search/`), with the position each has reached. The process keeping them
 /// should be stopped.
 pub async fn kept(data: &Path) -> (ReadModels, BTreeMap<String, GlobalPosition>) {
-    let reads = SqliteReadStore::open(
-        data.join("read"),
-        SqliteReadStoreOptions {
-            read_only: true,
-            ..SqliteReadStoreOptions::default()
-        },
-    )
-    .expect("the read models");
+    let reads = projector_testkit::sqlite::read_only_read_store(data).expect("the read models");
     let search = SearchStore::open_read_only(data.join("search"));
     let mut positions = BTreeMap::new();
     for projection in sql_projections() {
@@ -62,11 +55,8 @@ pub async fn kept(data: &Path) -> (ReadModels, BTreeMap<String, GlobalPosition>)
 /// store `events_db` (which may be in use by its writer, idle), up to its head.
 pub async fn rebuilt(events_db: &Path) -> ReadModels {
     let events = Arc::new(SqliteEventStore::open_read_only(events_db).expect("the event store"));
-    let fresh = tempfile::tempdir().expect("temporary directory");
-    let reads = Arc::new(
-        SqliteReadStore::open(fresh.path().join("read"), SqliteReadStoreOptions::default())
-            .expect("a read store"),
-    );
+    let fresh = projector_testkit::temp_dir();
+    let reads = Arc::new(projector_testkit::sqlite::read_store(fresh.path()));
     let search = SearchStore::open(fresh.path().join("search")).expect("a search store");
     let mut projector = Projector::new(events, ProjectorOptions::default());
     for target in read_models::over(

@@ -8,7 +8,6 @@ use projector_core::{DomainEvent, EventAppender, EventMetadata, EventSet, Expect
 use projector_customers::CustomerEvent;
 use projector_customers::events::{CustomerMoved, CustomerRegistered};
 use projector_postgres::{PgEventStore, PgEventStoreOptions};
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 use serde_json::Value;
 
 use crate::helpers::{Server, Storage};
@@ -55,11 +54,7 @@ async fn append(mut server: Server, event: &CustomerEvent) -> (Server, u64) {
         unreachable!("PostgreSQL appends above")
     };
     assert!(server.terminate(), "a clean exit on SIGTERM");
-    let events = SqliteEventStore::open(
-        dir.path().join("data").join("events.db"),
-        SqliteEventStoreOptions::default(),
-    )
-    .expect("the server's event store");
+    let events = projector_testkit::sqlite::event_store(&dir.path().join("data"));
     let appended = events
         .append(&stream, ExpectedVersion::Any, vec![new])
         .await

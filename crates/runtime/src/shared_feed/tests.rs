@@ -10,7 +10,7 @@ use projector_core::{
     EventAppender, EventFeed, ExpectedVersion, GlobalPosition, HeadWatch, Partition, RecordedEvent,
     StoreError, StreamId,
 };
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+use projector_sqlite::SqliteEventStore;
 
 use super::{SharedFeed, SharedTakes};
 
@@ -47,13 +47,7 @@ async fn store(
     streams: &[&str],
     rounds: usize,
 ) -> (Arc<Counting>, GlobalPosition) {
-    let store = Arc::new(
-        SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("an event store"),
-    );
+    let store = Arc::new(projector_testkit::sqlite::event_store(dir.path()));
     for round in 0..rounds {
         for stream in streams {
             let stream = StreamId::parse(*stream).expect("a stream id");
@@ -120,7 +114,7 @@ fn streams(n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_get_their_own_events_once_in_order_from_one_read() {
-    let dir = tempfile::tempdir().expect("a directory");
+    let dir = projector_testkit::temp_dir();
     let names = streams(40);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let (store, head) = store(&dir, &names, 15).await;
@@ -159,7 +153,7 @@ async fn partitions_get_their_own_events_once_in_order_from_one_read() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_with_nothing_of_its_own_still_reaches_the_head() {
-    let dir = tempfile::tempdir().expect("a directory");
+    let dir = projector_testkit::temp_dir();
     let (store, head) = store(&dir, &["order-1"], 50).await;
     let busy = Partition::of_stream(&StreamId::from_static("order-1"), 4);
     let shared = Arc::new(SharedFeed::new(store.clone(), 4, 10));
@@ -173,7 +167,7 @@ async fn a_partition_with_nothing_of_its_own_still_reaches_the_head() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_far_behind_the_others_reads_the_store_itself() {
-    let dir = tempfile::tempdir().expect("a directory");
+    let dir = projector_testkit::temp_dir();
     let names = streams(20);
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let (store, head) = store(&dir, &names, 20).await;

@@ -11,13 +11,12 @@ use projector_core::{
 };
 use projector_runtime::{WaitError, WorkerState};
 use projector_sql::SqlReadStore;
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+use projector_sqlite::SqliteEventStore;
+use projector_testkit::sqlite;
 use projector_testkit::wait::eventually;
 
 use crate::helpers::{Counting, PATIENCE};
-use crate::setup::{
-    NAME, Setup, append, append_marked, dump, leases, postgres_stores, sqlite_reads, start,
-};
+use crate::setup::{NAME, Setup, append, append_marked, dump, leases, postgres_stores, start};
 use crate::versions::until;
 
 fn counting(policy: PoisonPolicy) -> Arc<Counting> {
@@ -178,23 +177,19 @@ async fn a_worker_that_panics_gives_its_lease_up_on_postgres() {
 /// reads that wait for a position are refused rather than answered from it; a rebuild mends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_model_ahead_of_the_event_store_is_refused_until_rebuilt() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let backup = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
+    let backup = projector_testkit::temp_dir();
     let events_path = dir.path().join("events.db");
     {
-        let events = SqliteEventStore::open(&events_path, SqliteEventStoreOptions::default())
-            .expect("event store");
+        let events = sqlite::event_store(dir.path());
         append(&events, "a", 10).await;
         events.close().await;
     }
     copy_store(&events_path, &backup.path().join("events.db"));
     {
-        let events = Arc::new(
-            SqliteEventStore::open(&events_path, SqliteEventStoreOptions::default())
-                .expect("event store"),
-        );
+        let events = Arc::new(sqlite::event_store(dir.path()));
         append(events.as_ref(), "a", 10).await;
-        let reads = Arc::new(sqlite_reads(&dir));
+        let reads = Arc::new(sqlite::read_store(dir.path()));
         let (handle, stop) = start(events.clone(), reads, counting(PoisonPolicy::Stop), None);
         handle.wait_caught_up(PATIENCE).await.expect("caught up");
         stop.cancel();
@@ -204,11 +199,8 @@ async fn a_read_model_ahead_of_the_event_store_is_refused_until_rebuilt() {
     }
     // The event store comes back from the backup, ten events short of the read model.
     copy_store(&backup.path().join("events.db"), &events_path);
-    let events = Arc::new(
-        SqliteEventStore::open(&events_path, SqliteEventStoreOptions::default())
-            .expect("event store"),
-    );
-    let reads = Arc::new(sqlite_reads(&dir));
+    let events = Arc::new(sqlite::event_store(dir.path()));
+    let reads = Arc::new(sqlite::read_store(dir.path()));
     let (handle, stop) = start(
         events.clone(),
         reads.clone(),
@@ -276,13 +268,12 @@ fn copy_store(from: &std::path::Path, to: &std::path::Path) {
 /// that process's appends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_projector_on_a_read_only_store_follows_the_writer() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let path = dir.path().join("events.db");
-    let writer =
-        SqliteEventStore::open(&path, SqliteEventStoreOptions::default()).expect("event store");
+    let writer = sqlite::event_store(dir.path());
     append(&writer, "a", 5).await;
     let reader = Arc::new(SqliteEventStore::open_read_only(&path).expect("read-only store"));
-    let reads = Arc::new(sqlite_reads(&dir));
+    let reads = Arc::new(sqlite::read_store(dir.path()));
     let (handle, stop) = start(reader, reads.clone(), counting(PoisonPolicy::Stop), None);
     handle.wait_caught_up(PATIENCE).await.expect("caught up");
 

@@ -12,9 +12,8 @@ use projector_core::{
 };
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
 use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlTransaction};
-use projector_sqlite::{
-    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
+use projector_sqlite::{SqliteEventStore, SqliteReadStore};
+use projector_testkit::sqlite;
 use tokio_util::sync::CancellationToken;
 
 /// The suites' one deadline for waiting on something that should happen.
@@ -29,22 +28,13 @@ pub struct Stores {
 
 impl Stores {
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        Self::open(dir)
+        Self::open(projector_testkit::temp_dir())
     }
 
     pub fn open(dir: tempfile::TempDir) -> Self {
-        let events = SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("event store");
-        let reads =
-            SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-                .expect("read store");
         Self {
-            events: Arc::new(events),
-            reads: Arc::new(reads),
+            events: Arc::new(sqlite::event_store(dir.path())),
+            reads: Arc::new(sqlite::read_store(dir.path())),
             _dir: dir,
         }
     }

@@ -13,10 +13,8 @@ use projector_postgres::{
 };
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
 use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
-use projector_sqlite::{
-    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
 use projector_testkit::postgres::TestDatabase;
+use projector_testkit::sqlite;
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Counting, PATIENCE};
@@ -38,12 +36,12 @@ pub struct Setup {
 
 impl Setup {
     pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let reference = tempfile::tempdir().expect("temporary directory");
+        let dir = projector_testkit::temp_dir();
+        let reference = projector_testkit::temp_dir();
         Self {
-            events: Arc::new(sqlite_events(&dir)),
-            reads: Arc::new(sqlite_reads(&dir)),
-            reference: Arc::new(sqlite_reads(&reference)),
+            events: Arc::new(sqlite::event_store(dir.path())),
+            reads: Arc::new(sqlite::read_store(dir.path())),
+            reference: Arc::new(sqlite::read_store(reference.path())),
             _guards: vec![Box::new(dir), Box::new(reference)],
         }
     }
@@ -61,8 +59,8 @@ impl Setup {
             .downcast_ref::<tempfile::TempDir>()
             .expect("the data directory");
         Self {
-            events: Arc::new(sqlite_events(dir)),
-            reads: Arc::new(sqlite_reads(dir)),
+            events: Arc::new(sqlite::event_store(dir.path())),
+            reads: Arc::new(sqlite::read_store(dir.path())),
             reference,
             _guards,
         }
@@ -104,19 +102,6 @@ impl Setup {
             url,
         ))
     }
-}
-
-pub fn sqlite_events(dir: &tempfile::TempDir) -> SqliteEventStore {
-    SqliteEventStore::open(
-        dir.path().join("events.db"),
-        SqliteEventStoreOptions::default(),
-    )
-    .expect("event store")
-}
-
-pub fn sqlite_reads(dir: &tempfile::TempDir) -> SqliteReadStore {
-    SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-        .expect("read store")
 }
 
 /// A second process's connections to one PostgreSQL database.

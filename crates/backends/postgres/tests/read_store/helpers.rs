@@ -14,9 +14,6 @@ use projector_orders::{OrderCommand, OrderDecider, order_stream};
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
 use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlValue};
-use projector_sqlite::{
-    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
 use projector_testkit::postgres::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
@@ -58,15 +55,9 @@ impl Service {
 
     /// `projections` on SQLite in a temporary directory.
     pub fn sqlite_with(projections: Vec<Arc<dyn SqlProjection>>) -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let events = SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("events");
-        let reads =
-            SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-                .expect("reads");
+        let dir = projector_testkit::temp_dir();
+        let events = projector_testkit::sqlite::event_store(dir.path());
+        let reads = projector_testkit::sqlite::read_store(dir.path());
         Self::start(Arc::new(events), Arc::new(reads), dir, projections)
     }
 

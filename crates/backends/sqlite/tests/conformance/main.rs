@@ -5,17 +5,12 @@ mod idempotency;
 
 use std::sync::Arc;
 
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 use projector_testkit::conformance::Fixture;
 
 /// A fresh store in a temporary directory that lives as long as the fixture.
 async fn fresh_store() -> Option<Fixture> {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = SqliteEventStore::open(
-        dir.path().join("events.db"),
-        SqliteEventStoreOptions::default(),
-    )
-    .expect("open a fresh store");
+    let store = projector_testkit::sqlite::event_store(dir.path());
     Some(Fixture::new(Arc::new(store), dir))
 }
 

@@ -9,10 +9,7 @@ use projector_core::{
     NewEvent, Projection, ProjectionError, ProjectionName, RecordedEvent, StoreError, StreamId,
 };
 use projector_sql::{SqlProjection, SqlReadStore, SqlTransaction, SqlValue};
-use projector_sqlite::{
-    InlineProjections, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore,
-    SqliteReadStoreOptions,
-};
+use projector_sqlite::{InlineProjections, SqliteEventStore, SqliteReadStore};
 
 const NAME: ProjectionName = ProjectionName::from_static("notes");
 
@@ -86,16 +83,9 @@ struct Setup {
 
 /// An event store and a read store where `notes` serves from an empty generation.
 async fn setup() -> Setup {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let events = Arc::new(
-        SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("event store"),
-    );
-    let reads = SqliteReadStore::open(dir.path().join("reads"), SqliteReadStoreOptions::default())
-        .expect("read store");
+    let dir = projector_testkit::temp_dir();
+    let events = Arc::new(projector_testkit::sqlite::event_store(dir.path()));
+    let reads = projector_testkit::sqlite::read_store(dir.path());
     let generation = reads.create_generation(&Notes).await.expect("generation");
     reads
         .activate(&NAME, generation, None)

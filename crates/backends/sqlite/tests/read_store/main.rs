@@ -8,7 +8,7 @@ use projector_testkit::conformance::target::sql::SqlFixture;
 
 /// A read store in a fresh temporary directory, reopened from the same directory.
 async fn fixture() -> Option<SqlFixture> {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let path = dir.path().to_path_buf();
     let open = move || {
         let path = path.clone();
@@ -24,7 +24,7 @@ async fn fixture() -> Option<SqlFixture> {
 
 /// A read store in a fresh temporary directory.
 async fn sql_store() -> Option<(tempfile::TempDir, Arc<dyn projector_sql::SqlReadStore>)> {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let reads =
         SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default()).expect("read store");
     Some((dir, Arc::new(reads)))
@@ -36,7 +36,7 @@ async fn controls() -> Option<(
     Arc<dyn ProjectionControls>,
     Arc<dyn ProjectionControls>,
 )> {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let open = || Arc::new(SqliteControls::open(dir.path().join("read")).expect("controls"));
     let (here, there) = (open(), open());
     Some((dir, here, there))
@@ -50,7 +50,7 @@ projector_testkit::target_conformance!(fixture(), sql_store: sql_store(), contro
 async fn a_building_generation_without_its_file_is_dropped_at_open() {
     use projector_sql::SqlReadStore;
 
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let name = projector_core::ProjectionName::from_static("half_made");
     {
         let reads = SqliteReadStore::open(dir.path(), SqliteReadStoreOptions::default())

@@ -11,7 +11,7 @@ use projector_core::{
     EventAppender, EventFeed, ExpectedVersion, GlobalPosition, RecordedEvent, StreamId,
 };
 use projector_nats::{EventStream, StreamSettings, cloudevent};
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+use projector_sqlite::SqliteEventStore;
 use projector_testkit::events::event;
 use projector_testkit::services::{nats_url, unavailable};
 use projector_testkit::wait::eventually;
@@ -162,12 +162,8 @@ pub struct Source {
 
 impl Source {
     pub async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("event store");
+        let dir = projector_testkit::temp_dir();
+        let store = projector_testkit::sqlite::event_store(dir.path());
         Self {
             _dir: dir,
             store: Arc::new(store),

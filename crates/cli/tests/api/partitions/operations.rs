@@ -15,16 +15,8 @@ use crate::rebuilt;
 /// `data` (none before it serves a generation built so).
 async fn partition_checkpoints(data: &std::path::Path, count: u16) -> Option<Vec<GlobalPosition>> {
     use projector_sql::SqlReadStore;
-    use projector_sqlite::{SqliteReadStore, SqliteReadStoreOptions};
 
-    let reads = SqliteReadStore::open(
-        data.join("read"),
-        SqliteReadStoreOptions {
-            read_only: true,
-            ..SqliteReadStoreOptions::default()
-        },
-    )
-    .ok()?;
+    let reads = projector_testkit::sqlite::read_only_read_store(data).ok()?;
     let serving = reads.serving(&ORDER_SUMMARY).await.ok()??;
     if reads
         .partitions(&ORDER_SUMMARY, serving.generation)
@@ -143,16 +135,8 @@ pub async fn killed_mid_batch_the_partitions_still_equal_a_rebuild() {
 /// The serving generation of `order_summary` under `data` and how many partitions built it.
 async fn serving_built_by(data: &std::path::Path) -> (u32, u16) {
     use projector_sql::SqlReadStore;
-    use projector_sqlite::{SqliteReadStore, SqliteReadStoreOptions};
 
-    let reads = SqliteReadStore::open(
-        data.join("read"),
-        SqliteReadStoreOptions {
-            read_only: true,
-            ..SqliteReadStoreOptions::default()
-        },
-    )
-    .expect("the read models");
+    let reads = projector_testkit::sqlite::read_only_read_store(data).expect("the read models");
     let serving = reads
         .serving(&ORDER_SUMMARY)
         .await
@@ -416,20 +400,13 @@ pub async fn dead_letters_named_by_the_projection_reach_their_partition() {
 /// How many generations of `order_summary` under `data` are being built.
 async fn building(data: &std::path::Path) -> usize {
     use projector_sql::SqlReadStore;
-    use projector_sqlite::{SqliteReadStore, SqliteReadStoreOptions};
 
-    SqliteReadStore::open(
-        data.join("read"),
-        SqliteReadStoreOptions {
-            read_only: true,
-            ..SqliteReadStoreOptions::default()
-        },
-    )
-    .expect("the read models")
-    .building(&ORDER_SUMMARY)
-    .await
-    .expect("the catalog")
-    .len()
+    projector_testkit::sqlite::read_only_read_store(data)
+        .expect("the read models")
+        .building(&ORDER_SUMMARY)
+        .await
+        .expect("the catalog")
+        .len()
 }
 
 /// Whether every one of the four partitions of `order_summary` is paused.

@@ -18,9 +18,6 @@ use projector_issues::{
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
 use projector_runtime::{Projector, ProjectorOptions, RetryPolicy, WaitError};
 use projector_sql::{SqlReadStore, SqlTarget};
-use projector_sqlite::{
-    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
 use projector_testkit::postgres::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
@@ -29,14 +26,9 @@ const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sqlite() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let events = SqliteEventStore::open(
-        dir.path().join("events.db"),
-        SqliteEventStoreOptions::default(),
-    )
-    .expect("events");
-    let reads = SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-        .expect("reads");
+    let dir = projector_testkit::temp_dir();
+    let events = projector_testkit::sqlite::event_store(dir.path());
+    let reads = projector_testkit::sqlite::read_store(dir.path());
     one_batch_lands_in_order_and_a_missing_issue_stops_it(Arc::new(events), Arc::new(reads)).await;
 }
 

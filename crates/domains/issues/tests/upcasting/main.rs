@@ -15,9 +15,6 @@ use projector_issues::{
 };
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_sql::{SqlReadStore, SqlTarget};
-use projector_sqlite::{
-    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
 use tokio_util::sync::CancellationToken;
 
 /// An `IssueCreated` exactly as version 1 of the schema wrote it.
@@ -37,14 +34,8 @@ fn created_v1(issue_id: &str) -> NewEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_events_read_as_the_new_shape_by_the_decider_and_by_a_rebuild() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Arc::new(
-        SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("store"),
-    );
+    let dir = projector_testkit::temp_dir();
+    let store = Arc::new(projector_testkit::sqlite::event_store(dir.path()));
     let stream = issue_stream("legacy-1").expect("valid");
     store
         .append(
@@ -124,10 +115,7 @@ async fn old_events_read_as_the_new_shape_by_the_decider_and_by_a_rebuild() {
     assert_eq!(fresh_events[0].schema_version, 2);
 
     // A rebuild from the first event reads both shapes.
-    let reads = Arc::new(
-        SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-            .expect("reads"),
-    );
+    let reads = Arc::new(projector_testkit::sqlite::read_store(dir.path()));
     let mut projector = Projector::new(store.clone(), ProjectorOptions::default());
     for projection in projections::all() {
         projector = projector.with_target(SqlTarget::new(

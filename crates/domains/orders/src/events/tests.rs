@@ -8,7 +8,6 @@ use projector_core::{
     DomainEvent, EventAppender, EventSet, EventType, ExpectedVersion, JsonPayload, NewEvent,
     ReadDirection, RecordedEvent, StreamId, StreamReader, StreamVersion,
 };
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 
 use super::*;
 
@@ -152,12 +151,8 @@ fn at(day: u32, hour: u32, second: u32) -> DateTime<Utc> {
 /// Appends `payloads` to `stream` as they were stored (type name, schema version 1, the
 /// JSON text) and reads them back from the store.
 async fn record(stream: &str, payloads: &[(&str, &str)]) -> Vec<RecordedEvent> {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SqliteEventStore::open(
-        dir.path().join("events.db"),
-        SqliteEventStoreOptions::default(),
-    )
-    .expect("event store");
+    let dir = projector_testkit::temp_dir();
+    let store = projector_testkit::sqlite::event_store(dir.path());
     let stream = StreamId::parse(stream).expect("stream");
     let events = payloads
         .iter()

@@ -71,7 +71,7 @@ struct Orders {
 
 impl Orders {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let dir = projector_testkit::temp_dir();
         let store = SearchStore::open(dir.path().join("search")).expect("store");
         let target = SearchTarget::typed(store.clone(), OrderSearchProjection);
         let generation = target.create_generation().await.expect("generation");

@@ -10,15 +10,11 @@ use projector_core::{
 use projector_orders::{
     Money, NewItem, OrderCommand, OrderDecider, OrderError, OrderLimit, order_stream,
 };
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+use projector_sqlite::SqliteEventStore;
 
 fn store() -> (Arc<SqliteEventStore>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SqliteEventStore::open(
-        dir.path().join("events.db"),
-        SqliteEventStoreOptions::default(),
-    )
-    .expect("store");
+    let dir = projector_testkit::temp_dir();
+    let store = projector_testkit::sqlite::event_store(dir.path());
     (Arc::new(store), dir)
 }
 

@@ -14,14 +14,16 @@ use projector_sql::{SqlReadStore, SqlTarget};
 use projector_testkit::redis::TestRedis;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{PATIENCE, at, item, open_stores, place};
+use projector_testkit::sqlite;
+
+use crate::helpers::{PATIENCE, at, item, place};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_pages_each_customers_orders_as_the_sql_model_does() {
     let Some(redis) = TestRedis::create().await else {
         return;
     };
-    let (_dir, events, reads) = open_stores();
+    let (_dir, events, reads) = sqlite::stores();
     let store = RedisStore::connect(
         redis.url(),
         Namespace::parse(redis.namespace()).expect("namespace"),

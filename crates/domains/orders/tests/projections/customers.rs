@@ -16,7 +16,7 @@ use projector_runtime::{Projector, ProjectorOptions, RetryPolicy, WaitError};
 use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{PATIENCE, Service, at, item, open_stores, place, text};
+use crate::helpers::{PATIENCE, Service, at, item, place, text};
 
 fn minute(m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, 20, 12, m, 0)
@@ -249,7 +249,7 @@ async fn profile_changes_tiers_and_reviews_land_in_their_tables() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_event_of_a_customer_who_never_registered_stops_the_projection_there() {
-    let (_dir, events, reads) = open_stores();
+    let (_dir, events, reads) = projector_testkit::sqlite::stores();
     let store = events.as_ref() as &dyn EventStore;
     let order = |id: &'static str| async move {
         projector_core::execute(

@@ -11,9 +11,7 @@ use projector_orders::projections;
 use projector_orders::{Money, NewItem, OrderCommand, OrderDecider, order_stream};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
 use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlValue};
-use projector_sqlite::{
-    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
+use projector_sqlite::{SqliteEventStore, SqliteReadStore};
 use tokio_util::sync::CancellationToken;
 
 /// The suites' one deadline for waiting on something that should happen.
@@ -26,27 +24,6 @@ pub struct Service {
     _dir: tempfile::TempDir,
 }
 
-/// A fresh directory with an event store and a read store in it.
-pub fn open_stores() -> (
-    tempfile::TempDir,
-    Arc<SqliteEventStore>,
-    Arc<SqliteReadStore>,
-) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let events = Arc::new(
-        SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("events"),
-    );
-    let reads = Arc::new(
-        SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-            .expect("reads"),
-    );
-    (dir, events, reads)
-}
-
 impl Service {
     /// Every order projection.
     pub fn start() -> Self {
@@ -55,7 +32,7 @@ impl Service {
 
     /// `projections` (e.g. seeded ones) over fresh stores.
     pub fn start_with(projections: Vec<Arc<dyn SqlProjection>>) -> Self {
-        let (dir, events, reads) = open_stores();
+        let (dir, events, reads) = projector_testkit::sqlite::stores();
         let mut projector = Projector::new(events.clone(), ProjectorOptions::default());
         for projection in projections {
             projector = projector.with_target(SqlTarget::new(

@@ -20,13 +20,15 @@ use projector_orders::projections::CustomersProjection;
 use projector_orders::{Money, order_stream};
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_sql::{SqlReadStore, SqlTarget, SqlValue, TypedSql};
-use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
+use projector_sqlite::SqliteEventStore;
 use projector_testkit::dump::{Dump, read_models, rows};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{PATIENCE, open_stores};
+use projector_testkit::sqlite;
+
+use crate::helpers::PATIENCE;
 
 /// What a customer does after registering, in order.
 #[derive(Clone, Debug)]
@@ -263,11 +265,8 @@ fn feed(plan: &Plan) -> Vec<(StreamId, NewEvent)> {
 /// A read store beside `events` whose `customers` projection applies batches of at most
 /// `batch_size` events; every table once it has caught up.
 async fn tables(events: &Arc<SqliteEventStore>, batch_size: usize) -> Dump {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let reads = Arc::new(
-        SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-            .expect("reads"),
-    );
+    let dir = projector_testkit::temp_dir();
+    let reads = Arc::new(sqlite::read_store(dir.path()));
     let options = ProjectorOptions {
         batch_size,
         ..ProjectorOptions::default()
@@ -284,7 +283,7 @@ async fn tables(events: &Arc<SqliteEventStore>, batch_size: usize) -> Dump {
 }
 
 async fn check(plan: Plan) {
-    let (_dir, events, _) = open_stores();
+    let (_dir, events, _) = sqlite::stores();
     for (stream, event) in feed(&plan) {
         events
             .append(&stream, ExpectedVersion::Any, vec![event])

@@ -27,7 +27,7 @@ use projector_runtime::{Projector, ProjectorOptions, RetryPolicy, WaitError};
 use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use tokio_util::sync::CancellationToken;
 
-use helpers::{PATIENCE, Service, at, item, open_stores, place, text};
+use helpers::{PATIENCE, Service, at, item, place, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_placed_order_reads_back_confirmed_with_its_items_and_total() {
@@ -323,7 +323,7 @@ async fn a_full_lifecycle_with_refunds_lands_in_every_read_model() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_for_an_order_never_created_stops_each_per_order_projection_there() {
-    let (_dir, events, reads) = open_stores();
+    let (_dir, events, reads) = projector_testkit::sqlite::stores();
     // Appended before the projector starts, so the ghost sits inside one batch.
     let store = events.as_ref() as &dyn EventStore;
     let decide = |order: &'static str| async move {

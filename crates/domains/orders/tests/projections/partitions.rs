@@ -13,12 +13,14 @@ use projector_core::{
 use projector_orders::projections::{ORDER_SUMMARY, OrderSummaryProjection};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
 use projector_sql::{SqlReadStore, SqlTarget, TypedSql};
-use projector_sqlite::{SqliteEventStore, SqliteReadStore, SqliteReadStoreOptions};
+use projector_sqlite::{SqliteEventStore, SqliteReadStore};
 use projector_testkit::dump::{Dump, read_models, rows};
 use tokio_util::sync::CancellationToken;
 
 use super::region::{Fact, append, created, item_added, moved, registered};
-use crate::helpers::{PATIENCE, open_stores};
+use projector_testkit::sqlite;
+
+use crate::helpers::PATIENCE;
 
 /// Customers registering and moving between their orders' events, interleaved by a fixed
 /// pseudo-random sequence, so customer events fall between every partition's batches.
@@ -105,11 +107,9 @@ fn partition_names(count: u16) -> Vec<ProjectionName> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_partitions_build_the_same_tables_as_one_worker() {
-    let (_dir, events, whole_reads) = open_stores();
-    let parted_dir = tempfile::tempdir().expect("temporary directory");
-    let parted_reads = Arc::new(
-        SqliteReadStore::open(parted_dir.path(), SqliteReadStoreOptions::default()).expect("reads"),
-    );
+    let (_dir, events, whole_reads) = sqlite::stores();
+    let parted_dir = projector_testkit::temp_dir();
+    let parted_reads = Arc::new(sqlite::read_store(parted_dir.path()));
     // Small batches, so partitions interleave customer moves with each other's orders.
     let whole = start(&events, &whole_reads, 1, 7);
     let parted = start(&events, &parted_reads, 4, 7);
@@ -144,7 +144,7 @@ async fn four_partitions_build_the_same_tables_as_one_worker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_partitions_move_their_checkpoints_with_the_feed() {
-    let (_dir, events, reads) = open_stores();
+    let (_dir, events, reads) = sqlite::stores();
     let projector = start(&events, &reads, 4, 100);
     // Every event in one stream: three partitions have nothing to do.
     let mut facts = vec![created("o1", "c1")];
@@ -179,7 +179,7 @@ async fn idle_partitions_move_their_checkpoints_with_the_feed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_number_of_partitions_builds_a_new_generation() {
-    let (_dir, events, reads) = open_stores();
+    let (_dir, events, reads) = sqlite::stores();
     let facts = interleaved(5, 40);
     for fact in &facts {
         append(events.as_ref(), fact).await;
@@ -256,15 +256,13 @@ impl EventFeed for Counting {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partitions_in_one_process_read_the_feed_once_between_them() {
-    let (_dir, events, whole_reads) = open_stores();
+    let (_dir, events, whole_reads) = sqlite::stores();
     let counting = Arc::new(Counting {
         events: events.clone(),
         read: AtomicUsize::new(0),
     });
-    let parted_dir = tempfile::tempdir().expect("temporary directory");
-    let parted_reads = Arc::new(
-        SqliteReadStore::open(parted_dir.path(), SqliteReadStoreOptions::default()).expect("reads"),
-    );
+    let parted_dir = projector_testkit::temp_dir();
+    let parted_reads = Arc::new(sqlite::read_store(parted_dir.path()));
     // The partitions' generation made first, so they all start together below, catching up.
     let parted = start_over(counting.clone(), &parted_reads, 4, 25);
     assert!(parted.wait_started(PATIENCE).await);

@@ -21,9 +21,7 @@ use projector_orders::{Money, order_stream};
 use projector_sql::{
     Row, SqlError, SqlParam, SqlProjection, SqlReadStore, SqlTransaction, TypedSql, params,
 };
-use projector_sqlite::{
-    Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
+use projector_sqlite::{Durability, SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore};
 
 use projector_testkit::dump::{Dump, read_models};
 
@@ -37,15 +35,14 @@ pub struct History {
 
 impl History {
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let dir = projector_testkit::temp_dir();
         // Without a sync per commit: these tests are about the read model, and append
         // thousands of orders one by one.
         let options = SqliteEventStoreOptions {
             durability: Durability::Normal,
             ..SqliteEventStoreOptions::default()
         };
-        let events =
-            SqliteEventStore::open(dir.path().join("events.db"), options).expect("event store");
+        let events = projector_testkit::sqlite::event_store_with(dir.path(), options);
         Self { events, _dir: dir }
     }
 
@@ -182,10 +179,8 @@ pub struct Summary {
 
 impl Summary {
     pub async fn open() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let reads =
-            SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-                .expect("read store");
+        let dir = projector_testkit::temp_dir();
+        let reads = projector_testkit::sqlite::read_store(dir.path());
         let projection = Arc::new(Logged::default());
         let generation = reads
             .create_generation(projection.as_ref())

@@ -15,7 +15,7 @@ use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlTransaction, SqlV
 use projector_testkit::wait::eventually;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Commands, PATIENCE, at, item, open_stores, place};
+use crate::helpers::{Commands, PATIENCE, at, item, place};
 
 /// Version 1's table, as it was.
 const V1_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS order_summary (
@@ -64,7 +64,7 @@ impl SqlProjection for SummaryV1 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_1_rows_read_as_cents_until_version_2_replaces_them() {
-    let (_dir, events, reads) = open_stores();
+    let (_dir, events, reads) = projector_testkit::sqlite::stores();
     let commands = Commands { events: &events };
     let order = place(
         "old",

@@ -75,7 +75,7 @@ struct Catalogue {
 
 impl Catalogue {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let dir = projector_testkit::temp_dir();
         let store = SearchStore::open(dir.path().join("search")).expect("store");
         let target = SearchTarget::typed(store.clone(), ProductSearchProjection);
         let generation = target.create_generation().await.expect("generation");

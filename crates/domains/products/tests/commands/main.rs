@@ -6,7 +6,6 @@ use projector_core::{CommandOptions, EventStore, StreamVersion, execute};
 use projector_products::{
     Price, ProductCommand, ProductDecider, ProductId, load_product, product_stream,
 };
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 
 async fn run(store: &dyn EventStore, id: &ProductId, command: ProductCommand) {
     execute(
@@ -22,12 +21,8 @@ async fn run(store: &dyn EventStore, id: &ProductId, command: ProductCommand) {
 
 #[tokio::test]
 async fn another_domain_sees_whether_a_product_is_live() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SqliteEventStore::open(
-        dir.path().join("events.db"),
-        SqliteEventStoreOptions::default(),
-    )
-    .expect("store");
+    let dir = projector_testkit::temp_dir();
+    let store = projector_testkit::sqlite::event_store(dir.path());
     let store: &dyn EventStore = &store;
     let lamp = ProductId::parse("lamp").expect("an id");
     let (never, version) = load_product(store, &lamp).await.expect("load");

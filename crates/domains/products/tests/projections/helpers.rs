@@ -10,9 +10,6 @@ use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadS
 use projector_products::projections::PRODUCTS;
 use projector_products::{Price, ProductCommand, ProductDecider, ProductId, product_stream};
 use projector_sql::{SqlReadStore, SqlValue};
-use projector_sqlite::{
-    SqliteEventStore, SqliteEventStoreOptions, SqliteReadStore, SqliteReadStoreOptions,
-};
 use projector_testkit::postgres::TestDatabase;
 
 /// The suites' one deadline for waiting on something that should happen.
@@ -29,15 +26,9 @@ pub struct Stores {
 impl Stores {
     /// Both stores in SQLite files of a fresh directory.
     pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let events = SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("events");
-        let reads =
-            SqliteReadStore::open(dir.path().join("read"), SqliteReadStoreOptions::default())
-                .expect("reads");
+        let dir = projector_testkit::temp_dir();
+        let events = projector_testkit::sqlite::event_store(dir.path());
+        let reads = projector_testkit::sqlite::read_store(dir.path());
         Self {
             events: Arc::new(events),
             reads: Arc::new(reads),

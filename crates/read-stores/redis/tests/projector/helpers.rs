@@ -14,7 +14,7 @@ use projector_redis::{
     Namespace, RedisBatch, RedisProjection, RedisRead, RedisStore, RedisStoreOptions, RedisTarget,
 };
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, RetryPolicy};
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
+use projector_sqlite::SqliteEventStore;
 use projector_testkit::redis::TestRedis;
 use tokio_util::sync::CancellationToken;
 
@@ -127,12 +127,8 @@ pub struct Events {
 
 impl Events {
     pub fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("event store");
+        let dir = projector_testkit::temp_dir();
+        let store = projector_testkit::sqlite::event_store(dir.path());
         Self {
             store: Arc::new(store),
             _dir: dir,

@@ -68,7 +68,7 @@ impl SearchFixture {
 }
 
 async fn fixture() -> Option<SearchFixture> {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let store = SearchStore::open(dir.path().join("search")).expect("store");
     Some(SearchFixture {
         dir,

@@ -13,7 +13,6 @@ use projector_core::{EventStore, ExpectedVersion, LeaseProvider, StreamId};
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgLeases};
 use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions, WorkerState};
 use projector_search::{SearchStore, SearchTarget};
-use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 use projector_testkit::events::event;
 use projector_testkit::postgres::TestDatabase;
 use serde_json::json;
@@ -77,14 +76,8 @@ fn notes_in(store: &SearchStore) -> (usize, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_up_follows_live_events_and_rebuilds() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let events: Arc<dyn EventStore> = Arc::new(
-        SqliteEventStore::open(
-            dir.path().join("events.db"),
-            SqliteEventStoreOptions::default(),
-        )
-        .expect("event store"),
-    );
+    let dir = projector_testkit::temp_dir();
+    let events: Arc<dyn EventStore> = Arc::new(projector_testkit::sqlite::event_store(dir.path()));
     note(events.as_ref(), 0, 120).await;
     let store = SearchStore::open(dir.path().join("search")).expect("store");
     let projector = start(Arc::clone(&events), &store, None);
@@ -141,7 +134,7 @@ async fn two_processes_on_one_database_each_keep_their_own_index() {
     let (events_a, leases_a) = process().await;
     let (events_b, leases_b) = process().await;
     note(events_a.as_ref(), 0, 30).await;
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = projector_testkit::temp_dir();
     let store_a = SearchStore::open(dir.path().join("a")).expect("store a");
     let store_b = SearchStore::open(dir.path().join("b")).expect("store b");
     let a = start(events_a.clone(), &store_a, Some(leases_a));

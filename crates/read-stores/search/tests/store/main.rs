@@ -24,7 +24,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Self {
-        Self::open(tempfile::tempdir().expect("temporary directory"))
+        Self::open(projector_testkit::temp_dir())
     }
 
     fn open(dir: tempfile::TempDir) -> Self {
