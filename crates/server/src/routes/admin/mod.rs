@@ -336,7 +336,8 @@ pub(crate) struct Resumed {
 
 /// Lets a projection stopped at a poison event try again from its checkpoint (after the cause
 /// is fixed, e.g. by a new version of the projection or of the data it reads), and lifts an
-/// operator's pause. A projection neither stopped nor paused answers 409.
+/// operator's pause. A projection neither stopped nor paused answers 409. A projection run as
+/// partitions resumes whole, named by its own name or any partition's.
 #[utoipa::path(post, path = "/admin/projections/{name}/resume", tag = "admin",
     security(("bearer" = ["admin"])),
     params(ProjectionPath),

@@ -39,7 +39,8 @@ pub(crate) struct Paused {
 /// Pauses a projection: it applies nothing (to its serving generation or a rebuild's) until
 /// resumed with `POST /admin/projections/{name}/resume`, while its read model keeps serving
 /// what it has; reads waiting for a later position time out. The pause outlives a restart and
-/// a failover. Pausing a paused projection answers 409.
+/// a failover. Pausing a paused projection answers 409. A projection run as partitions pauses
+/// whole, named by its own name or any partition's.
 #[utoipa::path(post, path = "/admin/projections/{name}/pause", tag = "admin",
     security(("bearer" = ["admin"])),
     params(ProjectionPath),
