@@ -6,16 +6,19 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use projector_core::{GlobalPosition, StartFrom};
 use projector_postgres::DEFAULT_LEASE_TIMEOUT;
-use projector_sqlite::Durability;
 
+mod bench;
 mod broker;
 mod dead_letters;
+mod serve;
 
+pub use bench::BenchArgs;
 pub use broker::{RelayArgs, StreamArgs};
 pub use dead_letters::{
     DeadLetterAction, DeadLetterArgs, DeadLetterListArgs, DeadLetterRetryArgs, DeadLettersArgs,
     LetterSource,
 };
+pub use serve::{AuthArgs, EdgeArgs, PublicRoute, ServeArgs};
 
 /// projector: a CQRS and event-sourcing engine whose centre is read projections.
 #[derive(Debug, Parser)]
@@ -167,188 +170,6 @@ impl LeaseArgs {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.lease_timeout_ms)
     }
-}
-
-/// `projector serve`.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Where the data lives.
-    #[command(flatten)]
-    pub storage: StorageArgs,
-    /// Run a projection as N partitions, each its own worker and checkpoint
-    /// (`order_summary=4`; repeatable, or comma-separated). A number other than the serving
-    /// read model's rebuilds it beside.
-    #[arg(long, env = "PROJECTOR_PARTITIONS", value_name = "NAME=N", value_delimiter = ',', value_parser = parse_partitions)]
-    pub partitions: Vec<(String, u16)>,
-    /// How leases are kept.
-    #[command(flatten)]
-    pub leases: LeaseArgs,
-    /// The address to listen on (port 0 picks a free port, printed at start).
-    #[arg(long, env = "PROJECTOR_ADDR", default_value = "127.0.0.1:8080")]
-    pub addr: String,
-    /// Events per projection transaction.
-    #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = 1000)]
-    pub batch_size: usize,
-    /// The largest request body accepted, in bytes.
-    #[arg(long, env = "PROJECTOR_MAX_BODY_BYTES", default_value_t = 65536)]
-    pub max_body_bytes: usize,
-    /// How long a request's claim on its idempotency key may go unanswered before a retry with
-    /// the key takes it over (its server is taken to have died), in milliseconds. Until then a
-    /// retry is answered 409.
-    #[arg(
-        long,
-        env = "PROJECTOR_IDEMPOTENCY_ABANDONED_AFTER_MS",
-        default_value_t = 60_000
-    )]
-    pub idempotency_abandoned_after_ms: u64,
-    /// Who may call.
-    #[command(flatten)]
-    pub auth: AuthArgs,
-    /// What one client may push.
-    #[command(flatten)]
-    pub edge: EdgeArgs,
-    /// Also publish the event feed to this NATS server (`nats://host:port`), as
-    /// `projector relay` does, from this process.
-    #[arg(
-        long,
-        env = "PROJECTOR_PUBLISH",
-        value_name = "NATS_URL",
-        hide_env_values = true
-    )]
-    pub publish: Option<String>,
-    /// Read the event feed from this NATS server (`nats://host:port`) instead of the event
-    /// store: `serve` runs as a read node (reads only; writes are refused, naming the
-    /// writer), `project` keeps the read models from it, `status` measures lag against it.
-    #[arg(
-        long,
-        env = "PROJECTOR_FROM",
-        value_name = "NATS_URL",
-        hide_env_values = true,
-        conflicts_with = "publish"
-    )]
-    pub from: Option<String>,
-    /// On a read node: the writer's base URL, named in the refusal of a write.
-    #[arg(long, env = "PROJECTOR_WRITER_URL", requires = "from")]
-    pub writer_url: Option<String>,
-    /// The stream of `--publish` or `--from`.
-    #[command(flatten)]
-    pub stream: StreamArgs,
-    /// The dashboard (`/admin/`) marks a projection lagging more than this many seconds (the
-    /// page can change it for itself).
-    #[arg(
-        long,
-        env = "PROJECTOR_DASHBOARD_LAG_ALERT",
-        value_name = "SECONDS",
-        default_value_t = 10.0,
-        value_parser = lag_alert
-    )]
-    pub dashboard_lag_alert: f64,
-}
-
-/// A lag threshold: a number of seconds, zero or more.
-fn lag_alert(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) => Ok(seconds),
-        _ => Err(format!(
-            "{text:?} is not a number of seconds from 0 to 86400"
-        )),
-    }
-}
-
-/// The limits no client can push past, and what a browser may do.
-#[derive(Debug, Args)]
-pub struct EdgeArgs {
-    /// Without authentication: host names answered besides localhost and IP addresses
-    /// (comma-separated). Requests naming any other host are refused (DNS rebinding).
-    #[arg(long, env = "PROJECTOR_ALLOWED_HOSTS", value_delimiter = ',')]
-    pub allowed_hosts: Vec<String>,
-    /// Origins allowed to call the API from a browser (CORS), such as
-    /// `https://app.example.com` (comma-separated); none by default.
-    #[arg(long, env = "PROJECTOR_CORS_ORIGINS", value_delimiter = ',')]
-    pub cors_origins: Vec<String>,
-    /// Requests per second each caller (a principal, or an address without authentication)
-    /// may send; past it, 429 with Retry-After. 0 for no limit.
-    #[arg(long, env = "PROJECTOR_RATE_LIMIT", default_value_t = 0)]
-    pub rate_limit: u32,
-    /// How many requests a caller may send at once after a quiet spell (default: the rate).
-    #[arg(long, env = "PROJECTOR_RATE_LIMIT_BURST")]
-    pub rate_limit_burst: Option<u32>,
-    /// The most requests running at once; past it, 503 with Retry-After at once.
-    #[arg(long, env = "PROJECTOR_MAX_IN_FLIGHT", default_value_t = 1024)]
-    pub max_in_flight: usize,
-    /// The most writes waiting for the event store at once; past it, a write is answered 503
-    /// with Retry-After at once, before anything is recorded, instead of queueing.
-    #[arg(long, env = "PROJECTOR_MAX_QUEUED_WRITES", default_value_t = 128)]
-    pub max_queued_writes: usize,
-    /// The most connections open at once; past it, new connections are closed at once.
-    #[arg(long, env = "PROJECTOR_MAX_CONNECTIONS", default_value_t = 1024)]
-    pub max_connections: usize,
-    /// How long a connection may take to send a request's headers, and may stay idle between
-    /// requests, in milliseconds.
-    #[arg(
-        long,
-        env = "PROJECTOR_HEADER_READ_TIMEOUT_MS",
-        default_value_t = 10_000
-    )]
-    pub header_read_timeout_ms: u64,
-    /// On SIGTERM or SIGINT, how long requests in flight may run on before their connections
-    /// are closed, in milliseconds; reads waiting for a position are answered at once.
-    #[arg(long, env = "PROJECTOR_SHUTDOWN_GRACE_MS", default_value_t = 30_000)]
-    pub shutdown_grace_ms: u64,
-}
-
-/// Who may call the API. With neither API keys nor a JWKS, authentication is off, which is
-/// allowed on a loopback address only (or with `--insecure-no-auth`).
-#[derive(Debug, Args)]
-pub struct AuthArgs {
-    /// Accept the API keys of this file (made by `projector api-key create`; read again when it
-    /// changes).
-    #[arg(long, env = "PROJECTOR_API_KEYS", value_name = "FILE")]
-    pub api_keys: Option<PathBuf>,
-    /// Accept JWTs signed by a key of this JWKS (a file, or an http(s) URL fetched at start
-    /// and every ten minutes).
-    #[arg(
-        long,
-        env = "PROJECTOR_JWKS",
-        value_name = "PATH_OR_URL",
-        requires_all = ["jwt_issuer", "jwt_audience"]
-    )]
-    pub jwks: Option<String>,
-    /// The issuer (`iss`) every JWT must name.
-    #[arg(long, env = "PROJECTOR_JWT_ISSUER", requires = "jwks")]
-    pub jwt_issuer: Option<String>,
-    /// The audience (`aud`) every JWT must include.
-    #[arg(long, env = "PROJECTOR_JWT_AUDIENCE", requires = "jwks")]
-    pub jwt_audience: Option<String>,
-    /// With authentication on, the routes open to anyone besides /health and /ready:
-    /// `metrics`, `docs` (the interactive docs and /openapi.json), both, or `none`.
-    #[arg(
-        long,
-        env = "PROJECTOR_PUBLIC",
-        value_delimiter = ',',
-        default_value = "docs"
-    )]
-    pub public: Vec<PublicRoute>,
-    /// Serve the admin API (and health, readiness and metrics) on a listener of its own, and not
-    /// on `--addr`: a port (on 127.0.0.1) or an address. On loopback its routes are open;
-    /// elsewhere they need the `admin` scope.
-    #[arg(long, env = "PROJECTOR_ADMIN_ADDR", value_name = "PORT_OR_ADDR")]
-    pub admin_addr: Option<String>,
-    /// Serve without authentication on an address other than loopback. Anyone who reaches the
-    /// port can then read, write and rebuild.
-    #[arg(long, env = "PROJECTOR_INSECURE_NO_AUTH")]
-    pub insecure_no_auth: bool,
-}
-
-/// A route that can be opened to anyone while authentication is on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PublicRoute {
-    /// `/metrics`.
-    Metrics,
-    /// `/docs` and `/openapi.json`.
-    Docs,
-    /// Nothing beyond /health and /ready.
-    None,
 }
 
 /// `projector api-key`.
@@ -553,103 +374,8 @@ pub struct StatusArgs {
     pub stream: StreamArgs,
 }
 
-/// `projector bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Orders in the workload (4 events each).
-    #[arg(long, default_value_t = 100_000)]
-    pub orders: u64,
-    /// Concurrent appenders sharing the orders in phase A (1 is the workload's phase A).
-    #[arg(long, default_value_t = 1)]
-    pub writers: usize,
-    /// Run every order projection in phase B, not only `order_summary`.
-    #[arg(long)]
-    pub all_projections: bool,
-    /// Run phase A twice, plain and then with `order_summary` applied inline (in the append's
-    /// transaction), and report both and their ratio; on PostgreSQL with `--database-url`.
-    #[arg(long)]
-    pub inline: bool,
-    /// Run on PostgreSQL: a fresh database is created on this server for each run and dropped
-    /// after it (e.g. `postgres://postgres@127.0.0.1:5432/postgres`). Without it, the bench runs
-    /// on embedded SQLite.
-    #[arg(long, env = "PROJECTOR_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// Durability of the SQLite event store's commits (PostgreSQL uses the server's
-    /// `synchronous_commit`).
-    #[arg(long, default_value = "full")]
-    pub durability: Durability,
-    /// Events per projection batch.
-    #[arg(long, default_value_t = 1000)]
-    pub batch_size: usize,
-    /// Repeat the whole run this many times and report the median.
-    #[arg(long, default_value_t = 1)]
-    pub runs: usize,
-    /// Also run the plain loops (rusqlite, or tokio-postgres with `--database-url`) that are the
-    /// physical limit.
-    #[arg(long)]
-    pub baseline: bool,
-    /// Print one JSON line instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Directory for the temporary data (default: the system's temporary directory).
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
-    /// Also run phase B into the "my orders" cache in this Redis (a fresh namespace, removed
-    /// after), and with `--baseline` a plain pipelined loop writing the same keys beside it.
-    #[arg(long, env = "PROJECTOR_REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
-    /// Run phase C instead: a server (on the embedded default, or on PostgreSQL with
-    /// `--database-url`) driven over HTTP at `--rate`.
-    #[arg(long)]
-    pub http: bool,
-    /// Phase C: find the highest rate the service holds with every order readable within
-    /// 50 ms of its write at p99, stepping up from `--rate` and then bisecting, each step
-    /// `--seconds` long on a fresh server.
-    #[arg(long, requires = "http")]
-    pub capacity: bool,
-    /// Phase C: orders written per second (with `--capacity`, the first rate tried).
-    #[arg(long, default_value_t = 1000)]
-    pub rate: u32,
-    /// Phase C: pass this flag to the server (repeatable), e.g. `--serve-arg=--max-queued-writes=64`.
-    #[arg(long, value_name = "FLAG", allow_hyphen_values = true)]
-    pub serve_arg: Vec<String>,
-    /// Phase C: the `projector` executable that serves (default: this one), to compare builds
-    /// with the same client.
-    #[arg(long, value_name = "PATH")]
-    pub server_exe: Option<PathBuf>,
-    /// Phase C, and the catalogue's searches: how long to hold the rate, in seconds.
-    #[arg(long, default_value_t = 10)]
-    pub seconds: u32,
-    /// Run the catalogue workload instead: products loaded into embedded SQLite, projected
-    /// into the `product_search` index (with `--baseline`, a plain tantivy loop beside it),
-    /// then searched at `--search-rate`.
-    #[arg(long, conflicts_with_all = ["http", "database_url", "redis_url"])]
-    pub catalogue: bool,
-    /// The catalogue: products in it (one event each).
-    #[arg(long, default_value_t = 100_000)]
-    pub products: u64,
-    /// The catalogue: searches started per second, whatever their speed.
-    #[arg(long, default_value_t = 200)]
-    pub search_rate: u32,
-    /// The NATS server of the event feed's stream (`nats://host:port`): `relay` publishes to
-    /// it; `status` also reports what the stream holds against the event store's head.
-    /// In `bench`: run the relay workload on it, or with `--http` read through a read node.
-    #[arg(
-        long,
-        env = "PROJECTOR_NATS_URL",
-        value_name = "NATS_URL",
-        hide_env_values = true
-    )]
-    pub nats_url: Option<String>,
-    /// Run phase B with `order_summary` as this many partitions, each count into a fresh read
-    /// model, taking turns over `--runs` rounds (e.g. `--partitions 1,2,4`), and report each
-    /// against the first.
-    #[arg(long, value_delimiter = ',', value_name = "N,...", conflicts_with_all = ["http", "catalogue"])]
-    pub partitions: Vec<u16>,
-}
-
 /// `NAME=N` of `--partitions`.
-fn parse_partitions(value: &str) -> Result<(String, u16), String> {
+pub(crate) fn parse_partitions(value: &str) -> Result<(String, u16), String> {
     let (name, count) = value
         .split_once('=')
         .ok_or_else(|| format!("{value:?} is not NAME=N"))?;
