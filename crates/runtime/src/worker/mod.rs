@@ -15,7 +15,8 @@ use std::time::Duration;
 use chrono::Utc;
 use projector_core::{
     ApplyError, Checkpoint, EventFeed, EventFilter, Generation, GlobalPosition, HeadWatch,
-    LeaseProvider, Pause, ProjectionControls, ReadStoreError, RecordedEvent, StartFrom,
+    LeaseProvider, Pause, ProjectionControls, ProjectionTarget, ReadStoreError, RecordedEvent,
+    StartFrom,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -25,7 +26,8 @@ use crate::lane::{Halt, Lane, LaneKind, Lanes};
 use crate::letter_actions::LetterAction;
 use crate::options::ProjectorOptions;
 use crate::status::{ProjectionStatus, WorkerState};
-use projector_core::ProjectionTarget;
+
+mod progress;
 
 /// Requests a worker takes between batches.
 #[derive(Debug)]
@@ -117,25 +119,6 @@ pub(crate) struct Worker {
     pub(crate) controls_read: bool,
     /// When the worker next reads its control record.
     pub(crate) next_control_check: tokio::time::Instant,
-}
-
-/// The distinct correlation ids of a batch, for its log line (the first few of a large one).
-fn correlation_ids(events: &[RecordedEvent]) -> String {
-    const SHOWN: usize = 8;
-    let mut ids: Vec<&str> = Vec::new();
-    for id in events
-        .iter()
-        .filter_map(|e| e.metadata.correlation_id.as_ref())
-    {
-        if !ids.contains(&id.as_str()) {
-            if ids.len() == SHOWN {
-                ids.push("...");
-                break;
-            }
-            ids.push(id.as_str());
-        }
-    }
-    ids.join(",")
 }
 
 /// The longest a worker waits for the head when a read found nothing although the head said
@@ -381,87 +364,6 @@ impl Worker {
         }
     }
 
-    /// Records a committed batch.
-    pub(crate) fn advanced(
-        &mut self,
-        lane: &mut Lane,
-        kind: LaneKind,
-        through: Checkpoint,
-        read: usize,
-        handled: &[RecordedEvent],
-    ) {
-        let name = self.target.name();
-        self.failures = 0;
-        metrics::counter!("projector_projection_events_read_total", "projection" => name.to_string())
-            .increment(read as u64);
-        metrics::counter!("projector_projection_events_applied_total", "projection" => name.to_string())
-            .increment(handled.len() as u64);
-        metrics::counter!("projector_projection_batches_total", "projection" => name.to_string())
-            .increment(1);
-        metrics::histogram!("projector_projection_batch_size", "projection" => name.to_string())
-            .record(read as f64);
-        match kind {
-            LaneKind::Serving if !handled.is_empty() => {
-                let count = handled.len();
-                tracing::info!(projection = %name, count, through = %through.position,
-                    correlation_ids = %correlation_ids(handled), "Projecting {count} changed event(s)");
-            }
-            LaneKind::Serving => {}
-            LaneKind::Building => {
-                tracing::debug!(projection = %name, generation = %lane.generation,
-                    through = %through.position, "rebuild batch applied");
-            }
-        }
-        self.moved_to(lane, kind, through);
-    }
-
-    /// Takes `through` as the lane's checkpoint and publishes it.
-    fn moved_to(&mut self, lane: &mut Lane, kind: LaneKind, through: Checkpoint) {
-        lane.checkpoint = through;
-        match kind {
-            LaneKind::Serving => {
-                let head = *self.head.borrow();
-                self.status.send_modify(|s| {
-                    s.checkpoint = through.position;
-                    s.last_event_at = through.last_event_at;
-                    if through.position >= head {
-                        s.pending_since = None;
-                    }
-                    if matches!(s.state, WorkerState::Retrying { .. }) {
-                        s.state = WorkerState::CatchingUp;
-                    }
-                });
-                self.publish_metrics(through.position);
-            }
-            LaneKind::Building => {
-                self.status.send_modify(|s| {
-                    if let Some(rebuild) = &mut s.rebuild {
-                        rebuild.checkpoint = through.position;
-                    }
-                });
-            }
-        }
-    }
-
-    /// Marks the worker live (or why it is not) once its lanes have nothing left to do.
-    fn settle(&self, serving: &Lane) {
-        let state = match &serving.halt {
-            Some(Halt::Poison { position, error }) => WorkerState::Stopped {
-                position: *position,
-                error: error.clone(),
-            },
-            Some(Halt::Ahead { head }) => self.diverged_state(serving.checkpoint.position, *head),
-            Some(Halt::OtherVersion { .. }) => WorkerState::CatchingUp,
-            None => WorkerState::Live,
-        };
-        self.status.send_if_modified(|s| {
-            let changed = s.state != state || s.pending_since.is_some();
-            s.state = state;
-            s.pending_since = None;
-            changed
-        });
-    }
-
     /// Waits for a new commit, a command or shutdown (or `limit`, if given), looking for a
     /// volatile target's serving generation when that is due (see `volatile`).
     async fn wait(&mut self, lanes: &mut Lanes, limit: Option<Duration>) -> Step {
@@ -525,31 +427,6 @@ impl Worker {
             () = self.shutdown.cancelled() => false,
             () = tokio::time::sleep(duration) => true,
         }
-    }
-
-    pub(crate) fn set_state(&self, state: WorkerState) {
-        self.status.send_if_modified(|s| {
-            let changed = s.state != state;
-            s.state = state;
-            changed
-        });
-    }
-
-    /// Publishes `serving` as the generation serving reads, with its dead letters.
-    pub(crate) fn publish_serving(&self, serving: &Lane, dead_letters: u64) {
-        self.status.send_modify(|s| {
-            s.generation = Some(serving.generation);
-            s.checkpoint = serving.checkpoint.position;
-            s.last_event_at = serving.checkpoint.last_event_at;
-            s.dead_letters = dead_letters;
-        });
-        self.publish_metrics(serving.checkpoint.position);
-    }
-
-    pub(crate) fn publish_metrics(&self, checkpoint: GlobalPosition) {
-        let name = self.target.name().to_string();
-        metrics::gauge!("projector_projection_checkpoint", "projection" => name)
-            .set(checkpoint.get() as f64);
     }
 
     /// Applies one event (or none, to move the checkpoint) in its own transaction.
