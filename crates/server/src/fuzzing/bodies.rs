@@ -1,28 +1,21 @@
-//! Entry points for the fuzz targets in `fuzz/` (not a stable API: hidden from the docs).
-//!
-//! Each runs the very functions a route runs on a request's body, query string or headers,
-//! without a store, so a fuzzer reaches millions of inputs; and each checks what the route
-//! relies on: whatever is accepted keeps the documented limits and names a valid stream, and
-//! whatever is refused is a 4xx problem+json naming a field. A broken promise panics, which is
-//! what the fuzzer reports.
+//! Write bodies, read as the write routes read them.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 use projector_customers::customer_stream;
 use projector_customers::limits;
 use projector_issues::Changes;
 use projector_orders::{Money, NewItem};
 
-use crate::config::ServerConfig;
-use crate::consistency::ReadConsistency;
 use crate::error::ApiError;
-use crate::extract::{JsonBody, QueryParams, WriteHeaders};
+use crate::extract::JsonBody;
 use crate::limits::{
-    AMOUNT_MAX, EMAIL_MAX, ITEMS_MAX, NAME_MAX, PAGE_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX,
-    REGION_MAX, REPORT_DAYS_MAX, SEARCH_TEXT_MAX, TITLE_MAX, TRACKING_MAX, is_id,
+    AMOUNT_MAX, EMAIL_MAX, ITEMS_MAX, NAME_MAX, PROSE_MAX, QUANTITY_MAX, REASON_MAX, REGION_MAX,
+    TITLE_MAX, TRACKING_MAX, is_id,
 };
-use crate::routes::{customers, issues, orders, products, reports};
+use crate::routes::{customers, issues, orders, products};
 use crate::validate::Checker;
+
+use super::{assert_free_text, assert_refusal};
 
 /// Every kind of write body the API reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -333,19 +326,6 @@ fn assert_amount(amount: Money) {
     assert!(cents as f64 <= AMOUNT_MAX * 100.0, "accepted {cents} cents");
 }
 
-fn assert_free_text(text: &str, max: usize) {
-    let length = text.chars().count();
-    assert!(
-        length > 0 && length <= max,
-        "accepted text of {length} chars"
-    );
-    assert!(!text.trim().is_empty(), "accepted blank text");
-    assert!(
-        !text.chars().any(char::is_control),
-        "accepted control chars"
-    );
-}
-
 fn assert_changes(changes: &Changes) {
     if let Some(title) = &changes.title {
         assert_free_text(title, TITLE_MAX);
@@ -356,218 +336,4 @@ fn assert_changes(changes: &Changes) {
             "accepted assignee {assignee:?}"
         );
     }
-}
-
-/// Every read whose query string is more than `min_position` and `wait_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum QueryRoute {
-    /// Reads of one resource: only the read-your-writes parameters.
-    Plain,
-    /// `GET /api/orders/{id}/history`.
-    OrderHistory,
-    /// `GET /api/issues`.
-    IssueList,
-    /// `GET /api/customers/{id}/orders`.
-    CustomerOrders,
-    /// `GET /api/reports/daily-sales`.
-    DailySales,
-    /// `GET /api/orders/search`.
-    OrderSearch,
-    /// `GET /api/products/search`.
-    ProductSearch,
-}
-
-impl QueryRoute {
-    /// All of them, for a fuzzer to pick from.
-    /// New routes go last, so a stored input keeps the route its first byte picked (modulo
-    /// the count, so seeds name routes by their index: byte 6 is the product search).
-    pub const ALL: [Self; 7] = [
-        Self::Plain,
-        Self::OrderHistory,
-        Self::IssueList,
-        Self::CustomerOrders,
-        Self::DailySales,
-        Self::OrderSearch,
-        Self::ProductSearch,
-    ];
-}
-
-/// Reads the raw query string `raw` as `route` does, before it asks a read model.
-///
-/// # Errors
-/// The route's refusal.
-///
-/// # Panics
-/// When an accepted query breaks a documented limit, or a refusal is not a 4xx problem+json.
-pub fn query(route: QueryRoute, raw: Option<&str>) -> Result<(), ApiError> {
-    let result = check_query(route, raw);
-    if let Err(error) = &result {
-        assert_refusal(error);
-    }
-    result
-}
-
-fn check_query(route: QueryRoute, raw: Option<&str>) -> Result<(), ApiError> {
-    let mut query = QueryParams::parse(raw)?;
-    let config = ServerConfig::default();
-    match route {
-        QueryRoute::Plain => {}
-        QueryRoute::OrderHistory => {
-            let (after, limit) = crate::routes::params::history_query(&mut query);
-            assert!(after <= i64::MAX as u64 && (1..=1000).contains(&limit));
-        }
-        QueryRoute::IssueList => {
-            let (_, limit, cursor) = issues::read::list_query(&mut query);
-            assert!((1..=PAGE_MAX).contains(&limit));
-            if let Some(cursor) = cursor {
-                let token = cursor.to_token();
-                let again = projector_issues::queries::IssuesCursor::from_token(&token);
-                assert_eq!(again.as_ref(), Some(&cursor), "issue cursor round trip");
-            }
-        }
-        QueryRoute::CustomerOrders => {
-            let (limit, cursor) = customers::page_query(&mut query);
-            assert!((1..=PAGE_MAX).contains(&limit));
-            if let Some(cursor) = cursor {
-                let token = cursor.to_token();
-                let again = projector_orders::queries::OrdersCursor::from_token(&token);
-                assert_eq!(again.as_ref(), Some(&cursor), "orders cursor round trip");
-            }
-        }
-        QueryRoute::OrderSearch => {
-            let search = orders::search::search_query(&mut query);
-            let consistency = ReadConsistency::from_query_with(&mut query, &config);
-            query.finish()?;
-            assert!((1..=PAGE_MAX as usize).contains(&search.limit));
-            if let Some(text) = &search.text {
-                assert_free_text(text, SEARCH_TEXT_MAX);
-            }
-            if let Some(customer_id) = &search.customer_id {
-                assert!(is_id(customer_id), "customer id {customer_id:?}");
-            }
-            assert!(consistency.wait() <= config.max_read_wait);
-            return Ok(());
-        }
-        QueryRoute::ProductSearch => {
-            let search = products::search::search_query(&mut query);
-            let consistency = ReadConsistency::from_query_with(&mut query, &config);
-            query.finish()?;
-            assert_product_search(&search);
-            assert!(consistency.wait() <= config.max_read_wait);
-            return Ok(());
-        }
-        QueryRoute::DailySales => {
-            let (from, to) = reports::date_range(&mut query);
-            let consistency = ReadConsistency::from_query_with(&mut query, &config);
-            query.finish()?;
-            let (Some(from), Some(to)) = (from, to) else {
-                panic!("a report was accepted without both dates");
-            };
-            let days = (to - from).num_days();
-            assert!((0..REPORT_DAYS_MAX).contains(&days), "range of {days} days");
-            assert!(consistency.wait() <= config.max_read_wait);
-            return Ok(());
-        }
-    }
-    let consistency = ReadConsistency::from_query_with(&mut query, &config);
-    query.finish()?;
-    assert!(consistency.wait() <= config.max_read_wait);
-    if let Some(position) = consistency.min_position() {
-        assert!(position.get() <= i64::MAX as u64);
-    }
-    Ok(())
-}
-
-/// What an accepted product search holds: the documented bounds, and a cursor that reads back
-/// as itself for this search.
-fn assert_product_search(search: &projector_products::search::ProductSearch) {
-    use projector_products::search::{Cursor, DEPTH_MAX};
-
-    assert!((1..=PAGE_MAX as usize).contains(&search.limit), "limit");
-    if let Some(text) = &search.text {
-        assert_free_text(text, SEARCH_TEXT_MAX);
-    }
-    if let Some(category) = &search.category {
-        assert!(
-            projector_products::limits::category_problem(category).is_none(),
-            "accepted category {category:?}"
-        );
-    }
-    let max_cents = projector_products::Price::MAX.cents();
-    for cents in [search.min_price_cents, search.max_price_cents]
-        .into_iter()
-        .flatten()
-    {
-        assert!((0..=max_cents).contains(&cents), "accepted {cents} cents");
-    }
-    if let (Some(min), Some(max)) = (search.min_price_cents, search.max_price_cents) {
-        assert!(min <= max, "accepted min_price above max_price");
-    }
-    if let Some(cursor) = search.cursor {
-        assert!((1..=DEPTH_MAX).contains(&cursor.offset()), "cursor offset");
-        assert_eq!(
-            Cursor::decode(&cursor.encode(), search),
-            Ok(cursor),
-            "product cursor round trip"
-        );
-    }
-}
-
-/// Reads the headers of a write, as every write route does: `(name, value)` pairs.
-///
-/// # Errors
-/// A refusal naming every bad header.
-///
-/// # Panics
-/// When an accepted header breaks its documented pattern.
-pub fn write_headers(pairs: &[(&str, &[u8])]) -> Result<(), ApiError> {
-    let mut headers = HeaderMap::new();
-    for (name, value) in pairs {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(value),
-        ) else {
-            continue;
-        };
-        headers.append(name, value);
-    }
-    let (parsed, errors) = WriteHeaders::read(&headers, None);
-    if !errors.is_empty() {
-        let error = ApiError::Validation(errors);
-        assert_refusal(&error);
-        return Err(error);
-    }
-    if let Some(version) = parsed.if_match {
-        let text = headers
-            .get("if-match")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .trim();
-        let digits = text.trim_start_matches("W/").trim_matches('"');
-        assert_eq!(digits.parse::<u64>().ok(), Some(version.get()), "If-Match");
-    }
-    if let Some(key) = &parsed.idempotency_key {
-        assert!(!key.is_empty() && key.bytes().all(|b| b.is_ascii_graphic()));
-    }
-    Ok(())
-}
-
-/// A refusal must be a client error, in problem+json, and name each bad field.
-fn assert_refusal(error: &ApiError) {
-    let status = error.status_code();
-    assert!(status.is_client_error(), "{error} answered {status}");
-    if let ApiError::Validation(fields) = error {
-        assert!(!fields.is_empty(), "a validation error without fields");
-        assert!(
-            fields
-                .iter()
-                .all(|f| !f.field.is_empty() && !f.message.is_empty())
-        );
-    }
-    let problem = error.problem();
-    assert_eq!(problem.status, status.as_u16());
-    assert!(
-        serde_json::to_vec(&problem).is_ok(),
-        "the problem is not JSON"
-    );
 }
