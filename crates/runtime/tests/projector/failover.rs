@@ -194,10 +194,16 @@ async fn a_holder_whose_lease_connection_hangs_stands_by_before_the_other_proces
         .wait_for(&NAME, head, PATIENCE)
         .await
         .expect("the other process catches up");
-    assert_eq!(
-        other.status(&NAME).expect("status").state,
-        WorkerState::Live
-    );
+    // Live once its lanes have nothing left to do: a moment after its checkpoint reaches the
+    // head, which is all `wait_for` waits for.
+    let mut status = other.watch(&NAME).expect("watch");
+    tokio::time::timeout(
+        PATIENCE,
+        status.wait_for(|s| s.state == WorkerState::Live && s.checkpoint == head),
+    )
+    .await
+    .expect("the other process is live at the head")
+    .expect("the worker is alive");
     assert_eq!(
         holder.status(&NAME).expect("status").state,
         WorkerState::Standby,
