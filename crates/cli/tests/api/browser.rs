@@ -29,7 +29,7 @@ impl Driver {
             if !Path::new(needed).exists() {
                 let reason =
                     format!("{needed} is missing (apt-get install chromium chromium-driver)");
-                assert!(std::env::var("CI").as_deref() != Ok("true"), "{reason}");
+                assert!(!projector_testkit::services::in_ci(), "{reason}");
                 eprintln!("skipping the dashboard's browser test: {reason}");
                 return None;
             }
