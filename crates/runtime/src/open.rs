@@ -22,15 +22,30 @@ use crate::lane::{Halt, Lane, Lanes};
 use crate::status::{RebuildStatus, WorkerState};
 use crate::worker::{Ended, Worker};
 
+/// How many times in a row opening starts again at once when the catalog changed under it,
+/// before it counts as a failure and backs off.
+const REOPENS_WHEN_FENCED: u32 = 8;
+
 impl Worker {
     /// Opens the lanes, retrying transient failures until shutdown (`None`); `Err` when a
     /// newer version serves the read model.
     pub(crate) async fn open(&mut self) -> Option<Result<Lanes, Ended>> {
+        let mut reopened = 0;
         loop {
             match self.try_open().await {
                 Ok(opened) => {
                     self.failures = 0;
                     return Some(opened);
+                }
+                // The catalog changed while it was read (another partition or process made,
+                // swapped or dropped a generation): read it again at once, as a worker does
+                // when fenced mid-run. Not a failure, unless it keeps happening.
+                Err(RuntimeError::ReadStore(error))
+                    if error.is_fenced() && reopened < REOPENS_WHEN_FENCED =>
+                {
+                    reopened += 1;
+                    tracing::debug!(projection = %self.target.name(), %error,
+                        "the catalog changed while opening; opening again");
                 }
                 Err(error) => {
                     if !self.transient_failure(&error.to_string()).await {
