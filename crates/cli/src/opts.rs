@@ -113,6 +113,16 @@ pub struct StorageArgs {
     /// whose schema is behind this build is then refused, naming the missing migrations.
     #[arg(long, env = "PROJECTOR_NO_MIGRATE")]
     pub no_migrate: bool,
+    /// With PostgreSQL: the most connections each of this process's pools opens (reading the
+    /// feed; the projections' writes; the read models' queries; and at most 4 for HTTP stream
+    /// reads). Appends take one more, and so does each projection lease it holds.
+    #[arg(
+        long,
+        env = "PROJECTOR_DATABASE_POOL_SIZE",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..=1024)
+    )]
+    pub database_pool_size: u16,
     /// Where the caches are, if anywhere.
     #[command(flatten)]
     pub cache: CacheArgs,

@@ -118,7 +118,14 @@ impl Stores {
         let mut stores = match &storage.database_url {
             Some(url) => {
                 let label = format!("{label} pid {}", std::process::id());
-                Self::postgres(url, !storage.no_migrate, &label, lease_timeout, events).await?
+                let settings = PgSettings {
+                    url,
+                    run_migrations: !storage.no_migrate,
+                    pool_size: usize::from(storage.database_pool_size),
+                    label: &label,
+                    lease_timeout,
+                };
+                Self::postgres(&settings, events).await?
             }
             None => Self::sqlite(&DataDir::new(&storage.data.data), events)?,
         };
@@ -231,19 +238,21 @@ impl Stores {
         Ok(stores)
     }
 
-    async fn postgres(
-        url: &str,
-        run_migrations: bool,
-        label: &str,
-        lease_timeout: Duration,
-        access: EventAccess,
-    ) -> anyhow::Result<Self> {
+    async fn postgres(settings: &PgSettings<'_>, access: EventAccess) -> anyhow::Result<Self> {
+        let PgSettings {
+            url,
+            run_migrations,
+            pool_size,
+            label,
+            lease_timeout,
+        } = *settings;
         let events = match access {
             EventAccess::Store => Some(Arc::new(
                 PgEventStore::connect(
                     url,
                     PgEventStoreOptions {
                         run_migrations,
+                        pool_size,
                         ..PgEventStoreOptions::default()
                     },
                 )
@@ -256,6 +265,7 @@ impl Stores {
             url,
             PgReadStoreOptions {
                 run_migrations,
+                pool_size,
                 ..PgReadStoreOptions::default()
             },
         )
@@ -270,6 +280,7 @@ impl Stores {
             PgReadStoreOptions {
                 run_migrations: false,
                 statement_timeout: Some(QUERY_TIMEOUT),
+                pool_size,
                 ..PgReadStoreOptions::default()
             },
         )
@@ -288,7 +299,7 @@ impl Stores {
         let stream_reads = match &events {
             Some(events) => Some(Arc::new(
                 events
-                    .with_read_pool(url, STREAM_READERS, QUERY_TIMEOUT)
+                    .with_read_pool(url, STREAM_READERS.min(pool_size), QUERY_TIMEOUT)
                     .context("setting up the pool of HTTP stream reads")?,
             ) as Arc<dyn EventStore>),
             None => None,
@@ -321,6 +332,18 @@ impl Stores {
             None => {}
         }
     }
+}
+
+/// How the stores of one process open on PostgreSQL.
+#[derive(Clone, Copy)]
+struct PgSettings<'a> {
+    url: &'a str,
+    run_migrations: bool,
+    /// The most connections each pool opens.
+    pool_size: usize,
+    /// Names this process in the sessions holding its leases.
+    label: &'a str,
+    lease_timeout: Duration,
 }
 
 /// The projection controls (pauses) where `storage` says, opened alone: the CLI sets them

@@ -113,6 +113,10 @@ impl Storage {
     }
 }
 
+/// The pool size of servers sharing a database: each then opens at most 4 x 3 + 1 pooled
+/// connections, plus one per lease it holds and one for its listener.
+const SHARED_DATABASE_POOL_SIZE: &str = "3";
+
 /// A running server.
 pub struct Server {
     child: Child,
@@ -202,7 +206,9 @@ impl Server {
     }
 
     /// Starts a server on a PostgreSQL database another server may share, with extra `serve`
-    /// options, and a data directory of its own for its search indexes.
+    /// options, and a data directory of its own for its search indexes. Its pools are kept
+    /// small ([`SHARED_DATABASE_POOL_SIZE`]) unless `extra` sizes them, so two tests each
+    /// running three servers stay well inside PostgreSQL's default 100 connections.
     pub async fn start_on_database_with_args(url: &str, extra: &[&str]) -> Self {
         let data = projector_testkit::temp_dir();
         let mut args: Vec<std::ffi::OsString> = vec![
@@ -211,6 +217,12 @@ impl Server {
             "--data".into(),
             data.path().join("data").into_os_string(),
         ];
+        if !extra.contains(&"--database-pool-size") {
+            args.extend([
+                "--database-pool-size".into(),
+                SHARED_DATABASE_POOL_SIZE.into(),
+            ]);
+        }
         args.extend(cache_args());
         let mut server = Self::spawn(args, None, extra).await;
         server.data = Some(data);

@@ -11,6 +11,7 @@ mod broker;
 mod browser;
 mod cache;
 mod commands;
+mod connections;
 mod consistency;
 mod customers;
 mod dashboard;
