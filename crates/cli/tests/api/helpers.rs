@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use projector_testkit::postgres::TestDatabase;
@@ -638,9 +638,28 @@ pub async fn projector(
     }
 }
 
+/// How many of a server's last log lines a failing test prints.
+const LOG_LINES_ON_FAILURE: usize = 200;
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what its servers said: the harness prints a failed test's
+        // output, and the log is otherwise lost with the process.
+        if std::thread::panicking() {
+            let logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
+            let skipped = logs.len().saturating_sub(LOG_LINES_ON_FAILURE);
+            eprintln!(
+                "--- the server at {} logged {} lines; the last {}:",
+                self.base,
+                logs.len(),
+                logs.len() - skipped
+            );
+            for line in &logs[skipped..] {
+                eprintln!("{line}");
+            }
+            eprintln!("--- end of the server's log");
+        }
     }
 }
