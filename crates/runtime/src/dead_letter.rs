@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use projector_core::{
-    ApplyError, Checkpoint, DeadLetter, PoisonPolicy, ProjectionError, ReadStoreError,
+    ApplyError, Checkpoint, DeadLetter, Partition, PoisonPolicy, ProjectionError, ReadStoreError,
     RecordedEvent,
 };
 
@@ -189,7 +189,13 @@ impl Worker {
             "event dead-lettered");
         metrics::counter!("projector_projection_dead_letters_recorded_total", "projection" => name.to_string())
             .increment(1);
-        if kind == LaneKind::Serving {
+        // A partition counts the letters it lists: those of its own streams (a letter of an
+        // event every partition applies is listed, and counted, by its stream's partition).
+        let listed = self
+            .target
+            .partition()
+            .is_none_or(|p| Partition::of_stream(&event.stream_id, p.count()) == p.index());
+        if kind == LaneKind::Serving && listed {
             self.status.send_modify(|s| s.dead_letters += 1);
         }
         match skip_to {

@@ -36,13 +36,6 @@ pub(crate) enum LetterAction {
 }
 
 impl LetterAction {
-    /// The position of the letter it acts on.
-    pub(crate) fn position(&self) -> GlobalPosition {
-        match self {
-            LetterAction::Retry { position, .. } | LetterAction::Skip { position, .. } => *position,
-        }
-    }
-
     /// Answers `error` (the projection does not run here).
     pub(crate) fn refuse(self, error: RuntimeError) {
         match self {
@@ -191,6 +184,14 @@ impl Worker {
     ) -> (Result<DeadLetter, RuntimeError>, Step) {
         let letter = match self.letter(position).await {
             Ok(letter) => letter,
+            // A partition stopped at an event every partition applies, whose letter the
+            // partition of its stream lists: it skips the event as that one did.
+            Err(RuntimeError::NoDeadLetter { .. }) if self.stopped_at(lanes, position) => {
+                match self.letter_of_halt(lanes, position).await {
+                    Ok(letter) => letter,
+                    Err(error) => return (Err(error), Step::Continue),
+                }
+            }
             Err(error) => return (Err(error), Step::Continue),
         };
         if letter.skipped {
@@ -263,6 +264,32 @@ impl Worker {
             .into_iter()
             .find(|l| l.position == position)
             .ok_or_else(|| self.no_letter(position))
+    }
+
+    /// A letter for the event the serving lane stopped at, made from the event and the error.
+    async fn letter_of_halt(
+        &self,
+        lanes: &Lanes,
+        position: GlobalPosition,
+    ) -> Result<DeadLetter, RuntimeError> {
+        let error = match &lanes.serving.halt {
+            Some(Halt::Poison { error, .. }) => error.clone(),
+            _ => String::new(),
+        };
+        let event = self.event(position).await?;
+        let now = Utc::now();
+        Ok(DeadLetter {
+            projection: self.target.name(),
+            position,
+            event_id: event.event_id,
+            stream_id: event.stream_id,
+            event_type: event.event_type,
+            error,
+            attempts: 0,
+            first_failed_at: now,
+            last_failed_at: now,
+            skipped: false,
+        })
     }
 
     /// The event at `position`, from the feed.

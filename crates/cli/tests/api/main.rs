@@ -379,6 +379,20 @@ mod partitions_e2e {
             .await;
     }
 
+    #[tokio::test]
+    async fn sqlite_a_dead_letter_of_an_event_every_partition_applies_reaches_them_all() {
+        crate::helpers::Backend::Sqlite
+            .run(crate::partitions::a_dead_letter_of_an_event_every_partition_applies_reaches_them_all())
+            .await;
+    }
+
+    #[tokio::test]
+    async fn postgres_a_dead_letter_of_an_event_every_partition_applies_reaches_them_all() {
+        crate::helpers::Backend::Postgres
+            .run(crate::partitions::a_dead_letter_of_an_event_every_partition_applies_reaches_them_all())
+            .await;
+    }
+
     /// Two servers on one database, and a load while one is killed, need threads.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_two_servers_share_the_partitions_and_one_takes_over_from_the_other() {

@@ -91,8 +91,17 @@ impl ProjectorHandle {
         name: &ProjectionName,
         position: GlobalPosition,
     ) -> Result<RetryOutcome, RuntimeError> {
+        let worker = self.letter_worker(name, position).await?;
+        // The other partitions stopped at the event go again from their checkpoints first:
+        // the letter stays with its own partition until that one applies it.
+        for other in self.others_stopped_at(name, position, &worker) {
+            if let Some(error) = self.resume_past(&other, position).await? {
+                let attempts = self.dead_letter(name, position).await?.attempts;
+                return Ok(RetryOutcome::Failed { error, attempts });
+            }
+        }
         let (reply, answer) = oneshot::channel();
-        self.letter_action(name, LetterAction::Retry { position, reply })
+        self.letter_action(&worker, LetterAction::Retry { position, reply })
             .await?;
         answer
             .await
@@ -144,29 +153,46 @@ impl ProjectorHandle {
         name: &ProjectionName,
         position: GlobalPosition,
     ) -> Result<DeadLetter, RuntimeError> {
-        let (reply, answer) = oneshot::channel();
-        self.letter_action(name, LetterAction::Skip { position, reply })
-            .await?;
-        answer
-            .await
-            .map_err(|_| RuntimeError::ShutDown(name.clone()))?
+        let worker = self.letter_worker(name, position).await?;
+        let skip = |worker: ProjectionName| async move {
+            let (reply, answer) = oneshot::channel();
+            self.letter_action(&worker, LetterAction::Skip { position, reply })
+                .await?;
+            answer
+                .await
+                .map_err(|_| RuntimeError::ShutDown(name.clone()))?
+        };
+        let others = self.others_stopped_at(name, position, &worker);
+        let letter = skip(worker).await?;
+        // Every other partition stopped at the event moves past it as well.
+        for other in others {
+            skip(other).await?;
+        }
+        Ok(letter)
+    }
+
+    /// The worker a letter action on `name` at `position` goes to: `name`'s own, or, named by
+    /// a partitioned projection, the partition whose stream the letter is in.
+    async fn letter_worker(
+        &self,
+        name: &ProjectionName,
+        position: GlobalPosition,
+    ) -> Result<ProjectionName, RuntimeError> {
+        if self.inner.workers.contains_key(name) || self.partition_workers(name).is_empty() {
+            return Ok(name.clone());
+        }
+        self.letter_partition(name, position).await
     }
 
     async fn letter_action(
         &self,
-        name: &ProjectionName,
+        worker: &ProjectionName,
         action: LetterAction,
     ) -> Result<(), RuntimeError> {
-        // Named by its projection, a letter goes to the partition whose stream it is in.
-        let partition = match self.inner.workers.contains_key(name) {
-            true => None,
-            false if self.partition_workers(name).is_empty() => None,
-            false => Some(self.letter_partition(name, action.position()).await?),
-        };
-        self.worker(partition.as_ref().unwrap_or(name))?
+        self.worker(worker)?
             .commands
             .send(Command::DeadLetter(action))
             .await
-            .map_err(|_| RuntimeError::ShutDown(name.clone()))
+            .map_err(|_| RuntimeError::ShutDown(worker.clone()))
     }
 }

@@ -2,7 +2,8 @@
 //! `projector_core::partition`), a read naming the projection waits for all of them, a
 //! rebuild naming it rebuilds all of them into one generation, a pause or resume naming it
 //! reaches all of them, and an action on a dead letter naming it goes to the partition whose
-//! stream the letter is in.
+//! stream the letter is in, and to every other partition stopped at the same event (one that
+//! every partition applies).
 
 use std::time::Duration;
 
@@ -236,6 +237,65 @@ impl ProjectorHandle {
                 });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The partitions of `name` other than `owner` stopped at the event at `position`: an
+    /// event every partition applies can stop each of them, while its letter is listed by the
+    /// partition of its stream alone.
+    pub(crate) fn others_stopped_at(
+        &self,
+        name: &ProjectionName,
+        position: GlobalPosition,
+        owner: &ProjectionName,
+    ) -> Vec<ProjectionName> {
+        self.partitions(name)
+            .into_iter()
+            .filter(|(_, status)| {
+                status.name != *owner
+                    && matches!(status.state, WorkerState::Stopped { position: at, .. } if at == position)
+            })
+            .map(|(_, status)| status.name)
+            .collect()
+    }
+
+    /// Resumes `worker`, stopped at `position`, and waits until it has applied the event (`None`)
+    /// or stopped at it again (its error).
+    pub(crate) async fn resume_past(
+        &self,
+        worker: &ProjectionName,
+        position: GlobalPosition,
+    ) -> Result<Option<String>, RuntimeError> {
+        let handle = self.worker(worker)?;
+        let mut status = handle.status.clone();
+        let (reply, answer) = oneshot::channel();
+        handle
+            .commands
+            .send(Command::Resume { reply })
+            .await
+            .map_err(|_| RuntimeError::ShutDown(worker.clone()))?;
+        answer
+            .await
+            .map_err(|_| RuntimeError::ShutDown(worker.clone()))??;
+        loop {
+            {
+                let now = status.borrow_and_update();
+                if now.checkpoint >= position {
+                    return Ok(None);
+                }
+                if let WorkerState::Stopped {
+                    position: at,
+                    error,
+                } = &now.state
+                    && *at == position
+                {
+                    return Ok(Some(error.clone()));
+                }
+            }
+            status
+                .changed()
+                .await
+                .map_err(|_| RuntimeError::ShutDown(worker.clone()))?;
         }
     }
 

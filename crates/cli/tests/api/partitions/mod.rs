@@ -22,6 +22,7 @@ mod operations;
 pub use balance::a_later_server_gets_its_share_of_the_partitions_and_a_survivor_takes_them_all;
 pub use failover::two_servers_share_the_partitions_and_one_takes_over_from_the_other;
 pub use operations::{
+    a_dead_letter_of_an_event_every_partition_applies_reaches_them_all,
     a_partitioned_projection_is_rebuilt_by_its_name,
     a_partitioned_projection_pauses_and_resumes_by_its_name,
     dead_letters_named_by_the_projection_reach_their_partition,

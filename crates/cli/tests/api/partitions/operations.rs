@@ -397,6 +397,126 @@ pub async fn dead_letters_named_by_the_projection_reach_their_partition() {
     drop(storage);
 }
 
+/// An event every partition applies (a customer's registration: each partition copies the
+/// region onto that customer's orders in its share) fails in all four while
+/// `customer_regions` is away. Its letter is listed and counted once, by the partition of the
+/// customer's stream; retried by the projection's name, every partition applies it and goes
+/// on; a second such letter, skipped by the name, moves every partition past it.
+pub async fn a_dead_letter_of_an_event_every_partition_applies_reaches_them_all() {
+    const LETTERS: &str = "/admin/projections/order_summary/dead-letters";
+    let server =
+        Server::start_with_args(Storage::fresh().await, &["--partitions", "order_summary=4"]).await;
+    server.ready().await;
+    let orders: Vec<String> = (0..4).map(|index| id_in("spread", index, 4)).collect();
+    for id in &orders {
+        server.place(id, "cust-moving", &[("a", 1, 1.0)]).await;
+    }
+    wait_partitions_at_head(&server, 4, None).await;
+
+    let at = stop_every_partition_at_a_registration(&server, "cust-moving").await;
+    let listed = server.get(LETTERS).await.expect(200).json();
+    assert_eq!(
+        listed["dead_letters"].as_array().map(Vec::len),
+        Some(1),
+        "listed once by the projection's name: {listed}"
+    );
+    server
+        .storage()
+        .alter_read_model(
+            "order_summary",
+            "ALTER TABLE customer_regions_away RENAME TO customer_regions",
+        )
+        .await;
+    let applied = server
+        .post_empty(&format!("{LETTERS}/{at}/retry"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(applied["outcome"], "applied", "{applied}");
+    assert!(
+        server.get(LETTERS).await.expect(200).json()["dead_letters"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+    let head = server.head().await;
+    for id in &orders {
+        let order = read_at(&server, id, head, 10_000).await.expect(200).json();
+        assert_eq!(order["customer_region"], "Yukon", "{order}");
+    }
+    let settled = wait_partitions_at_head(&server, 4, None).await;
+    assert!(
+        settled
+            .iter()
+            .all(|e| e["dead_letters"] == 0 && e["state"] != "stopped"),
+        "{settled:?}"
+    );
+
+    let at = stop_every_partition_at_a_registration(&server, "cust-skipped").await;
+    server
+        .storage()
+        .alter_read_model(
+            "order_summary",
+            "ALTER TABLE customer_regions_away RENAME TO customer_regions",
+        )
+        .await;
+    let skipped = server
+        .post_empty(&format!("{LETTERS}/{at}/skip"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(skipped["skipped"], true, "{skipped}");
+    let settled = wait_partitions_at_head(&server, 4, None).await;
+    assert!(
+        settled.iter().all(|e| e["state"] != "stopped"),
+        "every partition went on past the skipped letter: {settled:?}"
+    );
+    let listed = server.get(LETTERS).await.expect(200).json();
+    assert_eq!(
+        listed["dead_letters"][0]["skipped"], true,
+        "the letter is kept, skipped: {listed}"
+    );
+}
+
+/// Takes `customer_regions` away and registers `customer`, which stops every partition at the
+/// registration; checks that only the partition of the customer's stream lists (and counts)
+/// the letter, and returns its position.
+async fn stop_every_partition_at_a_registration(server: &Server, customer: &str) -> u64 {
+    server
+        .storage()
+        .alter_read_model(
+            "order_summary",
+            "ALTER TABLE customer_regions RENAME TO customer_regions_away",
+        )
+        .await;
+    let body = serde_json::json!({"id": customer, "email": format!("{customer}@example.com"),
+        "name": "Robin", "region": "Yukon"});
+    let registered = server
+        .post("/api/customers", &body)
+        .await
+        .expect(201)
+        .position();
+    let stopped = eventually("every partition stopped at the registration", || async {
+        let (entries, _) = partition_entries(server, "order_summary").await;
+        if entries.iter().all(|e| e["stopped_at"].as_u64().is_some()) {
+            Ok(entries)
+        } else {
+            Err(entries)
+        }
+    })
+    .await;
+    let at = stopped[0]["stopped_at"].as_u64().expect("stopped_at");
+    assert!(at <= registered, "{stopped:?}");
+    let stream = <projector_customers::CustomerEvent as projector_core::EventSet>::stream(customer)
+        .expect("a stream id");
+    let owner = usize::from(projector_core::Partition::of_stream(&stream, 4));
+    for (index, entry) in stopped.iter().enumerate() {
+        assert_eq!(entry["stopped_at"], at, "{stopped:?}");
+        let counted = u64::from(index == owner);
+        assert_eq!(entry["dead_letters"], counted, "{stopped:?}");
+    }
+    at
+}
+
 /// How many generations of `order_summary` under `data` are being built.
 async fn building(data: &std::path::Path) -> usize {
     use projector_sql::SqlReadStore;
