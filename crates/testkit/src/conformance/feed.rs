@@ -2,52 +2,61 @@
 //! for its own append.
 
 use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::task::Poll;
 
+use async_trait::async_trait;
 use projector_core::{
-    EventStore, ExpectedVersion, GlobalPosition, StoreError, StreamId, Subscription,
+    EventFeed, EventStore, ExpectedVersion, GlobalPosition, HeadWatch, RecordedEvent, StoreError,
+    StreamId, Subscription,
 };
 
 use tokio::sync::watch;
 
 use crate::events::numbered;
+use crate::wait;
 
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// A commit moves the head watch without anyone polling.
+/// A commit wakes a watcher already waiting on the head.
+///
+/// The watcher is polled once before the append, so it is parked on the watch when the commit
+/// lands: a store that moved the head without waking its waiters leaves it parked and fails
+/// here, however slow the machine (an append made before the wait began would pass by the
+/// value already there).
 pub async fn head_watch_wakes_on_commit(store: Arc<dyn EventStore>) {
     let mut watch = store.watch_head();
     assert_eq!(*watch.borrow_and_update(), GlobalPosition::ZERO);
-    let writer = Arc::clone(&store);
-    let append = tokio::spawn(async move {
-        // This sleep stays: the append must come after the watch is awaited, to show a commit
-        // wakes a waiting watcher; an earlier append would pass by the value already there.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        writer
-            .append(
-                &StreamId::from_static("watch-1"),
-                ExpectedVersion::Any,
-                numbered(2),
-            )
-            .await
-    });
-    tokio::time::timeout(PATIENCE, watch.wait_for(|head| head.get() >= 2))
+    let mut waiting = pin!(watch.wait_for(|head| head.get() >= 2));
+    assert!(
+        pending_after_one_poll(waiting.as_mut()).await,
+        "the head reached 2 with nothing appended"
+    );
+    store
+        .append(
+            &StreamId::from_static("watch-1"),
+            ExpectedVersion::Any,
+            numbered(2),
+        )
         .await
-        .expect("the watch woke within the time limit")
+        .expect("append");
+    tokio::time::timeout(wait::deadline(), waiting)
+        .await
+        .expect("the commit woke the waiting watcher")
         .expect("the store is open");
-    append.await.expect("task").expect("append");
 }
 
-/// A subscription delivers history, then live events, each once and in order.
+/// A subscription delivers history, then live events, each once and in order; a live event
+/// reaches a subscriber parked at the head by waking it.
 pub async fn subscription_catches_up_then_follows(store: Arc<dyn EventStore>) {
     let s = StreamId::from_static("sub-1");
     store
         .append(&s, ExpectedVersion::Any, numbered(5))
         .await
         .expect("history");
-    let mut subscription = Subscription::new(Arc::clone(&store) as _, GlobalPosition::new(1), 3);
+    let feed = Arc::new(EmptyReads::new(Arc::clone(&store)));
+    let mut subscription = Subscription::new(Arc::clone(&feed) as _, GlobalPosition::new(1), 3);
     let first = subscription.next_batch().await.expect("batch");
     assert_eq!(
         first.iter().map(|e| e.position.get()).collect::<Vec<_>>(),
@@ -59,30 +68,93 @@ pub async fn subscription_catches_up_then_follows(store: Arc<dyn EventStore>) {
         [5]
     );
 
-    let live = tokio::spawn(async move {
-        let mut got = Vec::new();
-        while got.len() < 4 {
-            let batch = subscription.next_batch().await.expect("live batch");
-            got.extend(batch.into_iter().map(|e| e.position.get()));
+    // Each live append is made while the subscriber is parked at the head, so only a wake can
+    // bring it the append; a subscriber that had not parked yet would read it instead.
+    for (count, expected) in [(1, vec![6]), (3, vec![7, 8, 9])] {
+        let at_head = subscription.position();
+        let mut next = pin!(subscription.next_batch());
+        park(next.as_mut(), &feed, at_head).await;
+        store
+            .append(&s, ExpectedVersion::Any, numbered(count))
+            .await
+            .expect("live append");
+        let batch = tokio::time::timeout(wait::deadline(), next)
+            .await
+            .expect("the commit woke the parked subscriber")
+            .expect("live batch");
+        assert_eq!(
+            batch.iter().map(|e| e.position.get()).collect::<Vec<_>>(),
+            expected
+        );
+    }
+}
+
+/// Polls `future` once: true if it is pending, and so registered to be woken.
+async fn pending_after_one_poll<F: Future>(mut future: Pin<&mut F>) -> bool {
+    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx).is_pending())).await
+}
+
+/// Drives `next`, a subscription's next batch from `at_head` (the head), until it has read the
+/// feed to its end and parked on the head watch. A subscription that finds nothing to read
+/// parks in the same poll, so once a read of `feed` came back empty and `next` is pending, it
+/// waits for a wake.
+///
+/// # Panics
+/// If `next` delivers a batch, or the head watch is already past `at_head`.
+async fn park<F>(mut next: Pin<&mut F>, feed: &EmptyReads, at_head: GlobalPosition)
+where
+    F: Future<Output = Result<Vec<RecordedEvent>, StoreError>>,
+{
+    let before = feed.empty_reads.load(Ordering::SeqCst);
+    std::future::poll_fn(|cx| match next.as_mut().poll(cx) {
+        Poll::Ready(batch) => panic!("a batch with nothing appended: {batch:?}"),
+        Poll::Pending if feed.empty_reads.load(Ordering::SeqCst) > before => Poll::Ready(()),
+        Poll::Pending => Poll::Pending,
+    })
+    .await;
+    // At or below the subscriber's position, the head watch sent it to wait, not to read again.
+    assert!(
+        *feed.watch_head().borrow() <= at_head,
+        "the head moved with nothing appended"
+    );
+}
+
+/// A store's feed that counts the reads that found nothing.
+struct EmptyReads {
+    store: Arc<dyn EventStore>,
+    empty_reads: AtomicUsize,
+}
+
+impl EmptyReads {
+    fn new(store: Arc<dyn EventStore>) -> Self {
+        Self {
+            store,
+            empty_reads: AtomicUsize::new(0),
         }
-        got
-    });
-    // This sleep stays: it lets the subscriber park before the live appends, so they reach it
-    // by waking it; nothing outside the subscription shows it parked.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    store
-        .append(&s, ExpectedVersion::Any, numbered(1))
-        .await
-        .expect("live 1");
-    store
-        .append(&s, ExpectedVersion::Any, numbered(3))
-        .await
-        .expect("live 2");
-    let got = tokio::time::timeout(PATIENCE, live)
-        .await
-        .expect("live events arrive")
-        .expect("task");
-    assert_eq!(got, [6, 7, 8, 9]);
+    }
+}
+
+#[async_trait]
+impl EventFeed for EmptyReads {
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let batch = self.store.read_all(after, limit).await?;
+        if batch.is_empty() {
+            self.empty_reads.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(batch)
+    }
+
+    async fn head(&self) -> Result<GlobalPosition, StoreError> {
+        self.store.head().await
+    }
+
+    fn watch_head(&self) -> HeadWatch {
+        self.store.watch_head()
+    }
 }
 
 /// Sixteen tasks append to random streams at full speed while a subscriber follows, reading
@@ -128,7 +200,7 @@ pub async fn concurrent_appenders_make_a_gapless_feed(store: Arc<dyn EventStore>
         "the subscriber read nothing while the writers appended, so it proves nothing about late commits"
     );
     total_tx.send_replace(Some(total));
-    let seen = tokio::time::timeout(PATIENCE, subscriber)
+    let seen = tokio::time::timeout(wait::deadline(), subscriber)
         .await
         .expect("the subscriber keeps up")
         .expect("subscriber task");
@@ -140,7 +212,7 @@ pub async fn concurrent_appenders_make_a_gapless_feed(store: Arc<dyn EventStore>
     );
     assert_eq!(store.head().await.expect("head").get(), total as u64);
 
-    let by_position: BTreeMap<u64, &projector_core::RecordedEvent> =
+    let by_position: BTreeMap<u64, &RecordedEvent> =
         seen.iter().map(|e| (e.position.get(), e)).collect();
     for (outcome, ids) in &acknowledged {
         let landed: Vec<_> = (outcome.first_position.get()..=outcome.last_position.get())
@@ -205,7 +277,7 @@ async fn follow(
     mut subscription: Subscription,
     read_so_far: Arc<AtomicUsize>,
     mut total: watch::Receiver<Option<usize>>,
-) -> Vec<projector_core::RecordedEvent> {
+) -> Vec<RecordedEvent> {
     let mut seen = Vec::new();
     loop {
         if total.borrow().is_some_and(|total| seen.len() >= total) {

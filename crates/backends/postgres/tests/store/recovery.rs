@@ -2,7 +2,9 @@
 //! it returns, without reopening the store; subscribers are woken again by the reconnected
 //! listener.
 
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use projector_core::{
@@ -12,7 +14,7 @@ use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadS
 use projector_sql::SqlReadStore;
 use projector_testkit::events::numbered;
 use projector_testkit::postgres::TestDatabase;
-use projector_testkit::wait::eventually;
+use projector_testkit::wait::{self, eventually};
 
 use projector_testkit::proxy::Proxy;
 
@@ -22,8 +24,10 @@ async fn operations_fail_as_unavailable_while_the_database_is_away_then_recover(
         return;
     };
     let proxy = Proxy::start(database.url()).await;
+    // Polling as good as off (an hour): past the catch-up poll each (re)connect makes, only a
+    // notification the listener receives moves the head.
     let options = PgEventStoreOptions {
-        poll_interval: Duration::from_millis(200),
+        poll_interval: Duration::from_secs(3600),
         ..PgEventStoreOptions::default()
     };
     let store = Arc::new(
@@ -39,6 +43,11 @@ async fn operations_fail_as_unavailable_while_the_database_is_away_then_recover(
         .append(&s, ExpectedVersion::NoStream, numbered(2))
         .await
         .expect("append before the cut");
+    let (admin, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+        .await
+        .expect("an admin connection");
+    tokio::spawn(connection);
+    let before = listening(&admin, None).await;
 
     proxy.cut();
     let append = store.append(&s, ExpectedVersion::Any, numbered(1)).await;
@@ -82,29 +91,65 @@ async fn operations_fail_as_unavailable_while_the_database_is_away_then_recover(
             .is_none()
     );
 
-    // A subscriber on another store is woken by its listener, which reconnected on its own.
+    // The listener reconnected on its own, listens, and has made its catch-up poll: from here
+    // on only a notification can move the head this store's subscribers wait on.
+    listening(&admin, Some(before)).await;
     let other = PgEventStore::connect(database.url(), PgEventStoreOptions::default())
         .await
         .expect("connect directly");
+    let mut head = store.watch_head();
+    assert_eq!(*head.borrow_and_update(), GlobalPosition::new(3));
+    let mut woken = pin!(head.wait_for(|head| *head >= GlobalPosition::new(4)));
+    // Parked before the append: the wait ends only if the listener's notification wakes it.
+    let parked = std::future::poll_fn(|cx| Poll::Ready(woken.as_mut().poll(cx).is_pending()));
+    assert!(parked.await, "the head moved with nothing appended");
+    other
+        .append(&s, ExpectedVersion::Any, numbered(1))
+        .await
+        .expect("append from another store");
+    tokio::time::timeout(wait::deadline(), woken)
+        .await
+        .expect("the reconnected listener's notification woke the waiter")
+        .expect("the store is open");
+    // And a subscriber at the head reads what woke it.
     let mut subscription = Subscription::new(
         Arc::clone(&store) as Arc<dyn EventFeed>,
         GlobalPosition::new(3),
         10,
     );
-    let next = tokio::spawn(async move { subscription.next_batch().await });
-    // This sleep stays: it gives the subscriber time to park on its listener, which nothing
-    // outside it shows; if it has not parked yet, the test passes by reading, not by a wake.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    other
-        .append(&s, ExpectedVersion::Any, numbered(1))
+    let batch = tokio::time::timeout(wait::deadline(), subscription.next_batch())
         .await
-        .expect("append from another store");
-    let batch = tokio::time::timeout(Duration::from_secs(10), next)
-        .await
-        .expect("woken")
-        .expect("task")
+        .expect("the subscriber reads")
         .expect("batch");
     assert_eq!(batch[0].position, GlobalPosition::new(4));
+}
+
+/// Waits until the one event listener of the database (but not the session `not`) listens and
+/// has made its catch-up poll of the head (its last statement is no longer the `LISTEN`), and
+/// returns its session's process id.
+async fn listening(admin: &tokio_postgres::Client, not: Option<i32>) -> i32 {
+    eventually("the event listener to listen and poll", || async {
+        let sessions: Vec<(i32, Option<String>, String)> = admin
+            .query(
+                "SELECT pid, state, query FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name LIKE $1",
+                &[&LISTENER],
+            )
+            .await
+            .expect("the listeners")
+            .iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
+            .collect();
+        match sessions.as_slice() {
+            [(pid, Some(state), query)]
+                if Some(*pid) != not && state == "idle" && !query.starts_with("LISTEN") =>
+            {
+                Ok(*pid)
+            }
+            _ => Err(sessions),
+        }
+    })
+    .await
 }
 
 /// Retries an operation while it fails as unavailable, up to the default deadline; any other
@@ -155,7 +200,7 @@ async fn the_listener_alone_follows_another_writer_and_recovers_when_its_connect
         let mut head = head.clone();
         async move {
             tokio::time::timeout(
-                Duration::from_secs(10),
+                wait::deadline(),
                 head.wait_for(|h| *h >= GlobalPosition::new(position)),
             )
             .await
