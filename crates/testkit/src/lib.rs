@@ -8,6 +8,8 @@
 //!   builds of them.
 //! - [`harness`]: given/when/then for deciders.
 //! - [`postgres`]: [`TestDatabase`](postgres::TestDatabase), a fresh PostgreSQL database per test.
+//! - [`property`]: [`config`](property::config), the one case-count and failure-persistence
+//!   policy of every property test.
 //! - [`proxy`]: a loopback TCP proxy in front of PostgreSQL that injects network faults: the
 //!   database gone and back, a hung network, a lost reply.
 //! - [`redis`]: [`TestRedis`](redis::TestRedis), a fresh Redis key namespace per test, or a
@@ -28,6 +30,7 @@ pub mod events;
 mod files;
 pub mod harness;
 pub mod postgres;
+pub mod property;
 pub mod proxy;
 pub mod redis;
 pub mod seeded;

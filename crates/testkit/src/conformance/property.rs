@@ -17,7 +17,7 @@ use projector_core::{
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestRunner};
 use uuid::Uuid;
 
 use super::Fixture;
@@ -59,15 +59,12 @@ fn schedule() -> impl Strategy<Value = Vec<Vec<Op>>> {
     prop::collection::vec(prop::collection::vec(op(), 1..5), 1..12)
 }
 
-/// The number of cases: `PROPTEST_CASES` if set, else 64 in CI (`CI=true`) and 24 elsewhere.
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(if crate::services::in_ci() { 64 } else { 24 })
-}
+/// Cases on a developer's machine, each against a fresh store; CI runs more (see
+/// [`property`](crate::property)).
+const CASES: u32 = 24;
 
-/// Runs the property against fresh stores from `factory` (one per case), for [`cases`] cases.
+/// Runs the property against fresh stores from `factory` (one per case), for [`CASES`] cases
+/// (as [`property::config`](crate::property::config) scales them).
 ///
 /// # Panics
 /// When a case breaks the property (with the shrunk case), or the factory fails.
@@ -80,11 +77,7 @@ where
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let mut runner = TestRunner::new(crate::property::config(CASES));
     let result = runner.run(&schedule(), |rounds| {
         runtime.block_on(async {
             let Some(fixture) = factory().await else {

@@ -5,16 +5,6 @@ use proptest::prelude::*;
 
 use super::Money;
 
-/// Cases per property: `PROPTEST_CASES` if set, else 2048 in CI (`CI=true`) and 256 elsewhere;
-/// each case takes microseconds.
-fn cases() -> u32 {
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(if in_ci { 2048 } else { 256 })
-}
-
 /// Amounts in cents, weighted towards the edges: small ones, and ones near the maximum.
 fn cents() -> impl Strategy<Value = i64> {
     prop_oneof![
@@ -30,12 +20,8 @@ fn written(cents: i64) -> String {
 }
 
 proptest! {
-    // A failure prints its shrunk input; nothing is written beside the sources.
-    #![proptest_config(ProptestConfig {
-        cases: cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    // Each case takes microseconds: 512 here, more in CI (see `projector_testkit::property`).
+    #![proptest_config(projector_testkit::property::config(512))]
 
     #[test]
     fn a_written_decimal_reads_as_its_exact_cents(cents in cents()) {

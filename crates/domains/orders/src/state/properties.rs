@@ -13,15 +13,6 @@ use crate::decider::{NewItem, OrderCommand, OrderDecider};
 use crate::events::OrderEvent;
 use crate::money::Money;
 
-/// Cases: `PROPTEST_CASES` if set, else 1024 in CI (`CI=true`) and 128 elsewhere.
-fn cases() -> u32 {
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(if in_ci { 1024 } else { 128 })
-}
-
 /// A command without its time (given in order when it runs).
 #[derive(Clone, Debug)]
 enum Step {
@@ -158,12 +149,8 @@ fn as_recount(order: &Order) -> Recount {
 }
 
 proptest! {
-    // A failure prints its shrunk input; nothing is written beside the sources.
-    #![proptest_config(ProptestConfig {
-        cases: cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    // Each case folds a few dozen events: 256 here, more in CI (see `projector_testkit::property`).
+    #![proptest_config(projector_testkit::property::config(256))]
 
     #[test]
     fn the_fold_matches_a_recount_of_every_event(steps in prop::collection::vec(step(), 1..30)) {

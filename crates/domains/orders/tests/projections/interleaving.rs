@@ -325,8 +325,9 @@ async fn check(plan: Plan) {
 }
 
 proptest! {
-    // Each case appends a feed and projects it twice over fresh SQLite files.
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    // Each case appends a feed and projects it twice over fresh SQLite files: 32 cases here,
+    // more in CI (see `projector_testkit::property`).
+    #![proptest_config(projector_testkit::property::config(32))]
 
     #[test]
     fn any_interleaving_in_batches_of_any_size_gives_the_tables_of_one_event_at_a_time(

@@ -9,19 +9,9 @@ use projector_orders::projections::{CUSTOMERS, CustomersProjection};
 use projector_orders::queries::{self, OrdersCursor};
 use projector_sql::TypedSql;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestRunner};
 
 use crate::helpers::{PATIENCE, Service, at, item, place};
-
-/// Cases: `PROPTEST_CASES` if set, else 32 in CI (`CI=true`) and 16 elsewhere; each projects
-/// its orders into a fresh SQLite read model.
-fn cases() -> u32 {
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(if in_ci { 32 } else { 16 })
-}
 
 /// Orders by id: their customer (of two) and creation hour (of three, so times tie).
 fn orders() -> impl Strategy<Value = BTreeMap<String, (u8, u32)>> {
@@ -35,11 +25,8 @@ fn paging_with_cursors_lists_every_order_once_in_order() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let mut runner = TestRunner::new(Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    });
+    // Each case projects its orders into a fresh SQLite read model: 16 cases here, more in CI.
+    let mut runner = TestRunner::new(projector_testkit::property::config(16));
     let result = runner.run(&(orders(), 1u32..6), |(orders, limit)| {
         runtime.block_on(check(orders, limit))
     });

@@ -335,8 +335,9 @@ async fn check_reports(plans: Vec<Plan>) -> Service {
 }
 
 proptest! {
-    // Each case starts a projector over fresh SQLite files: 32 cases take a few seconds.
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    // Each case starts a projector over fresh SQLite files: 32 cases take a few seconds (more
+    // in CI, see `projector_testkit::property`).
+    #![proptest_config(projector_testkit::property::config(32))]
 
     #[test]
     fn every_report_is_the_sum_of_its_orders_to_the_cent(

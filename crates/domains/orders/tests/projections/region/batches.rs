@@ -140,8 +140,9 @@ async fn one_at_a_time_and_in_batches_agree(
 }
 
 proptest! {
-    // Each case opens an event store and two read stores on fresh SQLite files.
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // Each case opens an event store and two read stores on fresh SQLite files: 48 cases here,
+    // more in CI (see `projector_testkit::property`).
+    #![proptest_config(projector_testkit::property::config(48))]
 
     #[test]
     fn any_interleaving_in_batches_of_any_size_is_what_one_event_at_a_time_gives(
