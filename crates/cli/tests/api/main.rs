@@ -13,6 +13,7 @@ mod cache;
 mod commands;
 mod connections;
 mod consistency;
+mod contract;
 mod customers;
 mod dashboard;
 mod dashboard_auth;

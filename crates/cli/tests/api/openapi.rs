@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::Server;
+use crate::helpers::{Reply, Server};
 
 fn schema<'a>(document: &'a Value, name: &str) -> &'a Value {
     &document["components"]["schemas"][name]
@@ -514,58 +514,202 @@ pub async fn the_document_covers_every_route_and_states_the_limits() {
     );
 }
 
-/// The server's own OpenAPI document, to check response bodies against what it promises.
+/// The server's own OpenAPI document, to check every answer against what it promises: that
+/// the status is documented for the operation, with the content type the answer has, and that
+/// the body matches that response's schema.
 ///
 /// Uses the `jsonschema` crate: the document is OpenAPI 3.1, whose schemas are JSON Schema
 /// 2020-12 (`type` arrays for nullables, `oneOf`, `multipleOf`, patterns), which a hand-written
 /// subset would check less faithfully.
+///
+/// The check is stricter than the document alone. The response schemas leave their objects
+/// open (no `additionalProperties`), so a field the document does not declare, or a misspelt
+/// optional one, would pass; here every object schema that lists its properties is closed.
+/// And `format` (`date-time`, `date`, `uuid`) is validated, not only annotated.
 pub struct Contract {
     document: Value,
+    /// The document's components, every object schema of them closed.
+    components: Value,
 }
+
+/// Content types whose bodies are JSON.
+const JSON_TYPES: [&str; 2] = ["application/json", "application/problem+json"];
 
 impl Contract {
     /// Loads `GET /openapi.json` from `server`.
     pub async fn load(server: &Server) -> Self {
+        Self::new(server.get("/openapi.json").await.expect(200).json())
+    }
+
+    /// Checks answers against `document`.
+    pub fn new(document: Value) -> Self {
+        let mut components = document["components"].clone();
+        if let Some(schemas) = components.get_mut("schemas").and_then(Value::as_object_mut) {
+            schemas.values_mut().for_each(close_objects);
+        }
         Self {
-            document: server.get("/openapi.json").await.expect(200).json(),
+            document,
+            components,
         }
     }
 
-    /// Asserts `body` matches the `status` response schema of the operation `operation_id`,
-    /// its `$ref`s resolved in the document's components. Returns the body for chaining.
+    /// The operation `operation_id` of the document.
     #[track_caller]
-    pub fn assert_body<'b>(&self, operation_id: &str, status: u16, body: &'b Value) -> &'b Value {
-        let operation = self.document["paths"]
+    fn operation(&self, operation_id: &str) -> &Value {
+        self.document["paths"]
             .as_object()
             .expect("paths")
             .values()
             .flat_map(|methods| methods.as_object().expect("methods").values())
             .find(|op| op["operationId"] == operation_id)
-            .unwrap_or_else(|| panic!("no operation {operation_id} in the document"));
-        let schema =
-            &operation["responses"][status.to_string()]["content"]["application/json"]["schema"];
-        assert!(
-            schema.is_object(),
-            "{operation_id} documents no JSON body for {status}"
-        );
-        // The whole document is the root, so `#/components/schemas/...` resolves; the
+            .unwrap_or_else(|| panic!("no operation {operation_id} in the document"))
+    }
+
+    /// Whatever is wrong with answering `body` as `content_type` with `status` to
+    /// `operation_id`, by the document: an undocumented status or content type, a body its
+    /// schema refuses, or a problem whose `status` is not the answer's. Empty when nothing is.
+    pub fn violations(
+        &self,
+        operation_id: &str,
+        status: u16,
+        content_type: &str,
+        body: &Value,
+    ) -> Vec<String> {
+        let response = &self.operation(operation_id)["responses"][status.to_string()];
+        if !response.is_object() {
+            return vec![format!("{operation_id} does not document {status}")];
+        }
+        let schema = &response["content"][content_type]["schema"];
+        if !schema.is_object() {
+            let documented: Vec<&String> = response["content"]
+                .as_object()
+                .map(|c| c.keys().collect())
+                .unwrap_or_default();
+            return vec![format!(
+                "{operation_id} {status} documents no {content_type} body, only {documented:?}"
+            )];
+        }
+        let mut schema = schema.clone();
+        close_objects(&mut schema);
+        // The components are in the root, so `#/components/schemas/...` resolves; the
         // response's schema is its only constraint.
-        let mut root = serde_json::json!({
+        let root = serde_json::json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "components": self.document["components"],
+            "components": self.components,
+            "allOf": [schema],
         });
-        root["allOf"] = serde_json::json!([schema]);
-        let validator = jsonschema::validator_for(&root)
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&root)
             .unwrap_or_else(|e| panic!("the schema of {operation_id} {status} compiles: {e}"));
-        let errors: Vec<String> = validator
+        let mut violations: Vec<String> = validator
             .iter_errors(body)
-            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .map(|e| format!("{e} at {:?}", e.instance_path().to_string()))
             .collect();
+        if content_type == "application/problem+json" && body["status"] != status {
+            violations.push(format!(
+                "a {status} problem says its status is {}",
+                body["status"]
+            ));
+        }
+        violations
+    }
+
+    /// Asserts `body` is a JSON body the document promises for `status` of the operation
+    /// `operation_id`. Returns the body for chaining.
+    #[track_caller]
+    pub fn assert_body<'b>(&self, operation_id: &str, status: u16, body: &'b Value) -> &'b Value {
+        let violations = self.violations(operation_id, status, "application/json", body);
         assert!(
-            errors.is_empty(),
+            violations.is_empty(),
             "{operation_id} {status} answered a body its schema refuses:\n{}\n{body:#}",
-            errors.join("\n")
+            violations.join("\n")
         );
         body
+    }
+
+    /// Asserts `reply` has `status`, and that status, its content type and its body are what
+    /// the document promises for `operation_id`. Returns the body.
+    #[track_caller]
+    pub fn assert_reply(&self, operation_id: &str, status: u16, reply: &Reply) -> Value {
+        assert_eq!(
+            reply.status.as_u16(),
+            status,
+            "{operation_id}: unexpected answer: {}",
+            reply.text
+        );
+        let content_type = reply
+            .header("content-type")
+            .and_then(|t| t.split(';').next())
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        assert!(
+            JSON_TYPES.contains(&content_type.as_str()),
+            "{operation_id} {status} answered {content_type:?}: {}",
+            reply.text
+        );
+        let body = reply.json();
+        let violations = self.violations(operation_id, status, &content_type, &body);
+        assert!(
+            violations.is_empty(),
+            "{operation_id} {status} ({content_type}) broke its contract:\n{}\n{body:#}",
+            violations.join("\n")
+        );
+        body
+    }
+
+    /// Asserts `reply` is a `status` problem the document promises for `operation_id`,
+    /// naming exactly `fields` (in `errors`). Returns the problem.
+    #[track_caller]
+    pub fn assert_problem(
+        &self,
+        operation_id: &str,
+        status: u16,
+        fields: &[&str],
+        reply: &Reply,
+    ) -> Value {
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json"),
+            "{operation_id} {status}: {}",
+            reply.text
+        );
+        let problem = self.assert_reply(operation_id, status, reply);
+        let mut named = reply.fields();
+        named.sort();
+        let mut wanted: Vec<String> = fields.iter().map(|f| (*f).to_owned()).collect();
+        wanted.sort();
+        assert_eq!(named, wanted, "{operation_id} {status}: {problem}");
+        problem
+    }
+}
+
+/// Closes every object schema in `schema` that lists its properties and says nothing of
+/// others (`additionalProperties: false`), through properties, items and `oneOf`/`anyOf`.
+/// `allOf` is left alone: a closed part of it would refuse the other parts' properties.
+fn close_objects(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if object.get("properties").is_some_and(Value::is_object)
+        && !object.contains_key("additionalProperties")
+        && !object.contains_key("unevaluatedProperties")
+        && !object.contains_key("allOf")
+    {
+        object.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    if let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.values_mut().for_each(close_objects);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = object.get_mut(key) {
+            close_objects(inner);
+        }
+    }
+    for key in ["oneOf", "anyOf", "prefixItems"] {
+        if let Some(Value::Array(parts)) = object.get_mut(key) {
+            parts.iter_mut().for_each(close_objects);
+        }
     }
 }
