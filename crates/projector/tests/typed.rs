@@ -115,7 +115,7 @@ async fn a_typed_projection_reads_its_category_only_and_stops_at_its_own_failing
 
     let mut status = handle.watch(&Seen::NAME).expect("watch");
     let stopped = tokio::time::timeout(
-        PATIENCE,
+        projector::testkit::wait::deadline(),
         status.wait_for(|s| matches!(s.state, WorkerState::Stopped { .. })),
     )
     .await

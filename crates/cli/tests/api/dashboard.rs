@@ -1,9 +1,9 @@
 //! The dashboard over HTTP: its page and files under a strict policy, and its live feed read
 //! event by event and checked against `GET /admin/projections`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use projector_testkit::wait::{self, eventually};
+use projector_testkit::wait::{self, eventually, eventually_every};
 use serde_json::Value;
 
 use crate::helpers::{Server, Storage, projector};
@@ -41,7 +41,14 @@ impl Events {
 
     /// The next event's name and JSON data; fails the test at the default deadline without one.
     pub async fn next(&mut self) -> (String, Value) {
-        let deadline = Instant::now() + wait::deadline();
+        let limit = wait::deadline();
+        tokio::time::timeout(limit, self.read())
+            .await
+            .unwrap_or_else(|_| panic!("no event within {limit:?}"))
+    }
+
+    /// The next event, however long it takes.
+    async fn read(&mut self) -> (String, Value) {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
@@ -61,10 +68,10 @@ impl Events {
                     .unwrap_or_else(|e| panic!("event {name} is not JSON ({e}): {data}"));
                 return (name, json);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let chunk = tokio::time::timeout(left, self.response.chunk())
+            let chunk = self
+                .response
+                .chunk()
                 .await
-                .expect("an event before the deadline")
                 .expect("the stream reads")
                 .expect("the stream goes on");
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
@@ -73,18 +80,22 @@ impl Events {
 
     /// The next event named `wanted` that satisfies `test`, within the default deadline.
     pub async fn until(&mut self, wanted: &str, test: impl Fn(&Value) -> bool) -> Value {
-        let limit = wait::deadline();
-        let deadline = Instant::now() + limit;
-        loop {
-            let (name, data) = self.next().await;
-            if name == wanted && test(&data) {
-                return data;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {wanted} event as wanted within {limit:?}; the last: {name} {data}"
-            );
-        }
+        let events = tokio::sync::Mutex::new(self);
+        let (events, test) = (&events, &test);
+        // The events wait in the stream already: read each as soon as the last is judged.
+        eventually_every(
+            &format!("a {wanted} event as wanted"),
+            Duration::ZERO,
+            move || async move {
+                let (name, data) = events.lock().await.next().await;
+                if name == wanted && test(&data) {
+                    Ok(data)
+                } else {
+                    Err(format!("{name} {data}"))
+                }
+            },
+        )
+        .await
     }
 }
 

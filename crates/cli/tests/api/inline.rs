@@ -4,8 +4,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use projector_testkit::wait::{self, eventually, eventually_sync, eventually_within};
 use serde_json::{Value, json};
 
 use crate::admin::projection;
@@ -25,16 +26,15 @@ fn product(id: &str, name: &str) -> Value {
 /// Waits until `products` has a serving generation: before its first build there is nothing
 /// for the appends to write into.
 async fn wait_products_serving(server: &Server) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    eventually("products to serve a generation", || async {
         let (entry, _) = projection(server, "products").await;
-        if let Some(generation) = entry["generation"].as_u64() {
-            assert_eq!(entry["mode"], "inline", "{entry}");
-            return generation;
-        }
-        assert!(Instant::now() < deadline, "products never served: {entry}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        let Some(generation) = entry["generation"].as_u64() else {
+            return Err(entry);
+        };
+        assert_eq!(entry["mode"], "inline", "{entry}");
+        Ok(generation)
+    })
+    .await
 }
 
 /// Creates products `{prefix}-{i}` until `stop` (or `count`), reading each back at once with no
@@ -182,18 +182,17 @@ pub async fn a_rebuild_under_writes_keeps_reads_consistent_and_matches_a_fresh_o
             .post_empty("/admin/projections/products/rebuild")
             .await
             .expect(202);
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
+        // The rebuild races two writers to the head: on PostgreSQL on a busy machine that takes
+        // over a minute, so it is allowed six default deadlines (as the search index's rebuild).
+        eventually_within("the rebuild to finish", wait::deadline() * 6, || async {
             let (entry, _) = projection(&server, "products").await;
             if entry["generation"].as_u64() == Some(serving + 1) && entry["rebuild"].is_null() {
-                break;
+                Ok(())
+            } else {
+                Err(entry)
             }
-            assert!(
-                Instant::now() < deadline,
-                "the rebuild never finished: {entry}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await;
         // A few more writes on the new generation before stopping.
         write_and_read_back(&server, "after", 5, &never).await;
         stop.store(true, Ordering::Relaxed);
@@ -262,11 +261,15 @@ pub async fn killed_mid_write_the_inline_read_model_equals_a_rebuild() {
                 ))
             })
             .collect();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while acknowledged.lock().expect("lock").len() < before + 30 {
-            assert!(Instant::now() < deadline, "the writers made no progress");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        eventually_sync("30 more writes acknowledged", || {
+            let now = acknowledged.lock().expect("lock").len();
+            if now >= before + 30 {
+                Ok(())
+            } else {
+                Err(format!("{} more", now - before))
+            }
+        })
+        .await;
         let kept = server.keep_storage();
         server.kill();
         for writer in writers {

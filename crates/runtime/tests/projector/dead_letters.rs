@@ -18,7 +18,7 @@ const POISON: GlobalPosition = GlobalPosition::new(21);
 async fn stopped(handle: &ProjectorHandle, name: &ProjectionName) {
     let mut watch = handle.watch(name).expect("watch");
     tokio::time::timeout(
-        PATIENCE,
+        projector_testkit::wait::deadline(),
         watch.wait_for(
             |s| matches!(s.state, WorkerState::Stopped { position, .. } if position == POISON),
         ),

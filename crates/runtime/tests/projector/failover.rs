@@ -131,7 +131,7 @@ async fn a_holder_whose_lease_connection_hangs_stands_by_before_the_other_proces
     let (holder, stop_holder) = start(url, proxy.url(), "holder").await;
     let mut status = holder.watch(&NAME).expect("watch");
     tokio::time::timeout(
-        PATIENCE,
+        projector_testkit::wait::deadline(),
         status
             .wait_for(|s| s.state == WorkerState::Live && s.checkpoint == GlobalPosition::new(100)),
     )
@@ -141,7 +141,7 @@ async fn a_holder_whose_lease_connection_hangs_stands_by_before_the_other_proces
     let (other, stop_other) = start(url, url, "other").await;
     let mut status = other.watch(&NAME).expect("watch");
     tokio::time::timeout(
-        PATIENCE,
+        projector_testkit::wait::deadline(),
         status.wait_for(|s| {
             s.state == WorkerState::Standby && s.checkpoint == GlobalPosition::new(100)
         }),
@@ -166,11 +166,11 @@ async fn a_holder_whose_lease_connection_hangs_stands_by_before_the_other_proces
     proxy.pause();
     let paused = Instant::now();
 
-    let stood_by = tokio::time::timeout(PATIENCE, holder_stood_by)
+    let stood_by = tokio::time::timeout(projector_testkit::wait::deadline(), holder_stood_by)
         .await
         .expect("the holder notices its hung lease and stands by")
         .expect("task");
-    let took_over = tokio::time::timeout(PATIENCE, other_took_over)
+    let took_over = tokio::time::timeout(projector_testkit::wait::deadline(), other_took_over)
         .await
         .expect("the other process takes over")
         .expect("task");
@@ -198,7 +198,7 @@ async fn a_holder_whose_lease_connection_hangs_stands_by_before_the_other_proces
     // head, which is all `wait_for` waits for.
     let mut status = other.watch(&NAME).expect("watch");
     tokio::time::timeout(
-        PATIENCE,
+        projector_testkit::wait::deadline(),
         status.wait_for(|s| s.state == WorkerState::Live && s.checkpoint == head),
     )
     .await

@@ -308,7 +308,7 @@ async fn a_rebuild_can_be_awaited_until_its_swap_and_one_that_cannot_swap_says_s
     stores.append("w-2", 10, Some(4)).await;
     let mut watch = handle.watch(&name).expect("watch");
     tokio::time::timeout(
-        PATIENCE,
+        projector_testkit::wait::deadline(),
         watch.wait_for(|s| matches!(s.state, WorkerState::Stopped { .. })),
     )
     .await

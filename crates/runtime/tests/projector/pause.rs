@@ -66,10 +66,13 @@ async fn positions(reads: &dyn SqlReadStore) -> Vec<i64> {
 
 async fn wait_state(handle: &ProjectorHandle, wanted: impl Fn(&WorkerState) -> bool) {
     let mut status = handle.watch(&NAME).expect("watch");
-    tokio::time::timeout(PATIENCE, status.wait_for(|s| wanted(&s.state)))
-        .await
-        .expect("the state in time")
-        .expect("the worker is alive");
+    tokio::time::timeout(
+        projector_testkit::wait::deadline(),
+        status.wait_for(|s| wanted(&s.state)),
+    )
+    .await
+    .expect("the state in time")
+    .expect("the worker is alive");
 }
 
 /// Asserts that `handle` does not reach `position` while paused: its wait times out there.
@@ -199,10 +202,13 @@ async fn a_pause_on_postgres_holds_in_the_process_that_takes_over() {
 
     assert!(holder.pause(&NAME, "ops").await.expect("pause"));
     let mut status = other.watch(&NAME).expect("watch");
-    tokio::time::timeout(PATIENCE, status.wait_for(|s| s.paused.is_some()))
-        .await
-        .expect("the standby shows the holder's pause")
-        .expect("alive");
+    tokio::time::timeout(
+        projector_testkit::wait::deadline(),
+        status.wait_for(|s| s.paused.is_some()),
+    )
+    .await
+    .expect("the standby shows the holder's pause")
+    .expect("alive");
 
     stop_holder.cancel();
     holder.join().await;

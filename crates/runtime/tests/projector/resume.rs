@@ -62,7 +62,7 @@ impl Stalled {
         let rebuilding = handle.rebuild(&NAME).await.expect("the rebuild starts");
         let mut status = handle.watch(&NAME).expect("watch");
         tokio::time::timeout(
-            PATIENCE,
+            projector_testkit::wait::deadline(),
             status.wait_for(|s| {
                 s.rebuild
                     .as_ref()
@@ -113,7 +113,7 @@ async fn assert_swapped_in(
 ) {
     let mut status = handle.watch(&NAME).expect("watch");
     let done = tokio::time::timeout(
-        PATIENCE,
+        projector_testkit::wait::deadline(),
         status.wait_for(|s| {
             (s.generation == Some(rebuilt) && s.rebuild.is_none())
                 || matches!(s.state, WorkerState::Stopped { .. })
@@ -220,7 +220,7 @@ async fn a_standby_that_takes_over_finishes_the_holders_rebuild_on_postgres() {
     let (standby, shutdown) = start(events, reads, projection, Some(leases(&url)));
     let mut status = standby.watch(&NAME).expect("watch");
     tokio::time::timeout(
-        PATIENCE,
+        projector_testkit::wait::deadline(),
         status.wait_for(|s| {
             s.state == WorkerState::Standby
                 && s.generation == Some(holder.serving)
@@ -264,7 +264,7 @@ async fn an_unfinished_rebuild_of_another_version_is_dropped() {
     let (handle, shutdown) = start(setup.events.clone(), setup.reads.clone(), projection, None);
     let mut status = handle.watch(&NAME).expect("watch");
     let status = tokio::time::timeout(
-        PATIENCE,
+        projector_testkit::wait::deadline(),
         status.wait_for(|s| s.rebuild.is_none() && s.generation.is_some_and(|g| g != old)),
     )
     .await

@@ -44,7 +44,7 @@ pub async fn until(
     done: impl FnMut(&ProjectionStatus) -> bool,
 ) -> ProjectionStatus {
     let mut status = handle.watch(&NAME).expect("watch");
-    tokio::time::timeout(PATIENCE, status.wait_for(done))
+    tokio::time::timeout(projector_testkit::wait::deadline(), status.wait_for(done))
         .await
         .unwrap_or_else(|_| panic!("timed out waiting until {what}: {:?}", handle.status(&NAME)))
         .expect("the worker is alive")

@@ -8,8 +8,6 @@ use projector_testkit::proxy::Proxy;
 use projector_testkit::wait::{self, eventually, eventually_sync};
 use tokio_postgres::{Client, NoTls};
 
-/// How long a test waits for something that should happen.
-const PATIENCE: Duration = wait::DEFAULT_DEADLINE;
 /// How long a test watches for something that must not happen: these sleeps stay, since that
 /// nothing crosses a paused proxy for a while is the claim.
 const QUIET: Duration = Duration::from_millis(500);
@@ -70,12 +68,12 @@ async fn a_paused_proxy_forwards_nothing_and_closes_nothing_until_resumed() {
     );
 
     proxy.resume();
-    let (proxied, answer) = tokio::time::timeout(PATIENCE, query)
+    let (proxied, answer) = tokio::time::timeout(wait::deadline(), query)
         .await
         .expect("answered once resumed")
         .expect("task");
     assert_eq!(answer.expect("the held query").get::<_, i32>(0), 42);
-    tokio::time::timeout(PATIENCE, connecting)
+    tokio::time::timeout(wait::deadline(), connecting)
         .await
         .expect("connected once resumed")
         .expect("task")
@@ -128,7 +126,7 @@ async fn a_commit_whose_reply_is_lost_fails_for_the_client_yet_commits() {
         .await
         .expect("insert");
     assert!(rows(&direct).await.is_empty(), "not committed yet");
-    let commit = tokio::time::timeout(PATIENCE, transaction.commit())
+    let commit = tokio::time::timeout(wait::deadline(), transaction.commit())
         .await
         .expect("the client hears of the failure");
     assert!(commit.is_err(), "the reply to COMMIT arrived: {commit:?}");

@@ -243,7 +243,7 @@ async fn a_rebuild_swaps_schemas_and_reproduces_every_row() {
         let generation = service.projector.rebuild(&name).await.expect("rebuild");
         let mut status = service.projector.watch(&name).expect("watch");
         tokio::time::timeout(
-            PATIENCE,
+            projector_testkit::wait::deadline(),
             status.wait_for(|s| s.generation == Some(generation)),
         )
         .await

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::region::{Fact, append, created, item_added, moved, registered};
 use projector_testkit::sqlite;
+use projector_testkit::wait::eventually;
 
 use crate::helpers::PATIENCE;
 
@@ -200,22 +201,19 @@ async fn changing_the_number_of_partitions_builds_a_new_generation() {
     );
 
     let parted = start(&events, &reads, 2, 10);
-    let swapped = async {
-        loop {
-            let serving = reads
-                .serving(&ORDER_SUMMARY)
-                .await
-                .expect("catalog")
-                .expect("serving");
-            if serving.generation != first {
-                return serving.generation;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let second = eventually("the two-partition generation to swap in", || async {
+        let serving = reads
+            .serving(&ORDER_SUMMARY)
+            .await
+            .expect("catalog")
+            .expect("serving");
+        if serving.generation == first {
+            Err(serving.generation)
+        } else {
+            Ok(serving.generation)
         }
-    };
-    let second = tokio::time::timeout(PATIENCE, swapped)
-        .await
-        .expect("the two-partition generation swapped in");
+    })
+    .await;
     assert_eq!(
         reads
             .partitions(&ORDER_SUMMARY, second)

@@ -225,7 +225,7 @@ impl Running {
     pub async fn wait_for_new_generation(&self, old: projector_core::Generation) {
         let mut status = self.handle.watch(&LEDGER).expect("status");
         tokio::time::timeout(
-            PATIENCE,
+            projector_testkit::wait::deadline(),
             status.wait_for(|s| s.generation.is_some_and(|g| g != old)),
         )
         .await

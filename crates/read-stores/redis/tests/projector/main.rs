@@ -284,10 +284,13 @@ async fn survives_flushes_under_a_write_load() {
         // Let the load build up past the current head before pulling the keys away.
         let head = events.store.head().await.expect("head");
         let mut status = running.handle.watch(&LEDGER).expect("status");
-        tokio::time::timeout(PATIENCE, status.wait_for(|s| s.checkpoint >= head))
-            .await
-            .expect("progress")
-            .expect("running");
+        tokio::time::timeout(
+            projector_testkit::wait::deadline(),
+            status.wait_for(|s| s.checkpoint >= head),
+        )
+        .await
+        .expect("progress")
+        .expect("running");
         let old = running.generation();
         redis.flush().await;
         running.wait_for_new_generation(old).await;

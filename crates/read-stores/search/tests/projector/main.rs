@@ -154,12 +154,14 @@ async fn two_processes_on_one_database_each_keep_their_own_index() {
             .expect("the other process's events applied");
         assert!(reached.get() >= last);
         let mut status = handle.watch(&NOTES).expect("status");
-        let live =
-            tokio::time::timeout(PATIENCE, status.wait_for(|s| s.state == WorkerState::Live))
-                .await
-                .expect("live in time")
-                .expect("the worker runs")
-                .clone();
+        let live = tokio::time::timeout(
+            projector_testkit::wait::deadline(),
+            status.wait_for(|s| s.state == WorkerState::Live),
+        )
+        .await
+        .expect("live in time")
+        .expect("the worker runs")
+        .clone();
         assert!(live.checkpoint >= reached, "{live:?}");
         let (count, thirds) = notes_in(store);
         assert_eq!(count, 36);
