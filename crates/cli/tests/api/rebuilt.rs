@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use projector_cli::read_models::{self, sql_projections};
-use projector_core::{GlobalPosition, ProjectionName};
+use projector_core::{EventFeed, GlobalPosition, ProjectionName};
 use projector_orders::projections::ORDER_SEARCH;
+use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
 use projector_products::projections::PRODUCT_SEARCH;
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_search::SearchStore;
@@ -18,6 +19,7 @@ use projector_search::tantivy::query::AllQuery;
 use projector_sql::{SqlProjection, SqlReadStore};
 use projector_sqlite::SqliteEventStore;
 use projector_testkit::dump::read_models;
+use projector_testkit::postgres::TestDatabase;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +31,27 @@ pub type ReadModels = BTreeMap<String, Vec<String>>;
 /// should be stopped.
 pub async fn kept(data: &Path) -> (ReadModels, BTreeMap<String, GlobalPosition>) {
     let reads = projector_testkit::sqlite::read_only_read_store(data).expect("the read models");
+    kept_in(&reads, data).await
+}
+
+/// Every read model a process on PostgreSQL keeps: its SQL tables in the database at `url`,
+/// its search indexes under `search/` of its data directory `data`; with the position each
+/// has reached. The process keeping them should be stopped.
+pub async fn kept_on_postgres(
+    url: &str,
+    data: &Path,
+) -> (ReadModels, BTreeMap<String, GlobalPosition>) {
+    let reads = PgReadStore::connect(url, PgReadStoreOptions::default())
+        .await
+        .expect("the read models");
+    kept_in(&reads, data).await
+}
+
+/// The SQL read models in `reads` and the search indexes in `data`, with their positions.
+async fn kept_in(
+    reads: &dyn SqlReadStore,
+    data: &Path,
+) -> (ReadModels, BTreeMap<String, GlobalPosition>) {
     let search = SearchStore::open_read_only(data.join("search"));
     let mut positions = BTreeMap::new();
     for projection in sql_projections() {
@@ -48,7 +71,7 @@ pub async fn kept(data: &Path) -> (ReadModels, BTreeMap<String, GlobalPosition>)
         let read = search.read(&name).expect("a search index");
         positions.insert(name.to_string(), read.checkpoint().position);
     }
-    (dump(&reads, &search).await, positions)
+    (dump(reads, &search).await, positions)
 }
 
 /// The read models of every built-in projection rebuilt from scratch from the SQLite event
@@ -57,13 +80,47 @@ pub async fn rebuilt(events_db: &Path) -> ReadModels {
     let events = Arc::new(SqliteEventStore::open_read_only(events_db).expect("the event store"));
     let fresh = projector_testkit::temp_dir();
     let reads = Arc::new(projector_testkit::sqlite::read_store(fresh.path()));
-    let search = SearchStore::open(fresh.path().join("search")).expect("a search store");
+    rebuild(events, reads, fresh.path()).await
+}
+
+/// The read models of every built-in projection rebuilt from scratch from the PostgreSQL
+/// event store at `url` (which may be in use by its writer, idle), up to its head: the SQL
+/// tables into a second fresh database, the search indexes into a fresh directory.
+pub async fn rebuilt_from_postgres(url: &str) -> ReadModels {
+    let events = Arc::new(
+        PgEventStore::connect(url, PgEventStoreOptions::default())
+            .await
+            .expect("the event store"),
+    );
+    let database = TestDatabase::create()
+        .await
+        .expect("PostgreSQL was reachable a moment ago");
+    let reads = Arc::new(
+        PgReadStore::connect(database.url(), PgReadStoreOptions::default())
+            .await
+            .expect("a fresh read store"),
+    );
+    let fresh = projector_testkit::temp_dir();
+    let models = rebuild(
+        Arc::clone(&events) as Arc<dyn EventFeed>,
+        reads,
+        fresh.path(),
+    )
+    .await;
+    events.close().await;
+    models
+}
+
+/// Projects the whole of `events` into `reads` and a fresh search store under `dir`, and
+/// dumps them.
+async fn rebuild(
+    events: Arc<dyn EventFeed>,
+    reads: Arc<dyn SqlReadStore>,
+    dir: &Path,
+) -> ReadModels {
+    let search = SearchStore::open(dir.join("search")).expect("a search store");
     let mut projector = Projector::new(events, ProjectorOptions::default());
-    for target in read_models::over(
-        Arc::clone(&reads) as Arc<dyn SqlReadStore>,
-        None,
-        Some(&search),
-    ) {
+    for target in read_models::over(Arc::clone(&reads), None, Some(&search)) {
         projector = projector.with_target(target);
     }
     let shutdown = CancellationToken::new();
