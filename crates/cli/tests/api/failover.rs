@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use projector_cli::read_models::sql_projections;
 use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
 use projector_runtime::{Projector, ProjectorOptions};
-use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
+use projector_sql::{SqlProjection, SqlReadStore, SqlTarget};
+use projector_testkit::dump::{self, read_models};
 use projector_testkit::postgres::TestDatabase;
 use projector_testkit::wait::{eventually_every, eventually_within};
 use serde_json::json;
@@ -17,8 +19,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::Server;
 
-/// How long the standby may take to run every projection once the holder is dead: the README
-/// promises "about a second"; the rest is slack for a loaded machine.
+/// How long the standby may take to run every projection once the holder is dead. The README
+/// promises "about a second": a standby tries for a free lease once a second, so that is what
+/// a takeover takes on an idle machine. This test runs on a loaded CI machine of two cores
+/// shared with the rest of the suite, where taking the leases and opening the read models adds
+/// to that second (1.2 to 1.7 s measured on such a machine), so the bound is 3 s: the promised
+/// second plus slack for the load, still well short of the 10 s a hung holder's lease takes to
+/// free.
 const TAKEOVER: Duration = Duration::from_secs(3);
 /// Orders of the write load.
 const ORDERS: usize = 150;
@@ -137,7 +144,9 @@ async fn a_standby_takes_over_when_the_holder_dies() {
     let order = standby.order(&format!("o{}", ORDERS - 1), last).await;
     assert_eq!(order["status"], "confirmed");
 
-    // The read models equal a rebuild of the same events from scratch.
+    // The read models equal a rebuild of the same events from scratch: every table of every
+    // SQL projection (the testkit's dump takes them from each projection's own schema), so
+    // none is left out by a hand-written list.
     let served = Arc::new(
         PgReadStore::connect(database.url(), PgReadStoreOptions::default())
             .await
@@ -155,9 +164,7 @@ async fn a_standby_takes_over_when_the_holder_dies() {
             .expect("event store"),
     );
     let mut projector = Projector::new(events.clone(), ProjectorOptions::default());
-    let mut projections = projector_orders::projections::all();
-    projections.extend(projector_issues::projections::all());
-    for projection in projections {
+    for projection in sql_projections() {
         projector = projector.with_target(SqlTarget::new(
             rebuilt.clone() as Arc<dyn SqlReadStore>,
             projection,
@@ -171,38 +178,41 @@ async fn a_standby_takes_over_when_the_holder_dies() {
         .expect("the rebuild caught up");
     // Every projection of the standby has applied the whole history before the comparison.
     standby.wait_every_projection_at(head.get()).await;
-    for (projection, table) in [
-        (
-            projector_orders::projections::ORDER_SUMMARY,
-            "order_summary",
-        ),
-        (projector_orders::projections::DAILY_SALES, "daily_sales"),
-        (projector_orders::projections::CUSTOMERS, "customer_orders"),
-        (
-            projector_orders::projections::CUSTOMERS,
-            "customer_activity",
-        ),
-    ] {
-        let standby_checkpoint = standby.get("/ready").await.json();
-        let dump = |store: Arc<PgReadStore>| {
-            let projection = projection.clone();
-            async move {
-                store
-                    .query(
-                        &projection,
-                        &format!("SELECT * FROM {table} ORDER BY 1"),
-                        &[],
-                    )
-                    .await
-                    .expect("dump")
-                    .into_iter()
-                    .map(|row| row.values().to_vec())
-                    .collect::<Vec<Vec<SqlValue>>>()
-            }
-        };
-        let (got, want) = (dump(served.clone()).await, dump(rebuilt.clone()).await);
-        assert_eq!(got.len(), want.len(), "{table}: {standby_checkpoint}");
-        assert_eq!(got, want, "{table} differs from a rebuild");
+    let projections = sql_projections();
+    let projections: Vec<&dyn SqlProjection> = projections.iter().map(|p| p.as_ref()).collect();
+    let (got, want) = (
+        read_models(served.as_ref(), &projections).await,
+        read_models(rebuilt.as_ref(), &projections).await,
+    );
+    assert!(
+        !dump::rows(&want, "order_summary").is_empty(),
+        "the rebuild has the orders"
+    );
+    assert_eq!(
+        got.iter().map(|t| &t.name).collect::<Vec<_>>(),
+        want.iter().map(|t| &t.name).collect::<Vec<_>>(),
+        "the same tables"
+    );
+    for (mine, theirs) in got.iter().zip(&want) {
+        assert!(
+            mine == theirs,
+            "{} differs from a rebuild ({} rows served, {} rebuilt)\nserved, not rebuilt: {:?}\n\
+             rebuilt, not served: {:?}",
+            mine.name,
+            mine.rows.len(),
+            theirs.rows.len(),
+            mine.rows
+                .iter()
+                .filter(|r| !theirs.rows.contains(r))
+                .take(3)
+                .collect::<Vec<_>>(),
+            theirs
+                .rows
+                .iter()
+                .filter(|r| !mine.rows.contains(r))
+                .take(3)
+                .collect::<Vec<_>>(),
+        );
     }
     shutdown.cancel();
     handle.join().await;
