@@ -274,7 +274,7 @@ async fn catch_up(
     schema: &str,
     at: GlobalPosition,
     head: GlobalPosition,
-) -> Result<(), Skip> {
+) -> Result<Option<DateTime<Utc>>, Skip> {
     let name = projection.name();
     let behind = head.get() - at.get();
     if behind > CATCH_UP_LIMIT {
@@ -294,18 +294,74 @@ async fn catch_up(
         )
         .await
         .map_err(|e| skip(&e))?;
-    let handled: Vec<RecordedEvent> = recorded_events(&rows)
-        .map_err(|e| skip(&e))?
-        .into_iter()
-        .filter(|e| filter.accepts(e))
-        .collect();
+    let events = recorded_events(&rows).map_err(|e| skip(&e))?;
+    let last_event_at = events.last().map(|e| e.recorded_at);
+    let handled: Vec<RecordedEvent> = events.into_iter().filter(|e| filter.accepts(e)).collect();
     if handled.is_empty() {
-        return Ok(());
+        return Ok(last_event_at);
     }
     let mut sql = PgTransaction::new(tx, schema);
     apply_catching_panics(projection, &mut sql, &handled)
         .await
-        .map_err(|e| skip(&e))
+        .map_err(|e| skip(&e))?;
+    Ok(last_event_at)
+}
+
+/// Catches the building `generation` of an inline projection up to `head` inside `tx`, which
+/// holds the head lock, so a rebuild swaps in under a steady stream of writes rather than
+/// waiting for a moment with none: each append moves the serving checkpoint, and the new
+/// generation must hold everything the serving one does when it replaces it. Whether it is at
+/// the head now; in a savepoint, so a catch-up that cannot be made (too far behind, an event
+/// that fails, which the projector then dead-letters) changes nothing.
+pub(crate) async fn catch_up_generation(
+    tx: &mut deadpool_postgres::Transaction<'_>,
+    projection: &dyn SqlProjection,
+    generation: Generation,
+    head: GlobalPosition,
+) -> Result<bool, tokio_postgres::Error> {
+    let name = projection.name();
+    let schema = schema_name(&name, generation);
+    let savepoint = tx.transaction().await?;
+    let caught_up = async {
+        savepoint
+            .batch_execute(&format!("SET LOCAL search_path TO {}", quoted(&schema)))
+            .await
+            .map_err(|_| Skip::Logged)?;
+        let at = checkpoint(&savepoint, &name, generation, true, None)
+            .await
+            .map_err(|_| Skip::Logged)?;
+        if at.position >= head {
+            return Ok(at.position == head);
+        }
+        let last_event_at = catch_up(
+            &savepoint,
+            projection,
+            &projection.handles(),
+            &schema,
+            at.position,
+            head,
+        )
+        .await?;
+        let moved = Checkpoint {
+            position: head,
+            last_event_at: last_event_at.or(at.last_event_at),
+        };
+        write_checkpoint(&savepoint, &schema, moved, None)
+            .await
+            .map_err(|_| Skip::Logged)?;
+        Ok::<bool, Skip>(true)
+    }
+    .await;
+    match caught_up {
+        Ok(true) => {
+            savepoint.commit().await?;
+            Ok(true)
+        }
+        Ok(false) | Err(_) => {
+            savepoint.rollback().await?;
+            Ok(false)
+        }
+    }
 }
 
 /// Each append's events as recorded events, at the positions the group gave them.

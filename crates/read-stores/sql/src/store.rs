@@ -59,6 +59,24 @@ pub trait SqlReadStore: Send + Sync + 'static {
         replacing: Option<ServingAt>,
     ) -> Result<(), ReadStoreError>;
 
+    /// As [`activate`](Self::activate), for an inline `projection`, whose serving checkpoint
+    /// each append moves: a store that applies inline projections in its appends first
+    /// catches `generation` up to the head while holding the appends off, then swaps
+    /// whatever the serving checkpoint is by then (the new generation holds all of it). By
+    /// default, plain [`activate`](Self::activate).
+    ///
+    /// # Errors
+    /// As [`activate`](Self::activate).
+    async fn activate_inline(
+        &self,
+        projection: Arc<dyn SqlProjection>,
+        generation: Generation,
+        replacing: Option<ServingAt>,
+    ) -> Result<(), ReadStoreError> {
+        self.activate(&projection.name(), generation, replacing)
+            .await
+    }
+
     /// Deletes a building generation (an abandoned rebuild) whose checkpoint is still `at`.
     ///
     /// # Errors

@@ -213,6 +213,12 @@ impl ProjectionTarget for SqlTarget {
         generation: Generation,
         replacing: Option<ServingAt>,
     ) -> Result<(), ReadStoreError> {
+        if self.inline {
+            return self
+                .store
+                .activate_inline(Arc::clone(&self.projection), generation, replacing)
+                .await;
+        }
         self.store
             .activate(&self.projection.name(), generation, replacing)
             .await

@@ -293,7 +293,7 @@ async fn serving_in(
 /// The checkpoint position of a generation (of the partition `slot`, when the generation was
 /// built as partitions), its row locked for the rest of `tx`; `None` when the generation's
 /// schema is gone.
-async fn locked_checkpoint(
+pub(crate) async fn locked_checkpoint(
     tx: &deadpool_postgres::Transaction<'_>,
     projection: &ProjectionName,
     generation: Generation,

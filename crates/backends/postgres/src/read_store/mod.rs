@@ -25,6 +25,7 @@ use projector_sql::{Row, SqlParam, SqlProjection, SqlReadStore};
 use crate::error::{read_store_error, read_store_pool_error};
 use crate::migrate::{migrate, verify};
 use crate::pool::{self, PoolSetupError};
+use crate::rows::to_u64;
 use catalog::schema_name;
 
 /// How the read store connects.
@@ -288,6 +289,51 @@ impl SqlReadStore for PgReadStore {
             .await
             .map_err(commit_error("waiting for the appends"))?;
         catalog::activate(&tx, projection, generation, replacing, self.partition).await?;
+        tx.commit()
+            .await
+            .map_err(commit_error("swapping generations"))
+    }
+
+    async fn activate_inline(
+        &self,
+        projection: Arc<dyn SqlProjection>,
+        generation: Generation,
+        replacing: Option<ServingAt>,
+    ) -> Result<(), ReadStoreError> {
+        let name = projection.name();
+        let Some(serving) = replacing else {
+            return self.activate(&name, generation, None).await;
+        };
+        let mut client = self.client("swapping generations").await?;
+        let mut tx = client
+            .transaction()
+            .await
+            .map_err(commit_error("swapping generations"))?;
+        catalog::lock(&tx).await?;
+        let head = tx
+            .query_one(include_str!("../sql/lock_head.sql"), &[])
+            .await
+            .map_err(commit_error("waiting for the appends"))?;
+        let head = GlobalPosition::new(to_u64(
+            head.try_get::<_, i64>(0)
+                .map_err(commit_error("reading the head"))?,
+        ));
+        let caught_up =
+            crate::inline::catch_up_generation(&mut tx, projection.as_ref(), generation, head)
+                .await
+                .map_err(commit_error("catching the new generation up"))?;
+        let replacing = if caught_up {
+            // At the head, with no append able to commit before the swap: the new generation
+            // holds everything the serving one does, wherever the appends moved its checkpoint.
+            let at = catalog::locked_checkpoint(&tx, &name, serving.generation, None).await?;
+            ServingAt {
+                checkpoint: at.unwrap_or(serving.checkpoint),
+                ..serving
+            }
+        } else {
+            serving
+        };
+        catalog::activate(&tx, &name, generation, Some(replacing), self.partition).await?;
         tx.commit()
             .await
             .map_err(commit_error("swapping generations"))

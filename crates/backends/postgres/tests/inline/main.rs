@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
-    EventAppender, EventFeed, EventFilter, EventType, ExpectedVersion, GlobalPosition, JsonPayload,
-    NewEvent, Projection, ProjectionError, ProjectionName, RecordedEvent, StoreError, StreamId,
+    Checkpoint, EventAppender, EventFeed, EventFilter, EventType, ExpectedVersion, GlobalPosition,
+    JsonPayload, NewEvent, Projection, ProjectionError, ProjectionName, RecordedEvent, ServingAt,
+    StoreError, StreamId,
 };
 use projector_postgres::{
     PgEventStore, PgEventStoreOptions, PgInlineProjections, PgReadStore, PgReadStoreOptions,
@@ -279,4 +280,93 @@ async fn a_read_model_ahead_of_the_events_is_left_alone() {
         .expect("the append goes through");
     assert_eq!(checkpoint(&setup.reads).await, GlobalPosition::new(100));
     assert!(notes(&setup.reads).await.is_empty());
+}
+
+/// A rebuilt generation swaps in although appends moved the serving checkpoint since the
+/// rebuild last looked at it: under the appends' head lock the new generation is caught up to
+/// the head, so the swap never waits for a moment without writes, and the new generation holds
+/// every event the serving one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_swaps_in_while_appends_move_the_serving_checkpoint() {
+    let Some(setup) = setup().await else { return };
+    enable(&setup);
+    let append = |stream: &'static str| {
+        let events = Arc::clone(&setup.events);
+        async move {
+            events
+                .append(
+                    &StreamId::from_static(stream),
+                    ExpectedVersion::Any,
+                    vec![note(false)],
+                )
+                .await
+                .expect("append")
+        }
+    };
+    for _ in 0..3 {
+        append("note-a").await;
+    }
+    let serving = setup
+        .reads
+        .serving(&NAME)
+        .await
+        .expect("serving")
+        .expect("serves");
+    let seen = ServingAt {
+        generation: serving.generation,
+        checkpoint: checkpoint(&setup.reads).await,
+    };
+    // The rebuild builds what it has read so far; the appends then move the serving
+    // checkpoint past what it saw.
+    let rebuilt = setup
+        .reads
+        .create_generation(&Notes)
+        .await
+        .expect("a generation");
+    let history = setup
+        .events
+        .read_all(GlobalPosition::ZERO, 100)
+        .await
+        .expect("the feed");
+    setup
+        .reads
+        .apply(
+            Arc::new(Notes),
+            rebuilt,
+            history.into(),
+            GlobalPosition::ZERO,
+            Checkpoint {
+                position: seen.checkpoint,
+                last_event_at: None,
+            },
+        )
+        .await
+        .expect("the rebuild's batch");
+    append("note-b").await;
+    let head = append("note-a").await.last_position;
+    assert!(checkpoint(&setup.reads).await > seen.checkpoint);
+
+    setup
+        .reads
+        .activate_inline(Arc::new(Notes), rebuilt, Some(seen))
+        .await
+        .expect("the rebuild swaps in");
+    let now = setup
+        .reads
+        .serving(&NAME)
+        .await
+        .expect("serving")
+        .expect("serves");
+    assert_eq!(now.generation, rebuilt);
+    assert_eq!(checkpoint(&setup.reads).await, head);
+    assert_eq!(
+        notes(&setup.reads).await,
+        vec![("note-a".to_owned(), 4), ("note-b".to_owned(), 1)]
+    );
+    // The next append lands in the new generation.
+    append("note-b").await;
+    assert_eq!(
+        notes(&setup.reads).await,
+        vec![("note-a".to_owned(), 4), ("note-b".to_owned(), 2)]
+    );
 }
