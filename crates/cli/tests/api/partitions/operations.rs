@@ -420,13 +420,7 @@ pub async fn a_dead_letter_of_an_event_every_partition_applies_reaches_them_all(
         Some(1),
         "listed once by the projection's name: {listed}"
     );
-    server
-        .storage()
-        .alter_read_model(
-            "order_summary",
-            "ALTER TABLE customer_regions_away RENAME TO customer_regions",
-        )
-        .await;
+    customer_regions(&server, Regions::Back).await;
     let applied = server
         .post_empty(&format!("{LETTERS}/{at}/retry"))
         .await
@@ -452,13 +446,7 @@ pub async fn a_dead_letter_of_an_event_every_partition_applies_reaches_them_all(
     );
 
     let at = stop_every_partition_at_a_registration(&server, "cust-skipped").await;
-    server
-        .storage()
-        .alter_read_model(
-            "order_summary",
-            "ALTER TABLE customer_regions_away RENAME TO customer_regions",
-        )
-        .await;
+    customer_regions(&server, Regions::Back).await;
     let skipped = server
         .post_empty(&format!("{LETTERS}/{at}/skip"))
         .await
@@ -477,17 +465,29 @@ pub async fn a_dead_letter_of_an_event_every_partition_applies_reaches_them_all(
     );
 }
 
+/// Whether `customer_regions` is where `order_summary` looks for it.
+enum Regions {
+    Away,
+    Back,
+}
+
+/// Renames `order_summary`'s `customer_regions` away, so every customer event fails, or back.
+async fn customer_regions(server: &Server, to: Regions) {
+    let statement = match to {
+        Regions::Away => "ALTER TABLE customer_regions RENAME TO customer_regions_away",
+        Regions::Back => "ALTER TABLE customer_regions_away RENAME TO customer_regions",
+    };
+    server
+        .storage()
+        .alter_read_model("order_summary", statement)
+        .await;
+}
+
 /// Takes `customer_regions` away and registers `customer`, which stops every partition at the
 /// registration; checks that only the partition of the customer's stream lists (and counts)
 /// the letter, and returns its position.
 async fn stop_every_partition_at_a_registration(server: &Server, customer: &str) -> u64 {
-    server
-        .storage()
-        .alter_read_model(
-            "order_summary",
-            "ALTER TABLE customer_regions RENAME TO customer_regions_away",
-        )
-        .await;
+    customer_regions(server, Regions::Away).await;
     let body = serde_json::json!({"id": customer, "email": format!("{customer}@example.com"),
         "name": "Robin", "region": "Yukon"});
     let registered = server
