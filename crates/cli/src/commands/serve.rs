@@ -131,6 +131,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
             writer: args.writer_url.clone(),
         }),
         lag_alert: Duration::from_secs_f64(args.dashboard_lag_alert),
+        default_read_wait: Duration::from_millis(args.edge.read_wait_ms),
         ..ServerConfig::default()
     };
     let mut state = AppState::new(

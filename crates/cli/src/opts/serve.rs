@@ -117,6 +117,16 @@ pub struct EdgeArgs {
     /// with Retry-After at once, before anything is recorded, instead of queueing.
     #[arg(long, env = "PROJECTOR_MAX_QUEUED_WRITES", default_value_t = 128)]
     pub max_queued_writes: usize,
+    /// How long a read naming `min_position` without `wait_ms` waits for its read model to
+    /// reach it, in milliseconds, before a 503 naming the position reached (a read may ask
+    /// for up to 30000).
+    #[arg(
+        long,
+        env = "PROJECTOR_READ_WAIT_MS",
+        default_value_t = 2_000,
+        value_parser = clap::value_parser!(u64).range(0..=projector_server::limits::WAIT_MS_MAX)
+    )]
+    pub read_wait_ms: u64,
     /// The most connections open at once; past it, new connections are closed at once.
     #[arg(long, env = "PROJECTOR_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,

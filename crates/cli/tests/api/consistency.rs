@@ -154,6 +154,31 @@ pub async fn a_position_not_reached_in_time_is_a_503_naming_the_position_reached
     assert_eq!(server.order("r-2", wanted).await["status"], "confirmed");
 }
 
+/// `serve --read-wait-ms` is how long a read naming `min_position` without `wait_ms` waits:
+/// with 0, such a read not yet reached is answered at once, saying it waited 0 ms.
+pub async fn the_server_sets_how_long_a_read_waits_by_default() {
+    let server = Server::start_with_args(
+        crate::helpers::Storage::fresh().await,
+        &["--read-wait-ms", "0"],
+    )
+    .await;
+    server.ready().await;
+    let held = server.storage().hold_projection("order_summary").await;
+    let wanted = server.place("w-1", "c1", &[("a", 1, 1.0)]).await;
+    let reply = server
+        .get(&format!("/api/orders/w-1/projection?min_position={wanted}"))
+        .await
+        .expect(503);
+    held.release().await;
+    let problem = reply.json();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("within 0 ms")),
+        "{problem}"
+    );
+}
+
 /// Two servers on one PostgreSQL database: the standby projects nothing shared, yet a read on
 /// it with `min_position` waits for the holder's checkpoint and answers the write made through
 /// either server, while the holder lives.

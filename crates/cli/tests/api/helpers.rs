@@ -117,6 +117,17 @@ impl Storage {
 /// connections, plus one per lease it holds and one for its listener.
 const SHARED_DATABASE_POOL_SIZE: &str = "3";
 
+/// `--read-wait-ms` for a test's server unless `extra` sets it: half the scaled test deadline
+/// (the server's default, 2 s, is short for a search index committing on a loaded machine),
+/// so a read naming `min_position` without `wait_ms` waits rather than failing the test.
+fn read_wait(extra: &[&str]) -> Vec<String> {
+    if extra.contains(&"--read-wait-ms") {
+        return Vec::new();
+    }
+    let wait = (projector_testkit::wait::deadline() / 2).min(Duration::from_secs(30));
+    vec!["--read-wait-ms".into(), wait.as_millis().to_string()]
+}
+
 /// A running server.
 pub struct Server {
     child: Child,
@@ -255,6 +266,7 @@ impl Server {
                 "info",
             ])
             .args(extra)
+            .args(read_wait(extra))
             .args(&storage_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

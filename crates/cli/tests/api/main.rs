@@ -210,6 +210,13 @@ async fn postgres_a_position_not_reached_in_time_is_a_503_naming_the_position_re
         .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_server_sets_how_long_a_read_waits_by_default() {
+    crate::helpers::Backend::Postgres
+        .run(crate::consistency::the_server_sets_how_long_a_read_waits_by_default())
+        .await;
+}
+
 /// A standby beside a holder needs two servers on one PostgreSQL database.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_reads_on_a_standby_wait_for_the_holders_checkpoint() {
