@@ -9,7 +9,9 @@ use projector::runtime::WorkerState;
 use projector::testkit::redis::TestRedis;
 use serde::{Deserialize, Serialize};
 
-const PATIENCE: Duration = Duration::from_secs(20);
+fn patience() -> Duration {
+    projector_testkit::wait::deadline()
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, DomainEvent)]
 #[event(category = "counter")]
@@ -194,7 +196,7 @@ async fn a_typed_redis_projection_receives_decoded_events_of_its_category() {
         .spawn()
         .expect("start");
     handle
-        .wait_for(&LastIncrement::NAME, last, PATIENCE)
+        .wait_for(&LastIncrement::NAME, last, patience())
         .await
         .expect("applied");
     let read = target.read().await.expect("read");

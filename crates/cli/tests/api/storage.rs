@@ -15,7 +15,9 @@ use tokio_postgres::NoTls;
 use crate::helpers::Storage;
 
 /// How long a connection of the test waits for a lock the server holds.
-const PATIENCE: Duration = Duration::from_secs(20);
+fn patience() -> Duration {
+    projector_testkit::wait::deadline()
+}
 
 /// A lock held by the test until it is released.
 pub enum Held {
@@ -46,7 +48,7 @@ impl Storage {
         let path: PathBuf = dir.path().join("data").join(file);
         let conn = rusqlite::Connection::open(&path)
             .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
-        conn.busy_timeout(PATIENCE).expect("busy timeout");
+        conn.busy_timeout(patience()).expect("busy timeout");
         conn
     }
 

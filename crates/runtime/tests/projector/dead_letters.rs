@@ -10,7 +10,7 @@ use projector_core::{GlobalPosition, PoisonPolicy, ProjectionName};
 use projector_runtime::{ProjectorHandle, RetryOutcome, RuntimeError, WorkerState};
 use projector_sql::SqlReadStore;
 
-use crate::helpers::{Counting, PATIENCE, Stores};
+use crate::helpers::{Counting, Stores, patience};
 
 const POISON: GlobalPosition = GlobalPosition::new(21);
 
@@ -91,7 +91,7 @@ async fn retrying_the_letter_a_projection_stopped_at_fails_again_then_applies_on
         RetryOutcome::Applied
     );
     handle
-        .wait_for(&name, GlobalPosition::new(50), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(50), patience())
         .await
         .expect("the projection goes on to the head");
     assert_eq!(stores.counted(&name).await, (50, 50), "every event once");
@@ -114,7 +114,7 @@ async fn retrying_a_skipped_letter_applies_its_event_and_leaves_the_checkpoint()
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection.clone(), 16);
     handle
-        .wait_for(&name, GlobalPosition::new(50), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(50), patience())
         .await
         .expect("reaches the head");
     assert_eq!(stores.counted(&name).await, (49, 49));
@@ -178,7 +178,7 @@ async fn skipping_the_letter_a_projection_stopped_at_moves_past_it() {
         (POISON, true, 3)
     );
     handle
-        .wait_for(&name, GlobalPosition::new(50), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(50), patience())
         .await
         .expect("the projection goes on to the head");
     assert_eq!(checkpoint(&stores, &name).await, 50);
@@ -205,7 +205,7 @@ async fn retrying_every_letter_goes_in_position_order() {
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection.clone(), 16);
     handle
-        .wait_for(&name, GlobalPosition::new(60), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(60), patience())
         .await
         .expect("reaches the head");
     assert_eq!(stores.counted(&name).await, (58, 58));

@@ -19,7 +19,7 @@ use projector_testkit::proxy::Proxy;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::PATIENCE;
+use crate::helpers::patience;
 use crate::setup::{append, postgres_stores};
 
 const NAME: ProjectionName = ProjectionName::from_static("handed_over");
@@ -191,7 +191,7 @@ async fn a_holder_whose_lease_connection_hangs_stands_by_before_the_other_proces
     let head = events.head().await.expect("head");
     assert_eq!(head, GlobalPosition::new(300));
     other
-        .wait_for(&NAME, head, PATIENCE)
+        .wait_for(&NAME, head, patience())
         .await
         .expect("the other process catches up");
     // Live once its lanes have nothing left to do: a moment after its checkpoint reaches the

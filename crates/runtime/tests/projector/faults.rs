@@ -15,7 +15,7 @@ use projector_sqlite::SqliteEventStore;
 use projector_testkit::sqlite;
 use projector_testkit::wait::eventually;
 
-use crate::helpers::{Counting, PATIENCE};
+use crate::helpers::{Counting, patience};
 use crate::setup::{NAME, Setup, append, append_marked, dump, leases, postgres_stores, start};
 use crate::versions::until;
 
@@ -35,7 +35,7 @@ async fn a_panic_is_a_failing_event(setup: Setup, url: Option<String>) {
         leases,
     );
     handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("the projection goes past the panic");
     let letters = setup.reads.dead_letters(&NAME).await.expect("dead letters");
@@ -50,7 +50,7 @@ async fn a_panic_is_a_failing_event(setup: Setup, url: Option<String>) {
 
     // The worker is alive and still runs the projection here (with leases: still holds it).
     append(setup.events.as_ref(), "later", 3).await;
-    handle.wait_caught_up(PATIENCE).await.expect("live again");
+    handle.wait_caught_up(patience()).await.expect("live again");
     until(&handle, "it is live", |s| s.state == WorkerState::Live).await;
     assert_eq!(dump(setup.reads.as_ref()).await.len(), 22 + 1);
     stop.cancel();
@@ -124,7 +124,7 @@ async fn a_worker_that_panics_gives_its_lease_up_on_postgres() {
         panicky.clone(),
         Some(leases(&url)),
     );
-    holder.wait_caught_up(PATIENCE).await.expect("caught up");
+    holder.wait_caught_up(patience()).await.expect("caught up");
     until(&holder, "it runs the projection", |s| {
         s.state == WorkerState::Live
     })
@@ -164,7 +164,7 @@ async fn a_worker_that_panics_gives_its_lease_up_on_postgres() {
         "the rebuild that panicked left nothing behind"
     );
     append(setup.events.as_ref(), "q", 5).await;
-    standby.wait_caught_up(PATIENCE).await.expect("caught up");
+    standby.wait_caught_up(patience()).await.expect("caught up");
     assert_eq!(dump(setup.reads.as_ref()).await.len(), 35 + 1);
     stop_holder.cancel();
     stop_standby.cancel();
@@ -191,7 +191,7 @@ async fn a_read_model_ahead_of_the_event_store_is_refused_until_rebuilt() {
         append(events.as_ref(), "a", 10).await;
         let reads = Arc::new(sqlite::read_store(dir.path()));
         let (handle, stop) = start(events.clone(), reads, counting(PoisonPolicy::Stop), None);
-        handle.wait_caught_up(PATIENCE).await.expect("caught up");
+        handle.wait_caught_up(patience()).await.expect("caught up");
         stop.cancel();
         handle.join().await;
         drop(handle);
@@ -241,7 +241,7 @@ async fn a_read_model_ahead_of_the_event_store_is_refused_until_rebuilt() {
     })
     .await;
     assert_eq!(
-        handle.wait_caught_up(PATIENCE).await.expect("caught up"),
+        handle.wait_caught_up(patience()).await.expect("caught up"),
         GlobalPosition::new(15)
     );
     let rows = dump(reads.as_ref()).await;
@@ -275,7 +275,7 @@ async fn a_projector_on_a_read_only_store_follows_the_writer() {
     let reader = Arc::new(SqliteEventStore::open_read_only(&path).expect("read-only store"));
     let reads = Arc::new(sqlite::read_store(dir.path()));
     let (handle, stop) = start(reader, reads.clone(), counting(PoisonPolicy::Stop), None);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
 
     writer
         .append(
@@ -290,7 +290,7 @@ async fn a_projector_on_a_read_only_store_follows_the_writer() {
         .expect("append");
     let head = writer.head().await.expect("head");
     handle
-        .wait_for(&NAME, head, PATIENCE)
+        .wait_for(&NAME, head, patience())
         .await
         .expect("the projector sees the other process's append");
     assert_eq!(dump(reads.as_ref()).await.len(), 6 + 1);
@@ -321,7 +321,7 @@ async fn two_workers_on_one_generation(setup: Setup, second: Setup2) {
     );
     // One generation for both (racing first starts are another test's).
     assert!(
-        first.wait_started(PATIENCE).await,
+        first.wait_started(patience()).await,
         "the first opens its read model"
     );
     let (second, stop_second) = start(second.events, second.reads, second_projection.clone(), None);
@@ -339,11 +339,11 @@ async fn two_workers_on_one_generation(setup: Setup, second: Setup2) {
         writer.await.expect("writer");
     }
     let head = first
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("first caught up");
     second
-        .wait_for(&NAME, head, PATIENCE)
+        .wait_for(&NAME, head, patience())
         .await
         .expect("second caught up");
     let total = (WRITERS * EVENTS) as u64;
@@ -425,7 +425,7 @@ async fn a_swap_whose_answer_is_lost_is_found_done_on_postgres() {
         counting(PoisonPolicy::Stop),
         None,
     );
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
     let old = handle
         .status(&NAME)
         .and_then(|s| s.generation)
@@ -446,7 +446,7 @@ async fn a_swap_whose_answer_is_lost_is_found_done_on_postgres() {
     append(setup.events.as_ref(), "b", 5).await;
     let head = setup.events.head().await.expect("head");
     handle
-        .wait_for(&NAME, head, PATIENCE)
+        .wait_for(&NAME, head, patience())
         .await
         .expect("reads that wait for a new position are answered");
     assert_eq!(dump(setup.reads.as_ref()).await, setup.fresh_build().await);
@@ -475,7 +475,7 @@ async fn racing_first_starts(setup: Setup, others: Vec<Setup2>) {
         ));
     }
     for (handle, _) in &handles {
-        handle.wait_caught_up(PATIENCE).await.expect("caught up");
+        handle.wait_caught_up(patience()).await.expect("caught up");
     }
     eventually("no generation made for the race left behind", || async {
         let building = setup.reads.building(&NAME).await.expect("building");

@@ -17,7 +17,9 @@ use projector_testkit::sqlite;
 use tokio_util::sync::CancellationToken;
 
 /// The suites' one deadline for waiting on something that should happen.
-pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
+pub fn patience() -> Duration {
+    projector_testkit::wait::deadline()
+}
 
 /// A fresh event store and read store.
 pub struct Stores {

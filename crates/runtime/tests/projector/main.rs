@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
-use helpers::{Counting, PATIENCE, Stores};
+use helpers::{Counting, Stores, patience};
 use projector_core::{EventFeed, GlobalPosition, PoisonPolicy};
 use projector_runtime::{RuntimeError, WaitError, WorkerState};
 use projector_sql::SqlReadStore;
@@ -34,7 +34,7 @@ async fn catches_up_then_follows_live_commits() {
     let (handle, shutdown) = stores.start(projection, 100);
     assert_eq!(
         handle
-            .wait_caught_up(PATIENCE)
+            .wait_caught_up(patience())
             .await
             .expect("caught up")
             .get(),
@@ -45,7 +45,7 @@ async fn catches_up_then_follows_live_commits() {
     stores.append("s-live", 10, None).await;
     let head = stores.events.head().await.expect("head");
     handle
-        .wait_for(&name, head, PATIENCE)
+        .wait_for(&name, head, patience())
         .await
         .expect("live events applied");
     assert_eq!(stores.counted(&name).await, (2510, 2510));
@@ -89,7 +89,7 @@ async fn events_a_projection_ignores_still_move_its_checkpoint() {
     let projection = Arc::new(Counting::new("counting", PoisonPolicy::Stop));
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 7);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
     assert_eq!(
         handle.status(&name).expect("status").checkpoint,
         GlobalPosition::new(30)
@@ -106,7 +106,7 @@ async fn a_restart_resumes_from_the_checkpoint() {
         let projection = Arc::new(Counting::new("counting", PoisonPolicy::Stop));
         name = projection.name.clone();
         let (handle, shutdown) = stores.start(projection, 64);
-        handle.wait_caught_up(PATIENCE).await.expect("caught up");
+        handle.wait_caught_up(patience()).await.expect("caught up");
         shutdown.cancel();
         handle.join().await;
     }
@@ -114,7 +114,7 @@ async fn a_restart_resumes_from_the_checkpoint() {
     let (handle, _shutdown) =
         stores.start(Arc::new(Counting::new("counting", PoisonPolicy::Stop)), 64);
     handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up again");
     // Re-applying any event would break the primary key of `seen`; none was lost either.
@@ -129,7 +129,7 @@ async fn a_poison_event_stops_the_projection_under_the_stop_policy() {
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 16);
     match handle
-        .wait_for(&name, GlobalPosition::new(50), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(50), patience())
         .await
     {
         Err(WaitError::Stopped {
@@ -192,7 +192,7 @@ async fn a_poison_event_is_skipped_under_the_skip_policy() {
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 16);
     handle
-        .wait_for(&name, GlobalPosition::new(60), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(60), patience())
         .await
         .expect("reaches the head");
     assert_eq!(stores.counted(&name).await, (58, 58));
@@ -220,7 +220,7 @@ async fn transient_failures_are_retried_without_dead_letters() {
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 10);
     handle
-        .wait_for(&name, GlobalPosition::new(40), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(40), patience())
         .await
         .expect("reaches the head");
     assert_eq!(stores.counted(&name).await, (40, 40));
@@ -243,7 +243,7 @@ async fn a_rebuild_swaps_in_a_new_generation_while_reads_go_on() {
     let projection = Arc::new(Counting::new("rebuilt", PoisonPolicy::Stop));
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 50);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
     let before = stores.reads.serving_file(&name).expect("serving file");
 
     let generation = handle.rebuild(&name).await.expect("rebuild starts");
@@ -277,7 +277,7 @@ async fn a_rebuild_swaps_in_a_new_generation_while_reads_go_on() {
 
     stores.append("r-after", 5, None).await;
     handle
-        .wait_for(&name, GlobalPosition::new(3005), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(3005), patience())
         .await
         .expect("live after the swap");
     assert_eq!(stores.counted(&name).await, (3005, 3005));
@@ -290,10 +290,10 @@ async fn a_rebuild_can_be_awaited_until_its_swap_and_one_that_cannot_swap_says_s
     let projection = Arc::new(Counting::new("awaited", PoisonPolicy::Stop));
     let name = projection.name.clone();
     let (handle, _shutdown) = stores.start(projection, 50);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
 
     let generation = handle
-        .rebuild_and_swap(&name, PATIENCE)
+        .rebuild_and_swap(&name, patience())
         .await
         .expect("rebuilt and swapped");
     let status = handle.status(&name).expect("status");
@@ -314,7 +314,7 @@ async fn a_rebuild_can_be_awaited_until_its_swap_and_one_that_cannot_swap_says_s
     .await
     .expect("stops in time")
     .expect("worker alive");
-    let abandoned = handle.rebuild_and_swap(&name, PATIENCE).await;
+    let abandoned = handle.rebuild_and_swap(&name, patience()).await;
     assert!(
         matches!(
             abandoned,

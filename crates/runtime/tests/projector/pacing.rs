@@ -14,7 +14,7 @@ use projector_runtime::{Projector, ProjectorOptions};
 use projector_sql::{SqlReadStore, SqlTarget};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Counting, PATIENCE, Stores};
+use crate::helpers::{Counting, Stores, patience};
 
 /// A SQL target with a batch interval, recording the size of every batch it applies.
 struct Paced {
@@ -131,7 +131,7 @@ async fn live_events_are_gathered_for_the_batch_interval_and_a_backlog_is_not_pa
     .expect("start");
     let name = ProjectionName::from_static("paced");
     handle
-        .wait_for(&name, GlobalPosition::new(40), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(40), patience())
         .await
         .expect("the backlog is applied");
     let backlog = paced.batches.lock().expect("batches").clone();
@@ -145,14 +145,14 @@ async fn live_events_are_gathered_for_the_batch_interval_and_a_backlog_is_not_pa
     // once, the rest wait out the interval and go in together.
     stores.append("live", 1, None).await;
     handle
-        .wait_for(&name, GlobalPosition::new(41), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(41), patience())
         .await
         .expect("the first live event is applied");
     for _ in 0..4 {
         stores.append("live", 1, None).await;
     }
     handle
-        .wait_for(&name, GlobalPosition::new(45), PATIENCE)
+        .wait_for(&name, GlobalPosition::new(45), patience())
         .await
         .expect("the live events are applied");
     let live: Vec<usize> = paced.batches.lock().expect("batches")[4..].to_vec();

@@ -18,7 +18,7 @@ use projector_sql::{SqlReadStore, SqlTarget};
 use projector_sqlite::SqliteControls;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Counting, PATIENCE};
+use crate::helpers::{Counting, patience};
 use crate::setup::{NAME, Setup, append, leases, postgres_stores};
 
 /// How long a paused projection is watched for moving although it must not.
@@ -101,7 +101,7 @@ async fn a_paused_projection_applies_nothing_stays_paused_across_a_restart_and_r
     let setup = Setup::sqlite();
     append(setup.events.as_ref(), "a", 100).await;
     let (handle, shutdown) = start(&setup, sqlite_controls(&setup), counting(), None);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
 
     assert!(handle.pause(&NAME, "ops").await.expect("pause"));
     assert!(
@@ -129,7 +129,7 @@ async fn a_paused_projection_applies_nothing_stays_paused_across_a_restart_and_r
 
     assert!(handle.resume(&NAME).await.expect("resume"));
     handle
-        .wait_for(&NAME, GlobalPosition::new(150), PATIENCE)
+        .wait_for(&NAME, GlobalPosition::new(150), patience())
         .await
         .expect("the resumed projection catches up");
     assert_eq!(
@@ -149,7 +149,7 @@ async fn a_pause_another_process_writes_reaches_the_running_worker() {
     let setup = Setup::sqlite();
     append(setup.events.as_ref(), "a", 40).await;
     let (handle, _shutdown) = start(&setup, sqlite_controls(&setup), counting(), None);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
 
     // The CLI's own connection to the same catalog database.
     let cli = sqlite_controls(&setup);
@@ -164,7 +164,7 @@ async fn a_pause_another_process_writes_reaches_the_running_worker() {
 
     cli.set_paused(&NAME, None).await.expect("resume");
     handle
-        .wait_for(&NAME, GlobalPosition::new(50), PATIENCE)
+        .wait_for(&NAME, GlobalPosition::new(50), patience())
         .await
         .expect("carries on once the pause is lifted");
 }
@@ -189,7 +189,7 @@ async fn a_pause_on_postgres_holds_in_the_process_that_takes_over() {
         counting(),
         Some(leases(&url)),
     );
-    holder.wait_caught_up(PATIENCE).await.expect("caught up");
+    holder.wait_caught_up(patience()).await.expect("caught up");
     let (events, reads) = postgres_stores(&url).await;
     let other_setup = Setup::over(events, reads);
     let (other, _stop_other) = start(
@@ -218,7 +218,7 @@ async fn a_pause_on_postgres_holds_in_the_process_that_takes_over() {
 
     assert!(other.resume(&NAME).await.expect("resume"));
     other
-        .wait_for(&NAME, GlobalPosition::new(80), PATIENCE)
+        .wait_for(&NAME, GlobalPosition::new(80), patience())
         .await
         .expect("the new holder carries on once resumed");
     assert_eq!(
@@ -233,7 +233,7 @@ async fn a_rebuild_from_a_position_or_a_time_holds_only_the_events_from_there() 
     append(setup.events.as_ref(), "a", 100).await;
     append(setup.events.as_ref(), "b", 50).await;
     let (handle, _shutdown) = start(&setup, sqlite_controls(&setup), counting(), None);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
 
     let generation = handle
         .rebuild_from(&NAME, StartFrom::Position(GlobalPosition::new(121)))
@@ -248,7 +248,7 @@ async fn a_rebuild_from_a_position_or_a_time_holds_only_the_events_from_there() 
         "the rebuild starts after position 120, not from 0: {started:?}"
     );
     handle
-        .wait_swapped(&NAME, generation, PATIENCE)
+        .wait_swapped(&NAME, generation, patience())
         .await
         .expect("swapped");
     assert_eq!(
@@ -269,7 +269,7 @@ async fn a_rebuild_from_a_position_or_a_time_holds_only_the_events_from_there() 
         .await
         .expect("rebuild");
     handle
-        .wait_swapped(&NAME, generation, PATIENCE)
+        .wait_swapped(&NAME, generation, patience())
         .await
         .expect("swapped");
     assert_eq!(
@@ -278,7 +278,7 @@ async fn a_rebuild_from_a_position_or_a_time_holds_only_the_events_from_there() 
     );
     append(setup.events.as_ref(), "c", 5).await;
     handle
-        .wait_for(&NAME, GlobalPosition::new(155), PATIENCE)
+        .wait_for(&NAME, GlobalPosition::new(155), patience())
         .await
         .expect("live after the backfill");
     assert_eq!(positions(setup.reads.as_ref()).await.len(), 55);
@@ -293,7 +293,7 @@ async fn a_projection_that_starts_from_a_position_skips_the_history_before_it() 
         ..counting()
     };
     let (handle, _shutdown) = start(&setup, sqlite_controls(&setup), projection, None);
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
     assert_eq!(
         positions(setup.reads.as_ref()).await,
         (61..=90).collect::<Vec<_>>()
@@ -304,7 +304,7 @@ async fn a_projection_that_starts_from_a_position_skips_the_history_before_it() 
         .await
         .expect("rebuild");
     handle
-        .wait_swapped(&NAME, generation, PATIENCE)
+        .wait_swapped(&NAME, generation, patience())
         .await
         .expect("swapped");
     assert_eq!(positions(setup.reads.as_ref()).await.len(), 90);

@@ -12,7 +12,7 @@ use projector_runtime::{ProjectorHandle, RebuildStatus, WorkerState};
 use projector_sql::SqlReadStore;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Counting, PATIENCE, Stall};
+use crate::helpers::{Counting, Stall, patience};
 use crate::setup::{NAME, PER_STREAM, Setup, append, dump, postgres_stores, start};
 
 /// Where the first projector's rebuild gets stuck.
@@ -51,7 +51,7 @@ impl Stalled {
             watched.cancelled().await;
             linked.cancel();
         });
-        handle.wait_caught_up(PATIENCE).await.expect("caught up");
+        handle.wait_caught_up(patience()).await.expect("caught up");
         let serving = handle
             .status(&NAME)
             .and_then(|s| s.generation)
@@ -130,7 +130,7 @@ async fn assert_swapped_in(
     );
     // Live events after the swap land in it too.
     append(setup.events.as_ref(), "after", 7).await;
-    let head = handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    let head = handle.wait_caught_up(patience()).await.expect("caught up");
     assert_eq!(head, GlobalPosition::new(3 * PER_STREAM as u64 + 7));
 
     let reads = setup.reads.as_ref();

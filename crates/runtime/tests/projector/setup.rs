@@ -17,7 +17,7 @@ use projector_testkit::postgres::TestDatabase;
 use projector_testkit::sqlite;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Counting, PATIENCE};
+use crate::helpers::{Counting, patience};
 
 pub const NAME: ProjectionName = ProjectionName::from_static("resumed");
 /// Events in the usual history: three streams of this many.
@@ -209,7 +209,7 @@ impl Setup {
     pub async fn fresh_build(&self) -> Vec<Vec<SqlValue>> {
         let reference = Arc::new(Counting::new("resumed", PoisonPolicy::Stop));
         let (fresh, stop) = start(self.events.clone(), self.reference.clone(), reference, None);
-        fresh.wait_caught_up(PATIENCE).await.expect("fresh build");
+        fresh.wait_caught_up(patience()).await.expect("fresh build");
         stop.cancel();
         fresh.join().await;
         dump(self.reference.as_ref()).await

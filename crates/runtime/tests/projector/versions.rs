@@ -11,7 +11,7 @@ use projector_runtime::{ProjectionStatus, ProjectorHandle, WaitError, WorkerStat
 use projector_sql::SqlReadStore;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Counting, PATIENCE, Stall};
+use crate::helpers::{Counting, Stall, patience};
 use crate::setup::{NAME, PER_STREAM, Setup, append, dump, leases, postgres_stores, start};
 
 /// Where the new version's build is held back.
@@ -67,7 +67,7 @@ async fn a_new_version_builds_beside_the_serving_read_model() {
         append(setup.events.as_ref(), stream, PER_STREAM).await;
     }
     let (v1, stop) = start(setup.events.clone(), setup.reads.clone(), version(1), None);
-    v1.wait_caught_up(PATIENCE)
+    v1.wait_caught_up(patience())
         .await
         .expect("version 1 caught up");
     let old = v1
@@ -126,7 +126,10 @@ async fn a_new_version_builds_beside_the_serving_read_model() {
     })
     .await;
     let rebuilt = swapped.generation.expect("serving");
-    assert_eq!(v2.wait_caught_up(PATIENCE).await.expect("caught up"), head);
+    assert_eq!(
+        v2.wait_caught_up(patience()).await.expect("caught up"),
+        head
+    );
     assert_eq!(serving(setup.reads.as_ref()).await, (rebuilt, 2));
     assert!(
         setup.reads.checkpoint(&NAME, old).await.is_err(),
@@ -152,7 +155,7 @@ async fn versions_taking_turns_never_undo_each_others_work_on_postgres() {
         version(1),
         Some(leases(&url)),
     );
-    a.wait_caught_up(PATIENCE)
+    a.wait_caught_up(patience())
         .await
         .expect("version 1 caught up");
     let old = a.status(&NAME).and_then(|s| s.generation).expect("serving");
@@ -208,7 +211,7 @@ async fn versions_taking_turns_never_undo_each_others_work_on_postgres() {
         "an older version does not start a build over the newer one's"
     );
     append(setup.events.as_ref(), "more", 10).await;
-    c.wait_caught_up(PATIENCE)
+    c.wait_caught_up(patience())
         .await
         .expect("version 1 follows new events");
     let building = setup.reads.building(&NAME).await.expect("building");
@@ -246,7 +249,7 @@ async fn versions_taking_turns_never_undo_each_others_work_on_postgres() {
         s.generation == Some(new) && s.rebuild.is_none()
     })
     .await;
-    d.wait_caught_up(PATIENCE).await.expect("caught up");
+    d.wait_caught_up(patience()).await.expect("caught up");
     assert_eq!(serving(setup.reads.as_ref()).await, (new, 2));
     assert!(
         setup

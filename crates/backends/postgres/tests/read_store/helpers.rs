@@ -18,7 +18,9 @@ use projector_testkit::postgres::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
 /// The suites' one deadline for waiting on something that should happen.
-pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
+pub fn patience() -> Duration {
+    projector_testkit::wait::deadline()
+}
 
 /// The order projections running over one pair of stores.
 pub struct Service {
@@ -110,7 +112,7 @@ impl Service {
 
     pub async fn rows(&self, projection: &ProjectionName, sql: &str) -> Vec<Vec<SqlValue>> {
         self.projector
-            .wait_caught_up(PATIENCE)
+            .wait_caught_up(patience())
             .await
             .expect("caught up");
         self.reads

@@ -15,7 +15,7 @@ use projector_orders::{Money, NewItem, OrderCommand};
 use projector_sql::{SqlProjection, SqlValue, parse_sql_time};
 use projector_testkit::dump::{Dump, masked, read_models, rows};
 
-use helpers::{PATIENCE, Service};
+use helpers::{Service, patience};
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, day, hour, 0, 0)
@@ -137,7 +137,7 @@ const RECORDED_TIMES: [&str; 2] = ["updated_at", "last_activity_at"];
 async fn dump(service: &Service) -> Dump {
     service
         .projector
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
     let all = projections::all();
@@ -383,7 +383,7 @@ async fn a_query_past_its_statement_timeout_is_cancelled() {
         database,
         projector_orders::projections::all(),
     );
-    assert!(service.projector.wait_started(PATIENCE).await, "started");
+    assert!(service.projector.wait_started(patience()).await, "started");
     let queries = PgReadStore::connect(
         &url,
         PgReadStoreOptions {

@@ -21,7 +21,7 @@ use projector_testkit::dump::{Dump, read_models, rows};
 use projector_testkit::postgres::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::PATIENCE;
+use crate::helpers::patience;
 
 /// The events of customers registering and moving between their orders' events, in a fixed
 /// pseudo-random interleaving.
@@ -107,7 +107,10 @@ fn start(events: &Arc<PgEventStore>, reads: &Arc<PgReadStore>, count: u16) -> Pr
 }
 
 async fn tables(projector: &ProjectorHandle, reads: &dyn SqlReadStore) -> Dump {
-    projector.wait_caught_up(PATIENCE).await.expect("caught up");
+    projector
+        .wait_caught_up(patience())
+        .await
+        .expect("caught up");
     read_models(reads, &[&TypedSql(OrderSummaryProjection)]).await
 }
 

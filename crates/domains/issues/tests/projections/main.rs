@@ -22,7 +22,9 @@ use projector_testkit::postgres::TestDatabase;
 use tokio_util::sync::CancellationToken;
 
 /// The suites' one deadline for waiting on something that should happen.
-const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
+fn patience() -> Duration {
+    projector_testkit::wait::deadline()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sqlite() {
@@ -138,7 +140,7 @@ async fn one_batch_lands_in_order_and_a_missing_issue_stops_it(
         stopped_at: position,
         error,
         ..
-    }) = projector.wait_for(&ISSUES, ghost_at, PATIENCE).await
+    }) = projector.wait_for(&ISSUES, ghost_at, patience()).await
     else {
         panic!("the projection did not stop at the ghost");
     };

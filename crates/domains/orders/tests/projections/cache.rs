@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use projector_testkit::sqlite;
 
-use crate::helpers::{PATIENCE, at, item, place};
+use crate::helpers::{at, item, patience, place};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_pages_each_customers_orders_as_the_sql_model_does() {
@@ -103,7 +103,7 @@ async fn the_cache_pages_each_customers_orders_as_the_sql_model_does() {
     service
         .run("f", place("f", "c2", vec![item("z", 2, 999)], at(2, 10)))
         .await;
-    handle.wait_caught_up(PATIENCE).await.expect("caught up");
+    handle.wait_caught_up(patience()).await.expect("caught up");
 
     for customer in ["c1", "c2", "nobody"] {
         let mut cursor: Option<OrdersCursor> = None;

@@ -16,7 +16,7 @@ use projector_runtime::{Projector, ProjectorOptions, RetryPolicy, WaitError};
 use projector_sql::{SqlReadStore, SqlTarget, SqlValue};
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{PATIENCE, Service, at, item, place, text};
+use crate::helpers::{Service, at, item, patience, place, text};
 
 fn minute(m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 4, 20, 12, m, 0)
@@ -75,7 +75,7 @@ async fn two_orders(service: &Service, customer: &str, order: &str) {
 async fn customer(service: &Service, id: &str) -> Option<CustomerView> {
     service
         .projector
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
     queries::customers::customer(service.reads.as_ref(), id)
@@ -301,7 +301,7 @@ async fn a_profile_event_of_a_customer_who_never_registered_stops_the_projection
         .expect("start");
     let Err(WaitError::Stopped {
         stopped_at, error, ..
-    }) = projector.wait_for(&CUSTOMERS, ghost_at, PATIENCE).await
+    }) = projector.wait_for(&CUSTOMERS, ghost_at, patience()).await
     else {
         panic!("customers did not stop at the ghost");
     };

@@ -15,7 +15,9 @@ use projector_sqlite::{SqliteEventStore, SqliteReadStore};
 use tokio_util::sync::CancellationToken;
 
 /// The suites' one deadline for waiting on something that should happen.
-pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
+pub fn patience() -> Duration {
+    projector_testkit::wait::deadline()
+}
 
 pub struct Service {
     pub events: Arc<SqliteEventStore>,
@@ -74,7 +76,7 @@ impl Service {
     /// The rows `sql` selects once every projection has caught up (failing if one stopped).
     pub async fn rows(&self, projection: &ProjectionName, sql: &str) -> Vec<Vec<SqlValue>> {
         self.projector
-            .wait_caught_up(PATIENCE)
+            .wait_caught_up(patience())
             .await
             .expect("caught up");
         self.reads

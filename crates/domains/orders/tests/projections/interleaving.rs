@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use projector_testkit::sqlite;
 
-use crate::helpers::PATIENCE;
+use crate::helpers::patience;
 
 /// What a customer does after registering, in order.
 #[derive(Clone, Debug)]
@@ -278,7 +278,10 @@ async fn tables(events: &Arc<SqliteEventStore>, batch_size: usize) -> Dump {
         ))
         .start(CancellationToken::new())
         .expect("start");
-    projector.wait_caught_up(PATIENCE).await.expect("caught up");
+    projector
+        .wait_caught_up(patience())
+        .await
+        .expect("caught up");
     read_models(reads.as_ref(), &[&TypedSql(CustomersProjection)]).await
 }
 

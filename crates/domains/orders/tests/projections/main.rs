@@ -27,7 +27,7 @@ use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlValue};
 use projector_testkit::dump::read_models;
 use tokio_util::sync::CancellationToken;
 
-use helpers::{PATIENCE, Service, at, item, place, text};
+use helpers::{Service, at, item, patience, place, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_placed_order_reads_back_confirmed_with_its_items_and_total() {
@@ -293,7 +293,7 @@ async fn a_full_lifecycle_with_refunds_lands_in_every_read_model() {
     let dump = || async {
         service
             .projector
-            .wait_caught_up(PATIENCE)
+            .wait_caught_up(patience())
             .await
             .expect("caught up");
         read_models(service.reads.as_ref(), &all).await
@@ -303,7 +303,7 @@ async fn a_full_lifecycle_with_refunds_lands_in_every_read_model() {
         let generation = service.projector.rebuild(&name).await.expect("rebuild");
         let mut status = service.projector.watch(&name).expect("watch");
         tokio::time::timeout(
-            PATIENCE,
+            patience(),
             status.wait_for(|s| s.generation == Some(generation)),
         )
         .await
@@ -378,7 +378,7 @@ async fn an_event_for_an_order_never_created_stops_each_per_order_projection_the
             stopped_at: position,
             error,
             ..
-        }) = projector.wait_for(&projection, ghost_at, PATIENCE).await
+        }) = projector.wait_for(&projection, ghost_at, patience()).await
         else {
             panic!("{projection} did not stop at the ghost");
         };

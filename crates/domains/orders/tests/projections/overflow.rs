@@ -16,7 +16,7 @@ use projector_sql::SqlReadStore;
 use projector_sql::{SqlProjection, SqlValue, TypedSql};
 use projector_testkit::seeded::Seeded;
 
-use crate::helpers::{PATIENCE, Service, at, item, place};
+use crate::helpers::{Service, at, item, patience, place};
 
 const MAX: i64 = i64::MAX;
 /// The largest order: 100 lines of 10 000 units at 1 000 000.00 each.
@@ -116,7 +116,7 @@ async fn stopped(
 ) -> (GlobalPosition, String) {
     match service
         .projector
-        .wait_for(projection, through, PATIENCE)
+        .wait_for(projection, through, patience())
         .await
     {
         Err(WaitError::Stopped {

@@ -11,7 +11,7 @@ use projector_sql::TypedSql;
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 
-use crate::helpers::{PATIENCE, Service, at, item, place};
+use crate::helpers::{Service, at, item, patience, place};
 
 /// Orders by id: their customer (of two) and creation hour (of three, so times tie).
 fn orders() -> impl Strategy<Value = BTreeMap<String, (u8, u32)>> {
@@ -38,7 +38,7 @@ fn paging_with_cursors_lists_every_order_once_in_order() {
 async fn check(orders: BTreeMap<String, (u8, u32)>, limit: u32) -> Result<(), TestCaseError> {
     let service = Service::start_with(vec![Arc::new(TypedSql(CustomersProjection))]);
     // Its read model exists even when no order is placed.
-    prop_assert!(service.projector.wait_started(PATIENCE).await, "started");
+    prop_assert!(service.projector.wait_started(patience()).await, "started");
     for (id, (customer, hour)) in &orders {
         service
             .run(

@@ -21,7 +21,7 @@ use super::region::{Fact, append, created, item_added, moved, registered};
 use projector_testkit::sqlite;
 use projector_testkit::wait::eventually;
 
-use crate::helpers::PATIENCE;
+use crate::helpers::patience;
 
 /// Customers registering and moving between their orders' events, interleaved by a fixed
 /// pseudo-random sequence, so customer events fall between every partition's batches.
@@ -94,7 +94,10 @@ fn start_over(
 
 /// Both tables of `order_summary`, whole, once every worker has caught up.
 async fn tables(projector: &ProjectorHandle, reads: &dyn SqlReadStore) -> Dump {
-    projector.wait_caught_up(PATIENCE).await.expect("caught up");
+    projector
+        .wait_caught_up(patience())
+        .await
+        .expect("caught up");
     read_models(reads, &[&TypedSql(OrderSummaryProjection)]).await
 }
 
@@ -156,13 +159,13 @@ async fn idle_partitions_move_their_checkpoints_with_the_feed() {
     let head = events.head().await.expect("head");
     // A read of the projection waits for every partition, and the idle ones do not hold it.
     let reached = projector
-        .wait_for(&ORDER_SUMMARY, head, PATIENCE)
+        .wait_for(&ORDER_SUMMARY, head, patience())
         .await
         .expect("every partition reached the head");
     assert_eq!(reached, head);
     for name in partition_names(4) {
         let reached = projector
-            .wait_for(&name, head, PATIENCE)
+            .wait_for(&name, head, patience())
             .await
             .unwrap_or_else(|e| panic!("{name} did not reach {head}: {e}"));
         assert!(reached >= head);
@@ -170,7 +173,7 @@ async fn idle_partitions_move_their_checkpoints_with_the_feed() {
     // A restart reads each partition's checkpoint back from the generation.
     projector.stop().await;
     let again = start(&events, &reads, 4, 100);
-    assert!(again.wait_started(PATIENCE).await);
+    assert!(again.wait_started(patience()).await);
     for name in partition_names(4) {
         let status = again.status(&name).expect("status");
         assert_eq!(status.checkpoint, head, "{name} after a restart");
@@ -263,7 +266,7 @@ async fn partitions_in_one_process_read_the_feed_once_between_them() {
     let parted_reads = Arc::new(sqlite::read_store(parted_dir.path()));
     // The partitions' generation made first, so they all start together below, catching up.
     let parted = start_over(counting.clone(), &parted_reads, 4, 25);
-    assert!(parted.wait_started(PATIENCE).await);
+    assert!(parted.wait_started(patience()).await);
     parted.stop().await;
     for fact in &interleaved(10, 300) {
         append(events.as_ref(), fact).await;

@@ -188,7 +188,7 @@ async fn check_reports(plans: Vec<Plan>) -> Service {
     }
     service
         .projector
-        .wait_caught_up(crate::helpers::PATIENCE)
+        .wait_caught_up(crate::helpers::patience())
         .await
         .expect("caught up");
     let reads = service.reads.as_ref();

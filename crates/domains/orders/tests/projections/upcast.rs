@@ -13,7 +13,7 @@ use projector_sql::{SqlProjection, SqlValue};
 use projector_testkit::dump::{Dump, masked, read_models};
 use serde_json::Value;
 
-use crate::helpers::{PATIENCE, Service, at, item, place};
+use crate::helpers::{Service, at, item, patience, place};
 
 /// Orders whose amounts need their cents: 10.25, a cent, 0.10 + 0.20, a refund, a removal.
 fn script() -> Vec<(&'static str, OrderCommand)> {
@@ -108,7 +108,7 @@ async fn dump(service: &Service) -> Dump {
         .collect();
     service
         .projector
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
     let all = projections::all();
@@ -186,7 +186,7 @@ async fn a_rebuild_beside_a_serving_read_model_reads_version_1_events_upcast() {
             .generation;
         let generation = legacy
             .projector
-            .rebuild_and_swap(&name, PATIENCE)
+            .rebuild_and_swap(&name, patience())
             .await
             .expect("rebuild");
         assert!(

@@ -15,7 +15,7 @@ use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlTransaction, SqlV
 use projector_testkit::wait::eventually;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{Commands, PATIENCE, at, item, place};
+use crate::helpers::{Commands, at, item, patience, place};
 
 /// Version 1's table, as it was.
 const V1_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS order_summary (
@@ -86,7 +86,7 @@ async fn version_1_rows_read_as_cents_until_version_2_replaces_them() {
         (shutdown, handle)
     };
     let (shutdown, v1) = run(Arc::new(SummaryV1));
-    v1.wait_caught_up(PATIENCE).await.expect("caught up");
+    v1.wait_caught_up(patience()).await.expect("caught up");
     let summary = queries::order_summary(reads.as_ref(), "old")
         .await
         .expect("version 1's row reads")

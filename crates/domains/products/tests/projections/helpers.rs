@@ -13,7 +13,9 @@ use projector_sql::{SqlReadStore, SqlValue};
 use projector_testkit::postgres::TestDatabase;
 
 /// The suites' one deadline for waiting on something that should happen.
-pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
+pub fn patience() -> Duration {
+    projector_testkit::wait::deadline()
+}
 
 /// An event store and a read store, kept alive with what they live in.
 pub struct Stores {

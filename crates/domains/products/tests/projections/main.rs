@@ -18,7 +18,7 @@ use projector_sql::{SqlProjection, SqlReadStore, SqlTarget, SqlValue};
 use projector_testkit::dump::{self, Dump};
 use tokio_util::sync::CancellationToken;
 
-use helpers::{PATIENCE, Stores, at, create, price, run, text};
+use helpers::{Stores, at, create, patience, price, run, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_catalogue_lands_in_the_read_model_on_sqlite() {
@@ -103,7 +103,10 @@ async fn a_catalogue_lands_in_the_read_model(stores: &Stores) {
     .await;
 
     let projector = stores.start(ProjectorOptions::default());
-    projector.wait_caught_up(PATIENCE).await.expect("caught up");
+    projector
+        .wait_caught_up(patience())
+        .await
+        .expect("caught up");
     let rows = stores
         .rows(
             "SELECT product_id, name, category, price_cents, tags, version FROM products ORDER BY product_id",
@@ -170,7 +173,7 @@ async fn a_catalogue_lands_in_the_read_model(stores: &Stores) {
     let generation = projector.rebuild(&PRODUCTS).await.expect("rebuild");
     let mut status = projector.watch(&PRODUCTS).expect("watch");
     tokio::time::timeout(
-        PATIENCE,
+        patience(),
         status.wait_for(|s| s.generation == Some(generation)),
     )
     .await
@@ -216,7 +219,7 @@ async fn a_product_never_created_stops_the_projection(stores: &Stores) {
     });
     let Err(WaitError::Stopped {
         stopped_at, error, ..
-    }) = projector.wait_for(&PRODUCTS, ghost_at, PATIENCE).await
+    }) = projector.wait_for(&PRODUCTS, ghost_at, patience()).await
     else {
         panic!("the projection did not stop at the ghost");
     };

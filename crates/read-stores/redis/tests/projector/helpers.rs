@@ -19,7 +19,9 @@ use projector_testkit::redis::TestRedis;
 use tokio_util::sync::CancellationToken;
 
 /// The suites' one deadline for waiting on something that should happen.
-pub const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
+pub fn patience() -> Duration {
+    projector_testkit::wait::deadline()
+}
 pub const LEDGER: ProjectionName = ProjectionName::from_static("ledger");
 
 /// Records each `Counted` event under `seen` (member `<stream>:<n>`, scored by position) and in
@@ -253,7 +255,7 @@ pub async fn fresh_build(events: &Events) -> Dump {
     .await;
     fresh
         .handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("fresh build");
     let dump = fresh.dump().await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use helpers::{Events, LEDGER, PATIENCE, Running, fresh_build};
+use helpers::{Events, LEDGER, Running, fresh_build, patience};
 use projector_core::{EventFeed, PoisonPolicy, ProjectionTarget};
 use projector_redis::RedisStoreOptions;
 use projector_testkit::redis::TestRedis;
@@ -33,7 +33,7 @@ async fn catches_up_then_follows_live_commits() {
     .await;
     let head = running
         .handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
     assert_eq!(head.get(), 600);
@@ -43,7 +43,7 @@ async fn catches_up_then_follows_live_commits() {
     let live = events.append("s-live", 10, None).await;
     running
         .handle
-        .wait_for(&LEDGER, live, PATIENCE)
+        .wait_for(&LEDGER, live, patience())
         .await
         .expect("live events applied");
     let read = running.target.read().await.expect("read");
@@ -76,7 +76,7 @@ async fn rebuilds_without_downtime_while_events_arrive() {
     let running = Running::start(&events, &redis, options, PoisonPolicy::Stop).await;
     running
         .handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
     let old = running.generation();
@@ -125,7 +125,7 @@ async fn rebuilds_without_downtime_while_events_arrive() {
     running.wait_for_new_generation(old).await;
     running
         .handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
     done.store(true, Ordering::SeqCst);
@@ -183,7 +183,7 @@ async fn a_poison_event_is_dead_lettered_and_skipped() {
     .await;
     running
         .handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
     let letters = running.target.dead_letters().await.expect("dead letters");
@@ -222,7 +222,7 @@ async fn survives_a_flush_while_idle() {
     .await;
     running
         .handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
     let before = running.dump().await;
@@ -237,7 +237,7 @@ async fn survives_a_flush_while_idle() {
     running.wait_for_new_generation(old).await;
     running
         .handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up again");
     let after = running.dump().await;
@@ -263,7 +263,7 @@ async fn survives_flushes_under_a_write_load() {
     .await;
     running
         .handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
 
@@ -304,7 +304,7 @@ async fn survives_flushes_under_a_write_load() {
     assert!(appends > 0);
     running
         .handle
-        .wait_caught_up(PATIENCE)
+        .wait_caught_up(patience())
         .await
         .expect("caught up");
     let after = running.dump().await;

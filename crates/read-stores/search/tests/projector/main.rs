@@ -19,7 +19,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 /// The suites' one deadline for waiting on something that should happen.
-const PATIENCE: Duration = projector_testkit::wait::DEFAULT_DEADLINE;
+fn patience() -> Duration {
+    projector_testkit::wait::deadline()
+}
 
 /// Appends `Noted` events for notes `from..to`, then tags every third of them.
 async fn note(events: &dyn EventStore, from: usize, to: usize) -> u64 {
@@ -81,7 +83,10 @@ async fn catches_up_follows_live_events_and_rebuilds() {
     note(events.as_ref(), 0, 120).await;
     let store = SearchStore::open(dir.path().join("search")).expect("store");
     let projector = start(Arc::clone(&events), &store, None);
-    let head = projector.wait_caught_up(PATIENCE).await.expect("caught up");
+    let head = projector
+        .wait_caught_up(patience())
+        .await
+        .expect("caught up");
     let (count, thirds) = notes_in(&store);
     assert_eq!(count, 120);
     assert_eq!(thirds.len(), 40);
@@ -92,7 +97,11 @@ async fn catches_up_follows_live_events_and_rebuilds() {
 
     let live = note(events.as_ref(), 120, 123).await;
     projector
-        .wait_for(&NOTES, projector_core::GlobalPosition::new(live), PATIENCE)
+        .wait_for(
+            &NOTES,
+            projector_core::GlobalPosition::new(live),
+            patience(),
+        )
         .await
         .expect("live events applied");
     let read = store.read(&NOTES).expect("read");
@@ -104,7 +113,7 @@ async fn catches_up_follows_live_events_and_rebuilds() {
 
     let first = read.generation();
     let rebuilt = projector
-        .rebuild_and_swap(&NOTES, PATIENCE)
+        .rebuild_and_swap(&NOTES, patience())
         .await
         .expect("rebuild");
     assert!(rebuilt > first);
@@ -143,13 +152,17 @@ async fn two_processes_on_one_database_each_keep_their_own_index() {
     // Each process projects its own index (neither stands by for the other), up to the head,
     // and goes on with the events either of them appends.
     for (handle, store) in [(&a, &store_a), (&b, &store_b)] {
-        handle.wait_caught_up(PATIENCE).await.expect("caught up");
+        handle.wait_caught_up(patience()).await.expect("caught up");
         assert_eq!(notes_in(store).0, 30);
     }
     let last = note(events_b.as_ref(), 30, 36).await;
     for (handle, store) in [(&a, &store_a), (&b, &store_b)] {
         let reached = handle
-            .wait_for(&NOTES, projector_core::GlobalPosition::new(last), PATIENCE)
+            .wait_for(
+                &NOTES,
+                projector_core::GlobalPosition::new(last),
+                patience(),
+            )
             .await
             .expect("the other process's events applied");
         assert!(reached.get() >= last);
