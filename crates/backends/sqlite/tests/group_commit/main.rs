@@ -117,3 +117,56 @@ async fn a_duplicate_in_a_group_is_taken_out_and_the_rest_commit_together() {
         0
     );
 }
+
+/// Two appends queued behind a held write lock carry the same new event id: whichever way the
+/// queue splits into groups, the first queued commits with it and the second alone is
+/// refused, naming it; the rest commit, and the feed has no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_queued_appends_sharing_a_new_id_the_second_alone_is_refused() {
+    const APPENDS: usize = 12;
+    const FIRST: usize = 3;
+    const SECOND: usize = 8;
+    let dir = projector_testkit::temp_dir();
+    let path = dir.path().join("events.db");
+    let store =
+        Arc::new(SqliteEventStore::open(&path, SqliteEventStoreOptions::default()).expect("open"));
+    let shared = numbered(1)[0].event_id;
+
+    let holder = rusqlite::Connection::open(&path).expect("a second connection");
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold SQLite's write lock");
+    let pending: Vec<Pending> = (0..APPENDS)
+        .map(|i| {
+            let mut events = numbered(2);
+            if i == FIRST || i == SECOND {
+                events[0] = events[0].clone().with_event_id(shared);
+            }
+            enqueue(&store, i, events)
+        })
+        .collect();
+    holder.execute_batch("ROLLBACK").expect("release the lock");
+
+    for (i, append) in pending.into_iter().enumerate() {
+        match append.await {
+            Err(StoreError::DuplicateEvent { event_id }) if i == SECOND => {
+                assert_eq!(event_id, shared)
+            }
+            Ok(_) if i != SECOND => {}
+            other => panic!("append {i}: {other:?}"),
+        }
+    }
+    let feed = store
+        .read_all(GlobalPosition::ZERO, 1_000)
+        .await
+        .expect("feed");
+    let head = 2 * (APPENDS as u64 - 1);
+    assert_eq!(
+        feed.iter().map(|e| e.position.get()).collect::<Vec<_>>(),
+        (1..=head).collect::<Vec<_>>(),
+        "no gap where the second was taken out"
+    );
+    let carrying: Vec<_> = feed.iter().filter(|e| e.event_id == shared).collect();
+    assert_eq!(carrying.len(), 1, "the id is stored once");
+    assert_eq!(carrying[0].stream_id.as_str(), format!("held-{FIRST}"));
+}
