@@ -129,6 +129,7 @@ fn finish(
     guarded: bool,
 ) -> Router {
     auth::document_refusals(&mut document);
+    load::document_load_refusals(&mut document);
     let access = Arc::new(auth::Access {
         authenticator: Arc::clone(state.authenticator()),
         policy: auth::RoutePolicy::from_document(&document, state.config().public_docs),

@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio::sync::Semaphore;
+use utoipa::openapi::header::Header;
+use utoipa::openapi::{Content, ObjectBuilder, OpenApi as Document, Ref, ResponseBuilder, Type};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -91,4 +93,41 @@ pub(crate) async fn limit(State(load): State<Arc<Load>>, request: Request, next:
         return ApiError::Overloaded.into_response();
     };
     next.run(request).await
+}
+
+/// Documents the answers [`limit`] gives any operation: `429` past the caller's rate (with
+/// `--rate-limit`) and `503` while the server runs all it may, each with `Retry-After`. An
+/// operation that documents a `503` of its own keeps its description.
+pub(crate) fn document_load_refusals(document: &mut Document) {
+    for item in document.paths.paths.values_mut() {
+        for operation in crate::auth::operations_of_mut(item) {
+            for (status, description) in [
+                (
+                    "429",
+                    "Past the caller's rate (with a rate limit set); retry after Retry-After seconds",
+                ),
+                (
+                    "503",
+                    "The server runs as many requests as it may; retry after Retry-After seconds",
+                ),
+            ] {
+                let problem = ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/problem+json",
+                        Content::new(Some(Ref::from_schema_name("Problem"))),
+                    )
+                    .header(
+                        "Retry-After",
+                        Header::new(ObjectBuilder::new().schema_type(Type::Integer)),
+                    )
+                    .build();
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert(problem.into());
+            }
+        }
+    }
 }

@@ -37,6 +37,13 @@ mod sqlite {
             .run(super::the_checker_refuses_what_the_document_does_not_promise())
             .await;
     }
+
+    #[tokio::test]
+    async fn guarded_answers_are_as_documented() {
+        Backend::Sqlite
+            .run(super::guarded_answers_are_as_documented())
+            .await;
+    }
 }
 
 mod postgres {
@@ -1018,4 +1025,70 @@ async fn the_checker_refuses_what_the_document_does_not_promise() {
         failed.is_err(),
         "assert_body passed a body without command_id"
     );
+}
+
+/// The answers a guard or a limit gives, checked as documented: 401 and 403 with
+/// authentication on, an `Idempotency-Key` reused with another body (422) or replaying a
+/// refusal (409), and 429 past a caller's rate.
+async fn guarded_answers_are_as_documented() {
+    let keyed = crate::auth::Keyed::start(&[]).await;
+    let server = &keyed.server;
+    let contract = Contract::load(server).await;
+    let order =
+        json!({"customer_id": "c1", "items": [{"sku": "a", "quantity": 1, "unit_price": 2.5}]});
+    let writer = format!("Bearer {}", keyed.key("write"));
+    let reader = format!("Bearer {}", keyed.key("read"));
+    let post = |path: String, body: Option<Value>, headers: Vec<(&'static str, String)>| async move {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        server
+            .send(Method::POST, &path, body.as_ref(), &headers)
+            .await
+    };
+    let orders = || "/api/orders".to_owned();
+    let keyed_by = |key: &str| {
+        vec![
+            ("Authorization", writer.clone()),
+            ("Idempotency-Key", key.to_owned()),
+        ]
+    };
+
+    let anonymous = post(orders(), Some(order.clone()), Vec::new()).await;
+    contract.assert_problem("create_order", 401, &[], &anonymous);
+    let read_only = post(
+        orders(),
+        Some(order.clone()),
+        vec![("Authorization", reader.clone())],
+    )
+    .await;
+    contract.assert_problem("create_order", 403, &[], &read_only);
+
+    let placed = post(orders(), Some(order.clone()), keyed_by("k-1")).await;
+    let id = contract.assert_reply("create_order", 202, &placed)["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let other =
+        json!({"customer_id": "c2", "items": [{"sku": "a", "quantity": 2, "unit_price": 2.5}]});
+    let reused = post(orders(), Some(other), keyed_by("k-1")).await;
+    contract.assert_problem("create_order", 422, &[], &reused);
+    let complete = || post(format!("/api/orders/{id}/complete"), None, keyed_by("k-2"));
+    contract.assert_problem("complete_order", 409, &[], &complete().await);
+    let replayed = complete().await;
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    contract.assert_problem("complete_order", 409, &[], &replayed);
+
+    // One request a second, one at once: of several sent together, all but one are refused.
+    let limited = Server::start_with_args(
+        Storage::fresh().await,
+        &["--rate-limit", "1", "--rate-limit-burst", "1"],
+    )
+    .await;
+    let replies =
+        futures::future::join_all((0..4).map(|_| limited.post("/api/orders", &order))).await;
+    let refused = replies
+        .iter()
+        .find(|r| r.status == 429)
+        .unwrap_or_else(|| panic!("none of four was refused: {replies:?}"));
+    assert!(refused.header("retry-after").is_some(), "{refused:?}");
+    contract.assert_problem("create_order", 429, &[], refused);
 }

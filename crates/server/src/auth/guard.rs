@@ -135,7 +135,7 @@ fn operations_of(item: &utoipa::openapi::PathItem) -> Vec<(Method, &Operation)> 
     .collect()
 }
 
-fn operations_of_mut(item: &mut utoipa::openapi::PathItem) -> Vec<&mut Operation> {
+pub(crate) fn operations_of_mut(item: &mut utoipa::openapi::PathItem) -> Vec<&mut Operation> {
     [
         &mut item.get,
         &mut item.put,

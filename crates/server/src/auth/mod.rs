@@ -19,7 +19,9 @@ use std::str::FromStr;
 use projector_core::UserId;
 
 pub use api_keys::{ApiKeys, NewApiKey};
-pub(crate) use guard::{Access, RoutePolicy, SCHEME, document_refusals, guard, open_to_anyone};
+pub(crate) use guard::{
+    Access, RoutePolicy, SCHEME, document_refusals, guard, open_to_anyone, operations_of_mut,
+};
 pub use jwt::{JwtSettings, JwtVerifier};
 
 /// What a token lets its holder do. Scopes are independent: `admin` does not imply `write`.
