@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio::sync::Semaphore;
-use utoipa::openapi::header::Header;
-use utoipa::openapi::{Content, ObjectBuilder, OpenApi as Document, Ref, ResponseBuilder, Type};
+use utoipa::openapi::{OpenApi as Document, Type};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
@@ -111,22 +110,12 @@ pub(crate) fn document_load_refusals(document: &mut Document) {
                     "The server runs as many requests as it may; retry after Retry-After seconds",
                 ),
             ] {
-                let problem = ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/problem+json",
-                        Content::new(Some(Ref::from_schema_name("Problem"))),
-                    )
-                    .header(
-                        "Retry-After",
-                        Header::new(ObjectBuilder::new().schema_type(Type::Integer)),
-                    )
-                    .build();
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_owned())
-                    .or_insert(problem.into());
+                crate::openapi::document_problem(
+                    operation,
+                    status,
+                    description,
+                    ("Retry-After", Type::Integer),
+                );
             }
         }
     }

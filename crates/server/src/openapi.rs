@@ -63,3 +63,32 @@ impl Modify for BearerScheme {
 pub(crate) async fn document(Extension(document): Extension<Arc<Document>>) -> Json<Document> {
     Json(document.as_ref().clone())
 }
+
+/// Documents a `status` problem answer of `operation` with one `header`, unless the operation
+/// documents that status itself: the answers a shared layer (the guard, the load limits) gives
+/// every route.
+pub(crate) fn document_problem(
+    operation: &mut utoipa::openapi::path::Operation,
+    status: &str,
+    description: &str,
+    header: (&str, utoipa::openapi::Type),
+) {
+    use utoipa::openapi::header::Header;
+    use utoipa::openapi::{Content, ObjectBuilder, Ref, ResponseBuilder};
+    let problem = ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
+        .header(
+            header.0,
+            Header::new(ObjectBuilder::new().schema_type(header.1)),
+        )
+        .build();
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert(problem.into());
+}

@@ -9,10 +9,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::header::Header;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::{Content, ObjectBuilder, OpenApi as Document, Ref, ResponseBuilder, Type};
+use utoipa::openapi::{OpenApi as Document, Type};
 
 use super::{Authenticator, Scope};
 use crate::error::ApiError;
@@ -101,22 +100,12 @@ pub(crate) fn document_refusals(document: &mut Document) {
                 ("401", "No valid bearer token (with authentication on)"),
                 ("403", "The token lacks the scope this operation needs"),
             ] {
-                let problem = ResponseBuilder::new()
-                    .description(description)
-                    .content(
-                        "application/problem+json",
-                        Content::new(Some(Ref::from_schema_name("Problem"))),
-                    )
-                    .header(
-                        "WWW-Authenticate",
-                        Header::new(ObjectBuilder::new().schema_type(Type::String)),
-                    )
-                    .build();
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_owned())
-                    .or_insert(problem.into());
+                crate::openapi::document_problem(
+                    operation,
+                    status,
+                    description,
+                    ("WWW-Authenticate", Type::String),
+                );
             }
         }
     }
