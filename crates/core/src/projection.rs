@@ -45,6 +45,11 @@ impl EventFilter {
         EventFilter::Types(names.iter().map(|n| EventType::from_static(n)).collect())
     }
 
+    /// A filter that takes no event: a projection's default spanning events.
+    pub const fn none() -> Self {
+        EventFilter::AnyOf(Vec::new())
+    }
+
     /// A filter on the given type names in streams of `category`.
     ///
     /// # Panics
@@ -168,11 +173,13 @@ pub trait Projection: Send + Sync + 'static {
         false
     }
 
-    /// Whether `event` concerns every partition (a fact of one stream copied onto rows of
-    /// many), so every partition applies it; otherwise only its stream's partition does.
-    fn spans_partitions(&self, event: &crate::event::RecordedEvent) -> bool {
-        let _ = event;
-        false
+    /// The events that concern every partition (facts of one stream copied onto rows of
+    /// many), so every partition applies them; any other event only its stream's partition
+    /// does. Declared by type and category, not decided per event, so a broker can hand each
+    /// partition its share of the feed without the events of other partitions. None by
+    /// default.
+    fn spanning_events(&self) -> EventFilter {
+        EventFilter::none()
     }
 }
 

@@ -16,7 +16,9 @@ use tokio::sync::watch;
 use crate::error::StoreError;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::ids::StreamId;
+use crate::partition::Partition;
 use crate::position::{ExpectedVersion, GlobalPosition, StreamVersion};
+use crate::projection::EventFilter;
 
 /// The most events one append may carry; larger appends are refused as invalid.
 pub const MAX_EVENTS_PER_APPEND: usize = 10_000;
@@ -115,6 +117,20 @@ pub trait EventFeed: Send + Sync {
         }
         Ok(GlobalPosition::new(low))
     }
+
+    /// A feed of `partition`'s share of this one, for a feed that can hand it out without the
+    /// rest (a broker with a subject per partition): the events of the partition's streams
+    /// and those `spanning` takes, in position order, each read ending with the last event
+    /// looked at so the partition's checkpoint passes the others' events. `None`, the
+    /// default, when it cannot; the projector then picks the partition's events itself.
+    fn partition_feed(
+        &self,
+        partition: Partition,
+        spanning: &EventFilter,
+    ) -> Option<Arc<dyn EventFeed>> {
+        let _ = (partition, spanning);
+        None
+    }
 }
 
 /// Reads single streams: what deciders and audit histories need.
@@ -195,6 +211,18 @@ impl<T: EventFeed + ?Sized> EventFeed for Arc<T> {
 
     fn watch_head(&self) -> HeadWatch {
         (**self).watch_head()
+    }
+
+    async fn position_before(&self, at: DateTime<Utc>) -> Result<GlobalPosition, StoreError> {
+        (**self).position_before(at).await
+    }
+
+    fn partition_feed(
+        &self,
+        partition: Partition,
+        spanning: &EventFilter,
+    ) -> Option<Arc<dyn EventFeed>> {
+        (**self).partition_feed(partition, spanning)
     }
 }
 

@@ -101,6 +101,12 @@ pub trait ProjectionTarget: Send + Sync + 'static {
         true
     }
 
+    /// The events every partition of its projection applies, whatever their stream (see
+    /// [`crate::Projection::spanning_events`]); none by default.
+    fn spanning(&self) -> EventFilter {
+        EventFilter::none()
+    }
+
     /// The generation serving reads and the version of the projection that built it.
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError>;
     /// The generations being built (not serving yet), with the version that created each,
@@ -206,6 +212,10 @@ impl<T: ProjectionTarget + ?Sized> ProjectionTarget for Arc<T> {
 
     fn takes(&self, event: &RecordedEvent) -> bool {
         (**self).takes(event)
+    }
+
+    fn spanning(&self) -> EventFilter {
+        (**self).spanning()
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {

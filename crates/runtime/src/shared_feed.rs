@@ -248,20 +248,26 @@ impl EventFeed for PartitionFeed {
     }
 }
 
-/// The feed each partition of `targets` reads its batches from: the partitions of one
-/// projection (two or more of the same count run here) share one read of `feed`. A target
-/// not named here reads `feed` itself.
+/// The feed each partition of `targets` reads its batches from: its own share, where `feed`
+/// hands one out (a broker's partition); otherwise the partitions of one projection (two or
+/// more of the same count run here) share one read of `feed`. A target not named here reads
+/// `feed` itself.
 pub(crate) fn partition_feeds(
     feed: &Arc<dyn EventFeed>,
     targets: &[Arc<dyn ProjectionTarget>],
     batch_size: usize,
 ) -> BTreeMap<ProjectionName, Arc<dyn EventFeed>> {
+    let mut feeds = BTreeMap::new();
     let mut groups: BTreeMap<(ProjectionName, u16), Vec<&Arc<dyn ProjectionTarget>>> =
         BTreeMap::new();
     for target in targets {
         let Some(partition) = target.partition().filter(|p| p.count() > 1) else {
             continue;
         };
+        if let Some(own) = feed.partition_feed(partition, &target.spanning()) {
+            feeds.insert(target.name(), own);
+            continue;
+        }
         let Some((base, _)) = Partition::parse_worker_name(&target.name()) else {
             continue;
         };
@@ -270,7 +276,6 @@ pub(crate) fn partition_feeds(
             .or_default()
             .push(target);
     }
-    let mut feeds = BTreeMap::new();
     for members in groups.into_values().filter(|m| m.len() > 1) {
         let shared = Arc::new(SharedFeed::new(Arc::clone(feed), members.len(), batch_size));
         for (index, target) in members.into_iter().enumerate() {

@@ -10,10 +10,11 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use projector_core::{
-    AppendOutcome, CausationId, Claim, EventAppender, EventFeed, ExpectedVersion, GlobalPosition,
-    HeadWatch, IdempotencyStore, NewEvent, ReadDirection, RecordedEvent, StoreError,
-    StoredResponse, StreamId, StreamReader, StreamVersion,
+    AppendOutcome, CausationId, Claim, EventAppender, EventFeed, EventFilter, ExpectedVersion,
+    GlobalPosition, HeadWatch, IdempotencyStore, NewEvent, Partition, ReadDirection, RecordedEvent,
+    StoreError, StoredResponse, StreamId, StreamReader, StreamVersion,
 };
 
 use crate::error::ApiError;
@@ -116,6 +117,18 @@ impl EventFeed for ReadNodeStore {
 
     fn watch_head(&self) -> HeadWatch {
         self.feed.watch_head()
+    }
+
+    async fn position_before(&self, at: DateTime<Utc>) -> Result<GlobalPosition, StoreError> {
+        self.feed.position_before(at).await
+    }
+
+    fn partition_feed(
+        &self,
+        partition: Partition,
+        spanning: &EventFilter,
+    ) -> Option<Arc<dyn EventFeed>> {
+        self.feed.partition_feed(partition, spanning)
     }
 }
 

@@ -16,12 +16,15 @@ use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
-use projector_core::{EventFeed, GlobalPosition, HeadWatch, RecordedEvent, StoreError};
+use projector_core::{
+    EventFeed, EventFilter, GlobalPosition, HeadWatch, Partition, RecordedEvent, StoreError,
+};
 use tokio::sync::watch;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::cloudevent;
 use crate::error::BusError;
+use crate::partition_feed::PartitionFeed;
 use crate::stream::{EventStream, PREVIOUS_HEADER, header_position};
 
 /// How many of the latest events the feed keeps in memory.
@@ -159,7 +162,7 @@ impl NatsFeed {
         let remembered = self.window().resume.get(&after.get()).copied();
         let start = match remembered {
             Some(sequence) => sequence,
-            None => self.sequence_after(after, first, end).await?,
+            None => self.stream.sequence_after(after, first, end).await?,
         };
         if start > end {
             return Ok(Vec::new());
@@ -174,32 +177,6 @@ impl NatsFeed {
             window.resume.insert(event.position.get(), sequence + 1);
         }
         Ok(events.into_iter().map(|(_, e)| e).collect())
-    }
-
-    /// The first sequence in `low..=high` whose message is past `after` (`high + 1` if none):
-    /// positions rise with sequences, so a binary search over the position headers.
-    async fn sequence_after(
-        &self,
-        after: GlobalPosition,
-        mut low: u64,
-        mut high: u64,
-    ) -> Result<u64, BusError> {
-        let end = high + 1;
-        let mut found = end;
-        while low <= high {
-            let middle = low + (high - low) / 2;
-            let (position, _) = self.stream.positions_at(middle).await?;
-            if position > after {
-                found = middle;
-                if middle == 0 {
-                    break;
-                }
-                high = middle - 1;
-            } else {
-                low = middle + 1;
-            }
-        }
-        Ok(found)
     }
 
     /// `count` messages from `start`, by a consumer made for the read.
@@ -270,6 +247,21 @@ impl EventFeed for NatsFeed {
 
     fn watch_head(&self) -> HeadWatch {
         self.head.subscribe()
+    }
+
+    /// The partition's share from the broker's subjects for it (see [`PartitionFeed`]).
+    fn partition_feed(
+        &self,
+        partition: Partition,
+        spanning: &EventFilter,
+    ) -> Option<Arc<dyn EventFeed>> {
+        let feed = PartitionFeed::new(
+            self.stream.clone(),
+            partition,
+            spanning,
+            self.head.subscribe(),
+        )?;
+        Some(Arc::new(feed))
     }
 }
 

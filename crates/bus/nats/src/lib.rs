@@ -16,6 +16,8 @@
 //! - [`cloudevent`]: events as CloudEvents 1.0 structured JSON.
 //! - [`relay`]: [`Relay`], publishing the feed.
 //! - [`feed`]: [`NatsFeed`], reading it.
+//! - [`partition_feed`]: [`PartitionFeed`], one partition's share of it, from the broker's
+//!   subjects for that partition.
 //! - [`error`]: why the broker side failed ([`BusError`]).
 //!
 //! It is not: a transport for commands, or a replacement for the event store (the stream is a
@@ -24,10 +26,14 @@
 pub mod cloudevent;
 pub mod error;
 pub mod feed;
+pub mod partition_feed;
 pub mod relay;
 pub mod stream;
 
 pub use error::BusError;
 pub use feed::NatsFeed;
+pub use partition_feed::PartitionFeed;
 pub use relay::{Relay, RelayOptions, RelayStatus};
-pub use stream::{DEFAULT_PREFIX, DEFAULT_STREAM, EventStream, StreamSettings, Tail};
+pub use stream::{
+    DEFAULT_PREFIX, DEFAULT_STREAM, EventStream, PARTITION_BITS, StreamSettings, Tail,
+};

@@ -1,8 +1,13 @@
 //! [`EventStream`]: the JetStream stream the feed is published to, its shape, and what its
 //! messages carry besides the CloudEvent.
 //!
-//! Subjects are `<prefix>.<category>.<EventType>` (`projector.events.order.OrderShipped`), so
-//! a consumer subscribes to one category or type with a wildcard. Each message's headers carry
+//! Subjects are `<prefix>.<category>.<EventType>.<b0>.<b1>.<b2>.<b3>.<b4>.<b5>`
+//! (`projector.events.order.OrderShipped.1.0.0.1.1.0`), so a consumer subscribes to one
+//! category or type with a wildcard (`projector.events.order.>`). The six trailing tokens are
+//! the low bits of the stream's partition hash ([`projector_core::partition`]), lowest first:
+//! partition `i` of a power-of-two count `2^k` is every subject whose first `k` bit tokens
+//! spell `i`, one filter subject with wildcards, so the broker hands each partition its own
+//! share of the feed. Each message's headers carry
 //! `Nats-Msg-Id` (the event id, for the stream's duplicate window), `Projector-Position` (its
 //! global position) and `Projector-Previous` (the position published just before it, 0 for the
 //! first), so a reader finds a position without decoding bodies and knows when the stream no
@@ -10,7 +15,7 @@
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, Context, stream};
-use projector_core::{GlobalPosition, RecordedEvent};
+use projector_core::{EventFilter, GlobalPosition, MAX_PARTITIONS, Partition, RecordedEvent};
 
 use crate::error::BusError;
 
@@ -22,6 +27,11 @@ pub const DEFAULT_PREFIX: &str = "projector.events";
 pub const POSITION_HEADER: &str = "Projector-Position";
 /// The header holding the position published just before a message's.
 pub const PREVIOUS_HEADER: &str = "Projector-Previous";
+/// How many bits of a stream's partition hash its events' subjects carry: enough for every
+/// power-of-two count of partitions a projection can run as.
+pub const PARTITION_BITS: u32 = MAX_PARTITIONS.trailing_zeros();
+
+const _: () = assert!(1 << PARTITION_BITS == MAX_PARTITIONS);
 
 /// Where the feed is published: a stream on a NATS server with JetStream.
 #[derive(Clone, Debug)]
@@ -134,14 +144,77 @@ impl EventStream {
         &self.jetstream
     }
 
-    /// The subject of `event`: `<prefix>.<category>.<EventType>`.
+    /// The subject of `event`: `<prefix>.<category>.<EventType>` and the partition bits of
+    /// its stream.
     pub fn subject(&self, event: &RecordedEvent) -> String {
-        format!(
+        let hash = projector_core::partition::fnv1a_64(event.stream_id.as_str().as_bytes());
+        let mut subject = format!(
             "{}.{}.{}",
             self.settings.prefix,
             subject_token(event.stream_id.category()),
             subject_token(event.event_type.as_str())
-        )
+        );
+        for bit in 0..PARTITION_BITS {
+            subject.push_str(if hash >> bit & 1 == 1 { ".1" } else { ".0" });
+        }
+        subject
+    }
+
+    /// The filter subject of `partition`'s events, `None` unless its count is a power of two
+    /// (only those line up with the subjects' bits).
+    pub fn partition_subject(&self, partition: Partition) -> Option<String> {
+        let count = partition.count();
+        if !count.is_power_of_two() {
+            return None;
+        }
+        let bits = count.trailing_zeros();
+        let mut subject = format!("{}.*.*", self.settings.prefix);
+        for bit in 0..PARTITION_BITS {
+            subject.push_str(match bit < bits {
+                true if partition.index() >> bit & 1 == 1 => ".1",
+                true => ".0",
+                false => ".*",
+            });
+        }
+        Some(subject)
+    }
+
+    /// Filter subjects that together hold every event `filter` takes (and perhaps more),
+    /// `None` when that is the whole stream.
+    pub fn filter_subjects(&self, filter: &EventFilter) -> Option<Vec<String>> {
+        let prefix = &self.settings.prefix;
+        let mut subjects = Vec::new();
+        match filter {
+            EventFilter::All => return None,
+            EventFilter::Types(types) => subjects.extend(
+                types
+                    .iter()
+                    .map(|t| format!("{prefix}.*.{}.>", subject_token(t.as_str()))),
+            ),
+            EventFilter::Category { category, types } => {
+                subjects.extend(types.iter().map(|t| {
+                    let (category, t) = (subject_token(category), subject_token(t.as_str()));
+                    format!("{prefix}.{category}.{t}.>")
+                }));
+            }
+            EventFilter::AnyOf(filters) => {
+                for filter in filters {
+                    subjects.extend(self.filter_subjects(filter)?);
+                }
+            }
+        }
+        subjects.sort();
+        subjects.dedup();
+        Some(subjects)
+    }
+
+    /// Whether `subject` carries partition bits (a message published before they were added
+    /// does not).
+    pub(crate) fn has_partition_bits(&self, subject: &str) -> bool {
+        subject
+            .strip_prefix(self.settings.prefix.as_str())
+            .and_then(|rest| rest.strip_prefix('.'))
+            .is_some_and(|rest| rest.split('.').count() == 2 + PARTITION_BITS as usize)
     }
 
     /// The stream's first and last sequence (`first > last` when it is empty).
@@ -186,6 +259,48 @@ impl EventStream {
             header_position(&message.headers, PREVIOUS_HEADER)?,
         ))
     }
+}
+
+impl EventStream {
+    /// The first sequence in `low..=high` whose message is past `after` (`high + 1` if none):
+    /// positions rise with sequences, so a binary search over the position headers.
+    pub(crate) async fn sequence_after(
+        &self,
+        after: GlobalPosition,
+        mut low: u64,
+        mut high: u64,
+    ) -> Result<u64, BusError> {
+        let end = high + 1;
+        let mut found = end;
+        while low <= high {
+            let middle = low + (high - low) / 2;
+            let (position, _) = self.positions_at(middle).await?;
+            if position > after {
+                found = middle;
+                if middle == 0 {
+                    break;
+                }
+                high = middle - 1;
+            } else {
+                low = middle + 1;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Whether `subject` matches the filter subject `pattern` (`*` one token, `>` the rest).
+pub(crate) fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    for wanted in pattern.split('.') {
+        match (wanted, tokens.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (wanted, Some(token)) if wanted == token => {}
+            _ => return false,
+        }
+    }
+    tokens.next().is_none()
 }
 
 /// The position in header `name` of a message.

@@ -12,8 +12,8 @@ pub struct StreamArgs {
     /// the server of `--publish`, `--from` or `--nats-url`.
     #[arg(long, env = "PROJECTOR_NATS_STREAM", default_value = DEFAULT_STREAM)]
     pub nats_stream: String,
-    /// The subjects of the stream's events: `<prefix>.<category>.<EventType>`. Two streams on
-    /// one server need prefixes of their own.
+    /// The subjects of the stream's events: `<prefix>.<category>.<EventType>` and six partition
+    /// bits. Two streams on one server need prefixes of their own.
     #[arg(long, env = "PROJECTOR_NATS_PREFIX", default_value = DEFAULT_PREFIX)]
     pub nats_prefix: String,
 }

@@ -164,6 +164,80 @@ async fn a_read_node_serves_what_the_writer_publishes_and_refuses_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_nodes_partitions_read_their_own_subjects_of_the_stream() {
+    Backend::Sqlite
+        .run(async {
+            let Some((url, stream)) = fresh_stream().await else {
+                return;
+            };
+            let mut publish = vec!["--publish", url.as_str()];
+            publish.extend(stream.iter().map(String::as_str));
+            let writer = Server::start_with_args(sqlite(), &publish).await;
+
+            // Orders of three customers, each customer registering with a region among them:
+            // an event every partition applies, though it is only in its stream's subject. The
+            // node starts once all is published, so the registrations fall mid-batch.
+            let mut ids = Vec::new();
+            for i in 0..24 {
+                let id = format!("b-{i}");
+                writer
+                    .place(&id, &format!("c{}", i % 3), &[("a", 1 + i % 2, 2.5)])
+                    .await;
+                ids.push(id);
+                if i % 8 == 4 {
+                    let c = i / 8;
+                    let body = json!({"id": format!("c{c}"), "email": format!("c{c}@example.com"),
+                        "name": "Robin", "region": format!("region-{c}")});
+                    writer.post("/api/customers", &body).await.expect(201);
+                }
+            }
+            let head = writer.head().await;
+            eventually("the writer to publish everything", || async {
+                let list = writer.get("/admin/projections").await.expect(200).json();
+                if list["relay"]["published"] == head {
+                    Ok(())
+                } else {
+                    Err(list["relay"].clone())
+                }
+            })
+            .await;
+            let mut args = node_args(&url, &stream, &writer);
+            args.extend(["--partitions", "order_summary=4"]);
+            let node = Server::start_with_args(sqlite(), &args).await;
+            for (i, id) in ids.iter().enumerate() {
+                let order = order_on(&node, id, head).await;
+                assert_eq!(
+                    order["customer_region"],
+                    format!("region-{}", i % 3),
+                    "{order}"
+                );
+                assert_eq!(order, writer.order(id, head).await);
+            }
+            crate::partitions::wait_partitions_at_head(&node, 4, None).await;
+
+            // Each partition reads the broker's subject for it: four consumers filtered to
+            // the partition bits of the subjects, one per index.
+            let client = async_nats::connect(url.as_str()).await.expect("NATS");
+            let jetstream = async_nats::jetstream::new(client);
+            let nats_stream = jetstream.get_stream(&stream[1]).await.expect("the stream");
+            let mut filters = Vec::new();
+            let mut consumers = nats_stream.consumers();
+            while let Some(info) = futures::StreamExt::next(&mut consumers).await {
+                filters.push(info.expect("a consumer").config.filter_subject);
+            }
+            for index in 0..4 {
+                let own = format!("{}.*.*.{}.{}.*.*.*.*", stream[3], index & 1, index >> 1);
+                assert!(
+                    filters.contains(&own),
+                    "no consumer of {own} among {filters:?}"
+                );
+            }
+            remove_stream(&url, &stream).await;
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crashed_relays_read_nodes_and_brokers_lose_nothing_and_apply_nothing_twice() {
     Backend::Sqlite
         .run(async {

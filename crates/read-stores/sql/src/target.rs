@@ -26,6 +26,8 @@ pub struct SqlTarget {
     /// Whether the event store applies it inline (see [`SqlTarget::not_inline`]).
     inline: bool,
     partition: Option<Partition>,
+    /// The events every partition applies, asked of the projection once.
+    spanning: EventFilter,
     name: ProjectionName,
 }
 
@@ -59,11 +61,13 @@ impl SqlTarget {
     pub fn new(store: Arc<dyn SqlReadStore>, projection: Arc<dyn SqlProjection>) -> Self {
         let inline = projection.inline();
         let name = projection.name();
+        let spanning = projection.spanning_events();
         Self {
             store,
             projection,
             inline,
             partition: None,
+            spanning,
             name,
         }
     }
@@ -105,6 +109,7 @@ impl SqlTarget {
                     projection: Arc::clone(&projection),
                     inline: false,
                     partition: Some(partition),
+                    spanning: projection.spanning_events(),
                     name: partition
                         .worker_name(&base)
                         .ok_or_else(|| PartitionsError::Name(base.clone()))?,
@@ -183,7 +188,11 @@ impl ProjectionTarget for SqlTarget {
 
     fn takes(&self, event: &RecordedEvent) -> bool {
         self.partition
-            .is_none_or(|p| p.takes(event, self.projection.spans_partitions(event)))
+            .is_none_or(|p| p.takes(event, self.spanning.accepts(event)))
+    }
+
+    fn spanning(&self) -> EventFilter {
+        self.spanning.clone()
     }
 
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {

@@ -55,10 +55,10 @@ pub trait TypedSqlProjection: Send + Sync + 'static {
     /// [`projector_core::partition`]). Not by default.
     const PARTITIONABLE: bool = false;
 
-    /// Whether `event` concerns every partition rather than only its stream's.
-    fn spans_partitions(&self, event: &RecordedEvent) -> bool {
-        let _ = event;
-        false
+    /// The events that concern every partition rather than only their stream's (see
+    /// [`Projection::spanning_events`]); none by default.
+    fn spanning_events(&self) -> EventFilter {
+        EventFilter::none()
     }
 
     /// Applies one event.
@@ -122,8 +122,8 @@ impl<P: TypedSqlProjection> Projection for TypedSql<P> {
         P::PARTITIONABLE
     }
 
-    fn spans_partitions(&self, event: &RecordedEvent) -> bool {
-        self.0.spans_partitions(event)
+    fn spanning_events(&self) -> EventFilter {
+        self.0.spanning_events()
     }
 }
 

@@ -138,6 +138,35 @@ impl TestStream {
             .expect("ack")
     }
 
+    /// Publishes `events` as a relay did before subjects carried partition bits
+    /// (`<prefix>.<category>.<EventType>`), each after the last.
+    pub async fn publish_unsplit(&self, events: &[RecordedEvent]) {
+        let mut previous = GlobalPosition::ZERO;
+        for event in events {
+            let subject = format!(
+                "{}.{}.{}",
+                self.prefix(),
+                event.stream_id.category(),
+                event.event_type.as_str()
+            );
+            let message = PublishMessage::build()
+                .payload(cloudevent::encode(event).expect("encode").into())
+                .message_id(event.event_id.to_string())
+                .header(
+                    "Projector-Position",
+                    event.position.get().to_string().as_str(),
+                )
+                .header("Projector-Previous", previous.get().to_string().as_str());
+            self.jetstream
+                .send_publish(subject, message)
+                .await
+                .expect("publish")
+                .await
+                .expect("ack");
+            previous = event.position;
+        }
+    }
+
     /// Removes the stream's messages below `sequence`, as a retention limit would.
     pub async fn purge_before(&self, sequence: u64) {
         let stream = self
@@ -186,6 +215,22 @@ impl Source {
             head = self
                 .store
                 .append(&stream, ExpectedVersion::NoStream, events)
+                .await
+                .expect("append")
+                .last_position;
+        }
+        head
+    }
+
+    /// Registers each customer of `customers`; the head after.
+    pub async fn register_customers(&self, customers: Range<usize>) -> GlobalPosition {
+        let mut head = GlobalPosition::ZERO;
+        for customer in customers {
+            let stream = StreamId::parse(format!("customer-{customer}")).expect("stream");
+            let registered = event("CustomerRegistered", serde_json::json!({ "n": customer }));
+            head = self
+                .store
+                .append(&stream, ExpectedVersion::NoStream, vec![registered])
                 .await
                 .expect("append")
                 .last_position;

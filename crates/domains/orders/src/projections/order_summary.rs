@@ -16,7 +16,7 @@ mod row;
 
 use projector_core::{
     Either, Envelope, EventFilter, EventSet, GlobalPosition, ProjectedEvents, ProjectionError,
-    ProjectionName, RecordedEvent,
+    ProjectionName,
 };
 use projector_customers::CustomerEvent;
 use projector_sql::{MultiRowInsert, SqlParam, SqlTransaction, TypedSqlProjection};
@@ -74,8 +74,11 @@ impl TypedSqlProjection for OrderSummaryProjection {
     /// all of them in feed order and the one applying the last move writes its region on
     /// every order of the customer, so once every partition has reached a position the rows
     /// equal a build by one worker (see `docs/adr/0008-customer-region-on-orders.md`).
-    fn spans_partitions(&self, event: &RecordedEvent) -> bool {
-        event.stream_id.category() == CustomerEvent::CATEGORY.unwrap_or("customer")
+    fn spanning_events(&self) -> EventFilter {
+        EventFilter::category(
+            CustomerEvent::CATEGORY.unwrap_or("customer"),
+            &REGION_EVENTS,
+        )
     }
 
     async fn apply(
