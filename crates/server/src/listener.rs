@@ -1,7 +1,8 @@
 //! Serving a router on a TCP listener within limits no client can push past: a connection
 //! must send its request headers (or, kept alive, its next request) within a timeout, the
-//! number of open connections is capped (past it new ones are closed at once), and shutdown
-//! waits for requests in flight only up to a deadline.
+//! number of open connections is capped (past it a new one is answered `503` with
+//! `Retry-After` and closed, its request never handled), and shutdown waits for requests in
+//! flight only up to a deadline.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,9 +17,18 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
+
+use crate::error::ApiError;
+
+/// How long a connection turned away may go on sending its request after its answer: reading
+/// it before closing lets the client read the `503` instead of a reset.
+const TURNED_AWAY_GRACE: Duration = Duration::from_millis(500);
+/// The most bytes read and thrown away from a connection turned away.
+const TURNED_AWAY_READ: usize = 64 * 1024;
 
 /// The limits of one listener.
 #[derive(Clone, Copy, Debug)]
@@ -26,7 +36,8 @@ pub struct ListenerLimits {
     /// How long a connection may take to send a request's headers, and how long a kept-alive
     /// connection may stay idle before its next request.
     pub header_read_timeout: Duration,
-    /// The most connections open at once; past it, new connections are closed at once.
+    /// The most connections open at once; past it, a new connection is answered `503` with
+    /// `Retry-After` and closed, its request never handled.
     pub max_connections: usize,
     /// How long shutdown waits for requests in flight before closing their connections.
     pub shutdown_grace: Duration,
@@ -60,6 +71,9 @@ pub(crate) async fn serve_within(
         .header_read_timeout(limits.header_read_timeout);
     let graceful = GracefulShutdown::new();
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    // Connections being turned away are bounded too; past that they are closed at once.
+    let turning_away = Arc::new(Semaphore::new((limits.max_connections / 4).max(16)));
+    let turned_away = Arc::new(turned_away_answer());
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -77,8 +91,10 @@ pub(crate) async fn serve_within(
         };
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
             metrics::counter!("http_connections_refused_total").increment(1);
-            tracing::debug!(%peer, "closing a connection: too many are open");
-            drop(stream);
+            tracing::debug!(%peer, "turning a connection away: too many are open");
+            if let Ok(slot) = Arc::clone(&turning_away).try_acquire_owned() {
+                tokio::spawn(turn_away(stream, Arc::clone(&turned_away), slot));
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -107,4 +123,42 @@ pub(crate) async fn serve_within(
         }
     }
     Ok(())
+}
+
+/// The whole HTTP answer to a connection past the cap: `503` with `Retry-After` and the
+/// `overloaded` problem, as any request turned away gets.
+fn turned_away_answer() -> Vec<u8> {
+    let body = serde_json::to_vec(&ApiError::Overloaded.problem()).unwrap_or_default();
+    let mut answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend(body);
+    answer
+}
+
+/// Answers `stream` with `answer` once its request begins, and closes it, reading what the
+/// client sends meanwhile, all within [`TURNED_AWAY_GRACE`]. An answer sent before the request
+/// would be taken for a broken connection by a client that has not yet written it, and
+/// closing with the request unread would reset the connection before the answer is read.
+async fn turn_away(mut stream: TcpStream, answer: Arc<Vec<u8>>, _slot: OwnedSemaphorePermit) {
+    let answered = async {
+        let mut buffer = [0u8; 4096];
+        let mut read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(());
+        }
+        stream.write_all(&answer).await?;
+        stream.shutdown().await?;
+        while read < TURNED_AWAY_READ {
+            match stream.read(&mut buffer).await? {
+                0 => break,
+                n => read += n,
+            }
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    let _ = tokio::time::timeout(TURNED_AWAY_GRACE, answered).await;
 }

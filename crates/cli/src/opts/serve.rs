@@ -127,7 +127,8 @@ pub struct EdgeArgs {
         value_parser = clap::value_parser!(u64).range(0..=projector_server::limits::WAIT_MS_MAX)
     )]
     pub read_wait_ms: u64,
-    /// The most connections open at once; past it, new connections are closed at once.
+    /// The most connections open at once; past it, a new connection is answered 503 with
+    /// Retry-After and closed, its request never handled.
     #[arg(long, env = "PROJECTOR_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
     /// How long a connection may take to send a request's headers, and may stay idle between

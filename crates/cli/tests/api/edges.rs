@@ -50,6 +50,20 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
     }
 }
 
+/// Everything `stream` sends until it closes, if it closes within `within`.
+async fn answer_within(stream: &mut TcpStream, within: Duration) -> Option<String> {
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(String::from_utf8_lossy(&answer).into_owned()),
+            Ok(Ok(n)) => answer.extend_from_slice(&buffer[..n]),
+        }
+    }
+}
+
 #[tokio::test]
 async fn without_authentication_other_hosts_and_cross_site_writes_are_refused() {
     let server = Server::start().await;
@@ -319,20 +333,41 @@ async fn slow_headers_and_idle_connections_are_cut_off_and_connections_capped() 
         "an idle connection was kept"
     );
 
-    // Four connections are open, each partway through its headers; a fifth is closed at once.
+    // Four connections are open, each partway through its headers; a fifth is answered 503
+    // and closed at once.
     let mut open = Vec::new();
     for _ in 0..4 {
         let mut stream = connect(&server).await;
         stream.write_all(b"G").await.expect("write");
         open.push(stream);
     }
-    // Once the server has taken the four, a fifth is closed at once (a fifth tried before it
-    // took them all is kept, and tried again).
-    eventually("a fifth connection closed at once", || async {
+    // Once the server has taken the four, a fifth is turned away at once (a fifth tried before
+    // it took them all is kept, and tried again).
+    let answer = eventually("a fifth connection turned away at once", || async {
         let mut fifth = connect(&server).await;
-        closed_within(&mut fifth, Duration::from_millis(400)).await
+        fifth
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("write");
+        match answer_within(&mut fifth, Duration::from_millis(400)).await {
+            Some(answer) if answer.starts_with("HTTP/1.1 503") => Ok(answer),
+            other => Err(other),
+        }
     })
     .await;
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("\r\nretry-after: 1"), "{head}");
+    assert!(
+        head.contains("\r\ncontent-type: application/problem+json"),
+        "{head}"
+    );
+    let problem: serde_json::Value = serde_json::from_str(body).expect("a problem document");
+    assert_eq!(
+        problem["type"], "urn:projector:problem:overloaded",
+        "{problem}"
+    );
+    assert_eq!(problem["status"], 503, "{problem}");
     drop(open);
     eventually("connections taken again once some close", || async {
         let health = server
