@@ -150,14 +150,7 @@ impl NatsFeed {
         if last == 0 || first > last {
             return Ok(Vec::new());
         }
-        let (first_position, before_first) = self.stream.positions_at(first).await?;
-        if after < before_first {
-            return Err(BusError::Truncated {
-                stream: self.stream.settings().stream.clone(),
-                after: after.get(),
-                first: first_position.get(),
-            });
-        }
+        self.stream.check_holds_after(after, first).await?;
         let end = last;
         let remembered = self.window().resume.get(&after.get()).copied();
         let start = match remembered {

@@ -135,14 +135,7 @@ impl PartitionFeed {
         let start = if last == 0 || first > last {
             last + 1
         } else {
-            let (first_position, before_first) = self.stream.positions_at(first).await?;
-            if after < before_first {
-                return Err(BusError::Truncated {
-                    stream: self.stream.settings().stream.clone(),
-                    after: after.get(),
-                    first: first_position.get(),
-                });
-            }
+            self.stream.check_holds_after(after, first).await?;
             self.stream.sequence_after(after, first, last).await?
         };
         let clock = self.follow(start, String::new(), true).await?;

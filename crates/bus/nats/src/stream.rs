@@ -262,6 +262,24 @@ impl EventStream {
 }
 
 impl EventStream {
+    /// Refuses a read from `after` with [`BusError::Truncated`] when the stream, whose first
+    /// message is at sequence `first`, no longer holds every message after it.
+    pub(crate) async fn check_holds_after(
+        &self,
+        after: GlobalPosition,
+        first: u64,
+    ) -> Result<(), BusError> {
+        let (first_position, before_first) = self.positions_at(first).await?;
+        if after < before_first {
+            return Err(BusError::Truncated {
+                stream: self.settings.stream.clone(),
+                after: after.get(),
+                first: first_position.get(),
+            });
+        }
+        Ok(())
+    }
+
     /// The first sequence in `low..=high` whose message is past `after` (`high + 1` if none):
     /// positions rise with sequences, so a binary search over the position headers.
     pub(crate) async fn sequence_after(
