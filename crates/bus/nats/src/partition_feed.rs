@@ -286,13 +286,11 @@ impl EventFeed for PartitionFeed {
             return Ok(Vec::new());
         }
         let mut cursor = self.cursor.lock().await;
-        if cursor.as_ref().is_none_or(|c| c.after != after) {
-            // A new reader, or one that went back (a failed batch, a rebuild): start again.
-            *cursor = None;
-            *cursor = Some(self.open(after).await?);
-        }
-        let Some(open) = cursor.as_mut() else {
-            return Ok(Vec::new());
+        let open = match cursor.take() {
+            Some(going_on) if going_on.after == after => cursor.insert(going_on),
+            // A new reader, or one that went back (a failed batch, a rebuild): start again,
+            // the old consumers dropped first.
+            _ => cursor.insert(self.open(after).await?),
         };
         match self.read_on(open, limit.max(1), head).await {
             Ok(events) => Ok(events),

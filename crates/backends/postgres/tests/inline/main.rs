@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use projector_core::{
     Checkpoint, EventAppender, EventFeed, EventFilter, EventType, ExpectedVersion, GlobalPosition,
     JsonPayload, NewEvent, Projection, ProjectionError, ProjectionName, RecordedEvent, ServingAt,
-    StoreError, StreamId,
+    ServingGeneration, StoreError, StreamId,
 };
 use projector_postgres::{
     PgEventStore, PgEventStoreOptions, PgInlineProjections, PgReadStore, PgReadStoreOptions,
@@ -132,12 +132,17 @@ async fn notes(reads: &PgReadStore) -> Vec<(String, i64)> {
         .collect()
 }
 
-async fn checkpoint(reads: &PgReadStore) -> GlobalPosition {
-    let serving = reads
+/// The generation serving the notes.
+async fn serving_now(reads: &PgReadStore) -> ServingGeneration {
+    reads
         .serving(&NAME)
         .await
         .expect("serving")
-        .expect("serves");
+        .expect("serves")
+}
+
+async fn checkpoint(reads: &PgReadStore) -> GlobalPosition {
+    let serving = serving_now(reads).await;
     reads
         .checkpoint(&NAME, serving.generation)
         .await
@@ -242,12 +247,7 @@ async fn a_checkpoint_left_behind_is_caught_up_by_the_next_append() {
 async fn a_read_model_ahead_of_the_events_is_left_alone() {
     let Some(setup) = setup().await else { return };
     enable(&setup);
-    let serving = setup
-        .reads
-        .serving(&NAME)
-        .await
-        .expect("serving")
-        .expect("serves");
+    let serving = serving_now(&setup.reads).await;
     let schema = setup
         .reads
         .serving_schema(&NAME)
@@ -306,12 +306,7 @@ async fn a_rebuild_swaps_in_while_appends_move_the_serving_checkpoint() {
     for _ in 0..3 {
         append("note-a").await;
     }
-    let serving = setup
-        .reads
-        .serving(&NAME)
-        .await
-        .expect("serving")
-        .expect("serves");
+    let serving = serving_now(&setup.reads).await;
     let seen = ServingAt {
         generation: serving.generation,
         checkpoint: checkpoint(&setup.reads).await,
@@ -351,12 +346,7 @@ async fn a_rebuild_swaps_in_while_appends_move_the_serving_checkpoint() {
         .activate_inline(Arc::new(Notes), rebuilt, Some(seen))
         .await
         .expect("the rebuild swaps in");
-    let now = setup
-        .reads
-        .serving(&NAME)
-        .await
-        .expect("serving")
-        .expect("serves");
+    let now = serving_now(&setup.reads).await;
     assert_eq!(now.generation, rebuilt);
     assert_eq!(checkpoint(&setup.reads).await, head);
     assert_eq!(
