@@ -41,6 +41,17 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> rusqlite::Resu
     Ok(conn)
 }
 
+/// [`open_writer`] for a file written to all the time (events, read models): its checkpoints
+/// run on a thread of their own instead of inside every so many commits.
+pub(crate) fn open_busy_writer(
+    path: &Path,
+    durability: Durability,
+) -> rusqlite::Result<Connection> {
+    let mut conn = open_writer(path, durability)?;
+    crate::checkpointer::attach(&mut conn, path, durability)?;
+    Ok(conn)
+}
+
 /// Opens a read-only connection to an existing database.
 pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(

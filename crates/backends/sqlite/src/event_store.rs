@@ -15,7 +15,7 @@ use projector_core::{
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::connection::open_writer;
+use crate::connection::open_busy_writer;
 use crate::durability::Durability;
 use crate::error::store_error;
 use crate::inline::InlineProjections;
@@ -106,7 +106,7 @@ impl SqliteEventStore {
             })?;
         }
         let lock = lock_exclusively(&path)?;
-        let mut conn = open_writer(&path, options.durability)
+        let mut conn = open_busy_writer(&path, options.durability)
             .map_err(|e| store_error(&format!("opening {}", path.display()), e))?;
         conn.execute_batch(include_str!("sql/events_schema.sql"))
             .map_err(|e| store_error("creating the events schema", e))?;

@@ -23,11 +23,13 @@
 //! - `dir`: [`open_dir`], both stores of an application from one directory.
 //! - `durability`: what each `synchronous` mode promises.
 //! - `connection`, `pool`, `error`: opening files, reusing read connections, mapping errors.
+//! - `checkpointer`: the event and read-model files' checkpoints, off the committing thread.
 //!
 //! It is not:
 //! - a multi-process store: one process appends at a time (the file is locked);
 //!   others may open it read-only.
 
+mod checkpointer;
 mod connection;
 mod controls;
 mod dir;

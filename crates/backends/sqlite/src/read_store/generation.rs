@@ -12,7 +12,7 @@ use projector_core::{
 use projector_sql::{SqlProjection, apply_catching_panics, parse_sql_time, sql_time};
 use rusqlite::{Connection, params};
 
-use crate::connection::{open_reader, open_writer};
+use crate::connection::{open_busy_writer, open_reader};
 use crate::durability::Durability;
 use crate::error::read_store_error;
 use crate::pool::ReaderPool;
@@ -41,7 +41,7 @@ impl GenerationDb {
         partitions: Option<u16>,
     ) -> Result<Self, ReadStoreError> {
         remove_files(&path);
-        let mut conn = open_writer(&path, durability)
+        let mut conn = open_busy_writer(&path, durability)
             .map_err(|e| read_store_error("creating a read model", e))?;
         let tx = conn
             .transaction()
@@ -81,7 +81,7 @@ impl GenerationDb {
         let conn = if read_only {
             open_reader(&path)
         } else {
-            open_writer(&path, durability)
+            open_busy_writer(&path, durability)
         }
         .map_err(|e| read_store_error("opening a read model", e))?;
         Ok(Self::from_connection(path, conn))
