@@ -102,8 +102,19 @@ impl DataDir {
 
 /// Takes the group's and others' bits off `path` and, for a directory, everything under it
 /// (symbolic links are left alone); returns how many entries changed.
+///
+/// A running server may remove files as this walks (a search index merging its segments, a
+/// log file after a checkpoint): an entry that is gone needs no tightening.
 #[cfg(unix)]
 fn tighten(path: &Path) -> std::io::Result<usize> {
+    match tighten_present(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        other => other,
+    }
+}
+
+#[cfg(unix)]
+fn tighten_present(path: &Path) -> std::io::Result<usize> {
     use std::os::unix::fs::PermissionsExt;
 
     let metadata = std::fs::symlink_metadata(path)?;
@@ -127,4 +138,28 @@ fn tighten(path: &Path) -> std::io::Result<usize> {
 #[cfg(not(unix))]
 fn tighten(_path: &Path) -> std::io::Result<usize> {
     Ok(0)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// An entry a running server removed while the walk was on its way is skipped, not an
+    /// error: `status` beside a live server read such a race as a failure.
+    #[test]
+    fn entries_that_are_gone_are_skipped_and_the_rest_tightened() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let file = dir.path().join("segment");
+        std::fs::write(&file, "x").expect("a file");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("mode");
+        assert_eq!(
+            tighten(&dir.path().join("merged-away")).expect("skipped"),
+            0
+        );
+        assert!(tighten(dir.path()).expect("tightened") >= 1);
+        let mode = std::fs::metadata(&file).expect("file").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+    }
 }
