@@ -128,14 +128,14 @@ impl Drop for Checkpointer {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
+    use projector_testkit::wait::eventually_sync;
 
     use super::*;
 
     /// Only a checkpoint writes pages into the database file; the writer's commits stop below
     /// the inline threshold, so the file can only grow if the thread copied the log.
-    #[test]
-    fn the_thread_copies_the_log_into_the_database_file() {
+    #[tokio::test]
+    async fn the_thread_copies_the_log_into_the_database_file() {
         let dir = tempfile::tempdir().expect("a directory");
         let path = dir.path().join("events.db");
         let mut writer =
@@ -152,16 +152,13 @@ mod tests {
                 .expect("an insert");
         }
         let copied = 900 * 4_096;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut size = 0;
-        while Instant::now() < deadline {
-            size = std::fs::metadata(&path).expect("the file").len();
-            if size >= copied {
-                break;
+        eventually_sync("the thread to copy the log into the database file", || {
+            match std::fs::metadata(&path).expect("the file").len() {
+                size if size >= copied => Ok(()),
+                size => Err(format!("the database file holds {size} bytes")),
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(size >= copied, "the database file holds {size} bytes");
+        })
+        .await;
         // Closing the writer joins the thread; the file then opens and reads as usual.
         drop(writer);
         let again = Connection::open(&path).expect("reopened");
