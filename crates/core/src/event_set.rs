@@ -116,8 +116,8 @@ pub mod __private {
     use serde::Serialize;
     use serde::de::DeserializeOwned;
 
-    use crate::codec::{Upcaster, Upcasters};
     use crate::event::{DecodeError, JsonPayload, RecordedEvent};
+    use crate::upcast::{Upcaster, Upcasters};
     pub use serde_json;
 
     /// The upcasters of a set that declares none.

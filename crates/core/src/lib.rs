@@ -14,7 +14,8 @@
 //! - [`partition`]: a projection run as several partitions, each a share of the streams.
 //! - [`control`]: operators' controls of a projection (a pause), kept beside the read store.
 //! - [`start`]: where a new generation of a read model starts reading the feed.
-//! - [`codec`]: domain events to stored events and back, with upcasters.
+//! - [`codec`]: domain events to stored events and back.
+//! - [`upcast`]: upcasters, which read older schema versions of a payload as the current one.
 //! - [`event_set`]: a domain's events as one set ([`EventSet`], `#[derive(DomainEvent)]`),
 //!   and [`Envelope`], a decoded event with its position and metadata.
 //! - [`decide`]: pure deciders and the load-decide-append loop.
@@ -49,8 +50,9 @@ pub mod start;
 pub mod store;
 pub mod subscription;
 pub mod target;
+pub mod upcast;
 
-pub use codec::{DomainEvent, Upcaster, Upcasters};
+pub use codec::DomainEvent;
 pub use control::{MemoryControls, Pause, ProjectionControls};
 pub use decide::{
     CommandError, CommandOptions, Decider, Execute, Executed, Refused, execute, load,
@@ -84,3 +86,4 @@ pub use store::{
 };
 pub use subscription::Subscription;
 pub use target::ProjectionTarget;
+pub use upcast::{PayloadUpcaster, Upcaster, Upcasters};

@@ -44,9 +44,9 @@ pub mod prelude {
     pub use projector_core::{
         BoxError, CommandError, CommandOptions, Decider, DomainEvent, Either, Envelope,
         EventAppender, EventFeed, EventFilter, EventMetadata, EventSet, EventStore, Execute,
-        Executed, ExpectedVersion, GlobalPosition, PoisonPolicy, ProjectedEvents, ProjectionError,
-        ProjectionName, ReadDirection, Refused, StreamId, StreamReader, StreamVersion, Upcaster,
-        Upcasters, execute, load,
+        Executed, ExpectedVersion, GlobalPosition, PayloadUpcaster, PoisonPolicy, ProjectedEvents,
+        ProjectionError, ProjectionName, ReadDirection, Refused, StreamId, StreamReader,
+        StreamVersion, Upcaster, Upcasters, execute, load,
     };
     pub use projector_runtime::{Projector, ProjectorHandle, ProjectorOptions};
     pub use projector_sql::{
