@@ -10,6 +10,7 @@ pub(crate) mod generation;
 
 mod query;
 pub(crate) mod transaction;
+mod translated;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

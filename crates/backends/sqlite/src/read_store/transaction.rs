@@ -7,8 +7,8 @@ use projector_sql::{Row, SqlError, SqlErrorKind, SqlParam, SqlTransaction, SqlVa
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{CachedStatement, Connection, Statement, ToSql};
 
+use super::translated::translated;
 use crate::error::sql_error;
-use projector_sql::placeholders::numbered;
 
 /// A projection's view of the open write transaction. The read store runs `BEGIN` before and
 /// `COMMIT` (with the checkpoint) or `ROLLBACK` after; this only runs statements.
@@ -63,7 +63,7 @@ pub(crate) fn query(
 
 /// Prepares `sql`, its `$N` placeholders written as SQLite's `?N` (see `projector_sql::placeholders`).
 fn prepare<'c>(conn: &'c Connection, sql: &str) -> Result<CachedStatement<'c>, SqlError> {
-    conn.prepare_cached(&numbered(sql)?).map_err(sql_error)
+    conn.prepare_cached(&translated(sql)?).map_err(sql_error)
 }
 
 /// Binds `params` to the statement's `?N` placeholders by number.
