@@ -15,6 +15,7 @@
 //! - [`control`]: operators' controls of a projection (a pause), kept beside the read store.
 //! - [`start`]: where a new generation of a read model starts reading the feed.
 //! - [`codec`]: domain events to stored events and back.
+//! - [`time`]: timestamps in event payloads, read by the fast RFC 3339 parser first.
 //! - [`upcast`]: upcasters, which read older schema versions of a payload as the current one.
 //! - [`event_set`]: a domain's events as one set ([`EventSet`], `#[derive(DomainEvent)]`),
 //!   and [`Envelope`], a decoded event with its position and metadata.
@@ -50,6 +51,7 @@ pub mod start;
 pub mod store;
 pub mod subscription;
 pub mod target;
+pub mod time;
 pub mod upcast;
 
 pub use codec::DomainEvent;

@@ -21,6 +21,7 @@ pub struct CustomerRegistered {
     /// Where they live: a state, province or similar region.
     pub region: String,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub registered_at: DateTime<Utc>,
 }
 
@@ -36,6 +37,7 @@ pub struct CustomerUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -49,6 +51,7 @@ pub struct CustomerMoved {
     /// The region they live in now.
     pub region: String,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub moved_at: DateTime<Utc>,
 }
 
@@ -62,6 +65,7 @@ pub struct CustomerTierChanged {
     /// The tier they have now.
     pub to: Tier,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub changed_at: DateTime<Utc>,
 }
 
@@ -77,6 +81,7 @@ pub struct ReviewSubmitted {
     /// What they wrote.
     pub text: String,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub submitted_at: DateTime<Utc>,
 }
 

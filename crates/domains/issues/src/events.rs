@@ -74,6 +74,7 @@ pub struct IssueCreated {
     /// How urgent.
     pub priority: Priority,
     /// When it was reported.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 

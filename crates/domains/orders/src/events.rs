@@ -54,6 +54,7 @@ pub struct OrderCreated {
     /// Who placed it.
     pub customer_id: String,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -92,6 +93,7 @@ pub struct OrderConfirmed {
     /// The order.
     pub order_id: String,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub confirmed_at: DateTime<Utc>,
 }
 
@@ -103,6 +105,7 @@ pub struct OrderShipped {
     /// The carrier's tracking number.
     pub tracking: String,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub shipped_at: DateTime<Utc>,
 }
 
@@ -112,6 +115,7 @@ pub struct OrderCompleted {
     /// The order.
     pub order_id: String,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub completed_at: DateTime<Utc>,
     /// What the order came to (stored in cents).
     #[serde(with = "crate::money::cents")]
@@ -128,6 +132,7 @@ pub struct OrderCancelled {
     /// Why.
     pub reason: String,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub cancelled_at: DateTime<Utc>,
 }
 
@@ -140,8 +145,10 @@ pub struct OrderRefunded {
     #[serde(with = "crate::money::cents")]
     pub amount: Money,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub refunded_at: DateTime<Utc>,
     /// When the order was completed, so reports can charge the refund to that day's sales.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub original_completed_at: DateTime<Utc>,
 }
 

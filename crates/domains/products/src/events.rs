@@ -25,6 +25,7 @@ pub struct ProductCreated {
     /// Its tags, in the order given: distinct slugs.
     pub tags: Vec<String>,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -47,6 +48,7 @@ pub struct ProductUpdated {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -60,6 +62,7 @@ pub struct ProductPriceChanged {
     /// The price now.
     pub to_cents: Price,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub changed_at: DateTime<Utc>,
 }
 
@@ -69,6 +72,7 @@ pub struct ProductDeleted {
     /// The product.
     pub product_id: String,
     /// When.
+    #[serde(with = "projector_core::time::rfc3339")]
     pub deleted_at: DateTime<Utc>,
 }
 
