@@ -226,6 +226,33 @@ async fn an_item_added_with_the_benchmark_workloads_price_field_decodes() {
 }
 
 #[tokio::test]
+async fn an_item_added_of_version_1_with_both_price_names_reads_unit_price_and_without_either_is_refused()
+ {
+    let recorded = record(
+        "order-9",
+        &[
+            (
+                "OrderItemAdded",
+                r#"{"order_id":"9","sku":"a","quantity":1,"price":1.5,"unit_price":2.25,"note":"x"}"#,
+            ),
+            ("OrderItemAdded", r#"{"order_id":"9","sku":"b","quantity":1}"#),
+        ],
+    )
+    .await;
+    let OrderEvent::ItemAdded(added) = OrderEvent::decode(&recorded[0]).expect("decodes") else {
+        panic!("not an OrderItemAdded");
+    };
+    assert_eq!(added.unit_price, Money::from_cents(225));
+    let refused = OrderEvent::decode(&recorded[1]).expect_err("no price");
+    assert!(
+        refused
+            .to_string()
+            .contains("upcasting from v1: no unit_price"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
 async fn an_order_event_in_another_categorys_stream_is_refused() {
     let recorded = record("customer-42", &PAYLOADS[..1]).await;
     let error = OrderEvent::decode(&recorded[0]).expect_err("not an order stream");
