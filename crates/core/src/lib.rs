@@ -69,7 +69,9 @@ pub use idempotency::{
 };
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
 pub use lease::{Lease, LeaseProvider, Membership, Survey};
-pub use partition::{MAX_PARTITIONS, Partition, PartitionError};
+pub use partition::{
+    MAX_PARTITIONS, Partition, PartitionBehind, PartitionError, partitions_caught_up,
+};
 pub use position::{ExpectedVersion, GlobalPosition, StreamVersion};
 pub use projected::{Either, ProjectedEvents};
 pub use projection::{

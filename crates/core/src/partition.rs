@@ -13,6 +13,7 @@ use std::fmt;
 
 use crate::event::RecordedEvent;
 use crate::ids::{ProjectionName, StreamId};
+use crate::position::GlobalPosition;
 
 /// The most partitions a projection runs as.
 pub const MAX_PARTITIONS: u16 = 64;
@@ -103,6 +104,55 @@ impl fmt::Display for Partition {
     }
 }
 
+/// A partition of a generation being built that has not yet applied what the generation it
+/// is to replace serves: swapping it in then would lose those rows from reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("partition {index} of the new generation is at {at} and must reach {needed}")]
+pub struct PartitionBehind {
+    /// The partition's index.
+    pub index: usize,
+    /// Its checkpoint in the new generation.
+    pub at: GlobalPosition,
+    /// What the generation it replaces has applied of its streams.
+    pub needed: GlobalPosition,
+}
+
+/// Whether a generation built as partitions has caught up with the generation it replaces,
+/// given the checkpoints of each one's partitions by index (`replaced` holds one, its whole
+/// checkpoint, when it was built whole): each partition must have reached its counterpart, or,
+/// when the counts differ, the furthest position the replaced generation reached.
+///
+/// A partition that swaps in a new generation checks this for all of them: deciding from its
+/// own checkpoints alone, it would serve a generation missing what the others had applied.
+///
+/// # Errors
+/// The first partition still behind.
+pub fn partitions_caught_up(
+    building: &[GlobalPosition],
+    replaced: &[GlobalPosition],
+) -> Result<(), PartitionBehind> {
+    let furthest = replaced
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or(GlobalPosition::ZERO);
+    for (index, at) in building.iter().enumerate() {
+        let needed = if building.len() == replaced.len() {
+            replaced[index]
+        } else {
+            furthest
+        };
+        if *at < needed {
+            return Err(PartitionBehind {
+                index,
+                at: *at,
+                needed,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The 64-bit FNV-1a hash of `bytes` (offset basis 0xcbf29ce484222325, prime 0x100000001b3).
 pub fn fnv1a_64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -116,6 +166,35 @@ pub fn fnv1a_64(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn at(positions: &[u64]) -> Vec<GlobalPosition> {
+        positions.iter().copied().map(GlobalPosition::new).collect()
+    }
+
+    #[test]
+    fn a_new_generation_catches_up_partition_by_partition() {
+        // Each partition against its counterpart.
+        assert_eq!(partitions_caught_up(&at(&[5, 9]), &at(&[5, 9])), Ok(()));
+        assert_eq!(partitions_caught_up(&at(&[7, 9]), &at(&[5, 9])), Ok(()));
+        assert_eq!(
+            partitions_caught_up(&at(&[0, 9]), &at(&[8, 0])),
+            Err(PartitionBehind {
+                index: 0,
+                at: GlobalPosition::new(0),
+                needed: GlobalPosition::new(8)
+            })
+        );
+        // Replacing one built whole, or as another count: all it reached.
+        assert_eq!(partitions_caught_up(&at(&[9, 9]), &at(&[9])), Ok(()));
+        assert_eq!(
+            partitions_caught_up(&at(&[9, 4, 9, 9]), &at(&[3, 9])),
+            Err(PartitionBehind {
+                index: 1,
+                at: GlobalPosition::new(4),
+                needed: GlobalPosition::new(9)
+            })
+        );
+    }
 
     #[test]
     fn fnv1a_matches_its_published_vectors() {

@@ -13,14 +13,15 @@
 //!
 //! [`idempotency`] holds the idempotency store's suite; [`target`] the suite every kind of
 //! read model passes (stamped out with [`target_conformance!`](crate::target_conformance)),
-//! and [`batch_writes`] what SQL read stores add to it; [`controls`] what stores of projection
-//! controls (pauses) must do.
+//! and [`batch_writes`] and [`partition_swaps`] what SQL read stores add to it; [`controls`]
+//! what stores of projection controls (pauses) must do.
 
 mod append;
 pub mod batch_writes;
 pub mod controls;
 mod feed;
 pub mod idempotency;
+pub mod partition_swaps;
 pub mod property;
 mod read;
 pub mod target;

@@ -81,6 +81,15 @@ macro_rules! target_conformance {
         }
 
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_partitioned_generation_swaps_in_once_every_partition_caught_up() {
+            let Some((_guard, store)) = $store.await else { return };
+            $crate::conformance::partition_swaps::a_partitioned_generation_swaps_in_once_every_partition_caught_up(
+                store,
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_pause_is_seen_by_every_process_until_lifted() {
             let Some((_guard, here, there)) = $controls.await else { return };
             $crate::conformance::controls::a_pause_is_seen_by_every_process_until_lifted(

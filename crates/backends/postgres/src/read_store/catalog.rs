@@ -4,11 +4,12 @@
 
 use projector_core::{
     BuildingGeneration, Generation, GlobalPosition, Partition, ProjectionName, ReadStoreError,
-    ServingAt, ServingGeneration,
+    ServingAt, ServingGeneration, partitions_caught_up,
 };
 use tokio_postgres::error::SqlState;
 
 use crate::error::read_store_error;
+use crate::read_store::generation::partition_positions;
 use crate::rows::to_u64;
 
 /// The advisory lock key that serializes catalog changes across processes.
@@ -174,19 +175,15 @@ pub(crate) async fn activate(
         }
     }
     if let (Some(replacing), Some(_)) = (replacing, slot) {
-        // A generation built as partitions serves once every partition has caught up.
-        let schema = schema_name(projection, generation);
-        let (_, lowest) = crate::read_store::generation::partitions(tx, &schema).await?;
-        let lowest = lowest.unwrap_or(GlobalPosition::ZERO);
-        if lowest < replacing.checkpoint {
-            return Err(ReadStoreError::Unavailable {
-                message: format!(
-                    "{projection} {generation} waits for its slowest partition (at {lowest}) to reach {}",
-                    replacing.checkpoint
-                ),
-                source: None,
-            });
-        }
+        // A generation built as partitions serves once every partition has caught up with its
+        // counterpart, whose rows stay locked until the swap commits.
+        let built = partition_positions(tx, &schema_name(projection, generation), false).await?;
+        let replaced =
+            partition_positions(tx, &schema_name(projection, replacing.generation), true).await?;
+        partitions_caught_up(&built, &replaced).map_err(|behind| ReadStoreError::Unavailable {
+            message: format!("{projection} {generation} waits: {behind}"),
+            source: None,
+        })?;
     }
     // The old one goes first: at most one generation serves (a unique index says so). A
     // refusal below rolls both back.

@@ -207,6 +207,49 @@ pub(crate) async fn partitions(
     ))
 }
 
+/// The checkpoint of each partition of the generation in `schema` by index, or its whole
+/// checkpoint alone when it was built whole; with `lock`, the rows stay locked until `tx` ends,
+/// so no batch moves them meanwhile.
+pub(crate) async fn partition_positions(
+    tx: &deadpool_postgres::Transaction<'_>,
+    schema: &str,
+    lock: bool,
+) -> Result<Vec<GlobalPosition>, ReadStoreError> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    let quoted = quoted(schema);
+    let reading = |e| read_store_error("reading the partitions' checkpoints", e);
+    let mut positions = Vec::new();
+    if partitions_table(tx, schema).await? {
+        for row in tx
+            .query(
+                &format!(
+                    "SELECT position FROM {quoted}._projector_partitions ORDER BY partition{lock}"
+                ),
+                &[],
+            )
+            .await
+            .map_err(reading)?
+        {
+            positions.push(GlobalPosition::new(to_u64(
+                row.try_get(0).map_err(reading)?,
+            )));
+        }
+    }
+    if positions.is_empty() {
+        let row = tx
+            .query_one(
+                &format!("SELECT position FROM {quoted}._projector_checkpoint WHERE id = 1{lock}"),
+                &[],
+            )
+            .await
+            .map_err(reading)?;
+        positions.push(GlobalPosition::new(to_u64(
+            row.try_get(0).map_err(reading)?,
+        )));
+    }
+    Ok(positions)
+}
+
 /// Moves the checkpoint of the generation `tx` is in, or of one partition of it.
 pub(crate) async fn write_checkpoint(
     tx: &deadpool_postgres::Transaction<'_>,

@@ -2,7 +2,8 @@
 //! projection's tables, its checkpoint and its dead letters.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use projector_core::{
@@ -22,8 +23,13 @@ use crate::read_store::transaction::SqliteTransaction;
 /// and a pool of read-only connections for queries.
 #[derive(Debug)]
 pub(crate) struct GenerationDb {
+    projection: ProjectionName,
+    generation: Generation,
     writer: Mutex<Connection>,
     readers: Arc<ReaderPool>,
+    /// Set, holding the writer, once a swap or a drop has retired the generation: a batch that
+    /// found it open before, waiting for the writer meanwhile, must not commit to it.
+    retired: AtomicBool,
 }
 
 impl GenerationDb {
@@ -32,14 +38,16 @@ impl GenerationDb {
         dir.join(format!("{projection}.{generation}.db"))
     }
 
-    /// Creates the file with the bookkeeping tables and the projection's schema.
+    /// Creates the file in `dir` with the bookkeeping tables and the projection's schema.
     pub(crate) fn create(
-        path: PathBuf,
+        dir: &Path,
         projection: &ProjectionName,
+        generation: Generation,
         schema: &[String],
         durability: Durability,
         partitions: Option<u16>,
     ) -> Result<Self, ReadStoreError> {
+        let path = Self::path(dir, projection, generation);
         remove_files(&path);
         let mut conn = open_busy_writer(&path, durability)
             .map_err(|e| read_store_error("creating a read model", e))?;
@@ -63,15 +71,19 @@ impl GenerationDb {
         }
         tx.commit()
             .map_err(|e| read_store_error("creating a read model", e))?;
-        Ok(Self::from_connection(path, conn))
+        Ok(Self::from_connection(projection, generation, path, conn))
     }
 
-    /// Opens an existing generation file; `read_only` for inspection beside its writer.
+    /// Opens an existing generation file in `dir`; `read_only` for inspection beside its
+    /// writer.
     pub(crate) fn open(
-        path: PathBuf,
+        dir: &Path,
+        projection: &ProjectionName,
+        generation: Generation,
         durability: Durability,
         read_only: bool,
     ) -> Result<Self, ReadStoreError> {
+        let path = Self::path(dir, projection, generation);
         if !path.exists() {
             return Err(ReadStoreError::Unavailable {
                 message: format!("read model file {} is missing", path.display()),
@@ -84,13 +96,21 @@ impl GenerationDb {
             open_busy_writer(&path, durability)
         }
         .map_err(|e| read_store_error("opening a read model", e))?;
-        Ok(Self::from_connection(path, conn))
+        Ok(Self::from_connection(projection, generation, path, conn))
     }
 
-    fn from_connection(path: PathBuf, conn: Connection) -> Self {
+    fn from_connection(
+        projection: &ProjectionName,
+        generation: Generation,
+        path: PathBuf,
+        conn: Connection,
+    ) -> Self {
         Self {
+            projection: projection.clone(),
+            generation,
             readers: ReaderPool::new(path, 4),
             writer: Mutex::new(conn),
+            retired: AtomicBool::new(false),
         }
     }
 
@@ -106,7 +126,7 @@ impl GenerationDb {
         what: &str,
         work: impl FnOnce(&mut Connection) -> Result<(), ApplyError>,
     ) -> Result<(), ApplyError> {
-        let mut conn = self.writer();
+        let mut conn = self.live_writer()?;
         conn.execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| read_store_error(what, e))?;
         let result = work(&mut conn);
@@ -116,9 +136,22 @@ impl GenerationDb {
         result
     }
 
+    /// The write connection for a write that must land in a generation still in use: refused,
+    /// as a generation gone, once a swap or a drop has retired this one.
+    fn live_writer(&self) -> Result<MutexGuard<'_, Connection>, ReadStoreError> {
+        let conn = self.writer();
+        if self.retired.load(Ordering::Acquire) {
+            return Err(ReadStoreError::NoGeneration {
+                projection: self.projection.clone(),
+                generation: self.generation.to_string(),
+            });
+        }
+        Ok(conn)
+    }
+
     /// The write connection, held until the guard drops: no batch, swap or drop of this
     /// generation runs meanwhile. Inline projections apply through it.
-    pub(crate) fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn writer(&self) -> MutexGuard<'_, Connection> {
         let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         // A panic inside a projection can leave a transaction open; never build on it.
         if !conn.is_autocommit() {
@@ -130,18 +163,6 @@ impl GenerationDb {
     /// The checkpoint of the whole generation, or of one partition of it (blocking).
     pub(crate) fn checkpoint(&self, slot: Option<Partition>) -> Result<Checkpoint, ReadStoreError> {
         read_checkpoint(&self.writer(), slot)
-    }
-
-    /// The lowest checkpoint of the generation's partitions, `None` when built whole
-    /// (blocking).
-    pub(crate) fn lowest_partition(&self) -> Result<Option<GlobalPosition>, ReadStoreError> {
-        let conn = self.writer();
-        let lowest: Option<i64> = conn
-            .prepare_cached("SELECT min(position) FROM _projector_partitions")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
-            .ok()
-            .flatten();
-        Ok(lowest.map(|p| GlobalPosition::new(u64::try_from(p).unwrap_or(0))))
     }
 
     /// How many partitions built this generation: 1 when it was built whole (blocking).
@@ -174,19 +195,28 @@ impl GenerationDb {
         })
     }
 
-    /// Runs `f` while no batch can commit to this generation, if its checkpoint is at `at`
-    /// (blocking): what a swap or a drop needs, so it never acts on a generation another
-    /// writer moved since the caller looked.
-    pub(crate) fn while_at<T>(
+    /// Retires this generation with `retire` (a swap or a drop in the catalog), run while no
+    /// batch can commit to it and only if its checkpoint is at `at` (blocking), so it never acts
+    /// on a generation another writer moved since the caller looked. `retire` sees the write
+    /// connection, to read the checkpoints it decides on. Once it succeeds, writes to this
+    /// generation are refused.
+    pub(crate) fn retire<T>(
         &self,
-        projection: &ProjectionName,
         at: GlobalPosition,
         slot: Option<Partition>,
-        f: impl FnOnce() -> Result<T, ReadStoreError>,
+        retire: impl FnOnce(&Connection) -> Result<T, ReadStoreError>,
     ) -> Result<T, ReadStoreError> {
-        let conn = self.writer();
-        expect_position(&conn, projection, at, slot)?;
-        f()
+        let conn = self.live_writer()?;
+        expect_position(&conn, &self.projection, at, slot)?;
+        let retired = retire(&conn)?;
+        self.retired.store(true, Ordering::Release);
+        Ok(retired)
+    }
+
+    /// The checkpoint of each partition by index, or the whole generation's alone when it was
+    /// built whole (blocking).
+    pub(crate) fn partition_positions(&self) -> Result<Vec<GlobalPosition>, ReadStoreError> {
+        partition_positions(&self.writer())
     }
 
     /// Records or updates a dead letter, and moves the checkpoint from `from` past it when
@@ -198,7 +228,7 @@ impl GenerationDb {
         skip_to: Option<Checkpoint>,
         slot: Option<Partition>,
     ) -> Result<(), ReadStoreError> {
-        let mut conn = self.writer();
+        let mut conn = self.live_writer()?;
         let tx = conn
             .transaction()
             .map_err(|e| read_store_error("recording a dead letter", e))?;
@@ -364,6 +394,25 @@ fn read_checkpoint(
         position: GlobalPosition::new(u64::try_from(position).unwrap_or(0)),
         last_event_at: last_event_at.as_deref().map(parse_time).transpose()?,
     })
+}
+
+/// The checkpoint of each partition on `conn` by index, or the whole generation's alone when
+/// it was built whole.
+pub(crate) fn partition_positions(
+    conn: &Connection,
+) -> Result<Vec<GlobalPosition>, ReadStoreError> {
+    let positions: Vec<GlobalPosition> = conn
+        .prepare_cached("SELECT position FROM _projector_partitions ORDER BY partition")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, i64>(0))?
+                .map(|p| p.map(|p| GlobalPosition::new(u64::try_from(p).unwrap_or(0))))
+                .collect()
+        })
+        .map_err(|e| read_store_error("reading the partitions' checkpoints", e))?;
+    if positions.is_empty() {
+        return Ok(vec![read_checkpoint(conn, None)?.position]);
+    }
+    Ok(positions)
 }
 
 /// Refuses with [`ReadStoreError::CheckpointMoved`] unless the checkpoint (of the partition,

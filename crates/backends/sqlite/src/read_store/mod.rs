@@ -20,13 +20,14 @@ use async_trait::async_trait;
 use projector_core::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, GlobalPosition, Partition,
     ProjectionName, ReadStoreError, RecordedEvent, ServingAt, ServingGeneration,
+    partitions_caught_up,
 };
 use projector_sql::{Row, SqlParam, SqlProjection, SqlReadStore};
 
 use crate::durability::Durability;
 use crate::error::join_error;
 use catalog::{Catalog, GenerationState};
-use generation::{GenerationDb, remove_files};
+use generation::{GenerationDb, partition_positions, remove_files};
 
 /// How the read store is opened.
 #[derive(Clone, Copy, Debug)]
@@ -97,9 +98,14 @@ impl SqliteReadStore {
                 }
                 GenerationState::Building if options.read_only => {}
                 GenerationState::Building => {
-                    let path = GenerationDb::path(&dir, &live.projection, live.generation);
-                    match GenerationDb::open(path, options.durability, false)
-                        .and_then(|db| db.checkpoint(None))
+                    match GenerationDb::open(
+                        &dir,
+                        &live.projection,
+                        live.generation,
+                        options.durability,
+                        false,
+                    )
+                    .and_then(|db| db.checkpoint(None))
                     {
                         Ok(_) => {
                             kept.insert((live.projection, live.generation));
@@ -207,8 +213,13 @@ impl Inner {
                 generation: generation.to_string(),
             });
         }
-        let path = GenerationDb::path(&self.dir, projection, generation);
-        let db = Arc::new(GenerationDb::open(path, self.durability, self.read_only)?);
+        let db = Arc::new(GenerationDb::open(
+            &self.dir,
+            projection,
+            generation,
+            self.durability,
+            self.read_only,
+        )?);
         Ok(Arc::clone(lock(&self.open).entry(key).or_insert(db)))
     }
 
@@ -281,8 +292,14 @@ impl SqlReadStore for SqliteReadStore {
             // them for one built whole, and drop it as another count's.
             let mut catalog = lock(&inner.catalog);
             let generation = catalog.add_building(&name, version)?;
-            let path = GenerationDb::path(&inner.dir, &name, generation);
-            let db = GenerationDb::create(path, &name, &schema, inner.durability, partitions)?;
+            let db = GenerationDb::create(
+                &inner.dir,
+                &name,
+                generation,
+                &schema,
+                inner.durability,
+                partitions,
+            )?;
             lock(&inner.open).insert((name, generation), Arc::new(db));
             drop(catalog);
             Ok(generation)
@@ -300,22 +317,22 @@ impl SqlReadStore for SqliteReadStore {
         let slot = self.partition;
         self.blocking(move |inner| {
             let building = inner.db(&projection, generation)?;
-            if let Some(replaced) = replacing
-                && slot.is_some()
-            {
-                // A generation built as partitions serves once every partition has caught up.
-                let lowest = building.lowest_partition()?.unwrap_or(GlobalPosition::ZERO);
-                if lowest < replaced.checkpoint {
-                    return Err(ReadStoreError::Unavailable {
-                        message: format!(
-                            "{projection} {generation} waits for its slowest partition (at {lowest}) to reach {}",
-                            replaced.checkpoint
-                        ),
-                        source: None,
-                    });
+            // A generation built as partitions serves once every partition has caught up
+            // with its counterpart. Its checkpoints only move on, so reading them before
+            // holding the replaced generation's writer errs on the side of waiting.
+            let built = match (replacing, slot) {
+                (Some(_), Some(_)) => Some(building.partition_positions()?),
+                _ => None,
+            };
+            let swap = |replaced: Option<&rusqlite::Connection>| {
+                if let (Some(built), Some(replaced)) = (&built, replaced) {
+                    partitions_caught_up(built, &partition_positions(replaced)?).map_err(
+                        |behind| ReadStoreError::Unavailable {
+                            message: format!("{projection} {generation} waits: {behind}"),
+                            source: None,
+                        },
+                    )?;
                 }
-            }
-            let swap = || {
                 lock(&inner.catalog).activate(
                     &projection,
                     generation,
@@ -326,9 +343,9 @@ impl SqlReadStore for SqliteReadStore {
             };
             match replacing {
                 // Holding the replaced generation's writer keeps a batch from committing to it
-                // between the check of its checkpoint and the swap.
+                // between the check of its checkpoints and the swap, and refuses one after.
                 Some(replaced) => match inner.db(&projection, replaced.generation) {
-                    Ok(db) => db.while_at(&projection, replaced.checkpoint, slot, swap)?,
+                    Ok(db) => db.retire(replaced.checkpoint, slot, |conn| swap(Some(conn)))?,
                     Err(ReadStoreError::NoGeneration { .. }) => {
                         return Err(ReadStoreError::ServingChanged {
                             projection: projection.clone(),
@@ -338,7 +355,7 @@ impl SqlReadStore for SqliteReadStore {
                     }
                     Err(error) => return Err(error),
                 },
-                None => swap()?,
+                None => swap(None)?,
             }
             if let Some(replaced) = replacing
                 && replaced.generation != generation
@@ -372,7 +389,7 @@ impl SqlReadStore for SqliteReadStore {
                 Err(ReadStoreError::NoGeneration { .. }) => return Ok(()),
                 Err(error) => return Err(error),
             };
-            db.while_at(&projection, at, slot, || {
+            db.retire(at, slot, |_| {
                 lock(&inner.catalog).retire(&projection, generation)
             })?;
             inner.forget(&projection, generation);
