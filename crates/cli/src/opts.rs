@@ -235,7 +235,7 @@ pub struct ProjectArgs {
     )]
     pub projections: Vec<String>,
     /// Events per transaction.
-    #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = 1000)]
+    #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = projector_runtime::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Exit once every projection has reached the head, instead of following new events.
     #[arg(long, env = "PROJECTOR_UNTIL_CAUGHT_UP")]
@@ -270,7 +270,7 @@ pub struct RebuildArgs {
     #[command(flatten)]
     pub leases: LeaseArgs,
     /// Events per transaction.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = projector_runtime::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Start the new generation at the event at this position, for a read model that needs
     /// only recent history (a backfill): the events before it are never applied.

@@ -31,7 +31,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "full")]
     pub durability: Durability,
     /// Events per projection batch.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = projector_runtime::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Repeat the whole run this many times and report the median.
     #[arg(long, default_value_t = 1)]

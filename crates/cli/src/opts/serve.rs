@@ -24,7 +24,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PROJECTOR_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: String,
     /// Events per projection transaction.
-    #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = 1000)]
+    #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = projector_runtime::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "PROJECTOR_MAX_BODY_BYTES", default_value_t = 65536)]

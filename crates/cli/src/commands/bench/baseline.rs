@@ -3,8 +3,8 @@
 //!
 //! - Phase A, one transaction per order: what a single writer can do at one sync per order.
 //! - Phase A, 100 orders per transaction: what group commit can approach.
-//! - Phase B: events read in batches of 1 000, applied as one upsert or update per event in one
-//!   transaction with a checkpoint row.
+//! - Phase B: events read in batches of the run's `--batch-size`, applied as one upsert or
+//!   update per event in one transaction with a checkpoint row.
 
 use std::path::Path;
 use std::time::Instant;
@@ -33,11 +33,13 @@ pub(crate) struct BaselineFigures {
     pub(crate) project_events_per_s: f64,
 }
 
-/// Runs the three loops in `dir` (blocking).
+/// Runs the three loops in `dir` (blocking); phase B reads `batch_size` events at a time, as
+/// the projector does.
 pub(crate) fn run(
     dir: &Path,
     orders: u64,
     durability: Durability,
+    batch_size: usize,
 ) -> anyhow::Result<BaselineFigures> {
     let events = (orders * 4) as f64;
     let single = dir.join("baseline-single.db");
@@ -46,7 +48,8 @@ pub(crate) fn run(
     let batched = dir.join("baseline-batched.db");
     let seconds = append(&batched, orders, 100, durability).context("baseline phase A, batched")?;
     let append_batched_events_per_s = events / seconds;
-    let seconds = project(&single, &dir.join("baseline-read.db")).context("baseline phase B")?;
+    let seconds =
+        project(&single, &dir.join("baseline-read.db"), batch_size).context("baseline phase B")?;
     Ok(BaselineFigures {
         append_events_per_s,
         append_batched_events_per_s,
@@ -125,8 +128,9 @@ struct Payload {
     price: Option<Money>,
 }
 
-/// Projects `order_summary` from `events_path` into `read_path`.
-fn project(events_path: &Path, read_path: &Path) -> anyhow::Result<f64> {
+/// Projects `order_summary` from `events_path` into `read_path`, `batch_size` events to a
+/// transaction.
+fn project(events_path: &Path, read_path: &Path, batch_size: usize) -> anyhow::Result<f64> {
     let events = Connection::open(events_path)?;
     let mut read = open(read_path, Durability::Normal)?;
     read.execute_batch(
@@ -137,10 +141,11 @@ fn project(events_path: &Path, read_path: &Path) -> anyhow::Result<f64> {
     )?;
     let started = Instant::now();
     let mut after = 0i64;
-    let mut select = events.prepare("SELECT position, event_type, data, recorded_at FROM events WHERE position > ?1 ORDER BY position LIMIT 1000")?;
+    let mut select = events.prepare("SELECT position, event_type, data, recorded_at FROM events WHERE position > ?1 ORDER BY position LIMIT ?2")?;
+    let limit = i64::try_from(batch_size).unwrap_or(i64::MAX);
     loop {
-        let mut batch: Vec<(i64, String, String, i64)> = Vec::with_capacity(1000);
-        let mut rows = select.query([after])?;
+        let mut batch: Vec<(i64, String, String, i64)> = Vec::with_capacity(batch_size);
+        let mut rows = select.query([after, limit])?;
         while let Some(row) = rows.next()? {
             batch.push((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?));
         }

@@ -6,9 +6,10 @@
 //! - Phase A, one transaction per order: the order's four rows in one `INSERT ... unnest`, on
 //!   the server's `synchronous_commit`.
 //! - Phase A, 100 orders per transaction: 400 rows in one such `INSERT`.
-//! - Phase B: events read in batches of 1 000 and folded per order in memory, then one
-//!   multi-row upsert and the checkpoint in one transaction, with `synchronous_commit=off` like
-//!   projector's read models (a lost tail is replayed from the checkpoint).
+//! - Phase B: events read in batches of the run's `--batch-size` and folded per order in
+//!   memory, then one multi-row upsert and the checkpoint in one transaction, with
+//!   `synchronous_commit=off` like projector's read models (a lost tail is replayed from the
+//!   checkpoint).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -35,8 +36,13 @@ const SCHEMA: &str = "
     CREATE TABLE baseline.checkpoint (id INTEGER PRIMARY KEY, position BIGINT NOT NULL);
     INSERT INTO baseline.checkpoint VALUES (1, 0);";
 
-/// Runs the three loops in the database at `url`.
-pub(crate) async fn run(url: &str, orders: u64) -> anyhow::Result<BaselineFigures> {
+/// Runs the three loops in the database at `url`; phase B reads `batch_size` events at a
+/// time, as the projector does.
+pub(crate) async fn run(
+    url: &str,
+    orders: u64,
+    batch_size: usize,
+) -> anyhow::Result<BaselineFigures> {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls)
         .await
         .context("connecting the baseline")?;
@@ -54,7 +60,9 @@ pub(crate) async fn run(url: &str, orders: u64) -> anyhow::Result<BaselineFigure
         .await
         .context("baseline phase A, batched")?;
     let append_batched_events_per_s = events / seconds;
-    let seconds = project(&mut client).await.context("baseline phase B")?;
+    let seconds = project(&mut client, batch_size)
+        .await
+        .context("baseline phase B")?;
     check(&client, orders).await?;
     drop(client);
     let _ = driver.await;
@@ -159,13 +167,14 @@ struct SummaryColumns {
     updated_at: Vec<String>,
 }
 
-/// Projects `order_summary` from the single-transaction events table.
-async fn project(client: &mut tokio_postgres::Client) -> anyhow::Result<f64> {
+/// Projects `order_summary` from the single-transaction events table, `batch_size` events to
+/// a transaction.
+async fn project(client: &mut tokio_postgres::Client, batch_size: usize) -> anyhow::Result<f64> {
     client.batch_execute("SET synchronous_commit = off").await?;
     let select = client
         .prepare(
             "SELECT position, event_type, data::text, recorded_at::text FROM baseline.events_single \
-             WHERE position > $1 ORDER BY position LIMIT 1000",
+             WHERE position > $1 ORDER BY position LIMIT $2",
         )
         .await?;
     let upsert = client
@@ -183,10 +192,11 @@ async fn project(client: &mut tokio_postgres::Client) -> anyhow::Result<f64> {
     let checkpoint = client
         .prepare("UPDATE baseline.checkpoint SET position = $1 WHERE id = 1")
         .await?;
+    let limit = i64::try_from(batch_size).unwrap_or(i64::MAX);
     let started = Instant::now();
     let mut after = 0i64;
     loop {
-        let rows = client.query(&select, &[&after]).await?;
+        let rows = client.query(&select, &[&after, &limit]).await?;
         let Some(last) = rows.last() else { break };
         after = last.try_get(0)?;
         let mut orders: HashMap<String, Delta> = HashMap::new();

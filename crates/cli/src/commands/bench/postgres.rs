@@ -56,7 +56,7 @@ async fn run_in(
             0,
             &format!("run {run} · plain tokio-postgres loops"),
         );
-        let figures = baseline_pg::run(&database.url, args.orders).await?;
+        let figures = baseline_pg::run(&database.url, args.orders, args.batch_size.max(1)).await?;
         spinner.finish_and_clear();
         Some(figures)
     } else {

@@ -48,12 +48,17 @@ pub(crate) async fn run_once(
 
     let baseline = if args.baseline {
         let spinner = bar(args.json, 0, &format!("run {run} · plain rusqlite loops"));
-        let (dir_path, orders, durability) =
-            (dir.path().to_path_buf(), args.orders, args.durability);
-        let figures =
-            tokio::task::spawn_blocking(move || baseline::run(&dir_path, orders, durability))
-                .await
-                .context("the baseline panicked")??;
+        let (dir_path, orders, durability, batch_size) = (
+            dir.path().to_path_buf(),
+            args.orders,
+            args.durability,
+            args.batch_size.max(1),
+        );
+        let figures = tokio::task::spawn_blocking(move || {
+            baseline::run(&dir_path, orders, durability, batch_size)
+        })
+        .await
+        .context("the baseline panicked")??;
         spinner.finish_and_clear();
         Some(figures)
     } else {
