@@ -112,6 +112,16 @@ impl Worker {
                 let generation = match own {
                     Some(generation) => generation,
                     None => match self.target.create_generation().await {
+                        // Another partition or process served first since the catalog was
+                        // read: the generation made for the race goes at once, before another
+                        // partition takes it for an unfinished rebuild, and the winner's opens.
+                        Ok(generation) if self.target.serving().await?.is_some() => {
+                            let _ = self
+                                .target
+                                .drop_generation(generation, GlobalPosition::ZERO)
+                                .await;
+                            return Box::pin(self.try_open()).await;
+                        }
                         Ok(generation) => generation,
                         // Another partition of this version made the first generation since
                         // the catalog was read: open again, to build that one beside it.
