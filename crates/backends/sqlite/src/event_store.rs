@@ -20,6 +20,7 @@ use crate::durability::Durability;
 use crate::error::store_error;
 use crate::inline::InlineProjections;
 use crate::pool::{PoolError, ReaderPool};
+use crate::recent::{RECENT_EVENTS, RecentEvents};
 use crate::rows::collect_events;
 use crate::writer::{self, AppendRequest, GroupLimits, InlineSlot, PoisonFlag};
 
@@ -72,6 +73,8 @@ struct Inner {
 struct WriterHandle {
     /// `None` once the store is closed.
     requests: Mutex<Option<mpsc::Sender<AppendRequest>>>,
+    /// The events the writer committed last, which reads at the head are answered from.
+    recent: Arc<RecentEvents>,
     poison: PoisonFlag,
     inline: InlineSlot,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -120,10 +123,12 @@ impl SqliteEventStore {
             max_events: options.max_group_events.max(1),
         };
         let inline = InlineSlot::default();
+        let recent = Arc::new(RecentEvents::new(RECENT_EVENTS));
         let thread = writer::spawn(
             conn,
             queue,
             head_tx,
+            Arc::clone(&recent),
             Arc::clone(&poison),
             Arc::clone(&inline),
             limits,
@@ -138,6 +143,7 @@ impl SqliteEventStore {
                 head: head_rx,
                 writer: Some(WriterHandle {
                     requests: Mutex::new(Some(requests)),
+                    recent,
                     poison,
                     inline,
                     thread: Mutex::new(Some(thread)),
@@ -368,6 +374,11 @@ impl EventFeed for SqliteEventStore {
         after: GlobalPosition,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if let Some(writer) = &self.inner.writer
+            && let Some(events) = writer.recent.read(after, limit)
+        {
+            return Ok(events);
+        }
         let after = clamp(after.get());
         let limit = clamp(limit as u64);
         let events = self

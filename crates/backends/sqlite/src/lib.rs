@@ -40,6 +40,7 @@ mod idempotency;
 mod inline;
 mod pool;
 mod read_store;
+mod recent;
 mod rows;
 mod writer;
 

@@ -12,16 +12,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use projector_core::{
-    AppendOutcome, ExpectedVersion, GlobalPosition, NewEvent, StoreError, StreamId, StreamVersion,
-    VersionConflict,
+    AppendOutcome, ExpectedVersion, GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamId,
+    StreamVersion, VersionConflict,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::is_constraint;
 use crate::inline::InlineProjections;
+use crate::recent::RecentEvents;
 use crate::rows::time_to_micros;
 
 /// One caller's append, with the channel its own answer goes back on.
@@ -47,11 +48,13 @@ pub(crate) type PoisonFlag = Arc<OnceLock<String>>;
 pub(crate) type InlineSlot = Arc<RwLock<Option<Arc<InlineProjections>>>>;
 
 /// Spawns the writer thread. It runs until every sender of `requests` is dropped, draining the
-/// queue first, and publishes each committed head on `head`, starting from `committed`.
+/// queue first, and publishes each committed head on `head`, starting from `committed`, after
+/// adding the events it committed to `recent`.
 pub(crate) fn spawn(
     conn: Connection,
     requests: mpsc::Receiver<AppendRequest>,
     head: watch::Sender<GlobalPosition>,
+    recent: Arc<RecentEvents>,
     poison: PoisonFlag,
     inline: InlineSlot,
     limits: GroupLimits,
@@ -62,6 +65,7 @@ pub(crate) fn spawn(
             Writer {
                 conn,
                 head,
+                recent,
                 poison,
                 inline,
                 versions: VersionCache::default(),
@@ -75,6 +79,7 @@ pub(crate) fn spawn(
 struct Writer {
     conn: Connection,
     head: watch::Sender<GlobalPosition>,
+    recent: Arc<RecentEvents>,
     poison: PoisonFlag,
     inline: InlineSlot,
     versions: VersionCache,
@@ -160,11 +165,18 @@ impl Writer {
                 &self.versions,
                 inline.as_deref(),
             ) {
-                Ok((outcomes, new_head, versions)) => {
+                Ok(Committed {
+                    outcomes,
+                    new_head,
+                    versions,
+                    recorded_at,
+                }) => {
                     self.versions.commit(versions);
                     // Publish the head before answering, so a caller that reads right after
-                    // its append is answered never waits for a head it has already passed.
+                    // its append is answered never waits for a head it has already passed;
+                    // and the events before the head, so a reader it wakes finds them here.
                     if new_head > head {
+                        self.recent.extend(recorded(group, &outcomes, recorded_at));
                         self.head.send_replace(new_head);
                     }
                     for (request, outcome) in group.drain(..).zip(outcomes) {
@@ -204,6 +216,38 @@ impl Writer {
             }
         }
     }
+}
+
+/// The events of `group` as committed: taken out of the requests (which are only answered
+/// from here on), with the positions, versions and time the commit gave them.
+fn recorded<'g>(
+    group: &'g mut [AppendRequest],
+    outcomes: &'g [Result<AppendOutcome, StoreError>],
+    recorded_at: DateTime<Utc>,
+) -> impl Iterator<Item = RecordedEvent> + 'g {
+    group
+        .iter_mut()
+        .zip(outcomes)
+        .filter_map(|(request, outcome)| Some((request, outcome.as_ref().ok()?)))
+        .flat_map(move |(request, outcome)| {
+            let stream = request.stream.clone();
+            let first_version = outcome.stream_version.get() + 1 - request.events.len() as u64;
+            let first_position = outcome.first_position.get();
+            std::mem::take(&mut request.events)
+                .into_iter()
+                .zip(0u64..)
+                .map(move |(event, i)| RecordedEvent {
+                    event_id: event.event_id,
+                    position: GlobalPosition::new(first_position + i),
+                    stream_id: stream.clone(),
+                    stream_version: StreamVersion::new(first_version + i),
+                    event_type: event.event_type,
+                    schema_version: event.schema_version,
+                    data: event.data,
+                    metadata: event.metadata,
+                    recorded_at,
+                })
+        })
 }
 
 fn reply_all(group: &mut Vec<AppendRequest>, error: impl Fn() -> StoreError) {
@@ -256,9 +300,12 @@ fn commit_group(
     head: GlobalPosition,
     committed: &VersionCache,
     inline: Option<&InlineProjections>,
-) -> Result<(Outcomes, GlobalPosition, HashMap<StreamId, StreamVersion>), GroupFailure> {
+) -> Result<Committed, GroupFailure> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let recorded_at = time_to_micros(Utc::now());
+    // Stored in microseconds: the time the events are read back with.
+    let now = Utc::now();
+    let recorded_at = time_to_micros(now);
+    let recorded_at_stored = DateTime::from_timestamp_micros(recorded_at).unwrap_or(now);
     let mut next = to_i64(head.get()) + 1;
     let mut outcomes = Vec::with_capacity(group.len());
     let mut versions = GroupVersions {
@@ -281,12 +328,28 @@ fn commit_group(
     let new_head = GlobalPosition::new(to_u64(next - 1));
     match inline {
         Some(inline) if new_head > head => {
-            let at = chrono::DateTime::from_timestamp_micros(recorded_at).unwrap_or_default();
-            inline.commit(tx, group, &outcomes, head, new_head, at)?;
+            inline.commit(tx, group, &outcomes, head, new_head, recorded_at_stored)?;
         }
         _ => tx.commit().map_err(GroupFailure::Commit)?,
     }
-    Ok((outcomes, new_head, versions.written))
+    Ok(Committed {
+        outcomes,
+        new_head,
+        versions: versions.written,
+        recorded_at: recorded_at_stored,
+    })
+}
+
+/// A group committed.
+struct Committed {
+    /// Each append's answer, in the group's order.
+    outcomes: Outcomes,
+    /// The head after it.
+    new_head: GlobalPosition,
+    /// The version each stream it wrote is at now.
+    versions: HashMap<StreamId, StreamVersion>,
+    /// The time its events were recorded at, as stored.
+    recorded_at: DateTime<Utc>,
 }
 
 /// What one append inside a group came to.

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::task::{Context, Waker};
 
 use projector_core::{
-    AppendOutcome, EventAppender, EventFeed, ExpectedVersion, GlobalPosition, StoreError, StreamId,
-    StreamReader,
+    AppendOutcome, CausationId, CorrelationId, EventAppender, EventFeed, EventMetadata,
+    ExpectedVersion, GlobalPosition, StoreError, StreamId, StreamReader, StreamVersion, UserId,
 };
 use projector_sqlite::{SqliteEventStore, SqliteEventStoreOptions};
 use projector_testkit::events::numbered;
@@ -169,4 +169,74 @@ async fn of_two_queued_appends_sharing_a_new_id_the_second_alone_is_refused() {
     let carrying: Vec<_> = feed.iter().filter(|e| e.event_id == shared).collect();
     assert_eq!(carrying.len(), 1, "the id is stored once");
     assert_eq!(carrying[0].stream_id.as_str(), format!("held-{FIRST}"));
+}
+
+/// Projections following the head are answered from the events the writer kept as it
+/// committed them, not from the file: that copy must be the file's, event for event. Appends
+/// of every shape (metadata, a newer schema, a stream's later versions, a group committed again
+/// without a refused append) read the same at the head and from the file after a reopen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_read_at_the_head_is_the_one_the_file_holds() {
+    let dir = projector_testkit::temp_dir();
+    let path = dir.path().join("events.db");
+    let store =
+        Arc::new(SqliteEventStore::open(&path, SqliteEventStoreOptions::default()).expect("open"));
+    let metadata = EventMetadata {
+        correlation_id: Some(CorrelationId::parse("corr-1").expect("an id")),
+        causation_id: Some(CausationId::parse("cause-1").expect("an id")),
+        user_id: Some(UserId::parse("ada").expect("an id")),
+    };
+    let stream = StreamId::from_static("shaped");
+    for version in 0..3 {
+        let events = numbered(2)
+            .into_iter()
+            .map(|e| e.with_metadata(metadata.clone()).with_schema_version(3))
+            .collect();
+        store
+            .append(
+                &stream,
+                ExpectedVersion::Exact(StreamVersion::new(version * 2)),
+                events,
+            )
+            .await
+            .expect("append");
+    }
+    let duplicate = numbered(1)[0].event_id;
+    let holder = rusqlite::Connection::open(&path).expect("a second connection");
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold SQLite's write lock");
+    let pending: Vec<Pending> = (0..6)
+        .map(|i| {
+            let mut events = numbered(2);
+            if i == 1 || i == 4 {
+                events[1] = events[1].clone().with_event_id(duplicate);
+            }
+            enqueue(&store, i, events)
+        })
+        .collect();
+    holder.execute_batch("ROLLBACK").expect("release the lock");
+    for append in pending {
+        let _ = append.await;
+    }
+
+    let at_head = store
+        .read_all(GlobalPosition::ZERO, 1_000)
+        .await
+        .expect("feed");
+    assert_eq!(at_head.len(), 6 + 5 * 2, "one append refused");
+    let middle = store
+        .read_all(GlobalPosition::new(5), 4)
+        .await
+        .expect("a page");
+    store.close().await;
+    drop(store);
+
+    let reopened = SqliteEventStore::open(&path, SqliteEventStoreOptions::default()).expect("open");
+    let from_file = reopened
+        .read_all(GlobalPosition::ZERO, 1_000)
+        .await
+        .expect("feed");
+    assert_eq!(at_head, from_file);
+    assert_eq!(middle, from_file[5..9]);
 }
