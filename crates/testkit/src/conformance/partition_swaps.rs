@@ -59,18 +59,9 @@ impl SqlProjection for PerStream {
 fn events(positions: std::ops::RangeInclusive<u64>) -> Arc<[RecordedEvent]> {
     positions
         .map(|position| RecordedEvent {
-            event_id: uuid::Uuid::now_v7(),
-            position: GlobalPosition::new(position),
             stream_id: StreamId::parse(format!("stream-{position}")).expect("a stream id"),
             stream_version: StreamVersion::new(1),
-            event_type: projector_core::EventType::from_static("Counted"),
-            schema_version: 1,
-            data: projector_core::JsonPayload::from_json("{}").expect("json"),
-            metadata: projector_core::EventMetadata::default(),
-            recorded_at: chrono::DateTime::from_timestamp_micros(
-                1_780_000_000_000_000 + position as i64,
-            )
-            .expect("time"),
+            ..super::target::event(position)
         })
         .collect()
 }
@@ -127,11 +118,7 @@ pub async fn a_partitioned_generation_swaps_in_once_every_partition_caught_up(
         "a generation whose partition 0 is at 0 swapped in for one where it is at 8"
     );
     assert_eq!(
-        store
-            .serving(&STREAMS)
-            .await
-            .expect("serving")
-            .map(|s| s.generation),
+        serving_now(&store).await,
         Some(serving),
         "the refused swap changed the serving generation"
     );
@@ -148,14 +135,7 @@ pub async fn a_partitioned_generation_swaps_in_once_every_partition_caught_up(
         )
         .await
         .expect("every partition has caught up: the swap goes through");
-    assert_eq!(
-        store
-            .serving(&STREAMS)
-            .await
-            .expect("serving")
-            .map(|s| s.generation),
-        Some(building)
-    );
+    assert_eq!(serving_now(&store).await, Some(building));
     assert_eq!(rows(&store).await, rows_served);
     match first
         .apply(
@@ -173,6 +153,15 @@ pub async fn a_partitioned_generation_swaps_in_once_every_partition_caught_up(
         Err(error) => panic!("a batch for the replaced generation: {error}"),
         Ok(()) => panic!("a batch committed to the generation swapped out"),
     }
+}
+
+/// The generation serving reads.
+async fn serving_now(store: &Arc<dyn SqlReadStore>) -> Option<Generation> {
+    store
+        .serving(&STREAMS)
+        .await
+        .expect("serving")
+        .map(|s| s.generation)
 }
 
 /// The rows the serving generation holds.
