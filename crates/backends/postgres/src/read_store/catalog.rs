@@ -177,9 +177,8 @@ pub(crate) async fn activate(
     if let (Some(replacing), Some(_)) = (replacing, slot) {
         // A generation built as partitions serves once every partition has caught up with its
         // counterpart, whose rows stay locked until the swap commits.
-        let built = partition_positions(tx, &schema_name(projection, generation), false).await?;
-        let replaced =
-            partition_positions(tx, &schema_name(projection, replacing.generation), true).await?;
+        let built = partition_positions(tx, projection, generation, false).await?;
+        let replaced = partition_positions(tx, projection, replacing.generation, true).await?;
         partitions_caught_up(&built, &replaced).map_err(|behind| ReadStoreError::Unavailable {
             message: format!("{projection} {generation} waits: {behind}"),
             source: None,

@@ -207,17 +207,24 @@ pub(crate) async fn partitions(
     ))
 }
 
-/// The checkpoint of each partition of the generation in `schema` by index, or its whole
+/// The checkpoint of each partition of `projection`'s `generation` by index, or its whole
 /// checkpoint alone when it was built whole; with `lock`, the rows stay locked until `tx` ends,
-/// so no batch moves them meanwhile.
+/// so no batch moves them meanwhile. A generation dropped meanwhile is `NoGeneration`.
 pub(crate) async fn partition_positions(
     tx: &deadpool_postgres::Transaction<'_>,
-    schema: &str,
+    projection: &ProjectionName,
+    generation: Generation,
     lock: bool,
 ) -> Result<Vec<GlobalPosition>, ReadStoreError> {
+    let schema = &schema_name(projection, generation);
     let lock = if lock { " FOR UPDATE" } else { "" };
     let quoted = quoted(schema);
-    let reading = |e| read_store_error("reading the partitions' checkpoints", e);
+    let reading = gone_or(
+        projection,
+        generation,
+        "reading the partitions' checkpoints",
+    );
+    let decoding = |e| read_store_error("reading the partitions' checkpoints", e);
     let mut positions = Vec::new();
     if partitions_table(tx, schema).await? {
         for row in tx
@@ -228,10 +235,10 @@ pub(crate) async fn partition_positions(
                 &[],
             )
             .await
-            .map_err(reading)?
+            .map_err(&reading)?
         {
             positions.push(GlobalPosition::new(to_u64(
-                row.try_get(0).map_err(reading)?,
+                row.try_get(0).map_err(decoding)?,
             )));
         }
     }
@@ -242,9 +249,9 @@ pub(crate) async fn partition_positions(
                 &[],
             )
             .await
-            .map_err(reading)?;
+            .map_err(&reading)?;
         positions.push(GlobalPosition::new(to_u64(
-            row.try_get(0).map_err(reading)?,
+            row.try_get(0).map_err(decoding)?,
         )));
     }
     Ok(positions)
