@@ -173,19 +173,18 @@ pub(crate) async fn partitions_table(
         .map_err(|e| read_store_error("looking for partitions", e))
 }
 
-/// How many partitions built the generation in `schema` (1 when built whole), and the lowest
-/// of their checkpoints.
+/// How many partitions built the generation in `schema` (1 when built whole).
 pub(crate) async fn partitions(
     tx: &deadpool_postgres::Transaction<'_>,
     schema: &str,
-) -> Result<(u16, Option<GlobalPosition>), ReadStoreError> {
+) -> Result<u16, ReadStoreError> {
     if !partitions_table(tx, schema).await? {
-        return Ok((1, None));
+        return Ok(1);
     }
     let row = tx
         .query_one(
             &format!(
-                "SELECT max(partitions), min(position) FROM {}._projector_partitions",
+                "SELECT max(partitions) FROM {}._projector_partitions",
                 quoted(schema)
             ),
             &[],
@@ -195,16 +194,10 @@ pub(crate) async fn partitions(
     let count: Option<i32> = row
         .try_get(0)
         .map_err(|e| read_store_error("counting partitions", e))?;
-    let lowest: Option<i64> = row
-        .try_get(1)
-        .map_err(|e| read_store_error("counting partitions", e))?;
-    Ok((
-        count
-            .and_then(|c| u16::try_from(c).ok())
-            .unwrap_or(1)
-            .max(1),
-        lowest.map(|p| GlobalPosition::new(to_u64(p))),
-    ))
+    Ok(count
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(1)
+        .max(1))
 }
 
 /// The checkpoint of each partition of `projection`'s `generation` by index, or its whole

@@ -508,7 +508,7 @@ impl SqlReadStore for PgReadStore {
         let mut client = self.client("counting partitions").await?;
         let schema = schema_name(projection, generation);
         let tx = generation::begin(&mut client, &schema, false).await?;
-        let (count, _) = generation::partitions(&tx, &schema).await?;
+        let count = generation::partitions(&tx, &schema).await?;
         tx.commit()
             .await
             .map_err(commit_error("counting partitions"))?;
