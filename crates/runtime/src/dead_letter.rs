@@ -80,7 +80,7 @@ impl Worker {
                 }
             }
         }
-        lane.feed.reset(lane.checkpoint.position);
+        lane.rewind();
         Step::Continue
     }
 

@@ -2,15 +2,27 @@
 //! serving lane, and during a rebuild the building lane beside it.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use projector_core::{Checkpoint, EventFeed, Generation, GlobalPosition, ServingAt};
 
 use crate::feed::Feed;
 
+/// How long a serving lane may keep a position it reached by passing events its projection
+/// ignores before writing it: the read store's checkpoint trails the lane by at most this.
+pub(crate) const PASSED_WRITE_EVERY: Duration = Duration::from_secs(1);
+
 /// A generation being written: its checkpoint and its feed.
 pub(crate) struct Lane {
     pub(crate) generation: Generation,
+    /// The checkpoint the read store holds for the generation.
     pub(crate) checkpoint: Checkpoint,
+    /// A position past `checkpoint` reached through events the projection ignores, not yet
+    /// written: the read model is the same at both, so reads are answered at this one while
+    /// the store is spared a commit per batch that changes nothing.
+    pub(crate) passed: Option<Checkpoint>,
+    /// When the lane last wrote its checkpoint.
+    pub(crate) written_at: Instant,
     pub(crate) feed: Feed,
     /// Why the lane applies nothing although the feed is ahead, if it does not.
     pub(crate) halt: Option<Halt>,
@@ -46,14 +58,43 @@ impl Lane {
         Self {
             generation,
             checkpoint,
+            passed: None,
+            written_at: Instant::now(),
             feed: Feed::new(feed, checkpoint.position, batch_size),
             halt: None,
             next_batch_at: None,
         }
     }
 
+    /// Where the lane is: past every event up to here, written or not.
+    pub(crate) fn position(&self) -> Checkpoint {
+        self.passed.unwrap_or(self.checkpoint)
+    }
+
     pub(crate) fn has_work(&self, head: GlobalPosition) -> bool {
-        self.halt.is_none() && self.checkpoint.position < head
+        self.halt.is_none() && self.position().position < head
+    }
+
+    /// Reads the feed again from where the lane is.
+    pub(crate) fn rewind(&mut self) {
+        self.feed.reset(self.position().position);
+    }
+
+    /// Takes `checkpoint` as the one the read store holds; a position passed beyond it stays.
+    pub(crate) fn written(&mut self, checkpoint: Checkpoint) {
+        self.checkpoint = checkpoint;
+        self.written_at = Instant::now();
+        if self
+            .passed
+            .is_some_and(|passed| passed.position <= checkpoint.position)
+        {
+            self.passed = None;
+        }
+    }
+
+    /// Whether a position passed is due to be written.
+    pub(crate) fn passed_due(&self) -> bool {
+        self.passed.is_some() && self.written_at.elapsed() >= PASSED_WRITE_EVERY
     }
 
     /// The generation and checkpoint as this lane last saw them, to fence a swap.

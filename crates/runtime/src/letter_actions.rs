@@ -247,7 +247,7 @@ impl Worker {
         let serving = &mut lanes.serving;
         serving.halt = None;
         self.advanced(serving, LaneKind::Serving, to, 1, applied);
-        serving.feed.reset(to.position);
+        serving.rewind();
         self.set_state(WorkerState::CatchingUp);
     }
 

@@ -106,9 +106,9 @@ impl Worker {
         self.paused = None;
         tracing::info!(projection = %self.target.name(), checkpoint = %lanes.serving.checkpoint.position,
             "projection resumed from its checkpoint");
-        lanes.serving.feed.reset(lanes.serving.checkpoint.position);
+        lanes.serving.rewind();
         if let Some(building) = &mut lanes.building {
-            building.feed.reset(building.checkpoint.position);
+            building.rewind();
         }
         self.status.send_modify(|s| {
             s.paused = None;

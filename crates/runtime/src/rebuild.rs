@@ -194,7 +194,7 @@ impl Worker {
         }
         let caught_up = match lanes.serving.halt {
             Some(Halt::Ahead { .. }) => !lane.has_work(*self.head.borrow()),
-            _ => lane.checkpoint.position >= lanes.serving.checkpoint.position,
+            _ => lane.checkpoint.position >= lanes.serving.position().position,
         };
         if !caught_up {
             return Step::Continue;

@@ -179,6 +179,7 @@ impl Worker {
                         self.step(&mut lanes.serving, LaneKind::Serving).await
                     }
                     (false, true, Some(lane)) => self.step(lane, LaneKind::Building).await,
+                    _ if lanes.serving.passed_due() => self.write_passed(&mut lanes.serving).await,
                     _ => {
                         self.settle(&lanes.serving);
                         // Woken at least as often as the controls are read, so a pause another
@@ -208,6 +209,9 @@ impl Worker {
                 Step::Shutdown => break,
             }
         }
+        // The store's checkpoint is left where reads were answered; replaying the events passed
+        // would change nothing, but a stopped projection should not show a lag it does not have.
+        let _ = self.write_passed(&mut lanes.serving).await;
         tracing::info!(projection = %name, checkpoint = %lanes.serving.checkpoint.position, "projection stopped here");
         Ended::Stopped
     }
@@ -242,7 +246,7 @@ impl Worker {
                     serving.halt = None;
                     tracing::info!(projection = %self.target.name(), checkpoint = %serving.checkpoint.position,
                         "resuming after a poison event");
-                    serving.feed.reset(serving.checkpoint.position);
+                    serving.rewind();
                     self.set_state(WorkerState::CatchingUp);
                 }
                 let _ = reply.send(Ok(resumed || lifted));
@@ -264,7 +268,7 @@ impl Worker {
         let batch = match lane.feed.next().await {
             Ok(batch) => batch,
             Err(error) => {
-                lane.feed.reset(lane.checkpoint.position);
+                lane.rewind();
                 return self.continue_unless_shutdown(&error.to_string()).await;
             }
         };
@@ -292,6 +296,46 @@ impl Worker {
             .into_iter()
             .filter(|e| self.filter.accepts(e))
             .collect();
+        if handled.is_empty() && self.may_pass(lane, kind) {
+            self.passed(lane, through, read);
+            self.gather_next(lane, read);
+            return Step::Continue;
+        }
+        self.commit(lane, kind, handled, through, read).await
+    }
+
+    /// Whether the lane may move past a batch its projection ignores without writing its
+    /// checkpoint: a serving lane that wrote it a moment ago, of a target the event store does
+    /// not apply itself, run without a lease (with one, the processes standing by answer
+    /// reads at the checkpoint the store holds).
+    fn may_pass(&self, lane: &Lane, kind: LaneKind) -> bool {
+        kind == LaneKind::Serving
+            && self.leases.is_none()
+            && !self.target.inline()
+            && lane.written_at.elapsed() < crate::lane::PASSED_WRITE_EVERY
+    }
+
+    /// Writes the position the serving lane passed, if any (see `Lane::passed`).
+    pub(crate) async fn write_passed(&mut self, lane: &mut Lane) -> Step {
+        match lane.passed {
+            Some(passed) => {
+                self.commit(lane, LaneKind::Serving, Arc::from([]), passed, 0)
+                    .await
+            }
+            None => Step::Continue,
+        }
+    }
+
+    /// Applies `handled`, the events the projection takes of the `read` up to `through`, and
+    /// moves the lane's checkpoint to `through`.
+    async fn commit(
+        &mut self,
+        lane: &mut Lane,
+        kind: LaneKind,
+        handled: Arc<[RecordedEvent]>,
+        through: Checkpoint,
+        read: usize,
+    ) -> Step {
         let started = std::time::Instant::now();
         match self
             .target
@@ -308,18 +352,15 @@ impl Worker {
                     "projection" => self.target.name().to_string())
                 .record(started.elapsed().as_secs_f64());
                 self.advanced(lane, kind, through, read, &handled);
-                let interval = self.target.batch_interval();
-                if !interval.is_zero() && read < self.options.batch_size {
-                    lane.next_batch_at = Some(tokio::time::Instant::now() + interval);
-                }
+                self.gather_next(lane, read);
                 Step::Continue
             }
             Err(error) if error.is_transient() => {
-                lane.feed.reset(lane.checkpoint.position);
+                lane.rewind();
                 self.continue_unless_shutdown(&error.to_string()).await
             }
             Err(ApplyError::Projection(error)) => {
-                lane.feed.reset(lane.checkpoint.position);
+                lane.rewind();
                 self.isolate(lane, kind, handled, through, error).await
             }
             Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
@@ -327,9 +368,18 @@ impl Worker {
             }
             Err(ApplyError::Store(error)) if error.is_fenced() => Step::Reload,
             Err(ApplyError::Store(error)) => {
-                lane.feed.reset(lane.checkpoint.position);
+                lane.rewind();
                 self.continue_unless_shutdown(&error.to_string()).await
             }
+        }
+    }
+
+    /// A target with a batch interval gathers what arrives in it into the next batch, once a
+    /// batch of `read` events did not fill up.
+    fn gather_next(&self, lane: &mut Lane, read: usize) {
+        let interval = self.target.batch_interval();
+        if !interval.is_zero() && read < self.options.batch_size {
+            lane.next_batch_at = Some(tokio::time::Instant::now() + interval);
         }
     }
 
@@ -353,12 +403,12 @@ impl Worker {
         match self.target.checkpoint(lane.generation).await {
             Ok(checkpoint) => {
                 self.moved_to(lane, kind, checkpoint);
-                lane.feed.reset(checkpoint.position);
+                lane.rewind();
                 Step::Continue
             }
             Err(error) if error.is_fenced() => Step::Reload,
             Err(error) => {
-                lane.feed.reset(lane.checkpoint.position);
+                lane.rewind();
                 self.continue_unless_shutdown(&error.to_string()).await
             }
         }
@@ -381,7 +431,7 @@ impl Worker {
                     return Step::Shutdown;
                 }
                 let serving = &lanes.serving;
-                if serving.halt.is_none() && serving.checkpoint.position < *self.head.borrow() {
+                if serving.halt.is_none() && serving.position().position < *self.head.borrow() {
                     let now = Utc::now();
                     self.status.send_modify(|s| {
                         s.pending_since.get_or_insert(now);

@@ -19,14 +19,7 @@ impl Worker {
     ) {
         let name = self.target.name();
         self.failures = 0;
-        metrics::counter!("projector_projection_events_read_total", "projection" => name.to_string())
-            .increment(read as u64);
-        metrics::counter!("projector_projection_events_applied_total", "projection" => name.to_string())
-            .increment(handled.len() as u64);
-        metrics::counter!("projector_projection_batches_total", "projection" => name.to_string())
-            .increment(1);
-        metrics::histogram!("projector_projection_batch_size", "projection" => name.to_string())
-            .record(read as f64);
+        self.count(read, handled.len());
         match kind {
             LaneKind::Serving if !handled.is_empty() => {
                 let count = handled.len();
@@ -42,28 +35,55 @@ impl Worker {
         self.moved_to(lane, kind, through);
     }
 
-    /// Takes `through` as the lane's checkpoint and publishes it.
+    /// Records a batch of `read` events the projection ignores, passed without writing the
+    /// checkpoint (see `Lane::passed`).
+    pub(crate) fn passed(&mut self, lane: &mut Lane, through: Checkpoint, read: usize) {
+        self.count(read, 0);
+        lane.passed = Some(through);
+        self.publish_position(lane, LaneKind::Serving);
+    }
+
+    fn count(&self, read: usize, applied: usize) {
+        let name = self.target.name();
+        metrics::counter!("projector_projection_events_read_total", "projection" => name.to_string())
+            .increment(read as u64);
+        metrics::counter!("projector_projection_events_applied_total", "projection" => name.to_string())
+            .increment(applied as u64);
+        metrics::counter!("projector_projection_batches_total", "projection" => name.to_string())
+            .increment(1);
+        metrics::histogram!("projector_projection_batch_size", "projection" => name.to_string())
+            .record(read as f64);
+    }
+
+    /// Takes `through` as the checkpoint the read store holds for the lane, and publishes
+    /// where the lane is.
     pub(super) fn moved_to(&mut self, lane: &mut Lane, kind: LaneKind, through: Checkpoint) {
-        lane.checkpoint = through;
+        lane.written(through);
+        self.publish_position(lane, kind);
+    }
+
+    /// Publishes where `lane` is: for the serving lane, the position reads are answered at.
+    fn publish_position(&self, lane: &Lane, kind: LaneKind) {
+        let at = lane.position();
         match kind {
             LaneKind::Serving => {
                 let head = *self.head.borrow();
                 self.status.send_modify(|s| {
-                    s.checkpoint = through.position;
-                    s.last_event_at = through.last_event_at;
-                    if through.position >= head {
+                    s.checkpoint = at.position;
+                    s.last_event_at = at.last_event_at;
+                    if at.position >= head {
                         s.pending_since = None;
                     }
                     if matches!(s.state, WorkerState::Retrying { .. }) {
                         s.state = WorkerState::CatchingUp;
                     }
                 });
-                self.publish_metrics(through.position);
+                self.publish_metrics(at.position);
             }
             LaneKind::Building => {
                 self.status.send_modify(|s| {
                     if let Some(rebuild) = &mut s.rebuild {
-                        rebuild.checkpoint = through.position;
+                        rebuild.checkpoint = at.position;
                     }
                 });
             }

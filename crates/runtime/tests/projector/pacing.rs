@@ -1,22 +1,26 @@
-//! A target with a batch interval: live events arriving at the head are gathered into one
-//! batch per interval, while a backlog is applied in full batches without a pause.
+//! How batches reach a target. With a batch interval, live events arriving at the head are
+//! gathered into one batch per interval, while a backlog is applied in full batches without a
+//! pause. Batches of events the projection ignores are passed without a write each, and the
+//! position passed is written within a second, or when the projector stops.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use projector_core::{
-    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, EventFilter, Generation,
-    GlobalPosition, PoisonPolicy, ProjectionName, ProjectionTarget, ReadStoreError, RecordedEvent,
-    ServingAt,
+    ApplyError, BuildingGeneration, Checkpoint, DeadLetter, EventAppender, EventFilter,
+    ExpectedVersion, Generation, GlobalPosition, PoisonPolicy, ProjectionName, ProjectionTarget,
+    ReadStoreError, RecordedEvent, ServingAt, StreamId,
 };
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_sql::{SqlReadStore, SqlTarget};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{Counting, Stores, patience};
+use projector_runtime::ProjectorHandle;
 
-/// A SQL target with a batch interval, recording the size of every batch it applies.
+/// A SQL target with a batch interval, recording the size of every batch it applies (every
+/// write of its checkpoint).
 struct Paced {
     inner: SqlTarget,
     interval: Duration,
@@ -168,4 +172,101 @@ async fn live_events_are_gathered_for_the_batch_interval_and_a_backlog_is_not_pa
     );
     shutdown.cancel();
     handle.join().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_a_projection_ignores_are_passed_and_their_position_written_within_a_second() {
+    let stores = Stores::new();
+    let paced = Arc::new(Paced {
+        inner: SqlTarget::new(
+            stores.reads.clone() as Arc<dyn SqlReadStore>,
+            Arc::new(Counting::new("passing", PoisonPolicy::Stop)),
+        ),
+        interval: Duration::ZERO,
+        batches: Mutex::new(Vec::new()),
+    });
+    let shutdown = CancellationToken::new();
+    let handle = Projector::new(stores.events.clone(), ProjectorOptions::default())
+        .with_target(Arc::clone(&paced) as Arc<dyn ProjectionTarget>)
+        .start(shutdown.clone())
+        .expect("start");
+    let name = ProjectionName::from_static("passing");
+    // An event the projection takes is written at once.
+    stores.append("taken", 1, None).await;
+    handle
+        .wait_for(&name, GlobalPosition::new(1), patience())
+        .await
+        .expect("applied");
+    // Twenty commits it ignores, each read as a batch of its own once the one before passed.
+    for n in 2..=21 {
+        ignore(&stores, &handle, &name, n).await;
+    }
+    let writes = paced.batches.lock().expect("batches").len();
+    assert!(
+        writes <= 5,
+        "twenty ignored batches within moments cost a write or two, not one each: {writes}"
+    );
+    // Idle, the position passed is written within a second.
+    let soon = projector_testkit::wait::scaled(Duration::from_secs(3));
+    projector_testkit::wait::eventually_within(
+        "the position passed to be written",
+        soon,
+        || async {
+            match stored(&stores, &name).await.get() {
+                21 => Ok(()),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
+
+    // Passed again, then stopped: the store is left where reads were answered.
+    for n in 22..=24 {
+        ignore(&stores, &handle, &name, n).await;
+    }
+    shutdown.cancel();
+    handle.join().await;
+    assert_eq!(stored(&stores, &name).await.get(), 24);
+    assert_eq!(
+        stores.counted(&name).await,
+        (1, 1),
+        "the ignored events changed nothing"
+    );
+}
+
+/// The checkpoint the read store holds for `name`'s serving generation.
+async fn stored(stores: &Stores, name: &ProjectionName) -> GlobalPosition {
+    let serving = stores
+        .reads
+        .serving(name)
+        .await
+        .expect("serving")
+        .expect("a serving generation");
+    stores
+        .reads
+        .checkpoint(name, serving.generation)
+        .await
+        .expect("checkpoint")
+        .position
+}
+
+/// Commits one event no projection here takes, at position `n`, and waits for `name` to
+/// answer reads there.
+async fn ignore(stores: &Stores, handle: &ProjectorHandle, name: &ProjectionName, n: u64) {
+    stores
+        .events
+        .append(
+            &StreamId::from_static("elsewhere"),
+            ExpectedVersion::Any,
+            vec![projector_testkit::events::event(
+                "Ignored",
+                serde_json::json!({ "n": n }),
+            )],
+        )
+        .await
+        .expect("append");
+    handle
+        .wait_for(name, GlobalPosition::new(n), patience())
+        .await
+        .expect("reads are answered at the position passed");
 }
