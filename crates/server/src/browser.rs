@@ -75,23 +75,19 @@ fn host_name(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
-/// What the guard needs: the policy, and whether authentication is off.
+/// What the guard needs: the policy.
 #[derive(Debug)]
 pub(crate) struct BrowserGuard {
     pub(crate) policy: BrowserPolicy,
-    pub(crate) unauthenticated: bool,
 }
 
-/// Middleware: with authentication off, refuses requests naming a host not allowed, and
-/// writes a browser sends from another origin.
+/// Middleware, layered with authentication off: refuses requests naming a host not allowed,
+/// and writes a browser sends from another origin.
 pub(crate) async fn guard(
     State(guard): State<Arc<BrowserGuard>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if !guard.unauthenticated {
-        return next.run(request).await;
-    }
     let headers = request.headers();
     let host = header_text(headers, header::HOST)
         .or_else(|| request.uri().authority().map(|a| a.as_str()));

@@ -150,18 +150,24 @@ fn finish(
         )),
         None => router,
     };
-    let router = if guarded {
+    // Each guard is layered only where it can refuse something: the token guard with
+    // authentication on, the browser guard with it off.
+    let authenticated = state.authenticator().is_on();
+    let router = if guarded && authenticated {
         router.layer(axum::middleware::from_fn_with_state(access, auth::guard))
     } else {
         router
     };
-    let router = router.layer(axum::middleware::from_fn_with_state(
-        Arc::new(browser::BrowserGuard {
-            policy: config.browser.clone(),
-            unauthenticated: !state.authenticator().is_on(),
-        }),
-        browser::guard,
-    ));
+    let router = if authenticated {
+        router
+    } else {
+        router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(browser::BrowserGuard {
+                policy: config.browser.clone(),
+            }),
+            browser::guard,
+        ))
+    };
     let router = match cors(&config.browser) {
         Some(cors) => router.layer(cors),
         None => router,
