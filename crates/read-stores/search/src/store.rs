@@ -25,8 +25,10 @@ pub struct SearchStoreOptions {
     pub writer_memory: usize,
     /// The shortest time between two commits at the head of the feed: each commit writes a
     /// segment (and makes a fresh writer buffer), so live events are gathered for this long
-    /// into one commit, as a search server's refresh interval does. A search waiting for a
-    /// position waits up to this much longer. Default: 100 ms.
+    /// into one commit, as a search server's refresh interval does. Under load the time
+    /// stretches to ten times what the last commit took (up to a second, or this interval if
+    /// longer), so commits take at most about a tenth of the index's time. A search waiting
+    /// for a position waits up to that much longer. Default: 100 ms.
     pub commit_interval: Duration,
 }
 

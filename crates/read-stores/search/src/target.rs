@@ -2,7 +2,8 @@
 //! projector drives it. Each call runs on a blocking thread: the index is local disk.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use projector_core::{
@@ -25,7 +26,15 @@ pub struct SearchTarget {
     store: SearchStore,
     projection: Arc<dyn Indexer>,
     indexes: Arc<ProjectionIndexes>,
+    /// How long the last batch took to apply and commit, in microseconds: the interval
+    /// before the next stretches with it (see `SearchStoreOptions::commit_interval`).
+    last_commit_micros: Arc<AtomicU64>,
 }
+
+/// The batch interval stretches to this many times the last commit's duration.
+const COMMIT_SHARE: u32 = 10;
+/// The longest the stretched interval gets (a search server's usual refresh interval).
+const LONGEST_STRETCH: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for SearchTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,6 +53,7 @@ impl SearchTarget {
             store,
             projection: Arc::new(projection),
             indexes,
+            last_commit_micros: Arc::default(),
         }
     }
 
@@ -148,9 +158,11 @@ impl ProjectionTarget for SearchTarget {
     }
 
     fn batch_interval(&self) -> Duration {
-        self.store
-            .options()
-            .map_or(Duration::ZERO, |options| options.commit_interval)
+        let Some(options) = self.store.options() else {
+            return Duration::ZERO;
+        };
+        let last = Duration::from_micros(self.last_commit_micros.load(Ordering::Relaxed));
+        stretched(options.commit_interval, last)
     }
 
     async fn apply(
@@ -162,13 +174,18 @@ impl ProjectionTarget for SearchTarget {
     ) -> Result<(), ApplyError> {
         let projection = Arc::clone(&self.projection);
         let indexes = Arc::clone(&self.indexes);
+        let last_commit_micros = Arc::clone(&self.last_commit_micros);
         tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
             let index = indexes.generation(generation)?;
             let schema = index.schema();
             let reserved = index.reserved();
-            index.apply(from, to, |searcher| {
+            let applied = index.apply(from, to, |searcher| {
                 projection.changes(searcher, reserved, &schema, &events)
-            })
+            });
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            last_commit_micros.store(took, Ordering::Relaxed);
+            applied
         })
         .await
         .map_err(|e| {
@@ -226,5 +243,36 @@ impl ProjectionTarget for SearchTarget {
             Ok(index.payload().dead_letters.clone())
         })
         .await
+    }
+}
+
+/// The time to gather live events for before the next commit: `interval`, stretched to
+/// [`COMMIT_SHARE`] times the `last` commit's duration, up to [`LONGEST_STRETCH`] (or
+/// `interval`, if longer).
+fn stretched(interval: Duration, last: Duration) -> Duration {
+    let busy = last.saturating_mul(COMMIT_SHARE);
+    interval.max(busy.min(LONGEST_STRETCH))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_stretches_with_slow_commits_up_to_a_second() {
+        let ms = Duration::from_millis;
+        assert_eq!(stretched(ms(100), ms(4)), ms(100), "a quick commit");
+        assert_eq!(stretched(ms(100), ms(30)), ms(300));
+        assert_eq!(
+            stretched(ms(100), ms(400)),
+            ms(1_000),
+            "stretched at most to a second"
+        );
+        assert_eq!(
+            stretched(ms(2_000), ms(400)),
+            ms(2_000),
+            "a longer interval stays"
+        );
+        assert_eq!(stretched(Duration::ZERO, Duration::ZERO), Duration::ZERO);
     }
 }
