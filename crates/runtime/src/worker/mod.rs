@@ -209,6 +209,11 @@ impl Worker {
                 Step::Shutdown => break,
             }
         }
+        // Events a batch interval held back are applied before stopping: the delay was the
+        // worker's own, and a clean stop should not leave them behind.
+        if lanes.serving.next_batch_at.is_some() && lanes.serving.has_work(*self.head.borrow()) {
+            let _ = self.step(&mut lanes.serving, LaneKind::Serving).await;
+        }
         // The store's checkpoint is left where reads were answered; replaying the events passed
         // would change nothing, but a stopped projection should not show a lag it does not have.
         let _ = self.write_passed(&mut lanes.serving).await;
@@ -258,11 +263,12 @@ impl Worker {
 
     /// Applies the next batch of one lane.
     pub(crate) async fn step(&mut self, lane: &mut Lane, kind: LaneKind) -> Step {
-        // A target with a batch interval gathers what arrives meanwhile into the next batch.
+        // A target with a batch interval gathers what arrives meanwhile into the next batch; a
+        // stop cuts the wait short.
         if let Some(at) = lane.next_batch_at.take() {
             let wait = at.saturating_duration_since(tokio::time::Instant::now());
-            if !wait.is_zero() && !self.sleep(wait).await {
-                return Step::Shutdown;
+            if !wait.is_zero() {
+                self.sleep(wait).await;
             }
         }
         let batch = match lane.feed.next().await {

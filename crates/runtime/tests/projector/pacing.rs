@@ -234,6 +234,40 @@ async fn batches_a_projection_ignores_are_passed_and_their_position_written_with
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_the_batch_interval_applies_what_it_gathered() {
+    let stores = Stores::new();
+    let paced = Arc::new(Paced {
+        inner: SqlTarget::new(
+            stores.reads.clone() as Arc<dyn SqlReadStore>,
+            Arc::new(Counting::new("gathering", PoisonPolicy::Stop)),
+        ),
+        interval: Duration::from_secs(30),
+        batches: Mutex::new(Vec::new()),
+    });
+    let shutdown = CancellationToken::new();
+    let handle = Projector::new(stores.events.clone(), ProjectorOptions::default())
+        .with_target(Arc::clone(&paced) as Arc<dyn ProjectionTarget>)
+        .start(shutdown.clone())
+        .expect("start");
+    let name = ProjectionName::from_static("gathering");
+    stores.append("live", 1, None).await;
+    handle
+        .wait_for(&name, GlobalPosition::new(1), patience())
+        .await
+        .expect("the first live event is applied");
+    // These wait out the interval, which the stop cuts short.
+    stores.append("live", 3, None).await;
+    shutdown.cancel();
+    handle.join().await;
+    assert_eq!(
+        stores.counted(&name).await,
+        (4, 4),
+        "nothing gathered is left behind"
+    );
+    assert_eq!(stored(&stores, &name).await.get(), 4);
+}
+
 /// The checkpoint the read store holds for `name`'s serving generation.
 async fn stored(stores: &Stores, name: &ProjectionName) -> GlobalPosition {
     let serving = stores
