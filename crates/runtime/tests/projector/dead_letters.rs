@@ -8,7 +8,6 @@ use std::sync::atomic::Ordering;
 
 use projector_core::{GlobalPosition, PoisonPolicy, ProjectionName};
 use projector_runtime::{ProjectorHandle, RetryOutcome, RuntimeError, WorkerState};
-use projector_sql::SqlReadStore;
 
 use crate::helpers::{Counting, Stores, patience};
 
@@ -26,23 +25,6 @@ async fn stopped(handle: &ProjectorHandle, name: &ProjectionName) {
     .await
     .expect("stops at the poison event in time")
     .expect("worker alive");
-}
-
-/// The serving generation's checkpoint, as the store has it.
-async fn checkpoint(stores: &Stores, name: &ProjectionName) -> u64 {
-    let serving = stores
-        .reads
-        .serving(name)
-        .await
-        .expect("serving")
-        .expect("a serving generation");
-    stores
-        .reads
-        .checkpoint(name, serving.generation)
-        .await
-        .expect("checkpoint")
-        .position
-        .get()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +61,7 @@ async fn retrying_the_letter_a_projection_stopped_at_fails_again_then_applies_on
         handle.status(&name).expect("status").state,
         WorkerState::Stopped { position, .. } if position == POISON
     ));
-    assert_eq!(checkpoint(&stores, &name).await, 20);
+    assert_eq!(stores.stored_checkpoint(&name).await, 20);
     assert_eq!(stores.counted(&name).await, (20, 20));
 
     projection.cured.store(true, Ordering::SeqCst);
@@ -95,7 +77,7 @@ async fn retrying_the_letter_a_projection_stopped_at_fails_again_then_applies_on
         .await
         .expect("the projection goes on to the head");
     assert_eq!(stores.counted(&name).await, (50, 50), "every event once");
-    assert_eq!(checkpoint(&stores, &name).await, 50);
+    assert_eq!(stores.stored_checkpoint(&name).await, 50);
     assert!(
         handle
             .dead_letters(&name)
@@ -140,7 +122,11 @@ async fn retrying_a_skipped_letter_applies_its_event_and_leaves_the_checkpoint()
         RetryOutcome::Applied
     );
     assert_eq!(stores.counted(&name).await, (50, 50));
-    assert_eq!(checkpoint(&stores, &name).await, 50, "the checkpoint stays");
+    assert_eq!(
+        stores.stored_checkpoint(&name).await,
+        50,
+        "the checkpoint stays"
+    );
     assert!(
         handle
             .dead_letters(&name)
@@ -181,7 +167,7 @@ async fn skipping_the_letter_a_projection_stopped_at_moves_past_it() {
         .wait_for(&name, GlobalPosition::new(50), patience())
         .await
         .expect("the projection goes on to the head");
-    assert_eq!(checkpoint(&stores, &name).await, 50);
+    assert_eq!(stores.stored_checkpoint(&name).await, 50);
     assert_eq!(
         stores.counted(&name).await,
         (49, 49),
@@ -221,7 +207,7 @@ async fn retrying_every_letter_goes_in_position_order() {
         [(21, RetryOutcome::Applied), (54, RetryOutcome::Applied)]
     );
     assert_eq!(stores.counted(&name).await, (60, 60));
-    assert_eq!(checkpoint(&stores, &name).await, 60);
+    assert_eq!(stores.stored_checkpoint(&name).await, 60);
     assert!(
         handle
             .dead_letters(&name)

@@ -86,6 +86,22 @@ impl Stores {
         (handle, shutdown)
     }
 
+    /// The checkpoint the store holds for `name`'s serving generation.
+    pub async fn stored_checkpoint(&self, name: &ProjectionName) -> u64 {
+        let serving = self
+            .reads
+            .serving(name)
+            .await
+            .expect("serving")
+            .expect("a serving generation");
+        self.reads
+            .checkpoint(name, serving.generation)
+            .await
+            .expect("checkpoint")
+            .position
+            .get()
+    }
+
     /// `(rows in seen, applied counter)` of the serving generation.
     pub async fn counted(&self, name: &ProjectionName) -> (i64, i64) {
         let rows = self

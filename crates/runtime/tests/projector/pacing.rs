@@ -114,25 +114,11 @@ async fn live_events_are_gathered_for_the_batch_interval_and_a_backlog_is_not_pa
     let stores = Stores::new();
     // A backlog of four full batches, there before the projector starts.
     stores.append("backlog", 40, None).await;
-    let paced = Arc::new(Paced {
-        inner: SqlTarget::new(
-            stores.reads.clone() as Arc<dyn SqlReadStore>,
-            Arc::new(Counting::new("paced", PoisonPolicy::Stop)),
-        ),
-        interval: Duration::from_millis(400),
-        batches: Mutex::new(Vec::new()),
-    });
-    let shutdown = CancellationToken::new();
-    let handle = Projector::new(
-        stores.events.clone(),
-        ProjectorOptions {
-            batch_size: 10,
-            ..ProjectorOptions::default()
-        },
-    )
-    .with_target(Arc::clone(&paced) as Arc<dyn ProjectionTarget>)
-    .start(shutdown.clone())
-    .expect("start");
+    let options = ProjectorOptions {
+        batch_size: 10,
+        ..ProjectorOptions::default()
+    };
+    let (paced, handle, shutdown) = start(&stores, "paced", Duration::from_millis(400), options);
     let name = ProjectionName::from_static("paced");
     handle
         .wait_for(&name, GlobalPosition::new(40), patience())
@@ -177,19 +163,12 @@ async fn live_events_are_gathered_for_the_batch_interval_and_a_backlog_is_not_pa
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_a_projection_ignores_are_passed_and_their_position_written_within_a_second() {
     let stores = Stores::new();
-    let paced = Arc::new(Paced {
-        inner: SqlTarget::new(
-            stores.reads.clone() as Arc<dyn SqlReadStore>,
-            Arc::new(Counting::new("passing", PoisonPolicy::Stop)),
-        ),
-        interval: Duration::ZERO,
-        batches: Mutex::new(Vec::new()),
-    });
-    let shutdown = CancellationToken::new();
-    let handle = Projector::new(stores.events.clone(), ProjectorOptions::default())
-        .with_target(Arc::clone(&paced) as Arc<dyn ProjectionTarget>)
-        .start(shutdown.clone())
-        .expect("start");
+    let (paced, handle, shutdown) = start(
+        &stores,
+        "passing",
+        Duration::ZERO,
+        ProjectorOptions::default(),
+    );
     let name = ProjectionName::from_static("passing");
     // An event the projection takes is written at once.
     stores.append("taken", 1, None).await;
@@ -212,7 +191,7 @@ async fn batches_a_projection_ignores_are_passed_and_their_position_written_with
         "the position passed to be written",
         soon,
         || async {
-            match stored(&stores, &name).await.get() {
+            match stores.stored_checkpoint(&name).await {
                 21 => Ok(()),
                 other => Err(other),
             }
@@ -226,7 +205,7 @@ async fn batches_a_projection_ignores_are_passed_and_their_position_written_with
     }
     shutdown.cancel();
     handle.join().await;
-    assert_eq!(stored(&stores, &name).await.get(), 24);
+    assert_eq!(stores.stored_checkpoint(&name).await, 24);
     assert_eq!(
         stores.counted(&name).await,
         (1, 1),
@@ -237,19 +216,12 @@ async fn batches_a_projection_ignores_are_passed_and_their_position_written_with
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_during_the_batch_interval_applies_what_it_gathered() {
     let stores = Stores::new();
-    let paced = Arc::new(Paced {
-        inner: SqlTarget::new(
-            stores.reads.clone() as Arc<dyn SqlReadStore>,
-            Arc::new(Counting::new("gathering", PoisonPolicy::Stop)),
-        ),
-        interval: Duration::from_secs(30),
-        batches: Mutex::new(Vec::new()),
-    });
-    let shutdown = CancellationToken::new();
-    let handle = Projector::new(stores.events.clone(), ProjectorOptions::default())
-        .with_target(Arc::clone(&paced) as Arc<dyn ProjectionTarget>)
-        .start(shutdown.clone())
-        .expect("start");
+    let (_paced, handle, shutdown) = start(
+        &stores,
+        "gathering",
+        Duration::from_secs(30),
+        ProjectorOptions::default(),
+    );
     let name = ProjectionName::from_static("gathering");
     stores.append("live", 1, None).await;
     handle
@@ -265,23 +237,30 @@ async fn a_stop_during_the_batch_interval_applies_what_it_gathered() {
         (4, 4),
         "nothing gathered is left behind"
     );
-    assert_eq!(stored(&stores, &name).await.get(), 4);
+    assert_eq!(stores.stored_checkpoint(&name).await, 4);
 }
 
-/// The checkpoint the read store holds for `name`'s serving generation.
-async fn stored(stores: &Stores, name: &ProjectionName) -> GlobalPosition {
-    let serving = stores
-        .reads
-        .serving(name)
-        .await
-        .expect("serving")
-        .expect("a serving generation");
-    stores
-        .reads
-        .checkpoint(name, serving.generation)
-        .await
-        .expect("checkpoint")
-        .position
+/// Starts a projector running a [`Paced`] counting projection named `name`.
+fn start(
+    stores: &Stores,
+    name: &'static str,
+    interval: Duration,
+    options: ProjectorOptions,
+) -> (Arc<Paced>, ProjectorHandle, CancellationToken) {
+    let paced = Arc::new(Paced {
+        inner: SqlTarget::new(
+            stores.reads.clone() as Arc<dyn SqlReadStore>,
+            Arc::new(Counting::new(name, PoisonPolicy::Stop)),
+        ),
+        interval,
+        batches: Mutex::new(Vec::new()),
+    });
+    let shutdown = CancellationToken::new();
+    let handle = Projector::new(stores.events.clone(), options)
+        .with_target(Arc::clone(&paced) as Arc<dyn ProjectionTarget>)
+        .start(shutdown.clone())
+        .expect("start");
+    (paced, handle, shutdown)
 }
 
 /// Commits one event no projection here takes, at position `n`, and waits for `name` to
