@@ -75,7 +75,7 @@ impl Default for ServerConfig {
             browser: BrowserPolicy::default(),
             rate_limit: None,
             max_in_flight: 1024,
-            max_queued_writes: 64,
+            max_queued_writes: 128,
             listener: ListenerLimits::default(),
             read_node: None,
             lag_alert: Duration::from_secs(10),

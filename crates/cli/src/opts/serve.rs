@@ -115,7 +115,7 @@ pub struct EdgeArgs {
     pub max_in_flight: usize,
     /// The most writes waiting for the event store at once; past it, a write is answered 503
     /// with Retry-After at once, before anything is recorded, instead of queueing.
-    #[arg(long, env = "PROJECTOR_MAX_QUEUED_WRITES", default_value_t = 64)]
+    #[arg(long, env = "PROJECTOR_MAX_QUEUED_WRITES", default_value_t = 128)]
     pub max_queued_writes: usize,
     /// How long a read naming `min_position` without `wait_ms` waits for its read model to
     /// reach it, in milliseconds, before a 503 naming the position reached (a read may ask
