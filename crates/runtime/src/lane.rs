@@ -92,9 +92,14 @@ impl Lane {
         }
     }
 
+    /// Whether the lane wrote its checkpoint less than [`PASSED_WRITE_EVERY`] ago.
+    pub(crate) fn wrote_lately(&self) -> bool {
+        self.written_at.elapsed() < PASSED_WRITE_EVERY
+    }
+
     /// Whether a position passed is due to be written.
     pub(crate) fn passed_due(&self) -> bool {
-        self.passed.is_some() && self.written_at.elapsed() >= PASSED_WRITE_EVERY
+        self.passed.is_some() && !self.wrote_lately()
     }
 
     /// The generation and checkpoint as this lane last saw them, to fence a swap.

@@ -75,16 +75,10 @@ fn host_name(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
-/// What the guard needs: the policy.
-#[derive(Debug)]
-pub(crate) struct BrowserGuard {
-    pub(crate) policy: BrowserPolicy,
-}
-
 /// Middleware, layered with authentication off: refuses requests naming a host not allowed,
 /// and writes a browser sends from another origin.
 pub(crate) async fn guard(
-    State(guard): State<Arc<BrowserGuard>>,
+    State(policy): State<Arc<BrowserPolicy>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -92,7 +86,7 @@ pub(crate) async fn guard(
     let host = header_text(headers, header::HOST)
         .or_else(|| request.uri().authority().map(|a| a.as_str()));
     if let Some(host) = host
-        && !guard.policy.host_allowed(host)
+        && !policy.host_allowed(host)
     {
         return ApiError::HostNotAllowed(host_name(host).chars().take(100).collect())
             .into_response();
@@ -103,7 +97,7 @@ pub(crate) async fn guard(
     );
     if !safe {
         let cross_site = match header_text(headers, header::ORIGIN) {
-            Some(origin) => !guard.policy.origin_allowed(origin, host),
+            Some(origin) => !policy.origin_allowed(origin, host),
             None => header_text(headers, "sec-fetch-site") == Some("cross-site"),
         };
         if cross_site {

@@ -162,9 +162,7 @@ fn finish(
         router
     } else {
         router.layer(axum::middleware::from_fn_with_state(
-            Arc::new(browser::BrowserGuard {
-                policy: config.browser.clone(),
-            }),
+            Arc::new(config.browser.clone()),
             browser::guard,
         ))
     };

@@ -318,7 +318,7 @@ impl Worker {
         kind == LaneKind::Serving
             && self.leases.is_none()
             && !self.target.inline()
-            && lane.written_at.elapsed() < crate::lane::PASSED_WRITE_EVERY
+            && lane.wrote_lately()
     }
 
     /// Writes the position the serving lane passed, if any (see `Lane::passed`).
