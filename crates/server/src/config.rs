@@ -42,6 +42,9 @@ pub struct ServerConfig {
     /// The most writes waiting for the event store at once; past it, a write is answered 503
     /// at once, before anything is recorded, so accepted writes never queue for seconds.
     pub max_queued_writes: usize,
+    /// While writes take longer than this on average, fewer than `max_queued_writes` may wait
+    /// at once; `None` keeps the count fixed.
+    pub write_latency_target: Option<Duration>,
     /// Timeouts and caps of the listeners.
     pub listener: ListenerLimits,
     /// Set on a read node (`serve --from`): writes are refused, naming the writer, and a read
@@ -74,8 +77,9 @@ impl Default for ServerConfig {
             admin_listener: None,
             browser: BrowserPolicy::default(),
             rate_limit: None,
-            max_in_flight: 1024,
+            max_in_flight: 4096,
             max_queued_writes: 128,
+            write_latency_target: Some(Duration::from_millis(20)),
             listener: ListenerLimits::default(),
             read_node: None,
             lag_alert: Duration::from_secs(10),

@@ -49,6 +49,7 @@ mod sampler;
 mod schemas;
 mod state;
 mod validate;
+mod write_queue;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -47,7 +47,7 @@ impl Default for ListenerLimits {
     fn default() -> Self {
         Self {
             header_read_timeout: Duration::from_secs(10),
-            max_connections: 1024,
+            max_connections: 4096,
             shutdown_grace: Duration::from_secs(30),
         }
     }

@@ -9,7 +9,7 @@ use projector_redis::RedisTarget;
 use projector_runtime::ProjectorHandle;
 use projector_search::SearchStore;
 use projector_sql::SqlReadStore;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -17,6 +17,7 @@ use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::sampler::{LeaseHolders, Sampler};
+use crate::write_queue::{WritePlace, WriteQueue};
 
 /// The server's shared state. Cloning is cheap.
 #[derive(Clone)]
@@ -37,8 +38,8 @@ struct Inner {
     projector: ProjectorHandle,
     config: ServerConfig,
     writes: TaskTracker,
-    /// Places for writes waiting for the event store (`max_queued_writes`).
-    write_queue: Arc<Semaphore>,
+    /// The writes waiting for the event store, and when a new one is turned away.
+    write_queue: WriteQueue,
     stopping: CancellationToken,
     sampler: Arc<Sampler>,
     lease_holders: Option<Arc<dyn LeaseHolders>>,
@@ -65,7 +66,7 @@ impl AppState {
         projector: ProjectorHandle,
         config: ServerConfig,
     ) -> Self {
-        let write_queue = Arc::new(Semaphore::new(config.max_queued_writes.max(1)));
+        let write_queue = WriteQueue::new(config.max_queued_writes, config.write_latency_target);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -262,25 +263,6 @@ impl AppState {
     /// A place among the writes waiting for the event store, held until the write ends, or
     /// [`ApiError::WritesQueued`] at once when every place is taken.
     pub(crate) fn write_place(&self) -> Result<WritePlace, ApiError> {
-        let permit = Arc::clone(&self.inner.write_queue)
-            .try_acquire_owned()
-            .map_err(|_| {
-                metrics::counter!("http_writes_shed_total").increment(1);
-                ApiError::WritesQueued
-            })?;
-        metrics::gauge!("http_writes_queued").increment(1.0);
-        Ok(WritePlace { _permit: permit })
-    }
-}
-
-/// A write's place among those waiting for the event store; given back when dropped.
-#[derive(Debug)]
-pub(crate) struct WritePlace {
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for WritePlace {
-    fn drop(&mut self) {
-        metrics::gauge!("http_writes_queued").decrement(1.0);
+        self.inner.write_queue.enter()
     }
 }

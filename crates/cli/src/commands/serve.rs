@@ -29,6 +29,7 @@ use crate::stores::{EventAccess, SearchAccess, Stores};
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Install the metrics recorder before anything records.
     projector_server::prometheus::handle();
+    raise_open_files_limit(args.edge.max_connections);
     // Bound first, so the leases this process takes name the address of its admin API.
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
@@ -122,6 +123,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }),
         max_in_flight: args.edge.max_in_flight,
         max_queued_writes: args.edge.max_queued_writes,
+        write_latency_target: write_latency_target(&args),
         listener: ListenerLimits {
             header_read_timeout: Duration::from_millis(args.edge.header_read_timeout_ms),
             max_connections: args.edge.max_connections,
@@ -203,4 +205,36 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     stores.close().await;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Room for the files, sockets and pipes the server holds beside its connections.
+const OTHER_OPEN_FILES: u64 = 1024;
+
+/// Raises the soft limit on open files (often 1024) towards the hard limit, so that
+/// `max_connections` connections fit beside the stores' files: past the limit, accepting a
+/// connection fails however far below the cap the server is.
+fn raise_open_files_limit(max_connections: usize) {
+    let wanted = max_connections as u64 + OTHER_OPEN_FILES;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(limit) if limit < wanted => tracing::warn!(
+            limit,
+            wanted,
+            "the open-files limit leaves no room for --max-connections connections; \
+             raise it (ulimit -n) or lower --max-connections"
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "could not raise the open-files limit"),
+    }
+}
+
+/// The mean write latency past which the server takes fewer writes at once: the one given, or
+/// one that suits the store (a PostgreSQL write takes round trips to the database).
+fn write_latency_target(args: &ServeArgs) -> Option<Duration> {
+    let default = if args.storage.database_url.is_some() {
+        60
+    } else {
+        20
+    };
+    let millis = args.edge.write_latency_target_ms.unwrap_or(default);
+    (millis > 0).then(|| Duration::from_millis(millis))
 }

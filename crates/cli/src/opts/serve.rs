@@ -111,12 +111,19 @@ pub struct EdgeArgs {
     #[arg(long, env = "PROJECTOR_RATE_LIMIT_BURST")]
     pub rate_limit_burst: Option<u32>,
     /// The most requests running at once; past it, 503 with Retry-After at once.
-    #[arg(long, env = "PROJECTOR_MAX_IN_FLIGHT", default_value_t = 1024)]
+    #[arg(long, env = "PROJECTOR_MAX_IN_FLIGHT", default_value_t = 4096)]
     pub max_in_flight: usize,
     /// The most writes waiting for the event store at once; past it, a write is answered 503
     /// with Retry-After at once, before anything is recorded, instead of queueing.
     #[arg(long, env = "PROJECTOR_MAX_QUEUED_WRITES", default_value_t = 128)]
     pub max_queued_writes: usize,
+    /// While writes take longer than this on average, in milliseconds, fewer may wait at once
+    /// (down to 8): past its capacity the server then takes writes about as fast as it
+    /// completes them, and those it takes stay quick. By default 20 on SQLite and 60 on
+    /// PostgreSQL, whose writes take round trips; set it above the store's write latency
+    /// under normal load. 0 keeps `--max-queued-writes` fixed.
+    #[arg(long, env = "PROJECTOR_WRITE_LATENCY_TARGET_MS")]
+    pub write_latency_target_ms: Option<u64>,
     /// How long a read naming `min_position` without `wait_ms` waits for its read model to
     /// reach it, in milliseconds, before a 503 naming the position reached (a read may ask
     /// for up to 30000).
@@ -128,8 +135,9 @@ pub struct EdgeArgs {
     )]
     pub read_wait_ms: u64,
     /// The most connections open at once; past it, a new connection is answered 503 with
-    /// Retry-After and closed, its request never handled.
-    #[arg(long, env = "PROJECTOR_MAX_CONNECTIONS", default_value_t = 1024)]
+    /// Retry-After and closed, its request never handled. The server raises its open-files
+    /// limit to fit them where the system allows.
+    #[arg(long, env = "PROJECTOR_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
     /// How long a connection may take to send a request's headers, and may stay idle between
     /// requests, in milliseconds.

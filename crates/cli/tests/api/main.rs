@@ -89,6 +89,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     shedding::writes_past_the_queue_bound_are_turned_away_at_once_and_record_nothing,
+    shedding::slow_writes_shrink_the_queue_and_quick_ones_grow_it_back,
     admin::projections_are_listed_and_rebuilt_without_downtime,
     admin::a_rebuild_cut_short_by_a_crash_is_finished_after_a_restart,
     admin::bad_names_unknown_projections_and_nothing_to_resume,

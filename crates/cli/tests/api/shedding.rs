@@ -25,6 +25,44 @@ async fn gauge(server: &Server, name: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// Sends `request` on `connection` and reads one whole answer (its head and its
+/// `Content-Length` body).
+async fn exchange(connection: &mut tokio::net::TcpStream, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    connection
+        .write_all(request.as_bytes())
+        .await
+        .expect("send the request");
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return text;
+            }
+        }
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            connection.read(&mut buffer),
+        )
+        .await
+        .expect("an answer within 10 s")
+        .expect("read the answer");
+        assert!(read > 0, "the connection closed: {text}");
+        answer.extend_from_slice(&buffer[..read]);
+    }
+}
+
 /// A transaction of the test's own that every append waits behind.
 enum Hold {
     Sqlite(rusqlite::Connection),
@@ -112,11 +150,33 @@ pub async fn writes_past_the_queue_bound_are_turned_away_at_once_and_record_noth
         .post("/api/orders", &json!({"items": "not a list"}))
         .await;
     assert_eq!(unread.status, 503, "{}", unread.text);
+    // The connection of a write turned away stays open for the client's next request: a
+    // new connection per refusal would cost an overloaded server more than the refusal.
+    let mut connection = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    let body = order("turned-raw").to_string();
+    let request = format!(
+        "POST /api/orders HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    assert!(
+        exchange(&mut connection, &request)
+            .await
+            .starts_with("HTTP/1.1 503")
+    );
+    let health = "GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    assert!(
+        exchange(&mut connection, health)
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
     let metrics = server.get("/metrics").await.expect(200).text;
     assert!(
         metrics
             .lines()
-            .any(|l| l.strip_prefix("http_writes_shed_total ") == Some("2")),
+            .any(|l| l.strip_prefix("http_writes_shed_total ") == Some("3")),
         "no shed counted: {metrics}"
     );
 
@@ -145,6 +205,81 @@ pub async fn writes_past_the_queue_bound_are_turned_away_at_once_and_record_noth
         match gauge(&server, "http_writes_queued").await {
             Some(0.0) => Ok(()),
             other => Err(other),
+        }
+    })
+    .await;
+}
+
+/// Starts `count` writes at once; each answers its status when the store lets it.
+fn write_at_once(server: &Server, prefix: &str, count: usize) -> Vec<tokio::task::JoinHandle<u16>> {
+    (0..count)
+        .map(|n| {
+            let request = server
+                .client
+                .post(format!("{}/api/orders", server.base))
+                .json(&order(&format!("{prefix}-{n}")));
+            tokio::spawn(async move { request.send().await.expect("request").status().as_u16() })
+        })
+        .collect()
+}
+
+/// How many of `writes` were answered `status`.
+async fn answered(writes: Vec<tokio::task::JoinHandle<u16>>, status: u16) -> usize {
+    let mut count = 0;
+    for write in writes {
+        if write.await.expect("the write's task") == status {
+            count += 1;
+        }
+    }
+    count
+}
+
+pub async fn slow_writes_shrink_the_queue_and_quick_ones_grow_it_back() {
+    const MOST: usize = 32;
+    let server = Server::start_with_args(
+        Storage::fresh().await,
+        &[
+            "--max-queued-writes",
+            "32",
+            "--write-latency-target-ms",
+            "20",
+        ],
+    )
+    .await;
+    server.place("first", "c1", &[("a", 1, 1.0)]).await;
+
+    // Rounds of writes each held 150 ms by the store: far over the target.
+    for round in 0..4 {
+        let hold = Hold::take(server.storage()).await;
+        let writes = write_at_once(&server, &format!("slow-{round}"), 8);
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        hold.release().await;
+        assert_eq!(answered(writes, 202).await, 8, "round {round}");
+    }
+    // The limit the queue keeps now is below the most allowed ...
+    let limit = gauge(&server, "http_writes_queue_limit").await;
+    assert!(limit.is_some_and(|l| l < MOST as f64), "{limit:?}");
+    // ... so with the store held, writes are turned away before the most allowed wait.
+    let hold = Hold::take(server.storage()).await;
+    let writes = write_at_once(&server, "burst", MOST);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    hold.release().await;
+    let shed = answered(writes, 503).await;
+    assert!(shed > 0, "a fixed count of {MOST} would take all {MOST}");
+
+    // Quick writes, one after another, grow it back to the most allowed.
+    let mut n = 0;
+    eventually("the queue grown back to the most allowed", || {
+        n += 1;
+        let server = &server;
+        async move {
+            server
+                .place(&format!("quick-{n}"), "c1", &[("a", 1, 1.0)])
+                .await;
+            match gauge(server, "http_writes_queue_limit").await {
+                Some(l) if l >= MOST as f64 => Ok(()),
+                other => Err(other),
+            }
         }
     })
     .await;

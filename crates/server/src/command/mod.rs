@@ -23,8 +23,9 @@ use crate::auth::Principal;
 use crate::context::{self, RequestContext};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, WriteHeaders};
-use crate::state::{AppState, WritePlace};
+use crate::state::AppState;
 use crate::validate::Checker;
+use crate::write_queue::WritePlace;
 
 pub(crate) use outcome::store_error;
 

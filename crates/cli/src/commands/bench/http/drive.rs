@@ -163,10 +163,10 @@ async fn write_and_read(
         .json(&body)
         .send()
         .await?;
-    let status = response.status().as_u16();
-    if matches!(status, 429 | 503) && response.headers().contains_key("retry-after") {
+    if retry_after(&response).is_some() {
         return Ok(Written::Shed(ms(sent.elapsed())));
     }
+    let status = response.status().as_u16();
     if status != 202 {
         bail!("write answered {status}");
     }
@@ -185,6 +185,9 @@ async fn write_and_read(
             if order["status"] == "confirmed" {
                 break;
             }
+        } else if let Some(wait) = retry_after(&read) {
+            // Asking again at once would add to the load a server at its limits sheds.
+            tokio::time::sleep(wait).await;
         } else if read.status() != 503 {
             bail!("read answered {}", read.status());
         }
@@ -193,6 +196,23 @@ async fn write_and_read(
         write_ms: ms(acknowledged - sent),
         readable_ms: ms(acknowledged.elapsed()),
     })
+}
+
+/// How long a `429` or `503` answer asks the client to wait (`Retry-After`, in seconds), if it
+/// does: a request turned away at the server's limits, or a read whose position was not reached
+/// within its wait.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    if !matches!(response.status().as_u16(), 429 | 503) {
+        return None;
+    }
+    let seconds: u64 = response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
 }
 
 /// Point reads of orders already written, at `rate` per second, until `stop`; returns their
