@@ -2,9 +2,10 @@
 //!
 //! At most `limit` writes wait at once; past it, a write is answered 503 with `Retry-After` at
 //! once, before anything is recorded. The limit adapts to how long writes take, as TCP's
-//! window does to loss: every [`WINDOW`], if the writes that finished took longer than the
-//! target on average, the limit shrinks by a quarter (to no fewer than [`MIN_LIMIT`]); else
-//! it grows back by an eighth, up to `max_queued_writes`.
+//! window does to loss: at the end of each [`WINDOW`], if the writes that finished in it and
+//! in the one before took longer than the target on average, the limit shrinks by a quarter
+//! (to no fewer than [`MIN_LIMIT`]); after a quick window it grows back by an eighth, up to
+//! `max_queued_writes`. One slow window alone, a stall of the store, leaves it be.
 //!
 //! A fixed count lets each write taken wait behind that many others however slowly they go:
 //! past its capacity a saturated server takes a burst of writes each time places free, and
@@ -41,6 +42,8 @@ struct State {
     target: Option<Duration>,
     /// The writes finished since the window began.
     window: Window,
+    /// Whether the window before was slow.
+    slow_before: bool,
 }
 
 #[derive(Debug)]
@@ -62,10 +65,14 @@ impl State {
             return;
         }
         let mean = self.window.took / self.window.writes;
-        if mean > target && self.window.writes >= MIN_SAMPLE {
-            self.limit = (self.limit - self.limit / 4).max(MIN_LIMIT.min(self.max_limit));
-        } else if mean <= target {
+        if mean <= target {
             self.limit = (self.limit + (self.limit / 8).max(1)).min(self.max_limit);
+            self.slow_before = false;
+        } else if self.window.writes >= MIN_SAMPLE {
+            if self.slow_before {
+                self.limit = (self.limit - self.limit / 4).max(MIN_LIMIT.min(self.max_limit));
+            }
+            self.slow_before = true;
         }
         self.window = Window {
             began: now,
@@ -91,6 +98,7 @@ impl WriteQueue {
                     took: Duration::ZERO,
                     writes: 0,
                 },
+                slow_before: false,
             })),
         }
     }
@@ -161,6 +169,8 @@ mod tests {
         let queue = WriteQueue::new(128, Some(TARGET));
         let mut at = state(&queue).window.began;
         at = window(&queue, at, 10, TARGET * 2);
+        assert_eq!(state(&queue).limit, 128, "one slow window is a stall");
+        at = window(&queue, at, 10, TARGET * 2);
         assert_eq!(state(&queue).limit, 96);
         at = window(&queue, at, 10, TARGET * 2);
         assert_eq!(state(&queue).limit, 72);
@@ -187,10 +197,23 @@ mod tests {
     }
 
     #[test]
+    fn slow_windows_apart_do_not_shrink_the_limit() {
+        let queue = WriteQueue::new(128, Some(TARGET));
+        let mut at = state(&queue).window.began;
+        for _ in 0..5 {
+            at = window(&queue, at, 10, TARGET * 2);
+            at = window(&queue, at, 10, TARGET / 2);
+        }
+        assert_eq!(state(&queue).limit, 128);
+    }
+
+    #[test]
     fn a_few_slow_writes_do_not_shrink_the_limit() {
         let queue = WriteQueue::new(128, Some(TARGET));
-        let at = state(&queue).window.began;
-        window(&queue, at, MIN_SAMPLE - 1, TARGET * 10);
+        let mut at = state(&queue).window.began;
+        for _ in 0..3 {
+            at = window(&queue, at, MIN_SAMPLE - 1, TARGET * 10);
+        }
         assert_eq!(state(&queue).limit, 128);
     }
 
