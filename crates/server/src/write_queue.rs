@@ -53,6 +53,16 @@ struct Window {
     writes: u32,
 }
 
+impl Window {
+    fn beginning(at: Instant) -> Self {
+        Self {
+            began: at,
+            took: Duration::ZERO,
+            writes: 0,
+        }
+    }
+}
+
 impl State {
     /// Notes a write that took `took`, finishing at `now`, and adjusts the limit at the end of
     /// a window.
@@ -65,6 +75,7 @@ impl State {
             return;
         }
         let mean = self.window.took / self.window.writes;
+        let limit = self.limit;
         if mean <= target {
             self.limit = (self.limit + (self.limit / 8).max(1)).min(self.max_limit);
             self.slow_before = false;
@@ -74,11 +85,10 @@ impl State {
             }
             self.slow_before = true;
         }
-        self.window = Window {
-            began: now,
-            took: Duration::ZERO,
-            writes: 0,
-        };
+        self.window = Window::beginning(now);
+        if self.limit != limit {
+            publish_limit(self.limit);
+        }
     }
 }
 
@@ -87,17 +97,14 @@ impl WriteQueue {
     /// take longer than it on average.
     pub(crate) fn new(max_queued: usize, target: Option<Duration>) -> Self {
         let max_limit = max_queued.max(1);
+        publish_limit(max_limit);
         Self {
             state: Arc::new(Mutex::new(State {
                 waiting: 0,
                 limit: max_limit,
                 max_limit,
                 target: target.filter(|t| !t.is_zero()),
-                window: Window {
-                    began: Instant::now(),
-                    took: Duration::ZERO,
-                    writes: 0,
-                },
+                window: Window::beginning(Instant::now()),
                 slow_before: false,
             })),
         }
@@ -113,15 +120,18 @@ impl WriteQueue {
             return Err(ApiError::WritesQueued);
         }
         state.waiting += 1;
-        let limit = state.limit;
         drop(state);
         metrics::gauge!("http_writes_queued").increment(1.0);
-        metrics::gauge!("http_writes_queue_limit").set(limit as f64);
         Ok(WritePlace {
             state: Arc::clone(&self.state),
             entered: Instant::now(),
         })
     }
+}
+
+/// Shows the places there are now in the gauge `http_writes_queue_limit`.
+fn publish_limit(limit: usize) {
+    metrics::gauge!("http_writes_queue_limit").set(limit as f64);
 }
 
 fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
