@@ -9,7 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::durability::Durability;
 
 /// How long a connection waits on another's lock before failing with `SQLITE_BUSY`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Opens (creating if needed) a read-write connection in WAL mode with `durability`. The file
 /// is its owner's only (so are its `-wal` and `-shm` files, which SQLite makes with the
