@@ -139,7 +139,7 @@ impl ReaderPool {
     /// A new connection, with the handlers that keep a read on the caller's thread short.
     fn open_one(&self) -> Result<Connection, PoolError> {
         let mut conn = open_reader(&self.path).map_err(PoolError::Open)?;
-        conn.progress_handler(INLINE_STEPS, Some(outran_budget))
+        conn.progress_handler(INLINE_STEPS, Some(move_inline_read))
             .map_err(PoolError::Open)?;
         conn.busy_handler(Some(wait_unless_inline))
             .map_err(PoolError::Open)?;
@@ -165,12 +165,6 @@ impl ReaderPool {
     }
 }
 
-/// SQLite's progress handler, called every [`INLINE_STEPS`] steps of a statement: a read on
-/// the caller's thread has used its budget and is interrupted; elsewhere it goes on.
-fn outran_budget() -> bool {
-    move_inline_read()
-}
-
 /// SQLite's busy handler: a read on the caller's thread does not wait on a lock but moves to
 /// a blocking thread; elsewhere a read waits for the lock up to [`BUSY_TIMEOUT`].
 fn wait_unless_inline(tries: i32) -> bool {
@@ -185,7 +179,9 @@ fn wait_unless_inline(tries: i32) -> bool {
     true
 }
 
-/// Marks a read running on this thread as moved; whether one was.
+/// Marks a read running on this thread as moved; whether one was. It is also SQLite's progress
+/// handler, called every [`INLINE_STEPS`] steps of a statement: a read on the caller's thread
+/// has then used its budget and is interrupted (`true`); elsewhere it goes on.
 fn move_inline_read() -> bool {
     let running = READ_ON_CALLER.get() == InlineRead::Running;
     if running {
@@ -196,23 +192,42 @@ fn move_inline_read() -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+    use std::thread::ThreadId;
+
     use super::*;
 
-    /// A pool on a fresh file holding one small table.
-    fn pool(dir: &tempfile::TempDir) -> Arc<ReaderPool> {
-        let path = dir.path().join("pool.db");
-        let conn = Connection::open(&path).expect("open");
+    /// A file at `path` in `journal_mode` holding one small table; the connection that made it.
+    fn table(path: &Path, journal_mode: &str) -> Connection {
+        let conn = Connection::open(path).expect("open");
+        conn.pragma_update(None, "journal_mode", journal_mode)
+            .expect("journal mode");
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
              INSERT INTO t VALUES (1, 'one'), (2, 'two');",
         )
         .expect("schema");
+        conn
+    }
+
+    /// A pool on a fresh WAL file holding one small table.
+    fn pool(dir: &tempfile::TempDir) -> Arc<ReaderPool> {
+        let path = dir.path().join("pool.db");
+        table(&path, "WAL");
         ReaderPool::new(path, 2)
     }
 
     /// What a read found, and the thread it ran on.
-    type Read<T> = rusqlite::Result<(T, std::thread::ThreadId)>;
+    type Read<T> = rusqlite::Result<(T, ThreadId)>;
+
+    /// Runs `f` on `pool`, expecting it to succeed (`what` names it).
+    async fn read<T: Send + 'static>(
+        pool: &Arc<ReaderPool>,
+        f: fn(&Connection) -> Read<T>,
+        what: &str,
+    ) -> (T, ThreadId) {
+        pool.run(f).await.expect("pool").expect(what)
+    }
 
     fn point_read(conn: &Connection) -> Read<String> {
         let v = conn.query_row("SELECT v FROM t WHERE id = 2", [], |r| r.get(0))?;
@@ -235,21 +250,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let pool = pool(&dir);
         let here = std::thread::current().id();
-        let (v, first) = pool
-            .run(point_read)
-            .await
-            .expect("pool")
-            .expect("first read");
+        let (v, first) = read(&pool, point_read, "first read").await;
         assert_eq!(v, "two");
         assert_ne!(
             first, here,
             "no connection was idle: the first read opens one elsewhere"
         );
-        let (v, second) = pool
-            .run(point_read)
-            .await
-            .expect("pool")
-            .expect("second read");
+        let (v, second) = read(&pool, point_read, "second read").await;
         assert_eq!(v, "two");
         assert_eq!(
             second, here,
@@ -261,12 +268,9 @@ mod tests {
     async fn a_long_read_is_moved_to_a_blocking_thread_and_completes_there() {
         let dir = tempfile::tempdir().expect("dir");
         let pool = pool(&dir);
-        pool.run(point_read)
-            .await
-            .expect("pool")
-            .expect("warm a connection");
+        read(&pool, point_read, "warm a connection").await;
         let here = std::thread::current().id();
-        let (n, ran_on) = pool.run(long_read).await.expect("pool").expect("long read");
+        let (n, ran_on) = read(&pool, long_read, "long read").await;
         assert_eq!(n, 1_000_000, "the moved read ran whole, from the start");
         assert_ne!(ran_on, here, "the long read left the caller's thread");
         assert_eq!(
@@ -274,11 +278,7 @@ mod tests {
             InlineRead::None,
             "nothing of the moved read is left on the caller's thread"
         );
-        let (v, again) = pool
-            .run(point_read)
-            .await
-            .expect("pool")
-            .expect("read after");
+        let (v, again) = read(&pool, point_read, "read after").await;
         assert_eq!(v, "two");
         assert_eq!(
             again, here,
@@ -291,18 +291,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("pool.db");
         // A rollback-journal file: a writer's exclusive lock keeps every reader out.
-        let writer = Connection::open(&path).expect("open");
-        writer
-            .execute_batch(
-                "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
-                            INSERT INTO t VALUES (2, 'two');",
-            )
-            .expect("schema");
+        let writer = table(&path, "DELETE");
         let pool = ReaderPool::new(path, 2);
-        pool.run(point_read)
-            .await
-            .expect("pool")
-            .expect("warm a connection");
+        read(&pool, point_read, "warm a connection").await;
         writer
             .execute_batch("BEGIN EXCLUSIVE; UPDATE t SET v = 'deux' WHERE id = 2;")
             .expect("lock");
@@ -311,11 +302,7 @@ mod tests {
             writer.execute_batch("COMMIT").expect("commit");
         });
         let here = std::thread::current().id();
-        let (v, ran_on) = pool
-            .run(point_read)
-            .await
-            .expect("pool")
-            .expect("read once the lock is gone");
+        let (v, ran_on) = read(&pool, point_read, "read once the lock is gone").await;
         assert_eq!(v, "deux");
         assert_ne!(
             ran_on, here,
