@@ -78,7 +78,7 @@ impl Default for ServerConfig {
             browser: BrowserPolicy::default(),
             rate_limit: None,
             max_in_flight: 4096,
-            max_queued_writes: 128,
+            max_queued_writes: 256,
             write_latency_target: Some(Duration::from_millis(20)),
             listener: ListenerLimits::default(),
             read_node: None,
