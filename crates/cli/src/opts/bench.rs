@@ -51,7 +51,8 @@ pub struct BenchArgs {
     #[arg(long, env = "PROJECTOR_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// Run phase C instead: a server (on the embedded default, or on PostgreSQL with
-    /// `--database-url`) driven over HTTP at `--rate`.
+    /// `--database-url`) driven over HTTP at `--rate` for `--seconds`, after a second at half
+    /// the rate that is not measured.
     #[arg(long)]
     pub http: bool,
     /// Phase C: find the highest rate the service holds with every order readable within

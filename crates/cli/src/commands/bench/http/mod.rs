@@ -1,7 +1,9 @@
 //! Phase C of the workload: the service as its users meet it, from an HTTP write to the read
 //! that shows it. A server started as its own process (on embedded SQLite, or on PostgreSQL
-//! with `--database-url`) is driven at `--rate`; with `--capacity`, at a rate stepped up and
-//! then bisected, to find the highest it holds with ack-to-readable p99 within the bound.
+//! with `--database-url`) is driven at `--rate`, after a second at half of it so that the
+//! measured seconds start from a server already taking load; with `--capacity`, at a rate
+//! stepped up and then bisected, to find the highest it holds with ack-to-readable p99 within
+//! the bound.
 //!
 //! # Layout
 //! - `service`: the server processes, on fresh storage for each step;
@@ -36,15 +38,33 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     }
     let client = client()?;
     let service = Service::start(args).await?;
-    let step = drive::step(
+    // A second at half the rate first, not measured: a cold server met at once with the whole
+    // rate, past its capacity, spends its first moments opening connections while the client
+    // opens more, which measures the start rather than the load.
+    let warm_rate = (args.rate / 2).max(1);
+    let warmed = drive::step(
         &client,
         &service.base,
         &service.read_base,
-        args.rate,
-        args.seconds,
+        warm_rate,
+        1,
         0,
     )
     .await;
+    let step = match warmed {
+        Ok(_) => {
+            drive::step(
+                &client,
+                &service.base,
+                &service.read_base,
+                args.rate,
+                args.seconds,
+                warm_rate as usize,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
     service.stop().await;
     let step = step?;
     if step.orders == 0 {
