@@ -79,7 +79,7 @@ impl Default for ServerConfig {
             rate_limit: None,
             max_in_flight: 4096,
             max_queued_writes: 256,
-            write_latency_target: Some(Duration::from_millis(20)),
+            write_latency_target: Some(Duration::from_millis(15)),
             listener: ListenerLimits::default(),
             read_node: None,
             lag_alert: Duration::from_secs(10),

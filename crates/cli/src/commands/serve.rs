@@ -233,7 +233,7 @@ fn write_latency_target(args: &ServeArgs) -> Option<Duration> {
     let default = if args.storage.database_url.is_some() {
         60
     } else {
-        20
+        15
     };
     let millis = args.edge.write_latency_target_ms.unwrap_or(default);
     (millis > 0).then(|| Duration::from_millis(millis))

@@ -119,7 +119,7 @@ pub struct EdgeArgs {
     pub max_queued_writes: usize,
     /// While writes take longer than this on average, in milliseconds, fewer may wait at once
     /// (down to 8): past its capacity the server then takes writes about as fast as it
-    /// completes them, and those it takes stay quick. By default 20 on SQLite and 60 on
+    /// completes them, and those it takes stay quick. By default 15 on SQLite and 60 on
     /// PostgreSQL, whose writes take round trips; set it above the store's write latency
     /// under normal load. 0 keeps `--max-queued-writes` fixed.
     #[arg(long, env = "PROJECTOR_WRITE_LATENCY_TARGET_MS")]
