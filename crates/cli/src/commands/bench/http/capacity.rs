@@ -169,21 +169,15 @@ async fn try_rate(
     let service = Service::start(args).await?;
     // A second at the rate first, not measured: a fresh server's first requests open
     // connections and warm caches, which would weigh on a short step's p99.
-    let warmed = drive::step(client, &service.base, &service.read_base, rate, 1, 0).await;
-    let step = match warmed {
-        Ok(_) => {
-            drive::step(
-                client,
-                &service.base,
-                &service.read_base,
-                rate,
-                args.seconds,
-                rate as usize,
-            )
-            .await
-        }
-        Err(error) => Err(error),
-    };
+    let step = drive::step_after_warm_up(
+        client,
+        &service.base,
+        &service.read_base,
+        rate,
+        rate,
+        args.seconds,
+    )
+    .await;
     service.stop().await;
     let step = step?;
     let held = step.errors == 0

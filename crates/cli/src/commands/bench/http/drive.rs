@@ -141,6 +141,20 @@ pub(super) async fn step(
     })
 }
 
+/// A step of `seconds` at `rate` after one second at `warm_rate` that is not measured, its
+/// orders numbered on from the warm-up's.
+pub(super) async fn step_after_warm_up(
+    client: &reqwest::Client,
+    base: &str,
+    read_base: &str,
+    warm_rate: u32,
+    rate: u32,
+    seconds: u32,
+) -> anyhow::Result<Step> {
+    step(client, base, read_base, warm_rate, 1, 0).await?;
+    step(client, base, read_base, rate, seconds, warm_rate as usize).await
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -41,30 +41,15 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     // A second at half the rate first, not measured: a cold server met at once with the whole
     // rate, past its capacity, spends its first moments opening connections while the client
     // opens more, which measures the start rather than the load.
-    let warm_rate = (args.rate / 2).max(1);
-    let warmed = drive::step(
+    let step = drive::step_after_warm_up(
         &client,
         &service.base,
         &service.read_base,
-        warm_rate,
-        1,
-        0,
+        (args.rate / 2).max(1),
+        args.rate,
+        args.seconds,
     )
     .await;
-    let step = match warmed {
-        Ok(_) => {
-            drive::step(
-                &client,
-                &service.base,
-                &service.read_base,
-                args.rate,
-                args.seconds,
-                warm_rate as usize,
-            )
-            .await
-        }
-        Err(error) => Err(error),
-    };
     service.stop().await;
     let step = step?;
     if step.orders == 0 {
