@@ -62,6 +62,12 @@ pub struct AdminListener {
     pub open: bool,
 }
 
+/// The most writes waiting for the event store at once, unless configured.
+pub const DEFAULT_MAX_QUEUED_WRITES: usize = 256;
+/// The mean write latency past which fewer writes may wait, unless configured: suited to an
+/// embedded store, whose writes take no round trips.
+pub const DEFAULT_WRITE_LATENCY_TARGET: Duration = Duration::from_millis(15);
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -78,8 +84,8 @@ impl Default for ServerConfig {
             browser: BrowserPolicy::default(),
             rate_limit: None,
             max_in_flight: 4096,
-            max_queued_writes: 256,
-            write_latency_target: Some(Duration::from_millis(15)),
+            max_queued_writes: DEFAULT_MAX_QUEUED_WRITES,
+            write_latency_target: Some(DEFAULT_WRITE_LATENCY_TARGET),
             listener: ListenerLimits::default(),
             read_node: None,
             lag_alert: Duration::from_secs(10),

@@ -231,10 +231,13 @@ fn raise_open_files_limit(max_connections: usize) {
 /// one that suits the store (a PostgreSQL write takes round trips to the database).
 fn write_latency_target(args: &ServeArgs) -> Option<Duration> {
     let default = if args.storage.database_url.is_some() {
-        60
+        Duration::from_millis(60)
     } else {
-        15
+        projector_server::config::DEFAULT_WRITE_LATENCY_TARGET
     };
-    let millis = args.edge.write_latency_target_ms.unwrap_or(default);
-    (millis > 0).then(|| Duration::from_millis(millis))
+    match args.edge.write_latency_target_ms {
+        None => Some(default),
+        Some(0) => None,
+        Some(millis) => Some(Duration::from_millis(millis)),
+    }
 }

@@ -115,7 +115,7 @@ pub struct EdgeArgs {
     pub max_in_flight: usize,
     /// The most writes waiting for the event store at once; past it, a write is answered 503
     /// with Retry-After at once, before anything is recorded, instead of queueing.
-    #[arg(long, env = "PROJECTOR_MAX_QUEUED_WRITES", default_value_t = 256)]
+    #[arg(long, env = "PROJECTOR_MAX_QUEUED_WRITES", default_value_t = projector_server::config::DEFAULT_MAX_QUEUED_WRITES)]
     pub max_queued_writes: usize,
     /// While writes take longer than this on average, in milliseconds, fewer may wait at once
     /// (down to 8): past its capacity the server then takes writes about as fast as it
