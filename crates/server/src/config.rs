@@ -44,7 +44,7 @@ pub struct ServerConfig {
     pub max_queued_writes: usize,
     /// While writes take longer than this on average, fewer than `max_queued_writes` may wait
     /// at once; `None` keeps the count fixed.
-    pub write_latency_target: Option<Duration>,
+    pub write_latency_target: Option<WriteLatencyTarget>,
     /// Timeouts and caps of the listeners.
     pub listener: ListenerLimits,
     /// Set on a read node (`serve --from`): writes are refused, naming the writer, and a read
@@ -64,9 +64,17 @@ pub struct AdminListener {
 
 /// The most writes waiting for the event store at once, unless configured.
 pub const DEFAULT_MAX_QUEUED_WRITES: usize = 256;
-/// The mean write latency past which fewer writes may wait, unless configured: suited to an
-/// embedded store, whose writes take no round trips.
-pub const DEFAULT_WRITE_LATENCY_TARGET: Duration = Duration::from_millis(15);
+/// The mean write latency past which fewer writes may wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteLatencyTarget {
+    /// This mean, whatever the store.
+    Fixed(Duration),
+    /// Four times the store's own write time (the quickest write that found none waiting), and
+    /// at least 15 ms, or 5 ms while writes are being turned away: past its capacity the server
+    /// keeps the writes it takes quick, and few in flight. A slow disk raises it, so that its
+    /// places do not shrink at a load it takes in its stride.
+    Measured,
+}
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -85,7 +93,7 @@ impl Default for ServerConfig {
             rate_limit: None,
             max_in_flight: 4096,
             max_queued_writes: DEFAULT_MAX_QUEUED_WRITES,
-            write_latency_target: Some(DEFAULT_WRITE_LATENCY_TARGET),
+            write_latency_target: Some(WriteLatencyTarget::Measured),
             listener: ListenerLimits::default(),
             read_node: None,
             lag_alert: Duration::from_secs(10),

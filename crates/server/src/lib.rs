@@ -61,7 +61,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use config::{AdminListener, BrowserPolicy, ListenerLimits, RateLimit, ServerConfig};
+pub use config::{
+    AdminListener, BrowserPolicy, ListenerLimits, RateLimit, ServerConfig, WriteLatencyTarget,
+};
 pub use consistency::POSITION_HEADER;
 pub use context::{CORRELATION_HEADER, RequestContext};
 pub use error::ApiError;

@@ -15,6 +15,7 @@ use projector_nats::RelayOptions;
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_server::{
     AppState, BrowserPolicy, ListenerLimits, RateLimit, ReadNode, ReadNodeStore, ServerConfig,
+    WriteLatencyTarget,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -228,16 +229,15 @@ fn raise_open_files_limit(max_connections: usize) {
 }
 
 /// The mean write latency past which the server takes fewer writes at once: the one given, or
-/// one that suits the store (a PostgreSQL write takes round trips to the database).
-fn write_latency_target(args: &ServeArgs) -> Option<Duration> {
-    let default = if args.storage.database_url.is_some() {
-        Duration::from_millis(60)
-    } else {
-        projector_server::config::DEFAULT_WRITE_LATENCY_TARGET
-    };
+/// one that suits the store (measured on SQLite; a PostgreSQL write takes round trips to the
+/// database, whose time varies more with the load than with the disk).
+fn write_latency_target(args: &ServeArgs) -> Option<WriteLatencyTarget> {
     match args.edge.write_latency_target_ms {
-        None => Some(default),
+        None if args.storage.database_url.is_some() => {
+            Some(WriteLatencyTarget::Fixed(Duration::from_millis(60)))
+        }
+        None => Some(WriteLatencyTarget::Measured),
         Some(0) => None,
-        Some(millis) => Some(Duration::from_millis(millis)),
+        Some(millis) => Some(WriteLatencyTarget::Fixed(Duration::from_millis(millis))),
     }
 }

@@ -284,3 +284,47 @@ pub async fn slow_writes_shrink_the_queue_and_quick_ones_grow_it_back() {
     })
     .await;
 }
+
+/// With no target given, on SQLite (PostgreSQL's is fixed): the floor for a store that syncs
+/// quickly while every write is taken, the lower one while many are turned away, and the floor
+/// again once they are not.
+#[tokio::test]
+async fn the_measured_write_target_falls_while_writes_are_turned_away() {
+    const MOST: usize = 4;
+    let storage = Storage::Sqlite(projector_testkit::temp_dir());
+    let server = Server::start_with_args(storage, &["--max-queued-writes", "4"]).await;
+    let quick_writes_until = |phase: &'static str, wanted: fn(f64) -> bool| {
+        let server = &server;
+        let mut n = 0;
+        eventually(phase, move || {
+            n += 1;
+            async move {
+                server
+                    .place(&format!("{phase}-{n}"), "c1", &[("a", 1, 1.0)])
+                    .await;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                match gauge(server, "http_writes_latency_target_seconds").await {
+                    Some(target) if wanted(target) => Ok(()),
+                    other => Err(other),
+                }
+            }
+        })
+    };
+    quick_writes_until("taking-every-write", |t| (0.015..0.1).contains(&t)).await;
+
+    // Two windows running, most writes are turned away while the store is held.
+    for round in 0..2 {
+        let hold = Hold::take(server.storage()).await;
+        let writes = write_at_once(&server, &format!("burst-{round}"), 5 * MOST);
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        hold.release().await;
+        assert_eq!(answered(writes, 503).await, 4 * MOST, "round {round}");
+    }
+    let target = gauge(&server, "http_writes_latency_target_seconds").await;
+    assert!(
+        target.is_some_and(|t| (0.005..0.015).contains(&t)),
+        "the lower floor (or four times the store's own time) while shedding: {target:?}"
+    );
+
+    quick_writes_until("taking-every-write-again", |t| t >= 0.015).await;
+}

@@ -244,7 +244,7 @@ impl HttpWrite {
         let decider = decider.clone();
         let task = context::spawn_detached(self.state.writes(), async move {
             let answer = keyed::run(&state, &decider, write, rebuild, refusal).await;
-            drop(place);
+            place.release(answer.as_ref().is_ok_and(|r| r.status().is_success()));
             answer
         });
         let waiting = Waiting::new();
