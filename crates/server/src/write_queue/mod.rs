@@ -38,15 +38,15 @@ const MIN_LIMIT: usize = 8;
 const MIN_SAMPLE: u32 = 4;
 /// A measured target is this many times the store's own write time: a write in a group commit
 /// waits for the commit before its own, and a little queueing is the price of full batches.
-pub(crate) const MEASURED_TIMES: u32 = 4;
+const MEASURED_TIMES: u32 = 4;
 /// A measured target is never below this while writes are being turned away: under it, the
 /// places would follow the scheduler's jitter rather than the queue.
-pub(crate) const FLOOR_SHEDDING: Duration = Duration::from_millis(5);
+const FLOOR_SHEDDING: Duration = Duration::from_millis(5);
 /// The share of writes turned away in a window, in percent, from which the server counts as
 /// turning writes away.
 const SHEDDING_PERCENT: u32 = 10;
 /// A measured target is never below this while every write is taken: room for a burst.
-pub(crate) const FLOOR_TAKING: Duration = Duration::from_millis(15);
+const FLOOR_TAKING: Duration = Duration::from_millis(15);
 /// How long the quickest write alone is kept as the store's own time: a disk that slows for
 /// good raises the target within two spans.
 const OWN_TIME_SPAN: Duration = Duration::from_secs(5);
@@ -136,10 +136,7 @@ impl OwnTime {
     }
 
     fn get(&self) -> Option<Duration> {
-        match (self.current, self.before) {
-            (Some(current), Some(before)) => Some(current.min(before)),
-            (current, before) => current.or(before),
-        }
+        self.current.into_iter().chain(self.before).min()
     }
 }
 
