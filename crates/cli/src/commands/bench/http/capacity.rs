@@ -92,20 +92,25 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
             HELD_SHARE * 100.0
         );
         println!(
-            "{:>8} {:>6} {:>9} {:>11} {:>11} {:>7} {:>7}",
-            "rate/s", "held", "held/s", "write p99", "ready p99", "shed", "errors"
+            "{:>8} {:>6} {:>9} {:>11} {:>11} {:>7} {:>7} {:>14}",
+            "rate/s", "held", "held/s", "write p99", "ready p99", "shed", "errors", "cpu µs/order"
         );
         for outcome in &report.steps {
             let step = &outcome.step;
+            let cpu = step
+                .cpu
+                .server_cpu_us_per_order
+                .map_or_else(|| "-".to_owned(), |us| format!("{us:.0}"));
             println!(
-                "{:>8} {:>6} {:>9.0} {:>11.2} {:>11.2} {:>7} {:>7}",
+                "{:>8} {:>6} {:>9.0} {:>11.2} {:>11.2} {:>7} {:>7} {:>14}",
                 step.rate_target,
                 if outcome.held { "yes" } else { "no" },
                 step.orders_per_s_held,
                 step.accepted_p99_ms,
                 step.ack_to_readable_p99_ms,
                 step.shed,
-                step.errors
+                step.errors,
+                cpu
             );
         }
         println!(
@@ -169,15 +174,7 @@ async fn try_rate(
     let service = Service::start(args).await?;
     // A second at the rate first, not measured: a fresh server's first requests open
     // connections and warm caches, which would weigh on a short step's p99.
-    let step = drive::step_after_warm_up(
-        client,
-        &service.base,
-        &service.read_base,
-        rate,
-        rate,
-        args.seconds,
-    )
-    .await;
+    let step = drive::step_after_warm_up(client, &service, rate, rate, args.seconds).await;
     service.stop().await;
     let step = step?;
     let held = step.errors == 0

@@ -15,6 +15,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::super::report::percentile;
+use super::cpu::ServerCpu;
+use super::service::Service;
 
 /// What one step measured.
 #[derive(Clone, Debug, Serialize)]
@@ -40,6 +42,9 @@ pub(super) struct Step {
     pub(super) reads: usize,
     /// Anything else: a failed request, an answer neither accepted nor shed.
     pub(super) errors: usize,
+    /// What the step cost the server in CPU time.
+    #[serde(flatten)]
+    pub(super) cpu: ServerCpu,
 }
 
 /// How one write went.
@@ -138,6 +143,7 @@ pub(super) async fn step(
         read_p99_ms: percentile(&read_latencies, 99.0),
         reads: read_latencies.len(),
         errors,
+        cpu: ServerCpu::default(),
     })
 }
 
@@ -145,14 +151,22 @@ pub(super) async fn step(
 /// orders numbered on from the warm-up's.
 pub(super) async fn step_after_warm_up(
     client: &reqwest::Client,
-    base: &str,
-    read_base: &str,
+    service: &Service,
     warm_rate: u32,
     rate: u32,
     seconds: u32,
 ) -> anyhow::Result<Step> {
+    let (base, read_base) = (service.base.as_str(), service.read_base.as_str());
     step(client, base, read_base, warm_rate, 1, 0).await?;
-    step(client, base, read_base, rate, seconds, warm_rate as usize).await
+    let (cpu_before, started) = (service.cpu_time(), Instant::now());
+    let mut measured = step(client, base, read_base, rate, seconds, warm_rate as usize).await?;
+    measured.cpu = ServerCpu::between(
+        cpu_before,
+        service.cpu_time(),
+        started.elapsed(),
+        measured.orders,
+    );
+    Ok(measured)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -8,9 +8,11 @@
 //! # Layout
 //! - `service`: the server processes, on fresh storage for each step;
 //! - `drive`: one step at a fixed rate, and what it measured;
+//! - `cpu`: the CPU time a step cost the server;
 //! - `capacity`: the search for the highest rate held.
 
 mod capacity;
+mod cpu;
 mod drive;
 mod service;
 
@@ -43,8 +45,7 @@ pub(crate) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
     // opens more, which measures the start rather than the load.
     let step = drive::step_after_warm_up(
         &client,
-        &service.base,
-        &service.read_base,
+        &service,
         (args.rate / 2).max(1),
         args.rate,
         args.seconds,
@@ -115,6 +116,15 @@ fn print_step(report: &HttpReport) {
         "{:<32} {:>9.2} {:>9.2}   ({} reads)",
         "point read under load", step.read_p50_ms, step.read_p99_ms, step.reads
     );
+    if let (Some(percent), Some(per_order)) = (
+        step.cpu.server_cpu_percent,
+        step.cpu.server_cpu_us_per_order,
+    ) {
+        println!(
+            "{:<32} {per_order:>9.1} µs per order   ({percent:.0}% of one core)",
+            "server CPU"
+        );
+    }
     if step.shed > 0 {
         println!(
             "{:<32} {:>9} {:>9.2}   ({} shed)",

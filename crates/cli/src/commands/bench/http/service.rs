@@ -6,10 +6,12 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use anyhow::Context;
 
 use super::super::postgres::BenchDatabase;
+use super::cpu;
 use crate::opts::BenchArgs;
 
 /// A server process, killed if the bench stops early.
@@ -117,6 +119,15 @@ impl Service {
                 .delete_stream(&stream)
                 .await;
         }
+    }
+
+    /// The CPU time the service's server processes have used so far, where the operating
+    /// system says.
+    pub(super) fn cpu_time(&self) -> Option<Duration> {
+        self.servers
+            .iter()
+            .map(|server| cpu::process_cpu(server.0.id()))
+            .sum()
     }
 
     /// Which event store the service runs on.

@@ -1,0 +1,105 @@
+//! The CPU time the server's processes used during a step: the work the step cost them. On a
+//! machine shared with other work, latencies and the rates held move with the neighbours'
+//! load; the CPU time an order costs moves far less, so it is the figure to compare builds by.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// What a step cost the server's processes in CPU time.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub(super) struct ServerCpu {
+    /// CPU time over the step's wall time, in percent of one core; `None` where the operating
+    /// system does not say (it is read from Linux's `/proc`).
+    pub(super) server_cpu_percent: Option<f64>,
+    /// CPU time per order written and read back, in microseconds.
+    pub(super) server_cpu_us_per_order: Option<f64>,
+}
+
+impl ServerCpu {
+    /// The figures of a step that used `before` to `after` of CPU time in `wall`, for `orders`.
+    pub(super) fn between(
+        before: Option<Duration>,
+        after: Option<Duration>,
+        wall: Duration,
+        orders: usize,
+    ) -> Self {
+        let Some(used) = before.zip(after).map(|(b, a)| a.saturating_sub(b)) else {
+            return Self::default();
+        };
+        let round = |f: f64| (f * 10.0).round() / 10.0;
+        Self {
+            server_cpu_percent: (!wall.is_zero())
+                .then(|| round(used.as_secs_f64() / wall.as_secs_f64() * 100.0)),
+            server_cpu_us_per_order: (orders > 0)
+                .then(|| round(used.as_secs_f64() * 1e6 / orders as f64)),
+        }
+    }
+}
+
+/// The user and system CPU time process `pid` has used, all its threads together.
+#[cfg(target_os = "linux")]
+pub(super) fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = cpu_ticks(&stat)?;
+    let per_second = rustix::param::clock_ticks_per_second();
+    (per_second > 0).then(|| Duration::from_secs_f64(ticks as f64 / per_second as f64))
+}
+
+/// Elsewhere the bench reports no CPU figures.
+#[cfg(not(target_os = "linux"))]
+pub(super) fn process_cpu(_pid: u32) -> Option<Duration> {
+    None
+}
+
+/// The user and system time, in clock ticks, in the text of `/proc/<pid>/stat`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name, in parentheses, may itself hold spaces and parentheses: the fields
+    // that follow it start after the last `)`, with the state (the third field).
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    // `utime` and `stime` are the 14th and 15th fields.
+    let user: u64 = fields.get(14 - 3)?.parse().ok()?;
+    let system: u64 = fields.get(15 - 3)?.parse().ok()?;
+    Some(user + system)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_user_and_system_ticks_past_an_awkward_command_name() {
+        let stat = "4242 (pro) jector (x)) S 1 4242 4242 0 -1 4194560 905 0 0 0 \
+                    1700 251 0 0 20 0 9 0 123 456 789";
+        assert_eq!(cpu_ticks(stat), Some(1951));
+        assert_eq!(cpu_ticks("4242 (projector) S 1 2"), None);
+        assert_eq!(cpu_ticks("no parenthesis"), None);
+    }
+
+    #[test]
+    fn figures_per_order_and_per_core() {
+        let cpu = ServerCpu::between(
+            Some(Duration::from_secs(10)),
+            Some(Duration::from_secs(13)),
+            Duration::from_secs(2),
+            6_000,
+        );
+        assert_eq!(cpu.server_cpu_percent, Some(150.0));
+        assert_eq!(cpu.server_cpu_us_per_order, Some(500.0));
+        let unknown = ServerCpu::between(None, Some(Duration::from_secs(1)), Duration::ZERO, 1);
+        assert_eq!(unknown.server_cpu_percent, None);
+        assert_eq!(unknown.server_cpu_us_per_order, None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_has_used_some_cpu() {
+        let busy = (0..2_000_000u64).fold(0u64, |a, n| a.wrapping_add(n * n));
+        assert!(busy > 0);
+        assert!(process_cpu(std::process::id()).is_some_and(|t| t > Duration::ZERO));
+    }
+}
