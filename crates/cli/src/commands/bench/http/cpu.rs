@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::drive::round;
+
 /// What a step cost the server's processes in CPU time.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub(super) struct ServerCpu {
@@ -27,7 +29,6 @@ impl ServerCpu {
         let Some(used) = before.zip(after).map(|(b, a)| a.saturating_sub(b)) else {
             return Self::default();
         };
-        let round = |f: f64| (f * 10.0).round() / 10.0;
         Self {
             server_cpu_percent: (!wall.is_zero())
                 .then(|| round(used.as_secs_f64() / wall.as_secs_f64() * 100.0)),

@@ -294,6 +294,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn round(v: f64) -> f64 {
+/// `v` to one decimal place, as the figures are printed.
+pub(super) fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
