@@ -172,9 +172,18 @@ impl State {
         if self.limit != limit {
             publish_limit(self.limit);
         }
-        if let Some(target) = self.target() {
-            metrics::gauge!("http_writes_latency_target_seconds").set(target.as_secs_f64());
+        self.publish_target();
+    }
+
+    /// Shows the target in use, and what a measured one follows: the store's own write time
+    /// and whether writes are being turned away.
+    fn publish_target(&self) {
+        let Some(target) = self.target() else { return };
+        metrics::gauge!("http_writes_latency_target_seconds").set(target.as_secs_f64());
+        if let Some(own) = self.own_time.get() {
+            metrics::gauge!("http_writes_store_time_seconds").set(own.as_secs_f64());
         }
+        metrics::gauge!("http_writes_shedding").set(if self.shedding { 1.0 } else { 0.0 });
     }
 
     /// The mean write time past which the limit shrinks, if it adapts.
