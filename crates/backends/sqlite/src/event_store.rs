@@ -15,6 +15,7 @@ use projector_core::{
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::answer_wait::AnswerWait;
 use crate::connection::open_busy_writer;
 use crate::durability::Durability;
 use crate::error::store_error;
@@ -77,6 +78,8 @@ struct WriterHandle {
     recent: Arc<RecentEvents>,
     poison: PoisonFlag,
     inline: InlineSlot,
+    /// The appends waiting for their answers.
+    answers: AnswerWait,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// An exclusive lock on `<file>.lock`, held while this process may append.
     _lock: File,
@@ -146,6 +149,7 @@ impl SqliteEventStore {
                     recent,
                     poison,
                     inline,
+                    answers: AnswerWait::default(),
                     thread: Mutex::new(Some(thread)),
                     _lock: lock,
                 }),
@@ -433,9 +437,10 @@ impl EventAppender for SqliteEventStore {
             reply,
         };
         let sender = lock(&writer.requests).clone().ok_or(StoreError::Closed)?;
+        let in_flight = writer.answers.enter();
         sender.send(request).await.map_err(|_| StoreError::Closed)?;
         drop(sender);
-        answer.await.map_err(|_| StoreError::Closed)?
+        in_flight.answer(answer).await.ok_or(StoreError::Closed)?
     }
 }
 

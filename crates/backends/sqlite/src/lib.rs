@@ -15,6 +15,7 @@
 //!
 //! # Layout
 //! - `event_store`: the store and its options; `writer`: the group-commit thread;
+//!   `answer_wait`: how an append waits for the writer's answer;
 //!   `inline`: the inline projections it applies; `rows`: rows to events.
 //! - `read_store`: the read store; its `catalog` of generations, each `generation` file, and
 //!   the portable `transaction` projections write through.
@@ -29,6 +30,7 @@
 //! - a multi-process store: one process appends at a time (the file is locked);
 //!   others may open it read-only.
 
+mod answer_wait;
 mod checkpointer;
 mod connection;
 mod controls;
