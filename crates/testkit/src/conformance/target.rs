@@ -243,6 +243,29 @@ pub async fn a_moved_checkpoint_refuses_the_batch(fixture: impl TargetFixture) {
         skipped
     );
     assert_eq!(tally(&fixture).await, 4);
+
+    // ... and only from where it is: a second process's empty batch is refused as well.
+    match target
+        .apply(
+            generation,
+            Arc::from(Vec::new()),
+            GlobalPosition::new(4),
+            Checkpoint::after(&event(7)),
+        )
+        .await
+    {
+        Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
+            expected, found, ..
+        })) => assert_eq!(
+            (expected, found),
+            (GlobalPosition::new(4), GlobalPosition::new(6))
+        ),
+        other => panic!("expected the empty batch to be refused, got {other:?}"),
+    }
+    assert_eq!(
+        target.checkpoint(generation).await.expect("checkpoint"),
+        skipped
+    );
 }
 
 /// A generation being built is invisible to reads, however far it has got; the swap makes

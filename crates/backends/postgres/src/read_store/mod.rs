@@ -383,6 +383,12 @@ impl SqlReadStore for PgReadStore {
     ) -> Result<(), ApplyError> {
         let mut client = self.client("applying a batch").await?;
         let schema = schema_name(&projection.name(), generation);
+        if events.is_empty()
+            && self.partition.is_none()
+            && generation::pass(&client, &schema, from, checkpoint, self.lazy_commit).await
+        {
+            return Ok(());
+        }
         let tx = generation::begin(&mut client, &schema, self.lazy_commit).await?;
         generation::apply(
             &tx,
