@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use projector_core::{
-    Checkpoint, EventAppender, EventFeed, EventFilter, EventType, ExpectedVersion, GlobalPosition,
-    JsonPayload, NewEvent, Projection, ProjectionError, ProjectionName, RecordedEvent, ServingAt,
-    ServingGeneration, StoreError, StreamId,
+    AppendOutcome, Checkpoint, EventAppender, EventFeed, EventFilter, EventType, ExpectedVersion,
+    GlobalPosition, JsonPayload, NewEvent, Projection, ProjectionError, ProjectionName,
+    RecordedEvent, ServingAt, ServingGeneration, StoreError, StreamId,
 };
 use projector_postgres::{
     PgEventStore, PgEventStoreOptions, PgInlineProjections, PgReadStore, PgReadStoreOptions,
@@ -86,6 +86,19 @@ fn aside() -> NewEvent {
         EventType::from_static("set-aside"),
         JsonPayload::from_json("{}".to_owned()).expect("json"),
     )
+}
+
+/// Appends `event` to `stream`, whatever its version.
+async fn append(setup: &Setup, stream: &'static str, event: NewEvent) -> AppendOutcome {
+    setup
+        .events
+        .append(
+            &StreamId::from_static(stream),
+            ExpectedVersion::Any,
+            vec![event],
+        )
+        .await
+        .expect("append")
 }
 
 struct Setup {
@@ -254,30 +267,16 @@ async fn a_checkpoint_left_behind_is_caught_up_by_the_next_append() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_append_the_read_model_takes_nothing_of_moves_its_checkpoint() {
     let Some(setup) = setup().await else { return };
-    let append = |stream: &'static str, event: NewEvent| {
-        let events = Arc::clone(&setup.events);
-        async move {
-            events
-                .append(
-                    &StreamId::from_static(stream),
-                    ExpectedVersion::Any,
-                    vec![event],
-                )
-                .await
-                .expect("append")
-                .last_position
-        }
-    };
-    append("note-a", note(false)).await;
-    append("note-a", note(false)).await;
+    append(&setup, "note-a", note(false)).await;
+    append(&setup, "note-a", note(false)).await;
     assert_eq!(checkpoint(&setup.reads).await, GlobalPosition::ZERO);
     enable(&setup);
     for _ in 0..3 {
-        let last = append("other-a", aside()).await;
+        let last = append(&setup, "other-a", aside()).await.last_position;
         assert_eq!(checkpoint(&setup.reads).await, last);
         assert_eq!(notes(&setup.reads).await, vec![("note-a".to_owned(), 2)]);
     }
-    let last = append("note-b", note(false)).await;
+    let last = append(&setup, "note-b", note(false)).await.last_position;
     assert_eq!(checkpoint(&setup.reads).await, last);
     assert_eq!(
         notes(&setup.reads).await,
@@ -334,21 +333,8 @@ async fn a_read_model_ahead_of_the_events_is_left_alone() {
 async fn a_rebuild_swaps_in_while_appends_move_the_serving_checkpoint() {
     let Some(setup) = setup().await else { return };
     enable(&setup);
-    let append = |stream: &'static str| {
-        let events = Arc::clone(&setup.events);
-        async move {
-            events
-                .append(
-                    &StreamId::from_static(stream),
-                    ExpectedVersion::Any,
-                    vec![note(false)],
-                )
-                .await
-                .expect("append")
-        }
-    };
     for _ in 0..3 {
-        append("note-a").await;
+        append(&setup, "note-a", note(false)).await;
     }
     let serving = serving_now(&setup.reads).await;
     let seen = ServingAt {
@@ -381,8 +367,8 @@ async fn a_rebuild_swaps_in_while_appends_move_the_serving_checkpoint() {
         )
         .await
         .expect("the rebuild's batch");
-    append("note-b").await;
-    let head = append("note-a").await.last_position;
+    append(&setup, "note-b", note(false)).await;
+    let head = append(&setup, "note-a", note(false)).await.last_position;
     assert!(checkpoint(&setup.reads).await > seen.checkpoint);
 
     setup
@@ -398,7 +384,7 @@ async fn a_rebuild_swaps_in_while_appends_move_the_serving_checkpoint() {
         vec![("note-a".to_owned(), 4), ("note-b".to_owned(), 1)]
     );
     // The next append lands in the new generation.
-    append("note-b").await;
+    append(&setup, "note-b", note(false)).await;
     assert_eq!(
         notes(&setup.reads).await,
         vec![("note-a".to_owned(), 4), ("note-b".to_owned(), 2)]
