@@ -1,6 +1,7 @@
 //! Events as they are appended ([`NewEvent`]) and as they are read back ([`RecordedEvent`]).
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -14,10 +15,23 @@ use crate::position::{GlobalPosition, StreamVersion};
 /// An event's JSON body, kept as the text it was written as.
 ///
 /// Holding the text rather than a parsed tree means the store moves payloads without re-encoding
-/// them, and a projection decodes straight into its own types.
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct JsonPayload(Box<RawValue>);
+/// them, and a projection decodes straight into its own types. The text is shared: every
+/// projection following the head reads its own copy of each event, and a copy of the payload
+/// is then a count, not the text again.
+#[derive(Clone)]
+pub struct JsonPayload(Arc<RawValue>);
+
+impl Serialize for JsonPayload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonPayload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(deserializer).map(|raw| Self(raw.into()))
+    }
+}
 
 /// Payloads are equal when their JSON text is, byte for byte.
 impl PartialEq for JsonPayload {
@@ -31,12 +45,12 @@ impl Eq for JsonPayload {}
 impl JsonPayload {
     /// Encodes any serializable value.
     pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Self, serde_json::Error> {
-        serde_json::value::to_raw_value(value).map(Self)
+        serde_json::value::to_raw_value(value).map(|raw| Self(raw.into()))
     }
 
     /// Takes JSON text, checking that it is one valid JSON value.
     pub fn from_json(text: impl Into<String>) -> Result<Self, serde_json::Error> {
-        RawValue::from_string(text.into()).map(Self)
+        RawValue::from_string(text.into()).map(|raw| Self(raw.into()))
     }
 
     /// Decodes the payload into `T`.
