@@ -154,20 +154,30 @@ impl IdempotencyStore for PgIdempotencyStore {
     }
 
     async fn release(&self, key: &str, command_id: &CausationId) -> Result<(), StoreError> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| store_pool_error("idempotency keys", e))?;
-        client
-            .execute(
-                "UPDATE projector.idempotency_keys SET state = 'released' \
-                 WHERE key = $1 AND command_id = $2 AND state = 'pending'",
-                &[&key, &command_id.as_str()],
-            )
-            .await
-            .map_err(|e| store_error("releasing an idempotency key", e))?;
-        Ok(())
+        // A release follows a failure, often a connection cut while the answer was stored; the
+        // pool may hand that connection out once more before it sees it closed. The UPDATE is
+        // idempotent, so it is tried again on another.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let client = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| store_pool_error("idempotency keys", e))?;
+            match client
+                .execute(
+                    "UPDATE projector.idempotency_keys SET state = 'released' \
+                     WHERE key = $1 AND command_id = $2 AND state = 'pending'",
+                    &[&key, &command_id.as_str()],
+                )
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_closed() && tries < 2 => {}
+                Err(e) => return Err(store_error("releasing an idempotency key", e)),
+            }
+        }
     }
 }
 
