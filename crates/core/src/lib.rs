@@ -47,6 +47,7 @@ pub mod position;
 pub mod projected;
 pub mod projection;
 pub mod read_model;
+pub mod recent;
 pub mod start;
 pub mod store;
 pub mod subscription;
@@ -83,6 +84,7 @@ pub use read_model::{
     ApplyError, BuildingGeneration, Checkpoint, DeadLetter, Generation, ReadStoreError, ServingAt,
     ServingGeneration,
 };
+pub use recent::{RECENT_EVENTS, RecentEvents};
 pub use start::StartFrom;
 pub use store::{
     AppendOutcome, EventAppender, EventFeed, EventReader, EventStore, HeadWatch,

@@ -118,7 +118,10 @@ mod tests {
             positions(recent.read(GlobalPosition::new(16), 10, HEAD)),
             Some(vec![])
         );
-        assert_eq!(positions(recent.read(GlobalPosition::new(11), 10, HEAD)), None);
+        assert_eq!(
+            positions(recent.read(GlobalPosition::new(11), 10, HEAD)),
+            None
+        );
         assert_eq!(positions(recent.read(GlobalPosition::ZERO, 10, HEAD)), None);
     }
 
@@ -131,7 +134,10 @@ mod tests {
             positions(recent.read(GlobalPosition::new(6), 10, HEAD)),
             Some(vec![7])
         );
-        assert_eq!(positions(recent.read(GlobalPosition::new(3), 10, HEAD)), None);
+        assert_eq!(
+            positions(recent.read(GlobalPosition::new(3), 10, HEAD)),
+            None
+        );
     }
 
     #[test]
@@ -140,8 +146,14 @@ mod tests {
         recent.extend((1..=3).map(event));
         // Another process appended 4 and 5: only a read the window fills whole is answered.
         let head = GlobalPosition::new(5);
-        assert_eq!(positions(recent.read(GlobalPosition::new(1), 10, head)), None);
-        assert_eq!(positions(recent.read(GlobalPosition::new(3), 10, head)), None);
+        assert_eq!(
+            positions(recent.read(GlobalPosition::new(1), 10, head)),
+            None
+        );
+        assert_eq!(
+            positions(recent.read(GlobalPosition::new(3), 10, head)),
+            None
+        );
         assert_eq!(
             positions(recent.read(GlobalPosition::new(1), 2, head)),
             Some(vec![2, 3])

@@ -67,7 +67,11 @@ pub(crate) async fn reached(
             .status(projection)
             .map_or(GlobalPosition::ZERO, |s| s.checkpoint));
     };
-    committed_head(state, consistency).await?;
+    // A position this process has seen committed needs no round trip to show a write reached
+    // it; only one beyond that is checked against the store's head.
+    if wanted > *state.stream_reads().watch_head().borrow() {
+        committed_head(state, consistency).await?;
+    }
     let waited = tokio::select! {
         waited = projector.wait_for(projection, wanted, consistency.wait) => waited,
         () = state.stopping().cancelled() => {

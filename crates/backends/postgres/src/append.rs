@@ -1,6 +1,7 @@
 //! One group of appends sent to the database: the arrays `sql/append_group.sql` takes, its
 //! answer read back per append, and the explanation of a statement the server refused.
 
+use chrono::{DateTime, Utc};
 use projector_core::{
     AppendOutcome, ExpectedVersion, GlobalPosition, StoreError, StreamId, StreamVersion,
     VersionConflict,
@@ -16,6 +17,14 @@ use crate::writer::AppendRequest;
 /// Each append's answer, in the group's order.
 pub(crate) type Outcomes = Vec<Result<AppendOutcome, StoreError>>;
 
+/// A committed group's answers, with the time its events were recorded at (its transaction's
+/// start), so they can be kept as the feed will read them back; `None` when that time is not
+/// known (the appends were committed one at a time).
+pub(crate) struct Committed {
+    pub(crate) outcomes: Outcomes,
+    pub(crate) recorded_at: Option<DateTime<Utc>>,
+}
+
 /// Appends `group` (no stream twice) in one statement and one transaction.
 ///
 /// A group of one takes `sql/append_one.sql`, which answers as the group statement would at
@@ -26,7 +35,7 @@ pub(crate) type Outcomes = Vec<Result<AppendOutcome, StoreError>>;
 pub(crate) async fn append_group(
     client: &mut deadpool_postgres::Client,
     group: &[AppendRequest],
-) -> Result<Outcomes, tokio_postgres::Error> {
+) -> Result<Committed, tokio_postgres::Error> {
     let requests: Vec<&AppendRequest> = group.iter().collect();
     let arrays = GroupArrays::new(&requests);
     let (sql, params) = match arrays.one_params() {
@@ -36,7 +45,10 @@ pub(crate) async fn append_group(
     let statement = client.prepare_cached(sql).await?;
     let rows = client.query(&statement, &params).await?;
     if let Some(outcomes) = outcomes(&requests, &rows) {
-        return Ok(outcomes);
+        return Ok(Committed {
+            outcomes,
+            recorded_at: recorded_at(&rows),
+        });
     }
     metrics::counter!("projector_append_group_retries_total").increment(1);
     let lock = client
@@ -46,7 +58,15 @@ pub(crate) async fn append_group(
     tx.query_one(&lock, &[]).await?;
     let rows = tx.query(&statement, &params).await?;
     tx.commit().await?;
-    Ok(outcomes_under_lock(&requests, &rows))
+    Ok(Committed {
+        outcomes: outcomes_under_lock(&requests, &rows),
+        recorded_at: recorded_at(&rows),
+    })
+}
+
+/// The time the statement's events were recorded at: the same in every row.
+fn recorded_at(rows: &[tokio_postgres::Row]) -> Option<DateTime<Utc>> {
+    rows.first()?.try_get(3).ok()
 }
 
 /// Each append's answer from a statement run under the head lock, which cannot lose the race.

@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use projector_core::{
     AppendOutcome, EventAppender, EventFeed, ExpectedVersion, GlobalPosition, HeadWatch, NewEvent,
-    ReadDirection, RecordedEvent, StoreError, StreamId, StreamReader, StreamVersion,
-    validate_append,
+    RECENT_EVENTS, ReadDirection, RecentEvents, RecordedEvent, StoreError, StreamId, StreamReader,
+    StreamVersion, validate_append,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -87,6 +87,8 @@ pub struct PgEventStore {
 struct Inner {
     pool: Pool,
     head: HeadWatch,
+    /// The events this process appended last, for projections following the head.
+    recent: Arc<RecentEvents>,
     /// `None` once the store is closed.
     requests: Mutex<Option<mpsc::Sender<AppendRequest>>>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -120,6 +122,7 @@ impl PgEventStore {
         let head = read_head(&pool).await?;
         let (head_tx, head_rx) = watch::channel(head);
         let head_tx = Arc::new(head_tx);
+        let recent = Arc::new(RecentEvents::new(RECENT_EVENTS));
         let shutdown = CancellationToken::new();
         tokio::spawn(listener::run(
             config,
@@ -134,6 +137,7 @@ impl PgEventStore {
             writer_pool,
             queue,
             head_tx,
+            Arc::clone(&recent),
             options.max_group_events.max(1),
             Arc::clone(&inline),
         ));
@@ -143,6 +147,7 @@ impl PgEventStore {
             inner: Arc::new(Inner {
                 pool,
                 head: head_rx,
+                recent,
                 requests: Mutex::new(Some(requests)),
                 writer: Mutex::new(Some(writer)),
                 shutdown,
@@ -341,6 +346,9 @@ impl EventFeed for PgEventStore {
         after: GlobalPosition,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if let Some(events) = self.inner.recent.read(after, limit, self.known_head()) {
+            return Ok(events);
+        }
         let rows = self
             .query(
                 "reading the feed",

@@ -16,7 +16,7 @@ use projector_core::{
 };
 use projector_sql::{SqlProjection, apply_catching_panics};
 
-use crate::append::{GroupArrays, Outcomes, outcomes_under_lock};
+use crate::append::{Committed, GroupArrays, Outcomes, outcomes_under_lock};
 use crate::read_store::catalog::{quoted, schema_name};
 use crate::read_store::generation::{checkpoint, write_checkpoint};
 use crate::read_store::transaction::PgTransaction;
@@ -79,30 +79,36 @@ pub(crate) async fn append_group(
     client: &mut deadpool_postgres::Client,
     group: &[AppendRequest],
     inline: &PgInlineProjections,
-) -> Result<Outcomes, tokio_postgres::Error> {
+) -> Result<Committed, tokio_postgres::Error> {
     let mut refused: Vec<Option<StoreError>> = group.iter().map(|_| None).collect();
     loop {
         let live: Vec<usize> = (0..group.len()).filter(|&i| refused[i].is_none()).collect();
         let requests: Vec<&AppendRequest> = live.iter().map(|&i| &group[i]).collect();
         let decided = if requests.is_empty() {
-            Vec::new()
+            Committed {
+                outcomes: Vec::new(),
+                recorded_at: None,
+            }
         } else {
             match attempt(client, &requests, inline).await? {
-                Ok(outcomes) => outcomes,
+                Ok(committed) => committed,
                 Err(refusal) => {
                     refused[live[refusal.index]] = Some(refusal.error);
                     continue;
                 }
             }
         };
-        let mut decided = decided.into_iter();
-        return Ok(refused
-            .into_iter()
-            .map(|refusal| match refusal {
-                Some(error) => Err(error),
-                None => decided.next().unwrap_or(Err(StoreError::Closed)),
-            })
-            .collect());
+        let mut outcomes = decided.outcomes.into_iter();
+        return Ok(Committed {
+            outcomes: refused
+                .into_iter()
+                .map(|refusal| match refusal {
+                    Some(error) => Err(error),
+                    None => outcomes.next().unwrap_or(Err(StoreError::Closed)),
+                })
+                .collect(),
+            recorded_at: decided.recorded_at,
+        });
     }
 }
 
@@ -112,7 +118,7 @@ async fn attempt(
     client: &mut deadpool_postgres::Client,
     requests: &[&AppendRequest],
     inline: &PgInlineProjections,
-) -> Result<Result<Outcomes, Refusal>, tokio_postgres::Error> {
+) -> Result<Result<Committed, Refusal>, tokio_postgres::Error> {
     let arrays = GroupArrays::new(requests);
     let (sql, params) = match arrays.one_params() {
         Some(params) => (include_str!("sql/append_one.sql"), params),
@@ -148,7 +154,10 @@ async fn attempt(
         }
     }
     tx.commit().await?;
-    Ok(Ok(outcomes))
+    Ok(Ok(Committed {
+        outcomes,
+        recorded_at: Some(recorded_at),
+    }))
 }
 
 /// What one group brings to every inline read model.

@@ -15,11 +15,11 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use projector_core::{
-    AppendOutcome, ExpectedVersion, GlobalPosition, NewEvent, StoreError, StreamId,
+    AppendOutcome, ExpectedVersion, GlobalPosition, NewEvent, RecentEvents, StoreError, StreamId,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::append::{Outcomes, append_group, explain};
+use crate::append::{Committed, append_group, explain};
 use crate::error::{describe, store_error};
 use crate::inline::{self, PgInlineProjections};
 
@@ -55,6 +55,7 @@ pub(crate) async fn run(
     pool: deadpool_postgres::Pool,
     mut requests: mpsc::Receiver<AppendRequest>,
     head: Arc<watch::Sender<GlobalPosition>>,
+    recent: Arc<RecentEvents>,
     max_group_events: usize,
     inline: InlineSlot,
 ) {
@@ -104,7 +105,7 @@ pub(crate) async fn run(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        commit(&pool, &mut group, &head, projections.as_deref()).await;
+        commit(&pool, &mut group, &head, &recent, projections.as_deref()).await;
     }
 }
 
@@ -113,6 +114,7 @@ async fn commit(
     pool: &deadpool_postgres::Pool,
     group: &mut Vec<AppendRequest>,
     head: &watch::Sender<GlobalPosition>,
+    recent: &RecentEvents,
     inline: Option<&PgInlineProjections>,
 ) {
     let mut client = match pool.get().await {
@@ -126,8 +128,8 @@ async fn commit(
             return;
         }
     };
-    let outcomes = match append(&mut client, group, inline).await {
-        Ok(outcomes) => outcomes,
+    let committed = match append(&mut client, group, inline).await {
+        Ok(committed) => committed,
         // The server refused the statement as a whole (not the connection): find the culprit
         // by appending each request alone, so it fails only its own caller.
         Err(error) if error.code().is_some() && group.len() > 1 => {
@@ -137,12 +139,16 @@ async fn commit(
             for request in group.iter() {
                 let outcome = match append(&mut client, std::slice::from_ref(request), inline).await
                 {
-                    Ok(mut one) => one.pop().unwrap_or(Err(StoreError::Closed)),
+                    Ok(mut one) => one.outcomes.pop().unwrap_or(Err(StoreError::Closed)),
                     Err(error) => Err(explain(&client, request, error).await),
                 };
                 outcomes.push(outcome);
             }
-            outcomes
+            // Each in its own transaction, at its own time: not kept in `recent`.
+            Committed {
+                outcomes,
+                recorded_at: None,
+            }
         }
         Err(error) => {
             let outcome = match group.as_slice() {
@@ -160,14 +166,27 @@ async fn commit(
             return;
         }
     };
+    let Committed {
+        outcomes,
+        recorded_at,
+    } = committed;
     let last = outcomes
         .iter()
         .filter_map(|o| o.as_ref().ok().map(|o| o.last_position))
         .max();
-    // Publish before answering, so a caller that reads right after its append never waits for
-    // a head it has already passed. Every position up to `last` has committed: appends commit
+    // Keep the events, then publish, before answering: a caller that reads right after its
+    // append never waits for a head it has already passed, and a projection woken by the head
+    // finds the events in memory. Every position up to `last` has committed: appends commit
     // in position order.
     if let Some(last) = last {
+        if let Some(recorded_at) = recorded_at {
+            recent.extend(group.iter().zip(&outcomes).flat_map(|(request, outcome)| {
+                outcome.as_ref().map_or_else(
+                    |_| Vec::new(),
+                    |o| o.recorded(&request.stream, &request.events, recorded_at),
+                )
+            }));
+        }
         publish(head, last);
     }
     for (request, outcome) in group.drain(..).zip(outcomes) {
@@ -184,7 +203,7 @@ async fn append(
     client: &mut deadpool_postgres::Client,
     group: &[AppendRequest],
     inline: Option<&PgInlineProjections>,
-) -> Result<Outcomes, tokio_postgres::Error> {
+) -> Result<Committed, tokio_postgres::Error> {
     match inline {
         Some(projections) if !projections.is_empty() => {
             inline::append_group(client, group, projections).await

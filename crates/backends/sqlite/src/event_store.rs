@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use projector_core::{
     AppendOutcome, EventAppender, EventFeed, ExpectedVersion, GlobalPosition, HeadWatch, NewEvent,
-    ReadDirection, RecordedEvent, StoreError, StreamId, StreamReader, StreamVersion,
-    validate_append,
+    RECENT_EVENTS, ReadDirection, RecentEvents, RecordedEvent, StoreError, StreamId, StreamReader,
+    StreamVersion, validate_append,
 };
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -21,7 +21,6 @@ use crate::durability::Durability;
 use crate::error::store_error;
 use crate::inline::InlineProjections;
 use crate::pool::{PoolError, ReaderPool};
-use crate::recent::{RECENT_EVENTS, RecentEvents};
 use crate::rows::collect_events;
 use crate::writer::{self, AppendRequest, GroupLimits, InlineSlot, PoisonFlag};
 
@@ -379,7 +378,7 @@ impl EventFeed for SqliteEventStore {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         if let Some(writer) = &self.inner.writer
-            && let Some(events) = writer.recent.read(after, limit)
+            && let Some(events) = writer.recent.read(after, limit, *self.inner.head.borrow())
         {
             return Ok(events);
         }

@@ -42,7 +42,6 @@ mod idempotency;
 mod inline;
 mod pool;
 mod read_store;
-mod recent;
 mod rows;
 mod writer;
 

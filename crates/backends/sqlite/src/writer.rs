@@ -14,15 +14,14 @@ use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
 use projector_core::{
-    AppendOutcome, ExpectedVersion, GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamId,
-    StreamVersion, VersionConflict,
+    AppendOutcome, ExpectedVersion, GlobalPosition, NewEvent, RecentEvents, RecordedEvent,
+    StoreError, StreamId, StreamVersion, VersionConflict,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::error::is_constraint;
 use crate::inline::InlineProjections;
-use crate::recent::RecentEvents;
 use crate::rows::time_to_micros;
 
 /// One caller's append, with the channel its own answer goes back on.

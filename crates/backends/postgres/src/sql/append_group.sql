@@ -14,7 +14,8 @@
 -- to that), so each append is decided alone against its stream's stored version. A repeated
 -- event id fails the statement on `events_event_id`; the writer then appends one at a time.
 --
--- One row per append, in order: accepted, the stream's stored version, the first position.
+-- One row per append, in order: accepted, the stream's stored version, the first position, and
+-- the time the events were recorded at.
 WITH decided AS MATERIALIZED (
     -- The stream's stored version is looked up once per append (a lateral join, not a
     -- subquery the CASE would repeat).
@@ -65,6 +66,6 @@ inserted AS (
     JOIN placed p ON p.i = ev.a
     WHERE p.accepted
 )
-SELECT p.accepted, p.stored, m.base + p.before + 1 AS first_position
+SELECT p.accepted, p.stored, m.base + p.before + 1 AS first_position, now() AS recorded_at
 FROM placed p LEFT JOIN moved m ON TRUE
 ORDER BY p.i

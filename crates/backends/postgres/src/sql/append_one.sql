@@ -9,7 +9,8 @@
 -- $1-$4: stream, expected version (kind 0 any, 1 no stream, 2 stream exists, 3 exact with $3),
 -- event count. Per event ($5-$12): its place in the append (1-based), then its columns.
 --
--- One row: accepted, the stream's stored version, the first position (NULL: lost the race).
+-- One row: accepted, the stream's stored version, the first position (NULL: lost the race), the
+-- time the events were recorded at.
 WITH decided AS MATERIALIZED (
     SELECT coalesce(v.stored, 0) AS stored, h.head AS seen,
            CASE $2::SMALLINT WHEN 0 THEN TRUE
@@ -44,5 +45,5 @@ inserted AS (
                AS ev(k, id, ty, sv, data, corr, caus, usr)
     WHERE d.accepted
 )
-SELECT d.accepted, d.stored, m.base + 1 AS first_position
+SELECT d.accepted, d.stored, m.base + 1 AS first_position, now() AS recorded_at
 FROM decided d LEFT JOIN moved m ON TRUE
