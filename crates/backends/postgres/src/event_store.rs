@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{store_error, store_pool_error};
+use crate::head::HeadPublisher;
 use crate::inline::PgInlineProjections;
 use crate::listener;
 use crate::migrate::{migrate, verify};
@@ -121,7 +122,7 @@ impl PgEventStore {
         }
         let head = read_head(&pool).await?;
         let (head_tx, head_rx) = watch::channel(head);
-        let head_tx = Arc::new(head_tx);
+        let head_tx = Arc::new(HeadPublisher::new(head_tx));
         let recent = Arc::new(RecentEvents::new(RECENT_EVENTS));
         let shutdown = CancellationToken::new();
         tokio::spawn(listener::run(

@@ -36,6 +36,7 @@ mod append;
 mod controls;
 mod error;
 mod event_store;
+mod head;
 mod heartbeat;
 mod idempotency;
 mod inline;

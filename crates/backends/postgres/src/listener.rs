@@ -12,15 +12,15 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use projector_core::GlobalPosition;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_postgres::AsyncMessage;
 
 use crate::tls::Connector;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::describe;
+use crate::head::HeadPublisher;
 use crate::rows::to_u64;
-use crate::writer::publish;
 
 /// The channel appends notify on; the payload is the new head.
 pub(crate) const CHANNEL: &str = "projector_events";
@@ -36,7 +36,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub(crate) async fn run(
     config: tokio_postgres::Config,
     tls: Connector,
-    head: Arc<watch::Sender<GlobalPosition>>,
+    head: Arc<HeadPublisher>,
     poll_interval: Duration,
     shutdown: CancellationToken,
 ) {
@@ -82,7 +82,7 @@ enum Listened {
 async fn listen(
     config: &tokio_postgres::Config,
     tls: &Connector,
-    head: &watch::Sender<GlobalPosition>,
+    head: &HeadPublisher,
     poll_interval: Duration,
 ) -> Listened {
     let (client, mut connection) = match config.connect(tls.0.clone()).await {
@@ -116,7 +116,7 @@ async fn listen(
         tokio::select! {
             note = notified.recv() => match note {
                 Some(payload) => match payload.parse::<u64>() {
-                    Ok(position) => publish(head, GlobalPosition::new(position)),
+                    Ok(position) => head.learned(GlobalPosition::new(position)),
                     Err(_) => tracing::warn!(payload, "ignoring a malformed head notification"),
                 },
                 None => return Listened::Connected(
@@ -126,7 +126,7 @@ async fn listen(
             _ = ticks.tick() => {
                 match client.query_one(include_str!("sql/head.sql"), &[]).await {
                     Ok(row) => match row.try_get::<_, i64>(0) {
-                        Ok(position) => publish(head, GlobalPosition::new(to_u64(position))),
+                        Ok(position) => head.learned(GlobalPosition::new(to_u64(position))),
                         Err(error) => return Listened::Connected(error.to_string()),
                     },
                     Err(error) => return Listened::Connected(describe(&error)),

@@ -15,12 +15,13 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use projector_core::{
-    AppendOutcome, ExpectedVersion, GlobalPosition, NewEvent, RecentEvents, StoreError, StreamId,
+    AppendOutcome, ExpectedVersion, NewEvent, RecentEvents, StoreError, StreamId,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::append::{Committed, append_group, explain};
 use crate::error::{describe, store_error};
+use crate::head::HeadPublisher;
 use crate::inline::{self, PgInlineProjections};
 
 /// The inline projections the writer applies in each group, set once the read store is open.
@@ -34,19 +35,6 @@ pub(crate) struct AppendRequest {
     pub(crate) reply: oneshot::Sender<Result<AppendOutcome, StoreError>>,
 }
 
-/// Moves the head watch forward, never back: the writer and the listener both publish, and
-/// either may learn of a later head first.
-pub(crate) fn publish(head: &watch::Sender<GlobalPosition>, position: GlobalPosition) {
-    head.send_if_modified(|current| {
-        if position > *current {
-            *current = position;
-            true
-        } else {
-            false
-        }
-    });
-}
-
 /// How many times the writer yields to let a group grow before it closes it.
 const MAX_YIELDS: usize = 8;
 
@@ -54,7 +42,7 @@ const MAX_YIELDS: usize = 8;
 pub(crate) async fn run(
     pool: deadpool_postgres::Pool,
     mut requests: mpsc::Receiver<AppendRequest>,
-    head: Arc<watch::Sender<GlobalPosition>>,
+    head: Arc<HeadPublisher>,
     recent: Arc<RecentEvents>,
     max_group_events: usize,
     inline: InlineSlot,
@@ -113,7 +101,7 @@ pub(crate) async fn run(
 async fn commit(
     pool: &deadpool_postgres::Pool,
     group: &mut Vec<AppendRequest>,
-    head: &watch::Sender<GlobalPosition>,
+    head: &HeadPublisher,
     recent: &RecentEvents,
     inline: Option<&PgInlineProjections>,
 ) {
@@ -128,6 +116,8 @@ async fn commit(
             return;
         }
     };
+    // From here until `committed`, a head the listener learns may be this group's own.
+    head.committing();
     let committed = match append(&mut client, group, inline).await {
         Ok(committed) => committed,
         // The server refused the statement as a whole (not the connection): find the culprit
@@ -151,6 +141,7 @@ async fn commit(
             }
         }
         Err(error) => {
+            head.committed(None);
             let outcome = match group.as_slice() {
                 [request] => explain(&client, request, error).await,
                 _ => store_error("appending a group", error),
@@ -178,17 +169,15 @@ async fn commit(
     // append never waits for a head it has already passed, and a projection woken by the head
     // finds the events in memory. Every position up to `last` has committed: appends commit
     // in position order.
-    if let Some(last) = last {
-        if let Some(recorded_at) = recorded_at {
-            recent.extend(group.iter().zip(&outcomes).flat_map(|(request, outcome)| {
-                outcome.as_ref().map_or_else(
-                    |_| Vec::new(),
-                    |o| o.recorded(&request.stream, &request.events, recorded_at),
-                )
-            }));
-        }
-        publish(head, last);
+    if let (Some(_), Some(recorded_at)) = (last, recorded_at) {
+        recent.extend(group.iter().zip(&outcomes).flat_map(|(request, outcome)| {
+            outcome.as_ref().map_or_else(
+                |_| Vec::new(),
+                |o| o.recorded(&request.stream, &request.events, recorded_at),
+            )
+        }));
     }
+    head.committed(last);
     for (request, outcome) in group.drain(..).zip(outcomes) {
         if let Ok(o) = &outcome {
             metrics::counter!("projector_events_appended_total")
