@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use projector_core::{
-    AppendOutcome, ExpectedVersion, GlobalPosition, StoreError, StreamId, StreamVersion,
-    VersionConflict,
+    AppendOutcome, ExpectedVersion, GlobalPosition, RecordedEvent, StoreError, StreamId,
+    StreamVersion, VersionConflict,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -17,12 +17,11 @@ use crate::writer::AppendRequest;
 /// Each append's answer, in the group's order.
 pub(crate) type Outcomes = Vec<Result<AppendOutcome, StoreError>>;
 
-/// A committed group's answers, with the time its events were recorded at (its transaction's
-/// start), so they can be kept as the feed will read them back; `None` when that time is not
-/// known (the appends were committed one at a time).
+/// A committed group's answers, with the events it committed as the feed will read them back;
+/// `None` when their time is not known (the appends were committed one at a time).
 pub(crate) struct Committed {
     pub(crate) outcomes: Outcomes,
-    pub(crate) recorded_at: Option<DateTime<Utc>>,
+    pub(crate) events: Option<Vec<RecordedEvent>>,
 }
 
 /// Appends `group` (no stream twice) in one statement and one transaction.
@@ -45,10 +44,7 @@ pub(crate) async fn append_group(
     let statement = client.prepare_cached(sql).await?;
     let rows = client.query(&statement, &params).await?;
     if let Some(outcomes) = outcomes(&requests, &rows) {
-        return Ok(Committed {
-            outcomes,
-            recorded_at: recorded_at(&rows),
-        });
+        return Ok(committed(&requests, outcomes, &rows));
     }
     metrics::counter!("projector_append_group_retries_total").increment(1);
     let lock = client
@@ -58,15 +54,40 @@ pub(crate) async fn append_group(
     tx.query_one(&lock, &[]).await?;
     let rows = tx.query(&statement, &params).await?;
     tx.commit().await?;
-    Ok(Committed {
-        outcomes: outcomes_under_lock(&requests, &rows),
-        recorded_at: recorded_at(&rows),
-    })
+    let outcomes = outcomes_under_lock(&requests, &rows);
+    Ok(committed(&requests, outcomes, &rows))
 }
 
-/// The time the statement's events were recorded at: the same in every row.
-fn recorded_at(rows: &[tokio_postgres::Row]) -> Option<DateTime<Utc>> {
-    rows.first()?.try_get(3).ok()
+/// The group's answers and events, recorded at the time the statement returns in every row.
+fn committed(
+    group: &[&AppendRequest],
+    outcomes: Outcomes,
+    rows: &[tokio_postgres::Row],
+) -> Committed {
+    let recorded_at: Option<DateTime<Utc>> = rows.first().and_then(|row| row.try_get(3).ok());
+    let events = recorded_at.map(|at| {
+        appended_events(group, &outcomes, at)
+            .into_iter()
+            .flatten()
+            .collect()
+    });
+    Committed { outcomes, events }
+}
+
+/// Each append's events as recorded events, at the positions the group gave them.
+pub(crate) fn appended_events(
+    group: &[&AppendRequest],
+    outcomes: &Outcomes,
+    recorded_at: DateTime<Utc>,
+) -> Vec<Vec<RecordedEvent>> {
+    group
+        .iter()
+        .zip(outcomes)
+        .map(|(request, outcome)| match outcome {
+            Err(_) => Vec::new(),
+            Ok(outcome) => outcome.recorded(&request.stream, &request.events, recorded_at),
+        })
+        .collect()
 }
 
 /// Each append's answer from a statement run under the head lock, which cannot lose the race.

@@ -16,7 +16,7 @@ use projector_core::{
 };
 use projector_sql::{SqlProjection, apply_catching_panics};
 
-use crate::append::{Committed, GroupArrays, Outcomes, outcomes_under_lock};
+use crate::append::{Committed, GroupArrays, appended_events, outcomes_under_lock};
 use crate::read_store::catalog::{quoted, schema_name};
 use crate::read_store::generation::{checkpoint, write_checkpoint};
 use crate::read_store::transaction::PgTransaction;
@@ -87,7 +87,7 @@ pub(crate) async fn append_group(
         let decided = if requests.is_empty() {
             Committed {
                 outcomes: Vec::new(),
-                recorded_at: None,
+                events: Some(Vec::new()),
             }
         } else {
             match attempt(client, &requests, inline).await? {
@@ -107,7 +107,7 @@ pub(crate) async fn append_group(
                     None => outcomes.next().unwrap_or(Err(StoreError::Closed)),
                 })
                 .collect(),
-            recorded_at: decided.recorded_at,
+            events: decided.events,
         });
     }
 }
@@ -138,8 +138,8 @@ async fn attempt(
         .iter()
         .filter_map(|o| o.as_ref().ok().map(|o| o.last_position))
         .max();
+    let appends = appended_events(requests, &outcomes, recorded_at);
     if let Some(new_head) = new_head {
-        let appends = appended_events(requests, &outcomes, recorded_at);
         let step = Step {
             head,
             new_head,
@@ -156,7 +156,7 @@ async fn attempt(
     tx.commit().await?;
     Ok(Ok(Committed {
         outcomes,
-        recorded_at: Some(recorded_at),
+        events: Some(appends.into_iter().flatten().collect()),
     }))
 }
 
@@ -405,20 +405,4 @@ pub(crate) async fn catch_up_generation(
             Ok(false)
         }
     }
-}
-
-/// Each append's events as recorded events, at the positions the group gave them.
-fn appended_events(
-    group: &[&AppendRequest],
-    outcomes: &Outcomes,
-    recorded_at: DateTime<Utc>,
-) -> Vec<Vec<RecordedEvent>> {
-    group
-        .iter()
-        .zip(outcomes)
-        .map(|(request, outcome)| match outcome {
-            Err(_) => Vec::new(),
-            Ok(outcome) => outcome.recorded(&request.stream, &request.events, recorded_at),
-        })
-        .collect()
 }

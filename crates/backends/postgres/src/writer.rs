@@ -137,7 +137,7 @@ async fn commit(
             // Each in its own transaction, at its own time: not kept in `recent`.
             Committed {
                 outcomes,
-                recorded_at: None,
+                events: None,
             }
         }
         Err(error) => {
@@ -157,10 +157,7 @@ async fn commit(
             return;
         }
     };
-    let Committed {
-        outcomes,
-        recorded_at,
-    } = committed;
+    let Committed { outcomes, events } = committed;
     let last = outcomes
         .iter()
         .filter_map(|o| o.as_ref().ok().map(|o| o.last_position))
@@ -169,13 +166,8 @@ async fn commit(
     // append never waits for a head it has already passed, and a projection woken by the head
     // finds the events in memory. Every position up to `last` has committed: appends commit
     // in position order.
-    if let (Some(_), Some(recorded_at)) = (last, recorded_at) {
-        recent.extend(group.iter().zip(&outcomes).flat_map(|(request, outcome)| {
-            outcome.as_ref().map_or_else(
-                |_| Vec::new(),
-                |o| o.recorded(&request.stream, &request.events, recorded_at),
-            )
-        }));
+    if let Some(events) = events {
+        recent.extend(events);
     }
     head.committed(last);
     for (request, outcome) in group.drain(..).zip(outcomes) {
