@@ -178,13 +178,17 @@ impl PgReadStore {
             .await
             .map_err(commit_error("starting a read-only transaction"))?;
         // The serving schema and the search path in one round trip, in the query's own
-        // snapshot of the catalog.
-        let serving = tx
-            .query_opt(
+        // snapshot of the catalog. Prepared once per connection: given as text, the statement
+        // would be prepared again on every read, a round trip of its own.
+        let statement = tx
+            .prepare_cached(
                 "SELECT schema_name, set_config('search_path', quote_ident(schema_name), true) \
                  FROM projector.generations WHERE projection = $1 AND state = 'serving'",
-                &[&projection.as_str()],
             )
+            .await
+            .map_err(commit_error("reading the catalog"))?;
+        let serving = tx
+            .query_opt(&statement, &[&projection.as_str()])
             .await
             .map_err(commit_error("reading the catalog"))?;
         let Some(serving) = serving else {
