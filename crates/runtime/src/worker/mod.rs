@@ -369,6 +369,15 @@ impl Worker {
                 lane.rewind();
                 self.isolate(lane, kind, handled, through, error).await
             }
+            Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. }))
+                if self.target.inline() && found == through.position =>
+            {
+                // The appends applied this very batch: the checkpoint is `through`, no need to
+                // read it back.
+                self.moved_to(lane, kind, through);
+                lane.rewind();
+                Step::Continue
+            }
             Err(ApplyError::Store(ReadStoreError::CheckpointMoved { found, .. })) => {
                 self.checkpoint_moved(lane, kind, found).await
             }

@@ -1,8 +1,10 @@
 //! How batches reach a target. With a batch interval, live events arriving at the head are
 //! gathered into one batch per interval, while a backlog is applied in full batches without a
 //! pause. Batches of events the projection ignores are passed without a write each, and the
-//! position passed is written within a second, or when the projector stops.
+//! position passed is written within a second, or when the projector stops. An inline
+//! target's batches, which the appends applied already, cost no read of its checkpoint.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,11 +22,16 @@ use crate::helpers::{Counting, Stores, patience};
 use projector_runtime::ProjectorHandle;
 
 /// A SQL target with a batch interval, recording the size of every batch it applies (every
-/// write of its checkpoint).
+/// write of its checkpoint). When `inline`, it stands for a target the event store applies
+/// with each append: every batch it applies is then answered as the appends having moved the
+/// checkpoint there already.
 struct Paced {
     inner: SqlTarget,
     interval: Duration,
     batches: Mutex<Vec<usize>>,
+    inline: bool,
+    /// How often the worker read the checkpoint back.
+    checkpoint_reads: AtomicU32,
 }
 
 #[async_trait]
@@ -43,6 +50,9 @@ impl ProjectionTarget for Paced {
     }
     fn batch_interval(&self) -> Duration {
         self.interval
+    }
+    fn inline(&self) -> bool {
+        self.inline
     }
     async fn serving(&self) -> Result<Option<(Generation, u32)>, ReadStoreError> {
         self.inner.serving().await
@@ -68,6 +78,7 @@ impl ProjectionTarget for Paced {
         self.inner.drop_generation(generation, at).await
     }
     async fn checkpoint(&self, generation: Generation) -> Result<Checkpoint, ReadStoreError> {
+        self.checkpoint_reads.fetch_add(1, Ordering::Relaxed);
         self.inner.checkpoint(generation).await
     }
     async fn apply(
@@ -80,6 +91,13 @@ impl ProjectionTarget for Paced {
         let size = events.len();
         self.inner.apply(generation, events, from, to).await?;
         self.batches.lock().expect("batches").push(size);
+        if self.inline {
+            return Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
+                projection: self.name(),
+                expected: from,
+                found: to.position,
+            }));
+        }
         Ok(())
     }
     async fn dead_letter(
@@ -240,12 +258,73 @@ async fn a_stop_during_the_batch_interval_applies_what_it_gathered() {
     assert_eq!(stores.stored_checkpoint(&name).await, 4);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inline_checkpoint_the_appends_moved_to_the_batch_end_is_not_read_back() {
+    let stores = Stores::new();
+    let (paced, handle, shutdown) = start_paced(
+        &stores,
+        "inline",
+        Duration::ZERO,
+        ProjectorOptions::default(),
+        true,
+    );
+    let name = ProjectionName::from_static("inline");
+    stores.append("taken", 1, None).await;
+    handle
+        .wait_for(&name, GlobalPosition::new(1), patience())
+        .await
+        .expect("applied");
+    let reads_at_start = paced.checkpoint_reads.load(Ordering::Relaxed);
+    // Events it takes and events it ignores, each a batch of its own: the appends moved the
+    // checkpoint to each batch's end, which is all the worker needs to know.
+    for n in 2..=11 {
+        if n % 2 == 0 {
+            stores.append("taken", 1, None).await;
+            handle
+                .wait_for(&name, GlobalPosition::new(n), patience())
+                .await
+                .expect("applied");
+        } else {
+            ignore(&stores, &handle, &name, n).await;
+        }
+    }
+    assert_eq!(
+        paced.checkpoint_reads.load(Ordering::Relaxed),
+        reads_at_start,
+        "no batch read the checkpoint back"
+    );
+    assert_eq!(
+        paced.batches.lock().expect("batches").len(),
+        11,
+        "every batch went to the store, which holds the inline checkpoint"
+    );
+    shutdown.cancel();
+    handle.join().await;
+    assert_eq!(stores.stored_checkpoint(&name).await, 11);
+    assert_eq!(
+        stores.counted(&name).await,
+        (6, 6),
+        "each event taken applied once"
+    );
+}
+
 /// Starts a projector running a [`Paced`] counting projection named `name`.
 fn start(
     stores: &Stores,
     name: &'static str,
     interval: Duration,
     options: ProjectorOptions,
+) -> (Arc<Paced>, ProjectorHandle, CancellationToken) {
+    start_paced(stores, name, interval, options, false)
+}
+
+/// [`start`], the target standing for an inline one when `inline`.
+fn start_paced(
+    stores: &Stores,
+    name: &'static str,
+    interval: Duration,
+    options: ProjectorOptions,
+    inline: bool,
 ) -> (Arc<Paced>, ProjectorHandle, CancellationToken) {
     let paced = Arc::new(Paced {
         inner: SqlTarget::new(
@@ -254,6 +333,8 @@ fn start(
         ),
         interval,
         batches: Mutex::new(Vec::new()),
+        inline,
+        checkpoint_reads: AtomicU32::new(0),
     });
     let shutdown = CancellationToken::new();
     let handle = Projector::new(stores.events.clone(), options)
