@@ -88,7 +88,7 @@ pub use recent::{RECENT_EVENTS, RecentEvents};
 pub use start::StartFrom;
 pub use store::{
     AppendOutcome, EventAppender, EventFeed, EventReader, EventStore, HeadWatch,
-    MAX_EVENTS_PER_APPEND, ReadDirection, StreamReader, validate_append,
+    MAX_EVENTS_PER_APPEND, ReadDirection, StreamReader, recorded_appends, validate_append,
 };
 pub use subscription::Subscription;
 pub use target::ProjectionTarget;

@@ -73,6 +73,24 @@ impl AppendOutcome {
     }
 }
 
+/// Each append of a group commit, given as its stream and events beside its outcome, as the
+/// feed will read it back (none for an append refused): for a backend that acts on the
+/// group's events inside its commit or right after it.
+pub fn recorded_appends<'a>(
+    appends: impl IntoIterator<Item = (&'a StreamId, &'a [NewEvent])>,
+    outcomes: &[Result<AppendOutcome, StoreError>],
+    recorded_at: DateTime<Utc>,
+) -> Vec<Vec<RecordedEvent>> {
+    appends
+        .into_iter()
+        .zip(outcomes)
+        .map(|((stream, events), outcome)| match outcome {
+            Err(_) => Vec::new(),
+            Ok(outcome) => outcome.recorded(stream, events, recorded_at),
+        })
+        .collect()
+}
+
 /// Receives the head of the feed each time it moves: the highest position that
 /// [`EventFeed::read_all`] can return. It keeps only the latest value, so a slow reader never
 /// holds up an appender.

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use projector_core::{
     AppendOutcome, ExpectedVersion, GlobalPosition, RecordedEvent, StoreError, StreamId,
-    StreamVersion, VersionConflict,
+    StreamVersion, VersionConflict, recorded_appends,
 };
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -80,14 +80,11 @@ pub(crate) fn appended_events(
     outcomes: &Outcomes,
     recorded_at: DateTime<Utc>,
 ) -> Vec<Vec<RecordedEvent>> {
-    group
-        .iter()
-        .zip(outcomes)
-        .map(|(request, outcome)| match outcome {
-            Err(_) => Vec::new(),
-            Ok(outcome) => outcome.recorded(&request.stream, &request.events, recorded_at),
-        })
-        .collect()
+    recorded_appends(
+        group.iter().map(|r| (&r.stream, r.events.as_slice())),
+        outcomes,
+        recorded_at,
+    )
 }
 
 /// Each append's answer from a statement run under the head lock, which cannot lose the race.

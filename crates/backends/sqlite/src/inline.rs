@@ -12,7 +12,7 @@ use std::sync::{Arc, MutexGuard};
 use chrono::{DateTime, Utc};
 use projector_core::{
     AppendOutcome, Checkpoint, EventFilter, Generation, GlobalPosition, ProjectionName,
-    RecordedEvent, StoreError, catching_panics,
+    RecordedEvent, StoreError, catching_panics, recorded_appends,
 };
 use projector_sql::SqlProjection;
 use rusqlite::Connection;
@@ -117,7 +117,11 @@ impl InlineProjections {
             {
                 continue;
             }
-            let appends = appended_events(group, outcomes, recorded_at);
+            let appends = recorded_appends(
+                group.iter().map(|r| (&r.stream, r.events.as_slice())),
+                outcomes,
+                recorded_at,
+            );
             let step = Step {
                 head,
                 new_head,
@@ -308,22 +312,6 @@ struct Step<'a> {
     recorded_at: DateTime<Utc>,
     /// Each append's events as they will be stored (empty for one that wrote nothing).
     appends: &'a [Vec<RecordedEvent>],
-}
-
-/// Each append's events as recorded events, at the positions the group gave them.
-fn appended_events(
-    group: &[AppendRequest],
-    outcomes: &[Result<AppendOutcome, StoreError>],
-    recorded_at: DateTime<Utc>,
-) -> Vec<Vec<RecordedEvent>> {
-    group
-        .iter()
-        .zip(outcomes)
-        .map(|(request, outcome)| match outcome {
-            Err(_) => Vec::new(),
-            Ok(outcome) => outcome.recorded(&request.stream, &request.events, recorded_at),
-        })
-        .collect()
 }
 
 fn rollback(conn: &Connection) {
