@@ -133,7 +133,9 @@ mod tests {
     use super::*;
 
     /// Only a checkpoint writes pages into the database file; the writer's commits stop below
-    /// the inline threshold, so the file can only grow if the thread copied the log.
+    /// the inline threshold, so the file can only grow if the thread copied the log. How much
+    /// it holds at the end depends on where the last signal fell among the inserts, so the
+    /// test asks only for what the first signal guarantees.
     #[tokio::test]
     async fn the_thread_copies_the_log_into_the_database_file() {
         let dir = tempfile::tempdir().expect("a directory");
@@ -151,7 +153,9 @@ mod tests {
                 .execute("INSERT INTO t (body) VALUES (?1)", [&body])
                 .expect("an insert");
         }
-        let copied = 900 * 4_096;
+        // The first signal comes at 1 000 log pages, about 500 inserts of one table page each;
+        // the checkpoint it wakes copies at least those. Without it the file holds one page.
+        let copied = 400 * 4_096;
         eventually_sync("the thread to copy the log into the database file", || {
             match std::fs::metadata(&path).expect("the file").len() {
                 size if size >= copied => Ok(()),
