@@ -70,10 +70,37 @@ pub enum WriteLatencyTarget {
     /// This mean, whatever the store.
     Fixed(Duration),
     /// Four times the store's own write time (the quickest write that found none waiting), and
-    /// at least 15 ms, or 5 ms while writes are being turned away: past its capacity the server
-    /// keeps the writes it takes quick, and few in flight. A slow disk raises it, so that its
-    /// places do not shrink at a load it takes in its stride.
-    Measured,
+    /// at least the floors: past its capacity the server keeps the writes it takes quick, and
+    /// few in flight. A slow disk or a distant database raises it, so that its places do not
+    /// shrink at a load it takes in its stride.
+    Measured(TargetFloors),
+}
+
+/// The least a measured write latency target may be: below it, the places would follow the
+/// jitter of the machine rather than the writes queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TargetFloors {
+    /// While every write is taken: room for a burst at the server's capacity.
+    pub taking: Duration,
+    /// While a good share of writes are turned away: a server past its capacity has no burst
+    /// to absorb, so the writes it takes had better be quick, and few in flight.
+    pub shedding: Duration,
+}
+
+impl TargetFloors {
+    /// For a store on the server's own disk (SQLite): 15 ms, or 5 ms while writes are turned
+    /// away.
+    pub const LOCAL: Self = Self {
+        taking: Duration::from_millis(15),
+        shedding: Duration::from_millis(5),
+    };
+    /// For a database the writes reach in round trips (PostgreSQL): 20 ms either way. Its
+    /// writes wait on the database's own load, so a lower target turns away writes the
+    /// database would have taken without making those it takes any quicker.
+    pub const DATABASE: Self = Self {
+        taking: Duration::from_millis(20),
+        shedding: Duration::from_millis(20),
+    };
 }
 
 impl Default for ServerConfig {
@@ -93,7 +120,7 @@ impl Default for ServerConfig {
             rate_limit: None,
             max_in_flight: 4096,
             max_queued_writes: DEFAULT_MAX_QUEUED_WRITES,
-            write_latency_target: Some(WriteLatencyTarget::Measured),
+            write_latency_target: Some(WriteLatencyTarget::Measured(TargetFloors::LOCAL)),
             listener: ListenerLimits::default(),
             read_node: None,
             lag_alert: Duration::from_secs(10),

@@ -62,7 +62,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use config::{
-    AdminListener, BrowserPolicy, ListenerLimits, RateLimit, ServerConfig, WriteLatencyTarget,
+    AdminListener, BrowserPolicy, ListenerLimits, RateLimit, ServerConfig, TargetFloors,
+    WriteLatencyTarget,
 };
 pub use consistency::POSITION_HEADER;
 pub use context::{CORRELATION_HEADER, RequestContext};

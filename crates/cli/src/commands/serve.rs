@@ -15,7 +15,7 @@ use projector_nats::RelayOptions;
 use projector_runtime::{Projector, ProjectorOptions};
 use projector_server::{
     AppState, BrowserPolicy, ListenerLimits, RateLimit, ReadNode, ReadNodeStore, ServerConfig,
-    WriteLatencyTarget,
+    TargetFloors, WriteLatencyTarget,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -229,14 +229,14 @@ fn raise_open_files_limit(max_connections: usize) {
 }
 
 /// The mean write latency past which the server takes fewer writes at once: the one given, or
-/// one that suits the store (measured on SQLite; a PostgreSQL write takes round trips to the
-/// database, whose time varies more with the load than with the disk).
+/// one measured from the store, with floors that suit it (a PostgreSQL write waits on the
+/// database's own load, which a lower target cannot shorten).
 fn write_latency_target(args: &ServeArgs) -> Option<WriteLatencyTarget> {
     match args.edge.write_latency_target_ms {
         None if args.storage.database_url.is_some() => {
-            Some(WriteLatencyTarget::Fixed(Duration::from_millis(60)))
+            Some(WriteLatencyTarget::Measured(TargetFloors::DATABASE))
         }
-        None => Some(WriteLatencyTarget::Measured),
+        None => Some(WriteLatencyTarget::Measured(TargetFloors::LOCAL)),
         Some(0) => None,
         Some(millis) => Some(WriteLatencyTarget::Fixed(Duration::from_millis(millis))),
     }

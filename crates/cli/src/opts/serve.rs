@@ -119,10 +119,10 @@ pub struct EdgeArgs {
     pub max_queued_writes: usize,
     /// While writes take longer than this on average, in milliseconds, fewer may wait at once
     /// (down to 8): past its capacity the server then takes writes about as fast as it
-    /// completes them, and those it takes stay quick. By default on SQLite, four times the
-    /// store's own write time (the quickest write that found none waiting) and at least 15, or
-    /// 5 while writes are being turned away; on PostgreSQL, whose writes take round trips, 60.
-    /// 0 keeps `--max-queued-writes` fixed.
+    /// completes them, and those it takes stay quick. By default, four times the store's own
+    /// write time (the quickest write that found none waiting), and at least 15 on SQLite, or 5
+    /// while writes are being turned away, and at least 20 on PostgreSQL, whose writes wait on
+    /// the database's own load. 0 keeps `--max-queued-writes` fixed.
     #[arg(long, env = "PROJECTOR_WRITE_LATENCY_TARGET_MS")]
     pub write_latency_target_ms: Option<u64>,
     /// How long a read naming `min_position` without `wait_ms` waits for its read model to

@@ -8,8 +8,9 @@
 //! `max_queued_writes`. One slow window alone, a stall of the store, leaves it be.
 //!
 //! The target is fixed, or by default measured: [`MEASURED_TIMES`] the store's own write time,
-//! and at least [`FLOOR_SHEDDING`] while a good share of writes ([`SHEDDING_PERCENT`]) were
-//! turned away in each of the last two windows, or [`FLOOR_TAKING`] while not. A server
+//! and at least its floor while a good share of writes ([`SHEDDING_PERCENT`]) were turned away
+//! in each of the last two windows, or its floor for taking every write while not (see
+//! [`TargetFloors`](crate::config::TargetFloors)). A server
 //! turning writes away has no burst to absorb, since the excess is refused anyway, so the writes
 //! it takes had better be quick, and few in flight; one taking every write keeps room for a
 //! burst at its capacity. The store's own time is the quickest of the writes stored that found
@@ -39,14 +40,9 @@ const MIN_SAMPLE: u32 = 4;
 /// A measured target is this many times the store's own write time: a write in a group commit
 /// waits for the commit before its own, and a little queueing is the price of full batches.
 const MEASURED_TIMES: u32 = 4;
-/// A measured target is never below this while writes are being turned away: under it, the
-/// places would follow the scheduler's jitter rather than the queue.
-const FLOOR_SHEDDING: Duration = Duration::from_millis(5);
 /// The share of writes turned away in a window, in percent, from which the server counts as
 /// turning writes away.
 const SHEDDING_PERCENT: u32 = 10;
-/// A measured target is never below this while every write is taken: room for a burst.
-const FLOOR_TAKING: Duration = Duration::from_millis(15);
 /// How long the quickest write alone is kept as the store's own time: a disk that slows for
 /// good raises the target within two spans.
 const OWN_TIME_SPAN: Duration = Duration::from_secs(5);
@@ -190,11 +186,11 @@ impl State {
     fn target(&self) -> Option<Duration> {
         match self.target? {
             WriteLatencyTarget::Fixed(target) => Some(target),
-            WriteLatencyTarget::Measured => {
+            WriteLatencyTarget::Measured(floors) => {
                 let floor = if self.shedding {
-                    FLOOR_SHEDDING
+                    floors.shedding
                 } else {
-                    FLOOR_TAKING
+                    floors.taking
                 };
                 Some(
                     self.own_time

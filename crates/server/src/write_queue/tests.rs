@@ -1,9 +1,12 @@
 //! The limit's adjustments and the measured target, driven with made-up times.
 
 use super::*;
+use crate::config::TargetFloors;
 
 const TARGET: Duration = Duration::from_millis(20);
 const FIXED: Option<WriteLatencyTarget> = Some(WriteLatencyTarget::Fixed(TARGET));
+const LOCAL: TargetFloors = TargetFloors::LOCAL;
+const MEASURED: Option<WriteLatencyTarget> = Some(WriteLatencyTarget::Measured(LOCAL));
 
 fn state(queue: &WriteQueue) -> std::sync::MutexGuard<'_, State> {
     lock(&queue.state)
@@ -115,21 +118,21 @@ fn alone(queue: &WriteQueue, at: Instant, writes: u32, took: Duration) -> Instan
 
 #[test]
 fn a_measured_target_is_the_floor_until_the_store_is_measured_slower() {
-    let queue = WriteQueue::new(128, Some(WriteLatencyTarget::Measured));
-    assert_eq!(state(&queue).target(), Some(FLOOR_TAKING));
+    let queue = WriteQueue::new(128, MEASURED);
+    assert_eq!(state(&queue).target(), Some(LOCAL.taking));
     let at = alone(&queue, Instant::now(), 50, Duration::from_micros(500));
-    assert_eq!(state(&queue).target(), Some(FLOOR_TAKING));
+    assert_eq!(state(&queue).target(), Some(LOCAL.taking));
     // A disk that slows for good: the quick writes age out within two spans.
     let at = alone(&queue, at, 100, Duration::from_millis(10));
     let at = alone(&queue, at + OWN_TIME_SPAN, 10, Duration::from_millis(10));
-    assert_eq!(state(&queue).target(), Some(FLOOR_TAKING), "not yet");
+    assert_eq!(state(&queue).target(), Some(LOCAL.taking), "not yet");
     alone(&queue, at + OWN_TIME_SPAN, 1, Duration::from_millis(10));
     assert_eq!(state(&queue).target(), Some(Duration::from_millis(40)));
 }
 
 #[test]
 fn writes_alone_slowed_by_a_busy_cpu_do_not_raise_a_measured_target() {
-    let queue = WriteQueue::new(128, Some(WriteLatencyTarget::Measured));
+    let queue = WriteQueue::new(128, MEASURED);
     let mut at = alone(&queue, Instant::now(), 20, Duration::from_millis(5));
     for _ in 0..20 {
         at = alone(&queue, at, 100, Duration::from_millis(30));
@@ -140,7 +143,7 @@ fn writes_alone_slowed_by_a_busy_cpu_do_not_raise_a_measured_target() {
 
 #[test]
 fn a_span_without_a_write_alone_keeps_the_store_s_time() {
-    let queue = WriteQueue::new(128, Some(WriteLatencyTarget::Measured));
+    let queue = WriteQueue::new(128, MEASURED);
     let at = alone(&queue, Instant::now(), 10, Duration::from_millis(10));
     let at = alone(&queue, at + OWN_TIME_SPAN, 10, Duration::from_millis(10));
     alone(&queue, at + OWN_TIME_SPAN * 3, 1, Duration::from_millis(10));
@@ -149,7 +152,7 @@ fn a_span_without_a_write_alone_keeps_the_store_s_time() {
 
 #[test]
 fn a_slow_store_measured_keeps_its_places_at_a_mean_it_takes_in_its_stride() {
-    let queue = WriteQueue::new(128, Some(WriteLatencyTarget::Measured));
+    let queue = WriteQueue::new(128, MEASURED);
     let mut at = alone(&queue, Instant::now(), 20, Duration::from_millis(10));
     for _ in 0..10 {
         at = window(&queue, at, 10, Duration::from_millis(25));
@@ -163,21 +166,21 @@ fn a_slow_store_measured_keeps_its_places_at_a_mean_it_takes_in_its_stride() {
 
 #[test]
 fn a_fast_store_measured_sheds_once_writes_queue_past_the_floor() {
-    let queue = WriteQueue::new(128, Some(WriteLatencyTarget::Measured));
+    let queue = WriteQueue::new(128, MEASURED);
     let mut at = alone(&queue, Instant::now(), 20, Duration::from_micros(800));
     for _ in 0..3 {
-        at = window(&queue, at, 10, FLOOR_TAKING - Duration::from_millis(1));
+        at = window(&queue, at, 10, LOCAL.taking - Duration::from_millis(1));
     }
     assert_eq!(state(&queue).limit, 128);
     for _ in 0..3 {
-        at = window(&queue, at, 10, FLOOR_TAKING * 2);
+        at = window(&queue, at, 10, LOCAL.taking * 2);
     }
     assert!(state(&queue).limit < 128);
 }
 
 #[test]
 fn while_writes_are_turned_away_a_measured_target_falls_to_the_lower_floor() {
-    let queue = WriteQueue::new(2, Some(WriteLatencyTarget::Measured));
+    let queue = WriteQueue::new(2, MEASURED);
     let mut at = alone(&queue, Instant::now(), 20, Duration::from_micros(800));
     // `turned_away` writes turned away and two taken in a window.
     let mut window_shedding = |turned_away: u32| {
@@ -189,21 +192,42 @@ fn while_writes_are_turned_away_a_measured_target_falls_to_the_lower_floor() {
         at = window(&queue, at + WINDOW, 10, Duration::from_millis(1));
         state(&queue).target()
     };
-    assert_eq!(window_shedding(MIN_SAMPLE - 1), Some(FLOOR_TAKING), "a few");
-    assert_eq!(window_shedding(MIN_SAMPLE), Some(FLOOR_TAKING), "a stall");
-    assert_eq!(window_shedding(MIN_SAMPLE), Some(FLOOR_SHEDDING));
-    assert_eq!(window_shedding(MIN_SAMPLE), Some(FLOOR_SHEDDING));
-    assert_eq!(window_shedding(0), Some(FLOOR_TAKING));
+    assert_eq!(window_shedding(MIN_SAMPLE - 1), Some(LOCAL.taking), "a few");
+    assert_eq!(window_shedding(MIN_SAMPLE), Some(LOCAL.taking), "a stall");
+    assert_eq!(window_shedding(MIN_SAMPLE), Some(LOCAL.shedding));
+    assert_eq!(window_shedding(MIN_SAMPLE), Some(LOCAL.shedding));
+    assert_eq!(window_shedding(0), Some(LOCAL.taking));
+}
+
+#[test]
+fn a_database_s_floor_holds_while_writes_are_turned_away() {
+    let floors = TargetFloors::DATABASE;
+    let queue = WriteQueue::new(2, Some(WriteLatencyTarget::Measured(floors)));
+    let mut at = alone(&queue, Instant::now(), 20, Duration::from_millis(2));
+    for _ in 0..3 {
+        let places = [queue.enter(), queue.enter()];
+        for _ in 0..MIN_SAMPLE {
+            assert!(matches!(queue.enter(), Err(ApiError::WritesQueued)));
+        }
+        drop(places);
+        at = window(&queue, at + WINDOW, 10, Duration::from_millis(1));
+    }
+    assert!(state(&queue).shedding);
+    assert_eq!(state(&queue).target(), Some(floors.shedding));
+    // A distant database's own time raises it past the floor, as a slow disk does.
+    alone(&queue, at + OWN_TIME_SPAN * 3, 1, Duration::from_millis(10));
+    alone(&queue, at + OWN_TIME_SPAN * 5, 1, Duration::from_millis(10));
+    assert_eq!(state(&queue).target(), Some(Duration::from_millis(40)));
 }
 
 #[test]
 fn only_a_stored_write_alone_measures_the_store() {
-    let queue = WriteQueue::new(128, Some(WriteLatencyTarget::Measured));
+    let queue = WriteQueue::new(128, MEASURED);
     alone(&queue, Instant::now(), 20, Duration::from_millis(10));
     queue.enter().expect("a place").release(false);
     assert_eq!(state(&queue).target(), Some(Duration::from_millis(40)));
     queue.enter().expect("a place").release(true);
-    assert_eq!(state(&queue).target(), Some(FLOOR_TAKING));
+    assert_eq!(state(&queue).target(), Some(LOCAL.taking));
 }
 
 #[test]
