@@ -9,6 +9,7 @@
 pub(crate) mod catalog;
 pub(crate) mod generation;
 mod params;
+mod serving_read;
 pub(crate) mod transaction;
 mod values;
 
@@ -170,39 +171,8 @@ impl PgReadStore {
         sql: &str,
         params: &[SqlParam<'_>],
     ) -> Result<Vec<Row>, ReadStoreError> {
-        let mut client = self.client("querying a read model").await?;
-        let tx = client
-            .build_transaction()
-            .read_only(true)
-            .start()
-            .await
-            .map_err(commit_error("starting a read-only transaction"))?;
-        // The serving schema and the search path in one round trip, in the query's own
-        // snapshot of the catalog. Prepared once per connection: given as text, the statement
-        // would be prepared again on every read, a round trip of its own.
-        let statement = tx
-            .prepare_cached(
-                "SELECT schema_name, set_config('search_path', quote_ident(schema_name), true) \
-                 FROM projector.generations WHERE projection = $1 AND state = 'serving'",
-            )
-            .await
-            .map_err(commit_error("reading the catalog"))?;
-        let serving = tx
-            .query_opt(&statement, &[&projection.as_str()])
-            .await
-            .map_err(commit_error("reading the catalog"))?;
-        let Some(serving) = serving else {
-            return Err(ReadStoreError::NoGeneration {
-                projection: projection.clone(),
-                generation: "serving".into(),
-            });
-        };
-        let schema: &str = serving
-            .try_get(0)
-            .map_err(commit_error("reading the catalog"))?;
-        let rows = transaction::query(&tx, schema, sql, params).await?;
-        tx.commit().await.map_err(commit_error("ending a query"))?;
-        Ok(rows)
+        let client = self.client("querying a read model").await?;
+        serving_read::query(client, projection, sql, params).await
     }
 }
 

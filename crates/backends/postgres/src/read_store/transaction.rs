@@ -9,6 +9,7 @@
 //! another's, whose shape may differ after a version change.
 
 use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
 use projector_sql::{Row, SqlBatchError, SqlError, SqlErrorKind, SqlParam, SqlRun, SqlTransaction};
 use tokio_postgres::types::ToSql;
 
@@ -30,20 +31,22 @@ impl<'t, 'c> PgTransaction<'t, 'c> {
     }
 }
 
-/// Prepares `sql` (cached per connection and schema) on `tx`.
+/// Prepares `sql` (cached per connection and schema) on `client`, a transaction whose search
+/// path is `schema`.
 pub(crate) async fn prepare(
-    tx: &deadpool_postgres::Transaction<'_>,
+    client: &impl GenericClient,
     schema: &str,
     sql: &str,
 ) -> Result<tokio_postgres::Statement, SqlError> {
-    tx.prepare_cached(&format!("/* {schema} */ {sql}"))
+    client
+        .prepare_cached(&format!("/* {schema} */ {sql}"))
         .await
         .map_err(sql_error)
 }
 
 /// The portable parameters for `statement`, refused as a statement error when their number
 /// differs from its placeholders (the driver would report it as a connection-level error).
-fn bind<'p>(
+pub(crate) fn bind<'p>(
     statement: &tokio_postgres::Statement,
     params: &[SqlParam<'p>],
 ) -> Result<Vec<PgParam<'p>>, SqlError> {

@@ -410,3 +410,73 @@ async fn a_query_past_its_statement_timeout_is_cancelled() {
         .expect("a quick query runs");
     assert_eq!(quick.len(), 1);
 }
+
+/// A read dropped part-way (its caller gone, or its deadline passed) may have begun its
+/// transaction without ending it; the connection it held must not serve the next read from
+/// inside that transaction. One connection, reads dropped after ever longer spans, each with a
+/// statement of its own so that it is prepared inside the transaction; after each, a read must
+/// find its transaction begun just now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_dropped_part_way_leaves_no_transaction_open_for_the_next() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
+    use projector_sql::SqlReadStore;
+
+    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+        return;
+    };
+    let url = database.url().to_owned();
+    let events = PgEventStore::connect(&url, PgEventStoreOptions::default())
+        .await
+        .expect("events");
+    let reads = PgReadStore::connect(&url, PgReadStoreOptions::default())
+        .await
+        .expect("reads");
+    let service = Service::start(
+        Arc::new(events),
+        Arc::new(reads),
+        database,
+        projector_orders::projections::all(),
+    );
+    assert!(service.projector.wait_started(patience()).await, "started");
+    let queries = PgReadStore::connect(
+        &url,
+        PgReadStoreOptions {
+            run_migrations: false,
+            pool_size: 1,
+            ..PgReadStoreOptions::default()
+        },
+    )
+    .await
+    .expect("queries");
+    let mut dropped = 0;
+    for n in 0..30u64 {
+        let sql = format!("SELECT {n} AS n, count(*) AS orders FROM order_summary");
+        let span = Duration::from_micros(n * 100);
+        if tokio::time::timeout(span, queries.query(&ORDER_SUMMARY, &sql, &[]))
+            .await
+            .is_err()
+        {
+            dropped += 1;
+        }
+        // Long enough that a transaction left open is plainly older than one just begun.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let age = queries
+            .query(
+                &ORDER_SUMMARY,
+                "SELECT (extract(epoch FROM clock_timestamp() - now()) * 1000)::bigint AS ms",
+                &[],
+            )
+            .await
+            .expect("the next read runs");
+        let ms: i64 = age[0].get("ms").expect("an age");
+        assert!(
+            ms < 150,
+            "after a read dropped at {} µs the next ran in a transaction begun {ms} ms before",
+            n * 100
+        );
+    }
+    assert!(dropped > 0, "no read was dropped part-way");
+}
