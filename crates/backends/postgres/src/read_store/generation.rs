@@ -295,21 +295,33 @@ pub(crate) async fn write_checkpoint(
     Ok(())
 }
 
+/// What a [`pass`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Passed {
+    /// The checkpoint moved from `from` to the batch's end.
+    Moved,
+    /// The checkpoint was elsewhere, and stays there: another writer moved it, or the event
+    /// store's appends did, for an inline read model. Nothing was written.
+    Found(GlobalPosition),
+    /// The statement failed (the generation is gone, the connection failed), or saw another
+    /// writer move the checkpoint under it: the full path says why.
+    Unknown,
+}
+
 /// Moves the checkpoint of the generation in `schema` from `from` to `checkpoint` past events
 /// its projection ignores, in one round trip where [`apply`] takes five: a single `UPDATE`
 /// that holds only while the checkpoint is at `from`, in the implicit transaction of one
 /// simple query (with the same lazy commit as a batch). A projection taking none of a busy
 /// feed's events does this for every batch, so on PostgreSQL it was a good share of the
-/// statements each write cost. Returns whether it moved; if not (the checkpoint moved, the
-/// generation is gone, the connection failed), nothing was written and the caller takes the
-/// full path, which says why.
+/// statements each write cost. The same statement reads where the checkpoint was, so one that
+/// moved (an inline read model's, at every batch) is reported without the full path.
 pub(crate) async fn pass(
     client: &tokio_postgres::Client,
     schema: &str,
     from: GlobalPosition,
     checkpoint: Checkpoint,
     lazy_commit: bool,
-) -> bool {
+) -> Passed {
     let lazy = if lazy_commit {
         "SET LOCAL synchronous_commit TO off; "
     } else {
@@ -322,21 +334,34 @@ pub(crate) async fn pass(
             format!("'{at}'::TIMESTAMPTZ")
         },
     );
+    let table = format!("{}._projector_checkpoint", quoted(schema));
+    // Both parts read the statement's one snapshot: `was` is where the checkpoint stood when
+    // the statement began, whether or not the update then found it there.
     let sql = format!(
-        "{lazy}UPDATE {}._projector_checkpoint SET position = {}, last_event_at = {last_event_at}, \
-         updated_at = now() WHERE id = 1 AND position = {}",
-        quoted(schema),
+        "{lazy}WITH was AS (SELECT position FROM {table} WHERE id = 1), \
+         moved AS (UPDATE {table} SET position = {}, last_event_at = {last_event_at}, \
+         updated_at = now() WHERE id = 1 AND position = {} RETURNING 1) \
+         SELECT (SELECT count(*) FROM moved), (SELECT position FROM was)",
         clamp(checkpoint.position.get()),
         clamp(from.get()),
     );
     let Ok(messages) = client.simple_query(&sql).await else {
-        return false;
+        return Passed::Unknown;
     };
-    let updated = messages.iter().rev().find_map(|message| match message {
-        tokio_postgres::SimpleQueryMessage::CommandComplete(rows) => Some(*rows),
+    let answer = messages.iter().find_map(|message| match message {
+        tokio_postgres::SimpleQueryMessage::Row(row) => Some((
+            row.get(0).and_then(|moved| moved.parse::<u64>().ok()),
+            row.get(1).and_then(|was| was.parse::<i64>().ok()),
+        )),
         _ => None,
     });
-    updated == Some(1)
+    match answer {
+        Some((Some(1), _)) => Passed::Moved,
+        Some((Some(0), Some(was))) if was != clamp(from.get()) => {
+            Passed::Found(GlobalPosition::new(to_u64(was)))
+        }
+        _ => Passed::Unknown,
+    }
 }
 
 /// Applies a batch and moves the checkpoint in `tx`; the caller commits.

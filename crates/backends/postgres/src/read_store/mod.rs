@@ -28,6 +28,7 @@ use crate::migrate::{migrate, verify};
 use crate::pool::{self, PoolSetupError};
 use crate::rows::to_u64;
 use catalog::schema_name;
+use generation::Passed;
 
 /// How the read store connects.
 #[derive(Clone, Copy, Debug)]
@@ -356,12 +357,23 @@ impl SqlReadStore for PgReadStore {
         checkpoint: Checkpoint,
     ) -> Result<(), ApplyError> {
         let mut client = self.client("applying a batch").await?;
-        let schema = schema_name(&projection.name(), generation);
-        if events.is_empty()
-            && self.partition.is_none()
-            && generation::pass(&client, &schema, from, checkpoint, self.lazy_commit).await
-        {
-            return Ok(());
+        let name = projection.name();
+        let schema = schema_name(&name, generation);
+        if events.is_empty() && self.partition.is_none() {
+            match generation::pass(&client, &schema, from, checkpoint, self.lazy_commit).await {
+                Passed::Moved => return Ok(()),
+                // Moved to the batch's end by another writer, or by the appends for an inline
+                // read model: where this batch would have left it.
+                Passed::Found(found) if found == checkpoint.position => return Ok(()),
+                Passed::Found(found) => {
+                    return Err(ApplyError::Store(ReadStoreError::CheckpointMoved {
+                        projection: name,
+                        expected: from,
+                        found,
+                    }));
+                }
+                Passed::Unknown => {}
+            }
         }
         let tx = generation::begin(&mut client, &schema, self.lazy_commit).await?;
         generation::apply(

@@ -5,6 +5,7 @@
 mod helpers;
 mod overflow;
 mod partitions;
+mod passing;
 mod types;
 
 use chrono::{DateTime, TimeZone, Utc};
