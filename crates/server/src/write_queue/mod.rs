@@ -141,7 +141,9 @@ impl State {
     /// none waiting), and adjusts the limit at the end of a window.
     fn finished(&mut self, took: Duration, now: Instant, alone: bool) {
         self.waiting = self.waiting.saturating_sub(1);
-        if alone {
+        // Past its capacity even a write alone waits for the CPU the others hold: noted then,
+        // it would raise the target with the very overload the target is there to shed.
+        if alone && !self.shedding {
             self.own_time.note(took, now);
         }
         let Some(target) = self.target() else { return };
