@@ -72,7 +72,28 @@ impl Service {
     pub async fn postgres_with(
         projections: Vec<Arc<dyn SqlProjection>>,
     ) -> Option<(Self, Arc<PgReadStore>)> {
+        Some(Self::postgres_on(TestDatabase::create().await?, projections).await)
+    }
+
+    /// The projections running on `database`, and a second read store on it opened with
+    /// `options` (without migrations), for reads under settings of their own; `None` to skip.
+    pub async fn postgres_with_queries(options: PgReadStoreOptions) -> Option<(Self, PgReadStore)> {
         let database = TestDatabase::create().await?;
+        let url = database.url().to_owned();
+        let (service, _) = Self::postgres_on(database, projections::all()).await;
+        assert!(service.projector.wait_started(patience()).await, "started");
+        let options = PgReadStoreOptions {
+            run_migrations: false,
+            ..options
+        };
+        let queries = PgReadStore::connect(&url, options).await.expect("queries");
+        Some((service, queries))
+    }
+
+    async fn postgres_on(
+        database: TestDatabase,
+        projections: Vec<Arc<dyn SqlProjection>>,
+    ) -> (Self, Arc<PgReadStore>) {
         let events = PgEventStore::connect(database.url(), PgEventStoreOptions::default())
             .await
             .expect("events");
@@ -82,7 +103,7 @@ impl Service {
                 .expect("reads"),
         );
         let service = Self::start(Arc::new(events), reads.clone(), database, projections);
-        Some((service, reads))
+        (service, reads)
     }
 
     pub async fn run(&self, order: &str, command: OrderCommand) {

@@ -362,39 +362,19 @@ projector_testkit::target_conformance!(
 /// slow or hostile read cannot hold a connection; quick queries run as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_past_its_statement_timeout_is_cancelled() {
-    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
-    use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
+    use projector_postgres::PgReadStoreOptions;
     use projector_sql::SqlReadStore;
 
-    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+    let Some((_service, queries)) = Service::postgres_with_queries(PgReadStoreOptions {
+        statement_timeout: Some(Duration::from_millis(200)),
+        ..PgReadStoreOptions::default()
+    })
+    .await
+    else {
         return;
     };
-    let url = database.url().to_owned();
-    let events = PgEventStore::connect(&url, PgEventStoreOptions::default())
-        .await
-        .expect("events");
-    let reads = PgReadStore::connect(&url, PgReadStoreOptions::default())
-        .await
-        .expect("reads");
-    let service = Service::start(
-        Arc::new(events),
-        Arc::new(reads),
-        database,
-        projector_orders::projections::all(),
-    );
-    assert!(service.projector.wait_started(patience()).await, "started");
-    let queries = PgReadStore::connect(
-        &url,
-        PgReadStoreOptions {
-            run_migrations: false,
-            statement_timeout: Some(Duration::from_millis(200)),
-            ..PgReadStoreOptions::default()
-        },
-    )
-    .await
-    .expect("queries");
     let started = Instant::now();
     let slow = queries
         .query(&ORDER_SUMMARY, "SELECT 1 FROM pg_sleep(3)", &[])
@@ -419,39 +399,19 @@ async fn a_query_past_its_statement_timeout_is_cancelled() {
 /// find its transaction begun just now.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_dropped_part_way_leaves_no_transaction_open_for_the_next() {
-    use std::sync::Arc;
     use std::time::Duration;
 
-    use projector_postgres::{PgEventStore, PgEventStoreOptions, PgReadStore, PgReadStoreOptions};
+    use projector_postgres::PgReadStoreOptions;
     use projector_sql::SqlReadStore;
 
-    let Some(database) = projector_testkit::postgres::TestDatabase::create().await else {
+    let Some((_service, queries)) = Service::postgres_with_queries(PgReadStoreOptions {
+        pool_size: 1,
+        ..PgReadStoreOptions::default()
+    })
+    .await
+    else {
         return;
     };
-    let url = database.url().to_owned();
-    let events = PgEventStore::connect(&url, PgEventStoreOptions::default())
-        .await
-        .expect("events");
-    let reads = PgReadStore::connect(&url, PgReadStoreOptions::default())
-        .await
-        .expect("reads");
-    let service = Service::start(
-        Arc::new(events),
-        Arc::new(reads),
-        database,
-        projector_orders::projections::all(),
-    );
-    assert!(service.projector.wait_started(patience()).await, "started");
-    let queries = PgReadStore::connect(
-        &url,
-        PgReadStoreOptions {
-            run_migrations: false,
-            pool_size: 1,
-            ..PgReadStoreOptions::default()
-        },
-    )
-    .await
-    .expect("queries");
     let mut dropped = 0;
     for n in 0..30u64 {
         let sql = format!("SELECT {n} AS n, count(*) AS orders FROM order_summary");
