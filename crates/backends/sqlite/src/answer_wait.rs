@@ -90,6 +90,12 @@ pub(crate) struct InFlight<'w> {
 }
 
 impl InFlight<'_> {
+    /// Whether this append is alone and follows a quick lone answer back to back: part of a
+    /// caller's loop, which may as well commit on its own thread.
+    pub(crate) fn back_to_back(&self) -> bool {
+        self.poll_until > self.began
+    }
+
     /// The writer's answer, or `None` if the writer went away without one.
     pub(crate) async fn answer<T>(self, mut answer: oneshot::Receiver<T>) -> Option<T> {
         while Instant::now() < self.poll_until {

@@ -22,7 +22,7 @@ use crate::error::store_error;
 use crate::inline::InlineProjections;
 use crate::pool::{PoolError, ReaderPool};
 use crate::rows::collect_events;
-use crate::writer::{self, AppendRequest, GroupLimits, InlineSlot, PoisonFlag};
+use crate::writer::{self, AppendRequest, Committer, GroupLimits, InlineSlot, PoisonFlag};
 
 /// How the event store is opened.
 #[derive(Clone, Copy, Debug)]
@@ -79,6 +79,8 @@ struct WriterHandle {
     inline: InlineSlot,
     /// The appends waiting for their answers.
     answers: AnswerWait,
+    /// The writer's state, for a caller that commits its own append.
+    committer: Arc<Committer>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// An exclusive lock on `<file>.lock`, held while this process may append.
     _lock: File,
@@ -126,7 +128,7 @@ impl SqliteEventStore {
         };
         let inline = InlineSlot::default();
         let recent = Arc::new(RecentEvents::new(RECENT_EVENTS));
-        let thread = writer::spawn(
+        let (thread, committer) = writer::spawn(
             conn,
             queue,
             head_tx,
@@ -149,6 +151,7 @@ impl SqliteEventStore {
                     poison,
                     inline,
                     answers: AnswerWait::default(),
+                    committer,
                     thread: Mutex::new(Some(thread)),
                     _lock: lock,
                 }),
@@ -437,7 +440,16 @@ impl EventAppender for SqliteEventStore {
         };
         let sender = lock(&writer.requests).clone().ok_or(StoreError::Closed)?;
         let in_flight = writer.answers.enter();
-        sender.send(request).await.map_err(|_| StoreError::Closed)?;
+        // A caller appending in a loop on its own commits on its own thread: the writer's
+        // thread would only add a hand-off each way.
+        let request = if in_flight.back_to_back() {
+            writer.committer.try_commit(request).err()
+        } else {
+            Some(request)
+        };
+        if let Some(request) = request {
+            sender.send(request).await.map_err(|_| StoreError::Closed)?;
+        }
         drop(sender);
         in_flight.answer(answer).await.ok_or(StoreError::Closed)?
     }
@@ -536,5 +548,49 @@ mod tests {
             .await
             .expect("a reopened store appends again");
         assert_eq!(next.first_position, GlobalPosition::new(3));
+    }
+
+    /// A caller appending in a loop on its own commits on its own thread rather than the
+    /// writer's, which would add a hand-off each way to every append.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_lone_caller_appending_in_a_loop_commits_on_its_own_thread() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let committed_on = Arc::new(Mutex::new(Vec::new()));
+        let hook = Arc::clone(&committed_on);
+        let store = SqliteEventStore::open_with(
+            dir.path().join("events.db"),
+            SqliteEventStoreOptions::default(),
+            move |conn| {
+                conn.commit_hook(Some(move || {
+                    let thread = std::thread::current().name().map(str::to_owned);
+                    lock(&hook).push(thread);
+                    false
+                }))
+            },
+        )
+        .expect("open");
+        let appends = 200;
+        for i in 0..appends {
+            let stream = StreamId::parse(format!("loop-{i}")).expect("valid");
+            store
+                .append(&stream, ExpectedVersion::NoStream, events(4))
+                .await
+                .expect("append");
+        }
+        let threads = std::mem::take(&mut *lock(&committed_on));
+        assert_eq!(threads.len(), appends, "one commit per append");
+        let on_writer = threads
+            .iter()
+            .filter(|name| name.as_deref() == Some("projector-sqlite-writer"))
+            .count();
+        // The first append, and any after a slow one, go to the writer's thread.
+        assert!(
+            on_writer < appends / 2,
+            "{on_writer} of {appends} commits on the writer's thread"
+        );
+        assert_eq!(
+            store.head().await.expect("head"),
+            GlobalPosition::new(4 * appends as u64)
+        );
     }
 }

@@ -7,9 +7,13 @@
 //! event. Each caller still gets its own answer: a version conflict writes nothing and touches
 //! no other append, and an append that breaks a constraint is taken out of the group, which is
 //! then committed without it.
+//!
+//! A caller appending in a loop on its own would pay two thread hand-offs per append, for the
+//! request and for the answer; when no other append waits and the writer is idle, such a caller
+//! commits its append on its own thread instead ([`Committer::try_commit`]).
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, TryLockError};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
@@ -46,6 +50,39 @@ pub(crate) type PoisonFlag = Arc<OnceLock<String>>;
 /// The inline projections the writer applies in each group, set once the read store is open.
 pub(crate) type InlineSlot = Arc<RwLock<Option<Arc<InlineProjections>>>>;
 
+/// The writer's connection and state, behind a lock: its thread commits the groups queued for
+/// it, and a caller with no other append waiting may commit its own append directly.
+#[derive(Debug)]
+pub(crate) struct Committer {
+    /// `None` once the writer's thread has stopped, which closes the connection.
+    writer: Mutex<Option<Writer>>,
+}
+
+impl Committer {
+    /// Commits `request` on the calling thread if the writer is idle, answering it on its reply
+    /// channel; hands the request back if the writer is busy or stopped, or if inline
+    /// projections are set: their handlers are async, and only the writer's own thread may
+    /// block on them.
+    pub(crate) fn try_commit(&self, request: AppendRequest) -> Result<(), AppendRequest> {
+        let mut writer = match self.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Err(request),
+        };
+        match writer.as_mut() {
+            Some(writer) if writer.inline().is_none() => {
+                writer.commit(&mut vec![request]);
+                Ok(())
+            }
+            _ => Err(request),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Writer>> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Spawns the writer thread. It runs until every sender of `requests` is dropped, draining the
 /// queue first, and publishes each committed head on `head`, starting from `committed`, after
 /// adding the events it committed to `recent`.
@@ -57,24 +94,27 @@ pub(crate) fn spawn(
     poison: PoisonFlag,
     inline: InlineSlot,
     limits: GroupLimits,
-) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new()
+) -> std::io::Result<(JoinHandle<()>, Arc<Committer>)> {
+    let committer = Arc::new(Committer {
+        writer: Mutex::new(Some(Writer {
+            conn,
+            head,
+            recent,
+            poison,
+            inline,
+            versions: VersionCache::default(),
+        })),
+    });
+    let shared = Arc::clone(&committer);
+    let thread = std::thread::Builder::new()
         .name("projector-sqlite-writer".into())
-        .spawn(move || {
-            Writer {
-                conn,
-                head,
-                recent,
-                poison,
-                inline,
-                versions: VersionCache::default(),
-            }
-            .run(requests, limits)
-        })
+        .spawn(move || run(&shared, requests, limits))?;
+    Ok((thread, committer))
 }
 
-/// The writer thread's state. Its in-memory head is exact because it is the only writer: the
-/// store's lock file keeps other processes out, and the head moves only after a commit.
+/// The writer's state. Its in-memory head is exact because it is the only writer: the store's
+/// lock file keeps other processes out, every append of this one goes through it, and the head
+/// moves only after a commit.
 struct Writer {
     conn: Connection,
     head: watch::Sender<GlobalPosition>,
@@ -82,6 +122,14 @@ struct Writer {
     poison: PoisonFlag,
     inline: InlineSlot,
     versions: VersionCache,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("head", &*self.head.borrow())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The committed version of recently appended streams. Exact, because every append goes
@@ -123,38 +171,49 @@ fn next_request(requests: &mut mpsc::Receiver<AppendRequest>) -> Option<AppendRe
     requests.blocking_recv()
 }
 
-impl Writer {
-    fn run(mut self, mut requests: mpsc::Receiver<AppendRequest>, limits: GroupLimits) {
-        let mut group: Vec<AppendRequest> = Vec::new();
-        while let Some(first) = next_request(&mut requests) {
-            let mut events = first.events.len();
-            group.push(first);
-            while events < limits.max_events {
-                match requests.try_recv() {
-                    Ok(next) => {
-                        events += next.events.len();
-                        group.push(next);
-                    }
-                    Err(_) => break,
+/// The writer thread's loop: gathers every append waiting into a group and commits it, until
+/// the queue is closed and drained; then closes the connection.
+fn run(committer: &Committer, mut requests: mpsc::Receiver<AppendRequest>, limits: GroupLimits) {
+    let mut group: Vec<AppendRequest> = Vec::new();
+    while let Some(first) = next_request(&mut requests) {
+        let mut events = first.events.len();
+        group.push(first);
+        while events < limits.max_events {
+            match requests.try_recv() {
+                Ok(next) => {
+                    events += next.events.len();
+                    group.push(next);
                 }
+                Err(_) => break,
             }
-            metrics::histogram!("projector_append_group_appends").record(group.len() as f64);
-            metrics::histogram!("projector_append_group_events").record(events as f64);
-            self.commit(&mut group);
         }
+        match committer.lock().as_mut() {
+            Some(writer) => writer.commit(&mut group),
+            None => reply_all(&mut group, || StoreError::Closed),
+        }
+    }
+    *committer.lock() = None;
+}
+
+impl Writer {
+    /// The inline projections set now.
+    fn inline(&self) -> Option<Arc<InlineProjections>> {
+        self.inline
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Commits a group, answering every caller in it.
     fn commit(&mut self, group: &mut Vec<AppendRequest>) {
+        let events: usize = group.iter().map(|request| request.events.len()).sum();
+        metrics::histogram!("projector_append_group_appends").record(group.len() as f64);
+        metrics::histogram!("projector_append_group_events").record(events as f64);
         if let Some(reason) = self.poison.get() {
             reply_all(group, || StoreError::Poisoned(reason.clone()));
             return;
         }
-        let inline = self
-            .inline
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let inline = self.inline();
         loop {
             let head = *self.head.borrow();
             match commit_group(
