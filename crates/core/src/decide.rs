@@ -9,7 +9,7 @@ use crate::error::{StoreError, VersionConflict};
 use crate::event::{DecodeError, EventMetadata};
 use crate::ids::{CausationId, StreamId};
 use crate::position::{ExpectedVersion, GlobalPosition, StreamVersion};
-use crate::store::{EventStore, ReadDirection};
+use crate::store::{AppendOutcome, EventStore, ReadDirection};
 
 /// A domain's pure command logic.
 pub trait Decider: Send + Sync {
@@ -32,6 +32,15 @@ pub trait Decider: Send + Sync {
 
     /// The state after `event`.
     fn evolve(&self, state: Self::State, event: &Self::Event) -> Self::State;
+
+    /// Whether `command` only ever starts a stream, and is refused on one that exists. Then
+    /// [`execute`] decides it on the default state and appends it expecting no stream, without
+    /// reading the stream first; only if the stream exists after all (or the default state
+    /// refuses it) does it read the stream and decide as for any other command. Default: no.
+    fn creates(&self, command: &Self::Command) -> bool {
+        let _ = command;
+        false
+    }
 
     /// The state after all of `events`, from the default state.
     fn fold<'a>(&self, events: impl IntoIterator<Item = &'a Self::Event>) -> Self::State
@@ -244,6 +253,12 @@ pub async fn execute<D: Decider, S: EventStore + ?Sized>(
     command: &D::Command,
     options: &CommandOptions,
 ) -> Result<Executed<D>, CommandError<D::Error>> {
+    if options.if_version.is_none()
+        && decider.creates(command)
+        && let Some(created) = create_unread(decider, store, stream, command, options).await?
+    {
+        return Ok(created);
+    }
     let mut attempt = 1;
     loop {
         let command_id = options.metadata.causation_id.as_ref();
@@ -290,16 +305,7 @@ pub async fn execute<D: Decider, S: EventStore + ?Sized>(
             .append(stream, ExpectedVersion::Exact(version), new_events)
             .await
         {
-            Ok(outcome) => {
-                let state = events.iter().fold(state, |s, e| decider.evolve(s, e));
-                return Ok(Executed {
-                    events,
-                    state,
-                    stream_version: outcome.stream_version,
-                    position: Some(outcome.last_position),
-                    replayed: false,
-                });
-            }
+            Ok(outcome) => return Ok(appended(decider, state, events, &outcome)),
             Err(StoreError::Conflict(conflict)) => {
                 if let Some(expected) = options.if_version {
                     return Err(CommandError::PreconditionFailed {
@@ -315,5 +321,53 @@ pub async fn execute<D: Decider, S: EventStore + ?Sized>(
             }
             Err(other) => return Err(CommandError::Store(other)),
         }
+    }
+}
+
+/// A create decided on the default state and appended expecting no stream: no read, since a
+/// stream that does not exist folds to the default state. `None` when that settles nothing
+/// (the stream exists, or the default state refuses the command or changes nothing): the
+/// caller then reads the stream and decides as for any command, so a repeated create is
+/// refused, or answered from its events, exactly as if it had been read first.
+async fn create_unread<D: Decider, S: EventStore + ?Sized>(
+    decider: &D,
+    store: &S,
+    stream: &StreamId,
+    command: &D::Command,
+    options: &CommandOptions,
+) -> Result<Option<Executed<D>>, CommandError<D::Error>> {
+    let state = D::State::default();
+    let events = match decider.decide(&state, command) {
+        Ok(events) if !events.is_empty() => events,
+        _ => return Ok(None),
+    };
+    let new_events = events
+        .iter()
+        .map(|e| e.to_new_event(&options.metadata))
+        .collect::<Result<Vec<_>, _>>()?;
+    match store
+        .append(stream, ExpectedVersion::NoStream, new_events)
+        .await
+    {
+        Ok(outcome) => Ok(Some(appended(decider, state, events, &outcome))),
+        Err(StoreError::Conflict(_)) => Ok(None),
+        Err(other) => Err(CommandError::Store(other)),
+    }
+}
+
+/// What a command that appended `events` onto `state` did.
+fn appended<D: Decider>(
+    decider: &D,
+    state: D::State,
+    events: Vec<D::Event>,
+    outcome: &AppendOutcome,
+) -> Executed<D> {
+    let state = events.iter().fold(state, |s, e| decider.evolve(s, e));
+    Executed {
+        events,
+        state,
+        stream_version: outcome.stream_version,
+        position: Some(outcome.last_position),
+        replayed: false,
     }
 }

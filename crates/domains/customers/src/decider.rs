@@ -192,6 +192,11 @@ impl Decider for CustomerDecider {
         }
     }
 
+    /// Only a new stream takes it: it is appended without reading the stream first.
+    fn creates(&self, command: &CustomerCommand) -> bool {
+        matches!(command, CustomerCommand::Register { .. })
+    }
+
     fn evolve(&self, customer: Customer, event: &CustomerEvent) -> Customer {
         customer.evolve(event)
     }

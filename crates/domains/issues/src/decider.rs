@@ -167,6 +167,11 @@ impl Decider for IssueDecider {
         }
     }
 
+    /// Only a new stream takes it: it is appended without reading the stream first.
+    fn creates(&self, command: &IssueCommand) -> bool {
+        matches!(command, IssueCommand::Create { .. })
+    }
+
     fn evolve(&self, issue: Issue, event: &IssueEvent) -> Issue {
         issue.evolve(event)
     }

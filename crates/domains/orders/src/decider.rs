@@ -243,6 +243,11 @@ impl Decider for OrderDecider {
         }
     }
 
+    /// Only a new stream takes it: it is appended without reading the stream first.
+    fn creates(&self, command: &OrderCommand) -> bool {
+        matches!(command, OrderCommand::Place { .. })
+    }
+
     fn evolve(&self, order: Order, event: &OrderEvent) -> Order {
         order.evolve(event)
     }

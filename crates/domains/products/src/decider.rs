@@ -156,6 +156,11 @@ impl Decider for ProductDecider {
         }
     }
 
+    /// Only a new stream takes it: it is appended without reading the stream first.
+    fn creates(&self, command: &ProductCommand) -> bool {
+        matches!(command, ProductCommand::Create { .. })
+    }
+
     fn evolve(&self, product: Product, event: &ProductEvent) -> Product {
         product.evolve(event)
     }

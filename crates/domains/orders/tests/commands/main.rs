@@ -2,10 +2,14 @@
 //! preconditions, and commands recognised by their id so a retry never runs twice.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use async_trait::async_trait;
 use chrono::Utc;
 use projector_core::{
-    CausationId, CommandError, CommandOptions, EventMetadata, EventStore, StreamVersion, execute,
+    AppendOutcome, CausationId, CommandError, CommandOptions, EventAppender, EventFeed,
+    EventMetadata, EventStore, ExpectedVersion, GlobalPosition, HeadWatch, NewEvent, ReadDirection,
+    RecordedEvent, StoreError, StreamId, StreamReader, StreamVersion, execute,
 };
 use projector_orders::{
     Money, NewItem, OrderCommand, OrderDecider, OrderError, OrderLimit, order_stream,
@@ -223,4 +227,131 @@ async fn orders_past_their_limits_are_refused_and_append_nothing() {
         store.stream_version(&stream).await.expect("version"),
         StreamVersion::new(3)
     );
+}
+
+/// A store that counts the streams read through it, to see which commands read before they
+/// append.
+struct CountingReads {
+    store: Arc<SqliteEventStore>,
+    stream_reads: AtomicUsize,
+}
+
+#[async_trait]
+impl EventFeed for CountingReads {
+    async fn read_all(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.store.read_all(after, limit).await
+    }
+
+    async fn head(&self) -> Result<GlobalPosition, StoreError> {
+        self.store.head().await
+    }
+
+    fn watch_head(&self) -> HeadWatch {
+        self.store.watch_head()
+    }
+}
+
+#[async_trait]
+impl StreamReader for CountingReads {
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from: StreamVersion,
+        direction: ReadDirection,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.stream_reads.fetch_add(1, Ordering::SeqCst);
+        self.store.read_stream(stream, from, direction, limit).await
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<StreamVersion, StoreError> {
+        self.store.stream_version(stream).await
+    }
+}
+
+#[async_trait]
+impl EventAppender for CountingReads {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.store.append(stream, expected, events).await
+    }
+}
+
+/// Placing an order only ever starts its stream, so it is appended without reading the stream;
+/// a second place of the same order reads it, and is refused or answered from its events just
+/// as if it had been read first.
+#[tokio::test]
+async fn placing_an_order_appends_without_reading_its_stream() {
+    let (store, _dir) = store();
+    let counting = CountingReads {
+        store,
+        stream_reads: AtomicUsize::new(0),
+    };
+    let stream = order_stream("o9").expect("valid");
+    let placed = execute(
+        &OrderDecider,
+        &counting,
+        &stream,
+        &place("o9"),
+        &with_command_id("cmd-9"),
+    )
+    .await
+    .expect("placed");
+    assert_eq!(counting.stream_reads.load(Ordering::SeqCst), 0, "no read");
+    assert_eq!(placed.stream_version, StreamVersion::new(3));
+    assert_eq!(placed.state.id.as_deref(), Some("o9"));
+
+    let again = execute(
+        &OrderDecider,
+        &counting,
+        &stream,
+        &place("o9"),
+        &with_command_id("cmd-9"),
+    )
+    .await
+    .expect("the same command again");
+    assert!(again.replayed, "answered from its events");
+    assert_eq!(again.position, placed.position);
+    let other = execute(
+        &OrderDecider,
+        &counting,
+        &stream,
+        &place("o9"),
+        &with_command_id("cmd-10"),
+    )
+    .await;
+    assert!(matches!(
+        other,
+        Err(CommandError::Rejected(OrderError::AlreadyExists))
+    ));
+    assert_eq!(
+        counting.stream_reads.load(Ordering::SeqCst),
+        2,
+        "one read each"
+    );
+
+    // A command that changes an order reads it first, as before.
+    let add = OrderCommand::AddItem {
+        item: NewItem::new("b", 1, Money::from_cents(100)),
+        at: Utc::now(),
+    };
+    let added = execute(
+        &OrderDecider,
+        &counting,
+        &stream,
+        &add,
+        &CommandOptions::default(),
+    )
+    .await
+    .expect("added");
+    assert_eq!(added.stream_version, StreamVersion::new(4));
+    assert_eq!(counting.stream_reads.load(Ordering::SeqCst), 3);
 }
