@@ -272,10 +272,12 @@ async fn survives_flushes_under_a_write_load() {
         let (events, writing) = (Arc::clone(&events), Arc::clone(&writing));
         tokio::spawn(async move {
             let mut appends = 0;
-            // A stream per append: the ledger's members are `<stream>:<n>`.
-            while writing.load(Ordering::SeqCst) && appends < 500 {
+            // A stream per append: the ledger's members are `<stream>:<n>`. Paced, so that the
+            // appends go on through both flushes however quickly the store commits them.
+            while writing.load(Ordering::SeqCst) && appends < 20_000 {
                 events.append(&format!("w-{appends}"), 5, None).await;
                 appends += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
             appends
         })
