@@ -18,11 +18,16 @@ type Pending = Pin<Box<dyn Future<Output = Result<AppendOutcome, StoreError>> + 
 
 /// Starts an append and polls it once: that puts it on the writer's queue (which has room),
 /// and the append is then pending until the writer answers.
+///
+/// It pauses first: an append that follows the last lone answer back to back is taken for
+/// part of a caller's loop and commits on the caller's thread, which would wait here for the
+/// write lock this thread holds.
 fn enqueue(
     store: &Arc<SqliteEventStore>,
     i: usize,
     events: Vec<projector_core::NewEvent>,
 ) -> Pending {
+    std::thread::sleep(std::time::Duration::from_millis(1));
     let store = Arc::clone(store);
     let mut append: Pending = Box::pin(async move {
         let s = StreamId::parse(format!("held-{i}")).expect("valid");
