@@ -6,7 +6,7 @@
 
 use crate::codec::DomainEvent;
 use crate::error::{StoreError, VersionConflict};
-use crate::event::{DecodeError, EventMetadata};
+use crate::event::{DecodeError, EventMetadata, NewEvent};
 use crate::ids::{CausationId, StreamId};
 use crate::position::{ExpectedVersion, GlobalPosition, StreamVersion};
 use crate::store::{AppendOutcome, EventStore, ReadDirection};
@@ -297,10 +297,7 @@ pub async fn execute<D: Decider, S: EventStore + ?Sized>(
                 replayed: false,
             });
         }
-        let new_events = events
-            .iter()
-            .map(|e| e.to_new_event(&options.metadata))
-            .collect::<Result<Vec<_>, _>>()?;
+        let new_events = encoded(&events, options)?;
         match store
             .append(stream, ExpectedVersion::Exact(version), new_events)
             .await
@@ -341,18 +338,29 @@ async fn create_unread<D: Decider, S: EventStore + ?Sized>(
         Ok(events) if !events.is_empty() => events,
         _ => return Ok(None),
     };
-    let new_events = events
-        .iter()
-        .map(|e| e.to_new_event(&options.metadata))
-        .collect::<Result<Vec<_>, _>>()?;
     match store
-        .append(stream, ExpectedVersion::NoStream, new_events)
+        .append(
+            stream,
+            ExpectedVersion::NoStream,
+            encoded(&events, options)?,
+        )
         .await
     {
         Ok(outcome) => Ok(Some(appended(decider, state, events, &outcome))),
         Err(StoreError::Conflict(_)) => Ok(None),
         Err(other) => Err(CommandError::Store(other)),
     }
+}
+
+/// The events a command decided, encoded for the store with the command's metadata.
+fn encoded<E: DomainEvent>(
+    events: &[E],
+    options: &CommandOptions,
+) -> Result<Vec<NewEvent>, serde_json::Error> {
+    events
+        .iter()
+        .map(|e| e.to_new_event(&options.metadata))
+        .collect()
 }
 
 /// What a command that appended `events` onto `state` did.
