@@ -6,8 +6,13 @@
 //! the serving generation's own file. Then `events.db` commits, then each read model: a crash
 //! between leaves events without their rows (the checkpoint is behind, and the next append or
 //! the projector catches up), never rows without their events. See ADR 0013.
+//!
+//! A group holding no event a read model takes leaves its file alone: the writer remembers
+//! that the read model is current through the group's end (see [`Current`]), and the next group
+//! that brings it events moves its checkpoint past both without reading the events between.
 
-use std::sync::{Arc, MutexGuard};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
 use projector_core::{
@@ -32,6 +37,37 @@ pub struct InlineProjections {
     reads: SqliteReadStore,
     projections: Vec<(Arc<dyn SqlProjection>, EventFilter)>,
     runtime: tokio::runtime::Handle,
+    current: Current,
+}
+
+/// How far each serving inline read model is known to be current: the position it reflects
+/// every event it takes up to, by generation. Its stored checkpoint may be behind that when only
+/// events it ignores came since, which is the commit per group this saves. Only groups that
+/// committed move it; a generation another writer could rewind is never reused (a rebuild makes
+/// a new one), and a process starting afresh knows nothing, so it reads the checkpoint again.
+#[derive(Debug, Default)]
+struct Current(Mutex<HashMap<ProjectionName, (Generation, GlobalPosition)>>);
+
+impl Current {
+    /// Where `generation` of `projection` is known to be current, if known.
+    fn get(&self, projection: &ProjectionName, generation: Generation) -> Option<GlobalPosition> {
+        match self.lock().get(projection) {
+            Some(&(known, position)) if known == generation => Some(position),
+            _ => None,
+        }
+    }
+
+    fn set(&self, projection: ProjectionName, generation: Generation, position: GlobalPosition) {
+        self.lock().insert(projection, (generation, position));
+    }
+
+    fn forget(&self, projection: &ProjectionName) {
+        self.lock().remove(projection);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<ProjectionName, (Generation, GlobalPosition)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl std::fmt::Debug for InlineProjections {
@@ -65,6 +101,7 @@ impl InlineProjections {
                 })
                 .collect(),
             runtime,
+            current: Current::default(),
         })
     }
 
@@ -90,20 +127,41 @@ impl InlineProjections {
         new_head: GlobalPosition,
         recorded_at: DateTime<Utc>,
     ) -> Result<(), GroupFailure> {
+        let appends = recorded_appends(
+            group.iter().map(|r| (&r.stream, r.events.as_slice())),
+            outcomes,
+            recorded_at,
+        );
+        let step = Step {
+            head,
+            new_head,
+            recorded_at,
+            appends: &appends,
+        };
         loop {
             let mut targets = Vec::new();
+            let mut untouched = Vec::new();
             for (projection, filter) in &self.projections {
-                match self.reads.inline_serving(&projection.name()) {
-                    Ok(Some((generation, db))) => targets.push(Target {
-                        projection,
-                        filter,
-                        generation,
-                        db,
-                    }),
+                let name = projection.name();
+                match self.reads.inline_serving(&name) {
+                    Ok(Some((generation, db))) => {
+                        let current = self.current.get(&name, generation);
+                        if current == Some(head) && !step.brings(filter) {
+                            untouched.push((name, generation));
+                        } else {
+                            targets.push(Target {
+                                projection,
+                                filter,
+                                generation,
+                                db,
+                                current,
+                            });
+                        }
+                    }
                     // The first build is running: the projector makes it.
                     Ok(None) => {}
                     Err(error) => {
-                        tracing::warn!(projection = %projection.name(), %error,
+                        tracing::warn!(projection = %name, %error,
                             "cannot open the inline read model; the projector catches it up");
                     }
                 }
@@ -117,18 +175,7 @@ impl InlineProjections {
             {
                 continue;
             }
-            let appends = recorded_appends(
-                group.iter().map(|r| (&r.stream, r.events.as_slice())),
-                outcomes,
-                recorded_at,
-            );
-            let step = Step {
-                head,
-                new_head,
-                recorded_at,
-                appends: &appends,
-            };
-            return self.commit_locked(tx, &targets, guards, &step);
+            return self.commit_locked(tx, &targets, guards, &step, &untouched);
         }
     }
 
@@ -138,12 +185,16 @@ impl InlineProjections {
         targets: &[Target<'_>],
         mut guards: Vec<MutexGuard<'_, Connection>>,
         step: &Step<'_>,
+        untouched: &[(ProjectionName, Generation)],
     ) -> Result<(), GroupFailure> {
         let mut open = Vec::new();
         for (index, (target, conn)) in targets.iter().zip(guards.iter_mut()).enumerate() {
             let conn: &mut Connection = conn;
+            let name = target.projection.name();
+            // Left to the projector, until a group finds it current again.
+            self.current.forget(&name);
             if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
-                tracing::warn!(projection = %target.projection.name(), %error,
+                tracing::warn!(projection = %name, %error,
                     "cannot begin the inline read model's transaction; the projector catches it up");
                 continue;
             }
@@ -155,6 +206,8 @@ impl InlineProjections {
                     for &i in &open {
                         rollback(&guards[i]);
                     }
+                    // Nothing was written: each read model is as current as before.
+                    self.remember(targets, step.head);
                     return Err(failure);
                 }
             }
@@ -165,14 +218,34 @@ impl InlineProjections {
             }
             return Err(GroupFailure::Commit(error));
         }
+        for (name, generation) in untouched {
+            self.current.set(name.clone(), *generation, step.new_head);
+        }
         for &i in &open {
-            if let Err(error) = guards[i].execute_batch("COMMIT") {
-                tracing::warn!(projection = %targets[i].projection.name(), %error,
-                    "the inline read model did not commit after its events; the projector catches it up");
-                rollback(&guards[i]);
+            let target = &targets[i];
+            match guards[i].execute_batch("COMMIT") {
+                Ok(()) => {
+                    self.current
+                        .set(target.projection.name(), target.generation, step.new_head);
+                }
+                Err(error) => {
+                    tracing::warn!(projection = %target.projection.name(), %error,
+                        "the inline read model did not commit after its events; the projector catches it up");
+                    rollback(&guards[i]);
+                }
             }
         }
         Ok(())
+    }
+
+    /// Puts back where each of `targets` was known to be current before a group that failed.
+    fn remember(&self, targets: &[Target<'_>], head: GlobalPosition) {
+        for target in targets {
+            if target.current == Some(head) {
+                self.current
+                    .set(target.projection.name(), target.generation, head);
+            }
+        }
     }
 
     /// Applies the group to one read model in its open transaction: `Ok(false)` to leave it
@@ -197,7 +270,9 @@ impl InlineProjections {
                 "the inline read model is ahead of the event store; rebuild it");
             return Ok(false);
         }
-        if at < step.head && !self.catch_up(events, conn, target, at, step.head) {
+        // Current through the head already: whatever came after the checkpoint, it ignores.
+        let current = target.current == Some(step.head);
+        if at < step.head && !current && !self.catch_up(events, conn, target, at, step.head) {
             return Ok(false);
         }
         for (index, appended) in step.appends.iter().enumerate() {
@@ -303,6 +378,8 @@ struct Target<'p> {
     filter: &'p EventFilter,
     generation: Generation,
     db: Arc<GenerationDb>,
+    /// Where it was known to be current before this group.
+    current: Option<GlobalPosition>,
 }
 
 /// What one group commit brings to every inline read model.
@@ -312,6 +389,13 @@ struct Step<'a> {
     recorded_at: DateTime<Utc>,
     /// Each append's events as they will be stored (empty for one that wrote nothing).
     appends: &'a [Vec<RecordedEvent>],
+}
+
+impl Step<'_> {
+    /// Whether any event of the group passes `filter`.
+    fn brings(&self, filter: &EventFilter) -> bool {
+        self.appends.iter().flatten().any(|e| filter.accepts(e))
+    }
 }
 
 fn rollback(conn: &Connection) {

@@ -311,14 +311,12 @@ impl Worker {
     }
 
     /// Whether the lane may move past a batch its projection ignores without writing its
-    /// checkpoint: a serving lane that wrote it a moment ago, of a target the event store does
-    /// not apply itself, run without a lease (with one, the processes standing by answer
-    /// reads at the checkpoint the store holds).
+    /// checkpoint: a serving lane that wrote it a moment ago, run without a lease (with one,
+    /// the processes standing by answer reads at the checkpoint the store holds). An inline
+    /// target's checkpoint is the event store's to move: it moves it with the events the read
+    /// model takes, not with the others.
     fn may_pass(&self, lane: &Lane, kind: LaneKind) -> bool {
-        kind == LaneKind::Serving
-            && self.leases.is_none()
-            && !self.target.inline()
-            && lane.wrote_lately()
+        kind == LaneKind::Serving && self.leases.is_none() && lane.wrote_lately()
     }
 
     /// Writes the position the serving lane passed, if any (see `Lane::passed`).

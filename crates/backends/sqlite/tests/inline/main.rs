@@ -1,5 +1,6 @@
 //! Inline projections on SQLite: the read model commits with the events, a failing inline
-//! projection refuses its append alone, and a checkpoint left behind is caught up first.
+//! projection refuses its append alone, a checkpoint left behind is caught up first, and
+//! appends of events it ignores leave its file alone.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use projector_sqlite::{InlineProjections, SqliteEventStore, SqliteReadStore};
 
 const NAME: ProjectionName = ProjectionName::from_static("notes");
 
-/// Counts each stream's events; fails on an event whose payload says `"fail": true`.
+/// Counts each stream's `noted` events; fails on one whose payload says `"fail": true`.
 struct Notes;
 
 impl Projection for Notes {
@@ -22,7 +23,7 @@ impl Projection for Notes {
     }
 
     fn handles(&self) -> EventFilter {
-        EventFilter::All
+        EventFilter::types(&["noted"])
     }
 }
 
@@ -257,4 +258,104 @@ async fn a_read_model_ahead_of_the_events_is_left_alone() {
         .expect("the append goes through");
     assert_eq!(checkpoint(&setup.reads).await, GlobalPosition::new(100));
     assert!(notes(&setup.reads).await.is_empty());
+}
+
+/// A group of events the read model ignores commits without it: its file is not written, and
+/// the next append it takes moves its checkpoint past them all, inline, however many came
+/// between (more than a catch-up inside an append reads).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_the_read_model_ignores_leave_its_file_alone() {
+    let setup = setup().await;
+    enable(&setup);
+    let stream = StreamId::from_static("note-a");
+    let noted = setup
+        .events
+        .append(&stream, ExpectedVersion::Any, vec![note(false)])
+        .await
+        .expect("append");
+    assert_eq!(checkpoint(&setup.reads).await, noted.last_position);
+    // Changes when another connection commits to the file, and only then.
+    let file = setup.reads.serving_file(&NAME).expect("a serving file");
+    let watcher = rusqlite::Connection::open(&file).expect("open the read model");
+    let version = || {
+        watcher
+            .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+            .expect("data version")
+    };
+    let before = version();
+    let mut last = noted.last_position;
+    for _ in 0..21 {
+        last = append_ignored(&setup, 500).await;
+    }
+    assert!(last.get() - noted.last_position.get() > 10_000);
+    assert_eq!(
+        version(),
+        before,
+        "no group of ignored events wrote the read model"
+    );
+    assert_eq!(checkpoint(&setup.reads).await, noted.last_position);
+    let again = setup
+        .events
+        .append(&stream, ExpectedVersion::Any, vec![note(false)])
+        .await
+        .expect("append");
+    assert_eq!(
+        checkpoint(&setup.reads).await,
+        again.last_position,
+        "the append it takes moved the checkpoint past the ignored events, inline"
+    );
+    assert_eq!(notes(&setup.reads).await, vec![("note-a".to_owned(), 2)]);
+}
+
+/// A process starting afresh does not know how current the read model is: its first group
+/// reads the checkpoint left behind the ignored events and catches up from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_start_catches_up_from_the_checkpoint_left_behind() {
+    let setup = setup().await;
+    enable(&setup);
+    let stream = StreamId::from_static("note-a");
+    let noted = setup
+        .events
+        .append(&stream, ExpectedVersion::Any, vec![note(false)])
+        .await
+        .expect("append");
+    append_ignored(&setup, 3).await;
+    assert_eq!(checkpoint(&setup.reads).await, noted.last_position);
+    // As a restart would: inline projections that know nothing yet.
+    enable(&setup);
+    let last = append_ignored(&setup, 1).await;
+    assert_eq!(
+        checkpoint(&setup.reads).await,
+        last,
+        "the first group read the checkpoint and caught up"
+    );
+    let again = setup
+        .events
+        .append(&stream, ExpectedVersion::Any, vec![note(false)])
+        .await
+        .expect("append");
+    assert_eq!(checkpoint(&setup.reads).await, again.last_position);
+    assert_eq!(notes(&setup.reads).await, vec![("note-a".to_owned(), 2)]);
+}
+
+/// Appends `count` events `notes` ignores to a stream of their own; the last one's position.
+async fn append_ignored(setup: &Setup, count: usize) -> GlobalPosition {
+    let events = (0..count)
+        .map(|_| {
+            NewEvent::new(
+                EventType::from_static("other"),
+                JsonPayload::from_json("{}").expect("json"),
+            )
+        })
+        .collect();
+    setup
+        .events
+        .append(
+            &StreamId::from_static("other-1"),
+            ExpectedVersion::Any,
+            events,
+        )
+        .await
+        .expect("append")
+        .last_position
 }
