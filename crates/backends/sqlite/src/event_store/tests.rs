@@ -100,17 +100,19 @@ async fn a_lone_caller_appending_in_a_loop_commits_on_its_own_thread() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let committed_on = Arc::new(Mutex::new(Vec::new()));
     let hook = Arc::clone(&committed_on);
-    let store = SqliteEventStore::open_with(
-        dir.path().join("events.db"),
-        SqliteEventStoreOptions::default(),
-        move |conn| {
-            conn.commit_hook(Some(move || {
-                let thread = std::thread::current().name().map(str::to_owned);
-                lock(&hook).push(thread);
-                false
-            }))
-        },
-    )
+    // Without a sync per commit, each append takes well under the 1 ms that sends the next one
+    // to the writer's thread, even on a machine busy with other tests.
+    let options = SqliteEventStoreOptions {
+        durability: Durability::Normal,
+        ..SqliteEventStoreOptions::default()
+    };
+    let store = SqliteEventStore::open_with(dir.path().join("events.db"), options, move |conn| {
+        conn.commit_hook(Some(move || {
+            let thread = std::thread::current().name().map(str::to_owned);
+            lock(&hook).push(thread);
+            false
+        }))
+    })
     .expect("open");
     let appends = 200;
     for i in 0..appends {
@@ -126,9 +128,10 @@ async fn a_lone_caller_appending_in_a_loop_commits_on_its_own_thread() {
         .iter()
         .filter(|name| name.as_deref() == Some("projector-sqlite-writer"))
         .count();
-    // The first append, and any after a slow one, go to the writer's thread.
+    // The first append, and any after a slow one (a busy machine preempts the loop now and
+    // then), go to the writer's thread; one that only ever queued would put all 200 there.
     assert!(
-        on_writer < appends / 2,
+        on_writer <= appends * 3 / 4,
         "{on_writer} of {appends} commits on the writer's thread"
     );
     assert_eq!(
