@@ -145,8 +145,8 @@ impl InlineProjections {
                 let name = projection.name();
                 match self.reads.inline_serving(&name) {
                     Ok(Some((generation, db))) => {
-                        let current = self.current.get(&name, generation);
-                        if current == Some(head) && !step.brings(filter) {
+                        let current = self.current.get(&name, generation) == Some(head);
+                        if current && !step.brings(filter) {
                             untouched.push((name, generation));
                         } else {
                             targets.push(Target {
@@ -191,27 +191,29 @@ impl InlineProjections {
         for (index, (target, conn)) in targets.iter().zip(guards.iter_mut()).enumerate() {
             let conn: &mut Connection = conn;
             let name = target.projection.name();
-            // Left to the projector, until a group finds it current again.
-            self.current.forget(&name);
             if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
                 tracing::warn!(projection = %name, %error,
                     "cannot begin the inline read model's transaction; the projector catches it up");
+                self.current.forget(&name);
                 continue;
             }
             match self.apply(&tx, conn, target, step) {
                 Ok(true) => open.push(index),
-                Ok(false) => rollback(conn),
+                Ok(false) => {
+                    rollback(conn);
+                    self.current.forget(&name);
+                }
                 Err(failure) => {
                     rollback(conn);
                     for &i in &open {
                         rollback(&guards[i]);
                     }
-                    // Nothing was written: each read model is as current as before.
-                    self.remember(targets, step.head);
                     return Err(failure);
                 }
             }
         }
+        // Whether or not a failed commit wrote the events, each read model stays current through
+        // the head before the group: a next group after them does not find it so.
         if let Err(error) = tx.commit() {
             for &i in &open {
                 rollback(&guards[i]);
@@ -232,20 +234,11 @@ impl InlineProjections {
                     tracing::warn!(projection = %target.projection.name(), %error,
                         "the inline read model did not commit after its events; the projector catches it up");
                     rollback(&guards[i]);
+                    self.current.forget(&target.projection.name());
                 }
             }
         }
         Ok(())
-    }
-
-    /// Puts back where each of `targets` was known to be current before a group that failed.
-    fn remember(&self, targets: &[Target<'_>], head: GlobalPosition) {
-        for target in targets {
-            if target.current == Some(head) {
-                self.current
-                    .set(target.projection.name(), target.generation, head);
-            }
-        }
     }
 
     /// Applies the group to one read model in its open transaction: `Ok(false)` to leave it
@@ -271,8 +264,8 @@ impl InlineProjections {
             return Ok(false);
         }
         // Current through the head already: whatever came after the checkpoint, it ignores.
-        let current = target.current == Some(step.head);
-        if at < step.head && !current && !self.catch_up(events, conn, target, at, step.head) {
+        if at < step.head && !target.current && !self.catch_up(events, conn, target, at, step.head)
+        {
             return Ok(false);
         }
         for (index, appended) in step.appends.iter().enumerate() {
@@ -378,8 +371,8 @@ struct Target<'p> {
     filter: &'p EventFilter,
     generation: Generation,
     db: Arc<GenerationDb>,
-    /// Where it was known to be current before this group.
-    current: Option<GlobalPosition>,
+    /// Whether it was known to be current through the head before this group.
+    current: bool,
 }
 
 /// What one group commit brings to every inline read model.

@@ -143,14 +143,9 @@ async fn an_append_is_in_the_read_model_when_it_is_answered() {
     let setup = setup().await;
     enable(&setup);
     for i in 1..=20u64 {
-        let stream = StreamId::parse(format!("note-{}", i % 3)).expect("stream");
-        let outcome = setup
-            .events
-            .append(&stream, ExpectedVersion::Any, vec![note(false)])
-            .await
-            .expect("append");
+        let position = append_note(&setup, &format!("note-{}", i % 3)).await;
         // No waiting: the read model committed before the answer.
-        assert_eq!(checkpoint(&setup.reads).await, outcome.last_position);
+        assert_eq!(checkpoint(&setup.reads).await, position);
         let total: i64 = notes(&setup.reads).await.iter().map(|(_, n)| n).sum();
         assert_eq!(total, i as i64);
     }
@@ -203,26 +198,13 @@ async fn a_failing_inline_projection_refuses_its_append_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkpoint_left_behind_is_caught_up_by_the_next_append() {
     let setup = setup().await;
-    let stream = StreamId::from_static("note-a");
     for _ in 0..5 {
-        setup
-            .events
-            .append(&stream, ExpectedVersion::Any, vec![note(false)])
-            .await
-            .expect("append");
+        append_note(&setup, "note-a").await;
     }
     assert_eq!(checkpoint(&setup.reads).await, GlobalPosition::ZERO);
     enable(&setup);
-    let outcome = setup
-        .events
-        .append(
-            &StreamId::from_static("note-b"),
-            ExpectedVersion::Any,
-            vec![note(false)],
-        )
-        .await
-        .expect("append");
-    assert_eq!(checkpoint(&setup.reads).await, outcome.last_position);
+    let position = append_note(&setup, "note-b").await;
+    assert_eq!(checkpoint(&setup.reads).await, position);
     assert_eq!(
         notes(&setup.reads).await,
         vec![("note-a".to_owned(), 5), ("note-b".to_owned(), 1)]
@@ -267,13 +249,8 @@ async fn a_read_model_ahead_of_the_events_is_left_alone() {
 async fn appends_the_read_model_ignores_leave_its_file_alone() {
     let setup = setup().await;
     enable(&setup);
-    let stream = StreamId::from_static("note-a");
-    let noted = setup
-        .events
-        .append(&stream, ExpectedVersion::Any, vec![note(false)])
-        .await
-        .expect("append");
-    assert_eq!(checkpoint(&setup.reads).await, noted.last_position);
+    let noted = append_note(&setup, "note-a").await;
+    assert_eq!(checkpoint(&setup.reads).await, noted);
     // Changes when another connection commits to the file, and only then.
     let file = setup.reads.serving_file(&NAME).expect("a serving file");
     let watcher = rusqlite::Connection::open(&file).expect("open the read model");
@@ -283,25 +260,21 @@ async fn appends_the_read_model_ignores_leave_its_file_alone() {
             .expect("data version")
     };
     let before = version();
-    let mut last = noted.last_position;
+    let mut last = noted;
     for _ in 0..21 {
         last = append_ignored(&setup, 500).await;
     }
-    assert!(last.get() - noted.last_position.get() > 10_000);
+    assert!(last.get() - noted.get() > 10_000);
     assert_eq!(
         version(),
         before,
         "no group of ignored events wrote the read model"
     );
-    assert_eq!(checkpoint(&setup.reads).await, noted.last_position);
-    let again = setup
-        .events
-        .append(&stream, ExpectedVersion::Any, vec![note(false)])
-        .await
-        .expect("append");
+    assert_eq!(checkpoint(&setup.reads).await, noted);
+    let again = append_note(&setup, "note-a").await;
     assert_eq!(
         checkpoint(&setup.reads).await,
-        again.last_position,
+        again,
         "the append it takes moved the checkpoint past the ignored events, inline"
     );
     assert_eq!(notes(&setup.reads).await, vec![("note-a".to_owned(), 2)]);
@@ -313,14 +286,9 @@ async fn appends_the_read_model_ignores_leave_its_file_alone() {
 async fn a_fresh_start_catches_up_from_the_checkpoint_left_behind() {
     let setup = setup().await;
     enable(&setup);
-    let stream = StreamId::from_static("note-a");
-    let noted = setup
-        .events
-        .append(&stream, ExpectedVersion::Any, vec![note(false)])
-        .await
-        .expect("append");
+    let noted = append_note(&setup, "note-a").await;
     append_ignored(&setup, 3).await;
-    assert_eq!(checkpoint(&setup.reads).await, noted.last_position);
+    assert_eq!(checkpoint(&setup.reads).await, noted);
     // As a restart would: inline projections that know nothing yet.
     enable(&setup);
     let last = append_ignored(&setup, 1).await;
@@ -329,13 +297,23 @@ async fn a_fresh_start_catches_up_from_the_checkpoint_left_behind() {
         last,
         "the first group read the checkpoint and caught up"
     );
-    let again = setup
-        .events
-        .append(&stream, ExpectedVersion::Any, vec![note(false)])
-        .await
-        .expect("append");
-    assert_eq!(checkpoint(&setup.reads).await, again.last_position);
+    let again = append_note(&setup, "note-a").await;
+    assert_eq!(checkpoint(&setup.reads).await, again);
     assert_eq!(notes(&setup.reads).await, vec![("note-a".to_owned(), 2)]);
+}
+
+/// Appends a note to `stream`; its position.
+async fn append_note(setup: &Setup, stream: &str) -> GlobalPosition {
+    setup
+        .events
+        .append(
+            &StreamId::parse(stream).expect("stream"),
+            ExpectedVersion::Any,
+            vec![note(false)],
+        )
+        .await
+        .expect("append")
+        .last_position
 }
 
 /// Appends `count` events `notes` ignores to a stream of their own; the last one's position.
