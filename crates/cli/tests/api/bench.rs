@@ -118,9 +118,14 @@ async fn the_http_bench_reports_accepted_and_shed_writes() {
         report["accepted_p99_ms"].as_f64().is_some_and(|f| f > 0.0),
         "{report}"
     );
-    // The server's CPU time over the step, read from /proc: every order cost it some.
+    // The server's CPU time over the step, and the bench's own, read from /proc: every order
+    // cost each some.
     if cfg!(target_os = "linux") {
-        for figure in ["server_cpu_percent", "server_cpu_us_per_order"] {
+        for figure in [
+            "server_cpu_percent",
+            "server_cpu_us_per_order",
+            "client_cpu_us_per_order",
+        ] {
             assert!(
                 report[figure].as_f64().is_some_and(|f| f > 0.0),
                 "{figure}: {report}"

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::super::report::percentile;
-use super::cpu::ServerCpu;
+use super::cpu::{CpuTimes, StepCpu};
 use super::service::Service;
 
 /// What one step measured.
@@ -44,7 +44,7 @@ pub(super) struct Step {
     pub(super) errors: usize,
     /// What the step cost the server in CPU time.
     #[serde(flatten)]
-    pub(super) cpu: ServerCpu,
+    pub(super) cpu: StepCpu,
 }
 
 /// How one write went.
@@ -143,7 +143,7 @@ pub(super) async fn step(
         read_p99_ms: percentile(&read_latencies, 99.0),
         reads: read_latencies.len(),
         errors,
-        cpu: ServerCpu::default(),
+        cpu: StepCpu::default(),
     })
 }
 
@@ -158,11 +158,11 @@ pub(super) async fn step_after_warm_up(
 ) -> anyhow::Result<Step> {
     let (base, read_base) = (service.base.as_str(), service.read_base.as_str());
     step(client, base, read_base, warm_rate, 1, 0).await?;
-    let (cpu_before, started) = (service.cpu_time(), Instant::now());
+    let (cpu_before, started) = (CpuTimes::now(service.cpu_time()), Instant::now());
     let mut measured = step(client, base, read_base, rate, seconds, warm_rate as usize).await?;
-    measured.cpu = ServerCpu::between(
+    measured.cpu = StepCpu::between(
         cpu_before,
-        service.cpu_time(),
+        CpuTimes::now(service.cpu_time()),
         started.elapsed(),
         measured.orders,
     );
@@ -192,7 +192,12 @@ async fn write_and_read(
         .send()
         .await?;
     if retry_after(&response).is_some() {
-        return Ok(Written::Shed(ms(sent.elapsed())));
+        let shed_in = sent.elapsed();
+        // Read to its end, so the connection goes back to the pool: a response dropped
+        // unread closes its connection, and a client opening a new one for each write turned
+        // away would load the server with handshakes a real client does not make.
+        response.bytes().await?;
+        return Ok(Written::Shed(ms(shed_in)));
     }
     let status = response.status().as_u16();
     if status != 202 {
@@ -214,6 +219,7 @@ async fn write_and_read(
                 break;
             }
         } else if let Some(wait) = retry_after(&read) {
+            read.bytes().await?;
             // Asking again at once would add to the load a server at its limits sheds.
             tokio::time::sleep(wait).await;
         } else if read.status() != 503 {

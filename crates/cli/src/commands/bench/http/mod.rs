@@ -125,6 +125,12 @@ fn print_step(report: &HttpReport) {
             "server CPU"
         );
     }
+    if let Some(per_order) = step.cpu.client_cpu_us_per_order {
+        println!(
+            "{:<32} {per_order:>9.1} µs per order",
+            "bench client CPU (same machine)"
+        );
+    }
     if step.shed > 0 {
         println!(
             "{:<32} {:>9} {:>9.2}   ({} shed)",
