@@ -88,10 +88,8 @@ pub(crate) async fn track(
         }
         None => new_correlation_id(),
     };
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let method = method_label(request.method());
     request.extensions_mut().insert(RequestContext {
         correlation_id: correlation_id.clone(),
@@ -112,13 +110,9 @@ pub(crate) async fn track(
     let mut response = handled.instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    let labels = [
-        ("method", method.to_owned()),
-        ("route", route.clone()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    state
+        .request_metrics()
+        .record(method, route, status, elapsed);
     span.in_scope(|| {
         let micros = elapsed.as_micros() as u64;
         if route == "/metrics" || route == "/health" {

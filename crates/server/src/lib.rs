@@ -44,6 +44,7 @@ mod openapi;
 pub mod prometheus;
 mod read_node;
 mod read_path;
+mod request_metrics;
 mod routes;
 mod sampler;
 mod schemas;

@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Authenticator;
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::request_metrics::RequestMetrics;
 use crate::sampler::{LeaseHolders, Sampler};
 use crate::write_queue::{WritePlace, WriteQueue};
 
@@ -42,6 +43,7 @@ struct Inner {
     write_queue: WriteQueue,
     stopping: CancellationToken,
     sampler: Arc<Sampler>,
+    request_metrics: RequestMetrics,
     lease_holders: Option<Arc<dyn LeaseHolders>>,
     label: Option<String>,
 }
@@ -84,6 +86,7 @@ impl AppState {
                 write_queue,
                 stopping: CancellationToken::new(),
                 sampler: Arc::new(Sampler::default()),
+                request_metrics: RequestMetrics::default(),
                 lease_holders: None,
                 label: None,
             }),
@@ -193,6 +196,11 @@ impl AppState {
     /// How this process names itself as a lease holder.
     pub(crate) fn label(&self) -> &str {
         self.inner.label.as_deref().unwrap_or("this process")
+    }
+
+    /// Each request's count and duration, by method, route and status.
+    pub(crate) fn request_metrics(&self) -> &RequestMetrics {
+        &self.inner.request_metrics
     }
 
     /// The last hour of lag and throughput, for the dashboard.
