@@ -9,12 +9,22 @@ use std::time::Duration;
 use metrics::{Counter, Histogram};
 
 /// The series of one method and status on a route.
-#[derive(Clone)]
 struct Series {
     method: &'static str,
     status: u16,
     requests: Counter,
     duration: Histogram,
+}
+
+impl Series {
+    fn is(&self, method: &'static str, status: u16) -> bool {
+        self.method == method && self.status == status
+    }
+
+    fn record(&self, elapsed: Duration) {
+        self.requests.increment(1);
+        self.duration.record(elapsed.as_secs_f64());
+    }
 }
 
 /// The request series seen so far, by route. Routes are the router's patterns (or
@@ -34,27 +44,28 @@ impl RequestMetrics {
     /// Counts a request to `route` answered with `status` after `elapsed`
     /// (`http_requests_total` and `http_request_duration_seconds`).
     pub(crate) fn record(&self, method: &'static str, route: &str, status: u16, elapsed: Duration) {
-        let series = self.known(method, route, status).unwrap_or_else(|| {
-            let series = register(method, route, status);
-            self.by_route
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(route.into())
-                .or_default()
-                .push(series.clone());
-            series
-        });
-        series.requests.increment(1);
-        series.duration.record(elapsed.as_secs_f64());
-    }
-
-    fn known(&self, method: &'static str, route: &str, status: u16) -> Option<Series> {
-        let by_route = self.by_route.read().unwrap_or_else(PoisonError::into_inner);
-        by_route
-            .get(route)?
-            .iter()
-            .find(|s| s.method == method && s.status == status)
-            .cloned()
+        {
+            let by_route = self.by_route.read().unwrap_or_else(PoisonError::into_inner);
+            let mut known = by_route.get(route).into_iter().flatten();
+            if let Some(series) = known.find(|s| s.is(method, status)) {
+                series.record(elapsed);
+                return;
+            }
+        }
+        let mut by_route = self
+            .by_route
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let on_route = by_route.entry(route.into()).or_default();
+        // Another request may have added it since the look above.
+        match on_route.iter().find(|s| s.is(method, status)) {
+            Some(series) => series.record(elapsed),
+            None => {
+                let series = register(method, route, status);
+                series.record(elapsed);
+                on_route.push(series);
+            }
+        }
     }
 }
 
