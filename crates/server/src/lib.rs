@@ -69,6 +69,7 @@ pub use config::{
 pub use consistency::POSITION_HEADER;
 pub use context::{CORRELATION_HEADER, RequestContext};
 pub use error::ApiError;
+pub use listener::bind;
 pub use read_node::{ReadNode, ReadNodeStore};
 pub use read_path::READ_MODEL_HEADER;
 pub use sampler::LeaseHolders;

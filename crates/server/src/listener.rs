@@ -3,6 +3,9 @@
 //! number of open connections is capped (past it a new one is answered `503` with
 //! `Retry-After` and closed, its request never handled), and shutdown waits for requests in
 //! flight only up to a deadline.
+//!
+//! [`bind`] makes the listener, with an accept queue deep enough for a burst of new
+//! connections.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,7 +21,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
@@ -29,6 +32,46 @@ use crate::error::ApiError;
 const TURNED_AWAY_GRACE: Duration = Duration::from_millis(500);
 /// The most bytes read and thrown away from a connection turned away.
 const TURNED_AWAY_READ: usize = 64 * 1024;
+
+/// How many connections the kernel may hold for the listener before it accepts them. Linux
+/// caps it at `net.core.somaxconn`.
+const ACCEPT_QUEUE: u32 = 4096;
+
+/// A listener on the first of `addr`'s addresses that binds, with a deep accept queue.
+///
+/// A client past the server's capacity opens connections in bursts: each request that finds
+/// none idle opens one. With the usual queue of 1 024, a burst overflows it, the kernel drops
+/// the handshakes past it, and their clients wait a whole second to try again.
+///
+/// # Errors
+/// An address that does not resolve, or none that binds.
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for address in tokio::net::lookup_host(addr).await? {
+        let socket = if address.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        // As std and tokio do on Unix: a restarted server may bind while old connections of
+        // its previous run linger in TIME_WAIT.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(address)
+            .and_then(|()| socket.listen(ACCEPT_QUEUE))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{addr:?} names no address"),
+        )
+    }))
+}
 
 /// The limits of one listener.
 #[derive(Clone, Copy, Debug)]
@@ -161,4 +204,48 @@ async fn turn_away(mut stream: TcpStream, answer: Arc<Vec<u8>>, _slot: OwnedSema
         Ok::<_, std::io::Error>(())
     };
     let _ = tokio::time::timeout(TURNED_AWAY_GRACE, answered).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn binds_a_name_and_refuses_what_names_no_address() {
+        let listener = bind("localhost:0").await.expect("localhost binds");
+        assert!(listener.local_addr().unwrap().ip().is_loopback());
+        assert!(bind("not an address").await.is_err());
+    }
+
+    /// More connections than the usual accept queue of 1 024 holds, none of them accepted yet,
+    /// as a burst of clients opening connections at once leaves them.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_kernel_holds_a_burst_of_connections_past_the_usual_accept_queue() {
+        const BURST: u32 = 1_100;
+        let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0);
+        if somaxconn < BURST {
+            eprintln!(
+                "skipped: net.core.somaxconn is {somaxconn}, below {BURST}, so the kernel caps \
+                 any listener's accept queue under the burst"
+            );
+            return;
+        }
+        let listener = bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut waiting = Vec::new();
+        for n in 0..BURST {
+            // A handshake past a full accept queue is dropped, and its client tries again
+            // only a second later.
+            let connected =
+                tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr))
+                    .await
+                    .unwrap_or_else(|_| panic!("connection {n} found the accept queue full"));
+            waiting.push(connected.expect("connecting"));
+        }
+        assert_eq!(waiting.len(), BURST as usize);
+    }
 }

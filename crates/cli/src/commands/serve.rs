@@ -32,7 +32,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     projector_server::prometheus::handle();
     raise_open_files_limit(args.edge.max_connections);
     // Bound first, so the leases this process takes name the address of its admin API.
-    let listener = tokio::net::TcpListener::bind(&args.addr)
+    let listener = projector_server::bind(&args.addr)
         .await
         .with_context(|| format!("listening on {}", args.addr))?;
     let addr = listener.local_addr().context("reading the bound address")?;

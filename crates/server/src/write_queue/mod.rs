@@ -5,7 +5,11 @@
 //! window does to loss: at the end of each [`WINDOW`], if the writes that finished in it and
 //! in the one before took longer than the target on average, the limit shrinks by a quarter
 //! (to no fewer than [`MIN_LIMIT`]); after a quick window it grows back by an eighth, up to
-//! `max_queued_writes`. One slow window alone, a stall of the store, leaves it be.
+//! `max_queued_writes`. One slow window alone, a stall of the store, leaves it be; but a slow
+//! window in which a good share of writes were turned away ([`SHEDDING_PERCENT`]) is the
+//! server past its capacity, and the limit falls at once to the writes the store completes
+//! within the target at that window's pace (Little's law). Shrinking by a quarter a window
+//! from a full queue took about a second, and the writes taken meanwhile waited behind it.
 //!
 //! The target is fixed, or by default measured: [`MEASURED_TIMES`] the store's own write time,
 //! and at least its floor while a good share of writes ([`SHEDDING_PERCENT`]) were turned away
@@ -154,23 +158,38 @@ impl State {
         }
         let mean = self.window.took / self.window.writes;
         let limit = self.limit;
+        let shed = std::mem::take(&mut self.arrived).shedding();
+        let floor = MIN_LIMIT.min(self.max_limit);
         if mean <= target {
             self.limit = (self.limit + (self.limit / 8).max(1)).min(self.max_limit);
             self.slow_before = false;
         } else if self.window.writes >= MIN_SAMPLE {
-            if self.slow_before {
-                self.limit = (self.limit - self.limit / 4).max(MIN_LIMIT.min(self.max_limit));
+            if shed {
+                self.limit = self
+                    .limit
+                    .min(self.completed_within(target, now))
+                    .max(floor);
+            } else if self.slow_before {
+                self.limit = (self.limit - self.limit / 4).max(floor);
             }
             self.slow_before = true;
         }
         self.window = Window::beginning(now);
-        let shed = std::mem::take(&mut self.arrived).shedding();
         self.shedding = shed && self.shed_before;
         self.shed_before = shed;
         if self.limit != limit {
             publish_limit(self.limit);
         }
         self.publish_target();
+    }
+
+    /// How many writes the store completes within `target` at the pace of the window so far
+    /// (Little's law): as many places as a server past its capacity should keep.
+    fn completed_within(&self, target: Duration, now: Instant) -> usize {
+        let elapsed = now.saturating_duration_since(self.window.began);
+        let completes = f64::from(self.window.writes) * target.as_secs_f64()
+            / elapsed.as_secs_f64().max(f64::EPSILON);
+        completes.ceil() as usize
     }
 
     /// Shows the target in use, and what a measured one follows: the store's own write time

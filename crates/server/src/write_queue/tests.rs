@@ -256,3 +256,33 @@ fn a_fixed_target_ignores_the_store_s_own_time() {
     alone(&queue, Instant::now(), 200, Duration::from_millis(100));
     assert_eq!(state(&queue).target(), Some(TARGET));
 }
+
+#[test]
+fn a_slow_window_turning_writes_away_keeps_at_once_what_the_store_completes_within_the_target() {
+    let queue = WriteQueue::new(256, FIXED);
+    let at = state(&queue).window.began;
+    {
+        let mut state = state(&queue);
+        state.arrived.taken = 100;
+        state.arrived.shed = 100;
+    }
+    window(&queue, at, 100, TARGET * 2);
+    // A hundred writes in a window of 100 ms: 1 000 a second, so 20 within 20 ms.
+    assert_eq!(
+        state(&queue).limit,
+        20,
+        "past capacity the places shrink in one window, not by a quarter after two"
+    );
+}
+
+#[test]
+fn a_slow_window_turning_few_writes_away_shrinks_the_limit_only_by_a_quarter() {
+    let queue = WriteQueue::new(256, FIXED);
+    let mut at = state(&queue).window.began;
+    for expected in [256, 192] {
+        state(&queue).arrived.taken = 100;
+        state(&queue).arrived.shed = 5;
+        at = window(&queue, at, 100, TARGET * 2);
+        assert_eq!(state(&queue).limit, expected);
+    }
+}
