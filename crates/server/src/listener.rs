@@ -213,7 +213,7 @@ mod tests {
     #[tokio::test]
     async fn binds_a_name_and_refuses_what_names_no_address() {
         let listener = bind("localhost:0").await.expect("localhost binds");
-        assert!(listener.local_addr().unwrap().ip().is_loopback());
+        assert!(listener.local_addr().expect("bound").ip().is_loopback());
         assert!(bind("not an address").await.is_err());
     }
 
@@ -234,8 +234,8 @@ mod tests {
             );
             return;
         }
-        let listener = bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = bind("127.0.0.1:0").await.expect("loopback binds");
+        let addr = listener.local_addr().expect("bound");
         let mut waiting = Vec::new();
         for n in 0..BURST {
             // A handshake past a full accept queue is dropped, and its client tries again
