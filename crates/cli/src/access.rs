@@ -77,7 +77,7 @@ pub(crate) async fn admin_listener(
              or --jwks, a loopback address, or --insecure-no-auth"
         );
     }
-    let listener = projector_server::bind(&addr.to_string())
+    let listener = projector_server::bind(addr)
         .await
         .with_context(|| format!("listening on {addr} for the admin API"))?;
     Ok((

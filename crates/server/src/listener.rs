@@ -21,7 +21,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt;
 
@@ -45,7 +45,7 @@ const ACCEPT_QUEUE: u32 = 4096;
 ///
 /// # Errors
 /// An address that does not resolve, or none that binds.
-pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+pub async fn bind(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
     let mut last = None;
     for address in tokio::net::lookup_host(addr).await? {
         let socket = if address.is_ipv4() {
@@ -66,10 +66,7 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
         }
     }
     Err(last.unwrap_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("{addr:?} names no address"),
-        )
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to listen on")
     }))
 }
 
@@ -244,8 +241,8 @@ mod tests {
                 tokio::time::timeout(Duration::from_millis(500), TcpStream::connect(addr))
                     .await
                     .unwrap_or_else(|_| panic!("connection {n} found the accept queue full"));
+            // Kept open, so each connection still holds its place in the queue.
             waiting.push(connected.expect("connecting"));
         }
-        assert_eq!(waiting.len(), BURST as usize);
     }
 }
