@@ -47,6 +47,7 @@ struct Criterion {
 
 #[derive(Debug, Serialize)]
 struct StepOutcome {
+    /// Whether nothing was missed.
     held: bool,
     /// The parts of the criterion the step missed, empty when held: near the capacity a step
     /// often misses one alone (a few writes turned away while p99 was well within the bound),
@@ -54,6 +55,24 @@ struct StepOutcome {
     missed: Vec<Miss>,
     #[serde(flatten)]
     step: Step,
+}
+
+impl StepOutcome {
+    /// How `step`, asked to run at `rate`, measured up to the criterion.
+    fn judged(step: Step, rate: u32) -> Self {
+        let missed = missed(&step, rate);
+        Self {
+            held: missed.is_empty(),
+            missed,
+            step,
+        }
+    }
+
+    /// The parts missed, as the table and the progress line name them.
+    fn missed_labels(&self) -> String {
+        let labels: Vec<&str> = self.missed.iter().map(|miss| miss.label()).collect();
+        labels.join(", ")
+    }
 }
 
 /// A part of the criterion a step missed.
@@ -150,7 +169,6 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 .cpu
                 .server_cpu_us_per_order
                 .map_or_else(|| "-".to_owned(), |us| format!("{us:.0}"));
-            let missed: Vec<&str> = outcome.missed.iter().map(|miss| miss.label()).collect();
             println!(
                 "{:>8} {:>6} {:>9.0} {:>11.2} {:>11.2} {:>7} {:>7} {:>14}  {}",
                 step.rate_target,
@@ -161,7 +179,7 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<()> {
                 step.shed,
                 step.errors,
                 cpu,
-                missed.join(", ")
+                outcome.missed_labels()
             );
         }
         println!(
@@ -227,22 +245,21 @@ async fn try_rate(
     // connections and warm caches, which would weigh on a short step's p99.
     let step = drive::step_after_warm_up(client, &service, rate, rate, args.seconds).await;
     service.stop().await;
-    let step = step?;
-    let missed = missed(&step, rate);
-    let held = missed.is_empty();
+    let outcome = StepOutcome::judged(step?, rate);
     if !args.json {
-        let verdict = if held {
+        let verdict = if outcome.held {
             "held".to_owned()
         } else {
-            let labels: Vec<&str> = missed.iter().map(|miss| miss.label()).collect();
-            format!("not held: {}", labels.join(", "))
+            format!("not held: {}", outcome.missed_labels())
         };
+        let step = &outcome.step;
         eprintln!(
             "run {run} · {rate}/s: {verdict} (held {:.0}/s, ack->readable p99 {:.1} ms, {} shed, {} errors)",
             step.orders_per_s_held, step.ack_to_readable_p99_ms, step.shed, step.errors
         );
     }
-    steps.push(StepOutcome { held, missed, step });
+    let held = outcome.held;
+    steps.push(outcome);
     Ok(held)
 }
 
@@ -305,11 +322,13 @@ mod tests {
 
     #[test]
     fn the_json_line_names_what_a_step_missed() {
-        let outcome = StepOutcome {
-            held: false,
-            missed: vec![Miss::Shed, Miss::AckToReadableP99],
-            step: held_step(1_000),
+        let step = Step {
+            shed: 3,
+            ack_to_readable_p99_ms: READABLE_P99_MS + 0.1,
+            ..held_step(1_000)
         };
+        let outcome = StepOutcome::judged(step, 1_000);
+        assert_eq!(outcome.missed_labels(), "shed, ack->readable p99");
         let json = serde_json::to_value(&outcome).expect("a step serializes");
         assert_eq!(json["held"], false);
         assert_eq!(
