@@ -237,6 +237,12 @@ pub struct ProjectArgs {
     /// Events per transaction.
     #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = projector_runtime::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+    /// The shortest time between two batches a projection applies at the head of the feed,
+    /// in milliseconds: under a steady stream of writes each batch gathers what arrived
+    /// meanwhile, one transaction for several writes; 0 applies each batch as soon as it is
+    /// read. A write after a quiet spell is applied at once either way.
+    #[arg(long, env = "PROJECTOR_BATCH_INTERVAL_MS", default_value_t = default_batch_interval_ms())]
+    pub batch_interval_ms: u64,
     /// Exit once every projection has reached the head, instead of following new events.
     #[arg(long, env = "PROJECTOR_UNTIL_CAUGHT_UP")]
     pub until_caught_up: bool,
@@ -385,6 +391,11 @@ pub struct StatusArgs {
 }
 
 /// `NAME=N` of `--partitions`.
+/// [`projector_runtime::DEFAULT_BATCH_INTERVAL`] in the milliseconds the flags take.
+pub(crate) fn default_batch_interval_ms() -> u64 {
+    projector_runtime::DEFAULT_BATCH_INTERVAL.as_millis() as u64
+}
+
 pub(crate) fn parse_partitions(value: &str) -> Result<(String, u16), String> {
     let (name, count) = value
         .split_once('=')

@@ -66,8 +66,8 @@ pub trait ProjectionTarget: Send + Sync + 'static {
     /// every commit costs much whatever its size (a search index writes a segment per commit)
     /// gathers the events of that time into one batch, as a search server's refresh interval
     /// does; reads waiting for a position may wait that much longer. While catching up, full
-    /// batches follow each other without a pause. Zero, the default, applies each batch as
-    /// soon as it is read.
+    /// batches follow each other without a pause. Zero, the default, leaves it to the
+    /// projector's own interval (a few milliseconds, unless configured otherwise).
     fn batch_interval(&self) -> std::time::Duration {
         std::time::Duration::ZERO
     }

@@ -53,7 +53,7 @@ mod worker;
 
 pub use error::{RuntimeError, WaitError};
 pub use letter_actions::RetryOutcome;
-pub use options::{DEFAULT_BATCH_SIZE, ProjectorOptions};
+pub use options::{DEFAULT_BATCH_INTERVAL, DEFAULT_BATCH_SIZE, ProjectorOptions};
 pub use projector::{Projector, ProjectorHandle};
 pub use retry::RetryPolicy;
 pub use status::{Lag, ProjectionStatus, RebuildStatus, WorkerState};

@@ -58,6 +58,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     let options = ProjectorOptions {
         batch_size: args.batch_size.max(1),
+        batch_interval: Duration::from_millis(args.batch_interval_ms),
         ..ProjectorOptions::default()
     };
     let targets =

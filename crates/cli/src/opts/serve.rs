@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::{LeaseArgs, StorageArgs, StreamArgs, parse_partitions};
+use super::{LeaseArgs, StorageArgs, StreamArgs, default_batch_interval_ms, parse_partitions};
 
 /// `projector serve`.
 #[derive(Debug, Args)]
@@ -26,6 +26,12 @@ pub struct ServeArgs {
     /// Events per projection transaction.
     #[arg(long, env = "PROJECTOR_BATCH_SIZE", default_value_t = projector_runtime::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
+    /// The shortest time between two batches a projection applies at the head of the feed,
+    /// in milliseconds: under a steady stream of writes each batch gathers what arrived
+    /// meanwhile, one transaction for several writes; 0 applies each batch as soon as it is
+    /// read. A write after a quiet spell is applied at once either way.
+    #[arg(long, env = "PROJECTOR_BATCH_INTERVAL_MS", default_value_t = default_batch_interval_ms())]
+    pub batch_interval_ms: u64,
     /// The largest request body accepted, in bytes.
     #[arg(long, env = "PROJECTOR_MAX_BODY_BYTES", default_value_t = 65536)]
     pub max_body_bytes: usize,

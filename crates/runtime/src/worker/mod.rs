@@ -387,10 +387,13 @@ impl Worker {
         }
     }
 
-    /// A target with a batch interval gathers what arrives in it into the next batch, once a
-    /// batch of `read` events did not fill up.
+    /// Once a batch of `read` events did not fill up, what arrives in the batch interval (the
+    /// target's, or the projector's where that is longer) is gathered into the next batch.
     fn gather_next(&self, lane: &mut Lane, read: usize) {
-        let interval = self.target.batch_interval();
+        let interval = self
+            .target
+            .batch_interval()
+            .max(self.options.batch_interval);
         if !interval.is_zero() && read < self.options.batch_size {
             lane.next_batch_at = Some(tokio::time::Instant::now() + interval);
         }

@@ -91,6 +91,7 @@ async fn start(
             max_backoff: Duration::from_millis(5),
         },
         lease_retry: Duration::from_millis(50),
+        ..ProjectorOptions::default()
     };
     let shutdown = CancellationToken::new();
     let handle = Projector::new(events, options)

@@ -1,8 +1,9 @@
-//! How batches reach a target. With a batch interval, live events arriving at the head are
-//! gathered into one batch per interval, while a backlog is applied in full batches without a
-//! pause. Batches of events the projection ignores are passed without a write each, and the
-//! position passed is written within a second, or when the projector stops. An inline
-//! target's batches, which the appends applied already, cost no read of its checkpoint.
+//! How batches reach a target. With a batch interval (the target's, or the projector's where
+//! that is longer), live events arriving at the head are gathered into one batch per interval,
+//! while a backlog is applied in full batches without a pause. Batches of events the
+//! projection ignores are passed without a write each, and the position passed is written
+//! within a second, or when the projector stops. An inline target's batches, which the
+//! appends applied already, cost no read of its checkpoint.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -149,22 +150,7 @@ async fn live_events_are_gathered_for_the_batch_interval_and_a_backlog_is_not_pa
         "full batches, one after another"
     );
 
-    // At the head, five single-event commits in quick succession: the first is applied at
-    // once, the rest wait out the interval and go in together.
-    stores.append("live", 1, None).await;
-    handle
-        .wait_for(&name, GlobalPosition::new(41), patience())
-        .await
-        .expect("the first live event is applied");
-    for _ in 0..4 {
-        stores.append("live", 1, None).await;
-    }
-    handle
-        .wait_for(&name, GlobalPosition::new(45), patience())
-        .await
-        .expect("the live events are applied");
-    let live: Vec<usize> = paced.batches.lock().expect("batches")[4..].to_vec();
-    assert_eq!(live.iter().sum::<usize>(), 5, "{live:?}");
+    let live = five_commits_at_the_head(&stores, &paced, &handle, &name, 40).await;
     assert!(
         live.len() <= 3,
         "four events committed within the interval take at most two batches after the first: {live:?}"
@@ -172,6 +158,30 @@ async fn live_events_are_gathered_for_the_batch_interval_and_a_backlog_is_not_pa
     assert_eq!(
         stores.counted(&name).await,
         (45, 45),
+        "each event applied once"
+    );
+    shutdown.cancel();
+    handle.join().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_projectors_batch_interval_paces_a_target_that_asks_for_none() {
+    let stores = Stores::new();
+    let options = ProjectorOptions {
+        batch_interval: Duration::from_millis(400),
+        ..ProjectorOptions::default()
+    };
+    let (paced, handle, shutdown) = start(&stores, "floored", Duration::ZERO, options);
+    let name = ProjectionName::from_static("floored");
+    let live = five_commits_at_the_head(&stores, &paced, &handle, &name, 0).await;
+    assert!(
+        live.len() <= 3,
+        "four events committed within the projector's interval take at most two batches \
+         after the first: {live:?}"
+    );
+    assert_eq!(
+        stores.counted(&name).await,
+        (5, 5),
         "each event applied once"
     );
     shutdown.cancel();
@@ -307,6 +317,34 @@ async fn an_inline_checkpoint_the_appends_moved_to_the_batch_end_is_not_read_bac
         (6, 6),
         "each event taken applied once"
     );
+}
+
+/// Five single-event commits in quick succession after `head`, the head of `name`'s feed: the first is
+/// applied at once, the rest wait out the interval and go in together. Returns the sizes of
+/// the batches they were applied in.
+async fn five_commits_at_the_head(
+    stores: &Stores,
+    paced: &Paced,
+    handle: &ProjectorHandle,
+    name: &ProjectionName,
+    head: u64,
+) -> Vec<usize> {
+    let before = paced.batches.lock().expect("batches").len();
+    stores.append("live", 1, None).await;
+    handle
+        .wait_for(name, GlobalPosition::new(head + 1), patience())
+        .await
+        .expect("the first live event is applied");
+    for _ in 0..4 {
+        stores.append("live", 1, None).await;
+    }
+    handle
+        .wait_for(name, GlobalPosition::new(head + 5), patience())
+        .await
+        .expect("the live events are applied");
+    let live = paced.batches.lock().expect("batches")[before..].to_vec();
+    assert_eq!(live.iter().sum::<usize>(), 5, "{live:?}");
+    live
 }
 
 /// Starts a projector running a [`Paced`] counting projection named `name`.

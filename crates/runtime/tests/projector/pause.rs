@@ -39,6 +39,7 @@ fn start(
             max_backoff: Duration::from_millis(5),
         },
         lease_retry: Duration::from_millis(50),
+        ..ProjectorOptions::default()
     };
     let mut projector = Projector::new(setup.events.clone(), options)
         .with_target(SqlTarget::new(setup.reads.clone(), Arc::new(projection)))

@@ -163,6 +163,7 @@ pub fn start(
             max_backoff: Duration::from_millis(5),
         },
         lease_retry: Duration::from_millis(50),
+        ..ProjectorOptions::default()
     };
     let mut projector =
         Projector::new(events, options).with_target(SqlTarget::new(reads, projection));
