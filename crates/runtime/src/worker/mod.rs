@@ -210,8 +210,11 @@ impl Worker {
             }
         }
         // Events a batch interval held back are applied before stopping: the delay was the
-        // worker's own, and a clean stop should not leave them behind.
-        if lanes.serving.next_batch_at.is_some() && lanes.serving.has_work(*self.head.borrow()) {
+        // worker's own, and a clean stop should not leave them behind. A pause holds them.
+        if !self.held()
+            && lanes.serving.next_batch_at.is_some()
+            && lanes.serving.has_work(*self.head.borrow())
+        {
             let _ = self.step(&mut lanes.serving, LaneKind::Serving).await;
         }
         // The store's checkpoint is left where reads were answered; replaying the events passed

@@ -100,7 +100,9 @@ fn sqlite_controls(setup: &Setup) -> Arc<dyn ProjectionControls> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_projection_applies_nothing_stays_paused_across_a_restart_and_resumes() {
     let setup = Setup::sqlite();
-    append(setup.events.as_ref(), "a", 100).await;
+    // Not a whole number of batches: the last is short, and what follows it would wait out
+    // the batch interval, which neither the pause nor the stop may cut short by applying it.
+    append(setup.events.as_ref(), "a", 90).await;
     let (handle, shutdown) = start(&setup, sqlite_controls(&setup), counting(), None);
     handle.wait_caught_up(patience()).await.expect("caught up");
 
@@ -113,10 +115,10 @@ async fn a_paused_projection_applies_nothing_stays_paused_across_a_restart_and_r
     assert_eq!(status.state, WorkerState::Paused);
     assert_eq!(status.paused.as_ref().map(|p| p.by.as_str()), Some("ops"));
     append(setup.events.as_ref(), "b", 50).await;
-    stays_at(&handle, 100, 150).await;
+    stays_at(&handle, 90, 140).await;
     assert_eq!(
         positions(setup.reads.as_ref()).await.len(),
-        100,
+        90,
         "reads go on"
     );
 
@@ -126,16 +128,16 @@ async fn a_paused_projection_applies_nothing_stays_paused_across_a_restart_and_r
     let setup = setup.reopen_sqlite();
     let (handle, _shutdown) = start(&setup, sqlite_controls(&setup), counting(), None);
     wait_state(&handle, |s| *s == WorkerState::Paused).await;
-    stays_at(&handle, 100, 150).await;
+    stays_at(&handle, 90, 140).await;
 
     assert!(handle.resume(&NAME).await.expect("resume"));
     handle
-        .wait_for(&NAME, GlobalPosition::new(150), patience())
+        .wait_for(&NAME, GlobalPosition::new(140), patience())
         .await
         .expect("the resumed projection catches up");
     assert_eq!(
         positions(setup.reads.as_ref()).await,
-        (1..=150).collect::<Vec<_>>(),
+        (1..=140).collect::<Vec<_>>(),
         "every event once, none twice"
     );
     assert!(handle.status(&NAME).expect("status").paused.is_none());
