@@ -274,6 +274,7 @@ impl Worker {
                 self.sleep(wait).await;
             }
         }
+        let head = *self.head.borrow();
         let batch = match lane.feed.next().await {
             Ok(batch) => batch,
             Err(error) => {
@@ -301,16 +302,21 @@ impl Worker {
             });
         }
         let read = batch.len();
+        // Short of a full batch and up to the head as it stood before the read: the lane is at
+        // the head. A short batch that ends below it (a partition's share of a backlog) is
+        // catching up, and the next follows at once.
+        let at_head = read < self.options.batch_size && through.position >= head;
         let handled: Arc<[RecordedEvent]> = batch
             .into_iter()
             .filter(|e| self.filter.accepts(e))
             .collect();
         if handled.is_empty() && self.may_pass(lane, kind) {
             self.passed(lane, through, read);
-            self.gather_next(lane, read);
+            self.gather_next(lane, at_head);
             return Step::Continue;
         }
-        self.commit(lane, kind, handled, through, read).await
+        self.commit(lane, kind, handled, through, read, at_head)
+            .await
     }
 
     /// Whether the lane may move past a batch its projection ignores without writing its
@@ -326,7 +332,7 @@ impl Worker {
     pub(crate) async fn write_passed(&mut self, lane: &mut Lane) -> Step {
         match lane.passed {
             Some(passed) => {
-                self.commit(lane, LaneKind::Serving, Arc::from([]), passed, 0)
+                self.commit(lane, LaneKind::Serving, Arc::from([]), passed, 0, true)
                     .await
             }
             None => Step::Continue,
@@ -334,7 +340,7 @@ impl Worker {
     }
 
     /// Applies `handled`, the events the projection takes of the `read` up to `through`, and
-    /// moves the lane's checkpoint to `through`.
+    /// moves the lane's checkpoint to `through`; `at_head` when that is the head of the feed.
     async fn commit(
         &mut self,
         lane: &mut Lane,
@@ -342,6 +348,7 @@ impl Worker {
         handled: Arc<[RecordedEvent]>,
         through: Checkpoint,
         read: usize,
+        at_head: bool,
     ) -> Step {
         let started = std::time::Instant::now();
         match self
@@ -359,7 +366,7 @@ impl Worker {
                     "projection" => self.target.name().to_string())
                 .record(started.elapsed().as_secs_f64());
                 self.advanced(lane, kind, through, read, &handled);
-                self.gather_next(lane, read);
+                self.gather_next(lane, at_head);
                 Step::Continue
             }
             Err(error) if error.is_transient() => {
@@ -390,14 +397,14 @@ impl Worker {
         }
     }
 
-    /// Once a batch of `read` events did not fill up, what arrives in the batch interval (the
+    /// Once a batch reached the head of the feed, what arrives in the batch interval (the
     /// target's, or the projector's where that is longer) is gathered into the next batch.
-    fn gather_next(&self, lane: &mut Lane, read: usize) {
+    fn gather_next(&self, lane: &mut Lane, at_head: bool) {
         let interval = self
             .target
             .batch_interval()
             .max(self.options.batch_interval);
-        if !interval.is_zero() && read < self.options.batch_size {
+        if at_head && !interval.is_zero() {
             lane.next_batch_at = Some(tokio::time::Instant::now() + interval);
         }
     }
