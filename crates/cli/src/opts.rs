@@ -390,12 +390,12 @@ pub struct StatusArgs {
     pub stream: StreamArgs,
 }
 
-/// `NAME=N` of `--partitions`.
 /// [`projector_runtime::DEFAULT_BATCH_INTERVAL`] in the milliseconds the flags take.
 pub(crate) fn default_batch_interval_ms() -> u64 {
     projector_runtime::DEFAULT_BATCH_INTERVAL.as_millis() as u64
 }
 
+/// `NAME=N` of `--partitions`.
 pub(crate) fn parse_partitions(value: &str) -> Result<(String, u16), String> {
     let (name, count) = value
         .split_once('=')
