@@ -26,8 +26,8 @@ pub(crate) struct Lane {
     pub(crate) feed: Feed,
     /// Why the lane applies nothing although the feed is ahead, if it does not.
     pub(crate) halt: Option<Halt>,
-    /// When the next batch may be applied, for a target with a batch interval that applied
-    /// its last batch at the head.
+    /// When the next batch may be applied, once the last batch reached the head and the batch
+    /// interval is not zero.
     pub(crate) next_batch_at: Option<tokio::time::Instant>,
 }
 

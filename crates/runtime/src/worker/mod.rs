@@ -266,8 +266,8 @@ impl Worker {
 
     /// Applies the next batch of one lane.
     pub(crate) async fn step(&mut self, lane: &mut Lane, kind: LaneKind) -> Step {
-        // A target with a batch interval gathers what arrives meanwhile into the next batch; a
-        // stop cuts the wait short.
+        // After a batch at the head, what arrives in the batch interval is gathered into the
+        // next batch; a stop cuts the wait short.
         if let Some(at) = lane.next_batch_at.take() {
             let wait = at.saturating_duration_since(tokio::time::Instant::now());
             if !wait.is_zero() {

@@ -150,11 +150,7 @@ async fn live_events_are_gathered_for_the_batch_interval_and_a_backlog_is_not_pa
         "full batches, one after another"
     );
 
-    let live = five_commits_at_the_head(&stores, &paced, &handle, &name, 40).await;
-    assert!(
-        live.len() <= 3,
-        "four events committed within the interval take at most two batches after the first: {live:?}"
-    );
+    gathered_at_the_head(&stores, &paced, &handle, &name, 40).await;
     assert_eq!(
         stores.counted(&name).await,
         (45, 45),
@@ -173,12 +169,7 @@ async fn the_projectors_batch_interval_paces_a_target_that_asks_for_none() {
     };
     let (paced, handle, shutdown) = start(&stores, "floored", Duration::ZERO, options);
     let name = ProjectionName::from_static("floored");
-    let live = five_commits_at_the_head(&stores, &paced, &handle, &name, 0).await;
-    assert!(
-        live.len() <= 3,
-        "four events committed within the projector's interval take at most two batches \
-         after the first: {live:?}"
-    );
+    gathered_at_the_head(&stores, &paced, &handle, &name, 0).await;
     assert_eq!(
         stores.counted(&name).await,
         (5, 5),
@@ -319,16 +310,16 @@ async fn an_inline_checkpoint_the_appends_moved_to_the_batch_end_is_not_read_bac
     );
 }
 
-/// Five single-event commits in quick succession after `head`, the head of `name`'s feed: the first is
-/// applied at once, the rest wait out the interval and go in together. Returns the sizes of
-/// the batches they were applied in.
-async fn five_commits_at_the_head(
+/// Commits five single events in quick succession after `head`, the head of `name`'s feed,
+/// and checks the first is applied at once and the rest wait out the interval and go in
+/// together: at most two batches after the first.
+async fn gathered_at_the_head(
     stores: &Stores,
     paced: &Paced,
     handle: &ProjectorHandle,
     name: &ProjectionName,
     head: u64,
-) -> Vec<usize> {
+) {
     let before = paced.batches.lock().expect("batches").len();
     stores.append("live", 1, None).await;
     handle
@@ -344,7 +335,10 @@ async fn five_commits_at_the_head(
         .expect("the live events are applied");
     let live = paced.batches.lock().expect("batches")[before..].to_vec();
     assert_eq!(live.iter().sum::<usize>(), 5, "{live:?}");
-    live
+    assert!(
+        live.len() <= 3,
+        "four events committed within the interval take at most two batches after the first: {live:?}"
+    );
 }
 
 /// Starts a projector running a [`Paced`] counting projection named `name`.
