@@ -10,12 +10,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::gate::Gate;
 
 /// Which hosts and origins a server without authentication answers.
 #[derive(Clone, Debug, Default)]
@@ -75,36 +74,37 @@ fn host_name(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
-/// Middleware, layered with authentication off: refuses requests naming a host not allowed,
-/// and writes a browser sends from another origin.
-pub(crate) async fn guard(
-    State(policy): State<Arc<BrowserPolicy>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let headers = request.headers();
-    let host = header_text(headers, header::HOST)
-        .or_else(|| request.uri().authority().map(|a| a.as_str()));
-    if let Some(host) = host
-        && !policy.host_allowed(host)
-    {
-        return ApiError::HostNotAllowed(host_name(host).chars().take(100).collect())
-            .into_response();
-    }
-    let safe = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    if !safe {
-        let cross_site = match header_text(headers, header::ORIGIN) {
-            Some(origin) => !policy.origin_allowed(origin, host),
-            None => header_text(headers, "sec-fetch-site") == Some("cross-site"),
-        };
-        if cross_site {
-            return ApiError::CrossOrigin.into_response();
+/// Layered with authentication off: refuses requests naming a host not allowed, and writes a
+/// browser sends from another origin.
+impl Gate for Arc<BrowserPolicy> {
+    type Pass = ();
+
+    fn check(&self, request: &Request) -> Result<(), ApiError> {
+        let headers = request.headers();
+        let host = header_text(headers, header::HOST)
+            .or_else(|| request.uri().authority().map(|a| a.as_str()));
+        if let Some(host) = host
+            && !self.host_allowed(host)
+        {
+            return Err(ApiError::HostNotAllowed(
+                host_name(host).chars().take(100).collect(),
+            ));
         }
+        let safe = matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS
+        );
+        if !safe {
+            let cross_site = match header_text(headers, header::ORIGIN) {
+                Some(origin) => !self.origin_allowed(origin, host),
+                None => header_text(headers, "sec-fetch-site") == Some("cross-site"),
+            };
+            if cross_site {
+                return Err(ApiError::CrossOrigin);
+            }
+        }
+        Ok(())
     }
-    next.run(request).await
 }
 
 fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {

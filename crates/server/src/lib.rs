@@ -37,6 +37,7 @@ pub mod error;
 mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
+mod gate;
 pub mod limits;
 mod listener;
 mod load;
@@ -58,6 +59,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension};
 use axum::http::Uri;
+use axum::middleware::from_fn_with_state;
+use gate::GateLayer;
+use tower::ServiceBuilder;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -140,48 +144,34 @@ fn finish(
         authenticator: Arc::clone(state.authenticator()),
         policy: auth::RoutePolicy::from_document(&document, state.config().public_docs),
     });
-    let router = router
-        .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(Extension(Arc::new(document)));
     let config = state.config();
-    let router = router.layer(axum::middleware::from_fn_with_state(
-        load::Load::new(config.rate_limit, config.max_in_flight),
-        load::limit,
-    ));
-    let router = match &config.read_node {
-        Some(node) => router.layer(axum::middleware::from_fn_with_state(
-            Arc::new(node.clone()),
-            read_node::refuse_writes,
-        )),
-        None => router,
-    };
     // Each guard is layered only where it can refuse something: the token guard with
     // authentication on, the browser guard with it off.
     let authenticated = state.authenticator().is_on();
-    let router = if guarded && authenticated {
-        router.layer(axum::middleware::from_fn_with_state(access, auth::guard))
-    } else {
-        router
-    };
-    let router = if authenticated {
-        router
-    } else {
-        router.layer(axum::middleware::from_fn_with_state(
-            Arc::new(config.browser.clone()),
-            browser::guard,
-        ))
-    };
-    let router = match cors(&config.browser) {
-        Some(cors) => router.layer(cors),
-        None => router,
-    };
-    router
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            context::track,
-        ))
+    let browser_guard = (!authenticated).then(|| GateLayer(Arc::new(config.browser.clone())));
+    let token_guard = (guarded && authenticated).then(|| from_fn_with_state(access, auth::guard));
+    let read_only = config
+        .read_node
+        .as_ref()
+        .map(|node| GateLayer(Arc::new(node.clone())));
+    // One stack, layered once: every `Router::layer` call wraps each route in a boxed service
+    // of its own, which a request then passes through, one allocation each.
+    let layers = ServiceBuilder::new()
         .layer(DefaultBodyLimit::disable())
+        .layer(from_fn_with_state(state.clone(), context::track))
+        .option_layer(cors(&config.browser))
+        .option_layer(browser_guard)
+        .option_layer(token_guard)
+        .option_layer(read_only)
+        .layer(GateLayer(load::Load::new(
+            config.rate_limit,
+            config.max_in_flight,
+        )))
+        .layer(Extension(Arc::new(document)));
+    router
+        .fallback(|uri: Uri| async move { ApiError::NoRoute(uri.path().to_owned()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(layers)
         .with_state(state)
 }
 

@@ -6,16 +6,15 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, Request};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use utoipa::openapi::{OpenApi as Document, Type};
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::gate::Gate;
 
 /// Requests per second allowed to each caller (a principal, or an address without
 /// authentication), with a burst.
@@ -31,7 +30,7 @@ pub struct RateLimit {
 #[derive(Debug)]
 pub(crate) struct Load {
     limiter: Option<DefaultKeyedRateLimiter<String>>,
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
 }
 
 impl Load {
@@ -42,7 +41,7 @@ impl Load {
                     Quota::per_second(rate.per_second).allow_burst(rate.burst),
                 )
             }),
-            in_flight: Semaphore::new(max_in_flight.max(1)),
+            in_flight: Arc::new(Semaphore::new(max_in_flight.max(1))),
         });
         if load.limiter.is_some() {
             // Forget callers who have been quiet, so the table does not grow with every
@@ -64,37 +63,42 @@ impl Load {
     }
 }
 
-/// Middleware: refuses a caller over its rate (429), and any request while the server already
-/// runs as many as it may (503), each with `Retry-After`.
-pub(crate) async fn limit(State(load): State<Arc<Load>>, request: Request, next: Next) -> Response {
-    if let Some(limiter) = &load.limiter {
-        let caller = match request.extensions().get::<Principal>() {
-            Some(principal) => format!("principal:{}", principal.id),
-            None => request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(
-                    || "unknown".to_owned(),
-                    |info| format!("address:{}", info.0.ip()),
-                ),
-        };
-        if let Err(not_until) = limiter.check_key(&caller) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            metrics::counter!("http_requests_rate_limited_total").increment(1);
-            return ApiError::RateLimited {
-                retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
+/// Refuses a caller over its rate (429), and any request while the server already runs as
+/// many as it may (503), each with `Retry-After`; a request let through holds its place among
+/// those in flight until its response is made.
+impl Gate for Arc<Load> {
+    type Pass = OwnedSemaphorePermit;
+
+    fn check(&self, request: &Request) -> Result<OwnedSemaphorePermit, ApiError> {
+        if let Some(limiter) = &self.limiter {
+            let caller = match request.extensions().get::<Principal>() {
+                Some(principal) => format!("principal:{}", principal.id),
+                None => request
+                    .extensions()
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map_or_else(
+                        || "unknown".to_owned(),
+                        |info| format!("address:{}", info.0.ip()),
+                    ),
+            };
+            if let Err(not_until) = limiter.check_key(&caller) {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                metrics::counter!("http_requests_rate_limited_total").increment(1);
+                return Err(ApiError::RateLimited {
+                    retry_after_seconds: wait.as_secs_f64().ceil().max(1.0) as u64,
+                });
             }
-            .into_response();
         }
+        Arc::clone(&self.in_flight)
+            .try_acquire_owned()
+            .map_err(|_| {
+                metrics::counter!("http_requests_shed_total").increment(1);
+                ApiError::Overloaded
+            })
     }
-    let Ok(_running) = load.in_flight.try_acquire() else {
-        metrics::counter!("http_requests_shed_total").increment(1);
-        return ApiError::Overloaded.into_response();
-    };
-    next.run(request).await
 }
 
-/// Documents the answers [`limit`] gives any operation: `429` past the caller's rate (with
+/// Documents the answers the load [`Gate`] gives any operation: `429` past the caller's rate (with
 /// `--rate-limit`) and `503` while the server runs all it may, each with `Retry-After`. An
 /// operation that documents a `503` of its own keeps its description.
 pub(crate) fn document_load_refusals(document: &mut Document) {

@@ -1,15 +1,13 @@
 //! A read node: a server whose read models are kept from the event feed on a broker, with no
 //! event store of its own. [`ReadNodeStore`] stands in for the event store and its idempotency
 //! keys (the feed is the broker's; a stream's history, appends and keys are refused), and
-//! [`refuse_writes`] answers every write route before it runs.
+//! its [`Gate`] answers every write route before it runs.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::Method;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use projector_core::{
     AppendOutcome, CausationId, Claim, EventAppender, EventFeed, EventFilter, ExpectedVersion,
@@ -18,6 +16,7 @@ use projector_core::{
 };
 
 use crate::error::ApiError;
+use crate::gate::Gate;
 
 /// Where a read node sends writers: the writer's address when it was given.
 #[derive(Clone, Debug, Default)]
@@ -57,24 +56,24 @@ impl ReadNode {
 
 /// Answers a write (any method but `GET`, `HEAD` and `OPTIONS` on `/api`), and a read of a
 /// stream's history, with the read node's refusal before any handler runs.
-pub(crate) async fn refuse_writes(
-    State(node): State<Arc<ReadNode>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    let api = path.starts_with("/api/");
-    let reads = matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    );
-    if api && !reads {
-        return node.refusal().into_response();
+impl Gate for Arc<ReadNode> {
+    type Pass = ();
+
+    fn check(&self, request: &Request) -> Result<(), ApiError> {
+        let path = request.uri().path();
+        let api = path.starts_with("/api/");
+        let reads = matches!(
+            *request.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS
+        );
+        if api && !reads {
+            return Err(self.refusal());
+        }
+        if api && path.ends_with("/history") && path.starts_with("/api/orders/") {
+            return Err(self.history_refusal());
+        }
+        Ok(())
     }
-    if api && path.ends_with("/history") && path.starts_with("/api/orders/") {
-        return node.history_refusal().into_response();
-    }
-    next.run(request).await
 }
 
 /// The event store of a read node: the feed from the broker, and nothing else.
