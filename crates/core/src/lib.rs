@@ -41,6 +41,7 @@ pub mod event;
 pub mod event_set;
 pub mod idempotency;
 pub mod ids;
+pub mod kept;
 pub mod lease;
 pub mod partition;
 pub mod position;
@@ -69,6 +70,7 @@ pub use idempotency::{
     Claim, DEFAULT_RETENTION, IdempotencyStore, StoredResponse, legacy_command_id,
 };
 pub use ids::{CausationId, CorrelationId, EventType, IdError, ProjectionName, StreamId, UserId};
+pub use kept::KeptRead;
 pub use lease::{Lease, LeaseProvider, Membership, Survey};
 pub use partition::{
     MAX_PARTITIONS, Partition, PartitionBehind, PartitionError, partitions_caught_up,

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
-use crate::{GlobalPosition, RecordedEvent};
+use crate::{EventFilter, GlobalPosition, KeptRead, RecordedEvent};
 
 /// How many of the newest events a backend keeps: several batches of a projection following
 /// the head, a few megabytes.
@@ -62,13 +62,28 @@ impl RecentEvents {
         limit: usize,
         head: GlobalPosition,
     ) -> Option<Vec<RecordedEvent>> {
+        self.read_kept(after, limit, head, &EventFilter::All)
+            .map(|kept| kept.events)
+    }
+
+    /// As [`RecentEvents::read`], copying out only the events `filter` accepts.
+    pub fn read_kept(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+        head: GlobalPosition,
+        filter: &EventFilter,
+    ) -> Option<KeptRead> {
         let events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         let first = events.front()?.position.get();
         let skip = after.get().checked_add(1)?.checked_sub(first)?;
         let skip = usize::try_from(skip).ok()?;
-        let read: Vec<RecordedEvent> = events.iter().skip(skip).take(limit).cloned().collect();
-        let end = read.last().map_or(after, |e| e.position);
-        (read.len() == limit || end >= head).then_some(read)
+        let mut kept = KeptRead::default();
+        for event in events.iter().skip(skip).take(limit) {
+            kept.push(event, filter);
+        }
+        let end = kept.through.map_or(after, |through| through.position);
+        (kept.read == limit || end >= head).then_some(kept)
     }
 }
 
@@ -80,12 +95,16 @@ mod tests {
     use super::*;
 
     fn event(position: u64) -> RecordedEvent {
+        event_of(position, "Placed")
+    }
+
+    fn event_of(position: u64, event_type: &'static str) -> RecordedEvent {
         RecordedEvent {
             event_id: Uuid::now_v7(),
             position: GlobalPosition::new(position),
             stream_id: StreamId::parse("order-1").expect("a stream"),
             stream_version: StreamVersion::new(position),
-            event_type: EventType::from_static("Placed"),
+            event_type: EventType::from_static(event_type),
             schema_version: 1,
             data: JsonPayload::from_json("{}").expect("json"),
             metadata: EventMetadata::default(),
@@ -161,6 +180,39 @@ mod tests {
         assert_eq!(
             positions(recent.read(GlobalPosition::new(1), 10, GlobalPosition::new(3))),
             Some(vec![2, 3])
+        );
+    }
+
+    #[test]
+    fn a_kept_read_copies_what_the_filter_takes_and_tells_how_far_it_read() {
+        let recent = RecentEvents::new(16);
+        recent.extend((1..=6).map(|p| event_of(p, if p % 2 == 0 { "Placed" } else { "Shipped" })));
+        let placed = EventFilter::types(&["Placed"]);
+
+        let kept = recent
+            .read_kept(GlobalPosition::new(2), 3, HEAD, &placed)
+            .expect("the window holds them");
+        assert_eq!(positions(Some(kept.events)), Some(vec![4]));
+        assert_eq!(kept.read, 3);
+        assert_eq!(kept.through.map(|c| c.position.get()), Some(5));
+        assert!(kept.first_recorded_at.is_some());
+
+        let none = recent
+            .read_kept(GlobalPosition::new(4), 1, HEAD, &placed)
+            .expect("the window holds it");
+        assert!(none.events.is_empty(), "event 5 is not taken");
+        assert_eq!(none.through.map(|c| c.position.get()), Some(5));
+
+        let past = recent
+            .read_kept(GlobalPosition::new(6), 10, HEAD, &placed)
+            .expect("nothing after the head");
+        assert_eq!((past.read, past.through), (0, None));
+        // A read reaching past the window to another process's events goes to the database,
+        // kept or not.
+        assert!(
+            recent
+                .read_kept(GlobalPosition::new(2), 10, GlobalPosition::new(9), &placed)
+                .is_none()
         );
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::error::StoreError;
 use crate::event::{NewEvent, RecordedEvent};
 use crate::ids::StreamId;
+use crate::kept::KeptRead;
 use crate::partition::Partition;
 use crate::position::{ExpectedVersion, GlobalPosition, StreamVersion};
 use crate::projection::EventFilter;
@@ -109,6 +110,18 @@ pub trait EventFeed: Send + Sync {
         after: GlobalPosition,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Reads as [`EventFeed::read_all`] does, keeping the events `filter` accepts: what a
+    /// projection is given of the read. A feed holding its newest events in memory copies
+    /// only those.
+    async fn read_kept(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<KeptRead, StoreError> {
+        Ok(KeptRead::keep(self.read_all(after, limit).await?, filter))
+    }
 
     /// The position of the last event readable through [`EventFeed::read_all`].
     async fn head(&self) -> Result<GlobalPosition, StoreError>;
@@ -221,6 +234,15 @@ impl<T: EventFeed + ?Sized> EventFeed for Arc<T> {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         (**self).read_all(after, limit).await
+    }
+
+    async fn read_kept(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<KeptRead, StoreError> {
+        (**self).read_kept(after, limit, filter).await
     }
 
     async fn head(&self) -> Result<GlobalPosition, StoreError> {

@@ -6,14 +6,16 @@
 
 use std::sync::Arc;
 
-use projector_core::{EventFeed, GlobalPosition, RecordedEvent, StoreError};
+use projector_core::{EventFeed, EventFilter, GlobalPosition, KeptRead, StoreError};
 use tokio::task::JoinHandle;
 
-type Read = JoinHandle<Result<Vec<RecordedEvent>, StoreError>>;
+type Read = JoinHandle<Result<KeptRead, StoreError>>;
 
-/// The feed after a position, read in batches with one batch read ahead.
+/// The feed after a position, read in batches with one batch read ahead, each kept to the
+/// events the projection takes.
 pub(crate) struct Feed {
     feed: Arc<dyn EventFeed>,
+    filter: Arc<EventFilter>,
     batch_size: usize,
     /// The position the next batch starts after.
     after: GlobalPosition,
@@ -21,9 +23,15 @@ pub(crate) struct Feed {
 }
 
 impl Feed {
-    pub(crate) fn new(feed: Arc<dyn EventFeed>, after: GlobalPosition, batch_size: usize) -> Self {
+    pub(crate) fn new(
+        feed: Arc<dyn EventFeed>,
+        filter: Arc<EventFilter>,
+        after: GlobalPosition,
+        batch_size: usize,
+    ) -> Self {
         Self {
             feed,
+            filter,
             batch_size: batch_size.max(1),
             after,
             ahead: None,
@@ -38,24 +46,28 @@ impl Feed {
         self.after = position;
     }
 
-    /// The next batch; empty when the feed has nothing after the current position.
-    pub(crate) async fn next(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
+    /// The next batch; nothing read when the feed has nothing after the current position.
+    pub(crate) async fn next(&mut self) -> Result<KeptRead, StoreError> {
         let batch = match self.ahead.take() {
             Some(read) => read.await.map_err(|e| StoreError::Unavailable {
                 message: format!("reading ahead failed: {e}"),
                 source: None,
             })??,
-            None => self.feed.read_all(self.after, self.batch_size).await?,
+            None => {
+                self.feed
+                    .read_kept(self.after, self.batch_size, &self.filter)
+                    .await?
+            }
         };
-        if let Some(last) = batch.last() {
-            self.after = last.position;
+        if let Some(through) = batch.through {
+            self.after = through.position;
         }
-        if batch.len() == self.batch_size {
-            let feed = Arc::clone(&self.feed);
+        if batch.read == self.batch_size {
+            let (feed, filter) = (Arc::clone(&self.feed), Arc::clone(&self.filter));
             let (after, limit) = (self.after, self.batch_size);
-            self.ahead = Some(tokio::spawn(
-                async move { feed.read_all(after, limit).await },
-            ));
+            self.ahead = Some(tokio::spawn(async move {
+                feed.read_kept(after, limit, &filter).await
+            }));
         }
         Ok(batch)
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use projector_core::{Checkpoint, EventFeed, Generation, GlobalPosition, ServingAt};
+use projector_core::{Checkpoint, EventFeed, EventFilter, Generation, GlobalPosition, ServingAt};
 
 use crate::feed::Feed;
 
@@ -51,6 +51,7 @@ pub(crate) enum Halt {
 impl Lane {
     pub(crate) fn new(
         feed: Arc<dyn EventFeed>,
+        filter: Arc<EventFilter>,
         generation: Generation,
         checkpoint: Checkpoint,
         batch_size: usize,
@@ -60,7 +61,7 @@ impl Lane {
             checkpoint,
             passed: None,
             written_at: Instant::now(),
-            feed: Feed::new(feed, checkpoint.position, batch_size),
+            feed: Feed::new(feed, filter, checkpoint.position, batch_size),
             halt: None,
             next_batch_at: None,
         }

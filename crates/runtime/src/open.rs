@@ -180,6 +180,7 @@ impl Worker {
         let checkpoint = self.target.checkpoint(generation).await?;
         Ok(Lane::new(
             std::sync::Arc::clone(&self.batches),
+            std::sync::Arc::clone(&self.filter),
             generation,
             checkpoint,
             self.options.batch_size,

@@ -135,7 +135,7 @@ impl Projector {
                 .as_ref()
                 .and_then(|l| groups.balance(&name, l, self.options.lease_retry));
             let worker = Worker {
-                filter: target.filter(),
+                filter: Arc::new(target.filter()),
                 target: Arc::clone(&target),
                 feed: Arc::clone(&self.feed),
                 batches: batches

@@ -102,6 +102,7 @@ impl Worker {
         });
         Ok(Lane::new(
             Arc::clone(&self.batches),
+            Arc::clone(&self.filter),
             generation,
             checkpoint,
             self.options.batch_size,
@@ -160,6 +161,7 @@ impl Worker {
         });
         Ok(Lane::new(
             Arc::clone(&self.batches),
+            Arc::clone(&self.filter),
             generation,
             checkpoint,
             self.options.batch_size,

@@ -21,9 +21,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::Pool;
 use projector_core::{
-    AppendOutcome, EventAppender, EventFeed, ExpectedVersion, GlobalPosition, HeadWatch, NewEvent,
-    RECENT_EVENTS, ReadDirection, RecentEvents, RecordedEvent, StoreError, StreamId, StreamReader,
-    StreamVersion, validate_append,
+    AppendOutcome, EventAppender, EventFeed, EventFilter, ExpectedVersion, GlobalPosition,
+    HeadWatch, KeptRead, NewEvent, RECENT_EVENTS, ReadDirection, RecentEvents, RecordedEvent,
+    StoreError, StreamId, StreamReader, StreamVersion, validate_append,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -358,6 +358,22 @@ impl EventFeed for PgEventStore {
             )
             .await?;
         recorded_events(&rows)
+    }
+
+    async fn read_kept(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<KeptRead, StoreError> {
+        if let Some(kept) = self
+            .inner
+            .recent
+            .read_kept(after, limit, self.known_head(), filter)
+        {
+            return Ok(kept);
+        }
+        Ok(KeptRead::keep(self.read_all(after, limit).await?, filter))
     }
 
     async fn head(&self) -> Result<GlobalPosition, StoreError> {

@@ -87,7 +87,7 @@ pub(crate) struct Worker {
     /// Where the lanes read their batches: `feed` itself, or for a partition the share of a
     /// feed read once for all the partitions in this process (see `shared_feed`).
     pub(crate) batches: Arc<dyn EventFeed>,
-    pub(crate) filter: EventFilter,
+    pub(crate) filter: Arc<EventFilter>,
     pub(crate) options: ProjectorOptions,
     pub(crate) status: watch::Sender<ProjectionStatus>,
     pub(crate) commands: mpsc::Receiver<Command>,
@@ -282,12 +282,10 @@ impl Worker {
                 return self.continue_unless_shutdown(&error.to_string()).await;
             }
         };
-        let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
+        let (Some(pending_since), Some(through)) = (batch.first_recorded_at, batch.through) else {
             return Step::Idle;
         };
-        let through = Checkpoint::after(last);
         if kind == LaneKind::Serving {
-            let pending_since = first.recorded_at;
             self.status.send_modify(|s| {
                 s.pending_since = Some(
                     s.pending_since
@@ -301,15 +299,12 @@ impl Worker {
                 }
             });
         }
-        let read = batch.len();
+        let read = batch.read;
         // Short of a full batch and up to the head as it stood before the read: the lane is at
         // the head. A short batch that ends below it (a partition's share of a backlog) is
         // catching up, and the next follows at once.
         let at_head = read < self.options.batch_size && through.position >= head;
-        let handled: Arc<[RecordedEvent]> = batch
-            .into_iter()
-            .filter(|e| self.filter.accepts(e))
-            .collect();
+        let handled: Arc<[RecordedEvent]> = batch.events.into();
         if handled.is_empty() && self.may_pass(lane, kind) {
             self.passed(lane, through, read);
             self.gather_next(lane, at_head);

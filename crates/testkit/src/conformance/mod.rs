@@ -41,7 +41,10 @@ pub use feed::{
     concurrent_appenders_make_a_gapless_feed, head_watch_wakes_on_commit,
     subscription_catches_up_then_follows,
 };
-pub use read::{read_all_pages_through_the_feed, read_stream_directions_and_limits};
+pub use read::{
+    a_kept_read_is_the_page_less_what_its_filter_refuses, read_all_pages_through_the_feed,
+    read_stream_directions_and_limits,
+};
 
 /// A fresh store for one test, with whatever must outlive it (a temporary directory, a
 /// database that is dropped afterwards).
@@ -83,6 +86,7 @@ macro_rules! event_store_conformance {
             invalid_appends_are_refused,
             read_stream_directions_and_limits,
             read_all_pages_through_the_feed,
+            a_kept_read_is_the_page_less_what_its_filter_refuses,
             head_watch_wakes_on_commit,
             subscription_catches_up_then_follows,
             concurrent_appenders_make_a_gapless_feed,

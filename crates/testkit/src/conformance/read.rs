@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use projector_core::{
-    EventStore, ExpectedVersion, GlobalPosition, ReadDirection, StreamId, StreamVersion,
+    EventFilter, EventStore, ExpectedVersion, GlobalPosition, ReadDirection, StreamId,
+    StreamVersion,
 };
 
-use crate::events::numbered;
+use crate::events::{event, numbered};
 
 fn versions(events: &[projector_core::RecordedEvent]) -> Vec<u64> {
     events.iter().map(|e| e.stream_version.get()).collect()
@@ -127,4 +128,41 @@ pub async fn read_all_pages_through_the_feed(store: Arc<dyn EventStore>) {
             .expect("past head")
             .is_empty()
     );
+}
+
+/// A kept read gives what a read of the same page gives, less the events its filter refuses,
+/// and says how far the page went.
+pub async fn a_kept_read_is_the_page_less_what_its_filter_refuses(store: Arc<dyn EventStore>) {
+    for i in 0..12 {
+        let kind = if i % 3 == 0 { "Kept" } else { "Passed" };
+        let s = StreamId::parse(format!("kept-{}", i % 2)).expect("valid");
+        store
+            .append(
+                &s,
+                ExpectedVersion::Any,
+                vec![event(kind, serde_json::json!({ "i": i }))],
+            )
+            .await
+            .expect("append");
+    }
+    let filter = EventFilter::types(&["Kept"]);
+    for (after, limit) in [(0, 12), (0, 5), (3, 4), (10, 10), (12, 3)] {
+        let after = GlobalPosition::new(after);
+        let page = store.read_all(after, limit).await.expect("a page");
+        let kept = store
+            .read_kept(after, limit, &filter)
+            .await
+            .expect("a kept page");
+        let ids = |events: &[projector_core::RecordedEvent]| -> Vec<uuid::Uuid> {
+            events.iter().map(|e| e.event_id).collect()
+        };
+        let taken: Vec<_> = page.iter().filter(|e| filter.accepts(e)).cloned().collect();
+        assert_eq!(ids(&kept.events), ids(&taken), "after {after}, {limit}");
+        assert_eq!(kept.read, page.len());
+        assert_eq!(
+            kept.through.map(|c| c.position),
+            page.last().map(|e| e.position)
+        );
+        assert_eq!(kept.first_recorded_at, page.first().map(|e| e.recorded_at));
+    }
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use projector_core::{
-    AppendOutcome, EventAppender, EventFeed, ExpectedVersion, GlobalPosition, HeadWatch, NewEvent,
-    RECENT_EVENTS, ReadDirection, RecentEvents, RecordedEvent, StoreError, StreamId, StreamReader,
-    StreamVersion, validate_append,
+    AppendOutcome, EventAppender, EventFeed, EventFilter, ExpectedVersion, GlobalPosition,
+    HeadWatch, KeptRead, NewEvent, RECENT_EVENTS, ReadDirection, RecentEvents, RecordedEvent,
+    StoreError, StreamId, StreamReader, StreamVersion, validate_append,
 };
 use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -399,6 +399,23 @@ impl EventFeed for SqliteEventStore {
             })
             .await?;
         Ok(events)
+    }
+
+    async fn read_kept(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+        filter: &EventFilter,
+    ) -> Result<KeptRead, StoreError> {
+        if let Some(writer) = &self.inner.writer
+            && let Some(kept) =
+                writer
+                    .recent
+                    .read_kept(after, limit, *self.inner.head.borrow(), filter)
+        {
+            return Ok(kept);
+        }
+        Ok(KeptRead::keep(self.read_all(after, limit).await?, filter))
     }
 
     async fn head(&self) -> Result<GlobalPosition, StoreError> {
