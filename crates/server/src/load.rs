@@ -98,9 +98,9 @@ impl Gate for Arc<Load> {
     }
 }
 
-/// Documents the answers the load [`Gate`] gives any operation: `429` past the caller's rate (with
-/// `--rate-limit`) and `503` while the server runs all it may, each with `Retry-After`. An
-/// operation that documents a `503` of its own keeps its description.
+/// Documents the answers the load [`Gate`] gives any operation: `429` past the caller's rate
+/// (with `--rate-limit`) and `503` while the server runs all it may, each with `Retry-After`.
+/// An operation that documents a `503` of its own keeps its description.
 pub(crate) fn document_load_refusals(document: &mut Document) {
     for item in document.paths.paths.values_mut() {
         for operation in crate::auth::operations_of_mut(item) {

@@ -340,6 +340,25 @@ impl StreamReader for PgEventStore {
     }
 }
 
+impl PgEventStore {
+    /// Up to `limit` events of the feed after `after`, from the database: for a read the window
+    /// of recent events cannot answer.
+    async fn read_feed_from_database(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = self
+            .query(
+                "reading the feed",
+                include_str!("sql/read_all.sql"),
+                &[&clamp(after.get()), &clamp(limit as u64)],
+            )
+            .await?;
+        recorded_events(&rows)
+    }
+}
+
 #[async_trait]
 impl EventFeed for PgEventStore {
     async fn read_all(
@@ -350,14 +369,7 @@ impl EventFeed for PgEventStore {
         if let Some(events) = self.inner.recent.read(after, limit, self.known_head()) {
             return Ok(events);
         }
-        let rows = self
-            .query(
-                "reading the feed",
-                include_str!("sql/read_all.sql"),
-                &[&clamp(after.get()), &clamp(limit as u64)],
-            )
-            .await?;
-        recorded_events(&rows)
+        self.read_feed_from_database(after, limit).await
     }
 
     async fn read_kept(
@@ -373,7 +385,8 @@ impl EventFeed for PgEventStore {
         {
             return Ok(kept);
         }
-        Ok(KeptRead::keep(self.read_all(after, limit).await?, filter))
+        let read = self.read_feed_from_database(after, limit).await?;
+        Ok(KeptRead::keep(read, filter))
     }
 
     async fn head(&self) -> Result<GlobalPosition, StoreError> {

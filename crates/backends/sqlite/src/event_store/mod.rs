@@ -373,6 +373,29 @@ impl StreamReader for SqliteEventStore {
     }
 }
 
+impl SqliteEventStore {
+    /// Up to `limit` events of the feed after `after`, from the database: for a read the window
+    /// of recent events cannot answer.
+    async fn read_feed_from_database(
+        &self,
+        after: GlobalPosition,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let after = clamp(after.get());
+        let limit = clamp(limit as u64);
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(include_str!("../sql/read_all.sql"))
+                .map_err(|e| store_error("reading the feed", e))?;
+            let rows = stmt
+                .query(rusqlite::params![after, limit])
+                .map_err(|e| store_error("reading the feed", e))?;
+            collect_events(rows)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl EventFeed for SqliteEventStore {
     async fn read_all(
@@ -385,20 +408,7 @@ impl EventFeed for SqliteEventStore {
         {
             return Ok(events);
         }
-        let after = clamp(after.get());
-        let limit = clamp(limit as u64);
-        let events = self
-            .read(move |conn| {
-                let mut stmt = conn
-                    .prepare_cached(include_str!("../sql/read_all.sql"))
-                    .map_err(|e| store_error("reading the feed", e))?;
-                let rows = stmt
-                    .query(rusqlite::params![after, limit])
-                    .map_err(|e| store_error("reading the feed", e))?;
-                collect_events(rows)
-            })
-            .await?;
-        Ok(events)
+        self.read_feed_from_database(after, limit).await
     }
 
     async fn read_kept(
@@ -415,7 +425,8 @@ impl EventFeed for SqliteEventStore {
         {
             return Ok(kept);
         }
-        Ok(KeptRead::keep(self.read_all(after, limit).await?, filter))
+        let read = self.read_feed_from_database(after, limit).await?;
+        Ok(KeptRead::keep(read, filter))
     }
 
     async fn head(&self) -> Result<GlobalPosition, StoreError> {
