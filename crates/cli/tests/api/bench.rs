@@ -118,6 +118,15 @@ async fn the_http_bench_reports_accepted_and_shed_writes() {
         report["accepted_p99_ms"].as_f64().is_some_and(|f| f > 0.0),
         "{report}"
     );
+    // The first second at the rate on its own: the step up from the warm-up's half.
+    assert_eq!(report["onset_seconds"], 1, "{report}");
+    assert_eq!(report["onset_shed"], 0, "{report}");
+    assert!(
+        report["onset_accepted_p99_ms"]
+            .as_f64()
+            .is_some_and(|f| f > 0.0),
+        "{report}"
+    );
     // The server's CPU time over the step, and the bench's own, read from /proc: every order
     // cost each some.
     if cfg!(target_os = "linux") {

@@ -243,7 +243,17 @@ async fn try_rate(
     let service = Service::start(args).await?;
     // A second at the rate first, not measured: a fresh server's first requests open
     // connections and warm caches, which would weigh on a short step's p99.
-    let step = drive::step_after_warm_up(client, &service, rate, rate, args.seconds).await;
+    let step = drive::step_after_warm_up(
+        client,
+        &service,
+        drive::WarmedStep {
+            warm_rate: rate,
+            rate,
+            onset: 0,
+            seconds: args.seconds,
+        },
+    )
+    .await;
     service.stop().await;
     let outcome = StepOutcome::judged(step?, rate);
     if !args.json {
@@ -288,6 +298,7 @@ mod tests {
             reads: rate as usize * 3,
             errors: 0,
             cpu: StepCpu::default(),
+            onset: None,
         }
     }
 

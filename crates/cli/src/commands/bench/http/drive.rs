@@ -6,6 +6,10 @@
 //! as soon as the projection has applied it: the time from acknowledgement to that answer is
 //! the time from "written" to "readable". A write the server turns away (503 or 429 with
 //! `Retry-After`) is counted as shed, not as an error, and not retried.
+//!
+//! A step that follows a lower rate also gives its first second apart (the onset): past its
+//! capacity a server takes a moment to settle after its load steps up, and the writes it takes
+//! meanwhile are the step's slowest.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -45,6 +49,20 @@ pub(super) struct Step {
     /// What the step cost the server in CPU time.
     #[serde(flatten)]
     pub(super) cpu: StepCpu,
+    /// The step's first seconds on their own, when asked for.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub(super) onset: Option<Onset>,
+}
+
+/// A step's first seconds on their own, counted in its figures too: how the server met the
+/// step up in load.
+#[derive(Clone, Debug, Serialize)]
+pub(super) struct Onset {
+    pub(super) onset_seconds: u32,
+    /// The write latency of the writes the server accepted in them.
+    pub(super) onset_accepted_p99_ms: f64,
+    /// Writes turned away in them.
+    pub(super) onset_shed: usize,
 }
 
 /// How one write went.
@@ -56,13 +74,12 @@ enum Written {
 }
 
 /// Orders numbered from `first` written at `rate` per second for `seconds` on `base`, read
-/// back on `read_base`.
+/// back on `read_base`; the first `onset` seconds are also given on their own.
 pub(super) async fn step(
     client: &reqwest::Client,
-    base: &str,
-    read_base: &str,
+    (base, read_base): (&str, &str),
     rate: u32,
-    seconds: u32,
+    (onset, seconds): (u32, u32),
     first: usize,
 ) -> anyhow::Result<Step> {
     let rate = rate.max(1);
@@ -109,18 +126,10 @@ pub(super) async fn step(
         }));
     }
     let sent_in = started.elapsed();
-    let (mut writes, mut readable, mut shed) = (Vec::new(), Vec::new(), Vec::new());
-    for task in tasks {
-        match task.await? {
-            Some(Written::Read {
-                write_ms,
-                readable_ms,
-            }) => {
-                writes.push(write_ms);
-                readable.push(readable_ms);
-            }
-            Some(Written::Shed(ms)) => shed.push(ms),
-            None => {}
+    let mut tally = Tally::new((u64::from(rate) * u64::from(onset)) as usize);
+    for (n, task) in tasks.into_iter().enumerate() {
+        if let Some(outcome) = task.await? {
+            tally.add(n, outcome);
         }
     }
     stop_reads.cancel();
@@ -130,36 +139,107 @@ pub(super) async fn step(
         rate_target: rate,
         seconds,
         sent: total,
-        orders: writes.len(),
-        orders_per_s_held: round(writes.len() as f64 / sent_in.as_secs_f64().max(1e-9)),
-        shed: shed.len(),
-        shed_p99_ms: percentile(&shed, 99.0),
-        write_p50_ms: percentile(&writes, 50.0),
-        accepted_p99_ms: percentile(&writes, 99.0),
-        ack_to_readable_p50_ms: percentile(&readable, 50.0),
-        ack_to_readable_p99_ms: percentile(&readable, 99.0),
-        ack_to_readable_max_ms: percentile(&readable, 100.0),
+        orders: tally.writes.len(),
+        orders_per_s_held: round(tally.writes.len() as f64 / sent_in.as_secs_f64().max(1e-9)),
+        shed: tally.shed.len(),
+        shed_p99_ms: percentile(&tally.shed, 99.0),
+        write_p50_ms: percentile(&tally.writes, 50.0),
+        accepted_p99_ms: percentile(&tally.writes, 99.0),
+        ack_to_readable_p50_ms: percentile(&tally.readable, 50.0),
+        ack_to_readable_p99_ms: percentile(&tally.readable, 99.0),
+        ack_to_readable_max_ms: percentile(&tally.readable, 100.0),
         read_p50_ms: percentile(&read_latencies, 50.0),
         read_p99_ms: percentile(&read_latencies, 99.0),
         reads: read_latencies.len(),
         errors,
         cpu: StepCpu::default(),
+        onset: (onset > 0).then(|| Onset {
+            onset_seconds: onset,
+            onset_accepted_p99_ms: percentile(&tally.onset_writes, 99.0),
+            onset_shed: tally.onset_shed,
+        }),
     })
 }
 
-/// A step of `seconds` at `rate` after one second at `warm_rate` that is not measured, its
-/// orders numbered on from the warm-up's.
+/// A step's writes gathered into its figures, in the order they were sent.
+#[derive(Debug)]
+struct Tally {
+    /// How many of the first writes fall in the onset.
+    in_onset: usize,
+    writes: Vec<f64>,
+    readable: Vec<f64>,
+    shed: Vec<f64>,
+    onset_writes: Vec<f64>,
+    onset_shed: usize,
+}
+
+impl Tally {
+    fn new(in_onset: usize) -> Self {
+        Self {
+            in_onset,
+            writes: Vec::new(),
+            readable: Vec::new(),
+            shed: Vec::new(),
+            onset_writes: Vec::new(),
+            onset_shed: 0,
+        }
+    }
+
+    /// Counts the `n`th write sent, and in the onset too if it is one of its.
+    fn add(&mut self, n: usize, outcome: Written) {
+        let in_onset = n < self.in_onset;
+        match outcome {
+            Written::Read {
+                write_ms,
+                readable_ms,
+            } => {
+                if in_onset {
+                    self.onset_writes.push(write_ms);
+                }
+                self.writes.push(write_ms);
+                self.readable.push(readable_ms);
+            }
+            Written::Shed(ms) => {
+                self.onset_shed += usize::from(in_onset);
+                self.shed.push(ms);
+            }
+        }
+    }
+}
+
+/// How a step after a warm-up goes: a second at `warm_rate`, not measured, then `seconds` at
+/// `rate`, the first `onset` of them also given on their own.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WarmedStep {
+    pub(super) warm_rate: u32,
+    pub(super) rate: u32,
+    pub(super) onset: u32,
+    pub(super) seconds: u32,
+}
+
+/// The step `plan` describes on `service`, its orders numbered on from the warm-up's.
+///
+/// Between the two, the client opens the connections the rate needs ([`open_connections`]):
+/// a client whose load steps up already holds its connections, as a load generator's fixed
+/// set of connections does; opening them while the server is past its capacity would measure
+/// the handshakes rather than the writes.
 pub(super) async fn step_after_warm_up(
     client: &reqwest::Client,
     service: &Service,
-    warm_rate: u32,
-    rate: u32,
-    seconds: u32,
+    plan: WarmedStep,
 ) -> anyhow::Result<Step> {
-    let (base, read_base) = (service.base.as_str(), service.read_base.as_str());
-    step(client, base, read_base, warm_rate, 1, 0).await?;
+    let urls = (service.base.as_str(), service.read_base.as_str());
+    step(client, urls, plan.warm_rate, (0, 1), 0).await?;
+    open_connections(client, &service.base, connections_for(plan.rate)).await;
     let (cpu_before, started) = (CpuTimes::now(service.cpu_time()), Instant::now());
-    let mut measured = step(client, base, read_base, rate, seconds, warm_rate as usize).await?;
+    let mut measured = step(
+        client,
+        urls,
+        plan.rate,
+        (plan.onset, plan.seconds),
+        plan.warm_rate as usize,
+    )
+    .await?;
     measured.cpu = StepCpu::between(
         cpu_before,
         CpuTimes::now(service.cpu_time()),
@@ -167,6 +247,31 @@ pub(super) async fn step_after_warm_up(
         measured.orders,
     );
     Ok(measured)
+}
+
+/// The connections a rate needs: as many as its requests in flight if each took 100 ms, the
+/// most a write the server takes should. At most half of what a server allows by default.
+fn connections_for(rate: u32) -> usize {
+    (rate as usize / 10).clamp(1, 2048)
+}
+
+/// Has `client`'s pool hold at least `count` connections to `base`, by asking for its health
+/// that many times at once; a failure is left to the step to meet.
+async fn open_connections(client: &reqwest::Client, base: &str, count: usize) {
+    let asks: Vec<_> = (0..count)
+        .map(|_| {
+            let (client, url) = (client.clone(), format!("{base}/health"));
+            tokio::spawn(async move {
+                if let Ok(response) = client.get(url).send().await {
+                    // Read to the end, so the connection goes back to the pool.
+                    let _ = response.bytes().await;
+                }
+            })
+        })
+        .collect();
+    for ask in asks {
+        let _ = ask.await;
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -303,4 +408,33 @@ fn ms(d: Duration) -> f64 {
 /// `v` to one decimal place, as the figures are printed.
 pub(super) fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(write_ms: f64) -> Written {
+        Written::Read {
+            write_ms,
+            readable_ms: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_onset_counts_its_own_writes_and_the_step_counts_them_all() {
+        let mut tally = Tally::new(3);
+        for (n, outcome) in [read(90.0), Written::Shed(1.0), read(80.0), read(5.0)]
+            .into_iter()
+            .enumerate()
+        {
+            tally.add(n, outcome);
+        }
+        tally.add(4, Written::Shed(2.0));
+        assert_eq!(tally.onset_writes, [90.0, 80.0]);
+        assert_eq!(tally.onset_shed, 1);
+        assert_eq!(tally.writes, [90.0, 80.0, 5.0]);
+        assert_eq!(tally.shed, [1.0, 2.0]);
+        assert_eq!(tally.readable.len(), 3);
+    }
 }
