@@ -77,9 +77,11 @@ enum Written {
 /// back on `read_base`; the first `onset` seconds are also given on their own.
 pub(super) async fn step(
     client: &reqwest::Client,
-    (base, read_base): (&str, &str),
+    base: &str,
+    read_base: &str,
     rate: u32,
-    (onset, seconds): (u32, u32),
+    onset: u32,
+    seconds: u32,
     first: usize,
 ) -> anyhow::Result<Step> {
     let rate = rate.max(1);
@@ -228,15 +230,25 @@ pub(super) async fn step_after_warm_up(
     service: &Service,
     plan: WarmedStep,
 ) -> anyhow::Result<Step> {
-    let urls = (service.base.as_str(), service.read_base.as_str());
-    step(client, urls, plan.warm_rate, (0, 1), 0).await?;
-    open_connections(client, &service.base, connections_for(plan.rate)).await;
+    let (base, read_base) = (service.base.as_str(), service.read_base.as_str());
+    step(client, base, read_base, plan.warm_rate, 0, 1, 0).await?;
+    // Writes go to one server and their reads to another when a read node serves them.
+    let servers = if base == read_base {
+        vec![base]
+    } else {
+        vec![base, read_base]
+    };
+    for server in servers {
+        open_connections(client, server, connections_for(plan.rate)).await;
+    }
     let (cpu_before, started) = (CpuTimes::now(service.cpu_time()), Instant::now());
     let mut measured = step(
         client,
-        urls,
+        base,
+        read_base,
         plan.rate,
-        (plan.onset, plan.seconds),
+        plan.onset,
+        plan.seconds,
         plan.warm_rate as usize,
     )
     .await?;

@@ -2,8 +2,8 @@
 //! that shows it. A server started as its own process (on embedded SQLite, or on PostgreSQL
 //! with `--database-url`) is driven at `--rate`, after a second at half of it so that the
 //! server is already taking load (the first measured second is also given apart: the onset,
-//! how the server meets the step up); with `--capacity`, at a rate stepped up and then bisected, to
-//! find the highest it holds with ack-to-readable p99 within the bound.
+//! how the server meets the step up); with `--capacity`, at a rate stepped up and then
+//! bisected, to find the highest it holds with ack-to-readable p99 within the bound.
 //!
 //! # Layout
 //! - `service`: the server processes, on fresh storage for each step;
