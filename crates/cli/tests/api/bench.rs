@@ -114,6 +114,7 @@ async fn the_http_bench_reports_accepted_and_shed_writes() {
     assert_eq!(report["orders"], 20, "{report}");
     assert_eq!(report["shed"], 0, "{report}");
     assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["reads_shed"], 0, "{report}");
     assert!(
         report["accepted_p99_ms"].as_f64().is_some_and(|f| f > 0.0),
         "{report}"

@@ -105,7 +105,8 @@ impl Miss {
 fn missed(step: &Step, rate: u32) -> Vec<Miss> {
     [
         (step.errors > 0, Miss::Errors),
-        (step.shed > 0, Miss::Shed),
+        // A read turned away is the server at its limits as much as a write turned away.
+        (step.shed + step.reads_shed > 0, Miss::Shed),
         (
             step.ack_to_readable_p99_ms > READABLE_P99_MS,
             Miss::AckToReadableP99,
@@ -296,6 +297,7 @@ mod tests {
             read_p50_ms: 1.0,
             read_p99_ms: 5.0,
             reads: rate as usize * 3,
+            reads_shed: 0,
             errors: 0,
             cpu: StepCpu::default(),
             onset: None,
@@ -319,6 +321,11 @@ mod tests {
             ..held_step(1_000)
         };
         assert_eq!(missed(&step, 1_000), vec![Miss::Shed]);
+        let step = Step {
+            reads_shed: 1,
+            ..held_step(1_000)
+        };
+        assert_eq!(missed(&step, 1_000), vec![Miss::Shed], "a read turned away");
         let step = Step {
             errors: 1,
             ack_to_readable_p99_ms: READABLE_P99_MS + 0.1,

@@ -11,15 +11,14 @@
 //! capacity a server takes a moment to settle after its load steps up, and the writes it takes
 //! meanwhile are the step's slowest.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
 use serde::Serialize;
-use serde_json::json;
 
 use super::super::report::percentile;
 use super::cpu::{CpuTimes, StepCpu};
+use super::requests::{Servers, Written, lock};
 use super::service::Service;
 
 /// What one step measured.
@@ -44,6 +43,8 @@ pub(super) struct Step {
     pub(super) read_p50_ms: f64,
     pub(super) read_p99_ms: f64,
     pub(super) reads: usize,
+    /// Point reads turned away at once with `Retry-After`.
+    pub(super) reads_shed: usize,
     /// Anything else: a failed request, an answer neither accepted nor shed.
     pub(super) errors: usize,
     /// What the step cost the server in CPU time.
@@ -65,20 +66,10 @@ pub(super) struct Onset {
     pub(super) onset_shed: usize,
 }
 
-/// How one write went.
-enum Written {
-    /// Accepted and read back; timings in milliseconds.
-    Read { write_ms: f64, readable_ms: f64 },
-    /// Turned away after this many milliseconds.
-    Shed(f64),
-}
-
-/// Orders numbered from `first` written at `rate` per second for `seconds` on `base`, read
-/// back on `read_base`; the first `onset` seconds are also given on their own.
+/// Orders numbered from `first` written at `rate` per second for `seconds` on `servers`;
+/// the first `onset` seconds are also given on their own.
 pub(super) async fn step(
-    client: &reqwest::Client,
-    base: &str,
-    read_base: &str,
+    servers: &Servers,
     rate: u32,
     onset: u32,
     seconds: u32,
@@ -91,9 +82,7 @@ pub(super) async fn step(
     let errors = Arc::new(Mutex::new(0usize));
 
     let stop_reads = tokio_util::sync::CancellationToken::new();
-    let reader = tokio::spawn(point_reads(
-        client.clone(),
-        read_base.to_owned(),
+    let reader = tokio::spawn(servers.clone().point_reads(
         Arc::clone(&written),
         rate,
         Arc::clone(&errors),
@@ -104,15 +93,10 @@ pub(super) async fn step(
     for n in 0..total {
         tokio::time::sleep_until(started + period * n as u32).await;
         let i = first + n;
-        let (client, base, read_base, written, errors) = (
-            client.clone(),
-            base.to_owned(),
-            read_base.to_owned(),
-            Arc::clone(&written),
-            Arc::clone(&errors),
-        );
+        let (servers, written, errors) =
+            (servers.clone(), Arc::clone(&written), Arc::clone(&errors));
         tasks.push(tokio::spawn(async move {
-            match write_and_read(&client, &base, &read_base, i).await {
+            match servers.write_and_read(i).await {
                 Ok(outcome) => {
                     if matches!(outcome, Written::Read { .. }) {
                         lock(&written).push(format!("http-{i}"));
@@ -120,7 +104,7 @@ pub(super) async fn step(
                     Some(outcome)
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "order {i} failed");
+                    tracing::warn!(error = format!("{error:#}"), "order {i} failed");
                     *lock(&errors) += 1;
                     None
                 }
@@ -135,7 +119,7 @@ pub(super) async fn step(
         }
     }
     stop_reads.cancel();
-    let read_latencies = reader.await?;
+    let point_reads = reader.await?;
     let errors = *lock(&errors);
     Ok(Step {
         rate_target: rate,
@@ -150,9 +134,10 @@ pub(super) async fn step(
         ack_to_readable_p50_ms: percentile(&tally.readable, 50.0),
         ack_to_readable_p99_ms: percentile(&tally.readable, 99.0),
         ack_to_readable_max_ms: percentile(&tally.readable, 100.0),
-        read_p50_ms: percentile(&read_latencies, 50.0),
-        read_p99_ms: percentile(&read_latencies, 99.0),
-        reads: read_latencies.len(),
+        read_p50_ms: percentile(&point_reads.latencies, 50.0),
+        read_p99_ms: percentile(&point_reads.latencies, 99.0),
+        reads: point_reads.latencies.len(),
+        reads_shed: point_reads.shed,
         errors,
         cpu: StepCpu::default(),
         onset: (onset > 0).then(|| Onset {
@@ -221,31 +206,33 @@ pub(super) struct WarmedStep {
 
 /// The step `plan` describes on `service`, its orders numbered on from the warm-up's.
 ///
-/// Between the two, the client opens the connections the rate needs ([`open_connections`]):
-/// a client whose load steps up already holds its connections, as a load generator's fixed
-/// set of connections does; opening them while the server is past its capacity would measure
-/// the handshakes rather than the writes.
+/// Each step uses at most the connections its rate needs ([`connections_for`]). Between the
+/// two, the client opens those of the measured rate ([`open_connections`]): a client whose
+/// load steps up already holds its connections, as a load generator's fixed set of
+/// connections does; opening them while the server is past its capacity would measure the
+/// handshakes rather than the writes.
 pub(super) async fn step_after_warm_up(
     client: &reqwest::Client,
     service: &Service,
     plan: WarmedStep,
 ) -> anyhow::Result<Step> {
     let (base, read_base) = (service.base.as_str(), service.read_base.as_str());
-    step(client, base, read_base, plan.warm_rate, 0, 1, 0).await?;
+    let warm_up = Servers::new(client, base, read_base, connections_for(plan.warm_rate));
+    step(&warm_up, plan.warm_rate, 0, 1, 0).await?;
+    let connections = connections_for(plan.rate);
     // Writes go to one server and their reads to another when a read node serves them.
-    let servers = if base == read_base {
+    let bases = if base == read_base {
         vec![base]
     } else {
         vec![base, read_base]
     };
-    for server in servers {
-        open_connections(client, server, connections_for(plan.rate)).await;
+    for base in bases {
+        open_connections(client, base, connections).await;
     }
+    let servers = Servers::new(client, base, read_base, connections);
     let (cpu_before, started) = (CpuTimes::now(service.cpu_time()), Instant::now());
     let mut measured = step(
-        client,
-        base,
-        read_base,
+        &servers,
         plan.rate,
         plan.onset,
         plan.seconds,
@@ -262,10 +249,15 @@ pub(super) async fn step_after_warm_up(
 }
 
 /// The connections a rate needs: as many as its requests in flight if each took 100 ms, the
-/// most a write the server takes should. At most half of what a server allows by default.
+/// most a write the server takes should, and at least [`FEWEST_CONNECTIONS`]. At most half of
+/// what a server allows by default.
 fn connections_for(rate: u32) -> usize {
-    (rate as usize / 10).clamp(1, 2048)
+    (rate as usize / 10).clamp(FEWEST_CONNECTIONS, 2048)
 }
+
+/// The fewest connections a step holds: at a low rate a read that waits for its projection
+/// holds one for longer than the rate's share.
+const FEWEST_CONNECTIONS: usize = 16;
 
 /// Has `client`'s pool hold at least `count` connections to `base`, by asking for its health
 /// that many times at once; a failure is left to the step to meet.
@@ -284,137 +276,6 @@ async fn open_connections(client: &reqwest::Client, base: &str, count: usize) {
     for ask in asks {
         let _ = ask.await;
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Writes order `i` on `base` and reads it on `read_base` until it is `confirmed`.
-async fn write_and_read(
-    client: &reqwest::Client,
-    base: &str,
-    read_base: &str,
-    i: usize,
-) -> anyhow::Result<Written> {
-    let id = format!("http-{i}");
-    let body = json!({"id": id, "customer_id": format!("cust-{}", i % 1000), "items": [
-        {"sku": format!("sku-{}", i % 97), "quantity": 1 + i % 3, "unit_price": 10.25},
-        {"sku": format!("sku-{}", (i + 1) % 97), "quantity": 2, "unit_price": 12.5}
-    ]});
-    let sent = Instant::now();
-    let response = client
-        .post(format!("{base}/api/orders"))
-        .json(&body)
-        .send()
-        .await?;
-    if retry_after(&response).is_some() {
-        let shed_in = sent.elapsed();
-        // Read to its end, so the connection goes back to the pool: a response dropped
-        // unread closes its connection, and a client opening a new one for each write turned
-        // away would load the server with handshakes a real client does not make.
-        response.bytes().await?;
-        return Ok(Written::Shed(ms(shed_in)));
-    }
-    let status = response.status().as_u16();
-    if status != 202 {
-        bail!("write answered {status}");
-    }
-    let accepted: serde_json::Value = response.json().await?;
-    let acknowledged = Instant::now();
-    let position = accepted["position"].as_u64().context("no position")?;
-    loop {
-        let read = client
-            .get(format!(
-                "{read_base}/api/orders/{id}/projection?min_position={position}&wait_ms=10000"
-            ))
-            .send()
-            .await?;
-        if read.status() == 200 {
-            let order: serde_json::Value = read.json().await?;
-            if order["status"] == "confirmed" {
-                break;
-            }
-        } else if let Some(wait) = retry_after(&read) {
-            read.bytes().await?;
-            // Asking again at once would add to the load a server at its limits sheds.
-            tokio::time::sleep(wait).await;
-        } else if read.status() != 503 {
-            bail!("read answered {}", read.status());
-        }
-    }
-    Ok(Written::Read {
-        write_ms: ms(acknowledged - sent),
-        readable_ms: ms(acknowledged.elapsed()),
-    })
-}
-
-/// How long a `429` or `503` answer asks the client to wait (`Retry-After`, in seconds), if it
-/// does: a request turned away at the server's limits, or a read whose position was not reached
-/// within its wait.
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    if !matches!(response.status().as_u16(), 429 | 503) {
-        return None;
-    }
-    let seconds: u64 = response
-        .headers()
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
-}
-
-/// Point reads of orders already written, at `rate` per second, until `stop`; returns their
-/// latencies in milliseconds.
-async fn point_reads(
-    client: reqwest::Client,
-    base: String,
-    written: Arc<Mutex<Vec<String>>>,
-    rate: u32,
-    errors: Arc<Mutex<usize>>,
-    stop: tokio_util::sync::CancellationToken,
-) -> Vec<f64> {
-    let mut latencies = Vec::new();
-    let period = Duration::from_secs_f64(1.0 / f64::from(rate));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut n = 0usize;
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return latencies,
-            _ = tick.tick() => {}
-        }
-        let id = {
-            let written = lock(&written);
-            if written.is_empty() {
-                continue;
-            }
-            n = n
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            written[(n >> 33) % written.len()].clone()
-        };
-        let started = Instant::now();
-        let read = match client
-            .get(format!("{base}/api/orders/{id}/projection"))
-            .send()
-            .await
-        {
-            Ok(response) if response.status() == 200 => response.bytes().await.is_ok(),
-            _ => false,
-        };
-        if read {
-            latencies.push(ms(started.elapsed()));
-        } else {
-            *lock(&errors) += 1;
-        }
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 /// `v` to one decimal place, as the figures are printed.

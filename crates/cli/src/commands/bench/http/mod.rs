@@ -8,12 +8,14 @@
 //! # Layout
 //! - `service`: the server processes, on fresh storage for each step;
 //! - `drive`: one step at a fixed rate, and what it measured;
+//! - `requests`: the client's writes and reads, over a fixed set of connections;
 //! - `cpu`: the CPU time a step cost the server;
 //! - `capacity`: the search for the highest rate held.
 
 mod capacity;
 mod cpu;
 mod drive;
+mod requests;
 mod service;
 
 use std::time::Duration;
@@ -117,8 +119,8 @@ fn print_step(report: &HttpReport) {
         step.ack_to_readable_max_ms
     );
     println!(
-        "{:<32} {:>9.2} {:>9.2}   ({} reads)",
-        "point read under load", step.read_p50_ms, step.read_p99_ms, step.reads
+        "{:<32} {:>9.2} {:>9.2}   ({} reads, {} turned away)",
+        "point read under load", step.read_p50_ms, step.read_p99_ms, step.reads, step.reads_shed
     );
     if let (Some(percent), Some(per_order)) = (
         step.cpu.server_cpu_percent,
