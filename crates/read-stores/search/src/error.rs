@@ -58,6 +58,13 @@ pub enum SearchError {
     #[error("the search store holds {0}")]
     Corrupt(String),
 
+    /// No thread could be started to write the index on.
+    ///
+    /// # Handling
+    /// Retry later (the process is at its limit of threads); the index keeps its last commit.
+    #[error("starting a thread to write the index on: {0}")]
+    Thread(#[source] std::io::Error),
+
     /// The store was opened read-only (to report on it beside the process that writes it).
     ///
     /// # Handling
@@ -90,12 +97,13 @@ impl From<SearchError> for ReadStoreError {
                 transient: false,
                 source: Some(Box::new(error)),
             },
-            SearchError::Locked { .. } | SearchError::Io { .. } | SearchError::Index { .. } => {
-                ReadStoreError::Unavailable {
-                    message: error.to_string(),
-                    source: Some(Box::new(error)),
-                }
-            }
+            SearchError::Locked { .. }
+            | SearchError::Io { .. }
+            | SearchError::Index { .. }
+            | SearchError::Thread(_) => ReadStoreError::Unavailable {
+                message: error.to_string(),
+                source: Some(Box::new(error)),
+            },
         }
     }
 }

@@ -20,6 +20,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDo
 
 use crate::document::Reserved;
 use crate::error::SearchError;
+use crate::priority;
 use crate::store::SearchStoreOptions;
 
 /// What a commit records besides its documents.
@@ -323,7 +324,8 @@ impl GenerationIndex {
     }
 
     /// Deletes the changed keys' documents, adds their new ones and commits them with `next`;
-    /// on failure rolls the writer back, so nothing of the batch stays pending.
+    /// on failure rolls the writer back, so nothing of the batch stays pending. The writer is
+    /// made and used at the index's lower CPU priority (see [`priority`](crate::priority)).
     fn commit(
         &self,
         writing: &mut Writing,
@@ -332,30 +334,8 @@ impl GenerationIndex {
     ) -> Result<(), ReadStoreError> {
         let payload = serde_json::to_string(&next)
             .map_err(|e| SearchError::Corrupt(format!("a payload that does not encode: {e}")))?;
-        if writing.writer.is_none() {
-            writing.writer = Some(self.writer()?);
-        }
-        let Some(writer) = writing.writer.as_mut() else {
-            return Err(SearchError::ReadOnly.into());
-        };
-        let committed = (|| {
-            for change in changes {
-                writer.delete_term(self.reserved.key(&change.key));
-                if let Some(document) = change.document {
-                    writer.add_document(document)?;
-                }
-            }
-            let mut prepared = writer.prepare_commit()?;
-            prepared.set_payload(&payload);
-            prepared.commit()
-        })();
-        if let Err(error) = committed {
-            if writer.rollback().is_err() {
-                // A writer that cannot roll back is closed; the next write opens another.
-                writing.writer = None;
-            }
-            return Err(SearchError::index("committing a batch")(error).into());
-        }
+        let nice = self.options.map_or(0, |options| options.indexing_nice);
+        priority::lowered(nice, || self.write(writing, changes, &payload))??;
         let next = Arc::new(next);
         {
             let mut committed = self
@@ -368,6 +348,40 @@ impl GenerationIndex {
             // Committed all the same; reads see the commit before until a reload succeeds.
             tracing::warn!(projection = %self.projection, generation = %self.generation, %error,
                 "the search index committed but its reader did not reload");
+        }
+        Ok(())
+    }
+
+    /// The writer's part of [`commit`](Self::commit): the changes and the commit of `payload`.
+    fn write(
+        &self,
+        writing: &mut Writing,
+        changes: Vec<Change>,
+        payload: &str,
+    ) -> Result<(), SearchError> {
+        if writing.writer.is_none() {
+            writing.writer = Some(self.writer()?);
+        }
+        let Some(writer) = writing.writer.as_mut() else {
+            return Err(SearchError::ReadOnly);
+        };
+        let committed = (|| {
+            for change in changes {
+                writer.delete_term(self.reserved.key(&change.key));
+                if let Some(document) = change.document {
+                    writer.add_document(document)?;
+                }
+            }
+            let mut prepared = writer.prepare_commit()?;
+            prepared.set_payload(payload);
+            prepared.commit()
+        })();
+        if let Err(error) = committed {
+            if writer.rollback().is_err() {
+                // A writer that cannot roll back is closed; the next write opens another.
+                writing.writer = None;
+            }
+            return Err(SearchError::index("committing a batch")(error));
         }
         Ok(())
     }

@@ -46,7 +46,8 @@
 //! - [`read`]: [`SearchRead`], reads of the serving generation.
 //! - [`error`]: [`SearchError`], why the store failed.
 //! - `catalog`, `indexes`, `generation`: the catalog file, a projection's generations, and
-//!   one open generation with its payload.
+//!   one open generation with its payload; `priority`: the index's own threads at a lower CPU
+//!   priority.
 //!
 //! It is not:
 //! - shared storage: every process builds its own indexes from the events;
@@ -58,6 +59,7 @@ pub mod document;
 pub mod error;
 mod generation;
 mod indexes;
+mod priority;
 pub mod projection;
 pub mod read;
 pub mod store;

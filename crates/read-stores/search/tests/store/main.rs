@@ -345,3 +345,61 @@ async fn one_process_at_a_time_and_reports_beside_it() {
     let fixture = fixture.reopen();
     assert_eq!(fixture.note("a").map(|n| n.text), Some("seen".to_owned()));
 }
+
+/// The index's own threads (indexing, merging) run at a lower CPU priority than the process,
+/// those the writer starts with it and those it starts again at each commit alike: under CPU
+/// pressure the write path and the other read models come first.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_index_writes_at_a_lower_cpu_priority() {
+    let fixture = Fixture::new();
+    let generation = serving(&fixture.target).await;
+    apply(&fixture.target, generation, 0, vec![noted(1, "a", "one")])
+        .await
+        .expect("first batch");
+    apply(&fixture.target, generation, 1, vec![noted(2, "b", "two")])
+        .await
+        .expect("second batch");
+    let own = nice_of("self");
+    let index_threads: Vec<(String, i32)> = std::fs::read_dir("/proc/self/task")
+        .expect("threads")
+        .filter_map(|entry| {
+            let tid = entry.ok()?.file_name().into_string().ok()?;
+            let name = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
+            let name = name.trim().to_owned();
+            let index = ["thrd-tantivy", "merge_thread", "segment_updater"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix));
+            index.then(|| (name, nice_of(&format!("self/task/{tid}"))))
+        })
+        .collect();
+    assert!(
+        index_threads
+            .iter()
+            .any(|(name, _)| name.starts_with("merge_thread")),
+        "the writer's threads are running: {index_threads:?}"
+    );
+    for (name, nice) in &index_threads {
+        assert_eq!(
+            *nice,
+            (own + 10).min(19),
+            "{name} runs lower than the process"
+        );
+    }
+    assert_eq!(fixture.note("b").expect("b").text, "two");
+}
+
+/// The nice value of the process or thread at `/proc/{of}`.
+#[cfg(target_os = "linux")]
+fn nice_of(of: &str) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{of}/stat")).expect("stat");
+    // The fields after the name, which is in parentheses and may hold spaces: state is the
+    // third field of the line and nice the nineteenth.
+    let after_name = &stat[stat.rfind(')').expect("name") + 2..];
+    after_name
+        .split(' ')
+        .nth(16)
+        .expect("nice")
+        .parse()
+        .expect("a number")
+}
