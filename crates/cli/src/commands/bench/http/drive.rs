@@ -206,8 +206,9 @@ pub(super) struct WarmedStep {
 
 /// The step `plan` describes on `service`, its orders numbered on from the warm-up's.
 ///
-/// Each step uses at most the connections its rate needs ([`connections_for`]). Between the
-/// two, the client opens those of the measured rate ([`open_connections`]): a client whose
+/// Each step's writes use at most the connections its rate needs ([`connections_for`]), and
+/// its reads as many. Between the two, the client opens those of the measured rate
+/// ([`open_connections`]): a client whose
 /// load steps up already holds its connections, as a load generator's fixed set of
 /// connections does; opening them while the server is past its capacity would measure the
 /// handshakes rather than the writes.
@@ -250,7 +251,7 @@ pub(super) async fn step_after_warm_up(
 
 /// The connections a rate needs: as many as its requests in flight if each took 100 ms, the
 /// most a write the server takes should, and at least [`FEWEST_CONNECTIONS`]. At most half of
-/// what a server allows by default.
+/// what a server allows by default: the reads may use as many again.
 fn connections_for(rate: u32) -> usize {
     (rate as usize / 10).clamp(FEWEST_CONNECTIONS, 2048)
 }

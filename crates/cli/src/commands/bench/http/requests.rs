@@ -1,9 +1,9 @@
 //! The requests of phase C's client: a write and the reads that follow it until its order is
 //! readable, and point reads of orders already written.
 //!
-//! The client holds a fixed set of connections to each server, as a load generator with a
-//! fixed number of connections does (wrk's `-c`): a request that finds every one of them busy
-//! waits for one, and that wait counts in its latency. A client that opened a new connection
+//! The client holds a fixed set of connections for its writes, and another for its reads, as a
+//! load generator with a fixed number of connections does (wrk's `-c`): a request that finds
+//! every one of them busy waits for one, and that wait counts in its latency. A client that opened a new connection
 //! for each request finding none idle would, against a server slowed down, open thousands,
 //! and measure the server turning connections away rather than its writes.
 
@@ -31,8 +31,10 @@ pub(super) struct Servers {
     base: Arc<str>,
     /// Where reads go: the writer, or the read node with a broker.
     read_base: Arc<str>,
+    /// The connections writes may use at once.
     writes: Arc<Semaphore>,
-    /// The same as `writes` when reads go to the writer.
+    /// Those reads may use: as many again, so that reads waiting for a projection that lags
+    /// never hold the writes up, as if a client of its own made them.
     reads: Arc<Semaphore>,
 }
 
@@ -64,26 +66,20 @@ impl Answer {
 }
 
 impl Servers {
-    /// `client` talking to `base` (and `read_base` for reads) over at most `connections`
-    /// connections to each.
+    /// `client` writing to `base` and reading from `read_base`, over at most `connections`
+    /// connections for the writes and as many for the reads.
     pub(super) fn new(
         client: &reqwest::Client,
         base: &str,
         read_base: &str,
         connections: usize,
     ) -> Self {
-        let writes = Arc::new(Semaphore::new(connections.max(1)));
-        let reads = if base == read_base {
-            Arc::clone(&writes)
-        } else {
-            Arc::new(Semaphore::new(connections.max(1)))
-        };
         Self {
             client: client.clone(),
             base: base.into(),
             read_base: read_base.into(),
-            writes,
-            reads,
+            writes: Arc::new(Semaphore::new(connections.max(1))),
+            reads: Arc::new(Semaphore::new(connections.max(1))),
         }
     }
 
