@@ -208,10 +208,9 @@ pub(super) struct WarmedStep {
 ///
 /// Each step's writes use at most the connections its rate needs ([`connections_for`]), and
 /// its reads as many. Between the two, the client opens those of the measured rate
-/// ([`open_connections`]): a client whose
-/// load steps up already holds its connections, as a load generator's fixed set of
-/// connections does; opening them while the server is past its capacity would measure the
-/// handshakes rather than the writes.
+/// ([`open_connections`]): a client whose load steps up already holds its connections, as a
+/// load generator's fixed set of connections does; opening them while the server is past its
+/// capacity would measure the handshakes rather than the writes.
 pub(super) async fn step_after_warm_up(
     client: &reqwest::Client,
     service: &Service,

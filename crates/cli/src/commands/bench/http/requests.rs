@@ -3,9 +3,10 @@
 //!
 //! The client holds a fixed set of connections for its writes, and another for its reads, as a
 //! load generator with a fixed number of connections does (wrk's `-c`): a request that finds
-//! every one of them busy waits for one, and that wait counts in its latency. A client that opened a new connection
-//! for each request finding none idle would, against a server slowed down, open thousands,
-//! and measure the server turning connections away rather than its writes.
+//! every one of them busy waits for one, and that wait counts in its latency. A client that
+//! opened a new connection for each request finding none idle would, against a server slowed
+//! down, open thousands, and measure the server turning connections away rather than its
+//! writes.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
